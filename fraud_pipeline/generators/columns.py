@@ -1,0 +1,66 @@
+"""Column builders shared by the generators: ids, dates and card numbers, all vectorised in Arrow."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+def ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
+    """Readable, sortable ids such as C00000042: the prefix and a zero-padded number."""
+    digits = pc.utf8_lpad(pc.cast(pa.array(numbers, pa.int64()), pa.string()), width=width, padding="0")
+    return pc.binary_join_element_wise(prefix, digits, "")
+
+
+def id_width(count: int) -> int:
+    """Digits for ids of a table of `count` rows, with room for the table to grow tenfold."""
+    return max(8, len(str(count * 10)))
+
+
+def days_before(start: date, days: np.ndarray) -> np.ndarray:
+    return np.datetime64(start, "D") - days.astype("timedelta64[D]")
+
+
+def years_before(day: date, years: int) -> np.datetime64:
+    """The same calendar day `years` earlier (28 February for a 29 February with no match)."""
+    try:
+        earlier = day.replace(year=day.year - years)
+    except ValueError:
+        earlier = day.replace(year=day.year - years, day=28)
+    return np.datetime64(earlier, "D")
+
+
+def whole_years_between(earlier: np.ndarray, later: date) -> np.ndarray:
+    """Completed years from each `earlier` date to `later` (an age on a given day)."""
+    years = earlier.astype("datetime64[Y]").astype(int) + 1970
+    month = earlier.astype("datetime64[M]").astype(int) % 12 + 1
+    day = (earlier - earlier.astype("datetime64[M]")).astype(int) + 1
+    before_birthday = (later.month < month) | ((later.month == month) & (later.day < day))
+    return later.year - years - before_birthday
+
+
+def luhn_check_digit(payload: np.ndarray, digits: int) -> np.ndarray:
+    """The Luhn check digit for each `digits`-long number in `payload` (int64)."""
+    positions = 10 ** np.arange(digits - 1, -1, -1, dtype=np.int64)
+    matrix = (payload[:, None] // positions[None, :]) % 10
+    doubled = np.arange(digits)[None, :] % 2 == (digits - 1) % 2  # every second digit, from the right
+    values = np.where(doubled, matrix * 2, matrix)
+    values = np.where(values > 9, values - 9, values)
+    return (10 - values.sum(axis=1) % 10) % 10
+
+
+def luhn_valid(numbers: pa.Array) -> np.ndarray:
+    """Whether each card number string passes the Luhn check."""
+    as_int = pc.cast(numbers, pa.int64()).to_numpy()
+    return luhn_check_digit(as_int // 10, 15) == as_int % 10
+
+
+def month_year(start: date, months_after: np.ndarray) -> pa.Array:
+    """MM/YY strings for dates `months_after` months after `start` (card expiry format)."""
+    absolute = start.year * 12 + (start.month - 1) + months_after
+    month = pc.utf8_lpad(pc.cast(pa.array(absolute % 12 + 1), pa.string()), width=2, padding="0")
+    year = pc.utf8_lpad(pc.cast(pa.array((absolute // 12) % 100), pa.string()), width=2, padding="0")
+    return pc.binary_join_element_wise(month, year, "/")

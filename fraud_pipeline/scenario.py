@@ -1,0 +1,302 @@
+"""The scenario: every knob a user turns, in one validated file.
+
+Defaults ship in `default_scenario.yaml`; a user file named by `FRAUD_PIPELINE_SCENARIO` is
+merged over them, and `FRAUD_PIPELINE_STORAGE_URL` overrides the storage root alone. Validation
+happens when the code location loads, so a bad value stops everything before anything is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import typing
+from collections.abc import Mapping
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PositiveInt, ValidationError,
+                      field_validator, model_validator)
+
+from fraud_pipeline.regions import REGIONS, Region
+
+DEFAULT_SCENARIO_FILE = Path(__file__).with_name("default_scenario.yaml")
+SCENARIO_ENV = "FRAUD_PIPELINE_SCENARIO"
+STORAGE_URL_ENV = "FRAUD_PIPELINE_STORAGE_URL"
+SHARE_TOLERANCE = 1e-6
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be used; the message names each bad field and what is allowed."""
+
+
+def _shares_sum_to_one(shares: dict[str, Any]) -> dict[str, Any]:
+    total = sum(getattr(s, "share", s) for s in shares.values())
+    if abs(total - 1.0) > SHARE_TOLERANCE:
+        raise ValueError(f"shares must sum to 1 (got {total:.6g})")
+    return shares
+
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+Shares = Annotated[dict[str, Probability], Field(min_length=1), AfterValidator(_shares_sum_to_one)]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class IntRange(Section):
+    min: Annotated[int, Field(ge=0)]
+    max: Annotated[int, Field(ge=0)]
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.min > self.max:
+            raise ValueError(f"min must not exceed max (got min={self.min}, max={self.max})")
+        return self
+
+
+class SpendTier(Section):
+    share: Probability
+    min: Annotated[float, Field(gt=0)]
+    max: Annotated[float, Field(gt=0)]
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.min >= self.max:
+            raise ValueError(f"min must be below max (got min={self.min}, max={self.max})")
+        return self
+
+
+class MerchantCategory(Section):
+    share: Probability
+    mcc: Annotated[str, Field(pattern=r"^\d{4}$")]
+
+
+class Population(Section):
+    customers: PositiveInt
+    accounts: PositiveInt
+    devices: PositiveInt
+    beneficiaries: PositiveInt
+    merchants: PositiveInt
+    atms: PositiveInt
+
+    @model_validator(mode="after")
+    def _every_customer_has_an_account(self):
+        if self.accounts < self.customers:
+            raise ValueError(f"accounts ({self.accounts}) must be at least customers ({self.customers}): "
+                             "every customer holds an account")
+        return self
+
+
+class Customers(Section):
+    age: IntRange
+    sex: Shares
+    spend_tiers: Annotated[dict[str, SpendTier], Field(min_length=1), AfterValidator(_shares_sum_to_one)]
+    kyc_level: Shares
+    risk_rating: Shares
+    pep_rate: Probability
+    occupation: Shares
+    industry: Shares
+    income_bracket: Shares
+    country_risk: Shares
+    tenure_days: IntRange
+
+    @field_validator("age")
+    @classmethod
+    def _adult_ages(cls, age: IntRange) -> IntRange:
+        if age.min < 18 or age.max > 110:
+            raise ValueError(f"customer ages must lie within 18–110 (got {age.min}–{age.max})")
+        return age
+
+    @field_validator("tenure_days")
+    @classmethod
+    def _positive_tenure(cls, tenure: IntRange) -> IntRange:
+        if tenure.min < 1:
+            raise ValueError(f"tenure must be at least 1 day (got min={tenure.min})")
+        return tenure
+
+
+class Accounts(Section):
+    account_type: Shares
+    status: Shares
+    balance_log_mean: Annotated[float, Field(ge=0, le=20)]
+    balance_log_sigma: Annotated[float, Field(gt=0, le=5)]
+
+
+class Cards(Section):
+    network: Annotated[Shares, AfterValidator(lambda s: _known_keys(s, CARD_NETWORK_PREFIXES, "card network"))]
+    card_type: Shares
+    validity_months: IntRange
+
+
+class Devices(Section):
+    os: Shares
+    age_days: IntRange
+    rooted_rate: Probability
+    vpn_rate: Probability
+    emulator_rate: Probability
+
+
+class Beneficiaries(Section):
+    type: Annotated[Shares, AfterValidator(lambda s: _known_keys(s, BENEFICIARY_TYPES, "beneficiary type"))]
+    country_risk: Annotated[Shares, AfterValidator(lambda s: _known_keys(s, ("low", "medium", "high"), "country risk"))]
+    per_account: IntRange
+
+
+class Merchants(Section):
+    categories: Annotated[dict[str, MerchantCategory], Field(min_length=1), AfterValidator(_shares_sum_to_one)]
+    atm_mcc: Annotated[str, Field(pattern=r"^\d{4}$")]
+
+
+class Storage(Section):
+    url: Annotated[str, Field(min_length=1)]
+    endpoint_url: str | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _supported_url(cls, url: str) -> str:
+        parts = urlsplit(url)
+        if parts.scheme not in ("", "file", "s3"):
+            raise ValueError(f"storage url scheme must be a local path, file:// or s3:// (got '{parts.scheme}://')")
+        if parts.username or parts.password:
+            raise ValueError("storage url must not carry credentials; set them in the AWS environment variables")
+        if parts.scheme == "s3" and len(parts.netloc) < 3:
+            raise ValueError(f"s3 url needs a bucket name of at least 3 characters (got '{url}')")
+        return url
+
+
+# Card networks and their issuer prefixes (the first digits of a card number).
+CARD_NETWORK_PREFIXES = {"visa": ("4",), "mastercard": ("51", "52", "53", "54", "55")}
+# High-risk beneficiary types are the exit nodes of seed 004's money flows.
+BENEFICIARY_TYPES = ("individual", "merchant", "crypto", "offshore")
+HIGH_RISK_BENEFICIARY_TYPES = ("crypto", "offshore")
+
+
+def _known_keys(shares: dict[str, float], allowed: Mapping[str, Any] | tuple[str, ...], what: str):
+    unknown = [k for k in shares if k not in allowed]
+    if unknown:
+        raise ValueError(f"unknown {what} {unknown[0]!r}; allowed: {', '.join(allowed)}")
+    return shares
+
+
+class Scenario(Section):
+    seed: Annotated[int, Field(ge=0, lt=2**63)]
+    start_date: date
+    region: str
+    population: Population
+    customers: Customers
+    accounts: Accounts
+    cards: Cards
+    devices: Devices
+    beneficiaries: Beneficiaries
+    merchants: Merchants
+    storage: Storage
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, region: str) -> str:
+        if region not in REGIONS:
+            raise ValueError(f"unknown region {region!r}; allowed: {', '.join(REGIONS)}")
+        return region
+
+    @property
+    def geography(self) -> Region:
+        return REGIONS[self.region]
+
+    @property
+    def content_hash(self) -> str:
+        """Identifies the data the scenario produces; where it is stored is not part of it."""
+        content = self.model_dump(mode="json", exclude={"storage"})
+        return hashlib.sha256(json.dumps(content, separators=(",", ":")).encode()).hexdigest()[:16]
+
+
+def load_scenario(environ: Mapping[str, str] | None = None) -> Scenario:
+    """The effective scenario: defaults, merged with the user's file, then the storage override."""
+    environ = os.environ if environ is None else environ
+    data = _read_yaml(DEFAULT_SCENARIO_FILE)
+    source = str(DEFAULT_SCENARIO_FILE)
+    if environ.get(SCENARIO_ENV):
+        path = Path(environ[SCENARIO_ENV])
+        if not path.is_file():
+            raise ScenarioError(f"{SCENARIO_ENV} names {str(path)!r}, which is not a file")
+        data = merge_over(Scenario, data, _read_yaml(path))
+        source = str(path)
+    if environ.get(STORAGE_URL_ENV):
+        data = merge_over(Scenario, data, {"storage": {"url": environ[STORAGE_URL_ENV]}})
+        source += f" with {STORAGE_URL_ENV}"
+    return validate_scenario(data, source)
+
+
+def validate_scenario(data: Mapping[str, Any], source: str = "scenario") -> Scenario:
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as error:
+        lines = [f"  - {_describe(e)}" for e in error.errors()]
+        raise ScenarioError(f"Invalid scenario ({source}):\n" + "\n".join(lines)) from None
+
+
+def merge_over(model: type[BaseModel], base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """`override` over `base`: sections merge key by key; any other value (a table of shares too) is replaced whole.
+
+    Replacing share tables whole means a user who writes `kyc_level: {low: 0.5, high: 0.5}`
+    gets exactly that, not a three-way table that no longer sums to 1.
+    """
+    merged = dict(base)
+    for key, value in override.items():
+        field = model.model_fields.get(key)
+        section = _section_type(_unwrap(field.annotation)) if field else None
+        if section and isinstance(value, Mapping) and isinstance(base.get(key), Mapping):
+            merged[key] = merge_over(section, base[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _section_type(annotation: Any) -> type[Section] | None:
+    return annotation if isinstance(annotation, type) and issubclass(annotation, Section) else None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ScenarioError(f"Invalid scenario ({path}): not valid YAML: {error}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ScenarioError(f"Invalid scenario ({path}): the file must hold a mapping of sections, "
+                            f"not a {type(data).__name__}")
+    return data
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    location = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        allowed = _allowed_keys(error["loc"][:-1])
+        return f"{location}: unknown key; allowed keys here: {', '.join(allowed)}"
+    if error["type"] == "missing":
+        return f"{location}: required, missing"
+    if error["type"] == "value_error":  # our own validators say what they got, and never echo secrets
+        return f"{location}: {error['msg'].removeprefix('Value error, ')}"
+    return f"{location}: {error['msg']} (got {error['input']!r})"
+
+
+def _allowed_keys(location: tuple[Any, ...]) -> list[str]:
+    """The field names of the section at `location`, walking sections and named tables."""
+    node: Any = Scenario
+    for part in location:
+        node = _unwrap(node)
+        if _section_type(node):
+            node = node.model_fields[part].annotation
+        elif typing.get_origin(node) is dict:
+            node = typing.get_args(node)[1]
+    node = _unwrap(node)
+    return list(node.model_fields) if _section_type(node) else []
+
+
+def _unwrap(annotation: Any) -> Any:
+    return typing.get_args(annotation)[0] if typing.get_origin(annotation) is Annotated else annotation
