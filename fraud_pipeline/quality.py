@@ -1,0 +1,181 @@
+"""What a table must satisfy: key uniqueness, foreign keys and allowed values. Pure Arrow, no Dagster.
+
+The expected values come from the scenario (the ages it allows, the categories it names), so a
+check fails when the data stops matching the configuration that produced it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from fraud_pipeline.generators.columns import luhn_valid
+from fraud_pipeline.scenario import Scenario
+
+SAMPLE = 5
+
+
+@dataclass(frozen=True)
+class Between:
+    low: object
+    high: object
+
+    def failing(self, values: pa.ChunkedArray) -> pa.ChunkedArray:
+        return pc.or_(pc.less(values, self.low), pc.greater(values, self.high))
+
+    def __str__(self) -> str:
+        return f"between {self.low} and {self.high}"
+
+
+@dataclass(frozen=True)
+class OneOf:
+    allowed: tuple
+
+    def failing(self, values: pa.ChunkedArray) -> pa.ChunkedArray:
+        return pc.invert(pc.is_in(values, pa.array(self.allowed)))
+
+    def __str__(self) -> str:
+        return f"one of {', '.join(map(str, self.allowed))}"
+
+
+@dataclass(frozen=True)
+class Matches:
+    pattern: str
+
+    def failing(self, values: pa.ChunkedArray) -> pa.ChunkedArray:
+        return pc.invert(pc.match_substring_regex(values, f"^(?:{self.pattern})$"))
+
+    def __str__(self) -> str:
+        return f"matching {self.pattern}"
+
+
+@dataclass(frozen=True)
+class Satisfies:
+    description: str
+    predicate: Callable[[pa.Array], np.ndarray]
+
+    def failing(self, values: pa.ChunkedArray) -> pa.Array:
+        return pa.array(~self.predicate(values.combine_chunks()))
+
+    def __str__(self) -> str:
+        return self.description
+
+
+Expectation = Between | OneOf | Matches | Satisfies
+
+
+@dataclass(frozen=True)
+class Finding:
+    """The outcome of one rule over one table: how many rows break it and a few of them."""
+
+    rule: str
+    failures: int
+    examples: list
+
+    @property
+    def passed(self) -> bool:
+        return self.failures == 0
+
+
+def key_findings(table: pa.Table, key: tuple[str, ...]) -> list[Finding]:
+    """A key must be complete (no nulls) and unique."""
+    nulls = sum(table[c].null_count for c in key)
+    counts = table.select(list(key)).group_by(list(key)).aggregate([([], "count_all")])
+    repeated = counts.filter(pc.greater(counts["count_all"], 1))
+    duplicates = int(pc.sum(repeated["count_all"]).as_py() or 0) - repeated.num_rows
+    examples = repeated.slice(0, SAMPLE).select(list(key)).to_pylist()
+    return [Finding(f"{'+'.join(key)} has no nulls", nulls, []),
+            Finding(f"{'+'.join(key)} is unique", duplicates, examples)]
+
+
+def foreign_key_finding(values: pa.ChunkedArray, referenced: pa.ChunkedArray, rule: str) -> Finding:
+    orphan = pc.invert(pc.is_in(values, referenced))
+    orphans = values.filter(orphan)
+    return Finding(rule, len(orphans), orphans.unique().slice(0, SAMPLE).to_pylist())
+
+
+def value_findings(table: pa.Table, expectations: dict[str, Expectation]) -> list[Finding]:
+    findings = []
+    for column, expectation in expectations.items():
+        failing = pc.fill_null(expectation.failing(table[column]), True)
+        bad = table[column].filter(failing)
+        findings.append(Finding(f"{column} {expectation}", len(bad), bad.unique().slice(0, SAMPLE).to_pylist()))
+    return findings
+
+
+def entity_expectations(scenario: Scenario) -> dict[str, dict[str, Expectation]]:
+    """The values each entity table may hold under `scenario`."""
+    region, start = scenario.geography, scenario.start_date
+    c, a, d, b, m = (scenario.customers, scenario.accounts, scenario.devices, scenario.beneficiaries,
+                     scenario.merchants)
+    provinces = tuple(p.name for p in region.provinces)
+    lat = Between(min(p.bbox[0] for p in region.provinces), max(p.bbox[1] for p in region.provinces))
+    lon = Between(min(p.bbox[2] for p in region.provinces), max(p.bbox[3] for p in region.provinces))
+    before_start = Between(date(1900, 1, 1), start - timedelta(days=1))
+    tiers = c.spend_tiers.values()
+    return {
+        "customers": {
+            "sex": OneOf(tuple(c.sex)),
+            "email": Matches(r"[a-z.]+[0-9]*@[a-z0-9.-]+"),
+            "age": Between(c.age.min, c.age.max),
+            "home_province": OneOf(provinces),
+            "home_lat": lat,
+            "home_lon": lon,
+            "spend_tier": OneOf(tuple(c.spend_tiers)),
+            "avg_spend": Between(min(t.min for t in tiers), max(t.max for t in tiers)),
+            "kyc_level": OneOf(tuple(c.kyc_level)),
+            "risk_rating": OneOf(tuple(c.risk_rating)),
+            "occupation": OneOf(tuple(c.occupation)),
+            "industry": OneOf(tuple(c.industry)),
+            "income_bracket": OneOf(tuple(c.income_bracket)),
+            "country_risk": OneOf(tuple(c.country_risk)),
+            "customer_since": Between(start - timedelta(days=c.tenure_days.max), start - timedelta(days=c.tenure_days.min)),
+        },
+        "devices": {
+            "os_type": OneOf(tuple(d.os)),
+            "device_type": OneOf(("mobile", "desktop", "unknown")),
+            "device_age_days": Between(d.age_days.min, d.age_days.max),
+        },
+        "accounts": {
+            "account_type": OneOf(tuple(a.account_type)),
+            "status": OneOf(tuple(a.status)),
+            "avg_balance": Between(0.0, float("inf")),
+            "currency": OneOf((region.currency,)),
+            "opened_date": before_start,
+        },
+        "cards": {
+            "card_number": Satisfies("16 digits passing the Luhn check",
+                                     lambda v: pc.match_substring_regex(v, r"^\d{16}$").to_numpy(zero_copy_only=False)
+                                     & luhn_valid(v)),
+            "network": OneOf(tuple(scenario.cards.network)),
+            "card_type": OneOf(tuple(scenario.cards.card_type)),
+            "expiry": Matches(r"(0[1-9]|1[0-2])/\d{2}"),
+        },
+        "beneficiaries": {
+            "beneficiary_type": OneOf(tuple(b.type)),
+            "country_risk": OneOf(tuple(b.country_risk)),
+        },
+        "account_beneficiaries": {"added_date": before_start},
+        "merchants": {
+            "terminal_type": OneOf(("pos", "atm")),
+            "category": OneOf((*m.categories, "Cash Withdrawal")),
+            "mcc": OneOf((*(x.mcc for x in m.categories.values()), m.atm_mcc)),
+            "province": OneOf(provinces),
+            "country": OneOf((region.country_code,)),
+            "lat": lat,
+            "lon": lon,
+        },
+        "feature_catalogue": {"column": Matches(r"[a-z_]+")},
+    }
+
+
+def summary(findings: list[Finding]) -> str:
+    failed = [f for f in findings if not f.passed]
+    if not failed:
+        return f"all {len(findings)} rules hold"
+    return "; ".join(f"{f.rule}: {f.failures:,} rows fail (e.g. {f.examples})" for f in failed)

@@ -1,0 +1,166 @@
+"""Object storage: Parquet tables in a Hive layout, on the local disk or S3, written atomically.
+
+Layout: `<root>/<layer>/<table>/[date=YYYY-MM-DD/]part-NNNNN.parquet` plus `_manifest.json`.
+
+A write (1) removes the manifest, so the table stops looking complete; (2) puts each data file
+atomically (a local temp file renamed into place; a single PUT on S3); (3) deletes files a
+previous write left that this one did not write; (4) writes the manifest last, listing every
+file with its row count and SHA-256. Readers trust only what a manifest lists, so a half-written
+table is never mistaken for a complete one. File names and contents are deterministic, so a
+re-write of the same data leaves byte-identical files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import dagster as dg
+import fsspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pydantic import Field
+
+MANIFEST = "_manifest.json"
+PARQUET_OPTIONS = {"compression": "zstd"}
+
+
+class TableNotReady(FileNotFoundError):
+    """The table or partition has no manifest: never written, or its write did not finish."""
+
+
+class TableCorrupt(IOError):
+    """A file differs from what the manifest recorded."""
+
+
+@dataclass(frozen=True)
+class WrittenTable:
+    uri: str
+    rows: int
+    files: int
+    bytes: int
+
+
+def partition_dir(partition: str) -> str:
+    """The Hive directory name of a daily partition key."""
+    return f"date={partition}"
+
+
+class ObjectStore(dg.ConfigurableResource):
+    """Where every table goes: a local folder (default `data`) or an `s3://bucket/prefix` URL.
+
+    S3 credentials come from the standard AWS environment variables only; they are never fields
+    here, so they never reach run config, logs or metadata.
+    """
+
+    root_url: str = Field(default="data", description="Local folder, or s3://bucket/prefix.")
+    endpoint_url: str | None = Field(default=None, description="S3-compatible endpoint (else AWS_ENDPOINT_URL).")
+
+    @property
+    def is_s3(self) -> bool:
+        return urlsplit(self.root_url).scheme == "s3"
+
+    def _filesystem(self) -> fsspec.AbstractFileSystem:
+        if self.is_s3:
+            # No listing cache: a listing must see what another writer did a moment ago.
+            options = {"use_listings_cache": False, "skip_instance_cache": True}
+            if self.endpoint_url:
+                options["endpoint_url"] = self.endpoint_url
+            return fsspec.filesystem("s3", **options)
+        return fsspec.filesystem("file")
+
+    def _root(self) -> str:
+        if self.is_s3:
+            return self.root_url.removeprefix("s3://").rstrip("/")
+        return os.path.abspath(self.root_url.removeprefix("file://"))
+
+    def path(self, layer: str, table: str, partition: str | None = None) -> str:
+        parts = [self._root(), layer, table] + ([partition_dir(partition)] if partition else [])
+        return "/".join(parts)
+
+    def uri(self, layer: str, table: str, partition: str | None = None) -> str:
+        """A location a person can paste: s3://… on S3, an absolute path locally."""
+        path = self.path(layer, table, partition)
+        return f"s3://{path}" if self.is_s3 else path
+
+    def write_table(self, layer: str, table: str, data: pa.Table | Iterable[pa.Table], scenario_hash: str,
+                    partition: str | None = None) -> WrittenTable:
+        """Replace the table (or one partition of it) with `data`: one Parquet file per chunk."""
+        fs = self._filesystem()
+        directory = self.path(layer, table, partition)
+        fs.makedirs(directory, exist_ok=True)
+        manifest_path = f"{directory}/{MANIFEST}"
+        if fs.exists(manifest_path):
+            fs.rm(manifest_path)
+
+        files = []
+        for index, chunk in enumerate([data] if isinstance(data, pa.Table) else data):
+            name = f"part-{index:05d}.parquet"
+            payload = _parquet_bytes(chunk)
+            _put_atomically(fs, f"{directory}/{name}", payload, local=not self.is_s3)
+            files.append({"path": name, "rows": chunk.num_rows, "bytes": len(payload),
+                          "sha256": hashlib.sha256(payload).hexdigest()})
+
+        written = {f["path"] for f in files}
+        for stale in fs.ls(directory, detail=False):
+            name = stale.rstrip("/").rsplit("/", 1)[-1]
+            if name not in written and name != MANIFEST and not name.startswith("."):
+                fs.rm(stale, recursive=True)
+
+        manifest = {"layer": layer, "table": table, "partition": partition, "scenario_hash": scenario_hash,
+                    "format": "parquet", "rows": sum(f["rows"] for f in files), "files": files}
+        _put_atomically(fs, manifest_path, json.dumps(manifest, indent=2).encode(), local=not self.is_s3)
+        return WrittenTable(uri=self.uri(layer, table, partition), rows=manifest["rows"], files=len(files),
+                            bytes=sum(f["bytes"] for f in files))
+
+    def read_manifest(self, layer: str, table: str, partition: str | None = None) -> dict | None:
+        fs = self._filesystem()
+        path = f"{self.path(layer, table, partition)}/{MANIFEST}"
+        return json.loads(fs.cat_file(path)) if fs.exists(path) else None
+
+    def read_table(self, layer: str, table: str, partition: str | None = None,
+                   columns: list[str] | None = None) -> pa.Table:
+        """The complete table or partition, each file checked against its manifest checksum."""
+        manifest = self.read_manifest(layer, table, partition)
+        if manifest is None:
+            raise TableNotReady(f"{self.uri(layer, table, partition)} has no {MANIFEST}: "
+                                "it was never written, or its last write did not finish")
+        fs = self._filesystem()
+        directory = self.path(layer, table, partition)
+        parts = []
+        for entry in manifest["files"]:
+            payload = fs.cat_file(f"{directory}/{entry['path']}")
+            if hashlib.sha256(payload).hexdigest() != entry["sha256"]:
+                raise TableCorrupt(f"{self.uri(layer, table, partition)}/{entry['path']} does not match "
+                                   f"its manifest checksum")
+            parts.append(pq.read_table(pa.BufferReader(payload), columns=columns))
+        return pa.concat_tables(parts)
+
+
+def _parquet_bytes(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, **PARQUET_OPTIONS)
+    return sink.getvalue().to_pybytes()
+
+
+def _put_atomically(fs: fsspec.AbstractFileSystem, path: str, payload: bytes, local: bool) -> None:
+    """A reader sees the old file or the new one, never a partial one."""
+    if not local:
+        fs.pipe_file(path, payload)  # one S3 PUT: the object appears whole or not at all
+        return
+    directory, name = path.rsplit("/", 1)
+    temporary = f"{directory}/.{name}.{uuid.uuid4().hex}.tmp"  # dot files are ignored by readers
+    try:
+        with open(temporary, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
