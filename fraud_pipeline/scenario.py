@@ -260,9 +260,20 @@ def _section_type(annotation: Any) -> type[Section] | None:
     return annotation if isinstance(annotation, type) and issubclass(annotation, Section) else None
 
 
+class _ScenarioLoader(yaml.SafeLoader):
+    """Safe YAML with dates left as text: pydantic then parses them and names the field on error
+    (PyYAML's own date parsing raises a bare ValueError on 2026-13-01)."""
+
+
+_ScenarioLoader.yaml_implicit_resolvers = {
+    first: [(tag, pattern) for tag, pattern in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(path.read_text(), Loader=_ScenarioLoader)
     except yaml.YAMLError as error:
         raise ScenarioError(f"Invalid scenario ({path}): not valid YAML: {error}") from None
     if data is None:

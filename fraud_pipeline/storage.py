@@ -65,13 +65,13 @@ class ObjectStore(dg.ConfigurableResource):
     def is_s3(self) -> bool:
         return urlsplit(self.root_url).scheme == "s3"
 
-    def _filesystem(self) -> fsspec.AbstractFileSystem:
+    def filesystem(self) -> fsspec.AbstractFileSystem:
+        """The fsspec filesystem of the root: pass it to pyarrow datasets to read what is stored."""
         if self.is_s3:
-            # No listing cache: a listing must see what another writer did a moment ago.
-            options = {"use_listings_cache": False, "skip_instance_cache": True}
-            if self.endpoint_url:
-                options["endpoint_url"] = self.endpoint_url
-            return fsspec.filesystem("s3", **options)
+            # No listing cache: a listing must see what another writer did a moment ago. The
+            # endpoint is passed explicitly so fsspec's instance cache is keyed by it.
+            endpoint = self.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
+            return fsspec.filesystem("s3", use_listings_cache=False, endpoint_url=endpoint)
         return fsspec.filesystem("file")
 
     def _root(self) -> str:
@@ -91,7 +91,7 @@ class ObjectStore(dg.ConfigurableResource):
     def write_table(self, layer: str, table: str, data: pa.Table | Iterable[pa.Table], scenario_hash: str,
                     partition: str | None = None) -> WrittenTable:
         """Replace the table (or one partition of it) with `data`: one Parquet file per chunk."""
-        fs = self._filesystem()
+        fs = self.filesystem()
         directory = self.path(layer, table, partition)
         fs.makedirs(directory, exist_ok=True)
         manifest_path = f"{directory}/{MANIFEST}"
@@ -119,7 +119,7 @@ class ObjectStore(dg.ConfigurableResource):
                             bytes=sum(f["bytes"] for f in files))
 
     def read_manifest(self, layer: str, table: str, partition: str | None = None) -> dict | None:
-        fs = self._filesystem()
+        fs = self.filesystem()
         path = f"{self.path(layer, table, partition)}/{MANIFEST}"
         return json.loads(fs.cat_file(path)) if fs.exists(path) else None
 
@@ -130,7 +130,7 @@ class ObjectStore(dg.ConfigurableResource):
         if manifest is None:
             raise TableNotReady(f"{self.uri(layer, table, partition)} has no {MANIFEST}: "
                                 "it was never written, or its last write did not finish")
-        fs = self._filesystem()
+        fs = self.filesystem()
         directory = self.path(layer, table, partition)
         parts = []
         for entry in manifest["files"]:

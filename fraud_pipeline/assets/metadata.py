@@ -28,7 +28,7 @@ def materialization_metadata(table: pa.Table, written: WrittenTable, scenario_ha
     return {
         "dagster/row_count": written.rows,
         "dagster/uri": dg.MetadataValue.path(written.uri),
-        "preview": dg.MetadataValue.md(table.slice(0, PREVIEW_ROWS).to_pandas().to_markdown(index=False)),
+        "preview": dg.MetadataValue.md(table.slice(0, PREVIEW_ROWS).to_pandas().to_markdown(index=False, disable_numparse=True)),
         "files": written.files,
         "size_bytes": written.bytes,
         "scenario_hash": scenario_hash,

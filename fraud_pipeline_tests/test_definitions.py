@@ -1,0 +1,109 @@
+"""The code location: its asset graph and checks, and in-process materialisation on both backends."""
+
+import dagster as dg
+import pyarrow as pa
+
+from fraud_pipeline import schemas
+from fraud_pipeline.assets import entities as entity_assets
+from fraud_pipeline.definitions import build_definitions, defs
+from fraud_pipeline.storage import MANIFEST, ObjectStore
+from fraud_pipeline_tests.conftest import scaled
+
+ENTITY_NAMES = list(schemas.TABLES)
+
+
+def _materialize(definitions: dg.Definitions, store: ObjectStore, selection=None) -> dg.ExecuteInProcessResult:
+    return dg.materialize([*definitions.assets, *definitions.asset_checks], selection=selection,
+                          resources={"store": store}, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+
+
+def _stored_bytes(store: ObjectStore) -> dict[str, bytes]:
+    fs = store.filesystem()
+    root = store.path("entities", "x").rsplit("/", 1)[0]
+    return {path: fs.cat_file(path) for path in fs.find(root)}
+
+
+def test_the_code_location_loads_with_every_entity_in_its_group():
+    dg.Definitions.validate_loadable(defs)
+    graph = defs.resolve_asset_graph()
+    keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
+    assert keys == set(ENTITY_NAMES)
+    for name in ENTITY_NAMES:
+        node = graph.get(dg.AssetKey(name))
+        assert node.group_name == "entities"
+        assert node.metadata["dagster/column_schema"].columns[0].name == schemas.TABLES[name].columns[0].name
+        assert node.description == schemas.TABLES[name].description
+
+
+def test_lineage_follows_what_each_table_is_built_from():
+    graph = defs.resolve_asset_graph()
+    parents = {name: {k.to_user_string() for k in graph.get(dg.AssetKey(name)).parent_keys} for name in ENTITY_NAMES}
+    assert parents["accounts"] == {"customers", "devices"}
+    assert parents["cards"] == {"accounts"}
+    assert parents["account_beneficiaries"] == {"accounts", "beneficiaries"}
+    assert parents["customers"] == set()
+
+
+def test_every_key_and_foreign_key_has_a_blocking_check():
+    specs = {(key.asset_key.to_user_string(), key.name): spec
+             for check in defs.asset_checks for key, spec in zip(check.check_keys, check.check_specs)}
+    for name, table in schemas.TABLES.items():
+        assert specs[(name, "primary_key_unique")].blocking
+        if table.foreign_keys:
+            assert specs[(name, "foreign_keys_valid")].blocking
+    assert {name for name, check in specs if check == "foreign_keys_valid"} == {"accounts", "cards",
+                                                                                 "account_beneficiaries"}
+
+
+def test_materialising_the_entities_writes_every_table_passes_every_check_and_is_repeatable(store, small_scenario):
+    definitions = build_definitions(small_scenario)
+    result = _materialize(definitions, store)
+
+    assert result.success
+    evaluations = result.get_asset_check_evaluations()
+    assert len(evaluations) == len(list(definitions.asset_checks)) == 19
+    assert all(e.passed for e in evaluations), [e.description for e in evaluations if not e.passed]
+    for name in ENTITY_NAMES:
+        [materialization] = result.asset_materializations_for_node(name)
+        metadata = materialization.metadata
+        table = store.read_table("entities", name)
+        assert table.schema == schemas.TABLES[name].arrow_schema
+        assert metadata["dagster/row_count"].value == table.num_rows > 0
+        assert metadata["dagster/uri"].value == store.uri("entities", name)
+        assert metadata["scenario_hash"].value == small_scenario.content_hash
+        header = metadata["preview"].value.splitlines()[0]
+        assert [cell.strip() for cell in header.strip("|").split("|")] == [c.name for c in schemas.TABLES[name].columns]
+        assert store.read_manifest("entities", name)["scenario_hash"] == small_scenario.content_hash
+    assert store.read_table("entities", "customers").num_rows == small_scenario.population.customers
+
+    first = _stored_bytes(store)
+    assert _materialize(definitions, store).success
+    assert _stored_bytes(store) == first
+    assert sum(path.endswith(MANIFEST) for path in first) == len(ENTITY_NAMES)
+
+
+def test_a_different_seed_writes_different_data(tmp_path, small_scenario):
+    stores = [ObjectStore(root_url=str(tmp_path / name)) for name in ("a", "b")]
+    for store, seed in zip(stores, (1, 2)):
+        assert _materialize(build_definitions(scaled(small_scenario, seed=seed)), store, selection=["customers"]).success
+    assert not stores[0].read_table("entities", "customers").equals(stores[1].read_table("entities", "customers"))
+
+
+def test_a_broken_foreign_key_fails_its_check_and_blocks_the_tables_built_on_it(tmp_path, small_scenario, monkeypatch):
+    generate, upstream = entity_assets.ENTITY_TABLES["accounts"]
+
+    def accounts_with_an_orphan(scenario, customers, devices):
+        table = generate(scenario, customers, devices)
+        orphaned = pa.concat_arrays([pa.array(["C99999999"]), table["customer_id"].combine_chunks()[1:]])
+        return table.set_column(1, "customer_id", orphaned)
+
+    monkeypatch.setitem(entity_assets.ENTITY_TABLES, "accounts", (accounts_with_an_orphan, upstream))
+    store = ObjectStore(root_url=str(tmp_path / "data"))
+    result = _materialize(build_definitions(small_scenario), store)
+
+    assert not result.success
+    failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    assert [(e.asset_key.to_user_string(), e.check_name) for e in failed] == [("accounts", "foreign_keys_valid")]
+    assert "customer_id → customers.customer_id: 1 rows fail (e.g. ['C99999999'])" in failed[0].description
+    assert store.read_manifest("entities", "cards") is None
+    assert store.read_manifest("entities", "account_beneficiaries") is None

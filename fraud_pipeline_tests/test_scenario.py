@@ -1,0 +1,102 @@
+"""Loading and validating the scenario: defaults, user overrides, and an error per class of bad value."""
+
+import pytest
+import yaml
+
+from fraud_pipeline.scenario import (DEFAULT_SCENARIO_FILE, SCENARIO_ENV, STORAGE_URL_ENV, ScenarioError,
+                                     load_scenario)
+
+
+def _load_with(tmp_path, text: str, **environ):
+    path = tmp_path / "scenario.yaml"
+    path.write_text(text)
+    return load_scenario({SCENARIO_ENV: str(path), **environ})
+
+
+def _error(tmp_path, text: str) -> str:
+    with pytest.raises(ScenarioError) as caught:
+        _load_with(tmp_path, text)
+    return str(caught.value)
+
+
+def test_defaults_are_seed_004_sizes_in_south_africa(scenario):
+    assert (scenario.population.customers, scenario.population.accounts, scenario.population.devices,
+            scenario.population.beneficiaries) == (20_000, 25_000, 18_000, 30_000)
+    assert scenario.region == "south_africa" and scenario.geography.currency == "ZAR"
+    assert len(scenario.geography.provinces) == 9
+    assert scenario.storage.url == "data"
+    assert str(scenario.start_date) == "2026-01-01"
+
+
+def test_a_user_file_overrides_only_what_it_names(tmp_path, scenario):
+    loaded = _load_with(tmp_path, "seed: 7\npopulation: {customers: 100, accounts: 150}\n")
+    assert loaded.seed == 7
+    assert (loaded.population.customers, loaded.population.accounts) == (100, 150)
+    assert loaded.population.devices == scenario.population.devices
+    assert loaded.customers == scenario.customers
+
+
+def test_a_table_of_shares_is_replaced_whole_not_merged(tmp_path):
+    loaded = _load_with(tmp_path, "customers: {kyc_level: {low: 0.5, high: 0.5}}\n")
+    assert loaded.customers.kyc_level == {"low": 0.5, "high": 0.5}
+
+
+def test_the_storage_url_can_be_overridden_alone(tmp_path):
+    loaded = load_scenario({STORAGE_URL_ENV: "s3://bucket/prefix"})
+    assert loaded.storage.url == "s3://bucket/prefix"
+    both = _load_with(tmp_path, "storage: {url: elsewhere}\n", **{STORAGE_URL_ENV: "s3://bucket/x"})
+    assert both.storage.url == "s3://bucket/x"
+
+
+def test_the_hash_follows_content_not_storage(tmp_path, scenario):
+    assert load_scenario({STORAGE_URL_ENV: "s3://bucket/p"}).content_hash == scenario.content_hash
+    assert _load_with(tmp_path, "seed: 8\n").content_hash != scenario.content_hash
+    assert len(scenario.content_hash) == 16
+
+
+def test_the_shipped_defaults_are_the_file_itself(scenario):
+    assert yaml.safe_load(DEFAULT_SCENARIO_FILE.read_text())["seed"] == scenario.seed
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("population: {customers: -5}", "population.customers: Input should be greater than 0 (got -5)"),
+    ("devices: {vpn_rate: 1.5}", "devices.vpn_rate: Input should be less than or equal to 1 (got 1.5)"),
+    ("customers: {kyc_level: {low: 0.5, medium: 0.2, high: -0.1}}", "customers.kyc_level.high: Input should be "
+                                                                     "greater than or equal to 0"),
+    ("customers: {kyc_level: {low: 0.2, medium: 0.5}}", "customers.kyc_level: shares must sum to 1 (got 0.7)"),
+    ("customers: {spend_tiers: {low: {share: 1.0, min: 500, max: 100}}}",
+     "customers.spend_tiers.low: min must be below max (got min=500.0, max=100.0)"),
+    ("popuation: {customers: 5}", "popuation: unknown key; allowed keys here: seed, start_date, region, population"),
+    ("customers: {age: {min: 18, max: 80, mean: 40}}", "customers.age.mean: unknown key; allowed keys here: min, max"),
+    ("start_date: 2026-13-01", "start_date: Input should be a valid date"),
+    ("start_date: next tuesday", "start_date: Input should be a valid date"),
+    ("region: mars", "region: unknown region 'mars'; allowed: south_africa"),
+    ("population: {customers: 30000}", "population: accounts (25000) must be at least customers (30000)"),
+    ("customers: {age: {min: 10, max: 70}}", "customers.age: customer ages must lie within 18–110 (got 10–70)"),
+    ("cards: {network: {amex: 1.0}}", "cards.network: unknown card network 'amex'; allowed: visa, mastercard"),
+    ("beneficiaries: {per_account: {min: 5, max: 2}}", "beneficiaries.per_account: min must not exceed max"),
+    ("merchants: {atm_mcc: '60111'}", "merchants.atm_mcc: String should match pattern"),
+    ("storage: {url: 'gs://bucket/x'}", "storage.url: storage url scheme must be a local path, file:// or s3://"),
+    ("seed: forty-two", "seed: Input should be a valid integer"),
+])
+def test_each_class_of_bad_value_names_the_field_and_what_is_allowed(tmp_path, text, expected):
+    assert expected in _error(tmp_path, text)
+
+
+def test_every_bad_value_is_reported_at_once(tmp_path):
+    message = _error(tmp_path, "population: {customers: -5}\nregion: mars\n")
+    assert "population.customers" in message and "region" in message
+    assert message.startswith(f"Invalid scenario ({tmp_path / 'scenario.yaml'})")
+
+
+def test_credentials_in_the_storage_url_are_refused_without_being_echoed(tmp_path):
+    message = _error(tmp_path, "storage: {url: 's3://AKIAEXAMPLE:s3cr3t@bucket/x'}")
+    assert "must not carry credentials" in message
+    assert "s3cr3t" not in message and "AKIAEXAMPLE" not in message
+
+
+def test_a_missing_or_malformed_file_is_a_scenario_error(tmp_path):
+    with pytest.raises(ScenarioError, match="is not a file"):
+        load_scenario({SCENARIO_ENV: str(tmp_path / "absent.yaml")})
+    assert "not valid YAML" in _error(tmp_path, "seed: [1,\n")
+    assert "must hold a mapping of sections, not a list" in _error(tmp_path, "- seed\n")
