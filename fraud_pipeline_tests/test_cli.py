@@ -72,4 +72,4 @@ def test_workspace_yaml_loads_the_code_location():
     run = subprocess.run([DAGSTER, "definitions", "validate", "-w", "workspace.yaml"], cwd=PROJECT,
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-3000:]
-    assert "Validation successful for code location fraud_pipeline" in run.stderr
+    assert "Validation successful for code location fraud_pipeline" in run.stdout + run.stderr
