@@ -29,6 +29,20 @@ STORAGE_URL_ENV = "FRAUD_PIPELINE_STORAGE_URL"
 SHARE_TOLERANCE = 1e-6
 
 
+# Card networks and their issuer prefixes (the first digits of a card number).
+CARD_NETWORK_PREFIXES = {"visa": ("4",), "mastercard": ("51", "52", "53", "54", "55")}
+# High-risk beneficiary types are the exit nodes of seed 004's money flows.
+BENEFICIARY_TYPES = ("individual", "merchant", "crypto", "offshore")
+HIGH_RISK_BENEFICIARY_TYPES = ("crypto", "offshore")
+
+
+def _known_keys(shares: dict[str, float], allowed: Mapping[str, Any] | tuple[str, ...], what: str):
+    unknown = [k for k in shares if k not in allowed]
+    if unknown:
+        raise ValueError(f"unknown {what} {unknown[0]!r}; allowed: {', '.join(allowed)}")
+    return shares
+
+
 class ScenarioError(ValueError):
     """A scenario that cannot be used; the message names each bad field and what is allowed."""
 
@@ -94,7 +108,7 @@ class Population(Section):
 
 class Customers(Section):
     age: IntRange
-    sex: Shares
+    sex: Annotated[Shares, AfterValidator(lambda s: _known_keys(s, ("F", "M"), "sex"))]
     spend_tiers: Annotated[dict[str, SpendTier], Field(min_length=1), AfterValidator(_shares_sum_to_one)]
     kyc_level: Shares
     risk_rating: Shares
@@ -169,20 +183,6 @@ class Storage(Section):
         return url
 
 
-# Card networks and their issuer prefixes (the first digits of a card number).
-CARD_NETWORK_PREFIXES = {"visa": ("4",), "mastercard": ("51", "52", "53", "54", "55")}
-# High-risk beneficiary types are the exit nodes of seed 004's money flows.
-BENEFICIARY_TYPES = ("individual", "merchant", "crypto", "offshore")
-HIGH_RISK_BENEFICIARY_TYPES = ("crypto", "offshore")
-
-
-def _known_keys(shares: dict[str, float], allowed: Mapping[str, Any] | tuple[str, ...], what: str):
-    unknown = [k for k in shares if k not in allowed]
-    if unknown:
-        raise ValueError(f"unknown {what} {unknown[0]!r}; allowed: {', '.join(allowed)}")
-    return shares
-
-
 class Scenario(Section):
     seed: Annotated[int, Field(ge=0, lt=2**63)]
     start_date: date
@@ -195,6 +195,13 @@ class Scenario(Section):
     beneficiaries: Beneficiaries
     merchants: Merchants
     storage: Storage
+
+    @model_validator(mode="after")
+    def _enough_beneficiaries(self):
+        if self.beneficiaries.per_account.max > self.population.beneficiaries:
+            raise ValueError(f"beneficiaries.per_account.max ({self.beneficiaries.per_account.max}) must not exceed "
+                             f"population.beneficiaries ({self.population.beneficiaries})")
+        return self
 
     @field_validator("region")
     @classmethod

@@ -12,6 +12,7 @@ re-write of the same data leaves byte-identical files.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -95,7 +96,7 @@ class ObjectStore(dg.ConfigurableResource):
         directory = self.path(layer, table, partition)
         fs.makedirs(directory, exist_ok=True)
         manifest_path = f"{directory}/{MANIFEST}"
-        if fs.exists(manifest_path):
+        with contextlib.suppress(FileNotFoundError):
             fs.rm(manifest_path)
 
         files = []
@@ -110,7 +111,8 @@ class ObjectStore(dg.ConfigurableResource):
         for stale in fs.ls(directory, detail=False):
             name = stale.rstrip("/").rsplit("/", 1)[-1]
             if name not in written and name != MANIFEST and not name.startswith("."):
-                fs.rm(stale, recursive=True)
+                with contextlib.suppress(FileNotFoundError):  # another writer may have removed it
+                    fs.rm(stale, recursive=True)
 
         manifest = {"layer": layer, "table": table, "partition": partition, "scenario_hash": scenario_hash,
                     "format": "parquet", "rows": sum(f["rows"] for f in files), "files": files}

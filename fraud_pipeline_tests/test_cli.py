@@ -6,10 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from fraud_pipeline import schemas
-from fraud_pipeline.scenario import SCENARIO_ENV, STORAGE_URL_ENV
+from fraud_pipeline.definitions import build_definitions
+from fraud_pipeline.scenario import SCENARIO_ENV, STORAGE_URL_ENV, load_scenario
 from fraud_pipeline.storage import ObjectStore
 
 pytestmark = pytest.mark.slow
@@ -47,6 +49,17 @@ def test_cli_materialises_every_entity_table_with_manifests_and_passing_checks(t
         manifest = json.loads((root / "entities" / name / "_manifest.json").read_text())
         assert manifest["rows"] == store.read_table("entities", name).num_rows > 0
     assert store.read_table("entities", "customers").num_rows == 300
+
+    # Another process, another way of running: the same scenario gives the same bytes.
+    in_process = ObjectStore(root_url=str(tmp_path / "in_process"))
+    definitions = build_definitions(load_scenario({SCENARIO_ENV: str(tmp_path / "scenario.yaml")}))
+    assert dg.materialize([*definitions.assets], resources={"store": in_process},
+                          instance=dg.DagsterInstance.ephemeral()).success
+    assert _tree(root) == _tree(tmp_path / "in_process")
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def test_cli_materialises_to_s3_on_the_loopback_server(tmp_path, s3_url):

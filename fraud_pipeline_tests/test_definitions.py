@@ -69,7 +69,7 @@ def test_materialising_the_entities_writes_every_table_passes_every_check_and_is
         table = store.read_table("entities", name)
         assert table.schema == schemas.TABLES[name].arrow_schema
         assert metadata["dagster/row_count"].value == table.num_rows > 0
-        assert metadata["dagster/uri"].value == store.uri("entities", name)
+        assert metadata["dagster/uri"].value == metadata["storage_uri"].value == store.uri("entities", name)
         assert metadata["scenario_hash"].value == small_scenario.content_hash
         header = metadata["preview"].value.splitlines()[0]
         assert [cell.strip() for cell in header.strip("|").split("|")] == [c.name for c in schemas.TABLES[name].columns]

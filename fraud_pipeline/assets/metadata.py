@@ -21,13 +21,14 @@ def column_schema(spec: TableSpec) -> dg.TableSchema:
 
 
 def definition_metadata(spec: TableSpec) -> dict:
-    return {"dagster/column_schema": column_schema(spec), "dagster/table_name": f"{spec.layer}.{spec.name}"}
+    return {"dagster/column_schema": column_schema(spec)}
 
 
 def materialization_metadata(table: pa.Table, written: WrittenTable, scenario_hash: str) -> dict:
     return {
         "dagster/row_count": written.rows,
-        "dagster/uri": dg.MetadataValue.path(written.uri),
+        "dagster/uri": dg.MetadataValue.path(written.uri),  # for tools; the UI hides dagster/ keys
+        "storage_uri": dg.MetadataValue.path(written.uri),  # for people reading the asset page
         "preview": dg.MetadataValue.md(table.slice(0, PREVIEW_ROWS).to_pandas().to_markdown(index=False, disable_numparse=True)),
         "files": written.files,
         "size_bytes": written.bytes,
