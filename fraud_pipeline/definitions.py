@@ -1,12 +1,15 @@
 """The code location: the scenario is loaded and validated here, so a bad one fails at load time."""
 
-from __future__ import annotations
+import warnings
 
 import dagster as dg
 
 from fraud_pipeline import schemas
-from fraud_pipeline.assets.entities import ENTITY_TABLES, entity_assets
+from fraud_pipeline.assets.entities import entity_assets
+from fraud_pipeline.assets.events import card_transactions_asset, web_funnel_asset
+from fraud_pipeline.assets.reports import baseline_profile_asset
 from fraud_pipeline.checks import table_checks
+from fraud_pipeline.partitions import daily_partitions
 from fraud_pipeline.quality import entity_expectations
 from fraud_pipeline.scenario import Scenario, load_scenario
 from fraud_pipeline.storage import ObjectStore
@@ -15,11 +18,16 @@ from fraud_pipeline.storage import ObjectStore
 def build_definitions(scenario: Scenario) -> dg.Definitions:
     store = ObjectStore(root_url=scenario.storage.url, endpoint_url=scenario.storage.endpoint_url)
     kinds = {"numpy", "parquet"} | ({"s3"} if store.is_s3 else set())
+    days = daily_partitions(scenario)
     expectations = entity_expectations(scenario)
+    with warnings.catch_warnings():  # single-run backfill policies are beta in 1.13, and deliberate here
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        assets = [*entity_assets(scenario, kinds), card_transactions_asset(scenario, days, kinds),
+                  web_funnel_asset(scenario, days, kinds), baseline_profile_asset(scenario, kinds)]
     return dg.Definitions(
-        assets=entity_assets(scenario, kinds),
-        asset_checks=[check for name in ENTITY_TABLES
-                      for check in table_checks(schemas.TABLES[name], expectations.get(name, {}))],
+        assets=assets,
+        asset_checks=[check for spec in schemas.ENTITY_TABLES
+                      for check in table_checks(spec, expectations.get(spec.name, {}))],
         resources={"store": store},
         # Steps are short numpy work; a process per step (the default) costs more than the work.
         # Parallelism comes from runs instead: one run per partition on the run queue.

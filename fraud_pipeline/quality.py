@@ -108,6 +108,31 @@ def value_findings(table: pa.Table, expectations: dict[str, Expectation]) -> lis
     return findings
 
 
+def event_time_findings(table: pa.Table, day: date, max_lag_ms: int) -> list[Finding]:
+    """A partition holds the rows that arrive on its day; a row arrives after it happens, and in its batch."""
+    day_start = np.datetime64(day, "ms")
+    arrival = table["arrival_time"].to_numpy().astype("datetime64[ms]")
+    event = table["event_time"].to_numpy().astype("datetime64[ms]")
+    day_end = day_start + np.timedelta64(1, "D")
+    outside = (arrival < day_start) | (arrival >= day_end)
+    lag = (arrival - event).astype(np.int64)
+    batch = ((arrival - day_start).astype(np.int64) // (3 * 3_600_000)).astype(np.int8)
+    return [
+        Finding("arrival_time within the partition's day", int(outside.sum()), []),
+        Finding(f"arrival_time 0–{max_lag_ms} ms after event_time", int(((lag < 0) | (lag > max_lag_ms)).sum()), []),
+        Finding("batch is the 3-hour window of arrival_time", int((batch != table["batch"].to_numpy()).sum()), []),
+    ]
+
+
+def order_finding(children: pa.Table, parents: pa.Table, key: str, rule: str) -> Finding:
+    """Children must happen after their parent (joined on `key`, the parent's id)."""
+    joined = children.select([key, "event_time"]).join(
+        parents.select([key, "event_time"]).rename_columns([key, "parent_time"]), key, join_type="inner")
+    late = joined.filter(pc.less_equal(joined["event_time"], joined["parent_time"]))
+    return Finding(f"{rule} ({joined.num_rows:,} of {children.num_rows:,} rows have their parent stored)",
+                   late.num_rows, late[key].slice(0, SAMPLE).to_pylist())
+
+
 def entity_expectations(scenario: Scenario) -> dict[str, dict[str, Expectation]]:
     """The values each entity table may hold under `scenario`."""
     region, start = scenario.geography, scenario.start_date

@@ -39,6 +39,7 @@ class Region:
     key: str
     country_code: str
     currency: str
+    timezone: str
     provinces: tuple[Province, ...]
     name_locales: tuple[str, ...]
     email_domains: tuple[str, ...]
@@ -55,6 +56,7 @@ SOUTH_AFRICA = Region(
     key="south_africa",
     country_code="ZA",
     currency="ZAR",
+    timezone="Africa/Johannesburg",
     name_locales=("zu_ZA", "en_GB"),
     email_domains=("gmail.com", "outlook.com", "yahoo.com", "webmail.co.za", "mweb.co.za", "telkomsa.net"),
     provinces=(

@@ -34,6 +34,7 @@ CARD_NETWORK_PREFIXES = {"visa": ("4",), "mastercard": ("51", "52", "53", "54", 
 # High-risk beneficiary types are the exit nodes of seed 004's money flows.
 BENEFICIARY_TYPES = ("individual", "merchant", "crypto", "offshore")
 HIGH_RISK_BENEFICIARY_TYPES = ("crypto", "offshore")
+CHANNELS = ("pos", "online", "transfer", "atm")
 
 
 def _known_keys(shares: dict[str, float], allowed: Mapping[str, Any] | tuple[str, ...], what: str):
@@ -85,9 +86,31 @@ class SpendTier(Section):
         return self
 
 
+MerchantCategoryCode = Annotated[str, Field(pattern=r"^\d{4}$")]
+
+
+class FloatRange(Section):
+    min: float
+    max: float
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.min > self.max:
+            raise ValueError(f"min must not exceed max (got min={self.min}, max={self.max})")
+        return self
+
+
 class MerchantCategory(Section):
     share: Probability
-    mcc: Annotated[str, Field(pattern=r"^\d{4}$")]
+    mcc: MerchantCategoryCode
+    min_price: Annotated[float, Field(gt=0)]
+    max_price: Annotated[float, Field(gt=0)]
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.min_price >= self.max_price:
+            raise ValueError(f"min_price must be below max_price (got {self.min_price}, {self.max_price})")
+        return self
 
 
 class Population(Section):
@@ -163,7 +186,100 @@ class Beneficiaries(Section):
 
 class Merchants(Section):
     categories: Annotated[dict[str, MerchantCategory], Field(min_length=1), AfterValidator(_shares_sum_to_one)]
-    atm_mcc: Annotated[str, Field(pattern=r"^\d{4}$")]
+    atm_mcc: MerchantCategoryCode
+
+
+class AmountBucket(Section):
+    share: Probability
+    min: Annotated[float, Field(gt=0)]
+    max: Annotated[float, Field(gt=0)]
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.min >= self.max:
+            raise ValueError(f"min must be below max (got min={self.min}, max={self.max})")
+        return self
+
+
+class ArrivalLag(Section):
+    median: Annotated[float, Field(gt=0)]
+    sigma: Annotated[float, Field(ge=0, le=5)]
+    max: Annotated[float, Field(gt=0, le=3600)]
+
+
+class AtmSequences(Section):
+    sequence_length: IntRange
+    gap_hours: IntRange
+    amount_step: Annotated[float, Field(gt=0)]
+    max_amount: Annotated[float, Field(gt=0)]
+
+
+def _buckets_sum_to_one(buckets: list[AmountBucket]) -> list[AmountBucket]:
+    _shares_sum_to_one({str(i): b for i, b in enumerate(buckets)})
+    return buckets
+
+
+class CardTransactions(Section):
+    per_day: PositiveInt
+    daily_volume_sd: Annotated[float, Field(ge=0, le=0.5)]
+    channels: Annotated[Shares, AfterValidator(lambda s: _known_keys(s, CHANNELS, "channel"))]
+    regional_share: Probability
+    regional_radius_deg: Annotated[float, Field(gt=0, le=10)]
+    local_merchants: Annotated[int, Field(ge=1, le=256)]
+    home_multiplier: FloatRange
+    regional_multiplier: FloatRange
+    purchase_hours: tuple[Annotated[int, Field(ge=0, le=23)], Annotated[int, Field(ge=0, le=23)]]
+    hourly_weights: list[Annotated[float, Field(ge=0)]]
+    arrival_lag_seconds: ArrivalLag
+    reference_unit_value: Annotated[float, Field(gt=0)]
+    amount_buckets: Annotated[list[AmountBucket], Field(min_length=1), AfterValidator(_buckets_sum_to_one)]
+    transfer_price: FloatRange
+    atm: AtmSequences
+
+    @model_validator(mode="after")
+    def _one_weight_per_hour(self):
+        first, last = self.purchase_hours
+        if last < first:
+            raise ValueError(f"purchase_hours must be [first, last] with first <= last (got {list(self.purchase_hours)})")
+        if len(self.hourly_weights) != last - first + 1 or sum(self.hourly_weights) <= 0:
+            raise ValueError(f"hourly_weights needs one non-negative weight per purchase hour "
+                             f"({last - first + 1} for {first}–{last}), not all zero (got {len(self.hourly_weights)})")
+        # Purchases end before 22:00 + the longest lag, so none arrives after midnight.
+        if (last + 1) * 3600 + self.arrival_lag_seconds.max >= 24 * 3600:
+            raise ValueError("the last purchase hour plus the longest arrival lag must end before midnight")
+        return self
+
+
+class SessionSeconds(Section):
+    mean: Annotated[float, Field(gt=0)]
+    sd: Annotated[float, Field(ge=0)]
+    min: Annotated[float, Field(gt=0)]
+
+
+class WebFunnel(Section):
+    visitors_per_day: PositiveInt
+    daily_volume_sd: Annotated[float, Field(ge=0, le=0.5)]
+    hourly_weights: Annotated[list[Annotated[float, Field(ge=0)]], Field(min_length=24, max_length=24)]
+    event_types: Shares
+    device_types: Shares
+    geo: Shares
+    session_seconds: SessionSeconds
+    application_rate: Probability
+    application_delay_minutes: FloatRange
+    applicant_age: IntRange
+    annual_income: FloatRange
+    employment_status: Shares
+    approval_rate: Probability
+    not_approved_status: Shares
+    opening_delay_hours: FloatRange
+    limit_factor: FloatRange
+    interest_rate: FloatRange
+    first_transaction_rate: Probability
+    first_transactions: IntRange
+    first_transaction_delay_days: FloatRange
+    first_transaction_amount: FloatRange
+    mccs: Annotated[list[MerchantCategoryCode], Field(min_length=1)]
+    arrival_lag_seconds: ArrivalLag
 
 
 class Storage(Section):
@@ -194,6 +310,8 @@ class Scenario(Section):
     devices: Devices
     beneficiaries: Beneficiaries
     merchants: Merchants
+    card_transactions: CardTransactions
+    web_funnel: WebFunnel
     storage: Storage
 
     @model_validator(mode="after")

@@ -48,15 +48,33 @@ class TableSpec:
             missing, extra = set(expected) - set(columns), set(columns) - set(expected)
             raise ValueError(f"{self.name}: columns do not match the spec (missing {sorted(missing)}, "
                              f"unexpected {sorted(extra)})")
-        return pa.Table.from_arrays([pa.array(columns[c.name], type=c.type) for c in self.columns],
+        return pa.Table.from_arrays([_as_arrow(columns[c.name], c.type) for c in self.columns],
                                     schema=self.arrow_schema)
+
+
+def _as_arrow(values: Any, type_: pa.DataType) -> pa.Array | pa.ChunkedArray:
+    """Arrow data is cast (pa.array would iterate it in Python); anything else is converted."""
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        return values if values.type == type_ else values.cast(type_)
+    return pa.array(values, type=type_)
 
 
 def _c(name, type_, description, source="design", nullable=False):
     return Column(name, type_, description, source, nullable)
 
 
-S, F8, I32, I64, B, D = pa.string(), pa.float64(), pa.int32(), pa.int64(), pa.bool_(), pa.date32()
+S, F8, I8, I32, B, D = pa.string(), pa.float64(), pa.int8(), pa.int32(), pa.bool_(), pa.date32()
+TS = pa.timestamp("ms")  # the region's local wall-clock time
+
+
+def _timing(event_description: str) -> tuple[Column, ...]:
+    """The three columns every event row carries: when it happened, when it arrived, its batch."""
+    return (
+        _c("event_time", TS, event_description),
+        _c("arrival_time", TS, "When the row reached the bank's platform: event time plus a lognormal delivery lag. "
+                               "The partition is the arrival day.", "000/001"),
+        _c("batch", I8, "The 3-hour micro-batch of the arrival time (0 = 00:00–03:00 … 7 = 21:00–24:00).", "001"),
+    )
 
 CUSTOMERS = TableSpec(
     "customers", "entities", "One row per customer of the simulated bank: demographics, home, spend and risk profile.",
@@ -181,6 +199,120 @@ MERCHANTS = TableSpec(
     primary_key=("merchant_id",),
 )
 
+CARD_TRANSACTIONS = TableSpec(
+    "card_transactions", "events",
+    "Normal card life per day: purchases at home and regional merchants, online purchases, ATM withdrawal runs "
+    "and transfers to known beneficiaries.",
+    (
+        _c("transaction_id", S, "PK. T + arrival date + a random 8-digit number: unique across days, no order.", "design"),
+        *_timing("When the transaction happened (local time, millisecond precision)."),
+        _c("card_number", S, "FK → cards.", "002/003"),
+        _c("account_id", S, "FK → accounts. The card's account.", "004"),
+        _c("customer_id", S, "FK → customers. The cardholder.", "000"),
+        _c("channel", S, "pos | online | atm | transfer.", "design"),
+        _c("merchant_id", S, "FK → merchants. The terminal (an ATM for withdrawals); null for transfers.", "003",
+           nullable=True),
+        _c("category", S, "The merchant's category (Cash Withdrawal at ATMs); null for transfers.", "003", nullable=True),
+        _c("mcc", S, "The merchant's category code; null for transfers.", "001/003", nullable=True),
+        _c("beneficiary_id", S, "FK → beneficiaries. One of the account's saved beneficiaries; transfers only.", "004",
+           nullable=True),
+        _c("amount", F8, "Amount in the scenario currency (see the amount model in the scenario file).", "000/002/003"),
+        _c("currency", S, "ISO 4217 currency.", "design"),
+        _c("lat", F8, "Where it happened: the terminal's latitude; the cardholder's home for online and transfers.",
+           "000"),
+        _c("lon", F8, "Longitude, as lat.", "000"),
+        _c("city", S, "City of lat/lon.", "000/003"),
+        _c("province", S, "Province of lat/lon.", "000"),
+        _c("country", S, "ISO 3166 country code of lat/lon.", "003"),
+        _c("device_id", S, "FK → devices. The account's trusted device for online payments and transfers; "
+                           "null when the card is present (pos, atm).", "000/004", nullable=True),
+        _c("recipient_status", S, "FAVORITE: a merchant or beneficiary the customer uses (seed 000).", "000"),
+    ),
+    primary_key=("transaction_id",),
+    foreign_keys=(ForeignKey("card_number", "cards", "card_number"),
+                  ForeignKey("account_id", "accounts", "account_id"),
+                  ForeignKey("customer_id", "customers", "customer_id"),
+                  ForeignKey("merchant_id", "merchants", "merchant_id"),
+                  ForeignKey("beneficiary_id", "beneficiaries", "beneficiary_id"),
+                  ForeignKey("device_id", "devices", "device_id")),
+)
+
+WEB_VISITS = TableSpec(
+    "web_visits", "events", "Visitor events on the bank's website: the top of seed 001's acquisition funnel.",
+    (
+        _c("visitor_id", S, "PK. V + visit date + a random 6-digit number.", "001"),
+        _c("event_type", S, "landing | scroll | apply_click | view_pricing.", "001"),
+        _c("campaign_id", S, "Marketing campaign: a word and three digits.", "001", nullable=True),
+        _c("device_type", S, "mobile | desktop | tablet.", "001"),
+        _c("geo", S, "Country of the visitor (ISO 3166).", "001"),
+        _c("session_duration", F8, "Seconds on the site: normal(mean, sd), at least the configured minimum.", "001"),
+        *_timing("When the visit happened (seed 001's timestamp)."),
+    ),
+    primary_key=("visitor_id",),
+)
+
+APPLICATIONS = TableSpec(
+    "applications", "events", "Credit applications: a share of visitors apply 1–15 minutes after their visit.",
+    (
+        _c("app_id", S, "PK. P + visit date + a random 6-digit number.", "001"),
+        _c("visitor_id", S, "The visit the application came from (web_visits, possibly an earlier day).", "001"),
+        _c("applicant_age", I32, "Declared age in years.", "001"),
+        _c("annual_income", F8, "Declared annual income, scenario currency.", "001"),
+        _c("employment_status", S, "salaried | self-employed | unemployed.", "001"),
+        _c("req_credit_limit", I32, "Requested credit limit: income / 10.", "001"),
+        _c("application_status", S, "approved | rejected | submitted | rejected - under age.", "001"),
+        *_timing("When the application was submitted (seed 001's timestamp)."),
+    ),
+    primary_key=("app_id",),
+)
+
+NEW_ACCOUNTS = TableSpec(
+    "new_accounts", "events", "Accounts opened for approved adult applicants, 2–24 hours after applying.",
+    (
+        _c("account_id", S, "PK. A + visit date + a random 6-digit number: never an entity account's id.", "001"),
+        _c("app_id", S, "The approved application (applications, possibly an earlier day).", "001"),
+        _c("approved_limit", I32, "Approved limit: income / 10 × a factor (0.8–1.2).", "001"),
+        _c("interest_rate", F8, "Annual interest rate, percent.", "001"),
+        _c("account_status", S, "active.", "001"),
+        *_timing("When the account was opened (seed 001's account_open_timestamp)."),
+    ),
+    primary_key=("account_id",),
+)
+
+NEW_ACCOUNT_TRANSACTIONS = TableSpec(
+    "new_account_transactions", "events", "First transactions of a share of new accounts, 1–5 days after opening.",
+    (
+        _c("txn_id", S, "PK. X + visit date + a random 6-digit number.", "001"),
+        _c("account_id", S, "The new account (new_accounts, an earlier day).", "001"),
+        _c("amount", F8, "Amount, scenario currency.", "001"),
+        _c("merchant_cat_code", S, "Merchant category code.", "001"),
+        _c("location", S, "Country (ISO 3166).", "001"),
+        _c("state", S, "Province.", "001"),
+        _c("merchant_city", S, "City.", "001"),
+        *_timing("When the transaction happened (seed 001's timestamp)."),
+    ),
+    primary_key=("txn_id",),
+)
+
+BASELINE_PROFILE = TableSpec(
+    "baseline_profile", "reports",
+    "What normal looks like over the baseline days, per table, micro-batch and metric: what a data-quality gate "
+    "or an anomaly model learns from.",
+    (
+        _c("table", S, "The event table measured.", "001"),
+        _c("batch", I8, "Micro-batch of the day (0–7).", "001"),
+        _c("metric", S, "volume | null_rate.<column> | conversion.<rate> | value.<column> | arrival_lag_seconds.",
+           "001"),
+        _c("observations", pa.int64(), "Baseline days (per-day metrics) or rows (value distributions) measured.",
+           "design"),
+        _c("mean", F8, "Mean.", "design", nullable=True),
+        _c("std", F8, "Standard deviation (sample).", "design", nullable=True),
+        *(_c(name, F8, f"{name[1:].lstrip('0')}th percentile.", "design", nullable=True)
+          for name in ("p01", "p05", "p50", "p95", "p99")),
+    ),
+    primary_key=("table", "batch", "metric"),
+)
+
 FEATURE_CATALOGUE = TableSpec(
     "feature_catalogue", "entities", "Every column of every table: the data dictionary, generated from the table specs.",
     (
@@ -196,5 +328,7 @@ FEATURE_CATALOGUE = TableSpec(
     primary_key=("table", "column"),
 )
 
-TABLES: dict[str, TableSpec] = {t.name: t for t in (
-    CUSTOMERS, DEVICES, ACCOUNTS, CARDS, BENEFICIARIES, ACCOUNT_BENEFICIARIES, MERCHANTS, FEATURE_CATALOGUE)}
+ENTITY_TABLES = (CUSTOMERS, DEVICES, ACCOUNTS, CARDS, BENEFICIARIES, ACCOUNT_BENEFICIARIES, MERCHANTS, FEATURE_CATALOGUE)
+FUNNEL_TABLES = (WEB_VISITS, APPLICATIONS, NEW_ACCOUNTS, NEW_ACCOUNT_TRANSACTIONS)
+TABLES: dict[str, TableSpec] = {t.name: t for t in (*ENTITY_TABLES, CARD_TRANSACTIONS, *FUNNEL_TABLES,
+                                                   BASELINE_PROFILE)}

@@ -1,0 +1,64 @@
+"""Nearest-terminal look-ups for many points at once, without a tree library.
+
+Points are sorted along two Morton (Z-order) curves, the second on a shifted grid so that
+places split by one curve's seams sit together on the other. A query's candidates are the
+terminals around its position on both curves; the true distances then rank them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+BITS = 16
+SHIFT = 0.37  # the second grid's offset, as a fraction of the extent
+
+
+def _spread_bits(v: np.ndarray) -> np.ndarray:
+    v = v.astype(np.uint64)
+    v = (v | (v << np.uint64(8))) & np.uint64(0x00FF00FF)
+    v = (v | (v << np.uint64(4))) & np.uint64(0x0F0F0F0F)
+    v = (v | (v << np.uint64(2))) & np.uint64(0x33333333)
+    v = (v | (v << np.uint64(1))) & np.uint64(0x55555555)
+    return v
+
+
+def distance_deg(lat1, lon1, lat2, lon2) -> np.ndarray:
+    """Equirectangular distance in degrees of latitude: exact enough to rank nearby places."""
+    return np.hypot(lat2 - lat1, (lon2 - lon1) * np.cos(np.radians((lat1 + lat2) / 2)))
+
+
+class SpatialIndex:
+    def __init__(self, lat: np.ndarray, lon: np.ndarray, window: int = 16):
+        """`window`: how many neighbours on each side of a query, per curve, are candidates."""
+        self.lat, self.lon, self.window = np.asarray(lat, float), np.asarray(lon, float), window
+        self.lat_min, self.lon_min = self.lat.min() - 1.0, self.lon.min() - 1.0
+        self.extent = max(self.lat.max() - self.lat_min, self.lon.max() - self.lon_min) * (1 + SHIFT) + 2.0
+        self.orders = []
+        for shift in (0.0, SHIFT):
+            keys = self._keys(self.lat, self.lon, shift)
+            order = np.argsort(keys, kind="stable")
+            self.orders.append((shift, keys[order], order))
+
+    def _keys(self, lat, lon, shift: float) -> np.ndarray:
+        scale = (2**BITS - 1) / self.extent
+        q_lat = np.clip((lat - self.lat_min + shift * self.extent / (1 + SHIFT)) * scale, 0, 2**BITS - 1)
+        q_lon = np.clip((lon - self.lon_min + shift * self.extent / (1 + SHIFT)) * scale, 0, 2**BITS - 1)
+        return _spread_bits(q_lat) | (_spread_bits(q_lon) << np.uint64(1))
+
+    def nearest(self, lat: np.ndarray, lon: np.ndarray, k: int = 1) -> np.ndarray:
+        """(n, k) indices of the k nearest terminals found among the candidates, nearest first."""
+        lat, lon = np.asarray(lat, float), np.asarray(lon, float)
+        candidates = []
+        half_window = max(self.window // 2, k) if k == 1 else max(self.window, k)
+        offsets = np.arange(-half_window, half_window)
+        for shift, sorted_keys, order in self.orders:
+            position = np.searchsorted(sorted_keys, self._keys(lat, lon, shift))
+            window = np.clip(position[:, None] + offsets[None, :], 0, len(order) - 1)
+            candidates.append(order[window])
+        candidates = np.sort(np.concatenate(candidates, axis=1), axis=1)
+        # Squared equirectangular distance, one cosine per query: enough to rank neighbours.
+        stretch = np.cos(np.radians(lat))[:, None]
+        distance = (self.lat[candidates] - lat[:, None]) ** 2 + ((self.lon[candidates] - lon[:, None]) * stretch) ** 2
+        distance[:, 1:][candidates[:, 1:] == candidates[:, :-1]] = np.inf  # a terminal found on both curves
+        best = np.argsort(distance, axis=1, kind="stable")[:, :k]
+        return np.take_along_axis(candidates, best, axis=1)
