@@ -195,7 +195,7 @@ def entity_expectations(scenario: Scenario) -> dict[str, dict[str, Expectation]]
             "lat": lat,
             "lon": lon,
         },
-        "feature_catalogue": {"column": Matches(r"[a-z_]+")},
+        "feature_catalogue": {"column": Matches(r"[a-z][a-z0-9_]*")},
     }
 
 

@@ -47,11 +47,12 @@ class CardWorld:
     home_province: pa.Array
     spend_factor: np.ndarray  # avg_spend over the population's expected avg_spend
     merchants: pa.Table
-    pos: np.ndarray  # merchant rows of point-of-sale terminals
-    pos_index: SpatialIndex
-    local_merchants: np.ndarray  # (customers, k) merchant rows nearest home
+    category_shares: np.ndarray  # seed 003's purchase shares, in the order of `shops`
+    shops: list[np.ndarray]  # per category: its point-of-sale merchant rows
+    shop_index: list[SpatialIndex]  # per category: a spatial index over those shops
+    local_shops: list[np.ndarray]  # per category: (customers, k) shop positions nearest home
     home_atm: np.ndarray  # merchant row of each customer's nearest ATM
-    price_low: np.ndarray  # per merchant row: the category's price range (reference units)
+    price_low: np.ndarray  # per category: the price range (reference units)
     price_high: np.ndarray
     beneficiary_offsets: np.ndarray  # account row -> slice of beneficiary_ids (saved beneficiaries)
     beneficiary_ids: pa.Array
@@ -68,18 +69,16 @@ def card_world(scenario: Scenario, customers: pa.Table, accounts: pa.Table, card
     tiers = scenario.customers.spend_tiers.values()
     expected_spend = sum(t.share * (t.min + t.max) / 2 for t in tiers)
 
-    is_atm = pc.equal(merchants["terminal_type"], "atm").to_numpy(zero_copy_only=False)
-    pos, atms = np.flatnonzero(~is_atm), np.flatnonzero(is_atm)
     lat, lon = merchants["lat"].to_numpy(), merchants["lon"].to_numpy()
     home_lat, home_lon = customers["home_lat"].to_numpy(), customers["home_lon"].to_numpy()
-    pos_index = SpatialIndex(lat[pos], lon[pos])
-    atm_index = SpatialIndex(lat[atms], lon[atms])
-
+    atms = np.flatnonzero(pc.equal(merchants["terminal_type"], "atm").to_numpy(zero_copy_only=False))
     categories = scenario.merchants.categories
-    category_names = pa.array(list(categories))
-    category_row = _row_of(merchants["category"], category_names)  # -1 for ATMs
-    price_low = np.append([c.min_price for c in categories.values()], np.nan)[category_row]
-    price_high = np.append([c.max_price for c in categories.values()], np.nan)[category_row]
+    category_of = merchants["category"].to_numpy(zero_copy_only=False)
+    shops = [np.flatnonzero(category_of == name) for name in categories]
+    missing = [name for name, rows in zip(categories, shops) if len(rows) == 0]
+    if missing:
+        raise ValueError(f"no merchant of category {missing}: raise population.merchants")
+    shop_index = [SpatialIndex(lat[rows], lon[rows]) for rows in shops]
 
     link_account = _row_of(account_beneficiaries["account_id"], accounts["account_id"])
     order = np.argsort(link_account, kind="stable")
@@ -99,10 +98,13 @@ def card_world(scenario: Scenario, customers: pa.Table, accounts: pa.Table, card
         home_province=customers["home_province"].combine_chunks(),
         spend_factor=customers["avg_spend"].to_numpy() / expected_spend,
         merchants=merchants.select(list(MERCHANT_COLUMNS)).combine_chunks(),
-        pos=pos, pos_index=pos_index,
-        local_merchants=pos[pos_index.nearest(home_lat, home_lon, k=config.local_merchants)],
-        home_atm=atms[atm_index.nearest(home_lat, home_lon, k=1)[:, 0]],
-        price_low=price_low, price_high=price_high,
+        category_shares=np.array([c.share for c in categories.values()]),
+        shops=shops, shop_index=shop_index,
+        local_shops=[index.nearest(home_lat, home_lon, k=min(config.local_merchants, len(rows))).astype(np.int32)
+                     for index, rows in zip(shop_index, shops)],
+        home_atm=atms[SpatialIndex(lat[atms], lon[atms]).nearest(home_lat, home_lon, k=1)[:, 0]],
+        price_low=np.array([c.min_price for c in categories.values()]),
+        price_high=np.array([c.max_price for c in categories.values()]),
         beneficiary_offsets=offsets,
         beneficiary_ids=account_beneficiaries["beneficiary_id"].combine_chunks().take(pa.array(order)),
     )
@@ -163,10 +165,10 @@ def _card_draw(world: CardWorld, rng: np.random.Generator, n: int) -> np.ndarray
     return np.minimum(np.searchsorted(world.card_activity_cdf, rng.random(n)), len(world.card_activity_cdf) - 1)
 
 
-def _purchase_amounts(scenario, world, rng, merchant, customer, multiplier, amounts) -> np.ndarray:
+def _purchase_amounts(scenario, world, rng, category, customer, multiplier, amounts) -> np.ndarray:
     config = scenario.card_transactions
-    base = amounts.sample(rng, world.price_low[merchant], world.price_high[merchant], len(merchant))
-    factor = rng.uniform(multiplier.min, multiplier.max, len(merchant))
+    base = amounts.sample(rng, world.price_low[category], world.price_high[category], len(category))
+    factor = rng.uniform(multiplier.min, multiplier.max, len(category))
     return np.maximum(np.round(base * config.reference_unit_value * world.spend_factor[customer] * factor, 2), 0.01)
 
 
@@ -199,24 +201,40 @@ def _rows(world: CardWorld, card: np.ndarray, event_ms: np.ndarray, channel: str
     })
 
 
+def _shop(world: CardWorld, rng: np.random.Generator, category: np.ndarray, customer: np.ndarray,
+          target: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+    """A shop of each row's category: one of the customer's nearest (home), or the nearest to a target point."""
+    merchant = np.empty(len(category), dtype=np.int64)
+    pick = rng.random(len(category))
+    for c, rows in enumerate(world.shops):
+        mine = np.flatnonzero(category == c)
+        if target is None:
+            local = world.local_shops[c][customer[mine]]
+            merchant[mine] = rows[local[np.arange(len(mine)), (pick[mine] * local.shape[1]).astype(np.int64)]]
+        else:
+            merchant[mine] = rows[world.shop_index[c].nearest(target[0][mine], target[1][mine], k=1)[:, 0]]
+    return merchant
+
+
 def _purchases(scenario, world, rng, start, n, amounts) -> pa.Table:
-    """Seed 000's scenarios C (home: a local merchant) and B (regional: up to ~0.9° from home)."""
+    """Seed 000's scenarios C (home: a nearby shop) and B (regional: up to ~0.9° from home).
+
+    The category comes first, by seed 003's shares; then the shop of that category.
+    """
     config = scenario.card_transactions
     card = _card_draw(world, rng("pos_card"), n)
     customer = world.card_customer[card]
+    category = rng("pos_category").choice(len(world.category_shares), n, p=world.category_shares)
     regional = rng("pos_regional").random(n) < config.regional_share
-    local_pick = rng("pos_local").integers(0, world.local_merchants.shape[1], n)
-    merchant = world.local_merchants[customer, local_pick]
-    if regional.any():
-        radius = config.regional_radius_deg
-        offset = rng("pos_offset").uniform(-radius, radius, (int(regional.sum()), 2))
-        target_lat = world.home_lat[customer[regional]] + offset[:, 0]
-        target_lon = world.home_lon[customer[regional]] + offset[:, 1]
-        merchant[regional] = world.pos[world.pos_index.nearest(target_lat, target_lon, k=1)[:, 0]]
+    merchant = _shop(world, rng("pos_local"), category, customer, target=None)
+    radius = config.regional_radius_deg
+    offset = rng("pos_offset").uniform(-radius, radius, (int(regional.sum()), 2))
+    target = (world.home_lat[customer[regional]] + offset[:, 0], world.home_lon[customer[regional]] + offset[:, 1])
+    merchant[regional] = _shop(world, rng("pos_regional_shop"), category[regional], customer[regional], target)
 
-    home_amount = _purchase_amounts(scenario, world, rng("pos_amount_home"), merchant, customer,
+    home_amount = _purchase_amounts(scenario, world, rng("pos_amount_home"), category, customer,
                                     config.home_multiplier, amounts)
-    regional_amount = _purchase_amounts(scenario, world, rng("pos_amount_regional"), merchant, customer,
+    regional_amount = _purchase_amounts(scenario, world, rng("pos_amount_regional"), category, customer,
                                         config.regional_multiplier, amounts)
     at = world.merchants.take(pa.array(merchant))
     event = times_in_hours(rng("pos_time"), n, config.purchase_hours[0], config.hourly_weights, start)
@@ -225,12 +243,17 @@ def _purchases(scenario, world, rng, start, n, amounts) -> pa.Table:
 
 
 def _online(scenario, world, rng, start, n, amounts) -> pa.Table:
-    """Card-not-present purchases from home, on the trusted device, at any merchant."""
+    """Card-not-present purchases from home, on the trusted device, at any shop of the category."""
     config = scenario.card_transactions
     card = _card_draw(world, rng("online_card"), n)
     customer = world.card_customer[card]
-    merchant = world.pos[rng("online_merchant").integers(0, len(world.pos), n)]
-    amount = _purchase_amounts(scenario, world, rng("online_amount"), merchant, customer, config.home_multiplier,
+    category = rng("online_category").choice(len(world.category_shares), n, p=world.category_shares)
+    pick = rng("online_merchant").random(n)
+    merchant = np.empty(n, dtype=np.int64)
+    for c, rows in enumerate(world.shops):
+        mine = np.flatnonzero(category == c)
+        merchant[mine] = rows[(pick[mine] * len(rows)).astype(np.int64)]
+    amount = _purchase_amounts(scenario, world, rng("online_amount"), category, customer, config.home_multiplier,
                                amounts)
     event = times_in_hours(rng("online_time"), n, config.purchase_hours[0], config.hourly_weights, start)
     rows = _rows(world, card, event, "online", merchant, amount, world.home_lat[customer], world.home_lon[customer],
@@ -254,31 +277,48 @@ def _transfers(scenario, world, rng, start, n, amounts) -> pa.Table:
                  device=True, beneficiary=beneficiary)
 
 
-def _atm_withdrawals(scenario, world, day: date, amounts) -> pa.Table:
-    """Seed 003's runs: 3–10 withdrawals 6–168 h apart at the card's home ATM, replayed from their start days."""
+@dataclass(frozen=True)
+class AtmRuns:
+    """The withdrawal runs that start on one day: one row per withdrawal, whatever day it lands on."""
+
+    run: np.ndarray  # run number within the start day
+    card: np.ndarray
+    event_ms: np.ndarray
+    arrival_ms: np.ndarray
+    cash: np.ndarray  # before rounding to the withdrawal step
+
+
+def atm_runs(scenario: Scenario, world: CardWorld, run_day: date, amounts: BucketDistribution) -> AtmRuns:
+    """Seed 003's runs starting on `run_day`: 3–10 withdrawals 6–168 h apart, all from that day's stream."""
     config, atm = scenario.card_transactions, scenario.card_transactions.atm
-    start, end = day_start_ms(day), day_start_ms(day) + MS_PER_DAY
+    rng = stream(scenario.seed, "atm_runs", run_day.isoformat())  # drawn in a fixed order below
     mean_length = (atm.sequence_length.min + atm.sequence_length.max) / 2
     longest = atm.sequence_length.max
+    runs = round(config.per_day * config.channels["atm"] * volume_factor(scenario, run_day) / mean_length)
+    card = rng.integers(0, len(world.card_number), runs)
+    length = rng.integers(atm.sequence_length.min, atm.sequence_length.max + 1, runs)
+    first = times_in_hours(rng, runs, config.purchase_hours[0], config.hourly_weights, day_start_ms(run_day))
+    gaps = np.round(rng.uniform(atm.gap_hours.min, atm.gap_hours.max, (runs, longest - 1)) * MS_PER_HOUR)
+    event = first[:, None] + np.concatenate([np.zeros((runs, 1)), np.cumsum(gaps, axis=1)], axis=1).astype(np.int64)
+    run, position = np.nonzero(np.arange(longest)[None, :] < length[:, None])  # the withdrawals that exist
+    event = event[run, position]
+    lag = arrival_lag_ms(rng, len(run), config.arrival_lag_seconds.median, config.arrival_lag_seconds.sigma,
+                         config.arrival_lag_seconds.max)
+    # Cash within [step, max] for this card's spender: the buckets restricted to that range (seed 003).
+    scale = config.reference_unit_value * world.spend_factor[world.card_customer[card[run]]]
+    cash = amounts.sample(rng, atm.amount_step / scale, atm.max_amount / scale, len(run)) * scale
+    return AtmRuns(run=run, card=card[run], event_ms=event, arrival_ms=event + lag, cash=cash)
+
+
+def _atm_withdrawals(scenario, world, day: date, amounts) -> pa.Table:
+    """The withdrawals of every run, started on this day or in the weeks before, that arrive today."""
+    atm = scenario.card_transactions.atm
+    start, end = day_start_ms(day), day_start_ms(day) + MS_PER_DAY
     kept = []
     for back in range(atm_lookback_days(scenario), -1, -1):
-        run_day = day - timedelta(days=back)
-        rng = stream(scenario.seed, "atm_runs", run_day.isoformat())  # drawn in a fixed order below
-        runs = round(config.per_day * config.channels["atm"] * volume_factor(scenario, run_day) / mean_length)
-        card = rng.integers(0, len(world.card_number), runs)
-        length = rng.integers(atm.sequence_length.min, atm.sequence_length.max + 1, runs)
-        first = times_in_hours(rng, runs, config.purchase_hours[0], config.hourly_weights, day_start_ms(run_day))
-        gaps = np.round(rng.uniform(atm.gap_hours.min, atm.gap_hours.max, (runs, longest - 1)) * MS_PER_HOUR)
-        event = first[:, None] + np.concatenate([np.zeros((runs, 1)), np.cumsum(gaps, axis=1)], axis=1).astype(np.int64)
-        run, position = np.nonzero(np.arange(longest)[None, :] < length[:, None])  # the withdrawals that exist
-        event = event[run, position]
-        lag = arrival_lag_ms(rng, len(run), config.arrival_lag_seconds.median, config.arrival_lag_seconds.sigma,
-                             config.arrival_lag_seconds.max)
-        # Cash within [step, max] for this card's spender: the buckets restricted to that range (seed 003).
-        scale = config.reference_unit_value * world.spend_factor[world.card_customer[card[run]]]
-        cash = amounts.sample(rng, atm.amount_step / scale, atm.max_amount / scale, len(run)) * scale
-        today = (event + lag >= start) & (event + lag < end)
-        kept.append((card[run[today]], event[today], (event + lag)[today], cash[today]))
+        runs = atm_runs(scenario, world, day - timedelta(days=back), amounts)
+        today = (runs.arrival_ms >= start) & (runs.arrival_ms < end)
+        kept.append((runs.card[today], runs.event_ms[today], runs.arrival_ms[today], runs.cash[today]))
 
     card, event, arrival, cash = (np.concatenate(parts) for parts in zip(*kept))
     customer = world.card_customer[card]
