@@ -315,6 +315,13 @@ class Scenario(Section):
     storage: Storage
 
     @model_validator(mode="after")
+    def _a_shop_for_every_category(self):
+        if self.population.merchants < len(self.merchants.categories):
+            raise ValueError(f"population.merchants ({self.population.merchants}) must be at least the number of "
+                             f"merchant categories ({len(self.merchants.categories)}): each needs a shop")
+        return self
+
+    @model_validator(mode="after")
     def _enough_beneficiaries(self):
         if self.beneficiaries.per_account.max > self.population.beneficiaries:
             raise ValueError(f"beneficiaries.per_account.max ({self.beneficiaries.per_account.max}) must not exceed "

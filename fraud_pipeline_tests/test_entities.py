@@ -217,6 +217,11 @@ def test_merchants_follow_seed_003_category_shares_and_atms_come_last(world, sce
     assert (atms["merchant_name"] == "ATM " + atms["city"]).all()
 
 
+def test_every_category_has_a_shop_even_in_a_tiny_world(small_scenario):
+    tiny = scaled(small_scenario, population={"merchants": 9})
+    assert set(generate.merchants(tiny)["category"].to_pylist()) == {*tiny.merchants.categories, "Cash Withdrawal"}
+
+
 def test_every_key_is_unique_and_every_foreign_key_resolves(world):
     for spec in schemas.ENTITY_TABLES:
         name = spec.name

@@ -78,6 +78,7 @@ def test_the_shipped_defaults_are_the_file_itself(scenario):
     ("merchants: {atm_mcc: '60111'}", "merchants.atm_mcc: String should match pattern"),
     ("storage: {url: 'gs://bucket/x'}", "storage.url: storage url scheme must be a local path, file:// or s3://"),
     ("seed: forty-two", "seed: Input should be a valid integer"),
+    ("population: {merchants: 3}", "population.merchants (3) must be at least the number of merchant categories (9)"),
     ("customers: {sex: {F: 0.5, X: 0.5}}", "customers.sex: unknown sex 'X'; allowed: F, M"),
     ("population: {beneficiaries: 3}", "(top level): beneficiaries.per_account.max (5) must not exceed "
                                        "population.beneficiaries (3)"),

@@ -75,9 +75,6 @@ def card_world(scenario: Scenario, customers: pa.Table, accounts: pa.Table, card
     categories = scenario.merchants.categories
     category_of = merchants["category"].to_numpy(zero_copy_only=False)
     shops = [np.flatnonzero(category_of == name) for name in categories]
-    missing = [name for name, rows in zip(categories, shops) if len(rows) == 0]
-    if missing:
-        raise ValueError(f"no merchant of category {missing}: raise population.merchants")
     shop_index = [SpatialIndex(lat[rows], lon[rows]) for rows in shops]
 
     link_account = _row_of(account_beneficiaries["account_id"], accounts["account_id"])

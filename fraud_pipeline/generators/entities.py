@@ -243,13 +243,14 @@ def account_beneficiaries(scenario: Scenario, accounts: pa.Table, beneficiaries:
 
 
 def merchants(scenario: Scenario) -> pa.Table:
-    """Point-of-sale merchants by category share, then ATMs; all placed where people live."""
+    """Point-of-sale merchants by category share (at least one of each), then ATMs; all placed where people live."""
     config, seed = scenario.merchants, scenario.seed
     n_pos, n_atm = scenario.population.merchants, scenario.population.atms
     n = n_pos + n_atm
     rng = lambda purpose: stream(seed, "merchants", purpose)  # noqa: E731
     site = place(rng("place"), scenario.geography, n)
     categories, index = choose(rng("category"), {k: c.share for k, c in config.categories.items()}, n_pos)
+    index[: len(categories)] = np.arange(len(categories))  # every category has at least one shop
     is_atm = np.arange(n) >= n_pos
     companies = company_names(seed)
     pos_name = companies.take(pa.array(rng("name").integers(0, len(companies), n)))

@@ -1,0 +1,168 @@
+"""The daily assets in Dagster: one calendar, single-run ranges, byte-identical partitions, the baseline profile."""
+
+from datetime import date, timedelta
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from fraud_pipeline.definitions import build_definitions, defs
+from fraud_pipeline.generators.funnel import STAGES
+from fraud_pipeline.partitions import BASELINE_DAYS
+from fraud_pipeline.storage import ObjectStore
+from fraud_pipeline_tests.conftest import scaled
+
+DAILY = ["card_transactions", *STAGES]
+
+
+@pytest.fixture(scope="module")
+def tiny(small_scenario):
+    """A small world with a small daily volume, so whole baselines run in seconds."""
+    return scaled(small_scenario, card_transactions={"per_day": 2000}, web_funnel={"visitors_per_day": 600})
+
+
+def _run(definitions, store, selection, **kwargs) -> dg.ExecuteInProcessResult:
+    return dg.materialize([*definitions.assets, *definitions.asset_checks], selection=selection,
+                          resources={"store": store}, instance=dg.DagsterInstance.ephemeral(), **kwargs)
+
+
+def _range(definitions, store, first: str, last: str) -> dg.ExecuteInProcessResult:
+    return _run(definitions, store, dg.AssetSelection.groups("events"),
+                tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last})
+
+
+def _events_tree(store: ObjectStore) -> dict[str, bytes]:
+    fs = store.filesystem()
+    root = store.path("events", "x").rsplit("/", 1)[0]
+    return {path.removeprefix(root): fs.cat_file(path) for path in fs.find(root)}
+
+
+@pytest.fixture
+def with_entities(tmp_path, tiny):
+    def make(name: str) -> ObjectStore:
+        store = ObjectStore(root_url=str(tmp_path / name))
+        assert _run(build_definitions(tiny), store, dg.AssetSelection.groups("entities")).success
+        return store
+    return make
+
+
+def test_every_daily_asset_shares_one_open_ended_calendar_from_the_start_date():
+    graph = defs.resolve_asset_graph()
+    partitions = {graph.get(dg.AssetKey(name)).partitions_def for name in DAILY}
+    assert len(partitions) == 1
+    [calendar] = partitions
+    assert calendar.start.date() == date(2026, 1, 1) and calendar.end is None
+    assert calendar.timezone == "Africa/Johannesburg"
+    for name in DAILY:
+        assert graph.get(dg.AssetKey(name)).backfill_policy == dg.BackfillPolicy.single_run()
+
+
+def test_the_baseline_profile_depends_on_exactly_the_first_14_days():
+    graph = defs.resolve_asset_graph()
+    child = dg.AssetKey("baseline_profile")
+    expected = [str(date(2026, 1, 1) + timedelta(days=i)) for i in range(BASELINE_DAYS)]
+    for name in DAILY:
+        mapping = graph.get_partition_mapping(child, dg.AssetKey(name))
+        assert isinstance(mapping, dg.SpecificPartitionsPartitionMapping)
+        assert list(mapping.partition_keys) == expected
+
+
+def test_a_range_run_and_day_by_day_runs_write_identical_bytes(with_entities, tiny):
+    definitions = build_definitions(tiny)
+    in_one_run, day_by_day = with_entities("range"), with_entities("days")
+
+    result = _range(definitions, in_one_run, "2026-01-01", "2026-01-04")
+    assert result.success
+    assert all(e.passed for e in result.get_asset_check_evaluations())
+    for day in ["2026-01-04", "2026-01-02", "2026-01-03", "2026-01-01"]:  # any order, one run each
+        assert _run(definitions, day_by_day, dg.AssetSelection.groups("events"), partition_key=day).success
+
+    tree = _events_tree(in_one_run)
+    assert tree == _events_tree(day_by_day)
+    assert sum(path.endswith("_manifest.json") for path in tree) == 4 * len(DAILY)
+
+    # re-running a day leaves it unchanged
+    assert _run(definitions, in_one_run, dg.AssetSelection.groups("events"), partition_key="2026-01-03").success
+    assert _events_tree(in_one_run) == tree
+
+
+def test_no_partition_holds_a_row_of_another_day(with_entities, tiny):
+    store = with_entities("data")
+    assert _range(build_definitions(tiny), store, "2026-01-01", "2026-01-03").success
+    for name in DAILY:
+        for day in ("2026-01-01", "2026-01-02", "2026-01-03"):
+            arrival = store.read_table("events", name, partition=day)["arrival_time"].to_pandas()
+            assert (arrival.dt.strftime("%Y-%m-%d") == day).all(), (name, day)
+
+
+def test_metadata_per_day_and_per_range(with_entities, tiny):
+    definitions, store = build_definitions(tiny), with_entities("data")
+    single = _run(definitions, store, dg.AssetSelection.groups("events"), partition_key="2026-01-02")
+    [one] = single.asset_materializations_for_node("card_transactions")
+    rows = store.read_manifest("events", "card_transactions", "2026-01-02")["rows"]
+    assert one.partition == "2026-01-02" and one.metadata["dagster/row_count"].value == rows
+    assert one.metadata["storage_uri"].value.endswith("events/card_transactions/date=2026-01-02")
+
+    ranged = _range(definitions, store, "2026-01-01", "2026-01-03")
+    materializations = ranged.asset_materializations_for_node("card_transactions")
+    assert sorted(m.partition for m in materializations) == ["2026-01-01", "2026-01-02", "2026-01-03"]
+    table = materializations[0].metadata["rows_by_day"].value
+    assert f"| 2026-01-02 | {rows:,} |" in table
+
+
+def test_a_failing_day_fails_its_check_and_names_the_day(with_entities, tiny, monkeypatch):
+    from fraud_pipeline.assets import events
+
+    real = events.card_transactions
+
+    def with_a_repeated_id(scenario, world, day):
+        table = real(scenario, world, day)
+        if day == date(2026, 1, 2):
+            ids = table["transaction_id"].to_pylist()
+            ids[1] = ids[0]
+            table = table.set_column(0, "transaction_id", pa.array(ids))
+        return table
+
+    monkeypatch.setattr(events, "card_transactions", with_a_repeated_id)
+    result = _run(build_definitions(tiny), with_entities("data"), dg.AssetSelection.assets("card_transactions"),
+                  tags={"dagster/asset_partition_range_start": "2026-01-01",
+                        "dagster/asset_partition_range_end": "2026-01-03"}, raise_on_error=False)
+    [failed] = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    assert failed.check_name == "transaction_id_unique"
+    assert failed.description.startswith("2026-01-02: transaction_id is unique: 1 rows fail")
+
+
+def test_the_baseline_profile_matches_a_direct_recomputation(with_entities, tiny):
+    definitions, store = build_definitions(tiny), with_entities("data")
+    assert _range(definitions, store, "2026-01-01", "2026-01-14").success
+    assert _run(definitions, store, dg.AssetSelection.assets("baseline_profile")).success
+
+    profile = store.read_table("reports", "baseline_profile").to_pandas().set_index(["table", "batch", "metric"])
+    days = [str(date(2026, 1, 1) + timedelta(days=i)) for i in range(BASELINE_DAYS)]
+    frames = {name: pd.concat([store.read_table("events", name, partition=d).to_pandas().assign(day=d) for d in days])
+              for name in ("card_transactions", "web_visits", "applications")}
+
+    txn = frames["card_transactions"]
+    per_day = txn[txn["batch"] == 3].groupby("day").size().reindex(days, fill_value=0)
+    row = profile.loc[("card_transactions", 3, "volume")]
+    assert row["observations"] == 14
+    assert row["mean"] == pytest.approx(per_day.mean()) and row["std"] == pytest.approx(per_day.std())
+
+    amounts = txn.loc[txn["batch"] == 4, "amount"]
+    row = profile.loc[("card_transactions", 4, "value.amount")]
+    assert row["p50"] == pytest.approx(amounts.quantile(0.5)) and row["p99"] == pytest.approx(amounts.quantile(0.99))
+
+    nulls = txn.groupby(["day", "batch"])["merchant_id"].agg(lambda s: s.isna().mean()).xs(5, level="batch")
+    assert profile.loc[("card_transactions", 5, "null_rate.merchant_id")]["mean"] == pytest.approx(nulls.mean())
+
+    visits = frames["web_visits"].groupby(["day", "batch"]).size()
+    apps = frames["applications"].groupby(["day", "batch"]).size()
+    rate = (apps / visits).xs(6, level="batch")
+    row = profile.loc[("applications", 6, "conversion.application_rate")]
+    assert row["mean"] == pytest.approx(rate.mean()) and row["std"] == pytest.approx(rate.std())
+
+    lag = frames["web_visits"].pipe(lambda f: (f["arrival_time"] - f["event_time"]).dt.total_seconds()[f["batch"] == 2])
+    assert profile.loc[("web_visits", 2, "arrival_lag_seconds")]["mean"] == pytest.approx(lag.mean())
+    assert np.isclose(profile.loc[("web_visits", 0, "null_rate.campaign_id")]["mean"], 0.0)
