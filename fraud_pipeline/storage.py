@@ -29,6 +29,7 @@ from pydantic import Field
 
 MANIFEST = "_manifest.json"
 PARQUET_OPTIONS = {"compression": "zstd"}
+CHUNK_ROWS = 1_000_000  # rows per Parquet file: each write holds a bounded amount in memory
 
 
 class TableNotReady(FileNotFoundError):
@@ -142,6 +143,11 @@ class ObjectStore(dg.ConfigurableResource):
                                    f"its manifest checksum")
             parts.append(pq.read_table(pa.BufferReader(payload), columns=columns))
         return pa.concat_tables(parts)
+
+
+def in_chunks(table: pa.Table, rows: int = CHUNK_ROWS) -> list[pa.Table]:
+    """The table as consecutive slices of at most `rows` rows (one file each); an empty table stays one file."""
+    return [table.slice(offset, rows) for offset in range(0, max(table.num_rows, 1), rows)]
 
 
 def _parquet_bytes(table: pa.Table) -> bytes:

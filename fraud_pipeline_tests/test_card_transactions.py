@@ -136,7 +136,7 @@ def test_bucket_distribution_restricted_to_a_range_keeps_seed_003s_shape(scenari
 
 def test_atm_runs_are_3_to_10_withdrawals_6_to_168_hours_apart(scenario, world_index):
     atm = scenario.card_transactions.atm
-    runs = atm_runs(scenario, world_index, date(2026, 1, 5), BucketDistribution(scenario.card_transactions.amount_buckets))
+    runs = atm_runs(scenario, world_index, date(2026, 1, 5))
     lengths = np.bincount(runs.run)
     assert lengths.min() >= atm.sequence_length.min and lengths.max() <= atm.sequence_length.max
     assert lengths.mean() == pytest.approx((atm.sequence_length.min + atm.sequence_length.max) / 2, abs=0.2)
@@ -159,10 +159,9 @@ def test_atm_withdrawals_are_at_the_home_atm_in_steps_and_replay_their_runs(fram
     # a day's withdrawals are exactly the replayed runs' withdrawals that arrive that day
     day = DAYS[0]
     expected = 0
-    amounts = BucketDistribution(scenario.card_transactions.amount_buckets)
     start = np.datetime64(day, "ms").astype(np.int64)
     for back in range(0, 75):
-        runs = atm_runs(scenario, world_index, day - timedelta(days=back), amounts)
+        runs = atm_runs(scenario, world_index, day - timedelta(days=back))
         expected += int(((runs.arrival_ms >= start) & (runs.arrival_ms < start + 86_400_000)).sum())
     assert (days[day]["channel"].to_numpy(zero_copy_only=False) == "atm").sum() == expected
 

@@ -16,18 +16,16 @@ from fraud_pipeline.generators.card_transactions import card_transactions, card_
 from fraud_pipeline.generators.funnel import STAGES, funnel_days, lookback_days
 from fraud_pipeline.partitions import as_days
 from fraud_pipeline.scenario import Scenario
-from fraud_pipeline.storage import ObjectStore, WrittenTable
+from fraud_pipeline.storage import ObjectStore, WrittenTable, in_chunks
 
 GROUP = LAYER = "events"
-CHUNK_ROWS = 1_000_000  # rows per Parquet file: bounded memory per write
 FUNNEL_LINKS = (("applications", "visitor_id", "web_visits"), ("new_accounts", "app_id", "applications"),
                 ("new_account_transactions", "account_id", "new_accounts"))
 CARD_INPUTS = ("customers", "accounts", "cards", "merchants", "account_beneficiaries", "devices", "beneficiaries")
 
 
 def _write_day(store: ObjectStore, name: str, table: pa.Table, scenario: Scenario, day: date) -> WrittenTable:
-    chunks = [table.slice(offset, CHUNK_ROWS) for offset in range(0, max(table.num_rows, 1), CHUNK_ROWS)]
-    return store.write_table(LAYER, name, chunks, scenario.content_hash, partition=day.isoformat())
+    return store.write_table(LAYER, name, in_chunks(table), scenario.content_hash, partition=day.isoformat())
 
 
 def _run_metadata(written: dict[date, WrittenTable], last_table: pa.Table, scenario: Scenario) -> dict:

@@ -26,7 +26,10 @@ class BucketDistribution:
     def sample(self, rng: np.random.Generator, low: np.ndarray | float, high: np.ndarray | float,
                n: int) -> np.ndarray:
         """`n` draws, each restricted to its own [low, high] (seed 003's category price ranges)."""
+        return self.quantile(rng.random(n), low, high)
+
+    def quantile(self, u: np.ndarray, low: np.ndarray | float, high: np.ndarray | float) -> np.ndarray:
+        """The amounts at positions `u` in [0, 1) of the distribution restricted to [low, high]."""
         lower = np.interp(low, self.knots, self.cdf_at_knots)
         upper = np.interp(high, self.knots, self.cdf_at_knots)
-        u = lower + rng.random(n) * (upper - lower)
-        return np.interp(u, self.cdf_at_knots, self.knots)
+        return np.interp(lower + u * (upper - lower), self.cdf_at_knots, self.knots)

@@ -9,7 +9,7 @@ withdrawals are found by replaying the run starts of the preceding weeks from th
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import numpy as np
@@ -27,7 +27,7 @@ from fraud_pipeline.scenario import Scenario
 
 TABLE = "card_transactions"
 ID_SPACE = 10**8  # transaction numbers per day
-MERCHANT_COLUMNS = ("merchant_id", "category", "mcc", "country", "lat", "lon", "city", "province")
+MERCHANT_COLUMNS = ("merchant_id", "category", "mcc")
 
 
 @dataclass(frozen=True)
@@ -43,8 +43,6 @@ class CardWorld:
     customer_id: pa.Array
     home_lat: np.ndarray
     home_lon: np.ndarray
-    home_city: pa.Array
-    home_province: pa.Array
     spend_factor: np.ndarray  # avg_spend over the population's expected avg_spend
     merchants: pa.Table
     category_shares: np.ndarray  # seed 003's purchase shares, in the order of `shops`
@@ -54,8 +52,14 @@ class CardWorld:
     home_atm: np.ndarray  # merchant row of each customer's nearest ATM
     price_low: np.ndarray  # per category: the price range (reference units)
     price_high: np.ndarray
+    place_lat: np.ndarray  # places: the merchants' terminals, then the customers' homes
+    place_lon: np.ndarray
+    place_city: pa.Array
+    place_province: pa.Array
     beneficiary_offsets: np.ndarray  # account row -> slice of beneficiary_ids (saved beneficiaries)
     beneficiary_ids: pa.Array
+    # Replayed ATM run-days, kept while a range run still needs them (values are pure: caching changes nothing).
+    atm_cache: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 def _row_of(values: pa.ChunkedArray | pa.Array, keys: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -91,8 +95,6 @@ def card_world(scenario: Scenario, customers: pa.Table, accounts: pa.Table, card
         trusted_device=accounts["trusted_device_id"].combine_chunks(),
         customer_id=customers["customer_id"].combine_chunks(),
         home_lat=home_lat, home_lon=home_lon,
-        home_city=customers["home_city"].combine_chunks(),
-        home_province=customers["home_province"].combine_chunks(),
         spend_factor=customers["avg_spend"].to_numpy() / expected_spend,
         merchants=merchants.select(list(MERCHANT_COLUMNS)).combine_chunks(),
         category_shares=np.array([c.share for c in categories.values()]),
@@ -102,6 +104,10 @@ def card_world(scenario: Scenario, customers: pa.Table, accounts: pa.Table, card
         home_atm=atms[SpatialIndex(lat[atms], lon[atms]).nearest(home_lat, home_lon, k=1)[:, 0]],
         price_low=np.array([c.min_price for c in categories.values()]),
         price_high=np.array([c.max_price for c in categories.values()]),
+        place_lat=np.concatenate([lat, home_lat]), place_lon=np.concatenate([lon, home_lon]),
+        place_city=pa.concat_arrays([merchants["city"].combine_chunks(), customers["home_city"].combine_chunks()]),
+        place_province=pa.concat_arrays([merchants["province"].combine_chunks(),
+                                         customers["home_province"].combine_chunks()]),
         beneficiary_offsets=offsets,
         beneficiary_ids=account_beneficiaries["beneficiary_id"].combine_chunks().take(pa.array(order)),
     )
@@ -119,6 +125,24 @@ def atm_lookback_days(scenario: Scenario) -> int:
     return math.ceil((atm.sequence_length.max - 1) * atm.gap_hours.max / 24) + 1
 
 
+CHANNEL_NAMES = ("pos", "online", "transfer", "atm")
+AT_TERMINAL = np.array([True, False, False, True])  # card present: the place is the terminal's
+DIGITAL = np.array([False, True, True, False])  # on the account's trusted device
+
+
+@dataclass(frozen=True)
+class Rows:
+    """One channel's rows as integer columns into the world; Arrow columns are gathered once, at the end."""
+
+    channel: int
+    card: np.ndarray
+    event_ms: np.ndarray
+    amount: np.ndarray
+    merchant: np.ndarray  # merchant row, -1 for none
+    beneficiary: np.ndarray  # position in CardWorld.beneficiary_ids, -1 for none
+    arrival_ms: np.ndarray | None = None  # known already for ATM rows, else drawn with the day's lag
+
+
 def card_transactions(scenario: Scenario, world: CardWorld, day: date) -> pa.Table:
     """Every card transaction that arrives on `day`, in arrival order."""
     config = scenario.card_transactions
@@ -126,35 +150,54 @@ def card_transactions(scenario: Scenario, world: CardWorld, day: date) -> pa.Tab
     start = day_start_ms(day)
     volume = config.per_day * volume_factor(scenario, day)
     amounts = BucketDistribution(config.amount_buckets)
-
     parts = [
         _purchases(scenario, world, rng, start, round(volume * config.channels["pos"]), amounts),
         _online(scenario, world, rng, start, round(volume * config.channels["online"]), amounts),
         _transfers(scenario, world, rng, start, round(volume * config.channels["transfer"]), amounts),
         _atm_withdrawals(scenario, world, day, amounts),
     ]
-    rows = pa.concat_tables([p for p in parts if p.num_rows])
-    lag = arrival_lag_ms(rng("lag"), rows.num_rows, config.arrival_lag_seconds.median,
+    column = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
+    channel = np.concatenate([np.full(len(p.card), p.channel, np.int8) for p in parts])
+    event = column("event_ms")
+    lag = arrival_lag_ms(rng("lag"), len(event), config.arrival_lag_seconds.median,
                          config.arrival_lag_seconds.sigma, config.arrival_lag_seconds.max)
-    event = rows["event_ms"].to_numpy()
-    # ATM rows already carry their arrival (they were kept for arriving today); the rest get a lag now.
-    arrival = np.where(rows["arrival_ms"].is_null().to_numpy(zero_copy_only=False), event + lag,
-                       rows["arrival_ms"].fill_null(0).to_numpy())
-    order = np.lexsort((rng("order").random(rows.num_rows), arrival))
-    rows, event, arrival = rows.take(pa.array(order)), event[order], arrival[order]
+    arrival = np.concatenate([p.arrival_ms if p.arrival_ms is not None else np.full(len(p.card), -1) for p in parts])
+    arrival = np.where(arrival < 0, event + lag, arrival)
+    order = np.argsort(arrival, kind="stable")  # ties keep the channel order: deterministic
 
-    n = rows.num_rows
-    number = rng("ids").choice(ID_SPACE, size=n, replace=False)
-    columns = {name: rows[name] for name in rows.column_names if name not in ("event_ms", "arrival_ms")}
+    channel, event, arrival = channel[order], event[order], arrival[order]
+    card, merchant, beneficiary = column("card")[order], column("merchant")[order], column("beneficiary")[order]
+    account, customer = world.card_account[card], world.card_customer[card]
+    at_terminal = AT_TERMINAL[channel]
+    # A place is a terminal (rows 0..m-1) or a customer's home (rows m..m+c-1).
+    place = np.where(at_terminal, merchant, len(world.merchants) + customer)
+    n = len(event)
     return schemas.CARD_TRANSACTIONS.build({
-        **columns,
-        "transaction_id": ids(f"T{day:%Y%m%d}", number, 8),
+        "transaction_id": ids(f"T{day:%Y%m%d}", rng("ids").choice(ID_SPACE, size=n, replace=False), 8),
         "event_time": pa.array(event, pa.timestamp("ms")),
         "arrival_time": pa.array(arrival, pa.timestamp("ms")),
         "batch": batch_of(arrival, start),
+        "card_number": world.card_number.take(card),
+        "account_id": world.account_id.take(account),
+        "customer_id": world.customer_id.take(customer),
+        "channel": pa.array(CHANNEL_NAMES).take(channel),
+        **{name: world.merchants[name].take(_nullable(merchant)) for name in ("merchant_id", "category", "mcc")},
+        "beneficiary_id": world.beneficiary_ids.take(_nullable(beneficiary)),
+        "amount": column("amount")[order],
         "currency": pa.repeat(scenario.geography.currency, n),
+        "lat": world.place_lat[place],
+        "lon": world.place_lon[place],
+        "city": world.place_city.take(place),
+        "province": world.place_province.take(place),
+        "country": pa.repeat(scenario.geography.country_code, n),
+        "device_id": world.trusted_device.take(_nullable(np.where(DIGITAL[channel], account, -1))),
         "recipient_status": pa.repeat("FAVORITE", n),
     })
+
+
+def _nullable(rows: np.ndarray) -> pa.Array:
+    """Row indices where -1 means none: a take through them gives null there."""
+    return pa.array(rows, mask=rows < 0)
 
 
 def _card_draw(world: CardWorld, rng: np.random.Generator, n: int) -> np.ndarray:
@@ -169,35 +212,6 @@ def _purchase_amounts(scenario, world, rng, category, customer, multiplier, amou
     return np.maximum(np.round(base * config.reference_unit_value * world.spend_factor[customer] * factor, 2), 0.01)
 
 
-def _rows(world: CardWorld, card: np.ndarray, event_ms: np.ndarray, channel: str, merchant: np.ndarray | None,
-          amount: np.ndarray, lat: np.ndarray, lon: np.ndarray, city, province, device: bool,
-          beneficiary: pa.Array | None = None, arrival_ms: np.ndarray | None = None) -> pa.Table:
-    """One channel's rows with the columns every channel shares (times stay integers until the end)."""
-    n = len(card)
-    account, customer = world.card_account[card], world.card_customer[card]
-    at = world.merchants.take(pa.array(merchant)) if merchant is not None else None
-    no_text = pa.nulls(n, pa.string())
-    return pa.table({
-        "event_ms": pa.array(event_ms, pa.int64()),
-        "arrival_ms": pa.array(arrival_ms, pa.int64()) if arrival_ms is not None else pa.nulls(n, pa.int64()),
-        "card_number": world.card_number.take(pa.array(card)),
-        "account_id": world.account_id.take(pa.array(account)),
-        "customer_id": world.customer_id.take(pa.array(customer)),
-        "channel": pa.repeat(channel, n),
-        "merchant_id": at["merchant_id"] if at is not None else no_text,
-        "category": at["category"] if at is not None else no_text,
-        "mcc": at["mcc"] if at is not None else no_text,
-        "beneficiary_id": beneficiary if beneficiary is not None else no_text,
-        "amount": pa.array(amount, pa.float64()),
-        "lat": pa.array(lat, pa.float64()),
-        "lon": pa.array(lon, pa.float64()),
-        "city": city,
-        "province": province,
-        "country": pa.repeat("ZA", n) if at is None else at["country"],
-        "device_id": world.trusted_device.take(pa.array(account)) if device else no_text,
-    })
-
-
 def _shop(world: CardWorld, rng: np.random.Generator, category: np.ndarray, customer: np.ndarray,
           target: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
     """A shop of each row's category: one of the customer's nearest (home), or the nearest to a target point."""
@@ -209,11 +223,12 @@ def _shop(world: CardWorld, rng: np.random.Generator, category: np.ndarray, cust
             local = world.local_shops[c][customer[mine]]
             merchant[mine] = rows[local[np.arange(len(mine)), (pick[mine] * local.shape[1]).astype(np.int64)]]
         else:
-            merchant[mine] = rows[world.shop_index[c].nearest(target[0][mine], target[1][mine], k=1)[:, 0]]
+            # any shop near the target will do: a narrow candidate window is enough
+            merchant[mine] = rows[world.shop_index[c].nearest(target[0][mine], target[1][mine], k=1, window=4)[:, 0]]
     return merchant
 
 
-def _purchases(scenario, world, rng, start, n, amounts) -> pa.Table:
+def _purchases(scenario, world, rng, start, n, amounts) -> Rows:
     """Seed 000's scenarios C (home: a nearby shop) and B (regional: up to ~0.9° from home).
 
     The category comes first, by seed 003's shares; then the shop of that category.
@@ -228,18 +243,15 @@ def _purchases(scenario, world, rng, start, n, amounts) -> pa.Table:
     offset = rng("pos_offset").uniform(-radius, radius, (int(regional.sum()), 2))
     target = (world.home_lat[customer[regional]] + offset[:, 0], world.home_lon[customer[regional]] + offset[:, 1])
     merchant[regional] = _shop(world, rng("pos_regional_shop"), category[regional], customer[regional], target)
-
     home_amount = _purchase_amounts(scenario, world, rng("pos_amount_home"), category, customer,
                                     config.home_multiplier, amounts)
     regional_amount = _purchase_amounts(scenario, world, rng("pos_amount_regional"), category, customer,
                                         config.regional_multiplier, amounts)
-    at = world.merchants.take(pa.array(merchant))
     event = times_in_hours(rng("pos_time"), n, config.purchase_hours[0], config.hourly_weights, start)
-    return _rows(world, card, event, "pos", merchant, np.where(regional, regional_amount, home_amount),
-                 at["lat"].to_numpy(), at["lon"].to_numpy(), at["city"], at["province"], device=False)
+    return Rows(0, card, event, np.where(regional, regional_amount, home_amount), merchant, np.full(n, -1))
 
 
-def _online(scenario, world, rng, start, n, amounts) -> pa.Table:
+def _online(scenario, world, rng, start, n, amounts) -> Rows:
     """Card-not-present purchases from home, on the trusted device, at any shop of the category."""
     config = scenario.card_transactions
     card = _card_draw(world, rng("online_card"), n)
@@ -253,25 +265,21 @@ def _online(scenario, world, rng, start, n, amounts) -> pa.Table:
     amount = _purchase_amounts(scenario, world, rng("online_amount"), category, customer, config.home_multiplier,
                                amounts)
     event = times_in_hours(rng("online_time"), n, config.purchase_hours[0], config.hourly_weights, start)
-    rows = _rows(world, card, event, "online", merchant, amount, world.home_lat[customer], world.home_lon[customer],
-                 world.home_city.take(pa.array(customer)), world.home_province.take(pa.array(customer)), device=True)
-    return rows.set_column(rows.schema.get_field_index("country"), "country", pa.repeat("ZA", n))
+    return Rows(1, card, event, amount, merchant, np.full(n, -1))
 
 
-def _transfers(scenario, world, rng, start, n, amounts) -> pa.Table:
+def _transfers(scenario, world, rng, start, n, amounts) -> Rows:
     """Seed 004's legitimate transfers: to one of the account's saved beneficiaries, from home."""
     config = scenario.card_transactions
     card = _card_draw(world, rng("transfer_card"), n)
     account, customer = world.card_account[card], world.card_customer[card]
     first = world.beneficiary_offsets[account]
     count = world.beneficiary_offsets[account + 1] - first
-    beneficiary = world.beneficiary_ids.take(pa.array(first + (rng("transfer_pick").random(n) * count).astype(np.int64)))
+    beneficiary = first + (rng("transfer_pick").random(n) * count).astype(np.int64)
     base = amounts.sample(rng("transfer_amount"), config.transfer_price.min, config.transfer_price.max, n)
     amount = np.round(base * config.reference_unit_value * world.spend_factor[customer], 2)
     event = times_in_hours(rng("transfer_time"), n, config.purchase_hours[0], config.hourly_weights, start)
-    return _rows(world, card, event, "transfer", None, amount, world.home_lat[customer], world.home_lon[customer],
-                 world.home_city.take(pa.array(customer)), world.home_province.take(pa.array(customer)),
-                 device=True, beneficiary=beneficiary)
+    return Rows(2, card, event, amount, np.full(n, -1), beneficiary)
 
 
 @dataclass(frozen=True)
@@ -282,10 +290,10 @@ class AtmRuns:
     card: np.ndarray
     event_ms: np.ndarray
     arrival_ms: np.ndarray
-    cash: np.ndarray  # before rounding to the withdrawal step
+    cash_quantile: np.ndarray  # where the amount falls in the cash distribution (amounts are drawn for kept rows)
 
 
-def atm_runs(scenario: Scenario, world: CardWorld, run_day: date, amounts: BucketDistribution) -> AtmRuns:
+def atm_runs(scenario: Scenario, world: CardWorld, run_day: date) -> AtmRuns:
     """Seed 003's runs starting on `run_day`: 3–10 withdrawals 6–168 h apart, all from that day's stream."""
     config, atm = scenario.card_transactions, scenario.card_transactions.atm
     rng = stream(scenario.seed, "atm_runs", run_day.isoformat())  # drawn in a fixed order below
@@ -301,26 +309,36 @@ def atm_runs(scenario: Scenario, world: CardWorld, run_day: date, amounts: Bucke
     event = event[run, position]
     lag = arrival_lag_ms(rng, len(run), config.arrival_lag_seconds.median, config.arrival_lag_seconds.sigma,
                          config.arrival_lag_seconds.max)
-    # Cash within [step, max] for this card's spender: the buckets restricted to that range (seed 003).
-    scale = config.reference_unit_value * world.spend_factor[world.card_customer[card[run]]]
-    cash = amounts.sample(rng, atm.amount_step / scale, atm.max_amount / scale, len(run)) * scale
-    return AtmRuns(run=run, card=card[run], event_ms=event, arrival_ms=event + lag, cash=cash)
+    return AtmRuns(run=run, card=card[run], event_ms=event, arrival_ms=event + lag, cash_quantile=rng.random(len(run)))
 
 
-def _atm_withdrawals(scenario, world, day: date, amounts) -> pa.Table:
-    """The withdrawals of every run, started on this day or in the weeks before, that arrive today."""
+def _within(runs: AtmRuns, start: int, end: int, max_lag_ms: int) -> np.ndarray:
+    """Withdrawals that can arrive in [start, end): cheap to test on event times before anything else."""
+    near = np.flatnonzero((runs.event_ms >= start - max_lag_ms) & (runs.event_ms < end))
+    return near[(runs.arrival_ms[near] >= start) & (runs.arrival_ms[near] < end)]
+
+
+def _atm_withdrawals(scenario, world, day: date, amounts) -> Rows:
+    """The withdrawals of every run, started on this day or in the weeks before, that arrive today.
+
+    Cash follows the buckets restricted to [step, max] for the card's spender (seed 003), rounded to the step.
+    """
     atm = scenario.card_transactions.atm
     start, end = day_start_ms(day), day_start_ms(day) + MS_PER_DAY
+    max_lag_ms = round(scenario.card_transactions.arrival_lag_seconds.max * 1000)
+    run_days = [day - timedelta(days=back) for back in range(atm_lookback_days(scenario), -1, -1)]
+    for stale in set(world.atm_cache) - set(run_days):
+        del world.atm_cache[stale]
     kept = []
-    for back in range(atm_lookback_days(scenario), -1, -1):
-        runs = atm_runs(scenario, world, day - timedelta(days=back), amounts)
-        today = (runs.arrival_ms >= start) & (runs.arrival_ms < end)
-        kept.append((runs.card[today], runs.event_ms[today], runs.arrival_ms[today], runs.cash[today]))
-
-    card, event, arrival, cash = (np.concatenate(parts) for parts in zip(*kept))
+    for run_day in run_days:
+        if run_day not in world.atm_cache:
+            world.atm_cache[run_day] = atm_runs(scenario, world, run_day)
+        runs = world.atm_cache[run_day]
+        today = _within(runs, start, end, max_lag_ms)
+        kept.append((runs.card[today], runs.event_ms[today], runs.arrival_ms[today], runs.cash_quantile[today]))
+    card, event, arrival, quantile = (np.concatenate(parts) for parts in zip(*kept))
     customer = world.card_customer[card]
+    scale = scenario.card_transactions.reference_unit_value * world.spend_factor[customer]
+    cash = amounts.quantile(quantile, atm.amount_step / scale, atm.max_amount / scale) * scale
     amount = np.clip(np.round(cash / atm.amount_step) * atm.amount_step, atm.amount_step, atm.max_amount)
-    terminal = world.home_atm[customer]
-    at = world.merchants.take(pa.array(terminal))
-    return _rows(world, card, event, "atm", terminal, amount, at["lat"].to_numpy(), at["lon"].to_numpy(), at["city"],
-                 at["province"], device=False, arrival_ms=arrival)
+    return Rows(3, card, event, amount, world.home_atm[customer], np.full(len(card), -1), arrival_ms=arrival)

@@ -29,7 +29,7 @@ def distance_deg(lat1, lon1, lat2, lon2) -> np.ndarray:
 
 class SpatialIndex:
     def __init__(self, lat: np.ndarray, lon: np.ndarray, window: int = 16):
-        """`window`: how many neighbours on each side of a query, per curve, are candidates."""
+        """`window`: neighbours on each side of a query, per curve, that are candidates (halved for k small)."""
         self.lat, self.lon, self.window = np.asarray(lat, float), np.asarray(lon, float), window
         self.lat_min, self.lon_min = self.lat.min() - 1.0, self.lon.min() - 1.0
         self.extent = max(self.lat.max() - self.lat_min, self.lon.max() - self.lon_min) * (1 + SHIFT) + 2.0
@@ -45,11 +45,11 @@ class SpatialIndex:
         q_lon = np.clip((lon - self.lon_min + shift * self.extent / (1 + SHIFT)) * scale, 0, 2**BITS - 1)
         return _spread_bits(q_lat) | (_spread_bits(q_lon) << np.uint64(1))
 
-    def nearest(self, lat: np.ndarray, lon: np.ndarray, k: int = 1) -> np.ndarray:
+    def nearest(self, lat: np.ndarray, lon: np.ndarray, k: int = 1, window: int | None = None) -> np.ndarray:
         """(n, k) indices of the k nearest terminals found among the candidates, nearest first."""
         lat, lon = np.asarray(lat, float), np.asarray(lon, float)
         candidates = []
-        half_window = max(self.window // 2, k) if k == 1 else max(self.window, k)
+        half_window = max(window or self.window // 2, 2 * k)
         offsets = np.arange(-half_window, half_window)
         for shift, sorted_keys, order in self.orders:
             position = np.searchsorted(sorted_keys, self._keys(lat, lon, shift))
@@ -60,5 +60,7 @@ class SpatialIndex:
         stretch = np.cos(np.radians(lat))[:, None]
         distance = (self.lat[candidates] - lat[:, None]) ** 2 + ((self.lon[candidates] - lon[:, None]) * stretch) ** 2
         distance[:, 1:][candidates[:, 1:] == candidates[:, :-1]] = np.inf  # a terminal found on both curves
-        best = np.argsort(distance, axis=1, kind="stable")[:, :k]
-        return np.take_along_axis(candidates, best, axis=1)
+        k = min(k, distance.shape[1])
+        best = np.argpartition(distance, k - 1, axis=1)[:, :k] if k < distance.shape[1] else np.argsort(distance, 1)
+        nearest_first = np.take_along_axis(best, np.argsort(np.take_along_axis(distance, best, 1), 1, kind="stable"), 1)
+        return np.take_along_axis(candidates, nearest_first, axis=1)

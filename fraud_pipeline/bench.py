@@ -1,0 +1,102 @@
+"""Benchmark: generate and write N days at a given volume; rows/s per table, peak memory, and the floor.
+
+The floor is pyarrow alone writing the same table to Parquet with the same options, measured in
+the same run, so the ratio is comparable across machines even when absolute times are not.
+
+    python -m fraud_pipeline.bench --days 3 --per-day 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import tempfile
+import time
+from collections import defaultdict
+from datetime import timedelta
+
+import pyarrow.parquet as pq
+
+from fraud_pipeline.generators import entities as generate
+from fraud_pipeline.generators.card_transactions import card_transactions, card_world
+from fraud_pipeline.generators.funnel import funnel_days
+from fraud_pipeline.scenario import Scenario, load_scenario, merge_over, validate_scenario
+from fraud_pipeline.storage import PARQUET_OPTIONS, ObjectStore, in_chunks
+
+
+def _timed(function, *args, **kwargs):
+    started = time.perf_counter()
+    result = function(*args, **kwargs)
+    return result, time.perf_counter() - started
+
+
+def run(scenario: Scenario, days: int, root: str) -> dict[str, dict[str, float]]:
+    store = ObjectStore(root_url=root)
+    totals: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+
+    def write(label, layer, name, table, partition=None):
+        """Our write, then pyarrow alone writing the same table (the floor), both counted under `label`."""
+        _, seconds = _timed(store.write_table, layer, name, in_chunks(table), scenario.content_hash, partition)
+        totals[label]["rows"] += table.num_rows
+        totals[label]["write"] += seconds
+        with tempfile.NamedTemporaryFile(suffix=".parquet") as handle:
+            totals[label]["floor"] += _timed(pq.write_table, table, handle.name, **PARQUET_OPTIONS)[1]
+
+    world = {}
+    for name, build, inputs in (("customers", generate.customers, ()), ("devices", generate.devices, ()),
+                                ("accounts", generate.accounts, ("customers", "devices")),
+                                ("cards", generate.cards, ("accounts",)),
+                                ("beneficiaries", generate.beneficiaries, ()),
+                                ("account_beneficiaries", generate.account_beneficiaries, ("accounts", "beneficiaries")),
+                                ("merchants", generate.merchants, ())):
+        world[name], seconds = _timed(build, scenario, *(world[i] for i in inputs))
+        totals["entities (7 tables)"]["generate"] += seconds
+        write("entities (7 tables)", "entities", name, world[name])
+
+    index, seconds = _timed(card_world, scenario, world["customers"], world["accounts"], world["cards"],
+                            world["merchants"], world["account_beneficiaries"])
+    totals["card_transactions"]["generate"] += seconds  # the per-run look-ups count against the table
+    calendar = [scenario.start_date + timedelta(days=i) for i in range(days)]
+    for day in calendar:
+        table, seconds = _timed(card_transactions, scenario, index, day)
+        totals["card_transactions"]["generate"] += seconds
+        write("card_transactions", "events", "card_transactions", table, day.isoformat())
+        del table  # peak memory is one day's volume
+
+    started = time.perf_counter()
+    for day, tables in funnel_days(scenario, calendar):
+        totals["web funnel (4 tables)"]["generate"] += time.perf_counter() - started
+        for name, table in tables.items():
+            write("web funnel (4 tables)", "events", name, table, day.isoformat())
+        started = time.perf_counter()
+    return totals
+
+
+def report(totals: dict[str, dict[str, float]], days: int, per_day: int) -> str:
+    lines = [f"{days} day(s) at {per_day:,} card transactions a day",
+             f"{'table':<24}{'rows':>12}{'generate s':>12}{'write s':>10}{'rows/s':>12}{'floor s':>10}{'x floor':>9}"]
+    for name, t in totals.items():
+        total = t["generate"] + t["write"]
+        lines.append(f"{name:<24}{int(t['rows']):>12,}{t['generate']:>12.2f}{t['write']:>10.2f}"
+                     f"{t['rows'] / total:>12,.0f}{t['floor']:>10.2f}{total / t['floor']:>9.2f}")
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    lines.append(f"peak RSS {peak_mb:,.0f} MB")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=3)
+    parser.add_argument("--per-day", type=int, default=100_000, help="card transactions a day")
+    parser.add_argument("--root", help="storage root to write to (default: a temporary folder)")
+    args = parser.parse_args(argv)
+    scenario = load_scenario()
+    scenario = validate_scenario(merge_over(Scenario, scenario.model_dump(mode="json"),
+                                            {"card_transactions": {"per_day": args.per_day}}), "benchmark")
+    with tempfile.TemporaryDirectory() as scratch:
+        totals = run(scenario, args.days, args.root or scratch)
+    print(report(totals, args.days, args.per_day))
+
+
+if __name__ == "__main__":
+    main()
