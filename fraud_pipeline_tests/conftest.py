@@ -4,6 +4,7 @@ import os
 import socket
 import uuid
 
+import numpy as np
 import pytest
 from moto.server import ThreadedMotoServer
 
@@ -50,6 +51,11 @@ def generate_world(scenario: Scenario) -> dict:
 def world(scenario) -> dict:
     """The default-size world, generated once for the distribution tests."""
     return generate_world(scenario)
+
+
+def distance_deg(lat1, lon1, lat2, lon2):
+    """Equirectangular distance in degrees of latitude: exact enough at the scale of a country."""
+    return np.hypot(lat2 - lat1, (lon2 - lon1) * np.cos(np.radians((lat1 + lat2) / 2)))
 
 
 def _free_port() -> int:

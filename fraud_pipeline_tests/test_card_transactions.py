@@ -14,8 +14,8 @@ import pytest
 from fraud_pipeline import schemas
 from fraud_pipeline.generators.amounts import BucketDistribution
 from fraud_pipeline.generators.card_transactions import atm_runs, card_transactions, card_world
-from fraud_pipeline.generators.spatial import distance_deg
 from fraud_pipeline.quality import event_time_findings, foreign_key_finding, key_findings
+from fraud_pipeline_tests.conftest import distance_deg
 
 DAYS = [date(2026, 1, 1), date(2026, 1, 2), date(2026, 1, 9)]
 

@@ -22,11 +22,6 @@ def _spread_bits(v: np.ndarray) -> np.ndarray:
     return v
 
 
-def distance_deg(lat1, lon1, lat2, lon2) -> np.ndarray:
-    """Equirectangular distance in degrees of latitude: exact enough to rank nearby places."""
-    return np.hypot(lat2 - lat1, (lon2 - lon1) * np.cos(np.radians((lat1 + lat2) / 2)))
-
-
 class SpatialIndex:
     def __init__(self, lat: np.ndarray, lon: np.ndarray, window: int = 16):
         """`window`: neighbours on each side of a query, per curve, that are candidates (halved for k small)."""

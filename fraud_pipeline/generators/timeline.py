@@ -6,7 +6,7 @@ hours); a day is split into eight 3-hour micro-batches.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 
@@ -22,10 +22,6 @@ EPOCH = date(1970, 1, 1)
 def day_start_ms(day: date) -> int:
     """Milliseconds of midnight at the start of `day`, on the local wall clock."""
     return (day - EPOCH).days * MS_PER_DAY
-
-
-def days_between(first: date, last: date) -> list[date]:
-    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
 def batch_of(ms: np.ndarray, day_start: int) -> np.ndarray:
