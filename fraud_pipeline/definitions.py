@@ -7,6 +7,7 @@ import dagster as dg
 from fraud_pipeline import schemas
 from fraud_pipeline.assets.entities import entity_assets
 from fraud_pipeline.assets.events import card_transactions_asset, web_funnel_asset
+from fraud_pipeline.assets.fraud import fraud_asset
 from fraud_pipeline.assets.reports import baseline_profile_asset
 from fraud_pipeline.checks import table_checks
 from fraud_pipeline.partitions import daily_partitions
@@ -23,7 +24,8 @@ def build_definitions(scenario: Scenario) -> dg.Definitions:
     with warnings.catch_warnings():  # single-run backfill policies are beta in 1.13, and deliberate here
         warnings.simplefilter("ignore", dg.BetaWarning)
         assets = [*entity_assets(scenario, kinds), card_transactions_asset(scenario, days, kinds),
-                  web_funnel_asset(scenario, days, kinds), baseline_profile_asset(scenario, kinds)]
+                  fraud_asset(scenario, days, kinds), web_funnel_asset(scenario, days, kinds),
+                  baseline_profile_asset(scenario, kinds)]
     return dg.Definitions(
         assets=assets,
         asset_checks=[check for spec in schemas.ENTITY_TABLES

@@ -234,6 +234,7 @@ class CardTransactions(Section):
     reference_unit_value: Annotated[float, Field(gt=0)]
     amount_buckets: Annotated[list[AmountBucket], Field(min_length=1), AfterValidator(_buckets_sum_to_one)]
     transfer_price: FloatRange
+    new_recipient_share: Probability
     atm: AtmSequences
 
     @model_validator(mode="after")
@@ -247,6 +248,79 @@ class CardTransactions(Section):
         # Purchases end before 22:00 + the longest lag, so none arrives after midnight.
         if (last + 1) * 3600 + self.arrival_lag_seconds.max >= 24 * 3600:
             raise ValueError("the last purchase hour plus the longest arrival lag must end before midnight")
+        return self
+
+
+class FraudScenario(Section):
+    enabled: bool
+    rate: Probability
+    label_delay_days: FloatRange
+
+
+class CardFraudChain(FraudScenario):
+    length: IntRange
+    gap_seconds: FloatRange
+    online_share: Probability
+
+
+class AgeBand(Section):
+    min_age: Annotated[int, Field(ge=0)]
+    max_age: Annotated[int, Field(ge=0)]
+    weight: Annotated[float, Field(ge=0)]
+
+
+class AtmAbroad(FraudScenario):
+    delay_hours: FloatRange
+    min_distance_km: Annotated[float, Field(ge=0)]
+    age_susceptibility: Annotated[list[AgeBand], Field(min_length=1)]
+
+    @field_validator("age_susceptibility")
+    @classmethod
+    def _bands_in_order(cls, bands: list[AgeBand]) -> list[AgeBand]:
+        for band, following in zip(bands, bands[1:] + [None]):
+            if band.min_age > band.max_age or (following and following.min_age <= band.max_age):
+                raise ValueError("age bands must be in increasing order, each min_age <= max_age, "
+                                 f"without overlap (at {band.min_age}–{band.max_age})")
+        return bands
+
+    @field_validator("delay_hours")
+    @classmethod
+    def _within_a_day(cls, delay: FloatRange) -> FloatRange:
+        if delay.min < 0 or delay.max >= 24:
+            raise ValueError(f"delay_hours must lie within 0–24 (got {delay.min}–{delay.max})")
+        return delay
+
+
+class HighVelocity(FraudScenario):
+    transactions: IntRange
+    gap_seconds: FloatRange
+    spend_multiplier: FloatRange
+    hours: tuple[Annotated[int, Field(ge=0, le=23)], Annotated[int, Field(ge=0, le=23)]]
+
+
+class AccountTakeover(FraudScenario):
+    transfers: IntRange
+    gap_seconds: FloatRange
+    drain_share: FloatRange
+    risky_device_weight: Annotated[float, Field(ge=1)]
+
+
+class Fraud(Section):
+    card_fraud_chain: CardFraudChain
+    atm_abroad: AtmAbroad
+    high_velocity: HighVelocity
+    account_takeover: AccountTakeover
+
+    @model_validator(mode="after")
+    def _episodes_last_less_than_a_day(self):
+        longest = {
+            "card_fraud_chain": self.card_fraud_chain.length.max * self.card_fraud_chain.gap_seconds.max,
+            "high_velocity": self.high_velocity.transactions.max * self.high_velocity.gap_seconds.max,
+            "account_takeover": self.account_takeover.transfers.max * self.account_takeover.gap_seconds.max,
+        }
+        too_long = [name for name, seconds in longest.items() if seconds >= 6 * 3600]
+        if too_long:
+            raise ValueError(f"an episode must last under 6 hours (length × gap): {', '.join(too_long)}")
         return self
 
 
@@ -311,6 +385,7 @@ class Scenario(Section):
     beneficiaries: Beneficiaries
     merchants: Merchants
     card_transactions: CardTransactions
+    fraud: Fraud
     web_funnel: WebFunnel
     storage: Storage
 

@@ -199,10 +199,21 @@ MERCHANTS = TableSpec(
     primary_key=("merchant_id",),
 )
 
+LABELS = (
+    _c("is_fraud", B, "Whether the row is fraudulent (injected by a fraud scenario).", "002/003"),
+    _c("fraud_scenario", S, "card_fraud_chain | atm_abroad | high_velocity | account_takeover; null if genuine.",
+       "design", nullable=True),
+    _c("fraud_episode_id", S, "FK → fraud_episodes: the episode the row belongs to; null if genuine.", "design",
+       nullable=True),
+    _c("label_available_at", TS, "When the bank learns the row was fraud (e.g. a chargeback); null if genuine.",
+       "design", nullable=True),
+)
+
 CARD_TRANSACTIONS = TableSpec(
     "card_transactions", "events",
     "Normal card life per day: purchases at home and regional merchants, online purchases, ATM withdrawal runs "
-    "and transfers to known beneficiaries.",
+    "and transfers to known beneficiaries. Every row is genuine (is_fraud false); fraud_transactions holds the "
+    "day's injected fraud with the same columns.",
     (
         _c("transaction_id", S, "PK. T + arrival date + a random 8-digit number: unique across days, no order.", "design"),
         *_timing("When the transaction happened (local time, millisecond precision)."),
@@ -222,11 +233,13 @@ CARD_TRANSACTIONS = TableSpec(
            "000"),
         _c("lon", F8, "Longitude, as lat.", "000"),
         _c("city", S, "City of lat/lon.", "000/003"),
-        _c("province", S, "Province of lat/lon.", "000"),
+        _c("province", S, "Province of lat/lon; null abroad.", "000", nullable=True),
         _c("country", S, "ISO 3166 country code of lat/lon.", "003"),
         _c("device_id", S, "FK → devices. The account's trusted device for online payments and transfers; "
                            "null when the card is present (pos, atm).", "000/004", nullable=True),
-        _c("recipient_status", S, "FAVORITE: a merchant or beneficiary the customer uses (seed 000).", "000"),
+        _c("recipient_status", S, "FAVORITE: a merchant or beneficiary the customer uses; NEW_RECIPIENT: one they "
+                                  "have not used before (seed 000).", "000"),
+        *LABELS,
     ),
     primary_key=("transaction_id",),
     foreign_keys=(ForeignKey("card_number", "cards", "card_number"),
@@ -235,6 +248,36 @@ CARD_TRANSACTIONS = TableSpec(
                   ForeignKey("merchant_id", "merchants", "merchant_id"),
                   ForeignKey("beneficiary_id", "beneficiaries", "beneficiary_id"),
                   ForeignKey("device_id", "devices", "device_id")),
+)
+
+FRAUD_TRANSACTIONS = TableSpec(
+    "fraud_transactions", "fraud",
+    "The fraudulent card transactions injected into each day, labelled with scenario and episode. Same columns as "
+    "card_transactions: their union is the day's labelled stream.",
+    CARD_TRANSACTIONS.columns,
+    primary_key=("transaction_id",),
+    foreign_keys=CARD_TRANSACTIONS.foreign_keys,
+)
+
+FRAUD_EPISODES = TableSpec(
+    "fraud_episodes", "fraud",
+    "One row per fraud episode, in the partition of the day its first transaction arrives.",
+    (
+        _c("episode_id", S, "PK. <SCENARIO>-<start date>-<number>: deterministic, unique across the calendar.", "design"),
+        _c("scenario", S, "card_fraud_chain | atm_abroad | high_velocity | account_takeover.", "design"),
+        _c("card_number", S, "FK → cards. The card used.", "design"),
+        _c("account_id", S, "FK → accounts.", "design"),
+        _c("customer_id", S, "FK → customers. The victim.", "design"),
+        _c("start_time", TS, "The episode's first transaction.", "design"),
+        _c("end_time", TS, "The episode's last transaction.", "design"),
+        _c("transactions", I32, "Number of fraudulent rows.", "design"),
+        _c("total_amount", F8, "Their total amount, scenario currency.", "design"),
+        _c("label_available_at", TS, "When the bank learns of it.", "design"),
+        _c("parameters", S, "What was drawn for the episode, as JSON (length, anchor, distance, device, …).", "design"),
+    ),
+    primary_key=("episode_id",),
+    foreign_keys=(ForeignKey("card_number", "cards", "card_number"), ForeignKey("account_id", "accounts", "account_id"),
+                  ForeignKey("customer_id", "customers", "customer_id")),
 )
 
 WEB_VISITS = TableSpec(
@@ -330,5 +373,5 @@ FEATURE_CATALOGUE = TableSpec(
 
 ENTITY_TABLES = (CUSTOMERS, DEVICES, ACCOUNTS, CARDS, BENEFICIARIES, ACCOUNT_BENEFICIARIES, MERCHANTS, FEATURE_CATALOGUE)
 FUNNEL_TABLES = (WEB_VISITS, APPLICATIONS, NEW_ACCOUNTS, NEW_ACCOUNT_TRANSACTIONS)
-TABLES: dict[str, TableSpec] = {t.name: t for t in (*ENTITY_TABLES, CARD_TRANSACTIONS, *FUNNEL_TABLES,
-                                                   BASELINE_PROFILE)}
+TABLES: dict[str, TableSpec] = {t.name: t for t in (*ENTITY_TABLES, CARD_TRANSACTIONS, FRAUD_TRANSACTIONS,
+                                                   FRAUD_EPISODES, *FUNNEL_TABLES, BASELINE_PROFILE)}

@@ -166,7 +166,7 @@ def test_atm_withdrawals_are_at_the_home_atm_in_steps_and_replay_their_runs(fram
     assert (days[day]["channel"].to_numpy(zero_copy_only=False) == "atm").sum() == expected
 
 
-def test_transfers_go_to_the_accounts_saved_beneficiaries_on_the_trusted_device(frame, world):
+def test_transfers_go_to_the_accounts_saved_beneficiaries_on_the_trusted_device(frame, world, scenario):
     transfers = frame[frame["channel"] == "transfer"]
     saved = set(zip(world["account_beneficiaries"]["account_id"].to_pylist(),
                     world["account_beneficiaries"]["beneficiary_id"].to_pylist()))
@@ -176,7 +176,10 @@ def test_transfers_go_to_the_accounts_saved_beneficiaries_on_the_trusted_device(
     digital = frame[frame["channel"].isin(["online", "transfer"])]
     assert (digital["device_id"] == digital["account_id"].map(trusted)).all()
     assert frame.loc[frame["channel"].isin(["pos", "atm"]), "device_id"].isna().all()
-    assert (frame["recipient_status"] == "FAVORITE").all()
+    purchases = frame["channel"].isin(["pos", "online"])
+    assert (frame.loc[~purchases, "recipient_status"] == "FAVORITE").all()
+    new = (frame.loc[purchases, "recipient_status"] == "NEW_RECIPIENT").mean()
+    assert new == pytest.approx(scenario.card_transactions.new_recipient_share, abs=0.005)
 
 
 def test_purchases_follow_the_daytime_profile(frame, scenario):

@@ -30,7 +30,8 @@ def test_the_code_location_loads_with_every_entity_in_its_group():
     groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
     assert groups == {**{name: "entities" for name in ENTITY_NAMES}, "card_transactions": "events",
                       "web_visits": "events", "applications": "events", "new_accounts": "events",
-                      "new_account_transactions": "events", "baseline_profile": "reports"}
+                      "new_account_transactions": "events", "baseline_profile": "reports",
+                      "fraud_transactions": "fraud", "fraud_episodes": "fraud"}
     for name in groups:
         node = graph.get(dg.AssetKey(name))
         assert node.metadata["dagster/column_schema"].columns[0].name == schemas.TABLES[name].columns[0].name

@@ -11,51 +11,18 @@ import dagster as dg
 import pyarrow as pa
 
 from fraud_pipeline import quality, schemas
-from fraud_pipeline.assets.metadata import definition_metadata, materialization_metadata
+from fraud_pipeline.assets.daily import check_result, check_specs, run_metadata, write_day
+from fraud_pipeline.assets.metadata import definition_metadata
 from fraud_pipeline.generators.card_transactions import card_transactions, card_world
 from fraud_pipeline.generators.funnel import STAGES, funnel_days, lookback_days
 from fraud_pipeline.partitions import as_days
 from fraud_pipeline.scenario import Scenario
-from fraud_pipeline.storage import ObjectStore, WrittenTable, in_chunks
+from fraud_pipeline.storage import ObjectStore
 
 GROUP = LAYER = "events"
 FUNNEL_LINKS = (("applications", "visitor_id", "web_visits"), ("new_accounts", "app_id", "applications"),
                 ("new_account_transactions", "account_id", "new_accounts"))
 CARD_INPUTS = ("customers", "accounts", "cards", "merchants", "account_beneficiaries", "devices", "beneficiaries")
-
-
-def _write_day(store: ObjectStore, name: str, table: pa.Table, scenario: Scenario, day: date) -> WrittenTable:
-    return store.write_table(LAYER, name, in_chunks(table), scenario.content_hash, partition=day.isoformat())
-
-
-def _run_metadata(written: dict[date, WrittenTable], last_table: pa.Table, scenario: Scenario) -> dict:
-    """One day: that day's row count, preview and location. A range: the row count of every day.
-
-    Dagster records a single-run range as one materialisation per partition sharing this
-    metadata (per-partition metadata is not supported there), so a range reports a per-day table.
-    """
-    if len(written) == 1:
-        return materialization_metadata(last_table, next(iter(written.values())), scenario.content_hash)
-    table = "| day | rows | location |\n|---|---:|---|\n" + "\n".join(
-        f"| {day} | {w.rows:,} | {w.uri} |" for day, w in written.items())
-    return {"rows_by_day": dg.MetadataValue.md(table), "days": len(written),
-            "rows_total": sum(w.rows for w in written.values()), "scenario_hash": scenario.content_hash}
-
-
-def _check_result(asset: str, name: str, findings_by_day: dict[date, list[quality.Finding]]) -> dg.AssetCheckResult:
-    failing = {day: [f for f in findings if not f.passed] for day, findings in findings_by_day.items()}
-    failing = {day: found for day, found in failing.items() if found}
-    description = (f"all rules hold on {len(findings_by_day)} day(s)" if not failing else
-                   "; ".join(f"{day}: {quality.summary(found)}" for day, found in failing.items()))
-    return dg.AssetCheckResult(asset_key=asset, check_name=name, passed=not failing, description=description,
-                               severity=dg.AssetCheckSeverity.ERROR,
-                               metadata={"days_checked": len(findings_by_day),
-                                         "failing_days": dg.MetadataValue.json([str(d) for d in failing])})
-
-
-def _check_specs(asset: str, names_and_descriptions: dict[str, str]) -> list[dg.AssetCheckSpec]:
-    return [dg.AssetCheckSpec(name, asset=asset, blocking=True, description=description)
-            for name, description in names_and_descriptions.items()]
 
 
 def _time_findings(table: pa.Table, day: date, lag) -> list[quality.Finding]:
@@ -72,7 +39,7 @@ def card_transactions_asset(scenario: Scenario, partitions: dg.PartitionsDefinit
     @dg.asset(name=spec.name, group_name=GROUP, kinds=kinds, description=spec.description,
               partitions_def=partitions, backfill_policy=dg.BackfillPolicy.single_run(),
               deps=list(CARD_INPUTS), metadata=definition_metadata(spec),
-              check_specs=_check_specs(spec.name, checks))
+              check_specs=check_specs(spec.name, checks))
     def _asset(context: dg.AssetExecutionContext, store: ObjectStore) -> dg.MaterializeResult:
         entities = {name: store.read_table("entities", name) for name in CARD_INPUTS}
         world = card_world(scenario, entities["customers"], entities["accounts"], entities["cards"],
@@ -81,7 +48,7 @@ def card_transactions_asset(scenario: Scenario, partitions: dg.PartitionsDefinit
         written, findings = {}, {name: {} for name in checks}
         for number, day in enumerate(days, start=1):
             table = card_transactions(scenario, world, day)
-            written[day] = _write_day(store, spec.name, table, scenario, day)
+            written[day] = write_day(store, LAYER, spec.name, table, scenario, day)
             findings["transaction_id_unique"][day] = quality.key_findings(table, spec.primary_key)
             findings["foreign_keys_valid"][day] = [
                 quality.foreign_key_finding(table[fk.column].drop_null(), entities[fk.table][fk.ref_column],
@@ -91,8 +58,8 @@ def card_transactions_asset(scenario: Scenario, partitions: dg.PartitionsDefinit
             context.log.info(f"{spec.name} {day}: {table.num_rows:,} rows written to {written[day].uri} "
                              f"(day {number} of {len(days)})")
         return dg.MaterializeResult(
-            metadata=_run_metadata(written, table, scenario),
-            check_results=[_check_result(spec.name, name, by_day) for name, by_day in findings.items()])
+            metadata=run_metadata(written, table, scenario),
+            check_results=[check_result(spec.name, name, by_day) for name, by_day in findings.items()])
 
     return _asset
 
@@ -100,11 +67,11 @@ def card_transactions_asset(scenario: Scenario, partitions: dg.PartitionsDefinit
 def web_funnel_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, kinds: set[str]):
     specs = [schemas.TABLES[stage] for stage in STAGES]
     lag = scenario.web_funnel.arrival_lag_seconds
-    check_specs = [spec for table in specs for spec in _check_specs(table.name, {
+    funnel_checks = [spec for table in specs for spec in check_specs(table.name, {
         "id_unique": f"{table.primary_key[0]} is complete and unique.",
         "times_in_partition_day": "Rows arrive on the partition's day, after they happen, in their batch.",
     })]
-    check_specs += _check_specs("new_account_transactions", {
+    funnel_checks += check_specs("new_account_transactions", {
         "funnel_order": "Each stage happens after the one before it: visit < application < opening < first "
                         "transaction (checked against the stored partitions of the earlier stages)."})
 
@@ -112,7 +79,7 @@ def web_funnel_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, ki
         name="web_funnel", group_name=GROUP, partitions_def=partitions, backfill_policy=dg.BackfillPolicy.single_run(),
         specs=[dg.AssetSpec(t.name, description=t.description, metadata=definition_metadata(t), kinds=kinds,
                             deps=[STAGES[i - 1]] if i else []) for i, t in enumerate(specs)],
-        check_specs=check_specs)
+        check_specs=funnel_checks)
     def _asset(context: dg.AssetExecutionContext, store: ObjectStore):
         days = as_days(context.partition_keys)
         written = {t.name: {} for t in specs}
@@ -121,17 +88,17 @@ def web_funnel_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, ki
         for number, (day, tables) in enumerate(funnel_days(scenario, days), start=1):
             for spec in specs:
                 table = last[spec.name] = tables[spec.name]
-                written[spec.name][day] = _write_day(store, spec.name, table, scenario, day)
+                written[spec.name][day] = write_day(store, LAYER, spec.name, table, scenario, day)
                 findings[(spec.name, "id_unique")][day] = quality.key_findings(table, spec.primary_key)
                 findings[(spec.name, "times_in_partition_day")][day] = _time_findings(table, day, lag)
             context.log.info(f"web funnel {day}: " + ", ".join(f"{t.num_rows:,} {name}" for name, t in tables.items())
                              + f" (day {number} of {len(days)})")
         for spec in specs:
-            yield dg.MaterializeResult(asset_key=spec.name, metadata=_run_metadata(written[spec.name],
-                                                                                     last[spec.name], scenario))
+            yield dg.MaterializeResult(asset_key=spec.name,
+                                       metadata=run_metadata(written[spec.name], last[spec.name], scenario))
         for (name, check), by_day in findings.items():
-            yield _check_result(name, check, by_day)
-        yield _check_result("new_account_transactions", "funnel_order", _funnel_order(store, scenario, days))
+            yield check_result(name, check, by_day)
+        yield check_result("new_account_transactions", "funnel_order", _funnel_order(store, scenario, days))
 
     return _asset
 

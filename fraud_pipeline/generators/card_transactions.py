@@ -128,6 +128,7 @@ def atm_lookback_days(scenario: Scenario) -> int:
 CHANNEL_NAMES = ("pos", "online", "transfer", "atm")
 AT_TERMINAL = np.array([True, False, False, True])  # card present: the place is the terminal's
 DIGITAL = np.array([False, True, True, False])  # on the account's trusted device
+PURCHASE = np.array([True, True, False, False])
 
 
 @dataclass(frozen=True)
@@ -191,8 +192,18 @@ def card_transactions(scenario: Scenario, world: CardWorld, day: date) -> pa.Tab
         "province": world.place_province.take(place),
         "country": pa.repeat(scenario.geography.country_code, n),
         "device_id": world.trusted_device.take(_nullable(np.where(DIGITAL[channel], account, -1))),
-        "recipient_status": pa.repeat("FAVORITE", n),
+        # a share of genuine purchases are at a merchant the customer has not used before
+        "recipient_status": pa.array(np.where(PURCHASE[channel] & (rng("new_recipient").random(n)
+                                                                   < config.new_recipient_share),
+                                              "NEW_RECIPIENT", "FAVORITE")),
+        **genuine_labels(n),
     })
+
+
+def genuine_labels(n: int) -> dict:
+    """The label columns of genuine rows: not fraud, no scenario, no episode, nothing to learn later."""
+    return {"is_fraud": pa.repeat(False, n), "fraud_scenario": pa.nulls(n, pa.string()),
+            "fraud_episode_id": pa.nulls(n, pa.string()), "label_available_at": pa.nulls(n, pa.timestamp("ms"))}
 
 
 def _nullable(rows: np.ndarray) -> pa.Array:

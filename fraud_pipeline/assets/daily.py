@@ -1,0 +1,46 @@
+"""What every daily asset shares: writing a day, the metadata of a run, checks reported per day."""
+
+from datetime import date
+
+import dagster as dg
+import pyarrow as pa
+
+from fraud_pipeline import quality
+from fraud_pipeline.assets.metadata import materialization_metadata
+from fraud_pipeline.scenario import Scenario
+from fraud_pipeline.storage import ObjectStore, WrittenTable, in_chunks
+
+
+def write_day(store: ObjectStore, layer: str, name: str, table: pa.Table, scenario: Scenario,
+              day: date) -> WrittenTable:
+    return store.write_table(layer, name, in_chunks(table), scenario.content_hash, partition=day.isoformat())
+
+
+def run_metadata(written: dict[date, WrittenTable], last_table: pa.Table, scenario: Scenario) -> dict:
+    """One day: that day's row count, preview and location. A range: the row count of every day.
+
+    Dagster records a single-run range as one materialisation per partition sharing this
+    metadata (per-partition metadata is not supported there), so a range reports a per-day table.
+    """
+    if len(written) == 1:
+        return materialization_metadata(last_table, next(iter(written.values())), scenario.content_hash)
+    table = "| day | rows | location |\n|---|---:|---|\n" + "\n".join(
+        f"| {day} | {w.rows:,} | {w.uri} |" for day, w in written.items())
+    return {"rows_by_day": dg.MetadataValue.md(table), "days": len(written),
+            "rows_total": sum(w.rows for w in written.values()), "scenario_hash": scenario.content_hash}
+
+
+def check_result(asset: str, name: str, findings_by_day: dict[date, list[quality.Finding]]) -> dg.AssetCheckResult:
+    failing = {day: [f for f in findings if not f.passed] for day, findings in findings_by_day.items()}
+    failing = {day: found for day, found in failing.items() if found}
+    description = (f"all rules hold on {len(findings_by_day)} day(s)" if not failing else
+                   "; ".join(f"{day}: {quality.summary(found)}" for day, found in failing.items()))
+    return dg.AssetCheckResult(asset_key=asset, check_name=name, passed=not failing, description=description,
+                               severity=dg.AssetCheckSeverity.ERROR,
+                               metadata={"days_checked": len(findings_by_day),
+                                         "failing_days": dg.MetadataValue.json([str(d) for d in failing])})
+
+
+def check_specs(asset: str, names_and_descriptions: dict[str, str]) -> list[dg.AssetCheckSpec]:
+    return [dg.AssetCheckSpec(name, asset=asset, blocking=True, description=description)
+            for name, description in names_and_descriptions.items()]
