@@ -53,6 +53,15 @@ def world(scenario) -> dict:
     return generate_world(scenario)
 
 
+@pytest.fixture(scope="session")
+def world_index(scenario, world):
+    """The card world of the default-size world (what a run builds once)."""
+    from fraud_pipeline.generators.card_transactions import card_world
+
+    return card_world(scenario, world["customers"], world["accounts"], world["cards"], world["merchants"],
+                      world["account_beneficiaries"])
+
+
 def distance_deg(lat1, lon1, lat2, lon2):
     """Equirectangular distance in degrees of latitude: exact enough at the scale of a country."""
     return np.hypot(lat2 - lat1, (lon2 - lon1) * np.cos(np.radians((lat1 + lat2) / 2)))

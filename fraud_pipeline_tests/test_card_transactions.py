@@ -13,17 +13,11 @@ import pytest
 
 from fraud_pipeline import schemas
 from fraud_pipeline.generators.amounts import BucketDistribution
-from fraud_pipeline.generators.card_transactions import atm_runs, card_transactions, card_world
+from fraud_pipeline.generators.card_transactions import atm_runs, card_transactions
 from fraud_pipeline.quality import event_time_findings, foreign_key_finding, key_findings
 from fraud_pipeline_tests.conftest import distance_deg
 
 DAYS = [date(2026, 1, 1), date(2026, 1, 2), date(2026, 1, 9)]
-
-
-@pytest.fixture(scope="module")
-def world_index(scenario, world):
-    return card_world(scenario, world["customers"], world["accounts"], world["cards"], world["merchants"],
-                      world["account_beneficiaries"])
 
 
 @pytest.fixture(scope="module")
