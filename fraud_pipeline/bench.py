@@ -19,9 +19,13 @@ import pyarrow.parquet as pq
 
 from fraud_pipeline.generators import entities as generate
 from fraud_pipeline.generators.card_transactions import card_transactions, card_world
+from fraud_pipeline.generators.fraud import ANCHOR_COLUMNS, fraud_world, inject
 from fraud_pipeline.generators.funnel import funnel_days
 from fraud_pipeline.scenario import Scenario, load_scenario, merge_over, validate_scenario
 from fraud_pipeline.storage import PARQUET_OPTIONS, ObjectStore, in_chunks
+
+
+INJECTION = "fraud injection (2 tables)"
 
 
 def _timed(function, *args, **kwargs):
@@ -56,12 +60,23 @@ def run(scenario: Scenario, days: int, root: str) -> dict[str, dict[str, float]]
     index, seconds = _timed(card_world, scenario, world["customers"], world["accounts"], world["cards"],
                             world["merchants"], world["account_beneficiaries"])
     totals["card_transactions"]["generate"] += seconds  # the per-run look-ups count against the table
+    fraud_index, seconds = _timed(fraud_world, scenario, index, world["customers"], world["accounts"],
+                                  world["devices"], world["beneficiaries"])
+    totals[INJECTION]["generate"] += seconds
     calendar = [scenario.start_date + timedelta(days=i) for i in range(days)]
+    before = None
     for day in calendar:
         table, seconds = _timed(card_transactions, scenario, index, day)
         totals["card_transactions"]["generate"] += seconds
         write("card_transactions", "events", "card_transactions", table, day.isoformat())
         del table  # peak memory is one day's volume
+        # injection as the fraud asset does it: read the day's anchors back, inject, write both tables
+        clean, seconds = _timed(store.read_table, "events", "card_transactions", day.isoformat(), ANCHOR_COLUMNS)
+        (fraud, episodes), more = _timed(inject, scenario, fraud_index, day, clean, before)
+        totals[INJECTION]["generate"] += seconds + more
+        write(INJECTION, "fraud", "fraud_transactions", fraud, day.isoformat())
+        write(INJECTION, "fraud", "fraud_episodes", episodes, day.isoformat())
+        before = clean
 
     started = time.perf_counter()
     for day, tables in funnel_days(scenario, calendar):
@@ -79,6 +94,9 @@ def report(totals: dict[str, dict[str, float]], days: int, per_day: int) -> str:
         total = t["generate"] + t["write"]
         lines.append(f"{name:<24}{int(t['rows']):>12,}{t['generate']:>12.2f}{t['write']:>10.2f}"
                      f"{t['rows'] / total:>12,.0f}{t['floor']:>10.2f}{total / t['floor']:>9.2f}")
+    clean, injection = totals["card_transactions"], totals[INJECTION]
+    added = (injection["generate"] + injection["write"]) / (clean["generate"] + clean["write"])
+    lines.append(f"fraud injection adds {added:.1%} to generating and writing the clean card transactions")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     lines.append(f"peak RSS {peak_mb:,.0f} MB")
     return "\n".join(lines)

@@ -15,6 +15,7 @@ from fraud_pipeline.storage import ObjectStore
 from fraud_pipeline_tests.conftest import scaled
 
 DAILY = ["card_transactions", *STAGES]
+FRAUD = ["fraud_transactions", "fraud_episodes"]
 
 
 @pytest.fixture(scope="module")
@@ -50,12 +51,12 @@ def with_entities(tmp_path, tiny):
 
 def test_every_daily_asset_shares_one_open_ended_calendar_from_the_start_date():
     graph = defs.resolve_asset_graph()
-    partitions = {graph.get(dg.AssetKey(name)).partitions_def for name in DAILY}
+    partitions = {graph.get(dg.AssetKey(name)).partitions_def for name in DAILY + FRAUD}
     assert len(partitions) == 1
     [calendar] = partitions
     assert calendar.start.date() == date(2026, 1, 1) and calendar.end is None
     assert calendar.timezone == "Africa/Johannesburg"
-    for name in DAILY:
+    for name in DAILY + FRAUD:
         assert graph.get(dg.AssetKey(name)).backfill_policy == dg.BackfillPolicy.single_run()
 
 
@@ -86,6 +87,37 @@ def test_a_range_run_and_day_by_day_runs_write_identical_bytes(with_entities, ti
     # re-running a day leaves it unchanged
     assert _run(definitions, in_one_run, dg.AssetSelection.groups("events"), partition_key="2026-01-03").success
     assert _events_tree(in_one_run) == tree
+
+
+def test_fraud_in_one_run_equals_fraud_day_by_day_in_any_order(with_entities, tiny):
+    definitions = build_definitions(tiny)
+    in_one_run, day_by_day = with_entities("range"), with_entities("days")
+    for store in (in_one_run, day_by_day):
+        assert _range(definitions, store, "2026-01-01", "2026-01-04").success
+    fraud = dg.AssetSelection.groups("fraud")
+    result = _run(definitions, in_one_run, fraud, tags={"dagster/asset_partition_range_start": "2026-01-01",
+                                                        "dagster/asset_partition_range_end": "2026-01-04"})
+    assert result.success and all(e.passed for e in result.get_asset_check_evaluations())
+    for day in ["2026-01-03", "2026-01-01", "2026-01-04", "2026-01-02"]:
+        assert _run(definitions, day_by_day, fraud, partition_key=day).success
+
+    def tree(store):
+        fs = store.filesystem()
+        root = store.path("fraud", "x").rsplit("/", 1)[0]
+        return {path.removeprefix(root): fs.cat_file(path) for path in fs.find(root)}
+
+    assert tree(in_one_run) == tree(day_by_day)
+    assert len(tree(in_one_run)) == 4 * 2 * 2  # four days of two tables, a file and a manifest each
+
+
+def test_fraud_for_a_day_without_the_day_before_says_what_to_materialise(with_entities, tiny):
+    definitions, store = build_definitions(tiny), with_entities("data")
+    assert _run(definitions, store, dg.AssetSelection.assets("card_transactions"), partition_key="2026-01-05").success
+    result = _run(definitions, store, dg.AssetSelection.groups("fraud"), partition_key="2026-01-05",
+                  raise_on_error=False)
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "materialise card_transactions for 2026-01-04 first" in failure.event_specific_data.error.message
 
 
 def test_no_partition_holds_a_row_of_another_day(with_entities, tiny):

@@ -16,13 +16,12 @@ from fraud_pipeline import quality, schemas
 from fraud_pipeline.assets.daily import check_result, check_specs, run_metadata, write_day
 from fraud_pipeline.assets.metadata import definition_metadata
 from fraud_pipeline.generators.card_transactions import card_world
-from fraud_pipeline.generators.fraud import SCENARIOS, fraud_world, inject, km_between
+from fraud_pipeline.generators.fraud import ANCHOR_COLUMNS, SCENARIOS, fraud_world, inject, km_between
 from fraud_pipeline.partitions import as_days
 from fraud_pipeline.scenario import Scenario
 from fraud_pipeline.storage import ObjectStore, TableNotReady
 
 GROUP = LAYER = "fraud"
-ANCHOR_COLUMNS = ["transaction_id", "event_time", "card_number", "channel", "lat", "lon"]
 ENTITY_INPUTS = ("customers", "accounts", "cards", "merchants", "account_beneficiaries", "devices", "beneficiaries")
 CHECKS = {
     "fraud_rate_within_tolerance": "Each scenario's share of the day's transactions is within tolerance of its rate.",

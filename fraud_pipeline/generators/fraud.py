@@ -10,7 +10,7 @@ times and places from the same models, so only the signals a scenario is defined
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import numpy as np
@@ -28,7 +28,7 @@ from fraud_pipeline.scenario import HIGH_RISK_BENEFICIARY_TYPES, Scenario
 
 SCENARIOS = ("card_fraud_chain", "atm_abroad", "high_velocity", "account_takeover")
 EPISODE_PREFIX = {"card_fraud_chain": "CHAIN", "atm_abroad": "ATMX", "high_velocity": "HVOP", "account_takeover": "ATO"}
-LABELS = ("is_fraud", "fraud_scenario", "fraud_episode_id", "label_available_at")
+ANCHOR_COLUMNS = ["transaction_id", "event_time", "card_number", "channel", "lat", "lon"]  # what inject reads
 EARTH_RADIUS_KM = 6371.0
 
 
@@ -46,6 +46,8 @@ class FraudWorld:
     high_risk_beneficiaries: pa.Array
     province_hubs: np.ndarray  # (provinces, 2) lat/lon
     abroad: pa.Table  # foreign places on land: city, country, lat, lon
+    # A day's episodes as rows and records, kept for the next day of a range (pure: caching changes nothing).
+    episode_cache: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 def fraud_world(scenario: Scenario, cards: CardWorld, customers: pa.Table, accounts: pa.Table, devices: pa.Table,
@@ -114,7 +116,7 @@ def _times_after(start: np.ndarray, count: np.ndarray, gaps, rng) -> tuple[np.nd
     """Rows for episodes of `count` transactions each, `gaps` seconds apart after `start` (ms)."""
     episode = np.repeat(np.arange(len(count)), count)
     gap = np.round(rng.uniform(gaps.min, gaps.max, len(episode)) * 1000).astype(np.int64)
-    first = np.concatenate([[0], np.cumsum(count)[:-1]]).astype(np.int64)
+    first = (np.cumsum(count) - count).astype(np.int64)  # each episode's first row
     elapsed = np.cumsum(gap) - np.repeat(np.cumsum(gap)[first] - gap[first], count)
     return episode, start[episode] + elapsed
 
@@ -383,13 +385,16 @@ def inject(scenario: Scenario, world: FraudWorld, day: date, clean: pa.Table,
     """
     start, end = day_start_ms(day), day_start_ms(day) + MS_PER_DAY
     fraud_rows, records = [], []
+    for stale in [d for d in world.episode_cache if d < day - timedelta(days=1)]:
+        del world.episode_cache[stale]
     for episode_day, anchors in ((day - timedelta(days=1), clean_day_before), (day, clean)):
         if anchors is None:
             continue
-        for episodes in day_episodes(scenario, world, anchors, episode_day):
-            if len(episodes.parameters) == 0:
-                continue
-            rows, record = _rows_table(scenario, world, episodes, episode_day)
+        if episode_day not in world.episode_cache:
+            world.episode_cache[episode_day] = [_rows_table(scenario, world, episodes, episode_day)
+                                                for episodes in day_episodes(scenario, world, anchors, episode_day)
+                                                if episodes.parameters]
+        for rows, record in world.episode_cache[episode_day]:
             arrival = rows["arrival_ms"].to_numpy()
             fraud_rows.append(rows.filter(pa.array((arrival >= start) & (arrival < end))))
             first = record["first_arrival_ms"].to_numpy()
