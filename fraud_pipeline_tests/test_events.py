@@ -1,6 +1,7 @@
 """The daily assets in Dagster: one calendar, single-run ranges, byte-identical partitions, the baseline profile."""
 
 from datetime import date, timedelta
+from pathlib import Path
 
 import dagster as dg
 import numpy as np
@@ -164,6 +165,21 @@ def test_a_failing_day_fails_its_check_and_names_the_day(with_entities, tiny, mo
     [failed] = [e for e in result.get_asset_check_evaluations() if not e.passed]
     assert failed.check_name == "transaction_id_unique"
     assert failed.description.startswith("2026-01-02: transaction_id is unique: 1 rows fail")
+
+
+def test_the_readmes_scoring_example_runs_on_real_output(with_entities, tiny, tmp_path, monkeypatch, capsys):
+    store = with_entities("project/data")
+    frequent_abroad = scaled(tiny, fraud={"atm_abroad": {"rate": 0.01}})
+    assert _run(build_definitions(frequent_abroad), store, dg.AssetSelection.groups("events", "fraud"),
+                tags={"dagster/asset_partition_range_start": "2026-01-01",
+                      "dagster/asset_partition_range_end": "2026-01-03"}).success
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    example = readme.split("## Scoring a detector", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path / "project")
+    exec(compile(example, "README.md", "exec"), {})
+    printed = capsys.readouterr().out
+    assert "card_fraud_chain" in printed and "false alarm rate" in printed
+    assert float(printed.split("atm_abroad")[1].split()[0]) == 1.0  # abroad is always caught by this toy rule
 
 
 def test_the_baseline_profile_matches_a_direct_recomputation(with_entities, tiny):
