@@ -63,10 +63,7 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class IntRange(Section):
-    min: Annotated[int, Field(ge=0)]
-    max: Annotated[int, Field(ge=0)]
-
+class _OrderedRange(Section):
     @model_validator(mode="after")
     def _ordered(self):
         if self.min > self.max:
@@ -74,7 +71,19 @@ class IntRange(Section):
         return self
 
 
-class SpendTier(Section):
+class IntRange(_OrderedRange):
+    min: Annotated[int, Field(ge=0)]
+    max: Annotated[int, Field(ge=0)]
+
+
+class FloatRange(_OrderedRange):
+    min: float
+    max: float
+
+
+class Band(Section):
+    """A share, and the positive range it covers: a spend tier, or a bucket of the amount distribution."""
+
     share: Probability
     min: Annotated[float, Field(gt=0)]
     max: Annotated[float, Field(gt=0)]
@@ -87,17 +96,6 @@ class SpendTier(Section):
 
 
 MerchantCategoryCode = Annotated[str, Field(pattern=r"^\d{4}$")]
-
-
-class FloatRange(Section):
-    min: float
-    max: float
-
-    @model_validator(mode="after")
-    def _ordered(self):
-        if self.min > self.max:
-            raise ValueError(f"min must not exceed max (got min={self.min}, max={self.max})")
-        return self
 
 
 class MerchantCategory(Section):
@@ -132,7 +130,7 @@ class Population(Section):
 class Customers(Section):
     age: IntRange
     sex: Annotated[Shares, AfterValidator(lambda s: _known_keys(s, ("F", "M"), "sex"))]
-    spend_tiers: Annotated[dict[str, SpendTier], Field(min_length=1), AfterValidator(_shares_sum_to_one)]
+    spend_tiers: Annotated[dict[str, Band], Field(min_length=1), AfterValidator(_shares_sum_to_one)]
     kyc_level: Shares
     risk_rating: Shares
     pep_rate: Probability
@@ -189,18 +187,6 @@ class Merchants(Section):
     atm_mcc: MerchantCategoryCode
 
 
-class AmountBucket(Section):
-    share: Probability
-    min: Annotated[float, Field(gt=0)]
-    max: Annotated[float, Field(gt=0)]
-
-    @model_validator(mode="after")
-    def _ordered(self):
-        if self.min >= self.max:
-            raise ValueError(f"min must be below max (got min={self.min}, max={self.max})")
-        return self
-
-
 class ArrivalLag(Section):
     median: Annotated[float, Field(gt=0)]
     sigma: Annotated[float, Field(ge=0, le=5)]
@@ -214,7 +200,7 @@ class AtmSequences(Section):
     max_amount: Annotated[float, Field(gt=0)]
 
 
-def _buckets_sum_to_one(buckets: list[AmountBucket]) -> list[AmountBucket]:
+def _buckets_sum_to_one(buckets: list[Band]) -> list[Band]:
     _shares_sum_to_one({str(i): b for i, b in enumerate(buckets)})
     return buckets
 
@@ -232,7 +218,7 @@ class CardTransactions(Section):
     hourly_weights: list[Annotated[float, Field(ge=0)]]
     arrival_lag_seconds: ArrivalLag
     reference_unit_value: Annotated[float, Field(gt=0)]
-    amount_buckets: Annotated[list[AmountBucket], Field(min_length=1), AfterValidator(_buckets_sum_to_one)]
+    amount_buckets: Annotated[list[Band], Field(min_length=1), AfterValidator(_buckets_sum_to_one)]
     transfer_price: FloatRange
     new_recipient_share: Probability
     atm: AtmSequences

@@ -62,7 +62,7 @@ class CardWorld:
     atm_cache: dict = field(default_factory=dict, compare=False, repr=False)
 
 
-def _row_of(values: pa.ChunkedArray | pa.Array, keys: pa.ChunkedArray | pa.Array) -> np.ndarray:
+def row_of(values: pa.ChunkedArray | pa.Array, keys: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """Row of each value in `keys`, -1 where absent."""
     return pc.fill_null(pc.index_in(values, value_set=keys), -1).to_numpy().astype(np.int64)
 
@@ -81,15 +81,15 @@ def card_world(scenario: Scenario, customers: pa.Table, accounts: pa.Table, card
     shops = [np.flatnonzero(category_of == name) for name in categories]
     shop_index = [SpatialIndex(lat[rows], lon[rows]) for rows in shops]
 
-    link_account = _row_of(account_beneficiaries["account_id"], accounts["account_id"])
+    link_account = row_of(account_beneficiaries["account_id"], accounts["account_id"])
     order = np.argsort(link_account, kind="stable")
     offsets = np.concatenate([[0], np.cumsum(np.bincount(link_account, minlength=accounts.num_rows))])
 
     activity = stream(scenario.seed, TABLE, "card_activity").gamma(2.0, 0.5, cards.num_rows)
     return CardWorld(
         card_number=cards["card_number"].combine_chunks(),
-        card_account=_row_of(cards["account_id"], accounts["account_id"]),
-        card_customer=_row_of(cards["customer_id"], customers["customer_id"]),
+        card_account=row_of(cards["account_id"], accounts["account_id"]),
+        card_customer=row_of(cards["customer_id"], customers["customer_id"]),
         card_activity_cdf=np.cumsum(activity) / activity.sum(),
         account_id=accounts["account_id"].combine_chunks(),
         trusted_device=accounts["trusted_device_id"].combine_chunks(),
@@ -211,7 +211,7 @@ def _nullable(rows: np.ndarray) -> pa.Array:
     return pa.array(rows, mask=rows < 0)
 
 
-def _card_draw(world: CardWorld, rng: np.random.Generator, n: int) -> np.ndarray:
+def card_draw(world: CardWorld, rng: np.random.Generator, n: int) -> np.ndarray:
     """Cards in proportion to how busy each card is."""
     return np.minimum(np.searchsorted(world.card_activity_cdf, rng.random(n)), len(world.card_activity_cdf) - 1)
 
@@ -223,19 +223,37 @@ def _purchase_amounts(scenario, world, rng, category, customer, multiplier, amou
     return np.maximum(np.round(base * config.reference_unit_value * world.spend_factor[customer] * factor, 2), 0.01)
 
 
+def shops_near(world: CardWorld, category: np.ndarray, lat: np.ndarray, lon: np.ndarray, pick: np.ndarray,
+               k: int, window: int | None = None) -> np.ndarray:
+    """For each row, a shop of its category among the k nearest to (lat, lon), chosen by `pick` in [0, 1)."""
+    merchant = np.empty(len(category), dtype=np.int64)
+    for c, rows in enumerate(world.shops):
+        mine = np.flatnonzero(category == c)
+        near = world.shop_index[c].nearest(lat[mine], lon[mine], k=min(k, len(rows)), window=window)
+        merchant[mine] = rows[near[np.arange(len(mine)), (pick[mine] * near.shape[1]).astype(np.int64)]]
+    return merchant
+
+
+def any_shop(world: CardWorld, category: np.ndarray, pick: np.ndarray) -> np.ndarray:
+    """For each row, any shop of its category (online, where distance does not matter)."""
+    merchant = np.empty(len(category), dtype=np.int64)
+    for c, rows in enumerate(world.shops):
+        mine = np.flatnonzero(category == c)
+        merchant[mine] = rows[(pick[mine] * len(rows)).astype(np.int64)]
+    return merchant
+
+
 def _shop(world: CardWorld, rng: np.random.Generator, category: np.ndarray, customer: np.ndarray,
           target: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
     """A shop of each row's category: one of the customer's nearest (home), or the nearest to a target point."""
-    merchant = np.empty(len(category), dtype=np.int64)
     pick = rng.random(len(category))
+    if target is not None:  # any shop near the target will do: a narrow candidate window is enough
+        return shops_near(world, category, target[0], target[1], pick, k=1, window=4)
+    merchant = np.empty(len(category), dtype=np.int64)
     for c, rows in enumerate(world.shops):
         mine = np.flatnonzero(category == c)
-        if target is None:
-            local = world.local_shops[c][customer[mine]]
-            merchant[mine] = rows[local[np.arange(len(mine)), (pick[mine] * local.shape[1]).astype(np.int64)]]
-        else:
-            # any shop near the target will do: a narrow candidate window is enough
-            merchant[mine] = rows[world.shop_index[c].nearest(target[0][mine], target[1][mine], k=1, window=4)[:, 0]]
+        local = world.local_shops[c][customer[mine]]
+        merchant[mine] = rows[local[np.arange(len(mine)), (pick[mine] * local.shape[1]).astype(np.int64)]]
     return merchant
 
 
@@ -245,7 +263,7 @@ def _purchases(scenario, world, rng, start, n, amounts) -> Rows:
     The category comes first, by seed 003's shares; then the shop of that category.
     """
     config = scenario.card_transactions
-    card = _card_draw(world, rng("pos_card"), n)
+    card = card_draw(world, rng("pos_card"), n)
     customer = world.card_customer[card]
     category = rng("pos_category").choice(len(world.category_shares), n, p=world.category_shares)
     regional = rng("pos_regional").random(n) < config.regional_share
@@ -265,14 +283,10 @@ def _purchases(scenario, world, rng, start, n, amounts) -> Rows:
 def _online(scenario, world, rng, start, n, amounts) -> Rows:
     """Card-not-present purchases from home, on the trusted device, at any shop of the category."""
     config = scenario.card_transactions
-    card = _card_draw(world, rng("online_card"), n)
+    card = card_draw(world, rng("online_card"), n)
     customer = world.card_customer[card]
     category = rng("online_category").choice(len(world.category_shares), n, p=world.category_shares)
-    pick = rng("online_merchant").random(n)
-    merchant = np.empty(n, dtype=np.int64)
-    for c, rows in enumerate(world.shops):
-        mine = np.flatnonzero(category == c)
-        merchant[mine] = rows[(pick[mine] * len(rows)).astype(np.int64)]
+    merchant = any_shop(world, category, rng("online_merchant").random(n))
     amount = _purchase_amounts(scenario, world, rng("online_amount"), category, customer, config.home_multiplier,
                                amounts)
     event = times_in_hours(rng("online_time"), n, config.purchase_hours[0], config.hourly_weights, start)
@@ -282,7 +296,7 @@ def _online(scenario, world, rng, start, n, amounts) -> Rows:
 def _transfers(scenario, world, rng, start, n, amounts) -> Rows:
     """Seed 004's legitimate transfers: to one of the account's saved beneficiaries, from home."""
     config = scenario.card_transactions
-    card = _card_draw(world, rng("transfer_card"), n)
+    card = card_draw(world, rng("transfer_card"), n)
     account, customer = world.card_account[card], world.card_customer[card]
     first = world.beneficiary_offsets[account]
     count = world.beneficiary_offsets[account + 1] - first

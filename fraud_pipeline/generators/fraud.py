@@ -20,7 +20,7 @@ from faker import Faker
 
 from fraud_pipeline import schemas
 from fraud_pipeline.generators.amounts import BucketDistribution
-from fraud_pipeline.generators.card_transactions import ID_SPACE, CardWorld, _card_draw, _row_of
+from fraud_pipeline.generators.card_transactions import ID_SPACE, CardWorld, card_draw, row_of, any_shop, shops_near
 from fraud_pipeline.generators.columns import ids
 from fraud_pipeline.generators.streams import stream
 from fraud_pipeline.generators.timeline import MS_PER_DAY, MS_PER_HOUR, arrival_lag_ms, batch_of, day_start_ms
@@ -63,7 +63,7 @@ def fraud_world(scenario: Scenario, cards: CardWorld, customers: pa.Table, accou
     return FraudWorld(
         cards=cards,
         customer_age=customers["age"].to_numpy(),
-        customer_province=_row_of(customers["home_province"], pa.array(provinces)),
+        customer_province=row_of(customers["home_province"], pa.array(provinces)),
         avg_spend=customers["avg_spend"].to_numpy(),
         account_balance=accounts["avg_balance"].to_numpy(),
         device_id=devices["device_id"].combine_chunks(),
@@ -135,13 +135,13 @@ def _clean_column(clean: pa.Table, name: str, rows: np.ndarray) -> np.ndarray:
 
 
 def _card_rows(world: FraudWorld, clean: pa.Table, rows: np.ndarray) -> np.ndarray:
-    return _row_of(clean["card_number"].take(pa.array(rows)), world.cards.card_number)
+    return row_of(clean["card_number"].take(pa.array(rows)), world.cards.card_number)
 
 
 def _other_device(world: FraudWorld, account: np.ndarray, rng, weighted: bool) -> np.ndarray:
     """A device that is not the account's trusted one (risky devices likelier when `weighted`)."""
     n_devices = len(world.device_id)
-    trusted = _row_of(world.cards.trusted_device.take(pa.array(account)), world.device_id)
+    trusted = row_of(world.cards.trusted_device.take(pa.array(account)), world.device_id)
     device = (np.minimum(np.searchsorted(world.device_weight_cdf, rng.random(len(account))), n_devices - 1)
               if weighted else rng.integers(0, n_devices, len(account)))
     clash = device == trusted
@@ -177,14 +177,9 @@ def _chains(scenario, world: FraudWorld, clean, day, rng) -> Episodes:
     category = rng.choice(len(world.cards.category_shares), len(episode), p=world.cards.category_shares)
     anchor_lat = _clean_column(clean, "lat", anchors)[episode]
     anchor_lon = _clean_column(clean, "lon", anchors)[episode]
-    merchant = np.empty(len(episode), np.int64)
     pick = rng.random(len(episode))
-    for c, shops in enumerate(world.cards.shops):
-        mine = np.flatnonzero(category == c)
-        near = world.cards.shop_index[c].nearest(anchor_lat[mine], anchor_lon[mine], k=min(4, len(shops)))
-        anywhere = (pick[mine] * len(shops)).astype(np.int64)
-        merchant[mine] = np.where(online[mine], shops[anywhere],
-                                  shops[near[np.arange(len(mine)), (pick[mine] * near.shape[1]).astype(np.int64)]])
+    merchant = np.where(online, any_shop(world.cards, category, pick),
+                        shops_near(world.cards, category, anchor_lat, anchor_lon, pick, k=4))
     device = np.where(online, _other_device(world, account, rng, weighted=False), -1)
     rows = {"episode": episode, "card": card, "event_ms": event, "channel": np.where(online, "online", "pos"),
             "merchant": merchant, "at_terminal": ~online, "device": device,
@@ -239,7 +234,7 @@ def _high_velocity(scenario, world: FraudWorld, clean, day, rng) -> Episodes:
     config = scenario.fraud.high_velocity
     mean_count = (config.transactions.min + config.transactions.max) / 2
     n = round(config.rate * clean.num_rows / mean_count)
-    card = _card_draw(world.cards, rng, n)
+    card = card_draw(world.cards, rng, n)
     customer, account = world.cards.card_customer[card], world.cards.card_account[card]
     home = world.customer_province[customer]
     elsewhere = (home + 1 + rng.integers(0, len(world.province_hubs) - 1, n)) % len(world.province_hubs)
@@ -249,12 +244,7 @@ def _high_velocity(scenario, world: FraudWorld, clean, day, rng) -> Episodes:
     episode, event = _times_after(start, count, config.gap_seconds, rng)
     category = rng.choice(len(world.cards.category_shares), len(episode), p=world.cards.category_shares)
     hub = world.province_hubs[elsewhere[episode]]
-    merchant = np.empty(len(episode), np.int64)
-    pick = rng.random(len(episode))
-    for c, shops in enumerate(world.cards.shops):
-        mine = np.flatnonzero(category == c)
-        near = world.cards.shop_index[c].nearest(hub[mine, 0], hub[mine, 1], k=min(8, len(shops)))
-        merchant[mine] = shops[near[np.arange(len(mine)), (pick[mine] * near.shape[1]).astype(np.int64)]]
+    merchant = shops_near(world.cards, category, hub[:, 0], hub[:, 1], rng.random(len(episode)), k=8)
     multiplier = rng.uniform(config.spend_multiplier.min, config.spend_multiplier.max, len(episode))
     device = _other_device(world, account, rng, weighted=False)
     rows = {"episode": episode, "card": card[episode], "event_ms": event, "channel": np.full(len(episode), "online"),
@@ -270,7 +260,7 @@ def _account_takeover(scenario, world: FraudWorld, clean, day, rng) -> Episodes:
     config = scenario.fraud.account_takeover
     mean_count = (config.transfers.min + config.transfers.max) / 2
     n = round(config.rate * clean.num_rows / mean_count)
-    card = _card_draw(world.cards, rng, n)
+    card = card_draw(world.cards, rng, n)
     account = world.cards.card_account[card]
     device = _other_device(world, account, rng, weighted=True)
     start = day_start_ms(day) + rng.integers(0, MS_PER_DAY, n)
