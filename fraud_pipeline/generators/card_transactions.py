@@ -182,8 +182,8 @@ def card_transactions(scenario: Scenario, world: CardWorld, day: date) -> pa.Tab
         "account_id": world.account_id.take(account),
         "customer_id": world.customer_id.take(customer),
         "channel": pa.array(CHANNEL_NAMES).take(channel),
-        **{name: world.merchants[name].take(_nullable(merchant)) for name in ("merchant_id", "category", "mcc")},
-        "beneficiary_id": world.beneficiary_ids.take(_nullable(beneficiary)),
+        **{name: world.merchants[name].take(nullable(merchant)) for name in ("merchant_id", "category", "mcc")},
+        "beneficiary_id": world.beneficiary_ids.take(nullable(beneficiary)),
         "amount": column("amount")[order],
         "currency": pa.repeat(scenario.geography.currency, n),
         "lat": world.place_lat[place],
@@ -191,7 +191,7 @@ def card_transactions(scenario: Scenario, world: CardWorld, day: date) -> pa.Tab
         "city": world.place_city.take(place),
         "province": world.place_province.take(place),
         "country": pa.repeat(scenario.geography.country_code, n),
-        "device_id": world.trusted_device.take(_nullable(np.where(DIGITAL[channel], account, -1))),
+        "device_id": world.trusted_device.take(nullable(np.where(DIGITAL[channel], account, -1))),
         # a share of genuine purchases are at a merchant the customer has not used before
         "recipient_status": pa.array(np.where(PURCHASE[channel] & (rng("new_recipient").random(n)
                                                                    < config.new_recipient_share),
@@ -206,7 +206,7 @@ def genuine_labels(n: int) -> dict:
             "fraud_episode_id": pa.nulls(n, pa.string()), "label_available_at": pa.nulls(n, pa.timestamp("ms"))}
 
 
-def _nullable(rows: np.ndarray) -> pa.Array:
+def nullable(rows: np.ndarray) -> pa.Array:
     """Row indices where -1 means none: a take through them gives null there."""
     return pa.array(rows, mask=rows < 0)
 
@@ -216,7 +216,8 @@ def card_draw(world: CardWorld, rng: np.random.Generator, n: int) -> np.ndarray:
     return np.minimum(np.searchsorted(world.card_activity_cdf, rng.random(n)), len(world.card_activity_cdf) - 1)
 
 
-def _purchase_amounts(scenario, world, rng, category, customer, multiplier, amounts) -> np.ndarray:
+def purchase_amounts(scenario, world, rng, category, customer, multiplier, amounts) -> np.ndarray:
+    """The amount model: buckets within the category's price range × unit value × spend factor × multiplier."""
     config = scenario.card_transactions
     base = amounts.sample(rng, world.price_low[category], world.price_high[category], len(category))
     factor = rng.uniform(multiplier.min, multiplier.max, len(category))
@@ -272,9 +273,9 @@ def _purchases(scenario, world, rng, start, n, amounts) -> Rows:
     offset = rng("pos_offset").uniform(-radius, radius, (int(regional.sum()), 2))
     target = (world.home_lat[customer[regional]] + offset[:, 0], world.home_lon[customer[regional]] + offset[:, 1])
     merchant[regional] = _shop(world, rng("pos_regional_shop"), category[regional], customer[regional], target)
-    home_amount = _purchase_amounts(scenario, world, rng("pos_amount_home"), category, customer,
+    home_amount = purchase_amounts(scenario, world, rng("pos_amount_home"), category, customer,
                                     config.home_multiplier, amounts)
-    regional_amount = _purchase_amounts(scenario, world, rng("pos_amount_regional"), category, customer,
+    regional_amount = purchase_amounts(scenario, world, rng("pos_amount_regional"), category, customer,
                                         config.regional_multiplier, amounts)
     event = times_in_hours(rng("pos_time"), n, config.purchase_hours[0], config.hourly_weights, start)
     return Rows(0, card, event, np.where(regional, regional_amount, home_amount), merchant, np.full(n, -1))
@@ -287,7 +288,7 @@ def _online(scenario, world, rng, start, n, amounts) -> Rows:
     customer = world.card_customer[card]
     category = rng("online_category").choice(len(world.category_shares), n, p=world.category_shares)
     merchant = any_shop(world, category, rng("online_merchant").random(n))
-    amount = _purchase_amounts(scenario, world, rng("online_amount"), category, customer, config.home_multiplier,
+    amount = purchase_amounts(scenario, world, rng("online_amount"), category, customer, config.home_multiplier,
                                amounts)
     event = times_in_hours(rng("online_time"), n, config.purchase_hours[0], config.hourly_weights, start)
     return Rows(1, card, event, amount, merchant, np.full(n, -1))

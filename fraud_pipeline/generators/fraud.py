@@ -20,11 +20,12 @@ from faker import Faker
 
 from fraud_pipeline import schemas
 from fraud_pipeline.generators.amounts import BucketDistribution
-from fraud_pipeline.generators.card_transactions import ID_SPACE, CardWorld, card_draw, row_of, any_shop, shops_near
+from fraud_pipeline.generators.card_transactions import (ID_SPACE, CardWorld, any_shop, card_draw, nullable,
+                                                         purchase_amounts, row_of, shops_near)
 from fraud_pipeline.generators.columns import ids
 from fraud_pipeline.generators.streams import stream
 from fraud_pipeline.generators.timeline import MS_PER_DAY, MS_PER_HOUR, arrival_lag_ms, batch_of, day_start_ms
-from fraud_pipeline.scenario import HIGH_RISK_BENEFICIARY_TYPES, Scenario
+from fraud_pipeline.scenario import Scenario
 
 SCENARIOS = ("card_fraud_chain", "atm_abroad", "high_velocity", "account_takeover")
 EPISODE_PREFIX = {"card_fraud_chain": "CHAIN", "atm_abroad": "ATMX", "high_velocity": "HVOP", "account_takeover": "ATO"}
@@ -58,8 +59,6 @@ def fraud_world(scenario: Scenario, cards: CardWorld, customers: pa.Table, accou
         zero_copy_only=False)
     weight = np.where(risky, scenario.fraud.account_takeover.risky_device_weight, 1.0)
     places = [c for c in _land_coordinates() if c[3] != region.country_code]
-    high_risk = pc.or_(pc.is_in(beneficiaries["beneficiary_type"], pa.array(HIGH_RISK_BENEFICIARY_TYPES)),
-                       pc.equal(beneficiaries["country_risk"], "high"))
     return FraudWorld(
         cards=cards,
         customer_age=customers["age"].to_numpy(),
@@ -68,7 +67,7 @@ def fraud_world(scenario: Scenario, cards: CardWorld, customers: pa.Table, accou
         account_balance=accounts["avg_balance"].to_numpy(),
         device_id=devices["device_id"].combine_chunks(),
         device_weight_cdf=np.cumsum(weight) / weight.sum(),
-        high_risk_beneficiaries=beneficiaries["beneficiary_id"].filter(high_risk).combine_chunks(),
+        high_risk_beneficiaries=beneficiaries["beneficiary_id"].filter(beneficiaries["is_high_risk"]).combine_chunks(),
         province_hubs=np.array([(p.hub.lat, p.hub.lon) for p in region.provinces]),
         abroad=pa.table({"city": [c[2] for c in places], "country": [c[3] for c in places],
                          "lat": [float(c[0]) for c in places], "lon": [float(c[1]) for c in places]}),
@@ -121,7 +120,8 @@ def _times_after(start: np.ndarray, count: np.ndarray, gaps, rng) -> tuple[np.nd
     return episode, start[episode] + elapsed
 
 
-def _anchor_rows(clean: pa.Table, mask: np.ndarray, n: int, rng, weight=None) -> np.ndarray:
+def _anchor_rows(mask: np.ndarray, n: int, rng, weight=None) -> np.ndarray:
+    """`n` distinct rows where `mask` holds (weighted if given), in row order: the anchors of episodes."""
     candidates = np.flatnonzero(mask)
     n = min(n, len(candidates))
     if n == 0:
@@ -149,22 +149,12 @@ def _other_device(world: FraudWorld, account: np.ndarray, rng, weighted: bool) -
     return device
 
 
-def _purchase_amount(scenario, world: FraudWorld, rng, category, customer, multiplier) -> np.ndarray:
-    """The normal purchase amount model: no giveaway constant."""
-    config = scenario.card_transactions
-    base = BucketDistribution(config.amount_buckets).sample(rng, world.cards.price_low[category],
-                                                            world.cards.price_high[category], len(category))
-    factor = rng.uniform(multiplier.min, multiplier.max, len(category))
-    spend = world.cards.spend_factor[customer]
-    return np.maximum(np.round(base * config.reference_unit_value * spend * factor, 2), 0.01)
-
-
 def _chains(scenario, world: FraudWorld, clean, day, rng) -> Episodes:
     """Seeds 002/003: a burst of 3–10 transactions 30–120 s apart, right after one of the card's real purchases."""
     config = scenario.fraud.card_fraud_chain
     mean_length = (config.length.min + config.length.max) / 2
     purchases = pc.is_in(clean["channel"], pa.array(["pos", "online"])).to_numpy(zero_copy_only=False)
-    anchors = _anchor_rows(clean, purchases, round(config.rate * clean.num_rows / mean_length), rng)
+    anchors = _anchor_rows(purchases, round(config.rate * clean.num_rows / mean_length), rng)
     if len(anchors) == 0:
         return Episodes("card_fraud_chain", _empty_rows(), [])
     card = _card_rows(world, clean, anchors)
@@ -183,7 +173,9 @@ def _chains(scenario, world: FraudWorld, clean, day, rng) -> Episodes:
     device = np.where(online, _other_device(world, account, rng, weighted=False), -1)
     rows = {"episode": episode, "card": card, "event_ms": event, "channel": np.where(online, "online", "pos"),
             "merchant": merchant, "at_terminal": ~online, "device": device,
-            "amount": _purchase_amount(scenario, world, rng, category, customer, scenario.card_transactions.home_multiplier)}
+            "amount": purchase_amounts(scenario, world.cards, rng, category, customer,
+                                       scenario.card_transactions.home_multiplier,
+                                       BucketDistribution(scenario.card_transactions.amount_buckets))}
     anchor_ids = _clean_column(clean, "transaction_id", anchors)
     parameters = [{"length": int(n), "anchor_transaction_id": str(a)} for n, a in zip(length, anchor_ids)]
     return Episodes("card_fraud_chain", rows, parameters)
@@ -199,7 +191,7 @@ def _atm_abroad(scenario, world: FraudWorld, clean, day, rng) -> Episodes:
     weight = np.zeros(clean.num_rows)
     for band in config.age_susceptibility:
         weight[(age >= band.min_age) & (age <= band.max_age) & withdrawals] = band.weight
-    anchors = _anchor_rows(clean, weight > 0, round(config.rate * clean.num_rows), rng, weight=weight)
+    anchors = _anchor_rows(weight > 0, round(config.rate * clean.num_rows), rng, weight=weight)
     if len(anchors) == 0:
         return Episodes("atm_abroad", _empty_rows(), [])
     n = len(anchors)
@@ -298,7 +290,7 @@ def _rows_table(scenario: Scenario, world: FraudWorld, episodes: Episodes, day: 
     lat, lon = cards.place_lat[place], cards.place_lon[place]
     city, province = cards.place_city.take(pa.array(place)), cards.place_province.take(pa.array(place))
     country = pa.repeat(scenario.geography.country_code, n)
-    category, mcc = (cards.merchants[name].take(_nullable(merchant)) for name in ("category", "mcc"))
+    category, mcc = (cards.merchants[name].take(nullable(merchant)) for name in ("category", "mcc"))
     if abroad is not None:  # at a foreign bank's ATM: not one of our terminals
         lat, lon = world.abroad["lat"].to_numpy()[abroad], world.abroad["lon"].to_numpy()[abroad]
         city, country = world.abroad["city"].take(pa.array(abroad)), world.abroad["country"].take(pa.array(abroad))
@@ -328,7 +320,7 @@ def _rows_table(scenario: Scenario, world: FraudWorld, episodes: Episodes, day: 
         "account_id": cards.account_id.take(pa.array(account)),
         "customer_id": cards.customer_id.take(pa.array(customer)),
         "channel": pa.array(r["channel"], pa.string()),
-        "merchant_id": cards.merchants["merchant_id"].take(_nullable(merchant)),
+        "merchant_id": cards.merchants["merchant_id"].take(nullable(merchant)),
         "category": category, "mcc": mcc,
         "beneficiary_id": (world.high_risk_beneficiaries.take(pa.array(payee)) if payee is not None
                            else pa.nulls(n, pa.string())),
@@ -336,7 +328,7 @@ def _rows_table(scenario: Scenario, world: FraudWorld, episodes: Episodes, day: 
         "currency": pa.repeat(scenario.geography.currency, n),
         "lat": pa.array(lat, pa.float64()), "lon": pa.array(lon, pa.float64()),
         "city": city, "province": province, "country": country,
-        "device_id": world.device_id.take(_nullable(r["device"])),
+        "device_id": world.device_id.take(nullable(r["device"])),
         "recipient_status": pa.repeat("NEW_RECIPIENT", n),
         "is_fraud": pa.repeat(True, n),
         "fraud_scenario": pa.repeat(episodes.scenario, n),
@@ -359,10 +351,6 @@ def _rows_table(scenario: Scenario, world: FraudWorld, episodes: Episodes, day: 
         "first_arrival_ms": first_arrival,
     })
     return rows, record
-
-
-def _nullable(rows: np.ndarray) -> pa.Array:
-    return pa.array(rows, mask=rows < 0)
 
 
 def inject(scenario: Scenario, world: FraudWorld, day: date, clean: pa.Table,
