@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fraud_pipeline.generators.columns import luhn_valid
+from fraud_pipeline.generators.timeline import batch_of
 from fraud_pipeline.scenario import Scenario
 
 SAMPLE = 5
@@ -116,7 +117,7 @@ def event_time_findings(table: pa.Table, day: date, max_lag_ms: int) -> list[Fin
     day_end = day_start + np.timedelta64(1, "D")
     outside = (arrival < day_start) | (arrival >= day_end)
     lag = (arrival - event).astype(np.int64)
-    batch = ((arrival - day_start).astype(np.int64) // (3 * 3_600_000)).astype(np.int8)
+    batch = batch_of(arrival.astype(np.int64), day_start.astype(np.int64))
     return [
         Finding("arrival_time within the partition's day", int(outside.sum()), []),
         Finding(f"arrival_time 0–{max_lag_ms} ms after event_time", int(((lag < 0) | (lag > max_lag_ms)).sum()), []),

@@ -16,7 +16,8 @@ from fraud_pipeline import quality, schemas
 from fraud_pipeline.assets.daily import check_result, check_specs, run_metadata, write_day
 from fraud_pipeline.assets.metadata import definition_metadata
 from fraud_pipeline.generators.card_transactions import card_world
-from fraud_pipeline.generators.fraud import ANCHOR_COLUMNS, SCENARIOS, fraud_world, inject, km_between
+from fraud_pipeline.generators.fraud import (ANCHOR_COLUMNS, SCENARIOS, fraud_world, inject, km_between,
+                                             rows_per_episode)
 from fraud_pipeline.partitions import as_days
 from fraud_pipeline.scenario import Scenario
 from fraud_pipeline.storage import ObjectStore, TableNotReady
@@ -101,20 +102,13 @@ def rate_findings(scenario: Scenario, fraud: pa.Table, clean_rows: int) -> list[
     findings = []
     for name in SCENARIOS:
         config = getattr(scenario.fraud, name)
-        per_episode = _mean_rows_per_episode(scenario, name)
+        per_episode = rows_per_episode(scenario, name)
         expected = config.rate * clean_rows if config.enabled else 0.0
         tolerance = 5 * np.sqrt(expected * per_episode) + per_episode
         rows = int(observed.get(name, 0))
         findings.append(quality.Finding(f"{name}: {rows} rows, expected {expected:.1f} ± {tolerance:.1f}",
                                         int(abs(rows - expected) > tolerance), []))
     return findings
-
-
-def _mean_rows_per_episode(scenario: Scenario, name: str) -> float:
-    bounds = {"card_fraud_chain": scenario.fraud.card_fraud_chain.length,
-              "high_velocity": scenario.fraud.high_velocity.transactions,
-              "account_takeover": scenario.fraud.account_takeover.transfers}.get(name)
-    return 1.0 if bounds is None else (bounds.min + bounds.max) / 2
 
 
 def chain_findings(scenario: Scenario, fraud: pa.Table, episodes: pa.Table) -> list[quality.Finding]:

@@ -345,11 +345,7 @@ def _within(runs: AtmRuns, start: int, end: int, max_lag_ms: int) -> np.ndarray:
 
 
 def _atm_withdrawals(scenario, world, day: date, amounts) -> Rows:
-    """The withdrawals of every run, started on this day or in the weeks before, that arrive today.
-
-    Cash follows the buckets restricted to [step, max] for the card's spender (seed 003), rounded to the step.
-    """
-    atm = scenario.card_transactions.atm
+    """The withdrawals of every run, started on this day or in the weeks before, that arrive today."""
     start, end = day_start_ms(day), day_start_ms(day) + MS_PER_DAY
     max_lag_ms = round(scenario.card_transactions.arrival_lag_seconds.max * 1000)
     run_days = [day - timedelta(days=back) for back in range(atm_lookback_days(scenario), -1, -1)]
@@ -364,7 +360,14 @@ def _atm_withdrawals(scenario, world, day: date, amounts) -> Rows:
         kept.append((runs.card[today], runs.event_ms[today], runs.arrival_ms[today], runs.cash_quantile[today]))
     card, event, arrival, quantile = (np.concatenate(parts) for parts in zip(*kept))
     customer = world.card_customer[card]
+    amount = atm_cash(scenario, world, customer, quantile, amounts)
+    return Rows(3, card, event, amount, world.home_atm[customer], np.full(len(card), -1), arrival_ms=arrival)
+
+
+def atm_cash(scenario: Scenario, world: CardWorld, customer: np.ndarray, quantile: np.ndarray,
+             amounts: BucketDistribution) -> np.ndarray:
+    """Cash at `quantile` of the buckets restricted to [step, max] for each customer's spend, in whole steps."""
+    atm = scenario.card_transactions.atm
     scale = scenario.card_transactions.reference_unit_value * world.spend_factor[customer]
     cash = amounts.quantile(quantile, atm.amount_step / scale, atm.max_amount / scale) * scale
-    amount = np.clip(np.round(cash / atm.amount_step) * atm.amount_step, atm.amount_step, atm.max_amount)
-    return Rows(3, card, event, amount, world.home_atm[customer], np.full(len(card), -1), arrival_ms=arrival)
+    return np.clip(np.round(cash / atm.amount_step) * atm.amount_step, atm.amount_step, atm.max_amount)

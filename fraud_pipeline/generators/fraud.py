@@ -20,7 +20,7 @@ from faker import Faker
 
 from fraud_pipeline import schemas
 from fraud_pipeline.generators.amounts import BucketDistribution
-from fraud_pipeline.generators.card_transactions import (ID_SPACE, CardWorld, any_shop, card_draw, nullable,
+from fraud_pipeline.generators.card_transactions import (ID_SPACE, CardWorld, any_shop, atm_cash, card_draw, nullable,
                                                          purchase_amounts, row_of, shops_near)
 from fraud_pipeline.generators.columns import ids
 from fraud_pipeline.generators.streams import stream
@@ -98,6 +98,19 @@ def _empty_rows() -> dict:
     return {"episode": np.zeros(0, np.int64)}
 
 
+def rows_per_episode(scenario: Scenario, name: str) -> float:
+    """The mean number of fraudulent rows an episode of scenario `name` adds."""
+    bounds = {"card_fraud_chain": scenario.fraud.card_fraud_chain.length,
+              "high_velocity": scenario.fraud.high_velocity.transactions,
+              "account_takeover": scenario.fraud.account_takeover.transfers}.get(name)
+    return 1.0 if bounds is None else (bounds.min + bounds.max) / 2
+
+
+def _episode_count(scenario: Scenario, name: str, clean_rows: int) -> int:
+    """Episodes whose rows make up the scenario's rate of the day's clean transactions."""
+    return round(getattr(scenario.fraud, name).rate * clean_rows / rows_per_episode(scenario, name))
+
+
 def day_episodes(scenario: Scenario, world: FraudWorld, clean: pa.Table, day: date) -> list[Episodes]:
     """The episodes that start from `day`'s clean transactions, every scenario that is enabled."""
     makers = {"card_fraud_chain": _chains, "atm_abroad": _atm_abroad, "high_velocity": _high_velocity,
@@ -152,9 +165,8 @@ def _other_device(world: FraudWorld, account: np.ndarray, rng, weighted: bool) -
 def _chains(scenario, world: FraudWorld, clean, day, rng) -> Episodes:
     """Seeds 002/003: a burst of 3–10 transactions 30–120 s apart, right after one of the card's real purchases."""
     config = scenario.fraud.card_fraud_chain
-    mean_length = (config.length.min + config.length.max) / 2
     purchases = pc.is_in(clean["channel"], pa.array(["pos", "online"])).to_numpy(zero_copy_only=False)
-    anchors = _anchor_rows(purchases, round(config.rate * clean.num_rows / mean_length), rng)
+    anchors = _anchor_rows(purchases, _episode_count(scenario, "card_fraud_chain", clean.num_rows), rng)
     if len(anchors) == 0:
         return Episodes("card_fraud_chain", _empty_rows(), [])
     card = _card_rows(world, clean, anchors)
@@ -191,7 +203,7 @@ def _atm_abroad(scenario, world: FraudWorld, clean, day, rng) -> Episodes:
     weight = np.zeros(clean.num_rows)
     for band in config.age_susceptibility:
         weight[(age >= band.min_age) & (age <= band.max_age) & withdrawals] = band.weight
-    anchors = _anchor_rows(weight > 0, round(config.rate * clean.num_rows), rng, weight=weight)
+    anchors = _anchor_rows(weight > 0, _episode_count(scenario, "atm_abroad", clean.num_rows), rng, weight=weight)
     if len(anchors) == 0:
         return Episodes("atm_abroad", _empty_rows(), [])
     n = len(anchors)
@@ -205,12 +217,9 @@ def _atm_abroad(scenario, world: FraudWorld, clean, day, rng) -> Episodes:
     while near.any():  # impossible travel: far enough that no one could have made the trip
         place[near] = rng.integers(0, world.abroad.num_rows, near.sum())
         near = km_between(lat, lon, abroad_lat[place], abroad_lon[place]) < config.min_distance_km
-    atm = scenario.card_transactions.atm
-    customer = world.cards.card_customer[card]
-    scale = scenario.card_transactions.reference_unit_value * world.cards.spend_factor[customer]
-    cash = BucketDistribution(scenario.card_transactions.amount_buckets).sample(
-        rng, atm.amount_step / scale, atm.max_amount / scale, n) * scale
-    converted = np.round(np.round(cash / atm.amount_step) * atm.amount_step * rng.uniform(0.97, 1.03, n), 2)
+    cash = atm_cash(scenario, world.cards, world.cards.card_customer[card], rng.random(n),
+                    BucketDistribution(scenario.card_transactions.amount_buckets))
+    converted = np.round(cash * rng.uniform(0.97, 1.03, n), 2)  # foreign notes, converted back
     rows = {"episode": np.arange(n), "card": card, "event_ms": anchor_ms + np.round(hours_after * MS_PER_HOUR).astype(np.int64),
             "channel": np.full(n, "atm"), "merchant": np.full(n, -1), "at_terminal": np.zeros(n, bool),
             "device": np.full(n, -1), "amount": converted, "abroad": place}
@@ -224,8 +233,7 @@ def _atm_abroad(scenario, world: FraudWorld, clean, day, rng) -> Episodes:
 def _high_velocity(scenario, world: FraudWorld, clean, day, rng) -> Episodes:
     """Seed 000's scenario A: at night, near another province's hub, 5–12× the usual spend, a new device and payee."""
     config = scenario.fraud.high_velocity
-    mean_count = (config.transactions.min + config.transactions.max) / 2
-    n = round(config.rate * clean.num_rows / mean_count)
+    n = _episode_count(scenario, "high_velocity", clean.num_rows)
     card = card_draw(world.cards, rng, n)
     customer, account = world.cards.card_customer[card], world.cards.card_account[card]
     home = world.customer_province[customer]
@@ -250,8 +258,7 @@ def _high_velocity(scenario, world: FraudWorld, clean, day, rng) -> Episodes:
 def _account_takeover(scenario, world: FraudWorld, clean, day, rng) -> Episodes:
     """Seed 004's signals: a session on a device the account does not trust, draining it to high-risk payees."""
     config = scenario.fraud.account_takeover
-    mean_count = (config.transfers.min + config.transfers.max) / 2
-    n = round(config.rate * clean.num_rows / mean_count)
+    n = _episode_count(scenario, "account_takeover", clean.num_rows)
     card = card_draw(world.cards, rng, n)
     account = world.cards.card_account[card]
     device = _other_device(world, account, rng, weighted=True)
