@@ -24,7 +24,8 @@ from fraud_pipeline.generators.card_transactions import card_transactions, card_
 from fraud_pipeline.generators.fraud import ANCHOR_COLUMNS, fraud_world, inject
 from fraud_pipeline.generators.funnel import funnel_days
 from fraud_pipeline.scenario import Scenario, load_scenario, merge_over, validate_scenario
-from fraud_pipeline.storage import PARQUET_OPTIONS, ObjectStore, in_chunks
+from fraud_pipeline.formats import PARQUET_OPTIONS
+from fraud_pipeline.storage import ObjectStore, in_chunks
 
 
 INJECTION = "fraud injection (2 tables)"

@@ -5,6 +5,7 @@ import warnings
 import dagster as dg
 
 from fraud_pipeline import schemas
+from fraud_pipeline.assets.anomalies import anomaly_schedule_asset, anomaly_timeline_asset, landing_asset
 from fraud_pipeline.assets.entities import entity_assets
 from fraud_pipeline.assets.events import card_transactions_asset, web_funnel_asset
 from fraud_pipeline.assets.fraud import fraud_asset
@@ -25,7 +26,8 @@ def build_definitions(scenario: Scenario) -> dg.Definitions:
         warnings.simplefilter("ignore", dg.BetaWarning)
         assets = [*entity_assets(scenario, kinds), card_transactions_asset(scenario, days, kinds),
                   fraud_asset(scenario, days, kinds), web_funnel_asset(scenario, days, kinds),
-                  baseline_profile_asset(scenario, kinds)]
+                  baseline_profile_asset(scenario, kinds), anomaly_schedule_asset(scenario, kinds),
+                  landing_asset(scenario, days, kinds), anomaly_timeline_asset(scenario, kinds)]
     return dg.Definitions(
         assets=assets,
         asset_checks=[check for spec in schemas.ENTITY_TABLES

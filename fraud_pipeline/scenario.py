@@ -14,7 +14,7 @@ import typing
 from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, Union
 from urllib.parse import urlsplit
 
 import yaml
@@ -22,6 +22,7 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PositiveInt,
                       field_validator, model_validator)
 
 from fraud_pipeline.regions import REGIONS, Region
+from fraud_pipeline import schemas
 
 DEFAULT_SCENARIO_FILE = Path(__file__).with_name("default_scenario.yaml")
 SCENARIO_ENV = "FRAUD_PIPELINE_SCENARIO"
@@ -342,6 +343,161 @@ class WebFunnel(Section):
     arrival_lag_seconds: ArrivalLag
 
 
+# The event tables that get landing files, and the columns anomalies may not rewrite (they
+# decide which file and batch a row lands in).
+EVENT_TABLES = tuple(spec.name for spec in schemas.EVENT_TABLES)
+DELIVERY_COLUMNS = ("arrival_time", "batch")
+WindowDay = Annotated[int, Field(ge=1)]
+MicroBatch = Annotated[int, Field(ge=0, le=7)]
+
+
+class Anomaly(Section):
+    """One planned anomaly: on which window days and micro-batch, in which table (and column)."""
+
+    days: Literal["every"] | Annotated[list[WindowDay], Field(min_length=1)]
+    batch: MicroBatch
+    table: str
+    targets: typing.ClassVar[dict[str, tuple[str, ...]] | None] = None  # table -> columns; None: any event table
+
+    @model_validator(mode="after")
+    def _known_target(self):
+        allowed = self.targets or {t: () for t in EVENT_TABLES}
+        if self.table not in allowed:
+            raise ValueError(f"{self.type} cannot target table {self.table!r}; allowed: {', '.join(allowed)}")
+        column = getattr(self, "column", None)
+        if column is not None and allowed[self.table] and column not in allowed[self.table]:
+            raise ValueError(f"{self.type} cannot target {self.table}.{column}; allowed: "
+                             f"{', '.join(allowed[self.table])}")
+        return self
+
+
+class NullBurst(Anomaly):
+    """A share of the batch's rows lose the value of one column (any column but arrival_time and batch)."""
+
+    type: Literal["null_burst"]
+    share: Probability
+    column: str
+
+    @model_validator(mode="after")
+    def _a_column_of_the_table(self):
+        columns = [c.name for c in schemas.TABLES[self.table].columns if c.name not in DELIVERY_COLUMNS] \
+            if self.table in schemas.TABLES else []
+        if columns and self.column not in columns:
+            raise ValueError(f"null_burst cannot target {self.table}.{self.column}; allowed: {', '.join(columns)}")
+        return self
+
+
+class AgeError(Anomaly):
+    """Under-age applicants, rejected as such; picked among applications that were not approved,
+    so no account ever opens for a minor."""
+
+    type: Literal["age_error"]
+    share: Probability
+    column: str
+    age: IntRange
+    status: str
+    targets = {"applications": ("applicant_age",)}
+
+
+class TrafficSpike(Anomaly):
+    """Extra rows (copies of the batch's rows with fresh ids and times) until the batch holds
+    `volume_multiplier` times its rows; `share` of all its rows get a bot-like value in `column`.
+    The added visitors never apply, so conversion falls."""
+
+    type: Literal["traffic_spike"]
+    share: Probability
+    column: str
+    volume_multiplier: Annotated[float, Field(gt=1, le=20)]
+    bot_values: FloatRange
+    targets = {"web_visits": ("session_duration",), "card_transactions": ("amount",)}
+
+
+class FraudSpike(Anomaly):
+    """A share of the batch's transactions spend `of_limit` of the account's limit (new accounts'
+    approved limit; for card transactions, the account's average balance)."""
+
+    type: Literal["fraud_spike"]
+    share: Probability
+    column: str
+    of_limit: FloatRange
+    targets = {"new_account_transactions": ("amount",), "card_transactions": ("amount",)}
+
+
+class LimitSpike(Anomaly):
+    """A share of the batch's applications request `of_income` of the declared income."""
+
+    type: Literal["limit_spike"]
+    share: Probability
+    column: str
+    of_income: FloatRange
+    targets = {"applications": ("req_credit_limit",)}
+
+
+class StaleData(Anomaly):
+    """A share of the batch's rows carry event times `hours_behind` their arrival."""
+
+    type: Literal["stale_data"]
+    share: Probability
+    hours_behind: Annotated[float, Field(gt=0, le=72)]
+
+
+class ConversionDrop(Anomaly):
+    """Applications in the batch are withheld until `application_rate` of its visitors apply;
+    their accounts and first transactions never happen."""
+
+    type: Literal["conversion_drop"]
+    application_rate: Probability
+    targets = {"applications": ()}
+
+
+class DuplicateBurst(Anomaly):
+    """A share of the batch's rows are delivered twice: an identical copy arrives later in the same batch."""
+
+    type: Literal["duplicate_burst"]
+    share: Probability
+
+
+class LateArrival(Anomaly):
+    """A share of the rows that would arrive `delay_batches` batches earlier arrive in this batch instead
+    (event times unchanged), so this batch receives old events and the earlier one is short."""
+
+    type: Literal["late_arrival"]
+    share: Probability
+    delay_batches: Annotated[int, Field(ge=1, le=7)]
+
+    @model_validator(mode="after")
+    def _source_batch_exists(self):
+        if self.delay_batches > self.batch:
+            raise ValueError(f"late_arrival in batch {self.batch} cannot be {self.delay_batches} batches late: "
+                             f"delay_batches must be at most the batch")
+        return self
+
+
+AnomalyEntry = Annotated[Union[NullBurst, AgeError, TrafficSpike, FraudSpike, LimitSpike, StaleData, ConversionDrop,
+                               DuplicateBurst, LateArrival], Field(discriminator="type")]
+ANOMALY_TYPES = typing.get_args(typing.get_args(AnomalyEntry)[0])
+
+
+class ByName:
+    """Marks a table of named entries that a user's file merges entry by entry (null removes one)."""
+
+
+class Anomalies(Section):
+    window_days: Annotated[int, Field(ge=1, le=366)]
+    after_window: Literal["repeat", "clean"]
+    landing_format: Literal["parquet", "ndjson", "csv"]
+    plan: Annotated[dict[str, AnomalyEntry], ByName()]
+
+    @model_validator(mode="after")
+    def _days_in_window(self):
+        for name, entry in self.plan.items():
+            late = [d for d in ([] if entry.days == "every" else entry.days) if d > self.window_days]
+            if late:
+                raise ValueError(f"plan.{name}.days: day {late[0]} is outside the {self.window_days}-day window "
+                                 f"(allowed: 1–{self.window_days} or every)")
+        return self
+
+
 class Storage(Section):
     url: Annotated[str, Field(min_length=1)]
     endpoint_url: str | None = None
@@ -373,6 +529,7 @@ class Scenario(Section):
     card_transactions: CardTransactions
     fraud: Fraud
     web_funnel: WebFunnel
+    anomalies: Anomalies
     storage: Storage
 
     @model_validator(mode="after")
@@ -387,6 +544,14 @@ class Scenario(Section):
         if self.beneficiaries.per_account.max > self.population.beneficiaries:
             raise ValueError(f"beneficiaries.per_account.max ({self.beneficiaries.per_account.max}) must not exceed "
                              f"population.beneficiaries ({self.population.beneficiaries})")
+        return self
+
+    @model_validator(mode="after")
+    def _conversion_drops_lower_the_rate(self):
+        for name, entry in self.anomalies.plan.items():
+            if isinstance(entry, ConversionDrop) and entry.application_rate >= self.web_funnel.application_rate:
+                raise ValueError(f"anomalies.plan.{name}.application_rate ({entry.application_rate}) must be below "
+                                 f"web_funnel.application_rate ({self.web_funnel.application_rate})")
         return self
 
     @field_validator("region")
@@ -442,10 +607,26 @@ def merge_over(model: type[BaseModel], base: Mapping[str, Any], override: Mappin
     for key, value in override.items():
         field = model.model_fields.get(key)
         section = _section_type(_unwrap(field.annotation)) if field else None
-        if section and isinstance(value, Mapping) and isinstance(base.get(key), Mapping):
+        both_mappings = isinstance(value, Mapping) and isinstance(base.get(key), Mapping)
+        if section and both_mappings:
             merged[key] = merge_over(section, base[key], value)
+        elif field and both_mappings and any(isinstance(m, ByName) for m in field.metadata):
+            merged[key] = _merge_by_name(base[key], value)
         else:
             merged[key] = value
+    return merged
+
+
+def _merge_by_name(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Named entries: a new name adds one, a known name is retuned key by key, a null removes it."""
+    merged = dict(base)
+    for name, entry in override.items():
+        if entry is None:
+            merged.pop(name, None)
+        elif isinstance(entry, Mapping) and isinstance(base.get(name), Mapping):
+            merged[name] = {**base[name], **entry}
+        else:
+            merged[name] = entry
     return merged
 
 

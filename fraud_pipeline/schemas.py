@@ -371,7 +371,72 @@ FEATURE_CATALOGUE = TableSpec(
     primary_key=("table", "column"),
 )
 
+ANOMALY_LABELS = (
+    _c("anomaly_type", S, "The planned anomaly that touched the row (null_burst, age_error, traffic_spike, fraud_spike, "
+                          "limit_spike, stale_data, duplicate_burst, late_arrival); null when untouched.", "001",
+       nullable=True),
+    _c("anomaly_id", S, "FK → anomaly_manifest: <date>-b<batch>-<plan entry>; null when untouched.", "design",
+       nullable=True),
+)
+
+
+def landing(spec: TableSpec) -> TableSpec:
+    """The landing form of an event table: what a downstream pipeline ingests, eight micro-batch files a day.
+
+    Every column may be null there (a null burst can hit any of them) and every row says which
+    planned anomaly touched it.
+    """
+    columns = tuple(Column(c.name, c.type, c.description, c.source, nullable=True) for c in spec.columns)
+    return TableSpec(f"landing_{spec.name}", "landing",
+                     f"{spec.name} as delivered: one file per 3-hour micro-batch, the day's planned anomalies applied "
+                     f"and labelled." + (" Clean and injected fraud rows together: the labelled stream."
+                                         if spec.name == "card_transactions" else ""),
+                     columns + ANOMALY_LABELS, primary_key=())
+
+
+_PLANNED = (
+    _c("anomaly_id", S, "PK. <date>-b<batch>-<plan entry>.", "design"),
+    _c("day", D, "The calendar day.", "001"),
+    _c("window_day", I32, "Day of the anomaly window (1 = the first day after the baseline).", "001"),
+    _c("batch", I8, "Micro-batch (0–7) whose rows it touches.", "001"),
+    _c("anomaly_type", S, "The operator.", "001"),
+    _c("plan_entry", S, "The name of the plan entry in the scenario.", "design"),
+    _c("table", S, "The landing table it touches.", "001"),
+    _c("column", S, "The column it rewrites, if one.", "001", nullable=True),
+    _c("parameters", S, "The entry's parameters, as JSON.", "design"),
+)
+
+ANOMALY_SCHEDULE = TableSpec(
+    "anomaly_schedule", "reports",
+    "The resolved anomaly plan over the anomaly window: one row per planned anomaly (day, micro-batch, type, "
+    "target, parameters). Days after the window follow the scenario's after_window rule.",
+    _PLANNED, primary_key=("anomaly_id",),
+)
+
+ANOMALY_MANIFEST = TableSpec(
+    "anomaly_manifest", "reports",
+    "Ground truth per day: each planned anomaly, the landing rows it touched, and its expected effect on the metric "
+    "the baseline profile tracks, with what the landing batch shows.",
+    (
+        *_PLANNED,
+        _c("rows_affected", pa.int64(), "Landing rows labelled with this anomaly_id.", "design"),
+        _c("rows_removed", pa.int64(), "Rows withheld from the landing table (conversion drops).", "design"),
+        _c("metric", S, "The baseline-profile metric it moves (see baseline_profile.metric).", "001"),
+        _c("baseline", F8, "The metric's baseline mean for this table and batch.", "design", nullable=True),
+        _c("expected", F8, "What the metric should read in the landing batch, given the parameters.", "design",
+           nullable=True),
+        _c("observed", F8, "What it reads in the landing batch.", "design", nullable=True),
+        _c("effect", S, "The expected effect in words, e.g. null rate of campaign_id 0.25 vs baseline 0.00.", "001"),
+        _c("also_affects", S, "Other metrics it moves as a side effect (table:metric@batch, comma separated).",
+           "design", nullable=True),
+    ),
+    primary_key=("anomaly_id",),
+)
+
 ENTITY_TABLES = (CUSTOMERS, DEVICES, ACCOUNTS, CARDS, BENEFICIARIES, ACCOUNT_BENEFICIARIES, MERCHANTS, FEATURE_CATALOGUE)
 FUNNEL_TABLES = (WEB_VISITS, APPLICATIONS, NEW_ACCOUNTS, NEW_ACCOUNT_TRANSACTIONS)
+EVENT_TABLES = (CARD_TRANSACTIONS, *FUNNEL_TABLES)
+LANDING_TABLES = {spec.name: landing(spec) for spec in EVENT_TABLES}  # by event table name
 TABLES: dict[str, TableSpec] = {t.name: t for t in (*ENTITY_TABLES, CARD_TRANSACTIONS, FRAUD_TRANSACTIONS,
-                                                   FRAUD_EPISODES, *FUNNEL_TABLES, BASELINE_PROFILE)}
+                                                   FRAUD_EPISODES, *FUNNEL_TABLES, *LANDING_TABLES.values(),
+                                                   BASELINE_PROFILE, ANOMALY_SCHEDULE, ANOMALY_MANIFEST)}

@@ -1,6 +1,7 @@
 """Object storage: Parquet tables in a Hive layout, on the local disk or S3, written atomically.
 
-Layout: `<root>/<layer>/<table>/[date=YYYY-MM-DD/]part-NNNNN.parquet` plus `_manifest.json`.
+Layout: `<root>/<layer>/<table>/[date=YYYY-MM-DD/]<file>.<format>` plus `_manifest.json`. Tables
+are Parquet `part-NNNNN` files; landing tables are one file per micro-batch in the scenario's format.
 
 A write (1) removes the manifest, so the table stops looking complete; (2) puts each data file
 atomically (a local temp file renamed into place; a single PUT on S3); (3) deletes files a
@@ -24,11 +25,11 @@ from urllib.parse import urlsplit
 import dagster as dg
 import fsspec
 import pyarrow as pa
-import pyarrow.parquet as pq
 from pydantic import Field
 
+from fraud_pipeline import formats
+
 MANIFEST = "_manifest.json"
-PARQUET_OPTIONS = {"compression": "zstd"}
 CHUNK_ROWS = 1_000_000  # rows per Parquet file: each write holds a bounded amount in memory
 
 
@@ -93,6 +94,13 @@ class ObjectStore(dg.ConfigurableResource):
     def write_table(self, layer: str, table: str, data: pa.Table | Iterable[pa.Table], scenario_hash: str,
                     partition: str | None = None) -> WrittenTable:
         """Replace the table (or one partition of it) with `data`: one Parquet file per chunk."""
+        chunks = [data] if isinstance(data, pa.Table) else data
+        return self.write_files(layer, table, {f"part-{i:05d}": chunk for i, chunk in enumerate(chunks)},
+                                scenario_hash, partition)
+
+    def write_files(self, layer: str, table: str, files: dict[str, pa.Table], scenario_hash: str,
+                    partition: str | None = None, fmt: str = "parquet") -> WrittenTable:
+        """Replace the table (or one partition of it) with the named files, each encoded in `fmt`."""
         fs = self.filesystem()
         directory = self.path(layer, table, partition)
         fs.makedirs(directory, exist_ok=True)
@@ -100,15 +108,16 @@ class ObjectStore(dg.ConfigurableResource):
         with contextlib.suppress(FileNotFoundError):
             fs.rm(manifest_path)
 
-        files = []
-        for index, chunk in enumerate([data] if isinstance(data, pa.Table) else data):
-            name = f"part-{index:05d}.parquet"
-            payload = _parquet_bytes(chunk)
+        entries, schema = [], None
+        for stem, chunk in files.items():
+            name = f"{stem}.{fmt}"
+            payload = formats.encode(chunk, fmt)
             _put_atomically(fs, f"{directory}/{name}", payload, local=not self.is_s3)
-            files.append({"path": name, "rows": chunk.num_rows, "bytes": len(payload),
-                          "sha256": hashlib.sha256(payload).hexdigest()})
+            entries.append({"path": name, "rows": chunk.num_rows, "bytes": len(payload),
+                            "sha256": hashlib.sha256(payload).hexdigest()})
+            schema = chunk.schema
 
-        written = {f["path"] for f in files}
+        written = {f["path"] for f in entries}
         for stale in fs.ls(directory, detail=False):
             name = stale.rstrip("/").rsplit("/", 1)[-1]
             if name not in written and name != MANIFEST and not name.startswith("."):
@@ -116,10 +125,18 @@ class ObjectStore(dg.ConfigurableResource):
                     fs.rm(stale, recursive=True)
 
         manifest = {"layer": layer, "table": table, "partition": partition, "scenario_hash": scenario_hash,
-                    "format": "parquet", "rows": sum(f["rows"] for f in files), "files": files}
+                    "format": fmt, "schema": formats.schema_text(schema), "rows": sum(f["rows"] for f in entries),
+                    "files": entries}
         _put_atomically(fs, manifest_path, json.dumps(manifest, indent=2).encode(), local=not self.is_s3)
-        return WrittenTable(uri=self.uri(layer, table, partition), rows=manifest["rows"], files=len(files),
-                            bytes=sum(f["bytes"] for f in files))
+        return WrittenTable(uri=self.uri(layer, table, partition), rows=manifest["rows"], files=len(entries),
+                            bytes=sum(f["bytes"] for f in entries))
+
+    def put_file(self, layer: str, name: str, filename: str, payload: bytes) -> str:
+        """One opaque file (a picture, say) at `<layer>/<name>/<filename>`, written atomically; its location."""
+        directory = self.path(layer, name)
+        self.filesystem().makedirs(directory, exist_ok=True)
+        _put_atomically(self.filesystem(), f"{directory}/{filename}", payload, local=not self.is_s3)
+        return f"{self.uri(layer, name)}/{filename}"
 
     def read_manifest(self, layer: str, table: str, partition: str | None = None) -> dict | None:
         fs = self.filesystem()
@@ -135,25 +152,20 @@ class ObjectStore(dg.ConfigurableResource):
                                 "it was never written, or its last write did not finish")
         fs = self.filesystem()
         directory = self.path(layer, table, partition)
+        schema = formats.schema_from_text(manifest["schema"]) if "schema" in manifest else None
         parts = []
         for entry in manifest["files"]:
             payload = fs.cat_file(f"{directory}/{entry['path']}")
             if hashlib.sha256(payload).hexdigest() != entry["sha256"]:
                 raise TableCorrupt(f"{self.uri(layer, table, partition)}/{entry['path']} does not match "
                                    f"its manifest checksum")
-            parts.append(pq.read_table(pa.BufferReader(payload), columns=columns))
+            parts.append(formats.decode(payload, manifest["format"], schema, columns))
         return pa.concat_tables(parts)
 
 
 def in_chunks(table: pa.Table, rows: int = CHUNK_ROWS) -> list[pa.Table]:
     """The table as consecutive slices of at most `rows` rows (one file each); an empty table stays one file."""
     return [table.slice(offset, rows) for offset in range(0, max(table.num_rows, 1), rows)]
-
-
-def _parquet_bytes(table: pa.Table) -> bytes:
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, **PARQUET_OPTIONS)
-    return sink.getvalue().to_pybytes()
 
 
 def _put_atomically(fs: fsspec.AbstractFileSystem, path: str, payload: bytes, local: bool) -> None:

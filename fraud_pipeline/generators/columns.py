@@ -15,6 +15,25 @@ def ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
     return pc.binary_join_element_wise(prefix, digits, "")
 
 
+def unused_numbers(rng: np.random.Generator, used: np.ndarray, n: int, space: int) -> np.ndarray:
+    """`n` distinct numbers below `space` that are not in `used`: ids that cannot collide with existing ones."""
+    used = np.sort(used)
+    fresh = np.zeros(0, np.int64)
+    while len(fresh) < n:
+        drawn = rng.integers(0, space, 2 * n + 8)
+        drawn = drawn[~_in_sorted(used, drawn) & ~np.isin(drawn, fresh)]
+        _, first = np.unique(drawn, return_index=True)
+        fresh = np.concatenate([fresh, drawn[np.sort(first)]])
+    return fresh[:n]
+
+
+def _in_sorted(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:
+    if len(sorted_values) == 0:
+        return np.zeros(len(values), bool)
+    position = np.minimum(np.searchsorted(sorted_values, values), len(sorted_values) - 1)
+    return sorted_values[position] == values
+
+
 def id_width(count: int) -> int:
     """Digits for ids of a table of `count` rows, with room for the table to grow tenfold."""
     return max(8, len(str(count * 10)))

@@ -22,7 +22,7 @@ from fraud_pipeline import schemas
 from fraud_pipeline.generators.amounts import BucketDistribution
 from fraud_pipeline.generators.card_transactions import (ID_SPACE, CardWorld, any_shop, atm_cash, card_draw, nullable,
                                                          purchase_amounts, row_of, shops_near)
-from fraud_pipeline.generators.columns import ids
+from fraud_pipeline.generators.columns import ids, unused_numbers
 from fraud_pipeline.generators.streams import stream
 from fraud_pipeline.generators.timeline import MS_PER_DAY, MS_PER_HOUR, arrival_lag_ms, batch_of, day_start_ms
 from fraud_pipeline.scenario import Scenario
@@ -412,19 +412,5 @@ def _rows_schema() -> pa.Schema:
 
 def _fresh_numbers(scenario: Scenario, day: date, clean: pa.Table, n: int) -> np.ndarray:
     """Transaction numbers for fraudulent rows from the genuine rows' space, none already used that day."""
-    used = np.sort(pc.cast(pc.utf8_slice_codeunits(clean["transaction_id"], 9), pa.int64()).to_numpy())
-    rng = stream(scenario.seed, "fraud_ids", day.isoformat())
-    fresh = np.zeros(0, np.int64)
-    while len(fresh) < n:
-        drawn = rng.integers(0, ID_SPACE, 2 * n + 8)
-        drawn = drawn[~_in_sorted(used, drawn) & ~np.isin(drawn, fresh)]
-        _, first = np.unique(drawn, return_index=True)
-        fresh = np.concatenate([fresh, drawn[np.sort(first)]])
-    return fresh[:n]
-
-
-def _in_sorted(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:
-    if len(sorted_values) == 0:
-        return np.zeros(len(values), bool)
-    position = np.minimum(np.searchsorted(sorted_values, values), len(sorted_values) - 1)
-    return sorted_values[position] == values
+    used = pc.cast(pc.utf8_slice_codeunits(clean["transaction_id"], 9), pa.int64()).to_numpy()
+    return unused_numbers(stream(scenario.seed, "fraud_ids", day.isoformat()), used, n, ID_SPACE)

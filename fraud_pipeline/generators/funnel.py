@@ -57,6 +57,14 @@ def _uniform(rng, bounds, n) -> np.ndarray:
     return rng.uniform(bounds.min, bounds.max, n)
 
 
+def visitor_numbers(scenario: Scenario, visit_day: date) -> np.ndarray:
+    """The numbers of the day's visitor ids (V<date><number>): the day's volume, and ids nothing else may take."""
+    f = scenario.web_funnel
+    rng = lambda purpose: stream(scenario.seed, "web_funnel", visit_day.isoformat(), purpose)  # noqa: E731
+    volume = max(0.0, 1.0 + f.daily_volume_sd * rng("volume").standard_normal())
+    return rng("visitor_id").choice(ID_SPACE, round(f.visitors_per_day * volume), replace=False)
+
+
 def cohort(scenario: Scenario, visit_day: date) -> dict[str, pa.Table]:
     """Every row that follows from `visit_day`'s visitors, whatever day it lands on."""
     f, seed = scenario.web_funnel, scenario.seed
@@ -65,12 +73,12 @@ def cohort(scenario: Scenario, visit_day: date) -> dict[str, pa.Table]:
                                             f.arrival_lag_seconds.sigma, f.arrival_lag_seconds.max)
     stamp = f"{visit_day:%Y%m%d}"
 
-    volume = max(0.0, 1.0 + f.daily_volume_sd * rng("volume").standard_normal())
-    n = round(f.visitors_per_day * volume)
+    numbers = visitor_numbers(scenario, visit_day)
+    n = len(numbers)
     visit_ms = np.sort(times_in_hours(rng("visit_time"), n, 0, f.hourly_weights, day_start_ms(visit_day)))
     campaigns = campaign_pool(seed)
     session = np.maximum(rng("session").normal(f.session_seconds.mean, f.session_seconds.sd, n), f.session_seconds.min)
-    visitor_id = ids(f"V{stamp}", rng("visitor_id").choice(ID_SPACE, n, replace=False), 6)
+    visitor_id = ids(f"V{stamp}", numbers, 6)
     visits = {
         "visitor_id": visitor_id,
         "event_type": _categorical(rng("event_type"), f.event_types, n),

@@ -1,10 +1,12 @@
-"""The baseline profile: what normal looks like per table and per micro-batch, learnt from the baseline days.
+"""The metrics a data-quality gate watches, per table and micro-batch, and the baseline profile of them.
 
 Two kinds of metric share one layout (table, batch, metric, then statistics):
-- per-day quantities (row volume, null rates, funnel conversion): one observation per baseline day
-  and batch, so `std` is the day-to-day variation a data-quality gate compares a new batch with;
-- value distributions (amounts, session durations, ages, limit-to-income, arrival lag): all rows
-  of that batch over the baseline days, pooled.
+- per-batch quantities (row volume, null rates, duplicate keys, funnel conversion): one value per
+  day and batch (`batch_metrics`), so the profile's `std` is the day-to-day variation a gate
+  compares a new batch with;
+- value distributions (amounts, session durations, ages, limit-to-income, arrival lag): the
+  profile pools all rows of a batch over the baseline days; `batch_metrics` reports a batch's
+  mean and its row count, to be compared with the pooled mean by its standard error.
 """
 
 from __future__ import annotations
@@ -24,6 +26,52 @@ VALUES = {
     "new_accounts": {"approved_limit": lambda t: t["approved_limit"]},
     "new_account_transactions": {"amount": lambda t: t["amount"]},
 }
+UNWATCHED = ("arrival_time", "batch", "anomaly_type", "anomaly_id")  # delivery and labels, not data
+PER_BATCH = "per_batch"
+VALUE = "value"
+
+
+def kind(metric: str) -> str:
+    return VALUE if metric.startswith("value.") or metric == "arrival_lag_seconds" else PER_BATCH
+
+
+def _values(table: str, frame: pd.DataFrame) -> dict[str, pd.Series]:
+    lag = (frame["arrival_time"] - frame["event_time"]).dt.total_seconds()
+    return {"arrival_lag_seconds": lag,
+            **{f"value.{name}": value(frame) for name, value in VALUES.get(table, {}).items()}}
+
+
+def batch_metrics(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """table -> rows with a `day` column: one row per (table, day, batch, metric) with `value` and `rows`.
+
+    Batches without rows are absent (their volume is 0 and nothing else is defined).
+    """
+    parts = []
+    for table, frame in frames.items():
+        grouped = frame.groupby(["day", "batch"])
+        size = grouped.size()
+        watched = [c.name for c in schemas.TABLES[table].columns if c.name not in UNWATCHED]
+        per_batch = {"volume": size}
+        per_batch.update({f"null_rate.{c}": v for c, v in frame[watched].isna().groupby(
+            [frame["day"], frame["batch"]]).mean().items()})
+        key = schemas.TABLES[table].primary_key[0]
+        per_batch["duplicate_key_rate"] = frame.duplicated(["day", key]).groupby([frame["day"], frame["batch"]]).mean()
+        for metric, values in _values(table, frame).items():
+            per_batch[metric] = values.groupby([frame["day"], frame["batch"]]).mean()
+        for metric, values in per_batch.items():
+            parts.append(pd.DataFrame({"table": table, "metric": metric, "value": values.astype(float),
+                                       "rows": size}).reset_index())
+    if {"web_visits", "applications"} <= frames.keys():
+        visits = frames["web_visits"].groupby(["day", "batch"]).size()
+        applications = frames["applications"].groupby(["day", "batch"])
+        submitted = applications.size()
+        rates = {"conversion.application_rate": (submitted.reindex(visits.index, fill_value=0) / visits, visits),
+                 "conversion.approval_rate": (applications["application_status"].agg(
+                     lambda s: (s == "approved").mean()), submitted)}
+        for metric, (values, rows) in rates.items():
+            parts.append(pd.DataFrame({"table": "applications", "metric": metric, "value": values.astype(float),
+                                       "rows": rows}).reset_index())
+    return pd.concat(parts, ignore_index=True)[["table", "day", "batch", "metric", "value", "rows"]]
 
 
 def statistics(values: pd.Series) -> dict:
@@ -32,38 +80,22 @@ def statistics(values: pd.Series) -> dict:
             **{name: values.quantile(q) for name, q in QUANTILES.items()}}
 
 
-def _per_batch(by_day_and_batch: pd.Series, days: list, fill: float | None) -> dict[int, pd.Series]:
-    """A (day, batch) series as one series over the baseline days per batch."""
-    grid = by_day_and_batch.unstack("batch").reindex(index=days, columns=range(BATCHES_PER_DAY))
-    return {batch: grid[batch].fillna(fill) if fill is not None else grid[batch] for batch in range(BATCHES_PER_DAY)}
-
-
 def baseline_profile(days: dict[str, dict[str, pa.Table]]) -> pa.Table:
     """`days`: table name -> {day key -> that day's partition}. Returns one row per (table, batch, metric)."""
     frames = {table: pd.concat([t.to_pandas().assign(day=day) for day, t in by_day.items()], ignore_index=True)
               for table, by_day in days.items()}
     keys = sorted({day for by_day in days.values() for day in by_day})
+    metrics = batch_metrics(frames)
     rows = []
-
-    def add(table: str, metric: str, per_batch: dict[int, pd.Series]):
-        rows.extend({"table": table, "batch": batch, "metric": metric, **statistics(values)}
-                    for batch, values in per_batch.items())
-
+    for (table, metric), found in metrics[metrics["metric"].map(kind) == PER_BATCH].groupby(["table", "metric"]):
+        grid = found.set_index(["day", "batch"])["value"].unstack("batch").reindex(
+            index=keys, columns=range(BATCHES_PER_DAY))
+        if metric == "volume":
+            grid = grid.fillna(0)  # a batch without rows has volume 0; other metrics are undefined there
+        rows.extend({"table": table, "batch": batch, "metric": metric, **statistics(grid[batch])}
+                    for batch in range(BATCHES_PER_DAY))
     for table, frame in frames.items():
-        grouped = frame.groupby(["day", "batch"])
-        add(table, "volume", _per_batch(grouped.size(), keys, fill=0))
-        for column in (c.name for c in schemas.TABLES[table].columns if c.nullable):
-            add(table, f"null_rate.{column}", _per_batch(grouped[column].agg(lambda s: s.isna().mean()), keys, None))
-        batch = frame["batch"]
-        lag = (frame["arrival_time"] - frame["event_time"]).dt.total_seconds()
-        add(table, "arrival_lag_seconds", {b: lag[batch == b] for b in range(BATCHES_PER_DAY)})
-        for metric, value in VALUES.get(table, {}).items():
-            add(table, f"value.{metric}", {b: value(frame)[batch == b] for b in range(BATCHES_PER_DAY)})
-
-    if {"web_visits", "applications"} <= frames.keys():
-        visits = frames["web_visits"].groupby(["day", "batch"]).size()
-        applications = frames["applications"].groupby(["day", "batch"])
-        add("applications", "conversion.application_rate", _per_batch(applications.size() / visits, keys, None))
-        add("applications", "conversion.approval_rate",
-            _per_batch(applications["application_status"].agg(lambda s: (s == "approved").mean()), keys, None))
+        for metric, values in _values(table, frame).items():
+            rows.extend({"table": table, "batch": batch, "metric": metric,
+                         **statistics(values[frame["batch"] == batch])} for batch in range(BATCHES_PER_DAY))
     return pa.Table.from_pandas(pd.DataFrame(rows), schema=schemas.BASELINE_PROFILE.arrow_schema, preserve_index=False)

@@ -1,0 +1,225 @@
+"""The `anomalies` and `landing` groups: the plan, the micro-batch landing files it shapes, and its ground truth.
+
+Landing day D reads the clean events and injected fraud of D. Conversion drops withhold
+applications, and the accounts of those applications open up to a day later and spend days after
+that, so D also reads the clean applications and new accounts of the funnel's look-back window
+(only when a drop falls in it), and new accounts' limits for fraud spikes.
+"""
+
+import base64
+from datetime import date, timedelta
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from fraud_pipeline import schemas
+from fraud_pipeline.assets.daily import check_result, check_specs, run_metadata, write_day
+from fraud_pipeline.assets.metadata import definition_metadata, materialization_metadata
+from fraud_pipeline.generators import anomalies
+from fraud_pipeline.generators.funnel import STAGES, lookback_days, visitor_numbers
+from fraud_pipeline.charts import render
+from fraud_pipeline.generators.ground_truth import anomaly_manifest, day_metrics, timeline_panels
+from fraud_pipeline.generators.timeline import BATCHES_PER_DAY
+from fraud_pipeline.partitions import as_days, baseline_days
+from fraud_pipeline.quality import Finding
+from fraud_pipeline.scenario import ConversionDrop, Scenario
+from fraud_pipeline.storage import ObjectStore, TableNotReady
+
+GROUP, LANDING = "anomalies", "landing"
+EVENTS = ("card_transactions", *STAGES)
+LANDING_ASSETS = [schemas.LANDING_TABLES[name].name for name in EVENTS]  # landing_<table>
+MANIFEST_CHECK = {"labels_match_the_manifest": "Each anomaly's rows_affected equals the landing rows labelled with "
+                                               "its anomaly_id, and no landing row carries an id the manifest lacks."}
+
+
+def _markdown(table: pa.Table, columns: list[str]) -> str:
+    return table.select(columns).to_pandas().to_markdown(index=False, disable_numparse=True)
+
+
+def anomaly_schedule_asset(scenario: Scenario, kinds: set[str]) -> dg.AssetsDefinition:
+    spec = schemas.ANOMALY_SCHEDULE
+    config = scenario.anomalies
+    window = anomalies.window(scenario)
+
+    @dg.asset(name=spec.name, group_name=GROUP, kinds=kinds, metadata=definition_metadata(spec),
+              description=f"{spec.description} Window: {window[0]} … {window[-1]}; afterwards: {config.after_window}.")
+    def _asset(context: dg.AssetExecutionContext, store: ObjectStore) -> dg.MaterializeResult:
+        table = anomalies.schedule(scenario)
+        written = store.write_table("reports", spec.name, table, scenario.content_hash)
+        context.log.info(f"anomaly schedule: {table.num_rows} planned anomalies over {len(window)} days, "
+                         f"written to {written.uri}")
+        metadata = materialization_metadata(table, written, scenario.content_hash)
+        first_day = table.filter(pc.equal(table["window_day"], 1))
+        metadata["first_window_day"] = dg.MetadataValue.md(
+            _markdown(first_day, ["batch", "anomaly_type", "plan_entry", "table", "column", "parameters"]))
+        metadata["window"] = f"{window[0]} … {window[-1]}, then {config.after_window}"
+        metadata["landing_format"] = config.landing_format
+        return dg.MaterializeResult(metadata=metadata)
+
+    return _asset
+
+
+def landing_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, kinds: set[str]) -> dg.AssetsDefinition:
+    lookback = lookback_days(scenario)
+    funnel_window = dg.TimeWindowPartitionMapping(start_offset=-lookback, end_offset=0,
+                                                  allow_nonexistent_upstream_partitions=True)
+    fmt = scenario.anomalies.landing_format
+    funnel_parents = [dg.AssetDep(parent, partition_mapping=funnel_window) for parent in ("applications", "new_accounts")]
+    deps = {"card_transactions": ["card_transactions", "fraud_transactions"], "web_visits": ["web_visits"],
+            "applications": ["applications"], "new_accounts": funnel_parents,
+            "new_account_transactions": ["new_account_transactions", *funnel_parents]}
+    specs = [dg.AssetSpec(schemas.LANDING_TABLES[name].name, group_name=LANDING, deps=[*deps[name], "anomaly_schedule"],
+                          description=schemas.LANDING_TABLES[name].description,
+                          metadata=definition_metadata(schemas.LANDING_TABLES[name]), kinds=kinds - {"parquet"} | {fmt})
+             for name in EVENTS]
+    specs.append(dg.AssetSpec(schemas.ANOMALY_MANIFEST.name, group_name=GROUP, kinds=kinds,
+                              description=schemas.ANOMALY_MANIFEST.description,
+                              metadata=definition_metadata(schemas.ANOMALY_MANIFEST),
+                              deps=[*LANDING_ASSETS, "baseline_profile"]))
+
+    @dg.multi_asset(name="landing", partitions_def=partitions, specs=specs,
+                    backfill_policy=dg.BackfillPolicy.single_run(),
+                    check_specs=check_specs(schemas.ANOMALY_MANIFEST.name, MANIFEST_CHECK))
+    def _asset(context: dg.AssetExecutionContext, store: ObjectStore):
+        days = as_days(context.partition_keys)
+        sources = _Sources(store, scenario)
+        written = {name: {} for name in (*EVENTS, "anomaly_manifest")}
+        findings, last = {}, {}
+        for number, day in enumerate(days, start=1):
+            landing, outcomes = anomalies.landing_day(scenario, day, sources.clean(day), sources.context(day))
+            for name, table in landing.items():
+                files = {f"batch-{b}": table.filter(pc.equal(table["batch"], b)) for b in range(BATCHES_PER_DAY)}
+                written[name][day] = store.write_files(LANDING, name, files, scenario.content_hash,
+                                                       partition=day.isoformat(), fmt=fmt)
+            manifest = anomaly_manifest(outcomes, landing, sources.profile() if outcomes else None)
+            written["anomaly_manifest"][day] = write_day(store, "reports", "anomaly_manifest", manifest, scenario, day)
+            findings[day] = manifest_findings(manifest, landing)
+            last = {**landing, "anomaly_manifest": manifest}
+            context.log.info(f"landing {day}: " + ", ".join(f"{t.num_rows:,} {name}" for name, t in landing.items())
+                             + f"; {len(outcomes)} planned anomalies touching "
+                             f"{sum(o.rows_affected for o in outcomes):,} rows (day {number} of {len(days)})")
+        for name in EVENTS:
+            yield dg.MaterializeResult(asset_key=schemas.LANDING_TABLES[name].name,
+                                       metadata={**run_metadata(written[name], last[name], scenario), "format": fmt})
+        metadata = run_metadata(written["anomaly_manifest"], last["anomaly_manifest"], scenario)
+        if len(days) == 1:
+            metadata["anomalies"] = dg.MetadataValue.md(_markdown(last["anomaly_manifest"], [
+                "anomaly_id", "rows_affected", "rows_removed", "metric", "baseline", "expected", "observed"]))
+        yield dg.MaterializeResult(asset_key="anomaly_manifest", metadata=metadata)
+        yield check_result("anomaly_manifest", "labels_match_the_manifest", findings)
+
+    return _asset
+
+
+def anomaly_timeline_asset(scenario: Scenario, kinds: set[str]) -> dg.AssetsDefinition:
+    days = [*baseline_days(scenario), *anomalies.window(scenario)]
+
+    @dg.asset(name="anomaly_timeline", group_name=GROUP, kinds=(kinds - {"parquet", "numpy"}) | {"png"},
+              deps=[*LANDING_ASSETS, "anomaly_manifest", "baseline_profile"],
+              description=f"A picture of the per-batch metrics the baseline profile tracks, measured on the landing "
+                          f"files of {days[0]} … {days[-1]}: the baseline band (mean ± 3σ) in grey, planned "
+                          f"anomalies in red, their side effects in orange. Written as PNG and shown here.")
+    def _asset(context: dg.AssetExecutionContext, store: ObjectStore) -> dg.MaterializeResult:
+        sources = _Sources(store, scenario)
+        present = [d for d in days if all(store.read_manifest(LANDING, name, partition=d.isoformat())
+                                          for name in EVENTS)]
+        if not present:
+            raise dg.Failure(f"no landing day of {days[0]} … {days[-1]} is materialised yet; materialise the "
+                             "landing assets for those days first")
+        metrics = pd.concat([day_metrics(d, {name: sources.landing(d, name) for name in EVENTS}) for d in present])
+        plans = [p for d in present for p in anomalies.planned(scenario, d)]
+        panels = timeline_panels(present, metrics, sources.profile(), plans)
+        first_window_day = next((i for i, d in enumerate(present) if anomalies.window_day(scenario, d)), len(present))
+        picture = render(panels, BATCHES_PER_DAY, first_window_day, [f"{d:%d}" for d in present])
+        uri = store.put_file("reports", "anomaly_timeline", "timeline.png", picture)
+        missing = sorted(set(days) - set(present))
+        context.log.info(f"anomaly timeline of {len(present)} days, {len(panels)} panels: {uri}"
+                         + (f" ({len(missing)} days not materialised yet)" if missing else ""))
+        legend = "\n".join(f"{i + 1}. `{p.title}`" for i, p in enumerate(panels))
+        return dg.MaterializeResult(metadata={
+            "timeline": dg.MetadataValue.md(f"![anomaly timeline](data:image/png;base64,"
+                                            f"{base64.b64encode(picture).decode()})\n\nPanels, top to bottom:\n"
+                                            f"{legend}\n\nDays (day of month) along the bottom; the dark line "
+                                            f"starts the anomaly window."),
+            "storage_uri": dg.MetadataValue.path(uri), "days": len(present),
+            "days_missing": dg.MetadataValue.json([str(d) for d in missing]), "size_bytes": len(picture)})
+
+    return _asset
+
+
+def manifest_findings(manifest: pa.Table, landing: dict[str, pa.Table]) -> list[Finding]:
+    """The manifest's counts against the labels actually in the landing rows."""
+    labelled = {}
+    for table in landing.values():
+        for entry in pc.value_counts(table["anomaly_id"].drop_null()).to_pylist():
+            labelled[entry["values"]] = labelled.get(entry["values"], 0) + entry["counts"]
+    recorded = dict(zip(manifest["anomaly_id"].to_pylist(), manifest["rows_affected"].to_pylist()))
+    wrong = [i for i in recorded if recorded[i] != labelled.get(i, 0)]
+    unknown = [i for i in labelled if i not in recorded]
+    return [Finding("rows_affected equals the labelled landing rows", len(wrong), wrong[:5]),
+            Finding("every labelled row's anomaly_id is in the manifest", len(unknown), unknown[:5])]
+
+
+class _Sources:
+    """What landing days read from storage, each partition read once per run."""
+
+    def __init__(self, store: ObjectStore, scenario: Scenario):
+        self.store, self.scenario = store, scenario
+        self._cache: dict[tuple, pa.Table | None] = {}
+
+    def _read(self, layer: str, table: str, day: date | None = None, required: bool = True) -> pa.Table | None:
+        key = (layer, table, day)
+        if key not in self._cache:
+            try:
+                self._cache[key] = self.store.read_table(layer, table, partition=day.isoformat() if day else None)
+            except TableNotReady as missing:
+                if required:
+                    when = f" for {day}" if day else ""
+                    raise dg.Failure(f"landing needs {table}{when}; materialise it first. ({missing})") from None
+                self._cache[key] = None
+        return self._cache[key]
+
+    def clean(self, day: date) -> dict[str, pa.Table]:
+        return {"fraud_transactions": self._read("fraud", "fraud_transactions", day),
+                **{name: self._read("events", name, day) for name in EVENTS}}
+
+    def landing(self, day: date, name: str) -> pa.Table:
+        return self._read(LANDING, name, day)
+
+    def profile(self) -> pa.Table:
+        return self._read("reports", "baseline_profile")
+
+    def _window(self, day: date) -> list[date]:
+        """`day` and the funnel's look-back days before it, within the calendar."""
+        first = max(self.scenario.start_date, day - timedelta(days=lookback_days(self.scenario)))
+        return [first + timedelta(days=i) for i in range((day - first).days + 1)]
+
+    def _funnel_window(self, day: date, table: str) -> list[pa.Table]:
+        return [t for d in self._window(day) if (t := self._read("events", table, d, required=False)) is not None]
+
+    def context(self, day: date) -> anomalies.DayContext:
+        withheld = self._withheld_apps(day)
+        opened = pa.concat_tables(self._funnel_window(day, "new_accounts")) if len(withheld) else None
+        return anomalies.DayContext(
+            reserved_numbers=lambda table: (visitor_numbers(self.scenario, day) if table == "web_visits"
+                                            else np.zeros(0, np.int64)),
+            limits=lambda table: self._limits(day, table),
+            withheld_app_ids=withheld,
+            withheld_account_ids=(opened.filter(pc.is_in(opened["app_id"], value_set=withheld))["account_id"]
+                                  .combine_chunks() if opened is not None else pa.array([], pa.string())))
+
+    def _withheld_apps(self, day: date) -> pa.Array:
+        """Applications withheld by conversion drops in the funnel's look-back window (their accounts follow)."""
+        drops = [d for d in self._window(day) if any(isinstance(p.entry, ConversionDrop) for p in anomalies.planned(self.scenario, d))]
+        return pa.concat_arrays([pa.array([], pa.string())] + [
+            anomalies.withheld_applications(self.scenario, d, self._read("events", "applications", d)) for d in drops])
+
+    def _limits(self, day: date, table: str) -> tuple[pa.Array, np.ndarray]:
+        if table == "card_transactions":
+            accounts = self._read("entities", "accounts")
+            return accounts["account_id"], accounts["avg_balance"].to_numpy()
+        opened = pa.concat_tables(self._funnel_window(day, "new_accounts"))
+        return opened["account_id"], opened["approved_limit"].to_numpy().astype(float)

@@ -1,0 +1,203 @@
+"""The anomaly window: each planned anomaly moves its metric far from the baseline, nothing else moves it,
+every touched row is labelled and counted, and the plan is data a user edits."""
+
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from fraud_pipeline.generators import anomalies
+from fraud_pipeline.generators.card_transactions import card_transactions, card_world
+from fraud_pipeline.generators.fraud import fraud_world, inject
+from fraud_pipeline.generators.funnel import STAGES, funnel_days, visitor_numbers
+from fraud_pipeline.generators.ground_truth import EFFECTS, anomaly_manifest, baseline_lookup, day_metrics
+from fraud_pipeline.generators.profile import VALUE, baseline_profile, kind
+from fraud_pipeline.partitions import BASELINE_DAYS
+from fraud_pipeline.scenario import ANOMALY_TYPES
+from fraud_pipeline_tests.conftest import generate_world, scaled
+
+EVENTS = ("card_transactions", *STAGES)
+# A detector with a 5σ threshold catches every planned batch and no unplanned one, and unplanned
+# batches look like noise: at most 2 % of them beyond 3σ (0.3 % for a normal distribution).
+THRESHOLD = 5.0
+NOISE_SIGMAS, NOISE_SHARE = 3.0, 0.02
+
+
+@pytest.fixture(scope="module")
+def busy(small_scenario):
+    """Seed 001's live volume (5,000 visitors a batch, 40,000 a day), so one batch carries a clear signal."""
+    return scaled(small_scenario, card_transactions={"per_day": 10000}, web_funnel={"visitors_per_day": 40000})
+
+
+@pytest.fixture(scope="module")
+def calendar(busy):
+    """21 days generated directly: clean events and fraud, the baseline profile, landing and the manifests."""
+    world = generate_world(busy)
+    cards = card_world(busy, world["customers"], world["accounts"], world["cards"], world["merchants"],
+                       world["account_beneficiaries"])
+    frauds = fraud_world(busy, cards, world["customers"], world["accounts"], world["devices"], world["beneficiaries"])
+    days = [busy.start_date + timedelta(days=i) for i in range(BASELINE_DAYS + busy.anomalies.window_days)]
+    clean, before = {}, None
+    for day, funnel in funnel_days(busy, days):
+        transactions = card_transactions(busy, cards, day)
+        fraud, _ = inject(busy, frauds, day, transactions, before)
+        clean[day] = {"card_transactions": transactions, "fraud_transactions": fraud, **funnel}
+        before = transactions
+    profile = baseline_profile({t: {d.isoformat(): clean[d][t] for d in days[:BASELINE_DAYS]} for t in EVENTS})
+    landing, outcomes, manifests = {}, {}, {}
+    for day in days:
+        landing[day], outcomes[day] = anomalies.landing_day(busy, day, clean[day], _context(busy, day, clean))
+        manifests[day] = anomaly_manifest(outcomes[day], landing[day], profile)
+    metrics = pd.concat([day_metrics(day, landing[day]) for day in days], ignore_index=True)
+    return {"days": days, "clean": clean, "profile": profile, "landing": landing, "outcomes": outcomes,
+            "manifests": manifests, "metrics": metrics}
+
+
+def _context(scenario, day, clean) -> anomalies.DayContext:
+    """What the landing asset reads from storage, taken from the generated days instead."""
+    window = [d for d in clean if day - timedelta(days=8) <= d <= day]
+    opened = pa.concat_tables([clean[d]["new_accounts"] for d in window])
+    withheld = pa.concat_arrays([pa.array([], pa.string())] + [
+        anomalies.withheld_applications(scenario, d, clean[d]["applications"]) for d in window])
+    return anomalies.DayContext(
+        reserved_numbers=lambda t: visitor_numbers(scenario, day) if t == "web_visits" else np.zeros(0, np.int64),
+        limits=lambda t: (opened["account_id"], opened["approved_limit"].to_numpy().astype(float)),
+        withheld_app_ids=withheld,
+        withheld_account_ids=opened.filter(pc.is_in(opened["app_id"], value_set=withheld))["account_id"].combine_chunks())
+
+
+def _deviation(metrics: pd.DataFrame, profile: pa.Table) -> pd.DataFrame:
+    """Each (table, day, batch, metric) value against the baseline: in day-to-day standard deviations for
+    per-batch quantities, in standard errors of the batch mean for value distributions."""
+    stats = profile.to_pandas()[["table", "batch", "metric", "mean", "std"]]
+    joined = metrics.merge(stats, on=["table", "batch", "metric"], how="left")
+    spread = np.where(joined["metric"].map(kind) == VALUE, joined["std"] / np.sqrt(joined["rows"]), joined["std"])
+    difference = (joined["value"] - joined["mean"]).abs()
+    joined["sigmas"] = np.where(spread > 0, difference / np.where(spread > 0, spread, 1),
+                                np.where(difference > 1e-12, np.inf, 0.0))
+    return joined
+
+
+def _declared(scenario, days, profile) -> set[tuple]:
+    """Every (table, metric, day, batch) a planned anomaly is declared to move, directly or as a side effect."""
+    base = baseline_lookup(profile)
+    declared = set()
+    for day in days:
+        for p in anomalies.planned(scenario, day):
+            effect = EFFECTS[p.entry.type](p, base)
+            declared.add((p.entry.table, effect.metric, day, p.entry.batch))
+            for other in effect.also_affects:
+                table, rest = other.split(":")
+                metric, batch = rest.split("@")
+                declared.add((table, metric, day, int(batch)))
+    return declared
+
+
+@pytest.mark.parametrize("anomaly_type", [t.model_fields["type"].annotation.__args__[0] for t in ANOMALY_TYPES])
+def test_each_anomaly_moves_its_metric_on_its_batch_and_nowhere_else(busy, calendar, anomaly_type):
+    base = baseline_lookup(calendar["profile"])
+    deviations = _deviation(calendar["metrics"], calendar["profile"]).set_index(
+        ["table", "metric", "day", "batch"]).sort_index()
+    plans = [p for day in calendar["days"] for p in anomalies.planned(busy, day) if p.entry.type == anomaly_type]
+    assert plans, f"the default plan has no {anomaly_type}"
+    declared = _declared(busy, calendar["days"], calendar["profile"])
+    for p in plans:
+        metric = EFFECTS[anomaly_type](p, base).metric
+        planned = deviations.loc[(p.entry.table, metric, p.day, p.entry.batch), "sigmas"]
+        assert planned > THRESHOLD, f"{p.anomaly_id}: {metric} only {planned:.1f} σ from the baseline"
+        others = deviations.loc[(p.entry.table, metric)]
+        unplanned = others[[(p.entry.table, metric, d, b) not in declared for d, b in others.index]]["sigmas"]
+        assert len(unplanned) > 100
+        assert unplanned.max() < THRESHOLD, f"{metric} moves {unplanned.max():.1f} σ at {unplanned.idxmax()}"
+        assert (unplanned > NOISE_SIGMAS).mean() <= NOISE_SHARE
+
+
+def test_baseline_days_carry_no_anomaly_and_the_window_repeats(busy, calendar):
+    for day in calendar["days"][:BASELINE_DAYS]:
+        assert calendar["outcomes"][day] == []
+        assert all(t["anomaly_type"].null_count == t.num_rows for t in calendar["landing"][day].values())
+    first = busy.start_date + timedelta(days=BASELINE_DAYS)
+    assert [anomalies.window_day(busy, first + timedelta(days=i)) for i in (-1, 0, 6, 7, 13, 14)] == \
+        [None, 1, 7, 1, 7, 1]
+    clean_after = scaled(busy, anomalies={"after_window": "clean"})
+    assert anomalies.window_day(clean_after, first + timedelta(days=6)) == 7
+    assert anomalies.planned(clean_after, first + timedelta(days=7)) == []
+    # Seed 001's intraday plan on each window day: 8 batches, 0 and 3 normal controls.
+    day_one = {p.entry.batch: p.entry.type for p in anomalies.planned(busy, first)}
+    assert day_one == {1: "null_burst", 2: "age_error", 4: "traffic_spike", 5: "fraud_spike", 6: "limit_spike",
+                       7: "stale_data"}
+
+
+def test_manifest_counts_equal_the_labelled_landing_rows(calendar):
+    for day in calendar["days"]:
+        manifest = calendar["manifests"][day].to_pandas().set_index("anomaly_id")
+        labelled = pd.concat([t.select(["anomaly_id", "anomaly_type"]).to_pandas()
+                              for t in calendar["landing"][day].values()]).dropna()
+        counts = labelled.groupby("anomaly_id").size()
+        assert set(counts.index) <= set(manifest.index)
+        assert (manifest["rows_affected"] == counts.reindex(manifest.index, fill_value=0)).all(), day
+        types = labelled.groupby("anomaly_id")["anomaly_type"].unique()
+        assert all(list(types[i]) == [manifest.loc[i, "anomaly_type"]] for i in types.index)
+    total = sum(int(m["rows_affected"].to_numpy().sum()) for m in calendar["manifests"].values())
+    assert total > 10000
+
+
+def test_conversion_drops_withhold_applications_and_everything_that_follows(busy, calendar):
+    [(day, p)] = [(d, p) for d in calendar["days"] for p in anomalies.planned(busy, d) if p.entry.type == "conversion_drop"]
+    manifest = calendar["manifests"][day].to_pandas().set_index("anomaly_id").loc[p.anomaly_id]
+    clean = calendar["clean"][day]["applications"]
+    landed = calendar["landing"][day]["applications"]
+    in_batch = lambda t: int(pc.sum(pc.equal(t["batch"], p.entry.batch)).as_py())  # noqa: E731
+    assert manifest["rows_removed"] == in_batch(clean) - in_batch(landed) > 0
+    assert manifest["observed"] == pytest.approx(p.entry.application_rate, abs=0.01)
+    # No landing account or first transaction refers to a withheld application or its account.
+    every_app = pc.unique(pa.concat_arrays([calendar["landing"][d]["applications"]["app_id"].combine_chunks()
+                                            for d in calendar["days"]]))
+    withheld = pa.array(sorted(set(clean["app_id"].to_pylist()) - set(landed["app_id"].to_pylist())))
+    later = [d for d in calendar["days"] if d >= day]
+    accounts = pa.concat_tables([calendar["landing"][d]["new_accounts"] for d in later])
+    assert not pc.any(pc.is_in(accounts["app_id"], value_set=withheld)).as_py()
+    clean_accounts = pa.concat_tables([calendar["clean"][d]["new_accounts"] for d in later])
+    gone = clean_accounts.filter(pc.is_in(clean_accounts["app_id"], value_set=withheld))["account_id"]
+    assert len(gone) > 10
+    spends = pa.concat_tables([calendar["landing"][d]["new_account_transactions"] for d in later])
+    assert not pc.any(pc.is_in(spends["account_id"], value_set=gone)).as_py()
+    assert len(every_app) > 0
+
+
+def test_injected_values_follow_their_parameters(busy, calendar):
+    plan = busy.anomalies.plan
+    rows = {t: pd.concat([calendar["landing"][d][t].to_pandas() for d in calendar["days"][BASELINE_DAYS:]])
+            for t in EVENTS}
+    apps = rows["applications"]
+    minors = apps[apps["anomaly_type"] == "age_error"]
+    assert minors["applicant_age"].between(plan["under_age"].age.min, plan["under_age"].age.max).all()
+    assert (minors["application_status"] == "rejected - under age").all()
+    limits = apps[apps["anomaly_type"] == "limit_spike"]
+    ratio = limits["req_credit_limit"] / limits["annual_income"]
+    assert ratio.between(0.6 - 1e-4, 0.9).all()
+    visits = rows["web_visits"]
+    assert visits["visitor_id"].is_unique  # added visitors take ids nobody else has
+    for day in calendar["days"][BASELINE_DAYS:]:
+        spiked = calendar["landing"][day]["web_visits"].filter(pc.equal(calendar["landing"][day]["web_visits"]["batch"], 4))
+        before = pc.sum(pc.equal(calendar["clean"][day]["web_visits"]["batch"], 4)).as_py()
+        assert spiked.num_rows == before + round(1.5 * before)
+        bots = spiked.filter(pc.equal(spiked["anomaly_type"], "traffic_spike"))
+        assert bots.num_rows == round(0.8 * spiked.num_rows)
+        assert pc.max(bots["session_duration"]).as_py() <= 1.0
+    stale = visits[visits["anomaly_type"] == "stale_data"]
+    assert ((stale["arrival_time"] - stale["event_time"]) == pd.Timedelta(hours=12)).all()
+    cards = rows["card_transactions"]
+    late = cards[cards["anomaly_type"] == "late_arrival"]
+    assert (late["batch"] == 5).all() and ((late["arrival_time"] - late["event_time"]) >= pd.Timedelta(hours=6)).all()
+    copies = cards[cards["anomaly_type"] == "duplicate_burst"]
+    originals = cards[cards["transaction_id"].isin(copies["transaction_id"]) & cards["anomaly_type"].isna()]
+    assert len(originals) == len(copies) > 0
+    merged = copies.merge(originals, on="transaction_id", suffixes=("", "_first"))
+    assert (merged["amount"] == merged["amount_first"]).all()
+    assert (merged["arrival_time"] >= merged["arrival_time_first"]).all() and (merged["batch"] == 3).all()
+    spends = rows["new_account_transactions"]
+    assert (spends[spends["anomaly_type"] == "fraud_spike"]["amount"] > 5000).all()  # above any normal first spend
