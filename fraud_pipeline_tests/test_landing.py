@@ -3,6 +3,7 @@ runs are split, a plan a user edits in a file, the schedule and the timeline pic
 
 import shutil
 import struct
+from pathlib import Path
 
 import dagster as dg
 import pyarrow.compute as pc
@@ -142,3 +143,13 @@ def test_the_schedule_and_the_timeline_show_in_the_ui(upstream, tmp_path, tiny):
     assert picture[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = struct.unpack(">II", picture[16:24])
     assert width > 2 * 8 * 8 and height > 10 * 84  # 8 pixels per batch; a panel per watched metric
+
+
+def test_the_readme_gate_example_runs_on_real_output(upstream, tmp_path, tiny, monkeypatch, capsys):
+    store = _copy(upstream, tmp_path / "project", "data")
+    assert _run(build_definitions(tiny), store, LANDING_SELECTION, tags=_days("2026-01-15", "2026-01-16")).success
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    example = readme.split("## Scoring a data-quality gate", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path / "project")
+    exec(compile(example, "README.md", "exec"), {})
+    assert capsys.readouterr().out.strip() == "caught 2 of 2 null bursts, 0 false alarms"

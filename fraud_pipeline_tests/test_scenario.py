@@ -104,3 +104,42 @@ def test_a_missing_or_malformed_file_is_a_scenario_error(tmp_path):
         load_scenario({SCENARIO_ENV: str(tmp_path / "absent.yaml")})
     assert "not valid YAML" in _error(tmp_path, "seed: [1,\n")
     assert "must hold a mapping of sections, not a list" in _error(tmp_path, "- seed\n")
+
+
+@pytest.mark.parametrize("plan, message", [
+    ("x: {days: every, batch: 1, type: meltdown, table: web_visits}",
+     "anomalies.plan.x: Input tag 'meltdown' found using 'type' does not match any of the expected tags: 'null_burst', "
+     "'age_error', 'traffic_spike', 'fraud_spike', 'limit_spike', 'stale_data', 'conversion_drop', 'duplicate_burst', "
+     "'late_arrival'"),
+    ("x: {days: every, batch: 8, type: stale_data, table: web_visits, share: 1, hours_behind: 12}",
+     "anomalies.plan.x.stale_data.batch: Input should be less than or equal to 7"),
+    ("x: {days: every, batch: 1, type: null_burst, table: web_visits, column: colour, share: 0.2}",
+     "null_burst cannot target web_visits.colour; allowed: visitor_id, event_type, campaign_id, device_type, geo, "
+     "session_duration, event_time"),
+    ("x: {days: every, batch: 1, type: null_burst, table: web_visits, column: batch, share: 0.2}",
+     "null_burst cannot target web_visits.batch"),
+    ("x: {days: every, batch: 1, type: age_error, table: web_visits, column: geo, share: 0.2, age: {min: 10, max: 17},"
+     " status: rejected}", "age_error cannot target table 'web_visits'; allowed: applications"),
+    ("x: {days: every, batch: 1, type: late_arrival, table: web_visits, share: 0.2, delay_batches: 2}",
+     "late_arrival in batch 1 cannot be 2 batches late: delay_batches must be at most the batch"),
+    ("x: {days: [8], batch: 1, type: duplicate_burst, table: web_visits, share: 0.2}",
+     "plan.x.days: day 8 is outside the 7-day window (allowed: 1–7 or every)"),
+    ("x: {days: [2], batch: 1, type: conversion_drop, table: applications, application_rate: 0.3}",
+     "anomalies.plan.x.application_rate (0.3) must be below web_funnel.application_rate (0.2)"),
+    ("x: {days: [2], batch: 1, type: traffic_spike, table: new_accounts, column: approved_limit, share: 0.5, "
+     "volume_multiplier: 2, bot_values: {min: 0, max: 1}}",
+     "traffic_spike cannot target table 'new_accounts'; allowed: web_visits, card_transactions"),
+])
+def test_a_bad_plan_entry_names_the_field_and_what_is_allowed(tmp_path, plan, message):
+    assert message in _error(tmp_path, f"anomalies:\n  plan:\n    {plan}\n")
+
+
+def test_the_plan_merges_entry_by_entry(tmp_path, scenario):
+    loaded = _load_with(tmp_path, "anomalies:\n  landing_format: csv\n  plan:\n    campaign_nulls: {share: 0.4}\n"
+                                  "    stale_visits: null\n"
+                                  "    extra: {days: [3], batch: 0, type: duplicate_burst, table: web_visits, share: 0.1}\n")
+    plan = loaded.anomalies.plan
+    assert list(plan) == [name for name in scenario.anomalies.plan if name != "stale_visits"] + ["extra"]
+    assert plan["campaign_nulls"].share == 0.4 and plan["campaign_nulls"].column == "campaign_id"
+    assert loaded.anomalies.landing_format == "csv" and loaded.anomalies.window_days == 7
+    assert _error(tmp_path, "anomalies: {landing_format: xml}\n").count("anomalies.landing_format") == 1

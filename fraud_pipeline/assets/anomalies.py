@@ -85,7 +85,7 @@ def landing_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, kinds
                     check_specs=check_specs(schemas.ANOMALY_MANIFEST.name, MANIFEST_CHECK))
     def _asset(context: dg.AssetExecutionContext, store: ObjectStore):
         days = as_days(context.partition_keys)
-        sources = _Sources(store, scenario)
+        sources = LandingSources(store, scenario)
         written = {name: {} for name in (*EVENTS, "anomaly_manifest")}
         findings, last = {}, {}
         for number, day in enumerate(days, start=1):
@@ -123,7 +123,7 @@ def anomaly_timeline_asset(scenario: Scenario, kinds: set[str]) -> dg.AssetsDefi
                           f"files of {days[0]} … {days[-1]}: the baseline band (mean ± 3σ) in grey, planned "
                           f"anomalies in red, their side effects in orange. Written as PNG and shown here.")
     def _asset(context: dg.AssetExecutionContext, store: ObjectStore) -> dg.MaterializeResult:
-        sources = _Sources(store, scenario)
+        sources = LandingSources(store, scenario)
         present = [d for d in days if all(store.read_manifest(LANDING, name, partition=d.isoformat())
                                           for name in EVENTS)]
         if not present:
@@ -163,31 +163,37 @@ def manifest_findings(manifest: pa.Table, landing: dict[str, pa.Table]) -> list[
             Finding("every labelled row's anomaly_id is in the manifest", len(unknown), unknown[:5])]
 
 
-class _Sources:
+class LandingSources:
     """What landing days read from storage, each partition read once per run."""
 
     def __init__(self, store: ObjectStore, scenario: Scenario):
         self.store, self.scenario = store, scenario
         self._cache: dict[tuple, pa.Table | None] = {}
 
-    def _read(self, layer: str, table: str, day: date | None = None, required: bool = True) -> pa.Table | None:
+    def _read(self, layer: str, table: str, day: date | None = None, required: bool = True,
+              keep: bool = True) -> pa.Table | None:
+        """A stored table; `keep` caches it (small tables several days need), else a day's table is read once."""
         key = (layer, table, day)
-        if key not in self._cache:
-            try:
-                self._cache[key] = self.store.read_table(layer, table, partition=day.isoformat() if day else None)
-            except TableNotReady as missing:
-                if required:
-                    when = f" for {day}" if day else ""
-                    raise dg.Failure(f"landing needs {table}{when}; materialise it first. ({missing})") from None
-                self._cache[key] = None
-        return self._cache[key]
+        if key in self._cache:
+            return self._cache[key]
+        try:
+            found = self.store.read_table(layer, table, partition=day.isoformat() if day else None)
+        except TableNotReady as missing:
+            if required:
+                when = f" for {day}" if day else ""
+                raise dg.Failure(f"landing needs {table}{when}; materialise it first. ({missing})") from None
+            found = None
+        if keep:
+            self._cache[key] = found
+        return found
 
     def clean(self, day: date) -> dict[str, pa.Table]:
-        return {"fraud_transactions": self._read("fraud", "fraud_transactions", day),
-                **{name: self._read("events", name, day) for name in EVENTS}}
+        return {"fraud_transactions": self._read("fraud", "fraud_transactions", day, keep=False),
+                **{name: self._read("events", name, day, keep=name in ("applications", "new_accounts"))
+                   for name in EVENTS}}
 
     def landing(self, day: date, name: str) -> pa.Table:
-        return self._read(LANDING, name, day)
+        return self._read(LANDING, name, day, keep=False)
 
     def profile(self) -> pa.Table:
         return self._read("reports", "baseline_profile")

@@ -151,7 +151,10 @@ def anomaly_manifest(outcomes: list[Outcome], landing: dict[str, pa.Table], prof
     effects = [EFFECTS[o.planned.entry.type](o.planned, base) for o in outcomes]
     observed = {}
     if outcomes:
-        metrics = day_metrics(outcomes[0].planned.day, landing)
+        touched = {o.planned.entry.table for o in outcomes}
+        if "applications" in touched:
+            touched.add("web_visits")  # conversion is applications over visits
+        metrics = day_metrics(outcomes[0].planned.day, {name: landing[name] for name in touched})
         observed = {(t, b, m): v for t, b, m, v in metrics[["table", "batch", "metric", "value"]].itertuples(index=False)}
     plans = [o.planned for o in outcomes]
     return schemas.ANOMALY_MANIFEST.build({
