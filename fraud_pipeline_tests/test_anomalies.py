@@ -1,7 +1,7 @@
 """The anomaly window: each planned anomaly moves its metric far from the baseline, nothing else moves it,
 every touched row is labelled and counted, and the plan is data a user edits."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
