@@ -12,10 +12,10 @@ import pytest
 from fraud_pipeline.generators import anomalies
 from fraud_pipeline.generators.card_transactions import card_transactions, card_world
 from fraud_pipeline.generators.fraud import fraud_world, inject
-from fraud_pipeline.generators.funnel import STAGES, funnel_days, visitor_numbers
-from fraud_pipeline.generators.ground_truth import EFFECTS, anomaly_manifest, baseline_lookup, day_metrics
+from fraud_pipeline.generators.funnel import STAGES, funnel_days
+from fraud_pipeline.generators.ground_truth import EFFECTS, anomaly_manifest, baseline_lookup, day_metrics, moved
 from fraud_pipeline.generators.profile import VALUE, baseline_profile, kind
-from fraud_pipeline.partitions import BASELINE_DAYS
+from fraud_pipeline.generators.timeline import BASELINE_DAYS
 from fraud_pipeline.scenario import ANOMALY_TYPES
 from fraud_pipeline_tests.conftest import generate_world, scaled
 
@@ -49,24 +49,17 @@ def calendar(busy):
     profile = baseline_profile({t: {d.isoformat(): clean[d][t] for d in days[:BASELINE_DAYS]} for t in EVENTS})
     landing, outcomes, manifests = {}, {}, {}
     for day in days:
-        landing[day], outcomes[day] = anomalies.landing_day(busy, day, clean[day], _context(busy, day, clean))
+        landing[day], outcomes[day] = anomalies.landing_day(busy, day, clean[day], _context(busy, day, clean, world["accounts"]))
         manifests[day] = anomaly_manifest(outcomes[day], landing[day], profile)
     metrics = pd.concat([day_metrics(day, landing[day]) for day in days], ignore_index=True)
     return {"days": days, "clean": clean, "profile": profile, "landing": landing, "outcomes": outcomes,
             "manifests": manifests, "metrics": metrics}
 
 
-def _context(scenario, day, clean) -> anomalies.DayContext:
-    """What the landing asset reads from storage, taken from the generated days instead."""
-    window = [d for d in clean if day - timedelta(days=8) <= d <= day]
-    opened = pa.concat_tables([clean[d]["new_accounts"] for d in window])
-    withheld = pa.concat_arrays([pa.array([], pa.string())] + [
-        anomalies.withheld_applications(scenario, d, clean[d]["applications"]) for d in window])
-    return anomalies.DayContext(
-        reserved_numbers=lambda t: visitor_numbers(scenario, day) if t == "web_visits" else np.zeros(0, np.int64),
-        limits=lambda t: (opened["account_id"], opened["approved_limit"].to_numpy().astype(float)),
-        withheld_app_ids=withheld,
-        withheld_account_ids=opened.filter(pc.is_in(opened["app_id"], value_set=withheld))["account_id"].combine_chunks())
+def _context(scenario, day, clean, accounts) -> anomalies.DayContext:
+    """The day context as the landing asset builds it, from the generated days instead of storage."""
+    return anomalies.day_context(scenario, day, lambda table, d, required: clean[d][table] if d in clean else None,
+                                 lambda: (accounts["account_id"], accounts["avg_balance"].to_numpy()))
 
 
 def _deviation(metrics: pd.DataFrame, profile: pa.Table) -> pd.DataFrame:
@@ -84,16 +77,8 @@ def _deviation(metrics: pd.DataFrame, profile: pa.Table) -> pd.DataFrame:
 def _declared(scenario, days, profile) -> set[tuple]:
     """Every (table, metric, day, batch) a planned anomaly is declared to move, directly or as a side effect."""
     base = baseline_lookup(profile)
-    declared = set()
-    for day in days:
-        for p in anomalies.planned(scenario, day):
-            effect = EFFECTS[p.entry.type](p, base)
-            declared.add((p.entry.table, effect.metric, day, p.entry.batch))
-            for other in effect.also_affects:
-                table, rest = other.split(":")
-                metric, batch = rest.split("@")
-                declared.add((table, metric, day, int(batch)))
-    return declared
+    return {(table, metric, day, batch) for day in days for p in anomalies.planned(scenario, day)
+            for table, metric, batch in moved(p, base)[1]}
 
 
 @pytest.mark.parametrize("anomaly_type", [t.model_fields["type"].annotation.__args__[0] for t in ANOMALY_TYPES])

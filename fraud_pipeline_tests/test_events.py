@@ -11,7 +11,7 @@ import pytest
 
 from fraud_pipeline.definitions import build_definitions, defs
 from fraud_pipeline.generators.funnel import STAGES
-from fraud_pipeline.partitions import BASELINE_DAYS
+from fraud_pipeline.generators.timeline import BASELINE_DAYS
 from fraud_pipeline.storage import ObjectStore
 from fraud_pipeline_tests.conftest import scaled
 

@@ -7,10 +7,9 @@ that, so D also reads the clean applications and new accounts of the funnel's lo
 """
 
 import base64
-from datetime import date, timedelta
+from datetime import date
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -19,13 +18,13 @@ from fraud_pipeline import schemas
 from fraud_pipeline.assets.daily import check_result, check_specs, run_metadata, write_day
 from fraud_pipeline.assets.metadata import definition_metadata, materialization_metadata
 from fraud_pipeline.generators import anomalies
-from fraud_pipeline.generators.funnel import STAGES, lookback_days, visitor_numbers
+from fraud_pipeline.generators.funnel import STAGES, lookback_days
 from fraud_pipeline.charts import render
 from fraud_pipeline.generators.ground_truth import anomaly_manifest, day_metrics, timeline_panels
-from fraud_pipeline.generators.timeline import BATCHES_PER_DAY
-from fraud_pipeline.partitions import as_days, baseline_days
+from fraud_pipeline.generators.timeline import BATCHES_PER_DAY, baseline_days
+from fraud_pipeline.partitions import as_days
 from fraud_pipeline.quality import Finding
-from fraud_pipeline.scenario import ConversionDrop, Scenario
+from fraud_pipeline.scenario import Scenario
 from fraud_pipeline.storage import ObjectStore, TableNotReady
 
 GROUP, LANDING = "anomalies", "landing"
@@ -115,7 +114,7 @@ def landing_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, kinds
 
 
 def anomaly_timeline_asset(scenario: Scenario, kinds: set[str]) -> dg.AssetsDefinition:
-    days = [*baseline_days(scenario), *anomalies.window(scenario)]
+    days = [*baseline_days(scenario.start_date), *anomalies.window(scenario)]
 
     @dg.asset(name="anomaly_timeline", group_name=GROUP, kinds=(kinds - {"parquet", "numpy"}) | {"png"},
               deps=[*LANDING_ASSETS, "anomaly_manifest", "baseline_profile"],
@@ -198,34 +197,11 @@ class LandingSources:
     def profile(self) -> pa.Table:
         return self._read("reports", "baseline_profile")
 
-    def _window(self, day: date) -> list[date]:
-        """`day` and the funnel's look-back days before it, within the calendar."""
-        first = max(self.scenario.start_date, day - timedelta(days=lookback_days(self.scenario)))
-        return [first + timedelta(days=i) for i in range((day - first).days + 1)]
-
-    def _funnel_window(self, day: date, table: str) -> list[pa.Table]:
-        return [t for d in self._window(day) if (t := self._read("events", table, d, required=False)) is not None]
-
     def context(self, day: date) -> anomalies.DayContext:
-        withheld = self._withheld_apps(day)
-        opened = pa.concat_tables(self._funnel_window(day, "new_accounts")) if len(withheld) else None
-        return anomalies.DayContext(
-            reserved_numbers=lambda table: (visitor_numbers(self.scenario, day) if table == "web_visits"
-                                            else np.zeros(0, np.int64)),
-            limits=lambda table: self._limits(day, table),
-            withheld_app_ids=withheld,
-            withheld_account_ids=(opened.filter(pc.is_in(opened["app_id"], value_set=withheld))["account_id"]
-                                  .combine_chunks() if opened is not None else pa.array([], pa.string())))
+        def accounts():
+            table = self._read("entities", "accounts")
+            return table["account_id"], table["avg_balance"].to_numpy()
 
-    def _withheld_apps(self, day: date) -> pa.Array:
-        """Applications withheld by conversion drops in the funnel's look-back window (their accounts follow)."""
-        drops = [d for d in self._window(day) if any(isinstance(p.entry, ConversionDrop) for p in anomalies.planned(self.scenario, d))]
-        return pa.concat_arrays([pa.array([], pa.string())] + [
-            anomalies.withheld_applications(self.scenario, d, self._read("events", "applications", d)) for d in drops])
-
-    def _limits(self, day: date, table: str) -> tuple[pa.Array, np.ndarray]:
-        if table == "card_transactions":
-            accounts = self._read("entities", "accounts")
-            return accounts["account_id"], accounts["avg_balance"].to_numpy()
-        opened = pa.concat_tables(self._funnel_window(day, "new_accounts"))
-        return opened["account_id"], opened["approved_limit"].to_numpy().astype(float)
+        return anomalies.day_context(self.scenario, day,
+                                     lambda table, d, required: self._read("events", table, d, required=required),
+                                     accounts)

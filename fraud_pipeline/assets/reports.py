@@ -7,7 +7,7 @@ from fraud_pipeline import schemas
 from fraud_pipeline.assets.metadata import definition_metadata, materialization_metadata
 from fraud_pipeline.generators.funnel import STAGES
 from fraud_pipeline.generators.profile import baseline_profile
-from fraud_pipeline.partitions import baseline_days
+from fraud_pipeline.generators.timeline import baseline_days
 from fraud_pipeline.scenario import Scenario
 from fraud_pipeline.storage import ObjectStore
 
@@ -17,7 +17,7 @@ PROFILED = ("card_transactions", *STAGES)
 
 def baseline_profile_asset(scenario: Scenario, kinds: set[str]) -> dg.AssetsDefinition:
     spec = schemas.BASELINE_PROFILE
-    keys = [day.isoformat() for day in baseline_days(scenario)]
+    keys = [day.isoformat() for day in baseline_days(scenario.start_date)]
     only_baseline = dg.SpecificPartitionsPartitionMapping(keys)
 
     @dg.asset(name=spec.name, group_name=GROUP, kinds=kinds, metadata=definition_metadata(spec),

@@ -24,8 +24,7 @@ from fraud_pipeline.generators import card_transactions, funnel
 from fraud_pipeline.generators.card_transactions import row_of
 from fraud_pipeline.generators.columns import ids, unused_numbers
 from fraud_pipeline.generators.streams import stream
-from fraud_pipeline.generators.timeline import MS_PER_BATCH, MS_PER_HOUR, day_start_ms
-from fraud_pipeline.partitions import BASELINE_DAYS
+from fraud_pipeline.generators.timeline import BASELINE_DAYS, MS_PER_BATCH, MS_PER_HOUR, day_start_ms
 from fraud_pipeline.scenario import Anomaly, ConversionDrop, Scenario
 
 # Tables whose rows a traffic spike can add: the key column, its prefix, digits and number space.
@@ -86,6 +85,40 @@ def planned(scenario: Scenario, day: date) -> list[Planned]:
     entries = [(name, e) for name, e in scenario.anomalies.plan.items() if e.days == "every" or number in e.days]
     entries.sort(key=lambda item: not isinstance(item[1], ConversionDrop))
     return [Planned(f"{day:%Y%m%d}-b{e.batch}-{name}", name, day, number, e) for name, e in entries]
+
+
+def funnel_window(scenario: Scenario, day: date) -> list[date]:
+    """`day` and the funnel's look-back days before it, within the calendar: where a day's accounts come from."""
+    first = max(scenario.start_date, day - timedelta(days=funnel.lookback_days(scenario)))
+    return [first + timedelta(days=i) for i in range((day - first).days + 1)]
+
+
+def day_context(scenario: Scenario, day: date, stored: Callable[[str, date, bool], pa.Table | None],
+                card_limits: Callable[[], tuple[pa.Array, np.ndarray]]) -> DayContext:
+    """What the day's operators need from other days: `stored(table, day, required)` gives a clean funnel
+    table (None if not stored and not required); `card_limits` the entity accounts' ids and average balances."""
+    window = funnel_window(scenario, day)
+    drops = [d for d in window if any(isinstance(p.entry, ConversionDrop) for p in planned(scenario, d))]
+    withheld = pa.concat_arrays([pa.array([], pa.string())] + [
+        withheld_applications(scenario, d, stored("applications", d, True)) for d in drops])
+
+    def opened() -> pa.Table:
+        return pa.concat_tables([t for d in window if (t := stored("new_accounts", d, False)) is not None])
+
+    def limits(table: str) -> tuple[pa.Array, np.ndarray]:
+        if table == "card_transactions":
+            return card_limits()
+        accounts = opened()
+        return accounts["account_id"], accounts["approved_limit"].to_numpy().astype(float)
+
+    gone = pa.array([], pa.string())
+    if len(withheld):
+        accounts = opened()
+        gone = accounts.filter(pc.is_in(accounts["app_id"], value_set=withheld))["account_id"].combine_chunks()
+    return DayContext(
+        reserved_numbers=lambda table: (funnel.visitor_numbers(scenario, day) if table == "web_visits"
+                                        else np.zeros(0, np.int64)),
+        limits=limits, withheld_app_ids=withheld, withheld_account_ids=gone)
 
 
 def window(scenario: Scenario) -> list[date]:

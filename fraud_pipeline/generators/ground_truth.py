@@ -22,6 +22,7 @@ from fraud_pipeline.generators.profile import VALUE, batch_metrics, kind
 from fraud_pipeline.generators.timeline import BATCHES_PER_DAY, MS_PER_BATCH
 
 Baseline = Callable[[str, int, str], float | None]  # (table, batch, metric) -> baseline mean
+Target = tuple[str, str, int]  # (table, metric, batch)
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class Effect:
     metric: str
     expected: float | None
     effect: str
-    also_affects: tuple[str, ...] = ()
+    also_affects: tuple[Target, ...] = ()
 
 
 def _mix(share: float, baseline: float | None, value: float | None) -> float | None:
@@ -59,9 +60,9 @@ def _traffic_spike(p: Planned, base: Baseline) -> Effect:
     e = p.entry
     b = base(e.table, e.batch, "volume")
     expected = None if b is None else b * e.volume_multiplier
-    also = [f"{e.table}:value.{p.column}@{e.batch}"]
+    also = [(e.table, f"value.{p.column}", e.batch)]
     if e.table == "web_visits":
-        also.append(f"applications:conversion.application_rate@{e.batch}")
+        also.append(("applications", "conversion.application_rate", e.batch))
     return Effect("volume", expected, f"volume {_text(expected, 0)} vs baseline {_text(b, 0)} "
                                       f"({e.volume_multiplier:g}×), {e.share:.0%} with a bot-like {p.column} of "
                                       f"{e.bot_values.min:g}–{e.bot_values.max:g}", tuple(also))
@@ -70,7 +71,7 @@ def _traffic_spike(p: Planned, base: Baseline) -> Effect:
 def _fraud_spike(p: Planned, base: Baseline) -> Effect:
     e, metric = p.entry, f"value.{p.column}"
     b = base(e.table, e.batch, metric)
-    limits = [base("new_accounts", batch, "value.approved_limit") for batch in range(8)] \
+    limits = [base("new_accounts", batch, "value.approved_limit") for batch in range(BATCHES_PER_DAY)] \
         if e.table == "new_account_transactions" else []
     limits = [v for v in limits if v is not None]
     mean_limit = sum(limits) / len(limits) if limits else None
@@ -102,7 +103,7 @@ def _conversion_drop(p: Planned, base: Baseline) -> Effect:
     b = base(e.table, e.batch, metric)
     return Effect(metric, e.application_rate, f"application rate {e.application_rate:.2f} vs baseline {_text(b, 2)}; "
                                               "the withheld applications' accounts and first transactions never happen",
-                  (f"applications:volume@{e.batch}",))
+                  (("applications", "volume", e.batch),))
 
 
 def _duplicate_burst(p: Planned, base: Baseline) -> Effect:
@@ -111,7 +112,7 @@ def _duplicate_burst(p: Planned, base: Baseline) -> Effect:
     b = base(e.table, e.batch, "duplicate_key_rate")
     return Effect("duplicate_key_rate", expected, f"duplicate key rate {expected:.3f} vs baseline {_text(b, 3)} "
                                                   f"({e.share:.0%} of rows delivered twice)",
-                  (f"{e.table}:volume@{e.batch}", f"{e.table}:arrival_lag_seconds@{e.batch}"))
+                  ((e.table, "volume", e.batch), (e.table, "arrival_lag_seconds", e.batch)))
 
 
 def _late_arrival(p: Planned, base: Baseline) -> Effect:
@@ -125,7 +126,7 @@ def _late_arrival(p: Planned, base: Baseline) -> Effect:
         expected = (volume * b + e.share * moved * late) / (volume + e.share * moved)
     return Effect(metric, expected, f"{e.share:.0%} of batch {source}'s rows arrive {e.delay_batches} batch(es) late: "
                                     f"mean arrival lag {_text(expected, 0)} s vs baseline {_text(b, 1)} s",
-                  (f"{e.table}:volume@{source}", f"{e.table}:volume@{e.batch}"))
+                  ((e.table, "volume", source), (e.table, "volume", e.batch)))
 
 
 EFFECTS: dict[str, Callable[[Planned, Baseline], Effect]] = {
@@ -133,6 +134,12 @@ EFFECTS: dict[str, Callable[[Planned, Baseline], Effect]] = {
     "limit_spike": _limit_spike, "stale_data": _stale_data, "conversion_drop": _conversion_drop,
     "duplicate_burst": _duplicate_burst, "late_arrival": _late_arrival,
 }
+
+
+def moved(p: Planned, base: Baseline) -> tuple[Effect, list[Target]]:
+    """A planned anomaly's effect, and every (table, metric, batch) it moves: its own, then its side effects."""
+    effect = EFFECTS[p.entry.type](p, base)
+    return effect, [(p.entry.table, effect.metric, p.entry.batch), *effect.also_affects]
 
 
 def baseline_lookup(profile: pa.Table | None) -> Baseline:
@@ -166,7 +173,7 @@ def anomaly_manifest(outcomes: list[Outcome], landing: dict[str, pa.Table], prof
         "expected": [e.expected for e in effects],
         "observed": [observed.get((p.entry.table, p.entry.batch, e.metric)) for p, e in zip(plans, effects)],
         "effect": [e.effect for e in effects],
-        "also_affects": [", ".join(e.also_affects) or None for e in effects],
+        "also_affects": [", ".join(f"{t}:{m}@{b}" for t, m, b in e.also_affects) or None for e in effects],
     })
 
 
@@ -184,12 +191,10 @@ def timeline_panels(days: list[date], metrics: pd.DataFrame, profile: pa.Table, 
     for p in plans:
         if p.day not in position:
             continue
-        effect = EFFECTS[p.entry.type](p, base)
-        marks.setdefault((p.entry.table, effect.metric), ([], []))[0].append(_point(position[p.day], p.entry.batch))
-        for other in effect.also_affects:
-            table, rest = other.split(":")
-            metric, batch = rest.split("@")
-            marks.setdefault((table, metric), ([], []))[1].append(_point(position[p.day], int(batch)))
+        _, ((table, metric, batch), *side) = moved(p, base)
+        marks.setdefault((table, metric), ([], []))[0].append(_point(position[p.day], batch))
+        for table, metric, batch in side:
+            marks.setdefault((table, metric), ([], []))[1].append(_point(position[p.day], batch))
     n = len(days) * BATCHES_PER_DAY
     panels = []
     for (table, metric), (planned_points, side_points) in marks.items():

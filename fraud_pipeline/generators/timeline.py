@@ -6,10 +6,11 @@ hours); a day is split into eight 3-hour micro-batches.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 
+BASELINE_DAYS = 14  # the normal days the baseline profile learns from; the anomaly window follows
 BATCHES_PER_DAY = 8
 MS_PER_HOUR = 3_600_000
 MS_PER_DAY = 24 * MS_PER_HOUR
@@ -17,6 +18,10 @@ MS_PER_BATCH = MS_PER_DAY // BATCHES_PER_DAY
 
 
 EPOCH = date(1970, 1, 1)
+
+
+def baseline_days(start: date) -> list[date]:
+    return [start + timedelta(days=i) for i in range(BASELINE_DAYS)]
 
 
 def day_start_ms(day: date) -> int:
