@@ -10,6 +10,7 @@ from fraud_pipeline.assets.entities import entity_assets
 from fraud_pipeline.assets.events import card_transactions_asset, web_funnel_asset
 from fraud_pipeline.assets.fraud import fraud_asset
 from fraud_pipeline.assets.reports import baseline_profile_asset
+from fraud_pipeline.automation import jobs_and_automation
 from fraud_pipeline.checks import table_checks
 from fraud_pipeline.partitions import daily_partitions
 from fraud_pipeline.quality import entity_expectations
@@ -22,14 +23,17 @@ def build_definitions(scenario: Scenario) -> dg.Definitions:
     kinds = {"numpy", "parquet"} | ({"s3"} if store.is_s3 else set())
     days = daily_partitions(scenario)
     expectations = entity_expectations(scenario)
-    with warnings.catch_warnings():  # single-run backfill policies are beta in 1.13, and deliberate here
+    # Every asset, partitioned or not, has a single-run backfill policy (beta in 1.13, deliberate): any
+    # selection over any partition range is one run, so `--select '*' --partition-range` runs the scenario.
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", dg.BetaWarning)
         assets = [*entity_assets(scenario, kinds), card_transactions_asset(scenario, days, kinds),
                   fraud_asset(scenario, days, kinds), web_funnel_asset(scenario, days, kinds),
                   baseline_profile_asset(scenario, kinds), anomaly_schedule_asset(scenario, kinds),
                   landing_asset(scenario, days, kinds), anomaly_timeline_asset(scenario, kinds)]
+    jobs, schedules, sensors = jobs_and_automation(scenario, store)
     return dg.Definitions(
-        assets=assets,
+        assets=assets, jobs=jobs, schedules=schedules, sensors=sensors,
         asset_checks=[check for spec in schemas.ENTITY_TABLES
                       for check in table_checks(spec, expectations.get(spec.name, {}))],
         resources={"store": store},

@@ -3,12 +3,14 @@
 Layout: `<root>/<layer>/<table>/[date=YYYY-MM-DD/]<file>.<format>` plus `_manifest.json`. Tables
 are Parquet `part-NNNNN` files; landing tables are one file per micro-batch in the scenario's format.
 
-A write (1) removes the manifest, so the table stops looking complete; (2) puts each data file
-atomically (a local temp file renamed into place; a single PUT on S3); (3) deletes files a
-previous write left that this one did not write; (4) writes the manifest last, listing every
-file with its row count and SHA-256. Readers trust only what a manifest lists, so a half-written
-table is never mistaken for a complete one. File names and contents are deterministic, so a
-re-write of the same data leaves byte-identical files.
+A write holds the table's or partition's writer lock (`locks`), then (1) removes the manifest, so
+the table stops looking complete; (2) puts each data file atomically (a local temp file renamed into
+place; a single PUT on S3); (3) deletes files a previous write left that this one did not write;
+(4) writes the manifest last, listing every file with its row count and SHA-256. Readers trust only
+what a manifest lists, so a write that dies at any point — the store gone, the process killed —
+leaves nothing that looks complete, and two writers never mix their files. File names and contents
+are deterministic, so a re-write of the same data leaves byte-identical files. Every S3 call is
+retried on transient errors (`retries`), each retry logged to the run.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ import pyarrow as pa
 from pydantic import Field
 
 from fraud_pipeline import formats
+from fraud_pipeline.locks import local_lock, s3_lock
+from fraud_pipeline.retries import CLIENT_OPTIONS, S3FS_TRIES, retrying
 
 MANIFEST = "_manifest.json"
 CHUNK_ROWS = 1_000_000  # rows per Parquet file: each write holds a bounded amount in memory
@@ -74,7 +78,9 @@ class ObjectStore(dg.ConfigurableResource):
             # No listing cache: a listing must see what another writer did a moment ago. The
             # endpoint is passed explicitly so fsspec's instance cache is keyed by it.
             endpoint = self.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
-            return fsspec.filesystem("s3", use_listings_cache=False, endpoint_url=endpoint)
+            s3 = fsspec.filesystem("s3", use_listings_cache=False, endpoint_url=endpoint, **CLIENT_OPTIONS)
+            s3.retries = S3FS_TRIES
+            return s3
         return fsspec.filesystem("file")
 
     def _root(self) -> str:
@@ -103,45 +109,83 @@ class ObjectStore(dg.ConfigurableResource):
         """Replace the table (or one partition of it) with the named files, each encoded in `fmt`."""
         fs = self.filesystem()
         directory = self.path(layer, table, partition)
-        fs.makedirs(directory, exist_ok=True)
         manifest_path = f"{directory}/{MANIFEST}"
-        with contextlib.suppress(FileNotFoundError):
-            fs.rm(manifest_path)
+        with self._writer_lock(layer, table, partition) as still_ours:
+            self._call(f"create {directory}", fs.makedirs, directory, exist_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                self._call(f"delete {manifest_path}", fs.rm, manifest_path)
 
-        entries, schema = [], None
-        for stem, chunk in files.items():
-            name = f"{stem}.{fmt}"
-            payload = formats.encode(chunk, fmt)
-            _put_atomically(fs, f"{directory}/{name}", payload, local=not self.is_s3)
-            entries.append({"path": name, "rows": chunk.num_rows, "bytes": len(payload),
-                            "sha256": hashlib.sha256(payload).hexdigest()})
-            schema = chunk.schema
+            entries, schema = [], None
+            for stem, chunk in files.items():
+                name = f"{stem}.{fmt}"
+                payload = formats.encode(chunk, fmt)
+                still_ours()
+                self._put(fs, f"{directory}/{name}", payload)
+                entries.append({"path": name, "rows": chunk.num_rows, "bytes": len(payload),
+                                "sha256": hashlib.sha256(payload).hexdigest()})
+                schema = chunk.schema
 
-        written = {f["path"] for f in entries}
-        for stale in fs.ls(directory, detail=False):
-            name = stale.rstrip("/").rsplit("/", 1)[-1]
-            if name not in written and name != MANIFEST and not name.startswith("."):
-                with contextlib.suppress(FileNotFoundError):  # another writer may have removed it
-                    fs.rm(stale, recursive=True)
+            written = {f["path"] for f in entries}
+            for stale in self._call(f"list {directory}", fs.ls, directory, detail=False):
+                name = stale.rstrip("/").rsplit("/", 1)[-1]
+                if name not in written and name != MANIFEST:  # a killed writer's temp files too: we hold the lock
+                    with contextlib.suppress(FileNotFoundError):
+                        self._call(f"delete {stale}", fs.rm, stale, recursive=True)
 
-        manifest = {"layer": layer, "table": table, "partition": partition, "scenario_hash": scenario_hash,
-                    "format": fmt, "schema": formats.schema_text(schema), "rows": sum(f["rows"] for f in entries),
-                    "files": entries}
-        _put_atomically(fs, manifest_path, json.dumps(manifest, indent=2).encode(), local=not self.is_s3)
+            manifest = {"layer": layer, "table": table, "partition": partition, "scenario_hash": scenario_hash,
+                        "format": fmt, "schema": formats.schema_text(schema),
+                        "rows": sum(f["rows"] for f in entries), "files": entries}
+            still_ours()
+            self._put(fs, manifest_path, json.dumps(manifest, indent=2).encode())
         return WrittenTable(uri=self.uri(layer, table, partition), rows=manifest["rows"], files=len(entries),
                             bytes=sum(f["bytes"] for f in entries))
 
+    def _writer_lock(self, layer: str, table: str, partition: str | None):
+        """One writer per table or partition; the lock lives in `<root>/.locks/`, outside the data."""
+        lock = "/".join([self._root(), ".locks", layer, table, f"{partition_dir(partition) if partition else '_'}.lock"])
+        what = self.uri(layer, table, partition)
+        if self.is_s3:
+            return s3_lock(self.filesystem(), lock, what)
+        return local_lock(lock, what)
+
+    def _call(self, what: str, function, *args, **kwargs):
+        """A store operation; on S3, retried on transient errors (see `retries`)."""
+        if not self.is_s3:
+            return function(*args, **kwargs)
+        return retrying(f"S3 {what}", lambda: function(*args, **kwargs))
+
+    def _put(self, fs: fsspec.AbstractFileSystem, path: str, payload: bytes) -> None:
+        """A reader sees the old file or the new one, never a partial one."""
+        if self.is_s3:
+            self._call(f"PUT {path}", fs.pipe_file, path, payload)  # one PUT: the object appears whole or not at all
+            return
+        directory, name = path.rsplit("/", 1)
+        temporary = f"{directory}/.{name}.{uuid.uuid4().hex}.tmp"  # dot files are ignored by readers
+        try:
+            with open(temporary, "wb") as handle:
+                handle.write(payload)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, path)
+        finally:
+            if os.path.exists(temporary):
+                os.remove(temporary)
+
     def put_file(self, layer: str, name: str, filename: str, payload: bytes) -> str:
         """One opaque file (a picture, say) at `<layer>/<name>/<filename>`, written atomically; its location."""
+        fs = self.filesystem()
         directory = self.path(layer, name)
-        self.filesystem().makedirs(directory, exist_ok=True)
-        _put_atomically(self.filesystem(), f"{directory}/{filename}", payload, local=not self.is_s3)
+        self._call(f"create {directory}", fs.makedirs, directory, exist_ok=True)
+        self._put(fs, f"{directory}/{filename}", payload)
         return f"{self.uri(layer, name)}/{filename}"
 
     def read_manifest(self, layer: str, table: str, partition: str | None = None) -> dict | None:
         fs = self.filesystem()
         path = f"{self.path(layer, table, partition)}/{MANIFEST}"
-        return json.loads(fs.cat_file(path)) if fs.exists(path) else None
+        try:
+            return json.loads(self._call(f"GET {path}", fs.cat_file, path))
+        except FileNotFoundError:
+            return None
 
     def read_table(self, layer: str, table: str, partition: str | None = None,
                    columns: list[str] | None = None) -> pa.Table:
@@ -155,7 +199,8 @@ class ObjectStore(dg.ConfigurableResource):
         schema = formats.schema_from_text(manifest["schema"]) if "schema" in manifest else None
         parts = []
         for entry in manifest["files"]:
-            payload = fs.cat_file(f"{directory}/{entry['path']}")
+            path = f"{directory}/{entry['path']}"
+            payload = self._call(f"GET {path}", fs.cat_file, path)
             if hashlib.sha256(payload).hexdigest() != entry["sha256"]:
                 raise TableCorrupt(f"{self.uri(layer, table, partition)}/{entry['path']} does not match "
                                    f"its manifest checksum")
@@ -166,21 +211,3 @@ class ObjectStore(dg.ConfigurableResource):
 def in_chunks(table: pa.Table, rows: int = CHUNK_ROWS) -> list[pa.Table]:
     """The table as consecutive slices of at most `rows` rows (one file each); an empty table stays one file."""
     return [table.slice(offset, rows) for offset in range(0, max(table.num_rows, 1), rows)]
-
-
-def _put_atomically(fs: fsspec.AbstractFileSystem, path: str, payload: bytes, local: bool) -> None:
-    """A reader sees the old file or the new one, never a partial one."""
-    if not local:
-        fs.pipe_file(path, payload)  # one S3 PUT: the object appears whole or not at all
-        return
-    directory, name = path.rsplit("/", 1)
-    temporary = f"{directory}/.{name}.{uuid.uuid4().hex}.tmp"  # dot files are ignored by readers
-    try:
-        with open(temporary, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)

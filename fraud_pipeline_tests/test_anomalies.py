@@ -58,7 +58,7 @@ def calendar(busy):
 
 def _context(scenario, day, clean, accounts) -> anomalies.DayContext:
     """The day context as the landing asset builds it, from the generated days instead of storage."""
-    return anomalies.day_context(scenario, day, lambda table, d, required: clean[d][table] if d in clean else None,
+    return anomalies.day_context(scenario, day, lambda table, d: clean[d][table],
                                  lambda: (accounts["account_id"], accounts["avg_balance"].to_numpy()))
 
 

@@ -26,16 +26,25 @@ web_funnel: {visitors_per_day: 400}
 """
 
 
-def _materialize(tmp_path: Path, scenario_text: str, storage_url: str, *selection: str):
-    scenario_file = tmp_path / "scenario.yaml"
+def cli_environment(folder: Path, scenario_text: str, storage_url: str) -> dict:
+    """What a user sets: a scenario file, a storage root, a DAGSTER_HOME of its own (in `folder`)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    scenario_file = folder / "scenario.yaml"
     scenario_file.write_text(scenario_text)
-    home = tmp_path / "dagster_home"
+    home = folder / "dagster_home"
     home.mkdir(exist_ok=True)
     (home / "dagster.yaml").write_text("telemetry: {enabled: false}\n")
-    env = {**os.environ, "DAGSTER_HOME": str(home), SCENARIO_ENV: str(scenario_file), STORAGE_URL_ENV: storage_url}
-    return subprocess.run([DAGSTER, "asset", "materialize", "-m", "fraud_pipeline.definitions",
-                           *(selection or ("--select", "group:entities"))],
-                          cwd=PROJECT, env=env, capture_output=True, text=True, timeout=300)
+    return {**os.environ, "DAGSTER_HOME": str(home), SCENARIO_ENV: str(scenario_file), STORAGE_URL_ENV: storage_url}
+
+
+def materialize_command(*selection: str) -> list[str]:
+    return [DAGSTER, "asset", "materialize", "-m", "fraud_pipeline.definitions", *selection]
+
+
+def _materialize(tmp_path: Path, scenario_text: str, storage_url: str, *selection: str):
+    return subprocess.run(materialize_command(*(selection or ("--select", "group:entities"))), cwd=PROJECT,
+                          env=cli_environment(tmp_path, scenario_text, storage_url), capture_output=True, text=True,
+                          timeout=300)
 
 
 def test_cli_materialises_every_entity_table_with_manifests_and_passing_checks(tmp_path):

@@ -111,14 +111,14 @@ def test_fraud_in_one_run_equals_fraud_day_by_day_in_any_order(with_entities, ti
     assert len(tree(in_one_run)) == 4 * 2 * 2  # four days of two tables, a file and a manifest each
 
 
-def test_fraud_for_a_day_without_the_day_before_says_what_to_materialise(with_entities, tiny):
+def test_fraud_for_a_day_without_its_transactions_says_what_to_materialise(with_entities, tiny):
     definitions, store = build_definitions(tiny), with_entities("data")
-    assert _run(definitions, store, dg.AssetSelection.assets("card_transactions"), partition_key="2026-01-05").success
+    assert _run(definitions, store, dg.AssetSelection.assets("card_transactions"), partition_key="2026-01-04").success
     result = _run(definitions, store, dg.AssetSelection.groups("fraud"), partition_key="2026-01-05",
                   raise_on_error=False)
     assert not result.success
     [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    assert "materialise card_transactions for 2026-01-04 first" in failure.event_specific_data.error.message
+    assert "materialise card_transactions for 2026-01-05 first" in failure.event_specific_data.error.message
 
 
 def test_no_partition_holds_a_row_of_another_day(with_entities, tiny):

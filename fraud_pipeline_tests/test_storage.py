@@ -1,12 +1,18 @@
-"""The object store, on the local disk and on a real loopback S3 server: round trips, atomic re-writes."""
+"""The object store, on the local disk and on a real loopback S3 server: round trips, atomic re-writes,
+concurrent writers, transient errors."""
 
 import json
+import logging
+import os
+import threading
 
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
 
+from fraud_pipeline.retries import StorageUnavailable
 from fraud_pipeline.storage import MANIFEST, ObjectStore, TableCorrupt, TableNotReady
+from fraud_pipeline_tests.s3_proxy import S3Proxy
 
 
 def _table(rows: int, offset: int = 0) -> pa.Table:
@@ -115,3 +121,56 @@ def test_every_format_reads_back_exactly_what_was_written(store, fmt):
     assert fs.cat_file(f"{directory}/batch-0.{fmt}") == payload  # deterministic bytes
     if fmt == "ndjson":
         assert [json.loads(line)["text"] for line in payload.decode().splitlines()] == awkward["text"].to_pylist()[:3]
+
+
+def test_two_writers_of_one_partition_leave_one_of_them_whole_never_a_mix(store):
+    """Writers of different content (two scenarios, say) race on one partition, many times over: every
+    write holds the partition's writer lock, so what stays is always one writer's complete files."""
+    contents = {name: {f"part-{i:05d}": _table(5, offset=1000 * k + 10 * i) for i in range(12)}
+                for k, name in enumerate(["first", "second"])}
+    errors = []
+
+    def write(name: str):
+        try:
+            for _ in range(4):
+                store.write_files("events", "raced", contents[name], name, partition="2026-01-02")
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    writers = [threading.Thread(target=write, args=(name,)) for name in contents]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
+
+    assert errors == []
+    winner = store.read_manifest("events", "raced", partition="2026-01-02")["scenario_hash"]
+    stored = store.read_table("events", "raced", partition="2026-01-02")  # every checksum holds
+    assert stored.equals(pa.concat_tables(contents[winner].values()))
+    assert _files(store, "events", "raced", "2026-01-02") == [MANIFEST] + [f"{s}.parquet" for s in contents[winner]]
+
+
+def test_transient_s3_errors_are_retried_and_each_attempt_is_logged(s3_url, caplog):
+    """A real S3 endpoint that answers the first two PUTs of a file with 503 SlowDown."""
+    with S3Proxy(os.environ["AWS_ENDPOINT_URL"],
+                 slow_down=lambda method, path: method == "PUT" and "part-00001" in path
+                 and len(proxy.answered_slow_down) < 2) as proxy:
+        flaky = ObjectStore(root_url=s3_url, endpoint_url=proxy.url)
+        with caplog.at_level(logging.WARNING):
+            flaky.write_table("events", "things", [_table(3), _table(2, 3)], "h", partition="2026-01-02")
+
+    assert len(proxy.answered_slow_down) == 2
+    assert ObjectStore(root_url=s3_url).read_table("events", "things", partition="2026-01-02").equals(_table(5))
+    retries = [r.getMessage() for r in caplog.records if "retrying" in r.getMessage()]
+    assert [m.split(": attempt ")[1][:6] for m in retries] == ["1 of 4", "2 of 4"]
+    assert "things/date=2026-01-02/part-00001.parquet" in retries[0] and "Please reduce your request rate" in retries[0]
+
+
+def test_an_s3_store_that_stays_away_fails_clearly_and_leaves_no_manifest(s3_url):
+    with S3Proxy(os.environ["AWS_ENDPOINT_URL"],
+                 slow_down=lambda method, path: method == "PUT" and "part-00001" in path) as proxy:
+        flaky = ObjectStore(root_url=s3_url, endpoint_url=proxy.url)
+        with pytest.raises(StorageUnavailable, match=r"S3 PUT .*part-00001.parquet failed 4 times"):
+            flaky.write_table("events", "things", [_table(3), _table(2, 3)], "h", partition="2026-01-02")
+
+    assert ObjectStore(root_url=s3_url).read_manifest("events", "things", partition="2026-01-02") is None

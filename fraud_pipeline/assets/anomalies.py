@@ -18,7 +18,7 @@ from fraud_pipeline import schemas
 from fraud_pipeline.assets.daily import check_result, check_specs, run_metadata, write_day
 from fraud_pipeline.assets.metadata import definition_metadata, materialization_metadata
 from fraud_pipeline.generators import anomalies
-from fraud_pipeline.generators.funnel import STAGES, lookback_days
+from fraud_pipeline.generators.funnel import STAGES, funnel_days, lookback_days
 from fraud_pipeline.charts import render
 from fraud_pipeline.generators.ground_truth import anomaly_manifest, day_metrics, timeline_panels
 from fraud_pipeline.generators.timeline import BATCHES_PER_DAY, baseline_days
@@ -44,6 +44,7 @@ def anomaly_schedule_asset(scenario: Scenario, kinds: set[str]) -> dg.AssetsDefi
     window = anomalies.window(scenario)
 
     @dg.asset(name=spec.name, group_name=GROUP, kinds=kinds, metadata=definition_metadata(spec),
+              backfill_policy=dg.BackfillPolicy.single_run(),
               description=f"{spec.description} Window: {window[0]} … {window[-1]}; afterwards: {config.after_window}.")
     def _asset(context: dg.AssetExecutionContext, store: ObjectStore) -> dg.MaterializeResult:
         table = anomalies.schedule(scenario)
@@ -117,6 +118,7 @@ def anomaly_timeline_asset(scenario: Scenario, kinds: set[str]) -> dg.AssetsDefi
     days = [*baseline_days(scenario.start_date), *anomalies.window(scenario)]
 
     @dg.asset(name="anomaly_timeline", group_name=GROUP, kinds=(kinds - {"parquet", "numpy"}) | {"png"},
+              backfill_policy=dg.BackfillPolicy.single_run(),
               deps=[*LANDING_ASSETS, "anomaly_manifest", "baseline_profile"],
               description=f"A picture of the per-batch metrics the baseline profile tracks, measured on the landing "
                           f"files of {days[0]} … {days[-1]}: the baseline band (mean ± 3σ) in grey, planned "
@@ -202,6 +204,13 @@ class LandingSources:
             table = self._read("entities", "accounts")
             return table["account_id"], table["avg_balance"].to_numpy()
 
-        return anomalies.day_context(self.scenario, day,
-                                     lambda table, d, required: self._read("events", table, d, required=required),
-                                     accounts)
+        return anomalies.day_context(self.scenario, day, self._clean_funnel, accounts)
+
+    def _clean_funnel(self, table: str, day: date) -> pa.Table:
+        """A day's clean funnel table: read when stored, else regenerated (the same rows), so a day's landing
+        never waits for the days before it (a scheduled run materialises one day)."""
+        stored = self._read("events", table, day, required=False)
+        if stored is None:
+            key = ("events", table, day)
+            stored = self._cache[key] = dict(funnel_days(self.scenario, [day]))[day][table]
+        return stored

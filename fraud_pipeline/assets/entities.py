@@ -32,7 +32,7 @@ def _entity_asset(scenario: Scenario, name: str, kinds: set[str]) -> dg.AssetsDe
     spec = schemas.TABLES[name]
 
     @dg.asset(name=name, group_name=GROUP, kinds=kinds, description=spec.description,
-              deps=list(upstream), metadata=definition_metadata(spec))
+              deps=list(upstream), metadata=definition_metadata(spec), backfill_policy=dg.BackfillPolicy.single_run())
     def _asset(context: dg.AssetExecutionContext, store: ObjectStore) -> dg.MaterializeResult:
         inputs = [store.read_table(GROUP, table) for table in upstream]
         table = build(scenario, *inputs)

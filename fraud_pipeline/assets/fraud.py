@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 from fraud_pipeline import quality, schemas
 from fraud_pipeline.assets.daily import check_result, check_specs, run_metadata, write_day
 from fraud_pipeline.assets.metadata import definition_metadata
-from fraud_pipeline.generators.card_transactions import card_world
+from fraud_pipeline.generators.card_transactions import card_transactions, card_world
 from fraud_pipeline.generators.fraud import (ANCHOR_COLUMNS, SCENARIOS, fraud_world, inject, km_between,
                                              rows_per_episode)
 from fraud_pipeline.partitions import as_days
@@ -54,10 +54,9 @@ def fraud_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, kinds: 
         days = as_days(context.partition_keys)
         written = {name: {} for name in ("fraud_transactions", "fraud_episodes")}
         findings = {name: {} for name in CHECKS}
-        before = _clean(store, scenario, days[0] - timedelta(days=1))
-        episodes_before = _stored_episodes(store, days[0] - timedelta(days=1))
+        before, episodes_before = _day_before(store, scenario, cards, world, days[0])
         for number, day in enumerate(days, start=1):
-            clean = _clean(store, scenario, day)
+            clean = _clean(store, day)
             fraud, episodes = inject(scenario, world, day, clean, before)
             written["fraud_transactions"][day] = write_day(store, LAYER, "fraud_transactions", fraud, scenario, day)
             written["fraud_episodes"][day] = write_day(store, LAYER, "fraud_episodes", episodes, scenario, day)
@@ -79,21 +78,29 @@ def fraud_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, kinds: 
     return _asset
 
 
-def _clean(store: ObjectStore, scenario: Scenario, day: date) -> pa.Table | None:
-    """A day's clean transactions (the columns episodes start from); None before the calendar starts."""
-    if day < scenario.start_date:
-        return None
+def _clean(store: ObjectStore, day: date) -> pa.Table:
+    """A day's clean transactions (the columns episodes start from)."""
     try:
         return store.read_table("events", "card_transactions", partition=day.isoformat(), columns=ANCHOR_COLUMNS)
     except TableNotReady as missing:
-        raise dg.Failure(f"fraud for a day needs card_transactions of that day and the day before (episodes run "
-                         f"past midnight); materialise card_transactions for {day} first. ({missing})") from None
+        raise dg.Failure(f"fraud for {day} needs that day's card_transactions; materialise card_transactions for "
+                         f"{day} first. ({missing})") from None
 
 
-def _stored_episodes(store: ObjectStore, day: date) -> pa.Table | None:
-    if store.read_manifest(LAYER, "fraud_episodes", partition=day.isoformat()) is None:
-        return None
-    return store.read_table(LAYER, "fraud_episodes", partition=day.isoformat())
+def _day_before(store: ObjectStore, scenario: Scenario, cards, world, day: date) -> tuple[pa.Table | None, pa.Table | None]:
+    """The clean transactions and episodes of the day before `day` (episodes run past midnight): read when
+    stored, else regenerated from their seeds — the same rows — so a day never waits for the one before it
+    (a scheduled run materialises one day). None before the calendar starts."""
+    before = day - timedelta(days=1)
+    if before < scenario.start_date:
+        return None, None
+    if store.read_manifest(LAYER, "fraud_episodes", partition=before.isoformat()) is not None:
+        return _clean(store, before), store.read_table(LAYER, "fraud_episodes", partition=before.isoformat())
+    clean = card_transactions(scenario, cards, before).select(ANCHOR_COLUMNS)
+    earlier = before - timedelta(days=1)
+    anchors = card_transactions(scenario, cards, earlier).select(ANCHOR_COLUMNS) \
+        if earlier >= scenario.start_date else None
+    return clean, inject(scenario, world, before, clean, anchors)[1]
 
 
 def rate_findings(scenario: Scenario, fraud: pa.Table, clean_rows: int) -> list[quality.Finding]:

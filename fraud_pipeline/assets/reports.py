@@ -21,6 +21,7 @@ def baseline_profile_asset(scenario: Scenario, kinds: set[str]) -> dg.AssetsDefi
     only_baseline = dg.SpecificPartitionsPartitionMapping(keys)
 
     @dg.asset(name=spec.name, group_name=GROUP, kinds=kinds, metadata=definition_metadata(spec),
+              backfill_policy=dg.BackfillPolicy.single_run(),
               description=spec.description + f" Reads exactly the {len(keys)} baseline days {keys[0]} … {keys[-1]}.",
               deps=[dg.AssetDep(table, partition_mapping=only_baseline) for table in PROFILED])
     def _asset(context: dg.AssetExecutionContext, store: ObjectStore) -> dg.MaterializeResult:

@@ -93,17 +93,17 @@ def funnel_window(scenario: Scenario, day: date) -> list[date]:
     return [first + timedelta(days=i) for i in range((day - first).days + 1)]
 
 
-def day_context(scenario: Scenario, day: date, stored: Callable[[str, date, bool], pa.Table | None],
+def day_context(scenario: Scenario, day: date, clean_funnel: Callable[[str, date], pa.Table],
                 card_limits: Callable[[], tuple[pa.Array, np.ndarray]]) -> DayContext:
-    """What the day's operators need from other days: `stored(table, day, required)` gives a clean funnel
-    table (None if not stored and not required); `card_limits` the entity accounts' ids and average balances."""
+    """What the day's operators need from other days: `clean_funnel(table, day)` gives a clean funnel table
+    of a calendar day; `card_limits` the entity accounts' ids and average balances."""
     window = funnel_window(scenario, day)
     drops = [d for d in window if any(isinstance(p.entry, ConversionDrop) for p in planned(scenario, d))]
     withheld = pa.concat_arrays([pa.array([], pa.string())] + [
-        withheld_applications(scenario, d, stored("applications", d, True)) for d in drops])
+        withheld_applications(scenario, d, clean_funnel("applications", d)) for d in drops])
 
     def opened() -> pa.Table:
-        return pa.concat_tables([t for d in window if (t := stored("new_accounts", d, False)) is not None])
+        return pa.concat_tables([clean_funnel("new_accounts", d) for d in window])
 
     def limits(table: str) -> tuple[pa.Array, np.ndarray]:
         if table == "card_transactions":

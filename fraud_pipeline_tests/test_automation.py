@@ -1,0 +1,136 @@
+"""Running unattended: the jobs, the daily schedule, the prerequisites sensor, and a day that needs no other day."""
+
+import shutil
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import pytest
+
+from fraud_pipeline.automation import PREREQUISITES, TRIGGER_TAG, outdated_prerequisites
+from fraud_pipeline.definitions import build_definitions, defs
+from fraud_pipeline.storage import MANIFEST, ObjectStore
+from fraud_pipeline_tests.conftest import scaled
+from fraud_pipeline_tests.test_landing import TINY, _days
+
+DAILY_ASSETS = {"card_transactions", "web_visits", "applications", "new_accounts", "new_account_transactions",
+                "fraud_transactions", "fraud_episodes", "anomaly_manifest",
+                *(f"landing_{t}" for t in ("card_transactions", "web_visits", "applications", "new_accounts",
+                                           "new_account_transactions"))}
+
+SENSOR_TAG = {"dagster/sensor_name": "prerequisites"}
+
+
+def _keys(job: dg.JobDefinition) -> set[str]:
+    return {key.to_user_string() for key in job.asset_layer.executable_asset_keys}
+
+
+def test_the_daily_job_holds_every_daily_asset_and_the_scenario_job_everything():
+    daily, everything = defs.resolve_job_def("daily_job"), defs.resolve_job_def("scenario_job")
+    graph = defs.resolve_asset_graph()
+    assert _keys(daily) == DAILY_ASSETS == {key.to_user_string() for key in graph.get_all_asset_keys()
+                                            if graph.get(key).partitions_def is not None}
+    assert _keys(everything) == {key.to_user_string() for key in graph.get_all_asset_keys()}
+
+
+def test_the_schedule_materialises_the_day_that_just_ended_in_the_regions_time_and_is_off_by_default():
+    schedule = defs.get_schedule_def("daily_schedule")
+    assert schedule.job_name == "daily_job"
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+    assert schedule.execution_timezone == "Africa/Johannesburg"
+    # 00:30 UTC on the 21st is 02:30 in Johannesburg: the 20th has ended there.
+    for tick, expected in [(datetime(2026, 11, 21, 1, 0, tzinfo=ZoneInfo("Africa/Johannesburg")), "2026-11-20"),
+                           (datetime(2026, 11, 21, 0, 30, tzinfo=ZoneInfo("UTC")), "2026-11-20"),
+                           (datetime(2026, 1, 22, 1, 0, tzinfo=ZoneInfo("Africa/Johannesburg")), "2026-01-21")]:
+        [request] = schedule.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=tick)).run_requests
+        assert request.partition_key == expected, tick
+
+
+@pytest.fixture
+def located(scenario, tmp_path):
+    """The tiny scenario stored in tmp_path: its definitions (sensor included) and its store."""
+    tiny = scaled(scenario, **TINY, storage={"url": str(tmp_path / "data")})
+    return build_definitions(tiny), ObjectStore(root_url=str(tmp_path / "data")), tiny
+
+
+def _tick(definitions: dg.Definitions, instance: dg.DagsterInstance):
+    sensor = definitions.get_sensor_def("prerequisites")
+    context = dg.build_sensor_context(instance=instance, repository_def=definitions.get_repository_def())
+    return sensor.evaluate_tick(context)
+
+
+def _execute(definitions, store, request: dg.RunRequest, instance) -> dg.ExecuteInProcessResult:
+    return dg.materialize([*definitions.assets, *definitions.asset_checks], selection=request.asset_selection,
+                          tags=request.tags, resources={"store": store}, instance=instance)
+
+
+def test_the_sensor_rebuilds_missing_prerequisites_in_one_run_then_only_what_is_outdated(located):
+    definitions, store, tiny = located
+    assert definitions.get_sensor_def("prerequisites").default_status == dg.DefaultSensorStatus.STOPPED
+    with dg.instance_for_test() as instance:
+        [request] = _tick(definitions, instance).run_requests
+        assert {key.to_user_string() for key in request.asset_selection} == set(PREREQUISITES)
+        assert request.tags == {TRIGGER_TAG: tiny.content_hash, **_days("2026-01-01", "2026-01-14"), **SENSOR_TAG}
+        assert _execute(definitions, store, request, instance).success
+        assert outdated_prerequisites(store, tiny) == []
+        assert "are current" in _tick(definitions, instance).skip_message
+
+        # The plan's table lost (a half-finished write leaves no manifest): only the plan is rebuilt, unpartitioned.
+        Path(store.path("reports", "anomaly_schedule"), MANIFEST).unlink()
+        [request] = _tick(definitions, instance).run_requests
+        assert [key.to_user_string() for key in request.asset_selection] == ["anomaly_schedule"]
+        assert request.tags == {TRIGGER_TAG: tiny.content_hash, **SENSOR_TAG}
+
+        # One baseline day missing: that table's whole baseline range and the profile downstream of it.
+        assert _execute(definitions, store, request, instance).success
+        Path(store.path("events", "card_transactions", "2026-01-09"), MANIFEST).unlink()
+        [request] = _tick(definitions, instance).run_requests
+        assert {key.to_user_string() for key in request.asset_selection} == {"card_transactions", "baseline_profile"}
+        assert request.tags["dagster/asset_partition_range_start"] == "2026-01-01"
+
+
+def test_the_sensor_sees_another_scenarios_tables_as_outdated_and_waits_for_its_own_run(located, tmp_path):
+    definitions, store, tiny = located
+    with dg.instance_for_test() as instance:
+        [request] = _tick(definitions, instance).run_requests
+        assert _execute(definitions, store, request, instance).success
+
+        reseeded = scaled(tiny, seed=tiny.seed + 1)
+        assert outdated_prerequisites(store, reseeded) == list(PREREQUISITES)
+        other = build_definitions(reseeded)
+        [request] = _tick(other, instance).run_requests
+        assert request.tags[TRIGGER_TAG] == reseeded.content_hash
+
+        # While a run for this scenario is unfinished the sensor waits; after a failure it says which run.
+        run = instance.create_run_for_job(other.resolve_job_def("scenario_job"), tags=request.tags,
+                                          status=dg.DagsterRunStatus.STARTED)
+        assert f"waiting for run {run.run_id}" in _tick(other, instance).skip_message
+        instance.report_run_failed(run)
+        assert f"run {run.run_id} ended FAILURE" in _tick(other, instance).skip_message
+
+
+def test_a_day_alone_needs_no_earlier_day_and_writes_what_a_range_writes(located, tmp_path):
+    """The schedule runs one day. Its fraud reads the day before (episodes cross midnight) and its landing the
+    funnel's look-back days (a conversion drop on window day 4, 2026-01-18, withholds later accounts): when
+    those days are not stored they are regenerated, so the day comes out the same as in a range."""
+    definitions, store, tiny = located
+    with dg.instance_for_test() as instance:
+        [request] = _tick(definitions, instance).run_requests
+        assert _execute(definitions, store, request, instance).success
+    daily = dg.AssetSelection.assets(*DAILY_ASSETS)
+    alone = tmp_path / "alone"
+    ranged = tmp_path / "range"
+    shutil.copytree(tmp_path / "data", alone)
+    shutil.copytree(tmp_path / "data", ranged)
+    assert dg.materialize([*definitions.assets], selection=daily, partition_key="2026-01-19",
+                          resources={"store": ObjectStore(root_url=str(alone))},
+                          instance=dg.DagsterInstance.ephemeral()).success
+    assert dg.materialize([*definitions.assets], selection=daily, tags=_days("2026-01-15", "2026-01-19"),
+                          resources={"store": ObjectStore(root_url=str(ranged))},
+                          instance=dg.DagsterInstance.ephemeral()).success
+    day = sorted(p.relative_to(alone) for p in alone.rglob("date=2026-01-19/*"))
+    assert day == sorted(p.relative_to(ranged) for p in ranged.rglob("date=2026-01-19/*"))
+    assert sum(p.name == MANIFEST for p in day) == len(DAILY_ASSETS)
+    assert [p for p in day if (alone / p).read_bytes() != (ranged / p).read_bytes()] == []
+    assert not list(alone.rglob("date=2026-01-18"))  # nothing of the day before was written

@@ -1,0 +1,159 @@
+"""Faults, with nothing lost (real `dagster asset materialize` processes): the S3 server stopping in the middle
+of a run, a run killed with SIGKILL in the middle of a write, two runs writing one partition at once.
+
+The promise each test holds the product to: a partition with a manifest is complete and exactly what a
+clean run writes; the partition a fault interrupts has no manifest; a retry gives exactly a clean run.
+"""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from moto.server import ThreadedMotoServer
+
+from fraud_pipeline.storage import MANIFEST, ObjectStore
+from fraud_pipeline_tests.conftest import _free_port
+from fraud_pipeline_tests.s3_proxy import S3Proxy
+from fraud_pipeline_tests.test_cli import PROJECT, SMALL_WORLD, cli_environment, materialize_command
+
+pytestmark = pytest.mark.slow
+
+DAYS = ("--partition-range", "2026-01-01...2026-01-03")
+WORLD_AND_EVENTS = ("--select", "group:entities or group:events", *DAYS)
+FUNNEL_DAY = ("--select", "web_visits,applications,new_accounts,new_account_transactions", "--partition", "2026-01-02")
+RESEEDED = SMALL_WORLD + "seed: 11\n"
+
+
+def _run(env: dict, *selection: str) -> subprocess.CompletedProcess:
+    return subprocess.run(materialize_command(*selection), cwd=PROJECT, env=env, capture_output=True, text=True,
+                          timeout=600)
+
+
+def _start_with_fault(env: dict, fault: dict, *selection: str) -> subprocess.Popen:
+    command = [sys.executable, "-m", "fraud_pipeline_tests.fault_cli", *materialize_command(*selection)[1:]]
+    return subprocess.Popen(command, cwd=PROJECT, env={**env, **fault}, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def _data_tree(store: ObjectStore) -> dict[str, bytes]:
+    """Every stored file under the root except the writer locks, by path below the root."""
+    fs = store.filesystem()
+    root = store.path("x", "y").rsplit("/", 2)[0]
+    return {path.removeprefix(root): fs.cat_file(path) for path in fs.find(root) if "/.locks/" not in path}
+
+
+def _partitions(store: ObjectStore) -> dict[str, dict | None]:
+    """Each partition folder holding any file, by `table/date=…`, with its manifest or None."""
+    folders = {path.rsplit("/", 1)[0] for path in _data_tree(store) if "/date=" in path}
+    return {f"{table}/{partition}": store.read_manifest(layer, table, partition.removeprefix("date="))
+            for layer, table, partition in (folder.rsplit("/", 3)[1:] for folder in folders)}
+
+
+def _assert_nothing_lost(store: ObjectStore, clean: ObjectStore, interrupted: str) -> None:
+    """Only the interrupted partition lacks a manifest. Every manifest's files hold their checksums (a
+    complete partition, never a mix); those the new run finished are byte-identical to its clean run, the
+    others are the old scenario's, untouched."""
+    partitions, tree, clean_tree = _partitions(store), _data_tree(store), _data_tree(clean)
+    assert [name for name, manifest in partitions.items() if manifest is None] == [interrupted]
+    new = clean.read_manifest("entities", "customers")["scenario_hash"]
+    finished = 0
+    for name, manifest in partitions.items():
+        if manifest is None:
+            continue
+        table, partition = name.split("/")
+        store.read_table(manifest["layer"], table, partition.removeprefix("date="))  # checksums hold
+        if manifest["scenario_hash"] == new:
+            finished += 1
+            for entry in manifest["files"]:
+                path = f"/{manifest['layer']}/{name}/{entry['path']}"
+                assert tree[path] == clean_tree[path], path
+    assert finished > 0
+
+
+def test_a_run_killed_mid_write_leaves_nothing_that_looks_complete_and_a_retry_equals_a_clean_run(tmp_path):
+    clean = ObjectStore(root_url=str(tmp_path / "clean"))
+    assert _run(cli_environment(tmp_path / "c", RESEEDED, clean.root_url), *WORLD_AND_EVENTS).returncode == 0
+
+    # The store holds another scenario's complete days; the run replacing them is killed in the middle.
+    hurt = ObjectStore(root_url=str(tmp_path / "hurt"))
+    assert _run(cli_environment(tmp_path / "old", SMALL_WORLD, hurt.root_url), *WORLD_AND_EVENTS).returncode == 0
+    env = cli_environment(tmp_path / "h", RESEEDED, hurt.root_url)
+    killed = _start_with_fault(env, {"FAULT": "kill", "FAULT_AT": "events/applications/date=2026-01-02/"},
+                               *WORLD_AND_EVENTS)
+    killed.communicate(timeout=600)
+    assert killed.returncode == -signal.SIGKILL
+
+    _assert_nothing_lost(hurt, clean, interrupted="applications/date=2026-01-02")
+    retry = _run(env, *WORLD_AND_EVENTS)
+    assert retry.returncode == 0, retry.stderr[-3000:]
+    assert _data_tree(hurt) == _data_tree(clean)
+
+
+def test_the_s3_server_stopping_mid_run_fails_it_clearly_and_a_retry_equals_a_clean_run(tmp_path, s3_server):
+    port = _free_port()
+    state = {"server": ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)}
+    state["server"].start()
+    endpoint = f"http://127.0.0.1:{port}"
+    clean = ObjectStore(root_url="s3://clean-run/fraud", endpoint_url=endpoint)
+    hurt = ObjectStore(root_url="s3://hurt-run/fraud", endpoint_url=endpoint)
+    for store in (clean, hurt):
+        store.filesystem().mkdir(store.root_url.removeprefix("s3://").split("/")[0])
+    direct = {"AWS_ENDPOINT_URL": endpoint}
+    assert _run({**cli_environment(tmp_path / "c", RESEEDED, clean.root_url), **direct},
+                *WORLD_AND_EVENTS).returncode == 0
+    assert _run({**cli_environment(tmp_path / "old", SMALL_WORLD, hurt.root_url), **direct},
+                *WORLD_AND_EVENTS).returncode == 0
+
+    # The S3 server stops as the run starts replacing day 2 (before that PUT reaches it).
+    first_file_of_day_2 = "/hurt-run/fraud/events/card_transactions/date%3D2026-01-02/part-00000"
+    with S3Proxy(endpoint, trigger=(lambda method, path: method == "PUT" and path.startswith(first_file_of_day_2),
+                                    lambda: state["server"].stop())) as proxy:
+        env = {**cli_environment(tmp_path / "h", RESEEDED, hurt.root_url), "AWS_ENDPOINT_URL": proxy.url}
+        failed = _run(env, *WORLD_AND_EVENTS)
+        log = failed.stdout + failed.stderr
+        assert failed.returncode != 0
+        assert "attempt 1 of 4 failed" in log and "attempt 3 of 4 failed" in log  # retried, visibly
+        assert "card_transactions/date=2026-01-02/part-00000.parquet failed 4 times" in log
+
+        state["server"] = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)  # it returns
+        state["server"].start()
+        _assert_nothing_lost(hurt, clean, interrupted="card_transactions/date=2026-01-02")
+        retry = _run(env, *WORLD_AND_EVENTS)
+    try:
+        assert retry.returncode == 0, retry.stderr[-3000:]
+        # The failed run could not release its lease (the store was gone); the retry took it over once expired.
+        assert "took over the expired lock of s3://hurt-run/fraud/events/card_transactions/date=2026-01-02" in \
+            retry.stdout + retry.stderr
+        assert _data_tree(hurt) == _data_tree(clean)
+    finally:
+        state["server"].stop()
+
+
+def test_two_runs_writing_one_partition_at_once_leave_the_later_ones_complete_partition(tmp_path):
+    """Run A (one scenario) pauses while it holds applications/2026-01-02; run B (another scenario) starts
+    meanwhile and must wait for it, then replace it whole: the result is exactly B's clean run."""
+    clean = ObjectStore(root_url=str(tmp_path / "clean"))
+    assert _run(cli_environment(tmp_path / "c", RESEEDED, clean.root_url), *FUNNEL_DAY).returncode == 0
+
+    shared = str(tmp_path / "shared")
+    marker = tmp_path / "paused"
+    first = _start_with_fault(cli_environment(tmp_path / "a", SMALL_WORLD, shared),
+                              {"FAULT": "pause", "FAULT_AT": "events/applications/date=2026-01-02/",
+                               "FAULT_SECONDS": "25", "FAULT_MARKER": str(marker)}, *FUNNEL_DAY)
+    deadline = time.monotonic() + 120
+    while not marker.exists():
+        assert first.poll() is None and time.monotonic() < deadline, first.stdout.read()
+        time.sleep(0.1)
+    second = _run(cli_environment(tmp_path / "b", RESEEDED, shared), *FUNNEL_DAY)
+    first_log, _ = first.communicate(timeout=600)
+
+    assert first.returncode == 0, first_log[-3000:]
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "waiting for another writer of" in second.stdout + second.stderr
+    stored = ObjectStore(root_url=shared)
+    assert _data_tree(stored) == _data_tree(clean)
+    assert json.loads(Path(shared, "events", "applications", "date=2026-01-02", MANIFEST).read_text())["rows"] > 0
