@@ -23,7 +23,7 @@ from fsspec.asyn import sync
 
 from fraud_pipeline.retries import retrying
 
-LEASE_SECONDS = 30.0
+LEASE_SECONDS = 20.0
 POLL_SECONDS = 0.5
 
 

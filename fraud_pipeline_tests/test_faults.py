@@ -18,7 +18,8 @@ from moto.server import ThreadedMotoServer
 from fraud_pipeline.storage import MANIFEST, ObjectStore
 from fraud_pipeline_tests.conftest import _free_port
 from fraud_pipeline_tests.s3_proxy import S3Proxy
-from fraud_pipeline_tests.test_cli import PROJECT, SMALL_WORLD, cli_environment, materialize_command
+from fraud_pipeline_tests.test_cli import (PROJECT, SMALL_WORLD, cli_environment, data_tree, materialize_command,
+                                            run_together)
 
 pytestmark = pytest.mark.slow
 
@@ -39,16 +40,9 @@ def _start_with_fault(env: dict, fault: dict, *selection: str) -> subprocess.Pop
                             stderr=subprocess.STDOUT, text=True)
 
 
-def _data_tree(store: ObjectStore) -> dict[str, bytes]:
-    """Every stored file under the root except the writer locks, by path below the root."""
-    fs = store.filesystem()
-    root = store.path("x", "y").rsplit("/", 2)[0]
-    return {path.removeprefix(root): fs.cat_file(path) for path in fs.find(root) if "/.locks/" not in path}
-
-
 def _partitions(store: ObjectStore) -> dict[str, dict | None]:
     """Each partition folder holding any file, by `table/date=…`, with its manifest or None."""
-    folders = {path.rsplit("/", 1)[0] for path in _data_tree(store) if "/date=" in path}
+    folders = {path.rsplit("/", 1)[0] for path in data_tree(store) if "/date=" in path}
     return {f"{table}/{partition}": store.read_manifest(layer, table, partition.removeprefix("date="))
             for layer, table, partition in (folder.rsplit("/", 3)[1:] for folder in folders)}
 
@@ -57,7 +51,7 @@ def _assert_nothing_lost(store: ObjectStore, clean: ObjectStore, interrupted: st
     """Only the interrupted partition lacks a manifest. Every manifest's files hold their checksums (a
     complete partition, never a mix); those the new run finished are byte-identical to its clean run, the
     others are the old scenario's, untouched."""
-    partitions, tree, clean_tree = _partitions(store), _data_tree(store), _data_tree(clean)
+    partitions, tree, clean_tree = _partitions(store), data_tree(store), data_tree(clean)
     assert [name for name, manifest in partitions.items() if manifest is None] == [interrupted]
     new = clean.read_manifest("entities", "customers")["scenario_hash"]
     finished = 0
@@ -75,12 +69,12 @@ def _assert_nothing_lost(store: ObjectStore, clean: ObjectStore, interrupted: st
 
 
 def test_a_run_killed_mid_write_leaves_nothing_that_looks_complete_and_a_retry_equals_a_clean_run(tmp_path):
+    # A clean run of the scenario; and a store holding another scenario's complete days, which the run
+    # replacing them is killed in the middle of.
     clean = ObjectStore(root_url=str(tmp_path / "clean"))
-    assert _run(cli_environment(tmp_path / "c", RESEEDED, clean.root_url), *WORLD_AND_EVENTS).returncode == 0
-
-    # The store holds another scenario's complete days; the run replacing them is killed in the middle.
     hurt = ObjectStore(root_url=str(tmp_path / "hurt"))
-    assert _run(cli_environment(tmp_path / "old", SMALL_WORLD, hurt.root_url), *WORLD_AND_EVENTS).returncode == 0
+    run_together((cli_environment(tmp_path / "c", RESEEDED, clean.root_url), WORLD_AND_EVENTS),
+                  (cli_environment(tmp_path / "old", SMALL_WORLD, hurt.root_url), WORLD_AND_EVENTS))
     env = cli_environment(tmp_path / "h", RESEEDED, hurt.root_url)
     killed = _start_with_fault(env, {"FAULT": "kill", "FAULT_AT": "events/applications/date=2026-01-02/"},
                                *WORLD_AND_EVENTS)
@@ -90,7 +84,7 @@ def test_a_run_killed_mid_write_leaves_nothing_that_looks_complete_and_a_retry_e
     _assert_nothing_lost(hurt, clean, interrupted="applications/date=2026-01-02")
     retry = _run(env, *WORLD_AND_EVENTS)
     assert retry.returncode == 0, retry.stderr[-3000:]
-    assert _data_tree(hurt) == _data_tree(clean)
+    assert data_tree(hurt) == data_tree(clean)
 
 
 def test_the_s3_server_stopping_mid_run_fails_it_clearly_and_a_retry_equals_a_clean_run(tmp_path, s3_server):
@@ -103,10 +97,8 @@ def test_the_s3_server_stopping_mid_run_fails_it_clearly_and_a_retry_equals_a_cl
     for store in (clean, hurt):
         store.filesystem().mkdir(store.root_url.removeprefix("s3://").split("/")[0])
     direct = {"AWS_ENDPOINT_URL": endpoint}
-    assert _run({**cli_environment(tmp_path / "c", RESEEDED, clean.root_url), **direct},
-                *WORLD_AND_EVENTS).returncode == 0
-    assert _run({**cli_environment(tmp_path / "old", SMALL_WORLD, hurt.root_url), **direct},
-                *WORLD_AND_EVENTS).returncode == 0
+    run_together(({**cli_environment(tmp_path / "c", RESEEDED, clean.root_url), **direct}, WORLD_AND_EVENTS),
+                  ({**cli_environment(tmp_path / "old", SMALL_WORLD, hurt.root_url), **direct}, WORLD_AND_EVENTS))
 
     # The S3 server stops as the run starts replacing day 2 (before that PUT reaches it).
     first_file_of_day_2 = "/hurt-run/fraud/events/card_transactions/date%3D2026-01-02/part-00000"
@@ -128,7 +120,7 @@ def test_the_s3_server_stopping_mid_run_fails_it_clearly_and_a_retry_equals_a_cl
         # The failed run could not release its lease (the store was gone); the retry took it over once expired.
         assert "took over the expired lock of s3://hurt-run/fraud/events/card_transactions/date=2026-01-02" in \
             retry.stdout + retry.stderr
-        assert _data_tree(hurt) == _data_tree(clean)
+        assert data_tree(hurt) == data_tree(clean)
     finally:
         state["server"].stop()
 
@@ -137,7 +129,7 @@ def test_two_runs_writing_one_partition_at_once_leave_the_later_ones_complete_pa
     """Run A (one scenario) pauses while it holds applications/2026-01-02; run B (another scenario) starts
     meanwhile and must wait for it, then replace it whole: the result is exactly B's clean run."""
     clean = ObjectStore(root_url=str(tmp_path / "clean"))
-    assert _run(cli_environment(tmp_path / "c", RESEEDED, clean.root_url), *FUNNEL_DAY).returncode == 0
+    run_together((cli_environment(tmp_path / "c", RESEEDED, clean.root_url), FUNNEL_DAY))
 
     shared = str(tmp_path / "shared")
     marker = tmp_path / "paused"
@@ -155,5 +147,5 @@ def test_two_runs_writing_one_partition_at_once_leave_the_later_ones_complete_pa
     assert second.returncode == 0, second.stderr[-3000:]
     assert "waiting for another writer of" in second.stdout + second.stderr
     stored = ObjectStore(root_url=shared)
-    assert _data_tree(stored) == _data_tree(clean)
+    assert data_tree(stored) == data_tree(clean)
     assert json.loads(Path(shared, "events", "applications", "date=2026-01-02", MANIFEST).read_text())["rows"] > 0

@@ -1,0 +1,152 @@
+"""The Dagster UI end to end (slow): `dagster dev -w workspace.yaml` as the README starts it, on 127.0.0.1
+with a temporary DAGSTER_HOME — webserver and daemon — driven through GraphQL and headless Chromium."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from dagster_graphql import DagsterGraphQLClient
+
+from fraud_pipeline.storage import ObjectStore
+from fraud_pipeline_tests.conftest import _free_port
+from fraud_pipeline_tests.test_cli import PROJECT, SMALL_WORLD, cli_environment
+
+pytestmark = pytest.mark.slow
+
+GROUPS = ["anomalies", "entities", "events", "fraud", "landing", "reports"]
+ENTITIES = ["customers", "devices", "accounts", "cards", "beneficiaries", "account_beneficiaries", "merchants",
+            "feature_catalogue"]
+CHROMIUM = "/usr/bin/chromium"
+# Chromium on a machine with no network beyond loopback (see .ci/run).
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREENSHOT_ENV = "FRAUD_PIPELINE_SCREENSHOT"  # a path: also save the asset graph there (docs/asset_graph.png)
+FINISHED = ("SUCCESS", "FAILURE", "CANCELED")
+
+
+@pytest.fixture(scope="module")
+def ui(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ui")
+    store = ObjectStore(root_url=str(folder / "data"))
+    port = _free_port()
+    env = cli_environment(folder, SMALL_WORLD, store.root_url)
+    dev = subprocess.Popen([str(Path(sys.executable).with_name("dagster")), "dev", "-w", "workspace.yaml",
+                            "-h", "127.0.0.1", "-p", str(port)], cwd=PROJECT, env=env, start_new_session=True,
+                           stdout=open(folder / "dev.log", "w"), stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2)
+            break
+        except OSError:
+            assert dev.poll() is None and time.monotonic() < deadline, (folder / "dev.log").read_text()[-3000:]
+            time.sleep(1)
+    yield {"port": port, "store": store, "client": DagsterGraphQLClient("127.0.0.1", port_number=port)}
+    os.killpg(dev.pid, signal.SIGTERM)
+    try:
+        dev.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(dev.pid, signal.SIGKILL)
+
+
+def _wait(client: DagsterGraphQLClient, run_id: str, timeout: float = 300) -> str:
+    deadline = time.monotonic() + timeout
+    while (status := client.get_run_status(run_id).value) not in FINISHED:
+        assert time.monotonic() < deadline, f"run {run_id} still {status}"
+        time.sleep(1)
+    return status
+
+
+MATERIALIZATION = """query($key: AssetKeyInput!, $partition: String!) { assetOrError(assetKey: $key) {
+  ... on Asset { assetMaterializations(partitions: [$partition]) { partition runId metadataEntries {
+    label ... on IntMetadataEntry { intValue } ... on PathMetadataEntry { path } ... on TextMetadataEntry { text }
+  } } } } }"""
+
+
+def test_a_partition_run_launched_through_graphql_writes_the_day_and_shows_its_metadata(ui):
+    client, store = ui["client"], ui["store"]
+    entities = client.submit_job_execution("__ASSET_JOB", asset_selection=ENTITIES)
+    assert _wait(client, entities) == "SUCCESS"
+
+    run_id = client.submit_job_execution("daily_job", tags={"dagster/partition": "2026-01-02"})
+    assert _wait(client, run_id) == "SUCCESS"
+
+    for layer, table in [("events", "card_transactions"), ("events", "new_accounts"), ("fraud", "fraud_episodes"),
+                         ("landing", "web_visits"), ("reports", "anomaly_manifest")]:
+        assert store.read_manifest(layer, table, "2026-01-02") is not None, (layer, table)
+    manifest = store.read_manifest("events", "card_transactions", "2026-01-02")
+    result = client._execute(MATERIALIZATION, {"key": {"path": ["card_transactions"]}, "partition": "2026-01-02"})
+    [materialization] = result["assetOrError"]["assetMaterializations"]
+    metadata = {e["label"]: e.get("intValue") or e.get("path") or e.get("text") for e in materialization["metadataEntries"]}
+    assert materialization["runId"] == run_id
+    assert metadata["dagster/row_count"] == manifest["rows"] > 1000
+    assert metadata["storage_uri"] == store.uri("events", "card_transactions", "2026-01-02")
+    assert metadata["scenario_hash"] == manifest["scenario_hash"]
+
+
+BACKFILL = """mutation($params: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $params) {
+  __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"""
+BACKFILL_STATUS = """query($id: String!) { partitionBackfillOrError(backfillId: $id) {
+  ... on PartitionBackfill { status runs(limit: 50) { runId status } } } }"""
+
+
+def test_the_daemon_runs_a_backfill_of_the_graph_as_several_runs_in_dependency_order(ui):
+    """What "Materialize all…" over a range does in the UI: the daemon launches each run once its inputs have
+    landed — the entities, the plan, then the days of each daily asset as one single-run range."""
+    client, store = ui["client"], ui["store"]
+    daily = ["card_transactions", "web_visits", "applications", "new_accounts", "new_account_transactions",
+             "fraud_transactions", "fraud_episodes", "anomaly_manifest",
+             *(f"landing_{t}" for t in ("card_transactions", "web_visits", "applications", "new_accounts",
+                                        "new_account_transactions"))]
+    days = ["2026-01-03", "2026-01-04", "2026-01-05"]
+    selection = ([{"assetKey": {"path": [name]}, "partitions": {"range": {"start": days[0], "end": days[-1]}}}
+                  for name in daily] + [{"assetKey": {"path": [name]}} for name in [*ENTITIES, "anomaly_schedule"]])
+    launched = client._execute(BACKFILL, {"params": {"partitionsByAssets": selection}})
+    backfill = launched["launchPartitionBackfill"]
+    assert backfill["__typename"] == "LaunchBackfillSuccess", backfill
+
+    deadline = time.monotonic() + 600
+    while True:
+        state = client._execute(BACKFILL_STATUS, {"id": backfill["backfillId"]})["partitionBackfillOrError"]
+        if state["status"] != "REQUESTED" and all(run["status"] in FINISHED for run in state["runs"]):
+            break
+        assert time.monotonic() < deadline, state
+        time.sleep(2)
+    assert state["status"] == "COMPLETED_SUCCESS", state
+    assert len(state["runs"]) >= 3 and all(run["status"] == "SUCCESS" for run in state["runs"])
+    for layer, table in [("events", "web_visits"), ("fraud", "fraud_transactions"), ("landing", "card_transactions"),
+                         ("reports", "anomaly_manifest")]:
+        assert all(store.read_manifest(layer, table, day) for day in days), (layer, table)
+    assert store.read_manifest("reports", "anomaly_schedule") is not None
+
+
+def test_the_asset_graph_page_shows_every_group(ui, tmp_path):
+    playwright = pytest.importorskip("playwright.sync_api")
+    if not os.path.exists(CHROMIUM):
+        missing = f"{CHROMIUM} is missing: `apt-get install chromium` (.ci/run installs it)"
+        pytest.fail(missing) if os.environ.get("CI") else pytest.skip(missing)
+    with playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1600, "height": 900})
+        page.goto(f"http://127.0.0.1:{ui['port']}/asset-groups", wait_until="networkidle")
+        try:  # the "Join the Dagster community" dialog, shown on a first visit
+            page.get_by_role("button", name="Skip").click(timeout=5000)
+        except playwright.TimeoutError:
+            pass
+        sidebar = page.get_by_role("button")
+        for group in GROUPS:  # the sidebar lists each group, and the graph draws it as a box
+            assert sidebar.filter(has_text=group).count() >= 1, group
+            page.get_by_text(group, exact=True).last.wait_for(state="visible", timeout=30000)
+        assert page.get_by_text("Global asset lineage").is_visible()
+        picture = tmp_path / "asset_graph.png"
+        page.screenshot(path=str(picture))
+        browser.close()
+    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and picture.stat().st_size > 20_000
+    if os.environ.get(SCREENSHOT_ENV):
+        shutil.copyfile(picture, os.environ[SCREENSHOT_ENV])
