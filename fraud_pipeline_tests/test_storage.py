@@ -126,13 +126,13 @@ def test_every_format_reads_back_exactly_what_was_written(store, fmt):
 def test_two_writers_of_one_partition_leave_one_of_them_whole_never_a_mix(store):
     """Writers of different content (two scenarios, say) race on one partition, many times over: every
     write holds the partition's writer lock, so what stays is always one writer's complete files."""
-    contents = {name: {f"part-{i:05d}": _table(5, offset=1000 * k + 10 * i) for i in range(12)}
+    contents = {name: {f"part-{i:05d}": _table(5, offset=1000 * k + 10 * i) for i in range(20)}
                 for k, name in enumerate(["first", "second"])}
     errors = []
 
     def write(name: str):
         try:
-            for _ in range(4):
+            for _ in range(8):
                 store.write_files("events", "raced", contents[name], name, partition="2026-01-02")
         except Exception as error:  # noqa: BLE001 - reported below
             errors.append(error)
