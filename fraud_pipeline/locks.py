@@ -5,7 +5,8 @@ Locally the lock is `flock` on a lock file: the kernel releases it when its proc
 On S3 it is a small object created only if absent (a conditional PUT, `If-None-Match: *`) holding a lease
 that a background thread renews (a conditional PUT on its ETag); a writer that cannot renew stops before
 its manifest. A writer killed mid-write, or cut off from the store, leaves a lease that the next writer
-takes over once it has expired, so it blocks that partition for at most `LEASE_SECONDS`. Lock files live under `<root>/.locks/`, outside every table folder.
+takes over once it has expired (writers' clocks must agree to within seconds), so it blocks that
+partition for at most `LEASE_SECONDS`. Lock files live under `<root>/.locks/`, outside every table folder.
 """
 
 import contextlib
@@ -17,11 +18,10 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 
-import dagster as dg
 import fsspec
 from fsspec.asyn import sync
 
-from fraud_pipeline.retries import retrying
+from fraud_pipeline.retries import LOG, retrying
 
 LEASE_SECONDS = 20.0
 POLL_SECONDS = 0.5
@@ -40,7 +40,7 @@ def local_lock(path: str, what: str) -> Iterator[Callable[[], None]]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            dg.get_dagster_logger("fraud_pipeline.storage").info(f"waiting for another writer of {what}")
+            LOG.info(f"waiting for another writer of {what}")
             fcntl.flock(handle, fcntl.LOCK_EX)
         yield lambda: None
     finally:
@@ -71,15 +71,13 @@ def s3_lock(fs: fsspec.AbstractFileSystem, path: str, what: str) -> Iterator[Cal
                 holder = json.loads(sync(fs.loop, held["Body"].read))
                 if holder["expires"] < time.time():
                     etag = call("put_object", Body=lease(), IfMatch=held["ETag"])["ETag"]  # take over, or lose the race
-                    dg.get_dagster_logger("fraud_pipeline.storage").info(
-                        f"took over the expired lock of {what} from a writer that stopped without releasing it")
+                    LOG.info(f"took over the expired lock of {what} from a writer that stopped without releasing it")
                     continue
             except OSError as gone:  # released, or another writer took it over first
                 if not _precondition_or_missing(gone):
                     raise
             if not waited:
-                dg.get_dagster_logger("fraud_pipeline.storage").info(
-                    f"waiting for another writer of {what} (its lease expires within {LEASE_SECONDS:g} s)")
+                LOG.info(f"waiting for another writer of {what} (its lease expires within {LEASE_SECONDS:g} s)")
                 waited = True
             time.sleep(POLL_SECONDS)
 

@@ -1,10 +1,9 @@
 """Transient S3 failures — a dropped connection, a timeout, a 5xx, "slow down" — are retried here, with
 each failed attempt logged to the run, so an operator sees what happened; permanent ones (a missing key,
-access denied) are not. The S3 client's own hidden retries are switched off (`CLIENT_OPTIONS`, `S3FS_TRIES`) so that
-this is the one place that retries."""
+access denied) are not. The S3 client's own silent retries are switched off (`CLIENT_OPTIONS`,
+`S3FS_TRIES`), so this is the one place that retries."""
 
 import errno
-import logging
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -20,6 +19,7 @@ S3FS_TRIES = 1  # s3fs's own retry loop (an attribute of the filesystem, not an 
 TRANSIENT_ERRNOS = {errno.EBUSY, errno.EIO, errno.EAGAIN, errno.ETIMEDOUT, errno.ECONNRESET, errno.ECONNREFUSED,
                     errno.ECONNABORTED, errno.EPIPE}
 
+LOG = dg.get_dagster_logger("fraud_pipeline.storage")  # inside a run, its records go to the run's log
 T = TypeVar("T")
 
 
@@ -33,18 +33,16 @@ def is_transient(error: BaseException) -> bool:
             or isinstance(error, OSError) and error.errno in TRANSIENT_ERRNOS)
 
 
-def retrying(what: str, call: Callable[[], T], log: logging.Logger | None = None, attempts: int = ATTEMPTS,
-             first_wait: float = FIRST_WAIT_SECONDS) -> T:
+def retrying(what: str, call: Callable[[], T]) -> T:
     """`call()`, retried on transient errors with doubling waits; `what` names the operation in the logs."""
-    log = log or dg.get_dagster_logger("fraud_pipeline.storage")
-    for attempt in range(1, attempts):
+    for attempt in range(1, ATTEMPTS):
         try:
             return call()
         except Exception as error:  # noqa: BLE001 - only transient errors are retried
             if not is_transient(error):
                 raise
-            wait = first_wait * 2 ** (attempt - 1)
-            log.warning(f"{what}: attempt {attempt} of {attempts} failed ({type(error).__name__}: {error}); "
+            wait = FIRST_WAIT_SECONDS * 2 ** (attempt - 1)
+            LOG.warning(f"{what}: attempt {attempt} of {ATTEMPTS} failed ({type(error).__name__}: {error}); "
                         f"retrying in {wait:g} s")
             time.sleep(wait)
     try:
@@ -52,6 +50,6 @@ def retrying(what: str, call: Callable[[], T], log: logging.Logger | None = None
     except Exception as error:  # noqa: BLE001
         if not is_transient(error):
             raise
-        raise StorageUnavailable(f"{what} failed {attempts} times, the last with {type(error).__name__}: {error}. "
+        raise StorageUnavailable(f"{what} failed {ATTEMPTS} times, the last with {type(error).__name__}: {error}. "
                                  "Partitions this run did not finish have no manifest, so nothing half-written "
                                  "looks complete; re-run once the store answers.") from error
