@@ -12,6 +12,7 @@ from fraud_pipeline.automation import PREREQUISITES, TRIGGER_TAG, outdated_prere
 from fraud_pipeline.definitions import build_definitions, defs
 from fraud_pipeline.storage import MANIFEST, ObjectStore
 from fraud_pipeline_tests.conftest import scaled
+from fraud_pipeline_tests.test_events import _run
 from fraud_pipeline_tests.test_landing import TINY, _days
 
 DAILY_ASSETS = {"card_transactions", "web_visits", "applications", "new_accounts", "new_account_transactions",
@@ -47,10 +48,23 @@ def test_the_schedule_materialises_the_day_that_just_ended_in_the_regions_time_a
         assert request.partition_key == expected, tick
 
 
+@pytest.fixture(scope="module")
+def prepared(scenario, tmp_path_factory) -> dict:
+    """The tiny scenario's prerequisites, built once from what the sensor requests on an empty store."""
+    root = tmp_path_factory.mktemp("prepared") / "data"
+    tiny = scaled(scenario, **TINY, storage={"url": str(root)})
+    definitions = build_definitions(tiny)
+    with dg.instance_for_test() as instance:
+        [request] = _tick(definitions, instance).run_requests
+        assert _execute(definitions, ObjectStore(root_url=str(root)), request, instance).success
+    return {"root": root, "tiny": tiny, "first_request": request}
+
+
 @pytest.fixture
-def located(scenario, tmp_path):
-    """The tiny scenario stored in tmp_path: its definitions (sensor included) and its store."""
-    tiny = scaled(scenario, **TINY, storage={"url": str(tmp_path / "data")})
+def located(prepared, tmp_path):
+    """A copy of the prepared store in tmp_path, with definitions (sensor included) that point at it."""
+    shutil.copytree(prepared["root"], tmp_path / "data")
+    tiny = scaled(prepared["tiny"], storage={"url": str(tmp_path / "data")})
     return build_definitions(tiny), ObjectStore(root_url=str(tmp_path / "data")), tiny
 
 
@@ -65,14 +79,13 @@ def _execute(definitions, store, request: dg.RunRequest, instance) -> dg.Execute
                           tags=request.tags, resources={"store": store}, instance=instance)
 
 
-def test_the_sensor_rebuilds_missing_prerequisites_in_one_run_then_only_what_is_outdated(located):
+def test_the_sensor_rebuilds_missing_prerequisites_in_one_run_then_only_what_is_outdated(prepared, located):
     definitions, store, tiny = located
     assert definitions.get_sensor_def("prerequisites").default_status == dg.DefaultSensorStatus.STOPPED
+    request = prepared["first_request"]  # on an empty store: everything, the baseline days as one range
+    assert {key.to_user_string() for key in request.asset_selection} == set(PREREQUISITES)
+    assert request.tags == {TRIGGER_TAG: tiny.content_hash, **_days("2026-01-01", "2026-01-14"), **SENSOR_TAG}
     with dg.instance_for_test() as instance:
-        [request] = _tick(definitions, instance).run_requests
-        assert {key.to_user_string() for key in request.asset_selection} == set(PREREQUISITES)
-        assert request.tags == {TRIGGER_TAG: tiny.content_hash, **_days("2026-01-01", "2026-01-14"), **SENSOR_TAG}
-        assert _execute(definitions, store, request, instance).success
         assert outdated_prerequisites(store, tiny) == []
         assert "are current" in _tick(definitions, instance).skip_message
 
@@ -90,12 +103,9 @@ def test_the_sensor_rebuilds_missing_prerequisites_in_one_run_then_only_what_is_
         assert request.tags["dagster/asset_partition_range_start"] == "2026-01-01"
 
 
-def test_the_sensor_sees_another_scenarios_tables_as_outdated_and_waits_for_its_own_run(located, tmp_path):
+def test_the_sensor_sees_another_scenarios_tables_as_outdated_and_waits_for_its_own_run(located):
     definitions, store, tiny = located
     with dg.instance_for_test() as instance:
-        [request] = _tick(definitions, instance).run_requests
-        assert _execute(definitions, store, request, instance).success
-
         reseeded = scaled(tiny, seed=tiny.seed + 1)
         assert outdated_prerequisites(store, reseeded) == list(PREREQUISITES)
         other = build_definitions(reseeded)
@@ -114,21 +124,14 @@ def test_a_day_alone_needs_no_earlier_day_and_writes_what_a_range_writes(located
     """The schedule runs one day. Its fraud reads the day before (episodes cross midnight) and its landing the
     funnel's look-back days (a conversion drop on window day 4, 2026-01-18, withholds later accounts): when
     those days are not stored they are regenerated, so the day comes out the same as in a range."""
-    definitions, store, tiny = located
-    with dg.instance_for_test() as instance:
-        [request] = _tick(definitions, instance).run_requests
-        assert _execute(definitions, store, request, instance).success
+    definitions, _, _ = located
     daily = dg.AssetSelection.assets(*DAILY_ASSETS)
     alone = tmp_path / "alone"
     ranged = tmp_path / "range"
     shutil.copytree(tmp_path / "data", alone)
     shutil.copytree(tmp_path / "data", ranged)
-    assert dg.materialize([*definitions.assets], selection=daily, partition_key="2026-01-19",
-                          resources={"store": ObjectStore(root_url=str(alone))},
-                          instance=dg.DagsterInstance.ephemeral()).success
-    assert dg.materialize([*definitions.assets], selection=daily, tags=_days("2026-01-15", "2026-01-19"),
-                          resources={"store": ObjectStore(root_url=str(ranged))},
-                          instance=dg.DagsterInstance.ephemeral()).success
+    assert _run(definitions, ObjectStore(root_url=str(alone)), daily, partition_key="2026-01-19").success
+    assert _run(definitions, ObjectStore(root_url=str(ranged)), daily, tags=_days("2026-01-15", "2026-01-19")).success
     day = sorted(p.relative_to(alone) for p in alone.rglob("date=2026-01-19/*"))
     assert day == sorted(p.relative_to(ranged) for p in ranged.rglob("date=2026-01-19/*"))
     assert sum(p.name == MANIFEST for p in day) == len(DAILY_ASSETS)

@@ -59,10 +59,13 @@ def run_together(*runs: tuple[dict, tuple]) -> None:
         assert run.returncode == 0, errors[-3000:]
 
 
+def run_cli(env: dict, *selection: str) -> subprocess.CompletedProcess:
+    return subprocess.run(materialize_command(*selection), cwd=PROJECT, env=env, capture_output=True, text=True,
+                          timeout=600)
+
+
 def _materialize(tmp_path: Path, scenario_text: str, storage_url: str, *selection: str):
-    return subprocess.run(materialize_command(*(selection or ("--select", "group:entities"))), cwd=PROJECT,
-                          env=cli_environment(tmp_path, scenario_text, storage_url), capture_output=True, text=True,
-                          timeout=300)
+    return run_cli(cli_environment(tmp_path, scenario_text, storage_url), *(selection or ("--select", "group:entities")))
 
 
 def test_cli_materialises_every_entity_table_with_manifests_and_passing_checks(tmp_path):

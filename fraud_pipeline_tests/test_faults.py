@@ -19,7 +19,7 @@ from fraud_pipeline.storage import MANIFEST, ObjectStore
 from fraud_pipeline_tests.conftest import _free_port
 from fraud_pipeline_tests.s3_proxy import S3Proxy
 from fraud_pipeline_tests.test_cli import (PROJECT, SMALL_WORLD, cli_environment, data_tree, materialize_command,
-                                            run_together)
+                                            run_cli, run_together)
 
 pytestmark = pytest.mark.slow
 
@@ -27,11 +27,6 @@ DAYS = ("--partition-range", "2026-01-01...2026-01-03")
 WORLD_AND_EVENTS = ("--select", "group:entities or group:events", *DAYS)
 FUNNEL_DAY = ("--select", "web_visits,applications,new_accounts,new_account_transactions", "--partition", "2026-01-02")
 RESEEDED = SMALL_WORLD + "seed: 11\n"
-
-
-def _run(env: dict, *selection: str) -> subprocess.CompletedProcess:
-    return subprocess.run(materialize_command(*selection), cwd=PROJECT, env=env, capture_output=True, text=True,
-                          timeout=600)
 
 
 def _start_with_fault(env: dict, fault: dict, *selection: str) -> subprocess.Popen:
@@ -82,7 +77,7 @@ def test_a_run_killed_mid_write_leaves_nothing_that_looks_complete_and_a_retry_e
     assert killed.returncode == -signal.SIGKILL
 
     _assert_nothing_lost(hurt, clean, interrupted="applications/date=2026-01-02")
-    retry = _run(env, *WORLD_AND_EVENTS)
+    retry = run_cli(env, *WORLD_AND_EVENTS)
     assert retry.returncode == 0, retry.stderr[-3000:]
     assert data_tree(hurt) == data_tree(clean)
 
@@ -105,7 +100,7 @@ def test_the_s3_server_stopping_mid_run_fails_it_clearly_and_a_retry_equals_a_cl
     with S3Proxy(endpoint, trigger=(lambda method, path: method == "PUT" and path.startswith(first_file_of_day_2),
                                     lambda: state["server"].stop())) as proxy:
         env = {**cli_environment(tmp_path / "h", RESEEDED, hurt.root_url), "AWS_ENDPOINT_URL": proxy.url}
-        failed = _run(env, *WORLD_AND_EVENTS)
+        failed = run_cli(env, *WORLD_AND_EVENTS)
         log = failed.stdout + failed.stderr
         assert failed.returncode != 0
         assert "attempt 1 of 4 failed" in log and "attempt 3 of 4 failed" in log  # retried, visibly
@@ -114,7 +109,7 @@ def test_the_s3_server_stopping_mid_run_fails_it_clearly_and_a_retry_equals_a_cl
         state["server"] = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)  # it returns
         state["server"].start()
         _assert_nothing_lost(hurt, clean, interrupted="card_transactions/date=2026-01-02")
-        retry = _run(env, *WORLD_AND_EVENTS)
+        retry = run_cli(env, *WORLD_AND_EVENTS)
     try:
         assert retry.returncode == 0, retry.stderr[-3000:]
         # The failed run could not release its lease (the store was gone); the retry took it over once expired.
@@ -140,7 +135,7 @@ def test_two_runs_writing_one_partition_at_once_leave_the_later_ones_complete_pa
     while not marker.exists():
         assert first.poll() is None and time.monotonic() < deadline, first.stdout.read()
         time.sleep(0.1)
-    second = _run(cli_environment(tmp_path / "b", RESEEDED, shared), *FUNNEL_DAY)
+    second = run_cli(cli_environment(tmp_path / "b", RESEEDED, shared), *FUNNEL_DAY)
     first_log, _ = first.communicate(timeout=600)
 
     assert first.returncode == 0, first_log[-3000:]

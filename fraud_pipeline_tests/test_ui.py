@@ -15,6 +15,7 @@ from dagster_graphql import DagsterGraphQLClient
 
 from fraud_pipeline.storage import ObjectStore
 from fraud_pipeline_tests.conftest import _free_port
+from fraud_pipeline_tests.test_automation import DAILY_ASSETS
 from fraud_pipeline_tests.test_cli import PROJECT, SMALL_WORLD, cli_environment
 
 pytestmark = pytest.mark.slow
@@ -100,13 +101,9 @@ def test_the_daemon_runs_a_backfill_of_the_graph_as_several_runs_in_dependency_o
     """What "Materialize all…" over a range does in the UI: the daemon launches each run once its inputs have
     landed — the entities, the plan, then the days of each daily asset as one single-run range."""
     client, store = ui["client"], ui["store"]
-    daily = ["card_transactions", "web_visits", "applications", "new_accounts", "new_account_transactions",
-             "fraud_transactions", "fraud_episodes", "anomaly_manifest",
-             *(f"landing_{t}" for t in ("card_transactions", "web_visits", "applications", "new_accounts",
-                                        "new_account_transactions"))]
     days = ["2026-01-03", "2026-01-04", "2026-01-05"]
     selection = ([{"assetKey": {"path": [name]}, "partitions": {"range": {"start": days[0], "end": days[-1]}}}
-                  for name in daily] + [{"assetKey": {"path": [name]}} for name in [*ENTITIES, "anomaly_schedule"]])
+                  for name in sorted(DAILY_ASSETS)] + [{"assetKey": {"path": [name]}} for name in [*ENTITIES, "anomaly_schedule"]])
     launched = client._execute(BACKFILL, {"params": {"partitionsByAssets": selection}})
     backfill = launched["launchPartitionBackfill"]
     assert backfill["__typename"] == "LaunchBackfillSuccess", backfill
