@@ -7,11 +7,15 @@ exists and records this scenario's content hash. So a wiped `data/` folder or an
 is noticed, and a table another run half-wrote (no manifest) is rebuilt.
 """
 
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
 import dagster as dg
 
 from fraud_pipeline.assets.entities import ENTITY_TABLES
 from fraud_pipeline.generators.funnel import STAGES
 from fraud_pipeline.generators.timeline import baseline_days
+from fraud_pipeline.partitions import daily_partitions
 from fraud_pipeline.scenario import Scenario
 from fraud_pipeline.storage import ObjectStore
 
@@ -48,12 +52,21 @@ def jobs_and_automation(scenario: Scenario, store: ObjectStore):
                     "(events, fraud, landing, manifests), the baseline profile, the plan and the timeline. Launch it "
                     "over the first 21 days for the default scenario.")
     daily_job = dg.define_asset_job(
-        DAILY_JOB, selection=DAILY_SELECTION,
+        DAILY_JOB, selection=DAILY_SELECTION, partitions_def=daily_partitions(scenario),
         description="The daily partitions of one day or a range: events, fraud, landing files and anomaly manifest.")
-    schedule = dg.build_schedule_from_partitioned_job(
-        daily_job, name="daily_schedule", hour_of_day=1, default_status=dg.DefaultScheduleStatus.STOPPED,
-        description="At 01:00 (the region's time) materialises the day that just ended. Off by default: switch it "
-                    "on (with the prerequisites sensor) in Automation, or `dagster schedule start daily_schedule`.")
+    @dg.schedule(name="daily_schedule", job=daily_job, cron_schedule="0 1 * * *",
+                 execution_timezone=scenario.geography.timezone, default_status=dg.DefaultScheduleStatus.STOPPED,
+                 description="At 01:00 (the region's time) materialises the day that just ended, while it is in the "
+                             "scenario's calendar. Off by default: switch it on (with the prerequisites sensor) in "
+                             "Automation, or `dagster schedule start daily_schedule`.")
+    def schedule(context: dg.ScheduleEvaluationContext):
+        # Only a day that has ended, even when the calendar already offers days ahead (a future scenario).
+        tick = context.scheduled_execution_time.astimezone(ZoneInfo(scenario.geography.timezone))
+        day = tick.date() - timedelta(days=1)
+        if day < scenario.start_date or (scenario.end_date and day > scenario.end_date):
+            return dg.SkipReason(f"{day} is outside the scenario's calendar ({scenario.start_date} … "
+                                 f"{scenario.end_date or 'open-ended'})")
+        return dg.RunRequest(partition_key=day.isoformat(), run_key=day.isoformat())
 
     @dg.sensor(name="prerequisites", target=dg.AssetSelection.assets(*PREREQUISITES), minimum_interval_seconds=60,
                default_status=dg.DefaultSensorStatus.STOPPED,

@@ -4,16 +4,13 @@ import warnings
 
 import dagster as dg
 
-from fraud_pipeline import schemas
 from fraud_pipeline.assets.anomalies import anomaly_schedule_asset, anomaly_timeline_asset, landing_asset
 from fraud_pipeline.assets.entities import entity_assets
 from fraud_pipeline.assets.events import card_transactions_asset, web_funnel_asset
 from fraud_pipeline.assets.fraud import fraud_asset
 from fraud_pipeline.assets.reports import baseline_profile_asset
 from fraud_pipeline.automation import jobs_and_automation
-from fraud_pipeline.checks import table_checks
 from fraud_pipeline.partitions import daily_partitions
-from fraud_pipeline.quality import entity_expectations
 from fraud_pipeline.scenario import Scenario, load_scenario
 from fraud_pipeline.storage import ObjectStore
 
@@ -22,7 +19,6 @@ def build_definitions(scenario: Scenario) -> dg.Definitions:
     store = ObjectStore(root_url=scenario.storage.url, endpoint_url=scenario.storage.endpoint_url)
     kinds = {"numpy", "parquet"} | ({"s3"} if store.is_s3 else set())
     days = daily_partitions(scenario)
-    expectations = entity_expectations(scenario)
     # Every asset, partitioned or not, has a single-run backfill policy (beta in 1.13, deliberate): any
     # selection over any partition range is one run, so `--select '*' --partition-range` runs the scenario.
     with warnings.catch_warnings():
@@ -34,8 +30,6 @@ def build_definitions(scenario: Scenario) -> dg.Definitions:
     jobs, schedules, sensors = jobs_and_automation(scenario, store)
     return dg.Definitions(
         assets=assets, jobs=jobs, schedules=schedules, sensors=sensors,
-        asset_checks=[check for spec in schemas.ENTITY_TABLES
-                      for check in table_checks(spec, expectations.get(spec.name, {}))],
         resources={"store": store},
         # Steps are short numpy work; a process per step (the default) costs more than the work.
         # Parallelism comes from runs instead: one run per partition on the run queue.

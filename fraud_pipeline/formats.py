@@ -2,8 +2,9 @@
 
 Each format encodes an Arrow table to bytes deterministically (the same table gives the same
 bytes) and decodes it back exactly, given the table's schema (which the storage manifest keeps).
-NDJSON is built with Arrow string kernels, not row by row: times are ISO 8601 local times with
-milliseconds, nulls are null, floats keep every digit.
+NDJSON is written by polars' encoder (a maintained one: every control character escaped, output
+deterministic): times are ISO 8601 local times with milliseconds, nulls are null, floats keep every
+digit, and NaN or ±infinity — which JSON cannot hold — are written as null.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import base64
 import io
 
-import numpy as np
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
@@ -19,7 +20,6 @@ import pyarrow.json as pjson
 import pyarrow.parquet as pq
 
 PARQUET_OPTIONS = {"compression": "zstd"}
-JSON_ESCAPES = (("\\", "\\\\"), ('"', '\\"'), ("\n", "\\n"), ("\r", "\\r"), ("\t", "\\t"))
 
 
 def _parquet(table: pa.Table) -> bytes:
@@ -34,27 +34,13 @@ def _csv(table: pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
-def _json_value(values: pa.ChunkedArray) -> pa.ChunkedArray:
-    if pa.types.is_string(values.type):
-        for plain, escaped in JSON_ESCAPES:
-            values = pc.replace_substring(values, plain, escaped)
-        values = pc.binary_join_element_wise('"', values, '"', "")
-    elif pa.types.is_timestamp(values.type):
-        values = pc.binary_join_element_wise('"', pc.strftime(values, format="%Y-%m-%dT%H:%M:%S"), '"', "")
-    else:
-        values = pc.cast(values, pa.string())  # numbers in shortest round-trip form, true/false
-    return pc.fill_null(values, "null")
-
-
 def _ndjson(table: pa.Table) -> bytes:
-    if table.num_rows == 0:
-        return b""
-    fields = [pc.binary_join_element_wise(f'"{name}":', _json_value(table[name]), "") for name in table.column_names]
-    lines = pc.binary_join_element_wise("{", pc.binary_join_element_wise(*fields, ","), "}\n", "")
-    lines = lines.combine_chunks().cast(pa.large_string())
-    # The lines' character buffer, from the first line's start to the last one's end, is the file.
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64)[lines.offset:lines.offset + len(lines) + 1]
-    return lines.buffers()[2].to_pybytes()[offsets[0]:offsets[-1]]
+    """One JSON object per line; times as ISO 8601 text (the format the readers parse back)."""
+    columns = {name: pc.strftime(table[name], format="%Y-%m-%dT%H:%M:%S") if pa.types.is_timestamp(table[name].type)
+               else table[name] for name in table.column_names}
+    sink = io.BytesIO()
+    pl.from_arrow(pa.table(columns)).write_ndjson(sink)
+    return sink.getvalue()
 
 
 def _read_parquet(payload: bytes, schema: pa.Schema | None, columns) -> pa.Table:
@@ -62,14 +48,19 @@ def _read_parquet(payload: bytes, schema: pa.Schema | None, columns) -> pa.Table
 
 
 def _read_csv(payload: bytes, schema: pa.Schema, columns) -> pa.Table:
-    options = pcsv.ConvertOptions(column_types=schema, strings_can_be_null=True, quoted_strings_can_be_null=False,
-                                  include_columns=columns)
-    return pcsv.read_csv(pa.BufferReader(payload), convert_options=options)
+    # Only an unquoted empty field is null: "nan" is a float, a quoted "" an empty string, "null" a word.
+    options = pcsv.ConvertOptions(column_types=schema, null_values=[""], strings_can_be_null=True,
+                                  quoted_strings_can_be_null=False, include_columns=columns)
+    return pcsv.read_csv(pa.BufferReader(payload), parse_options=pcsv.ParseOptions(newlines_in_values=True),
+                         convert_options=options)
 
 
 def _read_ndjson(payload: bytes, schema: pa.Schema, columns) -> pa.Table:
-    table = (pjson.read_json(io.BytesIO(payload), parse_options=pjson.ParseOptions(explicit_schema=schema))
-             if payload else schema.empty_table())
+    """Dates arrive as ISO text, which Arrow's JSON reader parses only as strings: read them so, then cast."""
+    as_read = pa.schema([f.with_type(pa.string()) if pa.types.is_date(f.type) else f for f in schema])
+    table = (pjson.read_json(io.BytesIO(payload), parse_options=pjson.ParseOptions(explicit_schema=as_read))
+             if payload else as_read.empty_table())
+    table = table.cast(schema)
     return table.select(columns) if columns else table
 
 

@@ -21,8 +21,9 @@ import yaml
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PositiveInt, ValidationError,
                       field_validator, model_validator)
 
-from fraud_pipeline.regions import REGIONS, Region
 from fraud_pipeline import schemas
+from fraud_pipeline.generators.timeline import BASELINE_DAYS
+from fraud_pipeline.regions import REGIONS, Region
 
 DEFAULT_SCENARIO_FILE = Path(__file__).with_name("default_scenario.yaml")
 SCENARIO_ENV = "FRAUD_PIPELINE_SCENARIO"
@@ -518,6 +519,7 @@ class Storage(Section):
 class Scenario(Section):
     seed: Annotated[int, Field(ge=0, lt=2**63)]
     start_date: date
+    end_date: date | None = None  # the calendar's last day (inclusive); None: open-ended
     region: str
     population: Population
     customers: Customers
@@ -533,6 +535,23 @@ class Scenario(Section):
     storage: Storage
 
     @model_validator(mode="after")
+    def _calendar_holds_baseline_and_window(self):
+        if self.end_date is None:
+            return self
+        days = (self.end_date - self.start_date).days + 1
+        needed = BASELINE_DAYS + self.anomalies.window_days
+        if days < needed:
+            raise ValueError(f"end_date: the calendar {self.start_date} … {self.end_date} holds {days} day(s); it needs "
+                             f"at least {needed}: the {BASELINE_DAYS} baseline days and anomalies.window_days "
+                             f"({self.anomalies.window_days})")
+        return self
+
+    @property
+    def minimum_days(self) -> int:
+        """The days every calendar offers: the baseline and one anomaly window."""
+        return BASELINE_DAYS + self.anomalies.window_days
+
+    @model_validator(mode="after")
     def _a_shop_for_every_category(self):
         if self.population.merchants < len(self.merchants.categories):
             raise ValueError(f"population.merchants ({self.population.merchants}) must be at least the number of "
@@ -544,6 +563,51 @@ class Scenario(Section):
         if self.beneficiaries.per_account.max > self.population.beneficiaries:
             raise ValueError(f"beneficiaries.per_account.max ({self.beneficiaries.per_account.max}) must not exceed "
                              f"population.beneficiaries ({self.population.beneficiaries})")
+        return self
+
+    @model_validator(mode="after")
+    def _payees_for_transfers(self):
+        if self.card_transactions.channels.get("transfer", 0) > 0 and self.beneficiaries.per_account.max < 1:
+            raise ValueError(f"beneficiaries.per_account.max must be at least 1 when card_transactions.channels."
+                             f"transfer is above 0 ({self.card_transactions.channels['transfer']}): transfers go to "
+                             "saved beneficiaries")
+        return self
+
+    @model_validator(mode="after")
+    def _another_device_for_fraud(self):
+        f = self.fraud
+        needing = [name for name, on in (("high_velocity", f.high_velocity.enabled),
+                                         ("account_takeover", f.account_takeover.enabled),
+                                         ("card_fraud_chain", f.card_fraud_chain.enabled
+                                          and f.card_fraud_chain.online_share > 0)) if on]
+        if needing and self.population.devices < 2:
+            raise ValueError(f"population.devices ({self.population.devices}) must be at least 2 while "
+                             f"{', '.join(needing)} is enabled: its fraud uses a device other than the account's "
+                             "trusted one")
+        return self
+
+    def hours_with_rows(self, table: str) -> set[int]:
+        """The hours of the day in which rows of an event table can arrive, by the scenario's profiles."""
+        every = set(range(24))
+        if table in ("web_visits", "applications"):
+            visits = {hour for hour, weight in enumerate(self.web_funnel.hourly_weights) if weight > 0}
+            return visits if table == "web_visits" else visits | {(hour + 1) % 24 for hour in visits}  # 1–15 min on
+        if table == "card_transactions":
+            first, _ = self.card_transactions.purchase_hours
+            purchases = {first + i for i, weight in enumerate(self.card_transactions.hourly_weights) if weight > 0}
+            return every if self.card_transactions.channels.get("atm", 0) > 0 else purchases  # withdrawals: any hour
+        return every  # accounts open 2–24 h after applying; first transactions days later
+
+    @model_validator(mode="after")
+    def _planned_batches_have_rows(self):
+        for name, entry in self.anomalies.plan.items():
+            source = entry.batch - getattr(entry, "delay_batches", 0)  # a late arrival takes rows from earlier
+            hours = set(range(source * 3, source * 3 + 3))
+            if not hours & self.hours_with_rows(entry.table):
+                raise ValueError(f"anomalies.plan.{name}.batch: batch {source} ({source * 3:02d}:00–"
+                                 f"{source * 3 + 3:02d}:00) of {entry.table} never has rows under the scenario's "
+                                 f"hourly profile, so the anomaly would touch nothing; pick a batch whose hours have "
+                                 "weight")
         return self
 
     @model_validator(mode="after")

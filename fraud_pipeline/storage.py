@@ -6,7 +6,9 @@ are Parquet `part-NNNNN` files; landing tables are one file per micro-batch in t
 A write holds the table's or partition's writer lock (`locks`), then (1) removes the manifest, so
 the table stops looking complete; (2) puts each data file atomically (a local temp file renamed into
 place; a single PUT on S3); (3) deletes files a previous write left that this one did not write;
-(4) writes the manifest last, listing every file with its row count and SHA-256. Readers trust only
+(4) writes the manifest last, listing every file with its row count and SHA-256 — unless the caller
+withholds it because a blocking check failed: then the files stay for inspection, but nothing
+looks complete, so a manifest always means the data passed its checks. Readers trust only
 what a manifest lists, so a write that dies at any point — the store gone, the process killed —
 leaves nothing that looks complete, and two writers never mix their files. File names and contents
 are deterministic, so a re-write of the same data leaves byte-identical files. Every S3 call is
@@ -51,6 +53,7 @@ class WrittenTable:
     rows: int
     files: int
     bytes: int
+    published: bool = True  # False: written without a manifest, because a blocking check failed
 
 
 def partition_dir(partition: str) -> str:
@@ -98,15 +101,19 @@ class ObjectStore(dg.ConfigurableResource):
         return f"s3://{path}" if self.is_s3 else path
 
     def write_table(self, layer: str, table: str, data: pa.Table | Iterable[pa.Table], scenario_hash: str,
-                    partition: str | None = None) -> WrittenTable:
+                    partition: str | None = None, publish: bool = True) -> WrittenTable:
         """Replace the table (or one partition of it) with `data`: one Parquet file per chunk."""
         chunks = [data] if isinstance(data, pa.Table) else data
         return self.write_files(layer, table, {f"part-{i:05d}": chunk for i, chunk in enumerate(chunks)},
-                                scenario_hash, partition)
+                                scenario_hash, partition, publish=publish)
 
     def write_files(self, layer: str, table: str, files: dict[str, pa.Table], scenario_hash: str,
-                    partition: str | None = None, fmt: str = "parquet") -> WrittenTable:
-        """Replace the table (or one partition of it) with the named files, each encoded in `fmt`."""
+                    partition: str | None = None, fmt: str = "parquet", publish: bool = True) -> WrittenTable:
+        """Replace the table (or one partition of it) with the named files, each encoded in `fmt`.
+
+        `publish=False` writes the files but no manifest: the table then reads as unfinished
+        (`TableNotReady`), which is what a table that failed a blocking check must look like.
+        """
         fs = self.filesystem()
         directory = self.path(layer, table, partition)
         manifest_path = f"{directory}/{MANIFEST}"
@@ -135,10 +142,11 @@ class ObjectStore(dg.ConfigurableResource):
             manifest = {"layer": layer, "table": table, "partition": partition, "scenario_hash": scenario_hash,
                         "format": fmt, "schema": formats.schema_text(schema),
                         "rows": sum(f["rows"] for f in entries), "files": entries}
-            still_ours()
-            self._put(fs, manifest_path, json.dumps(manifest, indent=2).encode())
+            if publish:
+                still_ours()
+                self._put(fs, manifest_path, json.dumps(manifest, indent=2).encode())
         return WrittenTable(uri=self.uri(layer, table, partition), rows=manifest["rows"], files=len(entries),
-                            bytes=sum(f["bytes"] for f in entries))
+                            bytes=sum(f["bytes"] for f in entries), published=publish)
 
     def _writer_lock(self, layer: str, table: str, partition: str | None):
         """One writer per table or partition; the lock lives in `<root>/.locks/`, outside the data."""

@@ -44,8 +44,31 @@ def test_the_schedule_materialises_the_day_that_just_ended_in_the_regions_time_a
     for tick, expected in [(datetime(2026, 11, 21, 1, 0, tzinfo=ZoneInfo("Africa/Johannesburg")), "2026-11-20"),
                            (datetime(2026, 11, 21, 0, 30, tzinfo=ZoneInfo("UTC")), "2026-11-20"),
                            (datetime(2026, 1, 22, 1, 0, tzinfo=ZoneInfo("Africa/Johannesburg")), "2026-01-21")]:
-        [request] = schedule.evaluate_tick(dg.build_schedule_context(scheduled_execution_time=tick)).run_requests
+        [request] = _schedule_tick(defs, tick).run_requests
         assert request.partition_key == expected, tick
+
+
+def _schedule_tick(definitions: dg.Definitions, tick: datetime):
+    context = dg.build_schedule_context(scheduled_execution_time=tick, repository_def=definitions.get_repository_def())
+    return definitions.get_schedule_def("daily_schedule").evaluate_tick(context)
+
+
+def test_a_calendar_in_the_future_can_be_materialised_now_and_the_schedule_asks_only_for_ended_days(scenario):
+    ahead = build_definitions(scaled(scenario, start_date="2027-01-01", end_date="2027-03-31"))
+    calendar = ahead.resolve_asset_graph().get(dg.AssetKey("card_transactions")).partitions_def
+    keys = calendar.get_partition_keys()
+    assert (keys[0], keys[-1], len(keys)) == ("2027-01-01", "2027-03-31", 90)
+    johannesburg = ZoneInfo("Africa/Johannesburg")
+    early = _schedule_tick(ahead, datetime(2026, 12, 5, 1, 0, tzinfo=johannesburg))
+    assert not early.run_requests and "outside the scenario's calendar" in early.skip_message
+    [request] = _schedule_tick(ahead, datetime(2027, 2, 1, 1, 0, tzinfo=johannesburg)).run_requests
+    assert request.partition_key == "2027-01-31"
+    late = _schedule_tick(ahead, datetime(2027, 4, 2, 1, 0, tzinfo=johannesburg))
+    assert not late.run_requests
+    # open-ended and in the future: the first 21 days (baseline and window) are there to materialise
+    open_ended = build_definitions(scaled(scenario, start_date="2027-01-01"))
+    keys = open_ended.resolve_asset_graph().get(dg.AssetKey("card_transactions")).partitions_def.get_partition_keys()
+    assert (keys[0], keys[-1]) == ("2027-01-01", "2027-01-21")
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +98,7 @@ def _tick(definitions: dg.Definitions, instance: dg.DagsterInstance):
 
 
 def _execute(definitions, store, request: dg.RunRequest, instance) -> dg.ExecuteInProcessResult:
-    return dg.materialize([*definitions.assets, *definitions.asset_checks], selection=request.asset_selection,
+    return dg.materialize(definitions.assets, selection=request.asset_selection,
                           tags=request.tags, resources={"store": store}, instance=instance)
 
 

@@ -26,7 +26,7 @@ def tiny(small_scenario):
 
 
 def _run(definitions, store, selection, **kwargs) -> dg.ExecuteInProcessResult:
-    return dg.materialize([*definitions.assets, *definitions.asset_checks], selection=selection,
+    return dg.materialize(definitions.assets, selection=selection,
                           resources={"store": store}, instance=dg.DagsterInstance.ephemeral(), **kwargs)
 
 
@@ -159,12 +159,16 @@ def test_a_failing_day_fails_its_check_and_names_the_day(with_entities, tiny, mo
         return table
 
     monkeypatch.setattr(events, "card_transactions", with_a_repeated_id)
-    result = _run(build_definitions(tiny), with_entities("data"), dg.AssetSelection.assets("card_transactions"),
+    store = with_entities("data")
+    result = _run(build_definitions(tiny), store, dg.AssetSelection.assets("card_transactions"),
                   tags={"dagster/asset_partition_range_start": "2026-01-01",
                         "dagster/asset_partition_range_end": "2026-01-03"}, raise_on_error=False)
     [failed] = [e for e in result.get_asset_check_evaluations() if not e.passed]
     assert failed.check_name == "transaction_id_unique"
     assert failed.description.startswith("2026-01-02: transaction_id is unique: 1 rows fail")
+    # the failing day is not published (no manifest); the days that passed are
+    assert [store.read_manifest("events", "card_transactions", partition=d) is not None
+            for d in ("2026-01-01", "2026-01-02", "2026-01-03")] == [True, False, True]
 
 
 def test_the_readmes_scoring_example_runs_on_real_output(with_entities, tiny, tmp_path, monkeypatch, capsys):

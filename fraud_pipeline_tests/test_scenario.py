@@ -66,7 +66,7 @@ def test_the_shipped_defaults_are_the_file_itself(scenario):
     ("customers: {kyc_level: {low: 0.2, medium: 0.5}}", "customers.kyc_level: shares must sum to 1 (got 0.7)"),
     ("customers: {spend_tiers: {low: {share: 1.0, min: 500, max: 100}}}",
      "customers.spend_tiers.low: min must be below max (got min=500.0, max=100.0)"),
-    ("popuation: {customers: 5}", "popuation: unknown key; allowed keys here: seed, start_date, region, population"),
+    ("popuation: {customers: 5}", "popuation: unknown key; allowed keys here: seed, start_date, end_date, region, population"),
     ("customers: {age: {min: 18, max: 80, mean: 40}}", "customers.age.mean: unknown key; allowed keys here: min, max"),
     ("start_date: 2026-13-01", "start_date: Input should be a valid date"),
     ("start_date: next tuesday", "start_date: Input should be a valid date"),

@@ -14,8 +14,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fraud_pipeline import schemas
-from fraud_pipeline.assets.daily import check_result, check_specs, run_metadata, write_day
+from fraud_pipeline import daily_checks, schemas
+from fraud_pipeline.assets.daily import check_results, check_specs, run_metadata, withheld, write_day
 from fraud_pipeline.assets.metadata import definition_metadata, materialization_metadata
 from fraud_pipeline.generators import anomalies
 from fraud_pipeline.generators.funnel import STAGES, funnel_days, lookback_days
@@ -23,15 +23,12 @@ from fraud_pipeline.charts import render
 from fraud_pipeline.generators.ground_truth import anomaly_manifest, day_metrics, timeline_panels
 from fraud_pipeline.generators.timeline import BATCHES_PER_DAY, baseline_days
 from fraud_pipeline.partitions import as_days
-from fraud_pipeline.quality import Finding
 from fraud_pipeline.scenario import Scenario
 from fraud_pipeline.storage import ObjectStore, TableNotReady
 
 GROUP, LANDING = "anomalies", "landing"
 EVENTS = ("card_transactions", *STAGES)
 LANDING_ASSETS = [schemas.LANDING_TABLES[name].name for name in EVENTS]  # landing_<table>
-MANIFEST_CHECK = {"labels_match_the_manifest": "Each anomaly's rows_affected equals the landing rows labelled with "
-                                               "its anomaly_id, and no landing row carries an id the manifest lacks."}
 
 
 def _markdown(table: pa.Table, columns: list[str]) -> str:
@@ -82,7 +79,7 @@ def landing_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, kinds
 
     @dg.multi_asset(name="landing", partitions_def=partitions, specs=specs,
                     backfill_policy=dg.BackfillPolicy.single_run(),
-                    check_specs=check_specs(schemas.ANOMALY_MANIFEST.name, MANIFEST_CHECK))
+                    check_specs=check_specs(schemas.ANOMALY_MANIFEST.name, daily_checks.MANIFEST_CHECK))
     def _asset(context: dg.AssetExecutionContext, store: ObjectStore):
         days = as_days(context.partition_keys)
         sources = LandingSources(store, scenario)
@@ -95,8 +92,9 @@ def landing_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, kinds
                 written[name][day] = store.write_files(LANDING, name, files, scenario.content_hash,
                                                        partition=day.isoformat(), fmt=fmt)
             manifest = anomaly_manifest(outcomes, landing, sources.profile() if outcomes else None)
-            written["anomaly_manifest"][day] = write_day(store, "reports", "anomaly_manifest", manifest, scenario, day)
-            findings[day] = manifest_findings(manifest, landing)
+            findings[day] = daily_checks.manifest_findings(manifest, landing)
+            written["anomaly_manifest"][day] = write_day(store, "reports", "anomaly_manifest", manifest, scenario, day,
+                                                         findings[day])
             last = {**landing, "anomaly_manifest": manifest}
             context.log.info(f"landing {day}: " + ", ".join(f"{t.num_rows:,} {name}" for name, t in landing.items())
                              + f"; {len(outcomes)} planned anomalies touching "
@@ -108,8 +106,9 @@ def landing_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, kinds
         if len(days) == 1:
             metadata["anomalies"] = dg.MetadataValue.md(_markdown(last["anomaly_manifest"], [
                 "anomaly_id", "rows_affected", "rows_removed", "metric", "baseline", "expected", "observed"]))
+        withheld(context, "anomaly_manifest", written["anomaly_manifest"])
         yield dg.MaterializeResult(asset_key="anomaly_manifest", metadata=metadata)
-        yield check_result("anomaly_manifest", "labels_match_the_manifest", findings)
+        yield from check_results("anomaly_manifest", findings)
 
     return _asset
 
@@ -149,19 +148,6 @@ def anomaly_timeline_asset(scenario: Scenario, kinds: set[str]) -> dg.AssetsDefi
             "days_missing": dg.MetadataValue.json([str(d) for d in missing]), "size_bytes": len(picture)})
 
     return _asset
-
-
-def manifest_findings(manifest: pa.Table, landing: dict[str, pa.Table]) -> list[Finding]:
-    """The manifest's counts against the labels actually in the landing rows."""
-    labelled = {}
-    for table in landing.values():
-        for entry in pc.value_counts(table["anomaly_id"].drop_null()).to_pylist():
-            labelled[entry["values"]] = labelled.get(entry["values"], 0) + entry["counts"]
-    recorded = dict(zip(manifest["anomaly_id"].to_pylist(), manifest["rows_affected"].to_pylist()))
-    wrong = [i for i in recorded if recorded[i] != labelled.get(i, 0)]
-    unknown = [i for i in labelled if i not in recorded]
-    return [Finding("rows_affected equals the labelled landing rows", len(wrong), wrong[:5]),
-            Finding("every labelled row's anomaly_id is in the manifest", len(unknown), unknown[:5])]
 
 
 class LandingSources:

@@ -5,15 +5,25 @@ from datetime import date
 import dagster as dg
 import pyarrow as pa
 
-from fraud_pipeline import quality
+from fraud_pipeline import daily_checks, quality
 from fraud_pipeline.assets.metadata import materialization_metadata
 from fraud_pipeline.scenario import Scenario
 from fraud_pipeline.storage import ObjectStore, WrittenTable, in_chunks
 
 
 def write_day(store: ObjectStore, layer: str, name: str, table: pa.Table, scenario: Scenario,
-              day: date) -> WrittenTable:
-    return store.write_table(layer, name, in_chunks(table), scenario.content_hash, partition=day.isoformat())
+              day: date, findings: daily_checks.Findings | None = None) -> WrittenTable:
+    """Write a day's partition; with `findings` (its blocking checks), publish it only if they all pass."""
+    return store.write_table(layer, name, in_chunks(table), scenario.content_hash, partition=day.isoformat(),
+                             publish=findings is None or daily_checks.passed(findings))
+
+
+def withheld(context: dg.AssetExecutionContext, name: str, written: dict[date, WrittenTable]) -> None:
+    """Say in the run's log which days failed a blocking check and were written without a manifest."""
+    for day, w in written.items():
+        if not w.published:
+            context.log.warning(f"{name} {day} failed a blocking check: written to {w.uri} without a manifest, so "
+                                "no reader takes it as complete")
 
 
 def run_metadata(written: dict[date, WrittenTable], last_table: pa.Table, scenario: Scenario) -> dict:
@@ -30,11 +40,18 @@ def run_metadata(written: dict[date, WrittenTable], last_table: pa.Table, scenar
             "rows_total": sum(w.rows for w in written.values()), "scenario_hash": scenario.content_hash}
 
 
+def check_results(asset: str, by_day: dict[date, daily_checks.Findings]) -> list[dg.AssetCheckResult]:
+    """One result per check of `asset` over the run's days, naming each failing day and what failed there."""
+    names = list(dict.fromkeys(name for findings in by_day.values() for name in findings))
+    return [check_result(asset, name, {day: findings[name] for day, findings in by_day.items()}) for name in names]
+
+
 def check_result(asset: str, name: str, findings_by_day: dict[date, list[quality.Finding]]) -> dg.AssetCheckResult:
     failing = {day: [f for f in findings if not f.passed] for day, findings in findings_by_day.items()}
     failing = {day: found for day, found in failing.items() if found}
     description = (f"all rules hold on {len(findings_by_day)} day(s)" if not failing else
-                   "; ".join(f"{day}: {quality.summary(found)}" for day, found in failing.items()))
+                   "; ".join(f"{day}: {quality.summary(found)}" for day, found in failing.items())
+                   + " — those days were not published (no manifest)")
     return dg.AssetCheckResult(asset_key=asset, check_name=name, passed=not failing, description=description,
                                severity=dg.AssetCheckSeverity.ERROR,
                                metadata={"days_checked": len(findings_by_day),

@@ -2,7 +2,8 @@
 
 Every daily asset runs a whole partition range in one run (single-run backfills) and works from
 `context.partition_keys`, so one day and a range execute the same code. Checks are computed on
-each day as it is written and reported once per run, naming the days that fail.
+each day before it is published (a day that fails one is written without a manifest) and reported
+once per run, naming the days that fail.
 """
 
 from datetime import date, timedelta
@@ -10,8 +11,8 @@ from datetime import date, timedelta
 import dagster as dg
 import pyarrow as pa
 
-from fraud_pipeline import quality, schemas
-from fraud_pipeline.assets.daily import check_result, check_specs, run_metadata, write_day
+from fraud_pipeline import daily_checks, schemas
+from fraud_pipeline.assets.daily import check_results, check_specs, run_metadata, withheld, write_day
 from fraud_pipeline.assets.metadata import definition_metadata
 from fraud_pipeline.generators.card_transactions import card_transactions, card_world
 from fraud_pipeline.generators.funnel import STAGES, funnel_days, lookback_days
@@ -20,60 +21,39 @@ from fraud_pipeline.scenario import Scenario
 from fraud_pipeline.storage import ObjectStore
 
 GROUP = LAYER = "events"
-FUNNEL_LINKS = (("applications", "visitor_id", "web_visits"), ("new_accounts", "app_id", "applications"),
-                ("new_account_transactions", "account_id", "new_accounts"))
 CARD_INPUTS = ("customers", "accounts", "cards", "merchants", "account_beneficiaries", "devices", "beneficiaries")
-
-
-def _time_findings(table: pa.Table, day: date, lag) -> list[quality.Finding]:
-    return quality.event_time_findings(table, day, round(lag.max * 1000))
 
 
 def card_transactions_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, kinds: set[str]):
     spec = schemas.CARD_TRANSACTIONS
-    lag = scenario.card_transactions.arrival_lag_seconds
-    checks = {"transaction_id_unique": "transaction_id is complete and unique.",
-              "foreign_keys_valid": "Every card, account, customer, merchant, beneficiary and device exists.",
-              "times_in_partition_day": "Rows arrive on the partition's day, after they happen, in their batch."}
 
     @dg.asset(name=spec.name, group_name=GROUP, kinds=kinds, description=spec.description,
               partitions_def=partitions, backfill_policy=dg.BackfillPolicy.single_run(),
               deps=list(CARD_INPUTS), metadata=definition_metadata(spec),
-              check_specs=check_specs(spec.name, checks))
+              check_specs=check_specs(spec.name, daily_checks.CARD_CHECKS))
     def _asset(context: dg.AssetExecutionContext, store: ObjectStore) -> dg.MaterializeResult:
         entities = {name: store.read_table("entities", name) for name in CARD_INPUTS}
         world = card_world(scenario, entities["customers"], entities["accounts"], entities["cards"],
                            entities["merchants"], entities["account_beneficiaries"])
         days = as_days(context.partition_keys)
-        written, findings = {}, {name: {} for name in checks}
+        written, findings = {}, {}
         for number, day in enumerate(days, start=1):
             table = card_transactions(scenario, world, day)
-            written[day] = write_day(store, LAYER, spec.name, table, scenario, day)
-            findings["transaction_id_unique"][day] = quality.key_findings(table, spec.primary_key)
-            findings["foreign_keys_valid"][day] = [
-                quality.foreign_key_finding(table[fk.column].drop_null(), entities[fk.table][fk.ref_column],
-                                            f"{fk.column} → {fk.table}.{fk.ref_column}")
-                for fk in spec.foreign_keys]
-            findings["times_in_partition_day"][day] = _time_findings(table, day, lag)
+            findings[day] = daily_checks.card_findings(scenario, table, day, entities)
+            written[day] = write_day(store, LAYER, spec.name, table, scenario, day, findings[day])
             context.log.info(f"{spec.name} {day}: {table.num_rows:,} rows written to {written[day].uri} "
                              f"(day {number} of {len(days)})")
-        return dg.MaterializeResult(
-            metadata=run_metadata(written, table, scenario),
-            check_results=[check_result(spec.name, name, by_day) for name, by_day in findings.items()])
+        withheld(context, spec.name, written)
+        return dg.MaterializeResult(metadata=run_metadata(written, table, scenario),
+                                    check_results=check_results(spec.name, findings))
 
     return _asset
 
 
 def web_funnel_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, kinds: set[str]):
     specs = [schemas.TABLES[stage] for stage in STAGES]
-    lag = scenario.web_funnel.arrival_lag_seconds
-    funnel_checks = [spec for table in specs for spec in check_specs(table.name, {
-        "id_unique": f"{table.primary_key[0]} is complete and unique.",
-        "times_in_partition_day": "Rows arrive on the partition's day, after they happen, in their batch.",
-    })]
-    funnel_checks += check_specs("new_account_transactions", {
-        "funnel_order": "Each stage happens after the one before it: visit < application < opening < first "
-                        "transaction (checked against the stored partitions of the earlier stages)."})
+    funnel_checks = [spec for table in specs for spec in check_specs(table.name, daily_checks.FUNNEL_CHECKS)]
+    funnel_checks += check_specs("new_account_transactions", daily_checks.FUNNEL_ORDER_CHECK)
 
     @dg.multi_asset(
         name="web_funnel", group_name=GROUP, partitions_def=partitions, backfill_policy=dg.BackfillPolicy.single_run(),
@@ -83,38 +63,33 @@ def web_funnel_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, ki
     def _asset(context: dg.AssetExecutionContext, store: ObjectStore):
         days = as_days(context.partition_keys)
         written = {t.name: {} for t in specs}
-        findings = {(t.name, check): {} for t in specs for check in ("id_unique", "times_in_partition_day")}
+        findings = {t.name: {} for t in specs}
+        earlier = _stored_funnel_before(store, scenario, days[0])
         last = {}
         for number, (day, tables) in enumerate(funnel_days(scenario, days), start=1):
+            order = daily_checks.funnel_order_findings(tables, earlier)
             for spec in specs:
                 table = last[spec.name] = tables[spec.name]
-                written[spec.name][day] = write_day(store, LAYER, spec.name, table, scenario, day)
-                findings[(spec.name, "id_unique")][day] = quality.key_findings(table, spec.primary_key)
-                findings[(spec.name, "times_in_partition_day")][day] = _time_findings(table, day, lag)
+                findings[spec.name][day] = daily_checks.funnel_findings(scenario, table, day, spec)
+                if spec.name == "new_account_transactions":
+                    findings[spec.name][day]["funnel_order"] = order
+                written[spec.name][day] = write_day(store, LAYER, spec.name, table, scenario, day,
+                                                    findings[spec.name][day])
+            earlier = {stage: [*earlier.get(stage, []), tables[stage]][-lookback_days(scenario):] for stage in STAGES}
             context.log.info(f"web funnel {day}: " + ", ".join(f"{t.num_rows:,} {name}" for name, t in tables.items())
                              + f" (day {number} of {len(days)})")
         for spec in specs:
+            withheld(context, spec.name, written[spec.name])
             yield dg.MaterializeResult(asset_key=spec.name,
                                        metadata=run_metadata(written[spec.name], last[spec.name], scenario))
-        for (name, check), by_day in findings.items():
-            yield check_result(name, check, by_day)
-        yield check_result("new_account_transactions", "funnel_order", _funnel_order(store, scenario, days))
+            yield from check_results(spec.name, findings[spec.name])
 
     return _asset
 
 
-def _funnel_order(store: ObjectStore, scenario: Scenario, days: list[date]) -> dict[date, list[quality.Finding]]:
-    """Each day's rows against their parents, in whichever stored partitions the parents are."""
-    earlier = [min(days) - timedelta(days=back) for back in range(lookback_days(scenario), 0, -1)]
-    window = [d for d in earlier + days if d >= scenario.start_date]
-    stored = {stage: [store.read_table(LAYER, stage, partition=d.isoformat()) for d in window
-                      if store.read_manifest(LAYER, stage, partition=d.isoformat())] for stage in STAGES}
-    result = {}
-    for day in days:
-        result[day] = []
-        for child, key, parent in FUNNEL_LINKS:
-            if stored[parent]:
-                children = store.read_table(LAYER, child, partition=day.isoformat())
-                result[day].append(quality.order_finding(children, pa.concat_tables(stored[parent]), key,
-                                                         f"{parent} happen before their {child}"))
-    return result
+def _stored_funnel_before(store: ObjectStore, scenario: Scenario, first: date) -> dict[str, list[pa.Table]]:
+    """The stored funnel partitions of the look-back days before `first`, by stage (absent days are skipped)."""
+    earlier = [first - timedelta(days=back) for back in range(lookback_days(scenario), 0, -1)]
+    window = [d for d in earlier if d >= scenario.start_date]
+    return {stage: [store.read_table(LAYER, stage, partition=d.isoformat()) for d in window
+                    if store.read_manifest(LAYER, stage, partition=d.isoformat())] for stage in STAGES}

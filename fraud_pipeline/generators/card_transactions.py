@@ -38,6 +38,7 @@ class CardWorld:
     card_account: np.ndarray  # account row of each card
     card_customer: np.ndarray  # customer row of each card
     card_activity_cdf: np.ndarray  # cards are not equally busy
+    payer_activity_cdf: np.ndarray | None  # the same over cards whose account has saved beneficiaries; None: none has
     account_id: pa.Array
     trusted_device: pa.Array  # per account row
     customer_id: pa.Array
@@ -86,11 +87,14 @@ def card_world(scenario: Scenario, customers: pa.Table, accounts: pa.Table, card
     offsets = np.concatenate([[0], np.cumsum(np.bincount(link_account, minlength=accounts.num_rows))])
 
     activity = stream(scenario.seed, TABLE, "card_activity").gamma(2.0, 0.5, cards.num_rows)
+    card_account = row_of(cards["account_id"], accounts["account_id"])
+    payer = activity * (np.diff(offsets)[card_account] > 0)
     return CardWorld(
         card_number=cards["card_number"].combine_chunks(),
-        card_account=row_of(cards["account_id"], accounts["account_id"]),
+        card_account=card_account,
         card_customer=row_of(cards["customer_id"], customers["customer_id"]),
         card_activity_cdf=np.cumsum(activity) / activity.sum(),
+        payer_activity_cdf=np.cumsum(payer) / payer.sum() if payer.sum() > 0 else None,
         account_id=accounts["account_id"].combine_chunks(),
         trusted_device=accounts["trusted_device_id"].combine_chunks(),
         customer_id=customers["customer_id"].combine_chunks(),
@@ -211,9 +215,10 @@ def nullable(rows: np.ndarray) -> pa.Array:
     return pa.array(rows, mask=rows < 0)
 
 
-def card_draw(world: CardWorld, rng: np.random.Generator, n: int) -> np.ndarray:
-    """Cards in proportion to how busy each card is."""
-    return np.minimum(np.searchsorted(world.card_activity_cdf, rng.random(n)), len(world.card_activity_cdf) - 1)
+def card_draw(world: CardWorld, rng: np.random.Generator, n: int, cdf: np.ndarray | None = None) -> np.ndarray:
+    """Cards in proportion to how busy each card is (by `cdf`, default every card's activity)."""
+    cdf = world.card_activity_cdf if cdf is None else cdf
+    return np.minimum(np.searchsorted(cdf, rng.random(n)), len(cdf) - 1)
 
 
 def purchase_amounts(scenario, world, rng, category, customer, multiplier, amounts) -> np.ndarray:
@@ -297,7 +302,9 @@ def _online(scenario, world, rng, start, n, amounts) -> Rows:
 def _transfers(scenario, world, rng, start, n, amounts) -> Rows:
     """Seed 004's legitimate transfers: to one of the account's saved beneficiaries, from home."""
     config = scenario.card_transactions
-    card = card_draw(world, rng("transfer_card"), n)
+    if world.payer_activity_cdf is None:  # no account has a saved beneficiary to pay
+        n = 0
+    card = card_draw(world, rng("transfer_card"), n, world.payer_activity_cdf)
     account, customer = world.card_account[card], world.card_customer[card]
     first = world.beneficiary_offsets[account]
     count = world.beneficiary_offsets[account + 1] - first

@@ -111,6 +111,24 @@ def _episode_count(scenario: Scenario, name: str, clean_rows: int) -> int:
     return round(getattr(scenario.fraud, name).rate * clean_rows / rows_per_episode(scenario, name))
 
 
+ANCHOR_CHANNELS = {"card_fraud_chain": ("pos", "online"), "atm_abroad": ("atm",)}  # episodes start from these rows
+
+
+def expected_fraud_rows(scenario: Scenario, name: str, clean: pa.Table) -> tuple[float, float]:
+    """The rows scenario `name` aims to add to a day with these clean rows, and its mean rows per episode.
+
+    The rate sets the episodes; a scenario that starts from genuine rows (chains from purchases, ATM
+    abroad from withdrawals) makes at most one episode per such row, so a day without any makes none.
+    """
+    per_episode = rows_per_episode(scenario, name)
+    if not getattr(scenario.fraud, name).enabled:
+        return 0.0, per_episode
+    episodes = _episode_count(scenario, name, clean.num_rows)
+    if name in ANCHOR_CHANNELS:
+        episodes = min(episodes, int(pc.sum(pc.is_in(clean["channel"], pa.array(ANCHOR_CHANNELS[name]))).as_py() or 0))
+    return episodes * per_episode, per_episode
+
+
 def day_episodes(scenario: Scenario, world: FraudWorld, clean: pa.Table, day: date) -> list[Episodes]:
     """The episodes that start from `day`'s clean transactions, every scenario that is enabled."""
     makers = {"card_fraud_chain": _chains, "atm_abroad": _atm_abroad, "high_velocity": _high_velocity,
@@ -165,7 +183,7 @@ def _other_device(world: FraudWorld, account: np.ndarray, rng, weighted: bool) -
 def _chains(scenario, world: FraudWorld, clean, day, rng) -> Episodes:
     """Seeds 002/003: a burst of 3–10 transactions 30–120 s apart, right after one of the card's real purchases."""
     config = scenario.fraud.card_fraud_chain
-    purchases = pc.is_in(clean["channel"], pa.array(["pos", "online"])).to_numpy(zero_copy_only=False)
+    purchases = pc.is_in(clean["channel"], pa.array(ANCHOR_CHANNELS["card_fraud_chain"])).to_numpy(zero_copy_only=False)
     anchors = _anchor_rows(purchases, _episode_count(scenario, "card_fraud_chain", clean.num_rows), rng)
     if len(anchors) == 0:
         return Episodes("card_fraud_chain", _empty_rows(), [])
@@ -196,7 +214,7 @@ def _chains(scenario, world: FraudWorld, clean, day, rng) -> Episodes:
 def _atm_abroad(scenario, world: FraudWorld, clean, day, rng) -> Episodes:
     """Seed 003: 1–5 h after a withdrawal at home, the same card takes cash abroad; older customers more often."""
     config = scenario.fraud.atm_abroad
-    withdrawals = pc.equal(clean["channel"], "atm").to_numpy(zero_copy_only=False)
+    withdrawals = pc.is_in(clean["channel"], pa.array(ANCHOR_CHANNELS["atm_abroad"])).to_numpy(zero_copy_only=False)
     card_of_row = np.full(clean.num_rows, 0)
     card_of_row[withdrawals] = _card_rows(world, clean, np.flatnonzero(withdrawals))
     age = world.customer_age[world.cards.card_customer[card_of_row]]
