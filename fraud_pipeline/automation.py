@@ -15,7 +15,6 @@ import dagster as dg
 from fraud_pipeline.assets.entities import ENTITY_TABLES
 from fraud_pipeline.generators.funnel import STAGES
 from fraud_pipeline.generators.timeline import baseline_days
-from fraud_pipeline.partitions import daily_partitions
 from fraud_pipeline.scenario import Scenario
 from fraud_pipeline.storage import ObjectStore
 
@@ -52,7 +51,7 @@ def jobs_and_automation(scenario: Scenario, store: ObjectStore):
                     "(events, fraud, landing, manifests), the baseline profile, the plan and the timeline. Launch it "
                     "over the first 21 days for the default scenario.")
     daily_job = dg.define_asset_job(
-        DAILY_JOB, selection=DAILY_SELECTION, partitions_def=daily_partitions(scenario),
+        DAILY_JOB, selection=DAILY_SELECTION,
         description="The daily partitions of one day or a range: events, fraud, landing files and anomaly manifest.")
     @dg.schedule(name="daily_schedule", job=daily_job, cron_schedule="0 1 * * *",
                  execution_timezone=scenario.geography.timezone, default_status=dg.DefaultScheduleStatus.STOPPED,

@@ -1,12 +1,14 @@
 """One simulated bank without Dagster: its entities and any of its days, computed from the scenario alone.
 
-The assets and this class call the same generators in the same order, so a day computed here
-equals the day a Dagster run stores. Days are computed on demand and the few a neighbouring day
-needs are kept, so walking a range in order costs about one day's work a day.
+The assets and this class call the same generators in the same order, so a day computed here equals
+the day a Dagster run stores. A day starts from the state the day before ended in: the bank walks
+forward from the latest state it has (in memory, stored, or the calendar's start), so asking for the
+days of a range in order costs one day's work a day.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from functools import cached_property
 
@@ -14,51 +16,43 @@ import pyarrow as pa
 
 from fraud_pipeline import daily_checks, quality, schemas
 from fraud_pipeline.generators import anomalies
-from fraud_pipeline.generators import entities as generate
-from fraud_pipeline.generators.card_transactions import CardWorld, card_transactions, card_world
-from fraud_pipeline.generators.fraud import FraudWorld, fraud_world, inject
+from fraud_pipeline.generators.day import Day, card_tables, simulate_day
+from fraud_pipeline.generators.entities import entity_tables
 from fraud_pipeline.generators.funnel import STAGES, funnel_days, lookback_days
 from fraud_pipeline.generators.ground_truth import anomaly_manifest
 from fraud_pipeline.generators.profile import baseline_profile
+from fraud_pipeline.generators.state import State, initial_state
 from fraud_pipeline.generators.timeline import baseline_days
+from fraud_pipeline.generators.world import World, build_world
 from fraud_pipeline.scenario import Scenario
 
 EVENT_TABLES = ("card_transactions", *STAGES)
-KEPT_DAYS = 3  # a day's fraud reads the day before; landing's look-back reads only small funnel tables
+KEPT_DAYS = 2  # a day's checks read the day before
 
 
 class Bank:
-    """The bank of `scenario`. `entities`: the stored entity tables, if already generated (they are equal)."""
+    """The bank of `scenario`.
 
-    def __init__(self, scenario: Scenario, entities: dict[str, pa.Table] | None = None):
+    `entities`: the stored entity tables, if already generated (they are equal to generated ones).
+    `stored_state(day)`: the stored state at the start of `day`, or None — lets a day start from storage
+    instead of walking from the calendar's start.
+    """
+
+    def __init__(self, scenario: Scenario, entities: dict[str, pa.Table] | None = None,
+                 stored_state: Callable[[date], State | None] | None = None):
         self.scenario = scenario
         self._entities = entities
+        self._stored_state = stored_state
+        self._state: State | None = None  # the latest state in memory: the start of the day after the last one
         self._days: dict[str, dict[date, object]] = {}
 
     @cached_property
     def entities(self) -> dict[str, pa.Table]:
-        if self._entities is not None:
-            return self._entities
-        s = self.scenario
-        tables = {"customers": generate.customers(s), "devices": generate.devices(s),
-                  "beneficiaries": generate.beneficiaries(s), "merchants": generate.merchants(s),
-                  "feature_catalogue": generate.feature_catalogue(schemas.TABLES)}
-        tables["accounts"] = generate.accounts(s, tables["customers"], tables["devices"])
-        tables["cards"] = generate.cards(s, tables["accounts"])
-        tables["account_beneficiaries"] = generate.account_beneficiaries(s, tables["accounts"], tables["beneficiaries"])
-        return tables
+        return self._entities if self._entities is not None else entity_tables(self.scenario)
 
     @cached_property
-    def card_world(self) -> CardWorld:
-        e = self.entities
-        return card_world(self.scenario, e["customers"], e["accounts"], e["cards"], e["merchants"],
-                          e["account_beneficiaries"])
-
-    @cached_property
-    def fraud_world(self) -> FraudWorld:
-        e = self.entities
-        return fraud_world(self.scenario, self.card_world, e["customers"], e["accounts"], e["devices"],
-                           e["beneficiaries"])
+    def world(self) -> World:
+        return build_world(self.scenario, self.entities)
 
     def _kept(self, kind: str, day: date, make, keep: int = KEPT_DAYS):
         """The day's value of `kind`, made once; only the `keep` latest days of each kind stay in memory."""
@@ -70,17 +64,50 @@ class Bank:
             cache.pop(old, None)
         return value
 
+    def state_at(self, day: date) -> State:
+        """The state at the start of `day` (from memory, storage, or by walking from the latest one before)."""
+        if day < self.scenario.start_date:
+            raise ValueError(f"{day} is before the calendar starts ({self.scenario.start_date})")
+        if self._state is not None and self._state.day == day:
+            return self._state
+        start = self._latest_state_before(day)
+        state = start
+        while state.day < day:
+            state = self._simulate(state).state
+        return state
+
+    def _latest_state_before(self, day: date) -> State:
+        candidates = [self._state] if self._state is not None and self._state.day <= day else []
+        floor = candidates[0].day if candidates else self.scenario.start_date
+        if self._stored_state is not None:
+            probe = day
+            while probe > floor:
+                found = self._stored_state(probe)
+                if found is not None:
+                    return found
+                probe -= timedelta(days=1)
+        return candidates[0] if candidates else initial_state(self.world)
+
+    def _simulate(self, state: State) -> Day:
+        result = simulate_day(self.world, state, state.day)
+        self._state = result.state
+        self._days.setdefault("day", {})[state.day] = result
+        for old in sorted(self._days["day"])[:-KEPT_DAYS]:
+            self._days["day"].pop(old, None)
+        return result
+
+    def day(self, day: date) -> Day:
+        """The day's tables (transactions, fraud, episodes, balances, card events) and its end state."""
+        cached = self._days.get("day", {}).get(day)
+        return cached if cached is not None else self._simulate(self.state_at(day))
+
     def card_transactions(self, day: date) -> pa.Table:
-        """The day's clean card transactions."""
-        return self._kept("card_transactions", day, lambda: card_transactions(self.scenario, self.card_world, day))
+        return self.day(day).transactions
 
     def fraud(self, day: date) -> tuple[pa.Table, pa.Table]:
         """The day's fraud_transactions and fraud_episodes."""
-        def make():
-            before = day - timedelta(days=1)
-            anchors_before = self.card_transactions(before) if before >= self.scenario.start_date else None
-            return inject(self.scenario, self.fraud_world, day, self.card_transactions(day), anchors_before)
-        return self._kept("fraud", day, make)
+        found = self.day(day)
+        return found.fraud_transactions, found.fraud_episodes
 
     def funnel(self, day: date) -> dict[str, pa.Table]:
         """The day's four web funnel tables."""
@@ -88,18 +115,21 @@ class Bank:
                           keep=lookback_days(self.scenario) + 2)
 
     def events(self, day: date) -> dict[str, pa.Table]:
-        """The day's clean event tables and its injected fraud (what landing reads)."""
-        return {"card_transactions": self.card_transactions(day), "fraud_transactions": self.fraud(day)[0],
+        """The day's clean event tables and its fraud (what landing reads)."""
+        found = self.day(day)
+        return {"card_transactions": found.transactions, "fraud_transactions": found.fraud_transactions,
                 **self.funnel(day)}
 
     @cached_property
     def profile(self) -> pa.Table:
         """The baseline profile of the first 14 days."""
         days = baseline_days(self.scenario.start_date)
-        return baseline_profile({table: {d.isoformat(): self._event(table, d) for d in days} for table in EVENT_TABLES})
-
-    def _event(self, table: str, day: date) -> pa.Table:
-        return self.card_transactions(day) if table == "card_transactions" else self.funnel(day)[table]
+        tables = {table: {} for table in EVENT_TABLES}
+        for d in days:
+            tables["card_transactions"][d.isoformat()] = self.card_transactions(d)
+            for stage in STAGES:
+                tables[stage][d.isoformat()] = self.funnel(d)[stage]
+        return baseline_profile(tables)
 
     def landing(self, day: date) -> tuple[dict[str, pa.Table], pa.Table]:
         """The day's landing tables (anomalies applied and labelled) and its anomaly manifest."""
@@ -108,6 +138,29 @@ class Bank:
                                         lambda: (accounts["account_id"], accounts["avg_balance"].to_numpy()))
         landing, outcomes = anomalies.landing_day(self.scenario, day, self.events(day), context)
         return landing, anomaly_manifest(outcomes, landing, self.profile if outcomes else None)
+
+    def day_findings(self, day: date) -> daily_checks.Findings:
+        """The checks of a day's account activity, as its asset computes them: keys, foreign keys and times of the
+        genuine rows, and the ledger and card lifecycle over the whole labelled stream."""
+        result = self.day(day)
+        stream = pa.concat_tables([result.transactions, result.fraud_transactions])
+        cards = card_tables(self.world, result.state)
+        findings = daily_checks.card_findings(self.scenario, result.transactions, day, self.entities,
+                                              cards=cards["cards"]["card_number"])
+        findings["ledger_balances"] = daily_checks.ledger_findings(stream, result.account_balances, result.opening,
+                                                                   self.entities["accounts"])
+        findings["lifecycle_respected"] = daily_checks.lifecycle_findings(stream, result.account_balances,
+                                                                          cards["blocked"], cards["expiry"])
+        return findings
+
+    def fraud_findings(self, day: date) -> daily_checks.Findings:
+        """The checks of a day's fraud, as its asset computes them (against the day before, when in the calendar)."""
+        result = self.day(day)
+        before = day - timedelta(days=1)
+        earlier = self.day(before) if before >= self.scenario.start_date else None
+        return daily_checks.fraud_findings(self.scenario, result.fraud_transactions, result.fraud_episodes,
+                                           result.transactions, earlier.transactions if earlier else None,
+                                           earlier.fraud_episodes if earlier else None, day, result.account_balances)
 
     def entity_findings(self) -> dict[str, daily_checks.Findings]:
         """Every entity table's checks, as the entity assets compute them."""

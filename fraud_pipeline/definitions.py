@@ -6,9 +6,8 @@ import dagster as dg
 
 from fraud_pipeline.assets.anomalies import anomaly_schedule_asset, anomaly_timeline_asset, landing_asset
 from fraud_pipeline.assets.entities import entity_assets
-from fraud_pipeline.assets.events import card_transactions_asset, web_funnel_asset
-from fraud_pipeline.assets.fraud import fraud_asset
-from fraud_pipeline.assets.reports import baseline_profile_asset
+from fraud_pipeline.assets.events import bank_day_asset, web_funnel_asset
+from fraud_pipeline.assets.reports import baseline_profile_asset, detection_scorecard_asset
 from fraud_pipeline.automation import jobs_and_automation
 from fraud_pipeline.partitions import daily_partitions
 from fraud_pipeline.scenario import Scenario, load_scenario
@@ -23,10 +22,11 @@ def build_definitions(scenario: Scenario) -> dg.Definitions:
     # selection over any partition range is one run, so `--select '*' --partition-range` runs the scenario.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dg.BetaWarning)
-        assets = [*entity_assets(scenario, kinds), card_transactions_asset(scenario, days, kinds),
-                  fraud_asset(scenario, days, kinds), web_funnel_asset(scenario, days, kinds),
+        assets = [*entity_assets(scenario, kinds), bank_day_asset(scenario, days, kinds),
+                  web_funnel_asset(scenario, days, kinds),
                   baseline_profile_asset(scenario, kinds), anomaly_schedule_asset(scenario, kinds),
-                  landing_asset(scenario, days, kinds), anomaly_timeline_asset(scenario, kinds)]
+                  landing_asset(scenario, days, kinds), anomaly_timeline_asset(scenario, kinds),
+                  detection_scorecard_asset(scenario, kinds)]
     jobs, schedules, sensors = jobs_and_automation(scenario, store)
     return dg.Definitions(
         assets=assets, jobs=jobs, schedules=schedules, sensors=sensors,

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 
 from fraud_pipeline.generators.columns import luhn_valid
 from fraud_pipeline.generators.timeline import batch_of
-from fraud_pipeline.scenario import Scenario
+from fraud_pipeline.scenario import PAY_SCHEDULES, Scenario
 
 SAMPLE = 5
 
@@ -67,7 +67,7 @@ class Satisfies:
         return self.description
 
 
-Expectation = Between | OneOf | Matches | Satisfies
+Expectation = "Between | OneOf | Matches | Satisfies | OrNull"
 
 
 @dataclass(frozen=True)
@@ -100,10 +100,23 @@ def foreign_key_finding(values: pa.ChunkedArray, referenced: pa.ChunkedArray, ru
     return Finding(rule, len(orphans), orphans.unique().slice(0, SAMPLE).to_pylist())
 
 
+@dataclass(frozen=True)
+class OrNull:
+    """`expectation`, or null (a column that is empty when it does not apply)."""
+
+    expectation: Expectation
+
+    def failing(self, values: pa.ChunkedArray) -> pa.ChunkedArray:
+        return pc.and_(pc.is_valid(values), pc.fill_null(self.expectation.failing(values), False))
+
+    def __str__(self) -> str:
+        return f"{self.expectation} or null"
+
+
 def value_findings(table: pa.Table, expectations: dict[str, Expectation]) -> list[Finding]:
     findings = []
     for column, expectation in expectations.items():
-        failing = pc.fill_null(expectation.failing(table[column]), True)
+        failing = pc.fill_null(expectation.failing(table[column]), True)  # null fails unless OrNull allows it
         bad = table[column].filter(failing)
         findings.append(Finding(f"{column} {expectation}", len(bad), bad.unique().slice(0, SAMPLE).to_pylist()))
     return findings
@@ -143,7 +156,9 @@ def entity_expectations(scenario: Scenario) -> dict[str, dict[str, Expectation]]
     lat = Between(min(p.bbox[0] for p in region.provinces), max(p.bbox[1] for p in region.provinces))
     lon = Between(min(p.bbox[2] for p in region.provinces), max(p.bbox[3] for p in region.provinces))
     before_start = Between(date(1900, 1, 1), start - timedelta(days=1))
-    tiers = c.spend_tiers.values()
+    within_horizon = Between(date(1900, 1, 1), scenario.horizon_end)
+    countries = (region.country_code, *(dest.country_code for dest in region.destinations))
+    currencies = (region.currency, *(dest.currency for dest in region.destinations))
     return {
         "customers": {
             "sex": OneOf(tuple(c.sex)),
@@ -153,26 +168,33 @@ def entity_expectations(scenario: Scenario) -> dict[str, dict[str, Expectation]]
             "home_lat": lat,
             "home_lon": lon,
             "spend_tier": OneOf(tuple(c.spend_tiers)),
-            "avg_spend": Between(min(t.min for t in tiers), max(t.max for t in tiers)),
+            "avg_spend": Between(0.01, float("inf")),
             "kyc_level": OneOf(tuple(c.kyc_level)),
             "risk_rating": OneOf(tuple(c.risk_rating)),
             "occupation": OneOf(tuple(c.occupation)),
             "industry": OneOf(tuple(c.industry)),
             "income_bracket": OneOf(tuple(c.income_bracket)),
+            "monthly_income": Between(0.0, float("inf")),
+            "pay_schedule": OneOf(PAY_SCHEDULES),
             "country_risk": OneOf(tuple(c.country_risk)),
             "customer_since": Between(start - timedelta(days=c.tenure_days.max), start - timedelta(days=c.tenure_days.min)),
         },
         "devices": {
             "os_type": OneOf(tuple(d.os)),
-            "device_type": OneOf(("mobile", "desktop", "unknown")),
-            "device_age_days": Between(d.age_days.min, d.age_days.max),
+            "device_type": OneOf(("mobile", "desktop", "tablet", "unknown")),
+            "first_seen_date": within_horizon,
         },
+        "device_history": {"valid_from": within_horizon,
+                           "trusted_from": Between(date(1900, 1, 1), scenario.horizon_end
+                                                   + timedelta(days=d.new_phone_trust_days.max))},
         "accounts": {
             "account_type": OneOf(tuple(a.account_type)),
             "status": OneOf(tuple(a.status)),
-            "avg_balance": Between(0.0, float("inf")),
             "currency": OneOf((region.currency,)),
             "opened_date": before_start,
+            "closed_date": OrNull(Between(start, start + timedelta(days=a.closing.within_days))),
+            "overdraft_limit": Between(0.0, float("inf")),
+            "credit_limit": Between(0.0, float("inf")),
         },
         "cards": {
             "card_number": Satisfies("16 digits passing the Luhn check",
@@ -181,21 +203,24 @@ def entity_expectations(scenario: Scenario) -> dict[str, dict[str, Expectation]]
             "network": OneOf(tuple(scenario.cards.network)),
             "card_type": OneOf(tuple(scenario.cards.card_type)),
             "expiry": Matches(r"(0[1-9]|1[0-2])/\d{2}"),
+            "issued_date": within_horizon,
         },
         "beneficiaries": {
             "beneficiary_type": OneOf(tuple(b.type)),
             "country_risk": OneOf(tuple(b.country_risk)),
         },
-        "account_beneficiaries": {"added_date": before_start},
+        "account_beneficiaries": {"added_date": within_horizon},
         "merchants": {
-            "terminal_type": OneOf(("pos", "atm")),
+            "terminal_type": OneOf(("pos", "atm", "ecommerce")),
             "category": OneOf((*m.categories, "Cash Withdrawal")),
             "mcc": OneOf((*(x.mcc for x in m.categories.values()), m.atm_mcc)),
-            "province": OneOf(provinces),
-            "country": OneOf((region.country_code,)),
-            "lat": lat,
-            "lon": lon,
+            "province": OrNull(OneOf(provinces)),
+            "country": OneOf(countries),
+            "currency": OneOf(currencies),
+            "lat": Between(-90.0, 90.0),
+            "lon": Between(-180.0, 180.0),
         },
+        "customer_merchants": {"role": OneOf(("shop", "web_shop", "atm"))},
         "feature_catalogue": {"column": Matches(r"[a-z][a-z0-9_]*")},
     }
 

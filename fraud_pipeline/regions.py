@@ -35,6 +35,22 @@ class Province:
 
 
 @dataclass(frozen=True)
+class Destination:
+    """A city abroad that customers travel to and foreign merchants sit in, with its currency: the rate
+    (region currency per unit, an approximate 2026 level; days vary by a little noise) and the smallest note
+    its ATMs dispense. `weight`: how often the region's travellers go there; `ecommerce`: how many of the
+    region's cross-border web shops are registered there."""
+
+    city: City
+    country_code: str
+    currency: str
+    rate: float
+    atm_note: int
+    weight: float
+    ecommerce: float
+
+
+@dataclass(frozen=True)
 class Region:
     key: str
     country_code: str
@@ -43,6 +59,12 @@ class Region:
     provinces: tuple[Province, ...]
     name_locales: tuple[str, ...]
     email_domains: tuple[str, ...]
+    destinations: tuple[Destination, ...]
+    ecommerce_cities: tuple[str, ...]  # where the region's own web shops are registered (cities of its provinces)
+
+
+def _destination(city, lat, lon, country, currency, rate, note, weight, ecommerce=0.0):
+    return Destination(City(city, lat, lon), country, currency, rate, note, weight, ecommerce)
 
 
 def _province(name, hub, spread, share, bbox, cities):
@@ -59,6 +81,28 @@ SOUTH_AFRICA = Region(
     timezone="Africa/Johannesburg",
     name_locales=("zu_ZA", "en_GB"),
     email_domains=("gmail.com", "outlook.com", "yahoo.com", "webmail.co.za", "mweb.co.za", "telkomsa.net"),
+    # South Africans' most visited countries (neighbours first, then long-haul); rates ZAR per unit, approximate.
+    destinations=(
+        _destination("Windhoek", -22.5609, 17.0658, "NA", "NAD", 1.0, 50, 0.12),
+        _destination("Gaborone", -24.6282, 25.9231, "BW", "BWP", 1.30, 50, 0.10),
+        _destination("Maputo", -25.9692, 32.5732, "MZ", "MZN", 0.28, 200, 0.09),
+        _destination("Harare", -17.8292, 31.0522, "ZW", "USD", 17.8, 20, 0.06),
+        _destination("Maseru", -29.3151, 27.4869, "LS", "LSL", 1.0, 50, 0.05),
+        _destination("Mbabane", -26.3054, 31.1367, "SZ", "SZL", 1.0, 50, 0.05),
+        _destination("Port Louis", -20.1609, 57.5012, "MU", "MUR", 0.39, 100, 0.07),
+        _destination("Zanzibar", -6.1659, 39.2026, "TZ", "TZS", 0.0068, 10000, 0.04),
+        _destination("Nairobi", -1.2921, 36.8219, "KE", "KES", 0.138, 500, 0.03),
+        _destination("Dubai", 25.2048, 55.2708, "AE", "AED", 4.85, 50, 0.07, 0.05),
+        _destination("London", 51.5072, -0.1276, "GB", "GBP", 22.6, 10, 0.08, 0.20),
+        _destination("Paris", 48.8566, 2.3522, "FR", "EUR", 19.3, 10, 0.04, 0.05),
+        _destination("Amsterdam", 52.3676, 4.9041, "NL", "EUR", 19.3, 10, 0.03, 0.15),
+        _destination("Lisbon", 38.7223, -9.1393, "PT", "EUR", 19.3, 10, 0.03),
+        _destination("New York", 40.7128, -74.0060, "US", "USD", 17.8, 20, 0.04, 0.35),
+        _destination("Bangkok", 13.7563, 100.5018, "TH", "THB", 0.50, 100, 0.03),
+        _destination("Sydney", -33.8688, 151.2093, "AU", "AUD", 11.6, 20, 0.03),
+        _destination("Shenzhen", 22.5431, 114.0579, "CN", "CNY", 2.45, 100, 0.01, 0.20),
+    ),
+    ecommerce_cities=("Johannesburg", "Cape Town", "Durban", "Pretoria", "Stellenbosch"),
     provinces=(
         _province("Gauteng", ("Johannesburg", -26.2041, 28.0473), 0.15, 0.26, (-26.9, -25.1, 27.2, 29.0),
                   [("Pretoria", -25.7479, 28.2293), ("Soweto", -26.2485, 27.8540), ("Benoni", -26.1885, 28.3208),

@@ -12,7 +12,7 @@ import json
 import os
 import typing
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 from urllib.parse import urlsplit
@@ -29,6 +29,7 @@ DEFAULT_SCENARIO_FILE = Path(__file__).with_name("default_scenario.yaml")
 SCENARIO_ENV = "FRAUD_PIPELINE_SCENARIO"
 STORAGE_URL_ENV = "FRAUD_PIPELINE_STORAGE_URL"
 SHARE_TOLERANCE = 1e-6
+HORIZON_DAYS = 366  # an open-ended calendar plans slow changes this far ahead
 
 
 # Card networks and their issuer prefixes (the first digits of a card number).
@@ -84,32 +85,52 @@ class FloatRange(_OrderedRange):
 
 
 class Band(Section):
-    """A share, and the positive range it covers: a spend tier, or a bucket of the amount distribution."""
+    """A share of the population and the ages it covers."""
 
+    min_age: Annotated[int, Field(ge=0)]
+    max_age: Annotated[int, Field(ge=0)]
     share: Probability
-    min: Annotated[float, Field(gt=0)]
-    max: Annotated[float, Field(gt=0)]
 
-    @model_validator(mode="after")
-    def _ordered(self):
-        if self.min >= self.max:
-            raise ValueError(f"min must be below max (got min={self.min}, max={self.max})")
-        return self
+
+def _bands_in_order(bands: list, what: str = "age bands") -> list:
+    for band, following in zip(bands, bands[1:] + [None]):
+        if band.min_age > band.max_age or (following and following.min_age <= band.max_age):
+            raise ValueError(f"{what} must be in increasing order, each min_age <= max_age, without overlap "
+                             f"(at {band.min_age}–{band.max_age})")
+    return bands
 
 
 MerchantCategoryCode = Annotated[str, Field(pattern=r"^\d{4}$")]
+PositiveFloat = Annotated[float, Field(gt=0)]
+Weekly = Annotated[list[Annotated[float, Field(ge=0)]], Field(min_length=7, max_length=7)]
+
+
+def _some_weight(weights: list[float]) -> list[float]:
+    if sum(weights) <= 0:
+        raise ValueError("needs at least one positive weight")
+    return weights
+
+
+Hourly = Annotated[list[Annotated[float, Field(ge=0)]], Field(min_length=24, max_length=24), AfterValidator(_some_weight)]
 
 
 class MerchantCategory(Section):
     share: Probability
     mcc: MerchantCategoryCode
-    min_price: Annotated[float, Field(gt=0)]
-    max_price: Annotated[float, Field(gt=0)]
+    min_price: PositiveFloat
+    max_price: PositiveFloat
+    median_price: PositiveFloat
+    price_sigma: Annotated[float, Field(ge=0, le=3)]
+    price_points: Probability
+    affluence: Annotated[float, Field(ge=-2, le=2)]
 
     @model_validator(mode="after")
     def _ordered(self):
-        if self.min_price >= self.max_price:
+        if not self.min_price < self.max_price:
             raise ValueError(f"min_price must be below max_price (got {self.min_price}, {self.max_price})")
+        if not self.min_price <= self.median_price <= self.max_price:
+            raise ValueError(f"median_price ({self.median_price}) must lie within min_price–max_price "
+                             f"({self.min_price}–{self.max_price})")
         return self
 
 
@@ -120,6 +141,9 @@ class Population(Section):
     beneficiaries: PositiveInt
     merchants: PositiveInt
     atms: PositiveInt
+    online_merchants: PositiveInt
+    foreign_merchants: PositiveInt
+    foreign_atms: PositiveInt
 
     @model_validator(mode="after")
     def _every_customer_has_an_account(self):
@@ -129,16 +153,29 @@ class Population(Section):
         return self
 
 
+class Income(Section):
+    median: PositiveFloat
+    sigma: Annotated[float, Field(ge=0, le=2)]
+
+
+PAY_SCHEDULES = ("day_25", "day_15", "first_week", "irregular")
+
+
 class Customers(Section):
     age: IntRange
+    age_pyramid: Annotated[list[Band], Field(min_length=1)]
     sex: Annotated[Shares, AfterValidator(lambda s: _known_keys(s, ("F", "M"), "sex"))]
-    spend_tiers: Annotated[dict[str, Band], Field(min_length=1), AfterValidator(_shares_sum_to_one)]
+    spend_tiers: Shares
     kyc_level: Shares
     risk_rating: Shares
     pep_rate: Probability
     occupation: Shares
     industry: Shares
     income_bracket: Shares
+    monthly_income: dict[str, Income]
+    pay_schedule: dict[str, Literal["day_25", "day_15", "first_week", "irregular"]]
+    irregular_credits: IntRange
+    income_factor: dict[str, Annotated[float, Field(ge=0, le=100)]]
     country_risk: Shares
     tenure_days: IntRange
 
@@ -149,6 +186,12 @@ class Customers(Section):
             raise ValueError(f"customer ages must lie within 18–110 (got {age.min}–{age.max})")
         return age
 
+    @field_validator("age_pyramid")
+    @classmethod
+    def _pyramid(cls, bands: list[Band]) -> list[Band]:
+        _shares_sum_to_one({str(i): b for i, b in enumerate(bands)})
+        return _bands_in_order(bands)
+
     @field_validator("tenure_days")
     @classmethod
     def _positive_tenure(cls, tenure: IntRange) -> IntRange:
@@ -156,18 +199,55 @@ class Customers(Section):
             raise ValueError(f"tenure must be at least 1 day (got min={tenure.min})")
         return tenure
 
+    @model_validator(mode="after")
+    def _tables_cover_their_keys(self):
+        missing_income = [b for b in self.income_bracket if b not in self.monthly_income]
+        if missing_income:
+            raise ValueError(f"monthly_income needs an entry for every income_bracket (missing {missing_income[0]!r})")
+        unknown = [o for o in self.income_factor if o not in self.occupation]
+        if unknown:
+            raise ValueError(f"income_factor: unknown occupation {unknown[0]!r}; allowed: {', '.join(self.occupation)}")
+        missing_schedule = [o for o in self.occupation if o not in self.pay_schedule]
+        if missing_schedule:
+            raise ValueError(f"pay_schedule needs an entry for every occupation (missing {missing_schedule[0]!r}); "
+                             f"allowed schedules: {', '.join(PAY_SCHEDULES)}")
+        covered = [b for b in self.age_pyramid if b.share > 0 and b.max_age >= self.age.min and b.min_age <= self.age.max]
+        if not covered:
+            raise ValueError(f"age_pyramid gives no weight to any age within age {self.age.min}–{self.age.max}")
+        return self
+
+
+ACCOUNT_STATUSES = ("active", "dormant", "frozen")
+
+
+class Closing(Section):
+    share: Probability
+    within_days: Annotated[int, Field(ge=1, le=3650)]
+
 
 class Accounts(Section):
     account_type: Shares
-    status: Shares
-    balance_log_mean: Annotated[float, Field(ge=0, le=20)]
-    balance_log_sigma: Annotated[float, Field(gt=0, le=5)]
+    status: Annotated[Shares, AfterValidator(lambda s: _known_keys(s, ACCOUNT_STATUSES, "account status"))]
+    closing: Closing
+    buffer_months: FloatRange
+    overdraft_share: Probability
+    overdraft_of_income: FloatRange
+
+    @field_validator("buffer_months", "overdraft_of_income")
+    @classmethod
+    def _positive(cls, value: FloatRange) -> FloatRange:
+        if value.min <= 0:
+            raise ValueError(f"must be above 0 (got min={value.min})")
+        return value
 
 
 class Cards(Section):
     network: Annotated[Shares, AfterValidator(lambda s: _known_keys(s, CARD_NETWORK_PREFIXES, "card network"))]
-    card_type: Shares
+    card_type: Annotated[Shares, AfterValidator(lambda s: _known_keys(s, ("debit", "credit"), "card type"))]
     validity_months: IntRange
+    credit_limit_of_income: FloatRange
+    renewal_days_before_expiry: IntRange
+    replacement_days: IntRange
 
 
 class Devices(Section):
@@ -176,17 +256,43 @@ class Devices(Section):
     rooted_rate: Probability
     vpn_rate: Probability
     emulator_rate: Probability
+    phone_change_years: Annotated[float, Field(gt=0.1, le=50)]
+    new_phone_trust_days: IntRange
+    second_device_share: Probability
+    second_device_use: Probability
+    second_device_shopping: Probability
+    household_share: Probability
+    household_use: Probability
 
 
 class Beneficiaries(Section):
     type: Annotated[Shares, AfterValidator(lambda s: _known_keys(s, BENEFICIARY_TYPES, "beneficiary type"))]
     country_risk: Annotated[Shares, AfterValidator(lambda s: _known_keys(s, ("low", "medium", "high"), "country risk"))]
     per_account: IntRange
+    new_per_month: Annotated[float, Field(ge=0, le=30)]
+    new_high_risk_share: Probability
+    first_payment_days: IntRange
 
 
 class Merchants(Section):
     categories: Annotated[dict[str, MerchantCategory], Field(min_length=1), AfterValidator(_shares_sum_to_one)]
+    price_endings: Shares
     atm_mcc: MerchantCategoryCode
+
+    @field_validator("price_endings")
+    @classmethod
+    def _cents(cls, endings: dict[str, float]) -> dict[str, float]:
+        bad = [e for e in endings if not _is_cents(e)]
+        if bad:
+            raise ValueError(f"price ending {bad[0]!r} must be a fraction of one unit, 0.00–0.99")
+        return endings
+
+
+def _is_cents(text: str) -> bool:
+    try:
+        return 0 <= float(text) < 1 and round(float(text) * 100) == float(text) * 100
+    except ValueError:
+        return False
 
 
 class ArrivalLag(Section):
@@ -195,81 +301,178 @@ class ArrivalLag(Section):
     max: Annotated[float, Field(gt=0, le=3600)]
 
 
+class LogNormal(Section):
+    median: PositiveFloat
+    sigma: Annotated[float, Field(ge=0, le=5)]
+
+
 class AtmSequences(Section):
     sequence_length: IntRange
     gap_hours: IntRange
-    amount_step: Annotated[float, Field(gt=0)]
-    max_amount: Annotated[float, Field(gt=0)]
+    amount_step: PositiveFloat
+    max_amount: PositiveFloat
+    median_of_income: Annotated[float, Field(gt=0, le=1)]
+
+    @model_validator(mode="after")
+    def _steps(self):
+        if self.max_amount < self.amount_step:
+            raise ValueError(f"max_amount ({self.max_amount}) must be at least amount_step ({self.amount_step})")
+        if self.gap_hours.min < 1:
+            raise ValueError(f"gap_hours.min must be at least 1 (got {self.gap_hours.min})")
+        if self.sequence_length.min < 1:
+            raise ValueError(f"sequence_length.min must be at least 1 (got {self.sequence_length.min})")
+        return self
 
 
-def _buckets_sum_to_one(buckets: list[Band]) -> list[Band]:
-    _shares_sum_to_one({str(i): b for i, b in enumerate(buckets)})
-    return buckets
+class Activity(Section):
+    shape: Annotated[float, Field(gt=0, le=100)]
+    day_shape: Annotated[float, Field(gt=0, le=100)]
+
+
+AGE_GROUPS = 7  # 18–24, 25–34, …, 65–74, 75+
+ByAge = Annotated[list[Annotated[float, Field(ge=0, le=10)]], Field(min_length=AGE_GROUPS, max_length=AGE_GROUPS)]
+
+
+class AccountWeight(Section):
+    salary: Annotated[float, Field(ge=0, le=100)]
+    credit: Annotated[float, Field(ge=0, le=100)]
+    other: Annotated[float, Field(ge=0, le=100)]
+
+
+class Holiday(Section):
+    like_weekday: Annotated[int, Field(ge=0, le=6)]
+    category_multiplier: dict[str, Annotated[float, Field(ge=0, le=10)]]
+
+
+PAYDAY_DAYS = 4
+
+
+class Payday(Section):
+    volume: Annotated[list[Annotated[float, Field(ge=0, le=10)]], Field(min_length=PAYDAY_DAYS, max_length=PAYDAY_DAYS)]
+    amount: Annotated[list[Annotated[float, Field(gt=0, le=10)]], Field(min_length=PAYDAY_DAYS, max_length=PAYDAY_DAYS)]
+
+
+class Sessions(Section):
+    extra_purchases: Annotated[float, Field(ge=0, le=10)]
+    gap_seconds: LogNormal
+
+
+class Habits(Section):
+    favourite_share: Probability
+    local_merchants: Annotated[int, Field(ge=1, le=64)]
+    regional_share: Probability
+    regional_radius_deg: Annotated[float, Field(gt=0, le=10)]
+    online_favourites: IntRange
+    online_favourite_share: Probability
+    foreign_online_share: Probability
+    atms: IntRange
+
+    @field_validator("online_favourites", "atms")
+    @classmethod
+    def _at_least_one(cls, value: IntRange) -> IntRange:
+        if value.min < 1:
+            raise ValueError(f"min must be at least 1 (got {value.min})")
+        return value
 
 
 class CardTransactions(Section):
     per_day: PositiveInt
     daily_volume_sd: Annotated[float, Field(ge=0, le=0.5)]
     channels: Annotated[Shares, AfterValidator(lambda s: _known_keys(s, CHANNELS, "channel"))]
-    regional_share: Probability
-    regional_radius_deg: Annotated[float, Field(gt=0, le=10)]
-    local_merchants: Annotated[int, Field(ge=1, le=256)]
-    home_multiplier: FloatRange
-    regional_multiplier: FloatRange
-    purchase_hours: tuple[Annotated[int, Field(ge=0, le=23)], Annotated[int, Field(ge=0, le=23)]]
-    hourly_weights: list[Annotated[float, Field(ge=0)]]
+    activity: Activity
+    online_by_age: ByAge
+    atm_by_age: ByAge
+    online_by_affluence: Annotated[float, Field(ge=-3, le=3)]
+    atm_by_affluence: Annotated[float, Field(ge=-3, le=3)]
+    account_weight: AccountWeight
+    weekly: dict[Literal["pos", "online", "transfer", "atm"], Weekly]
+    category_weekly: dict[str, Weekly]
+    holiday: Holiday
+    payday: Payday
+    hourly: dict[Literal["pos", "online", "transfer", "atm"], Hourly]
+    category_hourly: dict[str, Hourly]
+    sessions: Sessions
+    habits: Habits
     arrival_lag_seconds: ArrivalLag
-    reference_unit_value: Annotated[float, Field(gt=0)]
-    amount_buckets: Annotated[list[Band], Field(min_length=1), AfterValidator(_buckets_sum_to_one)]
-    transfer_price: FloatRange
-    new_recipient_share: Probability
+    reference_unit_value: PositiveFloat
+    affluence_basket: Annotated[float, Field(ge=0, le=2)]
     atm: AtmSequences
 
     @model_validator(mode="after")
-    def _one_weight_per_hour(self):
-        first, last = self.purchase_hours
-        if last < first:
-            raise ValueError(f"purchase_hours must be [first, last] with first <= last (got {list(self.purchase_hours)})")
-        if len(self.hourly_weights) != last - first + 1 or sum(self.hourly_weights) <= 0:
-            raise ValueError(f"hourly_weights needs one non-negative weight per purchase hour "
-                             f"({last - first + 1} for {first}–{last}), not all zero (got {len(self.hourly_weights)})")
-        # Purchases end before 22:00 + the longest lag, so none arrives after midnight.
-        if (last + 1) * 3600 + self.arrival_lag_seconds.max >= 24 * 3600:
-            raise ValueError("the last purchase hour plus the longest arrival lag must end before midnight")
+    def _every_channel_has_its_rhythm(self):
+        for name in ("weekly", "hourly"):
+            missing = [c for c in CHANNELS if c not in getattr(self, name)]
+            if missing:
+                raise ValueError(f"{name} needs an entry for every channel (missing {missing[0]!r})")
         return self
+
+
+class Money(Section):
+    card_share_of_income: Annotated[float, Field(gt=0, le=5)]
+    transfer_of_income: Annotated[float, Field(gt=0, le=5)]
+    bills: IntRange
+    bills_share_of_income: Annotated[float, Field(ge=0, le=5)]
+    savings_sweep: Probability
+    refund_rate: Probability
+    p2p_rate: Probability
+
+
+class Travel(Section):
+    domestic_trips_per_year: Annotated[float, Field(ge=0, le=52)]
+    domestic_days: IntRange
+    abroad_trips_per_year: Annotated[float, Field(ge=0, le=52)]
+    abroad_days: IntRange
+    trip_activity: Probability
+
+    @field_validator("domestic_days", "abroad_days")
+    @classmethod
+    def _at_least_a_day(cls, value: IntRange) -> IntRange:
+        if value.min < 1:
+            raise ValueError(f"a trip lasts at least 1 day (got min={value.min})")
+        return value
 
 
 class FraudScenario(Section):
     enabled: bool
     rate: Probability
+    stealth: Probability
     label_delay_days: FloatRange
+
+    @field_validator("label_delay_days")
+    @classmethod
+    def _not_before(cls, delay: FloatRange) -> FloatRange:
+        if delay.min < 0:
+            raise ValueError(f"the bank cannot learn of fraud before it happens (got min={delay.min})")
+        return delay
 
 
 class CardFraudChain(FraudScenario):
     length: IntRange
     gap_seconds: FloatRange
+    stealth_length: IntRange
+    stealth_gap_minutes: FloatRange
     online_share: Probability
+    foreign_share: Probability
+    onset_days: IntRange
 
 
-class AgeBand(Section):
+class AgeWeight(Section):
     min_age: Annotated[int, Field(ge=0)]
     max_age: Annotated[int, Field(ge=0)]
     weight: Annotated[float, Field(ge=0)]
 
 
 class AtmAbroad(FraudScenario):
+    withdrawals: IntRange
     delay_hours: FloatRange
     min_distance_km: Annotated[float, Field(ge=0)]
-    age_susceptibility: Annotated[list[AgeBand], Field(min_length=1)]
+    age_susceptibility: Annotated[list[AgeWeight], Field(min_length=1)]
+    onset_days: IntRange
 
     @field_validator("age_susceptibility")
     @classmethod
-    def _bands_in_order(cls, bands: list[AgeBand]) -> list[AgeBand]:
-        for band, following in zip(bands, bands[1:] + [None]):
-            if band.min_age > band.max_age or (following and following.min_age <= band.max_age):
-                raise ValueError("age bands must be in increasing order, each min_age <= max_age, "
-                                 f"without overlap (at {band.min_age}–{band.max_age})")
-        return bands
+    def _bands_in_order(cls, bands: list[AgeWeight]) -> list[AgeWeight]:
+        return _bands_in_order(bands)
 
     @field_validator("delay_hours")
     @classmethod
@@ -289,8 +492,31 @@ class HighVelocity(FraudScenario):
 class AccountTakeover(FraudScenario):
     transfers: IntRange
     gap_seconds: FloatRange
+    stealth_transfers: IntRange
+    stealth_gap_minutes: FloatRange
     drain_share: FloatRange
     risky_device_weight: Annotated[float, Field(ge=1)]
+    payee_saved_days: IntRange
+
+
+class Compromise(Section):
+    points_per_week: Annotated[float, Field(ge=0, le=1000)]
+    window_days: IntRange
+    capture_share: Probability
+
+
+class Rings(Section):
+    count: Annotated[int, Field(ge=1, le=10000)]
+    devices: IntRange
+    ips: IntRange
+    mules: IntRange
+    burners: Annotated[int, Field(ge=1, le=1_000_000)]
+
+    @model_validator(mode="after")
+    def _members(self):
+        if min(self.devices.min, self.ips.min, self.mules.min) < 1:
+            raise ValueError("a ring has at least one device, IP address and mule (min >= 1)")
+        return self
 
 
 class Fraud(Section):
@@ -298,17 +524,20 @@ class Fraud(Section):
     atm_abroad: AtmAbroad
     high_velocity: HighVelocity
     account_takeover: AccountTakeover
+    compromise: Compromise
+    rings: Rings
 
     @model_validator(mode="after")
     def _episodes_last_less_than_a_day(self):
+        chain = self.card_fraud_chain
         longest = {
-            "card_fraud_chain": self.card_fraud_chain.length.max * self.card_fraud_chain.gap_seconds.max,
+            "card_fraud_chain": chain.length.max * max(chain.gap_seconds.max, chain.stealth_gap_minutes.max * 60),
             "high_velocity": self.high_velocity.transactions.max * self.high_velocity.gap_seconds.max,
             "account_takeover": self.account_takeover.transfers.max * self.account_takeover.gap_seconds.max,
         }
-        too_long = [name for name, seconds in longest.items() if seconds >= 6 * 3600]
+        too_long = [name for name, seconds in longest.items() if seconds >= 24 * 3600]
         if too_long:
-            raise ValueError(f"an episode must last under 6 hours (length × gap): {', '.join(too_long)}")
+            raise ValueError(f"an episode must last under a day (length × longest gap): {', '.join(too_long)}")
         return self
 
 
@@ -529,6 +758,8 @@ class Scenario(Section):
     beneficiaries: Beneficiaries
     merchants: Merchants
     card_transactions: CardTransactions
+    money: Money
+    travel: Travel
     fraud: Fraud
     web_funnel: WebFunnel
     anomalies: Anomalies
@@ -553,9 +784,16 @@ class Scenario(Section):
 
     @model_validator(mode="after")
     def _a_shop_for_every_category(self):
-        if self.population.merchants < len(self.merchants.categories):
-            raise ValueError(f"population.merchants ({self.population.merchants}) must be at least the number of "
-                             f"merchant categories ({len(self.merchants.categories)}): each needs a shop")
+        p, categories = self.population, len(self.merchants.categories)
+        for field in ("merchants", "online_merchants"):
+            if getattr(p, field) < categories:
+                raise ValueError(f"population.{field} ({getattr(p, field)}) must be at least the number of merchant "
+                                 f"categories ({categories}): each needs a shop")
+        destinations = len(self.geography.destinations)
+        for field, needed in (("foreign_merchants", 2 * destinations), ("foreign_atms", destinations)):
+            if getattr(p, field) < needed:
+                raise ValueError(f"population.{field} ({getattr(p, field)}) must be at least {needed}: every travel "
+                                 f"destination of the region ({destinations}) needs its shops and ATMs")
         return self
 
     @model_validator(mode="after")
@@ -567,24 +805,30 @@ class Scenario(Section):
 
     @model_validator(mode="after")
     def _payees_for_transfers(self):
-        if self.card_transactions.channels.get("transfer", 0) > 0 and self.beneficiaries.per_account.max < 1:
-            raise ValueError(f"beneficiaries.per_account.max must be at least 1 when card_transactions.channels."
-                             f"transfer is above 0 ({self.card_transactions.channels['transfer']}): transfers go to "
-                             "saved beneficiaries")
+        b = self.beneficiaries
+        if self.card_transactions.channels.get("transfer", 0) > 0 and b.per_account.max < 1 and b.new_per_month <= 0:
+            raise ValueError(f"beneficiaries.per_account.max must be at least 1 (or new_per_month above 0) when "
+                             f"card_transactions.channels.transfer is above 0 "
+                             f"({self.card_transactions.channels['transfer']}): transfers go to saved beneficiaries")
         return self
 
     @model_validator(mode="after")
-    def _another_device_for_fraud(self):
-        f = self.fraud
-        needing = [name for name, on in (("high_velocity", f.high_velocity.enabled),
-                                         ("account_takeover", f.account_takeover.enabled),
-                                         ("card_fraud_chain", f.card_fraud_chain.enabled
-                                          and f.card_fraud_chain.online_share > 0)) if on]
-        if needing and self.population.devices < 2:
-            raise ValueError(f"population.devices ({self.population.devices}) must be at least 2 while "
-                             f"{', '.join(needing)} is enabled: its fraud uses a device other than the account's "
-                             "trusted one")
+    def _known_categories(self):
+        c = self.card_transactions
+        for where, names in (("card_transactions.category_weekly", c.category_weekly),
+                             ("card_transactions.category_hourly", c.category_hourly),
+                             ("card_transactions.holiday.category_multiplier", c.holiday.category_multiplier)):
+            unknown = [n for n in names if n not in self.merchants.categories]
+            if unknown:
+                raise ValueError(f"{where}: unknown merchant category {unknown[0]!r}; allowed: "
+                                 f"{', '.join(self.merchants.categories)}")
         return self
+
+    @property
+    def horizon_end(self) -> date:
+        """The last day that slow changes of genuine life (new payees, new phones, trips, card renewals) are
+        planned for: the calendar's end, or a year after the start for an open-ended calendar."""
+        return self.end_date or self.start_date + timedelta(days=HORIZON_DAYS - 1)
 
     def hours_with_rows(self, table: str) -> set[int]:
         """The hours of the day in which rows of an event table can arrive, by the scenario's profiles."""
@@ -593,9 +837,11 @@ class Scenario(Section):
             visits = {hour for hour, weight in enumerate(self.web_funnel.hourly_weights) if weight > 0}
             return visits if table == "web_visits" else visits | {(hour + 1) % 24 for hour in visits}  # 1–15 min on
         if table == "card_transactions":
-            first, _ = self.card_transactions.purchase_hours
-            purchases = {first + i for i, weight in enumerate(self.card_transactions.hourly_weights) if weight > 0}
-            return every if self.card_transactions.channels.get("atm", 0) > 0 else purchases  # withdrawals: any hour
+            c = self.card_transactions
+            if c.channels.get("atm", 0) > 0:
+                return every  # withdrawal runs land at any hour
+            profiles = [c.hourly[ch] for ch in CHANNELS if c.channels.get(ch, 0) > 0] + list(c.category_hourly.values())
+            return {hour for profile in profiles for hour, weight in enumerate(profile) if weight > 0}
         return every  # accounts open 2–24 h after applying; first transactions days later
 
     @model_validator(mode="after")

@@ -89,14 +89,20 @@ CUSTOMERS = TableSpec(
         _c("home_city", S, "Nearest listed city of the home province.", "000"),
         _c("home_lat", F8, "Home latitude: province hub ± the province's residential spread.", "000"),
         _c("home_lon", F8, "Home longitude: province hub ± the province's residential spread.", "000"),
-        _c("spend_tier", S, "Spend tier: low | medium | high (60/30/10 by default).", "000"),
-        _c("avg_spend", F8, "Average purchase amount in the scenario currency, uniform within the tier's range.", "000"),
+        _c("spend_tier", S, "Spend tier by rank of avg_spend: low | medium | high (60/30/10 by default).", "000"),
+        _c("avg_spend", F8, "The customer's expected purchase amount (point of sale and online) on an ordinary day, "
+                            "scenario currency: their category mix and basket size under the price model.", "000"),
         _c("kyc_level", S, "KYC depth: low=basic ID | medium=standard | high=full EDD.", "004"),
         _c("risk_rating", S, "CDD risk tier: low | medium | high | very_high.", "004"),
         _c("pep_flag", B, "Politically exposed person; triggers enhanced due diligence.", "004"),
         _c("occupation", S, "Declared occupation.", "004"),
         _c("industry", S, "Business sector of the occupation.", "004"),
         _c("income_bracket", S, "Declared income range: low | medium | high.", "004"),
+        _c("monthly_income", F8, "Net monthly income, scenario currency: log-normal by bracket, times the occupation's "
+                                 "factor and the volume scale (what makes the card volume affordable; near 1).",
+           "design"),
+        _c("pay_schedule", S, "When income is paid: day_25 | day_15 | first_week | irregular (by occupation).",
+           "design"),
         _c("country_risk", S, "Home jurisdiction risk: low | medium | high (FATF-aligned).", "004"),
         _c("customer_since", D, "Date the relationship began; tenure within customers.tenure_days before start.", "004"),
     ),
@@ -113,8 +119,26 @@ DEVICES = TableSpec(
         _c("rooted_flag", B, "Rooted (Android) or jailbroken (iOS): a tampering indicator.", "004"),
         _c("vpn_flag", B, "VPN or proxy detected: a geo-masking indicator.", "004"),
         _c("emulator_flag", B, "Emulated environment, not a physical device: a strong fraud signal.", "004"),
+        _c("first_seen_date", D, "When the bank first saw the device (a phone bought later: the day it was first used).",
+           "design"),
     ),
     primary_key=("device_id",),
+)
+
+DEVICE_HISTORY = TableSpec(
+    "device_history", "entities",
+    "Each customer's phones over time as the bank binds them: a new phone is used untrusted for a few days, then "
+    "becomes the trusted device. Planned over the horizon. Tablets, laptops and household phones are never bound.",
+    (
+        _c("customer_id", S, "FK → customers.", "design"),
+        _c("device_id", S, "FK → devices.", "design"),
+        _c("valid_from", D, "First day the customer uses the phone.", "design"),
+        _c("valid_to", D, "First day they use their next phone; null while it is their latest.", "design",
+           nullable=True),
+        _c("trusted_from", D, "From this day the phone is the customer's trusted device.", "design"),
+    ),
+    primary_key=("customer_id", "device_id", "valid_from"),
+    foreign_keys=(ForeignKey("customer_id", "customers", "customer_id"), ForeignKey("device_id", "devices", "device_id")),
 )
 
 ACCOUNTS = TableSpec(
@@ -124,11 +148,21 @@ ACCOUNTS = TableSpec(
         _c("account_id", S, "PK. Account id, A + number; numbered in the order accounts were opened.", "004"),
         _c("customer_id", S, "FK → customers. The account holder.", "004"),
         _c("account_type", S, "retail | corporate | savings | current | business.", "004"),
-        _c("status", S, "active | dormant | frozen.", "design"),
-        _c("avg_balance", F8, "Average balance in the scenario currency (lognormal).", "004"),
+        _c("status", S, "Status at the start: active | dormant (silent) | frozen (payments declined); account_balances "
+                        "has each day's.", "design"),
+        _c("avg_balance", F8, "The account's typical balance, scenario currency: a salary account's buffer plus half a "
+                              "month's pay; savings held; a credit account's amount owed (negative).", "004"),
         _c("currency", S, "ISO 4217 currency of the account (the region's).", "design"),
         _c("opened_date", D, "Opening date: the customer's first account opens the day they join; others later.", "004"),
-        _c("trusted_device_id", S, "FK → devices. The holder's home (trusted) device.", "000/004"),
+        _c("closed_date", D, "The day the account closes, within the calendar; null if it stays open.", "design",
+           nullable=True),
+        _c("trusted_device_id", S, "FK → devices. The holder's trusted phone at the start (device_history has later "
+                                   "ones).", "000/004"),
+        _c("salary_account", B, "Whether the holder's income is paid into this account.", "design"),
+        _c("overdraft_limit", F8, "Arranged overdraft of a debit account (0: none): how far below zero it may go.",
+           "design"),
+        _c("credit_limit", F8, "Credit limit of a credit card account (0 for debit accounts).", "design"),
+        _c("opening_balance", F8, "Balance at the start of the calendar's first day (negative: owed).", "design"),
         _c("kyc_level", S, "Denormalised from customers.", "004"),
         _c("risk_rating", S, "Denormalised from customers.", "004"),
         _c("pep_flag", B, "Denormalised from customers.", "004"),
@@ -143,7 +177,8 @@ ACCOUNTS = TableSpec(
 )
 
 CARDS = TableSpec(
-    "cards", "entities", "Payment cards, one per account, with unique Luhn-valid 16-digit numbers.",
+    "cards", "entities", "Payment cards, one per account at the start, and their planned renewals (new numbers); "
+                         "cards reissued after fraud are in card_events. Unique Luhn-valid 16-digit numbers.",
     (
         _c("card_number", S, "PK. 16-digit card number: network prefix, bank BIN, unique serial, Luhn check digit.",
            "002/003"),
@@ -151,7 +186,11 @@ CARDS = TableSpec(
         _c("customer_id", S, "FK → customers. The cardholder (the account's holder).", "design"),
         _c("network", S, "Card network: visa | mastercard.", "003"),
         _c("card_type", S, "debit | credit.", "design"),
-        _c("expiry", S, "Expiry month MM/YY, after the start date.", "003"),
+        _c("expiry", S, "Expiry month MM/YY; the card works until that month ends.", "003"),
+        _c("issued_date", D, "When the card was issued: before the start, or a renewal's issue day within the "
+                             "horizon (weeks before the card it replaces expires).", "design"),
+        _c("replaces_card_number", S, "FK → cards. The card a renewal replaces; null for cards issued before the start.",
+           "design", nullable=True),
     ),
     primary_key=("card_number",),
     foreign_keys=(ForeignKey("account_id", "accounts", "account_id"),
@@ -171,11 +210,13 @@ BENEFICIARIES = TableSpec(
 )
 
 ACCOUNT_BENEFICIARIES = TableSpec(
-    "account_beneficiaries", "entities", "The known (saved) beneficiaries of each account, for legitimate transfers.",
+    "account_beneficiaries", "entities", "The payees each account has saved, and when: those saved before the start and "
+                                         "those it saves over the horizon.",
     (
         _c("account_id", S, "FK → accounts.", "004"),
         _c("beneficiary_id", S, "FK → beneficiaries.", "004"),
-        _c("added_date", D, "Date the beneficiary was saved: on or after the account opened, before start.", "design"),
+        _c("added_date", D, "Date the payee was saved: before the start, or within the horizon (payees added later in "
+                            "life; a payee is never paid before it is saved).", "design"),
     ),
     primary_key=("account_id", "beneficiary_id"),
     foreign_keys=(ForeignKey("account_id", "accounts", "account_id"),
@@ -183,20 +224,38 @@ ACCOUNT_BENEFICIARIES = TableSpec(
 )
 
 MERCHANTS = TableSpec(
-    "merchants", "entities", "Where card transactions happen: point-of-sale merchants and the bank's ATMs.",
+    "merchants", "entities",
+    "Where card payments go: point-of-sale shops and ATMs where people live, web shops, and shops, web shops and ATMs "
+    "abroad (travel destinations), each with its country and currency.",
     (
-        _c("merchant_id", S, "PK. Terminal id, M + number (ATMs after point-of-sale merchants).", "design"),
+        _c("merchant_id", S, "PK. Terminal id, M + number (shops, ATMs, web shops, then abroad).", "design"),
         _c("merchant_name", S, "Trading name (ATMs are named after their city).", "design"),
-        _c("terminal_type", S, "pos | atm.", "design"),
+        _c("terminal_type", S, "pos | atm | ecommerce.", "design"),
         _c("category", S, "Merchant category (seed 003's shares); Cash Withdrawal for ATMs.", "003"),
         _c("mcc", S, "ISO 18245 merchant category code.", "001/003"),
-        _c("city", S, "Nearest listed city.", "000"),
-        _c("province", S, "Province, drawn by population share.", "000"),
-        _c("country", S, "ISO 3166 country code of the terminal.", "000"),
-        _c("lat", F8, "Latitude: province hub ± residential spread, like the customers it serves.", "000"),
+        _c("city", S, "City: the nearest listed one at home; the registered city of a web shop; the city abroad.",
+           "000"),
+        _c("province", S, "Province, drawn by population share; null abroad.", "000", nullable=True),
+        _c("country", S, "ISO 3166 country code.", "000"),
+        _c("currency", S, "ISO 4217 currency the merchant charges in.", "design"),
+        _c("lat", F8, "Latitude: of the terminal, or a web shop's registered place.", "000"),
         _c("lon", F8, "Longitude.", "000"),
     ),
     primary_key=("merchant_id",),
+)
+
+CUSTOMER_MERCHANTS = TableSpec(
+    "customer_merchants", "entities",
+    "Each customer's usual shops near home, the web shops they return to and their ATMs, as at the start: the "
+    "merchants the bank's history shows they had paid before the calendar (recipient_status counts them as known).",
+    (
+        _c("customer_id", S, "FK → customers.", "design"),
+        _c("merchant_id", S, "FK → merchants.", "design"),
+        _c("role", S, "shop (one of the nearest of its category) | web_shop | atm.", "design"),
+    ),
+    primary_key=("customer_id", "merchant_id"),
+    foreign_keys=(ForeignKey("customer_id", "customers", "customer_id"),
+                  ForeignKey("merchant_id", "merchants", "merchant_id")),
 )
 
 LABELS = (
@@ -211,34 +270,55 @@ LABELS = (
 
 CARD_TRANSACTIONS = TableSpec(
     "card_transactions", "events",
-    "Normal card life per day: purchases at home and regional merchants, online purchases, ATM withdrawal runs "
-    "and transfers to known beneficiaries. Every row is genuine (is_fraud false); fraud_transactions holds the "
-    "day's injected fraud with the same columns.",
+    "Genuine account activity per day, as the bank's authorisation stream sees it: card purchases at shops and "
+    "online, ATM withdrawals, transfers and bill payments, and money coming in (salaries, refunds, transfers from "
+    "other customers), approved or declined against what the account can spend, each with the balance after it. "
+    "fraud_transactions holds the day's fraud with the same columns: their union is the labelled stream.",
     (
         _c("transaction_id", S, "PK. T + arrival date + a random 8-digit number: unique across days, no order.", "design"),
         *_timing("When the transaction happened (local time, millisecond precision)."),
-        _c("card_number", S, "FK → cards.", "002/003"),
-        _c("account_id", S, "FK → accounts. The card's account.", "004"),
-        _c("customer_id", S, "FK → customers. The cardholder.", "000"),
-        _c("channel", S, "pos | online | atm | transfer.", "design"),
-        _c("merchant_id", S, "FK → merchants. The terminal (an ATM for withdrawals); null for transfers.", "003",
-           nullable=True),
+        _c("card_number", S, "FK → cards (or a replacement in card_events). The card used, or the account's card for "
+                             "digital payments; null for money coming in without a card (salaries, transfers in).",
+           "002/003", nullable=True),
+        _c("account_id", S, "FK → accounts. The account debited or credited.", "004"),
+        _c("customer_id", S, "FK → customers. The account holder.", "000"),
+        _c("channel", S, "pos | online (card not present) | atm | transfer (digital banking, EFT).", "design"),
+        _c("transaction_type", S, "purchase | withdrawal | transfer | bill_payment | salary | transfer_in | refund.",
+           "design"),
+        _c("direction", S, "debit (money out) | credit (money in).", "design"),
+        _c("merchant_id", S, "FK → merchants. The shop, web shop or ATM; null for transfers.", "003", nullable=True),
         _c("category", S, "The merchant's category (Cash Withdrawal at ATMs); null for transfers.", "003", nullable=True),
         _c("mcc", S, "The merchant's category code; null for transfers.", "001/003", nullable=True),
-        _c("beneficiary_id", S, "FK → beneficiaries. One of the account's saved beneficiaries; transfers only.", "004",
+        _c("beneficiary_id", S, "FK → beneficiaries. The payee of a transfer or bill payment outside the bank.", "004",
            nullable=True),
-        _c("amount", F8, "Amount in the scenario currency (see the amount model in the scenario file).", "000/002/003"),
-        _c("currency", S, "ISO 4217 currency.", "design"),
-        _c("lat", F8, "Where it happened: the terminal's latitude; the cardholder's home for online and transfers.",
-           "000"),
+        _c("counterparty_account_id", S, "FK → accounts. The account of this bank on the other side of a transfer "
+                                         "(a payer's or a payee's, both ours); null otherwise.", "design",
+           nullable=True),
+        _c("amount", F8, "Amount in the scenario currency, always positive (direction says which way).", "000/002/003"),
+        _c("currency", S, "ISO 4217 currency of `amount`: the account's.", "design"),
+        _c("original_amount", F8, "Amount in the merchant's currency (abroad: local notes or prices); equal to amount "
+                                  "at home.", "design"),
+        _c("original_currency", S, "ISO 4217 currency of original_amount.", "design"),
+        _c("lat", F8, "Where it happened: the terminal for card-present rows; the merchant's registered place for "
+                      "card-not-present rows; the session's city (IP geolocation) for transfers; the bank's for "
+                      "credits.", "000"),
         _c("lon", F8, "Longitude, as lat.", "000"),
         _c("city", S, "City of lat/lon.", "000/003"),
         _c("province", S, "Province of lat/lon; null abroad.", "000", nullable=True),
         _c("country", S, "ISO 3166 country code of lat/lon.", "003"),
-        _c("device_id", S, "FK → devices. The account's trusted device for online payments and transfers; "
-                           "null when the card is present (pos, atm).", "000/004", nullable=True),
-        _c("recipient_status", S, "FAVORITE: a merchant or beneficiary the customer uses; NEW_RECIPIENT: one they "
-                                  "have not used before (seed 000).", "000"),
+        _c("device_id", S, "FK → devices. The device of a digital payment (online, transfer): usually the holder's "
+                           "trusted phone; null when the card is present or money comes in.", "000/004", nullable=True),
+        _c("ip_address", S, "IP address of a digital payment's session; null otherwise.", "design", nullable=True),
+        _c("recipient_status", S, "For a payment out: NEW_RECIPIENT when the account had never paid this merchant, "
+                                  "payee or account before (its approved payments in this data, its customer's usual "
+                                  "merchants in customer_merchants, its payees saved before the start and its "
+                                  "customer's other accounts), else FAVORITE — the same rule for every row; null for "
+                                  "money coming in.", "000", nullable=True),
+        _c("status", S, "approved | declined.", "design"),
+        _c("decline_reason", S, "Why a declined row was declined: insufficient_funds | card_blocked | card_expired | "
+                                "account_frozen | account_closed; null when approved.", "design", nullable=True),
+        _c("balance_after", F8, "The account's balance after the row (unchanged by a declined row); negative: owed or "
+                                "overdrawn.", "design"),
         *LABELS,
     ),
     primary_key=("transaction_id",),
@@ -247,6 +327,7 @@ CARD_TRANSACTIONS = TableSpec(
                   ForeignKey("customer_id", "customers", "customer_id"),
                   ForeignKey("merchant_id", "merchants", "merchant_id"),
                   ForeignKey("beneficiary_id", "beneficiaries", "beneficiary_id"),
+                  ForeignKey("counterparty_account_id", "accounts", "account_id"),
                   ForeignKey("device_id", "devices", "device_id")),
 )
 
@@ -261,7 +342,7 @@ FRAUD_TRANSACTIONS = TableSpec(
 
 FRAUD_EPISODES = TableSpec(
     "fraud_episodes", "fraud",
-    "One row per fraud episode, in the partition of the day its first transaction arrives.",
+    "One row per fraud episode, in the partition of the day it starts (its rows arrive that day or the next).",
     (
         _c("episode_id", S, "PK. <SCENARIO>-<start date>-<number>: deterministic, unique across the calendar.", "design"),
         _c("scenario", S, "card_fraud_chain | atm_abroad | high_velocity | account_takeover.", "design"),
@@ -270,13 +351,67 @@ FRAUD_EPISODES = TableSpec(
         _c("customer_id", S, "FK → customers. The victim.", "design"),
         _c("start_time", TS, "The episode's first transaction.", "design"),
         _c("end_time", TS, "The episode's last transaction.", "design"),
-        _c("transactions", I32, "Number of fraudulent rows.", "design"),
+        _c("transactions", I32, "Number of fraudulent rows (attempts, approved or declined).", "design"),
         _c("total_amount", F8, "Their total amount, scenario currency.", "design"),
-        _c("label_available_at", TS, "When the bank learns of it.", "design"),
+        _c("label_available_at", TS, "When the bank learns of it: from then the card is blocked (and replaced).",
+           "design"),
+        _c("stealth", B, "Whether the episode imitates the victim (the scenario's stealth share).", "design"),
+        _c("compromise_merchant_id", S, "FK → merchants. The point of compromise where the card data was stolen; "
+                                        "null when it came from elsewhere.", "design", nullable=True),
+        _c("compromised_at", TS, "When the card data was stolen there; null with no known point.", "design",
+           nullable=True),
+        _c("ring_id", S, "The fraud ring behind it (rings reuse devices, IP addresses and mule payees); null for a "
+                         "stealthy card-not-present episode (a fresh device, no ring infrastructure).", "design",
+           nullable=True),
         _c("parameters", S, "What was drawn for the episode, as JSON (length, anchor, distance, device, …).", "design"),
     ),
     primary_key=("episode_id",),
     foreign_keys=(ForeignKey("card_number", "cards", "card_number"), ForeignKey("account_id", "accounts", "account_id"),
+                  ForeignKey("customer_id", "customers", "customer_id"),
+                  ForeignKey("compromise_merchant_id", "merchants", "merchant_id")),
+)
+
+ACCOUNT_BALANCES = TableSpec(
+    "account_balances", "events",
+    "Each account at the end of each day: its balance (what the day's approved rows leave), what it may still "
+    "spend, its status and card. The next day starts from here.",
+    (
+        _c("account_id", S, "PK with the partition's date. FK → accounts.", "design"),
+        _c("balance", F8, "End-of-day balance, scenario currency (negative: overdrawn or owed on a credit card).",
+           "design"),
+        _c("available", F8, "What a debit may take: balance plus the overdraft or credit limit (0 when the account "
+                            "cannot pay).", "design"),
+        _c("statement_balance", F8, "A credit account's balance at its latest statement (month end); null for debit "
+                                    "accounts.", "design", nullable=True),
+        _c("status", S, "active | dormant | frozen | closed, on that day.", "design"),
+        _c("card_number", S, "The account's card in use at the end of the day (FK → cards or card_events).", "design"),
+        _c("card_status", S, "active | blocked (fraud reported; a replacement is on its way) | expired.", "design"),
+        _c("credits", F8, "Approved money in on the day.", "design"),
+        _c("debits", F8, "Approved money out on the day.", "design"),
+        _c("declined", I32, "Rows declined on the day.", "design"),
+    ),
+    primary_key=("account_id",),
+    foreign_keys=(ForeignKey("account_id", "accounts", "account_id"),),
+)
+
+CARD_EVENTS = TableSpec(
+    "card_events", "events",
+    "Each day's card lifecycle: renewals issued (new numbers before expiry), cards blocked when the bank learns of "
+    "fraud on them, replacements issued for blocked cards, and cards that expire.",
+    (
+        _c("event_time", TS, "When it happened (local time).", "design"),
+        _c("card_number", S, "The card the event is about: the new card for issued, the old one otherwise.", "design"),
+        _c("account_id", S, "FK → accounts.", "design"),
+        _c("customer_id", S, "FK → customers.", "design"),
+        _c("event", S, "issued | blocked | expired.", "design"),
+        _c("reason", S, "renewal | fraud_reported | expiry.", "design"),
+        _c("replaces_card_number", S, "For issued: the card it replaces; null otherwise.", "design", nullable=True),
+        _c("expiry", S, "For issued: the new card's expiry MM/YY; null otherwise.", "design", nullable=True),
+        _c("fraud_episode_id", S, "For blocked: the episode whose discovery blocked it; null otherwise.", "design",
+           nullable=True),
+    ),
+    primary_key=("card_number", "event"),
+    foreign_keys=(ForeignKey("account_id", "accounts", "account_id"),
                   ForeignKey("customer_id", "customers", "customer_id")),
 )
 
@@ -366,7 +501,8 @@ FEATURE_CATALOGUE = TableSpec(
         _c("nullable", B, "Whether the column may hold nulls.", "design"),
         _c("key", S, "PK, or FK → table.column, or null.", "design", nullable=True),
         _c("description", S, "What the column means and how it is generated.", "004"),
-        _c("source", S, "The seed notebook the column comes from, or design.", "design"),
+        _c("source", S, "The seed notebook the column comes from, the Fraud Detection Handbook (handbook), or design.",
+           "design"),
     ),
     primary_key=("table", "column"),
 )
@@ -433,10 +569,39 @@ ANOMALY_MANIFEST = TableSpec(
     primary_key=("anomaly_id",),
 )
 
-ENTITY_TABLES = (CUSTOMERS, DEVICES, ACCOUNTS, CARDS, BENEFICIARIES, ACCOUNT_BENEFICIARIES, MERCHANTS, FEATURE_CATALOGUE)
+DETECTION_SCORECARD = TableSpec(
+    "detection_scorecard", "reports",
+    "How reference detectors do on the data: logistic regression and gradient-boosted trees trained on the baseline "
+    "days with the labels known by their end, tested on the 7 days after (known compromised cards removed), overall "
+    "and per fraud scenario — the Fraud Detection Handbook's protocol and metrics.",
+    (
+        _c("detector", S, "logistic_regression | gradient_boosting (scikit-learn).", "design"),
+        _c("scenario", S, "all, or a fraud scenario (its fraud rows with every genuine row).", "design"),
+        _c("roc_auc", F8, "Area under the ROC curve over the test rows.", "handbook"),
+        _c("average_precision", F8, "Average precision (area under the precision-recall curve) over the test rows.",
+           "handbook"),
+        _c("card_precision_at_100", F8, "Per test day, the share of compromised cards among the 100 highest-scoring "
+                                        "cards; mean over the test days.", "handbook"),
+        _c("ceiling", F8, "The best card precision@100 possible: the day's compromised cards (at most 100) over 100, "
+                          "mean over the test days.", "handbook"),
+        _c("share_of_ceiling", F8, "card_precision_at_100 ÷ ceiling.", "design", nullable=True),
+        _c("test_rows", pa.int64(), "Payments scored on the test days.", "design"),
+        _c("test_fraud_rows", pa.int64(), "Of which fraudulent.", "design"),
+        _c("compromised_cards_per_day", F8, "Cards with fraud on a test day, mean over the test days.", "design"),
+        _c("train_fraud_rows", pa.int64(), "Fraud rows on the training days.", "design"),
+        _c("label_coverage", F8, "Share of them whose label was known by the end of training (the rest train as "
+                                 "genuine).", "design", nullable=True),
+    ),
+    primary_key=("detector", "scenario"),
+)
+
+ENTITY_TABLES = (CUSTOMERS, DEVICES, DEVICE_HISTORY, ACCOUNTS, CARDS, BENEFICIARIES, ACCOUNT_BENEFICIARIES, MERCHANTS,
+                 CUSTOMER_MERCHANTS, FEATURE_CATALOGUE)
 FUNNEL_TABLES = (WEB_VISITS, APPLICATIONS, NEW_ACCOUNTS, NEW_ACCOUNT_TRANSACTIONS)
 EVENT_TABLES = (CARD_TRANSACTIONS, *FUNNEL_TABLES)
 LANDING_TABLES = {spec.name: landing(spec) for spec in EVENT_TABLES}  # by event table name
 TABLES: dict[str, TableSpec] = {t.name: t for t in (*ENTITY_TABLES, CARD_TRANSACTIONS, FRAUD_TRANSACTIONS,
-                                                   FRAUD_EPISODES, *FUNNEL_TABLES, *LANDING_TABLES.values(),
-                                                   BASELINE_PROFILE, ANOMALY_SCHEDULE, ANOMALY_MANIFEST)}
+                                                   FRAUD_EPISODES, ACCOUNT_BALANCES, CARD_EVENTS, *FUNNEL_TABLES,
+                                                   *LANDING_TABLES.values(),
+                                                   BASELINE_PROFILE, ANOMALY_SCHEDULE, ANOMALY_MANIFEST,
+                                                   DETECTION_SCORECARD)}

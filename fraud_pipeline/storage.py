@@ -198,6 +198,12 @@ class ObjectStore(dg.ConfigurableResource):
     def read_table(self, layer: str, table: str, partition: str | None = None,
                    columns: list[str] | None = None) -> pa.Table:
         """The complete table or partition, each file checked against its manifest checksum."""
+        return pa.concat_tables(list(self.read_files(layer, table, partition, columns).values()))
+
+    def read_files(self, layer: str, table: str, partition: str | None = None,
+                   columns: list[str] | None = None) -> dict[str, pa.Table]:
+        """Each file of the table or partition by its name without extension, checked against its manifest
+        checksum (files of one write may hold different tables: a day's carried state, say)."""
         manifest = self.read_manifest(layer, table, partition)
         if manifest is None:
             raise TableNotReady(f"{self.uri(layer, table, partition)} has no {MANIFEST}: "
@@ -205,15 +211,22 @@ class ObjectStore(dg.ConfigurableResource):
         fs = self.filesystem()
         directory = self.path(layer, table, partition)
         schema = formats.schema_from_text(manifest["schema"]) if "schema" in manifest else None
-        parts = []
+        found = {}
         for entry in manifest["files"]:
             path = f"{directory}/{entry['path']}"
             payload = self._call(f"GET {path}", fs.cat_file, path)
             if hashlib.sha256(payload).hexdigest() != entry["sha256"]:
                 raise TableCorrupt(f"{self.uri(layer, table, partition)}/{entry['path']} does not match "
                                    f"its manifest checksum")
-            parts.append(formats.decode(payload, manifest["format"], schema, columns))
-        return pa.concat_tables(parts)
+            found[entry["path"].rsplit(".", 1)[0]] = formats.decode(payload, manifest["format"],
+                                                                     schema if fmt_needs_schema(manifest) else None,
+                                                                     columns)
+        return found
+
+
+def fmt_needs_schema(manifest: dict) -> bool:
+    """CSV and NDJSON files need the schema the manifest keeps to read back exactly; Parquet carries its own."""
+    return manifest["format"] != "parquet"
 
 
 def in_chunks(table: pa.Table, rows: int = CHUNK_ROWS) -> list[pa.Table]:

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 from moto.server import ThreadedMotoServer
 
-from fraud_pipeline import schemas
-from fraud_pipeline.generators import entities as generate
+from fraud_pipeline.generators.entities import entity_tables
 from fraud_pipeline.scenario import load_scenario, merge_over, validate_scenario, Scenario
 from fraud_pipeline.storage import ObjectStore
 
@@ -18,6 +17,10 @@ S3_ENVIRONMENT = {
     "AWS_SECRET_ACCESS_KEY": "testing-secret",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
+
+
+SMALL_POPULATION = {"customers": 400, "accounts": 500, "devices": 480, "beneficiaries": 600, "merchants": 100,
+                    "atms": 40, "online_merchants": 40, "foreign_merchants": 60, "foreign_atms": 20}
 
 
 @pytest.fixture(scope="session")
@@ -32,34 +35,18 @@ def scaled(scenario: Scenario, **overrides) -> Scenario:
 
 @pytest.fixture(scope="session")
 def small_scenario(scenario) -> Scenario:
-    return scaled(scenario, population={"customers": 400, "accounts": 500, "devices": 360, "beneficiaries": 600,
-                                        "merchants": 100, "atms": 40})
+    return scaled(scenario, population=SMALL_POPULATION)
 
 
 def generate_world(scenario: Scenario) -> dict:
-    world = {"customers": generate.customers(scenario), "devices": generate.devices(scenario),
-             "beneficiaries": generate.beneficiaries(scenario), "merchants": generate.merchants(scenario),
-             "feature_catalogue": generate.feature_catalogue(schemas.TABLES)}
-    world["accounts"] = generate.accounts(scenario, world["customers"], world["devices"])
-    world["cards"] = generate.cards(scenario, world["accounts"])
-    world["account_beneficiaries"] = generate.account_beneficiaries(scenario, world["accounts"],
-                                                                    world["beneficiaries"])
-    return world
+    """Every entity table of `scenario`."""
+    return entity_tables(scenario)
 
 
 @pytest.fixture(scope="session")
 def world(scenario) -> dict:
     """The default-size world, generated once for the distribution tests."""
     return generate_world(scenario)
-
-
-@pytest.fixture(scope="session")
-def world_index(scenario, world):
-    """The card world of the default-size world (what a run builds once)."""
-    from fraud_pipeline.generators.card_transactions import card_world
-
-    return card_world(scenario, world["customers"], world["accounts"], world["cards"], world["merchants"],
-                      world["account_beneficiaries"])
 
 
 def distance_deg(lat1, lon1, lat2, lon2):
@@ -104,3 +91,53 @@ def store(request, tmp_path) -> ObjectStore:
     if request.param == "local":
         return ObjectStore(root_url=str(tmp_path / "data"))
     return ObjectStore(root_url=request.getfixturevalue("s3_url"))
+
+
+def simulated_days(scenario: Scenario, days: int, cache_dir) -> dict:
+    """The first `days` days of `scenario` through the pure pipeline, as pandas frames: transactions (genuine),
+    fraud (fraud_transactions), episodes, balances (with their date), card_events, and the entity tables.
+
+    Several test files read the same month of the default bank: the first worker to need it computes it and
+    leaves it (atomically) in `cache_dir`, shared by the xdist workers of one session, for the others.
+    """
+    import pickle
+    from datetime import timedelta
+
+    import pyarrow as pa
+
+    from fraud_pipeline.bank import Bank
+
+    path = cache_dir / f"bank-{scenario.content_hash}-{days}.pkl"
+    if path.exists():
+        return pickle.loads(path.read_bytes())
+    bank = Bank(scenario)
+    parts: dict[str, list] = {"transactions": [], "fraud": [], "episodes": [], "balances": [], "card_events": []}
+    for offset in range(days):
+        day = bank.day(scenario.start_date + timedelta(days=offset))
+        parts["transactions"].append(day.transactions)
+        parts["fraud"].append(day.fraud_transactions)
+        parts["episodes"].append(day.fraud_episodes)
+        parts["balances"].append(day.account_balances.append_column(
+            "date", pa.array([scenario.start_date + timedelta(days=offset)] * day.account_balances.num_rows)))
+        parts["card_events"].append(day.card_events)
+    found = {name: pa.concat_tables(tables).to_pandas() for name, tables in parts.items()}
+    found["entities"] = {name: table.to_pandas() for name, table in bank.entities.items()}
+    partial = path.with_suffix(f".{uuid.uuid4().hex}")
+    partial.write_bytes(pickle.dumps(found))
+    partial.replace(path)
+    return found
+
+
+@pytest.fixture(scope="session")
+def bank_cache(tmp_path_factory):
+    """A folder shared by every xdist worker of this session (and only of this session)."""
+    base = tmp_path_factory.getbasetemp()
+    shared = (base.parent if "PYTEST_XDIST_WORKER" in os.environ else base) / "bank-cache"
+    shared.mkdir(exist_ok=True)
+    return shared
+
+
+@pytest.fixture(scope="session")
+def default_month(scenario, bank_cache) -> dict:
+    """Four weeks of the default bank (see `simulated_days`)."""
+    return simulated_days(scenario, 28, bank_cache)

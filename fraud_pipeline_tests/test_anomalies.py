@@ -9,15 +9,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+from fraud_pipeline.bank import Bank
 from fraud_pipeline.generators import anomalies
-from fraud_pipeline.generators.card_transactions import card_transactions, card_world
-from fraud_pipeline.generators.fraud import fraud_world, inject
-from fraud_pipeline.generators.funnel import STAGES, funnel_days
-from fraud_pipeline.generators.ground_truth import EFFECTS, anomaly_manifest, baseline_lookup, day_metrics, moved
-from fraud_pipeline.generators.profile import VALUE, baseline_profile, kind
+from fraud_pipeline.generators.funnel import STAGES
+from fraud_pipeline.generators.ground_truth import EFFECTS, baseline_lookup, day_metrics, moved
+from fraud_pipeline.generators.profile import VALUE, kind
 from fraud_pipeline.generators.timeline import BASELINE_DAYS
 from fraud_pipeline.scenario import ANOMALY_TYPES
-from fraud_pipeline_tests.conftest import generate_world, scaled
+from fraud_pipeline_tests.conftest import scaled
 
 EVENTS = ("card_transactions", *STAGES)
 # A detector with a 5σ threshold catches every planned batch and no unplanned one, and unplanned
@@ -34,32 +33,17 @@ def busy(small_scenario):
 
 @pytest.fixture(scope="module")
 def calendar(busy):
-    """21 days generated directly: clean events and fraud, the baseline profile, landing and the manifests."""
-    world = generate_world(busy)
-    cards = card_world(busy, world["customers"], world["accounts"], world["cards"], world["merchants"],
-                       world["account_beneficiaries"])
-    frauds = fraud_world(busy, cards, world["customers"], world["accounts"], world["devices"], world["beneficiaries"])
+    """21 days computed by the pure pipeline: clean events and fraud, the baseline profile, landing and manifests."""
+    bank = Bank(busy)
     days = [busy.start_date + timedelta(days=i) for i in range(BASELINE_DAYS + busy.anomalies.window_days)]
-    clean, before = {}, None
-    for day, funnel in funnel_days(busy, days):
-        transactions = card_transactions(busy, cards, day)
-        fraud, _ = inject(busy, frauds, day, transactions, before)
-        clean[day] = {"card_transactions": transactions, "fraud_transactions": fraud, **funnel}
-        before = transactions
-    profile = baseline_profile({t: {d.isoformat(): clean[d][t] for d in days[:BASELINE_DAYS]} for t in EVENTS})
-    landing, outcomes, manifests = {}, {}, {}
+    clean, landing, manifests, outcomes = {}, {}, {}, {}
     for day in days:
-        landing[day], outcomes[day] = anomalies.landing_day(busy, day, clean[day], _context(busy, day, clean, world["accounts"]))
-        manifests[day] = anomaly_manifest(outcomes[day], landing[day], profile)
+        clean[day] = bank.events(day)
+        landing[day], manifests[day] = bank.landing(day)
+        outcomes[day] = manifests[day]["anomaly_id"].to_pylist()
     metrics = pd.concat([day_metrics(day, landing[day]) for day in days], ignore_index=True)
-    return {"days": days, "clean": clean, "profile": profile, "landing": landing, "outcomes": outcomes,
+    return {"days": days, "clean": clean, "profile": bank.profile, "landing": landing, "outcomes": outcomes,
             "manifests": manifests, "metrics": metrics}
-
-
-def _context(scenario, day, clean, accounts) -> anomalies.DayContext:
-    """The day context as the landing asset builds it, from the generated days instead of storage."""
-    return anomalies.day_context(scenario, day, lambda table, d: clean[d][table],
-                                 lambda: (accounts["account_id"], accounts["avg_balance"].to_numpy()))
 
 
 def _deviation(metrics: pd.DataFrame, profile: pa.Table) -> pd.DataFrame:

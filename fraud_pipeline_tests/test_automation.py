@@ -15,8 +15,8 @@ from fraud_pipeline_tests.conftest import scaled
 from fraud_pipeline_tests.test_events import _run
 from fraud_pipeline_tests.test_landing import TINY, _days
 
-DAILY_ASSETS = {"card_transactions", "web_visits", "applications", "new_accounts", "new_account_transactions",
-                "fraud_transactions", "fraud_episodes", "anomaly_manifest",
+DAILY_ASSETS = {"card_transactions", "account_balances", "card_events", "web_visits", "applications", "new_accounts",
+                "new_account_transactions", "fraud_transactions", "fraud_episodes", "anomaly_manifest",
                 *(f"landing_{t}" for t in ("card_transactions", "web_visits", "applications", "new_accounts",
                                            "new_account_transactions"))}
 
@@ -144,9 +144,10 @@ def test_the_sensor_sees_another_scenarios_tables_as_outdated_and_waits_for_its_
 
 
 def test_a_day_alone_needs_no_earlier_day_and_writes_what_a_range_writes(located, tmp_path):
-    """The schedule runs one day. Its fraud reads the day before (episodes cross midnight) and its landing the
-    funnel's look-back days (a conversion drop on window day 4, 2026-01-18, withholds later accounts): when
-    those days are not stored they are regenerated, so the day comes out the same as in a range."""
+    """The schedule runs one day. It starts from the state the day before ended in (balances, cards, what arrives
+    after midnight) and its landing reads the funnel's look-back days (a conversion drop on window day 4,
+    2026-01-18, withholds later accounts): when those are not stored they are regenerated — the state by walking
+    from the latest stored one — so the day comes out the same as in a range."""
     definitions, _, _ = located
     daily = dg.AssetSelection.assets(*DAILY_ASSETS)
     alone = tmp_path / "alone"
@@ -157,6 +158,6 @@ def test_a_day_alone_needs_no_earlier_day_and_writes_what_a_range_writes(located
     assert _run(definitions, ObjectStore(root_url=str(ranged)), daily, tags=_days("2026-01-15", "2026-01-19")).success
     day = sorted(p.relative_to(alone) for p in alone.rglob("date=2026-01-19/*"))
     assert day == sorted(p.relative_to(ranged) for p in ranged.rglob("date=2026-01-19/*"))
-    assert sum(p.name == MANIFEST for p in day) == len(DAILY_ASSETS)
+    assert sum(p.name == MANIFEST for p in day) == len(DAILY_ASSETS) + 1  # and the state the next day starts from
     assert [p for p in day if (alone / p).read_bytes() != (ranged / p).read_bytes()] == []
     assert not list(alone.rglob("date=2026-01-18"))  # nothing of the day before was written

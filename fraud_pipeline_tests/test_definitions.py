@@ -29,12 +29,14 @@ def test_the_code_location_loads_with_every_entity_in_its_group():
     graph = defs.resolve_asset_graph()
     groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
     assert groups == {**{name: "entities" for name in ENTITY_NAMES}, "card_transactions": "events",
+                      "account_balances": "events", "card_events": "events",
                       "web_visits": "events", "applications": "events", "new_accounts": "events",
                       "new_account_transactions": "events", "baseline_profile": "reports",
                       "fraud_transactions": "fraud", "fraud_episodes": "fraud",
                       **{f"landing_{name}": "landing" for name in ("card_transactions", "web_visits", "applications",
                                                                    "new_accounts", "new_account_transactions")},
-                      "anomaly_schedule": "anomalies", "anomaly_manifest": "anomalies", "anomaly_timeline": "anomalies"}
+                      "anomaly_schedule": "anomalies", "anomaly_manifest": "anomalies", "anomaly_timeline": "anomalies",
+                      "detection_scorecard": "reports"}
     for name in set(groups) - {"anomaly_timeline"}:  # the timeline is a picture, not a table
         node = graph.get(dg.AssetKey(name))
         assert node.metadata["dagster/column_schema"].columns[0].name == schemas.TABLES[name].columns[0].name
@@ -63,7 +65,7 @@ def test_every_key_and_foreign_key_has_a_blocking_check():
         if table.foreign_keys:
             assert specs[(name, "foreign_keys_valid")].blocking
     assert {name for name, check in specs if check == "foreign_keys_valid" and name in ENTITY_NAMES} == {
-        "accounts", "cards", "account_beneficiaries"}
+        "accounts", "cards", "account_beneficiaries", "device_history", "customer_merchants"}
 
 
 def test_materialising_the_entities_writes_every_table_passes_every_check_and_is_repeatable(store, small_scenario):
@@ -73,7 +75,7 @@ def test_materialising_the_entities_writes_every_table_passes_every_check_and_is
     assert result.success
     evaluations = result.get_asset_check_evaluations()
     entity_checks = [key for key in _check_specs(definitions) if key[0] in ENTITY_NAMES]
-    assert len(evaluations) == len(entity_checks) == 19
+    assert len(evaluations) == len(entity_checks) == 25
     assert all(e.passed for e in evaluations), [e.description for e in evaluations if not e.passed]
     for name in ENTITY_NAMES:
         [materialization] = result.asset_materializations_for_node(name)

@@ -12,7 +12,9 @@ import pytest
 
 from fraud_pipeline import schemas
 from fraud_pipeline.generators import entities as generate
+from fraud_pipeline.generators.accounts import DENORMALISED_CUSTOMER_COLUMNS
 from fraud_pipeline.generators.columns import luhn_check_digit, luhn_valid, whole_years_between
+from fraud_pipeline.generators.fraud_plan import ato_payee_saves
 from fraud_pipeline.quality import entity_expectations, foreign_key_finding, key_findings, value_findings
 from fraud_pipeline_tests.conftest import generate_world, scaled
 
@@ -38,22 +40,30 @@ def test_every_table_has_its_configured_size_and_exact_schema(world, scenario):
     population = scenario.population
     assert world["customers"].num_rows == population.customers
     assert world["accounts"].num_rows == population.accounts
-    assert world["cards"].num_rows == population.accounts
-    assert world["devices"].num_rows == population.devices
+    first_cards = pc.sum(pc.is_null(world["cards"]["replaces_card_number"])).as_py()
+    assert first_cards == population.accounts  # one card each at the start; renewals on top
+    devices = world["devices"].num_rows
+    changes = world["device_history"].num_rows - population.customers  # one row per phone: the first, then new ones
+    rings = scenario.fraud.rings.count * scenario.fraud.rings.devices.max
+    assert devices == population.devices + changes + rings + scenario.fraud.rings.burners
     assert world["beneficiaries"].num_rows == population.beneficiaries
-    assert world["merchants"].num_rows == population.merchants + population.atms
+    assert world["merchants"].num_rows == (population.merchants + population.atms + population.online_merchants
+                                           + population.foreign_merchants + population.foreign_atms)
     for name, table in world.items():
         assert table.schema == schemas.TABLES[name].arrow_schema, name
 
 
-def test_spend_tiers_are_60_30_10_within_their_ranges(world, scenario):
+def test_spend_tiers_are_60_30_10_by_rank_of_a_smooth_avg_spend(world, scenario):
     customers = _frame(world, "customers")
-    _assert_shares(customers["spend_tier"], {"low": 0.60, "medium": 0.30, "high": 0.10})
-    for tier, bounds in scenario.customers.spend_tiers.items():
-        spend = customers.loc[customers["spend_tier"] == tier, "avg_spend"]
-        assert spend.between(bounds.min, bounds.max).all()
-        # uniform within the tier: the mean sits mid-range (± 3 % of the range)
-        assert spend.mean() == pytest.approx((bounds.min + bounds.max) / 2, abs=0.03 * (bounds.max - bounds.min))
+    _assert_shares(customers["spend_tier"], {"low": 0.60, "medium": 0.30, "high": 0.10}, tolerance=0.001)
+    tiers = customers.groupby("spend_tier")["avg_spend"]
+    assert tiers.max()["low"] <= tiers.min()["medium"] and tiers.max()["medium"] <= tiers.min()["high"]
+    # no steps inside a tier: its deciles are not evenly spaced (a uniform draw's would be)
+    deciles = customers.loc[customers["spend_tier"] == "low", "avg_spend"].quantile(np.linspace(0.1, 0.9, 9))
+    steps = np.diff(deciles.to_numpy())
+    assert steps.std() / steps.mean() > 0.1
+    # richer customers spend more per purchase (Spearman, clearly positive)
+    assert customers["avg_spend"].rank().corr(customers["monthly_income"].rank()) > 0.4
 
 
 @pytest.mark.parametrize("column, config", [
@@ -67,23 +77,25 @@ def test_customer_categories_follow_seed_004_probabilities(world, scenario, colu
 def test_pep_and_device_flag_rates(world, scenario):
     assert _frame(world, "customers")["pep_flag"].mean() == pytest.approx(scenario.customers.pep_rate, abs=0.005)
     devices = _frame(world, "devices")
-    assert devices["rooted_flag"].mean() == pytest.approx(scenario.devices.rooted_rate, abs=0.007)
-    assert devices["vpn_flag"].mean() == pytest.approx(scenario.devices.vpn_rate, abs=0.008)
-    assert devices["emulator_flag"].mean() == pytest.approx(scenario.devices.emulator_rate, abs=0.006)
-    _assert_shares(devices["os_type"], scenario.devices.os)
+    ordinary = devices.iloc[:scenario.population.devices]  # the rings' own devices favour tampering
+    assert ordinary["rooted_flag"].mean() == pytest.approx(scenario.devices.rooted_rate, abs=0.007)
+    assert ordinary["vpn_flag"].mean() == pytest.approx(scenario.devices.vpn_rate, abs=0.008)
+    assert ordinary["emulator_flag"].mean() == pytest.approx(scenario.devices.emulator_rate, abs=0.006)
+    _assert_shares(ordinary["os_type"], scenario.devices.os)
     assert (devices.loc[devices["os_type"] == "windows", "device_type"] == "desktop").all()
-    assert (devices.loc[devices["os_type"].isin(["android", "ios"]), "device_type"] == "mobile").all()
+    assert devices.loc[devices["os_type"].isin(["android", "ios"]), "device_type"].isin(["mobile", "tablet"]).all()
 
 
-def test_ages_lie_in_range_agree_with_birthdates_and_cover_it_evenly(world, scenario):
+def test_ages_follow_the_regions_adult_pyramid_and_agree_with_birthdates(world, scenario):
     customers = _frame(world, "customers")
     bounds = scenario.customers.age
     assert customers["age"].between(bounds.min, bounds.max).all()
-    assert customers["age"].min() == bounds.min and customers["age"].max() == bounds.max
     recomputed = whole_years_between(customers["birthdate"].to_numpy().astype("datetime64[D]"), scenario.start_date)
     assert (recomputed == customers["age"].to_numpy()).all()
-    # uniform over the range: the mean age is mid-range within a year
-    assert customers["age"].mean() == pytest.approx((bounds.min + bounds.max) / 2, abs=1.0)
+    for band in scenario.customers.age_pyramid:
+        share = customers["age"].between(band.min_age, band.max_age).mean()
+        assert share == pytest.approx(band.share, abs=0.01), (band.min_age, band.max_age)
+    assert (customers["age"] > 90).mean() < 0.005  # a handful over 90, not 12 %
 
 
 def test_seed_004_age_range_is_a_scenario_option(small_scenario):
@@ -139,19 +151,32 @@ def test_accounts_carry_their_holders_risk_attributes_and_one_trusted_device(wor
     accounts = _frame(world, "accounts")
     customers = _frame(world, "customers").set_index("customer_id")
     joined = customers.loc[accounts["customer_id"]]
-    for column in generate.DENORMALISED_CUSTOMER_COLUMNS:
+    for column in DENORMALISED_CUSTOMER_COLUMNS:
         assert (joined[column].to_numpy() == accounts[column].to_numpy()).all(), column
     assert (accounts.groupby("customer_id")["trusted_device_id"].nunique() == 1).all()
-    # devices are distinct per customer while there are enough of them
-    holders_per_device = accounts.drop_duplicates("customer_id").groupby("trusted_device_id").size()
-    assert len(holders_per_device) == len(world["devices"])
+    # the trusted device at the start is the customer's first phone in device_history
+    history = _frame(world, "device_history").sort_values(["customer_id", "valid_from"])
+    first_phone = history.groupby("customer_id")["device_id"].first()
+    assert (accounts["trusted_device_id"].to_numpy() == first_phone.loc[accounts["customer_id"]].to_numpy()).all()
 
 
-def test_balances_are_lognormal_with_the_configured_parameters(world, scenario):
-    log_balance = np.log(_frame(world, "accounts")["avg_balance"])
-    assert log_balance.mean() == pytest.approx(scenario.accounts.balance_log_mean, abs=0.03)
-    assert log_balance.std() == pytest.approx(scenario.accounts.balance_log_sigma, abs=0.03)
-    _assert_shares(_frame(world, "accounts")["account_type"], scenario.accounts.account_type)
+def test_money_is_sized_on_income_and_each_customer_has_one_salary_account(world, scenario):
+    accounts = _frame(world, "accounts")
+    income = accounts["customer_id"].map(_frame(world, "customers").set_index("customer_id")["monthly_income"])
+    salary = accounts[accounts["salary_account"]]
+    assert salary["customer_id"].is_unique and (salary["status"] == "active").all()
+    credit = accounts["credit_limit"] > 0
+    _assert_shares(credit.map({True: "credit", False: "debit"}), scenario.cards.card_type)
+    limit = scenario.cards.credit_limit_of_income
+    ratio = accounts.loc[credit, "credit_limit"] / income[credit]
+    assert ratio.between(limit.min - 0.01, limit.max + 0.01).all()
+    assert (accounts.loc[credit, "overdraft_limit"] == 0).all()
+    assert (accounts.loc[credit, "opening_balance"] <= 0).all()  # a credit account owes part of its limit
+    assert (accounts.loc[credit, "opening_balance"] >= -accounts.loc[credit, "credit_limit"]).all()
+    assert (salary.loc[salary["credit_limit"] == 0, "opening_balance"] > 0).all()
+    _assert_shares(accounts["account_type"], scenario.accounts.account_type)
+    closing = accounts["closed_date"].notna()
+    assert closing.mean() == pytest.approx(scenario.accounts.closing.share * 0.93, abs=0.004)
 
 
 def test_card_numbers_are_unique_16_digit_luhn_valid_with_network_prefixes(world, scenario):
@@ -164,15 +189,25 @@ def test_card_numbers_are_unique_16_digit_luhn_valid_with_network_prefixes(world
     _assert_shares(cards["network"], scenario.cards.network)
 
 
-def test_cards_belong_to_their_accounts_holder_and_expire_after_start(world, scenario):
-    cards, accounts = _frame(world, "cards"), _frame(world, "accounts")
-    assert (cards["account_id"].to_numpy() == accounts["account_id"].to_numpy()).all()
-    assert (cards["customer_id"].to_numpy() == accounts["customer_id"].to_numpy()).all()
+def test_cards_belong_to_their_accounts_holder_and_renewals_replace_them_before_expiry(world, scenario):
+    cards, accounts = _frame(world, "cards"), _frame(world, "accounts").set_index("account_id")
+    assert (cards["customer_id"].to_numpy() == accounts.loc[cards["account_id"], "customer_id"].to_numpy()).all()
     month = cards["expiry"].str[:2].astype(int)
     year = 2000 + cards["expiry"].str[3:].astype(int)
     months_after = (year - scenario.start_date.year) * 12 + month - scenario.start_date.month
+    first = cards[cards["replaces_card_number"].isna()]
     bounds = scenario.cards.validity_months
-    assert months_after.between(bounds.min, bounds.max).all()
+    assert months_after[first.index].between(bounds.min, bounds.max).all()
+    assert (first["issued_date"] < pd.Timestamp(scenario.start_date)).all()
+    renewals = cards[cards["replaces_card_number"].notna()]
+    assert len(renewals) > 0.05 * len(first)  # a year's horizon renews cards expiring within it
+    old = cards.set_index("card_number").loc[renewals["replaces_card_number"]]
+    assert (old["account_id"].to_numpy() == renewals["account_id"].to_numpy()).all()
+    old_end = pd.to_datetime("20" + old["expiry"].str[3:] + "-" + old["expiry"].str[:2] + "-01") + pd.offsets.MonthEnd(0)
+    lead = (old_end.to_numpy() - renewals["issued_date"].to_numpy()) / np.timedelta64(1, "D")
+    window = scenario.cards.renewal_days_before_expiry
+    assert (lead >= window.min - 1).all() and (lead <= window.max + 1).all()
+    assert (renewals["issued_date"] <= pd.Timestamp(scenario.horizon_end)).all()
 
 
 def test_luhn_check_digit_matches_known_numbers():
@@ -182,18 +217,28 @@ def test_luhn_check_digit_matches_known_numbers():
     assert luhn_valid(pa.array(known_valid + ["4111111111111112"])).tolist() == [True] * 4 + [False]
 
 
-def test_each_account_saves_2_to_5_distinct_beneficiaries_after_opening(world, scenario):
+def test_accounts_save_payees_before_the_start_and_more_over_the_horizon(world, scenario):
     links = _frame(world, "account_beneficiaries")
-    per_account = links.groupby("account_id").size()
+    start = pd.Timestamp(scenario.start_date)
+    mules = ato_payee_saves(scenario, world["accounts"], world["beneficiaries"]).to_pandas()
+    planted = links.set_index(["account_id", "beneficiary_id"]).index.isin(
+        mules.set_index(["account_id", "beneficiary_id"]).index)
+    assert planted.sum() == len(mules) > 0  # stealthy takeovers save their mule days before (some before the start)
+    links = links[~planted]
+    before = links[links["added_date"] < start]
+    per_account = before.groupby("account_id").size()
     bounds = scenario.beneficiaries.per_account
-    assert len(per_account) == scenario.population.accounts
     assert per_account.between(bounds.min, bounds.max).all()
     assert per_account.mean() == pytest.approx((bounds.min + bounds.max) / 2, abs=0.05)
     assert not links.duplicated(["account_id", "beneficiary_id"]).any()
     opened = _frame(world, "accounts").set_index("account_id")["opened_date"]
-    added = links["added_date"].to_numpy()
-    assert (added >= opened.loc[links["account_id"]].to_numpy()).all()
-    assert (links["added_date"] < pd.Timestamp(scenario.start_date)).all()
+    assert (links["added_date"].to_numpy() >= opened.loc[links["account_id"]].to_numpy()).all()
+    later = links[links["added_date"] >= start]
+    months = ((pd.Timestamp(scenario.horizon_end) - start).days + 1) / (365.25 / 12)
+    expected = scenario.beneficiaries.new_per_month * months * scenario.population.accounts
+    assert len(later) == pytest.approx(expected, rel=0.1)
+    high_risk = _frame(world, "beneficiaries").set_index("beneficiary_id")["is_high_risk"]
+    assert 0 < high_risk.loc[later["beneficiary_id"]].mean() < 0.2
 
 
 def test_high_risk_beneficiaries_are_crypto_offshore_or_high_risk_countries(world, scenario):
@@ -204,21 +249,32 @@ def test_high_risk_beneficiaries_are_crypto_offshore_or_high_risk_countries(worl
     assert beneficiaries.loc[beneficiaries["beneficiary_type"] == "crypto", "beneficiary_name"].str.endswith(" wallet").all()
 
 
-def test_merchants_follow_seed_003_category_shares_and_atms_come_last(world, scenario):
+def test_merchants_follow_seed_003_category_shares_at_home_online_and_abroad(world, scenario):
     merchants = _frame(world, "merchants")
-    pos = merchants[merchants["terminal_type"] == "pos"]
-    atms = merchants[merchants["terminal_type"] == "atm"]
+    home = merchants["country"] == "ZA"
+    pos = merchants[(merchants["terminal_type"] == "pos") & home]
+    atms = merchants[(merchants["terminal_type"] == "atm") & home]
     assert len(pos) == scenario.population.merchants and len(atms) == scenario.population.atms
     _assert_shares(pos["category"], {k: c.share for k, c in scenario.merchants.categories.items()})
     mcc_of = {k: c.mcc for k, c in scenario.merchants.categories.items()}
-    assert (pos["mcc"] == pos["category"].map(mcc_of)).all()
-    assert (atms["category"] == "Cash Withdrawal").all() and (atms["mcc"] == scenario.merchants.atm_mcc).all()
-    assert (merchants.index[merchants["terminal_type"] == "atm"] >= len(pos)).all()
-    assert (atms["merchant_name"] == "ATM " + atms["city"]).all()
+    shops = merchants[merchants["terminal_type"] != "atm"]
+    assert (shops["mcc"] == shops["category"].map(mcc_of)).all()
+    every_atm = merchants[merchants["terminal_type"] == "atm"]
+    assert (every_atm["category"] == "Cash Withdrawal").all() and (every_atm["mcc"] == scenario.merchants.atm_mcc).all()
+    assert (every_atm["merchant_name"] == "ATM " + every_atm["city"]).all()
+    web = merchants[(merchants["terminal_type"] == "ecommerce") & home]
+    assert len(web) == scenario.population.online_merchants
+    assert set(web["city"]) <= set(scenario.geography.ecommerce_cities)
+    abroad = merchants[~home]
+    assert len(abroad) == scenario.population.foreign_merchants + scenario.population.foreign_atms
+    assert abroad["province"].isna().all() and (abroad["currency"] != "ZAR").sum() > 0.8 * len(abroad)
+    destinations = {d.city.name: d for d in scenario.geography.destinations}
+    assert set(abroad["city"]) == set(destinations)  # every destination has its shops and ATMs
+    assert (abroad["currency"] == abroad["city"].map({k: d.currency for k, d in destinations.items()})).all()
 
 
 def test_every_category_has_a_shop_even_in_a_tiny_world(small_scenario):
-    tiny = scaled(small_scenario, population={"merchants": 9})
+    tiny = scaled(small_scenario, population={"merchants": 9, "online_merchants": 9})
     assert set(generate.merchants(tiny)["category"].to_pylist()) == {*tiny.merchants.categories, "Cash Withdrawal"}
 
 
@@ -258,14 +314,16 @@ def test_the_same_scenario_gives_equal_tables_and_another_seed_different_ones(sm
 def test_a_table_does_not_change_when_another_tables_settings_do(small_scenario):
     """Each table draws from its own streams: retuning accounts leaves customers and devices alone."""
     retuned = scaled(small_scenario, accounts={"status": {"active": 0.5, "dormant": 0.5}})
-    assert generate.customers(retuned).equals(generate.customers(small_scenario))
-    assert generate.devices(retuned).equals(generate.devices(small_scenario))
+    customers = generate.customers(retuned)
+    assert customers.equals(generate.customers(small_scenario))
+    assert generate.devices(retuned, customers).equals(generate.devices(small_scenario, customers))
 
 
 def test_spec_build_rejects_columns_that_do_not_match():
     with pytest.raises(ValueError, match=r"missing \['device_type'.*unexpected \['colour'\]"):
         schemas.DEVICES.build({"device_id": ["D1"], "os_type": ["ios"], "device_age_days": [1], "rooted_flag": [False],
-                               "vpn_flag": [False], "emulator_flag": [False], "colour": ["red"]})
+                               "vpn_flag": [False], "emulator_flag": [False], "first_seen_date": [None],
+                               "colour": ["red"]})
 
 
 def test_quality_findings_catch_duplicates_orphans_and_out_of_range_values(world, scenario):

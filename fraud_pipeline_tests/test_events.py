@@ -15,8 +15,9 @@ from fraud_pipeline.generators.timeline import BASELINE_DAYS
 from fraud_pipeline.storage import ObjectStore
 from fraud_pipeline_tests.conftest import scaled
 
-DAILY = ["card_transactions", *STAGES]
+DAILY = ["card_transactions", "account_balances", "card_events", *STAGES]
 FRAUD = ["fraud_transactions", "fraud_episodes"]
+PROFILED = ["card_transactions", *STAGES]
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +66,7 @@ def test_the_baseline_profile_depends_on_exactly_the_first_14_days():
     graph = defs.resolve_asset_graph()
     child = dg.AssetKey("baseline_profile")
     expected = [str(date(2026, 1, 1) + timedelta(days=i)) for i in range(BASELINE_DAYS)]
-    for name in DAILY:
+    for name in PROFILED:
         mapping = graph.get_partition_mapping(child, dg.AssetKey(name))
         assert isinstance(mapping, dg.SpecificPartitionsPartitionMapping)
         assert list(mapping.partition_keys) == expected
@@ -111,54 +112,57 @@ def test_fraud_in_one_run_equals_fraud_day_by_day_in_any_order(with_entities, ti
     assert len(tree(in_one_run)) == 4 * 2 * 2  # four days of two tables, a file and a manifest each
 
 
-def test_fraud_for_a_day_without_its_transactions_says_what_to_materialise(with_entities, tiny):
-    definitions, store = build_definitions(tiny), with_entities("data")
-    assert _run(definitions, store, dg.AssetSelection.assets("card_transactions"), partition_key="2026-01-04").success
-    result = _run(definitions, store, dg.AssetSelection.groups("fraud"), partition_key="2026-01-05",
-                  raise_on_error=False)
-    assert not result.success
-    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    assert "materialise card_transactions for 2026-01-05 first" in failure.event_specific_data.error.message
-
-
 def test_no_partition_holds_a_row_of_another_day(with_entities, tiny):
     store = with_entities("data")
     assert _range(build_definitions(tiny), store, "2026-01-01", "2026-01-03").success
-    for name in DAILY:
+    for name in PROFILED:
         for day in ("2026-01-01", "2026-01-02", "2026-01-03"):
             arrival = store.read_table("events", name, partition=day)["arrival_time"].to_pandas()
             assert (arrival.dt.strftime("%Y-%m-%d") == day).all(), (name, day)
 
 
-def test_metadata_per_day_and_per_range(with_entities, tiny):
+def _materializations(result: dg.ExecuteInProcessResult, asset: str) -> list:
+    return [m for node in ("bank_day", "web_funnel") for m in result.asset_materializations_for_node(node)
+            if m.asset_key.to_user_string() == asset]
+
+
+def test_every_partition_of_a_range_has_its_own_metadata(with_entities, tiny):
     definitions, store = build_definitions(tiny), with_entities("data")
     single = _run(definitions, store, dg.AssetSelection.groups("events"), partition_key="2026-01-02")
-    [one] = single.asset_materializations_for_node("card_transactions")
+    [one] = _materializations(single, "card_transactions")
     rows = store.read_manifest("events", "card_transactions", "2026-01-02")["rows"]
     assert one.partition == "2026-01-02" and one.metadata["dagster/row_count"].value == rows
-    assert one.metadata["storage_uri"].value.endswith("events/card_transactions/date=2026-01-02")
+    assert one.metadata["dagster/uri"].value.endswith("events/card_transactions/date=2026-01-02")
 
     ranged = _range(definitions, store, "2026-01-01", "2026-01-03")
-    materializations = ranged.asset_materializations_for_node("card_transactions")
-    assert sorted(m.partition for m in materializations) == ["2026-01-01", "2026-01-02", "2026-01-03"]
-    table = materializations[0].metadata["rows_by_day"].value
-    assert f"| 2026-01-02 | {rows:,} |" in table
+    by_day = {m.partition: m.metadata for m in _materializations(ranged, "card_transactions")}
+    assert sorted(by_day) == ["2026-01-01", "2026-01-02", "2026-01-03"]
+    counts = {day: store.read_manifest("events", "card_transactions", day)["rows"] for day in by_day}
+    assert {day: m["dagster/row_count"].value for day, m in by_day.items()} == counts
+    assert len(set(counts.values())) == 3  # each partition its own, not one shared value
+    for day, metadata in by_day.items():
+        assert metadata["dagster/uri"].value.endswith(f"date={day}")
+        assert 0 < metadata["declined_share"].value < 0.2
+        assert metadata["scenario_hash"].value == tiny.content_hash and metadata["days_in_run"].value == 3
+    fraud = {m.partition: m.metadata for m in _materializations(ranged, "fraud_transactions")}
+    assert all(0 < m["fraud_share"].value < 0.05 for m in fraud.values())
 
 
 def test_a_failing_day_fails_its_check_and_names_the_day(with_entities, tiny, monkeypatch):
-    from fraud_pipeline.assets import events
+    from fraud_pipeline import bank
 
-    real = events.card_transactions
+    real = bank.simulate_day
 
-    def with_a_repeated_id(scenario, world, day):
-        table = real(scenario, world, day)
+    def with_a_repeated_id(world, state, day):
+        result = real(world, state, day)
         if day == date(2026, 1, 2):
-            ids = table["transaction_id"].to_pylist()
+            ids = result.transactions["transaction_id"].to_pylist()
             ids[1] = ids[0]
-            table = table.set_column(0, "transaction_id", pa.array(ids))
-        return table
+            table = result.transactions
+            result.transactions = table.set_column(0, table.schema.field(0), pa.array(ids, pa.string()))
+        return result
 
-    monkeypatch.setattr(events, "card_transactions", with_a_repeated_id)
+    monkeypatch.setattr(bank, "simulate_day", with_a_repeated_id)
     store = with_entities("data")
     result = _run(build_definitions(tiny), store, dg.AssetSelection.assets("card_transactions"),
                   tags={"dagster/asset_partition_range_start": "2026-01-01",

@@ -12,13 +12,11 @@ import pytest
 from fraud_pipeline.definitions import build_definitions
 from fraud_pipeline.scenario import SCENARIO_ENV, load_scenario
 from fraud_pipeline.storage import ObjectStore
-from fraud_pipeline_tests.conftest import scaled
+from fraud_pipeline_tests.conftest import SMALL_POPULATION, scaled
 from fraud_pipeline_tests.test_events import _run
 
 LANDING = ["card_transactions", "web_visits", "applications", "new_accounts", "new_account_transactions"]
-TINY = {"population": {"customers": 400, "accounts": 500, "devices": 360, "beneficiaries": 600, "merchants": 100,
-                       "atms": 40},
-        "card_transactions": {"per_day": 2000}, "web_funnel": {"visitors_per_day": 600}}
+TINY = {"population": SMALL_POPULATION, "card_transactions": {"per_day": 2000}, "web_funnel": {"visitors_per_day": 600}}
 LANDING_SELECTION = dg.AssetSelection.groups("landing") | dg.AssetSelection.assets("anomaly_manifest")
 
 

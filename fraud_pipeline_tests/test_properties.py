@@ -68,12 +68,18 @@ EXTRA_ENTRIES = [
 def overrides(draw) -> dict:
     customers = draw(st.integers(1, 30))
     start = draw(st.sampled_from(START_DATES))
+    destinations = len(DEFAULT.geography.destinations)
     population = {"customers": customers, "accounts": customers + draw(st.integers(0, 15)),
                   "devices": draw(st.integers(1, 40)), "beneficiaries": draw(st.integers(1, 40)),
-                  "merchants": draw(st.integers(9, 40)), "atms": draw(st.integers(1, 8))}
+                  "merchants": draw(st.integers(9, 40)), "atms": draw(st.integers(1, 8)),
+                  "online_merchants": draw(st.integers(9, 30)),
+                  "foreign_merchants": draw(st.integers(2 * destinations, 3 * destinations)),
+                  "foreign_atms": draw(st.integers(destinations, 2 * destinations))}
     per_account_min = draw(st.integers(0, 3))
-    fraud = {name: {"enabled": draw(st.booleans()), "rate": draw(RATES)}
+    fraud = {name: {"enabled": draw(st.booleans()), "rate": draw(RATES), "stealth": draw(st.sampled_from([0, 0.5, 1]))}
              for name in ("card_fraud_chain", "atm_abroad", "high_velocity", "account_takeover")}
+    fraud["rings"] = {"count": draw(st.integers(1, 3))}
+    fraud["compromise"] = {"points_per_week": draw(st.sampled_from([0, 3, 50]))}
     plan = {name: None for name in draw(st.sets(st.sampled_from(PLAN)))}
     application_rate = draw(st.sampled_from([0.0, 0.2, 1.0]))
     if application_rate <= DEFAULT.anomalies.plan["broken_apply_form"].application_rate:
@@ -91,11 +97,16 @@ def overrides(draw) -> dict:
         "end_date": draw(st.sampled_from([None, (start + timedelta(days=20)).isoformat(),
                                           (start + timedelta(days=60)).isoformat()])),
         "population": population,
-        "beneficiaries": {"per_account": {"min": per_account_min,
-                                          "max": per_account_min + draw(st.integers(0, 3))}},
         "card_transactions": {"per_day": draw(st.sampled_from([1, 7, 30, 150, 600])),
                               "channels": draw(shares(CHANNELS))},
         "fraud": fraud,
+        "travel": {"domestic_trips_per_year": draw(st.sampled_from([0.0, 2.0, 20.0])),
+                   "abroad_trips_per_year": draw(st.sampled_from([0.0, 0.25, 20.0]))},
+        "accounts": {"status": draw(st.sampled_from([{"active": 1.0, "dormant": 0.0, "frozen": 0.0},
+                                                     {"active": 0.5, "dormant": 0.25, "frozen": 0.25}])),
+                     "closing": {"share": draw(st.sampled_from([0.0, 0.5])), "within_days": 3}},
+        "beneficiaries": {"per_account": {"min": per_account_min, "max": per_account_min + draw(st.integers(0, 3))},
+                          "new_per_month": draw(st.sampled_from([0.0, 0.35, 10.0]))},
         "web_funnel": {"visitors_per_day": draw(st.sampled_from([1, 5, 40, 200])),
                        "hourly_weights": hourly if any(hourly) else [1] * 24,
                        "application_rate": application_rate,
@@ -128,9 +139,8 @@ def run_pipeline(scenario: Scenario) -> list[str]:
     for name, findings in bank.entity_findings().items():
         problems += [f"{name} {p}" for p in failing(findings)]
     for day in run_days(scenario):
-        clean = bank.card_transactions(day)
-        problems += [f"{day} card {p}" for p in failing(daily_checks.card_findings(scenario, clean, day,
-                                                                                   bank.entities))]
+        problems += [f"{day} account activity {p}" for p in failing(bank.day_findings(day))]
+        problems += [f"{day} fraud {p}" for p in failing(bank.fraud_findings(day))]
         funnel = bank.funnel(day)
         earlier = {stage: [bank.funnel(d)[stage] for d in _days_before(scenario, day)] for stage in funnel}
         for spec in schemas.FUNNEL_TABLES:
@@ -138,12 +148,6 @@ def run_pipeline(scenario: Scenario) -> list[str]:
                          failing(daily_checks.funnel_findings(scenario, funnel[spec.name], day, spec))]
         problems += [f"{day} funnel_order {p}" for p in
                      failing({"funnel_order": daily_checks.funnel_order_findings(funnel, earlier)})]
-        before = day - timedelta(days=1)
-        fraud, episodes = bank.fraud(day)
-        has_before = before >= scenario.start_date
-        problems += [f"{day} fraud {p}" for p in failing(daily_checks.fraud_findings(
-            scenario, fraud, episodes, clean, bank.card_transactions(before) if has_before else None,
-            bank.fraud(before)[1] if has_before else None))]
         landing, manifest = bank.landing(day)
         problems += [f"{day} manifest {p}" for p in failing(daily_checks.manifest_findings(manifest, landing))]
         fmt = scenario.anomalies.landing_format

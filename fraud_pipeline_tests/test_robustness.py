@@ -4,6 +4,7 @@ or is rejected when the code location loads, naming the field."""
 from datetime import date, timedelta
 
 import dagster as dg
+import numpy as np
 import pytest
 
 from fraud_pipeline.bank import Bank
@@ -42,9 +43,10 @@ def test_a_day_without_atm_withdrawals_writes_fraud_tables_without_atm_abroad_an
     assert result.success and not _failed_checks(result), _failed_checks(result)
     for day in ("2026-01-01", "2026-01-02"):
         assert store.read_manifest("fraud", "fraud_transactions", partition=day) is not None
-        if "channels" in changes["card_transactions"]:  # no withdrawal at home to start cash abroad from
-            fraud = store.read_table("fraud", "fraud_transactions", partition=day)
-            assert "atm_abroad" not in fraud["fraud_scenario"].to_pylist()
+        if "channels" in changes["card_transactions"]:
+            # no withdrawal at home to start impossible travel from: only stealthy cash-outs of travellers remain
+            episodes = store.read_table("fraud", "fraud_episodes", partition=day).to_pandas()
+            assert episodes.loc[episodes["scenario"] == "atm_abroad", "stealth"].all()
 
 
 def test_a_calendar_next_year_materialises(scenario, tmp_path):
@@ -59,10 +61,12 @@ def test_a_calendar_next_year_materialises(scenario, tmp_path):
 
 
 @pytest.mark.parametrize("changes, message", [
-    ({"beneficiaries": {"per_account": {"min": 0, "max": 0}}},
-     "beneficiaries.per_account.max must be at least 1 when card_transactions.channels.transfer is above 0"),
-    ({"population": {**SMOKE["population"], "devices": 1}},
-     "population.devices (1) must be at least 2 while high_velocity, account_takeover, card_fraud_chain is enabled"),
+    ({"beneficiaries": {"per_account": {"min": 0, "max": 0}, "new_per_month": 0}},
+     "beneficiaries.per_account.max must be at least 1 (or new_per_month above 0) when card_transactions.channels."
+     "transfer is above 0"),
+    ({"population": {**SMOKE["population"], "foreign_atms": 3}},
+     "population.foreign_atms (3) must be at least 18: every travel destination of the region (18) needs its shops "
+     "and ATMs"),
     ({"web_funnel": {"visitors_per_day": 600, "hourly_weights": [0] * 6 + [1] * 18}},
      "anomalies.plan.campaign_nulls.batch: batch 1 (03:00–06:00) of web_visits never has rows"),
     ({"end_date": "2026-01-10"}, "end_date: the calendar 2026-01-01 … 2026-01-10 holds 10 day(s); it needs at least 21"),
@@ -73,16 +77,19 @@ def test_what_could_only_fail_later_is_rejected_at_load_naming_the_field(scenari
     assert message in str(error.value)
 
 
-def test_accounts_without_saved_payees_make_no_transfers_and_the_others_pay_theirs(scenario):
+def test_transfers_go_to_payees_saved_by_then_or_to_accounts_of_the_bank(scenario):
     small = scaled(scenario, **SMOKE, beneficiaries={"per_account": {"min": 0, "max": 1}})
     bank = Bank(small)
+    day = date(2026, 1, 3)
     links = bank.entities["account_beneficiaries"].to_pandas()
-    transfers = bank.card_transactions(date(2026, 1, 3)).to_pandas().query("channel == 'transfer'")
-    assert len(transfers) > 0
-    assert set(zip(transfers["account_id"], transfers["beneficiary_id"])) <= set(zip(links["account_id"],
-                                                                                      links["beneficiary_id"]))
-    payers = set(links["account_id"])
-    assert set(transfers["account_id"]) <= payers and len(payers) < small.population.accounts
+    transfers = bank.card_transactions(day).to_pandas().query("direction == 'debit' and channel == 'transfer'")
+    to_payees = transfers[transfers["beneficiary_id"].notna()]
+    to_accounts = transfers[transfers["counterparty_account_id"].notna()]
+    assert len(to_payees) > 0 and len(to_accounts) > 0 and len(to_payees) + len(to_accounts) == len(transfers)
+    saved = links.set_index(["account_id", "beneficiary_id"])["added_date"]
+    added = saved.reindex(list(zip(to_payees["account_id"], to_payees["beneficiary_id"]))).to_numpy()
+    assert (added <= np.datetime64(day)).all()  # never paid before it was saved
+    assert not (to_accounts["counterparty_account_id"] == to_accounts["account_id"]).any()
 
 
 def test_a_tiny_bank_of_one_customer_runs_every_day_of_its_window(scenario):
@@ -94,3 +101,38 @@ def test_a_tiny_bank_of_one_customer_runs_every_day_of_its_window(scenario):
         landing, manifest = bank.landing(one.start_date + timedelta(days=offset))
         assert manifest.num_rows == len([e for e in one.anomalies.plan.values()
                                          if e.days == "every" or offset - 13 in e.days])
+
+
+@pytest.mark.parametrize("travel", [0.0, 20.0], ids=["no-trips", "always-travelling"])
+def test_a_one_customer_bank_with_every_fraud_rate_high_runs_with_every_check_passing(scenario, travel):
+    """Found by the property test: cash abroad indexed a trip that did not exist (no trips at all), and rates that
+    want more victims than the bank has were reported as a failing check rather than what the model can do."""
+    from fraud_pipeline_tests.test_properties import run_pipeline
+    one = scaled(scenario, population={"customers": 1, "accounts": 1, "devices": 1, "beneficiaries": 1, "merchants": 9,
+                                       "atms": 1, "online_merchants": 9, "foreign_merchants": 36, "foreign_atms": 18},
+                 card_transactions={"per_day": 30, "channels": {"pos": 0.0, "online": 0.0, "transfer": 0.0, "atm": 1.0}},
+                 beneficiaries={"per_account": {"min": 0, "max": 0}, "new_per_month": 0.0},
+                 fraud={name: {"enabled": True, "rate": 0.2} for name in
+                        ("card_fraud_chain", "atm_abroad", "high_velocity", "account_takeover")},
+                 travel={"domestic_trips_per_year": travel, "abroad_trips_per_year": travel},
+                 start_date="2028-02-29")
+    assert run_pipeline(one) == []
+
+
+def test_transfers_between_the_banks_own_accounts_settle_overnight_so_a_day_posts_once(scenario):
+    """Found by the property test: with transfers between customers posted the same day, a payment could enable the
+    payee's payment back and the day never settled. The credit now reaches the payee in the overnight batch."""
+    busy = scaled(scenario, population={"customers": 3, "accounts": 4, "devices": 4, "beneficiaries": 5, "merchants": 9,
+                                        "atms": 2, "online_merchants": 9, "foreign_merchants": 36, "foreign_atms": 18},
+                  card_transactions={"per_day": 150}, money={"p2p_rate": 1.0})
+    bank = Bank(busy)
+    for offset in range(3):
+        day = busy.start_date + timedelta(days=offset)
+        rows = bank.card_transactions(day).to_pandas()
+        credits = rows[rows["transaction_type"] == "transfer_in"]
+        assert (credits["event_time"].dt.hour < 3).all()  # 00:30–02:00, the night after the payment
+        if offset:
+            earlier = bank.day(day - timedelta(days=1)).transactions.to_pandas()
+            paid = earlier[(earlier["counterparty_account_id"].notna()) & (earlier["direction"] == "debit")
+                           & (earlier["status"] == "approved")]
+            assert len(credits) == len(paid) > 0

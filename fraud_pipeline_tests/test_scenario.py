@@ -20,8 +20,10 @@ def _error(tmp_path, text: str) -> str:
 
 
 def test_defaults_are_seed_004_sizes_in_south_africa(scenario):
+    # seed 004's people, accounts and payees; more devices than its 18,000, so many customers also shop or bank
+    # from a tablet or laptop
     assert (scenario.population.customers, scenario.population.accounts, scenario.population.devices,
-            scenario.population.beneficiaries) == (20_000, 25_000, 18_000, 30_000)
+            scenario.population.beneficiaries) == (20_000, 25_000, 30_000, 30_000)
     assert scenario.region == "south_africa" and scenario.geography.currency == "ZAR"
     assert len(scenario.geography.provinces) == 9
     assert scenario.storage.url == "data"
@@ -64,8 +66,16 @@ def test_the_shipped_defaults_are_the_file_itself(scenario):
     ("customers: {kyc_level: {low: 0.5, medium: 0.2, high: -0.1}}", "customers.kyc_level.high: Input should be "
                                                                      "greater than or equal to 0"),
     ("customers: {kyc_level: {low: 0.2, medium: 0.5}}", "customers.kyc_level: shares must sum to 1 (got 0.7)"),
-    ("customers: {spend_tiers: {low: {share: 1.0, min: 500, max: 100}}}",
-     "customers.spend_tiers.low: min must be below max (got min=500.0, max=100.0)"),
+    ("customers: {spend_tiers: {low: 0.7, high: 0.2}}", "customers.spend_tiers: shares must sum to 1 (got 0.9)"),
+    ("customers: {age_pyramid: [{min_age: 18, max_age: 40, share: 0.5}, {min_age: 30, max_age: 90, share: 0.5}]}",
+     "customers.age_pyramid: age bands must be in increasing order"),
+    ("merchants: {categories: {Grocery: {share: 1.0, mcc: '5411', min_price: 1, max_price: 50, median_price: 80, "
+     "price_sigma: 1, price_points: 0.2, affluence: 0}}}",
+     "merchants.categories.Grocery: median_price (80.0) must lie within min_price–max_price (1.0–50.0)"),
+    ("card_transactions: {hourly: {pos: [0, 0, 0]}}", "card_transactions.hourly.pos: List should have at least 24"),
+    ("card_transactions: {category_weekly: {Groceries: [1, 1, 1, 1, 1, 1, 1]}}",
+     "card_transactions.category_weekly: unknown merchant category 'Groceries'"),
+    ("customers: {pay_schedule: {salaried: day_30}}", "customers.pay_schedule.salaried: Input should be 'day_25'"),
     ("popuation: {customers: 5}", "popuation: unknown key; allowed keys here: seed, start_date, end_date, region, population"),
     ("customers: {age: {min: 18, max: 80, mean: 40}}", "customers.age.mean: unknown key; allowed keys here: min, max"),
     ("start_date: 2026-13-01", "start_date: Input should be a valid date"),

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from dagster_graphql import DagsterGraphQLClient
 
+from fraud_pipeline import schemas
 from fraud_pipeline.storage import ObjectStore
 from fraud_pipeline_tests.conftest import _free_port
 from fraud_pipeline_tests.test_automation import DAILY_ASSETS
@@ -21,8 +22,7 @@ from fraud_pipeline_tests.test_cli import PROJECT, SMALL_WORLD, cli_environment
 pytestmark = pytest.mark.slow
 
 GROUPS = ["anomalies", "entities", "events", "fraud", "landing", "reports"]
-ENTITIES = ["customers", "devices", "accounts", "cards", "beneficiaries", "account_beneficiaries", "merchants",
-            "feature_catalogue"]
+ENTITIES = [spec.name for spec in schemas.ENTITY_TABLES]
 CHROMIUM = "/usr/bin/chromium"
 # Chromium on a machine with no network beyond loopback (see .ci/run).
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

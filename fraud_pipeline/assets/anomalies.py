@@ -14,8 +14,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fraud_pipeline import daily_checks, schemas
-from fraud_pipeline.assets.daily import check_results, check_specs, run_metadata, withheld, write_day
+from fraud_pipeline import daily_checks, partition_metrics, schemas
+from fraud_pipeline.assets.daily import (check_results, check_specs, partition_metadata, run_metadata, withheld,
+                                         write_day)
 from fraud_pipeline.assets.metadata import definition_metadata, materialization_metadata
 from fraud_pipeline.generators import anomalies
 from fraud_pipeline.generators.funnel import STAGES, funnel_days, lookback_days
@@ -84,30 +85,30 @@ def landing_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, kinds
         days = as_days(context.partition_keys)
         sources = LandingSources(store, scenario)
         written = {name: {} for name in (*EVENTS, "anomaly_manifest")}
-        findings, last = {}, {}
+        findings = {}
         for number, day in enumerate(days, start=1):
             landing, outcomes = anomalies.landing_day(scenario, day, sources.clean(day), sources.context(day))
             for name, table in landing.items():
                 files = {f"batch-{b}": table.filter(pc.equal(table["batch"], b)) for b in range(BATCHES_PER_DAY)}
                 written[name][day] = store.write_files(LANDING, name, files, scenario.content_hash,
                                                        partition=day.isoformat(), fmt=fmt)
+                partition_metadata(context, schemas.LANDING_TABLES[name].name, day, table, written[name][day],
+                                   scenario, {**partition_metrics.landing(table), "format": fmt})
             manifest = anomaly_manifest(outcomes, landing, sources.profile() if outcomes else None)
             findings[day] = daily_checks.manifest_findings(manifest, landing)
-            written["anomaly_manifest"][day] = write_day(store, "reports", "anomaly_manifest", manifest, scenario, day,
-                                                         findings[day])
-            last = {**landing, "anomaly_manifest": manifest}
+            written["anomaly_manifest"][day] = write_day(
+                context, store, "reports", "anomaly_manifest", manifest, scenario, day, findings[day],
+                {**partition_metrics.manifest(manifest), "anomalies": dg.MetadataValue.md(_markdown(manifest, [
+                    "anomaly_id", "rows_affected", "rows_removed", "metric", "baseline", "expected", "observed"]))})
             context.log.info(f"landing {day}: " + ", ".join(f"{t.num_rows:,} {name}" for name, t in landing.items())
                              + f"; {len(outcomes)} planned anomalies touching "
                              f"{sum(o.rows_affected for o in outcomes):,} rows (day {number} of {len(days)})")
         for name in EVENTS:
             yield dg.MaterializeResult(asset_key=schemas.LANDING_TABLES[name].name,
-                                       metadata={**run_metadata(written[name], last[name], scenario), "format": fmt})
-        metadata = run_metadata(written["anomaly_manifest"], last["anomaly_manifest"], scenario)
-        if len(days) == 1:
-            metadata["anomalies"] = dg.MetadataValue.md(_markdown(last["anomaly_manifest"], [
-                "anomaly_id", "rows_affected", "rows_removed", "metric", "baseline", "expected", "observed"]))
+                                       metadata={**run_metadata(written[name], scenario), "format": fmt})
         withheld(context, "anomaly_manifest", written["anomaly_manifest"])
-        yield dg.MaterializeResult(asset_key="anomaly_manifest", metadata=metadata)
+        yield dg.MaterializeResult(asset_key="anomaly_manifest", metadata=run_metadata(written["anomaly_manifest"],
+                                                                                        scenario))
         yield from check_results("anomaly_manifest", findings)
 
     return _asset

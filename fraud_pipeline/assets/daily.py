@@ -11,11 +11,24 @@ from fraud_pipeline.scenario import Scenario
 from fraud_pipeline.storage import ObjectStore, WrittenTable, in_chunks
 
 
-def write_day(store: ObjectStore, layer: str, name: str, table: pa.Table, scenario: Scenario,
-              day: date, findings: daily_checks.Findings | None = None) -> WrittenTable:
-    """Write a day's partition; with `findings` (its blocking checks), publish it only if they all pass."""
-    return store.write_table(layer, name, in_chunks(table), scenario.content_hash, partition=day.isoformat(),
-                             publish=findings is None or daily_checks.passed(findings))
+def write_day(context: dg.AssetExecutionContext, store: ObjectStore, layer: str, name: str, table: pa.Table,
+              scenario: Scenario, day: date, findings: daily_checks.Findings | None = None,
+              metrics: dict | None = None) -> WrittenTable:
+    """Write a day's partition (with `findings`, its blocking checks: published only if they all pass) and give
+    that partition its own metadata in the run: row count, location, preview, and `metrics` (numbers a user
+    charts over the partitions)."""
+    written = store.write_table(layer, name, in_chunks(table), scenario.content_hash, partition=day.isoformat(),
+                                publish=findings is None or daily_checks.passed(findings))
+    partition_metadata(context, name, day, table, written, scenario, metrics)
+    return written
+
+
+def partition_metadata(context: dg.AssetExecutionContext, name: str, day: date, table: pa.Table,
+                       written: WrittenTable, scenario: Scenario, metrics: dict | None = None) -> None:
+    """The metadata of one partition of a run (a single-run range gives each partition its own)."""
+    metadata = {**materialization_metadata(table, written, scenario.content_hash), **(metrics or {}),
+                "published": written.published}
+    context.add_asset_metadata(metadata, asset_key=name, partition_key=day.isoformat())
 
 
 def withheld(context: dg.AssetExecutionContext, name: str, written: dict[date, WrittenTable]) -> None:
@@ -26,18 +39,10 @@ def withheld(context: dg.AssetExecutionContext, name: str, written: dict[date, W
                                 "no reader takes it as complete")
 
 
-def run_metadata(written: dict[date, WrittenTable], last_table: pa.Table, scenario: Scenario) -> dict:
-    """One day: that day's row count, preview and location. A range: the row count of every day.
-
-    Dagster records a single-run range as one materialisation per partition sharing this
-    metadata (per-partition metadata is not supported there), so a range reports a per-day table.
-    """
-    if len(written) == 1:
-        return materialization_metadata(last_table, next(iter(written.values())), scenario.content_hash)
-    table = "| day | rows | location |\n|---|---:|---|\n" + "\n".join(
-        f"| {day} | {w.rows:,} | {w.uri} |" for day, w in written.items())
-    return {"rows_by_day": dg.MetadataValue.md(table), "days": len(written),
-            "rows_total": sum(w.rows for w in written.values()), "scenario_hash": scenario.content_hash}
+def run_metadata(written: dict[date, WrittenTable], scenario: Scenario) -> dict:
+    """What every partition of the run shares (each also has its own, from `write_day`)."""
+    return {"scenario_hash": scenario.content_hash, "days_in_run": len(written),
+            "rows_in_run": sum(w.rows for w in written.values())}
 
 
 def check_results(asset: str, by_day: dict[date, daily_checks.Findings]) -> list[dg.AssetCheckResult]:

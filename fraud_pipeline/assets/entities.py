@@ -1,30 +1,15 @@
 """The `entities` group: one unpartitioned asset per entity table, in dependency order."""
 
 
-from collections.abc import Callable
-
 import dagster as dg
-import pyarrow as pa
 
 from fraud_pipeline import daily_checks, quality, schemas
 from fraud_pipeline.assets.metadata import definition_metadata, materialization_metadata
-from fraud_pipeline.generators import entities as generate
+from fraud_pipeline.generators.entities import BUILDERS as ENTITY_TABLES
 from fraud_pipeline.scenario import Scenario
 from fraud_pipeline.storage import ObjectStore
 
 GROUP = "entities"
-
-# table -> (generator, the entity tables it is built from)
-ENTITY_TABLES: dict[str, tuple[Callable[..., pa.Table], tuple[str, ...]]] = {
-    "customers": (generate.customers, ()),
-    "devices": (generate.devices, ()),
-    "accounts": (generate.accounts, ("customers", "devices")),
-    "cards": (generate.cards, ("accounts",)),
-    "beneficiaries": (generate.beneficiaries, ()),
-    "account_beneficiaries": (generate.account_beneficiaries, ("accounts", "beneficiaries")),
-    "merchants": (generate.merchants, ()),
-    "feature_catalogue": (lambda scenario: generate.feature_catalogue(schemas.TABLES), ()),
-}
 
 
 def _entity_asset(scenario: Scenario, name: str, kinds: set[str],

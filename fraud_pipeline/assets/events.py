@@ -10,44 +10,109 @@ from datetime import date, timedelta
 
 import dagster as dg
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from fraud_pipeline import daily_checks, schemas
+from fraud_pipeline import daily_checks, partition_metrics, schemas
 from fraud_pipeline.assets.daily import check_results, check_specs, run_metadata, withheld, write_day
 from fraud_pipeline.assets.metadata import definition_metadata
-from fraud_pipeline.generators.card_transactions import card_transactions, card_world
+from fraud_pipeline.bank import Bank
 from fraud_pipeline.generators.funnel import STAGES, funnel_days, lookback_days
 from fraud_pipeline.partitions import as_days
 from fraud_pipeline.scenario import Scenario
+from fraud_pipeline.state_store import load_state, save_state
 from fraud_pipeline.storage import ObjectStore
 
 GROUP = LAYER = "events"
-CARD_INPUTS = ("customers", "accounts", "cards", "merchants", "account_beneficiaries", "devices", "beneficiaries")
+FRAUD_GROUP = "fraud"
+WORLD_INPUTS = ("customers", "devices", "accounts", "cards", "beneficiaries", "account_beneficiaries", "merchants",
+                "customer_merchants")
+DAY_TABLES = {"card_transactions": GROUP, "account_balances": GROUP, "card_events": GROUP,
+              "fraud_transactions": FRAUD_GROUP, "fraud_episodes": FRAUD_GROUP}
+CHECKS = {"card_transactions": daily_checks.CARD_CHECKS, "fraud_transactions": daily_checks.FRAUD_CHECKS}
 
 
-def card_transactions_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, kinds: set[str]):
-    spec = schemas.CARD_TRANSACTIONS
+def bank_day_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, kinds: set[str]):
+    """One step per day for the account activity of the bank: genuine life and fraud, authorised and posted.
 
-    @dg.asset(name=spec.name, group_name=GROUP, kinds=kinds, description=spec.description,
-              partitions_def=partitions, backfill_policy=dg.BackfillPolicy.single_run(),
-              deps=list(CARD_INPUTS), metadata=definition_metadata(spec),
-              check_specs=check_specs(spec.name, daily_checks.CARD_CHECKS))
-    def _asset(context: dg.AssetExecutionContext, store: ObjectStore) -> dg.MaterializeResult:
-        entities = {name: store.read_table("entities", name) for name in CARD_INPUTS}
-        world = card_world(scenario, entities["customers"], entities["accounts"], entities["cards"],
-                           entities["merchants"], entities["account_beneficiaries"])
+    The day is simulated whole (its balances need every row), from the state the day before ended in (stored, or
+    recomputed from the latest stored state); then the selected tables are written, each day checked before it
+    is published, and the state the next day starts from is stored.
+    """
+    specs = [dg.AssetSpec(name, group_name=group, description=schemas.TABLES[name].description,
+                          metadata=definition_metadata(schemas.TABLES[name]), kinds=kinds,
+                          deps=list(WORLD_INPUTS) if name == "card_transactions" else ["card_transactions"])
+             for name, group in DAY_TABLES.items()]
+    checks = [spec for asset, found in CHECKS.items() for spec in check_specs(asset, found)]
+
+    @dg.multi_asset(name="bank_day", partitions_def=partitions, specs=specs, check_specs=checks, can_subset=True,
+                    backfill_policy=dg.BackfillPolicy.single_run())
+    def _asset(context: dg.AssetExecutionContext, store: ObjectStore):
+        selected = {key.to_user_string() for key in context.selected_asset_keys}
+        entities = {name: store.read_table("entities", name) for name in WORLD_INPUTS}
+        bank = Bank(scenario, entities, stored_state=lambda day: load_state(store, scenario, day))
         days = as_days(context.partition_keys)
-        written, findings = {}, {}
+        written = {name: {} for name in DAY_TABLES}
+        findings = {"card_transactions": {}, "fraud_transactions": {}}
+        before = _day_before(store, bank, days[0])
         for number, day in enumerate(days, start=1):
-            table = card_transactions(scenario, world, day)
-            findings[day] = daily_checks.card_findings(scenario, table, day, entities)
-            written[day] = write_day(store, LAYER, spec.name, table, scenario, day, findings[day])
-            context.log.info(f"{spec.name} {day}: {table.num_rows:,} rows written to {written[day].uri} "
-                             f"(day {number} of {len(days)})")
-        withheld(context, spec.name, written)
-        return dg.MaterializeResult(metadata=run_metadata(written, table, scenario),
-                                    check_results=check_results(spec.name, findings))
+            result = bank.day(day)
+            tables = {"card_transactions": result.transactions, "account_balances": result.account_balances,
+                      "card_events": result.card_events, "fraud_transactions": result.fraud_transactions,
+                      "fraud_episodes": result.fraud_episodes}
+            findings["card_transactions"][day] = bank.day_findings(day)
+            findings["fraud_transactions"][day] = daily_checks.fraud_findings(
+                scenario, result.fraud_transactions, result.fraud_episodes, result.transactions, before[0],
+                before[1], day, result.account_balances)
+            publish = {"card_transactions": findings["card_transactions"][day],
+                       "account_balances": findings["card_transactions"][day],
+                       "card_events": findings["card_transactions"][day],
+                       "fraud_transactions": findings["fraud_transactions"][day],
+                       "fraud_episodes": findings["fraud_transactions"][day]}
+            metrics = {"card_transactions": partition_metrics.transactions(result.transactions),
+                       "account_balances": partition_metrics.balances(result.account_balances),
+                       "card_events": partition_metrics.card_events(result.card_events),
+                       "fraud_transactions": partition_metrics.fraud(result.fraud_transactions,
+                                                                     result.transactions.num_rows),
+                       "fraud_episodes": partition_metrics.episodes(result.fraud_episodes)}
+            for name in DAY_TABLES:
+                if name in selected:
+                    written[name][day] = write_day(context, store, LAYER if DAY_TABLES[name] == GROUP else FRAUD_GROUP,
+                                                   name, tables[name], scenario, day, publish[name], metrics[name])
+            save_state(store, scenario, result.state)
+            context.log.info(f"bank {day}: {result.transactions.num_rows:,} genuine rows "
+                             f"({_declined(result.transactions):,} declined), {result.fraud_transactions.num_rows:,} "
+                             f"fraud rows in {result.fraud_episodes.num_rows:,} new episodes, "
+                             f"{result.card_events.num_rows:,} card events (day {number} of {len(days)})")
+            before = (result.transactions, result.fraud_episodes)
+        for name in DAY_TABLES:
+            if name in selected:
+                withheld(context, name, written[name])
+                yield dg.MaterializeResult(asset_key=name, metadata=run_metadata(written[name], scenario))
+        for asset in CHECKS:
+            if asset in selected:
+                yield from check_results(asset, findings[asset])
 
     return _asset
+
+
+def _declined(table: pa.Table) -> int:
+    return int(pc.sum(pc.equal(table["status"], "declined")).as_py() or 0)
+
+
+def _day_before(store: ObjectStore, bank: Bank, day: date) -> tuple[pa.Table | None, pa.Table | None]:
+    """The genuine transactions and episodes of the day before `day` (its checks read them): stored, or computed.
+    None before the calendar starts."""
+    before = day - timedelta(days=1)
+    if before < bank.scenario.start_date:
+        return None, None
+    if all(store.read_manifest(layer, name, partition=before.isoformat())
+           for layer, name in (("events", "card_transactions"), ("fraud", "fraud_episodes"))):
+        return (store.read_table("events", "card_transactions", partition=before.isoformat()),
+                store.read_table("fraud", "fraud_episodes", partition=before.isoformat()))
+    found = bank.day(before)
+    return found.transactions, found.fraud_episodes
+
+
 
 
 def web_funnel_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, kinds: set[str]):
@@ -65,23 +130,21 @@ def web_funnel_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, ki
         written = {t.name: {} for t in specs}
         findings = {t.name: {} for t in specs}
         earlier = _stored_funnel_before(store, scenario, days[0])
-        last = {}
         for number, (day, tables) in enumerate(funnel_days(scenario, days), start=1):
             order = daily_checks.funnel_order_findings(tables, earlier)
             for spec in specs:
-                table = last[spec.name] = tables[spec.name]
+                table = tables[spec.name]
                 findings[spec.name][day] = daily_checks.funnel_findings(scenario, table, day, spec)
                 if spec.name == "new_account_transactions":
                     findings[spec.name][day]["funnel_order"] = order
-                written[spec.name][day] = write_day(store, LAYER, spec.name, table, scenario, day,
+                written[spec.name][day] = write_day(context, store, LAYER, spec.name, table, scenario, day,
                                                     findings[spec.name][day])
             earlier = {stage: [*earlier.get(stage, []), tables[stage]][-lookback_days(scenario):] for stage in STAGES}
             context.log.info(f"web funnel {day}: " + ", ".join(f"{t.num_rows:,} {name}" for name, t in tables.items())
                              + f" (day {number} of {len(days)})")
         for spec in specs:
             withheld(context, spec.name, written[spec.name])
-            yield dg.MaterializeResult(asset_key=spec.name,
-                                       metadata=run_metadata(written[spec.name], last[spec.name], scenario))
+            yield dg.MaterializeResult(asset_key=spec.name, metadata=run_metadata(written[spec.name], scenario))
             yield from check_results(spec.name, findings[spec.name])
 
     return _asset

@@ -1,10 +1,14 @@
 """The `reports` group: what users score and calibrate against."""
 
+import base64
+
 import dagster as dg
+import pandas as pd
 import pyarrow.compute as pc
 
 from fraud_pipeline import schemas
 from fraud_pipeline.assets.metadata import definition_metadata, materialization_metadata
+from fraud_pipeline.detection import report
 from fraud_pipeline.generators.funnel import STAGES
 from fraud_pipeline.generators.profile import baseline_profile
 from fraud_pipeline.generators.timeline import baseline_days
@@ -37,3 +41,43 @@ def baseline_profile_asset(scenario: Scenario, kinds: set[str]) -> dg.AssetsDefi
 
     return _asset
 
+
+
+def detection_scorecard_asset(scenario: Scenario, kinds: set[str]) -> dg.AssetsDefinition:
+    spec = schemas.DETECTION_SCORECARD
+    p = report.protocol(scenario)
+    keys = [day.isoformat() for day in p.days]
+    days = dg.SpecificPartitionsPartitionMapping(keys)
+
+    @dg.asset(name=spec.name, group_name=GROUP, kinds=kinds | {"sklearn"}, metadata=definition_metadata(spec),
+              backfill_policy=dg.BackfillPolicy.single_run(),
+              description=spec.description + f" Trains on {p.train_first} … {p.train_last}, tests on {p.test_first} … "
+                                             f"{p.test_last}.",
+              deps=[*(dg.AssetDep(table, partition_mapping=days) for table in ("card_transactions", "fraud_transactions")),
+                    *report.ENTITIES])
+    def _asset(context: dg.AssetExecutionContext, store: ObjectStore) -> dg.MaterializeResult:
+        def read(layer: str, name: str) -> pd.DataFrame:
+            return pd.concat([store.read_table(layer, name, key).to_pandas() for key in keys], ignore_index=True)
+
+        entities = {name: store.read_table("entities", name).to_pandas() for name in report.ENTITIES}
+        found, picture = report.run(scenario, read("events", "card_transactions"), read("fraud", "fraud_transactions"),
+                                    entities)
+        table = spec.build({c.name: found[c.name].to_numpy() for c in spec.columns})
+        written = store.write_table(LAYER, spec.name, table, scenario.content_hash)
+        plot_uri = store.put_file(LAYER, "detection_scorecard_plot", "scorecard.png", picture)
+        overall = found[(found["detector"] == "gradient_boosting") & (found["scenario"] == "all")]
+        context.log.info(f"detection scorecard written to {written.uri}; gradient boosting: average precision "
+                         f"{overall['average_precision'].iloc[0]:.3f}, card precision@100 "
+                         f"{overall['card_precision_at_100'].iloc[0]:.3f} of a ceiling of {overall['ceiling'].iloc[0]:.3f}")
+        metadata = materialization_metadata(table, written, scenario.content_hash)
+        metadata.pop("preview")
+        metadata["scorecard"] = dg.MetadataValue.md(
+            report.markdown(found) + "\n\n![detection scorecard](data:image/png;base64,"
+            + base64.b64encode(picture).decode() + ")")
+        metadata["plot_uri"] = dg.MetadataValue.path(plot_uri)
+        for _, row in found.iterrows():
+            if row["scenario"] == "all":
+                metadata[f"{row['detector']}_average_precision"] = float(row["average_precision"])
+        return dg.MaterializeResult(metadata=metadata)
+
+    return _asset

@@ -20,8 +20,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fraud_pipeline import schemas
-from fraud_pipeline.generators import card_transactions, funnel
-from fraud_pipeline.generators.card_transactions import row_of
+from fraud_pipeline.generators import day as bank_day
+from fraud_pipeline.generators import funnel
+from fraud_pipeline.generators.columns import row_of
 from fraud_pipeline.generators.columns import ids, unused_numbers
 from fraud_pipeline.generators.streams import stream
 from fraud_pipeline.generators.timeline import BASELINE_DAYS, MS_PER_BATCH, MS_PER_HOUR, day_start_ms
@@ -29,7 +30,7 @@ from fraud_pipeline.scenario import Anomaly, ConversionDrop, Scenario
 
 # Tables whose rows a traffic spike can add: the key column, its prefix, digits and number space.
 NEW_KEYS = {"web_visits": ("visitor_id", "V", 6, funnel.ID_SPACE),
-            "card_transactions": ("transaction_id", "T", 8, card_transactions.ID_SPACE)}
+            "card_transactions": ("transaction_id", "T", 8, bank_day.ID_SPACE)}
 DECIMALS = {"session_duration": 3, "amount": 2}  # as the clean generators round them
 PLAN_FIELDS = ("days", "batch", "type", "table", "column")  # the rest of an entry are its parameters
 

@@ -9,6 +9,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 
+def row_of(values: pa.ChunkedArray | pa.Array, keys: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Row of each value in `keys`, -1 where absent."""
+    return pc.fill_null(pc.index_in(values, value_set=keys), -1).to_numpy().astype(np.int64)
+
+
+def nullable(rows: np.ndarray) -> pa.Array:
+    """Row indices where -1 means none: a take through them gives null there."""
+    return pa.array(rows, mask=rows < 0)
+
+
 def ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
     """Readable, sortable ids such as C00000042: the prefix and a zero-padded number."""
     digits = pc.utf8_lpad(pc.cast(pa.array(numbers, pa.int64()), pa.string()), width=width, padding="0")

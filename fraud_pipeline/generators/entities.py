@@ -1,10 +1,13 @@
-"""The entity tables of one simulated bank: customers, devices, accounts, cards, beneficiaries, merchants.
+"""The entity tables of one simulated bank: customers, beneficiaries, merchants here; devices, accounts, cards and
+payees in their own modules; `BUILDERS` lists them all in dependency order.
 
 Each function draws from its own random streams (seed, table, purpose), so tables are
 reproducible one by one, and builds its columns with numpy and Arrow compute.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -13,20 +16,18 @@ import pyarrow.compute as pc
 
 from fraud_pipeline import schemas
 from fraud_pipeline.generators import columns as col
+from fraud_pipeline.generators.accounts import account_beneficiaries, accounts, cards
+from fraud_pipeline.generators.devices import device_history, devices
+from fraud_pipeline.generators.fraud_plan import ato_payee_saves
 from fraud_pipeline.generators.geography import place
+from fraud_pipeline.generators.habits import customer_merchants
 from fraud_pipeline.generators.pools import CRYPTO_VENUES, company_names, name_pool
-from fraud_pipeline.generators.streams import choose, distinct_per_row, stream
-from fraud_pipeline.scenario import CARD_NETWORK_PREFIXES, HIGH_RISK_BENEFICIARY_TYPES, Scenario
+from fraud_pipeline.generators.spending import activity_level, expected_purchase, reference_income, volume_scale
+from fraud_pipeline.generators.streams import categorical, choose, stream
+from fraud_pipeline.scenario import HIGH_RISK_BENEFICIARY_TYPES, Scenario
 
-DENORMALISED_CUSTOMER_COLUMNS = ("kyc_level", "risk_rating", "pep_flag", "occupation", "industry",
-                                 "income_bracket", "country_risk")
-DEVICE_TYPE_BY_OS = {"android": "mobile", "ios": "mobile", "windows": "desktop"}
-BANK_BINS_PER_NETWORK = 3
+FOREIGN_ECOMMERCE_SHARE = 0.45  # of foreign merchants, web shops; the rest are shops travellers visit
 
-
-def _categorical(rng: np.random.Generator, shares: dict[str, float], n: int) -> pa.Array:
-    names, index = choose(rng, shares, n)
-    return pa.array(names).take(pa.array(index))
 
 
 def _uniform_int(rng: np.random.Generator, bounds, n: int) -> np.ndarray:
@@ -41,20 +42,18 @@ def customers(scenario: Scenario) -> pa.Table:
     since = col.days_before(scenario.start_date, _uniform_int(rng("tenure"), config.tenure_days, n))
     since = np.sort(since)
 
-    sex = _categorical(rng("sex"), config.sex, n)
+    sex = categorical(rng("sex"), config.sex, n)
     first, last = _names(rng("names"), scenario, sex)
-
-    # Birthdates uniform over exactly the dates that give an age within the configured range.
-    earliest = col.years_before(scenario.start_date, config.age.max + 1) + np.timedelta64(1, "D")
-    latest = col.years_before(scenario.start_date, config.age.min)
-    birth = earliest + rng("birthdate").integers(0, (latest - earliest).astype(int) + 1, size=n).astype("timedelta64[D]")
+    birth = _birthdates(rng("birthdate"), scenario, n)
     age = col.whole_years_between(birth, scenario.start_date)
 
     home = place(rng("home"), scenario.geography, n)
-    tiers, tier_index = choose(rng("spend_tier"), {k: t.share for k, t in config.spend_tiers.items()}, n)
-    low = np.array([config.spend_tiers[t].min for t in tiers])[tier_index]
-    high = np.array([config.spend_tiers[t].max for t in tiers])[tier_index]
-
+    occupation = categorical(rng("occupation"), config.occupation, n)
+    bracket = categorical(rng("income_bracket"), config.income_bracket, n)
+    raw = _monthly_income(rng("income"), scenario, occupation, bracket)
+    avg_spend = expected_purchase(scenario, np.maximum(raw, 1.0) / reference_income(scenario)) / np.sqrt(
+        activity_level(scenario, n))
+    income = np.round(raw * volume_scale(scenario), -1)
     return schemas.CUSTOMERS.build({
         "customer_id": col.ids("C", np.arange(n), col.id_width(n)),
         "name": pc.binary_join_element_wise(first, last, " "),
@@ -66,17 +65,57 @@ def customers(scenario: Scenario) -> pa.Table:
         "home_city": home.city,
         "home_lat": home.lat,
         "home_lon": home.lon,
-        "spend_tier": pa.array(tiers).take(pa.array(tier_index)),
-        "avg_spend": np.round(rng("avg_spend").uniform(low, high), 2),
-        "kyc_level": _categorical(rng("kyc_level"), config.kyc_level, n),
-        "risk_rating": _categorical(rng("risk_rating"), config.risk_rating, n),
+        "spend_tier": _tiers(config.spend_tiers, avg_spend),
+        "avg_spend": np.round(avg_spend, 2),
+        "kyc_level": categorical(rng("kyc_level"), config.kyc_level, n),
+        "risk_rating": categorical(rng("risk_rating"), config.risk_rating, n),
         "pep_flag": rng("pep").random(n) < config.pep_rate,
-        "occupation": _categorical(rng("occupation"), config.occupation, n),
-        "industry": _categorical(rng("industry"), config.industry, n),
-        "income_bracket": _categorical(rng("income_bracket"), config.income_bracket, n),
-        "country_risk": _categorical(rng("country_risk"), config.country_risk, n),
+        "occupation": occupation,
+        "industry": categorical(rng("industry"), config.industry, n),
+        "income_bracket": bracket,
+        "monthly_income": income,
+        "pay_schedule": pa.array([config.pay_schedule[o] for o in config.occupation]).take(
+            pc.index_in(occupation, pa.array(list(config.occupation)))),
+        "country_risk": categorical(rng("country_risk"), config.country_risk, n),
         "customer_since": since,
     })
+
+
+def _birthdates(rng: np.random.Generator, scenario: Scenario, n: int) -> np.ndarray:
+    """Ages by the pyramid's bands (clipped to the age bounds), uniform within a band; then a birthdate uniform
+    over the days that give that age on the start date."""
+    bounds = scenario.customers.age
+    bands = [(max(b.min_age, bounds.min), min(b.max_age, bounds.max), b.share) for b in scenario.customers.age_pyramid]
+    bands = [(low, high, share) for low, high, share in bands if low <= high and share > 0]
+    shares = np.array([share for _, _, share in bands])
+    which = rng.choice(len(bands), size=n, p=shares / shares.sum())
+    low, high = np.array([b[0] for b in bands])[which], np.array([b[1] for b in bands])[which]
+    age = low + (rng.random(n) * (high - low + 1)).astype(np.int64)
+    start = np.datetime64(scenario.start_date, "D")
+    latest = np.array([col.years_before(scenario.start_date, int(a)) for a in range(0, 112)])
+    span = (latest[age] - (latest[age + 1] + np.timedelta64(1, "D"))).astype(int) + 1  # the days that give `age`
+    birth = latest[age] - (rng.random(n) * span).astype("timedelta64[D]")
+    return np.minimum(birth, start)
+
+
+def _monthly_income(rng: np.random.Generator, scenario: Scenario, occupation: pa.Array, bracket: pa.Array) -> np.ndarray:
+    """Net monthly income before the volume scale: log-normal by bracket, times the occupation's factor."""
+    c = scenario.customers
+    names = list(c.income_bracket)
+    index = pc.index_in(bracket, pa.array(names)).to_numpy()
+    median = np.array([c.monthly_income[b].median for b in names])[index]
+    sigma = np.array([c.monthly_income[b].sigma for b in names])[index]
+    factor = np.array([c.income_factor.get(o, 1.0) for o in c.occupation])[
+        pc.index_in(occupation, pa.array(list(c.occupation))).to_numpy()]
+    return median * factor * np.exp(sigma * rng.standard_normal(len(index)))
+
+
+def _tiers(shares: dict[str, float], avg_spend: np.ndarray) -> pa.Array:
+    """Spend tiers by rank of avg_spend: the lowest `share` of customers are the first tier, and so on."""
+    rank = np.argsort(np.argsort(avg_spend, kind="stable"), kind="stable") / max(len(avg_spend), 1)
+    bounds = np.cumsum(list(shares.values()))
+    return pa.array(list(shares)).take(pa.array(np.minimum(np.searchsorted(bounds, rank, side="right"),
+                                                           len(shares) - 1)))
 
 
 def _names(rng: np.random.Generator, scenario: Scenario, sex: pa.Array) -> tuple[pa.Array, pa.Array]:
@@ -109,96 +148,11 @@ def _emails(rng: np.random.Generator, scenario: Scenario, first: pa.Array, last:
     return pc.binary_join_element_wise(local, suffix, "@", domain, "")
 
 
-def devices(scenario: Scenario) -> pa.Table:
-    config, n, seed = scenario.devices, scenario.population.devices, scenario.seed
-    rng = lambda purpose: stream(seed, "devices", purpose)  # noqa: E731
-    os_type = _categorical(rng("os"), config.os, n)
-    device_type = pc.coalesce(
-        pa.array([DEVICE_TYPE_BY_OS.get(o) for o in config.os]).take(pc.index_in(os_type, pa.array(list(config.os)))),
-        "unknown")
-    return schemas.DEVICES.build({
-        "device_id": col.ids("D", np.arange(n), col.id_width(n)),
-        "device_type": device_type,
-        "os_type": os_type,
-        "device_age_days": _uniform_int(rng("age"), config.age_days, n).astype(np.int32),
-        "rooted_flag": rng("rooted").random(n) < config.rooted_rate,
-        "vpn_flag": rng("vpn").random(n) < config.vpn_rate,
-        "emulator_flag": rng("emulator").random(n) < config.emulator_rate,
-    })
-
-
-def accounts(scenario: Scenario, customers: pa.Table, devices: pa.Table) -> pa.Table:
-    """Every customer's first account opens the day they join; further accounts open later.
-
-    Accounts are numbered in opening order. A customer's accounts share one trusted device;
-    customers get distinct devices while there are enough, then share (households).
-    """
-    config, n, seed = scenario.accounts, scenario.population.accounts, scenario.seed
-    rng = lambda purpose: stream(seed, "accounts", purpose)  # noqa: E731
-    n_customers = customers.num_rows
-    owner = np.concatenate([np.arange(n_customers), rng("owner").integers(0, n_customers, n - n_customers)])
-
-    since = customers["customer_since"].to_numpy()[owner].astype("datetime64[D]")
-    tenure = (np.datetime64(scenario.start_date, "D") - since).astype(int)
-    later = (rng("opened").random(n) * tenure).astype(int)
-    opened = since + np.where(np.arange(n) < n_customers, 0, later).astype("timedelta64[D]")
-    order = np.lexsort((rng("order").random(n), opened))
-    owner, opened = owner[order], opened[order]
-
-    n_devices = devices.num_rows
-    device_of_customer = np.concatenate([
-        rng("device").permutation(n_devices)[: min(n_customers, n_devices)],
-        rng("shared_device").integers(0, n_devices, max(0, n_customers - n_devices)),
-    ])
-    owner_index = pa.array(owner)
-    denormalised = {c: customers[c].take(owner_index) for c in DENORMALISED_CUSTOMER_COLUMNS}
-    return schemas.ACCOUNTS.build({
-        "account_id": col.ids("A", np.arange(n), col.id_width(n)),
-        "customer_id": customers["customer_id"].take(owner_index),
-        "account_type": _categorical(rng("type"), config.account_type, n),
-        "status": _categorical(rng("status"), config.status, n),
-        "avg_balance": np.round(rng("balance").lognormal(config.balance_log_mean, config.balance_log_sigma, n), 2),
-        "currency": pa.repeat(scenario.geography.currency, n),
-        "opened_date": opened,
-        "trusted_device_id": devices["device_id"].take(pa.array(device_of_customer[owner])),
-        **denormalised,
-    })
-
-
-def cards(scenario: Scenario, accounts: pa.Table) -> pa.Table:
-    """One card per account: network prefix + bank BIN + a serial unique across the bank + Luhn digit."""
-    config, n, seed = scenario.cards, accounts.num_rows, scenario.seed
-    rng = lambda purpose: stream(seed, "cards", purpose)  # noqa: E731
-    networks, network_index = choose(rng("network"), config.network, n)
-    bins = _bank_bins(rng("bins"), networks)  # (networks, BINS_PER_NETWORK) six-digit issuer numbers
-    bin_of_card = bins[network_index, rng("bin").integers(0, BANK_BINS_PER_NETWORK, n)]
-    serial = rng("serial").choice(10**9, size=n, replace=False)
-    payload = bin_of_card * 10**9 + serial
-    number = payload * 10 + col.luhn_check_digit(payload, 15)
-    return schemas.CARDS.build({
-        "card_number": pc.cast(pa.array(number), pa.string()),
-        "account_id": accounts["account_id"],
-        "customer_id": accounts["customer_id"],
-        "network": pa.array(networks).take(pa.array(network_index)),
-        "card_type": _categorical(rng("type"), config.card_type, n),
-        "expiry": col.month_year(scenario.start_date, _uniform_int(rng("expiry"), config.validity_months, n)),
-    })
-
-
-def _bank_bins(rng: np.random.Generator, networks: list[str]) -> np.ndarray:
-    rows = []
-    for network in networks:
-        prefixes = CARD_NETWORK_PREFIXES[network]
-        chosen = [prefixes[i] for i in rng.integers(0, len(prefixes), BANK_BINS_PER_NETWORK)]
-        rows.append([int(p) * 10 ** (6 - len(p)) + int(rng.integers(0, 10 ** (6 - len(p)))) for p in chosen])
-    return np.array(rows, dtype=np.int64)
-
-
 def beneficiaries(scenario: Scenario) -> pa.Table:
     config, n, seed = scenario.beneficiaries, scenario.population.beneficiaries, scenario.seed
     rng = lambda purpose: stream(seed, "beneficiaries", purpose)  # noqa: E731
-    kind = _categorical(rng("type"), config.type, n)
-    country_risk = _categorical(rng("country_risk"), config.country_risk, n)
+    kind = categorical(rng("type"), config.type, n)
+    country_risk = categorical(rng("country_risk"), config.country_risk, n)
 
     pool = name_pool(scenario.geography)
     first_names = pa.concat_arrays([pool.first_names["F"], pool.first_names["M"]])
@@ -223,49 +177,82 @@ def beneficiaries(scenario: Scenario) -> pa.Table:
     })
 
 
-def account_beneficiaries(scenario: Scenario, accounts: pa.Table, beneficiaries: pa.Table) -> pa.Table:
-    """Each account saves per_account.min–max distinct beneficiaries, after it opened."""
-    bounds, seed = scenario.beneficiaries.per_account, scenario.seed
-    rng = lambda purpose: stream(seed, "account_beneficiaries", purpose)  # noqa: E731
-    n_accounts = accounts.num_rows
-    picks = distinct_per_row(rng("pick"), n_accounts, bounds.max, beneficiaries.num_rows)
-    keep = np.arange(bounds.max)[None, :] < _uniform_int(rng("count"), bounds, n_accounts)[:, None]
-    account_index, _ = np.nonzero(keep)
-
-    opened = accounts["opened_date"].to_numpy()[account_index].astype("datetime64[D]")
-    open_days = (np.datetime64(scenario.start_date, "D") - opened).astype(int)
-    added = opened + (rng("added").random(account_index.size) * open_days).astype("timedelta64[D]")
-    return schemas.ACCOUNT_BENEFICIARIES.build({
-        "account_id": accounts["account_id"].take(pa.array(account_index)),
-        "beneficiary_id": beneficiaries["beneficiary_id"].take(pa.array(picks[keep])),
-        "added_date": added,
-    })
-
-
 def merchants(scenario: Scenario) -> pa.Table:
-    """Point-of-sale merchants by category share (at least one of each), then ATMs; all placed where people live."""
-    config, seed = scenario.merchants, scenario.seed
-    n_pos, n_atm = scenario.population.merchants, scenario.population.atms
-    n = n_pos + n_atm
+    """Where card payments go, in this order: point-of-sale shops by category share (at least one of each) and
+    ATMs, placed where people live; web shops registered in the region's e-commerce cities; shops, web shops and
+    ATMs abroad, in the region's travel destinations, each in its country's currency."""
+    config, seed, p = scenario.merchants, scenario.seed, scenario.population
+    region = scenario.geography
     rng = lambda purpose: stream(seed, "merchants", purpose)  # noqa: E731
-    site = place(rng("place"), scenario.geography, n)
-    categories, index = choose(rng("category"), {k: c.share for k, c in config.categories.items()}, n_pos)
-    index[: len(categories)] = np.arange(len(categories))  # every category has at least one shop
-    is_atm = np.arange(n) >= n_pos
+    shares = {k: c.share for k, c in config.categories.items()}
+    names = list(config.categories)
+    n_foreign_web = round(p.foreign_merchants * FOREIGN_ECOMMERCE_SHARE)
+    n_foreign_pos = p.foreign_merchants - n_foreign_web
+
+    home = place(rng("place"), region, p.merchants + p.atms)
+    _, pos_category = choose(rng("category"), shares, p.merchants)
+    pos_category[: len(names)] = np.arange(len(names))  # every category has at least one shop
+    _, web_category = choose(rng("web_category"), shares, p.online_merchants)
+    web_category[: len(names)] = np.arange(len(names))
+    cities = {c.name: (prov.name, c) for prov in region.provinces for c in prov.cities}
+    web_city = rng("web_city").integers(0, len(region.ecommerce_cities), p.online_merchants)
+    web_place = [cities[region.ecommerce_cities[i]] for i in web_city]
+
+    travel = np.array([d.weight for d in region.destinations])
+    ecommerce = np.array([d.ecommerce for d in region.destinations])
+    n_destinations = len(region.destinations)
+
+    def destinations(purpose: str, n: int, weights: np.ndarray, cover: bool) -> np.ndarray:
+        drawn = rng(purpose).choice(n_destinations, size=n, p=weights / weights.sum())
+        if cover:
+            drawn[:n_destinations] = np.arange(n_destinations)  # every destination has one
+        return drawn
+
+    foreign_pos = destinations("foreign_pos", n_foreign_pos, travel, cover=True)
+    foreign_web = destinations("foreign_web", n_foreign_web, ecommerce if ecommerce.sum() > 0 else travel, cover=False)
+    foreign_atm = destinations("foreign_atm", p.foreign_atms, travel, cover=True)
+    _, foreign_pos_category = choose(rng("foreign_category"), shares, n_foreign_pos)
+    _, foreign_web_category = choose(rng("foreign_web_category"), shares, n_foreign_web)
+    abroad = np.concatenate([foreign_pos, foreign_web, foreign_atm])
+    jitter = rng("foreign_jitter").uniform(-0.05, 0.05, (len(abroad), 2))
+    dest = region.destinations
+
+    n_home = p.merchants + p.atms
+    atm = len(names)  # "Cash Withdrawal"
+    category_index = np.concatenate([pos_category, np.full(p.atms, atm), web_category, foreign_pos_category,
+                                     foreign_web_category, np.full(p.foreign_atms, atm)])
+    terminal = np.repeat(["pos", "atm", "ecommerce", "pos", "ecommerce", "atm"],
+                         [p.merchants, p.atms, p.online_merchants, n_foreign_pos, n_foreign_web, p.foreign_atms])
+    n = len(terminal)
+    category = pa.array(names + ["Cash Withdrawal"]).take(pa.array(category_index))
+    mcc = pa.array([config.categories[c].mcc for c in names] + [config.atm_mcc]).take(pa.array(category_index))
+    city = pa.concat_arrays([home.city, pa.array([c.name for _, c in web_place], pa.string()),
+                             pa.array([dest[i].city.name for i in abroad], pa.string())])
+    province = pa.concat_arrays([home.province, pa.array([prov for prov, _ in web_place], pa.string()),
+                                 pa.nulls(len(abroad), pa.string())])
+    country = np.concatenate([np.full(n_home + p.online_merchants, region.country_code),
+                              [dest[i].country_code for i in abroad]])
+    currency = np.concatenate([np.full(n_home + p.online_merchants, region.currency), [dest[i].currency for i in abroad]])
+    web_jitter = rng("web_jitter").uniform(-0.02, 0.02, (p.online_merchants, 2))
+    lat = np.concatenate([home.lat, [c.lat for _, c in web_place] + web_jitter[:, 0],
+                          [dest[i].city.lat for i in abroad] + jitter[:, 0]])
+    lon = np.concatenate([home.lon, [c.lon for _, c in web_place] + web_jitter[:, 1],
+                          [dest[i].city.lon for i in abroad] + jitter[:, 1]])
     companies = company_names(seed)
-    pos_name = companies.take(pa.array(rng("name").integers(0, len(companies), n)))
+    trading = companies.take(pa.array(rng("name").integers(0, len(companies), n)))
+    is_atm = pa.array(terminal == "atm")
     return schemas.MERCHANTS.build({
         "merchant_id": col.ids("M", np.arange(n), col.id_width(n)),
-        "merchant_name": pc.if_else(pa.array(is_atm), pc.binary_join_element_wise("ATM", site.city, " "), pos_name),
-        "terminal_type": pc.if_else(pa.array(is_atm), "atm", "pos"),
-        "category": pa.concat_arrays([pa.array(categories).take(pa.array(index)), pa.repeat("Cash Withdrawal", n_atm)]),
-        "mcc": pa.concat_arrays([pa.array([config.categories[c].mcc for c in categories]).take(pa.array(index)),
-                                 pa.repeat(config.atm_mcc, n_atm)]),
-        "city": site.city,
-        "province": site.province,
-        "country": pa.repeat(scenario.geography.country_code, n),
-        "lat": site.lat,
-        "lon": site.lon,
+        "merchant_name": pc.if_else(is_atm, pc.binary_join_element_wise("ATM", city, " "), trading),
+        "terminal_type": terminal,
+        "category": category,
+        "mcc": mcc,
+        "city": city,
+        "province": province,
+        "country": country,
+        "currency": currency,
+        "lat": np.round(lat, 6),
+        "lon": np.round(lon, 6),
     })
 
 
@@ -286,3 +273,31 @@ def feature_catalogue(tables: dict[str, schemas.TableSpec]) -> pa.Table:
 def _key(table: schemas.TableSpec, column: str) -> str | None:
     refs = [f"FK → {fk.table}.{fk.ref_column}" for fk in table.foreign_keys if fk.column == column]
     return "; ".join((["PK"] if column in table.primary_key else []) + refs) or None
+
+
+def _account_beneficiaries(scenario: Scenario, accounts_table: pa.Table, beneficiaries_table: pa.Table) -> pa.Table:
+    planned = ato_payee_saves(scenario, accounts_table, beneficiaries_table)
+    return account_beneficiaries(scenario, accounts_table, beneficiaries_table, planned)
+
+
+# Every entity table: its generator and the entity tables it is built from, in dependency order.
+BUILDERS: dict[str, tuple[Callable[..., pa.Table], tuple[str, ...]]] = {
+    "customers": (customers, ()),
+    "devices": (devices, ("customers",)),
+    "device_history": (device_history, ("customers", "devices")),
+    "accounts": (accounts, ("customers", "devices")),
+    "cards": (cards, ("accounts",)),
+    "beneficiaries": (beneficiaries, ()),
+    "account_beneficiaries": (_account_beneficiaries, ("accounts", "beneficiaries")),
+    "merchants": (merchants, ()),
+    "customer_merchants": (customer_merchants, ("customers", "merchants")),
+    "feature_catalogue": (lambda scenario: feature_catalogue(schemas.TABLES), ()),
+}
+
+
+def entity_tables(scenario: Scenario) -> dict[str, pa.Table]:
+    """Every entity table of the scenario, generated in dependency order."""
+    tables: dict[str, pa.Table] = {}
+    for name, (build, inputs) in BUILDERS.items():
+        tables[name] = build(scenario, *(tables[i] for i in inputs))
+    return tables

@@ -1,82 +1,51 @@
-"""Fraud woven into normal life: four scenarios, every row labelled with its scenario and episode.
+"""Fraud hidden in genuine life: four scenarios, every row labelled with its scenario and episode.
 
-Episodes of a day start from that day's clean transactions (the anchors) and its own streams,
-so a day's episodes are the same whenever they are computed. An episode can run past midnight:
-partition D therefore takes the rows, from the episodes of D-1 and D, that arrive on D. Fraud rows
-get transaction ids from the same space as genuine ones (random, no pattern), and amounts,
-times and places from the same models, so only the signals a scenario is defined by give it away.
+Each day a scenario starts a Poisson number of episodes with mean rate × the day's expected genuine
+volume ÷ its mean rows per episode, so rates hold at any volume and a small bank still sees every
+enabled scenario in expectation. Fraud rows go through the same paths as genuine rows of their
+channel — the same web shops, ATMs, devices' and addresses' pools, price model, time profiles — and
+through the same ledger: they are authorised against the victim's balance and card (a card the bank
+has blocked declines them). What a scenario is defined by overlaps genuine life: genuine travellers
+withdraw abroad, genuine customers shop at night, change phones and pay new payees. A `stealth`
+share of episodes imitates its victim (their hours, amounts, country or device).
+
+Shared infrastructure: points of compromise (skimmed terminals and breached web shops) steal the
+card data of a share of the cards used there, and fraud on those cards starts days later; fraud
+rings reuse their devices, IP addresses and mule payees across victims.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
-from faker import Faker
 
 from fraud_pipeline import schemas
-from fraud_pipeline.generators.amounts import BucketDistribution
-from fraud_pipeline.generators.card_transactions import (ID_SPACE, CardWorld, any_shop, atm_cash, card_draw, nullable,
-                                                         purchase_amounts, row_of, shops_near)
-from fraud_pipeline.generators.columns import ids, unused_numbers
+from fraud_pipeline.generators import calendar, spending
+from fraud_pipeline.generators.columns import nullable, row_of
+from fraud_pipeline.generators.devices import day_number
+from fraud_pipeline.generators.fraud_plan import mean_episodes, rows_per_episode
+from fraud_pipeline.generators.rows import ATM, ONLINE, POS, PURCHASE, TRANSFER, TRANSFER_OUT, WITHDRAWAL, Rows, concat, make
+from fraud_pipeline.generators.state import Blocks, Pool, State
 from fraud_pipeline.generators.streams import stream
-from fraud_pipeline.generators.timeline import MS_PER_DAY, MS_PER_HOUR, arrival_lag_ms, batch_of, day_start_ms
+from fraud_pipeline.generators.timeline import MS_PER_DAY, MS_PER_HOUR, arrival_lag_ms, day_start_ms, times_in_hours
+from fraud_pipeline.generators.world import CASH_SIGMA
 from fraud_pipeline.scenario import Scenario
 
 SCENARIOS = ("card_fraud_chain", "atm_abroad", "high_velocity", "account_takeover")
-EPISODE_PREFIX = {"card_fraud_chain": "CHAIN", "atm_abroad": "ATMX", "high_velocity": "HVOP", "account_takeover": "ATO"}
-ANCHOR_COLUMNS = ["transaction_id", "event_time", "card_number", "channel", "lat", "lon"]  # what inject reads
+CHAIN, ABROAD, VELOCITY, TAKEOVER = range(4)
+EPISODE_PREFIX = ("CHAIN", "ATMX", "HVOP", "ATO")
+PER_DAY, PER_SCENARIO = 100_000, 10_000  # episode number = day × PER_DAY + scenario × PER_SCENARIO + k
 EARTH_RADIUS_KM = 6371.0
-
-
-@dataclass(frozen=True)
-class FraudWorld:
-    """What the injectors need beyond the card world, built once per run."""
-
-    cards: CardWorld
-    customer_age: np.ndarray
-    customer_province: np.ndarray  # province index of each customer's home
-    avg_spend: np.ndarray
-    account_balance: np.ndarray
-    device_id: pa.Array
-    device_weight_cdf: np.ndarray  # risky devices weigh more (account takeover)
-    high_risk_beneficiaries: pa.Array
-    province_hubs: np.ndarray  # (provinces, 2) lat/lon
-    abroad: pa.Table  # foreign places on land: city, country, lat, lon
-    # A day's episodes as rows and records, kept for the next day of a range (pure: caching changes nothing).
-    episode_cache: dict = field(default_factory=dict, compare=False, repr=False)
-
-
-def fraud_world(scenario: Scenario, cards: CardWorld, customers: pa.Table, accounts: pa.Table, devices: pa.Table,
-                beneficiaries: pa.Table) -> FraudWorld:
-    region = scenario.geography
-    provinces = [p.name for p in region.provinces]
-    risky = pc.or_(pc.or_(devices["rooted_flag"], devices["emulator_flag"]), devices["vpn_flag"]).to_numpy(
-        zero_copy_only=False)
-    weight = np.where(risky, scenario.fraud.account_takeover.risky_device_weight, 1.0)
-    places = [c for c in _land_coordinates() if c[3] != region.country_code]
-    return FraudWorld(
-        cards=cards,
-        customer_age=customers["age"].to_numpy(),
-        customer_province=row_of(customers["home_province"], pa.array(provinces)),
-        avg_spend=customers["avg_spend"].to_numpy(),
-        account_balance=accounts["avg_balance"].to_numpy(),
-        device_id=devices["device_id"].combine_chunks(),
-        device_weight_cdf=np.cumsum(weight) / weight.sum(),
-        high_risk_beneficiaries=beneficiaries["beneficiary_id"].filter(beneficiaries["is_high_risk"]).combine_chunks(),
-        province_hubs=np.array([(p.hub.lat, p.hub.lon) for p in region.provinces]),
-        abroad=pa.table({"city": [c[2] for c in places], "country": [c[3] for c in places],
-                         "lat": [float(c[0]) for c in places], "lon": [float(c[1]) for c in places]}),
-    )
-
-
-def _land_coordinates() -> tuple:
-    """Faker's places on land (seed 003's `location_on_land`), as a fixed pool."""
-    return next(p for p in Faker("en_US").providers if type(p).__module__.startswith("faker.providers.geo")).land_coords
+POOL_DAYS = 60  # stolen card data not used within this long is abandoned
+RESALE_AFFLUENCE = 6.0  # a fraudster buys what resells: the category mix of a very affluent customer
+SKIMMED, BREACHED = 0, 1
+ABROAD_GAP_MINUTES = (8, 60)
+SKIMMED_PREFERENCE = 1000.0  # a skimmed card withdrawing today is far likelier than anyone to be cashed out abroad
 
 
 def km_between(lat1, lon1, lat2, lon2) -> np.ndarray:
@@ -85,350 +54,500 @@ def km_between(lat1, lon1, lat2, lon2) -> np.ndarray:
     return 2 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(a))
 
 
+def episode_ids(episode: np.ndarray) -> pa.Array:
+    """Episode numbers as ids: <SCENARIO>-<start date>-<number>, null for none."""
+    episode = np.asarray(episode, np.int64)
+    valid = np.flatnonzero(episode >= 0)
+    e = episode[valid]
+    dates = (e // PER_DAY).astype("datetime64[D]").astype(str)
+    text = [f"{EPISODE_PREFIX[s]}-{d.replace('-', '')}-{k:05d}"
+            for s, d, k in zip((e // PER_SCENARIO) % (PER_DAY // PER_SCENARIO), dates, e % PER_SCENARIO)]
+    return pa.array(text, pa.string()).take(pa.array(np.where(episode >= 0, np.cumsum(episode >= 0) - 1, 0),
+                                                      mask=episode < 0))
+
+
+@dataclass
+class Attempted:
+    rows: Rows
+    episodes: pa.Table
+    blocks: Blocks
+    used_pool: np.ndarray  # rows of the state's pool used today
+
+
 @dataclass
 class Episodes:
-    """The fraudulent rows of one scenario's episodes (columns of the transaction table, times in ms)."""
+    """One scenario's episodes of the day, before they become rows."""
 
-    scenario: str
-    rows: dict  # column -> array, one entry per fraudulent row, plus "episode" (index) and times in ms
-    parameters: list[dict]  # per episode: what was drawn
-
-
-def _empty_rows() -> dict:
-    return {"episode": np.zeros(0, np.int64)}
-
-
-def rows_per_episode(scenario: Scenario, name: str) -> float:
-    """The mean number of fraudulent rows an episode of scenario `name` adds."""
-    bounds = {"card_fraud_chain": scenario.fraud.card_fraud_chain.length,
-              "high_velocity": scenario.fraud.high_velocity.transactions,
-              "account_takeover": scenario.fraud.account_takeover.transfers}.get(name)
-    return 1.0 if bounds is None else (bounds.min + bounds.max) / 2
+    scenario: int
+    account: np.ndarray
+    stealth: np.ndarray
+    ring: np.ndarray
+    pool: np.ndarray  # row of the state's pool the card data came from, -1 for none
+    rows: Rows
+    parameters: list[dict]
 
 
-def _episode_count(scenario: Scenario, name: str, clean_rows: int) -> int:
-    """Episodes whose rows make up the scenario's rate of the day's clean transactions."""
-    return round(getattr(scenario.fraud, name).rate * clean_rows / rows_per_episode(scenario, name))
+def rings(world) -> dict:
+    """The rings' devices, addresses and mule payees (fixed by the seed)."""
+    key = ("rings",)
+    if key not in world.caches:
+        r = world.scenario.fraud.rings
+        rng = stream(world.scenario.seed, "fraud", "rings")
+        devices = world.devices.ring_devices.reshape(r.count, r.devices.max)
+        count = {name: rng.integers(getattr(r, name).min, getattr(r, name).max + 1, r.count)
+                 for name in ("devices", "ips", "mules")}
+        individuals = np.flatnonzero(np.isin(world.beneficiary_type, ["individual", "crypto"]))
+        pool = individuals if len(individuals) else np.arange(len(world.beneficiary_id))
+        mules = pool[rng.integers(0, len(pool), (r.count, r.mules.max))]
+        world.caches[key] = {"devices": devices, "ips": world.ring_ips, "mules": mules, "count": count}
+    return world.caches[key]
 
 
-ANCHOR_CHANNELS = {"card_fraud_chain": ("pos", "online"), "atm_abroad": ("atm",)}  # episodes start from these rows
+def _ring_device_and_ip(world, rng: np.random.Generator, ring: np.ndarray, vpn_share: float = 0.5):
+    found = rings(world)
+    n = len(ring)
+    device = found["devices"][ring, (rng.random(n) * found["count"]["devices"][ring]).astype(np.int64)]
+    own_ip = found["ips"][ring, (rng.random(n) * found["count"]["ips"][ring]).astype(np.int64)]
+    vpn = world.vpn_ips[rng.integers(0, len(world.vpn_ips), n)]
+    return device, np.where(rng.random(n) < vpn_share, vpn, own_ip)
 
 
-def expected_fraud_rows(scenario: Scenario, name: str, clean: pa.Table) -> tuple[float, float]:
-    """The rows scenario `name` aims to add to a day with these clean rows, and its mean rows per episode.
-
-    The rate sets the episodes; a scenario that starts from genuine rows (chains from purchases, ATM
-    abroad from withdrawals) makes at most one episode per such row, so a day without any makes none.
-    """
-    per_episode = rows_per_episode(scenario, name)
-    if not getattr(scenario.fraud, name).enabled:
-        return 0.0, per_episode
-    episodes = _episode_count(scenario, name, clean.num_rows)
-    if name in ANCHOR_CHANNELS:
-        episodes = min(episodes, int(pc.sum(pc.is_in(clean["channel"], pa.array(ANCHOR_CHANNELS[name]))).as_py() or 0))
-    return episodes * per_episode, per_episode
+def _victims(world, state: State, rng: np.random.Generator, weight: np.ndarray, n: int, start_ms: int) -> np.ndarray:
+    """`n` accounts weighted by `weight`, whose card works at the day's start (not blocked, not closed)."""
+    from fraud_pipeline.generators.genuine import draw
+    from fraud_pipeline.generators.ledger import card_catalogue, card_in_use
+    card = card_in_use(world, state, np.arange(world.n_accounts), np.full(world.n_accounts, start_ms))
+    _, _, expiry, blocked = card_catalogue(world, state)
+    usable = (blocked[card] > start_ms) & (expiry[card] > start_ms) & (world.closed_day > start_ms // MS_PER_DAY)
+    return draw(rng, weight * usable, n)
 
 
-def day_episodes(scenario: Scenario, world: FraudWorld, clean: pa.Table, day: date) -> list[Episodes]:
-    """The episodes that start from `day`'s clean transactions, every scenario that is enabled."""
-    makers = {"card_fraud_chain": _chains, "atm_abroad": _atm_abroad, "high_velocity": _high_velocity,
-              "account_takeover": _account_takeover}
-    result = []
-    for name in SCENARIOS:
-        config = getattr(scenario.fraud, name)
-        if config.enabled:
-            rng = stream(scenario.seed, "fraud", name, day.isoformat())  # drawn in a fixed order per scenario
-            result.append(makers[name](scenario, world, clean, day, rng))
-    return result
-
-
-def _times_after(start: np.ndarray, count: np.ndarray, gaps, rng) -> tuple[np.ndarray, np.ndarray]:
-    """Rows for episodes of `count` transactions each, `gaps` seconds apart after `start` (ms)."""
+def _times(rng: np.random.Generator, start: np.ndarray, count: np.ndarray, gap_ms: np.ndarray) -> tuple:
+    """Rows of episodes of `count` attempts, `gap_ms` (per row) apart after each episode's `start`."""
     episode = np.repeat(np.arange(len(count)), count)
-    gap = np.round(rng.uniform(gaps.min, gaps.max, len(episode)) * 1000).astype(np.int64)
-    first = (np.cumsum(count) - count).astype(np.int64)  # each episode's first row
+    first = (np.cumsum(count) - count).astype(np.int64)
+    gap = np.where(np.arange(len(episode)) == np.repeat(first, count), 0, gap_ms)
     elapsed = np.cumsum(gap) - np.repeat(np.cumsum(gap)[first] - gap[first], count)
     return episode, start[episode] + elapsed
 
 
-def _anchor_rows(mask: np.ndarray, n: int, rng, weight=None) -> np.ndarray:
-    """`n` distinct rows where `mask` holds (weighted if given), in row order: the anchors of episodes."""
-    candidates = np.flatnonzero(mask)
+def _web_rows(world, rng, day, account, event, category, scale, abroad_share, device, ip,
+              popular: np.ndarray | None = None) -> Rows:
+    """Card-not-present purchases at web shops, built like genuine online rows: any web shop of the category, or
+    where `popular`, a web shop drawn by popularity (the big shops many customers already use)."""
+    from fraud_pipeline.generators.genuine import _purchase_rows, _web_shop
+    customer = world.account_customer[account]
+    abroad = rng.random(len(account)) < abroad_share
+    merchant = _web_shop(world, rng, category, abroad)
+    if popular is not None and popular.any():
+        merchant[popular] = _popular_web_shop(world, rng, abroad[popular])
+    return _purchase_rows(world, lambda purpose: rng, day, ONLINE, account, customer, world.merchant_category[merchant],
+                          merchant, event, device, ip, scale=scale)
+
+
+def _popular_web_shop(world, rng: np.random.Generator, abroad: np.ndarray) -> np.ndarray:
+    """A web shop per row, at home or abroad, drawn by popularity (as customers pick their favourites)."""
+    merchant = np.empty(len(abroad), np.int64)
+    country = world.merchant_country.to_numpy(zero_copy_only=False)
+    home = country == world.scenario.geography.country_code
+    for foreign in (False, True):
+        rows = np.flatnonzero(abroad == foreign)
+        weight = world.habits.web_popularity * (home != foreign)
+        if not weight.any():
+            weight = world.habits.web_popularity
+        cumulative = np.cumsum(weight) / weight.sum()
+        merchant[rows] = np.minimum(np.searchsorted(cumulative, rng.random(len(rows))), len(weight) - 1)
+    return merchant
+
+
+def _burner_device_and_ip(world, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """A fresh device (rarely seen twice) on a mobile network, per episode: what a careful fraudster uses."""
+    burners = world.devices.burner_devices
+    return (burners[rng.integers(0, len(burners), n)],
+            world.mobile_ips[rng.integers(0, len(world.mobile_ips), n)])
+
+
+def _chains(world, state: State, day: date, rng: np.random.Generator, start_ms: int) -> Episodes:
+    """Card-not-present purchases (and some cloned-card purchases at shops) with stolen card data: breached web
+    shops' cards first, then card data from elsewhere. A ring's burst of resellable goods from its devices — or,
+    stealthily, a few purchases hours apart at popular web shops in the victim's categories and amounts, from a
+    fresh device."""
+    from fraud_pipeline.generators.genuine import shops_near, weights
+    s = world.scenario
+    c = s.fraud.card_fraud_chain
+    n = rng.poisson(mean_episodes(s, "card_fraud_chain", day))
+    ready = np.flatnonzero((state.pool.kind == BREACHED) & (state.pool.onset_ms < start_ms + MS_PER_DAY))
+    from_pool = ready[:n]
+    account = np.concatenate([state.pool.account[from_pool],
+                              _victims(world, state, rng, weights(world, day)[ONLINE] + 1e-9, n - len(from_pool),
+                                       start_ms)])
+    n = len(account)
+    stealth = rng.random(n) < c.stealth
+    length = np.where(stealth, rng.integers(c.stealth_length.min, c.stealth_length.max + 1, n),
+                      rng.integers(c.length.min, c.length.max + 1, n))
+    begin = times_in_hours(rng, n, 0, s.card_transactions.hourly["online"], start_ms)
+    gap = np.where(np.repeat(stealth, length), rng.uniform(c.stealth_gap_minutes.min, c.stealth_gap_minutes.max,
+                                                            length.sum()) * 60_000,
+                   rng.uniform(c.gap_seconds.min, c.gap_seconds.max, length.sum()) * 1000).astype(np.int64)
+    episode, event = _times(rng, begin, length, gap)
+    customer = world.account_customer[account]
+    resale = spending.category_weights(s, np.array([RESALE_AFFLUENCE]))[0]
+    mix = np.where(stealth[episode, None], world.category_weights[customer[episode]], resale[None, :])
+    category = (np.cumsum(mix, axis=1) < rng.random(len(episode))[:, None]).sum(axis=1).clip(0, mix.shape[1] - 1)
+    scale = np.where(stealth[episode], world.basket[customer[episode]], 1.0)
+    ring = np.where(stealth, -1, rng.integers(0, s.fraud.rings.count, n))
+    online = rng.random(len(episode)) < c.online_share
+    ring_device, ring_ip = _ring_device_and_ip(world, rng, np.maximum(ring, 0)[episode])
+    burner, burner_ip = _burner_device_and_ip(world, rng, n)
+    stealthy = stealth[episode]
+    device = np.where(stealthy, burner[episode], ring_device)
+    ip = np.where(stealthy, burner_ip[episode], ring_ip)
+    # stealthy: popular web shops, abroad as often as customers shop abroad
+    abroad_share = np.where(stealthy, s.card_transactions.habits.foreign_online_share, c.foreign_share)
+    web = _web_rows(world, rng, day, account[episode], event, category, scale, abroad_share, device, ip,
+                    popular=stealthy)
+    # cloned cards at shops: around another province's hub — or, stealthily, near the victim's home
+    hubs = np.array([(p.hub.lat, p.hub.lon) for p in s.geography.provinces])
+    home = np.stack([world.home_lat[customer[episode]], world.home_lon[customer[episode]]], axis=1)
+    where = np.where(stealthy[:, None], home, hubs[rng.integers(0, len(hubs), n)][episode]) + rng.uniform(
+        -0.3, 0.3, (len(episode), 2))
+    shop = shops_near(world, rng, category, where[:, 0], where[:, 1], 12)
+    from fraud_pipeline.generators.genuine import _purchase_rows
+    cloned = _purchase_rows(world, lambda purpose: rng, day, POS, account[episode], customer[episode], category, shop,
+                            event, scale=scale)
+    rows = concat([web.take(np.flatnonzero(online)), cloned.take(np.flatnonzero(~online))])
+    order = np.argsort(np.concatenate([np.flatnonzero(online), np.flatnonzero(~online)]), kind="stable")
+    rows = rows.take(order)
+    pool = np.concatenate([from_pool, np.full(n - len(from_pool), -1)])
+    parameters = [{"length": int(k), "stealth": bool(x)} for k, x in zip(length, stealth)]
+    return Episodes(CHAIN, account, stealth, ring, pool, _label(rows, episode), parameters)
+
+
+def _label(rows: Rows, episode: np.ndarray) -> Rows:
+    rows.episode = episode.astype(np.int64)  # local episode index until numbered
+    return rows
+
+
+def _abroad(world, state: State, day: date, rng: np.random.Generator, start_ms: int,
+            genuine: Rows) -> Episodes:
+    """Counterfeit cards (skimmed at home) cashed out at ATMs abroad, in local notes: hours after a withdrawal at
+    home and far away (impossible travel) — or, stealthily, in the country the victim is visiting."""
+    from fraud_pipeline.generators.genuine import weights
+    s = world.scenario
+    c = s.fraud.atm_abroad
+    n = rng.poisson(mean_episodes(s, "atm_abroad", day))
+    today = day_number(day)
+    trip = world.trips.on(today, world.n_customers)
+    stealthy = rng.random(n) < c.stealth
+    travellers = np.flatnonzero((trip[world.account_customer] >= 0))
+    travellers = travellers[world.trips.abroad[trip[world.account_customer[travellers]]]
+                            & (weights(world, day)[ATM][travellers] > 0)]  # accounts in use (not dormant)
+    ages = world.age[world.account_customer]
+    susceptibility = np.zeros(world.n_accounts)
+    for band in c.age_susceptibility:
+        susceptibility[(ages >= band.min_age) & (ages <= band.max_age)] = band.weight
+    # non-stealth episodes start from a genuine withdrawal at home today: by a card skimmed at a point of compromise
+    # when one is withdrawing today, else by a susceptible victim
+    home = np.flatnonzero((genuine.kind == WITHDRAWAL) & (genuine.currency < 0) & (genuine.scenario < 0))
+    skimmed = _from_pool(state, genuine.account[home], SKIMMED, start_ms) >= 0
+    anchor_weight = (susceptibility[genuine.account[home]] + SKIMMED_PREFERENCE * skimmed) * (
+        weights(world, day)[ATM][genuine.account[home]] > 0)
+    anchors = home[_pick(rng, anchor_weight, int((~stealthy).sum()))]
+    stealth_accounts = travellers[_pick(rng, np.ones(len(travellers)), int(stealthy.sum()))] if len(travellers) else \
+        np.zeros(0, np.int64)
+    account = np.concatenate([genuine.account[anchors], stealth_accounts])
+    stealth = np.concatenate([np.zeros(len(anchors), bool), np.ones(len(stealth_accounts), bool)])
+    n = len(account)
+    count = rng.integers(c.withdrawals.min, c.withdrawals.max + 1, n)
+    anchor_ms = np.concatenate([genuine.event_ms[anchors], np.zeros(len(stealth_accounts), np.int64)])
+    begin = np.where(stealth, times_in_hours(rng, n, 0, s.card_transactions.hourly["atm"], start_ms),
+                     anchor_ms + (rng.uniform(c.delay_hours.min, c.delay_hours.max, n) * MS_PER_HOUR).astype(np.int64))
+    destinations = s.geography.destinations
+    dest_lat = np.array([d.city.lat for d in destinations])
+    dest_lon = np.array([d.city.lon for d in destinations])
+    anchor_place = np.concatenate([genuine.place[anchors], np.zeros(len(stealth_accounts), np.int64)])
+    far = km_between(world.merchant_lat[anchor_place][:, None], world.merchant_lon[anchor_place][:, None],
+                     dest_lat[None, :], dest_lon[None, :]) >= c.min_distance_km
+    travel = np.array([d.weight for d in destinations])
+    chosen = np.array([_pick(rng, travel * f, 1)[0] if f.any() else -1 for f in far], np.int64) if n else \
+        np.zeros(0, np.int64)
+    on_trip = trip[world.account_customer[account]]
+    visiting = np.where(on_trip >= 0, world.trips.destination[np.maximum(on_trip, 0)] if len(world.trips.destination)
+                        else -1, -1)
+    where = np.where(stealth, visiting, chosen)
+    ok = where >= 0
+    account, stealth, count, begin, where, anchor_ms = (x[ok] for x in (account, stealth, count, begin, where, anchor_ms))
+    anchor_ids = np.where(stealth, -1, np.concatenate([anchors, np.zeros(len(stealth_accounts), np.int64)])[ok])
+    n = len(account)
+    gap = (rng.uniform(*ABROAD_GAP_MINUTES, count.sum()) * 60_000).astype(np.int64)
+    episode, event = _times(rng, begin, count, gap)
+    atm = np.array([world.foreign_atms[w][int(u * len(world.foreign_atms[w]))]
+                    for w, u in zip(where[episode], rng.random(len(episode)))], np.int64)
+    from fraud_pipeline.generators.genuine import in_local_currency
+    atm_config = s.card_transactions.atm
+    customer = world.account_customer[account[episode]]
+    usual = atm_config.median_of_income * world.income[customer] * rng.lognormal(0, CASH_SIGMA, len(episode))
+    most = atm_config.max_amount * rng.uniform(0.6, 1.0, len(episode))
+    cents = np.round(np.where(stealth[episode], np.minimum(usual, atm_config.max_amount), most) * 100).astype(np.int64)
+    currency = world.merchant_currency[atm]
+    original, cents = in_local_currency(world, rng, day, cents, currency, np.full(len(atm), -1), note=True)
+    rows = make(len(episode), account=account[episode], channel=ATM, kind=WITHDRAWAL, event_ms=event, cents=cents,
+                original_cents=original, currency=currency, merchant=atm, place=atm, card=True)
+    pool_rows = _from_pool(state, account, SKIMMED, start_ms)
+    parameters = [{"withdrawals": int(k), "stealth": bool(x), "destination": destinations[w].city.name,
+                   "anchor_hours_before": None if x else round((b - a) / MS_PER_HOUR, 3)}
+                  for k, x, w, b, a in zip(count, stealth, where, begin, anchor_ms)]
+    return Episodes(ABROAD, account, stealth, rng.integers(0, s.fraud.rings.count, n), pool_rows,
+                    _label(rows, episode), parameters)
+
+
+def _pick(rng: np.random.Generator, weight: np.ndarray, n: int) -> np.ndarray:
+    """`n` distinct positions drawn by weight (fewer if fewer have weight)."""
+    candidates = np.flatnonzero(weight > 0)
     n = min(n, len(candidates))
     if n == 0:
-        return candidates[:0]
-    p = None if weight is None else weight[candidates] / weight[candidates].sum()
+        return np.zeros(0, np.int64)
+    p = weight[candidates] / weight[candidates].sum()
     return np.sort(rng.choice(candidates, n, replace=False, p=p))
 
 
-def _clean_column(clean: pa.Table, name: str, rows: np.ndarray) -> np.ndarray:
-    return clean[name].take(pa.array(rows)).to_numpy(zero_copy_only=False)
+def _from_pool(state: State, account: np.ndarray, kind: int, start_ms: int) -> np.ndarray:
+    """For each victim, an entry of the pool of stolen card data of `kind` ready today for its account, else -1."""
+    ready = np.flatnonzero((state.pool.kind == kind) & (state.pool.onset_ms < start_ms + MS_PER_DAY))
+    found = np.full(len(account), -1)
+    if len(ready):
+        first = pd.Series(ready).groupby(state.pool.account[ready]).first()
+        found = first.reindex(account).fillna(-1).to_numpy().astype(np.int64)
+    return found
 
 
-def _card_rows(world: FraudWorld, clean: pa.Table, rows: np.ndarray) -> np.ndarray:
-    return row_of(clean["card_number"].take(pa.array(rows)), world.cards.card_number)
+def _velocity(world, state: State, day: date, rng: np.random.Generator, start_ms: int) -> Episodes:
+    """A burst of card-not-present payments from a ring's device: at night and far above habit — or, stealthily,
+    by day at popular web shops within the victim's usual amounts, from a fresh device (the pace gives it away)."""
+    from fraud_pipeline.generators.genuine import weights
+    s = world.scenario
+    c = s.fraud.high_velocity
+    n = rng.poisson(mean_episodes(s, "high_velocity", day))
+    account = _victims(world, state, rng, weights(world, day)[ONLINE] + 1e-9, n, start_ms)
+    n = len(account)
+    stealth = rng.random(n) < c.stealth
+    count = rng.integers(c.transactions.min, c.transactions.max + 1, n)
+    first, last = c.hours
+    night = start_ms + rng.integers(first * MS_PER_HOUR, (last + 1) * MS_PER_HOUR, n)
+    begin = np.where(stealth, times_in_hours(rng, n, 0, s.card_transactions.hourly["online"], start_ms), night)
+    gap = (rng.uniform(c.gap_seconds.min, c.gap_seconds.max, count.sum()) * 1000).astype(np.int64)
+    episode, event = _times(rng, begin, count, gap)
+    customer = world.account_customer[account[episode]]
+    multiplier = rng.uniform(c.spend_multiplier.min, c.spend_multiplier.max, len(episode))
+    category = (np.cumsum(world.category_weights[customer], axis=1) < rng.random(len(episode))[:, None]).sum(
+        axis=1).clip(0, len(s.merchants.categories) - 1)
+    ring = np.where(stealth, -1, rng.integers(0, s.fraud.rings.count, n))
+    ring_device, ring_ip = _ring_device_and_ip(world, rng, np.maximum(ring, 0)[episode])
+    burner, burner_ip = _burner_device_and_ip(world, rng, n)
+    stealthy = stealth[episode]
+    device = np.where(stealthy, burner[episode], ring_device)
+    ip = np.where(stealthy, burner_ip[episode], ring_ip)
+    scale = np.where(stealthy, world.basket[customer] * rng.uniform(1.0, 2.0, len(episode)), 1.0)
+    abroad_share = np.where(stealthy, s.card_transactions.habits.foreign_online_share, 0.5)
+    rows = _web_rows(world, rng, day, account[episode], event, category, scale, abroad_share, device, ip,
+                     popular=stealthy)
+    big = ~stealth[episode]
+    avg = world.avg_spend[customer]
+    rows.cents = np.where(big, np.round(avg * multiplier * 100).astype(np.int64), rows.cents)
+    rows.original_cents = np.where(big & (rows.currency < 0), rows.cents, rows.original_cents)
+    foreign = big & (rows.currency >= 0)
+    if foreign.any():
+        from fraud_pipeline.generators.genuine import in_local_currency
+        rows.original_cents[foreign], rows.cents[foreign] = in_local_currency(
+            world, rng, day, rows.cents[foreign], rows.currency[foreign], world.merchant_category[rows.merchant[foreign]])
+    parameters = [{"transactions": int(k), "stealth": bool(x)} for k, x in zip(count, stealth)]
+    return Episodes(VELOCITY, account, stealth, ring, np.full(n, -1), _label(rows, episode), parameters)
 
 
-def _other_device(world: FraudWorld, account: np.ndarray, rng, weighted: bool) -> np.ndarray:
-    """A device that is not the account's trusted one (risky devices likelier when `weighted`)."""
-    n_devices = len(world.device_id)
-    trusted = row_of(world.cards.trusted_device.take(pa.array(account)), world.device_id)
-    device = (np.minimum(np.searchsorted(world.device_weight_cdf, rng.random(len(account))), n_devices - 1)
-              if weighted else rng.integers(0, n_devices, len(account)))
-    clash = device == trusted
-    device[clash] = (device[clash] + 1 + rng.integers(0, n_devices - 1, clash.sum())) % n_devices
-    return device
+def _takeovers(world, state: State, day: date, rng: np.random.Generator, start_ms: int) -> Episodes:
+    """Sessions that drain an account to a ring's mule: from an unknown device (often a tampered one) to a payee
+    added in the session — or, stealthily, from the victim's own phone (social engineering, an authorised push
+    payment) to a mule saved days before."""
+    from fraud_pipeline.generators.genuine import digital, session_city
+    s = world.scenario
+    c = s.fraud.account_takeover
+    plan = world.ato_plan
+    today = plan[plan["day"] == day_number(day)]
+    account = today["account"].to_numpy(np.int64)
+    stealth = today["stealth"].to_numpy(bool)
+    ring = today["ring"].to_numpy(np.int64)
+    n = len(account)
+    count = np.where(stealth, rng.integers(c.stealth_transfers.min, c.stealth_transfers.max + 1, n),
+                     rng.integers(c.transfers.min, c.transfers.max + 1, n))
+    begin = times_in_hours(rng, n, 0, s.card_transactions.hourly["transfer"], start_ms)
+    slow = np.repeat(stealth, count)
+    gap = np.where(slow, rng.uniform(c.stealth_gap_minutes.min, c.stealth_gap_minutes.max, count.sum()) * 60_000,
+                   rng.uniform(c.gap_seconds.min, c.gap_seconds.max, count.sum()) * 1000).astype(np.int64)
+    episode, event = _times(rng, begin, count, gap)
+    available = np.maximum(state.balance[account] + world.limit[account], 0)
+    drain = rng.uniform(c.drain_share.min, c.drain_share.max, n) * available
+    split = rng.dirichlet(np.ones(max(c.transfers.max, c.stealth_transfers.max)), n)[episode, _position(count)]
+    split /= np.bincount(episode, weights=split, minlength=n)[episode]
+    cents = spending.typed_amount(rng, drain[episode] * split, least=10_000)  # typed like any transfer, ≥ R100
+    customer = world.account_customer[account]
+    trip = world.trips.on(day_number(day), world.n_customers)
+    own_device, own_ip = digital(world, rng, day, customer, trip)
+    ring_device, ring_ip = _ring_device_and_ip(world, rng, ring, vpn_share=0.3)
+    risky = world.device_risky[ring_device]
+    device = np.where(stealth, own_device, ring_device)
+    ip = np.where(stealth, own_ip, ring_ip)
+    mule = world.mules[ring, today["mule_slot"].to_numpy(np.int64)]
+    place = len(world.merchant_id) + np.where(stealth, session_city(world, customer, trip),
+                                              rng.integers(0, len(world.city_lat), n))
+    rows = make(len(episode), account=account[episode], channel=TRANSFER, kind=TRANSFER_OUT, event_ms=event,
+                cents=cents, payee=mule[episode], place=place[episode], device=device[episode], ip=ip[episode],
+                card=True)
+    parameters = [{"transfers": int(k), "stealth": bool(x), "drain_share": round(float(d / max(a, 1)), 3),
+                   "risky_device": bool(r and not x)} for k, x, d, a, r in zip(count, stealth, drain, available, risky)]
+    return Episodes(TAKEOVER, account, stealth, ring, np.full(n, -1), _label(rows, episode), parameters)
 
 
-def _chains(scenario, world: FraudWorld, clean, day, rng) -> Episodes:
-    """Seeds 002/003: a burst of 3–10 transactions 30–120 s apart, right after one of the card's real purchases."""
-    config = scenario.fraud.card_fraud_chain
-    purchases = pc.is_in(clean["channel"], pa.array(ANCHOR_CHANNELS["card_fraud_chain"])).to_numpy(zero_copy_only=False)
-    anchors = _anchor_rows(purchases, _episode_count(scenario, "card_fraud_chain", clean.num_rows), rng)
-    if len(anchors) == 0:
-        return Episodes("card_fraud_chain", _empty_rows(), [])
-    card = _card_rows(world, clean, anchors)
-    length = rng.integers(config.length.min, config.length.max + 1, len(anchors))
-    anchor_ms = _clean_column(clean, "event_time", anchors).astype("datetime64[ms]").astype(np.int64)
-    episode, event = _times_after(anchor_ms, length, config.gap_seconds, rng)
-    card = card[episode]
-    customer, account = world.cards.card_customer[card], world.cards.card_account[card]
-    online = rng.random(len(episode)) < config.online_share
-    category = rng.choice(len(world.cards.category_shares), len(episode), p=world.cards.category_shares)
-    anchor_lat = _clean_column(clean, "lat", anchors)[episode]
-    anchor_lon = _clean_column(clean, "lon", anchors)[episode]
-    pick = rng.random(len(episode))
-    merchant = np.where(online, any_shop(world.cards, category, pick),
-                        shops_near(world.cards, category, anchor_lat, anchor_lon, pick, k=4))
-    device = np.where(online, _other_device(world, account, rng, weighted=False), -1)
-    rows = {"episode": episode, "card": card, "event_ms": event, "channel": np.where(online, "online", "pos"),
-            "merchant": merchant, "at_terminal": ~online, "device": device,
-            "amount": purchase_amounts(scenario, world.cards, rng, category, customer,
-                                       scenario.card_transactions.home_multiplier,
-                                       BucketDistribution(scenario.card_transactions.amount_buckets))}
-    anchor_ids = _clean_column(clean, "transaction_id", anchors)
-    parameters = [{"length": int(n), "anchor_transaction_id": str(a)} for n, a in zip(length, anchor_ids)]
-    return Episodes("card_fraud_chain", rows, parameters)
+def _at(values: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """values[index], -1 where index is -1."""
+    found = np.full(len(index), -1, np.int64)
+    found[index >= 0] = values[index[index >= 0]]
+    return found
 
 
-def _atm_abroad(scenario, world: FraudWorld, clean, day, rng) -> Episodes:
-    """Seed 003: 1–5 h after a withdrawal at home, the same card takes cash abroad; older customers more often."""
-    config = scenario.fraud.atm_abroad
-    withdrawals = pc.is_in(clean["channel"], pa.array(ANCHOR_CHANNELS["atm_abroad"])).to_numpy(zero_copy_only=False)
-    card_of_row = np.full(clean.num_rows, 0)
-    card_of_row[withdrawals] = _card_rows(world, clean, np.flatnonzero(withdrawals))
-    age = world.customer_age[world.cards.card_customer[card_of_row]]
-    weight = np.zeros(clean.num_rows)
-    for band in config.age_susceptibility:
-        weight[(age >= band.min_age) & (age <= band.max_age) & withdrawals] = band.weight
-    anchors = _anchor_rows(weight > 0, _episode_count(scenario, "atm_abroad", clean.num_rows), rng, weight=weight)
-    if len(anchors) == 0:
-        return Episodes("atm_abroad", _empty_rows(), [])
-    n = len(anchors)
-    card = card_of_row[anchors]
-    anchor_ms = _clean_column(clean, "event_time", anchors).astype("datetime64[ms]").astype(np.int64)
-    hours_after = rng.uniform(config.delay_hours.min, config.delay_hours.max, n)
-    lat, lon = _clean_column(clean, "lat", anchors), _clean_column(clean, "lon", anchors)
-    place = rng.integers(0, world.abroad.num_rows, n)
-    abroad_lat, abroad_lon = world.abroad["lat"].to_numpy(), world.abroad["lon"].to_numpy()
-    near = km_between(lat, lon, abroad_lat[place], abroad_lon[place]) < config.min_distance_km
-    while near.any():  # impossible travel: far enough that no one could have made the trip
-        place[near] = rng.integers(0, world.abroad.num_rows, near.sum())
-        near = km_between(lat, lon, abroad_lat[place], abroad_lon[place]) < config.min_distance_km
-    cash = atm_cash(scenario, world.cards, world.cards.card_customer[card], rng.random(n),
-                    BucketDistribution(scenario.card_transactions.amount_buckets))
-    converted = np.round(cash * rng.uniform(0.97, 1.03, n), 2)  # foreign notes, converted back
-    rows = {"episode": np.arange(n), "card": card, "event_ms": anchor_ms + np.round(hours_after * MS_PER_HOUR).astype(np.int64),
-            "channel": np.full(n, "atm"), "merchant": np.full(n, -1), "at_terminal": np.zeros(n, bool),
-            "device": np.full(n, -1), "amount": converted, "abroad": place}
-    distance = km_between(lat, lon, abroad_lat[place], abroad_lon[place])
-    anchor_ids = _clean_column(clean, "transaction_id", anchors)
-    parameters = [{"anchor_transaction_id": str(a), "hours_after": round(float(h), 3), "distance_km": round(float(d), 1),
-                   "customer_age": int(x)} for a, h, d, x in zip(anchor_ids, hours_after, distance, age[anchors])]
-    return Episodes("atm_abroad", rows, parameters)
+def _position(count: np.ndarray) -> np.ndarray:
+    return np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
 
 
-def _high_velocity(scenario, world: FraudWorld, clean, day, rng) -> Episodes:
-    """Seed 000's scenario A: at night, near another province's hub, 5–12× the usual spend, a new device and payee."""
-    config = scenario.fraud.high_velocity
-    n = _episode_count(scenario, "high_velocity", clean.num_rows)
-    card = card_draw(world.cards, rng, n)
-    customer, account = world.cards.card_customer[card], world.cards.card_account[card]
-    home = world.customer_province[customer]
-    elsewhere = (home + 1 + rng.integers(0, len(world.province_hubs) - 1, n)) % len(world.province_hubs)
-    first, last = config.hours
-    start = day_start_ms(day) + rng.integers(first * MS_PER_HOUR, (last + 1) * MS_PER_HOUR, n)
-    count = rng.integers(config.transactions.min, config.transactions.max + 1, n)
-    episode, event = _times_after(start, count, config.gap_seconds, rng)
-    category = rng.choice(len(world.cards.category_shares), len(episode), p=world.cards.category_shares)
-    hub = world.province_hubs[elsewhere[episode]]
-    merchant = shops_near(world.cards, category, hub[:, 0], hub[:, 1], rng.random(len(episode)), k=8)
-    multiplier = rng.uniform(config.spend_multiplier.min, config.spend_multiplier.max, len(episode))
-    device = _other_device(world, account, rng, weighted=False)
-    rows = {"episode": episode, "card": card[episode], "event_ms": event, "channel": np.full(len(episode), "online"),
-            "merchant": merchant, "at_terminal": np.ones(len(episode), bool), "device": device[episode],
-            "amount": np.round(world.avg_spend[customer[episode]] * multiplier, 2)}
-    provinces = [p.name for p in scenario.geography.provinces]
-    parameters = [{"province": provinces[p], "transactions": int(k)} for p, k in zip(elsewhere, count)]
-    return Episodes("high_velocity", rows, parameters)
-
-
-def _account_takeover(scenario, world: FraudWorld, clean, day, rng) -> Episodes:
-    """Seed 004's signals: a session on a device the account does not trust, draining it to high-risk payees."""
-    config = scenario.fraud.account_takeover
-    n = _episode_count(scenario, "account_takeover", clean.num_rows)
-    card = card_draw(world.cards, rng, n)
-    account = world.cards.card_account[card]
-    device = _other_device(world, account, rng, weighted=True)
-    start = day_start_ms(day) + rng.integers(0, MS_PER_DAY, n)
-    count = rng.integers(config.transfers.min, config.transfers.max + 1, n)
-    episode, event = _times_after(start, count, config.gap_seconds, rng)
-    drain = rng.uniform(config.drain_share.min, config.drain_share.max, n)
-    split = rng.dirichlet(np.ones(config.transfers.max), n)[np.arange(n).repeat(count),
-                                                              _position_in_episode(count)]
-    split /= np.bincount(episode, weights=split)[episode]
-    amount = np.maximum(np.round(world.account_balance[account][episode] * drain[episode] * split, 2), 0.01)
-    payee = rng.integers(0, len(world.high_risk_beneficiaries), len(episode))
-    rows = {"episode": episode, "card": card[episode], "event_ms": event, "channel": np.full(len(episode), "transfer"),
-            "merchant": np.full(len(episode), -1), "at_terminal": np.zeros(len(episode), bool),
-            "device": device[episode], "amount": amount, "payee": payee}
-    device_ids = world.device_id.take(pa.array(device)).to_pylist()
-    parameters = [{"device_id": d, "drain_share": round(float(s), 3), "transfers": int(k)}
-                  for d, s, k in zip(device_ids, drain, count)]
-    return Episodes("account_takeover", rows, parameters)
-
-
-def _position_in_episode(count: np.ndarray) -> np.ndarray:
-    starts = np.repeat(np.cumsum(count) - count, count)
-    return np.arange(count.sum()) - starts
-
-
-def _rows_table(scenario: Scenario, world: FraudWorld, episodes: Episodes, day: date) -> tuple[pa.Table, pa.Table]:
-    """The episodes' rows as transaction columns with labels (times in ms), and one record per episode."""
-    r, n = episodes.rows, len(episodes.rows["episode"])
-    cards = world.cards
-    card = r["card"]
-    account, customer = cards.card_account[card], cards.card_customer[card]
-    merchant = r["merchant"]
-    place = np.where(r["at_terminal"], merchant, len(cards.merchants) + customer)
-    abroad = r.get("abroad")
-    lat, lon = cards.place_lat[place], cards.place_lon[place]
-    city, province = cards.place_city.take(pa.array(place)), cards.place_province.take(pa.array(place))
-    country = pa.repeat(scenario.geography.country_code, n)
-    category, mcc = (cards.merchants[name].take(nullable(merchant)) for name in ("category", "mcc"))
-    if abroad is not None:  # at a foreign bank's ATM: not one of our terminals
-        lat, lon = world.abroad["lat"].to_numpy()[abroad], world.abroad["lon"].to_numpy()[abroad]
-        city, country = world.abroad["city"].take(pa.array(abroad)), world.abroad["country"].take(pa.array(abroad))
-        province = pa.nulls(n, pa.string())
-        category, mcc = pa.repeat("Cash Withdrawal", n), pa.repeat(scenario.merchants.atm_mcc, n)
-    payee = r.get("payee")
-    lag = scenario.card_transactions.arrival_lag_seconds
-    rng = stream(scenario.seed, "fraud_rows", episodes.scenario, day.isoformat())
-    event = r["event_ms"]
-    arrival = event + arrival_lag_ms(rng, n, lag.median, lag.sigma, lag.max)
-
-    config = getattr(scenario.fraud, episodes.scenario)
-    count = np.bincount(r["episode"], minlength=len(episodes.parameters))
-    end = np.full(len(count), np.iinfo(np.int64).min)
-    np.maximum.at(end, r["episode"], event)
-    begin = np.full(len(count), np.iinfo(np.int64).max)
-    np.minimum.at(begin, r["episode"], event)
-    first_arrival = np.full(len(count), np.iinfo(np.int64).max)
-    np.minimum.at(first_arrival, r["episode"], arrival)
-    delay = rng.uniform(config.label_delay_days.min, config.label_delay_days.max, len(count)) * MS_PER_DAY
-    known = end + np.round(delay).astype(np.int64)
-    episode_id = ids(f"{EPISODE_PREFIX[episodes.scenario]}-{day:%Y%m%d}-", np.arange(len(count)), 5)
-
-    rows = pa.table({
-        "event_ms": event, "arrival_ms": arrival,
-        "card_number": cards.card_number.take(pa.array(card)),
-        "account_id": cards.account_id.take(pa.array(account)),
-        "customer_id": cards.customer_id.take(pa.array(customer)),
-        "channel": pa.array(r["channel"], pa.string()),
-        "merchant_id": cards.merchants["merchant_id"].take(nullable(merchant)),
-        "category": category, "mcc": mcc,
-        "beneficiary_id": (world.high_risk_beneficiaries.take(pa.array(payee)) if payee is not None
-                           else pa.nulls(n, pa.string())),
-        "amount": pa.array(r["amount"], pa.float64()),
-        "currency": pa.repeat(scenario.geography.currency, n),
-        "lat": pa.array(lat, pa.float64()), "lon": pa.array(lon, pa.float64()),
-        "city": city, "province": province, "country": country,
-        "device_id": world.device_id.take(nullable(r["device"])),
-        "recipient_status": pa.repeat("NEW_RECIPIENT", n),
-        "is_fraud": pa.repeat(True, n),
-        "fraud_scenario": pa.repeat(episodes.scenario, n),
-        "fraud_episode_id": episode_id.take(pa.array(r["episode"])),
-        "label_available_at": pa.array(known[r["episode"]], pa.timestamp("ms")),
-    })
-    first_row = np.searchsorted(r["episode"], np.arange(len(count)))
-    record = pa.table({
-        "episode_id": episode_id,
-        "scenario": pa.repeat(episodes.scenario, len(count)),
-        "card_number": rows["card_number"].take(pa.array(first_row)),
-        "account_id": rows["account_id"].take(pa.array(first_row)),
-        "customer_id": rows["customer_id"].take(pa.array(first_row)),
-        "start_time": pa.array(begin, pa.timestamp("ms")),
-        "end_time": pa.array(end, pa.timestamp("ms")),
-        "transactions": count.astype(np.int32),
-        "total_amount": np.round(np.bincount(r["episode"], weights=r["amount"], minlength=len(count)), 2),
-        "label_available_at": pa.array(known, pa.timestamp("ms")),
-        "parameters": [json.dumps(p, sort_keys=True) for p in episodes.parameters],
-        "first_arrival_ms": first_arrival,
-    })
-    return rows, record
-
-
-def inject(scenario: Scenario, world: FraudWorld, day: date, clean: pa.Table,
-           clean_day_before: pa.Table | None) -> tuple[pa.Table, pa.Table]:
-    """The fraudulent transactions that arrive on `day` (arrival order) and the episodes whose first row does.
-
-    Episodes start from the clean transactions of the day before and of `day` (their anchors);
-    `clean_day_before` is None on the calendar's first day. `clean` needs `transaction_id`, so
-    fraud rows get numbers no genuine row of the day has.
-    """
-    start, end = day_start_ms(day), day_start_ms(day) + MS_PER_DAY
-    fraud_rows, records = [], []
-    for stale in [d for d in world.episode_cache if d < day - timedelta(days=1)]:
-        del world.episode_cache[stale]
-    for episode_day, anchors in ((day - timedelta(days=1), clean_day_before), (day, clean)):
-        if anchors is None:
+def fraud_day(world, state: State, day: date, genuine: Rows) -> Attempted:
+    """The day's fraud: each enabled scenario's episodes as rows (labelled, with when the bank will learn of them),
+    their records, and the cards to block then."""
+    from fraud_pipeline.generators.day import card_numbers
+    from fraud_pipeline.generators.ledger import card_in_use
+    s = world.scenario
+    start = day_start_ms(day)
+    makers = {CHAIN: lambda rng: _chains(world, state, day, rng, start),
+              ABROAD: lambda rng: _abroad(world, state, day, rng, start, genuine),
+              VELOCITY: lambda rng: _velocity(world, state, day, rng, start),
+              TAKEOVER: lambda rng: _takeovers(world, state, day, rng, start)}
+    parts, records, blocks, used = [], [], [], []
+    numbers = card_numbers(world, state)
+    lag = s.card_transactions.arrival_lag_seconds
+    for scenario, name in enumerate(SCENARIOS):
+        if not getattr(s.fraud, name).enabled:
             continue
-        if episode_day not in world.episode_cache:
-            world.episode_cache[episode_day] = [_rows_table(scenario, world, episodes, episode_day)
-                                                for episodes in day_episodes(scenario, world, anchors, episode_day)
-                                                if episodes.parameters]
-        for rows, record in world.episode_cache[episode_day]:
-            arrival = rows["arrival_ms"].to_numpy()
-            fraud_rows.append(rows.filter(pa.array((arrival >= start) & (arrival < end))))
-            first = record["first_arrival_ms"].to_numpy()
-            records.append(record.filter(pa.array((first >= start) & (first < end))))
+        rng = stream(s.seed, "fraud", name, day.isoformat())
+        found = makers[scenario](rng)
+        n = len(found.account)
+        if n == 0:
+            continue
+        rows, local = found.rows, found.rows.episode
+        number = day_number(day) * PER_DAY + scenario * PER_SCENARIO + np.arange(n)
+        end = np.full(n, np.iinfo(np.int64).min)
+        np.maximum.at(end, local, rows.event_ms)
+        begin = np.full(n, np.iinfo(np.int64).max)
+        np.minimum.at(begin, local, rows.event_ms)
+        delay = getattr(s.fraud, name).label_delay_days
+        known = end + (rng.uniform(delay.min, delay.max, n) * MS_PER_DAY).astype(np.int64)
+        rows.scenario = np.full(len(rows), scenario, np.int64)
+        rows.episode = number[local]
+        rows.label_ms = known[local]
+        rows.arrival_ms = rows.event_ms + arrival_lag_ms(rng, len(rows), lag.median, lag.sigma, lag.max)
+        card = card_in_use(world, state, found.account, begin)
+        pooled = found.pool >= 0
+        records.append(pd.DataFrame({
+            "episode": number, "scenario": name, "card": card, "account": found.account, "begin": begin, "end": end,
+            "transactions": np.bincount(local, minlength=n).astype(np.int32),
+            "total": np.bincount(local, weights=rows.cents, minlength=n) / 100, "known": known,
+            "stealth": found.stealth, "ring": found.ring,
+            "compromise": _at(state.pool.merchant, found.pool),
+            "captured": _at(state.pool.captured_ms, found.pool),
+            "parameters": [json.dumps(p, sort_keys=True) for p in found.parameters]}))
+        blocks.append(Blocks(account=found.account, card=card, block_ms=known, episode=number))
+        used.append(found.pool[pooled])
+        parts.append(rows)
+    episodes = pd.concat(records, ignore_index=True) if records else None
+    return Attempted(rows=concat(parts), episodes=_episode_table(world, numbers, episodes),
+                     blocks=Blocks(*(np.concatenate([getattr(b, f) for b in blocks]) if blocks else np.zeros(0, np.int64)
+                                     for f in ("account", "card", "block_ms", "episode"))),
+                     used_pool=np.concatenate(used) if used else np.zeros(0, np.int64))
 
-    fraud = pa.concat_tables(fraud_rows) if fraud_rows else _rows_schema().empty_table()
-    fraud = fraud.take(pa.array(np.lexsort((fraud["event_ms"].to_numpy(), fraud["arrival_ms"].to_numpy()))))
-    arrival = fraud["arrival_ms"].to_numpy()
-    number = _fresh_numbers(scenario, day, clean, fraud.num_rows)
-    columns = {name: fraud[name] for name in fraud.column_names if name not in ("event_ms", "arrival_ms")}
-    fraud = schemas.FRAUD_TRANSACTIONS.build({
-        **columns,
-        "transaction_id": ids(f"T{day:%Y%m%d}", number, 8),
-        "event_time": pa.array(fraud["event_ms"].to_numpy(), pa.timestamp("ms")),
-        "arrival_time": pa.array(arrival, pa.timestamp("ms")),
-        "batch": batch_of(arrival, start),
+
+def _episode_table(world, numbers: pa.Array, e: pd.DataFrame | None) -> pa.Table:
+    if e is None or e.empty:
+        return schemas.FRAUD_EPISODES.arrow_schema.empty_table()
+    e = e.sort_values(["begin", "episode"], kind="stable")
+    account = e["account"].to_numpy(np.int64)
+    compromise = e["compromise"].to_numpy(np.int64)
+    captured = e["captured"].to_numpy(np.int64)
+    ring = e["ring"].to_numpy(np.int64)
+    return schemas.FRAUD_EPISODES.build({
+        "episode_id": episode_ids(e["episode"].to_numpy(np.int64)),
+        "scenario": e["scenario"].to_numpy(object),
+        "card_number": numbers.take(pa.array(e["card"].to_numpy(np.int64))),
+        "account_id": world.account_id.take(pa.array(account)),
+        "customer_id": world.customer_id.take(pa.array(world.account_customer[account])),
+        "start_time": pa.array(e["begin"].to_numpy(np.int64), pa.timestamp("ms")),
+        "end_time": pa.array(e["end"].to_numpy(np.int64), pa.timestamp("ms")),
+        "transactions": e["transactions"].to_numpy(np.int32),
+        "total_amount": np.round(e["total"].to_numpy(float), 2),
+        "label_available_at": pa.array(e["known"].to_numpy(np.int64), pa.timestamp("ms")),
+        "stealth": e["stealth"].to_numpy(bool),
+        "compromise_merchant_id": world.merchant_id.take(nullable(compromise)),
+        "compromised_at": pa.array(captured, pa.timestamp("ms"), mask=captured < 0),
+        "ring_id": pa.array([f"RING-{r:03d}" if r >= 0 else None for r in ring], pa.string()),
+        "parameters": e["parameters"].to_numpy(object),
     })
-    episodes = pa.concat_tables(records).drop_columns(["first_arrival_ms"]) if records else None
-    if episodes is None:
-        return fraud, schemas.FRAUD_EPISODES.arrow_schema.empty_table()
-    return fraud, schemas.FRAUD_EPISODES.build({name: episodes[name] for name in episodes.column_names})
 
 
-def _rows_schema() -> pa.Schema:
-    """The working columns of fraud rows before ids and timestamps are set."""
-    fields = [f for f in schemas.FRAUD_TRANSACTIONS.arrow_schema
-              if f.name not in ("transaction_id", "event_time", "arrival_time", "batch")]
-    return pa.schema([pa.field("event_ms", pa.int64()), pa.field("arrival_ms", pa.int64()), *fields])
+def compromise_points(world, day: date) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points of compromise active on `day`: merchant rows, the window each steals in (ms), planned per week."""
+    s = world.scenario
+    c = s.fraud.compromise
+    monday = day - timedelta(days=day.weekday())
+    merchants, begin, end = [], [], []
+    for week in (monday - timedelta(days=7 * k) for k in range(0, (c.window_days.max + 6) // 7 + 1)):
+        key = ("compromise", week)
+        if key not in world.caches:
+            rng = stream(s.seed, "fraud", "compromise", week.isoformat())
+            n = rng.poisson(c.points_per_week)
+            kind = rng.choice(3, n, p=[0.4, 0.3, 0.3])
+            pools = [np.concatenate(world.shops), world.atms, np.concatenate(world.web_shops)]
+            merchant = np.array([pools[k][rng.integers(0, len(pools[k]))] for k in kind], np.int64)
+            first = day_start_ms(week) + rng.integers(0, 7 * MS_PER_DAY, n)
+            length = rng.integers(c.window_days.min, c.window_days.max + 1, n) * MS_PER_DAY
+            world.caches[key] = (merchant, first, first + length)
+        m, b, e = world.caches[key]
+        merchants.append(m), begin.append(b), end.append(e)
+    return np.concatenate(merchants), np.concatenate(begin), np.concatenate(end)
 
 
-def _fresh_numbers(scenario: Scenario, day: date, clean: pa.Table, n: int) -> np.ndarray:
-    """Transaction numbers for fraudulent rows from the genuine rows' space, none already used that day."""
-    used = pc.cast(pc.utf8_slice_codeunits(clean["transaction_id"], 9), pa.int64()).to_numpy()
-    return unused_numbers(stream(scenario.seed, "fraud_ids", day.isoformat()), used, n, ID_SPACE)
+def captures(world, state: State, rows: Rows, approved: np.ndarray, card: np.ndarray, day: date) -> Pool:
+    """Cards whose data a point of compromise steals today: a share of the approved genuine payments made there
+    within its window. Their fraud starts after the scenario's onset days."""
+    s = world.scenario
+    merchant, begin, end = compromise_points(world, day)
+    hit = np.flatnonzero(approved & (rows.scenario < 0) & np.isin(rows.merchant, merchant) & (card >= 0))
+    if len(hit) == 0 or len(merchant) == 0:
+        return Pool.empty()
+    rng = stream(s.seed, "fraud", "captures", day.isoformat())
+    point = np.searchsorted(np.sort(merchant), rows.merchant[hit])
+    order = np.argsort(merchant)
+    which = order[np.minimum(point, len(merchant) - 1)]
+    inside = (rows.event_ms[hit] >= begin[which]) & (rows.event_ms[hit] < end[which])
+    taken = inside & (rng.random(len(hit)) < s.fraud.compromise.capture_share)
+    hit, which = hit[taken], which[taken]
+    web = rows.channel[hit] == ONLINE
+    kind = np.where(web, BREACHED, SKIMMED)
+    onset_chain, onset_abroad = s.fraud.card_fraud_chain.onset_days, s.fraud.atm_abroad.onset_days
+    days = np.where(web, rng.integers(onset_chain.min, onset_chain.max + 1, len(hit)),
+                    rng.integers(onset_abroad.min, onset_abroad.max + 1, len(hit)))
+    return Pool(account=rows.account[hit], card=card[hit], merchant=rows.merchant[hit], captured_ms=rows.event_ms[hit],
+                onset_ms=rows.event_ms[hit] + days * MS_PER_DAY, kind=kind)
+
+
+def remaining_pool(pool: Pool, new: Pool, attempted: Attempted, day: date) -> Pool:
+    """The stolen card data still waiting after the day: not used today, not abandoned."""
+    keep = np.ones(len(pool.account), bool)
+    keep[attempted.used_pool] = False
+    keep &= pool.captured_ms > day_start_ms(day) - POOL_DAYS * MS_PER_DAY
+    return pool.take(np.flatnonzero(keep)).add(new)

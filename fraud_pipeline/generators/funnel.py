@@ -21,7 +21,7 @@ from faker import Faker
 
 from fraud_pipeline import schemas
 from fraud_pipeline.generators.columns import ids
-from fraud_pipeline.generators.streams import choose, stream
+from fraud_pipeline.generators.streams import categorical, stream
 from fraud_pipeline.generators.timeline import (MS_PER_DAY, MS_PER_HOUR, arrival_lag_ms, batch_of, day_start_ms,
                                                 times_in_hours)
 from fraud_pipeline.scenario import Scenario
@@ -47,10 +47,6 @@ def lookback_days(scenario: Scenario) -> int:
                   + f.first_transaction_delay_days.max * MS_PER_DAY + f.arrival_lag_seconds.max * 1000 * 4)
     return math.ceil(longest_ms / MS_PER_DAY)
 
-
-def _categorical(rng, shares, n) -> pa.Array:
-    names, index = choose(rng, shares, n)
-    return pa.array(names).take(pa.array(index))
 
 
 def _uniform(rng, bounds, n) -> np.ndarray:
@@ -81,10 +77,10 @@ def cohort(scenario: Scenario, visit_day: date) -> dict[str, pa.Table]:
     visitor_id = ids(f"V{stamp}", numbers, 6)
     visits = {
         "visitor_id": visitor_id,
-        "event_type": _categorical(rng("event_type"), f.event_types, n),
+        "event_type": categorical(rng("event_type"), f.event_types, n),
         "campaign_id": campaigns.take(pa.array(rng("campaign").integers(0, len(campaigns), n))),
-        "device_type": _categorical(rng("device_type"), f.device_types, n),
-        "geo": _categorical(rng("geo"), f.geo, n),
+        "device_type": categorical(rng("device_type"), f.device_types, n),
+        "geo": categorical(rng("geo"), f.geo, n),
         "session_duration": np.round(session, 3),
         "event_ms": visit_ms,
     }
@@ -96,7 +92,7 @@ def cohort(scenario: Scenario, visit_day: date) -> dict[str, pa.Table]:
     age = rng("age").integers(f.applicant_age.min, f.applicant_age.max + 1, m)
     income = np.round(_uniform(rng("income"), f.annual_income, m))
     approved = (rng("approval").random(m) < f.approval_rate) & (age >= 18)
-    otherwise = _categorical(rng("not_approved"), f.not_approved_status, m)
+    otherwise = categorical(rng("not_approved"), f.not_approved_status, m)
     status = pc.if_else(pa.array(approved), "approved", pc.if_else(pa.array(age < 18), "rejected - under age", otherwise))
     app_id = ids(f"P{stamp}", rng("app_id").choice(ID_SPACE, m, replace=False), 6)
     applications = {
@@ -104,7 +100,7 @@ def cohort(scenario: Scenario, visit_day: date) -> dict[str, pa.Table]:
         "visitor_id": visitor_id.take(pa.array(applicant)),
         "applicant_age": age.astype(np.int32),
         "annual_income": income,
-        "employment_status": _categorical(rng("employment"), f.employment_status, m),
+        "employment_status": categorical(rng("employment"), f.employment_status, m),
         "req_credit_limit": np.floor(income / 10).astype(np.int32),
         "application_status": status,
         "event_ms": app_ms,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+import pyarrow as pa
 
 
 def stream(seed: int, *labels: str | int) -> np.random.Generator:
@@ -21,6 +22,12 @@ def choose(rng: np.random.Generator, shares: dict[str, float], n: int) -> tuple[
     names = list(shares)
     probabilities = np.fromiter(shares.values(), dtype=float)
     return names, rng.choice(len(names), size=n, p=probabilities / probabilities.sum())
+
+
+def categorical(rng: np.random.Generator, shares: dict[str, float], n: int) -> pa.Array:
+    """`n` category names drawn by their shares, as an Arrow string array."""
+    names, index = choose(rng, shares, n)
+    return pa.array(names).take(pa.array(index))
 
 
 def distinct_per_row(rng: np.random.Generator, rows: int, per_row: int, population: int) -> np.ndarray:

@@ -1,0 +1,71 @@
+"""The detection scorecard from the command line, for the effective scenario (FRAUD_PIPELINE_SCENARIO, as the
+code location reads it).
+
+    python -m fraud_pipeline.detection                # from the stored days (after materialising them)
+    python -m fraud_pipeline.detection --simulate     # simulate the days in memory first (writes nothing)
+    python -m fraud_pipeline.detection --plot scorecard.png
+
+Prints the scorecard as a Markdown table; exits 1 with a message naming what is missing when the stored
+days are not there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import pandas as pd
+import pyarrow as pa
+
+from fraud_pipeline.detection.report import ENTITIES, markdown, protocol, run
+from fraud_pipeline.scenario import ScenarioError, load_scenario
+from fraud_pipeline.storage import ObjectStore, TableNotReady
+
+
+def simulated(scenario) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, pd.DataFrame]]:
+    from fraud_pipeline.bank import Bank
+
+    bank = Bank(scenario)
+    days = [bank.day(day) for day in protocol(scenario).days]
+    return (pa.concat_tables([d.transactions for d in days]).to_pandas(),
+            pa.concat_tables([d.fraud_transactions for d in days]).to_pandas(),
+            {name: bank.entities[name].to_pandas() for name in ENTITIES})
+
+
+def stored(scenario) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, pd.DataFrame]]:
+    store = ObjectStore(root_url=scenario.storage.url, endpoint_url=scenario.storage.endpoint_url)
+    keys = [day.isoformat() for day in protocol(scenario).days]
+    read = lambda layer, name: pd.concat([store.read_table(layer, name, key).to_pandas() for key in keys],  # noqa: E731
+                                         ignore_index=True)
+    return (read("events", "card_transactions"), read("fraud", "fraud_transactions"),
+            {name: store.read_table("entities", name).to_pandas() for name in ENTITIES})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m fraud_pipeline.detection", description=__doc__.splitlines()[0])
+    parser.add_argument("--simulate", action="store_true", help="simulate the protocol's days in memory")
+    parser.add_argument("--plot", metavar="PNG", help="also write the picture to this file")
+    args = parser.parse_args(argv)
+    try:
+        scenario = load_scenario()
+        inputs = simulated(scenario) if args.simulate else stored(scenario)
+        found, picture = run(scenario, *inputs)
+    except (ScenarioError, TableNotReady, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        if isinstance(error, TableNotReady):
+            p = protocol(scenario)
+            print(f"the scorecard reads {p.train_first} … {p.test_last}: materialise those days (and the entities) "
+                  "first, or pass --simulate", file=sys.stderr)
+        return 1
+    p = protocol(scenario)
+    print(f"trained on {p.train_first} … {p.train_last} (labels known by {p.cutoff:%Y-%m-%d}), "
+          f"tested on {p.test_first} … {p.test_last}\n")
+    print(markdown(found))
+    if args.plot:
+        with open(args.plot, "wb") as handle:
+            handle.write(picture)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,249 @@
+"""Accounts, their cards and their saved payees: the money side of the world, as it stands at the start and as
+it is planned to change over the horizon (card renewals, payees added by their owners, accounts that close).
+
+A customer's first account is their salary account: income is paid into it (into their first
+active account if it is not active). Debit accounts may have an arranged overdraft, credit accounts
+a credit limit; both are sized on the owner's income, as is the opening balance, so spending and
+balances agree with the money that comes in.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from fraud_pipeline import schemas
+from fraud_pipeline.generators import calendar
+from fraud_pipeline.generators import columns as col
+from fraud_pipeline.generators.devices import day_number, device_plan
+from fraud_pipeline.generators.streams import categorical, choose, distinct_per_row, stream
+from fraud_pipeline.scenario import CARD_NETWORK_PREFIXES, PAY_SCHEDULES, Scenario
+
+DENORMALISED_CUSTOMER_COLUMNS = ("kyc_level", "risk_rating", "pep_flag", "occupation", "industry",
+                                 "income_bracket", "country_risk")
+BANK_BINS_PER_NETWORK = 3
+SERIAL_SPACE = 10**9
+FIRST_CARDS = SERIAL_SPACE // 2  # serials below: cards issued before the start; above: cards issued later
+SCRAMBLE = 387_420_489  # 3**18: coprime with FIRST_CARDS, so later serials are a permutation with no visible order
+MAX_CARDS_PER_ACCOUNT = 64
+RENEWED_VALIDITY_MONTHS = 36
+
+
+
+def _log_uniform(rng: np.random.Generator, low: float, high: float, n: int) -> np.ndarray:
+    return np.exp(rng.uniform(np.log(low), np.log(high), n))
+
+
+def accounts(scenario: Scenario, customers: pa.Table, devices: pa.Table) -> pa.Table:
+    """Every customer's first account opens the day they join; further accounts open later.
+
+    Accounts are numbered in opening order. A customer's accounts share their trusted phone at the start.
+    """
+    config, n, seed = scenario.accounts, scenario.population.accounts, scenario.seed
+    rng = lambda purpose: stream(seed, "accounts", purpose)  # noqa: E731
+    n_customers = customers.num_rows
+    owner = np.concatenate([np.arange(n_customers), rng("owner").integers(0, n_customers, n - n_customers)])
+    first = np.arange(n) < n_customers
+
+    since = customers["customer_since"].to_numpy()[owner].astype("datetime64[D]")
+    tenure = (np.datetime64(scenario.start_date, "D") - since).astype(int)
+    later = (rng("opened").random(n) * tenure).astype(int)
+    opened = since + np.where(first, 0, later).astype("timedelta64[D]")
+    order = np.lexsort((rng("order").random(n), opened))
+    owner, opened, first = owner[order], opened[order], first[order]
+
+    status = categorical(rng("status"), config.status, n)
+    active = pc.equal(status, "active").to_numpy(zero_copy_only=False)
+    closes = active & (rng("closing").random(n) < config.closing.share)
+    closed = np.datetime64(scenario.start_date, "D") + rng("closed_day").integers(
+        0, config.closing.within_days, n).astype("timedelta64[D]")
+    income = customers["monthly_income"].to_numpy()[owner]
+    credit = choose(rng("card_type"), scenario.cards.card_type, n)
+    is_credit = np.array(credit[0])[credit[1]] == "credit"
+    credit_limit = np.where(is_credit, np.round(income * rng("credit_limit").uniform(
+        scenario.cards.credit_limit_of_income.min, scenario.cards.credit_limit_of_income.max, n), -2), 0.0)
+    has_overdraft = ~is_credit & (rng("overdraft").random(n) < config.overdraft_share)
+    overdraft = np.where(has_overdraft, np.round(income * rng("overdraft_size").uniform(
+        config.overdraft_of_income.min, config.overdraft_of_income.max, n), -2), 0.0)
+    salary = salary_accounts(owner, status.to_numpy(zero_copy_only=False), n_customers)
+    # Opening balances: a salary account holds its buffer plus what is left of the month's pay; a credit account
+    # owes part of its limit; other accounts hold savings.
+    buffer = income * _log_uniform(rng("buffer"), config.buffer_months.min, config.buffer_months.max, n)
+    # what is left of the month's pay: the share of the pay cycle still to run at the start
+    schedule = pc.index_in(customers["pay_schedule"], pa.array(PAY_SCHEDULES)).to_numpy(zero_copy_only=False)[owner]
+    left_of_cycle = np.array([_cycle_left(scenario, name) for name in PAY_SCHEDULES])[schedule]
+    month_left = left_of_cycle * income * (1 - scenario.money.bills_share_of_income)
+    savings = income * _log_uniform(rng("savings"), 0.1, 6.0, n)  # months of income (assumption)
+    owed = rng("owed").uniform(0.0, 0.4, n) * credit_limit
+    opening = np.where(is_credit, -owed, np.where(salary, buffer + month_left, savings))
+    average = np.where(is_credit, -owed, np.where(salary, buffer + income * 0.35, savings))
+
+    phone = device_plan(scenario, n_customers).first_phone
+    owner_index = pa.array(owner)
+    denormalised = {c: customers[c].take(owner_index) for c in DENORMALISED_CUSTOMER_COLUMNS}
+    return schemas.ACCOUNTS.build({
+        "account_id": col.ids("A", np.arange(n), col.id_width(n)),
+        "customer_id": customers["customer_id"].take(owner_index),
+        "account_type": categorical(rng("type"), config.account_type, n),
+        "status": status,
+        "avg_balance": np.round(average, 2),
+        "currency": pa.repeat(scenario.geography.currency, n),
+        "opened_date": opened,
+        "closed_date": pa.array(closed, mask=~closes),
+        "trusted_device_id": devices["device_id"].take(pa.array(phone[owner])),
+        "salary_account": salary,
+        "overdraft_limit": overdraft,
+        "credit_limit": credit_limit,
+        "opening_balance": np.round(opening, 2),
+        **denormalised,
+    })
+
+
+def _cycle_left(scenario: Scenario, schedule: str) -> float:
+    """The share of a pay cycle still to run when the calendar starts (irregular earners: half)."""
+    if schedule == "irregular":
+        return 0.5
+    start = scenario.start_date
+    since = calendar.days_since_payday(scenario, schedule, start)
+    following = start.replace(day=28) + timedelta(days=7)
+    upcoming = calendar.payday(scenario, schedule, following.year, following.month) \
+        if calendar.payday(scenario, schedule, start.year, start.month) <= start else \
+        calendar.payday(scenario, schedule, start.year, start.month)
+    length = since + (upcoming - start).days
+    return (upcoming - start).days / max(length, 1)
+
+
+def salary_accounts(owner: np.ndarray, status: np.ndarray, n_customers: int) -> np.ndarray:
+    """Each customer's income goes to their first active account (in opening order); none if none is active."""
+    rows = np.arange(len(owner))
+    candidate = np.where(status == "active", rows, len(owner))
+    first_active = np.full(n_customers, len(owner))
+    np.minimum.at(first_active, owner, candidate)
+    return first_active[owner] == rows
+
+
+def cards(scenario: Scenario, accounts: pa.Table) -> pa.Table:
+    """One card per account at the start (network prefix + bank BIN + serial + Luhn digit), then its renewals
+    over the horizon: a new number, issued some weeks before the old one expires, valid three years."""
+    config, n, seed = scenario.cards, accounts.num_rows, scenario.seed
+    rng = lambda purpose: stream(seed, "cards", purpose)  # noqa: E731
+    networks, network_index = choose(rng("network"), config.network, n)
+    bins = _bank_bins(rng("bins"), networks)
+    bin_of_card = bins[network_index, rng("bin").integers(0, BANK_BINS_PER_NETWORK, n)]
+    expiry_months = rng("expiry").integers(config.validity_months.min, config.validity_months.max + 1, n)
+    start_month = scenario.start_date.year * 12 + scenario.start_date.month - 1
+    opened = accounts["opened_date"].to_numpy().astype("datetime64[D]")
+    before_start = np.datetime64(scenario.start_date, "D") - np.timedelta64(1, "D")
+    issued = np.maximum(np.minimum(_month_start(start_month + expiry_months - RENEWED_VALIDITY_MONTHS), before_start),
+                        opened)
+    closed = accounts["closed_date"].to_numpy(zero_copy_only=False)
+    closed = np.where(pd.isna(closed), np.datetime64("2262-01-01"), closed).astype("datetime64[D]")
+
+    account, serial = [np.arange(n)], [rng("serial").choice(FIRST_CARDS, size=n, replace=False)]
+    expiry, issue_day, replaces = [start_month + expiry_months], [issued], [np.full(n, -1)]
+    horizon = np.datetime64(scenario.horizon_end, "D")
+    rows, sequence = np.arange(n), 1  # the global rows of the newest generation
+    while True:  # renewal generations; a one-year horizon has at most one
+        lead = rng(f"renewal_lead_{sequence}").integers(config.renewal_days_before_expiry.min,
+                                                        config.renewal_days_before_expiry.max + 1, len(rows))
+        due = _month_start(expiry[-1] + 1) - lead.astype("timedelta64[D]")  # before the expiry month ends
+        keep = (due <= horizon) & (due < closed[account[-1]])
+        if not keep.any():
+            break
+        account.append(account[-1][keep])
+        serial.append(later_serial(account[-1], sequence))
+        expiry.append(expiry[-1][keep] + RENEWED_VALIDITY_MONTHS)
+        issue_day.append(due[keep])
+        replaces.append(rows[keep])
+        rows = sum(len(a) for a in account[:-1]) + np.arange(int(keep.sum()))
+        sequence += 1
+
+    account, serial = np.concatenate(account), np.concatenate(serial)
+    payload = bin_of_card[account] * 10**9 + serial
+    number = pc.cast(pa.array(payload * 10 + col.luhn_check_digit(payload, 15)), pa.string())
+    replaces = np.concatenate(replaces)
+    months = np.concatenate(expiry)
+    return schemas.CARDS.build({
+        "card_number": number,
+        "account_id": accounts["account_id"].take(pa.array(account)),
+        "customer_id": accounts["customer_id"].take(pa.array(account)),
+        "network": pa.array(networks).take(pa.array(network_index[account])),
+        "card_type": pc.if_else(pc.greater(accounts["credit_limit"].take(pa.array(account)), 0), "credit", "debit"),
+        "expiry": col.month_year(scenario.start_date, months - start_month),
+        "issued_date": np.concatenate(issue_day),
+        "replaces_card_number": number.take(pa.array(replaces, mask=replaces < 0)),
+    })
+
+
+def later_serial(account: np.ndarray, sequence: int | np.ndarray) -> np.ndarray:
+    """The serial of an account's `sequence`-th card issued after the start (renewal or replacement): unique, and
+    scrambled so that numbers show no order."""
+    x = np.asarray(account, np.int64) * MAX_CARDS_PER_ACCOUNT + sequence
+    return FIRST_CARDS + (x * SCRAMBLE + 7919) % FIRST_CARDS
+
+
+def _month_start(absolute_month: np.ndarray) -> np.ndarray:
+    return (np.asarray(absolute_month) - 1970 * 12).astype("datetime64[M]").astype("datetime64[D]")
+
+
+def _bank_bins(rng: np.random.Generator, networks: list[str]) -> np.ndarray:
+    rows = []
+    for network in networks:
+        prefixes = CARD_NETWORK_PREFIXES[network]
+        chosen = [prefixes[i] for i in rng.integers(0, len(prefixes), BANK_BINS_PER_NETWORK)]
+        rows.append([int(p) * 10 ** (6 - len(p)) + int(rng.integers(0, 10 ** (6 - len(p)))) for p in chosen])
+    return np.array(rows, dtype=np.int64)
+
+
+def account_beneficiaries(scenario: Scenario, accounts: pa.Table, beneficiaries: pa.Table,
+                          planned: pa.Table | None = None) -> pa.Table:
+    """The payees each account saved before the start (per_account), and those it saves over the horizon: new
+    payees of its owner's life (new_per_month, a few high-risk for honest reasons), and `planned` extra rows
+    (account_id, beneficiary_id, added_date) that other plans add."""
+    config, seed = scenario.beneficiaries, scenario.seed
+    rng = lambda purpose: stream(seed, "account_beneficiaries", purpose)  # noqa: E731
+    n_accounts, n_payees = accounts.num_rows, beneficiaries.num_rows
+    picks = distinct_per_row(rng("pick"), n_accounts, config.per_account.max, n_payees)
+    keep = np.arange(config.per_account.max)[None, :] < rng("count").integers(
+        config.per_account.min, config.per_account.max + 1, n_accounts)[:, None]
+    account_index, _ = np.nonzero(keep)
+    opened = accounts["opened_date"].to_numpy()[account_index].astype("datetime64[D]")
+    open_days = (np.datetime64(scenario.start_date, "D") - opened).astype(int)
+    added = opened + (rng("added").random(account_index.size) * open_days).astype("timedelta64[D]")
+    before = pd.DataFrame({"account": account_index, "payee": picks[keep], "added": added})
+
+    start, last = day_number(scenario.start_date), day_number(scenario.horizon_end)
+    months = (last - start + 1) / (365.25 / 12)
+    new_count = rng("new_count").poisson(config.new_per_month * months, n_accounts)
+    account = np.repeat(np.arange(n_accounts), new_count)
+    closed = accounts["closed_date"].to_numpy(zero_copy_only=False)
+    high_risk = beneficiaries["is_high_risk"].to_numpy(zero_copy_only=False)
+
+    def one_of(pool: np.ndarray, purpose: str) -> np.ndarray:
+        picked = rng(purpose).integers(0, max(len(pool), 1), len(account))
+        return pool[picked] if len(pool) else picked % n_payees
+
+    payee = np.where(rng("new_risky").random(len(account)) < config.new_high_risk_share,
+                     one_of(np.flatnonzero(high_risk), "risky_pick"), one_of(np.flatnonzero(~high_risk), "ordinary_pick"))
+    day = (start + rng("new_day").integers(0, last - start + 1, len(account))).astype("datetime64[D]")
+    still_open = pd.isna(closed[account]) | (day < closed[account].astype("datetime64[D]"))
+    later = pd.DataFrame({"account": account, "payee": payee, "added": day})[still_open]
+    frames = [before, later]
+    if planned is not None and planned.num_rows:
+        row = {a: i for i, a in enumerate(accounts["account_id"].to_pylist())}
+        payees = {b: i for i, b in enumerate(beneficiaries["beneficiary_id"].to_pylist())}
+        frames.append(pd.DataFrame({"account": [row[a] for a in planned["account_id"].to_pylist()],
+                                    "payee": [payees[b] for b in planned["beneficiary_id"].to_pylist()],
+                                    "added": planned["added_date"].to_numpy().astype("datetime64[D]")}))
+    links = pd.concat(frames, ignore_index=True)
+    # an account saves a payee once: the earliest addition stands
+    links = links.sort_values(["account", "added"], kind="stable").drop_duplicates(["account", "payee"])
+    return schemas.ACCOUNT_BENEFICIARIES.build({
+        "account_id": accounts["account_id"].take(pa.array(links["account"].to_numpy())),
+        "beneficiary_id": beneficiaries["beneficiary_id"].take(pa.array(links["payee"].to_numpy())),
+        "added_date": links["added"].to_numpy().astype("datetime64[D]"),
+    })

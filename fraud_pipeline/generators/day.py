@@ -1,0 +1,369 @@
+"""One day of the bank: genuine life and fraud attempted, authorised and posted, and the state the next day starts
+from.
+
+`simulate_day(world, state, day)` is the whole step; `states_from` walks days from a state. A partition
+holds the rows that arrive on its day: rows happening late in the day that arrive after midnight are
+carried in the state to the next day, never written into it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from fraud_pipeline import schemas
+from fraud_pipeline.generators import fraud
+from fraud_pipeline.generators.columns import ids, nullable
+from fraud_pipeline.generators.devices import NEVER, day_number
+from fraud_pipeline.generators.genuine import days_after_payday, genuine_day, open_accounts
+from fraud_pipeline.generators.ledger import (APPROVED, DECLINE_REASONS, Posted, card_catalogue, card_in_use, post,
+                                              remember, status_on)
+from fraud_pipeline.generators.rows import (CHANNELS, CREDIT_TYPES, NONE, PURCHASE, REFUND, TRANSFER, TRANSFER_IN,
+                                            TRANSFER_OUT, TYPES, Rows, concat, make)
+from fraud_pipeline.generators.state import Blocks, Cards, State
+from fraud_pipeline.generators.streams import stream
+from fraud_pipeline.generators.timeline import MS_PER_DAY, arrival_lag_ms, batch_of, day_start_ms
+from fraud_pipeline.generators.world import STATUS_NAMES, World
+
+ID_SPACE = 10**8  # transaction numbers per arrival day
+REPLACEMENT_FIRST_SEQUENCE = 32  # replacements never take a renewal's card number
+REPLACEMENT_VALIDITY_MONTHS = 36
+OVERNIGHT_BATCH_MS = (1_800_000, 7_200_000)  # 00:30–02:00: transfers between our accounts reach the payee
+REFUND_DAYS = (1, 14)
+
+
+@dataclass
+class Day:
+    """What a day produces: its tables, and the state the next day starts from."""
+
+    transactions: pa.Table
+    fraud_transactions: pa.Table
+    fraud_episodes: pa.Table
+    account_balances: pa.Table
+    card_events: pa.Table
+    opening: pa.Table  # account_id, balance: each account at the start of the day
+    state: State
+
+
+def simulate_day(world: World, state: State, day: date) -> Day:
+    if state.day != day:
+        raise ValueError(f"the state is the start of {state.day}, not of {day}")
+    start, end = day_start_ms(day), day_start_ms(day) + MS_PER_DAY
+    genuine = genuine_day(world, day)
+    attempted = fraud.fraud_day(world, state, day, genuine)
+    state, blocked_today, issued_today = _apply_blocks(world, state, attempted.blocks, end)
+    candidates = concat([state.pending, genuine, repayments(world, state, day), attempted.rows])
+    del genuine  # each copy of a day's rows is a few hundred MB at a million a day: keep one alive at a time
+    today = candidates.take(np.flatnonzero(candidates.arrival_ms < end))
+    later = candidates.take(np.flatnonzero(candidates.arrival_ms >= end))
+    del candidates
+    posted = post(world, state, today, day)
+    del today
+    approved = posted.decline == APPROVED
+    posted_rows = posted.rows
+    internal_later = _internal_credits(world, posted_rows, approved, day)
+    refunds = _refunds(world, posted_rows, approved, day)
+    pool = fraud.captures(world, state, posted_rows, approved, posted.card, day)
+    next_state = State(
+        day=day + timedelta(days=1), balance=posted.end_balance,
+        statement=_statements(world, state, posted.end_balance, day),
+        known=remember(state.known, posted.keys[posted.new_recipient & approved]),
+        entity_blocked_ms=state.entity_blocked_ms, cards=state.cards,
+        pending=concat([later, internal_later, refunds]), pool=fraud.remaining_pool(state.pool, pool, attempted, day),
+        blocks=state.blocks)
+    numbers = stream(world.scenario.seed, "transaction_ids", day.isoformat()).choice(ID_SPACE, len(posted_rows),
+                                                                                     replace=False)
+    is_fraud = posted_rows.scenario >= 0
+    genuine, fraudulent = np.flatnonzero(~is_fraud), np.flatnonzero(is_fraud)
+    return Day(
+        transactions=_transactions(world, state, posted_rows, posted, day, numbers, genuine),
+        fraud_transactions=_transactions(world, state, posted_rows, posted, day, numbers, fraudulent),
+        fraud_episodes=attempted.episodes,
+        account_balances=_balances(world, next_state, posted_rows, posted, day),
+        card_events=_card_events(world, next_state, blocked_today, issued_today, day),
+        opening=pa.table({"account_id": world.account_id, "balance": state.balance / 100}),
+        state=next_state)
+
+
+def _apply_blocks(world: World, state: State, new_blocks: Blocks, end: int) -> tuple[State, Blocks, np.ndarray]:
+    """Block every card whose fraud the bank learns of before the day ends, and issue its replacement (delivered
+    some days later). Returns the state with them, the blocks applied, and the replacement rows issued."""
+    blocks = state.blocks.add(new_blocks)
+    due = np.flatnonzero(blocks.block_ms < end)
+    applied, waiting = blocks.take(due), blocks.take(np.flatnonzero(blocks.block_ms >= end))
+    entity_blocked = state.entity_blocked_ms.copy()
+    cards = state.cards
+    n_entity = len(entity_blocked)
+    first_issued = len(cards.account)
+    if len(applied.card):
+        applied = applied.take(np.lexsort((applied.episode, applied.block_ms)))  # earliest report first
+        catalogue_blocked = np.concatenate([entity_blocked, cards.blocked_ms])
+        already = catalogue_blocked[applied.card] < NEVER
+        keep = ~already & ~_duplicate(applied.card)  # a card is blocked once, by its first reported episode
+        applied = applied.take(np.flatnonzero(keep))
+        entity = applied.card < n_entity
+        entity_blocked[applied.card[entity]] = applied.block_ms[entity]
+        replacement = cards.blocked_ms.copy()
+        replacement[applied.card[~entity] - n_entity] = applied.block_ms[~entity]
+        cards = Cards(cards.account, cards.sequence, cards.active_ms, cards.expiry_month, cards.replaces, replacement)
+        rng = stream(world.scenario.seed, "card_replacements", state.day.isoformat())
+        delivery = world.scenario.cards.replacement_days
+        days = rng.integers(delivery.min, delivery.max + 1, len(applied.card))
+        sequence = REPLACEMENT_FIRST_SEQUENCE + np.array([
+            int((cards.account[:first_issued] == a).sum()) + int((applied.account[:i] == a).sum())
+            for i, a in enumerate(applied.account)], np.int64)
+        month = (applied.block_ms // MS_PER_DAY).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) + 1970 * 12
+        cards = cards.add(account=applied.account, sequence=sequence, active_ms=applied.block_ms + days * MS_PER_DAY,
+                          expiry_month=month + REPLACEMENT_VALIDITY_MONTHS, replaces=applied.card,
+                          blocked_ms=np.full(len(applied.card), NEVER))
+    issued = np.arange(first_issued, len(cards.account))
+    state = State(day=state.day, balance=state.balance, statement=state.statement, known=state.known,
+                  entity_blocked_ms=entity_blocked, cards=cards, pending=state.pending, pool=state.pool, blocks=waiting)
+    return state, applied, issued
+
+
+def _duplicate(values: np.ndarray) -> np.ndarray:
+    """True for every occurrence of a value after its first."""
+    _, first = np.unique(values, return_index=True)
+    mask = np.ones(len(values), bool)
+    mask[first] = False
+    return mask
+
+
+def repayments(world: World, state: State, day: date) -> Rows:
+    """Two days after payday, a customer pays their active credit card's statement in full from their salary
+    account (a transfer between two of our accounts)."""
+    after = days_after_payday(world, day)
+    owed = -np.minimum(state.statement, 0)
+    credit_account = np.flatnonzero(world.credit & (owed > 0) & open_accounts(world, day)
+                                    & (world.status == STATUS_NAMES.index("active"))
+                                    & (after[world.account_customer] == 2))
+    salary_of = np.full(world.n_customers, -1)
+    salary_rows = np.flatnonzero(world.salary)
+    salary_of[world.account_customer[salary_rows]] = salary_rows
+    payer = salary_of[world.account_customer[credit_account]]
+    keep = (payer >= 0) & (payer != credit_account)
+    payer, credit_account = payer[keep], credit_account[keep]
+    n = len(payer)
+    rng = stream(world.scenario.seed, "repayments", day.isoformat())
+    event = day_start_ms(day) + rng.integers(1, 5, n) * 3_600_000 + rng.integers(0, 3_600_000, n)
+    delivery = world.scenario.card_transactions.arrival_lag_seconds
+    lag = arrival_lag_ms(rng, n, delivery.median, delivery.sigma, delivery.max)
+    return make(n, account=payer, channel=TRANSFER, kind=TRANSFER_OUT, event_ms=event, arrival_ms=event + lag,
+                cents=owed[credit_account], counterparty=credit_account,
+                place=len(world.merchant_id) + world.home_city[world.account_customer[payer]])
+
+
+def _internal_credits(world: World, rows: Rows, approved: np.ndarray, day: date) -> Rows:
+    """The credit each approved transfer to one of our accounts makes on the payee's account: in the bank's
+    overnight batch after the day (so a day's postings never wait on each other)."""
+    source = np.flatnonzero(approved & (rows.counterparty >= 0) & ~np.isin(rows.kind, CREDIT_TYPES))
+    s = rows.take(source)
+    rng = stream(world.scenario.seed, "internal_credits", day.isoformat())
+    n = len(source)
+    event = day_start_ms(day) + MS_PER_DAY + rng.integers(*OVERNIGHT_BATCH_MS, n)
+    delivery = world.scenario.card_transactions.arrival_lag_seconds
+    return make(n, account=s.counterparty, channel=TRANSFER, kind=TRANSFER_IN, event_ms=event,
+                arrival_ms=event + arrival_lag_ms(rng, n, delivery.median, delivery.sigma, delivery.max),
+                cents=s.cents, counterparty=s.account,
+                place=len(world.merchant_id) + world.home_city[world.account_customer[s.counterparty]],
+                scenario=s.scenario, episode=s.episode, label_ms=s.label_ms)
+
+
+def _refunds(world: World, rows: Rows, approved: np.ndarray, day: date) -> Rows:
+    """A share of approved purchases is refunded some days later, to the same card."""
+    rng = stream(world.scenario.seed, "refunds", day.isoformat())
+    purchase = np.flatnonzero(approved & (rows.kind == PURCHASE) & (rows.scenario < 0))
+    chosen = purchase[rng.random(len(purchase)) < world.scenario.money.refund_rate]
+    p = rows.take(chosen)
+    n = len(chosen)
+    later = day_start_ms(day) + rng.integers(*REFUND_DAYS, n, endpoint=True) * MS_PER_DAY + rng.integers(
+        8 * 3_600_000, 20 * 3_600_000, n)
+    full = rng.random(n) < 0.7
+    cents = np.where(full, p.cents, np.maximum(np.round(p.cents * rng.uniform(0.1, 0.9, n)), 1)).astype(np.int64)
+    original = np.where(full, p.original_cents, np.round(p.original_cents * cents / np.maximum(p.cents, 1))).astype(
+        np.int64)
+    return make(n, account=p.account, channel=p.channel, kind=REFUND, event_ms=later, arrival_ms=later + 2000,
+                cents=cents, original_cents=original, currency=p.currency, merchant=p.merchant, place=p.place,
+                card=True)
+
+
+def _statements(world: World, state: State, balance: np.ndarray, day: date) -> np.ndarray:
+    """A credit account's statement is its balance at the end of each month."""
+    if (day + timedelta(days=1)).day != 1:
+        return state.statement
+    return np.where(world.credit, balance, state.statement)
+
+
+def card_tables(world: World, state: State) -> dict[str, pa.Table]:
+    """Every card issued by the end of the state's day: numbers (`cards`), when each was blocked (`blocked`) and
+    the first instant it no longer works (`expiry`)."""
+    numbers = card_numbers(world, state)
+    _, _, expiry, blocked = card_catalogue(world, state)
+    was_blocked = blocked < NEVER
+    return {"cards": pa.table({"card_number": numbers}),
+            "blocked": pa.table({"card_number": numbers.filter(pa.array(was_blocked)),
+                                 "blocked_at": pa.array(blocked[was_blocked], pa.timestamp("ms"))}),
+            "expiry": pa.table({"card_number": numbers, "expires_at": pa.array(expiry, pa.timestamp("ms"))})}
+
+
+def card_numbers(world: World, state: State) -> pa.Array:
+    """The number of every card reference: entity cards, then replacements."""
+    return pa.concat_arrays([world.card_number,
+                             world.replacement_number(state.cards.account, state.cards.sequence).cast(pa.string())])
+
+
+def _transactions(world: World, state: State, posted_rows: Rows, posted: Posted, day: date, numbers: np.ndarray,
+                  keep: np.ndarray) -> pa.Table:
+    """The posted rows at positions `keep` (arrival order) as transaction columns; `numbers`: every posted row's
+    transaction number. Built per table (genuine, fraud) rather than filtered from one: half the peak memory."""
+    s = world.scenario
+    r = posted_rows.take(keep)
+    decline, card = posted.decline[keep], posted.card[keep]
+    n = len(r)
+    start = day_start_ms(day)
+    credit = np.isin(r.kind, CREDIT_TYPES)
+    n_merchants = len(world.merchant_id)
+    at_merchant = r.place < n_merchants
+    city = np.where(at_merchant, 0, r.place - n_merchants)
+    merchant_place = np.where(at_merchant, r.place, 0)
+    lat = np.where(at_merchant, world.merchant_lat[merchant_place], world.city_lat[city])
+    lon = np.where(at_merchant, world.merchant_lon[merchant_place], world.city_lon[city])
+    currencies = pa.array(world.currencies)
+    home = world.currencies.index(s.geography.currency)
+    episode_id = fraud.episode_ids(r.episode)
+    return schemas.CARD_TRANSACTIONS.build({
+        "transaction_id": ids(f"T{day:%Y%m%d}", numbers[keep], 8),
+        "event_time": pa.array(r.event_ms, pa.timestamp("ms")),
+        "arrival_time": pa.array(r.arrival_ms, pa.timestamp("ms")),
+        "batch": batch_of(r.arrival_ms, start),
+        "card_number": card_numbers(world, state).take(nullable(card)),
+        "account_id": world.account_id.take(pa.array(r.account)),
+        "customer_id": world.customer_id.take(pa.array(world.account_customer[r.account])),
+        "channel": pa.array(CHANNELS).take(pa.array(r.channel.astype(np.int64))),
+        "transaction_type": pa.array(TYPES).take(pa.array(r.kind.astype(np.int64))),
+        "direction": _labelled(("debit", "credit"), credit),
+        "merchant_id": world.merchant_id.take(nullable(r.merchant)),
+        "category": world.category_name.take(nullable(r.merchant)),
+        "mcc": world.mcc.take(nullable(r.merchant)),
+        "beneficiary_id": world.beneficiary_id.take(nullable(r.payee)),
+        "counterparty_account_id": world.account_id.take(nullable(r.counterparty)),
+        "amount": r.cents / 100,
+        "currency": pa.repeat(s.geography.currency, n),
+        "original_amount": r.original_cents / 100,
+        "original_currency": currencies.take(pa.array(np.where(r.currency >= 0, r.currency, home))),
+        "lat": lat, "lon": lon,
+        "city": pc.if_else(pa.array(at_merchant), world.merchant_city.take(pa.array(merchant_place)),
+                           world.city_name.take(pa.array(city))),
+        "province": pc.if_else(pa.array(at_merchant), world.merchant_province.take(pa.array(merchant_place)),
+                               world.city_province.take(pa.array(city))),
+        "country": pc.if_else(pa.array(at_merchant), world.merchant_country.take(pa.array(merchant_place)),
+                              world.city_country.take(pa.array(city))),
+        "device_id": world.device_id.take(nullable(r.device)),
+        "ip_address": world.ip_address.take(nullable(r.ip)),
+        "recipient_status": pa.array(["FAVORITE", "NEW_RECIPIENT"]).take(
+            pa.array(posted.new_recipient[keep].astype(np.int8), mask=~posted.has_recipient[keep])),
+        "status": _labelled(("approved", "declined"), decline != APPROVED),
+        "decline_reason": pa.array(DECLINE_REASONS).take(nullable(decline)),
+        "balance_after": posted.balance_after[keep] / 100,
+        "is_fraud": r.scenario >= 0,
+        "fraud_scenario": pa.array(fraud.SCENARIOS).take(nullable(r.scenario)),
+        "fraud_episode_id": episode_id,
+        "label_available_at": pa.array(r.label_ms, pa.timestamp("ms"), mask=r.label_ms < 0),
+    })
+
+
+def _labelled(names: tuple[str, str], flag: np.ndarray) -> pa.Array:
+    """names[1] where `flag`, else names[0]: a take, not a numpy string array (a fraction of the memory)."""
+    return pa.array(names).take(pa.array(flag.astype(np.int8)))
+
+
+def _balances(world: World, state: State, r: Rows, posted: Posted, day: date) -> pa.Table:
+    """Each account at the end of the day (`state` is the next day's start)."""
+    end = day_start_ms(day) + MS_PER_DAY - 1
+    accounts = np.arange(world.n_accounts)
+    status = status_on(world, day)
+    balance = state.balance
+    available = np.where(np.isin(status, [STATUS_NAMES.index("frozen"), STATUS_NAMES.index("closed")]), 0,
+                         np.maximum(balance + world.limit, 0))
+    card = card_in_use(world, state, accounts, np.full(world.n_accounts, end))
+    _, _, expiry, blocked = card_catalogue(world, state)
+    card_status = np.where(blocked[card] <= end, "blocked", np.where(expiry[card] <= end, "expired", "active"))
+    approved = posted.decline == APPROVED
+    credit = np.isin(r.kind, CREDIT_TYPES)
+    credits = np.bincount(r.account, weights=np.where(approved & credit, r.cents, 0), minlength=world.n_accounts)
+    debits = np.bincount(r.account, weights=np.where(approved & ~credit, r.cents, 0), minlength=world.n_accounts)
+    declined = np.bincount(r.account, weights=~approved, minlength=world.n_accounts)
+    return schemas.ACCOUNT_BALANCES.build({
+        "account_id": world.account_id,
+        "balance": balance / 100,
+        "available": available / 100,
+        "statement_balance": pa.array(state.statement / 100, mask=~world.credit),
+        "status": pa.array(STATUS_NAMES).take(pa.array(status)),
+        "card_number": card_numbers(world, state).take(pa.array(card)),
+        "card_status": card_status,
+        "credits": credits / 100,
+        "debits": debits / 100,
+        "declined": declined.astype(np.int32),
+    })
+
+
+def _card_events(world: World, state: State, blocked: Blocks, issued: np.ndarray, day: date) -> pa.Table:
+    """Renewals issued today, cards blocked today with their replacements, and cards that expired at midnight."""
+    start, today = day_start_ms(day), day_number(day)
+    numbers = card_numbers(world, state)
+    n_entity = len(world.card_number)
+    _, _, expiry, _ = card_catalogue(world, state)
+    renewals = np.flatnonzero((world.card_issue_day == today) & (today > day_number(world.scenario.start_date) - 1))
+    renewals = renewals[_replaced(world)[renewals] >= 0]
+    expired = np.flatnonzero(expiry == start)
+    replacement = n_entity + issued
+    card = np.concatenate([renewals, blocked.card, replacement, expired])
+    event = np.repeat(["issued", "blocked", "issued", "expired"], [len(renewals), len(blocked.card), len(issued),
+                                                                    len(expired)])
+    reason = np.repeat(["renewal", "fraud_reported", "fraud_reported", "expiry"],
+                       [len(renewals), len(blocked.card), len(issued), len(expired)])
+    replaces = np.concatenate([np.full(len(renewals), -1), np.full(len(blocked.card), -1),
+                               state.cards.replaces[issued], np.full(len(expired), -1)])
+    replaces[:len(renewals)] = _replaced(world)[renewals]
+    time = np.concatenate([start + 9 * 3_600_000 + np.zeros(len(renewals), np.int64), blocked.block_ms,
+                           blocked.block_ms, np.full(len(expired), start)])
+    account = np.concatenate([world.card_account, state.cards.account])[card]
+    month = np.concatenate([world.card_expiry_month, state.cards.expiry_month])
+    has_expiry = event == "issued"
+    expiry_text = _month_year(month[card])
+    episode = np.concatenate([np.full(len(renewals), NONE), blocked.episode, np.full(len(issued) + len(expired), NONE)])
+    order = np.lexsort((card, time))
+    return schemas.CARD_EVENTS.build({
+        "event_time": pa.array(time[order], pa.timestamp("ms")),
+        "card_number": numbers.take(pa.array(card[order])),
+        "account_id": world.account_id.take(pa.array(account[order])),
+        "customer_id": world.customer_id.take(pa.array(world.account_customer[account[order]])),
+        "event": event[order],
+        "reason": reason[order],
+        "replaces_card_number": numbers.take(nullable(replaces[order])),
+        "expiry": pa.array(np.asarray(expiry_text, object)[order], pa.string(), mask=~has_expiry[order]),
+        "fraud_episode_id": fraud.episode_ids(episode[order]),
+    })
+
+
+def _replaced(world: World) -> np.ndarray:
+    """For each entity card, the entity card it renews (-1 for a first card)."""
+    key = ("replaced",)
+    if key not in world.caches:
+        replaces = np.full(len(world.card_number), -1)
+        # renewals follow their account's earlier card in issue order
+        order = np.lexsort((world.card_issue_day, world.card_account))
+        same = np.r_[False, world.card_account[order][1:] == world.card_account[order][:-1]]
+        replaces[order[same]] = order[np.flatnonzero(same) - 1]
+        world.caches[key] = replaces
+    return world.caches[key]
+
+
+def _month_year(month: np.ndarray) -> list[str]:
+    return [f"{m % 12 + 1:02d}/{(m // 12) % 100:02d}" for m in np.asarray(month, np.int64)]
