@@ -1,13 +1,14 @@
 """The code location: the scenario is loaded and validated here, so a bad one fails at load time."""
 
 import warnings
+from importlib.metadata import version
 
 import dagster as dg
 
 from fraud_pipeline.assets.anomalies import anomaly_schedule_asset, anomaly_timeline_asset, landing_asset
 from fraud_pipeline.assets.entities import entity_assets
 from fraud_pipeline.assets.events import bank_day_asset, web_funnel_asset
-from fraud_pipeline.assets.reports import baseline_profile_asset, detection_scorecard_asset
+from fraud_pipeline.assets.reports import baseline_profile_asset, dataset_card_asset, detection_scorecard_asset
 from fraud_pipeline.automation import jobs_and_automation
 from fraud_pipeline.partitions import daily_partitions
 from fraud_pipeline.scenario import Scenario, load_scenario
@@ -16,7 +17,7 @@ from fraud_pipeline.storage import ObjectStore
 
 def build_definitions(scenario: Scenario) -> dg.Definitions:
     store = ObjectStore(root_url=scenario.storage.url, endpoint_url=scenario.storage.endpoint_url)
-    kinds = {"numpy", "parquet"} | ({"s3"} if store.is_s3 else set())
+    kinds = {"parquet"} | ({"s3"} if store.is_s3 else set())
     days = daily_partitions(scenario)
     # Every asset, partitioned or not, has a single-run backfill policy (beta in 1.13, deliberate): any
     # selection over any partition range is one run, so `--select '*' --partition-range` runs the scenario.
@@ -26,7 +27,10 @@ def build_definitions(scenario: Scenario) -> dg.Definitions:
                   web_funnel_asset(scenario, days, kinds),
                   baseline_profile_asset(scenario, kinds), anomaly_schedule_asset(scenario, kinds),
                   landing_asset(scenario, days, kinds), anomaly_timeline_asset(scenario, kinds),
-                  detection_scorecard_asset(scenario, kinds)]
+                  detection_scorecard_asset(scenario, kinds), dataset_card_asset(scenario, kinds)]
+    # A stored partition is stale when the generators' release or the scenario changed: the UI marks it unsynced.
+    code_version = f"{version('fraud_pipeline')}-{scenario.content_hash}"
+    assets = dg.map_asset_specs(lambda spec: spec.replace_attributes(code_version=code_version), assets)
     jobs, schedules, sensors = jobs_and_automation(scenario, store)
     return dg.Definitions(
         assets=assets, jobs=jobs, schedules=schedules, sensors=sensors,

@@ -11,6 +11,7 @@ import io
 
 import matplotlib
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 STYLE = {"font.family": "DejaVu Sans", "font.size": 9, "axes.titlesize": 10, "axes.spines.top": False,
          "axes.spines.right": False, "axes.grid": True, "grid.color": "#e6e6e6", "grid.linewidth": 0.6,
@@ -31,3 +32,8 @@ def png(fig: Figure) -> bytes:
     with matplotlib.rc_context(STYLE):
         fig.savefig(buffer, format="png", metadata={"Software": None})
     return buffer.getvalue()
+
+
+def line_handle(colour: str, label: str, **line) -> Line2D:
+    """A legend entry for a line drawn without a label (or not drawn on every axes)."""
+    return Line2D([], [], color=colour, label=label, **line)

@@ -907,6 +907,12 @@ def validate_scenario(data: Mapping[str, Any], source: str = "scenario") -> Scen
         raise ScenarioError(f"Invalid scenario ({source}):\n" + "\n".join(lines)) from None
 
 
+def with_overrides(scenario: Scenario, overrides: Mapping[str, Any], source: str = "overrides") -> Scenario:
+    """`scenario` with `overrides` merged over it the way a user's file is merged over the defaults, validated.
+    Raises ScenarioError naming every invalid field."""
+    return validate_scenario(merge_over(Scenario, scenario.model_dump(mode="json"), overrides), source)
+
+
 def merge_over(model: type[BaseModel], base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     """`override` over `base`: sections merge key by key; any other value (a table of shares too) is replaced whole.
 

@@ -344,7 +344,7 @@ FRAUD_EPISODES = TableSpec(
     "fraud_episodes", "fraud",
     "One row per fraud episode, in the partition of the day it starts (its rows arrive that day or the next).",
     (
-        _c("episode_id", S, "PK. <SCENARIO>-<start date>-<number>: deterministic, unique across the calendar.", "design"),
+        _c("episode_id", S, "PK. {SCENARIO}-{start date, YYYYMMDD}-{number}: deterministic, unique across the calendar.", "design"),
         _c("scenario", S, "card_fraud_chain | atm_abroad | high_velocity | account_takeover.", "design"),
         _c("card_number", S, "FK → cards. The card used.", "design"),
         _c("account_id", S, "FK → accounts.", "design"),
@@ -479,7 +479,7 @@ BASELINE_PROFILE = TableSpec(
     (
         _c("table", S, "The event table measured.", "001"),
         _c("batch", I8, "Micro-batch of the day (0–7).", "001"),
-        _c("metric", S, "volume | null_rate.<column> | conversion.<rate> | value.<column> | arrival_lag_seconds.",
+        _c("metric", S, "volume, null_rate.{column}, conversion.{rate}, value.{column} or arrival_lag_seconds.",
            "001"),
         _c("observations", pa.int64(), "Baseline days (per-day metrics) or rows (value distributions) measured.",
            "design"),
@@ -511,7 +511,7 @@ ANOMALY_LABELS = (
     _c("anomaly_type", S, "The planned anomaly that touched the row (null_burst, age_error, traffic_spike, fraud_spike, "
                           "limit_spike, stale_data, duplicate_burst, late_arrival); null when untouched.", "001",
        nullable=True),
-    _c("anomaly_id", S, "FK → anomaly_manifest: <date>-b<batch>-<plan entry>; null when untouched.", "design",
+    _c("anomaly_id", S, "FK → anomaly_manifest: {date}-b{batch}-{plan entry}; null when untouched.", "design",
        nullable=True),
 )
 
@@ -531,7 +531,7 @@ def landing(spec: TableSpec) -> TableSpec:
 
 
 _PLANNED = (
-    _c("anomaly_id", S, "PK. <date>-b<batch>-<plan entry>.", "design"),
+    _c("anomaly_id", S, "PK. {date}-b{batch}-{plan entry}.", "design"),
     _c("day", D, "The calendar day.", "001"),
     _c("window_day", I32, "Day of the anomaly window (1 = the first day after the baseline).", "001"),
     _c("batch", I8, "Micro-batch (0–7) whose rows it touches.", "001"),

@@ -195,6 +195,24 @@ class ObjectStore(dg.ConfigurableResource):
         except FileNotFoundError:
             return None
 
+    def complete_partitions(self, layer: str, table: str) -> dict[str, dict]:
+        """Each partition of the table that has a manifest (a complete write), by key, with its manifest."""
+        fs = self.filesystem()
+        try:
+            folders = self._call(f"LIST {self.path(layer, table)}", fs.ls, self.path(layer, table), detail=False)
+        except FileNotFoundError:
+            return {}
+        keys = sorted(f.rsplit("/", 1)[-1].removeprefix("date=") for f in folders if "/date=" in f)
+        found = {key: self.read_manifest(layer, table, key) for key in keys}
+        return {key: manifest for key, manifest in found.items() if manifest is not None}
+
+    def put_root_file(self, filename: str, payload: bytes) -> str:
+        """One file at the storage root (the dataset card), written atomically; its location."""
+        fs = self.filesystem()
+        self._call(f"create {self._root()}", fs.makedirs, self._root(), exist_ok=True)
+        self._put(fs, f"{self._root()}/{filename}", payload)
+        return f"s3://{self._root()}/{filename}" if self.is_s3 else f"{self._root()}/{filename}"
+
     def read_table(self, layer: str, table: str, partition: str | None = None,
                    columns: list[str] | None = None) -> pa.Table:
         """The complete table or partition, each file checked against its manifest checksum."""

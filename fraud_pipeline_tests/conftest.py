@@ -9,7 +9,7 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from fraud_pipeline.generators.entities import entity_tables
-from fraud_pipeline.scenario import load_scenario, merge_over, validate_scenario, Scenario
+from fraud_pipeline.scenario import Scenario, load_scenario, with_overrides
 from fraud_pipeline.storage import ObjectStore
 
 S3_ENVIRONMENT = {
@@ -30,7 +30,7 @@ def scenario() -> Scenario:
 
 def scaled(scenario: Scenario, **overrides) -> Scenario:
     """The scenario with sections overridden the way a user's file would."""
-    return validate_scenario(merge_over(Scenario, scenario.model_dump(mode="json"), overrides))
+    return with_overrides(scenario, overrides)
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,8 @@
 """The code location: its asset graph and checks, and in-process materialisation on both backends."""
 
+import re
+from importlib.metadata import version
+
 import dagster as dg
 import pyarrow as pa
 
@@ -31,13 +34,19 @@ def test_the_code_location_loads_with_every_entity_in_its_group():
     assert groups == {**{name: "entities" for name in ENTITY_NAMES}, "card_transactions": "events",
                       "account_balances": "events", "card_events": "events",
                       "web_visits": "events", "applications": "events", "new_accounts": "events",
-                      "new_account_transactions": "events", "baseline_profile": "reports",
+                      "new_account_transactions": "events", "baseline_profile": "landing",
                       "fraud_transactions": "fraud", "fraud_episodes": "fraud",
                       **{f"landing_{name}": "landing" for name in ("card_transactions", "web_visits", "applications",
                                                                    "new_accounts", "new_account_transactions")},
-                      "anomaly_schedule": "anomalies", "anomaly_manifest": "anomalies", "anomaly_timeline": "anomalies",
-                      "detection_scorecard": "reports"}
-    for name in set(groups) - {"anomaly_timeline"}:  # the timeline is a picture, not a table
+                      "anomaly_schedule": "landing", "anomaly_manifest": "landing", "anomaly_timeline": "reports",
+                      "detection_scorecard": "reports", "dataset_card": "reports"}
+    # the collapsed graph reads left to right: no asset depends on an asset of a later group
+    story = ["entities", "events", "fraud", "landing", "reports"]
+    backwards = [(parent.to_user_string(), key.to_user_string()) for key in graph.get_all_asset_keys()
+                 for parent in graph.get(key).parent_keys
+                 if story.index(groups[parent.to_user_string()]) > story.index(groups[key.to_user_string()])]
+    assert backwards == []
+    for name in set(groups) - {"anomaly_timeline", "dataset_card"}:  # a picture and a text, not tables
         node = graph.get(dg.AssetKey(name))
         assert node.metadata["dagster/column_schema"].columns[0].name == schemas.TABLES[name].columns[0].name
         assert node.description.startswith(schemas.TABLES[name].description)
@@ -83,7 +92,7 @@ def test_materialising_the_entities_writes_every_table_passes_every_check_and_is
         table = store.read_table("entities", name)
         assert table.schema == schemas.TABLES[name].arrow_schema
         assert metadata["dagster/row_count"].value == table.num_rows > 0
-        assert metadata["dagster/uri"].value == metadata["storage_uri"].value == store.uri("entities", name)
+        assert metadata["dagster/uri"].value == store.uri("entities", name) and "storage_uri" not in metadata
         assert metadata["scenario_hash"].value == small_scenario.content_hash
         header = metadata["preview"].value.splitlines()[0]
         assert [cell.strip() for cell in header.strip("|").split("|")] == [c.name for c in schemas.TABLES[name].columns]
@@ -125,3 +134,32 @@ def test_a_broken_foreign_key_fails_its_check_and_blocks_the_tables_built_on_it(
     assert store.read_manifest("entities", "accounts") is None
     assert store.filesystem().exists(store.path("entities", "accounts") + "/part-00000.parquet")
     assert store.read_manifest("entities", "customers") is not None
+
+
+def test_every_text_the_ui_renders_as_markdown_is_free_of_html_like_tags():
+    """The UI renders descriptions and column descriptions as markdown, where `<date>` becomes an HTML tag and
+    vanishes; placeholders are written `{date}`."""
+    graph = defs.resolve_asset_graph()
+    texts = {}
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        texts[key.to_user_string()] = node.description or ""
+        schema = node.metadata.get("dagster/column_schema")
+        for column in (schema.columns if schema else []):
+            texts[f"{key.to_user_string()}.{column.name}"] = column.description or ""
+        texts.update({f"{key.to_user_string()} {name}": value for name, value in node.metadata.items()
+                      if isinstance(value, str)})
+    for check in graph.asset_check_keys:
+        texts[str(check)] = graph.get_check_spec(check).description or ""
+    tagged = {where: text for where, text in texts.items() if re.search(r"<[A-Za-z/!]", text)}
+    assert len(texts) > 300 and tagged == {}
+
+
+def test_every_asset_has_a_code_version_that_changes_with_the_scenario(scenario):
+    """Dagster marks a stored partition unsynced when the code version it was written with is not the current one."""
+    def versions(s):
+        graph = build_definitions(s).resolve_asset_graph()
+        return {graph.get(key).code_version for key in graph.get_all_asset_keys()}
+    assert versions(scenario) == {f"{version('fraud_pipeline')}-{scenario.content_hash}"}
+    other = scaled(scenario, seed=scenario.seed + 1)
+    assert versions(other) == {f"{version('fraud_pipeline')}-{other.content_hash}"} != versions(scenario)

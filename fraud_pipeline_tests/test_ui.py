@@ -21,7 +21,7 @@ from fraud_pipeline_tests.test_cli import PROJECT, SMALL_WORLD, cli_environment
 
 pytestmark = pytest.mark.slow
 
-GROUPS = ["anomalies", "entities", "events", "fraud", "landing", "reports"]
+GROUPS = ["entities", "events", "fraud", "landing", "reports"]
 ENTITIES = [spec.name for spec in schemas.ENTITY_TABLES]
 CHROMIUM = "/usr/bin/chromium"
 # Chromium on a machine with no network beyond loopback (see .ci/run).
@@ -87,7 +87,7 @@ def test_a_partition_run_launched_through_graphql_writes_the_day_and_shows_its_m
     metadata = {e["label"]: e.get("intValue") or e.get("path") or e.get("text") for e in materialization["metadataEntries"]}
     assert materialization["runId"] == run_id
     assert metadata["dagster/row_count"] == manifest["rows"] > 1000
-    assert metadata["storage_uri"] == store.uri("events", "card_transactions", "2026-01-02")
+    assert metadata["dagster/uri"] == store.uri("events", "card_transactions", "2026-01-02")
     assert metadata["scenario_hash"] == manifest["scenario_hash"]
 
 

@@ -1,4 +1,5 @@
-"""The `anomalies` and `landing` groups: the plan, the micro-batch landing files it shapes, and its ground truth.
+"""The `landing` group — the plan, the micro-batch landing files it shapes, and its ground truth — and the anomaly
+timeline of `reports`.
 
 Landing day D reads the clean events and injected fraud of D. Conversion drops withhold
 applications, and the accounts of those applications open up to a day later and spend days after
@@ -20,14 +21,16 @@ from fraud_pipeline.assets.daily import (check_results, check_specs, partition_m
 from fraud_pipeline.assets.metadata import definition_metadata, materialization_metadata
 from fraud_pipeline.generators import anomalies
 from fraud_pipeline.generators.funnel import STAGES, funnel_days, lookback_days
-from fraud_pipeline.charts import render
 from fraud_pipeline.generators.ground_truth import anomaly_manifest, day_metrics, timeline_panels
 from fraud_pipeline.generators.timeline import BATCHES_PER_DAY, baseline_days
 from fraud_pipeline.partitions import as_days
+from fraud_pipeline.regions import REGIONS
 from fraud_pipeline.scenario import Scenario
 from fraud_pipeline.storage import ObjectStore, TableNotReady
+from fraud_pipeline.timeline_chart import render
 
-GROUP, LANDING = "anomalies", "landing"
+LANDING = "landing"  # the group and the storage layer
+REPORTS = "reports"
 EVENTS = ("card_transactions", *STAGES)
 LANDING_ASSETS = [schemas.LANDING_TABLES[name].name for name in EVENTS]  # landing_<table>
 
@@ -41,7 +44,7 @@ def anomaly_schedule_asset(scenario: Scenario, kinds: set[str]) -> dg.AssetsDefi
     config = scenario.anomalies
     window = anomalies.window(scenario)
 
-    @dg.asset(name=spec.name, group_name=GROUP, kinds=kinds, metadata=definition_metadata(spec),
+    @dg.asset(name=spec.name, group_name=LANDING, kinds=kinds, metadata=definition_metadata(spec),
               backfill_policy=dg.BackfillPolicy.single_run(),
               description=f"{spec.description} Window: {window[0]} … {window[-1]}; afterwards: {config.after_window}.")
     def _asset(context: dg.AssetExecutionContext, store: ObjectStore) -> dg.MaterializeResult:
@@ -73,7 +76,7 @@ def landing_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, kinds
                           description=schemas.LANDING_TABLES[name].description,
                           metadata=definition_metadata(schemas.LANDING_TABLES[name]), kinds=kinds - {"parquet"} | {fmt})
              for name in EVENTS]
-    specs.append(dg.AssetSpec(schemas.ANOMALY_MANIFEST.name, group_name=GROUP, kinds=kinds,
+    specs.append(dg.AssetSpec(schemas.ANOMALY_MANIFEST.name, group_name=LANDING, kinds=kinds,
                               description=schemas.ANOMALY_MANIFEST.description,
                               metadata=definition_metadata(schemas.ANOMALY_MANIFEST),
                               deps=[*LANDING_ASSETS, "baseline_profile"]))
@@ -117,7 +120,7 @@ def landing_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, kinds
 def anomaly_timeline_asset(scenario: Scenario, kinds: set[str]) -> dg.AssetsDefinition:
     days = [*baseline_days(scenario.start_date), *anomalies.window(scenario)]
 
-    @dg.asset(name="anomaly_timeline", group_name=GROUP, kinds=(kinds - {"parquet", "numpy"}) | {"png"},
+    @dg.asset(name="anomaly_timeline", group_name=REPORTS, kinds=(kinds - {"parquet"}) | {"png"},
               backfill_policy=dg.BackfillPolicy.single_run(),
               deps=[*LANDING_ASSETS, "anomaly_manifest", "baseline_profile"],
               description=f"A picture of the per-batch metrics the baseline profile tracks, measured on the landing "
@@ -132,20 +135,17 @@ def anomaly_timeline_asset(scenario: Scenario, kinds: set[str]) -> dg.AssetsDefi
                              "landing assets for those days first")
         metrics = pd.concat([day_metrics(d, {name: sources.landing(d, name) for name in EVENTS}) for d in present])
         plans = [p for d in present for p in anomalies.planned(scenario, d)]
-        panels = timeline_panels(present, metrics, sources.profile(), plans)
+        panels = timeline_panels(present, metrics, sources.profile(), plans, REGIONS[scenario.region].currency)
         first_window_day = next((i for i, d in enumerate(present) if anomalies.window_day(scenario, d)), len(present))
-        picture = render(panels, BATCHES_PER_DAY, first_window_day, [f"{d:%d}" for d in present])
+        picture = render(panels, present, BATCHES_PER_DAY, first_window_day)
         uri = store.put_file("reports", "anomaly_timeline", "timeline.png", picture)
         missing = sorted(set(days) - set(present))
         context.log.info(f"anomaly timeline of {len(present)} days, {len(panels)} panels: {uri}"
                          + (f" ({len(missing)} days not materialised yet)" if missing else ""))
-        legend = "\n".join(f"{i + 1}. `{p.title}`" for i, p in enumerate(panels))
         return dg.MaterializeResult(metadata={
             "timeline": dg.MetadataValue.md(f"![anomaly timeline](data:image/png;base64,"
-                                            f"{base64.b64encode(picture).decode()})\n\nPanels, top to bottom:\n"
-                                            f"{legend}\n\nDays (day of month) along the bottom; the dark line "
-                                            f"starts the anomaly window."),
-            "storage_uri": dg.MetadataValue.path(uri), "days": len(present),
+                                            f"{base64.b64encode(picture).decode()})"),
+            "dagster/uri": dg.MetadataValue.path(uri), "days": len(present),
             "days_missing": dg.MetadataValue.json([str(d) for d in missing]), "size_bytes": len(picture)})
 
     return _asset

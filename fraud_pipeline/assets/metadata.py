@@ -27,8 +27,7 @@ def definition_metadata(spec: TableSpec) -> dict:
 def materialization_metadata(table: pa.Table, written: WrittenTable, scenario_hash: str) -> dict:
     return {
         "dagster/row_count": written.rows,
-        "dagster/uri": dg.MetadataValue.path(written.uri),  # for tools; the UI hides dagster/ keys
-        "storage_uri": dg.MetadataValue.path(written.uri),  # for people reading the asset page
+        "dagster/uri": dg.MetadataValue.path(written.uri),  # shown on the asset page, read by catalog tools
         "preview": dg.MetadataValue.md(table.slice(0, PREVIEW_ROWS).to_pandas().to_markdown(index=False, disable_numparse=True)),
         "files": written.files,
         "size_bytes": written.bytes,

@@ -1,4 +1,5 @@
-"""The `reports` group: what users score and calibrate against."""
+"""What users score and calibrate against: the baseline profile (in the `landing` group, beside the anomalies
+measured against it) and the detection scorecard (`reports`)."""
 
 import base64
 
@@ -6,7 +7,7 @@ import dagster as dg
 import pandas as pd
 import pyarrow.compute as pc
 
-from fraud_pipeline import schemas
+from fraud_pipeline import dataset_card, schemas
 from fraud_pipeline.assets.metadata import definition_metadata, materialization_metadata
 from fraud_pipeline.detection import report
 from fraud_pipeline.generators.funnel import STAGES
@@ -24,7 +25,7 @@ def baseline_profile_asset(scenario: Scenario, kinds: set[str]) -> dg.AssetsDefi
     keys = [day.isoformat() for day in baseline_days(scenario.start_date)]
     only_baseline = dg.SpecificPartitionsPartitionMapping(keys)
 
-    @dg.asset(name=spec.name, group_name=GROUP, kinds=kinds, metadata=definition_metadata(spec),
+    @dg.asset(name=spec.name, group_name="landing", kinds=kinds, metadata=definition_metadata(spec),
               backfill_policy=dg.BackfillPolicy.single_run(),
               description=spec.description + f" Reads exactly the {len(keys)} baseline days {keys[0]} … {keys[-1]}.",
               deps=[dg.AssetDep(table, partition_mapping=only_baseline) for table in PROFILED])
@@ -40,7 +41,6 @@ def baseline_profile_asset(scenario: Scenario, kinds: set[str]) -> dg.AssetsDefi
         return dg.MaterializeResult(metadata=metadata)
 
     return _asset
-
 
 
 def detection_scorecard_asset(scenario: Scenario, kinds: set[str]) -> dg.AssetsDefinition:
@@ -79,5 +79,33 @@ def detection_scorecard_asset(scenario: Scenario, kinds: set[str]) -> dg.AssetsD
             if row["scenario"] == "all":
                 metadata[f"{row['detector']}_average_precision"] = float(row["average_precision"])
         return dg.MaterializeResult(metadata=metadata)
+
+    return _asset
+
+
+def dataset_card_asset(scenario: Scenario, kinds: set[str]) -> dg.AssetsDefinition:
+    """`DATASET.md` at the storage root: every table with its rows and partitions as the manifests say, the labels
+    and rates of the effective scenario, the anomaly plan, how to read it, known limitations."""
+    upstream = [spec.name for spec in schemas.TABLES.values()] + ["anomaly_timeline"]
+
+    @dg.asset(name="dataset_card", group_name=GROUP, kinds=(kinds - {"parquet"}) | {"markdown"},
+              backfill_policy=dg.BackfillPolicy.single_run(), deps=upstream,
+              description="DATASET.md at the storage root, generated from the table specs, the scenario and the "
+                          "stored manifests: tables with rows and partitions, labels and rates, the anomaly plan, "
+                          "how to read it, known limitations. The same text is shown here.")
+    def _asset(context: dg.AssetExecutionContext, store: ObjectStore) -> dg.MaterializeResult:
+        stored = []
+        for spec in schemas.TABLES.values():
+            name = spec.name.removeprefix("landing_") if spec.layer == "landing" else spec.name
+            partitions = store.complete_partitions(spec.layer, name)
+            whole = None if partitions else store.read_manifest(spec.layer, name)
+            rows = sum(m["rows"] for m in partitions.values()) if partitions else (whole or {}).get("rows", 0)
+            stored.append(dataset_card.StoredTable(spec, spec.layer, name, tuple(partitions), rows))
+        text = dataset_card.card(scenario, stored)
+        uri = store.put_root_file("DATASET.md", text.encode())
+        context.log.info(f"dataset card of {sum(t.rows > 0 for t in stored)} stored tables written to {uri}")
+        return dg.MaterializeResult(metadata={"card": dg.MetadataValue.md(text), "dagster/uri": dg.MetadataValue.path(uri),
+                                              "tables_stored": sum(t.rows > 0 for t in stored),
+                                              "rows_stored": sum(t.rows for t in stored)})
 
     return _asset

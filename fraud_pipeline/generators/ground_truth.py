@@ -16,10 +16,10 @@ import pandas as pd
 import pyarrow as pa
 
 from fraud_pipeline import schemas
-from fraud_pipeline.charts import Panel
 from fraud_pipeline.generators.anomalies import Outcome, Planned, schedule_rows
-from fraud_pipeline.generators.profile import VALUE, batch_metrics, kind
+from fraud_pipeline.generators.profile import VALUE, batch_metrics, is_rate, kind, unit
 from fraud_pipeline.generators.timeline import BATCHES_PER_DAY, MS_PER_BATCH
+from fraud_pipeline.timeline_chart import Panel
 
 Baseline = Callable[[str, int, str], float | None]  # (table, batch, metric) -> baseline mean
 Target = tuple[str, str, int]  # (table, metric, batch)
@@ -181,8 +181,10 @@ def _point(day_index: int, batch: int) -> int:
     return day_index * BATCHES_PER_DAY + batch
 
 
-def timeline_panels(days: list[date], metrics: pd.DataFrame, profile: pa.Table, plans: list[Planned]) -> list[Panel]:
-    """One panel per watched metric: row volumes, then each metric the plan moves, over every (day, batch)."""
+def timeline_panels(days: list[date], metrics: pd.DataFrame, profile: pa.Table, plans: list[Planned],
+                    currency: str) -> list[Panel]:
+    """One panel per watched metric: row volumes, then each metric the plan moves, over every (day, batch).
+    Every metric is non-negative; rates are at most 1."""
     base = baseline_lookup(profile)
     stats = profile.to_pandas().set_index(["table", "metric", "batch"])
     position = {day: i for i, day in enumerate(days)}
@@ -206,6 +208,7 @@ def timeline_panels(days: list[date], metrics: pd.DataFrame, profile: pa.Table, 
         mean = np.array([stats["mean"].get((table, metric, b), np.nan) for b in range(BATCHES_PER_DAY)])[batch]
         std = np.array([stats["std"].get((table, metric, b), np.nan) for b in range(BATCHES_PER_DAY)])[batch]
         spread = 3 * (std / np.sqrt(rows) if kind(metric) == VALUE else std)
-        panels.append(Panel(f"{table}: {metric}", values, mean - spread, mean + spread,
-                            np.array(sorted(set(planned_points)), int), np.array(sorted(set(side_points)), int)))
+        panels.append(Panel(f"{table}: {metric}", unit(metric, currency), values, mean - spread, mean + spread,
+                            np.array(sorted(set(planned_points)), int), np.array(sorted(set(side_points)), int),
+                            0.0, 1.0 if is_rate(metric) else np.inf))
     return panels

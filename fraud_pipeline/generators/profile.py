@@ -35,6 +35,20 @@ def kind(metric: str) -> str:
     return VALUE if metric.startswith("value.") or metric == "arrival_lag_seconds" else PER_BATCH
 
 
+def is_rate(metric: str) -> bool:
+    """Null rates, the duplicate-key rate and conversion rates: shares of rows, in [0, 1]."""
+    return metric.startswith(("null_rate.", "conversion.")) or metric == "duplicate_key_rate"
+
+
+UNITS = {"volume": "rows per batch", "arrival_lag_seconds": "seconds", "value.session_duration": "seconds",
+         "value.applicant_age": "years", "value.limit_to_income": "limit ÷ income"}
+
+
+def unit(metric: str, currency: str) -> str:
+    """The unit of a metric's values, for a chart's axis (amounts and limits are in the scenario's currency)."""
+    return "share of rows" if is_rate(metric) else UNITS.get(metric, f"mean ({currency})")
+
+
 def _values(table: str, frame: pd.DataFrame) -> dict[str, pd.Series]:
     lag = (frame["arrival_time"] - frame["event_time"]).dt.total_seconds()
     return {"arrival_lag_seconds": lag,

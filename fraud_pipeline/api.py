@@ -1,0 +1,84 @@
+"""The bank without Dagster, for notebooks and scripts: a scenario in, a day's tables out.
+
+    import fraud_pipeline
+    day = fraud_pipeline.generate("2026-01-15")            # every table of the default scenario's day
+    day["labelled_transactions"]                           # genuine and fraudulent rows, labelled
+
+The tables are the ones the assets store for that day, byte for byte the same data (the same `Bank`,
+the same generators, in the same order); nothing is written anywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from fraud_pipeline.bank import Bank
+from fraud_pipeline.generators.funnel import STAGES
+from fraud_pipeline.scenario import DEFAULT_SCENARIO_FILE, SCENARIO_ENV, Scenario, with_overrides
+from fraud_pipeline.scenario import load_scenario as _load_from_environment
+
+DAY_TABLES = ("card_transactions", "fraud_transactions", "fraud_episodes", "account_balances", "card_events",
+              *STAGES)
+LABELLED = "labelled_transactions"  # card_transactions and fraud_transactions together: the labelled stream
+
+
+def load_scenario(source: str | Path | Mapping[str, Any] | None = None) -> Scenario:
+    """The effective scenario, validated exactly as the code location validates it: the defaults merged with
+    `source` — a YAML file's path, or a mapping of overrides such as `{"seed": 7}` — or the defaults alone.
+    Raises ScenarioError naming every invalid field and what is allowed."""
+    if source is None or isinstance(source, (str, Path)):
+        return _load_from_environment({SCENARIO_ENV: str(source)} if source is not None else {})
+    return with_overrides(_load_from_environment({}), source)
+
+
+def generate(day: str | date, scenario: Scenario | str | Path | Mapping[str, Any] | None = None,
+             tables: tuple[str, ...] | None = None, pandas: bool = False) -> dict[str, pa.Table | Any]:
+    """One day's tables: `DAY_TABLES` and `labelled_transactions` (or only `tables`), as pyarrow tables or, with
+    `pandas=True`, DataFrames. `scenario`: a Scenario, or what `load_scenario` takes. The bank walks from the
+    calendar's start to `day` (a quarter of a second a day at the default volume). Raises ValueError for a day
+    outside the calendar or an unknown table name."""
+    return next(generate_days(day, day, scenario, tables, pandas))[1]
+
+
+def generate_days(first: str | date, last: str | date,
+                  scenario: Scenario | str | Path | Mapping[str, Any] | None = None,
+                  tables: tuple[str, ...] | None = None, pandas: bool = False) -> Iterator[tuple[date, dict]]:
+    """(day, tables) for each day of `first` … `last`, walking the bank once (a range costs one day's work a day)."""
+    found = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    first, last = _day(first), _day(last)
+    wanted = tables or (*DAY_TABLES, LABELLED)
+    unknown = sorted(set(wanted) - {*DAY_TABLES, LABELLED})
+    if unknown:
+        raise ValueError(f"tables: unknown {unknown}; allowed: {[*DAY_TABLES, LABELLED]}")
+    if first < found.start_date or last < first or (found.end_date is not None and last > found.end_date):
+        raise ValueError(f"days {first} … {last}: the calendar runs from start_date {found.start_date}"
+                         + (f" to end_date {found.end_date}" if found.end_date else "") + ", first ≤ last")
+    bank = Bank(found)
+    day = first
+    while day <= last:
+        result = bank.day(day)
+        every = {"card_transactions": result.transactions, "fraud_transactions": result.fraud_transactions,
+                 "fraud_episodes": result.fraud_episodes, "account_balances": result.account_balances,
+                 "card_events": result.card_events}
+        if set(wanted) & set(STAGES):
+            every.update(bank.funnel(day))
+        if LABELLED in wanted:
+            every[LABELLED] = pa.concat_tables([result.transactions, result.fraud_transactions])
+        chosen = {name: every[name] for name in wanted}
+        yield day, {name: t.to_pandas() for name, t in chosen.items()} if pandas else chosen
+        day += timedelta(days=1)
+
+
+def _day(value: str | date) -> date:
+    try:
+        return value if isinstance(value, date) else date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"day: {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+__all__ = ["DAY_TABLES", "LABELLED", "DEFAULT_SCENARIO_FILE", "generate", "generate_days", "load_scenario"]

@@ -1,0 +1,101 @@
+"""The dataset card: `DATASET.md` at the storage root, written from the table specs, the effective scenario and the
+stored manifests, so it cannot drift from the data it describes. Pure: no Dagster, no storage access."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from fraud_pipeline import schemas
+from fraud_pipeline.regions import REGIONS
+from fraud_pipeline.scenario import Scenario
+
+SCENARIOS = ("card_fraud_chain", "atm_abroad", "high_velocity", "account_takeover")
+LIMITATIONS = (
+    "One region (South Africa: its provinces, public holidays, pay calendar and currency); other regions are not "
+    "modelled yet.",
+    "Money laundering typologies are not injected yet: `counterparty_account_id` links customers' transfers, "
+    "but no labelled AML pattern rides on them.",
+    "No clickstream behind online purchases yet, and no acquirer-side data (terminal risk, merchant onboarding).",
+    "Labels are complete ground truth: every injected row is labelled, and `label_available_at` models only the "
+    "delay before the bank learns of it — no mislabelled chargebacks, no friendly fraud.",
+    "Behavioural defaults are assumptions unless the README names a source; they are parameters of the scenario.",
+    "`new_account_transactions` (the web funnel's new accounts) are a table of their own, outside the bank's "
+    "ledger, balances and fraud.",
+)
+
+
+@dataclass(frozen=True)
+class StoredTable:
+    """What the manifests say about one stored table: its partitions (empty: unpartitioned) and rows."""
+    spec: schemas.TableSpec
+    storage_layer: str
+    storage_name: str
+    partitions: tuple[str, ...]
+    rows: int
+
+
+def _md(frame: pd.DataFrame) -> str:
+    return frame.to_markdown(index=False, disable_numparse=True)
+
+
+def card(scenario: Scenario, stored: list[StoredTable]) -> str:
+    """The card as markdown. `stored`: the tables found complete in storage (a table that is not stored yet is
+    listed with no rows). The text names no storage root, so a card on S3 and one on disk are the same bytes."""
+    root_uri = "data"
+    region = REGIONS[scenario.region]
+    tables = pd.DataFrame([{
+        "table": f"`{t.storage_layer}/{t.storage_name}`", "rows": f"{t.rows:,}",
+        "partitions": (f"{len(t.partitions)} days, {t.partitions[0]} … {t.partitions[-1]}" if t.partitions
+                       else "—"), "columns": len(t.spec.columns), "what": t.spec.description} for t in stored])
+    fraud = scenario.fraud
+    rates = pd.DataFrame([{
+        "scenario": f"`{name}`", "enabled": getattr(fraud, name).enabled,
+        "rate (of customer-initiated payments)": f"{getattr(fraud, name).rate:.2%}",
+        "stealth": getattr(fraud, name).stealth,
+        "label delay (days)": f"{getattr(fraud, name).label_delay_days.min}–{getattr(fraud, name).label_delay_days.max}",
+    } for name in SCENARIOS])
+    labels = pd.DataFrame([{"column": f"`{c.name}`", "meaning": c.description}
+                           for c in (*schemas.LABELS, *schemas.ANOMALY_LABELS)])
+    plan = pd.DataFrame([{"entry": name, **{k: v for k, v in entry.model_dump(mode="json").items() if v is not None}}
+                         for name, entry in scenario.anomalies.plan.items()]).fillna("")
+    columns = ["## Columns"]
+    for t in stored:
+        columns += [f"### `{t.storage_layer}/{t.storage_name}`", t.spec.description, _md(pd.DataFrame([
+            {"column": f"`{c.name}`", "type": str(c.type), "nullable": c.nullable, "description": c.description}
+            for c in t.spec.columns]))]
+    sections = [
+        f"# Dataset card: fraud_pipeline, scenario {scenario.content_hash}",
+        "Generated from the table specifications, the effective scenario and the stored manifests by the "
+        "`dataset_card` asset; regenerate it rather than edit it.",
+        "## Scenario",
+        f"- scenario hash: `{scenario.content_hash}` (every manifest carries it)\n"
+        f"- seed: {scenario.seed}; calendar from {scenario.start_date}"
+        + (f" to {scenario.end_date}" if scenario.end_date else ", open-ended") + "\n"
+        f"- region: {scenario.region} ({region.currency}, times in {region.timezone} wall-clock time)\n"
+        f"- population: " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in
+                                      scenario.population.model_dump().items()) + "\n"
+        f"- customer-initiated card payments a day: {scenario.card_transactions.per_day:,}; web visitors a day: "
+        f"{scenario.web_funnel.visitors_per_day:,}\n"
+        f"- landing format: {scenario.anomalies.landing_format}",
+        "## Tables", _md(tables),
+        "Rows and partitions are those of complete tables (with a `_manifest.json`) at the time of writing.",
+        *columns,
+        "## Labels", _md(labels),
+        "Fraud scenarios of this scenario:", _md(rates),
+        "## Anomaly plan",
+        f"A {scenario.anomalies.window_days}-day window after the 14 baseline days; afterwards: "
+        f"{scenario.anomalies.after_window}.", _md(plan),
+        "## Reading it",
+        "From the folder that holds `data/` (on S3: `s3://bucket/prefix` in place of `data`):",
+        f"```python\nimport pandas as pd\nstream = pd.concat([pd.read_parquet(\"{root_uri}/events/card_transactions\"),\n"
+        f"                    pd.read_parquet(\"{root_uri}/fraud/fraud_transactions\")], ignore_index=True)\n```",
+        f"```python\nimport pyarrow.dataset as ds\nvisits = ds.dataset(\"{root_uri}/landing/web_visits\", "
+        f"partitioning=\"hive\").to_table()\n```",
+        f"```sql\nSELECT * FROM read_parquet('{root_uri}/events/card_transactions/*/*.parquet', "
+        f"hive_partitioning = true);\n```",
+        "Readers skip `_manifest.json` and dot files; a folder without a manifest is unfinished.",
+        "## Known limitations", "\n".join(f"- {item}" for item in LIMITATIONS),
+    ]
+    return "\n\n".join(sections) + "\n"
