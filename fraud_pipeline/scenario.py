@@ -272,6 +272,7 @@ class Beneficiaries(Section):
     new_per_month: Annotated[float, Field(ge=0, le=30)]
     new_high_risk_share: Probability
     first_payment_days: IntRange
+    once_off_share: Probability
 
 
 class Merchants(Section):
@@ -393,6 +394,7 @@ class CardTransactions(Section):
     category_hourly: dict[str, Hourly]
     sessions: Sessions
     habits: Habits
+    declined_attempts_per_day: Annotated[int, Field(ge=1, le=100)]
     arrival_lag_seconds: ArrivalLag
     reference_unit_value: PositiveFloat
     affluence_basket: Annotated[float, Field(ge=0, le=2)]

@@ -223,7 +223,8 @@ def test_accounts_save_payees_before_the_start_and_more_over_the_horizon(world, 
     mules = ato_payee_saves(scenario, world["accounts"], world["beneficiaries"]).to_pandas()
     planted = links.set_index(["account_id", "beneficiary_id"]).index.isin(
         mules.set_index(["account_id", "beneficiary_id"]).index)
-    assert planted.sum() == len(mules) > 0  # stealthy takeovers save their mule days before (some before the start)
+    # takeovers save their mule (stealthy ones days before, some before the start; plain ones in the session)
+    assert planted.sum() == len(mules.drop_duplicates(["account_id", "beneficiary_id"])) > 0
     links = links[~planted]
     before = links[links["added_date"] < start]
     per_account = before.groupby("account_id").size()

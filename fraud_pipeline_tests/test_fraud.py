@@ -97,7 +97,7 @@ def test_cash_abroad_follows_a_withdrawal_at_home_far_away_or_the_victims_trip(s
     abroad = genuine[genuine["country"] != "ZA"]
     visiting = set(zip(abroad["customer_id"], abroad["country"]))
     seen = [(c_, k) in visiting for c_, k in zip(stealthy["customer_id"], stealthy["country"])]
-    assert np.mean(seen) > 0.8  # the rest made no other payment on that trip
+    assert np.mean(seen) >= 0.7  # the rest made no other payment on that trip (a dozen episodes: a loose bound)
 
 
 def test_high_velocity_is_a_night_burst_above_habit_or_a_daytime_one_within_it(scenario, month):
@@ -126,14 +126,17 @@ def test_takeovers_drain_to_mules_from_a_stranger_device_or_the_victims_own_phon
         assert (rows["channel"] == "transfer").all() and rows["beneficiary_id"].notna().all()
         on_phone = np.mean([pair in phones for pair in zip(rows["customer_id"], rows["device_id"])])
         assert on_phone > 0.7 if own_phone else on_phone < 0.05
-    # stealthy: to a payee saved days before; plain: to one never saved
+    # stealthy: to a payee saved days before
     added = pd.to_datetime(saved.reindex(pd.MultiIndex.from_arrays([stealthy["account_id"],
                                                                      stealthy["beneficiary_id"]])).to_numpy())
     started = stealthy["fraud_episode_id"].map(month["episodes"]["start_time"]).dt.normalize().to_numpy()
     days_before = pd.Series((started - added) / np.timedelta64(1, "D"))
     outside = days_before[~days_before.between(c.payee_saved_days.min, c.payee_saved_days.max)]
     assert outside.empty, outside.head()
-    assert not pd.MultiIndex.from_arrays([plain["account_id"], plain["beneficiary_id"]]).isin(saved.index).any()
+    # plain: saved in the session, on the day it starts
+    added_plain = pd.to_datetime(saved.reindex(pd.MultiIndex.from_arrays([plain["account_id"],
+                                                                         plain["beneficiary_id"]])).to_numpy())
+    assert (added_plain == plain["fraud_episode_id"].map(month["episodes"]["start_time"]).dt.normalize().to_numpy()).all()
     # a ring's mules are reused across its victims
     episodes = month["episodes"]
     rings = month["fraud"][month["fraud"]["fraud_scenario"] == "account_takeover"].assign(

@@ -55,12 +55,13 @@ def test_cards_are_over_dispersed_and_few_customers_buy_every_day(month, initiat
 
 def test_daily_volume_per_channel_follows_the_configured_calendar(scenario, initiated):
     """Point-of-sale and online volume per day equal `calendar.channel_volume` (weekday rhythm, paydays, noise)
-    within 5 %, so their weekend/weekday ratio is the configured one."""
+    within 5 % (7 % below: the declined attempts customers give up are never made), so their weekend/weekday ratio
+    is the configured one."""
     observed = initiated.groupby(["day", "channel"]).size().unstack()
     for channel in ("pos", "online"):
         expected = pd.Series([calendar.channel_volume(scenario, channel, d) for d in observed.index], observed.index)
         ratio = observed[channel] / expected
-        assert ratio.between(0.95, 1.05).all(), ratio.describe()
+        assert ratio.between(0.93, 1.05).all(), ratio.describe()
         weekend = pd.Series([d.weekday() >= 5 and not calendar.is_holiday(scenario, d) for d in observed.index],
                             observed.index)
         weekday = pd.Series([d.weekday() < 5 and not calendar.is_holiday(scenario, d) for d in observed.index],
@@ -86,11 +87,12 @@ def test_payday_lifts_the_days_after_it_as_configured(scenario, month, initiated
     near = lambda d: any(0 <= (d - p).days < 4 for p in paydays.values())  # noqa: E731
     ordinary = rate[[not near(d) for d in rate.index]].median()
     lift = scenario.card_transactions.payday.volume
+    # within 15 %: before payday some customers have run out and give up after declines, which lifts the ratio
     for offset in (0, 1):
         d = date(2026, 1, 23 + offset)
-        assert rate[d] / ordinary == pytest.approx(lift[offset], rel=0.10)
+        assert rate[d] / ordinary == pytest.approx(lift[offset], rel=0.15)
         d = date(2026, 1, 15 + offset)  # and the other way round on the 15th
-        assert ordinary / rate[d] == pytest.approx(lift[offset], rel=0.10)
+        assert ordinary / rate[d] == pytest.approx(lift[offset], rel=0.15)
 
 
 def test_every_channel_has_night_activity_in_its_configured_share(scenario, initiated):

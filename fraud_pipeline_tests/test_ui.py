@@ -27,7 +27,7 @@ CHROMIUM = "/usr/bin/chromium"
 # Chromium on a machine with no network beyond loopback (see .ci/run).
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SCREENSHOT_ENV = "FRAUD_PIPELINE_SCREENSHOT"  # a path: also save the asset graph there (docs/asset_graph.png)
+SCREENSHOT_ENV = "FRAUD_PIPELINE_SCREENSHOTS"  # a folder: also save the pictures there (docs/)
 FINISHED = ("SUCCESS", "FAILURE", "CANCELED")
 
 
@@ -123,27 +123,51 @@ def test_the_daemon_runs_a_backfill_of_the_graph_as_several_runs_in_dependency_o
     assert store.read_manifest("reports", "anomaly_schedule") is not None
 
 
-def test_the_asset_graph_page_shows_every_group(ui, tmp_path):
+def _calendar_run(client: DagsterGraphQLClient) -> None:
+    """Everything over the 21 days in one run, as the README's main command (so every page has data)."""
+    run_id = client.submit_job_execution("scenario_job", tags={"dagster/asset_partition_range_start": "2026-01-01",
+                                                               "dagster/asset_partition_range_end": "2026-01-21"})
+    assert _wait(client, run_id, timeout=600) == "SUCCESS"
+
+
+def test_the_ui_pages_show_the_groups_per_partition_metadata_and_the_timeline(ui, tmp_path):
+    """Headless Chromium on the pages the README shows: the collapsed lineage (every group, left to right), a
+    group expanded, an asset's partition with its own metadata, and the timeline's asset page."""
     playwright = pytest.importorskip("playwright.sync_api")
     if not os.path.exists(CHROMIUM):
         missing = f"{CHROMIUM} is missing: `apt-get install chromium` (.ci/run installs it)"
         pytest.fail(missing) if os.environ.get("CI") else pytest.skip(missing)
+    _calendar_run(ui["client"])
+    base = f"http://127.0.0.1:{ui['port']}"
+    pictures = {}
     with playwright.sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 1600, "height": 900})
-        page.goto(f"http://127.0.0.1:{ui['port']}/asset-groups", wait_until="networkidle")
-        try:  # the "Join the Dagster community" dialog, shown on a first visit
-            page.get_by_role("button", name="Skip").click(timeout=5000)
-        except playwright.TimeoutError:
-            pass
-        sidebar = page.get_by_role("button")
-        for group in GROUPS:  # the sidebar lists each group, and the graph draws it as a box
-            assert sidebar.filter(has_text=group).count() >= 1, group
-            page.get_by_text(group, exact=True).last.wait_for(state="visible", timeout=30000)
+
+        def show(path: str, name: str, *visible: str) -> None:
+            page.goto(base + path, wait_until="networkidle")
+            try:  # the "Join the Dagster community" dialog, shown on a first visit
+                page.get_by_role("button", name="Skip").click(timeout=3000)
+            except playwright.TimeoutError:
+                pass
+            for text in visible:
+                page.get_by_text(text, exact=True).last.wait_for(state="visible", timeout=30000)
+            page.wait_for_timeout(4000)  # the graph's layout and the metadata settle after the data arrives
+            pictures[name] = tmp_path / f"{name}.png"
+            page.screenshot(path=str(pictures[name]))
+
+        show("/asset-groups", "asset_graph", *GROUPS)
         assert page.get_by_text("Global asset lineage").is_visible()
-        picture = tmp_path / "asset_graph.png"
-        page.screenshot(path=str(picture))
+        boxes = {group: page.get_by_text(group, exact=True).last.bounding_box()["x"] for group in GROUPS}
+        assert sorted(boxes, key=boxes.get) == GROUPS  # the story reads left to right
+        show("/locations/fraud_pipeline/asset-groups/landing", "asset_graph_landing", "anomaly_manifest",
+             "baseline_profile")
+        show("/assets/card_transactions?view=partitions&partition=2026-01-15", "asset_partition")
+        show("/assets/anomaly_timeline", "anomaly_timeline_page")
         browser.close()
-    assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and picture.stat().st_size > 20_000
-    if os.environ.get(SCREENSHOT_ENV):
-        shutil.copyfile(picture, os.environ[SCREENSHOT_ENV])
+    for picture in pictures.values():
+        assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and picture.stat().st_size > 20_000
+    if os.environ.get(SCREENSHOT_ENV):  # a folder: docs/
+        for name, picture in pictures.items():
+            shutil.copyfile(picture, Path(os.environ[SCREENSHOT_ENV]) / f"ui_{name}.png" if name != "asset_graph"
+                            else Path(os.environ[SCREENSHOT_ENV]) / "asset_graph.png")

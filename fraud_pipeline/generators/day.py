@@ -23,7 +23,7 @@ from fraud_pipeline.generators.devices import NEVER, day_number
 from fraud_pipeline.generators.genuine import days_after_payday, genuine_day, open_accounts
 from fraud_pipeline.generators.ledger import (APPROVED, DECLINE_REASONS, Posted, card_catalogue, card_in_use, post,
                                               remember, status_on)
-from fraud_pipeline.generators.rows import (CHANNELS, CREDIT_TYPES, NONE, PURCHASE, REFUND, TRANSFER, TRANSFER_IN,
+from fraud_pipeline.generators.rows import (ATM, CHANNELS, CREDIT_TYPES, NONE, PURCHASE, REFUND, TRANSFER, TRANSFER_IN,
                                             TRANSFER_OUT, TYPES, Rows, concat, make)
 from fraud_pipeline.generators.state import Blocks, Cards, State
 from fraud_pipeline.generators.streams import stream
@@ -62,7 +62,7 @@ def simulate_day(world: World, state: State, day: date) -> Day:
     today = candidates.take(np.flatnonzero(candidates.arrival_ms < end))
     later = candidates.take(np.flatnonzero(candidates.arrival_ms >= end))
     del candidates
-    posted = post(world, state, today, day)
+    posted = _give_up(post(world, state, today, day), world.scenario.card_transactions.declined_attempts_per_day)
     del today
     approved = posted.decline == APPROVED
     posted_rows = posted.rows
@@ -88,6 +88,25 @@ def simulate_day(world: World, state: State, day: date) -> Day:
         card_events=_card_events(world, next_state, blocked_today, issued_today, day),
         opening=pa.table({"account_id": world.account_id, "balance": state.balance / 100}),
         state=next_state)
+
+
+def _give_up(posted: Posted, limit: int) -> Posted:
+    """The posted day without the genuine attempts a customer would not make: after `limit` declined attempts on an
+    account in a day, its later declined genuine attempts are dropped (approved ones stay: a smaller purchase still
+    goes through). Declined rows move no balance, so every balance_after stays as posted. Fraud attempts stay:
+    fraudsters do retry. Withdrawals stay too: at a machine people retry smaller amounts, and a withdrawal may be
+    where a card was skimmed (the anchor of cash abroad)."""
+    declined = np.flatnonzero((posted.decline != APPROVED) & (posted.rows.scenario < 0) & (posted.rows.channel != ATM))
+    account = posted.rows.account[declined]
+    order = np.argsort(account, kind="stable")  # by account, arrival order within
+    first = np.r_[True, account[order][1:] != account[order][:-1]]
+    rank = np.empty(len(declined), np.int64)
+    rank[order] = np.arange(len(declined)) - np.maximum.accumulate(np.where(first, np.arange(len(declined)), 0))
+    keep = np.setdiff1d(np.arange(len(posted.decline)), declined[rank >= limit])
+    return Posted(order=posted.order[keep], rows=posted.rows.take(keep), card=posted.card[keep],
+                  decline=posted.decline[keep], balance_after=posted.balance_after[keep],
+                  new_recipient=posted.new_recipient[keep], has_recipient=posted.has_recipient[keep],
+                  keys=posted.keys[keep], end_balance=posted.end_balance)
 
 
 def _apply_blocks(world: World, state: State, new_blocks: Blocks, end: int) -> tuple[State, Blocks, np.ndarray]:

@@ -124,11 +124,11 @@ def devices(scenario: Scenario, customers: pa.Table) -> pa.Table:
     device_type = np.where(kind, np.where(by_os == "desktop", "desktop", "tablet"), by_os)
     age = np.concatenate([rng("age").integers(d.age_days.min, d.age_days.max + 1, n_initial),
                           rng("new_age").integers(0, 31, n_new), rng("ring_age").integers(30, 900, n_ring),
-                          rng("burner_age").integers(0, 31, n_burner)])
+                          rng("burner_age").integers(d.age_days.min, d.age_days.max + 1, n_burner)])
     start = day_number(scenario.start_date)
     first_seen = np.concatenate([start - rng("seen").integers(0, 366, n_initial), plan.phone_change_day,
                                  start - rng("ring_seen").integers(0, 366, n_ring),
-                                 start - rng("burner_seen").integers(0, 31, n_burner)])
+                                 start - rng("burner_seen").integers(0, 366, n_burner)])
     risky = np.concatenate([np.ones(n_initial + n_new), np.full(n_ring, 5.0), np.ones(n_burner)])  # rings favour
     # tampered devices
     return schemas.DEVICES.build({

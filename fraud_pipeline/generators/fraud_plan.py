@@ -69,15 +69,16 @@ def ato_plan(scenario: Scenario, accounts: pa.Table, beneficiaries: pa.Table) ->
     r = scenario.fraud.rings
     ring = rng.integers(0, r.count, len(day))
     slot = rng.integers(0, r.mules.min, len(day))  # the ring's first mules are its busiest
-    saved = day - rng.integers(c.payee_saved_days.min, c.payee_saved_days.max + 1, len(day))
+    # a stealthy takeover's mule was saved days before; a plain one's is added in the session, on the day
+    saved = np.where(stealth, day - rng.integers(c.payee_saved_days.min, c.payee_saved_days.max + 1, len(day)), day)
     return pd.DataFrame({"day": day, "account": account, "stealth": stealth, "ring": ring, "mule_slot": slot,
                          "saved_day": saved})
 
 
 def ato_payee_saves(scenario: Scenario, accounts: pa.Table, beneficiaries: pa.Table) -> pa.Table:
-    """The mule payees stealthy takeovers save days before they drain the account (for account_beneficiaries)."""
+    """The mule payees takeovers save (for account_beneficiaries): days before a stealthy one drains the account, in
+    the session of a plain one. Genuine activity never pays them (World marks them)."""
     plan = ato_plan(scenario, accounts, beneficiaries)
-    plan = plan[plan["stealth"]]
     rings = mules(scenario, beneficiaries)
     return pa.table({"account_id": accounts["account_id"].take(pa.array(plan["account"].to_numpy(np.int64))),
                      "beneficiary_id": beneficiaries["beneficiary_id"].take(pa.array(

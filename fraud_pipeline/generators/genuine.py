@@ -129,9 +129,10 @@ def digital(world: World, rng: np.random.Generator, day: date, customer: np.ndar
 
 
 def fx_rates(world: World, day: date) -> np.ndarray:
-    """Each currency's rate on `day`: the region's reference rate with a little daily noise."""
+    """Each currency's rate on `day`: the region's reference rate with a little daily noise, except currencies
+    pegged at par (reference rate 1: the Common Monetary Area's NAD, LSL and SZL against the rand)."""
     noise = stream(world.scenario.seed, "fx", day.isoformat()).normal(0.0, 0.005, len(world.rates))
-    return world.rates * np.where(np.array(world.currencies) == world.scenario.geography.currency, 1.0, 1.0 + noise)
+    return world.rates * np.where(world.rates == 1.0, 1.0, 1.0 + noise)
 
 
 def in_local_currency(world: World, rng: np.random.Generator, day: date, cents: np.ndarray, currency: np.ndarray,
@@ -468,6 +469,9 @@ def transfers(world: World, day: date) -> Rows:
                                         % max(len(others), 1)] if len(others) else NONE, NONE)
     counterparty = np.where(counterparty == account, NONE, counterparty)
     payee = np.where(p2p & (counterparty < 0), NONE, payee)
+    # once-off payments: to a payee the customer pays without saving it (a plumber, a seller online)
+    once_off = (payee >= 0) & (rng("transfer_once_off").random(n) < s.beneficiaries.once_off_share)
+    payee = np.where(once_off, rng("transfer_once_off_payee").integers(0, len(world.beneficiary_id), n), payee)
     keep = (payee >= 0) | (counterparty >= 0)
     median = s.money.transfer_of_income * world.income[customer]
     cents = spending.typed_amount(rng("transfer_typed"), np.minimum(

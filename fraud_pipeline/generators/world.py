@@ -231,6 +231,13 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table]) -> World:
     link_account, payee_row, added = link_account[order], payee_row[order], added[order]
     f = scenario.beneficiaries.first_payment_days
     first_paid = added + rng("first_payment").integers(f.min, f.max + 1, len(added))
+    # the mules takeovers save are the fraudster's payees, not the customer's: genuine activity never pays them
+    planned = fraud_plan.ato_payee_saves(scenario, accounts, entities["beneficiaries"])
+    n_payees = entities["beneficiaries"].num_rows
+    fraudsters = np.isin(link_account * n_payees + payee_row,
+                         row_of(planned["account_id"], accounts["account_id"]) * n_payees
+                         + row_of(planned["beneficiary_id"], entities["beneficiaries"]["beneficiary_id"]))
+    first_paid[fraudsters] = NEVER
     business = pc.is_in(entities["beneficiaries"]["beneficiary_type"], pa.array(["merchant"])).to_numpy(
         zero_copy_only=False)[payee_row]
     offsets = np.concatenate([[0], np.cumsum(np.bincount(link_account, minlength=n_accounts))])
