@@ -23,6 +23,16 @@ LIMITATIONS = (
     "Behavioural defaults are assumptions unless the README names a source; they are parameters of the scenario.",
     "`new_account_transactions` (the web funnel's new accounts) are a table of their own, outside the bank's "
     "ledger, balances and fraud.",
+    "A customer's card-present day is not consistent in space: a shopping session away from home and one near "
+    "home can be minutes apart.",
+    "IP addresses are a synthetic pool (some shared by dozens of customers, some in reserved ranges); merchant and "
+    "payee names are Faker's; ten merchant categories (no fuel, airtime or prepaid electricity).",
+    "Individual payees come from a shared pool, so one is saved by several unrelated customers; transfers between "
+    "a customer's own accounts settle overnight like any transfer between customers.",
+    "No fees, interest or cash deposits; refunds start on the calendar's first day and do not always match a "
+    "purchase in the data.",
+    "The entity tables are planned over the horizon (cards, phones and payees dated after a row): filter by their "
+    "dates before using them as of a row's time.",
 )
 
 

@@ -394,7 +394,7 @@ class CardTransactions(Section):
     category_hourly: dict[str, Hourly]
     sessions: Sessions
     habits: Habits
-    declined_attempts_per_day: Annotated[int, Field(ge=1, le=100)]
+    declined_attempts_per_day: Annotated[int, Field(ge=1, le=1_000_000)]
     arrival_lag_seconds: ArrivalLag
     reference_unit_value: PositiveFloat
     affluence_basket: Annotated[float, Field(ge=0, le=2)]

@@ -38,22 +38,33 @@ def customers(scenario: Scenario) -> pa.Table:
     config, n, seed = scenario.customers, scenario.population.customers, scenario.seed
     rng = lambda purpose: stream(seed, "customers", purpose)  # noqa: E731
 
-    # Customers are numbered in the order they joined, as a bank's customer numbers are.
-    since = col.days_before(scenario.start_date, _uniform_int(rng("tenure"), config.tenure_days, n))
-    since = np.sort(since)
+    # Customers are numbered in the order they joined, as a bank's customer numbers are; nobody joined as a child.
+    birth = _birthdates(rng("birthdate"), scenario, n)
+    adult_days = (np.datetime64(scenario.start_date, "D") - (birth.astype("datetime64[M]") + np.timedelta64(
+        ADULT_AGE * 12, "M")).astype("datetime64[D]") - (birth - birth.astype("datetime64[M]"))).astype(np.int64)
+    tenure = np.maximum(np.minimum(_uniform_int(rng("tenure"), config.tenure_days, n), adult_days),
+                        config.tenure_days.min)  # the youngest joined a few weeks before their 18th birthday at most
+    since = col.days_before(scenario.start_date, tenure)
+    order = np.argsort(since, kind="stable")
+    since, birth = since[order], birth[order]
 
     sex = categorical(rng("sex"), config.sex, n)
     first, last = _names(rng("names"), scenario, sex)
-    birth = _birthdates(rng("birthdate"), scenario, n)
     age = col.whole_years_between(birth, scenario.start_date)
 
     home = place(rng("home"), scenario.geography, n)
-    occupation = categorical(rng("occupation"), config.occupation, n)
+    occupation = _occupations(rng("occupation"), config.occupation, age)
     bracket = categorical(rng("income_bracket"), config.income_bracket, n)
     raw = _monthly_income(rng("income"), scenario, occupation, bracket)
     avg_spend = expected_purchase(scenario, np.maximum(raw, 1.0) / reference_income(scenario)) / np.sqrt(
         activity_level(scenario, n))
     income = np.round(raw * volume_scale(scenario), -1)
+    # politically exposed persons are rated high risk at least, and high-risk customers get enhanced due diligence
+    # (FICA's risk-based approach; FATF Recommendation 12)
+    pep = rng("pep").random(n) < config.pep_rate
+    drawn = categorical(rng("risk_rating"), config.risk_rating, n)
+    risk = pc.if_else(pc.and_(pa.array(pep), pc.invert(pc.is_in(drawn, pa.array(["high", "very_high"])))),
+                      pa.array(np.where(rng("pep_risk").random(n) < 0.7, "high", "very_high")), drawn)
     return schemas.CUSTOMERS.build({
         "customer_id": col.ids("C", np.arange(n), col.id_width(n)),
         "name": pc.binary_join_element_wise(first, last, " "),
@@ -67,9 +78,10 @@ def customers(scenario: Scenario) -> pa.Table:
         "home_lon": home.lon,
         "spend_tier": _tiers(config.spend_tiers, avg_spend),
         "avg_spend": np.round(avg_spend, 2),
-        "kyc_level": categorical(rng("kyc_level"), config.kyc_level, n),
-        "risk_rating": categorical(rng("risk_rating"), config.risk_rating, n),
-        "pep_flag": rng("pep").random(n) < config.pep_rate,
+        "kyc_level": pc.if_else(pc.is_in(risk, pa.array(["high", "very_high"])), "high",
+                                categorical(rng("kyc_level"), config.kyc_level, n)),
+        "risk_rating": risk,
+        "pep_flag": pep,
         "occupation": occupation,
         "industry": categorical(rng("industry"), config.industry, n),
         "income_bracket": bracket,
@@ -79,6 +91,31 @@ def customers(scenario: Scenario) -> pa.Table:
         "country_risk": categorical(rng("country_risk"), config.country_risk, n),
         "customer_since": since,
     })
+
+
+ADULT_AGE = 18
+# Who can hold an occupation (assumption): students are young, the retired are 55 or older (SA retirement ages
+# 55–65), employees retire by 70. The scenario's shares apply among the occupations open to an age, so the
+# population's shares differ from them a little.
+OCCUPATION_AGES = {"student": (18, 35), "retired": (55, 200), "salaried": (18, 70), "government_employee": (18, 65),
+                   "freelancer": (18, 75)}
+
+
+def _occupations(rng: np.random.Generator, shares: dict[str, float], age: np.ndarray) -> pa.Array:
+    """Occupations by the scenario's shares among those open to each customer's age (see OCCUPATION_AGES)."""
+    names = list(shares)
+    low = np.array([OCCUPATION_AGES.get(o, (0, 200))[0] for o in names])
+    high = np.array([OCCUPATION_AGES.get(o, (0, 200))[1] for o in names])
+    open_to = (age[:, None] >= low[None, :]) & (age[:, None] <= high[None, :])
+    weight = np.array(list(shares.values()))[None, :] * open_to
+    # most people past 65 have retired; students are mostly under 25
+    for name, factor in (("retired", np.where(age >= 65, 10.0, 1.0)), ("student", np.where(age <= 24, 3.0, 1.0))):
+        if name in names:
+            weight[:, names.index(name)] *= factor
+    weight = np.where(weight.sum(axis=1, keepdims=True) > 0, weight, np.array(list(shares.values()))[None, :])
+    cumulative = np.cumsum(weight, axis=1)
+    pick = (rng.random(len(age))[:, None] * cumulative[:, -1:] >= cumulative).sum(axis=1)
+    return pa.array(names).take(pa.array(np.minimum(pick, len(names) - 1)))
 
 
 def _birthdates(rng: np.random.Generator, scenario: Scenario, n: int) -> np.ndarray:

@@ -447,6 +447,9 @@ def _payable(world: World, day: date) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(ok), account[ok]
 
 
+RISKY_PAYEES = ["crypto", "offshore"]
+
+
 def transfers(world: World, day: date) -> Rows:
     """The day's customer-initiated transfers (the transfer channel's volume): to a payee the account already pays,
     or to another customer of the bank (both accounts ours). From the customer's devices."""
@@ -463,6 +466,12 @@ def transfers(world: World, day: date) -> Rows:
     first_row = np.searchsorted(owner, account)
     count = np.searchsorted(owner, account, side="right") - first_row
     pick = first_row + (rng("transfer_payee").random(n) * np.maximum(count, 1)).astype(np.int64)
+    # crypto wallets and offshore payees are paid less often than the family, the landlord or a shop: a risky pick is
+    # mostly drawn again (assumption: a few percent of transfers, not their share of saved payees)
+    again = first_row + (rng("transfer_payee_again").random(n) * np.maximum(count, 1)).astype(np.int64)
+    if len(rows):
+        risky = np.isin(world.beneficiary_type[world.payee[rows[np.minimum(pick, len(rows) - 1)]]], RISKY_PAYEES)
+        pick = np.where(risky & (rng("transfer_payee_risky").random(n) < 0.7), again, pick)
     payee = np.where(p2p, NONE, world.payee[rows[np.minimum(pick, len(rows) - 1)]] if len(rows) else NONE)
     others = np.flatnonzero(open_accounts(world, day) & (world.status == 0))
     counterparty = np.where(p2p, others[rng("transfer_counterparty").integers(0, max(len(others), 1), n)

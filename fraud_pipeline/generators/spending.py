@@ -15,7 +15,7 @@ online, scenario currency) on an ordinary day. The data agrees with it within sa
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import ndtr
+from scipy.special import ndtr, ndtri
 
 from fraud_pipeline.generators.streams import stream
 from fraud_pipeline.scenario import Scenario
@@ -86,16 +86,18 @@ def price_bounds(scenario: Scenario) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 
 def expected_price(scenario: Scenario, scale: np.ndarray) -> np.ndarray:
-    """(rows, categories): the mean of each category's bounded log-normal price, its median scaled by `scale`.
+    """(rows, categories): the mean of each category's truncated log-normal price, its median scaled by `scale`.
 
-    E[clip(Y, a, b)] for log-normal Y: a·P(Y<a) + E[Y; a≤Y≤b] + b·P(Y>b), in closed form.
+    E[Y | a ≤ Y ≤ b] for log-normal Y = exp(μ + σ²/2)·(Φ(z_b − σ) − Φ(z_a − σ)) / (Φ(z_b) − Φ(z_a)), in closed
+    form; where the bounds hold almost none of the distribution, the nearer bound.
     """
     low, high, median, sigma = price_bounds(scenario)
     mu = np.log(median[None, :] * np.asarray(scale, float)[:, None])
     s = np.maximum(sigma[None, :], 1e-9)
     z_low, z_high = (np.log(low) - mu) / s, (np.log(high) - mu) / s
-    inside = np.exp(mu + s**2 / 2) * (ndtr(z_high - s) - ndtr(z_low - s))
-    return low * ndtr(z_low) + inside + high * (1 - ndtr(z_high))
+    mass = ndtr(z_high) - ndtr(z_low)
+    inside = np.exp(mu + s**2 / 2) * (ndtr(z_high - s) - ndtr(z_low - s)) / np.maximum(mass, 1e-300)
+    return np.where(mass > 1e-12, inside, np.where(z_high < 0, high, low))
 
 
 def expected_purchase(scenario: Scenario, affluence: np.ndarray) -> np.ndarray:
@@ -104,11 +106,15 @@ def expected_purchase(scenario: Scenario, affluence: np.ndarray) -> np.ndarray:
 
 
 def prices(scenario: Scenario, rng: np.random.Generator, category: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """One price per row (scenario currency, exact cents): its category's bounded log-normal, median × `scale`,
-    a share of them moved to a price point."""
+    """One price per row (scenario currency, exact cents): its category's log-normal truncated to the category's
+    bounds, median × `scale`, a share of them moved to a price point."""
     low, high, median, sigma = price_bounds(scenario)
     n = len(category)
-    raw = median[category] * scale * np.exp(sigma[category] * rng.standard_normal(n))
+    # truncated, not clipped: no pile of prices at a category's floor or cap
+    mu, s = np.log(median[category] * scale), sigma[category]
+    cdf_low, cdf_high = ndtr((np.log(low[category]) - mu) / s), ndtr((np.log(high[category]) - mu) / s)
+    u = np.clip(cdf_low + rng.random(n) * (cdf_high - cdf_low), 1e-15, 1 - 1e-15)
+    raw = np.exp(mu + s * ndtri(u))
     cents = np.round(np.clip(raw, low[category], high[category]) * CENTS).astype(np.int64)
     points = np.array([c.price_points for c in scenario.merchants.categories.values()])[category]
     pointed = price_point(scenario, rng, cents, rng.random(n) < points)

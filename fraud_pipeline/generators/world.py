@@ -286,7 +286,9 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table]) -> World:
         payee_offsets=offsets, payee=payee_row, payee_added=added, payee_first_paid=first_paid,
         payee_is_business=business, beneficiary_id=entities["beneficiaries"]["beneficiary_id"].combine_chunks(),
         beneficiary_type=entities["beneficiaries"]["beneficiary_type"].to_numpy(zero_copy_only=False),
-        bills=_bills(scenario, income, account_customer, salary, offsets, payee_row, added, business, start),
+        bills=_bills(scenario, income, account_customer, salary, offsets, payee_row, added, start,
+                     np.isin(entities["beneficiaries"]["beneficiary_type"].to_numpy(zero_copy_only=False)[payee_row],
+                             ["merchant", "individual"])),
         devices=plan, device_id=devices["device_id"].combine_chunks(),
         device_vpn=devices["vpn_flag"].to_numpy(zero_copy_only=False).astype(bool),
         device_risky=(devices["vpn_flag"].to_numpy(zero_copy_only=False) | devices["rooted_flag"].to_numpy(
@@ -335,9 +337,10 @@ def _sweeps(scenario: Scenario, income: np.ndarray, account_customer: np.ndarray
 
 
 def _bills(scenario: Scenario, income: np.ndarray, account_customer: np.ndarray, salary: np.ndarray,
-           offsets: np.ndarray, payee: np.ndarray, added: np.ndarray, business: np.ndarray, start: int) -> pd.DataFrame:
-    """Debit orders of salary accounts: 1–4 saved payees (businesses first), each a fixed share of the bills budget,
-    paid each month a few days after payday."""
+           offsets: np.ndarray, payee: np.ndarray, added: np.ndarray, start: int, billable: np.ndarray) -> pd.DataFrame:
+    """Debit orders of salary accounts: up to 1–4 saved payees that bill (businesses, landlords: never a crypto
+    wallet or an offshore account), each a fixed share of the bills budget, paid each month a few days after
+    payday."""
     m = scenario.money
     rng = lambda purpose: stream(scenario.seed, "world", "bills", purpose)  # noqa: E731
     accounts = np.flatnonzero(salary & (np.diff(offsets) > 0))
@@ -347,10 +350,10 @@ def _bills(scenario: Scenario, income: np.ndarray, account_customer: np.ndarray,
         has = slot < np.minimum(wanted, np.diff(offsets)[accounts])
         mine = accounts[has]
         first, count = offsets[mine], offsets[mine + 1] - offsets[mine]
-        # businesses (rent, insurance, utilities) first; saved before the start
+        # saved before the start
         pick = first + (slot % np.maximum(count, 1))
         rows.append(pd.DataFrame({"account": mine, "payee": payee[pick], "slot": slot,
-                                  "saved": added[pick] < start, "business": business[pick]}))
+                                  "saved": (added[pick] < start) & billable[pick]}))
     bills = pd.concat(rows, ignore_index=True)
     bills = bills[bills["saved"]].drop_duplicates(["account", "payee"])
     share = rng("share").dirichlet(np.ones(max(m.bills.max, 1)), len(accounts))
