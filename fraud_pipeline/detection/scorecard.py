@@ -17,7 +17,7 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.pipeline import make_pipeline
@@ -51,14 +51,15 @@ class Protocol:
 
 
 def detectors(seed: int) -> dict[str, object]:
-    """The reference detectors (scikit-learn, deterministic): a scaled logistic regression and gradient-boosted
-    trees (no early stopping, so no random validation split; L2-regularised leaves, which keep the log loss from
-    diverging on one fraud row in a thousand)."""
+    """The reference detectors (scikit-learn, deterministic for a seed): a scaled logistic regression and a random
+    forest. The forest was chosen over gradient-boosted trees (HistGradientBoosting, three settings) by average
+    precision on a validation split inside the training days — train on days 1–10 with the labels known at day 11,
+    validate on days 11–14 — as the Handbook selects models (chapter 5): 0.50 against 0.24–0.27 on the default
+    scenario. Boosting on labels of which most fraud is not yet known overfits them; bagging is steadier."""
     return {
         "logistic_regression": make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)),
-        "gradient_boosting": HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, min_samples_leaf=100,
-                                                            l2_regularization=1.0, early_stopping=False,
-                                                            random_state=seed % 2**32),
+        "random_forest": RandomForestClassifier(n_estimators=100, min_samples_leaf=5, max_features="sqrt", n_jobs=2,
+                                                random_state=seed % 2**32),
     }
 
 

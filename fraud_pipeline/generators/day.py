@@ -102,7 +102,12 @@ def _give_up(posted: Posted, limit: int) -> Posted:
     first = np.r_[True, account[order][1:] != account[order][:-1]]
     rank = np.empty(len(declined), np.int64)
     rank[order] = np.arange(len(declined)) - np.maximum.accumulate(np.where(first, np.arange(len(declined)), 0))
-    keep = np.setdiff1d(np.arange(len(posted.decline)), declined[rank >= limit])
+    dropped = declined[rank >= limit]
+    if len(dropped) == 0:
+        return posted
+    keep = np.ones(len(posted.decline), bool)
+    keep[dropped] = False
+    keep = np.flatnonzero(keep)
     return Posted(order=posted.order[keep], rows=posted.rows.take(keep), card=posted.card[keep],
                   decline=posted.decline[keep], balance_after=posted.balance_after[keep],
                   new_recipient=posted.new_recipient[keep], has_recipient=posted.has_recipient[keep],
