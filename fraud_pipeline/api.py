@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from fraud_pipeline.bank import Bank
 from fraud_pipeline.generators.funnel import STAGES
-from fraud_pipeline.scenario import DEFAULT_SCENARIO_FILE, SCENARIO_ENV, Scenario, with_overrides
+from fraud_pipeline.scenario import SCENARIO_ENV, Scenario, with_overrides
 from fraud_pipeline.scenario import load_scenario as _load_from_environment
 
 DAY_TABLES = ("card_transactions", "fraud_transactions", "fraud_episodes", "account_balances", "card_events",
@@ -81,4 +81,4 @@ def _day(value: str | date) -> date:
         raise ValueError(f"day: {value!r} is not a date (YYYY-MM-DD)") from None
 
 
-__all__ = ["DAY_TABLES", "LABELLED", "DEFAULT_SCENARIO_FILE", "generate", "generate_days", "load_scenario"]
+__all__ = ["DAY_TABLES", "LABELLED", "generate", "generate_days", "load_scenario"]

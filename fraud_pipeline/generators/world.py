@@ -350,12 +350,11 @@ def _bills(scenario: Scenario, income: np.ndarray, account_customer: np.ndarray,
         has = slot < np.minimum(wanted, np.diff(offsets)[accounts])
         mine = accounts[has]
         first, count = offsets[mine], offsets[mine + 1] - offsets[mine]
-        # saved before the start
         pick = first + (slot % np.maximum(count, 1))
         rows.append(pd.DataFrame({"account": mine, "payee": payee[pick], "slot": slot,
-                                  "saved": (added[pick] < start) & billable[pick]}))
+                                  "billed": (added[pick] < start) & billable[pick]}))  # saved before the start
     bills = pd.concat(rows, ignore_index=True)
-    bills = bills[bills["saved"]].drop_duplicates(["account", "payee"])
+    bills = bills[bills["billed"]].drop_duplicates(["account", "payee"])
     share = rng("share").dirichlet(np.ones(max(m.bills.max, 1)), len(accounts))
     row_of_account = {a: i for i, a in enumerate(accounts)}
     weights = share[[row_of_account[a] for a in bills["account"]], bills["slot"].to_numpy()]
