@@ -10,7 +10,6 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from fraud_pipeline.bank import Bank
 from fraud_pipeline.detection.features import FEATURES, features, labelled_stream
 from fraud_pipeline.detection.report import protocol
 from fraud_pipeline.detection.scorecard import card_precision_at_k, scorecard

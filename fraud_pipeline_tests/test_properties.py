@@ -13,7 +13,6 @@ checks the assets call); the slow test runs a handful through Dagster itself.
 from datetime import date, timedelta
 
 import dagster as dg
-import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st

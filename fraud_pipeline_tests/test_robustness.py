@@ -4,7 +4,6 @@ or is rejected when the code location loads, naming the field."""
 from datetime import date, timedelta
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 import pytest
 

@@ -9,7 +9,7 @@ balances agree with the money that comes in.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd

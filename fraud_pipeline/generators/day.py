@@ -8,7 +8,6 @@ carried in the state to the next day, never written into it.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date, timedelta
 

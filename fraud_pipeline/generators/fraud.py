@@ -25,16 +25,15 @@ import pandas as pd
 import pyarrow as pa
 
 from fraud_pipeline import schemas
-from fraud_pipeline.generators import calendar, spending
-from fraud_pipeline.generators.columns import nullable, row_of
+from fraud_pipeline.generators import spending
+from fraud_pipeline.generators.columns import nullable
 from fraud_pipeline.generators.devices import day_number
-from fraud_pipeline.generators.fraud_plan import mean_episodes, rows_per_episode
-from fraud_pipeline.generators.rows import ATM, ONLINE, POS, PURCHASE, TRANSFER, TRANSFER_OUT, WITHDRAWAL, Rows, concat, make
+from fraud_pipeline.generators.fraud_plan import mean_episodes
+from fraud_pipeline.generators.rows import ATM, ONLINE, POS, TRANSFER, TRANSFER_OUT, WITHDRAWAL, Rows, concat, make
 from fraud_pipeline.generators.state import Blocks, Pool, State
 from fraud_pipeline.generators.streams import stream
 from fraud_pipeline.generators.timeline import MS_PER_DAY, MS_PER_HOUR, arrival_lag_ms, day_start_ms, times_in_hours
 from fraud_pipeline.generators.world import CASH_SIGMA
-from fraud_pipeline.scenario import Scenario
 
 SCENARIOS = ("card_fraud_chain", "atm_abroad", "high_velocity", "account_takeover")
 CHAIN, ABROAD, VELOCITY, TAKEOVER = range(4)

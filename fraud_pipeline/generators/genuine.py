@@ -23,7 +23,7 @@ import numpy as np
 
 from fraud_pipeline.generators import calendar, spending
 from fraud_pipeline.generators.devices import day_number
-from fraud_pipeline.generators.rows import (ATM, BILL, NONE, ONLINE, POS, PURCHASE, SALARY, TRANSFER, TRANSFER_IN,
+from fraud_pipeline.generators.rows import (ATM, BILL, NONE, ONLINE, POS, PURCHASE, SALARY, TRANSFER,
                                             TRANSFER_OUT, WITHDRAWAL, Rows, concat, make)
 from fraud_pipeline.generators.streams import stream
 from fraud_pipeline.generators.timeline import MS_PER_DAY, MS_PER_HOUR, arrival_lag_ms, day_start_ms, times_in_hours

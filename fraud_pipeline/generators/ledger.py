@@ -16,7 +16,7 @@ from datetime import date
 
 import numpy as np
 
-from fraud_pipeline.generators.devices import NEVER, day_number
+from fraud_pipeline.generators.devices import day_number
 from fraud_pipeline.generators.rows import CREDIT_TYPES, Rows
 from fraud_pipeline.generators.state import State
 from fraud_pipeline.generators.timeline import MS_PER_DAY

@@ -9,7 +9,6 @@ the same world as a day in a range.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 
 import numpy as np
 import pandas as pd
