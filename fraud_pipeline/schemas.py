@@ -113,7 +113,7 @@ DEVICES = TableSpec(
     "devices", "entities", "Device fingerprints seen by the bank, with their tampering and masking flags.",
     (
         _c("device_id", S, "PK. Device fingerprint id, D + number.", "004"),
-        _c("device_type", S, "mobile (android, ios), desktop (windows) or unknown.", "design"),
+        _c("device_type", S, "mobile (a phone), tablet, desktop (a laptop or desktop computer) or unknown.", "design"),
         _c("os_type", S, "Operating system: android | ios | windows | unknown.", "004"),
         _c("device_age_days", I32, "Age of the device on the start date, in days.", "004"),
         _c("rooted_flag", B, "Rooted (Android) or jailbroken (iOS): a tampering indicator.", "004"),
