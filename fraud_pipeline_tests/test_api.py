@@ -12,7 +12,7 @@ from fraud_pipeline.api import DAY_TABLES, LABELLED
 from fraud_pipeline.definitions import build_definitions
 from fraud_pipeline.scenario import ScenarioError
 from fraud_pipeline.storage import ObjectStore
-from fraud_pipeline_tests.test_events import _run, tiny  # noqa: F401 (the small scenario fixture)
+from fraud_pipeline_tests.test_events import _range, _run, tiny  # noqa: F401 (the small scenario fixture)
 
 LAYERS = {"fraud_transactions": "fraud", "fraud_episodes": "fraud"}
 
@@ -21,9 +21,7 @@ def test_a_day_from_the_api_equals_the_day_the_assets_store(tmp_path, tiny):
     store = ObjectStore(root_url=str(tmp_path / "data"))
     definitions = build_definitions(tiny)
     assert _run(definitions, store, dg.AssetSelection.groups("entities")).success
-    assert _run(definitions, store, dg.AssetSelection.groups("events", "fraud"),
-                tags={"dagster/asset_partition_range_start": "2026-01-01",
-                      "dagster/asset_partition_range_end": "2026-01-03"}).success
+    assert _range(definitions, store, "2026-01-01", "2026-01-03", "events", "fraud").success
 
     days = dict(fraud_pipeline.generate_days("2026-01-02", "2026-01-03", tiny))
     assert list(days) == [date(2026, 1, 2), date(2026, 1, 3)]

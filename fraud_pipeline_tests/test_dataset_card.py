@@ -7,16 +7,14 @@ import dagster as dg
 from fraud_pipeline import schemas
 from fraud_pipeline.definitions import build_definitions
 from fraud_pipeline.storage import ObjectStore
-from fraud_pipeline_tests.test_events import _run, tiny  # noqa: F401 (the small scenario fixture)
+from fraud_pipeline_tests.test_events import _range, _run, tiny  # noqa: F401 (the small scenario fixture)
 
 
 def test_the_card_lists_every_table_with_the_rows_its_manifests_hold(tmp_path, tiny):
     store = ObjectStore(root_url=str(tmp_path / "data"))
     definitions = build_definitions(tiny)
     assert _run(definitions, store, dg.AssetSelection.groups("entities")).success
-    assert _run(definitions, store, dg.AssetSelection.groups("events", "fraud"),
-                tags={"dagster/asset_partition_range_start": "2026-01-01",
-                      "dagster/asset_partition_range_end": "2026-01-02"}).success
+    assert _range(definitions, store, "2026-01-01", "2026-01-02", "events", "fraud").success
     result = _run(definitions, store, dg.AssetSelection.assets("dataset_card"))
 
     text = (tmp_path / "data" / "DATASET.md").read_text()

@@ -4,7 +4,6 @@ measured against it) and the detection scorecard (`reports`)."""
 import base64
 
 import dagster as dg
-import pandas as pd
 import pyarrow.compute as pc
 
 from fraud_pipeline import dataset_card, schemas
@@ -56,12 +55,7 @@ def detection_scorecard_asset(scenario: Scenario, kinds: set[str]) -> dg.AssetsD
               deps=[*(dg.AssetDep(table, partition_mapping=days) for table in ("card_transactions", "fraud_transactions")),
                     *report.ENTITIES])
     def _asset(context: dg.AssetExecutionContext, store: ObjectStore) -> dg.MaterializeResult:
-        def read(layer: str, name: str) -> pd.DataFrame:
-            return pd.concat([store.read_table(layer, name, key).to_pandas() for key in keys], ignore_index=True)
-
-        entities = {name: store.read_table("entities", name).to_pandas() for name in report.ENTITIES}
-        found, picture = report.run(scenario, read("events", "card_transactions"), read("fraud", "fraud_transactions"),
-                                    entities)
+        found, picture = report.run(scenario, *report.stored(store, scenario))
         table = spec.build({c.name: found[c.name].to_numpy() for c in spec.columns})
         written = store.write_table(LAYER, spec.name, table, scenario.content_hash)
         plot_uri = store.put_file(LAYER, "detection_scorecard_plot", "scorecard.png", picture)

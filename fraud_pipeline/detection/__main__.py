@@ -17,7 +17,7 @@ import sys
 import pandas as pd
 import pyarrow as pa
 
-from fraud_pipeline.detection.report import ENTITIES, markdown, protocol, run
+from fraud_pipeline.detection.report import ENTITIES, markdown, protocol, run, stored
 from fraud_pipeline.scenario import ScenarioError, load_scenario
 from fraud_pipeline.storage import ObjectStore, TableNotReady
 
@@ -32,15 +32,6 @@ def simulated(scenario) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, pd.DataFr
             {name: bank.entities[name].to_pandas() for name in ENTITIES})
 
 
-def stored(scenario) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, pd.DataFrame]]:
-    store = ObjectStore(root_url=scenario.storage.url, endpoint_url=scenario.storage.endpoint_url)
-    keys = [day.isoformat() for day in protocol(scenario).days]
-    read = lambda layer, name: pd.concat([store.read_table(layer, name, key).to_pandas() for key in keys],  # noqa: E731
-                                         ignore_index=True)
-    return (read("events", "card_transactions"), read("fraud", "fraud_transactions"),
-            {name: store.read_table("entities", name).to_pandas() for name in ENTITIES})
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fraud_pipeline.detection", description=__doc__.splitlines()[0])
     parser.add_argument("--simulate", action="store_true", help="simulate the protocol's days in memory")
@@ -48,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         scenario = load_scenario()
-        inputs = simulated(scenario) if args.simulate else stored(scenario)
+        inputs = simulated(scenario) if args.simulate else stored(
+            ObjectStore(root_url=scenario.storage.url, endpoint_url=scenario.storage.endpoint_url), scenario)
         found, picture = run(scenario, *inputs)
     except (ScenarioError, TableNotReady, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -4,6 +4,7 @@ table and a picture."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -15,6 +16,9 @@ from fraud_pipeline.generators.fraud import SCENARIOS
 from fraud_pipeline.generators.timeline import BASELINE_DAYS
 from fraud_pipeline.scenario import Scenario
 
+if TYPE_CHECKING:
+    from fraud_pipeline.storage import ObjectStore
+
 ENTITIES = ("customers", "accounts", "device_history", "account_beneficiaries", "beneficiaries")
 TEST_DAYS = 7
 
@@ -25,6 +29,16 @@ def protocol(scenario: Scenario) -> Protocol:
     first = scenario.start_date
     return Protocol(first, first + timedelta(days=BASELINE_DAYS - 1), first + timedelta(days=BASELINE_DAYS),
                     first + timedelta(days=BASELINE_DAYS + TEST_DAYS - 1))
+
+
+def stored(store: "ObjectStore", scenario: Scenario) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, pd.DataFrame]]:
+    """What `run` takes, read from `store`: the protocol's days of card_transactions and fraud_transactions, and
+    the ENTITIES tables. Raises TableNotReady naming the first one missing."""
+    keys = [day.isoformat() for day in protocol(scenario).days]
+    read = lambda layer, name: pd.concat([store.read_table(layer, name, key).to_pandas() for key in keys],  # noqa: E731
+                                         ignore_index=True)
+    return (read("events", "card_transactions"), read("fraud", "fraud_transactions"),
+            {name: store.read_table("entities", name).to_pandas() for name in ENTITIES})
 
 
 def run(scenario: Scenario, transactions: pd.DataFrame, fraud: pd.DataFrame,

@@ -234,10 +234,8 @@ def account_beneficiaries(scenario: Scenario, accounts: pa.Table, beneficiaries:
     later = pd.DataFrame({"account": account, "payee": payee, "added": day})[still_open]
     frames = [before, later]
     if planned is not None and planned.num_rows:
-        row = {a: i for i, a in enumerate(accounts["account_id"].to_pylist())}
-        payees = {b: i for i, b in enumerate(beneficiaries["beneficiary_id"].to_pylist())}
-        frames.append(pd.DataFrame({"account": [row[a] for a in planned["account_id"].to_pylist()],
-                                    "payee": [payees[b] for b in planned["beneficiary_id"].to_pylist()],
+        frames.append(pd.DataFrame({"account": col.row_of(planned["account_id"], accounts["account_id"]),
+                                    "payee": col.row_of(planned["beneficiary_id"], beneficiaries["beneficiary_id"]),
                                     "added": planned["added_date"].to_numpy().astype("datetime64[D]")}))
     links = pd.concat(frames, ignore_index=True)
     # an account saves a payee once: the earliest addition stands

@@ -14,6 +14,28 @@ def row_of(values: pa.ChunkedArray | pa.Array, keys: pa.ChunkedArray | pa.Array)
     return pc.fill_null(pc.index_in(values, value_set=keys), -1).to_numpy().astype(np.int64)
 
 
+def in_pools(pools: list[np.ndarray], which: np.ndarray, position: np.ndarray) -> np.ndarray:
+    """Element `position` of pool `which[i]` for each i, without a Python loop: `position` is an integer (taken
+    modulo the pool's size) or a fraction in [0, 1) of the pool's size. Pools must not be empty."""
+    sizes = np.array([len(p) for p in pools], np.int64)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    flat = np.concatenate(pools) if pools else np.zeros(0, np.int64)
+    size = sizes[which]
+    integer = np.issubdtype(np.asarray(position).dtype, np.integer)
+    offset = position % size if integer else (position * size).astype(np.int64)
+    return flat[starts[which] + offset]
+
+
+def earlier_equal(values: np.ndarray) -> np.ndarray:
+    """For each element, how many earlier elements equal it (0 for a value's first occurrence): a group's running
+    count, in order."""
+    order = np.argsort(values, kind="stable")
+    first = np.r_[True, values[order][1:] != values[order][:-1]] if len(values) else np.zeros(0, bool)
+    count = np.empty(len(values), np.int64)
+    count[order] = np.arange(len(values)) - np.maximum.accumulate(np.where(first, np.arange(len(values)), 0))
+    return count
+
+
 def nullable(rows: np.ndarray) -> pa.Array:
     """Row indices where -1 means none: a take through them gives null there."""
     return pa.array(rows, mask=rows < 0)

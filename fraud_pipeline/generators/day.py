@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from fraud_pipeline import schemas
 from fraud_pipeline.generators import fraud
-from fraud_pipeline.generators.columns import ids, nullable
+from fraud_pipeline.generators.columns import earlier_equal, ids, nullable
 from fraud_pipeline.generators.devices import NEVER, day_number
 from fraud_pipeline.generators.genuine import days_after_payday, genuine_day, open_accounts
 from fraud_pipeline.generators.ledger import (APPROVED, DECLINE_REASONS, Posted, card_catalogue, card_in_use, post,
@@ -96,12 +96,7 @@ def _give_up(posted: Posted, limit: int) -> Posted:
     fraudsters do retry. Withdrawals stay too: at a machine people retry smaller amounts, and a withdrawal may be
     where a card was skimmed (the anchor of cash abroad)."""
     declined = np.flatnonzero((posted.decline != APPROVED) & (posted.rows.scenario < 0) & (posted.rows.channel != ATM))
-    account = posted.rows.account[declined]
-    order = np.argsort(account, kind="stable")  # by account, arrival order within
-    first = np.r_[True, account[order][1:] != account[order][:-1]]
-    rank = np.empty(len(declined), np.int64)
-    rank[order] = np.arange(len(declined)) - np.maximum.accumulate(np.where(first, np.arange(len(declined)), 0))
-    dropped = declined[rank >= limit]
+    dropped = declined[earlier_equal(posted.rows.account[declined]) >= limit]  # rows are in arrival order
     if len(dropped) == 0:
         return posted
     keep = np.ones(len(posted.decline), bool)
@@ -137,13 +132,14 @@ def _apply_blocks(world: World, state: State, new_blocks: Blocks, end: int) -> t
         rng = stream(world.scenario.seed, "card_replacements", state.day.isoformat())
         delivery = world.scenario.cards.replacement_days
         days = rng.integers(delivery.min, delivery.max + 1, len(applied.card))
-        sequence = REPLACEMENT_FIRST_SEQUENCE + np.array([
-            int((cards.account[:first_issued] == a).sum()) + int((applied.account[:i] == a).sum())
-            for i, a in enumerate(applied.account)], np.int64)
+        # the account's replacements so far, then today's in order
+        sequence = (REPLACEMENT_FIRST_SEQUENCE + np.bincount(cards.account[:first_issued], minlength=world.n_accounts)[
+            applied.account] + earlier_equal(applied.account))
         month = (applied.block_ms // MS_PER_DAY).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) + 1970 * 12
-        cards = cards.add(account=applied.account, sequence=sequence, active_ms=applied.block_ms + days * MS_PER_DAY,
-                          expiry_month=month + REPLACEMENT_VALIDITY_MONTHS, replaces=applied.card,
-                          blocked_ms=np.full(len(applied.card), NEVER))
+        cards = cards.add(Cards(account=applied.account, sequence=sequence,
+                                active_ms=applied.block_ms + days * MS_PER_DAY,
+                                expiry_month=month + REPLACEMENT_VALIDITY_MONTHS, replaces=applied.card,
+                                blocked_ms=np.full(len(applied.card), NEVER, np.int64)))
     issued = np.arange(first_issued, len(cards.account))
     state = State(day=state.day, balance=state.balance, statement=state.statement, known=state.known,
                   entity_blocked_ms=entity_blocked, cards=cards, pending=state.pending, pool=state.pool, blocks=waiting)

@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from fraud_pipeline import schemas
 from fraud_pipeline.generators import spending
-from fraud_pipeline.generators.columns import nullable
+from fraud_pipeline.generators.columns import in_pools, nullable
 from fraud_pipeline.generators.devices import day_number
 from fraud_pipeline.generators.fraud_plan import mean_episodes
 from fraud_pipeline.generators.rows import ATM, ONLINE, POS, TRANSFER, TRANSFER_OUT, WITHDRAWAL, Rows, concat, make
@@ -280,8 +280,7 @@ def _abroad(world, state: State, day: date, rng: np.random.Generator, start_ms: 
     n = len(account)
     gap = (rng.uniform(*ABROAD_GAP_MINUTES, count.sum()) * 60_000).astype(np.int64)
     episode, event = _times(rng, begin, count, gap)
-    atm = np.array([world.foreign_atms[w][int(u * len(world.foreign_atms[w]))]
-                    for w, u in zip(where[episode], rng.random(len(episode)))], np.int64)
+    atm = in_pools(world.foreign_atms, where[episode], rng.random(len(episode))).astype(np.int64)
     from fraud_pipeline.generators.genuine import in_local_currency
     atm_config = s.card_transactions.atm
     customer = world.account_customer[account[episode]]

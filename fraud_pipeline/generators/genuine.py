@@ -22,6 +22,7 @@ from datetime import date, timedelta
 import numpy as np
 
 from fraud_pipeline.generators import calendar, spending
+from fraud_pipeline.generators.columns import in_pools
 from fraud_pipeline.generators.devices import day_number
 from fraud_pipeline.generators.rows import (ATM, BILL, NONE, ONLINE, POS, PURCHASE, SALARY, TRANSFER,
                                             TRANSFER_OUT, WITHDRAWAL, Rows, concat, make)
@@ -123,8 +124,7 @@ def digital(world: World, rng: np.random.Generator, day: date, customer: np.ndar
     abroad[away] = world.trips.abroad[trip[customer][away]]
     if abroad.any():
         where = world.trips.destination[trip[customer][abroad]]
-        pools = world.foreign_ips
-        ip[abroad] = [pools[w][i % len(pools[w])] for w, i in zip(where, rng.integers(0, 1 << 30, abroad.sum()))]
+        ip[abroad] = in_pools(world.foreign_ips, where, rng.integers(0, 1 << 30, abroad.sum()))
     return device, ip
 
 
@@ -263,7 +263,7 @@ def _foreign_shop(world: World, rng: np.random.Generator, trip: np.ndarray) -> t
     """A shop in each trip's destination abroad, and its category."""
     where = world.trips.destination[trip]
     pick = rng.integers(0, 1 << 30, len(trip))
-    shop = np.array([world.foreign_shops[w][i % len(world.foreign_shops[w])] for w, i in zip(where, pick)], np.int64)
+    shop = in_pools(world.foreign_shops, where, pick).astype(np.int64)
     return shop, world.merchant_category[shop] if len(shop) else np.zeros(0, np.int64)
 
 
@@ -423,7 +423,7 @@ def withdrawals(world: World, day: date) -> Rows:
     jitter = (u[domestic, 1:] - 0.5) * 0.6
     merchant[domestic] = world.atms[world.atm_index.nearest(hub[:, 0] + jitter[:, 0], hub[:, 1] + jitter[:, 1], 1)[:, 0]]
     where = world.trips.destination[trip[abroad]]
-    merchant[abroad] = [world.foreign_atms[w][int(x * len(world.foreign_atms[w]))] for w, x in zip(where, u[abroad, 1])]
+    merchant[abroad] = in_pools(world.foreign_atms, where, u[abroad, 1])
     wanted = np.minimum(atm.median_of_income * world.income[customer] * cash, atm.max_amount)
     cents = np.clip(np.round(wanted / atm.amount_step) * atm.amount_step, atm.amount_step, atm.max_amount) * 100
     cents = cents.astype(np.int64)

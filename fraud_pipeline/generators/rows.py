@@ -20,8 +20,23 @@ CREDIT_TYPES = (SALARY, TRANSFER_IN, REFUND)
 NONE = -1
 
 
+class Columns:
+    """A dataclass of equally long numpy columns: rows taken or appended column by column."""
+
+    @classmethod
+    def empty(cls):
+        return cls(*(np.zeros(0, np.int64) for _ in fields(cls)))
+
+    def take(self, index: np.ndarray):
+        return type(self)(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
+
+    def add(self, other):
+        return type(self)(**{f.name: np.concatenate([getattr(self, f.name), getattr(other, f.name)])
+                             for f in fields(self)})
+
+
 @dataclass
-class Rows:
+class Rows(Columns):
     account: np.ndarray
     channel: np.ndarray  # index into CHANNELS
     kind: np.ndarray  # index into TYPES
@@ -47,9 +62,6 @@ class Rows:
     @property
     def credit(self) -> np.ndarray:
         return np.isin(self.kind, CREDIT_TYPES)
-
-    def take(self, index: np.ndarray) -> "Rows":
-        return Rows(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
 
     def to_table(self) -> pa.Table:
         """The rows as an Arrow table (what a day carries to the next)."""

@@ -17,12 +17,12 @@ import numpy as np
 import pyarrow as pa
 
 from fraud_pipeline.generators.devices import NEVER
-from fraud_pipeline.generators.rows import Rows, make
+from fraud_pipeline.generators.rows import Columns, Rows, make
 from fraud_pipeline.generators.world import World
 
 
 @dataclass
-class Cards:
+class Cards(Columns):
     """Replacement cards issued after fraud was reported, one row each (in issue order)."""
 
     account: np.ndarray
@@ -32,17 +32,9 @@ class Cards:
     replaces: np.ndarray  # card reference it replaces (entity card row, or entity count + replacement row)
     blocked_ms: np.ndarray  # NEVER unless its own fraud is reported
 
-    @classmethod
-    def empty(cls) -> "Cards":
-        return cls(*(np.zeros(0, np.int64) for _ in fields(cls)))
-
-    def add(self, **columns) -> "Cards":
-        return Cards(**{f.name: np.concatenate([getattr(self, f.name), np.asarray(columns[f.name], np.int64)])
-                        for f in fields(self)})
-
 
 @dataclass
-class Pool:
+class Pool(Columns):
     """Cards whose data was stolen at a point of compromise, waiting to be used by fraudsters."""
 
     account: np.ndarray
@@ -52,35 +44,15 @@ class Pool:
     onset_ms: np.ndarray  # from when fraud may start on it
     kind: np.ndarray  # 0 card-present skimming (counterfeit), 1 web shop breach (card not present)
 
-    @classmethod
-    def empty(cls) -> "Pool":
-        return cls(*(np.zeros(0, np.int64) for _ in fields(cls)))
-
-    def take(self, index: np.ndarray) -> "Pool":
-        return Pool(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
-
-    def add(self, other: "Pool") -> "Pool":
-        return Pool(**{f.name: np.concatenate([getattr(self, f.name), getattr(other, f.name)]) for f in fields(self)})
-
 
 @dataclass
-class Blocks:
+class Blocks(Columns):
     """Cards to block when the bank learns of their fraud: which card, when, and the episode that reveals it."""
 
     account: np.ndarray
     card: np.ndarray  # card reference
     block_ms: np.ndarray
     episode: np.ndarray
-
-    @classmethod
-    def empty(cls) -> "Blocks":
-        return cls(*(np.zeros(0, np.int64) for _ in fields(cls)))
-
-    def take(self, index: np.ndarray) -> "Blocks":
-        return Blocks(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
-
-    def add(self, other: "Blocks") -> "Blocks":
-        return Blocks(**{f.name: np.concatenate([getattr(self, f.name), getattr(other, f.name)]) for f in fields(self)})
 
 
 @dataclass

@@ -355,8 +355,7 @@ def _bills(scenario: Scenario, income: np.ndarray, account_customer: np.ndarray,
     bills = pd.concat(rows, ignore_index=True)
     bills = bills[bills["billed"]].drop_duplicates(["account", "payee"])
     share = rng("share").dirichlet(np.ones(max(m.bills.max, 1)), len(accounts))
-    row_of_account = {a: i for i, a in enumerate(accounts)}
-    weights = share[[row_of_account[a] for a in bills["account"]], bills["slot"].to_numpy()]
+    weights = share[np.searchsorted(accounts, bills["account"].to_numpy()), bills["slot"].to_numpy()]  # sorted
     total = pd.Series(weights).groupby(bills["account"].to_numpy()).transform("sum").to_numpy()
     budget = income[account_customer[bills["account"].to_numpy()]] * m.bills_share_of_income
     bills = bills.assign(cents=np.round(budget * weights / total * CENTS).astype(np.int64),
