@@ -109,6 +109,10 @@ def scorecard(rows: pd.DataFrame, table: pd.DataFrame, protocol: Protocol, seed:
     results, scores = [], {}
     for name, model in detectors(seed).items():
         model.fit(x[train], known[train])
+        if "n_jobs" in model.get_params():
+            # trees are grown in parallel (each from its own seed: the same trees), but a parallel predict_proba
+            # sums the trees' votes in whatever order threads finish, which changes the last bits of a score
+            model.set_params(n_jobs=1)
         score = model.predict_proba(x[test])[:, 1]
         scores[name] = score
         for scenario in (ALL, *scenarios):
