@@ -23,7 +23,7 @@ from fraud_pipeline.scenario import SCENARIO_ENV, Scenario, with_overrides
 from fraud_pipeline.scenario import load_scenario as _load_from_environment
 
 DAY_TABLES = ("card_transactions", "fraud_transactions", "fraud_episodes", "account_balances", "card_events",
-              *STAGES)
+              "customer_events", *STAGES)
 LABELLED = "labelled_transactions"  # card_transactions and fraud_transactions together: the labelled stream
 
 
@@ -64,7 +64,7 @@ def generate_days(first: str | date, last: str | date,
         result = bank.day(day)
         every = {"card_transactions": result.transactions, "fraud_transactions": result.fraud_transactions,
                  "fraud_episodes": result.fraud_episodes, "account_balances": result.account_balances,
-                 "card_events": result.card_events}
+                 "card_events": result.card_events, "customer_events": result.customer_events}
         if set(wanted) & set(STAGES):
             every.update(bank.funnel(day))
         if LABELLED in wanted:

@@ -12,14 +12,14 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from fraud_pipeline import schemas
 from fraud_pipeline.assets.entities import ENTITY_TABLES
-from fraud_pipeline.generators.funnel import STAGES
 from fraud_pipeline.generators.timeline import baseline_days
 from fraud_pipeline.scenario import Scenario
 from fraud_pipeline.storage import ObjectStore
 
 SCENARIO_JOB, DAILY_JOB = "scenario_job", "daily_job"
-BASELINE_EVENTS = ("card_transactions", *STAGES)  # what the baseline profile reads
+BASELINE_EVENTS = schemas.EVENT_TABLE_NAMES  # what the baseline profile reads
 REFERENCE_TABLES = ("baseline_profile", "anomaly_schedule")
 PREREQUISITES = (*ENTITY_TABLES, *BASELINE_EVENTS, *REFERENCE_TABLES)
 TRIGGER_TAG = "fraud_pipeline/prerequisites"  # value: the scenario hash the run makes current

@@ -26,7 +26,6 @@ from fraud_pipeline.generators.timeline import baseline_days
 from fraud_pipeline.generators.world import World, build_world
 from fraud_pipeline.scenario import Scenario
 
-EVENT_TABLES = ("card_transactions", *STAGES)
 KEPT_DAYS = 2  # a day's checks read the day before
 
 
@@ -118,15 +117,16 @@ class Bank:
         """The day's clean event tables and its fraud (what landing reads)."""
         found = self.day(day)
         return {"card_transactions": found.transactions, "fraud_transactions": found.fraud_transactions,
-                **self.funnel(day)}
+                "customer_events": found.customer_events, **self.funnel(day)}
 
     @cached_property
     def profile(self) -> pa.Table:
         """The baseline profile of the first 14 days."""
         days = baseline_days(self.scenario.start_date)
-        tables = {table: {} for table in EVENT_TABLES}
+        tables = {table: {} for table in schemas.EVENT_TABLE_NAMES}
         for d in days:
             tables["card_transactions"][d.isoformat()] = self.card_transactions(d)
+            tables["customer_events"][d.isoformat()] = self.day(d).customer_events
             for stage in STAGES:
                 tables[stage][d.isoformat()] = self.funnel(d)[stage]
         return baseline_profile(tables)
@@ -152,6 +152,13 @@ class Bank:
         findings["lifecycle_respected"] = daily_checks.lifecycle_findings(stream, result.account_balances,
                                                                           cards["blocked"], cards["expiry"])
         return findings
+
+    def clickstream_findings(self, day: date) -> daily_checks.Findings:
+        """The checks of a day's clickstream, as its asset computes them: against the day's labelled stream."""
+        result = self.day(day)
+        return daily_checks.clickstream_findings(self.scenario, result.customer_events,
+                                                 pa.concat_tables([result.transactions, result.fraud_transactions]),
+                                                 day, self.entities)
 
     def fraud_findings(self, day: date) -> daily_checks.Findings:
         """The checks of a day's fraud, as its asset computes them (against the day before, when in the calendar)."""

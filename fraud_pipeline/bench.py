@@ -37,9 +37,9 @@ from fraud_pipeline.storage import ObjectStore, in_chunks
 
 ENTITIES = "entities"
 GENUINE = "genuine life"
-BANK = "bank day (5 tables)"
+BANK = "bank day (6 tables)"
 FUNNEL = "web funnel (4 tables)"
-LANDING = "landing (5 tables)"
+LANDING = "landing (6 tables)"
 
 
 def _timed(function, *args, **kwargs):
@@ -53,7 +53,7 @@ def run(scenario: Scenario, days: int, root: str, first_day: int = 1) -> dict[st
 
     `genuine life` is generating the genuine attempts alone (no fraud, authorisation or balances) and
     writing the card transactions table; `bank day` is the whole step the `bank_day` asset runs — genuine life, fraud, authorisation,
-    posting, balances, card lifecycle — with its five tables and the stored state written.
+    posting, balances, card lifecycle, the clickstream — with its six tables and the stored state written.
     """
     store = ObjectStore(root_url=root)
     totals: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
@@ -93,6 +93,7 @@ def run(scenario: Scenario, days: int, root: str, first_day: int = 1) -> dict[st
         for layer, name, table in (("events", "card_transactions", result.transactions),
                                    ("events", "account_balances", result.account_balances),
                                    ("events", "card_events", result.card_events),
+                                   ("events", "customer_events", result.customer_events),
                                    ("fraud", "fraud_transactions", result.fraud_transactions),
                                    ("fraud", "fraud_episodes", result.fraud_episodes)):
             write(BANK, layer, name, table, day.isoformat(), count=name != "account_balances")
@@ -134,7 +135,8 @@ def run(scenario: Scenario, days: int, root: str, first_day: int = 1) -> dict[st
 def report(totals: dict[str, dict[str, float]], days: int, per_day: int, first_day: int) -> str:
     lines = [f"{days} day(s) from day {first_day} at {per_day:,} card transactions a day",
              f"{'stage':<24}{'rows':>12}{'generate s':>12}{'write s':>10}{'rows/s':>12}{'floor s':>10}{'x floor':>9}",
-             "(CPU seconds; bank day rows: transactions, card events and fraud, not the balance rows)"]
+             "(CPU seconds; bank day rows: transactions, card events, clickstream events and fraud, not the balance "
+             "rows)"]
     for name, t in totals.items():
         total = t["generate"] + t["write"]
         lines.append(f"{name:<24}{int(t['rows']):>12,}{t['generate']:>12.2f}{t['write']:>10.2f}"

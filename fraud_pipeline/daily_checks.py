@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fraud_pipeline import quality, schemas
+from fraud_pipeline.generators import clickstream
 from fraud_pipeline.generators.fraud import SCENARIOS, km_between
 from fraud_pipeline.generators.fraud_plan import mean_episodes
 from fraud_pipeline.quality import SAMPLE, Finding
@@ -54,6 +55,16 @@ FRAUD_CHECKS = {
                                     "account's previous withdrawal at home, within delay_hours of it.",
     "labels_agree_with_episodes": "Every fraud row's episode exists with the same scenario and card, and no episode "
                                   "has more rows or amount than its record says.",
+}
+CLICKSTREAM_CHECKS = {
+    "event_id_unique": "event_id is complete and unique.",
+    "foreign_keys_valid": "Every customer, device and web shop exists.",
+    "times_in_partition_day": "Sessions arrive on the partition's day, after their events, in their batch.",
+    "purchases_linked": "Every online purchase of the day's labelled stream names a session whose purchase event "
+                        "names it back (and no other transaction does); every purchase event's transaction is in the "
+                        "stream; labels follow the transaction.",
+    "sessions_in_order": "Each session opens with a page view, its events are in time order, and a purchase, if any, "
+                         "is its last event and follows an add-to-cart.",
 }
 MANIFEST_CHECK = {"labels_match_the_manifest": "Each anomaly's rows_affected equals the landing rows labelled with "
                                                "its anomaly_id, and no landing row carries an id the manifest lacks."}
@@ -157,6 +168,69 @@ def _ms(times: pa.ChunkedArray | pa.Array) -> np.ndarray:
 def funnel_findings(scenario: Scenario, table: pa.Table, day: date, spec: schemas.TableSpec) -> Findings:
     return {"id_unique": quality.key_findings(table, spec.primary_key),
             "times_in_partition_day": _time_findings(table, day, scenario.web_funnel.arrival_lag_seconds)}
+
+
+def clickstream_findings(scenario: Scenario, events: pa.Table, stream: pa.Table, day: date,
+                         entities: dict[str, pa.Table]) -> Findings:
+    """A day's customer_events against the entities and the day's labelled stream (genuine and fraud rows)."""
+    spec = schemas.CUSTOMER_EVENTS
+    return {
+        "event_id_unique": quality.key_findings(events, spec.primary_key),
+        "foreign_keys_valid": [
+            quality.foreign_key_finding(events[fk.column].drop_null(), entities[fk.table][fk.ref_column],
+                                        f"{fk.column} → {fk.table}.{fk.ref_column}") for fk in spec.foreign_keys],
+        "times_in_partition_day": quality.event_time_findings(events, day, clickstream.max_lag_ms(scenario)),
+        "purchases_linked": _purchase_links(events, stream),
+        "sessions_in_order": _session_order(events),
+    }
+
+
+def _purchase_links(events: pa.Table, stream: pa.Table) -> list[Finding]:
+    columns = ["transaction_id", "session_id", "is_fraud", "fraud_episode_id"]
+    rows = stream.select(["channel", "transaction_type", *columns]).to_pandas()
+    online = (rows["channel"] == "online") & (rows["transaction_type"] == "purchase")
+    purchases = events.filter(pc.equal(events["event_type"], "purchase")).select(columns).to_pandas()
+    linked = rows[online].merge(purchases, on="transaction_id", how="outer", suffixes=("", "_event"), indicator=True)
+    unmatched = linked["_merge"] != "both"
+    wrong_session = (linked["_merge"] == "both") & (linked["session_id"] != linked["session_id_event"])
+    named = (rows["session_id"].notna() != online) | rows.loc[online, "session_id"].duplicated().reindex(
+        rows.index, fill_value=False)
+    sessions = events.select(["session_id", "is_fraud", "fraud_episode_id"]).to_pandas()
+    label = purchases.set_index("session_id")
+    joined = sessions[sessions["session_id"].isin(label.index)]
+    wrong_label = (joined["is_fraud"].to_numpy() != label.loc[joined["session_id"], "is_fraud"].to_numpy()) | (
+        joined["fraud_episode_id"].fillna("").to_numpy()
+        != label.loc[joined["session_id"], "fraud_episode_id"].fillna("").to_numpy())
+    wrong_label_stream = (linked["_merge"] == "both") & (
+        (linked["is_fraud"] != linked["is_fraud_event"])
+        | (linked["fraud_episode_id"].fillna("") != linked["fraud_episode_id_event"].fillna("")))
+    return [
+        Finding("each online purchase has exactly one purchase event and each purchase event one transaction",
+                int(unmatched.sum() + purchases["transaction_id"].duplicated().sum()),
+                linked.loc[unmatched, "transaction_id"].head(SAMPLE).tolist()),
+        Finding("a transaction and its purchase event name the same session", int(wrong_session.sum()),
+                linked.loc[wrong_session, "transaction_id"].head(SAMPLE).tolist()),
+        Finding("session_id is set, once per session, on online purchases only", int(named.sum()),
+                rows.loc[named, "transaction_id"].head(SAMPLE).tolist()),
+        Finding("every event of a buying session carries its transaction's labels",
+                int(wrong_label.sum() + wrong_label_stream.sum()), []),
+    ]
+
+
+def _session_order(events: pa.Table) -> list[Finding]:
+    frame = events.select(["session_id", "event_time", "event_type"]).to_pandas()
+    frame = frame.sort_values(["session_id", "event_time"], kind="stable")
+    stored = events.select(["session_id", "event_time"]).to_pandas()
+    opens = frame.groupby("session_id", sort=False)["event_type"].first() != "page_view"
+    backwards = stored.groupby("session_id", sort=False)["event_time"].diff().dt.total_seconds() < 0
+    following = frame.groupby("session_id", sort=False)["event_type"].shift(-1)
+    before = frame.groupby("session_id", sort=False)["event_type"].shift(1)
+    buy = frame["event_type"] == "purchase"
+    misplaced = buy & (following.notna() | (before != "add_to_cart"))
+    return [Finding("each session opens with a page_view", int(opens.sum()), list(opens.index[opens][:SAMPLE])),
+            Finding("a session's events are stored in time order", int(backwards.sum()), []),
+            Finding("a purchase is its session's last event, after an add_to_cart", int(misplaced.sum()),
+                    frame.loc[misplaced, "session_id"].head(SAMPLE).tolist())]
 
 
 def funnel_order_findings(day_tables: dict[str, pa.Table], earlier: dict[str, list[pa.Table]]) -> list[Finding]:

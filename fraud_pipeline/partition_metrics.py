@@ -30,6 +30,13 @@ def card_events(table: pa.Table) -> dict:
     return {f"cards_{event}": _count(table, "event", event) for event in ("issued", "blocked", "expired")}
 
 
+def customer_events(table: pa.Table) -> dict:
+    sessions = pc.count_distinct(table["session_id"]).as_py() or 0
+    return {"sessions": sessions,
+            "conversion": round(_count(table, "event_type", "purchase") / max(sessions, 1), 6),
+            "fraud_events": int(pc.sum(table["is_fraud"]).as_py() or 0)}
+
+
 def fraud(table: pa.Table, genuine_rows: int) -> dict:
     metrics = {"fraud_share": round(table.num_rows / max(table.num_rows + genuine_rows, 1), 6),
                "fraud_declined": _count(table, "status", "declined")}

@@ -409,6 +409,43 @@ class CardTransactions(Section):
         return self
 
 
+class ProductsViewed(Section):
+    buying: Annotated[float, Field(ge=1, le=50)]
+    browsing: Annotated[float, Field(ge=1, le=50)]
+
+
+class CustomerEvents(Section):
+    """Seed 002's clickstream: customers' sessions on the online shops."""
+
+    conversion: Annotated[float, Field(gt=0, le=1)]
+    cart_abandonment: Annotated[float, Field(ge=0, lt=1)]
+    bounce: Probability
+    products_viewed: ProductsViewed
+    seconds_per_page: LogNormal
+    quick_reorder: Probability
+    fraud_direct: Probability
+    catalogue_products: Annotated[int, Field(ge=1, le=100_000)]
+    timeout_minutes: Annotated[float, Field(gt=0, le=240)]
+
+    @property
+    def browsing_cart_share(self) -> float:
+        """The share of browsing sessions past the landing page that put something in the cart, so that carts are
+        abandoned at `cart_abandonment` (every buying session has a cart)."""
+        if self.conversion >= 1 or self.bounce >= 1:
+            return 0.0
+        carts = self.cart_abandonment / (1 - self.cart_abandonment) * self.conversion
+        return carts / ((1 - self.conversion) * (1 - self.bounce))
+
+    @model_validator(mode="after")
+    def _abandoned_carts_fit(self):
+        if self.browsing_cart_share > 1:
+            raise ValueError(
+                f"cart_abandonment {self.cart_abandonment} needs more abandoned carts than browsing sessions can hold "
+                f"at conversion {self.conversion} and bounce {self.bounce}: lower cart_abandonment or bounce, or "
+                f"raise conversion")
+        return self
+
+
 class Money(Section):
     card_share_of_income: Annotated[float, Field(gt=0, le=5)]
     transfer_of_income: Annotated[float, Field(gt=0, le=5)]
@@ -577,7 +614,7 @@ class WebFunnel(Section):
 
 # The event tables that get landing files, and the columns anomalies may not rewrite (they
 # decide which file and batch a row lands in).
-EVENT_TABLES = tuple(spec.name for spec in schemas.EVENT_TABLES)
+EVENT_TABLES = schemas.EVENT_TABLE_NAMES
 DELIVERY_COLUMNS = ("arrival_time", "batch")
 WindowDay = Annotated[int, Field(ge=1)]
 MicroBatch = Annotated[int, Field(ge=0, le=7)]
@@ -760,6 +797,7 @@ class Scenario(Section):
     beneficiaries: Beneficiaries
     merchants: Merchants
     card_transactions: CardTransactions
+    customer_events: CustomerEvents
     money: Money
     travel: Travel
     fraud: Fraud

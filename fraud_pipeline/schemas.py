@@ -309,6 +309,8 @@ CARD_TRANSACTIONS = TableSpec(
         _c("device_id", S, "FK → devices. The device of a digital payment (online, transfer): usually the holder's "
                            "trusted phone; null when the card is present or money comes in.", "000/004", nullable=True),
         _c("ip_address", S, "IP address of a digital payment's session; null otherwise.", "design", nullable=True),
+        _c("session_id", S, "FK → customer_events.session_id. The web session an online purchase is the purchase "
+                            "event of; null for every other row.", "002", nullable=True),
         _c("recipient_status", S, "For a payment out: NEW_RECIPIENT when the account had never paid this merchant, "
                                   "payee or account before (its approved payments in this data, its customer's usual "
                                   "merchants in customer_merchants, its payees saved before the start and its "
@@ -472,6 +474,42 @@ NEW_ACCOUNT_TRANSACTIONS = TableSpec(
     primary_key=("txn_id",),
 )
 
+CUSTOMER_EVENTS = TableSpec(
+    "customer_events", "events",
+    "Seed 002's clickstream: the bank's customers' sessions on the online shops of merchants — page views, clicks, "
+    "add-to-cart and purchases. Every online card purchase (genuine or fraud, approved or declined) is the purchase "
+    "event of one session; most sessions end without buying. A session's events arrive together when it closes "
+    "(with its transaction, or timeout_minutes after its last event), in the partition of that day.",
+    (
+        _c("event_id", S, "PK. E + arrival date + a 9-digit sequence in arrival order.", "002"),
+        _c("session_id", S, "The session: S + arrival date + a random 8-digit number. card_transactions.session_id "
+                            "names it for the session's purchase.", "002"),
+        *_timing("When the event happened (local time); a purchase event at its transaction's event_time."),
+        _c("customer_id", S, "FK → customers. The customer signed in (for card-not-present fraud: the stolen card's "
+                             "holder, as the shop and the bank see it).", "002"),
+        _c("device_id", S, "FK → devices. The session's device (for fraud, the fraudster's).", "000/004",
+           nullable=True),
+        _c("ip_address", S, "The session's IP address.", "design", nullable=True),
+        _c("merchant_id", S, "FK → merchants. The web shop.", "003"),
+        _c("event_type", S, "page_view | click | add_to_cart | purchase (a session opens with a page_view of the "
+                            "landing page; each product is a click and its page_view).", "002"),
+        _c("product_id", S, "The shop's product: merchant id + P + its number (seed 002's 1–500 products a shop, "
+                            "popularity Zipf-like); null on the landing page.", "002", nullable=True),
+        _c("product_category", S, "The shop's category (seed 003's categories).", "002/003"),
+        _c("price", F8, "The product's price (scenario currency, fixed per shop and product); on a purchase, the "
+                        "order's total — its transaction's amount; null on the landing page.", "002", nullable=True),
+        _c("transaction_id", S, "FK → card_transactions or fraud_transactions (same partition): the purchase's "
+                                "transaction; null for every other event.", "design", nullable=True),
+        _c("is_fraud", B, "True for every event of a session whose purchase is fraudulent.", "design"),
+        _c("fraud_scenario", S, "The purchase's fraud scenario; null otherwise.", "design", nullable=True),
+        _c("fraud_episode_id", S, "The purchase's fraud episode; null otherwise.", "design", nullable=True),
+    ),
+    primary_key=("event_id",),
+    foreign_keys=(ForeignKey("customer_id", "customers", "customer_id"),
+                  ForeignKey("device_id", "devices", "device_id"),
+                  ForeignKey("merchant_id", "merchants", "merchant_id")),
+)
+
 BASELINE_PROFILE = TableSpec(
     "baseline_profile", "reports",
     "What normal looks like over the baseline days, per table, micro-batch and metric: what a data-quality gate "
@@ -598,10 +636,12 @@ DETECTION_SCORECARD = TableSpec(
 ENTITY_TABLES = (CUSTOMERS, DEVICES, DEVICE_HISTORY, ACCOUNTS, CARDS, BENEFICIARIES, ACCOUNT_BENEFICIARIES, MERCHANTS,
                  CUSTOMER_MERCHANTS, FEATURE_CATALOGUE)
 FUNNEL_TABLES = (WEB_VISITS, APPLICATIONS, NEW_ACCOUNTS, NEW_ACCOUNT_TRANSACTIONS)
-EVENT_TABLES = (CARD_TRANSACTIONS, *FUNNEL_TABLES)
+EVENT_TABLES = (CARD_TRANSACTIONS, CUSTOMER_EVENTS, *FUNNEL_TABLES)
+EVENT_TABLE_NAMES = tuple(spec.name for spec in EVENT_TABLES)  # the clean event tables: profiled, then landed
 LANDING_TABLES = {spec.name: landing(spec) for spec in EVENT_TABLES}  # by event table name
 TABLES: dict[str, TableSpec] = {t.name: t for t in (*ENTITY_TABLES, CARD_TRANSACTIONS, FRAUD_TRANSACTIONS,
-                                                   FRAUD_EPISODES, ACCOUNT_BALANCES, CARD_EVENTS, *FUNNEL_TABLES,
+                                                   FRAUD_EPISODES, ACCOUNT_BALANCES, CARD_EVENTS, CUSTOMER_EVENTS,
+                                                   *FUNNEL_TABLES,
                                                    *LANDING_TABLES.values(),
                                                    BASELINE_PROFILE, ANOMALY_SCHEDULE, ANOMALY_MANIFEST,
                                                    DETECTION_SCORECARD)}

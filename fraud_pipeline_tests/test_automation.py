@@ -15,9 +15,10 @@ from fraud_pipeline_tests.conftest import scaled
 from fraud_pipeline_tests.test_events import _run
 from fraud_pipeline_tests.test_landing import TINY, _days
 
-DAILY_ASSETS = {"card_transactions", "account_balances", "card_events", "web_visits", "applications", "new_accounts",
-                "new_account_transactions", "fraud_transactions", "fraud_episodes", "anomaly_manifest",
-                *(f"landing_{t}" for t in ("card_transactions", "web_visits", "applications", "new_accounts",
+DAILY_ASSETS = {"card_transactions", "account_balances", "card_events", "customer_events", "web_visits", "applications",
+                "new_accounts", "new_account_transactions", "fraud_transactions", "fraud_episodes", "anomaly_manifest",
+                *(f"landing_{t}" for t in ("card_transactions", "customer_events", "web_visits", "applications",
+                                           "new_accounts",
                                            "new_account_transactions"))}
 
 SENSOR_TAG = {"dagster/sensor_name": "prerequisites"}
@@ -118,11 +119,13 @@ def test_the_sensor_rebuilds_missing_prerequisites_in_one_run_then_only_what_is_
         assert [key.to_user_string() for key in request.asset_selection] == ["anomaly_schedule"]
         assert request.tags == {TRIGGER_TAG: tiny.content_hash, **SENSOR_TAG}
 
-        # One baseline day missing: that table's whole baseline range and the profile downstream of it.
+        # One baseline day missing: that table's whole baseline range and what is downstream of it (the clickstream
+        # names its transactions, the profile reads both).
         assert _execute(definitions, store, request, instance).success
         Path(store.path("events", "card_transactions", "2026-01-09"), MANIFEST).unlink()
         [request] = _tick(definitions, instance).run_requests
-        assert {key.to_user_string() for key in request.asset_selection} == {"card_transactions", "baseline_profile"}
+        assert {key.to_user_string() for key in request.asset_selection} == {"card_transactions", "customer_events",
+                                                                            "baseline_profile"}
         assert request.tags["dagster/asset_partition_range_start"] == "2026-01-01"
 
 

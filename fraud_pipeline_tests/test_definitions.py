@@ -32,12 +32,13 @@ def test_the_code_location_loads_with_every_entity_in_its_group():
     graph = defs.resolve_asset_graph()
     groups = {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()}
     assert groups == {**{name: "entities" for name in ENTITY_NAMES}, "card_transactions": "events",
-                      "account_balances": "events", "card_events": "events",
+                      "account_balances": "events", "card_events": "events", "customer_events": "events",
                       "web_visits": "events", "applications": "events", "new_accounts": "events",
                       "new_account_transactions": "events", "baseline_profile": "landing",
                       "fraud_transactions": "fraud", "fraud_episodes": "fraud",
-                      **{f"landing_{name}": "landing" for name in ("card_transactions", "web_visits", "applications",
-                                                                   "new_accounts", "new_account_transactions")},
+                      **{f"landing_{name}": "landing" for name in ("card_transactions", "customer_events", "web_visits",
+                                                                   "applications", "new_accounts",
+                                                                   "new_account_transactions")},
                       "anomaly_schedule": "landing", "anomaly_manifest": "landing", "anomaly_timeline": "reports",
                       "detection_scorecard": "reports", "dataset_card": "reports"}
     # the collapsed graph reads left to right: no asset depends on an asset of a later group

@@ -15,9 +15,9 @@ from fraud_pipeline.generators.timeline import BASELINE_DAYS
 from fraud_pipeline.storage import ObjectStore
 from fraud_pipeline_tests.conftest import scaled
 
-DAILY = ["card_transactions", "account_balances", "card_events", *STAGES]
+DAILY = ["card_transactions", "account_balances", "card_events", "customer_events", *STAGES]
 FRAUD = ["fraud_transactions", "fraud_episodes"]
-PROFILED = ["card_transactions", *STAGES]
+PROFILED = ["card_transactions", "customer_events", *STAGES]
 
 
 @pytest.fixture(scope="module")

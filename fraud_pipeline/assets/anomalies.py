@@ -20,7 +20,7 @@ from fraud_pipeline.assets.daily import (check_results, check_specs, partition_m
                                          write_day)
 from fraud_pipeline.assets.metadata import definition_metadata, materialization_metadata
 from fraud_pipeline.generators import anomalies
-from fraud_pipeline.generators.funnel import STAGES, funnel_days, lookback_days
+from fraud_pipeline.generators.funnel import funnel_days, lookback_days
 from fraud_pipeline.generators.ground_truth import anomaly_manifest, day_metrics, timeline_panels
 from fraud_pipeline.generators.timeline import BATCHES_PER_DAY, baseline_days
 from fraud_pipeline.partitions import as_days
@@ -31,7 +31,7 @@ from fraud_pipeline.timeline_chart import render
 
 LANDING = "landing"  # the group and the storage layer
 REPORTS = "reports"
-EVENTS = ("card_transactions", *STAGES)
+EVENTS = schemas.EVENT_TABLE_NAMES
 LANDING_ASSETS = [schemas.LANDING_TABLES[name].name for name in EVENTS]  # landing_<table>
 
 
@@ -69,7 +69,8 @@ def landing_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, kinds
                                                   allow_nonexistent_upstream_partitions=True)
     fmt = scenario.anomalies.landing_format
     funnel_parents = [dg.AssetDep(parent, partition_mapping=funnel_window) for parent in ("applications", "new_accounts")]
-    deps = {"card_transactions": ["card_transactions", "fraud_transactions"], "web_visits": ["web_visits"],
+    deps = {"card_transactions": ["card_transactions", "fraud_transactions"], "customer_events": ["customer_events"],
+            "web_visits": ["web_visits"],
             "applications": ["applications"], "new_accounts": funnel_parents,
             "new_account_transactions": ["new_account_transactions", *funnel_parents]}
     specs = [dg.AssetSpec(schemas.LANDING_TABLES[name].name, group_name=LANDING, deps=[*deps[name], "anomaly_schedule"],

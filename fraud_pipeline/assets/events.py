@@ -26,9 +26,10 @@ GROUP = LAYER = "events"
 FRAUD_GROUP = "fraud"
 WORLD_INPUTS = ("customers", "devices", "accounts", "cards", "beneficiaries", "account_beneficiaries", "merchants",
                 "customer_merchants")
-DAY_TABLES = {"card_transactions": GROUP, "account_balances": GROUP, "card_events": GROUP,
+DAY_TABLES = {"card_transactions": GROUP, "account_balances": GROUP, "card_events": GROUP, "customer_events": GROUP,
               "fraud_transactions": FRAUD_GROUP, "fraud_episodes": FRAUD_GROUP}
-CHECKS = {"card_transactions": daily_checks.CARD_CHECKS, "fraud_transactions": daily_checks.FRAUD_CHECKS}
+CHECKS = {"card_transactions": daily_checks.CARD_CHECKS, "customer_events": daily_checks.CLICKSTREAM_CHECKS,
+          "fraud_transactions": daily_checks.FRAUD_CHECKS}
 
 
 def bank_day_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, kinds: set[str]):
@@ -52,25 +53,28 @@ def bank_day_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, kind
         bank = Bank(scenario, entities, stored_state=lambda day: load_state(store, scenario, day))
         days = as_days(context.partition_keys)
         written = {name: {} for name in DAY_TABLES}
-        findings = {"card_transactions": {}, "fraud_transactions": {}}
+        findings = {asset: {} for asset in CHECKS}
         before = _day_before(store, bank, days[0])
         for number, day in enumerate(days, start=1):
             result = bank.day(day)
             tables = {"card_transactions": result.transactions, "account_balances": result.account_balances,
-                      "card_events": result.card_events, "fraud_transactions": result.fraud_transactions,
-                      "fraud_episodes": result.fraud_episodes}
+                      "card_events": result.card_events, "customer_events": result.customer_events,
+                      "fraud_transactions": result.fraud_transactions, "fraud_episodes": result.fraud_episodes}
             findings["card_transactions"][day] = bank.day_findings(day)
+            findings["customer_events"][day] = bank.clickstream_findings(day)
             findings["fraud_transactions"][day] = daily_checks.fraud_findings(
                 scenario, result.fraud_transactions, result.fraud_episodes, result.transactions, before[0],
                 before[1], day, result.account_balances)
             publish = {"card_transactions": findings["card_transactions"][day],
                        "account_balances": findings["card_transactions"][day],
                        "card_events": findings["card_transactions"][day],
+                       "customer_events": findings["customer_events"][day],
                        "fraud_transactions": findings["fraud_transactions"][day],
                        "fraud_episodes": findings["fraud_transactions"][day]}
             metrics = {"card_transactions": partition_metrics.transactions(result.transactions),
                        "account_balances": partition_metrics.balances(result.account_balances),
                        "card_events": partition_metrics.card_events(result.card_events),
+                       "customer_events": partition_metrics.customer_events(result.customer_events),
                        "fraud_transactions": partition_metrics.fraud(result.fraud_transactions,
                                                                      result.transactions.num_rows),
                        "fraud_episodes": partition_metrics.episodes(result.fraud_episodes)}
@@ -82,7 +86,8 @@ def bank_day_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, kind
             context.log.info(f"bank {day}: {result.transactions.num_rows:,} genuine rows "
                              f"({_declined(result.transactions):,} declined), {result.fraud_transactions.num_rows:,} "
                              f"fraud rows in {result.fraud_episodes.num_rows:,} new episodes, "
-                             f"{result.card_events.num_rows:,} card events (day {number} of {len(days)})")
+                             f"{result.card_events.num_rows:,} card events, {result.customer_events.num_rows:,} "
+                             f"clickstream events (day {number} of {len(days)})")
             before = (result.transactions, result.fraud_episodes)
         for name in DAY_TABLES:
             if name in selected:

@@ -9,14 +9,12 @@ import pyarrow.compute as pc
 from fraud_pipeline import dataset_card, schemas
 from fraud_pipeline.assets.metadata import definition_metadata, materialization_metadata
 from fraud_pipeline.detection import report
-from fraud_pipeline.generators.funnel import STAGES
 from fraud_pipeline.generators.profile import baseline_profile
 from fraud_pipeline.generators.timeline import baseline_days
 from fraud_pipeline.scenario import Scenario
 from fraud_pipeline.storage import ObjectStore
 
 GROUP = LAYER = "reports"
-PROFILED = ("card_transactions", *STAGES)
 
 
 def baseline_profile_asset(scenario: Scenario, kinds: set[str]) -> dg.AssetsDefinition:
@@ -27,9 +25,9 @@ def baseline_profile_asset(scenario: Scenario, kinds: set[str]) -> dg.AssetsDefi
     @dg.asset(name=spec.name, group_name="landing", kinds=kinds, metadata=definition_metadata(spec),
               backfill_policy=dg.BackfillPolicy.single_run(),
               description=spec.description + f" Reads exactly the {len(keys)} baseline days {keys[0]} … {keys[-1]}.",
-              deps=[dg.AssetDep(table, partition_mapping=only_baseline) for table in PROFILED])
+              deps=[dg.AssetDep(table, partition_mapping=only_baseline) for table in schemas.EVENT_TABLE_NAMES])
     def _asset(context: dg.AssetExecutionContext, store: ObjectStore) -> dg.MaterializeResult:
-        days = {table: {key: store.read_table("events", table, partition=key) for key in keys} for table in PROFILED}
+        days = {table: {key: store.read_table("events", table, partition=key) for key in keys} for table in schemas.EVENT_TABLE_NAMES}
         profile = baseline_profile(days)
         written = store.write_table(LAYER, spec.name, profile, scenario.content_hash)
         context.log.info(f"baseline profile of {len(keys)} days: {profile.num_rows} rows written to {written.uri}")

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fraud_pipeline import schemas
-from fraud_pipeline.generators import fraud
+from fraud_pipeline.generators import clickstream, fraud
 from fraud_pipeline.generators.columns import earlier_equal, ids, nullable
 from fraud_pipeline.generators.devices import NEVER, day_number
 from fraud_pipeline.generators.genuine import days_after_payday, genuine_day, open_accounts
@@ -45,6 +45,7 @@ class Day:
     fraud_episodes: pa.Table
     account_balances: pa.Table
     card_events: pa.Table
+    customer_events: pa.Table
     opening: pa.Table  # account_id, balance: each account at the start of the day
     state: State
 
@@ -79,12 +80,16 @@ def simulate_day(world: World, state: State, day: date) -> Day:
                                                                                      replace=False)
     is_fraud = posted_rows.scenario >= 0
     genuine, fraudulent = np.flatnonzero(~is_fraud), np.flatnonzero(is_fraud)
+    transaction_ids = ids(f"T{day:%Y%m%d}", numbers, 8)
+    events, sessions = clickstream.customer_events(world, day, posted_rows, transaction_ids)
+    labels = (transaction_ids, sessions)
     return Day(
-        transactions=_transactions(world, state, posted_rows, posted, day, numbers, genuine),
-        fraud_transactions=_transactions(world, state, posted_rows, posted, day, numbers, fraudulent),
+        transactions=_transactions(world, state, posted_rows, posted, day, labels, genuine),
+        fraud_transactions=_transactions(world, state, posted_rows, posted, day, labels, fraudulent),
         fraud_episodes=attempted.episodes,
         account_balances=_balances(world, next_state, posted_rows, posted, day),
         card_events=_card_events(world, next_state, blocked_today, issued_today, day),
+        customer_events=events,
         opening=pa.table({"account_id": world.account_id, "balance": state.balance / 100}),
         state=next_state)
 
@@ -237,10 +242,11 @@ def card_numbers(world: World, state: State) -> pa.Array:
                              world.replacement_number(state.cards.account, state.cards.sequence).cast(pa.string())])
 
 
-def _transactions(world: World, state: State, posted_rows: Rows, posted: Posted, day: date, numbers: np.ndarray,
-                  keep: np.ndarray) -> pa.Table:
-    """The posted rows at positions `keep` (arrival order) as transaction columns; `numbers`: every posted row's
-    transaction number. Built per table (genuine, fraud) rather than filtered from one: half the peak memory."""
+def _transactions(world: World, state: State, posted_rows: Rows, posted: Posted, day: date,
+                  labels: tuple[pa.Array, pa.Array], keep: np.ndarray) -> pa.Table:
+    """The posted rows at positions `keep` (arrival order) as transaction columns; `labels`: every posted row's
+    transaction id and web session id. Built per table (genuine, fraud) rather than filtered from one: half the peak
+    memory."""
     s = world.scenario
     r = posted_rows.take(keep)
     decline, card = posted.decline[keep], posted.card[keep]
@@ -257,7 +263,7 @@ def _transactions(world: World, state: State, posted_rows: Rows, posted: Posted,
     home = world.currencies.index(s.geography.currency)
     episode_id = fraud.episode_ids(r.episode)
     return schemas.CARD_TRANSACTIONS.build({
-        "transaction_id": ids(f"T{day:%Y%m%d}", numbers[keep], 8),
+        "transaction_id": labels[0].take(pa.array(keep)),
         "event_time": pa.array(r.event_ms, pa.timestamp("ms")),
         "arrival_time": pa.array(r.arrival_ms, pa.timestamp("ms")),
         "batch": batch_of(r.arrival_ms, start),
@@ -285,6 +291,7 @@ def _transactions(world: World, state: State, posted_rows: Rows, posted: Posted,
                               world.city_country.take(pa.array(city))),
         "device_id": world.device_id.take(nullable(r.device)),
         "ip_address": world.ip_address.take(nullable(r.ip)),
+        "session_id": labels[1].take(pa.array(keep)),
         "recipient_status": pa.array(["FAVORITE", "NEW_RECIPIENT"]).take(
             pa.array(posted.new_recipient[keep].astype(np.int8), mask=~posted.has_recipient[keep])),
         "status": _labelled(("approved", "declined"), decline != APPROVED),

@@ -312,24 +312,14 @@ def online(world: World, day: date) -> Rows:
     """Web sessions: the customer's usual web shops, or a new one (abroad for cross-border shopping); a session's
     later purchases mostly at the same shop. From the customer's devices and addresses."""
     s, rng = world.scenario, rng_for(world, day)
-    c, h = s.card_transactions, s.card_transactions.habits
+    c = s.card_transactions
     start, today = day_start_ms(day), day_number(day)
     trip = world.trips.on(today, world.n_customers)
     sessions = round(calendar.channel_volume(s, "online", day) / (1 + c.sessions.extra_purchases))
     account = draw(rng("online_account"), weights(world, day)[ONLINE], sessions)
     sessions = len(account)
     customer = world.account_customer[account]
-    category = categories_of(world, rng("online_category"), customer, day)
-    favourites = world.habits.web_shops[customer]
-    count = (favourites >= 0).sum(axis=1)
-    pick = (rng("online_favourite").random(sessions) * count).astype(np.int64)
-    usual = rng("online_usual").random(sessions) < h.online_favourite_share
-    merchant = np.where(usual & (count > 0), favourites[np.arange(sessions), np.minimum(pick, favourites.shape[1] - 1)],
-                        -1)
-    new = merchant < 0
-    abroad = rng("online_abroad").random(sessions) < h.foreign_online_share
-    merchant[new] = _web_shop(world, rng("online_new"), category[new], abroad[new])
-    category = np.where(new, category, world.merchant_category[merchant])
+    merchant, category = web_session_shops(world, rng, day, customer, "online")
 
     session, offset_ms = session_rows(rng("online_session"), sessions, c.sessions.extra_purchases, c.sessions.gap_seconds)
     first = session == np.r_[-1, session[:-1]]
@@ -346,6 +336,24 @@ def online(world: World, day: date) -> Rows:
     device, ip = digital(world, rng("online_device"), day, customer, trip, shopping=True)
     return _purchase_rows(world, rng, day, ONLINE, account[session], row_customer, row_category, row_merchant, event,
                           device[session], ip[session])
+
+
+def web_session_shops(world: World, rng, day: date, customer: np.ndarray, purpose: str) -> tuple[np.ndarray,
+                                                                                                  np.ndarray]:
+    """Each web session's shop and category: one of the customer's usual web shops, or a new one of a category from
+    their mix (abroad for cross-border shopping). `rng(name)` gives the streams, named after `purpose`."""
+    h = world.scenario.card_transactions.habits
+    n = len(customer)
+    category = categories_of(world, rng(f"{purpose}_category"), customer, day)
+    favourites = world.habits.web_shops[customer]
+    count = (favourites >= 0).sum(axis=1)
+    pick = (rng(f"{purpose}_favourite").random(n) * count).astype(np.int64)
+    usual = rng(f"{purpose}_usual").random(n) < h.online_favourite_share
+    merchant = np.where(usual & (count > 0), favourites[np.arange(n), np.minimum(pick, favourites.shape[1] - 1)], -1)
+    new = merchant < 0
+    abroad = rng(f"{purpose}_abroad").random(n) < h.foreign_online_share
+    merchant[new] = _web_shop(world, rng(f"{purpose}_new"), category[new], abroad[new])
+    return merchant, np.where(new, category, world.merchant_category[merchant])
 
 
 def _web_shop(world: World, rng: np.random.Generator, category: np.ndarray, abroad: np.ndarray) -> np.ndarray:

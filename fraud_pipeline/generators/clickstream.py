@@ -1,0 +1,212 @@
+"""Seed 002's clickstream: the bank's customers' sessions on the online shops of `merchants`.
+
+A session opens on the shop's landing page, clicks through to product pages (each a `click` and a
+`page_view`), may put the last product in the cart (`add_to_cart`) and may buy (`purchase`). Every
+online card purchase of the day's stream — genuine or fraudulent, approved or declined — is the
+`purchase` event of one session, at the transaction's own time, and the transaction names its
+session; most sessions end without buying. Customers who re-order at a usual shop go straight to the
+cart, and so do most plain card-not-present fraudsters (from their own device, with the stolen card's
+holder as the customer); stealthy ones browse like the customers they imitate.
+
+A session's events are delivered together when it closes: with the transaction when it buys, or
+`timeout_minutes` after its last event (the web-analytics session timeout). So a day's partition holds
+the sessions that close on it, and a session never spans two partitions.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from scipy.special import ndtr, ndtri
+
+from fraud_pipeline import schemas
+from fraud_pipeline.generators import fraud
+from fraud_pipeline.generators.columns import ids, nullable
+from fraud_pipeline.generators.devices import day_number
+from fraud_pipeline.generators.genuine import digital, draw, purchase_times, weights, web_session_shops
+from fraud_pipeline.generators.rows import ONLINE, PURCHASE, Rows
+from fraud_pipeline.generators.spending import CENTS, price_bounds
+from fraud_pipeline.generators.streams import stream
+from fraud_pipeline.generators.timeline import arrival_lag_ms, batch_of, day_start_ms
+from fraud_pipeline.scenario import Scenario
+
+EVENT_TYPES = ("page_view", "click", "add_to_cart", "purchase")  # seed 002's event types
+PAGE_VIEW, CLICK, ADD_TO_CART, BUY = range(4)
+SESSION_ID_SPACE = 10**8  # session numbers per arrival day
+MAX_PRODUCTS = 30  # product pages a session opens at most
+MAX_GAP_S = 600  # seconds between two events of a session at most (a longer pause would close it)
+POPULARITY = 1.3  # Zipf exponent of a shop's product popularity (assumption: a few best-sellers)
+
+
+def max_lag_ms(scenario: Scenario) -> int:
+    """The longest a session's first event can wait for its delivery: the longest session, the timeout and the
+    transaction's longest delivery lag."""
+    longest_session = (2 * MAX_PRODUCTS + 3) * MAX_GAP_S
+    return round((longest_session + scenario.customer_events.timeout_minutes * 60
+                  + scenario.card_transactions.arrival_lag_seconds.max) * 1000)
+
+
+def customer_events(world, day: date, rows: Rows, transaction_ids: pa.Array) -> tuple[pa.Table, pa.Array]:
+    """The sessions that close on `day`: one per online purchase in `rows` (the day's posted rows, genuine and
+    fraud, in arrival order; `transaction_ids` their ids) and the browsing sessions that end without one.
+
+    Returns the `customer_events` table (sorted by arrival, then session, then time) and, per row of `rows`, its
+    session id (null for every row that is not an online purchase).
+    """
+    s = world.scenario
+    c = s.customer_events
+    rng = lambda purpose: stream(s.seed, "clickstream", day.isoformat(), purpose)  # noqa: E731
+    start = day_start_ms(day)
+    bought = np.flatnonzero((rows.channel == ONLINE) & (rows.kind == PURCHASE))
+    b = rows.take(bought)
+    n_buy = len(bought)
+    genuine_buying = int((b.scenario < 0).sum())
+    n_browse = round(genuine_buying * (1 - c.conversion) / c.conversion)
+
+    # browsing sessions: who, where, from which device, when they close
+    account = draw(rng("browse_account"), weights(world, day)[ONLINE], n_browse)
+    n_browse = len(account)
+    browser = world.account_customer[account]
+    browse_shop, browse_category = web_session_shops(world, rng, day, browser, "browse")
+    trip = world.trips.on(day_number(day), world.n_customers)
+    browse_device, browse_ip = digital(world, rng("browse_device"), day, browser, trip, shopping=True)
+    closes = purchase_times(world, rng("browse_time"), "online", browse_category, start)
+
+    n = n_buy + n_browse
+    buying = np.arange(n) < n_buy
+    customer = np.concatenate([world.account_customer[b.account], browser])
+    merchant = np.concatenate([b.merchant, browse_shop])
+    is_fraud = np.concatenate([b.scenario >= 0, np.zeros(n_browse, bool)])
+
+    # the path: straight to the cart, a bounce, or product pages
+    u = rng("path").random((n, 2))
+    usual = (world.habits.web_shops[customer[:n_buy]] == merchant[:n_buy, None]).any(axis=1)
+    plain_fraud = is_fraud[:n_buy] & np.isin(b.device, world.devices.ring_devices)
+    direct = np.zeros(n, bool)
+    direct[:n_buy] = np.where(plain_fraud, u[:n_buy, 0] < c.fraud_direct,
+                              ~is_fraud[:n_buy] & usual & (u[:n_buy, 0] < c.quick_reorder))
+    bounce = ~buying & (u[:, 0] < c.bounce)
+    mean = np.where(buying, c.products_viewed.buying, c.products_viewed.browsing)
+    products = np.where(direct | bounce, 0, 1 + np.minimum(rng("products").poisson(mean - 1), MAX_PRODUCTS - 1))
+    cart = buying | (~bounce & (u[:, 1] < c.browsing_cart_share))
+    count = 1 + 2 * products + cart + buying
+
+    # events, in order within each session
+    session = np.repeat(np.arange(n), count)
+    first = np.cumsum(count) - count
+    position = np.arange(len(session)) - first[session]
+    steps = 2 * products[session]
+    kind = np.where(position == 0, PAGE_VIEW, np.where(position <= steps, np.where(position % 2 == 1, CLICK, PAGE_VIEW),
+                                                       np.where(buying[session] & (position == count[session] - 1),
+                                                                BUY, ADD_TO_CART)))
+    # a click opens the clicked product's page; the cart holds the last product seen (or, straight to the cart,
+    # one from the order history); the purchase buys the cart
+    drawn = _products(rng("product"), len(session), c.catalogue_products)
+    product = drawn.copy()
+    shown = (kind == PAGE_VIEW) & (position > 0)
+    product[shown] = drawn[np.flatnonzero(shown) - 1]
+    last_seen = (kind == ADD_TO_CART) & (products[session] > 0)
+    product[last_seen] = drawn[first[session[last_seen]] + 2 * products[session[last_seen]] - 1]
+    paid = np.flatnonzero(kind == BUY)
+    product[paid] = product[paid - 1]
+    product[position == 0] = -1
+
+    # times: log-normal gaps; a buying session ends at its transaction, a browsing one timeout + delivery before it
+    # closes; a buying session starts after the same account's previous online purchase of the day
+    gap = np.minimum(rng("gaps").lognormal(np.log(c.seconds_per_page.median), c.seconds_per_page.sigma, len(session)),
+                     MAX_GAP_S)
+    gap = np.round(np.where(position == 0, 0, gap) * 1000).astype(np.int64)
+    elapsed = np.cumsum(gap) - np.repeat(np.cumsum(gap)[first], count)
+    duration = elapsed[first + count - 1]
+    lag = s.card_transactions.arrival_lag_seconds
+    delivery = arrival_lag_ms(rng("delivery"), n_browse, lag.median, lag.sigma, lag.max)
+    end = np.concatenate([b.event_ms, closes - round(c.timeout_minutes * 60_000) - delivery])
+    arrival = np.concatenate([b.arrival_ms, closes])
+    squeeze = np.ones(n)
+    earliest = _after_previous_purchase(b.account, b.event_ms)
+    room = b.event_ms - earliest
+    short = duration[:n_buy] > room
+    squeeze[:n_buy][short] = room[short] / np.maximum(duration[:n_buy][short], 1)
+    event_ms = end[session] - np.round((duration[session] - elapsed) * squeeze[session]).astype(np.int64)
+
+    def per_session(bought_values: np.ndarray) -> np.ndarray:
+        """A buying session's value of its transaction; -1 for a browsing session."""
+        return np.concatenate([bought_values, np.full(n_browse, -1, np.int64)])
+
+    cents = np.where(product >= 0, catalogue_cents(s, world.merchant_category[merchant[session]], merchant[session],
+                                                   np.maximum(product, 0)), -1)
+    cents = np.where(kind == BUY, per_session(b.cents)[session], cents)
+    numbers = stream(s.seed, "session_ids", day.isoformat()).choice(SESSION_ID_SPACE, n, replace=False)
+    session_ids = ids(f"S{day:%Y%m%d}", numbers, 8)
+    order = np.lexsort((position, session, arrival[session]))
+    session, kind, product, cents, event_ms = (x[order] for x in (session, kind, product, cents, event_ms))
+    transaction_row = np.where(kind == BUY, per_session(bought)[session], -1)
+    scenario, episode = per_session(b.scenario)[session], per_session(b.episode)[session]
+    device, ip = np.concatenate([b.device, browse_device])[session], np.concatenate([b.ip, browse_ip])[session]
+    shop = merchant[session]
+    product_number = (np.maximum(product, 0) * 7919 + shop * 31) % c.catalogue_products  # best-sellers spread out
+    product_id = pc.binary_join_element_wise(world.merchant_id.take(pa.array(shop)),
+                                             ids("-P", product_number, len(str(c.catalogue_products - 1))), "")
+    table = schemas.CUSTOMER_EVENTS.build({
+        "event_id": ids(f"E{day:%Y%m%d}", np.arange(len(session)), 9),
+        "session_id": session_ids.take(pa.array(session)),
+        "event_time": pa.array(event_ms, pa.timestamp("ms")),
+        "arrival_time": pa.array(arrival[session], pa.timestamp("ms")),
+        "batch": batch_of(arrival[session], start),
+        "customer_id": world.customer_id.take(pa.array(customer[session])),
+        "device_id": world.device_id.take(nullable(device)),
+        "ip_address": world.ip_address.take(nullable(ip)),
+        "merchant_id": world.merchant_id.take(pa.array(shop)),
+        "event_type": pa.array(EVENT_TYPES).take(pa.array(kind)),
+        "product_id": pc.if_else(pa.array(product >= 0), product_id, pa.scalar(None, pa.string())),
+        "product_category": world.category_name.take(pa.array(shop)),
+        "price": pa.array(cents / CENTS, mask=cents < 0),
+        "transaction_id": transaction_ids.take(nullable(transaction_row)),
+        "is_fraud": scenario >= 0,
+        "fraud_scenario": pa.array(fraud.SCENARIOS).take(nullable(scenario)),
+        "fraud_episode_id": fraud.episode_ids(episode),
+    })
+    row_session = np.full(len(rows), -1)
+    row_session[bought] = np.arange(n_buy)
+    return table, session_ids.take(nullable(row_session))
+
+
+def _products(rng: np.random.Generator, n: int, catalogue: int) -> np.ndarray:
+    """Product ranks by popularity (Zipf-like, 0 the best-seller), within the catalogue."""
+    return np.minimum(rng.zipf(POPULARITY, n) - 1, catalogue - 1)
+
+
+def _after_previous_purchase(account: np.ndarray, event_ms: np.ndarray) -> np.ndarray:
+    """Per purchase, the earliest its session may start: a second after the same account's previous online purchase
+    of the day (or any time, for its first)."""
+    earliest = np.full(len(account), np.iinfo(np.int64).min // 2)
+    order = np.lexsort((event_ms, account))
+    later = order[1:][account[order][1:] == account[order][:-1]]  # purchases after one of the same account
+    previous = order[:-1][account[order][1:] == account[order][:-1]]
+    earliest[later] = np.minimum(event_ms[previous] + 1000, event_ms[later])
+    return earliest
+
+
+def catalogue_cents(scenario: Scenario, category: np.ndarray, merchant: np.ndarray, product: np.ndarray) -> np.ndarray:
+    """A product's price at a shop (cents, the scenario currency): fixed by the seed, shop and product — its
+    category's truncated log-normal at a hashed quantile, most ending in .99 as shelf prices do."""
+    low, high, median, sigma = price_bounds(scenario)
+    u = _hash_uniform(scenario.seed, merchant.astype(np.uint64) * np.uint64(1_000_003) + product.astype(np.uint64))
+    mu, s = np.log(median[category]), sigma[category]
+    cdf_low, cdf_high = ndtr((np.log(low[category]) - mu) / s), ndtr((np.log(high[category]) - mu) / s)
+    raw = np.exp(mu + s * ndtri(np.clip(cdf_low + u * (cdf_high - cdf_low), 1e-15, 1 - 1e-15)))
+    units = np.maximum(np.round(raw).astype(np.int64), 1)
+    return units * CENTS - 1  # R49.99
+
+
+def _hash_uniform(seed: int, keys: np.ndarray) -> np.ndarray:
+    """A uniform number in [0, 1) per key: splitmix64 of the key and the seed (stable across numpy versions)."""
+    with np.errstate(over="ignore"):
+        z = keys + np.uint64(seed % 2**64) * np.uint64(0x9E3779B97F4A7C15)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+    return (z >> np.uint64(11)).astype(np.float64) / float(2**53)
