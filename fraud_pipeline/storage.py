@@ -213,6 +213,22 @@ class ObjectStore(dg.ConfigurableResource):
         self._put(fs, f"{self._root()}/{filename}", payload)
         return f"s3://{self._root()}/{filename}" if self.is_s3 else f"{self._root()}/{filename}"
 
+    def read_root_file(self, filename: str) -> bytes | None:
+        """A file at the storage root, or None when there is none."""
+        fs = self.filesystem()
+        path = f"{self._root()}/{filename}"
+        try:
+            return self._call(f"GET {path}", fs.cat_file, path)
+        except FileNotFoundError:
+            return None
+
+    def remove(self, name: str) -> None:
+        """A file or folder at the storage root and everything under it (nothing when absent)."""
+        fs = self.filesystem()
+        path = f"{self._root()}/{name}"
+        if self._call(f"HEAD {path}", fs.exists, path):
+            self._call(f"delete {path}", fs.rm, path, recursive=True)
+
     def read_table(self, layer: str, table: str, partition: str | None = None,
                    columns: list[str] | None = None) -> pa.Table:
         """The complete table or partition, each file checked against its manifest checksum."""
