@@ -143,8 +143,8 @@ def report(totals: dict[str, dict[str, float]], days: int, per_day: int, first_d
                      f"{t['rows'] / total:>12,.0f}{t['floor']:>10.2f}{total / t['floor']:>9.2f}")
     genuine, bank = totals[GENUINE], totals[BANK]
     added = (bank["generate"] + bank["write"]) / (genuine["generate"] + genuine["write"]) - 1
-    lines.append(f"fraud, authorisation, balances and lifecycle add {added:.0%} to generating and writing genuine "
-                 f"life ({int(bank['balance rows']):,} end-of-day balance rows)")
+    lines.append(f"fraud, authorisation, balances, lifecycle and the clickstream add {added:.0%} to generating and "
+                 f"writing genuine life ({int(bank['balance rows']):,} end-of-day balance rows)")
     events = sum(totals[name]["generate"] + totals[name]["write"] for name in (BANK, FUNNEL))
     landed = totals[LANDING]["generate"] + totals[LANDING]["write"]
     lines.append(f"landing (anomalies applied, 8 files a table and day) adds {landed / events:.1%} to generating and "

@@ -17,7 +17,9 @@ LIMITATIONS = (
     "modelled yet.",
     "Money laundering typologies are not injected yet: `counterparty_account_id` links customers' transfers, "
     "but no labelled AML pattern rides on them.",
-    "No clickstream behind online purchases yet, and no acquirer-side data (terminal risk, merchant onboarding).",
+    "The clickstream covers the bank's signed-in customers on web shops (no anonymous visitors, no search or "
+    "category pages) and each session buys at most once; no acquirer-side data (terminal risk, merchant "
+    "onboarding).",
     "Labels are complete ground truth: every injected row is labelled, and `label_available_at` models only the "
     "delay before the bank learns of it — no mislabelled chargebacks, no friendly fraud.",
     "Behavioural defaults are assumptions unless the README names a source; they are parameters of the scenario.",
