@@ -48,6 +48,10 @@ STREAMS = ("transactions", "customer_events", "labels")
 KEYS = {"transactions": "transaction_id", "customer_events": "event_id", "labels": "transaction_id"}
 TABLES = (("events", "card_transactions"), ("fraud", "fraud_transactions"), ("events", "customer_events"))
 HORIZON_MS = MS_PER_DAY  # longer than any row's delivery lag (clickstream.max_lag_ms of any valid scenario)
+DELIVERY = ("arrival_time", "batch")
+SCHEMA = "_schema.json"  # per stream folder; readers' globs (*/*.ndjson) and Spark skip names starting with _
+DUCKDB_TYPES = {"string": "VARCHAR", "bool": "BOOLEAN", "int8": "TINYINT", "int32": "INTEGER", "int64": "BIGINT",
+                "double": "DOUBLE", "timestamp[ms]": "TIMESTAMP", "date32[day]": "DATE"}
 CHECKPOINT = "_feed_checkpoint.json"
 FORMATS = ("ndjson", "parquet")
 
@@ -83,12 +87,22 @@ def stored_rows(store: ObjectStore, first: date, last: date) -> int:
 
 
 def day_streams(store: ObjectStore, day: date) -> dict[str, pa.Table]:
-    """One stored day (the rows that arrived on it) as the feed's three streams, unsorted."""
+    """One stored day (the rows that arrived on it) as the feed's three streams, unsorted. The clickstream loses
+    its delivery columns: a session's events arrive together when it closes, so replayed as they happen they would
+    tell a consumer at the landing page when (and so whether) the session ends."""
     tables = {name: store.read_table(layer, name, partition=day.isoformat()) for layer, name in TABLES}
     stream = pa.concat_tables([tables["card_transactions"], tables["fraud_transactions"]])
     return {"transactions": stream.drop_columns(list(LABELS)),
-            "customer_events": tables["customer_events"].drop_columns(list(LABELS[:3])),
+            "customer_events": tables["customer_events"].drop_columns([*LABELS[:3], *DELIVERY]),
             "labels": stream.select(["transaction_id", "event_time", *LABELS])}
+
+
+def schema_file(schema: pa.Schema, fmt: str) -> bytes:
+    """A stream's `_schema.json`: each column's Arrow type, and the DuckDB types to read NDJSON with (a file whose
+    column is all null says nothing of its type, so readers that infer types per file disagree)."""
+    return json.dumps({"format": fmt, "columns": [{"name": f.name, "type": str(f.type), "nullable": f.nullable}
+                                                  for f in schema],
+                       "duckdb_columns": {f.name: DUCKDB_TYPES[str(f.type)] for f in schema}}, indent=2).encode()
 
 
 def windows(store: ObjectStore, first: date, last: date, window_ms: int) -> Iterator[tuple[int, dict[str, pa.Table]]]:
@@ -164,6 +178,8 @@ class Feed:
                 continue
             if origin is None:
                 origin = start
+                for name in STREAMS:
+                    self.out.put_root_file(f"{name}/{SCHEMA}", schema_file(rows[name].schema, self.settings.fmt))
                 if found:
                     self.report(f"resuming at {_when(start)} ({written:,} rows in {files:,} files already written)")
             end = start + window_ms

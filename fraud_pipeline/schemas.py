@@ -494,10 +494,12 @@ CUSTOMER_EVENTS = TableSpec(
         _c("event_type", S, "page_view | click | add_to_cart | purchase (a session opens with a page_view of the "
                             "landing page; each product is a click and its page_view).", "002"),
         _c("product_id", S, "The shop's product: merchant id + P + its number (seed 002's 1–500 products a shop, "
-                            "popularity Zipf-like); null on the landing page.", "002", nullable=True),
+                            "popularity Zipf-like); null on the landing page and on a purchase (the order).", "002",
+           nullable=True),
         _c("product_category", S, "The shop's category (seed 003's categories).", "002/003"),
         _c("price", F8, "The product's price (scenario currency, fixed per shop and product); on a purchase, the "
-                        "order's total — its transaction's amount; null on the landing page.", "002", nullable=True),
+                        "order's total — its transaction's amount, the carted product and any extras or shipping; "
+                        "null on the landing page.", "002", nullable=True),
         _c("transaction_id", S, "FK → card_transactions or fraud_transactions (same partition): the purchase's "
                                 "transaction; null for every other event.", "design", nullable=True),
         _c("is_fraud", B, "True for every event of a session whose purchase is fraudulent.", "design"),

@@ -207,11 +207,13 @@ class ObjectStore(dg.ConfigurableResource):
         return {key: manifest for key, manifest in found.items() if manifest is not None}
 
     def put_root_file(self, filename: str, payload: bytes) -> str:
-        """One file at the storage root (the dataset card), written atomically; its location."""
+        """One file at a path under the storage root (the dataset card; `a/b.json`), written atomically; its
+        location."""
         fs = self.filesystem()
-        self._call(f"create {self._root()}", fs.makedirs, self._root(), exist_ok=True)
-        self._put(fs, f"{self._root()}/{filename}", payload)
-        return f"s3://{self._root()}/{filename}" if self.is_s3 else f"{self._root()}/{filename}"
+        path = f"{self._root()}/{filename}"
+        self._call(f"create {path.rsplit('/', 1)[0]}", fs.makedirs, path.rsplit("/", 1)[0], exist_ok=True)
+        self._put(fs, path, payload)
+        return f"s3://{path}" if self.is_s3 else path
 
     def read_root_file(self, filename: str) -> bytes | None:
         """A file at the storage root, or None when there is none."""

@@ -92,12 +92,17 @@ def test_the_feed_replays_every_row_once_in_event_time_order_with_labels_apart(s
         source_ids = stored["transactions" if name == "labels" else name][key[name]].to_pylist()
         assert sorted(ids) == sorted(source_ids)
         columns = set(rows[0].column_names)
+        schema = json.loads((root / name / feed.SCHEMA).read_text())
+        assert [c["name"] for c in schema["columns"]] == streams[name].column_names
+        assert set(schema["duckdb_columns"]) == set(streams[name].column_names)
         if name == "labels":
             assert columns == {"transaction_id", "event_time", *LABELS}
             fraud = sum(pc.sum(t["is_fraud"]).as_py() for t in rows)
             assert fraud == stored["transactions"].filter(stored["transactions"]["is_fraud"]).num_rows > 0
         else:
             assert not columns & {*LABELS}  # a consumer never sees a label
+        if name == "customer_events":
+            assert not columns & {"arrival_time", "batch"}  # when the session closes: the future
     assert state["rows"] == total and state["next_window_ms"] is not None
     assert json.loads((root / CHECKPOINT).read_text())["settings"] == _settings(source).as_json()
 
@@ -251,6 +256,12 @@ def test_the_readmes_duckdb_example_reads_the_feed(source, streams, tmp_path, mo
     found = {}
     exec(example, found)
     assert found["payments"].shape[0] == streams["transactions"].num_rows
+    sessions = found["sessions"].df()
+    online = pc.equal(streams["transactions"]["channel"], "online")
+    purchases = streams["transactions"].filter(pc.and_(online, pc.equal(streams["transactions"]["transaction_type"],
+                                                                      "purchase")))
+    assert sessions["transaction_id"].notna().sum() == purchases.num_rows > 0  # no link lost to a NULL type
+    assert len(sessions) == pc.count_distinct(streams["customer_events"]["session_id"]).as_py()
     expected = streams["labels"].to_pandas().assign(channel=streams["transactions"]["channel"].to_pandas())
     expected = expected.groupby("channel").agg(payments=("is_fraud", "size"), fraud=("is_fraud", "sum"))
     result = found["fraud_by_channel"].set_index("channel")

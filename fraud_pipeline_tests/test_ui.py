@@ -144,7 +144,8 @@ def test_the_ui_pages_show_the_groups_per_partition_metadata_and_the_timeline(ui
         browser = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 1600, "height": 900})
 
-        def show(path: str, name: str, *visible: str) -> None:
+        def show(path: str, name: str, *visible: str, height: int = 900) -> None:
+            page.set_viewport_size({"width": 1600, "height": height})
             page.goto(base + path, wait_until="networkidle")
             try:  # the "Join the Dagster community" dialog, shown on a first visit
                 page.get_by_role("button", name="Skip").click(timeout=3000)
@@ -161,7 +162,7 @@ def test_the_ui_pages_show_the_groups_per_partition_metadata_and_the_timeline(ui
         boxes = {group: page.get_by_text(group, exact=True).last.bounding_box()["x"] for group in GROUPS}
         assert sorted(boxes, key=boxes.get) == GROUPS  # the story reads left to right
         show("/locations/fraud_pipeline/asset-groups/landing", "asset_graph_landing", "anomaly_manifest",
-             "baseline_profile")
+             height=1500)  # the group's seven assets and their neighbours
         show("/assets/card_transactions?view=partitions&partition=2026-01-15", "asset_partition")
         show("/assets/anomaly_timeline", "anomaly_timeline_page")
         browser.close()

@@ -36,6 +36,7 @@ from fraud_pipeline.scenario import Scenario
 EVENT_TYPES = ("page_view", "click", "add_to_cart", "purchase")  # seed 002's event types
 PAGE_VIEW, CLICK, ADD_TO_CART, BUY = range(4)
 SESSION_ID_SPACE = 10**8  # session numbers per arrival day
+EVENT_ID_SPACE = 10**9  # event numbers per arrival day
 MAX_PRODUCTS = 30  # product pages a session opens at most
 MAX_GAP_S = 600  # seconds between two events of a session at most (a longer pause would close it)
 POPULARITY = 1.3  # Zipf exponent of a shop's product popularity (assumption: a few best-sellers)
@@ -105,14 +106,18 @@ def customer_events(world, day: date, rows: Rows, transaction_ids: pa.Array) -> 
     # a click opens the clicked product's page; the cart holds the last product seen (or, straight to the cart,
     # one from the order history); the purchase buys the cart
     drawn = _products(rng("product"), len(session), c.catalogue_products)
+    # a buying session's last product (clicked, or straight into the cart) is the catalogue item nearest its
+    # order's total: the order is that item with smaller extras or shipping
+    carted = np.arange(n_buy)
+    chosen = np.where(products[carted] > 0, first[carted] + 2 * products[carted] - 1, first[carted] + 1)
+    drawn[chosen] = _nearest_product(s, rng("basket"), merchant[carted], world.merchant_category[merchant[carted]],
+                                     b.cents, c.catalogue_products)
     product = drawn.copy()
     shown = (kind == PAGE_VIEW) & (position > 0)
     product[shown] = drawn[np.flatnonzero(shown) - 1]
     last_seen = (kind == ADD_TO_CART) & (products[session] > 0)
     product[last_seen] = drawn[first[session[last_seen]] + 2 * products[session[last_seen]] - 1]
-    paid = np.flatnonzero(kind == BUY)
-    product[paid] = product[paid - 1]
-    product[position == 0] = -1
+    product[(kind == BUY) | (position == 0)] = -1  # a purchase is the order, not a product; the landing page none
 
     # times: log-normal gaps; a buying session ends at its transaction, a browsing one timeout + delivery before it
     # closes; a buying session starts after the same account's previous online purchase of the day
@@ -126,7 +131,7 @@ def customer_events(world, day: date, rows: Rows, transaction_ids: pa.Array) -> 
     end = np.concatenate([b.event_ms, closes - round(c.timeout_minutes * 60_000) - delivery])
     arrival = np.concatenate([b.arrival_ms, closes])
     squeeze = np.ones(n)
-    earliest = _after_previous_purchase(b.account, b.event_ms)
+    earliest = _after_previous_purchase(b.account, b.event_ms, rng("resume").uniform(0.05, 0.6, n_buy))
     room = b.event_ms - earliest
     short = duration[:n_buy] > room
     squeeze[:n_buy][short] = room[short] / np.maximum(duration[:n_buy][short], 1)
@@ -151,7 +156,8 @@ def customer_events(world, day: date, rows: Rows, transaction_ids: pa.Array) -> 
     product_id = pc.binary_join_element_wise(world.merchant_id.take(pa.array(shop)),
                                              ids("-P", product_number, len(str(c.catalogue_products - 1))), "")
     table = schemas.CUSTOMER_EVENTS.build({
-        "event_id": ids(f"E{day:%Y%m%d}", np.arange(len(session)), 9),
+        "event_id": ids(f"E{day:%Y%m%d}", stream(s.seed, "event_ids", day.isoformat()).choice(
+            EVENT_ID_SPACE, len(session), replace=False), 9),
         "session_id": session_ids.take(pa.array(session)),
         "event_time": pa.array(event_ms, pa.timestamp("ms")),
         "arrival_time": pa.array(arrival[session], pa.timestamp("ms")),
@@ -179,15 +185,27 @@ def _products(rng: np.random.Generator, n: int, catalogue: int) -> np.ndarray:
     return np.minimum(rng.zipf(POPULARITY, n) - 1, catalogue - 1)
 
 
-def _after_previous_purchase(account: np.ndarray, event_ms: np.ndarray) -> np.ndarray:
-    """Per purchase, the earliest its session may start: a second after the same account's previous online purchase
-    of the day (or any time, for its first)."""
+def _after_previous_purchase(account: np.ndarray, event_ms: np.ndarray, share: np.ndarray) -> np.ndarray:
+    """Per purchase, the earliest its session may start: `share` of the way from the same account's previous online
+    purchase of the day to this one (or any time, for its first) — the customer reads the confirmation, goes on."""
     earliest = np.full(len(account), np.iinfo(np.int64).min // 2)
     order = np.lexsort((event_ms, account))
     later = order[1:][account[order][1:] == account[order][:-1]]  # purchases after one of the same account
     previous = order[:-1][account[order][1:] == account[order][:-1]]
-    earliest[later] = np.minimum(event_ms[previous] + 1000, event_ms[later])
+    earliest[later] = event_ms[previous] + np.round((event_ms[later] - event_ms[previous]) * share[later]).astype(
+        np.int64)
     return earliest
+
+
+def _nearest_product(scenario: Scenario, rng: np.random.Generator, merchant: np.ndarray, category: np.ndarray,
+                     cents: np.ndarray, catalogue: int, candidates: int = 24) -> np.ndarray:
+    """Per order, of `candidates` products drawn by popularity, the one whose price is nearest the order's total
+    (on a log scale)."""
+    drawn = _products(rng, len(merchant) * candidates, catalogue).reshape(len(merchant), candidates)
+    price = catalogue_cents(scenario, np.repeat(category, candidates), np.repeat(merchant, candidates),
+                            drawn.ravel()).reshape(drawn.shape)
+    distance = np.abs(np.log(price) - np.log(np.maximum(cents, 1))[:, None])
+    return drawn[np.arange(len(merchant)), np.argmin(distance, axis=1)] if len(merchant) else np.zeros(0, np.int64)
 
 
 def catalogue_cents(scenario: Scenario, category: np.ndarray, merchant: np.ndarray, product: np.ndarray) -> np.ndarray:
