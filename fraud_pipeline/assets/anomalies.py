@@ -126,7 +126,8 @@ def anomaly_timeline_asset(scenario: Scenario, kinds: set[str]) -> dg.AssetsDefi
               deps=[*LANDING_ASSETS, "anomaly_manifest", "baseline_profile"],
               description=f"A picture of the per-batch metrics the baseline profile tracks, measured on the landing "
                           f"files of {days[0]} … {days[-1]}: the baseline band (mean ± 3σ) in grey, planned "
-                          f"anomalies in red, their side effects in orange. Written as PNG and shown here.")
+                          f"anomalies in red, their side effects in orange. Written as PNG; the `timeline` "
+                          f"metadata entry opens it.")
     def _asset(context: dg.AssetExecutionContext, store: ObjectStore) -> dg.MaterializeResult:
         sources = LandingSources(store, scenario)
         present = [d for d in days if all(store.read_manifest(LANDING, name, partition=d.isoformat())
