@@ -79,12 +79,16 @@ def entity_findings(spec: schemas.TableSpec, table: pa.Table, referenced: dict[s
     """Keys, foreign keys (against the `referenced` tables by name) and allowed values of an entity table."""
     findings = {"primary_key_unique": quality.key_findings(table, spec.primary_key)}
     if spec.foreign_keys:
-        findings["foreign_keys_valid"] = [
-            quality.foreign_key_finding(table[fk.column].drop_null(), referenced[fk.table][fk.ref_column],
-                                        f"{fk.column} → {fk.table}.{fk.ref_column}") for fk in spec.foreign_keys]
+        findings["foreign_keys_valid"] = _foreign_key_findings(spec, table, referenced)
     if expectations:
         findings["values_in_range"] = quality.value_findings(table, expectations)
     return findings
+
+
+def _foreign_key_findings(spec: schemas.TableSpec, table: pa.Table, referenced: dict[str, pa.Table]) -> list[Finding]:
+    """Each of the spec's foreign keys against the `referenced` tables by name (nulls are no reference)."""
+    return [quality.foreign_key_finding(table[fk.column].drop_null(), referenced[fk.table][fk.ref_column],
+                                        f"{fk.column} → {fk.table}.{fk.ref_column}") for fk in spec.foreign_keys]
 
 
 def _time_findings(table: pa.Table, day: date, lag) -> list[Finding]:
@@ -99,9 +103,7 @@ def card_findings(scenario: Scenario, table: pa.Table, day: date, entities: dict
                                                  else entities["cards"]["card_number"]})}
     return {
         "transaction_id_unique": quality.key_findings(table, spec.primary_key),
-        "foreign_keys_valid": [
-            quality.foreign_key_finding(table[fk.column].drop_null(), references[fk.table][fk.ref_column],
-                                        f"{fk.column} → {fk.table}.{fk.ref_column}") for fk in spec.foreign_keys],
+        "foreign_keys_valid": _foreign_key_findings(spec, table, references),
         "times_in_partition_day": _time_findings(table, day, scenario.card_transactions.arrival_lag_seconds),
     }
 
@@ -176,9 +178,7 @@ def clickstream_findings(scenario: Scenario, events: pa.Table, stream: pa.Table,
     spec = schemas.CUSTOMER_EVENTS
     return {
         "event_id_unique": quality.key_findings(events, spec.primary_key),
-        "foreign_keys_valid": [
-            quality.foreign_key_finding(events[fk.column].drop_null(), entities[fk.table][fk.ref_column],
-                                        f"{fk.column} → {fk.table}.{fk.ref_column}") for fk in spec.foreign_keys],
+        "foreign_keys_valid": _foreign_key_findings(spec, events, entities),
         "times_in_partition_day": quality.event_time_findings(events, day, clickstream.max_lag_ms(scenario)),
         "purchases_linked": _purchase_links(events, stream),
         "sessions_in_order": _session_order(events),

@@ -103,11 +103,10 @@ def customer_events(world, day: date, rows: Rows, transaction_ids: pa.Array) -> 
     kind = np.where(position == 0, PAGE_VIEW, np.where(position <= steps, np.where(position % 2 == 1, CLICK, PAGE_VIEW),
                                                        np.where(buying[session] & (position == count[session] - 1),
                                                                 BUY, ADD_TO_CART)))
-    # a click opens the clicked product's page; the cart holds the last product seen (or, straight to the cart,
-    # one from the order history); the purchase buys the cart
+    # products by popularity; a click opens the clicked product's page; the cart holds the last product seen (or,
+    # straight to the cart, one from the order history). A buying session's last product is the catalogue item
+    # nearest its order's total: the order is that item with smaller extras or shipping.
     drawn = _products(rng("product"), len(session), c.catalogue_products)
-    # a buying session's last product (clicked, or straight into the cart) is the catalogue item nearest its
-    # order's total: the order is that item with smaller extras or shipping
     carted = np.arange(n_buy)
     chosen = np.where(products[carted] > 0, first[carted] + 2 * products[carted] - 1, first[carted] + 1)
     drawn[chosen] = _nearest_product(s, rng("basket"), merchant[carted], world.merchant_category[merchant[carted]],

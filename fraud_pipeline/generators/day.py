@@ -82,10 +82,10 @@ def simulate_day(world: World, state: State, day: date) -> Day:
     genuine, fraudulent = np.flatnonzero(~is_fraud), np.flatnonzero(is_fraud)
     transaction_ids = ids(f"T{day:%Y%m%d}", numbers, 8)
     events, sessions = clickstream.customer_events(world, day, posted_rows, transaction_ids)
-    labels = (transaction_ids, sessions)
+    row_ids = (transaction_ids, sessions)
     return Day(
-        transactions=_transactions(world, state, posted_rows, posted, day, labels, genuine),
-        fraud_transactions=_transactions(world, state, posted_rows, posted, day, labels, fraudulent),
+        transactions=_transactions(world, state, posted_rows, posted, day, row_ids, genuine),
+        fraud_transactions=_transactions(world, state, posted_rows, posted, day, row_ids, fraudulent),
         fraud_episodes=attempted.episodes,
         account_balances=_balances(world, next_state, posted_rows, posted, day),
         card_events=_card_events(world, next_state, blocked_today, issued_today, day),
@@ -243,8 +243,8 @@ def card_numbers(world: World, state: State) -> pa.Array:
 
 
 def _transactions(world: World, state: State, posted_rows: Rows, posted: Posted, day: date,
-                  labels: tuple[pa.Array, pa.Array], keep: np.ndarray) -> pa.Table:
-    """The posted rows at positions `keep` (arrival order) as transaction columns; `labels`: every posted row's
+                  row_ids: tuple[pa.Array, pa.Array], keep: np.ndarray) -> pa.Table:
+    """The posted rows at positions `keep` (arrival order) as transaction columns; `row_ids`: every posted row's
     transaction id and web session id. Built per table (genuine, fraud) rather than filtered from one: half the peak
     memory."""
     s = world.scenario
@@ -263,7 +263,7 @@ def _transactions(world: World, state: State, posted_rows: Rows, posted: Posted,
     home = world.currencies.index(s.geography.currency)
     episode_id = fraud.episode_ids(r.episode)
     return schemas.CARD_TRANSACTIONS.build({
-        "transaction_id": labels[0].take(pa.array(keep)),
+        "transaction_id": row_ids[0].take(pa.array(keep)),
         "event_time": pa.array(r.event_ms, pa.timestamp("ms")),
         "arrival_time": pa.array(r.arrival_ms, pa.timestamp("ms")),
         "batch": batch_of(r.arrival_ms, start),
@@ -291,7 +291,7 @@ def _transactions(world: World, state: State, posted_rows: Rows, posted: Posted,
                               world.city_country.take(pa.array(city))),
         "device_id": world.device_id.take(nullable(r.device)),
         "ip_address": world.ip_address.take(nullable(r.ip)),
-        "session_id": labels[1].take(pa.array(keep)),
+        "session_id": row_ids[1].take(pa.array(keep)),
         "recipient_status": pa.array(["FAVORITE", "NEW_RECIPIENT"]).take(
             pa.array(posted.new_recipient[keep].astype(np.int8), mask=~posted.has_recipient[keep])),
         "status": _labelled(("approved", "declined"), decline != APPROVED),
