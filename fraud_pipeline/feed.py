@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -79,9 +80,10 @@ def stored_rows(store: ObjectStore, first: date, last: date) -> int:
         for layer, name in TABLES:
             manifest = store.read_manifest(layer, name, partition=day.isoformat())
             if manifest is None:
-                raise TableNotReady(f"{layer}/{name} of {day} is not stored in {store.root_url}: materialise it "
-                                    f"first (dagster asset materialize -m fraud_pipeline.definitions --select "
-                                    f"'{name}' --partition {day})")
+                raise TableNotReady(f"{layer}/{name} of {day} is not stored in {store.root_url}: materialise the "
+                                    f"days first (dagster asset materialize -m fraud_pipeline.definitions --select "
+                                    f"'{','.join(name for _, name in TABLES)}' --partition-range "
+                                    f"{first}...{last}, with storage.url at {store.root_url})")
             rows += manifest["rows"] * (2 if name != "customer_events" else 1)  # transactions and their labels
     return rows
 
@@ -153,6 +155,7 @@ class Feed:
                  report_every_s: float = 5.0):
         self.out, self.settings, self.speed = out, settings, speed
         self.clock, self.sleep, self.report, self.report_every_s = clock, sleep, report, report_every_s
+        self.state: dict | None = None  # the last checkpoint written (or found) by `run`
 
     def checkpoint(self) -> dict | None:
         found = self.out.read_root_file(CHECKPOINT)
@@ -164,15 +167,18 @@ class Feed:
         is not stored."""
         found = self.checkpoint()
         if found is not None and found["settings"] != self.settings.as_json():
-            raise ValueError(f"{self.out.root_url} holds a feed with other settings ({found['settings']}); "
-                             f"use another --out, or --restart to replace it")
+            differ = [f"{key} {found['settings'].get(key)} there, {value} here"
+                      for key, value in self.settings.as_json().items() if found["settings"].get(key) != value]
+            raise ValueError(f"{self.out.root_url} holds a feed with other settings ({'; '.join(differ)}): use "
+                             f"another --out, or --restart to replace it")
         total = stored_rows(source, self.settings.first, self.settings.last)
         done_until = found["next_window_ms"] if found else None
         window_ms = self.settings.window_seconds * 1000
         written = found["rows"] if found else 0
         files = found["files"] if found else 0
         origin, started, last_report = None, self.clock(), -math.inf
-        state = found or {"settings": self.settings.as_json(), "next_window_ms": None, "rows": 0, "files": 0}
+        state = self.state = found or {"settings": self.settings.as_json(), "next_window_ms": None, "rows": 0,
+                                       "files": 0}
         for start, rows in windows(source, self.settings.first, self.settings.last, window_ms):
             if done_until is not None and start < done_until:
                 continue
@@ -196,9 +202,10 @@ class Feed:
                     written += rows[name].num_rows
             state = {**state, "next_window_ms": end, "next_window": _when(end), "rows": written, "files": files}
             self.out.put_root_file(CHECKPOINT, json.dumps(state, indent=2).encode())
+            self.state = state
             if self.clock() - last_report >= self.report_every_s or written == total:
                 last_report = self.clock()
-                self.report(f"{_when(end)}: {written:,} of {total:,} rows in {files:,} files "
+                self.report(f"{_when(end)}: {written:,} of {total:,} rows (events and labels) in {files:,} files "
                             f"({written / max(total, 1):.0%}), {self.clock() - started:,.1f} s")
         return state
 
@@ -209,7 +216,7 @@ def _when(ms: int) -> str:
 
 def parse_speed(text: str) -> float | None:
     """`max` (no waiting) or a positive number of event seconds per wall second (1: real time, 60, 3600)."""
-    if text == "max":
+    if text.lower() == "max":
         return None
     try:
         value = float(text)
@@ -250,11 +257,19 @@ def main(argv: list[str] | None = None) -> int:
     except ScenarioError as error:
         print(error, file=sys.stderr)
         return 2
+    if args.first < scenario.start_date or (scenario.end_date and args.last > scenario.end_date):
+        print(f"--from {args.first} --to {args.last}: the scenario's calendar runs from {scenario.start_date}"
+              + (f" to {scenario.end_date}" if scenario.end_date else ""), file=sys.stderr)
+        return 2
     source = args.source or scenario.storage.url
     store = ObjectStore(root_url=source, endpoint_url=scenario.storage.endpoint_url)
     out = ObjectStore(root_url=args.out, endpoint_url=scenario.storage.endpoint_url)
     settings = Settings(args.first, args.last, args.window, args.format, source)
     feed = Feed(out, settings, args.speed)
+    if not store.complete_partitions("events", "card_transactions"):
+        print(f"{store.root_url} holds no stored days (no complete events/card_transactions): is --source (or the "
+              f"scenario's storage.url) the folder the days were materialised into?", file=sys.stderr)
+        return 2
     try:
         stored_rows(store, args.first, args.last)
         if args.restart:
@@ -264,12 +279,13 @@ def main(argv: list[str] | None = None) -> int:
         print(error, file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        found = feed.checkpoint()
-        where = found["next_window"] if found and found.get("next_window") else "the start"
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut this message short
+        where = (feed.state or {}).get("next_window") or "the start"
         print(f"stopped; every window before {where} is written. Run the same command again to resume.",
               file=sys.stderr)
         return 130
-    print(f"done: {state['rows']:,} rows in {state['files']:,} files under {args.out}", file=sys.stderr)
+    print(f"done: {state['rows']:,} rows (events and labels) in {state['files']:,} files under {args.out}",
+          file=sys.stderr)
     return 0
 
 

@@ -195,11 +195,17 @@ def test_bad_arguments_and_missing_days_stop_before_anything_is_written(source, 
         feed.main([*base, "--speed", "fast"])
     assert "--speed must be max or a positive number (got 'fast')" in capsys.readouterr().err
     assert feed.main([*base[:3], "2026-01-04", *base[4:], "--speed", "max"]) == 2
-    assert "events/card_transactions of 2026-01-04 is not stored" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "events/card_transactions of 2026-01-04 is not stored" in err
+    assert "--select 'card_transactions,fraud_transactions,customer_events' --partition-range 2026-01-01...2026-01-04" in err
+    assert feed.main(["--from", "2025-12-31", *base[2:], "--speed", "max"]) == 2
+    assert "the scenario's calendar runs from 2026-01-01" in capsys.readouterr().err
+    assert feed.main([*base[:-1], str(tmp_path / "typo"), "--speed", "max"]) == 2
+    assert "holds no stored days" in capsys.readouterr().err
     assert not out.exists()
-    assert feed.main([*base, "--speed", "max", "--window", "3600"]) == 0
+    assert feed.main([*base, "--speed", "MAX", "--window", "3600"]) == 0
     assert feed.main([*base, "--speed", "max", "--window", "600"]) == 2
-    assert "holds a feed with other settings" in capsys.readouterr().err
+    assert "holds a feed with other settings (window_seconds 3600 there, 600 here)" in capsys.readouterr().err
     assert feed.main([*base, "--speed", "max", "--window", "600", "--restart"]) == 0
     assert json.loads((out / CHECKPOINT).read_text())["settings"]["window_seconds"] == 600
 
