@@ -27,7 +27,8 @@ def baseline_profile_asset(scenario: Scenario, kinds: set[str]) -> dg.AssetsDefi
               description=spec.description + f" Reads exactly the {len(keys)} baseline days {keys[0]} … {keys[-1]}.",
               deps=[dg.AssetDep(table, partition_mapping=only_baseline) for table in schemas.EVENT_TABLE_NAMES])
     def _asset(context: dg.AssetExecutionContext, store: ObjectStore) -> dg.MaterializeResult:
-        days = {table: {key: store.read_table("events", table, partition=key) for key in keys} for table in schemas.EVENT_TABLE_NAMES}
+        days = {table: {key: store.read_table("events", table, partition=key) for key in keys}
+                for table in schemas.EVENT_TABLE_NAMES}
         profile = baseline_profile(days)
         written = store.write_table(LAYER, spec.name, profile, scenario.content_hash)
         context.log.info(f"baseline profile of {len(keys)} days: {profile.num_rows} rows written to {written.uri}")
