@@ -41,7 +41,7 @@ import pyarrow.compute as pc
 
 from fraud_pipeline import formats
 from fraud_pipeline.scenario import ScenarioError, load_scenario
-from fraud_pipeline.generators.timeline import MS_PER_DAY, day_start_ms
+from fraud_pipeline.generators.timeline import MS_PER_DAY, day_start_ms, days_from
 from fraud_pipeline.storage import ObjectStore, TableNotReady, partition_dir
 
 LABELS = ("is_fraud", "fraud_scenario", "fraud_episode_id", "label_available_at")
@@ -76,7 +76,7 @@ def stored_rows(store: ObjectStore, first: date, last: date) -> int:
     """The rows the feed will write (events and labels), from the manifests. Raises TableNotReady naming the first
     partition that is not stored, before anything is written."""
     rows = 0
-    for day in _days(first, last):
+    for day in days_from(first, last):
         for layer, name in TABLES:
             manifest = store.read_manifest(layer, name, partition=day.isoformat())
             if manifest is None:
@@ -117,7 +117,7 @@ def windows(store: ObjectStore, first: date, last: date, window_ms: int) -> Iter
     about two days in memory, however long the range.
     """
     pending: dict[str, pa.Table] | None = None
-    for day in _days(first, last):
+    for day in days_from(first, last):
         found = day_streams(store, day)
         pending = found if pending is None else {name: pa.concat_tables([pending[name], found[name]])
                                                  for name in STREAMS}
@@ -134,10 +134,6 @@ def windows(store: ObjectStore, first: date, last: date, window_ms: int) -> Iter
         if complete is not None:
             pending = {name: t.slice(int(np.searchsorted(times[name], complete * window_ms)))
                        for name, t in pending.items()}
-
-
-def _days(first: date, last: date) -> list[date]:
-    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
 def file_name(start_ms: int, fmt: str) -> tuple[str, str]:

@@ -25,7 +25,7 @@ from fraud_pipeline.generators import funnel
 from fraud_pipeline.generators.columns import row_of
 from fraud_pipeline.generators.columns import ids, unused_numbers
 from fraud_pipeline.generators.streams import stream
-from fraud_pipeline.generators.timeline import BASELINE_DAYS, MS_PER_BATCH, MS_PER_HOUR, day_start_ms
+from fraud_pipeline.generators.timeline import BASELINE_DAYS, MS_PER_BATCH, MS_PER_HOUR, day_start_ms, days_from
 from fraud_pipeline.scenario import Anomaly, ConversionDrop, Scenario
 
 # Tables whose rows a traffic spike can add: the key column, its prefix, digits and number space.
@@ -91,7 +91,7 @@ def planned(scenario: Scenario, day: date) -> list[Planned]:
 def funnel_window(scenario: Scenario, day: date) -> list[date]:
     """`day` and the funnel's look-back days before it, within the calendar: where a day's accounts come from."""
     first = max(scenario.start_date, day - timedelta(days=funnel.lookback_days(scenario)))
-    return [first + timedelta(days=i) for i in range((day - first).days + 1)]
+    return days_from(first, day)
 
 
 def day_context(scenario: Scenario, day: date, clean_funnel: Callable[[str, date], pa.Table],

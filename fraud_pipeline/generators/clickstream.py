@@ -20,7 +20,6 @@ from datetime import date
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy.special import ndtr, ndtri
 
 from fraud_pipeline import schemas
 from fraud_pipeline.generators import fraud
@@ -28,7 +27,7 @@ from fraud_pipeline.generators.columns import ids, nullable
 from fraud_pipeline.generators.devices import day_number
 from fraud_pipeline.generators.genuine import digital, draw, purchase_times, weights, web_session_shops
 from fraud_pipeline.generators.rows import ONLINE, PURCHASE, Rows
-from fraud_pipeline.generators.spending import CENTS, price_bounds
+from fraud_pipeline.generators.spending import CENTS, price_at
 from fraud_pipeline.generators.streams import stream
 from fraud_pipeline.generators.timeline import arrival_lag_ms, batch_of, day_start_ms
 from fraud_pipeline.scenario import Scenario
@@ -210,11 +209,8 @@ def _nearest_product(scenario: Scenario, rng: np.random.Generator, merchant: np.
 def catalogue_cents(scenario: Scenario, category: np.ndarray, merchant: np.ndarray, product: np.ndarray) -> np.ndarray:
     """A product's price at a shop (cents, the scenario currency): fixed by the seed, shop and product — its
     category's truncated log-normal at a hashed quantile, most ending in .99 as shelf prices do."""
-    low, high, median, sigma = price_bounds(scenario)
     u = _hash_uniform(scenario.seed, merchant.astype(np.uint64) * np.uint64(1_000_003) + product.astype(np.uint64))
-    mu, s = np.log(median[category]), sigma[category]
-    cdf_low, cdf_high = ndtr((np.log(low[category]) - mu) / s), ndtr((np.log(high[category]) - mu) / s)
-    raw = np.exp(mu + s * ndtri(np.clip(cdf_low + u * (cdf_high - cdf_low), 1e-15, 1 - 1e-15)))
+    raw = price_at(scenario, category, 1.0, u)
     units = np.maximum(np.round(raw).astype(np.int64), 1)
     return units * CENTS - 1  # R49.99
 

@@ -108,17 +108,23 @@ def expected_purchase(scenario: Scenario, affluence: np.ndarray) -> np.ndarray:
 def prices(scenario: Scenario, rng: np.random.Generator, category: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """One price per row (scenario currency, exact cents): its category's log-normal truncated to the category's
     bounds, median × `scale`, a share of them moved to a price point."""
-    low, high, median, sigma = price_bounds(scenario)
+    low, high, _, _ = price_bounds(scenario)
     n = len(category)
-    # truncated, not clipped: no pile of prices at a category's floor or cap
-    mu, s = np.log(median[category] * scale), sigma[category]
-    cdf_low, cdf_high = ndtr((np.log(low[category]) - mu) / s), ndtr((np.log(high[category]) - mu) / s)
-    u = np.clip(cdf_low + rng.random(n) * (cdf_high - cdf_low), 1e-15, 1 - 1e-15)
-    raw = np.exp(mu + s * ndtri(u))
+    raw = price_at(scenario, category, scale, rng.random(n))
     cents = np.round(np.clip(raw, low[category], high[category]) * CENTS).astype(np.int64)
     points = np.array([c.price_points for c in scenario.merchants.categories.values()])[category]
     pointed = price_point(scenario, rng, cents, rng.random(n) < points)
     return np.clip(pointed, np.round(low * CENTS).astype(np.int64)[category], np.round(high * CENTS).astype(np.int64)[category])
+
+
+def price_at(scenario: Scenario, category: np.ndarray, scale, quantile: np.ndarray) -> np.ndarray:
+    """The price (scenario currency, unrounded) at `quantile` (in [0, 1)) of each row's category's log-normal,
+    median × `scale`, truncated to the category's bounds — truncated, not clipped: no pile of prices at a floor
+    or cap."""
+    low, high, median, sigma = price_bounds(scenario)
+    mu, s = np.log(median[category] * scale), sigma[category]
+    cdf_low, cdf_high = ndtr((np.log(low[category]) - mu) / s), ndtr((np.log(high[category]) - mu) / s)
+    return np.exp(mu + s * ndtri(np.clip(cdf_low + quantile * (cdf_high - cdf_low), 1e-15, 1 - 1e-15)))
 
 
 def price_point(scenario: Scenario, rng: np.random.Generator, cents: np.ndarray, at_point: np.ndarray) -> np.ndarray:

@@ -20,6 +20,11 @@ MS_PER_BATCH = MS_PER_DAY // BATCHES_PER_DAY
 EPOCH = date(1970, 1, 1)
 
 
+def days_from(first: date, last: date) -> list[date]:
+    """Every day from `first` to `last`, both included."""
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
 def baseline_days(start: date) -> list[date]:
     return [start + timedelta(days=i) for i in range(BASELINE_DAYS)]
 
