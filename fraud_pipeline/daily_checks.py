@@ -194,12 +194,12 @@ def _purchase_links(events: pa.Table, stream: pa.Table) -> list[Finding]:
     linked = rows[online].merge(purchases, on="transaction_id", how="outer", suffixes=("", "_event"), indicator=True)
     unmatched = linked["_merge"] != "both"
     wrong_session = (linked["_merge"] == "both") & (linked["session_id"] != linked["session_id_event"])
-    named = (rows["session_id"].notna() != online) | rows.loc[online, "session_id"].duplicated().reindex(
-        rows.index, fill_value=False)
-    # every event carries its session's transaction's labels; a session without one is genuine
+    named = rows["session_id"].notna() != online
+    # a session's purchases are one customer's, of one fraud episode or none; every event carries their labels
+    bought = rows.loc[online, ["session_id", "is_fraud", "fraud_episode_id"]].fillna({"fraud_episode_id": ""})
+    mixed = bought.groupby("session_id")["fraud_episode_id"].nunique() > 1
     labels = events.select(["session_id", "is_fraud", "fraud_episode_id"]).to_pandas().merge(
-        rows.loc[online, ["session_id", "is_fraud", "fraud_episode_id"]], on="session_id", how="left",
-        suffixes=("", "_transaction"))
+        bought.drop_duplicates("session_id"), on="session_id", how="left", suffixes=("", "_transaction"))
     wrong_label = (labels["is_fraud"] != labels["is_fraud_transaction"].fillna(False).astype(bool)) | (
         labels["fraud_episode_id"].fillna("") != labels["fraud_episode_id_transaction"].fillna(""))
     return [
@@ -208,8 +208,10 @@ def _purchase_links(events: pa.Table, stream: pa.Table) -> list[Finding]:
                 linked.loc[unmatched, "transaction_id"].head(SAMPLE).tolist()),
         Finding("a transaction and its purchase event name the same session", int(wrong_session.sum()),
                 linked.loc[wrong_session, "transaction_id"].head(SAMPLE).tolist()),
-        Finding("session_id is set, once per session, on online purchases only", int(named.sum()),
+        Finding("session_id is set on online purchases only", int(named.sum()),
                 rows.loc[named, "transaction_id"].head(SAMPLE).tolist()),
+        Finding("a session's purchases belong to one fraud episode or none", int(mixed.sum()),
+                list(mixed.index[mixed][:SAMPLE])),
         Finding("every event carries its session's transaction's labels (none: genuine)", int(wrong_label.sum()),
                 labels.loc[wrong_label, "session_id"].head(SAMPLE).tolist()),
     ]
@@ -224,11 +226,16 @@ def _session_order(events: pa.Table) -> list[Finding]:
     following = frame.groupby("session_id", sort=False)["event_type"].shift(-1)
     before = frame.groupby("session_id", sort=False)["event_type"].shift(1)
     buy = frame["event_type"] == "purchase"
-    misplaced = buy & (following.notna() | (before != "add_to_cart"))
+    buying = buy.groupby(frame["session_id"]).transform("any")
+    misplaced = (buy & (before != "add_to_cart")) | (buying & following.isna() & ~buy)
+    one_customer = events.select(["session_id", "customer_id", "device_id", "merchant_id"]).to_pandas().groupby(
+        "session_id").nunique().max(axis=1) > 1
     return [Finding("each session opens with a page_view", int(opens.sum()), list(opens.index[opens][:SAMPLE])),
             Finding("a session's events are stored in time order", int(backwards.sum()), []),
-            Finding("a purchase is its session's last event, after an add_to_cart", int(misplaced.sum()),
-                    frame.loc[misplaced, "session_id"].head(SAMPLE).tolist())]
+            Finding("each purchase follows an add_to_cart, and a session that buys ends with a purchase",
+                    int(misplaced.sum()), frame.loc[misplaced, "session_id"].head(SAMPLE).tolist()),
+            Finding("a session is one customer's, on one device, at one shop", int(one_customer.sum()),
+                    list(one_customer.index[one_customer][:SAMPLE]))]
 
 
 def funnel_order_findings(day_tables: dict[str, pa.Table], earlier: dict[str, list[pa.Table]]) -> list[Finding]:

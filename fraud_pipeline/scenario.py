@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import typing
 from collections.abc import Mapping
@@ -30,6 +31,8 @@ SCENARIO_ENV = "FRAUD_PIPELINE_SCENARIO"
 STORAGE_URL_ENV = "FRAUD_PIPELINE_STORAGE_URL"
 SHARE_TOLERANCE = 1e-6
 HORIZON_DAYS = 366  # an open-ended calendar plans slow changes this far ahead
+MONTH_DAYS = 365.25 / 12
+TYPED_LEAST = 10.0  # the smallest transfer a customer types (scenario currency)
 
 
 # Card networks and their issuer prefixes (the first digits of a card number).
@@ -312,7 +315,6 @@ class AtmSequences(Section):
     gap_hours: IntRange
     amount_step: PositiveFloat
     max_amount: PositiveFloat
-    median_of_income: Annotated[float, Field(gt=0, le=1)]
 
     @model_validator(mode="after")
     def _steps(self):
@@ -446,14 +448,57 @@ class CustomerEvents(Section):
         return self
 
 
+MAX_SPEND_SPREAD = 1.6  # the busiest customers spend at most this many times card_share_of_income on purchases
+
+
 class Money(Section):
-    card_share_of_income: Annotated[float, Field(gt=0, le=5)]
-    transfer_of_income: Annotated[float, Field(gt=0, le=5)]
+    card_share_of_income: Annotated[float, Field(gt=0, le=1)]
+    cash_share_of_income: Annotated[float, Field(ge=0, le=1)]
+    transfer_share_of_income: Annotated[float, Field(ge=0, le=1)]
     bills: IntRange
-    bills_share_of_income: Annotated[float, Field(ge=0, le=5)]
-    savings_sweep: Probability
+    bills_share_of_income: Annotated[float, Field(ge=0, le=1)]
+    least_left: Annotated[float, Field(ge=0, lt=1)]
+    savings_sweep: Annotated[float, Field(gt=0, le=1)]
     refund_rate: Probability
     p2p_rate: Probability
+
+    @property
+    def spent_share(self) -> float:
+        """The share of income the population is budgeted to pay out in a month before what is left is swept:
+        purchases, cash, transfers and debit orders (what an opening balance expects to pay until payday)."""
+        return min(1.0, self.card_share_of_income + self.cash_share_of_income + self.transfer_share_of_income
+                   + self.bills_share_of_income)
+
+    @model_validator(mode="after")
+    def _income_funds_the_budget(self):
+        shares = {"card_share_of_income": self.card_share_of_income, "cash_share_of_income": self.cash_share_of_income,
+                  "transfer_share_of_income": self.transfer_share_of_income,
+                  "bills_share_of_income": self.bills_share_of_income}
+        room = 1 - self.least_left
+        if sum(shares.values()) > room:
+            raise ValueError(f"the budget takes {sum(shares.values()):.2f} of income: "
+                             + " + ".join(f"{k} {v}" for k, v in shares.items())
+                             + f" must be at most 1 - least_left ({self.least_left}) = {room:.2f}, so that what "
+                               f"customers pay out is funded by what comes in")
+        busiest = MAX_SPEND_SPREAD * self.card_share_of_income + self.bills_share_of_income
+        if busiest > room:
+            raise ValueError(f"card_share_of_income {self.card_share_of_income} × {MAX_SPEND_SPREAD} (the busiest "
+                             f"customers' purchases) + bills_share_of_income {self.bills_share_of_income} = "
+                             f"{busiest:.2f} exceeds 1 - least_left ({self.least_left}): lower them so the sum is at "
+                             f"most {room:.2f}")
+        return self
+
+
+class CrossBorder(Section):
+    share: Probability
+    trips_per_month: Annotated[float, Field(ge=0, le=31)]
+    days: IntRange
+    countries: Annotated[dict[str, Annotated[float, Field(gt=0)]], Field(min_length=1)]
+
+
+class TripCash(Section):
+    on_arrival: Probability
+    per_day: Probability
 
 
 class Travel(Section):
@@ -461,6 +506,8 @@ class Travel(Section):
     domestic_days: IntRange
     abroad_trips_per_year: Annotated[float, Field(ge=0, le=52)]
     abroad_days: IntRange
+    cross_border: CrossBorder
+    trip_cash: TripCash
     trip_activity: Probability
 
     @field_validator("domestic_days", "abroad_days")
@@ -863,6 +910,52 @@ class Scenario(Section):
                 raise ValueError(f"{where}: unknown merchant category {unknown[0]!r}; allowed: "
                                  f"{', '.join(self.merchants.categories)}")
         return self
+
+    @model_validator(mode="after")
+    def _cross_border_to_destinations(self):
+        known = [d.country_code for d in self.geography.destinations]
+        unknown = [c for c in self.travel.cross_border.countries if c not in known]
+        if unknown:
+            raise ValueError(f"travel.cross_border.countries: {unknown[0]!r} is not a travel destination of region "
+                             f"{self.region!r}; allowed: {', '.join(known)}")
+        return self
+
+    @model_validator(mode="after")
+    def _amounts_fund_the_counts(self):
+        """Withdrawals and transfers are sized from the budget over how many a customer makes a month; the channel
+        mix must leave a typical one above the smallest amount (a note, R10 typed), or the budget would not hold."""
+        c, m = self.card_transactions, self.money
+        unit = c.reference_unit_value
+        categories = self.merchants.categories.values()
+        purchase = sum(k.share * min(max(k.median_price * math.exp(k.price_sigma ** 2 / 2), k.min_price), k.max_price)
+                       for k in categories) * unit / sum(k.share for k in categories)
+        buying = c.channels.get("pos", 0.0) + c.channels.get("online", 0.0)
+        for channel, share, least, sigma, fields in (
+                ("atm", m.cash_share_of_income, c.atm.amount_step, 0.6,
+                 "money.cash_share_of_income, card_transactions.atm.amount_step"),
+                ("transfer", m.transfer_share_of_income, TYPED_LEAST, 0.9, "money.transfer_share_of_income")):
+            rows = c.channels.get(channel, 0.0)
+            if rows <= 0 or share <= 0:
+                continue
+            if buying > 0:  # incomes are scaled to the purchase volume: the ratio is the same at any per_day
+                typical = share / m.card_share_of_income * purchase * buying / rows
+            else:
+                typical = share * self.reference_income * self.population.customers / (c.per_day * rows * MONTH_DAYS)
+            median = typical / math.exp(sigma ** 2 / 2)
+            if median < least:
+                raise ValueError(
+                    f"card_transactions.channels.{channel} ({rows}) makes a typical customer's {channel} payments "
+                    f"{median:.2f} each (its share of their budget over how many they make), below the smallest "
+                    f"allowed ({least}): lower channels.{channel}, or raise {fields}")
+        return self
+
+    @property
+    def reference_income(self) -> float:
+        """The income of affluence 1: the population's geometric mean of the brackets' median incomes."""
+        c = self.customers
+        shares = [c.income_bracket[b] for b in c.income_bracket]
+        logs = [math.log(c.monthly_income[b].median) for b in c.income_bracket]
+        return math.exp(sum(s * x for s, x in zip(shares, logs)) / sum(shares))
 
     @property
     def horizon_end(self) -> date:

@@ -31,6 +31,7 @@ FIRST_CARDS = SERIAL_SPACE // 2  # serials below: cards issued before the start;
 SCRAMBLE = 387_420_489  # 3**18: coprime with FIRST_CARDS, so later serials are a permutation with no visible order
 MAX_CARDS_PER_ACCOUNT = 64
 RENEWED_VALIDITY_MONTHS = 36
+STATUS_NAMES = ("active", "dormant", "frozen", "closed")  # an account's status; closed from its closing day
 
 
 
@@ -58,29 +59,41 @@ def accounts(scenario: Scenario, customers: pa.Table, devices: pa.Table) -> pa.T
 
     status = categorical(rng("status"), config.status, n)
     active = pc.equal(status, "active").to_numpy(zero_copy_only=False)
-    closes = active & (rng("closing").random(n) < config.closing.share)
+    income = customers["monthly_income"].to_numpy()[owner]
+    # a customer's first account is a debit account (income needs a transactional account); later ones are credit
+    # cards often enough that `card_type.credit` of all accounts are, where the population allows
+    later_share = min(1.0, scenario.cards.card_type.get("credit", 0.0) * n / max(int((~first).sum()), 1))
+    is_credit = ~first & (rng("card_type").random(n) < later_share)
+    salary = salary_accounts(owner, active, is_credit, n_customers)
+    # customers close other accounts than the one their income is paid into
+    closes = active & ~salary & (rng("closing").random(n) < config.closing.share)
     closed = np.datetime64(scenario.start_date, "D") + rng("closed_day").integers(
         0, config.closing.within_days, n).astype("timedelta64[D]")
-    income = customers["monthly_income"].to_numpy()[owner]
-    credit = choose(rng("card_type"), scenario.cards.card_type, n)
-    is_credit = np.array(credit[0])[credit[1]] == "credit"
     credit_limit = np.where(is_credit, np.round(income * rng("credit_limit").uniform(
         scenario.cards.credit_limit_of_income.min, scenario.cards.credit_limit_of_income.max, n), -2), 0.0)
     has_overdraft = ~is_credit & (rng("overdraft").random(n) < config.overdraft_share)
     overdraft = np.where(has_overdraft, np.round(income * rng("overdraft_size").uniform(
         config.overdraft_of_income.min, config.overdraft_of_income.max, n), -2), 0.0)
-    salary = salary_accounts(owner, status.to_numpy(zero_copy_only=False), n_customers)
-    # Opening balances: a salary account holds its buffer plus what is left of the month's pay; a credit account
-    # owes part of its limit; other accounts hold savings.
-    buffer = income * _log_uniform(rng("buffer"), config.buffer_months.min, config.buffer_months.max, n)
-    # what is left of the month's pay: the share of the pay cycle still to run at the start
+    # Opening balances, as the month's budget leaves them (`budget`): a salary account holds its buffer plus what
+    # it will still pay until the next payday; a credit account owes about a month of its purchases (the last
+    # statement, repaid after payday); other accounts hold savings.
+    buffer = salary_buffers(scenario, income)
     schedule = pc.index_in(customers["pay_schedule"], pa.array(PAY_SCHEDULES)).to_numpy(zero_copy_only=False)[owner]
     left_of_cycle = np.array([_cycle_left(scenario, name) for name in PAY_SCHEDULES])[schedule]
-    month_left = left_of_cycle * income * (1 - scenario.money.bills_share_of_income)
+    month_left = left_of_cycle * income * scenario.money.spent_share
+    # irregular earners' savings are swept on the month's first business days: before that they hold the month's
+    # payments and last month's savings, about a month's income
+    month_left = np.where(schedule == PAY_SCHEDULES.index("irregular"), income, month_left)
+    # what a salary account keeps above its target between sweeps: it sends on `savings_sweep` of the excess, so
+    # the month's savings S settle at S × (1 / savings_sweep - 1) above it
+    month_left += (1 - scenario.money.spent_share) * income * (1 / scenario.money.savings_sweep - 1)
     savings = income * _log_uniform(rng("savings"), 0.1, 6.0, n)  # months of income (assumption)
-    owed = rng("owed").uniform(0.0, 0.4, n) * credit_limit
-    opening = np.where(is_credit, -owed, np.where(salary, buffer + month_left, savings))
-    average = np.where(is_credit, -owed, np.where(salary, buffer + income * 0.35, savings))
+    weight = card_weights(scenario, np.where(salary, 0, np.where(is_credit, 1, 2)), status.to_numpy(zero_copy_only=False))
+    card_spend = scenario.money.card_share_of_income * income * weight / np.maximum(
+        np.bincount(owner, weights=weight, minlength=n_customers)[owner], 1e-12)
+    owed = np.minimum(rng("owed").uniform(0.5, 1.5, n) * card_spend, credit_limit)
+    opening = np.where(salary, buffer + month_left, np.where(is_credit, -owed, savings))
+    average = np.where(salary, buffer + 0.5 * income * scenario.money.spent_share, np.where(is_credit, -owed, savings))
 
     phone = device_plan(scenario, n_customers).first_phone
     owner_index = pa.array(owner)
@@ -104,9 +117,9 @@ def accounts(scenario: Scenario, customers: pa.Table, devices: pa.Table) -> pa.T
 
 
 def _cycle_left(scenario: Scenario, schedule: str) -> float:
-    """The share of a pay cycle still to run when the calendar starts (irregular earners: half)."""
+    """The share of a pay cycle still to run when the calendar starts (irregular earners: the whole month)."""
     if schedule == "irregular":
-        return 0.5
+        return 1.0
     start = scenario.start_date
     since = calendar.days_since_payday(scenario, schedule, start)
     following = start.replace(day=28) + timedelta(days=7)
@@ -117,13 +130,31 @@ def _cycle_left(scenario: Scenario, schedule: str) -> float:
     return (upcoming - start).days / max(length, 1)
 
 
-def salary_accounts(owner: np.ndarray, status: np.ndarray, n_customers: int) -> np.ndarray:
-    """Each customer's income goes to their first active account (in opening order); none if none is active."""
+def salary_accounts(owner: np.ndarray, active: np.ndarray, credit: np.ndarray, n_customers: int) -> np.ndarray:
+    """Each customer's income goes to their first active debit account (in opening order), else their first active
+    account; none if none is active."""
     rows = np.arange(len(owner))
-    candidate = np.where(status == "active", rows, len(owner))
-    first_active = np.full(n_customers, len(owner))
-    np.minimum.at(first_active, owner, candidate)
-    return first_active[owner] == rows
+    n = len(owner)
+    candidate = np.where(active, rows + n * credit, 2 * n)  # debit accounts before credit accounts
+    first = np.full(n_customers, 2 * n)
+    np.minimum.at(first, owner, candidate)
+    return (first[owner] % n == rows) & (first[owner] < 2 * n)
+
+
+def salary_buffers(scenario: Scenario, income: np.ndarray) -> np.ndarray:
+    """Per account: the buffer it keeps beyond the month's payments, if it is a salary account — `buffer_months`
+    of its owner's `income` (log-uniform). The accounts table and the world draw the same numbers."""
+    months = scenario.accounts.buffer_months
+    return np.asarray(income, float) * _log_uniform(stream(scenario.seed, "accounts", "buffer"), months.min,
+                                                    months.max, len(income))
+
+
+def card_weights(scenario: Scenario, role: np.ndarray, status: np.ndarray) -> np.ndarray:
+    """How much of a customer's card activity each account carries (`account_weight`): role 0 salary, 1 credit,
+    2 other; dormant accounts carry none, frozen ones keep trying at 0.3 of theirs."""
+    w = scenario.card_transactions.account_weight
+    weight = np.array([w.salary, w.credit, w.other])[role]
+    return np.where(status == "dormant", 0.0, np.where(status == "frozen", 0.3 * weight, weight))
 
 
 def cards(scenario: Scenario, accounts: pa.Table) -> pa.Table:

@@ -14,10 +14,9 @@ import holidays
 import numpy as np
 
 from fraud_pipeline.generators.streams import stream
-from fraud_pipeline.scenario import CHANNELS, PAYDAY_DAYS, Scenario
+from fraud_pipeline.scenario import CHANNELS, MONTH_DAYS, PAYDAY_DAYS, Scenario
 
 SCHEDULE_DAY = {"day_25": 25, "day_15": 15}
-MONTH_DAYS = 365.25 / 12
 
 
 @lru_cache(maxsize=None)

@@ -39,6 +39,8 @@ EVENT_ID_SPACE = 10**9  # event numbers per arrival day
 MAX_PRODUCTS = 30  # product pages a session opens at most
 MAX_GAP_S = 600  # seconds between two events of a session at most (a longer pause would close it)
 POPULARITY = 1.3  # Zipf exponent of a shop's product popularity (assumption: a few best-sellers)
+MAX_VISIT_MS = (2 * MAX_PRODUCTS + 3) * MAX_GAP_S * 1000  # a visit of several checkouts spans at most the longest session
+SEGMENT_MS = 10 * 86_400_000  # longer than any day's spread of session times
 
 
 def max_lag_ms(scenario: Scenario) -> int:
@@ -129,7 +131,7 @@ def customer_events(world, day: date, rows: Rows, transaction_ids: pa.Array) -> 
     end = np.concatenate([b.event_ms, closes - round(c.timeout_minutes * 60_000) - delivery])
     arrival = np.concatenate([b.arrival_ms, closes])
     squeeze = np.ones(n)
-    earliest = _after_previous_purchase(b.account, b.event_ms, rng("resume").uniform(0.05, 0.6, n_buy))
+    earliest = _after_previous_purchase(b.device, b.event_ms, rng("resume").uniform(0.05, 0.6, n_buy))
     room = b.event_ms - earliest
     short = duration[:n_buy] > room
     squeeze[:n_buy][short] = room[short] / np.maximum(duration[:n_buy][short], 1)
@@ -142,14 +144,25 @@ def customer_events(world, day: date, rows: Rows, transaction_ids: pa.Array) -> 
     cents = np.where(product >= 0, catalogue_cents(s, world.merchant_category[merchant[session]], merchant[session],
                                                    np.maximum(product, 0)), -1)
     cents = np.where(kind == BUY, per_session(b.cents)[session], cents)
-    numbers = stream(s.seed, "session_ids", day.isoformat()).choice(SESSION_ID_SPACE, n, replace=False)
+    device_of = np.concatenate([b.device, browse_device])
+    label = np.concatenate([b.episode, np.full(n_browse, -1, np.int64)])
+    visit, kept = _visits(device_of, merchant, customer, label, buying, event_ms[first], event_ms[first + count - 1],
+                          round(c.timeout_minutes * 60_000), len(world.merchant_id))
+    keep_event = kept[session]
+    session, kind, product, cents, event_ms, position = (x[keep_event] for x in (session, kind, product, cents,
+                                                                                   event_ms, position))
+    n_visits = int(visit.max()) + 1 if len(visit) else 0
+    arrival = np.full(n_visits, np.iinfo(np.int64).min)
+    np.maximum.at(arrival, visit[kept], np.concatenate([b.arrival_ms, closes])[kept])
+    numbers = stream(s.seed, "session_ids", day.isoformat()).choice(SESSION_ID_SPACE, n_visits, replace=False)
     session_ids = ids(f"S{day:%Y%m%d}", numbers, 8)
-    order = np.lexsort((position, session, arrival[session]))
+    order = np.lexsort((position, event_ms, visit[session], arrival[visit[session]]))
     session, kind, product, cents, event_ms = (x[order] for x in (session, kind, product, cents, event_ms))
     transaction_row = np.where(kind == BUY, per_session(bought)[session], -1)
     scenario, episode = per_session(b.scenario)[session], per_session(b.episode)[session]
-    device, ip = np.concatenate([b.device, browse_device])[session], np.concatenate([b.ip, browse_ip])[session]
+    device, ip = device_of[session], np.concatenate([b.ip, browse_ip])[session]
     shop = merchant[session]
+    session = visit[session]
     product_number = (np.maximum(product, 0) * 7919 + shop * 31) % c.catalogue_products  # best-sellers spread out
     product_id = pc.binary_join_element_wise(world.merchant_id.take(pa.array(shop)),
                                              ids("-P", product_number, len(str(c.catalogue_products - 1))), "")
@@ -174,8 +187,54 @@ def customer_events(world, day: date, rows: Rows, transaction_ids: pa.Array) -> 
         "fraud_episode_id": fraud.episode_ids(episode),
     })
     row_session = np.full(len(rows), -1)
-    row_session[bought] = np.arange(n_buy)
+    row_session[bought] = visit[:n_buy]
     return table, session_ids.take(nullable(row_session))
+
+
+def _visits(device: np.ndarray, shop: np.ndarray, customer: np.ndarray, label: np.ndarray, buying: np.ndarray,
+            begin: np.ndarray, end: np.ndarray, timeout_ms: int, n_shops: int) -> tuple[np.ndarray, np.ndarray]:
+    """One session per visit, as a web-analytics sessioniser sees it: a device's events at one shop until
+    `timeout_ms` without one. Checkouts of one customer (and one fraud episode, or none) on one device at one shop
+    less than the timeout apart are one session with several purchases (they never overlap: a checkout starts after
+    the device's previous purchase). A browsing session that would run into another session of its device at the
+    shop is not made (the visit it belongs to already has its pages). Returns, per checkout or browsing session
+    (in), its visit number (0 … visits − 1, in order of the inputs' first member), and whether it is kept."""
+    n = len(device)
+    key = device.astype(np.int64) * n_shops + shop
+    order = np.lexsort((begin, key))
+    kept = np.ones(n, bool)
+    for _ in range(2):  # the second pass sees the neighbours a dropped browsing session leaves
+        rows = order[kept[order]]
+        joins = _joins(key[rows], begin[rows], end[rows], timeout_ms)
+        touching = joins | np.r_[joins[1:], False]  # within the timeout of the session before or after
+        kept[rows[touching & ~buying[rows]]] = False
+    rows = order[kept[order]]
+    joins = _joins(key[rows], begin[rows], end[rows], timeout_ms)
+    same = np.r_[False, (customer[rows][1:] == customer[rows][:-1]) & (label[rows][1:] == label[rows][:-1])]
+    starts = ~(joins & same)
+    offset = np.cumsum(starts).astype(np.int64) * SEGMENT_MS - (begin.min() if n else 0)
+    chain_start = np.maximum.accumulate(np.where(starts, begin[rows] + offset, np.iinfo(np.int64).min)) - offset
+    group = np.cumsum(starts | (begin[rows] - chain_start > MAX_VISIT_MS)) - 1  # a visit spans a session at most
+    first = np.full(int(group.max()) + 1 if len(group) else 0, n)
+    np.minimum.at(first, group, rows)  # number visits in order of their first member's position
+    rank = np.empty(len(first), np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+    visit = np.full(n, -1, np.int64)
+    visit[rows] = rank[group]
+    return visit, kept
+
+
+def _joins(key: np.ndarray, begin: np.ndarray, end: np.ndarray, timeout_ms: int) -> np.ndarray:
+    """For sessions sorted by (key, begin): whether each starts less than `timeout_ms` after the latest end of the
+    sessions before it with the same key."""
+    if len(key) == 0:
+        return np.zeros(0, bool)
+    new_key = np.r_[True, key[1:] != key[:-1]]
+    segment = np.cumsum(new_key)
+    # the running latest end within a key: ends offset by segment, so a maximum never reaches into the previous key
+    offset = segment.astype(np.int64) * SEGMENT_MS - end.min()
+    latest = np.maximum.accumulate(end + offset) - offset
+    return np.r_[False, ~new_key[1:] & (begin[1:] - latest[:-1] <= timeout_ms)]
 
 
 def _products(rng: np.random.Generator, n: int, catalogue: int) -> np.ndarray:
@@ -184,8 +243,9 @@ def _products(rng: np.random.Generator, n: int, catalogue: int) -> np.ndarray:
 
 
 def _after_previous_purchase(account: np.ndarray, event_ms: np.ndarray, share: np.ndarray) -> np.ndarray:
-    """Per purchase, the earliest its session may start: `share` of the way from the same account's previous online
-    purchase of the day to this one (or any time, for its first) — the customer reads the confirmation, goes on."""
+    """Per purchase, the earliest its session may start: `share` of the way from the previous online purchase of the
+    day from the same device (`account`: any grouping key) to this one (or any time, for its first) — the customer
+    reads the confirmation, goes on; one device never runs two checkouts at once."""
     earliest = np.full(len(account), np.iinfo(np.int64).min // 2)
     order = np.lexsort((event_ms, account))
     later = order[1:][account[order][1:] == account[order][:-1]]  # purchases after one of the same account

@@ -16,10 +16,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fraud_pipeline import schemas
-from fraud_pipeline.generators import clickstream, fraud
+from fraud_pipeline.generators import budget, clickstream, fraud
 from fraud_pipeline.generators.columns import earlier_equal, ids, nullable
 from fraud_pipeline.generators.devices import NEVER, day_number
-from fraud_pipeline.generators.genuine import days_after_payday, genuine_day, open_accounts
+from fraud_pipeline.generators.genuine import SCHEDULED_HOURS, days_after_payday, due_today, genuine_day, open_accounts
 from fraud_pipeline.generators.ledger import (APPROVED, DECLINE_REASONS, Posted, card_catalogue, card_in_use, post,
                                               remember, status_on)
 from fraud_pipeline.generators.rows import (ATM, CHANNELS, CREDIT_TYPES, NONE, PURCHASE, REFUND, TRANSFER, TRANSFER_IN,
@@ -57,7 +57,10 @@ def simulate_day(world: World, state: State, day: date) -> Day:
     genuine = genuine_day(world, day)
     attempted = fraud.fraud_day(world, state, day, genuine)
     state, blocked_today, issued_today = _apply_blocks(world, state, attempted.blocks, end)
-    candidates = concat([state.pending, genuine, repayments(world, state, day), attempted.rows])
+    others = concat([state.pending, genuine, repayments(world, state, day), sweeps(world, state, day)])
+    attempted = fraud.size_takeovers(world, state, day, others, attempted)
+    candidates = concat([others, attempted.rows])
+    del others
     del genuine  # each copy of a day's rows is a few hundred MB at a million a day: keep one alive at a time
     today = candidates.take(np.flatnonzero(candidates.arrival_ms < end))
     later = candidates.take(np.flatnonzero(candidates.arrival_ms >= end))
@@ -86,7 +89,7 @@ def simulate_day(world: World, state: State, day: date) -> Day:
     return Day(
         transactions=_transactions(world, state, posted_rows, posted, day, row_ids, genuine),
         fraud_transactions=_transactions(world, state, posted_rows, posted, day, row_ids, fraudulent),
-        fraud_episodes=attempted.episodes,
+        fraud_episodes=fraud.episode_table(world, card_numbers(world, state), attempted.records),
         account_balances=_balances(world, next_state, posted_rows, posted, day),
         card_events=_card_events(world, next_state, blocked_today, issued_today, day),
         customer_events=events,
@@ -160,8 +163,8 @@ def _duplicate(values: np.ndarray) -> np.ndarray:
 
 
 def repayments(world: World, state: State, day: date) -> Rows:
-    """Two days after payday, a customer pays their active credit card's statement in full from their salary
-    account (a transfer between two of our accounts)."""
+    """Two days after payday, a customer pays their active credit card's statement from their salary account (a
+    transfer between two of our accounts): in full, or as much as the account holds."""
     after = days_after_payday(world, day)
     owed = -np.minimum(state.statement, 0)
     credit_account = np.flatnonzero(world.credit & (owed > 0) & open_accounts(world, day)
@@ -173,14 +176,47 @@ def repayments(world: World, state: State, day: date) -> Rows:
     payer = salary_of[world.account_customer[credit_account]]
     keep = (payer >= 0) & (payer != credit_account)
     payer, credit_account = payer[keep], credit_account[keep]
+    # in full when the salary account holds it, else what it holds (the rest stays on the card)
+    cents = np.minimum(owed[credit_account], np.maximum(state.balance[payer], 0))
+    payer, credit_account, cents = payer[cents > 0], credit_account[cents > 0], cents[cents > 0]
     n = len(payer)
     rng = stream(world.scenario.seed, "repayments", day.isoformat())
     event = day_start_ms(day) + rng.integers(1, 5, n) * 3_600_000 + rng.integers(0, 3_600_000, n)
     delivery = world.scenario.card_transactions.arrival_lag_seconds
     lag = arrival_lag_ms(rng, n, delivery.median, delivery.sigma, delivery.max)
     return make(n, account=payer, channel=TRANSFER, kind=TRANSFER_OUT, event_ms=event, arrival_ms=event + lag,
-                cents=owed[credit_account], counterparty=credit_account,
+                cents=cents, counterparty=credit_account,
                 place=len(world.merchant_id) + world.home_city[world.account_customer[payer]])
+
+
+def sweeps(world: World, state: State, day: date) -> Rows:
+    """The business day after payday (`budget`): a salary account tops each of the customer's other debit accounts
+    up to its target (a transfer between two of our accounts), then sends `money.savings_sweep` of what it still
+    holds above its own target — what the months leave over — to the customer's savings payee. Sized on the day's
+    opening balances, so balances revert to their targets whatever earlier months did."""
+    plan = budget.of(world)
+    due = due_today(world, day)[world.schedule[world.account_customer], 1] & open_accounts(world, day) & (
+        world.status == STATUS_NAMES.index("active"))
+    payer = world.salary_of[world.account_customer]
+    payer_ok = (payer >= 0) & due[np.maximum(payer, 0)]
+    funded = np.flatnonzero(due & payer_ok & ~world.salary & ~world.credit & (plan.target > state.balance))
+    top_up = plan.target[funded] - state.balance[funded]
+    paid = np.bincount(payer[funded], weights=top_up, minlength=world.n_accounts).astype(np.int64)
+    saver = np.flatnonzero(due & world.salary & (world.sweep_payee >= 0))
+    excess = np.round((state.balance[saver] - paid[saver] - plan.target[saver])
+                      * world.scenario.money.savings_sweep).astype(np.int64)
+    saver, excess = saver[excess > 0], excess[excess > 0]
+    rng = stream(world.scenario.seed, "sweeps", day.isoformat())
+    n = len(funded) + len(saver)
+    account = np.concatenate([payer[funded], saver])
+    event = day_start_ms(day) + rng.integers(SCHEDULED_HOURS[0] * 3_600_000, SCHEDULED_HOURS[1] * 3_600_000, n)
+    delivery = world.scenario.card_transactions.arrival_lag_seconds
+    return make(n, account=account, channel=TRANSFER, kind=TRANSFER_OUT, event_ms=event,
+                arrival_ms=event + arrival_lag_ms(rng, n, delivery.median, delivery.sigma, delivery.max),
+                cents=np.concatenate([top_up, excess]).astype(np.int64),
+                counterparty=np.concatenate([funded, np.full(len(saver), NONE)]),
+                payee=np.concatenate([np.full(len(funded), NONE), world.sweep_payee[saver]]),
+                place=len(world.merchant_id) + world.home_city[world.account_customer[account]])
 
 
 def _internal_credits(world: World, rows: Rows, approved: np.ndarray, day: date) -> Rows:

@@ -22,7 +22,8 @@ from fraud_pipeline.generators.fraud_plan import ato_payee_saves
 from fraud_pipeline.generators.geography import place
 from fraud_pipeline.generators.habits import customer_merchants
 from fraud_pipeline.generators.pools import CRYPTO_VENUES, company_names, name_pool
-from fraud_pipeline.generators.spending import activity_level, expected_purchase, reference_income, volume_scale
+from fraud_pipeline.generators.spending import (activity_level, basket_divisor, expected_purchase, reference_income,
+                                                volume_scale)
 from fraud_pipeline.generators.streams import categorical, choose, stream
 from fraud_pipeline.scenario import HIGH_RISK_BENEFICIARY_TYPES, Scenario
 
@@ -56,7 +57,7 @@ def customers(scenario: Scenario) -> pa.Table:
     occupation = _occupations(rng("occupation"), config.occupation, age)
     bracket = categorical(rng("income_bracket"), config.income_bracket, n)
     raw = _monthly_income(rng("income"), scenario, occupation, bracket)
-    avg_spend = expected_purchase(scenario, np.maximum(raw, 1.0) / reference_income(scenario)) / np.sqrt(
+    avg_spend = expected_purchase(scenario, np.maximum(raw, 1.0) / reference_income(scenario)) / basket_divisor(
         activity_level(scenario, n))
     income = np.round(raw * volume_scale(scenario), -1)
     # politically exposed persons are rated high risk at least, and high-risk customers get enhanced due diligence

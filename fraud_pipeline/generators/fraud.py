@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 
 from fraud_pipeline import schemas
-from fraud_pipeline.generators import spending
+from fraud_pipeline.generators import budget, spending
 from fraud_pipeline.generators.columns import in_pools, nullable
 from fraud_pipeline.generators.devices import day_number
 from fraud_pipeline.generators.fraud_plan import mean_episodes
@@ -33,13 +33,14 @@ from fraud_pipeline.generators.rows import ATM, ONLINE, POS, TRANSFER, TRANSFER_
 from fraud_pipeline.generators.state import Blocks, Pool, State
 from fraud_pipeline.generators.streams import stream
 from fraud_pipeline.generators.timeline import MS_PER_DAY, MS_PER_HOUR, arrival_lag_ms, day_start_ms, times_in_hours
-from fraud_pipeline.generators.world import CASH_SIGMA
+from fraud_pipeline.generators.budget import CASH_SIGMA
 
 SCENARIOS = ("card_fraud_chain", "atm_abroad", "high_velocity", "account_takeover")
 CHAIN, ABROAD, VELOCITY, TAKEOVER = range(4)
 EPISODE_PREFIX = ("CHAIN", "ATMX", "HVOP", "ATO")
 PER_DAY, PER_SCENARIO = 100_000, 10_000  # episode number = day × PER_DAY + scenario × PER_SCENARIO + k
 EARTH_RADIUS_KM = 6371.0
+ATO_LEAST = 10_000  # cents: a takeover transfer is at least R100 (typed like any transfer)
 POOL_DAYS = 60  # stolen card data not used within this long is abandoned
 RESALE_AFFLUENCE = 6.0  # a fraudster buys what resells: the category mix of a very affluent customer
 SKIMMED, BREACHED = 0, 1
@@ -68,9 +69,41 @@ def episode_ids(episode: np.ndarray) -> pa.Array:
 @dataclass
 class Attempted:
     rows: Rows
-    episodes: pa.Table
+    records: pd.DataFrame  # one row per episode: what `episode_table` publishes
     blocks: Blocks
     used_pool: np.ndarray  # rows of the state's pool used today
+    takeover_share: np.ndarray  # per row: a takeover transfer's share of the account's available balance (else 0)
+    takeover_typing: np.ndarray  # per row: the draw that picks how a takeover transfer's amount is typed
+
+    def resized(self, dropped: np.ndarray, sized: pd.DataFrame) -> "Attempted":
+        """The attempt with rows `dropped` and takeover episodes re-recorded from `sized` (episode, available,
+        total, transfers): an episode left without rows is gone, with its block; one whose last transfers were
+        dropped ends, and is reported, that much earlier."""
+        keep = np.ones(len(self.rows), bool)
+        keep[dropped] = False
+        rows = self.rows.take(np.flatnonzero(keep))
+        records = self.records.copy()
+        at = records.set_index("episode").index.get_indexer(sized["episode"])
+        delay = records["known"].to_numpy() - records["end"].to_numpy()
+        last = pd.Series(rows.event_ms).groupby(rows.episode).max()
+        end = last.reindex(records["episode"]).to_numpy()
+        gone = np.isnan(end)
+        records["end"] = np.where(gone, records["end"], end).astype(np.int64)
+        records["known"] = records["end"].to_numpy() + delay
+        records.loc[records.index[at], "total"] = sized["total"].to_numpy()
+        records.loc[records.index[at], "transactions"] = sized["transfers"].to_numpy()
+        records["parameters"] = [dict(p) for p in records["parameters"]]
+        for i, available, total, transfers in zip(at, sized["available"], sized["total"], sized["transfers"]):
+            records.at[records.index[i], "parameters"] = {
+                **records.at[records.index[i], "parameters"], "transfers": int(transfers),
+                "available": round(float(available), 2), "drain_share": round(float(total / max(available, 0.01)), 4)}
+        known = pd.Series(records["known"].to_numpy(), index=records["episode"].to_numpy())
+        rows.label_ms = np.where(rows.scenario >= 0, known.reindex(rows.episode).fillna(-1).to_numpy(np.int64), -1)
+        kept = records.loc[~gone].reset_index(drop=True)
+        blocks = self.blocks.take(np.flatnonzero(np.isin(self.blocks.episode, kept["episode"])))
+        blocks.block_ms = known.reindex(blocks.episode).to_numpy(np.int64)
+        return Attempted(rows=rows, records=kept, blocks=blocks, used_pool=self.used_pool,
+                         takeover_share=self.takeover_share[keep], takeover_typing=self.takeover_typing[keep])
 
 
 @dataclass
@@ -84,6 +117,8 @@ class Episodes:
     pool: np.ndarray  # row of the state's pool the card data came from, -1 for none
     rows: Rows
     parameters: list[dict]
+    drain_share: np.ndarray | None = None  # takeovers, per row: its share of the account's available balance
+    typing: np.ndarray | None = None  # takeovers, per row: how its amount is typed
 
 
 def rings(world) -> dict:
@@ -284,7 +319,7 @@ def _abroad(world, state: State, day: date, rng: np.random.Generator, start_ms: 
     from fraud_pipeline.generators.genuine import in_local_currency
     atm_config = s.card_transactions.atm
     customer = world.account_customer[account[episode]]
-    usual = atm_config.median_of_income * world.income[customer] * rng.lognormal(0, CASH_SIGMA, len(episode))
+    usual = budget.of(world).cash_median[account[episode]] / 100 * rng.lognormal(0, CASH_SIGMA, len(episode))
     most = atm_config.max_amount * rng.uniform(0.6, 1.0, len(episode))
     cents = np.round(np.where(stealth[episode], np.minimum(usual, atm_config.max_amount), most) * 100).astype(np.int64)
     currency = world.merchant_currency[atm]
@@ -365,7 +400,9 @@ def _velocity(world, state: State, day: date, rng: np.random.Generator, start_ms
 def _takeovers(world, state: State, day: date, rng: np.random.Generator, start_ms: int) -> Episodes:
     """Sessions that drain an account to a ring's mule: from an unknown device (often a tampered one) to a payee
     added in the session — or, stealthily, from the victim's own phone (social engineering, an authorised push
-    payment) to a mule saved days before."""
+    payment) to a mule saved days before. The amounts are set once the day's other rows are known
+    (`size_takeovers`): a drain takes its share of what the account holds at the session's first transfer, and a
+    session ends before midnight, so the whole drain is decided on one day's balances."""
     from fraud_pipeline.generators.genuine import digital, session_city
     s = world.scenario
     c = s.fraud.account_takeover
@@ -381,12 +418,13 @@ def _takeovers(world, state: State, day: date, rng: np.random.Generator, start_m
     slow = np.repeat(stealth, count)
     gap = np.where(slow, rng.uniform(c.stealth_gap_minutes.min, c.stealth_gap_minutes.max, count.sum()) * 60_000,
                    rng.uniform(c.gap_seconds.min, c.gap_seconds.max, count.sum()) * 1000).astype(np.int64)
-    episode, event = _times(rng, begin, count, gap)
-    available = np.maximum(state.balance[account] + world.limit[account], 0)
-    drain = rng.uniform(c.drain_share.min, c.drain_share.max, n) * available
+    first = np.cumsum(count) - count
+    span = np.add.reduceat(np.where(_position(count) > 0, gap, 0), first) if n else np.zeros(0, np.int64)
+    latest = start_ms + MS_PER_DAY - 1 - span - int(s.card_transactions.arrival_lag_seconds.max * 1000)
+    episode, event = _times(rng, np.minimum(begin, latest), count, gap)
+    drain = rng.uniform(c.drain_share.min, c.drain_share.max, n)
     split = rng.dirichlet(np.ones(max(c.transfers.max, c.stealth_transfers.max)), n)[episode, _position(count)]
     split /= np.bincount(episode, weights=split, minlength=n)[episode]
-    cents = spending.typed_amount(rng, drain[episode] * split, least=10_000)  # typed like any transfer, ≥ R100
     customer = world.account_customer[account]
     trip = world.trips.on(day_number(day), world.n_customers)
     own_device, own_ip = digital(world, rng, day, customer, trip)
@@ -398,11 +436,63 @@ def _takeovers(world, state: State, day: date, rng: np.random.Generator, start_m
     place = len(world.merchant_id) + np.where(stealth, session_city(world, customer, trip),
                                               rng.integers(0, len(world.city_lat), n))
     rows = make(len(episode), account=account[episode], channel=TRANSFER, kind=TRANSFER_OUT, event_ms=event,
-                cents=cents, payee=mule[episode], place=place[episode], device=device[episode], ip=ip[episode],
+                cents=0, payee=mule[episode], place=place[episode], device=device[episode], ip=ip[episode],
                 card=True)
-    parameters = [{"transfers": int(k), "stealth": bool(x), "drain_share": round(float(d / max(a, 1)), 3),
-                   "risky_device": bool(r and not x)} for k, x, d, a, r in zip(count, stealth, drain, available, risky)]
-    return Episodes(TAKEOVER, account, stealth, ring, np.full(n, -1), _label(rows, episode), parameters)
+    parameters = [{"transfers": int(k), "stealth": bool(x), "risky_device": bool(r and not x)}
+                  for k, x, r in zip(count, stealth, risky)]
+    found = Episodes(TAKEOVER, account, stealth, ring, np.full(n, -1), _label(rows, episode), parameters)
+    found.drain_share = drain[episode] * split  # per row: its share of what the account holds at the first transfer
+    found.typing = rng.random(len(episode))
+    return found
+
+
+def size_takeovers(world, state: State, day: date, others: Rows, attempted: "Attempted") -> "Attempted":
+    """The takeovers' transfers sized on what each account holds at the session's first transfer: its available
+    balance (balance plus overdraft or credit limit) after every other row that reaches the account before it —
+    the day's genuine life, scheduled payments and other fraud, posted as the ledger posts them. Each transfer is
+    its share of the drain, typed like any transfer (at least R100) and never more than the account holds; a
+    session finds fewer transfers' worth when the account holds little, and nothing to take below R100. The
+    episode records what the rows do: `available`, `drain_share` (requested ÷ available) and `transfers`."""
+    from fraud_pipeline.generators.ledger import post
+    rows = attempted.rows
+    takeover = np.flatnonzero(rows.scenario == TAKEOVER)
+    if len(takeover) == 0:
+        return attempted
+    ato = rows.take(takeover)
+    accounts = np.unique(ato.account)
+    mine = others.take(np.flatnonzero(np.isin(others.account, accounts)))
+    probe = concat([mine, ato])  # the takeover rows at 0 cents: they move nothing, and show the balance before them
+    posted = post(world, state, probe.take(np.flatnonzero(probe.arrival_ms < day_start_ms(day) + MS_PER_DAY)), day)
+    is_ato = posted.order >= len(mine)
+    at = np.full(len(ato), -1, np.int64)
+    at[posted.order[is_ato] - len(mine)] = np.flatnonzero(is_ato)
+    episode = ato.episode
+    number, local = np.unique(episode, return_inverse=True)
+    first_at = np.full(len(number), np.iinfo(np.int64).max)
+    np.minimum.at(first_at, local, at)  # the session's first transfer in arrival order
+    available = np.maximum(posted.balance_after[first_at] + world.limit[posted.rows.account[first_at]], 0)
+    share = attempted.takeover_share[takeover]
+    target = share * available[local]
+    # as many transfers of at least R100 as the drain holds, in the session's order
+    position = np.empty(len(ato), np.int64)
+    position[np.lexsort((ato.event_ms, local))] = _position(np.bincount(local, minlength=len(number)))
+    drained = np.bincount(local, weights=target, minlength=len(number))
+    allowed = np.floor(drained / ATO_LEAST).astype(np.int64)
+    keep = position < allowed[local]
+    target = np.where(keep, target, 0.0)
+    scale = drained / np.maximum(np.bincount(local, weights=target, minlength=len(number)), 1e-9)
+    target = target * scale[local]  # the dropped transfers' share goes to the kept ones
+    cents = spending.typed_from(attempted.takeover_typing[takeover], target, least=ATO_LEAST)
+    over = np.bincount(local, weights=cents, minlength=len(number)) > available
+    cents = np.where(over[local], np.maximum(np.floor(target / 1000) * 1000, 1000), cents).astype(np.int64)
+    cents = np.where(keep, cents, 0)
+    rows.cents[takeover] = cents
+    rows.original_cents[takeover] = cents
+    dropped = takeover[~keep]
+    total = np.bincount(local, weights=cents, minlength=len(number))
+    sized = pd.DataFrame({"episode": number, "available": available / 100, "total": total / 100,
+                          "transfers": np.bincount(local, weights=keep, minlength=len(number)).astype(np.int32)})
+    return attempted.resized(dropped, sized)
 
 
 def _at(values: np.ndarray, index: np.ndarray) -> np.ndarray:
@@ -419,7 +509,6 @@ def _position(count: np.ndarray) -> np.ndarray:
 def fraud_day(world, state: State, day: date, genuine: Rows) -> Attempted:
     """The day's fraud: each enabled scenario's episodes as rows (labelled, with when the bank will learn of them),
     their records, and the cards to block then."""
-    from fraud_pipeline.generators.day import card_numbers
     from fraud_pipeline.generators.ledger import card_in_use
     s = world.scenario
     start = day_start_ms(day)
@@ -427,8 +516,7 @@ def fraud_day(world, state: State, day: date, genuine: Rows) -> Attempted:
               ABROAD: lambda rng: _abroad(world, state, day, rng, start, genuine),
               VELOCITY: lambda rng: _velocity(world, state, day, rng, start),
               TAKEOVER: lambda rng: _takeovers(world, state, day, rng, start)}
-    parts, records, blocks, used = [], [], [], []
-    numbers = card_numbers(world, state)
+    parts, records, blocks, used, shares, typing = [], [], [], [], [], []
     lag = s.card_transactions.arrival_lag_seconds
     for scenario, name in enumerate(SCENARIOS):
         if not getattr(s.fraud, name).enabled:
@@ -459,19 +547,26 @@ def fraud_day(world, state: State, day: date, genuine: Rows) -> Attempted:
             "stealth": found.stealth, "ring": found.ring,
             "compromise": _at(state.pool.merchant, found.pool),
             "captured": _at(state.pool.captured_ms, found.pool),
-            "parameters": [json.dumps(p, sort_keys=True) for p in found.parameters]}))
+            "parameters": found.parameters}))
         blocks.append(Blocks(account=found.account, card=card, block_ms=known, episode=number))
         used.append(found.pool[pooled])
         parts.append(rows)
-    episodes = pd.concat(records, ignore_index=True) if records else None
-    return Attempted(rows=concat(parts), episodes=_episode_table(world, numbers, episodes),
+        shares.append(found.drain_share if found.drain_share is not None else np.zeros(len(rows)))
+        typing.append(found.typing if found.typing is not None else np.zeros(len(rows)))
+    columns = ("episode", "scenario", "card", "account", "begin", "end", "transactions", "total", "known", "stealth",
+               "ring", "compromise", "captured", "parameters")
+    return Attempted(rows=concat(parts),
+                     records=pd.concat(records, ignore_index=True) if records else pd.DataFrame(columns=columns),
                      blocks=Blocks(*(np.concatenate([getattr(b, f) for b in blocks]) if blocks else np.zeros(0, np.int64)
                                      for f in ("account", "card", "block_ms", "episode"))),
-                     used_pool=np.concatenate(used) if used else np.zeros(0, np.int64))
+                     used_pool=np.concatenate(used) if used else np.zeros(0, np.int64),
+                     takeover_share=np.concatenate(shares) if shares else np.zeros(0),
+                     takeover_typing=np.concatenate(typing) if typing else np.zeros(0))
 
 
-def _episode_table(world, numbers: pa.Array, e: pd.DataFrame | None) -> pa.Table:
-    if e is None or e.empty:
+def episode_table(world, numbers: pa.Array, e: pd.DataFrame) -> pa.Table:
+    """The episodes as the `fraud_episodes` table; `numbers`: the card number of every card reference."""
+    if e.empty:
         return schemas.FRAUD_EPISODES.arrow_schema.empty_table()
     e = e.sort_values(["begin", "episode"], kind="stable")
     account = e["account"].to_numpy(np.int64)
@@ -493,7 +588,7 @@ def _episode_table(world, numbers: pa.Array, e: pd.DataFrame | None) -> pa.Table
         "compromise_merchant_id": world.merchant_id.take(nullable(compromise)),
         "compromised_at": pa.array(captured, pa.timestamp("ms"), mask=captured < 0),
         "ring_id": pa.array([f"RING-{r:03d}" if r >= 0 else None for r in ring], pa.string()),
-        "parameters": e["parameters"].to_numpy(object),
+        "parameters": [json.dumps(p, sort_keys=True) for p in e["parameters"]],
     })
 
 

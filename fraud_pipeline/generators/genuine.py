@@ -21,14 +21,16 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from fraud_pipeline.generators import calendar, spending
+from fraud_pipeline.generators import budget, calendar, spending
+from fraud_pipeline.generators.activity import channel_weights
+from fraud_pipeline.generators.budget import CASH_SIGMA, TRANSFER_SIGMA
 from fraud_pipeline.generators.columns import in_pools
 from fraud_pipeline.generators.devices import day_number
 from fraud_pipeline.generators.rows import (ATM, BILL, NONE, ONLINE, POS, PURCHASE, SALARY, TRANSFER,
                                             TRANSFER_OUT, WITHDRAWAL, Rows, concat, make)
 from fraud_pipeline.generators.streams import stream
 from fraud_pipeline.generators.timeline import MS_PER_DAY, MS_PER_HOUR, arrival_lag_ms, day_start_ms, times_in_hours
-from fraud_pipeline.generators.world import CASH_SIGMA, TRANSFER_SIGMA, World
+from fraud_pipeline.generators.world import World
 from fraud_pipeline.scenario import PAY_SCHEDULES
 
 MS = 1000
@@ -61,13 +63,8 @@ def weights(world: World, day: date) -> dict[int, np.ndarray]:
     c = world.scenario.card_transactions
     noise = stream(world.scenario.seed, "genuine", day.isoformat(), "activity").gamma(
         c.activity.day_shape, 1.0 / c.activity.day_shape, world.n_accounts)
-    customer = world.account_customer
-    base = world.activity * noise * payday_lifts(world, day, "volume")[customer] * open_accounts(world, day)
-    affluence = world.affluence[customer]
-    group = world.age_group[customer]
-    found = {POS: base, TRANSFER: base,
-             ONLINE: base * np.asarray(c.online_by_age)[group] * affluence ** c.online_by_affluence,
-             ATM: base * np.asarray(c.atm_by_age)[group] * affluence ** c.atm_by_affluence}
+    today = noise * payday_lifts(world, day, "volume")[world.account_customer] * open_accounts(world, day)
+    found = {channel: weight * today for channel, weight in channel_weights(world).items()}
     world.caches = {k: v for k, v in world.caches.items() if not (k[0] == "weights" and k[1] < day - timedelta(days=90))}
     world.caches[key] = found
     return found
@@ -432,7 +429,7 @@ def withdrawals(world: World, day: date) -> Rows:
     merchant[domestic] = world.atms[world.atm_index.nearest(hub[:, 0] + jitter[:, 0], hub[:, 1] + jitter[:, 1], 1)[:, 0]]
     where = world.trips.destination[trip[abroad]]
     merchant[abroad] = in_pools(world.foreign_atms, where, u[abroad, 1])
-    wanted = np.minimum(atm.median_of_income * world.income[customer] * cash, atm.max_amount)
+    wanted = np.minimum(budget.of(world).cash_median[account] / 100 * cash, atm.max_amount)
     cents = np.clip(np.round(wanted / atm.amount_step) * atm.amount_step, atm.amount_step, atm.max_amount) * 100
     cents = cents.astype(np.int64)
     original = cents.copy()
@@ -443,6 +440,39 @@ def withdrawals(world: World, day: date) -> Rows:
     original[foreign], cents[foreign] = in_local_currency(world, rng("atm_fx"), day, cents[foreign], currency[foreign],
                                                           np.full(len(foreign), -1), note=True)
     return make(len(account), account=account, channel=ATM, kind=WITHDRAWAL, event_ms=event, cents=cents,
+                original_cents=original, currency=np.where(currency == home, NONE, currency), merchant=merchant,
+                place=merchant, card=True)
+
+
+def trip_cash(world: World, day: date) -> Rows:
+    """Cash abroad besides the withdrawal runs that fall in a trip: local notes the day a traveller arrives
+    (`travel.trip_cash.on_arrival`), and on some of the trip's other days (`per_day`) — holidaymakers, and
+    cross-border customers going home or shopping across a land border. From the customer's salary account, at an
+    ATM of the destination, at an hour of the ATM profile."""
+    s = world.scenario
+    cash = s.travel.trip_cash
+    today = day_number(day)
+    t = world.trips
+    abroad = np.flatnonzero(t.abroad & (t.first_day <= today) & (t.last_day >= today))
+    rng = rng_for(world, day)
+    u = rng("trip_cash").random(len(abroad))
+    withdraws = u < np.where(t.first_day[abroad] == today, cash.on_arrival, cash.per_day)
+    trip = abroad[withdraws]
+    account = world.salary_of[t.customer[trip]]
+    usable = (account >= 0) & open_accounts(world, day)[np.maximum(account, 0)]
+    trip, account = trip[usable], account[usable]
+    n = len(trip)
+    atm = s.card_transactions.atm
+    merchant = in_pools(world.foreign_atms, t.destination[trip], rng("trip_cash_atm").random(n)).astype(np.int64)
+    wanted = np.minimum(budget.of(world).cash_median[account] / 100 * rng("trip_cash_amount").lognormal(
+        0.0, CASH_SIGMA, n), atm.max_amount)
+    cents = (np.clip(np.round(wanted / atm.amount_step) * atm.amount_step, atm.amount_step, atm.max_amount)
+             * 100).astype(np.int64)
+    currency = world.merchant_currency[merchant]
+    original, cents = in_local_currency(world, rng("trip_cash_fx"), day, cents, currency, np.full(n, -1), note=True)
+    event = times_in_hours(rng("trip_cash_time"), n, 0, s.card_transactions.hourly["atm"], day_start_ms(day))
+    home = world.currencies.index(s.geography.currency)
+    return make(n, account=account, channel=ATM, kind=WITHDRAWAL, event_ms=event, cents=cents,
                 original_cents=original, currency=np.where(currency == home, NONE, currency), merchant=merchant,
                 place=merchant, card=True)
 
@@ -490,9 +520,9 @@ def transfers(world: World, day: date) -> Rows:
     once_off = (payee >= 0) & (rng("transfer_once_off").random(n) < s.beneficiaries.once_off_share)
     payee = np.where(once_off, rng("transfer_once_off_payee").integers(0, len(world.beneficiary_id), n), payee)
     keep = (payee >= 0) | (counterparty >= 0)
-    median = s.money.transfer_of_income * world.income[customer]
+    median = budget.of(world).transfer_median[account]
     cents = spending.typed_amount(rng("transfer_typed"), np.minimum(
-        median * rng("transfer_amount").lognormal(0, TRANSFER_SIGMA, n), 2 * world.income[customer]) * 100)
+        median * rng("transfer_amount").lognormal(0, TRANSFER_SIGMA, n), 2 * world.income[customer] * 100))
     trip = world.trips.on(today, world.n_customers)
     device, ip = digital(world, rng("transfer_device"), day, customer, trip)
     event = times_in_hours(rng("transfer_time"), n, 0, s.card_transactions.hourly["transfer"], start)
@@ -513,8 +543,8 @@ def first_payments(world: World, day: date) -> Rows:
     account = np.repeat(np.arange(world.n_accounts), np.diff(world.payee_offsets))[row]
     customer = world.account_customer[account]
     n = len(row)
-    cents = spending.typed_amount(rng("first_typed"), s.money.transfer_of_income * world.income[customer]
-                                  * rng("first_amount").lognormal(0, TRANSFER_SIGMA, n) * 100)
+    cents = spending.typed_amount(rng("first_typed"), budget.of(world).transfer_median[account]
+                                  * rng("first_amount").lognormal(0, TRANSFER_SIGMA, n))
     trip = world.trips.on(today, world.n_customers)
     device, ip = digital(world, rng("first_device"), day, customer, trip)
     event = times_in_hours(rng("first_time"), n, 0, s.card_transactions.hourly["transfer"], day_start_ms(day))
@@ -613,29 +643,10 @@ def bills(world: World, day: date) -> Rows:
                 payee=b["payee"].to_numpy()[row], place=city_place(world, world.home_city[world.account_customer[account[row]]]))
 
 
-def sweeps(world: World, day: date) -> Rows:
-    """The (business) day after payday, a salary account sends on what the month should leave over: to the
-    customer's savings account (ours) or a family member they pay."""
-    s, rng = world.scenario, rng_for(world, day)
-    due = due_today(world, day)[world.schedule[world.account_customer], 1] & (world.sweep > 0) & open_accounts(world, day)
-    account = np.flatnonzero(due)
-    rows, owner = _payable(world, day)
-    first_row = np.searchsorted(owner, account)
-    has = np.searchsorted(owner, account, side="right") > first_row
-    counterparty = world.own_account[account]
-    payee = np.where(has, world.payee[rows[np.minimum(first_row, max(len(rows) - 1, 0))]] if len(rows) else NONE, NONE)
-    keep = (counterparty >= 0) | (payee >= 0)
-    account, counterparty, payee = account[keep], counterparty[keep], np.where(counterparty[keep] >= 0, NONE, payee[keep])
-    n = len(account)
-    return make(n, account=account, channel=TRANSFER, kind=TRANSFER_OUT,
-                event_ms=_scheduled_times(rng("sweep_time"), n, day), cents=world.sweep[account], payee=payee,
-                counterparty=counterparty, place=city_place(world, world.home_city[world.account_customer[account]]))
-
-
 def genuine_day(world: World, day: date) -> Rows:
     """Every genuine attempt and credit that happens on `day` (event time), with its arrival time."""
-    parts = [purchases(world, day), online(world, day), withdrawals(world, day), transfers(world, day),
-             first_payments(world, day), bills(world, day), sweeps(world, day), income(world, day)]
+    parts = [purchases(world, day), online(world, day), withdrawals(world, day), trip_cash(world, day),
+             transfers(world, day), first_payments(world, day), bills(world, day), income(world, day)]
     rows = concat(parts)
     lag = world.scenario.card_transactions.arrival_lag_seconds
     rows.arrival_ms = rows.event_ms + arrival_lag_ms(rng_for(world, day)("lag"), len(rows), lag.median, lag.sigma,

@@ -18,25 +18,30 @@ import numpy as np
 from scipy.special import ndtr, ndtri
 
 from fraud_pipeline.generators.streams import stream
-from fraud_pipeline.scenario import Scenario
+from fraud_pipeline.scenario import MAX_SPEND_SPREAD, TYPED_LEAST, Scenario
 
 CENTS = 100
 
 
 def activity_level(scenario: Scenario, n_customers: int) -> np.ndarray:
     """How much more often than their budget alone says each customer buys (gamma, mean 1). Who buys more often
-    buys less each time: their basket shrinks by the level's square root, so spending grows only with its root.
-    Drawn from the customers' stream, so the customers table (avg_spend) and the daily generator agree."""
+    buys less each time (`basket_divisor`). Drawn from the customers' stream, so the customers table (avg_spend)
+    and the daily generator agree."""
     shape = scenario.card_transactions.activity.shape
     return stream(scenario.seed, "customers", "activity").gamma(shape, 1.0 / shape, n_customers)
 
 
+def basket_divisor(level: np.ndarray) -> np.ndarray:
+    """What a customer's basket is divided by at activity `level`: its square root, so spending grows only with
+    the root of how often one buys — up to MAX_SPEND_SPREAD times the budget, beyond which baskets shrink in
+    proportion (the busiest customers still spend within their income)."""
+    level = np.asarray(level, float)
+    return np.maximum(np.sqrt(level), level / MAX_SPEND_SPREAD)
+
+
 def reference_income(scenario: Scenario) -> float:
-    """The income of affluence 1: the population's geometric mean of the brackets' median incomes."""
-    c = scenario.customers
-    shares = np.array([c.income_bracket[b] for b in c.income_bracket])
-    medians = np.array([c.monthly_income[b].median for b in c.income_bracket])
-    return float(np.exp((shares * np.log(medians)).sum() / shares.sum()))
+    """The income of affluence 1 (`Scenario.reference_income`)."""
+    return scenario.reference_income
 
 
 def volume_scale(scenario: Scenario) -> float:
@@ -142,9 +147,14 @@ TYPED_STEPS = np.array([10_000, 5_000, 1_000, 1])  # cents: to R100, R50, R10, o
 TYPED_SHARES = np.array([0.40, 0.20, 0.20, 0.20])  # assumption: people type round amounts for transfers
 
 
-def typed_amount(rng: np.random.Generator, cents: np.ndarray, least: int = 1_000) -> np.ndarray:
+def typed_amount(rng: np.random.Generator, cents: np.ndarray, least: int = round(TYPED_LEAST * CENTS)) -> np.ndarray:
     """Transfer amounts as people type them: mostly rounded to R100, R50 or R10, some exact to the cent; at
     least `least` cents. The same rule for every transfer, genuine or fraudulent."""
-    step = TYPED_STEPS[rng.choice(len(TYPED_STEPS), size=len(cents), p=TYPED_SHARES)]
+    return typed_from(rng.random(len(cents)), cents, least)
+
+
+def typed_from(u: np.ndarray, cents: np.ndarray, least: int = round(TYPED_LEAST * CENTS)) -> np.ndarray:
+    """`typed_amount` with the draw that picks each amount's rounding given (`u`, uniform in [0, 1))."""
+    step = TYPED_STEPS[np.minimum(np.searchsorted(np.cumsum(TYPED_SHARES), u, side="right"), len(TYPED_STEPS) - 1)]
     rounded = np.round(np.asarray(cents, float) / step) * step
     return np.maximum(rounded, least).astype(np.int64)

@@ -16,8 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fraud_pipeline.generators import fraud_plan, spending
-from fraud_pipeline.generators.accounts import later_serial
-from fraud_pipeline.generators.calendar import MONTH_DAYS
+from fraud_pipeline.generators.accounts import STATUS_NAMES, card_weights, later_serial, salary_buffers
 from fraud_pipeline.generators.columns import luhn_check_digit, row_of
 from fraud_pipeline.generators.devices import NEVER, DevicePlan, day_number, device_plan
 from fraud_pipeline.generators.habits import Habits, category_rows, habits, merchant_rows
@@ -26,13 +25,10 @@ from fraud_pipeline.generators.streams import stream
 from fraud_pipeline.scenario import PAY_SCHEDULES, Scenario
 
 CHANNEL_NAMES = ("pos", "online", "transfer", "atm")
-STATUS_NAMES = ("active", "dormant", "frozen", "closed")
 AGE_BOUNDS = np.array([25, 35, 45, 55, 65, 75])  # age groups 18–24, 25–34, …, 65–74, 75+
 CENTS = 100
 MOBILE_IPS = 400  # carrier-grade NAT addresses shared by many phones (assumption)
 VPN_IPS = 60  # exit addresses of the VPN services honest users and fraudsters share
-CASH_SIGMA = 0.6  # log-normal spread of a withdrawal around its median (assumption)
-TRANSFER_SIGMA = 0.9  # log-normal spread of a transfer around its median (assumption)
 IPS_PER_DESTINATION = 40
 
 
@@ -83,8 +79,9 @@ class World:
     limit: np.ndarray  # cents: overdraft or credit limit
     opening: np.ndarray  # cents
     activity: np.ndarray  # relative card activity (genuine payments per day, before the day's noise)
-    own_account: np.ndarray  # another account of the same customer that money is swept to, -1 for none
-    sweep: np.ndarray  # cents a salary account sends on after payday
+    salary_of: np.ndarray  # per customer: the account their income is paid into, -1 for none
+    buffer: np.ndarray  # per account, cents: what a salary account keeps beyond the month's payments
+    sweep_payee: np.ndarray  # per account: the payee (beneficiary row) a salary account sends savings to, -1 for none
     # cards
     card_number: pa.Array  # the entity cards: first cards, then renewals
     card_account: np.ndarray
@@ -187,18 +184,18 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table]) -> World:
     credit = accounts["credit_limit"].to_numpy() > 0
     limit = np.round((accounts["credit_limit"].to_numpy() + accounts["overdraft_limit"].to_numpy()) * CENTS).astype(np.int64)
     opening = np.round(accounts["opening_balance"].to_numpy() * CENTS).astype(np.int64)
-    weight = np.where(salary, c.account_weight.salary, np.where(credit, c.account_weight.credit, c.account_weight.other))
     avg_spend = customers["avg_spend"].to_numpy()
     budget = scenario.money.card_share_of_income * income / np.maximum(avg_spend, 1.0)  # purchases a month
-    level = budget * np.sqrt(spending.activity_level(scenario, n_customers))  # avg_spend holds the other root
-    weight = np.where(status == STATUS_NAMES.index("dormant"), 0.0, weight)  # silent
-    # a customer's accounts share their activity by weight (frozen ones keep trying, at 0.3 of theirs)
-    per_customer = np.bincount(account_customer, weights=weight, minlength=n_customers)
-    activity = level[account_customer] * weight / np.maximum(per_customer[account_customer], 1e-12)
-    activity = np.where(status == STATUS_NAMES.index("frozen"), 0.3 * activity, activity)
-
-    own = _own_accounts(account_customer, salary, credit, status)
-    sweep = _sweeps(scenario, income, account_customer, salary, activity, avg_spend)
+    level = spending.activity_level(scenario, n_customers)
+    purchases = budget * level / spending.basket_divisor(level)  # avg_spend holds the divisor
+    # a customer's accounts share their activity by weight (dormant ones are silent, frozen ones keep trying)
+    weight = card_weights(scenario, np.where(salary, 0, np.where(credit, 1, 2)), np.array(STATUS_NAMES)[status])
+    full = card_weights(scenario, np.where(salary, 0, np.where(credit, 1, 2)), np.full(n_accounts, "active"))
+    shared = np.bincount(account_customer, weights=np.where(status == STATUS_NAMES.index("dormant"), 0.0, full),
+                         minlength=n_customers)
+    activity = purchases[account_customer] * weight / np.maximum(shared[account_customer], 1e-12)
+    salary_of = np.full(n_customers, -1)
+    salary_of[account_customer[salary]] = np.flatnonzero(salary)
 
     card_account = row_of(cards["account_id"], accounts["account_id"])
     expiry = cards["expiry"].to_numpy(zero_copy_only=False).astype(str)
@@ -251,11 +248,13 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table]) -> World:
         home_lat=customers["home_lat"].to_numpy(), home_lon=customers["home_lon"].to_numpy(), home_city=home_city,
         home_province=np.array([cities[i][0] for i in home_city]),
         category_weights=spending.category_weights(scenario, affluence),
-        basket=spending.basket(scenario, affluence) / np.sqrt(spending.activity_level(scenario, n_customers)),
+        basket=spending.basket(scenario, affluence) / spending.basket_divisor(level),
         habits=habits(scenario, customers, merchants),
         account_id=accounts["account_id"].combine_chunks(), account_customer=account_customer, status=status,
         closed_day=closed_day, salary=salary, credit=credit, limit=limit, opening=opening, activity=activity,
-        own_account=own, sweep=sweep,
+        salary_of=salary_of, buffer=np.round(np.where(salary, salary_buffers(scenario, income[account_customer]),
+                                                       0) * CENTS).astype(np.int64),
+        sweep_payee=np.full(n_accounts, -1),
         card_number=cards["card_number"].combine_chunks(), card_account=card_account,
         card_issue_day=cards["issued_date"].to_numpy().astype("datetime64[D]").astype(np.int64),
         card_expiry_month=expiry_month, card_bin=card_bin,
@@ -300,6 +299,7 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table]) -> World:
         key_space=merchants.num_rows + entities["beneficiaries"].num_rows + n_accounts,
     )
     world.known_at_start = _known_at_start(world, entities, start)
+    world.sweep_payee = _sweep_payees(world)
     return world
 
 
@@ -309,30 +309,17 @@ def day_numbers(dates: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return pc.fill_null(days, NEVER).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def _own_accounts(account_customer: np.ndarray, salary: np.ndarray, credit: np.ndarray, status: np.ndarray) -> np.ndarray:
-    """For each salary account, another active debit account of the same customer (their savings), else -1."""
-    rows = np.arange(len(account_customer))
-    eligible = ~salary & ~credit & (status == STATUS_NAMES.index("active"))
-    first = np.full(account_customer.max() + 1 if len(account_customer) else 0, -1)
-    candidates = rows[eligible][::-1]
-    first[account_customer[candidates]] = candidates
-    return np.where(salary, first[account_customer], -1)
-
-
-def _sweeps(scenario: Scenario, income: np.ndarray, account_customer: np.ndarray, salary: np.ndarray,
-            activity: np.ndarray, avg_spend: np.ndarray) -> np.ndarray:
-    """What a salary account sends on after payday: a share of what the month should leave over once bills and the
-    expected payments (purchases, cash and transfers, by the customer's share of each channel) are paid. Cents."""
-    m, c = scenario.money, scenario.card_transactions
-    share = activity / max(activity.sum(), 1e-12)
-    owner_income = income[account_customer]
-    purchases = (c.channels.get("pos", 0) + c.channels.get("online", 0)) * avg_spend[account_customer]
-    cash = c.channels.get("atm", 0) * c.atm.median_of_income * owner_income * np.exp(CASH_SIGMA**2 / 2)
-    transfers = c.channels.get("transfer", 0) * m.transfer_of_income * owner_income * np.exp(TRANSFER_SIGMA**2 / 2)
-    monthly = c.per_day * MONTH_DAYS * share * (purchases + cash + transfers)
-    spent = np.bincount(account_customer, weights=monthly, minlength=len(income))[account_customer]
-    left = owner_income * (1 - m.bills_share_of_income) - spent
-    return np.where(salary, np.round(np.maximum(left, 0) * m.savings_sweep * CENTS), 0).astype(np.int64)
+def _sweep_payees(world: "World") -> np.ndarray:
+    """Per salary account, where what is left of the month goes: its first payee saved before the start that is a
+    person (family) or a business (an investment), never a crypto wallet or offshore account; -1 for none."""
+    start = day_number(world.scenario.start_date)
+    account = np.repeat(np.arange(world.n_accounts), np.diff(world.payee_offsets))
+    ok = (world.payee_added < start) & np.isin(world.beneficiary_type[world.payee], ["individual", "merchant"])
+    ok &= world.payee_first_paid < NEVER
+    rows = np.flatnonzero(ok)
+    found = np.full(world.n_accounts, -1)
+    found[account[rows][::-1]] = world.payee[rows][::-1]  # the first such payee of each account
+    return np.where(world.salary, found, -1)
 
 
 def _bills(scenario: Scenario, income: np.ndarray, account_customer: np.ndarray, salary: np.ndarray,
@@ -391,7 +378,7 @@ def _trips(scenario: Scenario, affluence: np.ndarray, home_city: np.ndarray, cit
     rng = lambda purpose: stream(scenario.seed, "world", "trips", purpose)  # noqa: E731
     n = len(affluence)
     first, last = day_number(scenario.start_date), day_number(scenario.horizon_end)
-    longest = max(t.domestic_days.max, t.abroad_days.max)
+    longest = max(t.domestic_days.max, t.abroad_days.max, t.cross_border.days.max)
     years = (last - first + 1 + longest) / 365.25
     region = scenario.geography
     parts = []
@@ -409,6 +396,18 @@ def _trips(scenario: Scenario, affluence: np.ndarray, home_city: np.ndarray, cit
             provinces = len(region.provinces)
             where = (home + 1 + rng("province").integers(0, max(provinces - 1, 1), len(customer))) % provinces
         parts.append((customer, begin, begin + length - 1, np.full(len(customer), abroad), where))
+    # cross-border customers: short, frequent trips home or to shop, to one neighbouring country each
+    c = t.cross_border
+    codes = [d.country_code for d in region.destinations]
+    weights = np.array(list(c.countries.values()))
+    home_country = np.array([codes.index(code) for code in c.countries])[
+        rng("cross_border_country").choice(len(weights), n, p=weights / weights.sum())]
+    crosser = rng("cross_border").random(n) < c.share
+    count = rng("cross_border_count").poisson(c.trips_per_month * 12 * years) * crosser
+    customer = np.repeat(np.arange(n), count)
+    begin = first - c.days.max + rng("cross_border_start").integers(0, last - first + 1 + c.days.max, len(customer))
+    length = rng("cross_border_length").integers(c.days.min, c.days.max + 1, len(customer))
+    parts.append((customer, begin, begin + length - 1, np.ones(len(customer), bool), home_country[customer]))
     customer, begin, end, abroad, where = (np.concatenate(x) for x in zip(*parts))
     order = np.lexsort((begin, customer))
     return Trips(customer[order], begin[order], end[order], abroad[order], where[order])
