@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 
 from fraud_pipeline.generators.columns import luhn_valid
 from fraud_pipeline.generators.timeline import batch_of
+from fraud_pipeline.reserved import RESERVED_DOMAIN_PATTERN
 from fraud_pipeline.scenario import PAY_SCHEDULES, Scenario
 
 SAMPLE = 5
@@ -162,7 +163,7 @@ def entity_expectations(scenario: Scenario) -> dict[str, dict[str, Expectation]]
     return {
         "customers": {
             "sex": OneOf(tuple(c.sex)),
-            "email": Matches(r"[a-z.]+[0-9]*@[a-z0-9.-]+"),
+            "email": Matches(rf"[a-z.]+[0-9]*@(?:{RESERVED_DOMAIN_PATTERN})"),  # reserved domains only
             "age": Between(c.age.min, c.age.max),
             "home_province": OneOf(provinces),
             "home_lat": lat,

@@ -82,7 +82,8 @@ CUSTOMERS = TableSpec(
         _c("customer_id", S, "PK. Customer id, C + number; numbered in the order customers joined."),
         _c("name", S, "Full name, from the region's name pools.", "003"),
         _c("sex", S, "F or M.", "003"),
-        _c("email", S, "E-mail address built from the name; unique.", "003"),
+        _c("email", S, "E-mail address built from the name; unique. At a reserved domain (RFC 2606 / RFC 6761: "
+                    "example.com/.net/.org and .example, .test, .invalid names), so it reaches nobody.", "003"),
         _c("birthdate", D, "Date of birth.", "003"),
         _c("age", I32, "Age in whole years on the scenario's start date; within customers.age.", "003/004"),
         _c("home_province", S, "Province of residence, drawn by population share.", "000"),

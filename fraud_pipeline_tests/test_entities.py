@@ -4,12 +4,16 @@ Tolerances are about four binomial standard errors at the default size (20,000 c
 so an honest generator passes essentially always and a wrong share fails.
 """
 
+import ipaddress
+import re
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+import fraud_pipeline
 from fraud_pipeline import schemas
 from fraud_pipeline.generators import entities as generate
 from fraud_pipeline.generators.accounts import DENORMALISED_CUSTOMER_COLUMNS
@@ -19,6 +23,10 @@ from fraud_pipeline.quality import entity_expectations, foreign_key_finding, key
 from fraud_pipeline_tests.conftest import generate_world, scaled
 
 SHARE_TOLERANCE = 0.02  # ± 2 percentage points
+# Names no one can hold: the second-level domains of RFC 2606 §3 and the top-level domains of RFC 2606 §2 /
+# RFC 6761 §6 (their subdomains too). example.co.za, say, is not among them: anyone may register it.
+RESERVED_DOMAINS = ("example.com", "example.net", "example.org")
+RESERVED_TLDS = ("example", "test", "invalid")
 
 
 def _frame(world, table: str) -> pd.DataFrame:
@@ -131,6 +139,59 @@ def test_emails_are_unique_and_built_from_names(world):
     local = customers["email"].str.split("@").str[0].str.rstrip("0123456789")
     first = customers["name"].str.split(" ").str[0].str.lower().str.replace(r"[^a-z]", "", regex=True)
     assert (local.str.split(".").str[0] == first).mean() > 0.99
+
+
+def _reserved_domain(domain: str) -> bool:
+    labels = domain.split(".")
+    return ((len(labels) >= 2 and labels[-1] in RESERVED_TLDS and all(labels))
+            or any(domain == name or domain.endswith("." + name) for name in RESERVED_DOMAINS))
+
+
+def test_reserved_domain_rule_knows_what_is_reserved():
+    assert all(map(_reserved_domain, ["example.com", "mail.example.net", "webmail.za.example", "mobile.test"]))
+    assert not any(map(_reserved_domain, ["gmail.com", "example.co.za", "mweb.co.za", "test", "notexample.com"]))
+
+
+def test_every_email_domain_is_reserved_so_no_address_reaches_anyone(world, scenario):
+    """Real providers' domains (gmail.com, telkomsa.net …) with real South African names reach real people."""
+    domains = _frame(world, "customers")["email"].str.split("@").str[1]
+    assert domains.map(_reserved_domain).all(), sorted(set(domains[~domains.map(_reserved_domain)]))
+    assert all(map(_reserved_domain, scenario.geography.email_domains))
+    assert domains.nunique() > 3  # still a mix of providers
+
+
+def test_the_only_contact_columns_are_emails_and_ip_addresses():
+    """Guards the next test: a new phone, address or handle column must be added to it."""
+    contact = re.compile(r"(^|_)(e?mail|phone|msisdn|mobile|tel|fax|ip|address|url|website|contact|handle)(_|$)")
+    assert {c.name for t in schemas.TABLES.values() for c in t.columns if contact.search(c.name)} == {
+        "email", "ip_address"}
+
+
+def _contact_values(tables: dict) -> tuple[set, set]:
+    """Every string value of every table that is an e-mail address or an IP address."""
+    emails, addresses = set(), set()
+    for table in tables.values():
+        for field in table.schema:
+            if not pa.types.is_string(field.type):
+                continue
+            values = pc.unique(table[field.name].drop_null()).to_pylist()
+            emails |= {v for v in values if re.fullmatch(r"[^@\s]+@[^@\s]+", v)}
+            for value in values:
+                if ":" in value or re.fullmatch(r"\d+\.\d+\.\d+\.\d+", value):
+                    try:
+                        addresses.add(ipaddress.ip_address(value))
+                    except ValueError:
+                        pass
+    return emails, addresses
+
+
+def test_no_contact_value_in_any_table_reaches_anyone(world, scenario):
+    """Every string of the entity tables and of a day's events (transactions, clickstream, balances, card events,
+    the web funnel): e-mails only at reserved domains."""
+    day = fraud_pipeline.generate(scenario.start_date, scenario)
+    emails, addresses = _contact_values({**world, **day})
+    assert len(emails) == scenario.population.customers
+    assert all(_reserved_domain(e.split("@")[1]) for e in emails)
 
 
 def test_every_customer_holds_an_account_and_the_first_opens_when_they_join(world, scenario):
@@ -340,6 +401,12 @@ def test_quality_findings_catch_duplicates_orphans_and_out_of_range_values(world
     young = world["customers"].set_column(5, "age", pa.array(np.full(world["customers"].num_rows, 12, np.int32)))
     findings = {f.rule: f for f in value_findings(young, entity_expectations(scenario)["customers"])}
     assert findings["age between 18 and 100"].failures == young.num_rows
+
+    emails = world["customers"]["email"].to_pylist()
+    emails[:2] = ["thabo.nkosi@gmail.com", "lerato.dube@example.co.za"]  # deliverable: not reserved names
+    deliverable = world["customers"].set_column(3, "email", pa.array(emails))
+    found = value_findings(deliverable, entity_expectations(scenario)["customers"])
+    assert [f.failures for f in found if f.rule.startswith("email")] == [2]
 
 
 def test_customer_attributes_agree_with_each_other(world, scenario):

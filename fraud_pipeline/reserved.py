@@ -1,0 +1,24 @@
+"""Values that belong to nobody: what the generator uses where a realistic value could be a real person's.
+
+Each name, range or number here is set aside by a standard (or, for cards, published as test data), so
+the data cannot reach, identify or charge anyone. The README's "Data that belongs to nobody" says the same.
+"""
+
+from __future__ import annotations
+
+# E-mail domains. RFC 2606 §3 reserves the second-level domains example.com, example.net and example.org, and
+# RFC 2606 §2 / RFC 6761 §6 the top-level domains .example, .test and .invalid; their subdomains are reserved with
+# them. (example.co.za is NOT reserved: anyone may register it.) A mail to any of them is delivered to nobody.
+RESERVED_EMAIL_DOMAINS = ("example.com", "example.net", "example.org")
+RESERVED_EMAIL_TLDS = ("example", "test", "invalid")
+# The same rule as a regular expression over a whole domain (lower case).
+RESERVED_DOMAIN_PATTERN = (r"(?:[a-z0-9-]+\.)*example\.(?:com|net|org)"
+                           r"|(?:[a-z0-9-]+\.)+(?:example|test|invalid)")
+
+
+def is_reserved_domain(domain: str) -> bool:
+    """Whether `domain` is one of the reserved names above or a subdomain of one."""
+    labels = domain.lower().split(".")
+    if len(labels) >= 2 and all(labels) and labels[-1] in RESERVED_EMAIL_TLDS:
+        return True
+    return any(domain.lower() == name or domain.lower().endswith("." + name) for name in RESERVED_EMAIL_DOMAINS)
