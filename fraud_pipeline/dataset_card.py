@@ -27,8 +27,11 @@ LIMITATIONS = (
     "ledger, balances and fraud.",
     "A customer's card-present day is not consistent in space: a shopping session away from home and one near "
     "home can be minutes apart.",
-    "IP addresses are a synthetic pool (some shared by dozens of customers, some in reserved ranges); merchant and "
-    "payee names are Faker's; ten merchant categories (no fuel, airtime or prepaid electricity).",
+    "IP addresses are a synthetic pool entirely in the documentation ranges, so none is anyone's and none has a "
+    "place: mobile carriers' and VPN exits' addresses (shared by dozens of customers) in RFC 5737's three IPv4 "
+    "blocks, each home, address abroad and ring address a /64 of its own in RFC 3849's 2001:db8::/32 (more IPv6 "
+    "homes than South Africa has). E-mails are at reserved domains (RFC 2606 / RFC 6761); merchant and payee names "
+    "are Faker's; ten merchant categories (no fuel, airtime or prepaid electricity).",
     "Individual payees come from a shared pool, so one is saved by several unrelated customers; transfers between "
     "a customer's own accounts settle overnight like any transfer between customers.",
     "No fees, interest or cash deposits; refunds start on the calendar's first day and do not always match a "

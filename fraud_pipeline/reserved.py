@@ -22,3 +22,12 @@ def is_reserved_domain(domain: str) -> bool:
     if len(labels) >= 2 and all(labels) and labels[-1] in RESERVED_EMAIL_TLDS:
         return True
     return any(domain.lower() == name or domain.lower().endswith("." + name) for name in RESERVED_EMAIL_DOMAINS)
+
+# IP addresses. RFC 5737 sets aside three IPv4 blocks for documentation (TEST-NET-1/2/3) and RFC 3849 the IPv6 prefix
+# 2001:db8::/32; neither is ever routed, so no address in them is anyone's. The three /24s hold only 762 hosts: the
+# world puts its shared pools (mobile carriers' NAT addresses, VPN exits) there and gives each home, each address
+# abroad and each ring's own address a /64 of its own in 2001:db8::/32.
+DOCUMENTATION_IPV4 = ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
+DOCUMENTATION_IPV6 = "2001:db8::/32"
+DOCUMENTATION_IPV4_HOSTS = tuple(f"{network.rsplit('.', 1)[0]}.{host}" for network in DOCUMENTATION_IPV4
+                                 for host in range(1, 255))

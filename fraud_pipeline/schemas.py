@@ -309,7 +309,9 @@ CARD_TRANSACTIONS = TableSpec(
         _c("country", S, "ISO 3166 country code of lat/lon.", "003"),
         _c("device_id", S, "FK → devices. The device of a digital payment (online, transfer): usually the holder's "
                            "trusted phone; null when the card is present or money comes in.", "000/004", nullable=True),
-        _c("ip_address", S, "IP address of a digital payment's session; null otherwise.", "design", nullable=True),
+        _c("ip_address", S, "IP address of a digital payment's session; null otherwise. Documentation ranges only "
+                            "(nobody's): mobile carriers' and VPN exits' shared IPv4 in RFC 5737's blocks, homes, "
+                            "addresses abroad and the rings' own in RFC 3849's 2001:db8::/32.", "design", nullable=True),
         _c("session_id", S, "FK → customer_events.session_id. The web session an online purchase is the purchase "
                             "event of; null for every other row.", "002", nullable=True),
         _c("recipient_status", S, "For a payment out: NEW_RECIPIENT when the account had never paid this merchant, "
@@ -490,7 +492,8 @@ CUSTOMER_EVENTS = TableSpec(
                              "holder, as the shop and the bank see it).", "002"),
         _c("device_id", S, "FK → devices. The session's device (for fraud, the fraudster's).", "000/004",
            nullable=True),
-        _c("ip_address", S, "The session's IP address.", "design", nullable=True),
+        _c("ip_address", S, "The session's IP address, from the same documentation ranges as card_transactions'.",
+           "design", nullable=True),
         _c("merchant_id", S, "FK → merchants. The web shop.", "003"),
         _c("event_type", S, "page_view | click | add_to_cart | purchase (a session opens with a page_view of the "
                             "landing page; each product is a click and its page_view).", "002"),

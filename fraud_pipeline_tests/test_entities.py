@@ -19,6 +19,7 @@ from fraud_pipeline.generators import entities as generate
 from fraud_pipeline.generators.accounts import DENORMALISED_CUSTOMER_COLUMNS
 from fraud_pipeline.generators.columns import luhn_check_digit, luhn_valid, whole_years_between
 from fraud_pipeline.generators.fraud_plan import ato_payee_saves
+from fraud_pipeline.generators.world import build_world
 from fraud_pipeline.quality import entity_expectations, foreign_key_finding, key_findings, value_findings
 from fraud_pipeline_tests.conftest import generate_world, scaled
 
@@ -27,6 +28,9 @@ SHARE_TOLERANCE = 0.02  # ± 2 percentage points
 # RFC 6761 §6 (their subdomains too). example.co.za, say, is not among them: anyone may register it.
 RESERVED_DOMAINS = ("example.com", "example.net", "example.org")
 RESERVED_TLDS = ("example", "test", "invalid")
+# Addresses no one can hold: RFC 5737's IPv4 documentation blocks and RFC 3849's IPv6 documentation prefix.
+DOCUMENTATION_NETWORKS = tuple(ipaddress.ip_network(n) for n in
+                               ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32"))
 
 
 def _frame(world, table: str) -> pd.DataFrame:
@@ -187,11 +191,32 @@ def _contact_values(tables: dict) -> tuple[set, set]:
 
 def test_no_contact_value_in_any_table_reaches_anyone(world, scenario):
     """Every string of the entity tables and of a day's events (transactions, clickstream, balances, card events,
-    the web funnel): e-mails only at reserved domains."""
+    the web funnel): e-mails only at reserved domains, IP addresses only in the documentation ranges; and so is
+    every address of the world's pools (homes, mobile carriers, VPN exits, abroad, the rings' own)."""
     day = fraud_pipeline.generate(scenario.start_date, scenario)
     emails, addresses = _contact_values({**world, **day})
     assert len(emails) == scenario.population.customers
     assert all(_reserved_domain(e.split("@")[1]) for e in emails)
+    assert len(addresses) > 1000  # the day's sessions and payments carry addresses
+    pool = build_world(scenario, world).ip_address.to_pylist()
+    addresses |= {ipaddress.ip_address(a) for a in pool}
+    outside = [str(a) for a in addresses if not any(a in n for n in DOCUMENTATION_NETWORKS)]
+    assert not outside, outside[:5]
+
+
+def test_every_address_of_the_pools_is_distinct_and_written_canonically(world, scenario):
+    """Documentation space is small for IPv4 (three /24s: 762 hosts), so the pools must still fit: one home address
+    per customer (shared by a household), the shared mobile and VPN pools, addresses abroad, the rings' own."""
+    bank = build_world(scenario, world)
+    pool = bank.ip_address.to_pylist()
+    assert len(set(pool)) == len(pool)
+    assert all(str(ipaddress.ip_address(a)) == a for a in pool)  # RFC 5952 text, as a parser writes it back
+    homes, member = bank.home_ip, bank.devices.household_phone_of
+    alone = member < 0
+    assert len(np.unique(homes[alone])) == alone.sum() > 0.9 * len(homes)  # a home address of one's own ...
+    assert (homes[~alone] == member[~alone]).all()  # ... or the household member's
+    shared = np.concatenate([bank.mobile_ips, bank.vpn_ips, *bank.foreign_ips, bank.ring_ips.ravel()])
+    assert len(np.unique(shared)) == len(shared) and not np.isin(shared, homes).any()
 
 
 def test_every_customer_holds_an_account_and_the_first_opens_when_they_join(world, scenario):
