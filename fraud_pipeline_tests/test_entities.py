@@ -275,6 +275,45 @@ def test_card_numbers_are_unique_16_digit_luhn_valid_with_network_prefixes(world
     _assert_shares(cards["network"], scenario.cards.network)
 
 
+def test_every_card_number_is_unique_over_a_long_horizon_with_renewals_and_replacements(small_scenario):
+    """Twenty years: every card is renewed six or seven times; then forty replacements after fraud on every account.
+    Renewals and replacements must never take a number (an account's 34th replacement took the next account's
+    first renewal's)."""
+    start = small_scenario.start_date
+    long = scaled(small_scenario, end_date=start.replace(year=start.year + 20).isoformat())
+    tables = generate_world(long)
+    cards = tables["cards"].to_pandas()
+    generations = cards.groupby("account_id").size()
+    assert generations.max() >= 7
+    bank = build_world(long, tables)
+    accounts = np.arange(bank.n_accounts)
+    replacements = [bank.replacement_number(accounts, np.full(bank.n_accounts, k)) for k in range(40)]
+    numbers = pa.concat_arrays([bank.card_number, *replacements])
+    assert len(pc.unique(numbers)) == len(numbers) == len(cards) + 40 * bank.n_accounts
+    assert luhn_valid(numbers).all() and pc.all(pc.match_substring_regex(numbers, r"^\d{16}$")).as_py()
+    # a replacement keeps its account's BIN
+    first_bin = cards.drop_duplicates("account_id").set_index("account_id")["card_number"].str[:6]
+    owner = bank.account_id.to_pandas()
+    for number in replacements[::13]:
+        assert (number.to_pandas().str[:6].to_numpy() == first_bin.loc[owner].to_numpy()).all()
+
+
+def test_card_serials_stay_unique_at_two_million_customers():
+    """2,000,000 customers hold about 2,500,000 accounts: renewals and replacements still number every card once,
+    in the later half of the 9-digit serial space (the first half is the cards issued before the start)."""
+    from fraud_pipeline.generators.accounts import (FIRST_CARDS, SERIAL_SPACE, later_serial, renewal_slot,
+                                                    replacement_slot)
+    n = 2_500_000
+    account = np.arange(n)
+    serials = np.concatenate([later_serial(account, renewal_slot(g), n) for g in (1, 2, 3)]
+                             + [later_serial(account, replacement_slot(k), n) for k in (0, 1, 2, 3)])
+    assert serials.min() >= FIRST_CARDS and serials.max() < SERIAL_SPACE
+    serials.sort()  # (np.unique is twenty times slower here)
+    assert (np.diff(serials) > 0).all()
+    with pytest.raises(ValueError, match="serial space"):
+        later_serial(account[-1:], replacement_slot(100), n)  # 200 slots of 2.5 million: the space is spent
+
+
 def test_cards_belong_to_their_accounts_holder_and_renewals_replace_them_before_expiry(world, scenario):
     cards, accounts = _frame(world, "cards"), _frame(world, "accounts").set_index("account_id")
     assert (cards["customer_id"].to_numpy() == accounts.loc[cards["account_id"], "customer_id"].to_numpy()).all()

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fraud_pipeline.generators import fraud_plan, spending
-from fraud_pipeline.generators.accounts import later_serial
+from fraud_pipeline.generators.accounts import later_serial, replacement_slot
 from fraud_pipeline.generators.calendar import MONTH_DAYS
 from fraud_pipeline.generators.columns import luhn_check_digit, row_of
 from fraud_pipeline.generators.devices import NEVER, DevicePlan, day_number, device_plan
@@ -157,9 +157,10 @@ class World:
     def n_accounts(self) -> int:
         return len(self.account_id)
 
-    def replacement_number(self, account: np.ndarray, sequence: np.ndarray) -> pa.Array:
-        """Card numbers of replacements issued after fraud (sequences from 32: never a renewal's)."""
-        payload = self.card_bin[account] * 10**9 + later_serial(account, sequence)
+    def replacement_number(self, account: np.ndarray, number: np.ndarray) -> pa.Array:
+        """Card numbers of replacements issued after fraud: the account's `number`-th (0, 1, …), on the account's BIN,
+        with a serial no renewal and no other replacement takes."""
+        payload = self.card_bin[account] * 10**9 + later_serial(account, replacement_slot(number), self.n_accounts)
         return pc.cast(pa.array(payload * 10 + luhn_check_digit(payload, 15)), pa.string())
 
 
