@@ -31,3 +31,26 @@ DOCUMENTATION_IPV4 = ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
 DOCUMENTATION_IPV6 = "2001:db8::/32"
 DOCUMENTATION_IPV4_HOSTS = tuple(f"{network.rsplit('.', 1)[0]}.{host}" for network in DOCUMENTATION_IPV4
                                  for host in range(1, 255))
+
+# Card numbers. No standard reserves a Visa or Mastercard range for tests: ISO/IEC 7812-1 sets aside only IIN 00000
+# (ISO/TC 68's test IIN, not network-shaped) and the ISO register of issued IINs is not public. What the industry
+# shares as test data are the card numbers payment processors publish for their sandboxes, so the default BINs are
+# the first six digits of such numbers, each listed by at least two of:
+#   Stripe          https://docs.stripe.com/testing
+#   Braintree       https://developer.paypal.com/braintree/docs/reference/general/testing
+#   PayPal Payflow  https://www.paypalobjects.com/en_US/vhelp/paypalmanager_help/credit_card_numbers.htm
+#   TabaPay         https://developers.tabapay.com/docs/sandbox-test-cards
+# Numbers keep the network's shape (Visa 4…, Mastercard 51–55 or 2221–2720), 16 digits and a Luhn check digit; the
+# nine digits between BIN and check digit are the simulated bank's serials, unique across all BINs.
+PUBLISHED_TEST_CARDS = {
+    "4242424242424242": "Stripe, TabaPay",
+    "4111111111111111": "Braintree, PayPal Payflow, TabaPay",
+    "4012888888881881": "Stripe, Braintree, PayPal Payflow",
+    "5555555555554444": "Stripe, Braintree, PayPal Payflow, TabaPay",
+    "5105105105105100": "Stripe, Braintree, PayPal Payflow, TabaPay",
+    "2223003122003222": "Stripe, TabaPay (and 2223000048400011: Braintree, TabaPay)",
+}
+TEST_CARD_BINS = {"visa": ("424242", "411111", "401288"), "mastercard": ("555555", "510510", "222300")}
+assert all(any(number.startswith(b) for number in PUBLISHED_TEST_CARDS) for bins in TEST_CARD_BINS.values()
+           for b in bins)
+assert len({len(bins) for bins in TEST_CARD_BINS.values()}) == 1  # as many per network: a rectangular table

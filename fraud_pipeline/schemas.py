@@ -179,10 +179,12 @@ ACCOUNTS = TableSpec(
 
 CARDS = TableSpec(
     "cards", "entities", "Payment cards, one per account at the start, and their planned renewals (new numbers); "
-                         "cards reissued after fraud are in card_events. Unique Luhn-valid 16-digit numbers.",
+                         "cards reissued after fraud are in card_events. Unique Luhn-valid 16-digit numbers, by "
+                         "default on the processors' published test BINs.",
     (
-        _c("card_number", S, "PK. 16-digit card number: network prefix, bank BIN, unique serial, Luhn check digit.",
-           "002/003"),
+        _c("card_number", S, "PK. 16-digit card number: BIN (by default one of the processors' published test BINs — "
+                             "Visa 424242, 411111, 401288, Mastercard 555555, 510510, 222300; cards.bin_ranges: "
+                             "realistic draws live-range BINs), unique serial, Luhn check digit.", "002/003"),
         _c("account_id", S, "FK → accounts. The account the card draws on.", "design"),
         _c("customer_id", S, "FK → customers. The cardholder (the account's holder).", "design"),
         _c("network", S, "Card network: visa | mastercard.", "003"),

@@ -265,20 +265,59 @@ def test_money_is_sized_on_income_and_each_customer_has_one_salary_account(world
     assert closing.mean() == pytest.approx(scenario.accounts.closing.share * 0.93, abs=0.004)
 
 
-def test_card_numbers_are_unique_16_digit_luhn_valid_with_network_prefixes(world, scenario):
+# The published test card numbers the default BINs come from (Stripe's, Braintree's and PayPal Payflow's sandbox
+# lists, TabaPay's): each BIN is the first six digits of one of them.
+PUBLISHED_TEST_CARDS = {"visa": ("4242424242424242", "4111111111111111", "4012888888881881"),
+                        "mastercard": ("5555555555554444", "5105105105105100", "2223003122003222")}
+
+
+def _network_shaped(cards: pd.DataFrame) -> bool:
+    """Visa starts with 4; Mastercard with 51–55 or 2221–2720."""
+    visa = cards.loc[cards["network"] == "visa", "card_number"]
+    mastercard = cards.loc[cards["network"] == "mastercard", "card_number"]
+    two_series = mastercard.str[:4].astype(int).between(2221, 2720)
+    return visa.str.startswith("4").all() and (mastercard.str[:2].isin(["51", "52", "53", "54", "55"])
+                                               | two_series).all()
+
+
+def test_card_numbers_are_unique_16_digit_luhn_valid_on_published_test_bins(world, scenario):
+    """By default every number sits on a BIN the processors publish test cards on, not a random live range."""
     cards = _frame(world, "cards")
     assert cards["card_number"].is_unique
     assert cards["card_number"].str.fullmatch(r"\d{16}").all()
     assert luhn_valid(world["cards"]["card_number"].combine_chunks()).all()
-    assert cards.loc[cards["network"] == "visa", "card_number"].str.startswith("4").all()
-    assert cards.loc[cards["network"] == "mastercard", "card_number"].str[:2].isin(["51", "52", "53", "54", "55"]).all()
+    assert _network_shaped(cards)
+    for network, numbers in PUBLISHED_TEST_CARDS.items():
+        assert luhn_valid(pa.array(numbers)).all()
+        used = set(cards.loc[cards["network"] == network, "card_number"].str[:6])
+        assert used == {n[:6] for n in numbers}, network
     _assert_shares(cards["network"], scenario.cards.network)
+
+
+def test_realistic_bin_ranges_draw_the_banks_bins_in_live_ranges(small_scenario):
+    """cards.bin_ranges: realistic is the behaviour for BIN-based rules: three random BINs per network in live
+    ranges (so numbers may be issued cards'), unique, Luhn-valid; nothing else changes."""
+    realistic = scaled(small_scenario, cards={"bin_ranges": "realistic"})
+    tables = generate_world(realistic)
+    cards = tables["cards"].to_pandas()
+    assert cards["card_number"].is_unique and luhn_valid(tables["cards"]["card_number"].combine_chunks()).all()
+    assert _network_shaped(cards) and not cards["card_number"].str[:2].eq("22").any()
+    published = {n[:6] for numbers in PUBLISHED_TEST_CARDS.values() for n in numbers}
+    assert not cards["card_number"].str[:6].isin(published).any()
+    assert cards.groupby("network")["card_number"].apply(lambda c: c.str[:6].nunique()).le(3).all()
+    assert all(f.passed for f in value_findings(tables["cards"], entity_expectations(realistic)["cards"]))
+    assert not all(f.passed for f in value_findings(tables["cards"], entity_expectations(small_scenario)["cards"]))
+    default = generate_world(small_scenario)
+    assert tables["customers"].equals(default["customers"]) and tables["accounts"].equals(default["accounts"])
+    assert (cards["account_id"] == default["cards"]["account_id"].to_pandas()).all()
+    serials = default["cards"]["card_number"].to_pandas().str[6:15]
+    assert (cards["card_number"].str[6:15] == serials).all()  # the same serials on other BINs
 
 
 def test_every_card_number_is_unique_over_a_long_horizon_with_renewals_and_replacements(small_scenario):
     """Twenty years: every card is renewed six or seven times; then forty replacements after fraud on every account.
-    Renewals and replacements must never take a number (an account's 34th replacement took the next account's
-    first renewal's)."""
+    A handful of test BINs share one serial space, so renewals and replacements must never take a number (an
+    account's 34th replacement took the next account's first renewal's)."""
     start = small_scenario.start_date
     long = scaled(small_scenario, end_date=start.replace(year=start.year + 20).isoformat())
     tables = generate_world(long)

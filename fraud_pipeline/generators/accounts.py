@@ -21,11 +21,12 @@ from fraud_pipeline.generators import calendar
 from fraud_pipeline.generators import columns as col
 from fraud_pipeline.generators.devices import day_number, device_plan
 from fraud_pipeline.generators.streams import categorical, choose, distinct_per_row, stream
+from fraud_pipeline.reserved import TEST_CARD_BINS
 from fraud_pipeline.scenario import CARD_NETWORK_PREFIXES, PAY_SCHEDULES, Scenario
 
 DENORMALISED_CUSTOMER_COLUMNS = ("kyc_level", "risk_rating", "pep_flag", "occupation", "industry",
                                  "income_bracket", "country_risk")
-BANK_BINS_PER_NETWORK = 3
+BANK_BINS_PER_NETWORK = 3  # cards.bin_ranges: realistic
 SERIAL_SPACE = 10**9  # the nine digits between a 6-digit BIN and the check digit, unique across every BIN
 FIRST_CARDS = SERIAL_SPACE // 2  # serials below: cards issued before the start; above: cards issued later
 SCRAMBLE = 387_420_489  # 3**18: coprime with FIRST_CARDS, so later serials are a permutation with no visible order
@@ -126,14 +127,18 @@ def salary_accounts(owner: np.ndarray, status: np.ndarray, n_customers: int) -> 
 
 
 def cards(scenario: Scenario, accounts: pa.Table) -> pa.Table:
-    """One card per account at the start (network prefix + bank BIN + serial + Luhn digit), then its renewals
-    over the horizon: a new number, issued some weeks before the old one expires, valid three years. Serials are
-    unique across all BINs."""
+    """One card per account at the start (BIN + serial + Luhn digit), then its renewals over the horizon: a new
+    number, issued some weeks before the old one expires, valid three years. BINs: the published test BINs of the
+    card's network (cards.bin_ranges: test), or three random ones per network in live ranges (realistic); an
+    account's cards keep its BIN. Serials are unique across all BINs, so a few BINs number any bank."""
     config, n, seed = scenario.cards, accounts.num_rows, scenario.seed
     rng = lambda purpose: stream(seed, "cards", purpose)  # noqa: E731
     networks, network_index = choose(rng("network"), config.network, n)
-    bins = _bank_bins(rng("bins"), networks)
-    bin_of_card = bins[network_index, rng("bin").integers(0, BANK_BINS_PER_NETWORK, n)]
+    if config.bin_ranges == "test":
+        bins = np.array([[int(b) for b in TEST_CARD_BINS[network]] for network in networks], np.int64)
+    else:
+        bins = _bank_bins(rng("bins"), networks)
+    bin_of_card = bins[network_index, rng("bin").integers(0, bins.shape[1], n)]
     expiry_months = rng("expiry").integers(config.validity_months.min, config.validity_months.max + 1, n)
     start_month = scenario.start_date.year * 12 + scenario.start_date.month - 1
     opened = accounts["opened_date"].to_numpy().astype("datetime64[D]")
