@@ -9,6 +9,7 @@ import pandas as pd
 
 from fraud_pipeline import schemas
 from fraud_pipeline.regions import REGIONS
+from fraud_pipeline.reserved import TEST_CARD_BINS
 from fraud_pipeline.scenario import Scenario
 
 SCENARIOS = ("card_fraud_chain", "atm_abroad", "high_velocity", "account_takeover")
@@ -39,6 +40,16 @@ LIMITATIONS = (
     "The entity tables are planned over the horizon (cards, phones and payees dated after a row): filter by their "
     "dates before using them as of a row's time.",
 )
+
+
+def _card_numbers(scenario: Scenario) -> str:
+    """What the card numbers are, and so how to treat the files (cards.bin_ranges)."""
+    if scenario.cards.bin_ranges == "test":
+        bins = ", ".join(b for network in scenario.cards.network for b in TEST_CARD_BINS[network])
+        return (f"card numbers (cards.bin_ranges: test): Luhn-valid on the processors' published test BINs ({bins}); "
+                "a DLP scanner still matches them as card numbers unless it allows those prefixes")
+    return ("card numbers (cards.bin_ranges: realistic): Luhn-valid on random BINs in live Visa/Mastercard ranges; "
+            "some may be issued cards' numbers: treat the files as card data")
 
 
 @dataclass(frozen=True)
@@ -93,7 +104,8 @@ def card(scenario: Scenario, stored: list[StoredTable]) -> str:
                                       scenario.population.model_dump().items()) + "\n"
         f"- customer-initiated card payments a day: {scenario.card_transactions.per_day:,}; web visitors a day: "
         f"{scenario.web_funnel.visitors_per_day:,}\n"
-        f"- landing format: {scenario.anomalies.landing_format}",
+        f"- landing format: {scenario.anomalies.landing_format}\n"
+        f"- {_card_numbers(scenario)}",
         "## Tables", _md(tables),
         "Rows and partitions are those of complete tables (with a `_manifest.json`) at the time of writing.",
         *columns,
