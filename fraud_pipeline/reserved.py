@@ -23,6 +23,7 @@ def is_reserved_domain(domain: str) -> bool:
         return True
     return any(domain.lower() == name or domain.lower().endswith("." + name) for name in RESERVED_EMAIL_DOMAINS)
 
+
 # IP addresses. RFC 5737 sets aside three IPv4 blocks for documentation (TEST-NET-1/2/3) and RFC 3849 the IPv6 prefix
 # 2001:db8::/32; neither is ever routed, so no address in them is anyone's. The three /24s hold only 762 hosts: the
 # world puts its shared pools (mobile carriers' NAT addresses, VPN exits) there and gives each home, each address
