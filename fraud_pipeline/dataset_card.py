@@ -9,6 +9,7 @@ import pandas as pd
 
 from fraud_pipeline import schemas
 from fraud_pipeline.regions import REGIONS
+from fraud_pipeline.reserved import TEST_CARD_BINS
 from fraud_pipeline.scenario import Scenario
 
 SCENARIOS = ("card_fraud_chain", "atm_abroad", "high_velocity", "account_takeover")
@@ -27,8 +28,11 @@ LIMITATIONS = (
     "ledger, balances and fraud.",
     "A customer's card-present day is not consistent in space: a shopping session away from home and one near "
     "home can be minutes apart.",
-    "IP addresses are a synthetic pool (some shared by dozens of customers, some in reserved ranges); merchant and "
-    "payee names are Faker's; ten merchant categories (no fuel, airtime or prepaid electricity).",
+    "IP addresses are a synthetic pool entirely in the documentation ranges, so none is anyone's and none has a "
+    "place: mobile carriers' and VPN exits' addresses (shared by dozens of customers) in RFC 5737's three IPv4 "
+    "blocks, each home, address abroad and ring address a /64 of its own in RFC 3849's 2001:db8::/32 (more IPv6 "
+    "homes than South Africa has). E-mails are at reserved domains (RFC 2606 / RFC 6761); merchant and payee names "
+    "are Faker's; ten merchant categories (no fuel, airtime or prepaid electricity).",
     "Individual payees come from a shared pool, so one is saved by several unrelated customers; transfers between "
     "a customer's own accounts settle overnight like any transfer between customers.",
     "No fees, interest or cash deposits; refunds start on the calendar's first day and do not always match a "
@@ -36,6 +40,16 @@ LIMITATIONS = (
     "The entity tables are planned over the horizon (cards, phones and payees dated after a row): filter by their "
     "dates before using them as of a row's time.",
 )
+
+
+def _card_numbers(scenario: Scenario) -> str:
+    """What the card numbers are, and so how to treat the files (cards.bin_ranges)."""
+    if scenario.cards.bin_ranges == "test":
+        bins = ", ".join(b for network in scenario.cards.network for b in TEST_CARD_BINS[network])
+        return (f"card numbers (cards.bin_ranges: test): Luhn-valid on the processors' published test BINs ({bins}); "
+                "a DLP scanner still matches them as card numbers unless it allows those prefixes")
+    return ("card numbers (cards.bin_ranges: realistic): Luhn-valid on random BINs in live Visa/Mastercard ranges; "
+            "some may be issued cards' numbers: treat the files as card data")
 
 
 @dataclass(frozen=True)
@@ -90,7 +104,8 @@ def card(scenario: Scenario, stored: list[StoredTable]) -> str:
                                       scenario.population.model_dump().items()) + "\n"
         f"- customer-initiated card payments a day: {scenario.card_transactions.per_day:,}; web visitors a day: "
         f"{scenario.web_funnel.visitors_per_day:,}\n"
-        f"- landing format: {scenario.anomalies.landing_format}",
+        f"- landing format: {scenario.anomalies.landing_format}\n"
+        f"- {_card_numbers(scenario)}",
         "## Tables", _md(tables),
         "Rows and partitions are those of complete tables (with a `_manifest.json`) at the time of writing.",
         *columns,

@@ -16,7 +16,8 @@ import pyarrow.compute as pc
 
 from fraud_pipeline.generators.columns import luhn_valid
 from fraud_pipeline.generators.timeline import batch_of
-from fraud_pipeline.scenario import PAY_SCHEDULES, Scenario
+from fraud_pipeline.reserved import RESERVED_DOMAIN_PATTERN, TEST_CARD_BINS
+from fraud_pipeline.scenario import CARD_NETWORK_PREFIXES, PAY_SCHEDULES, Scenario
 
 SAMPLE = 5
 
@@ -159,10 +160,17 @@ def entity_expectations(scenario: Scenario) -> dict[str, dict[str, Expectation]]
     within_horizon = Between(date(1900, 1, 1), scenario.horizon_end)
     countries = (region.country_code, *(dest.country_code for dest in region.destinations))
     currencies = (region.currency, *(dest.currency for dest in region.destinations))
+    if scenario.cards.bin_ranges == "test":  # the published test BINs (fraud_pipeline.reserved)
+        first_digits = tuple(b for network in scenario.cards.network for b in TEST_CARD_BINS[network])
+        bin_rule = "a published test BIN (" + ", ".join(first_digits) + ")"
+    else:
+        first_digits = tuple(p for network in scenario.cards.network for p in CARD_NETWORK_PREFIXES[network])
+        bin_rule = "a network prefix (" + ", ".join(first_digits) + ")"
+    prefixes = "|".join(first_digits)
     return {
         "customers": {
             "sex": OneOf(tuple(c.sex)),
-            "email": Matches(r"[a-z.]+[0-9]*@[a-z0-9.-]+"),
+            "email": Matches(rf"[a-z.]+[0-9]*@(?:{RESERVED_DOMAIN_PATTERN})"),  # reserved domains only
             "age": Between(c.age.min, c.age.max),
             "home_province": OneOf(provinces),
             "home_lat": lat,
@@ -197,9 +205,10 @@ def entity_expectations(scenario: Scenario) -> dict[str, dict[str, Expectation]]
             "credit_limit": Between(0.0, float("inf")),
         },
         "cards": {
-            "card_number": Satisfies("16 digits passing the Luhn check",
-                                     lambda v: pc.match_substring_regex(v, r"^\d{16}$").to_numpy(zero_copy_only=False)
-                                     & luhn_valid(v)),
+            "card_number": Satisfies(f"16 digits passing the Luhn check, starting with {bin_rule}",
+                                     lambda v: pc.and_(pc.match_substring_regex(v, r"^\d{16}$"),
+                                                       pc.match_substring_regex(v, f"^(?:{prefixes})")).to_numpy(
+                                         zero_copy_only=False) & luhn_valid(v)),
             "network": OneOf(tuple(scenario.cards.network)),
             "card_type": OneOf(tuple(scenario.cards.card_type)),
             "expiry": Matches(r"(0[1-9]|1[0-2])/\d{2}"),

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fraud_pipeline.reserved import is_reserved_domain
+
 
 @dataclass(frozen=True)
 class City:
@@ -58,7 +60,7 @@ class Region:
     timezone: str
     provinces: tuple[Province, ...]
     name_locales: tuple[str, ...]
-    email_domains: tuple[str, ...]
+    email_domains: tuple[str, ...]  # reserved names only (see fraud_pipeline.reserved): the names are realistic
     destinations: tuple[Destination, ...]
     ecommerce_cities: tuple[str, ...]  # where the region's own web shops are registered (cities of its provinces)
 
@@ -80,7 +82,11 @@ SOUTH_AFRICA = Region(
     currency="ZAR",
     timezone="Africa/Johannesburg",
     name_locales=("zu_ZA", "en_GB"),
-    email_domains=("gmail.com", "outlook.com", "yahoo.com", "webmail.co.za", "mweb.co.za", "telkomsa.net"),
+    # A provider mix in reserved names only (RFC 2606 / RFC 6761): global webmail under example.com/.net/.org, local
+    # ISPs under za.example, a mobile operator's mail under .test. Real providers' domains with realistic names would
+    # be real people's addresses.
+    email_domains=("mail.example.com", "inbox.example.net", "post.example.org", "webmail.za.example",
+                   "broadband.za.example", "mobile.test"),
     # South Africans' most visited countries (neighbours first, then long-haul); rates ZAR per unit, approximate.
     destinations=(
         _destination("Windhoek", -22.5609, 17.0658, "NA", "NAD", 1.0, 50, 0.12),
@@ -135,3 +141,8 @@ SOUTH_AFRICA = Region(
 )
 
 REGIONS: dict[str, Region] = {SOUTH_AFRICA.key: SOUTH_AFRICA}
+
+for _region in REGIONS.values():  # a region that names a deliverable domain is a bug, caught at import
+    _unreserved = [d for d in _region.email_domains if not is_reserved_domain(d)]
+    if _unreserved:
+        raise ValueError(f"region {_region.key}: e-mail domains {_unreserved} are not reserved names (RFC 2606/6761)")

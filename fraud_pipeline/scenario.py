@@ -25,6 +25,7 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, PositiveInt,
 from fraud_pipeline import schemas
 from fraud_pipeline.generators.timeline import BASELINE_DAYS
 from fraud_pipeline.regions import REGIONS, Region
+from fraud_pipeline.reserved import TEST_CARD_BINS
 
 DEFAULT_SCENARIO_FILE = Path(__file__).with_name("default_scenario.yaml")
 SCENARIO_ENV = "FRAUD_PIPELINE_SCENARIO"
@@ -35,8 +36,10 @@ MONTH_DAYS = 365.25 / 12
 TYPED_LEAST = 10.0  # the smallest transfer a customer types (scenario currency)
 
 
-# Card networks and their issuer prefixes (the first digits of a card number).
+# Card networks and their issuer prefixes (the first digits of a card number) for `cards.bin_ranges: realistic`; the
+# default, `test`, uses the processors' published test BINs (fraud_pipeline.reserved.TEST_CARD_BINS).
 CARD_NETWORK_PREFIXES = {"visa": ("4",), "mastercard": ("51", "52", "53", "54", "55")}
+assert set(TEST_CARD_BINS) == set(CARD_NETWORK_PREFIXES)
 # High-risk beneficiary types are the exit nodes of seed 004's money flows.
 BENEFICIARY_TYPES = ("individual", "merchant", "crypto", "offshore")
 HIGH_RISK_BENEFICIARY_TYPES = ("crypto", "offshore")
@@ -251,6 +254,9 @@ class Cards(Section):
     credit_limit_of_income: FloatRange
     renewal_days_before_expiry: IntRange
     replacement_days: IntRange
+    # test: the processors' published test BINs (numbers a scanner may still match, on ranges used for test data);
+    # realistic: three random BINs per network in live ranges, for BIN-based rules (numbers may be issued cards')
+    bin_ranges: Literal["test", "realistic"]
 
 
 class Devices(Section):

@@ -82,7 +82,8 @@ CUSTOMERS = TableSpec(
         _c("customer_id", S, "PK. Customer id, C + number; numbered in the order customers joined."),
         _c("name", S, "Full name, from the region's name pools.", "003"),
         _c("sex", S, "F or M.", "003"),
-        _c("email", S, "E-mail address built from the name; unique.", "003"),
+        _c("email", S, "E-mail address built from the name; unique. At a reserved domain (RFC 2606 / RFC 6761: "
+                    "example.com/.net/.org and .example, .test, .invalid names), so it reaches nobody.", "003"),
         _c("birthdate", D, "Date of birth.", "003"),
         _c("age", I32, "Age in whole years on the scenario's start date; within customers.age.", "003/004"),
         _c("home_province", S, "Province of residence, drawn by population share.", "000"),
@@ -178,10 +179,12 @@ ACCOUNTS = TableSpec(
 
 CARDS = TableSpec(
     "cards", "entities", "Payment cards, one per account at the start, and their planned renewals (new numbers); "
-                         "cards reissued after fraud are in card_events. Unique Luhn-valid 16-digit numbers.",
+                         "cards reissued after fraud are in card_events. Unique Luhn-valid 16-digit numbers, by "
+                         "default on the processors' published test BINs.",
     (
-        _c("card_number", S, "PK. 16-digit card number: network prefix, bank BIN, unique serial, Luhn check digit.",
-           "002/003"),
+        _c("card_number", S, "PK. 16-digit card number: BIN (by default one of the processors' published test BINs — "
+                             "Visa 424242, 411111, 401288, Mastercard 555555, 510510, 222300; cards.bin_ranges: "
+                             "realistic draws live-range BINs), unique serial, Luhn check digit.", "002/003"),
         _c("account_id", S, "FK → accounts. The account the card draws on.", "design"),
         _c("customer_id", S, "FK → customers. The cardholder (the account's holder).", "design"),
         _c("network", S, "Card network: visa | mastercard.", "003"),
@@ -308,7 +311,9 @@ CARD_TRANSACTIONS = TableSpec(
         _c("country", S, "ISO 3166 country code of lat/lon.", "003"),
         _c("device_id", S, "FK → devices. The device of a digital payment (online, transfer): usually the holder's "
                            "trusted phone; null when the card is present or money comes in.", "000/004", nullable=True),
-        _c("ip_address", S, "IP address of a digital payment's session; null otherwise.", "design", nullable=True),
+        _c("ip_address", S, "IP address of a digital payment's session; null otherwise. Documentation ranges only "
+                            "(nobody's): mobile carriers' and VPN exits' shared IPv4 in RFC 5737's blocks, homes, "
+                            "addresses abroad and the rings' own in RFC 3849's 2001:db8::/32.", "design", nullable=True),
         _c("session_id", S, "FK → customer_events.session_id. The web session an online purchase is the purchase "
                             "event of; null for every other row.", "002", nullable=True),
         _c("recipient_status", S, "For a payment out: NEW_RECIPIENT when the account had never paid this merchant, "
@@ -489,7 +494,8 @@ CUSTOMER_EVENTS = TableSpec(
                              "holder, as the shop and the bank see it).", "002"),
         _c("device_id", S, "FK → devices. The session's device (for fraud, the fraudster's).", "000/004",
            nullable=True),
-        _c("ip_address", S, "The session's IP address.", "design", nullable=True),
+        _c("ip_address", S, "The session's IP address, from the same documentation ranges as card_transactions'.",
+           "design", nullable=True),
         _c("merchant_id", S, "FK → merchants. The web shop.", "003"),
         _c("event_type", S, "page_view | click | add_to_cart | purchase (a session opens with a page_view of the "
                             "landing page; each product is a click and its page_view).", "002"),

@@ -5,8 +5,10 @@ import re
 import dagster as dg
 
 from fraud_pipeline import schemas
+from fraud_pipeline.dataset_card import card
 from fraud_pipeline.definitions import build_definitions
 from fraud_pipeline.storage import ObjectStore
+from fraud_pipeline_tests.conftest import scaled
 from fraud_pipeline_tests.test_events import _range, _run, tiny  # noqa: F401 (the small scenario fixture)
 
 
@@ -33,3 +35,10 @@ def test_the_card_lists_every_table_with_the_rows_its_manifests_hold(tmp_path, t
     assert listed["events/card_transactions"][0] > 1000 and listed["landing/web_visits"] == (0, "—")
     for spec in schemas.TABLES.values():  # every column of every table is described
         assert all(f"| `{c.name}`" in text for c in spec.columns), spec.name
+
+
+def test_the_card_says_what_the_card_numbers_are(scenario):
+    """The card travels with the files: it says whether their card numbers are on test BINs or may be real ones."""
+    assert "published test BINs (424242, 411111, 401288, 555555, 510510, 222300)" in card(scenario, [])
+    realistic = card(scaled(scenario, cards={"bin_ranges": "realistic"}), [])
+    assert "some may be issued cards' numbers" in realistic and "test BINs" not in realistic

@@ -4,21 +4,33 @@ Tolerances are about four binomial standard errors at the default size (20,000 c
 so an honest generator passes essentially always and a wrong share fails.
 """
 
+import ipaddress
+import re
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
+import fraud_pipeline
 from fraud_pipeline import schemas
 from fraud_pipeline.generators import entities as generate
 from fraud_pipeline.generators.accounts import DENORMALISED_CUSTOMER_COLUMNS
 from fraud_pipeline.generators.columns import luhn_check_digit, luhn_valid, whole_years_between
 from fraud_pipeline.generators.fraud_plan import ato_payee_saves
+from fraud_pipeline.generators.world import build_world
 from fraud_pipeline.quality import entity_expectations, foreign_key_finding, key_findings, value_findings
 from fraud_pipeline_tests.conftest import generate_world, scaled
 
 SHARE_TOLERANCE = 0.02  # ± 2 percentage points
+# Names no one can hold: the second-level domains of RFC 2606 §3 and the top-level domains of RFC 2606 §2 /
+# RFC 6761 §6 (their subdomains too). example.co.za, say, is not among them: anyone may register it.
+RESERVED_DOMAINS = ("example.com", "example.net", "example.org")
+RESERVED_TLDS = ("example", "test", "invalid")
+# Addresses no one can hold: RFC 5737's IPv4 documentation blocks and RFC 3849's IPv6 documentation prefix.
+DOCUMENTATION_NETWORKS = tuple(ipaddress.ip_network(n) for n in
+                               ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32"))
 
 
 def _frame(world, table: str) -> pd.DataFrame:
@@ -133,6 +145,80 @@ def test_emails_are_unique_and_built_from_names(world):
     assert (local.str.split(".").str[0] == first).mean() > 0.99
 
 
+def _reserved_domain(domain: str) -> bool:
+    labels = domain.split(".")
+    return ((len(labels) >= 2 and labels[-1] in RESERVED_TLDS and all(labels))
+            or any(domain == name or domain.endswith("." + name) for name in RESERVED_DOMAINS))
+
+
+def test_reserved_domain_rule_knows_what_is_reserved():
+    assert all(map(_reserved_domain, ["example.com", "mail.example.net", "webmail.za.example", "mobile.test"]))
+    assert not any(map(_reserved_domain, ["gmail.com", "example.co.za", "mweb.co.za", "test", "notexample.com"]))
+
+
+def test_every_email_domain_is_reserved_so_no_address_reaches_anyone(world, scenario):
+    """Real providers' domains (gmail.com, telkomsa.net …) with real South African names reach real people."""
+    domains = _frame(world, "customers")["email"].str.split("@").str[1]
+    assert domains.map(_reserved_domain).all(), sorted(set(domains[~domains.map(_reserved_domain)]))
+    assert all(map(_reserved_domain, scenario.geography.email_domains))
+    assert domains.nunique() > 3  # still a mix of providers
+
+
+def test_the_only_contact_columns_are_emails_and_ip_addresses():
+    """Guards the next test: a new phone, address or handle column must be added to it."""
+    contact = re.compile(r"(^|_)(e?mail|phone|msisdn|mobile|tel|fax|ip|address|url|website|contact|handle)(_|$)")
+    assert {c.name for t in schemas.TABLES.values() for c in t.columns if contact.search(c.name)} == {
+        "email", "ip_address"}
+
+
+def _contact_values(tables: dict) -> tuple[set, set]:
+    """Every string value of every table that is an e-mail address or an IP address."""
+    emails, addresses = set(), set()
+    for table in tables.values():
+        for field in table.schema:
+            if not pa.types.is_string(field.type):
+                continue
+            values = pc.unique(table[field.name].drop_null()).to_pylist()
+            emails |= {v for v in values if re.fullmatch(r"[^@\s]+@[^@\s]+", v)}
+            for value in values:
+                if ":" in value or re.fullmatch(r"\d+\.\d+\.\d+\.\d+", value):
+                    try:
+                        addresses.add(ipaddress.ip_address(value))
+                    except ValueError:
+                        pass
+    return emails, addresses
+
+
+def test_no_contact_value_in_any_table_reaches_anyone(world, scenario):
+    """Every string of the entity tables and of a day's events (transactions, clickstream, balances, card events,
+    the web funnel): e-mails only at reserved domains, IP addresses only in the documentation ranges; and so is
+    every address of the world's pools (homes, mobile carriers, VPN exits, abroad, the rings' own)."""
+    day = fraud_pipeline.generate(scenario.start_date, scenario)
+    emails, addresses = _contact_values({**world, **day})
+    assert len(emails) == scenario.population.customers
+    assert all(_reserved_domain(e.split("@")[1]) for e in emails)
+    assert len(addresses) > 1000  # the day's sessions and payments carry addresses
+    pool = build_world(scenario, world).ip_address.to_pylist()
+    addresses |= {ipaddress.ip_address(a) for a in pool}
+    outside = [str(a) for a in addresses if not any(a in n for n in DOCUMENTATION_NETWORKS)]
+    assert not outside, outside[:5]
+
+
+def test_every_address_of_the_pools_is_distinct_and_written_canonically(world, scenario):
+    """Documentation space is small for IPv4 (three /24s: 762 hosts), so the pools must still fit: one home address
+    per customer (shared by a household), the shared mobile and VPN pools, addresses abroad, the rings' own."""
+    bank = build_world(scenario, world)
+    pool = bank.ip_address.to_pylist()
+    assert len(set(pool)) == len(pool)
+    assert all(str(ipaddress.ip_address(a)) == a for a in pool)  # RFC 5952 text, as a parser writes it back
+    homes, member = bank.home_ip, bank.devices.household_phone_of
+    alone = member < 0
+    assert len(np.unique(homes[alone])) == alone.sum() > 0.9 * len(homes)  # a home address of one's own ...
+    assert (homes[~alone] == member[~alone]).all()  # ... or the household member's
+    shared = np.concatenate([bank.mobile_ips, bank.vpn_ips, *bank.foreign_ips, bank.ring_ips.ravel()])
+    assert len(np.unique(shared)) == len(shared) and not np.isin(shared, homes).any()
+
+
 def test_every_customer_holds_an_account_and_the_first_opens_when_they_join(world, scenario):
     customers, accounts = _frame(world, "customers"), _frame(world, "accounts")
     per_customer = accounts.groupby("customer_id").size()
@@ -179,14 +265,92 @@ def test_money_is_sized_on_income_and_each_customer_has_one_salary_account(world
     assert closing.mean() == pytest.approx(scenario.accounts.closing.share * 0.93, abs=0.004)
 
 
-def test_card_numbers_are_unique_16_digit_luhn_valid_with_network_prefixes(world, scenario):
+# The published test card numbers the default BINs come from (Stripe's, Braintree's and PayPal Payflow's sandbox
+# lists, TabaPay's): each BIN is the first six digits of one of them.
+PUBLISHED_TEST_CARDS = {"visa": ("4242424242424242", "4111111111111111", "4012888888881881"),
+                        "mastercard": ("5555555555554444", "5105105105105100", "2223003122003222")}
+
+
+def _network_shaped(cards: pd.DataFrame) -> bool:
+    """Visa starts with 4; Mastercard with 51–55 or 2221–2720."""
+    visa = cards.loc[cards["network"] == "visa", "card_number"]
+    mastercard = cards.loc[cards["network"] == "mastercard", "card_number"]
+    two_series = mastercard.str[:4].astype(int).between(2221, 2720)
+    return visa.str.startswith("4").all() and (mastercard.str[:2].isin(["51", "52", "53", "54", "55"])
+                                               | two_series).all()
+
+
+def test_card_numbers_are_unique_16_digit_luhn_valid_on_published_test_bins(world, scenario):
+    """By default every number sits on a BIN the processors publish test cards on, not a random live range."""
     cards = _frame(world, "cards")
     assert cards["card_number"].is_unique
     assert cards["card_number"].str.fullmatch(r"\d{16}").all()
     assert luhn_valid(world["cards"]["card_number"].combine_chunks()).all()
-    assert cards.loc[cards["network"] == "visa", "card_number"].str.startswith("4").all()
-    assert cards.loc[cards["network"] == "mastercard", "card_number"].str[:2].isin(["51", "52", "53", "54", "55"]).all()
+    assert _network_shaped(cards)
+    for network, numbers in PUBLISHED_TEST_CARDS.items():
+        assert luhn_valid(pa.array(numbers)).all()
+        used = set(cards.loc[cards["network"] == network, "card_number"].str[:6])
+        assert used == {n[:6] for n in numbers}, network
     _assert_shares(cards["network"], scenario.cards.network)
+
+
+def test_realistic_bin_ranges_draw_the_banks_bins_in_live_ranges(small_scenario):
+    """cards.bin_ranges: realistic is the behaviour for BIN-based rules: three random BINs per network in live
+    ranges (so numbers may be issued cards'), unique, Luhn-valid; nothing else changes."""
+    realistic = scaled(small_scenario, cards={"bin_ranges": "realistic"})
+    tables = generate_world(realistic)
+    cards = tables["cards"].to_pandas()
+    assert cards["card_number"].is_unique and luhn_valid(tables["cards"]["card_number"].combine_chunks()).all()
+    assert _network_shaped(cards) and not cards["card_number"].str[:2].eq("22").any()
+    published = {n[:6] for numbers in PUBLISHED_TEST_CARDS.values() for n in numbers}
+    assert not cards["card_number"].str[:6].isin(published).any()
+    assert cards.groupby("network")["card_number"].apply(lambda c: c.str[:6].nunique()).le(3).all()
+    assert all(f.passed for f in value_findings(tables["cards"], entity_expectations(realistic)["cards"]))
+    assert not all(f.passed for f in value_findings(tables["cards"], entity_expectations(small_scenario)["cards"]))
+    default = generate_world(small_scenario)
+    assert tables["customers"].equals(default["customers"]) and tables["accounts"].equals(default["accounts"])
+    assert (cards["account_id"] == default["cards"]["account_id"].to_pandas()).all()
+    serials = default["cards"]["card_number"].to_pandas().str[6:15]
+    assert (cards["card_number"].str[6:15] == serials).all()  # the same serials on other BINs
+
+
+def test_every_card_number_is_unique_over_a_long_horizon_with_renewals_and_replacements(small_scenario):
+    """Twenty years: every card is renewed six or seven times; then forty replacements after fraud on every account.
+    A handful of test BINs share one serial space, so renewals and replacements must never take a number (an
+    account's 34th replacement took the next account's first renewal's)."""
+    start = small_scenario.start_date
+    long = scaled(small_scenario, end_date=start.replace(year=start.year + 20).isoformat())
+    tables = generate_world(long)
+    cards = tables["cards"].to_pandas()
+    generations = cards.groupby("account_id").size()
+    assert generations.max() >= 7
+    bank = build_world(long, tables)
+    accounts = np.arange(bank.n_accounts)
+    replacements = [bank.replacement_number(accounts, np.full(bank.n_accounts, k)) for k in range(40)]
+    numbers = pa.concat_arrays([bank.card_number, *replacements])
+    assert len(pc.unique(numbers)) == len(numbers) == len(cards) + 40 * bank.n_accounts
+    assert luhn_valid(numbers).all() and pc.all(pc.match_substring_regex(numbers, r"^\d{16}$")).as_py()
+    # a replacement keeps its account's BIN
+    first_bin = cards.drop_duplicates("account_id").set_index("account_id")["card_number"].str[:6]
+    owner = bank.account_id.to_pandas()
+    for number in replacements[::13]:
+        assert (number.to_pandas().str[:6].to_numpy() == first_bin.loc[owner].to_numpy()).all()
+
+
+def test_card_serials_stay_unique_at_two_million_customers():
+    """2,000,000 customers hold about 2,500,000 accounts: renewals and replacements still number every card once,
+    in the later half of the 9-digit serial space (the first half is the cards issued before the start)."""
+    from fraud_pipeline.generators.accounts import (FIRST_CARDS, SERIAL_SPACE, later_serial, renewal_slot,
+                                                    replacement_slot)
+    n = 2_500_000
+    account = np.arange(n)
+    serials = np.concatenate([later_serial(account, renewal_slot(g), n) for g in (1, 2, 3)]
+                             + [later_serial(account, replacement_slot(k), n) for k in (0, 1, 2, 3)])
+    assert serials.min() >= FIRST_CARDS and serials.max() < SERIAL_SPACE
+    serials.sort()  # (np.unique is twenty times slower here)
+    assert (np.diff(serials) > 0).all()
+    with pytest.raises(ValueError, match="serial space"):
+        later_serial(account[-1:], replacement_slot(100), n)  # 200 slots of 2.5 million: the space is spent
 
 
 def test_cards_belong_to_their_accounts_holder_and_renewals_replace_them_before_expiry(world, scenario):
@@ -340,6 +504,12 @@ def test_quality_findings_catch_duplicates_orphans_and_out_of_range_values(world
     young = world["customers"].set_column(5, "age", pa.array(np.full(world["customers"].num_rows, 12, np.int32)))
     findings = {f.rule: f for f in value_findings(young, entity_expectations(scenario)["customers"])}
     assert findings["age between 18 and 100"].failures == young.num_rows
+
+    emails = world["customers"]["email"].to_pylist()
+    emails[:2] = ["thabo.nkosi@gmail.com", "lerato.dube@example.co.za"]  # deliverable: not reserved names
+    deliverable = world["customers"].set_column(3, "email", pa.array(emails))
+    found = value_findings(deliverable, entity_expectations(scenario)["customers"])
+    assert [f.failures for f in found if f.rule.startswith("email")] == [2]
 
 
 def test_customer_attributes_agree_with_each_other(world, scenario):

@@ -84,6 +84,7 @@ def test_the_shipped_defaults_are_the_file_itself(scenario):
     ("population: {customers: 30000}", "population: accounts (25000) must be at least customers (30000)"),
     ("customers: {age: {min: 10, max: 70}}", "customers.age: customer ages must lie within 18–110 (got 10–70)"),
     ("cards: {network: {amex: 1.0}}", "cards.network: unknown card network 'amex'; allowed: visa, mastercard"),
+    ("cards: {bin_ranges: live}", "cards.bin_ranges: Input should be 'test' or 'realistic' (got 'live')"),
     ("beneficiaries: {per_account: {min: 5, max: 2}}", "beneficiaries.per_account: min must not exceed max"),
     ("merchants: {atm_mcc: '60111'}", "merchants.atm_mcc: String should match pattern"),
     ("storage: {url: 'gs://bucket/x'}", "storage.url: storage url scheme must be a local path, file:// or s3://"),

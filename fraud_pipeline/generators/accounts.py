@@ -21,15 +21,15 @@ from fraud_pipeline.generators import calendar
 from fraud_pipeline.generators import columns as col
 from fraud_pipeline.generators.devices import day_number, device_plan
 from fraud_pipeline.generators.streams import categorical, choose, distinct_per_row, stream
+from fraud_pipeline.reserved import TEST_CARD_BINS
 from fraud_pipeline.scenario import CARD_NETWORK_PREFIXES, PAY_SCHEDULES, Scenario
 
 DENORMALISED_CUSTOMER_COLUMNS = ("kyc_level", "risk_rating", "pep_flag", "occupation", "industry",
                                  "income_bracket", "country_risk")
-BANK_BINS_PER_NETWORK = 3
-SERIAL_SPACE = 10**9
+BANK_BINS_PER_NETWORK = 3  # cards.bin_ranges: realistic
+SERIAL_SPACE = 10**9  # the nine digits between a 6-digit BIN and the check digit, unique across every BIN
 FIRST_CARDS = SERIAL_SPACE // 2  # serials below: cards issued before the start; above: cards issued later
 SCRAMBLE = 387_420_489  # 3**18: coprime with FIRST_CARDS, so later serials are a permutation with no visible order
-MAX_CARDS_PER_ACCOUNT = 64
 RENEWED_VALIDITY_MONTHS = 36
 STATUS_NAMES = ("active", "dormant", "frozen", "closed")  # an account's status; closed from its closing day
 
@@ -158,13 +158,18 @@ def card_weights(scenario: Scenario, role: np.ndarray, status: np.ndarray) -> np
 
 
 def cards(scenario: Scenario, accounts: pa.Table) -> pa.Table:
-    """One card per account at the start (network prefix + bank BIN + serial + Luhn digit), then its renewals
-    over the horizon: a new number, issued some weeks before the old one expires, valid three years."""
+    """One card per account at the start (BIN + serial + Luhn digit), then its renewals over the horizon: a new
+    number, issued some weeks before the old one expires, valid three years. BINs: the published test BINs of the
+    card's network (cards.bin_ranges: test), or three random ones per network in live ranges (realistic); an
+    account's cards keep its BIN. Serials are unique across all BINs, so a few BINs number any bank."""
     config, n, seed = scenario.cards, accounts.num_rows, scenario.seed
     rng = lambda purpose: stream(seed, "cards", purpose)  # noqa: E731
     networks, network_index = choose(rng("network"), config.network, n)
-    bins = _bank_bins(rng("bins"), networks)
-    bin_of_card = bins[network_index, rng("bin").integers(0, BANK_BINS_PER_NETWORK, n)]
+    if config.bin_ranges == "test":
+        bins = np.array([[int(b) for b in TEST_CARD_BINS[network]] for network in networks], np.int64)
+    else:
+        bins = _bank_bins(rng("bins"), networks)
+    bin_of_card = bins[network_index, rng("bin").integers(0, bins.shape[1], n)]
     expiry_months = rng("expiry").integers(config.validity_months.min, config.validity_months.max + 1, n)
     start_month = scenario.start_date.year * 12 + scenario.start_date.month - 1
     opened = accounts["opened_date"].to_numpy().astype("datetime64[D]")
@@ -186,7 +191,7 @@ def cards(scenario: Scenario, accounts: pa.Table) -> pa.Table:
         if not keep.any():
             break
         account.append(account[-1][keep])
-        serial.append(later_serial(account[-1], sequence))
+        serial.append(later_serial(account[-1], renewal_slot(sequence), n))
         expiry.append(expiry[-1][keep] + RENEWED_VALIDITY_MONTHS)
         issue_day.append(due[keep])
         replaces.append(rows[keep])
@@ -210,11 +215,27 @@ def cards(scenario: Scenario, accounts: pa.Table) -> pa.Table:
     })
 
 
-def later_serial(account: np.ndarray, sequence: int | np.ndarray) -> np.ndarray:
-    """The serial of an account's `sequence`-th card issued after the start (renewal or replacement): unique, and
-    scrambled so that numbers show no order."""
-    x = np.asarray(account, np.int64) * MAX_CARDS_PER_ACCOUNT + sequence
+def later_serial(account: np.ndarray, slot: int | np.ndarray, n_accounts: int) -> np.ndarray:
+    """The serial of a card issued after the start, by its account and slot (`renewal_slot`, `replacement_slot`):
+    slot × accounts + account numbers every (account, slot) once, and an affine map modulo FIRST_CARDS (a bijection:
+    SCRAMBLE is coprime with it) spreads that over the later half of the serial space, so numbers show no order. No
+    account runs out of slots before the space does: 200 slots per account at 2.5 million accounts (2 million
+    customers), 20,000 at the default 25,000. Raises ValueError when the space is spent."""
+    x = np.asarray(slot, np.int64) * n_accounts + np.asarray(account, np.int64)
+    if x.size and int(x.max()) >= FIRST_CARDS:
+        raise ValueError(f"card serial space spent: slot {int(np.max(slot))} of {n_accounts:,} accounts needs more "
+                         f"than {FIRST_CARDS:,} later serials")
     return FIRST_CARDS + (x * SCRAMBLE + 7919) % FIRST_CARDS
+
+
+def renewal_slot(generation: int | np.ndarray) -> int | np.ndarray:
+    """An account's `generation`-th renewal (1, 2, …) takes the even slots."""
+    return 2 * (np.asarray(generation) - 1)
+
+
+def replacement_slot(number: int | np.ndarray) -> int | np.ndarray:
+    """An account's `number`-th replacement after fraud (0, 1, …) takes the odd slots: never a renewal's serial."""
+    return 2 * np.asarray(number) + 1
 
 
 def _month_start(absolute_month: np.ndarray) -> np.ndarray:

@@ -30,7 +30,6 @@ from fraud_pipeline.generators.timeline import MS_PER_DAY, arrival_lag_ms, batch
 from fraud_pipeline.generators.world import STATUS_NAMES, World
 
 ID_SPACE = 10**8  # transaction numbers per arrival day
-REPLACEMENT_FIRST_SEQUENCE = 32  # replacements never take a renewal's card number
 REPLACEMENT_VALIDITY_MONTHS = 36
 OVERNIGHT_BATCH_MS = (1_800_000, 7_200_000)  # 00:30–02:00: transfers between our accounts reach the payee
 REFUND_DAYS = (1, 14)
@@ -140,9 +139,9 @@ def _apply_blocks(world: World, state: State, new_blocks: Blocks, end: int) -> t
         rng = stream(world.scenario.seed, "card_replacements", state.day.isoformat())
         delivery = world.scenario.cards.replacement_days
         days = rng.integers(delivery.min, delivery.max + 1, len(applied.card))
-        # the account's replacements so far, then today's in order
-        sequence = (REPLACEMENT_FIRST_SEQUENCE + np.bincount(cards.account[:first_issued], minlength=world.n_accounts)[
-            applied.account] + earlier_equal(applied.account))
+        # the account's replacements so far, then today's in order (World.replacement_number's `number`)
+        sequence = (np.bincount(cards.account[:first_issued], minlength=world.n_accounts)[applied.account]
+                    + earlier_equal(applied.account))
         month = (applied.block_ms // MS_PER_DAY).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) + 1970 * 12
         cards = cards.add(Cards(account=applied.account, sequence=sequence,
                                 active_ms=applied.block_ms + days * MS_PER_DAY,

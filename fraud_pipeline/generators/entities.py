@@ -177,7 +177,8 @@ def _names(rng: np.random.Generator, scenario: Scenario, sex: pa.Array) -> tuple
 
 
 def _emails(rng: np.random.Generator, scenario: Scenario, first: pa.Array, last: pa.Array) -> pa.Array:
-    """first.last@domain, made unique by a counter on repeated names (thabo.nkosi2@…)."""
+    """first.last@domain, made unique by a counter on repeated names (thabo.nkosi2@…); the domains are the region's
+    reserved names (RFC 2606 / RFC 6761), so no address reaches anyone."""
     local = pc.replace_substring_regex(pc.utf8_lower(pc.binary_join_element_wise(first, last, ".")), r"[^a-z.]", "")
     repeat = pd.Series(local.to_numpy(zero_copy_only=False)).groupby(local.to_numpy(zero_copy_only=False)).cumcount()
     suffix = pc.if_else(pa.array(repeat.to_numpy() > 0), pc.cast(pa.array(repeat.to_numpy() + 1), pa.string()), "")

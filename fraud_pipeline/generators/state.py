@@ -26,7 +26,7 @@ class Cards(Columns):
     """Replacement cards issued after fraud was reported, one row each (in issue order)."""
 
     account: np.ndarray
-    sequence: np.ndarray  # the account's replacement number (from 32)
+    sequence: np.ndarray  # the account's replacement number (from 0; World.replacement_number)
     active_ms: np.ndarray  # when it reaches the customer
     expiry_month: np.ndarray
     replaces: np.ndarray  # card reference it replaces (entity card row, or entity count + replacement row)

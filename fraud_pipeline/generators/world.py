@@ -9,6 +9,7 @@ the same world as a day in a range.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -16,12 +17,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fraud_pipeline.generators import fraud_plan, spending
-from fraud_pipeline.generators.accounts import STATUS_NAMES, card_weights, later_serial, salary_buffers
+from fraud_pipeline.generators.accounts import (STATUS_NAMES, card_weights, later_serial, replacement_slot,
+                                                salary_buffers)
 from fraud_pipeline.generators.columns import luhn_check_digit, row_of
 from fraud_pipeline.generators.devices import NEVER, DevicePlan, day_number, device_plan
 from fraud_pipeline.generators.habits import Habits, category_rows, habits, merchant_rows
 from fraud_pipeline.generators.spatial import SpatialIndex
 from fraud_pipeline.generators.streams import stream
+from fraud_pipeline.reserved import DOCUMENTATION_IPV4_HOSTS
 from fraud_pipeline.scenario import PAY_SCHEDULES, Scenario
 
 CHANNEL_NAMES = ("pos", "online", "transfer", "atm")
@@ -29,6 +32,7 @@ AGE_BOUNDS = np.array([25, 35, 45, 55, 65, 75])  # age groups 18–24, 25–34, 
 CENTS = 100
 MOBILE_IPS = 400  # carrier-grade NAT addresses shared by many phones (assumption)
 VPN_IPS = 60  # exit addresses of the VPN services honest users and fraudsters share
+assert MOBILE_IPS + VPN_IPS <= len(DOCUMENTATION_IPV4_HOSTS)  # both pools fit RFC 5737's 762 hosts
 IPS_PER_DESTINATION = 40
 
 
@@ -151,9 +155,10 @@ class World:
     def n_accounts(self) -> int:
         return len(self.account_id)
 
-    def replacement_number(self, account: np.ndarray, sequence: np.ndarray) -> pa.Array:
-        """Card numbers of replacements issued after fraud (sequences from 32: never a renewal's)."""
-        payload = self.card_bin[account] * 10**9 + later_serial(account, sequence)
+    def replacement_number(self, account: np.ndarray, number: np.ndarray) -> pa.Array:
+        """Card numbers of replacements issued after fraud: the account's `number`-th (0, 1, …), on the account's BIN,
+        with a serial no renewal and no other replacement takes."""
+        payload = self.card_bin[account] * 10**9 + later_serial(account, replacement_slot(number), self.n_accounts)
         return pc.cast(pa.array(payload * 10 + luhn_check_digit(payload, 15)), pa.string())
 
 
@@ -352,15 +357,17 @@ def _bills(scenario: Scenario, income: np.ndarray, account_customer: np.ndarray,
 
 def _addresses(scenario: Scenario, n_customers: int, plan: DevicePlan):
     """IP addresses: a home address per customer (household members share it), a pool of mobile carrier
-    addresses shared by many phones, pools abroad per destination, and the fraud rings' own."""
+    addresses shared by many phones, VPN exits, pools abroad per destination, and the fraud rings' own — all in the
+    documentation ranges, so none is anyone's (fraud_pipeline.reserved): the shared pools in RFC 5737's IPv4 blocks,
+    the others each a /64 of their own in RFC 3849's 2001:db8::/32, with a random interface identifier."""
     rng = lambda purpose: stream(scenario.seed, "world", "ip", purpose)  # noqa: E731
     destinations = len(scenario.geography.destinations)
     rings = scenario.fraud.rings
     n_ring = rings.count * rings.ips.max
-    total = n_customers + MOBILE_IPS + VPN_IPS + destinations * IPS_PER_DESTINATION + n_ring
-    octets = rng("octets").integers(1, 255, (total, 4))
-    octets[:, 0] = np.where(np.isin(octets[:, 0], (10, 127, 172, 192)), 41, octets[:, 0])  # public-looking
-    text = [".".join(map(str, row)) for row in octets]
+    n_foreign = destinations * IPS_PER_DESTINATION
+    shared = rng("ipv4").permutation(np.array(DOCUMENTATION_IPV4_HOSTS))[:MOBILE_IPS + VPN_IPS]
+    own = _ipv6_addresses(rng("ipv6"), n_customers + n_foreign + n_ring)
+    text = pa.concat_arrays([own.slice(0, n_customers), pa.array(shared, pa.string()), own.slice(n_customers)])
     home = np.arange(n_customers)
     household = np.flatnonzero(plan.household_phone_of >= 0)
     home[household] = plan.household_phone_of[household]
@@ -368,8 +375,24 @@ def _addresses(scenario: Scenario, n_customers: int, plan: DevicePlan):
     vpn = n_customers + MOBILE_IPS + np.arange(VPN_IPS)
     first_foreign = n_customers + MOBILE_IPS + VPN_IPS
     foreign = [first_foreign + d * IPS_PER_DESTINATION + np.arange(IPS_PER_DESTINATION) for d in range(destinations)]
-    ring = (first_foreign + destinations * IPS_PER_DESTINATION + np.arange(n_ring)).reshape(rings.count, rings.ips.max)
-    return pa.array(text), home, mobile, vpn, foreign, ring
+    ring = (first_foreign + n_foreign + np.arange(n_ring)).reshape(rings.count, rings.ips.max)
+    return text, home, mobile, vpn, foreign, ring
+
+
+@lru_cache(maxsize=1)
+def _hex_groups() -> np.ndarray:
+    """Every 16-bit group as IPv6 text writes it (lower case, no leading zeros): a 65,536-entry lookup."""
+    return np.array([format(i, "x") for i in range(1 << 16)])
+
+
+def _ipv6_addresses(rng: np.random.Generator, n: int) -> pa.Array:
+    """`n` distinct addresses in 2001:db8::/32: a distinct /64 each (its two groups after the prefix) and a random
+    interface identifier. No group is zero, so the text is already RFC 5952's canonical form (nothing to compress)."""
+    span = (1 << 16) - 1  # groups 1..ffff
+    network = rng.choice(span * span, size=n, replace=False)
+    groups = [network // span + 1, network % span + 1, *(rng.integers(1, 1 << 16, (4, n)))]
+    hexes = _hex_groups()
+    return pc.binary_join_element_wise("2001", "db8", *(pa.array(hexes[g]) for g in groups), ":")
 
 
 def _trips(scenario: Scenario, affluence: np.ndarray, home_city: np.ndarray, city_province: list[int]) -> Trips:
