@@ -62,9 +62,10 @@ CLICKSTREAM_CHECKS = {
     "times_in_partition_day": "Sessions arrive on the partition's day, after their events, in their batch.",
     "purchases_linked": "Every online purchase of the day's labelled stream names a session whose purchase event "
                         "names it back (and no other transaction does); every purchase event's transaction is in the "
-                        "stream; labels follow the transaction.",
-    "sessions_in_order": "Each session opens with a page view, its events are in time order, and a purchase, if any, "
-                         "is its last event and follows an add-to-cart.",
+                        "stream; a session's purchases belong to one fraud episode or none, and labels follow them.",
+    "sessions_in_order": "Each session is one customer's visit on one device to one shop: it opens with a page view, "
+                         "its events are in time order, each purchase follows an add-to-cart, and a session that buys "
+                         "ends with a purchase.",
 }
 MANIFEST_CHECK = {"labels_match_the_manifest": "Each anomaly's rows_affected equals the landing rows labelled with "
                                                "its anomaly_id, and no landing row carries an id the manifest lacks."}
@@ -86,9 +87,11 @@ def entity_findings(spec: schemas.TableSpec, table: pa.Table, referenced: dict[s
 
 
 def _foreign_key_findings(spec: schemas.TableSpec, table: pa.Table, referenced: dict[str, pa.Table]) -> list[Finding]:
-    """Each of the spec's foreign keys against the `referenced` tables by name (nulls are no reference)."""
+    """Each of the spec's foreign keys into the `referenced` tables by name (nulls are no reference); references into
+    other tables (a day's episodes, sessions, the funnel's stages) have checks of their own."""
     return [quality.foreign_key_finding(table[fk.column].drop_null(), referenced[fk.table][fk.ref_column],
-                                        f"{fk.column} → {fk.table}.{fk.ref_column}") for fk in spec.foreign_keys]
+                                        f"{fk.column} → {fk.table}.{fk.ref_column}")
+            for fk in spec.foreign_keys if fk.table in referenced]
 
 
 def _time_findings(table: pa.Table, day: date, lag) -> list[Finding]:

@@ -259,6 +259,18 @@ class Cards(Section):
     bin_ranges: Literal["test", "realistic"]
 
 
+class SharedComputers(Section):
+    share: Probability
+    users: IntRange
+    use: Probability
+
+
+class PublicComputers(Section):
+    share: Probability
+    users_per_computer: Annotated[int, Field(ge=1, le=100_000)]
+    use: Probability
+
+
 class Devices(Section):
     os: Shares
     age_days: IntRange
@@ -272,6 +284,8 @@ class Devices(Section):
     second_device_shopping: Probability
     household_share: Probability
     household_use: Probability
+    shared_computers: SharedComputers
+    public_computers: PublicComputers
 
 
 class Beneficiaries(Section):
@@ -545,6 +559,7 @@ class CardFraudChain(FraudScenario):
     stealth_gap_minutes: FloatRange
     online_share: Probability
     foreign_share: Probability
+    shop_account_share: Probability
     onset_days: IntRange
 
 
@@ -579,6 +594,7 @@ class HighVelocity(FraudScenario):
     gap_seconds: FloatRange
     spend_multiplier: FloatRange
     hours: tuple[Annotated[int, Field(ge=0, le=23)], Annotated[int, Field(ge=0, le=23)]]
+    shop_account_share: Probability
 
 
 class AccountTakeover(FraudScenario):

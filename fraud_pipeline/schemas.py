@@ -23,9 +23,29 @@ class Column:
 
 @dataclass(frozen=True)
 class ForeignKey:
+    """`column` references `table.ref_column` — or, where it names `also` ("table.column" alternatives), one of
+    those (a card reissued during the calendar is in card_events the day it is issued and in account_balances the
+    days it is in use, not in cards). A reference into a daily table resolves in the same partition or the day
+    before (a card in use since yesterday, an episode's record in the partition of the day it started), except a
+    card block's episode (learned up to the longest label delay later) and a funnel stage's parent (an earlier
+    stage, up to the funnel's delays before)."""
+
     column: str
     table: str
     ref_column: str
+    also: tuple[str, ...] = ()
+
+    @property
+    def targets(self) -> tuple[tuple[str, str], ...]:
+        return ((self.table, self.ref_column), *(tuple(t.split(".")) for t in self.also))
+
+    def __str__(self) -> str:
+        return " | ".join(f"{table}.{column}" for table, column in self.targets)
+
+
+# A card reissued after fraud is not in cards (planned before the calendar): it is in card_events on the day it is
+# issued, and in account_balances (the account's card) at the end of each day it is in use.
+CARD_OR_REPLACEMENT = ("card_events.card_number", "account_balances.card_number")
 
 
 @dataclass(frozen=True)
@@ -197,7 +217,8 @@ CARDS = TableSpec(
     ),
     primary_key=("card_number",),
     foreign_keys=(ForeignKey("account_id", "accounts", "account_id"),
-                  ForeignKey("customer_id", "customers", "customer_id")),
+                  ForeignKey("customer_id", "customers", "customer_id"),
+                  ForeignKey("replaces_card_number", "cards", "card_number")),
 )
 
 BENEFICIARIES = TableSpec(
@@ -329,13 +350,15 @@ CARD_TRANSACTIONS = TableSpec(
         *LABELS,
     ),
     primary_key=("transaction_id",),
-    foreign_keys=(ForeignKey("card_number", "cards", "card_number"),
+    foreign_keys=(ForeignKey("card_number", "cards", "card_number", CARD_OR_REPLACEMENT),
                   ForeignKey("account_id", "accounts", "account_id"),
                   ForeignKey("customer_id", "customers", "customer_id"),
                   ForeignKey("merchant_id", "merchants", "merchant_id"),
                   ForeignKey("beneficiary_id", "beneficiaries", "beneficiary_id"),
                   ForeignKey("counterparty_account_id", "accounts", "account_id"),
-                  ForeignKey("device_id", "devices", "device_id")),
+                  ForeignKey("device_id", "devices", "device_id"),
+                  ForeignKey("session_id", "customer_events", "session_id"),
+                  ForeignKey("fraud_episode_id", "fraud_episodes", "episode_id")),
 )
 
 FRAUD_TRANSACTIONS = TableSpec(
@@ -353,7 +376,7 @@ FRAUD_EPISODES = TableSpec(
     (
         _c("episode_id", S, "PK. {SCENARIO}-{start date, YYYYMMDD}-{number}: deterministic, unique across the calendar.", "design"),
         _c("scenario", S, "card_fraud_chain | atm_abroad | high_velocity | account_takeover.", "design"),
-        _c("card_number", S, "FK → cards. The card used.", "design"),
+        _c("card_number", S, "FK → cards (or a replacement in card_events). The card used.", "design"),
         _c("account_id", S, "FK → accounts.", "design"),
         _c("customer_id", S, "FK → customers. The victim.", "design"),
         _c("start_time", TS, "The episode's first transaction.", "design"),
@@ -373,7 +396,8 @@ FRAUD_EPISODES = TableSpec(
         _c("parameters", S, "What was drawn for the episode, as JSON (length, anchor, distance, device, …).", "design"),
     ),
     primary_key=("episode_id",),
-    foreign_keys=(ForeignKey("card_number", "cards", "card_number"), ForeignKey("account_id", "accounts", "account_id"),
+    foreign_keys=(ForeignKey("card_number", "cards", "card_number", CARD_OR_REPLACEMENT),
+                  ForeignKey("account_id", "accounts", "account_id"),
                   ForeignKey("customer_id", "customers", "customer_id"),
                   ForeignKey("compromise_merchant_id", "merchants", "merchant_id")),
 )
@@ -398,7 +422,8 @@ ACCOUNT_BALANCES = TableSpec(
         _c("declined", I32, "Rows declined on the day.", "design"),
     ),
     primary_key=("account_id",),
-    foreign_keys=(ForeignKey("account_id", "accounts", "account_id"),),
+    foreign_keys=(ForeignKey("account_id", "accounts", "account_id"),
+                  ForeignKey("card_number", "cards", "card_number", CARD_OR_REPLACEMENT)),
 )
 
 CARD_EVENTS = TableSpec(
@@ -407,19 +432,25 @@ CARD_EVENTS = TableSpec(
     "fraud on them, replacements issued for blocked cards, and cards that expire.",
     (
         _c("event_time", TS, "When it happened (local time).", "design"),
-        _c("card_number", S, "The card the event is about: the new card for issued, the old one otherwise.", "design"),
+        _c("card_number", S, "FK → cards (a replacement's own issued event here names it). The card the event is "
+                             "about: the new card for issued, the old one otherwise.", "design"),
         _c("account_id", S, "FK → accounts.", "design"),
         _c("customer_id", S, "FK → customers.", "design"),
         _c("event", S, "issued | blocked | expired.", "design"),
         _c("reason", S, "renewal | fraud_reported | expiry.", "design"),
-        _c("replaces_card_number", S, "For issued: the card it replaces; null otherwise.", "design", nullable=True),
+        _c("replaces_card_number", S, "FK → cards (or a replacement in card_events). For issued: the card it "
+                                      "replaces; null otherwise.", "design", nullable=True),
         _c("expiry", S, "For issued: the new card's expiry MM/YY; null otherwise.", "design", nullable=True),
-        _c("fraud_episode_id", S, "For blocked: the episode whose discovery blocked it; null otherwise.", "design",
+        _c("fraud_episode_id", S, "FK → fraud_episodes. For blocked: the episode whose discovery blocked it; null "
+                                  "otherwise.", "design",
            nullable=True),
     ),
     primary_key=("card_number", "event"),
-    foreign_keys=(ForeignKey("account_id", "accounts", "account_id"),
-                  ForeignKey("customer_id", "customers", "customer_id")),
+    foreign_keys=(ForeignKey("card_number", "cards", "card_number", CARD_OR_REPLACEMENT),
+                  ForeignKey("account_id", "accounts", "account_id"),
+                  ForeignKey("customer_id", "customers", "customer_id"),
+                  ForeignKey("replaces_card_number", "cards", "card_number", CARD_OR_REPLACEMENT),
+                  ForeignKey("fraud_episode_id", "fraud_episodes", "episode_id")),
 )
 
 WEB_VISITS = TableSpec(
@@ -440,7 +471,8 @@ APPLICATIONS = TableSpec(
     "applications", "events", "Credit applications: a share of visitors apply 1–15 minutes after their visit.",
     (
         _c("app_id", S, "PK. P + visit date + a random 6-digit number.", "001"),
-        _c("visitor_id", S, "The visit the application came from (web_visits, possibly an earlier day).", "001"),
+        _c("visitor_id", S, "FK → web_visits. The visit the application came from (possibly the day before).",
+           "001"),
         _c("applicant_age", I32, "Declared age in years.", "001"),
         _c("annual_income", F8, "Declared annual income, scenario currency.", "001"),
         _c("employment_status", S, "salaried | self-employed | unemployed.", "001"),
@@ -449,26 +481,28 @@ APPLICATIONS = TableSpec(
         *_timing("When the application was submitted (seed 001's timestamp)."),
     ),
     primary_key=("app_id",),
+    foreign_keys=(ForeignKey("visitor_id", "web_visits", "visitor_id"),),
 )
 
 NEW_ACCOUNTS = TableSpec(
     "new_accounts", "events", "Accounts opened for approved adult applicants, 2–24 hours after applying.",
     (
         _c("account_id", S, "PK. A + visit date + a random 6-digit number: never an entity account's id.", "001"),
-        _c("app_id", S, "The approved application (applications, possibly an earlier day).", "001"),
+        _c("app_id", S, "FK → applications. The approved application (possibly the day before).", "001"),
         _c("approved_limit", I32, "Approved limit: income / 10 × a factor (0.8–1.2).", "001"),
         _c("interest_rate", F8, "Annual interest rate, percent.", "001"),
         _c("account_status", S, "active.", "001"),
         *_timing("When the account was opened (seed 001's account_open_timestamp)."),
     ),
     primary_key=("account_id",),
+    foreign_keys=(ForeignKey("app_id", "applications", "app_id"),),
 )
 
 NEW_ACCOUNT_TRANSACTIONS = TableSpec(
     "new_account_transactions", "events", "First transactions of a share of new accounts, 1–5 days after opening.",
     (
         _c("txn_id", S, "PK. X + visit date + a random 6-digit number.", "001"),
-        _c("account_id", S, "The new account (new_accounts, an earlier day).", "001"),
+        _c("account_id", S, "FK → new_accounts. The new account (opened days before).", "001"),
         _c("amount", F8, "Amount, scenario currency.", "001"),
         _c("merchant_cat_code", S, "Merchant category code.", "001"),
         _c("location", S, "Country (ISO 3166).", "001"),
@@ -477,6 +511,7 @@ NEW_ACCOUNT_TRANSACTIONS = TableSpec(
         *_timing("When the transaction happened (seed 001's timestamp)."),
     ),
     primary_key=("txn_id",),
+    foreign_keys=(ForeignKey("account_id", "new_accounts", "account_id"),),
 )
 
 CUSTOMER_EVENTS = TableSpec(
@@ -487,8 +522,9 @@ CUSTOMER_EVENTS = TableSpec(
     "(with its transaction, or timeout_minutes after its last event), in the partition of that day.",
     (
         _c("event_id", S, "PK. E + arrival date + a 9-digit sequence in arrival order.", "002"),
-        _c("session_id", S, "The session: S + arrival date + a random 8-digit number. card_transactions.session_id "
-                            "names it for the session's purchase.", "002"),
+        _c("session_id", S, "The session: S + arrival date + a random 8-digit number — one device's visit to one "
+                            "shop until timeout_minutes pass without an event (what a web-analytics sessioniser "
+                            "finds); card_transactions.session_id names it for each of its purchases.", "002"),
         *_timing("When the event happened (local time); a purchase event at its transaction's event_time."),
         _c("customer_id", S, "FK → customers. The customer signed in (for card-not-present fraud: the stolen card's "
                              "holder, as the shop and the bank see it).", "002"),
@@ -510,12 +546,16 @@ CUSTOMER_EVENTS = TableSpec(
                                 "transaction; null for every other event.", "design", nullable=True),
         _c("is_fraud", B, "True for every event of a session whose purchase is fraudulent.", "design"),
         _c("fraud_scenario", S, "The purchase's fraud scenario; null otherwise.", "design", nullable=True),
-        _c("fraud_episode_id", S, "The purchase's fraud episode; null otherwise.", "design", nullable=True),
+        _c("fraud_episode_id", S, "FK → fraud_episodes. The purchase's fraud episode; null otherwise.", "design",
+           nullable=True),
     ),
     primary_key=("event_id",),
     foreign_keys=(ForeignKey("customer_id", "customers", "customer_id"),
                   ForeignKey("device_id", "devices", "device_id"),
-                  ForeignKey("merchant_id", "merchants", "merchant_id")),
+                  ForeignKey("merchant_id", "merchants", "merchant_id"),
+                  ForeignKey("transaction_id", "card_transactions", "transaction_id",
+                             ("fraud_transactions.transaction_id",)),
+                  ForeignKey("fraud_episode_id", "fraud_episodes", "episode_id")),
 )
 
 BASELINE_PROFILE = TableSpec(

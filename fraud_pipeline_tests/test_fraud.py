@@ -161,6 +161,43 @@ def test_takeover_drains_really_move_money_out(month):
         assert float(ledger["debits"].iloc[0]) >= mine.loc[mine["event_time"].dt.date == day, "amount"].sum() - 0.005
 
 
+def test_a_takeover_asks_for_what_the_account_holds_at_its_first_transfer_as_recorded(month):
+    """Recomputed from the stored rows: what each takeover's account could spend just before the session's first
+    transfer (its previous row's balance_after, or the day's opening balance, plus its overdraft or credit limit)
+    is the episode's recorded `available`; the transfers ask for `drain_share` of it and never for more."""
+    accounts = month["entities"]["accounts"].set_index("account_id")
+    limit = accounts["overdraft_limit"] + accounts["credit_limit"]
+    stream = pd.concat([month["transactions"], month["fraud"]], ignore_index=True)
+    stream = stream.sort_values(["account_id", "arrival_time", "event_time"], kind="stable")
+    balances = month["balances"].assign(next_day=lambda b: b["date"] + timedelta(days=1)).set_index(
+        ["account_id", "next_day"])["balance"]
+    takeovers = month["episodes"][month["episodes"]["scenario"] == "account_takeover"]
+    assert len(takeovers) > 50
+    checked = 0
+    for episode_id, episode in takeovers.iterrows():
+        mine = stream[stream["account_id"] == episode["account_id"]].reset_index(drop=True)
+        rows = mine.index[mine["fraud_episode_id"] == episode_id]
+        first = rows[0]
+        day = mine.loc[first, "arrival_time"].date()
+        earlier = mine.loc[:first - 1]
+        earlier = earlier[earlier["arrival_time"].dt.date == day]
+        if len(earlier):
+            before = earlier["balance_after"].iloc[-1]
+        elif day == month["balances"]["date"].min():
+            before = accounts.loc[episode["account_id"], "opening_balance"]
+        else:
+            before = balances.loc[(episode["account_id"], day)]
+        available = max(before + limit[episode["account_id"]], 0)
+        parameters = json.loads(episode["parameters"])
+        asked = mine.loc[rows, "amount"].sum()
+        assert parameters["available"] == pytest.approx(available, abs=0.01), episode_id
+        assert asked <= available + 0.005 and parameters["transfers"] == len(rows) == episode["transactions"]
+        assert parameters["drain_share"] == pytest.approx(asked / available, abs=1e-4)
+        assert episode["total_amount"] == pytest.approx(asked, abs=0.005)
+        checked += 1
+    assert checked == len(takeovers)
+
+
 def test_the_bank_blocks_and_replaces_a_card_once_it_learns_of_its_fraud(month):
     events, episodes = month["card_events"], month["episodes"]
     blocked = events[events["event"] == "blocked"]
@@ -187,7 +224,7 @@ def test_the_bank_blocks_and_replaces_a_card_once_it_learns_of_its_fraud(month):
 def test_points_of_compromise_and_rings_agree_with_the_rows(month):
     episodes, genuine = month["episodes"], month["transactions"]
     compromised = episodes[episodes["compromise_merchant_id"].notna()]
-    assert len(compromised) > 10
+    assert len(compromised) >= 5  # a dozen points of compromise in four weeks, a quarter of their cards stolen
     assert set(compromised["scenario"]) <= {"card_fraud_chain", "atm_abroad"}
     assert (compromised["compromised_at"] < compromised["start_time"]).all()
     # the victim's card really paid at the point of compromise at that moment (a genuine, approved row)

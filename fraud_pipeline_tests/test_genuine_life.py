@@ -188,8 +188,9 @@ def test_sessions_make_short_gaps_common(scenario, initiated):
 
 
 def test_genuine_digital_payments_sometimes_come_from_an_untrusted_device(scenario, month, initiated):
-    """Second devices, household phones and new phones in their first days: the share of digital payments not on
-    the account's trusted device at the time is near what the device settings imply (within 30 %)."""
+    """Shared and public computers, second devices, household phones and new phones in their first days: the share
+    of digital payments not on the account's trusted device at the time is near what the device settings imply
+    (within 30 %)."""
     digital = initiated[initiated["device_id"].notna()].sort_values("event_time")
     bound = month["entities"]["device_history"]
     bound = bound.assign(at=pd.to_datetime(bound["trusted_from"]).astype(digital["event_time"].dtype))
@@ -205,7 +206,10 @@ def test_genuine_digital_payments_sometimes_come_from_an_untrusted_device(scenar
     for channel, second_use in (("online", d.second_device_shopping), ("transfer", d.second_device_use)):
         mine = latest["channel"] == channel
         observed = (latest.loc[mine, "device_id"] != latest.loc[mine, "trusted"]).mean()
-        expected = d.second_device_share * second_use + d.household_share * d.household_use + new_phone
+        shared, public = d.shared_computers, d.public_computers  # at home, before any other device
+        computer = shared.share * shared.use + (1 - shared.share * shared.use) * public.share * public.use
+        expected = computer + (1 - computer) * (d.second_device_share * second_use
+                                                + d.household_share * d.household_use) + new_phone
         assert observed == pytest.approx(expected, rel=0.30), channel
     assert 0.01 < untrusted < 0.5
 

@@ -8,9 +8,13 @@ session; most sessions end without buying. Customers who re-order at a usual sho
 cart, and so do most plain card-not-present fraudsters (from their own device, with the stolen card's
 holder as the customer); stealthy ones browse like the customers they imitate.
 
-A session's events are delivered together when it closes: with the transaction when it buys, or
-`timeout_minutes` after its last event (the web-analytics session timeout). So a day's partition holds
-the sessions that close on it, and a session never spans two partitions.
+A session is what a web-analytics sessioniser finds: one device's visit to one shop until
+`timeout_minutes` pass without an event. Checkouts of one customer on one device at one shop less than
+the timeout apart are one session with several purchases (a checkout starts after the device's previous
+one, so they never overlap); a browsing session that would run into another visit of its device at that
+shop is not made. A session's events are delivered together when it closes: with its last purchase, or
+`timeout_minutes` after its last event. So a day's partition holds the sessions that close on it, and a
+session never spans two partitions: a visit across midnight is two sessions.
 """
 
 from __future__ import annotations
@@ -65,8 +69,11 @@ def customer_events(world, day: date, rows: Rows, transaction_ids: pa.Array) -> 
     bought = np.flatnonzero((rows.channel == ONLINE) & (rows.kind == PURCHASE))
     b = rows.take(bought)
     n_buy = len(bought)
-    genuine_buying = int((b.scenario < 0).sum())
-    n_browse = round(genuine_buying * (1 - c.conversion) / c.conversion)
+    timeout_ms = round(c.timeout_minutes * 60_000)
+    genuine = b.scenario < 0
+    genuine_visits = _checkout_visits(b.device[genuine], b.merchant[genuine], b.account[genuine], b.event_ms[genuine],
+                                      timeout_ms)
+    n_browse = round(genuine_visits * (1 - c.conversion) / c.conversion)
 
     # browsing sessions: who, where, from which device, when they close
     account = draw(rng("browse_account"), weights(world, day)[ONLINE], n_browse)
@@ -147,7 +154,8 @@ def customer_events(world, day: date, rows: Rows, transaction_ids: pa.Array) -> 
     device_of = np.concatenate([b.device, browse_device])
     label = np.concatenate([b.episode, np.full(n_browse, -1, np.int64)])
     visit, kept = _visits(device_of, merchant, customer, label, buying, event_ms[first], event_ms[first + count - 1],
-                          round(c.timeout_minutes * 60_000), len(world.merchant_id))
+                          timeout_ms, len(world.merchant_id))
+    begin = event_ms[first]  # per checkout or browsing session: its first event
     keep_event = kept[session]
     session, kind, product, cents, event_ms, position = (x[keep_event] for x in (session, kind, product, cents,
                                                                                    event_ms, position))
@@ -156,12 +164,13 @@ def customer_events(world, day: date, rows: Rows, transaction_ids: pa.Array) -> 
     np.maximum.at(arrival, visit[kept], np.concatenate([b.arrival_ms, closes])[kept])
     numbers = stream(s.seed, "session_ids", day.isoformat()).choice(SESSION_ID_SPACE, n_visits, replace=False)
     session_ids = ids(f"S{day:%Y%m%d}", numbers, 8)
-    order = np.lexsort((position, event_ms, visit[session], arrival[visit[session]]))
+    # a visit's checkouts one after another (each starts after the one before: time order, ties kept in place)
+    order = np.lexsort((position, session, begin[session], visit[session], arrival[visit[session]]))
     session, kind, product, cents, event_ms = (x[order] for x in (session, kind, product, cents, event_ms))
     transaction_row = np.where(kind == BUY, per_session(bought)[session], -1)
     scenario, episode = per_session(b.scenario)[session], per_session(b.episode)[session]
     device, ip = device_of[session], np.concatenate([b.ip, browse_ip])[session]
-    shop = merchant[session]
+    shop, who = merchant[session], customer[session]
     session = visit[session]
     product_number = (np.maximum(product, 0) * 7919 + shop * 31) % c.catalogue_products  # best-sellers spread out
     product_id = pc.binary_join_element_wise(world.merchant_id.take(pa.array(shop)),
@@ -173,7 +182,7 @@ def customer_events(world, day: date, rows: Rows, transaction_ids: pa.Array) -> 
         "event_time": pa.array(event_ms, pa.timestamp("ms")),
         "arrival_time": pa.array(arrival[session], pa.timestamp("ms")),
         "batch": batch_of(arrival[session], start),
-        "customer_id": world.customer_id.take(pa.array(customer[session])),
+        "customer_id": world.customer_id.take(pa.array(who)),
         "device_id": world.device_id.take(nullable(device)),
         "ip_address": world.ip_address.take(nullable(ip)),
         "merchant_id": world.merchant_id.take(pa.array(shop)),
@@ -189,6 +198,17 @@ def customer_events(world, day: date, rows: Rows, transaction_ids: pa.Array) -> 
     row_session = np.full(len(rows), -1)
     row_session[bought] = visit[:n_buy]
     return table, session_ids.take(nullable(row_session))
+
+
+def _checkout_visits(device: np.ndarray, shop: np.ndarray, account: np.ndarray, event_ms: np.ndarray,
+                     timeout_ms: int) -> int:
+    """How many visits the checkouts make (about: purchases of one account on one device at one shop less than the
+    timeout apart share one) — what the browsing sessions are counted from, so that `conversion` is a share of
+    sessions."""
+    order = np.lexsort((event_ms, account, shop, device))
+    same = (device[order][1:] == device[order][:-1]) & (shop[order][1:] == shop[order][:-1]) & (
+        account[order][1:] == account[order][:-1]) & (np.diff(event_ms[order]) <= timeout_ms)
+    return int(len(order) - same.sum())
 
 
 def _visits(device: np.ndarray, shop: np.ndarray, customer: np.ndarray, label: np.ndarray, buying: np.ndarray,

@@ -19,7 +19,8 @@ from fraud_pipeline import schemas
 from fraud_pipeline.generators import budget, clickstream, fraud
 from fraud_pipeline.generators.columns import earlier_equal, ids, nullable
 from fraud_pipeline.generators.devices import NEVER, day_number
-from fraud_pipeline.generators.genuine import SCHEDULED_HOURS, days_after_payday, due_today, genuine_day, open_accounts
+from fraud_pipeline.generators.genuine import (SCHEDULED_HOURS, days_after_payday, due_today, genuine_day,
+                                              open_accounts, settles)
 from fraud_pipeline.generators.ledger import (APPROVED, DECLINE_REASONS, Posted, card_catalogue, card_in_use, post,
                                               remember, status_on)
 from fraud_pipeline.generators.rows import (ATM, CHANNELS, CREDIT_TYPES, NONE, PURCHASE, REFUND, TRANSFER, TRANSFER_IN,
@@ -55,9 +56,12 @@ def simulate_day(world: World, state: State, day: date) -> Day:
     start, end = day_start_ms(day), day_start_ms(day) + MS_PER_DAY
     genuine = genuine_day(world, day)
     attempted = fraud.fraud_day(world, state, day, genuine)
-    state, blocked_today, issued_today = _apply_blocks(world, state, attempted.blocks, end)
     others = concat([state.pending, genuine, repayments(world, state, day), sweeps(world, state, day)])
-    attempted = fraud.size_takeovers(world, state, day, others, attempted)
+    # takeovers are sized on the day's other rows as they post (cards blocked today included); sizing may end an
+    # episode earlier, and so its block
+    attempted = fraud.size_takeovers(world, _apply_blocks(world, state, attempted.blocks, end)[0], day, others,
+                                     attempted)
+    state, blocked_today, issued_today = _apply_blocks(world, state, attempted.blocks, end)
     candidates = concat([others, attempted.rows])
     del others
     del genuine  # each copy of a day's rows is a few hundred MB at a million a day: keep one alive at a time
@@ -166,7 +170,7 @@ def repayments(world: World, state: State, day: date) -> Rows:
     transfer between two of our accounts): in full, or as much as the account holds."""
     after = days_after_payday(world, day)
     owed = -np.minimum(state.statement, 0)
-    credit_account = np.flatnonzero(world.credit & (owed > 0) & open_accounts(world, day)
+    credit_account = np.flatnonzero(world.credit & (owed > 0) & settles(world, day)
                                     & (world.status == STATUS_NAMES.index("active"))
                                     & (after[world.account_customer] == 2))
     salary_of = np.full(world.n_customers, -1)
@@ -198,7 +202,8 @@ def sweeps(world: World, state: State, day: date) -> Rows:
         world.status == STATUS_NAMES.index("active"))
     payer = world.salary_of[world.account_customer]
     payer_ok = (payer >= 0) & due[np.maximum(payer, 0)]
-    funded = np.flatnonzero(due & payer_ok & ~world.salary & ~world.credit & (plan.target > state.balance))
+    funded = np.flatnonzero(due & payer_ok & settles(world, day) & ~world.salary & ~world.credit
+                            & (plan.target > state.balance))
     top_up = plan.target[funded] - state.balance[funded]
     paid = np.bincount(payer[funded], weights=top_up, minlength=world.n_accounts).astype(np.int64)
     saver = np.flatnonzero(due & world.salary & (world.sweep_payee >= 0))

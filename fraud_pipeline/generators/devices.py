@@ -3,7 +3,8 @@
 The plan is drawn once from the customer streams for the whole horizon (start to `horizon_end`):
 who has which phone at the start, when each buys a new one (a new device, untrusted for a few days,
 then the trusted one), who also banks from a tablet or laptop (never trusted), who sometimes pays
-from a household member's phone. Fraud rings own devices of their own. The `devices` table holds
+from a household member's phone, a household or workplace computer several customers share, or an
+internet café or library computer. Fraud rings own devices of their own. The `devices` table holds
 every device, `device_history` each customer's devices over time, so a day's device use is a pure
 function of the plan and the date.
 """
@@ -39,10 +40,19 @@ class DevicePlan:
     first_phone: np.ndarray  # per customer: device row of the phone at the start
     second_device: np.ndarray  # per customer: device row of a tablet/laptop, -1 for none
     household_phone_of: np.ndarray  # per customer: the customer whose phone they sometimes use, -1 for none
+    shared_computer: np.ndarray  # per customer: device row of a household or workplace computer of 3–6 users, or -1
+    public_computer: np.ndarray  # per customer: device row of the internet café or library computer they use, or -1
+    n_shared: int
+    n_public: int
 
     @property
     def n_devices(self) -> int:
-        return self.n_initial + len(self.phone_change_day) + self.n_ring + self.n_burner
+        return self.first_shared + self.n_shared + self.n_public + self.n_ring + self.n_burner
+
+    @property
+    def first_shared(self) -> int:
+        """Device rows: initial devices, new phones, shared computers, public computers, ring devices, burners."""
+        return self.n_initial + len(self.phone_change_day)
 
     @property
     def ring_devices(self) -> np.ndarray:
@@ -98,8 +108,34 @@ def device_plan(scenario: Scenario, customer_count: int) -> DevicePlan:
     trust_days = rng("trust").integers(d.new_phone_trust_days.min, d.new_phone_trust_days.max + 1, len(customer))
     rings = scenario.fraud.rings
     n_ring = rings.count * rings.devices.max
+    first_shared = n + len(customer)
+    shared, n_shared = _shared_computers(rng, d.shared_computers, customer_count, first_shared)
+    public, n_public = _public_computers(rng, d.public_computers, customer_count, first_shared + n_shared)
     return DevicePlan(n, n_ring, rings.burners, customer, change_day, change_day + trust_days, first_phone, second,
-                      household)
+                      household, shared, public, n_shared, n_public)
+
+
+def _shared_computers(rng, config, customer_count: int, first_row: int) -> tuple[np.ndarray, int]:
+    """Household and workplace computers: `config.share` of customers, in groups of `config.users` (min–max) users
+    each, one computer per group. Returns per customer its computer's device row (-1 for none) and the count."""
+    users = np.flatnonzero(rng("shared").random(customer_count) < config.share)
+    users = users[rng("shared_order").permutation(len(users))]
+    sizes = rng("shared_sizes").integers(config.users.min, config.users.max + 1, len(users) // config.users.min + 1)
+    ends = np.cumsum(sizes)
+    group = np.searchsorted(ends, np.arange(len(users)), side="right")
+    found = np.full(customer_count, -1)
+    found[users] = first_row + group
+    return found, int(group.max()) + 1 if len(group) else 0
+
+
+def _public_computers(rng, config, customer_count: int, first_row: int) -> tuple[np.ndarray, int]:
+    """Internet café and library computers: `config.share` of customers each use one of them, about
+    `users_per_computer` customers per computer. Returns per customer the device row (-1 for none) and the count."""
+    users = np.flatnonzero(rng("public").random(customer_count) < config.share)
+    count = int(np.ceil(len(users) / config.users_per_computer)) if len(users) else 0
+    found = np.full(customer_count, -1)
+    found[users] = first_row + rng("public_pick").integers(0, max(count, 1), len(users))
+    return found, count
 
 
 def devices(scenario: Scenario, customers: pa.Table) -> pa.Table:
@@ -109,28 +145,38 @@ def devices(scenario: Scenario, customers: pa.Table) -> pa.Table:
     rng = lambda purpose: stream(seed, "devices", purpose)  # noqa: E731
     plan = device_plan(scenario, customers.num_rows)
     n_initial, n_new, n_ring, n_burner = plan.n_initial, len(plan.phone_change_day), plan.n_ring, plan.n_burner
+    n_computers = plan.n_shared + plan.n_public
     n = plan.n_devices
     names, initial_os = choose(rng("os"), d.os, n_initial)
-    # A new phone mostly keeps the customer's platform; ring devices are Android phones and Windows emulators.
+    # A new phone mostly keeps the customer's platform; ring devices are Android phones and Windows emulators;
+    # shared computers are PCs and tablets, public ones Windows PCs.
     previous_os = initial_os[plan.first_phone[plan.phone_change_customer]]
     switch = rng("new_os_switch").random(n_new) < 0.15
     new_os = np.where(switch, choose(rng("new_os"), d.os, n_new)[1], previous_os)
+    windows = names.index("windows") if "windows" in names else 0
     ring_os = np.where(rng("ring_os").random(n_ring) < 0.7, names.index("android") if "android" in names else 0,
-                       names.index("windows") if "windows" in names else 0)
-    os_index = np.concatenate([initial_os, new_os, ring_os, choose(rng("burner_os"), d.os, n_burner)[1]])
+                       windows)
+    shared_os = np.where(rng("shared_os").random(plan.n_shared) < 0.6, windows,
+                         choose(rng("shared_other_os"), d.os, plan.n_shared)[1])
+    os_index = np.concatenate([initial_os, new_os, shared_os, np.full(plan.n_public, windows), ring_os,
+                               choose(rng("burner_os"), d.os, n_burner)[1]])
     kind = np.zeros(n, bool)  # tablets and laptops
     kind[plan.second_device[plan.second_device >= 0]] = True
+    kind[plan.first_shared:plan.first_shared + n_computers] = True
     by_os = np.array([DEVICE_TYPE_BY_OS.get(name, "unknown") for name in names])[os_index]
     device_type = np.where(kind, np.where(by_os == "desktop", "desktop", "tablet"), by_os)
     age = np.concatenate([rng("age").integers(d.age_days.min, d.age_days.max + 1, n_initial),
-                          rng("new_age").integers(0, 31, n_new), rng("ring_age").integers(30, 900, n_ring),
+                          rng("new_age").integers(0, 31, n_new),
+                          rng("computer_age").integers(d.age_days.min, d.age_days.max + 1, n_computers),
+                          rng("ring_age").integers(30, 900, n_ring),
                           rng("burner_age").integers(d.age_days.min, d.age_days.max + 1, n_burner)])
     start = day_number(scenario.start_date)
     first_seen = np.concatenate([start - rng("seen").integers(0, 366, n_initial), plan.phone_change_day,
+                                 start - rng("computer_seen").integers(0, 366, n_computers),
                                  start - rng("ring_seen").integers(0, 366, n_ring),
                                  start - rng("burner_seen").integers(0, 366, n_burner)])
-    risky = np.concatenate([np.ones(n_initial + n_new), np.full(n_ring, 5.0), np.ones(n_burner)])  # rings favour
-    # tampered devices
+    risky = np.concatenate([np.ones(n_initial + n_new + n_computers), np.full(n_ring, 5.0), np.ones(n_burner)])
+    # rings favour tampered devices
     return schemas.DEVICES.build({
         "device_id": col.ids("D", rng("id").choice(ID_SPACE, size=n, replace=False), 8),
         "device_type": device_type,

@@ -310,7 +310,7 @@ def feature_catalogue(tables: dict[str, schemas.TableSpec]) -> pa.Table:
 
 
 def _key(table: schemas.TableSpec, column: str) -> str | None:
-    refs = [f"FK → {fk.table}.{fk.ref_column}" for fk in table.foreign_keys if fk.column == column]
+    refs = [f"FK → {fk}" for fk in table.foreign_keys if fk.column == column]
     return "; ".join((["PK"] if column in table.primary_key else []) + refs) or None
 
 

@@ -166,15 +166,21 @@ def _times(rng: np.random.Generator, start: np.ndarray, count: np.ndarray, gap_m
 
 
 def _web_rows(world, rng, day, account, event, category, scale, abroad_share, device, ip,
-              popular: np.ndarray | None = None) -> Rows:
+              popular: np.ndarray | None = None, own_shop_share: float = 0.0) -> Rows:
     """Card-not-present purchases at web shops, built like genuine online rows: any web shop of the category, or
-    where `popular`, a web shop drawn by popularity (the big shops many customers already use)."""
+    where `popular`, a web shop drawn by popularity (the big shops many customers already use) — and, for
+    `own_shop_share` of them, one of the victim's own web shops, through their shop account taken over."""
     from fraud_pipeline.generators.genuine import _purchase_rows, _web_shop
     customer = world.account_customer[account]
     abroad = rng.random(len(account)) < abroad_share
     merchant = _web_shop(world, rng, category, abroad)
     if popular is not None and popular.any():
         merchant[popular] = _popular_web_shop(world, rng, abroad[popular])
+    favourites = world.habits.web_shops[customer]
+    count = (favourites >= 0).sum(axis=1)
+    own = (rng.random(len(account)) < own_shop_share) & (count > 0)
+    pick = np.minimum((rng.random(len(account)) * count).astype(np.int64), favourites.shape[1] - 1)
+    merchant = np.where(own, favourites[np.arange(len(account)), pick], merchant)
     return _purchase_rows(world, lambda purpose: rng, day, ONLINE, account, customer, world.merchant_category[merchant],
                           merchant, event, device, ip, scale=scale)
 
@@ -239,7 +245,7 @@ def _chains(world, state: State, day: date, rng: np.random.Generator, start_ms: 
     # stealthy: popular web shops, abroad as often as customers shop abroad
     abroad_share = np.where(stealthy, s.card_transactions.habits.foreign_online_share, c.foreign_share)
     web = _web_rows(world, rng, day, account[episode], event, category, scale, abroad_share, device, ip,
-                    popular=stealthy)
+                    popular=stealthy, own_shop_share=c.shop_account_share)
     # cloned cards at shops: around another province's hub — or, stealthily, near the victim's home
     hubs = np.array([(p.hub.lat, p.hub.lon) for p in s.geography.provinces])
     home = np.stack([world.home_lat[customer[episode]], world.home_lon[customer[episode]]], axis=1)
@@ -383,7 +389,7 @@ def _velocity(world, state: State, day: date, rng: np.random.Generator, start_ms
     scale = np.where(stealthy, world.basket[customer] * rng.uniform(1.0, 2.0, len(episode)), 1.0)
     abroad_share = np.where(stealthy, s.card_transactions.habits.foreign_online_share, 0.5)
     rows = _web_rows(world, rng, day, account[episode], event, category, scale, abroad_share, device, ip,
-                     popular=stealthy)
+                     popular=stealthy, own_shop_share=c.shop_account_share)
     big = ~stealth[episode]
     avg = world.avg_spend[customer]
     rows.cents = np.where(big, np.round(avg * multiplier * 100).astype(np.int64), rows.cents)
@@ -460,9 +466,10 @@ def size_takeovers(world, state: State, day: date, others: Rows, attempted: "Att
         return attempted
     ato = rows.take(takeover)
     accounts = np.unique(ato.account)
-    mine = others.take(np.flatnonzero(np.isin(others.account, accounts)))
-    probe = concat([mine, ato])  # the takeover rows at 0 cents: they move nothing, and show the balance before them
-    posted = post(world, state, probe.take(np.flatnonzero(probe.arrival_ms < day_start_ms(day) + MS_PER_DAY)), day)
+    today = others.arrival_ms < day_start_ms(day) + MS_PER_DAY
+    mine = others.take(np.flatnonzero(np.isin(others.account, accounts) & today))
+    # the takeover rows at 0 cents (all of them arrive today): they move nothing, and show the balance before them
+    posted = post(world, state, concat([mine, ato]), day)
     is_ato = posted.order >= len(mine)
     at = np.full(len(ato), -1, np.int64)
     at[posted.order[is_ato] - len(mine)] = np.flatnonzero(is_ato)

@@ -55,6 +55,12 @@ def open_accounts(world: World, day: date) -> np.ndarray:
     return world.closed_day > day_number(day)
 
 
+def settles(world: World, day: date) -> np.ndarray:
+    """Accounts a transfer from another of our accounts may go to on `day`: open that day and the next, when
+    transfers between our accounts settle (so none bounces off a closing account)."""
+    return world.closed_day > day_number(day) + 1
+
+
 def weights(world: World, day: date) -> dict[int, np.ndarray]:
     """Per channel, each account's share of the day's genuine payments (unnormalised)."""
     key = ("weights", day)
@@ -99,24 +105,33 @@ def session_city(world: World, customer: np.ndarray, trip: np.ndarray) -> np.nda
 def digital(world: World, rng: np.random.Generator, day: date, customer: np.ndarray,
             trip: np.ndarray, shopping: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The device and IP address of each digital session: mostly the customer's phone (a new phone is untrusted
-    for its first days), sometimes a tablet, laptop (for `shopping` in a browser, often) or household member's
-    phone; home, mobile or VPN addresses, or a local address abroad."""
+    for its first days), sometimes a tablet, laptop (for `shopping` in a browser, often), household member's
+    phone, or — at home — a computer shared by 3–6 customers or an internet café's (its own address); home, mobile
+    or VPN addresses, or a local address abroad."""
     d = world.scenario.devices
     plan, n = world.devices, len(customer)
     today = day_number(day)
     phone = plan.phone_on(today, customer, trusted=False)
     second = plan.second_device[customer]
     member = plan.household_phone_of[customer]
-    u = rng.random((n, 3))
-    use_second = (second >= 0) & (u[:, 0] < (d.second_device_shopping if shopping else d.second_device_use))
-    use_member = ~use_second & (member >= 0) & (u[:, 1] < d.household_use)
+    u = rng.random((n, 5))
+    away = trip[customer] >= 0
+    # a shared household or workplace computer, or a public one, at home (not on a trip)
+    shared, public = plan.shared_computer[customer], plan.public_computer[customer]
+    computer = np.where((shared >= 0) & (u[:, 3] < d.shared_computers.use), shared,
+                        np.where((public >= 0) & (u[:, 4] < d.public_computers.use), public, -1))
+    computer = np.where(away, -1, computer)
+    use_second = (computer < 0) & (second >= 0) & (
+        u[:, 0] < (d.second_device_shopping if shopping else d.second_device_use))
+    use_member = (computer < 0) & ~use_second & (member >= 0) & (u[:, 1] < d.household_use)
     member_phone = plan.phone_on(today, np.maximum(member, 0), trusted=False)
-    device = np.where(use_second, second, np.where(use_member, member_phone, phone))
+    device = np.where(computer >= 0, computer, np.where(use_second, second, np.where(use_member, member_phone, phone)))
     mobile = world.mobile_ips[rng.integers(0, len(world.mobile_ips), n)]
     vpn = world.vpn_ips[rng.integers(0, len(world.vpn_ips), n)]
     ip = np.where(~use_second & (u[:, 2] < 0.4), mobile, world.home_ip[customer])
+    if len(world.computer_ip):
+        ip = np.where(computer >= 0, world.computer_ip[np.maximum(computer - plan.first_shared, 0)], ip)
     ip = np.where(world.device_vpn[device], vpn, ip)
-    away = trip[customer] >= 0
     abroad = np.zeros(n, bool)
     abroad[away] = world.trips.abroad[trip[customer][away]]
     if abroad.any():
@@ -511,7 +526,7 @@ def transfers(world: World, day: date) -> Rows:
         risky = np.isin(world.beneficiary_type[world.payee[rows[np.minimum(pick, len(rows) - 1)]]], RISKY_PAYEES)
         pick = np.where(risky & (rng("transfer_payee_risky").random(n) < 0.7), again, pick)
     payee = np.where(p2p, NONE, world.payee[rows[np.minimum(pick, len(rows) - 1)]] if len(rows) else NONE)
-    others = np.flatnonzero(open_accounts(world, day) & (world.status == 0))
+    others = np.flatnonzero(settles(world, day) & (world.status == 0))
     counterparty = np.where(p2p, others[rng("transfer_counterparty").integers(0, max(len(others), 1), n)
                                         % max(len(others), 1)] if len(others) else NONE, NONE)
     counterparty = np.where(counterparty == account, NONE, counterparty)

@@ -140,6 +140,7 @@ class World:
     vpn_ips: np.ndarray  # VPN exit addresses, shared by honest VPN users and fraudsters
     foreign_ips: list[np.ndarray]  # per destination
     ring_ips: np.ndarray  # (rings, ips.max): the rings' own addresses
+    computer_ip: np.ndarray  # per shared or public computer (device row - first_shared): its place's address
     trips: Trips
     mules: np.ndarray  # (rings, mules.max) beneficiary rows
     ato_plan: pd.DataFrame  # account takeovers planned over the horizon
@@ -244,7 +245,7 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table]) -> World:
     offsets = np.concatenate([[0], np.cumsum(np.bincount(link_account, minlength=n_accounts))])
 
     plan = device_plan(scenario, n_customers)
-    ip, home_ip, mobile, vpn, foreign, ring_ips = _addresses(scenario, n_customers, plan)
+    ip, home_ip, mobile, vpn, foreign, ring_ips, computer_ips = _addresses(scenario, n_customers, plan)
     start = day_number(scenario.start_date)
     world = World(
         scenario=scenario, customer_id=customers["customer_id"].combine_chunks(), age=age, age_group=age_group,
@@ -297,6 +298,7 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table]) -> World:
         device_risky=(devices["vpn_flag"].to_numpy(zero_copy_only=False) | devices["rooted_flag"].to_numpy(
             zero_copy_only=False) | devices["emulator_flag"].to_numpy(zero_copy_only=False)).astype(bool),
         home_ip=home_ip, ip_address=ip, mobile_ips=mobile, vpn_ips=vpn, foreign_ips=foreign, ring_ips=ring_ips,
+        computer_ip=computer_ips,
         trips=_trips(scenario, affluence, home_city, [i for i, _ in cities]),
         mules=fraud_plan.mules(scenario, entities["beneficiaries"]),
         ato_plan=fraud_plan.ato_plan(scenario, accounts, entities["beneficiaries"]),
@@ -365,8 +367,9 @@ def _addresses(scenario: Scenario, n_customers: int, plan: DevicePlan):
     rings = scenario.fraud.rings
     n_ring = rings.count * rings.ips.max
     n_foreign = destinations * IPS_PER_DESTINATION
+    n_computers = plan.n_shared + plan.n_public
     shared = rng("ipv4").permutation(np.array(DOCUMENTATION_IPV4_HOSTS))[:MOBILE_IPS + VPN_IPS]
-    own = _ipv6_addresses(rng("ipv6"), n_customers + n_foreign + n_ring)
+    own = _ipv6_addresses(rng("ipv6"), n_customers + n_foreign + n_ring + n_computers)
     text = pa.concat_arrays([own.slice(0, n_customers), pa.array(shared, pa.string()), own.slice(n_customers)])
     home = np.arange(n_customers)
     household = np.flatnonzero(plan.household_phone_of >= 0)
@@ -376,7 +379,8 @@ def _addresses(scenario: Scenario, n_customers: int, plan: DevicePlan):
     first_foreign = n_customers + MOBILE_IPS + VPN_IPS
     foreign = [first_foreign + d * IPS_PER_DESTINATION + np.arange(IPS_PER_DESTINATION) for d in range(destinations)]
     ring = (first_foreign + n_foreign + np.arange(n_ring)).reshape(rings.count, rings.ips.max)
-    return text, home, mobile, vpn, foreign, ring
+    computers = first_foreign + n_foreign + n_ring + np.arange(n_computers)
+    return text, home, mobile, vpn, foreign, ring, computers
 
 
 @lru_cache(maxsize=1)
