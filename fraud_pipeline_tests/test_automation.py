@@ -10,7 +10,7 @@ import pytest
 
 from fraud_pipeline.automation import PREREQUISITES, TRIGGER_TAG, outdated_prerequisites
 from fraud_pipeline.definitions import build_definitions, defs
-from fraud_pipeline.storage import MANIFEST, ObjectStore
+from fraud_pipeline.storage import ObjectStore
 from fraud_pipeline_tests.conftest import scaled
 from fraud_pipeline_tests.test_events import _run
 from fraud_pipeline_tests.test_landing import TINY, _days
@@ -114,7 +114,7 @@ def test_the_sensor_rebuilds_missing_prerequisites_in_one_run_then_only_what_is_
         assert "are current" in _tick(definitions, instance).skip_message
 
         # The plan's table lost (a half-finished write leaves no manifest): only the plan is rebuilt, unpartitioned.
-        Path(store.path("reports", "anomaly_schedule"), MANIFEST).unlink()
+        Path(store.manifest_path("reports", "anomaly_schedule")).unlink()
         [request] = _tick(definitions, instance).run_requests
         assert [key.to_user_string() for key in request.asset_selection] == ["anomaly_schedule"]
         assert request.tags == {TRIGGER_TAG: tiny.content_hash, **SENSOR_TAG}
@@ -122,7 +122,7 @@ def test_the_sensor_rebuilds_missing_prerequisites_in_one_run_then_only_what_is_
         # One baseline day missing: that table's whole baseline range and what is downstream of it (the clickstream
         # names its transactions, the profile reads both).
         assert _execute(definitions, store, request, instance).success
-        Path(store.path("events", "card_transactions", "2026-01-09"), MANIFEST).unlink()
+        Path(store.manifest_path("events", "card_transactions", "2026-01-09")).unlink()
         [request] = _tick(definitions, instance).run_requests
         assert {key.to_user_string() for key in request.asset_selection} == {"card_transactions", "customer_events",
                                                                             "baseline_profile"}
@@ -159,8 +159,14 @@ def test_a_day_alone_needs_no_earlier_day_and_writes_what_a_range_writes(located
     shutil.copytree(tmp_path / "data", ranged)
     assert _run(definitions, ObjectStore(root_url=str(alone)), daily, partition_key="2026-01-19").success
     assert _run(definitions, ObjectStore(root_url=str(ranged)), daily, tags=_days("2026-01-15", "2026-01-19")).success
-    day = sorted(p.relative_to(alone) for p in alone.rglob("date=2026-01-19/*"))
-    assert day == sorted(p.relative_to(ranged) for p in ranged.rglob("date=2026-01-19/*"))
-    assert sum(p.name == MANIFEST for p in day) == len(DAILY_ASSETS) + 1  # and the state the next day starts from
+    day = _files_of(alone, "2026-01-19")
+    assert day == _files_of(ranged, "2026-01-19")
+    assert sum(p.parts[0] == "_manifests" for p in day) == len(DAILY_ASSETS) + 1  # and the state the next day starts from
     assert [p for p in day if (alone / p).read_bytes() != (ranged / p).read_bytes()] == []
-    assert not list(alone.rglob("date=2026-01-18"))  # nothing of the day before was written
+    assert _files_of(alone, "2026-01-18") == []  # nothing of the day before was written
+
+
+def _files_of(root: Path, day: str) -> list[Path]:
+    """The day's data files and manifests under `root` (not the writer locks)."""
+    return sorted(p.relative_to(root) for p in root.rglob("*")
+                  if p.is_file() and f"date={day}" in p.as_posix() and ".locks" not in p.parts)

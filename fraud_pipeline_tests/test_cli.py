@@ -85,7 +85,7 @@ def test_cli_materialises_every_entity_table_with_manifests_and_passing_checks(t
     assert "failed" not in " ".join(line for line in log.splitlines() if "ASSET_CHECK_EVALUATION" in line)
     store = ObjectStore(root_url=str(root))
     for name in ENTITY_NAMES:
-        manifest = json.loads((root / "entities" / name / "_manifest.json").read_text())
+        manifest = json.loads((root / "_manifests" / "entities" / f"{name}.json").read_text())
         assert manifest["rows"] == store.read_table("entities", name).num_rows > 0
     assert store.read_table("entities", "customers").num_rows == 300
 
@@ -135,7 +135,7 @@ def test_cli_materialises_a_3_day_range_in_one_run_and_a_day_alone_rewrites_it_i
     days = ("2026-01-01", "2026-01-02", "2026-01-03")
     for table in ("card_transactions", "web_visits", "applications", "new_accounts", "new_account_transactions"):
         for day in days:
-            assert (root / "events" / table / f"date={day}" / "_manifest.json").exists(), (table, day)
+            assert (root / "_manifests" / "events" / table / f"date={day}.json").exists(), (table, day)
     before = _tree(root / "events")
 
     again = _materialize(tmp_path, SMALL_WORLD, str(root), *events, "--partition", "2026-01-02")
@@ -192,7 +192,7 @@ def test_the_default_scenario_on_s3_is_file_for_file_a_local_run_and_reads_back_
     assert [path for path in on_s3 if on_s3[path] != on_disk[path]] == []
     # the entities; 18 tables a day (8 events, 2 fraud, 6 landing, the anomaly manifest, the carried state); the
     # baseline profile, the anomaly plan and the detection scorecard
-    assert sum(path.endswith("/_manifest.json") for path in on_s3) == len(ENTITY_NAMES) + 21 * 18 + 3
+    assert sum(path.startswith("/_manifests/") for path in on_s3) == len(ENTITY_NAMES) + 21 * 18 + 3
 
     for layer, table in [("events", "card_transactions"), ("landing", "web_visits")]:
         dataset = ds.dataset(remote.path(layer, table), filesystem=remote.filesystem(), format="parquet",

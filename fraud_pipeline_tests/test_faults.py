@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from moto.server import ThreadedMotoServer
 
-from fraud_pipeline.storage import MANIFEST, ObjectStore
+from fraud_pipeline.storage import ObjectStore
 from fraud_pipeline_tests.conftest import _free_port
 from fraud_pipeline_tests.s3_proxy import S3Proxy
 from fraud_pipeline_tests.test_cli import (PROJECT, SMALL_WORLD, cli_environment, data_tree, materialize_command,
@@ -37,7 +37,7 @@ def _start_with_fault(env: dict, fault: dict, *selection: str) -> subprocess.Pop
 
 def _partitions(store: ObjectStore) -> dict[str, dict | None]:
     """Each partition folder holding any file, by `table/date=…`, with its manifest or None."""
-    folders = {path.rsplit("/", 1)[0] for path in data_tree(store) if "/date=" in path}
+    folders = {path.rsplit("/", 1)[0] for path in data_tree(store) if "/date=" in path and "/_manifests/" not in path}
     return {f"{table}/{partition}": store.read_manifest(layer, table, partition.removeprefix("date="))
             for layer, table, partition in (folder.rsplit("/", 3)[1:] for folder in folders)}
 
@@ -153,10 +153,9 @@ def test_two_runs_writing_one_partition_at_once_leave_the_later_ones_complete_pa
     contended = "/events/applications/date=2026-01-02/"
     tree, clean_tree = data_tree(stored), data_tree(clean)
     assert {p: b for p, b in tree.items() if contended in p} == {p: b for p, b in clean_tree.items() if contended in p}
-    assert json.loads(Path(shared, "events", "applications", "date=2026-01-02", MANIFEST).read_text())["rows"] > 0
+    assert json.loads(Path(stored.manifest_path("events", "applications", "2026-01-02")).read_text())["rows"] > 0
     for table in ("web_visits", "new_accounts", "new_account_transactions"):
         manifest = stored.read_manifest("events", table, partition="2026-01-02")
         stored.read_table("events", table, partition="2026-01-02")  # every file matches its manifest checksum
         assert sorted(f["path"] for f in manifest["files"]) == sorted(
-            path.rsplit("/", 1)[1] for path in tree if f"/events/{table}/date=2026-01-02/" in path
-            and not path.endswith(MANIFEST))
+            path.rsplit("/", 1)[1] for path in tree if path.startswith(f"/events/{table}/date=2026-01-02/"))

@@ -12,7 +12,7 @@ import pytest
 from fraud_pipeline.definitions import build_definitions
 from fraud_pipeline.scenario import SCENARIO_ENV, load_scenario
 from fraud_pipeline.storage import ObjectStore
-from fraud_pipeline_tests.conftest import SMALL_POPULATION, scaled
+from fraud_pipeline_tests.conftest import SMALL_POPULATION, layer_tree, scaled
 from fraud_pipeline_tests.test_events import _run
 
 LANDING = ["card_transactions", "web_visits", "applications", "new_accounts", "new_account_transactions"]
@@ -49,9 +49,7 @@ def _copy(upstream, tmp_path, name: str) -> ObjectStore:
 
 
 def _landing_tree(store: ObjectStore) -> dict[str, bytes]:
-    fs = store.filesystem()
-    root = store.path("landing", "x").rsplit("/", 1)[0]
-    return {path.removeprefix(root): fs.cat_file(path) for path in fs.find(root)}
+    return layer_tree(store, "landing")
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "ndjson", "csv"])
@@ -68,8 +66,9 @@ def test_landing_days_are_eight_files_each_and_identical_however_runs_are_split(
     tree = _landing_tree(together)
     assert tree == _landing_tree(apart)
     for table in LANDING:
-        names = sorted(p.rsplit("/", 1)[1] for p in tree if f"/{table}/date=2026-01-16/" in p)
-        assert names == ["_manifest.json"] + [f"batch-{b}.{fmt}" for b in range(8)]
+        names = sorted(p.rsplit("/", 1)[1] for p in tree if p.startswith(f"/landing/{table}/date=2026-01-16/"))
+        assert names == [f"batch-{b}.{fmt}" for b in range(8)]  # only the data files: the manifest is apart
+        assert f"/_manifests/landing/{table}/date=2026-01-16.json" in tree
     # Each file holds exactly its batch.
     cards = together.read_table("landing", "card_transactions", partition="2026-01-16")
     manifest = together.read_manifest("landing", "card_transactions", partition="2026-01-16")

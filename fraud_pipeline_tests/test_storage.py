@@ -11,7 +11,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from fraud_pipeline.retries import StorageUnavailable
-from fraud_pipeline.storage import MANIFEST, ObjectStore, TableCorrupt, TableNotReady
+from fraud_pipeline.storage import ObjectStore, TableCorrupt, TableNotReady
 from fraud_pipeline_tests.s3_proxy import S3Proxy
 
 
@@ -41,8 +41,32 @@ def test_rewrite_replaces_the_partition_and_leaves_no_stale_files(store):
     store.write_table("events", "things", [_table(3), _table(3, 3), _table(3, 6)], "h", partition="2026-01-02")
     store.write_table("events", "things", _table(4, 100), "h", partition="2026-01-02")
 
-    assert _files(store, "events", "things", "2026-01-02") == [MANIFEST, "part-00000.parquet"]
+    assert _files(store, "events", "things", "2026-01-02") == ["part-00000.parquet"]
     assert store.read_table("events", "things", partition="2026-01-02").equals(_table(4, 100))
+
+
+def test_a_folder_holds_only_its_data_files_and_its_manifest_lives_in_the_parallel_tree(store):
+    """Readers that take a folder (polars refuses one holding a .json beside .parquet files) see only data."""
+    store.write_table("events", "things", [_table(3), _table(2, 3)], "h", partition="2026-01-02")
+    store.write_table("entities", "things", _table(4), "h")
+    fs = store.filesystem()
+    root = store.path("x", "y").rsplit("/", 2)[0]
+    assert sorted(p.removeprefix(root) for p in fs.find(root) if "/.locks/" not in p) == [
+        "/_manifests/entities/things.json", "/_manifests/events/things/date=2026-01-02.json",
+        "/entities/things/part-00000.parquet",
+        "/events/things/date=2026-01-02/part-00000.parquet", "/events/things/date=2026-01-02/part-00001.parquet"]
+    assert store.manifest_path("events", "things", "2026-01-02") == f"{root}/_manifests/events/things/date=2026-01-02.json"
+    assert json.loads(fs.cat_file(store.manifest_path("events", "things", "2026-01-02")))["rows"] == 5
+    assert sorted(store.complete_partitions("events", "things")) == ["2026-01-02"]
+
+
+def test_a_rewrite_removes_a_manifest_the_old_layout_left_in_the_folder(store):
+    store.write_table("events", "things", _table(3), "h", partition="2026-01-02")
+    fs = store.filesystem()
+    old = f"{store.path('events', 'things', '2026-01-02')}/_manifest.json"
+    fs.pipe_file(old, b"{}")
+    store.write_table("events", "things", _table(3), "h", partition="2026-01-02")
+    assert _files(store, "events", "things", "2026-01-02") == ["part-00000.parquet"]
 
 
 def test_rewriting_the_same_data_gives_identical_bytes(store):
@@ -55,11 +79,11 @@ def test_rewriting_the_same_data_gives_identical_bytes(store):
 
 
 def test_a_table_without_manifest_is_not_ready(store):
-    with pytest.raises(TableNotReady, match="no _manifest.json"):
+    with pytest.raises(TableNotReady, match="has no manifest"):
         store.read_table("entities", "never_written")
 
     store.write_table("entities", "things", _table(5), "h")
-    store.filesystem().rm(f"{store.path('entities', 'things')}/{MANIFEST}")  # as if the write died before its end
+    store.filesystem().rm(store.manifest_path("entities", "things"))  # as if the write died before its end
     with pytest.raises(TableNotReady):
         store.read_table("entities", "things")
 
@@ -88,7 +112,7 @@ def test_the_local_root_is_resolved_to_an_absolute_path(tmp_path, monkeypatch):
     store = ObjectStore()  # the default root: data/ in the working directory
     written = store.write_table("entities", "things", _table(2), "h")
     assert written.uri == str(tmp_path / "data" / "entities" / "things")
-    assert json.loads((tmp_path / "data" / "entities" / "things" / MANIFEST).read_text())["rows"] == 2
+    assert json.loads((tmp_path / "data" / "_manifests" / "entities" / "things.json").read_text())["rows"] == 2
 
 
 def test_s3_uri_names_the_bucket_and_never_credentials(s3_url):
@@ -147,7 +171,7 @@ def test_two_writers_of_one_partition_leave_one_of_them_whole_never_a_mix(store)
     winner = store.read_manifest("events", "raced", partition="2026-01-02")["scenario_hash"]
     stored = store.read_table("events", "raced", partition="2026-01-02")  # every checksum holds
     assert stored.equals(pa.concat_tables(contents[winner].values()))
-    assert _files(store, "events", "raced", "2026-01-02") == [MANIFEST] + [f"{s}.parquet" for s in contents[winner]]
+    assert _files(store, "events", "raced", "2026-01-02") == [f"{s}.parquet" for s in contents[winner]]
 
 
 def test_transient_s3_errors_are_retried_and_each_attempt_is_logged(s3_url, caplog):
