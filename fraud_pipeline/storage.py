@@ -1,8 +1,8 @@
 """Object storage: Parquet tables in a Hive layout, on the local disk or S3, written atomically.
 
 Layout: a table's data files, and nothing else, in `<root>/<layer>/<table>/[date=YYYY-MM-DD/]<file>.<format>`
-— Parquet `part-NNNNN` files; landing tables one file per micro-batch in the scenario's format — so every
-reader that takes a folder (pandas, pyarrow, polars, DuckDB, Spark) reads it as written.
+— Parquet `part-NNNNN` files; landing tables one file per micro-batch in the scenario's format; a picture its
+one PNG — so every reader that takes a folder (pandas, pyarrow, polars, DuckDB, Spark) reads it as written.
 Each folder's manifest lives apart, in a parallel tree: the manifest of `<root>/<path>` is
 `<root>/_manifests/<path>.json`, e.g. `_manifests/events/card_transactions/date=2026-01-02.json` and
 `_manifests/entities/customers.json`. Writer locks are in `<root>/.locks/`, local temporary files in
@@ -133,6 +133,12 @@ class ObjectStore(dg.ConfigurableResource):
         encoded = ((f"{stem}.{fmt}", formats.encode(chunk, fmt), chunk.num_rows, chunk.schema)
                    for stem, chunk in files.items())  # one file encoded at a time
         return self._write(layer, table, partition, scenario_hash, fmt, encoded, publish)
+
+    def write_file(self, layer: str, name: str, filename: str, payload: bytes, scenario_hash: str) -> WrittenTable:
+        """One opaque file (a picture, say) as the whole content of `<layer>/<name>/`, published with a manifest like
+        a table (its format is the file's extension; no rows, no schema)."""
+        fmt = filename.rsplit(".", 1)[-1]
+        return self._write(layer, name, None, scenario_hash, fmt, [(filename, payload, None, None)], True)
 
     def _write(self, layer: str, table: str, partition: str | None, scenario_hash: str, fmt: str,
                files: Iterable[tuple[str, bytes, int | None, pa.Schema | None]], publish: bool) -> WrittenTable:

@@ -191,8 +191,8 @@ def test_the_default_scenario_on_s3_is_file_for_file_a_local_run_and_reads_back_
     assert sorted(on_s3) == sorted(on_disk)
     assert [path for path in on_s3 if on_s3[path] != on_disk[path]] == []
     # the entities; 18 tables a day (8 events, 2 fraud, 6 landing, the anomaly manifest, the carried state); the
-    # baseline profile, the anomaly plan and the detection scorecard
-    assert sum(path.startswith("/_manifests/") for path in on_s3) == len(ENTITY_NAMES) + 21 * 18 + 3
+    # baseline profile, the anomaly plan and the detection scorecard; the timeline and scorecard pictures
+    assert sum(path.startswith("/_manifests/") for path in on_s3) == len(ENTITY_NAMES) + 21 * 18 + 3 + 2
 
     for layer, table in [("events", "card_transactions"), ("landing", "web_visits")]:
         dataset = ds.dataset(remote.path(layer, table), filesystem=remote.filesystem(), format="parquet",

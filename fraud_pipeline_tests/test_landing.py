@@ -1,6 +1,7 @@
 """The landing and anomaly assets in Dagster: eight files a day in three formats, byte-identical however
 runs are split, a plan a user edits in a file, the schedule and the timeline picture."""
 
+import hashlib
 import shutil
 import struct
 from pathlib import Path
@@ -139,6 +140,11 @@ def test_the_schedule_and_the_timeline_show_in_the_ui(upstream, tmp_path, tiny):
     assert metadata["timeline"].value.startswith("![anomaly timeline](data:image/png;base64,")
     picture = store.filesystem().cat_file(store.path("reports", "anomaly_timeline") + "/timeline.png")
     assert picture[:8] == b"\x89PNG\r\n\x1a\n"
+    manifest = store.read_manifest("reports", "anomaly_timeline")  # published like a table: complete, this scenario's
+    assert (manifest["scenario_hash"], manifest["format"], manifest["files"][0]["path"]) == (
+        tiny.content_hash, "png", "timeline.png")
+    assert manifest["files"][0]["sha256"] == hashlib.sha256(picture).hexdigest()
+    assert metadata["dagster/uri"].value == store.uri("reports", "anomaly_timeline") + "/timeline.png"
     width, height = struct.unpack(">II", picture[16:24])
     assert width > 2 * 8 * 8 and height > 10 * 84  # 8 pixels per batch; a panel per watched metric
 

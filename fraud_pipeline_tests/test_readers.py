@@ -34,11 +34,14 @@ def _materialise(store: ObjectStore, scenario, landing_days: tuple[str, str], ev
         assert _run(definitions, store, dg.AssetSelection.assets("baseline_profile", "anomaly_schedule",
                                                                  "detection_scorecard")).success
     assert _run(definitions, store, landing, tags=_days(*landing_days)).success
+    if event_days[1] >= "2026-01-21":
+        assert _run(definitions, store, dg.AssetSelection.assets("anomaly_timeline", "dataset_card")).success
 
 
 @pytest.fixture(scope="module")
 def stored(tmp_path_factory, scenario) -> ObjectStore:
-    """A small bank's 21 days with its reports, and landing files for a baseline day and a window day."""
+    """A small bank's 21 days with its reports, pictures and card, and landing files for a baseline day and a window
+    day."""
     store = ObjectStore(root_url=str(tmp_path_factory.mktemp("readers") / "data"))
     _materialise(store, scaled(scenario, **MICRO), ("2026-01-14", "2026-01-15"), ("2026-01-01", "2026-01-21"))
     return store
@@ -194,3 +197,24 @@ def test_the_dataset_cards_reading_examples_read_whole_tables(stored, expected, 
     assert found["pyarrow.dataset"]["visits"].num_rows == expected["landing/web_visits"][0]
     assert found["polars"]["stream"].select(pl.len()).collect().item() == cards
     assert len(duckdb.sql(sql.strip().removesuffix(";")).df()) == cards
+
+
+def test_every_folder_written_has_a_manifest_listing_exactly_its_files(stored):
+    """Tables, pictures and the carried state alike: a folder without a manifest reads as unfinished, so every
+    folder a complete run leaves has one, in the parallel tree, naming each of its files with its checksum."""
+    import hashlib
+    from pathlib import Path
+
+    root = Path(stored.root_url)
+    folders = {p.parent for p in root.rglob("*") if p.is_file() and p.parent != root
+               and not {"_manifests", ".locks", ".tmp"} & set(p.relative_to(root).parts)}
+    assert {f.relative_to(root).parts[0] for f in folders} == {"entities", "events", "fraud", "landing", "reports",
+                                                                "state"}
+    assert {root / "reports/anomaly_timeline", root / "reports/detection_scorecard_plot"} <= folders
+    manifests = {p for p in (root / "_manifests").rglob("*.json")}
+    for folder in folders:
+        manifest = root / "_manifests" / f"{folder.relative_to(root)}.json"
+        listed = {f["path"]: f["sha256"] for f in json.loads(manifest.read_text())["files"]}
+        assert listed == {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}, folder
+        manifests.discard(manifest)
+    assert manifests == set()  # and no manifest without its folder

@@ -69,6 +69,19 @@ def test_a_rewrite_removes_a_manifest_the_old_layout_left_in_the_folder(store):
     assert _files(store, "events", "things", "2026-01-02") == ["part-00000.parquet"]
 
 
+def test_a_picture_is_published_like_a_table_with_a_manifest_written_last(store):
+    import hashlib
+
+    store.write_file("reports", "picture", "old.png", b"old", "h")
+    written = store.write_file("reports", "picture", "chart.png", b"\x89PNG new", "h")
+
+    assert (written.uri, written.files, written.bytes) == (store.uri("reports", "picture"), 1, 8)
+    assert _files(store, "reports", "picture") == ["chart.png"]  # the old picture is gone, no manifest beside it
+    assert store.read_manifest("reports", "picture") == {
+        "layer": "reports", "table": "picture", "partition": None, "scenario_hash": "h", "format": "png",
+        "rows": None, "files": [{"path": "chart.png", "bytes": 8, "sha256": hashlib.sha256(b"\x89PNG new").hexdigest()}]}
+
+
 def test_rewriting_the_same_data_gives_identical_bytes(store):
     fs = store.filesystem()
     store.write_table("entities", "things", _table(50), "h")

@@ -140,7 +140,8 @@ def anomaly_timeline_asset(scenario: Scenario, kinds: set[str]) -> dg.AssetsDefi
         panels = timeline_panels(present, metrics, sources.profile(), plans, REGIONS[scenario.region].currency)
         first_window_day = next((i for i, d in enumerate(present) if anomalies.window_day(scenario, d)), len(present))
         picture = render(panels, present, BATCHES_PER_DAY, first_window_day)
-        uri = store.put_file("reports", "anomaly_timeline", "timeline.png", picture)
+        written = store.write_file(REPORTS, "anomaly_timeline", "timeline.png", picture, scenario.content_hash)
+        uri = f"{written.uri}/timeline.png"
         missing = sorted(set(days) - set(present))
         context.log.info(f"anomaly timeline of {len(present)} days, {len(panels)} panels: {uri}"
                          + (f" ({len(missing)} days not materialised yet)" if missing else ""))

@@ -57,7 +57,8 @@ def detection_scorecard_asset(scenario: Scenario, kinds: set[str]) -> dg.AssetsD
         found, picture = report.run(scenario, *report.stored(store, scenario))
         table = spec.build({c.name: found[c.name].to_numpy() for c in spec.columns})
         written = store.write_table(LAYER, spec.name, table, scenario.content_hash)
-        plot_uri = store.put_file(LAYER, "detection_scorecard_plot", "scorecard.png", picture)
+        plot = store.write_file(LAYER, "detection_scorecard_plot", "scorecard.png", picture, scenario.content_hash)
+        plot_uri = f"{plot.uri}/scorecard.png"
         overall = found[(found["detector"] == "random_forest") & (found["scenario"] == "all")]
         context.log.info(f"detection scorecard written to {written.uri}; random forest: average precision "
                          f"{overall['average_precision'].iloc[0]:.3f}, card precision@100 "
