@@ -6,7 +6,7 @@ one PNG — so every reader that takes a folder (pandas, pyarrow, polars, DuckDB
 Each folder's manifest lives apart, in a parallel tree: the manifest of `<root>/<path>` is
 `<root>/_manifests/<path>.json`, e.g. `_manifests/events/card_transactions/date=2026-01-02.json` and
 `_manifests/entities/customers.json`. Writer locks are in `<root>/.locks/`, local temporary files in
-`<root>/.tmp/`.
+`<root>/.tmp/`, and `_manifests/_scenario.json` names the one scenario the root holds.
 
 A write holds the table's or partition's writer lock (`locks`), then (1) removes the manifest, so
 the table stops looking complete; (2) puts each data file atomically (a local temp file renamed into
@@ -18,6 +18,12 @@ what a manifest lists, so a write that dies at any point — the store gone, the
 leaves nothing that looks complete, and two writers never mix their files. File names and contents
 are deterministic, so a re-write of the same data leaves byte-identical files. Every S3 call is
 retried on transient errors (`retries`), each retry logged to the run.
+
+One root holds one scenario: the first write records the scenario's content hash in
+`_manifests/_scenario.json` (created only if absent, so of two first writers one wins), and a write — or a
+`check_scenario` — by another scenario raises `ScenarioMismatch` before anything changes. Tables of two
+scenarios side by side would join ids that do not belong together; to switch scenario, use another root or
+delete this one.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from urllib.parse import urlsplit
 import dagster as dg
 import fsspec
 import pyarrow as pa
+from fsspec.asyn import sync
 from pydantic import Field
 
 from fraud_pipeline import formats
@@ -41,6 +48,7 @@ from fraud_pipeline.locks import local_lock, s3_lock
 from fraud_pipeline.retries import CLIENT_OPTIONS, S3FS_TRIES, retrying
 
 MANIFESTS = "_manifests"  # the parallel tree of manifests: <root>/_manifests/<layer>/<table>[/date=…].json
+SCENARIO_RECORD = f"{MANIFESTS}/_scenario.json"  # the one scenario the root holds
 LOCKS = ".locks"
 TEMPORARY = ".tmp"  # local files being written, renamed into place when whole
 CHUNK_ROWS = 1_000_000  # rows per Parquet file: each write holds a bounded amount in memory
@@ -52,6 +60,11 @@ class TableNotReady(FileNotFoundError):
 
 class TableCorrupt(IOError):
     """A file differs from what the manifest recorded."""
+
+
+class ScenarioMismatch(RuntimeError):
+    """The storage root holds another scenario's tables: reading them would join ids that do not belong together,
+    writing beside them would leave a root of two scenarios."""
 
 
 @dataclass(frozen=True)
@@ -146,6 +159,7 @@ class ObjectStore(dg.ConfigurableResource):
         fs = self.filesystem()
         directory = self.path(layer, table, partition)
         manifest_path = self.manifest_path(layer, table, partition)
+        self.claim(scenario_hash)
         with self._writer_lock(layer, table, partition) as still_ours:
             self._call(f"create {directory}", fs.makedirs, directory, exist_ok=True)
             with contextlib.suppress(FileNotFoundError):
@@ -162,7 +176,7 @@ class ObjectStore(dg.ConfigurableResource):
             written = {f["path"] for f in entries}
             for stale in self._call(f"list {directory}", fs.ls, directory, detail=False):
                 name = stale.rstrip("/").rsplit("/", 1)[-1]
-                if name not in written:  # a killed writer's files too, and a manifest of the old layout: we hold the lock
+                if name not in written:  # a killed writer's files, an old-layout manifest: we hold the lock
                     with contextlib.suppress(FileNotFoundError):
                         self._call(f"delete {stale}", fs.rm, stale, recursive=True)
 
@@ -177,6 +191,60 @@ class ObjectStore(dg.ConfigurableResource):
                 self._put(fs, manifest_path, json.dumps(manifest, indent=2).encode())
         return WrittenTable(uri=self.uri(layer, table, partition), rows=rows or 0, files=len(entries),
                             bytes=sum(f["bytes"] for f in entries), published=publish)
+
+    def stored_scenario(self) -> str | None:
+        """The content hash of the scenario this root holds, or None when nothing was written to it yet."""
+        payload = self.read_root_file(SCENARIO_RECORD)
+        return json.loads(payload)["scenario_hash"] if payload is not None else None
+
+    def check_scenario(self, scenario_hash: str) -> None:
+        """Raise `ScenarioMismatch` when the root holds another scenario than `scenario_hash`'s (a run calls it
+        before it reads or writes anything)."""
+        stored = self.stored_scenario()
+        if stored is not None and stored != scenario_hash:
+            raise ScenarioMismatch(self.mismatch(stored, scenario_hash))
+
+    def claim(self, scenario_hash: str) -> None:
+        """Make sure the root holds `scenario_hash`'s scenario, recording it when the root holds none yet (created
+        only if absent: of two first writers of different scenarios, one wins and the other is refused)."""
+        stored = self.stored_scenario()
+        if stored is None:
+            self._create_once(SCENARIO_RECORD, json.dumps({"scenario_hash": scenario_hash}, indent=2).encode())
+            stored = self.stored_scenario()
+        if stored != scenario_hash:
+            raise ScenarioMismatch(self.mismatch(stored, scenario_hash))
+
+    def mismatch(self, stored: str, wanted: str) -> str:
+        """What a user reads when this root holds scenario `stored` and a run of scenario `wanted` meets it."""
+        root = self._uri(self._root())
+        delete = f"every object under {root}" if self.is_s3 else f"the folder {root}"
+        return (f"{root} holds the tables of scenario {stored} (stored); this run's scenario is {wanted}. A storage "
+                f"root holds one scenario, so the run stops before writing anything. Either give this scenario a "
+                f"storage root of its own (FRAUD_PIPELINE_STORAGE_URL=data_my_scenario, a folder or "
+                f"s3://bucket/prefix; or storage.url in the scenario file), or rebuild everything with this scenario: "
+                f"delete {delete}, then materialise again (--select '*' over the partition range).")
+
+    def _create_once(self, relative: str, payload: bytes) -> None:
+        """`payload` at `<root>/<relative>`, whole, unless a file is there already (then nothing changes)."""
+        path = f"{self._root()}/{relative}"
+        if self.is_s3:
+            fs = self.filesystem()
+            bucket, key = path.split("/", 1)
+            with contextlib.suppress(FileExistsError):  # s3fs: a failed If-None-Match
+                retrying(f"S3 PUT {path}", lambda: sync(fs.loop, fs._call_s3, "put_object", Bucket=bucket, Key=key,
+                                                        Body=payload, IfNoneMatch="*"))
+            return
+        temporary = self._temporary(path)
+        try:
+            with open(temporary, "wb") as handle:
+                handle.write(payload)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with contextlib.suppress(FileExistsError):
+                os.link(temporary, path)  # whole, and only if absent
+        finally:
+            os.remove(temporary)
 
     def _writer_lock(self, layer: str, table: str, partition: str | None):
         """One writer per table or partition; the lock lives in `<root>/.locks/`, outside the data."""

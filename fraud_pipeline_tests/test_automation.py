@@ -129,21 +129,26 @@ def test_the_sensor_rebuilds_missing_prerequisites_in_one_run_then_only_what_is_
         assert request.tags["dagster/asset_partition_range_start"] == "2026-01-01"
 
 
-def test_the_sensor_sees_another_scenarios_tables_as_outdated_and_waits_for_its_own_run(located):
+def test_the_sensor_requests_nothing_on_a_root_of_another_scenario_and_waits_for_its_own_run(located):
     definitions, store, tiny = located
     with dg.instance_for_test() as instance:
+        # An edited scenario over the same root: rebuilding the prerequisites would leave the root half one
+        # scenario, half the other (the days after the baseline stay the old one's), so nothing is requested.
         reseeded = scaled(tiny, seed=tiny.seed + 1)
-        assert outdated_prerequisites(store, reseeded) == list(PREREQUISITES)
-        other = build_definitions(reseeded)
-        [request] = _tick(other, instance).run_requests
-        assert request.tags[TRIGGER_TAG] == reseeded.content_hash
+        tick = _tick(build_definitions(reseeded), instance)
+        assert tick.run_requests == []
+        assert f"holds the tables of scenario {tiny.content_hash} (stored); this run's scenario is " \
+               f"{reseeded.content_hash}" in tick.skip_message
+        assert "FRAUD_PIPELINE_STORAGE_URL=" in tick.skip_message
 
         # While a run for this scenario is unfinished the sensor waits; after a failure it says which run.
-        run = instance.create_run_for_job(other.resolve_job_def("scenario_job"), tags=request.tags,
+        Path(store.manifest_path("reports", "anomaly_schedule")).unlink()
+        [request] = _tick(definitions, instance).run_requests
+        run = instance.create_run_for_job(definitions.resolve_job_def("scenario_job"), tags=request.tags,
                                           status=dg.DagsterRunStatus.STARTED)
-        assert f"waiting for run {run.run_id}" in _tick(other, instance).skip_message
+        assert f"waiting for run {run.run_id}" in _tick(definitions, instance).skip_message
         instance.report_run_failed(run)
-        assert f"run {run.run_id} ended FAILURE" in _tick(other, instance).skip_message
+        assert f"run {run.run_id} ended FAILURE" in _tick(definitions, instance).skip_message
 
 
 def test_a_day_alone_needs_no_earlier_day_and_writes_what_a_range_writes(located, tmp_path):

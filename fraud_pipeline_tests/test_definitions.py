@@ -105,7 +105,7 @@ def test_materialising_the_entities_writes_every_table_passes_every_check_and_is
     assert _materialize(definitions, store).success
     assert _stored_bytes(store) == first
     assert sorted(path for path in first if path.startswith("/_manifests/")) == sorted(
-        f"/_manifests/entities/{name}.json" for name in ENTITY_NAMES)
+        ["/_manifests/_scenario.json", *(f"/_manifests/entities/{name}.json" for name in ENTITY_NAMES)])
 
 
 def test_a_different_seed_writes_different_data(tmp_path, small_scenario):

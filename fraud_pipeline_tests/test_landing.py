@@ -49,19 +49,33 @@ def _copy(upstream, tmp_path, name: str) -> ObjectStore:
     return ObjectStore(root_url=str(tmp_path / name))
 
 
+def _copy_as(upstream, tmp_path, name: str, tiny, variant) -> ObjectStore:
+    """A copy of the upstream store for `variant`, a scenario that differs from `tiny` only in its anomalies (plan,
+    landing format): those shape the landing files and their manifest alone, so its entities, days, carried state
+    and baseline profile are tiny's, byte for byte. The copy is relabelled with the variant's hash (a root holds
+    one scenario) instead of regenerating 16 days, and its plan table is rebuilt."""
+    assert variant.model_dump(exclude={"anomalies", "storage"}) == tiny.model_dump(exclude={"anomalies", "storage"})
+    store = _copy(upstream, tmp_path, name)
+    for manifest in Path(store.root_url, "_manifests").rglob("*.json"):
+        manifest.write_text(manifest.read_text().replace(tiny.content_hash, variant.content_hash))
+    assert _run(build_definitions(variant), store, dg.AssetSelection.assets("anomaly_schedule")).success
+    return store
+
+
 def _landing_tree(store: ObjectStore) -> dict[str, bytes]:
     return layer_tree(store, "landing")
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "ndjson", "csv"])
 def test_landing_days_are_eight_files_each_and_identical_however_runs_are_split(upstream, tmp_path, tiny, fmt):
-    definitions = build_definitions(scaled(tiny, anomalies={"landing_format": fmt}))
-    together = _copy(upstream, tmp_path, "together")
+    variant = scaled(tiny, anomalies={"landing_format": fmt})
+    definitions = build_definitions(variant)
+    together = _copy_as(upstream, tmp_path, "together", tiny, variant)
     result = _run(definitions, together, LANDING_SELECTION, tags=_days("2026-01-15", "2026-01-16"))
     assert result.success
     [check] = result.get_asset_check_evaluations()
     assert check.passed, check.description
-    apart = _copy(upstream, tmp_path, "apart")
+    apart = _copy_as(upstream, tmp_path, "apart", tiny, variant)
     for day in ("2026-01-16", "2026-01-15", "2026-01-16"):  # out of order, and one day twice
         assert _run(definitions, apart, LANDING_SELECTION, partition_key=day).success
     tree = _landing_tree(together)
@@ -80,9 +94,9 @@ def test_landing_days_are_eight_files_each_and_identical_however_runs_are_split(
 def test_the_three_formats_hold_the_same_rows(upstream, tmp_path, tiny):
     tables = {}
     for fmt in ("parquet", "ndjson", "csv"):
-        store = _copy(upstream, tmp_path, fmt)
-        assert _run(build_definitions(scaled(tiny, anomalies={"landing_format": fmt})), store, LANDING_SELECTION,
-                    partition_key="2026-01-16").success
+        variant = scaled(tiny, anomalies={"landing_format": fmt})
+        store = _copy_as(upstream, tmp_path, fmt, tiny, variant)
+        assert _run(build_definitions(variant), store, LANDING_SELECTION, partition_key="2026-01-16").success
         tables[fmt] = {name: store.read_table("landing", name, partition="2026-01-16") for name in LANDING}
     for name in LANDING:
         assert tables["parquet"][name].num_rows > 0
@@ -94,7 +108,8 @@ def test_a_plan_edited_in_the_scenario_file_needs_no_code(upstream, tmp_path, ti
     """A user adds a null burst on a card-transaction column on day 16, batch 2, retunes one entry and drops another."""
     plan_file = tmp_path / "my_scenario.yaml"
     plan_file.write_text("""
-population: {customers: 400, accounts: 500, devices: 360, beneficiaries: 600, merchants: 100, atms: 40}
+population: {customers: 400, accounts: 500, devices: 480, beneficiaries: 600, merchants: 100, atms: 40,
+             online_merchants: 40, foreign_merchants: 60, foreign_atms: 20}
 card_transactions: {per_day: 2000}
 web_funnel: {visitors_per_day: 600}
 anomalies:
@@ -107,7 +122,7 @@ anomalies:
     edited = load_scenario({SCENARIO_ENV: str(plan_file)})
     assert "under_age" not in edited.anomalies.plan and edited.anomalies.plan["campaign_nulls"].share == 0.5
     assert edited.anomalies.plan["campaign_nulls"].batch == 1  # retuned key by key, the rest kept
-    store = _copy(upstream, tmp_path, "edited")
+    store = _copy_as(upstream, tmp_path, "edited", tiny, edited)
     assert _run(build_definitions(edited), store, LANDING_SELECTION, partition_key="2026-01-16").success
 
     manifest = store.read_table("reports", "anomaly_manifest", partition="2026-01-16").to_pandas().set_index("anomaly_id")
