@@ -71,7 +71,7 @@ def card(scenario: Scenario, stored: list[StoredTable]) -> str:
     labels = pd.DataFrame([{"column": f"`{c.name}`", "meaning": c.description}
                            for c in (*schemas.LABELS, *schemas.ANOMALY_LABELS)])
     plan = pd.DataFrame([{"entry": name, **{k: v for k, v in entry.model_dump(mode="json").items() if v is not None}}
-                         for name, entry in scenario.anomalies.plan.items()]).fillna("")
+                         for name, entry in scenario.anomalies.plan.items()]).astype(object).fillna("")
     columns = ["## Columns"]
     for t in stored:
         columns += [f"### `{t.storage_layer}/{t.storage_name}`", t.spec.description, _md(pd.DataFrame([
