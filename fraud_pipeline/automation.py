@@ -3,8 +3,10 @@ sensor that keeps what every day needs — entities, the baseline days, the base
 anomaly plan — present and current, in order.
 
 "Current" is judged from storage, not from Dagster's event log: a table is current when its manifest
-exists and records this scenario's content hash. So a wiped `data/` folder or an edited scenario file
-is noticed, and a table another run half-wrote (no manifest) is rebuilt.
+exists and records this scenario's content hash. So a wiped `data/` folder is noticed, and a table another
+run half-wrote (no manifest) is rebuilt. A root that holds another scenario (after an edit of the scenario
+file, say) is not rebuilt table by table, which would leave it half one scenario, half the other: the
+sensor requests nothing and says so, naming both scenarios and the remedies (`ObjectStore.mismatch`).
 """
 
 from datetime import timedelta
@@ -71,9 +73,12 @@ def jobs_and_automation(scenario: Scenario, store: ObjectStore):
     @dg.sensor(name="prerequisites", target=dg.AssetSelection.assets(*PREREQUISITES), minimum_interval_seconds=60,
                default_status=dg.DefaultSensorStatus.STOPPED,
                description="Materialises the entities, the baseline days, the baseline profile and the anomaly plan "
-                           "when their stored copy is missing or was written by another scenario (its manifest's "
-                           "hash), with everything downstream of them, in one run. Off by default.")
+                           "when their stored copy is missing or unfinished, with everything downstream of them, in "
+                           "one run; requests nothing when the storage root holds another scenario. Off by default.")
     def prerequisites(context: dg.SensorEvaluationContext):
+        stored = store.stored_scenario()
+        if stored not in (None, scenario.content_hash):
+            return dg.SkipReason(store.mismatch(stored, scenario.content_hash))
         outdated = outdated_prerequisites(store, scenario)
         if not outdated:
             return dg.SkipReason(f"entities, baseline days {days[0]} … {days[-1]}, baseline profile and anomaly plan "

@@ -85,7 +85,7 @@ def card(scenario: Scenario, stored: list[StoredTable]) -> str:
     labels = pd.DataFrame([{"column": f"`{c.name}`", "meaning": c.description}
                            for c in (*schemas.LABELS, *schemas.ANOMALY_LABELS)])
     plan = pd.DataFrame([{"entry": name, **{k: v for k, v in entry.model_dump(mode="json").items() if v is not None}}
-                         for name, entry in scenario.anomalies.plan.items()]).fillna("")
+                         for name, entry in scenario.anomalies.plan.items()]).astype(object).fillna("")
     columns = ["## Columns"]
     for t in stored:
         columns += [f"### `{t.storage_layer}/{t.storage_name}`", t.spec.description, _md(pd.DataFrame([
@@ -107,7 +107,8 @@ def card(scenario: Scenario, stored: list[StoredTable]) -> str:
         f"- landing format: {scenario.anomalies.landing_format}\n"
         f"- {_card_numbers(scenario)}",
         "## Tables", _md(tables),
-        "Rows and partitions are those of complete tables (with a `_manifest.json`) at the time of writing.",
+        "Rows and partitions are those of complete tables (with a manifest in `_manifests/`) at the time of "
+        "writing.",
         *columns,
         "## Labels", _md(labels),
         "Fraud scenarios of this scenario:", _md(rates),
@@ -115,14 +116,18 @@ def card(scenario: Scenario, stored: list[StoredTable]) -> str:
         f"A {scenario.anomalies.window_days}-day window after the 14 baseline days; afterwards: "
         f"{scenario.anomalies.after_window}.", _md(plan),
         "## Reading it",
-        "From the folder that holds `data/` (on S3: `s3://bucket/prefix` in place of `data`):",
+        "From the folder that holds `data/` (on S3: `s3://bucket/prefix` in place of `data`; polars takes an S3 "
+        "folder as a prefix ending in `/`):",
         f"```python\nimport pandas as pd\nstream = pd.concat([pd.read_parquet(\"{root_uri}/events/card_transactions\"),\n"
         f"                    pd.read_parquet(\"{root_uri}/fraud/fraud_transactions\")], ignore_index=True)\n```",
         f"```python\nimport pyarrow.dataset as ds\nvisits = ds.dataset(\"{root_uri}/landing/web_visits\", "
         f"partitioning=\"hive\").to_table()\n```",
-        f"```sql\nSELECT * FROM read_parquet('{root_uri}/events/card_transactions/*/*.parquet', "
+        f"```python\nimport polars as pl\nstream = pl.scan_parquet(\"{root_uri}/events/card_transactions\")\n```",
+        f"```sql\nSELECT * FROM read_parquet('{root_uri}/events/card_transactions/**/*.parquet', "
         f"hive_partitioning = true);\n```",
-        "Readers skip `_manifest.json` and dot files; a folder without a manifest is unfinished.",
+        f"A table's folder holds only its data files, so each of these reads it whole. Its manifest (files, rows, "
+        f"SHA-256, scenario hash) is kept apart: the manifest of `{root_uri}/<layer>/<table>[/date=YYYY-MM-DD]` is "
+        f"`{root_uri}/_manifests/<layer>/<table>[/date=YYYY-MM-DD].json`. A folder without a manifest is unfinished.",
         "## Known limitations", "\n".join(f"- {item}" for item in LIMITATIONS),
     ]
     return "\n\n".join(sections) + "\n"

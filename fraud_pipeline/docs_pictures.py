@@ -41,7 +41,7 @@ def genuine_behaviour(transactions: pd.DataFrame) -> bytes:
     axes[0, 0].legend(loc="upper left")
     day = rows["event_time"].dt.normalize()
     per_day = rows.groupby([day, "channel"]).size().unstack()
-    weekly = per_day.groupby(per_day.index.weekday).mean()
+    weekly = per_day.groupby(per_day.index.day_of_week).mean()
     weekly = weekly / weekly.mean()
     for channel, colour in CHANNEL_COLOURS.items():
         axes[0, 1].plot(range(7), weekly[channel], color=colour, marker="o", label=channel, linewidth=1.6)
@@ -51,7 +51,7 @@ def genuine_behaviour(transactions: pd.DataFrame) -> bytes:
     purchases = rows[(rows["transaction_type"] == "purchase") & (rows["original_currency"] == "ZAR")]
     order = purchases.groupby("category")["amount"].median().sort_values().index
     data = [np.log10(purchases.loc[purchases["category"] == c, "amount"]) for c in order]
-    axes[0, 2].boxplot(data, vert=False, showfliers=False, widths=0.6)
+    axes[0, 2].boxplot(data, orientation="horizontal", showfliers=False, widths=0.6)
     axes[0, 2].set_yticks(range(1, len(order) + 1), order)
     axes[0, 2].set_xticks([1, 2, 3, 4], ["R10", "R100", "R1,000", "R10,000"])
     axes[0, 2].set(title="Purchase amount per category", xlabel="amount (log scale; box: quartiles, whiskers: 1.5 IQR)")

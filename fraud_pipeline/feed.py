@@ -13,10 +13,13 @@ stream, at the moment the window ends on the feed's clock (event time ÷ `--spee
     <out>/transactions/date=YYYY-MM-DD/YYYYMMDDTHHMMSS.ndjson     the card authorisation stream, no labels
     <out>/customer_events/date=…/….ndjson                         the clickstream, no labels
     <out>/labels/date=…/….ndjson                                  transaction_id and its labels: for scoring
+    <out>/_schemas/<stream>.json                                  each stream's column types
     <out>/_feed_checkpoint.json                                   where the feed is
 
+A stream's folder holds only its data files, so a reader given the folder (polars, pyarrow) reads them all.
+
 Names sort in time order (a streaming file source, Auto Loader or a DuckDB glob picks them up in
-order); each file appears whole (a local temporary dot-file renamed into place, a single PUT on S3);
+order); each file appears whole (a local temporary file renamed into place, a single PUT on S3);
 an empty window writes no file. The checkpoint is written after each window's files: a feed stopped
 anywhere — Ctrl-C, a kill — resumes from the first window it had not finished when run again with the
 same arguments, rewriting that window's files with the same bytes, so a consumer sees no gap and no
@@ -50,7 +53,7 @@ KEYS = {"transactions": "transaction_id", "customer_events": "event_id", "labels
 TABLES = (("events", "card_transactions"), ("fraud", "fraud_transactions"), ("events", "customer_events"))
 HORIZON_MS = MS_PER_DAY  # longer than any row's delivery lag (clickstream.max_lag_ms of any valid scenario)
 DELIVERY = ("arrival_time", "batch")
-SCHEMA = "_schema.json"  # per stream folder; readers' globs (*/*.ndjson) and Spark skip names starting with _
+SCHEMAS = "_schemas"  # <out>/_schemas/<stream>.json, outside the stream folders: those hold only data files
 DUCKDB_TYPES = {"string": "VARCHAR", "bool": "BOOLEAN", "int8": "TINYINT", "int32": "INTEGER", "int64": "BIGINT",
                 "double": "DOUBLE", "timestamp[ms]": "TIMESTAMP", "date32[day]": "DATE"}
 CHECKPOINT = "_feed_checkpoint.json"
@@ -100,11 +103,16 @@ def day_streams(store: ObjectStore, day: date) -> dict[str, pa.Table]:
 
 
 def schema_file(schema: pa.Schema, fmt: str) -> bytes:
-    """A stream's `_schema.json`: each column's Arrow type, and the DuckDB types to read NDJSON with (a file whose
+    """A stream's `_schemas/<stream>.json`: each column's Arrow type, and the DuckDB types to read NDJSON with (a file whose
     column is all null says nothing of its type, so readers that infer types per file disagree)."""
     return json.dumps({"format": fmt, "columns": [{"name": f.name, "type": str(f.type), "nullable": f.nullable}
                                                   for f in schema],
                        "duckdb_columns": {f.name: DUCKDB_TYPES[str(f.type)] for f in schema}}, indent=2).encode()
+
+
+def schema_path(stream: str) -> str:
+    """Where a stream's schema file is, below the feed's root."""
+    return f"{SCHEMAS}/{stream}.json"
 
 
 def windows(store: ObjectStore, first: date, last: date, window_ms: int) -> Iterator[tuple[int, dict[str, pa.Table]]]:
@@ -181,7 +189,7 @@ class Feed:
             if origin is None:
                 origin = start
                 for name in STREAMS:
-                    self.out.put_root_file(f"{name}/{SCHEMA}", schema_file(rows[name].schema, self.settings.fmt))
+                    self.out.put_root_file(schema_path(name), schema_file(rows[name].schema, self.settings.fmt))
                 if found:
                     self.report(f"resuming at {_when(start)} ({written:,} rows in {files:,} files already written)")
             end = start + window_ms
@@ -287,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _forget(out: ObjectStore) -> None:
     """Remove a previous feed's checkpoint and files (only the feed's own folders)."""
-    for name in (CHECKPOINT, *STREAMS):
+    for name in (CHECKPOINT, SCHEMAS, *STREAMS):
         out.remove(name)
 
 

@@ -1,7 +1,8 @@
 """Where a day's carried state is kept: `state/bank_state/date=D/`, the state the day after D starts from.
 
 Written by every run that simulates day D (whatever of its tables the run was asked for), read by
-the first day of the next run. A state another scenario wrote is not used: it is recomputed.
+the first day of the next run. A state another scenario wrote stops the run (`ScenarioMismatch`): a root holds one
+scenario, so such a state means the root is not this scenario's.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from datetime import date, timedelta
 
 from fraud_pipeline.generators.state import State
 from fraud_pipeline.scenario import Scenario
-from fraud_pipeline.storage import ObjectStore, WrittenTable
+from fraud_pipeline.storage import ObjectStore, ScenarioMismatch, WrittenTable
 
 LAYER, TABLE = "state", "bank_state"
 
@@ -22,9 +23,12 @@ def save_state(store: ObjectStore, scenario: Scenario, state: State) -> WrittenT
 
 
 def load_state(store: ObjectStore, scenario: Scenario, day: date) -> State | None:
-    """The stored state at the start of `day`, if this scenario stored it."""
+    """The stored state at the start of `day`, or None when it is not stored. Raises ScenarioMismatch when another
+    scenario stored it."""
     partition = (day - timedelta(days=1)).isoformat()
     manifest = store.read_manifest(LAYER, TABLE, partition)
-    if manifest is None or manifest.get("scenario_hash") != scenario.content_hash:
+    if manifest is None:
         return None
+    if manifest["scenario_hash"] != scenario.content_hash:
+        raise ScenarioMismatch(store.mismatch(manifest["scenario_hash"], scenario.content_hash))
     return State.from_tables(day, store.read_files(LAYER, TABLE, partition))

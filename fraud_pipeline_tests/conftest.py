@@ -93,6 +93,14 @@ def store(request, tmp_path) -> ObjectStore:
     return ObjectStore(root_url=request.getfixturevalue("s3_url"))
 
 
+def layer_tree(store: ObjectStore, layer: str) -> dict[str, bytes]:
+    """Every file of a storage layer — its data files and their manifests — by path below the root."""
+    fs = store.filesystem()
+    root = store.path(layer, "x").rsplit("/", 2)[0]
+    return {path.removeprefix(root): fs.cat_file(path) for folder in (layer, f"_manifests/{layer}")
+            if fs.exists(f"{root}/{folder}") for path in fs.find(f"{root}/{folder}")}
+
+
 def simulated_days(scenario: Scenario, days: int, cache_dir) -> dict:
     """The first `days` days of `scenario` through the pure pipeline, as pandas frames: transactions (genuine),
     fraud (fraud_transactions), episodes, balances (with their date), card_events, and the entity tables.

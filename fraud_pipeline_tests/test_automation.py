@@ -10,7 +10,7 @@ import pytest
 
 from fraud_pipeline.automation import PREREQUISITES, TRIGGER_TAG, outdated_prerequisites
 from fraud_pipeline.definitions import build_definitions, defs
-from fraud_pipeline.storage import MANIFEST, ObjectStore
+from fraud_pipeline.storage import ObjectStore
 from fraud_pipeline_tests.conftest import scaled
 from fraud_pipeline_tests.test_events import _run
 from fraud_pipeline_tests.test_landing import TINY, _days
@@ -114,7 +114,7 @@ def test_the_sensor_rebuilds_missing_prerequisites_in_one_run_then_only_what_is_
         assert "are current" in _tick(definitions, instance).skip_message
 
         # The plan's table lost (a half-finished write leaves no manifest): only the plan is rebuilt, unpartitioned.
-        Path(store.path("reports", "anomaly_schedule"), MANIFEST).unlink()
+        Path(store.manifest_path("reports", "anomaly_schedule")).unlink()
         [request] = _tick(definitions, instance).run_requests
         assert [key.to_user_string() for key in request.asset_selection] == ["anomaly_schedule"]
         assert request.tags == {TRIGGER_TAG: tiny.content_hash, **SENSOR_TAG}
@@ -122,28 +122,33 @@ def test_the_sensor_rebuilds_missing_prerequisites_in_one_run_then_only_what_is_
         # One baseline day missing: that table's whole baseline range and what is downstream of it (the clickstream
         # names its transactions, the profile reads both).
         assert _execute(definitions, store, request, instance).success
-        Path(store.path("events", "card_transactions", "2026-01-09"), MANIFEST).unlink()
+        Path(store.manifest_path("events", "card_transactions", "2026-01-09")).unlink()
         [request] = _tick(definitions, instance).run_requests
         assert {key.to_user_string() for key in request.asset_selection} == {"card_transactions", "customer_events",
                                                                             "baseline_profile"}
         assert request.tags["dagster/asset_partition_range_start"] == "2026-01-01"
 
 
-def test_the_sensor_sees_another_scenarios_tables_as_outdated_and_waits_for_its_own_run(located):
+def test_the_sensor_requests_nothing_on_a_root_of_another_scenario_and_waits_for_its_own_run(located):
     definitions, store, tiny = located
     with dg.instance_for_test() as instance:
+        # An edited scenario over the same root: rebuilding the prerequisites would leave the root half one
+        # scenario, half the other (the days after the baseline stay the old one's), so nothing is requested.
         reseeded = scaled(tiny, seed=tiny.seed + 1)
-        assert outdated_prerequisites(store, reseeded) == list(PREREQUISITES)
-        other = build_definitions(reseeded)
-        [request] = _tick(other, instance).run_requests
-        assert request.tags[TRIGGER_TAG] == reseeded.content_hash
+        tick = _tick(build_definitions(reseeded), instance)
+        assert tick.run_requests == []
+        assert f"holds the tables of scenario {tiny.content_hash} (stored); this run's scenario is " \
+               f"{reseeded.content_hash}" in tick.skip_message
+        assert "FRAUD_PIPELINE_STORAGE_URL=" in tick.skip_message
 
         # While a run for this scenario is unfinished the sensor waits; after a failure it says which run.
-        run = instance.create_run_for_job(other.resolve_job_def("scenario_job"), tags=request.tags,
+        Path(store.manifest_path("reports", "anomaly_schedule")).unlink()
+        [request] = _tick(definitions, instance).run_requests
+        run = instance.create_run_for_job(definitions.resolve_job_def("scenario_job"), tags=request.tags,
                                           status=dg.DagsterRunStatus.STARTED)
-        assert f"waiting for run {run.run_id}" in _tick(other, instance).skip_message
+        assert f"waiting for run {run.run_id}" in _tick(definitions, instance).skip_message
         instance.report_run_failed(run)
-        assert f"run {run.run_id} ended FAILURE" in _tick(other, instance).skip_message
+        assert f"run {run.run_id} ended FAILURE" in _tick(definitions, instance).skip_message
 
 
 def test_a_day_alone_needs_no_earlier_day_and_writes_what_a_range_writes(located, tmp_path):
@@ -159,8 +164,14 @@ def test_a_day_alone_needs_no_earlier_day_and_writes_what_a_range_writes(located
     shutil.copytree(tmp_path / "data", ranged)
     assert _run(definitions, ObjectStore(root_url=str(alone)), daily, partition_key="2026-01-19").success
     assert _run(definitions, ObjectStore(root_url=str(ranged)), daily, tags=_days("2026-01-15", "2026-01-19")).success
-    day = sorted(p.relative_to(alone) for p in alone.rglob("date=2026-01-19/*"))
-    assert day == sorted(p.relative_to(ranged) for p in ranged.rglob("date=2026-01-19/*"))
-    assert sum(p.name == MANIFEST for p in day) == len(DAILY_ASSETS) + 1  # and the state the next day starts from
+    day = _files_of(alone, "2026-01-19")
+    assert day == _files_of(ranged, "2026-01-19")
+    assert sum(p.parts[0] == "_manifests" for p in day) == len(DAILY_ASSETS) + 1  # and the state the next day starts from
     assert [p for p in day if (alone / p).read_bytes() != (ranged / p).read_bytes()] == []
-    assert not list(alone.rglob("date=2026-01-18"))  # nothing of the day before was written
+    assert _files_of(alone, "2026-01-18") == []  # nothing of the day before was written
+
+
+def _files_of(root: Path, day: str) -> list[Path]:
+    """The day's data files and manifests under `root` (not the writer locks)."""
+    return sorted(p.relative_to(root) for p in root.rglob("*")
+                  if p.is_file() and f"date={day}" in p.as_posix() and ".locks" not in p.parts)

@@ -85,7 +85,7 @@ def test_cli_materialises_every_entity_table_with_manifests_and_passing_checks(t
     assert "failed" not in " ".join(line for line in log.splitlines() if "ASSET_CHECK_EVALUATION" in line)
     store = ObjectStore(root_url=str(root))
     for name in ENTITY_NAMES:
-        manifest = json.loads((root / "entities" / name / "_manifest.json").read_text())
+        manifest = json.loads((root / "_manifests" / "entities" / f"{name}.json").read_text())
         assert manifest["rows"] == store.read_table("entities", name).num_rows > 0
     assert store.read_table("entities", "customers").num_rows == 300
 
@@ -135,12 +135,41 @@ def test_cli_materialises_a_3_day_range_in_one_run_and_a_day_alone_rewrites_it_i
     days = ("2026-01-01", "2026-01-02", "2026-01-03")
     for table in ("card_transactions", "web_visits", "applications", "new_accounts", "new_account_transactions"):
         for day in days:
-            assert (root / "events" / table / f"date={day}" / "_manifest.json").exists(), (table, day)
+            assert (root / "_manifests" / "events" / table / f"date={day}.json").exists(), (table, day)
     before = _tree(root / "events")
 
     again = _materialize(tmp_path, SMALL_WORLD, str(root), *events, "--partition", "2026-01-02")
     assert again.returncode == 0, again.stderr[-3000:]
     assert _tree(root / "events") == before
+
+
+def test_a_second_scenario_in_the_same_root_is_refused_and_in_its_own_root_runs(tmp_path):
+    """The newcomer's sequence: the default-style scenario's entities and days in data/, then `my_scenario.yaml`'s
+    entities into the same data/ (it used to overwrite them, and the next day then crashed in the generators), then
+    a day of the first scenario; and the README's remedy, the second scenario in a folder of its own."""
+    root = tmp_path / "data"
+    first = cli_environment(tmp_path / "first", SMALL_WORLD, str(root))
+    assert run_cli(first, "--select", "group:entities or group:events", "--partition-range",
+                   "2026-01-01...2026-01-02").returncode == 0
+    mine = cli_environment(tmp_path / "mine", SMALL_WORLD + "seed: 7\ncustomers: {age: {min: 21, max: 70}}\n",
+                           str(root))
+    hashes = [load_scenario(env).content_hash for env in (first, mine)]
+    before = _tree(root)
+
+    refused = run_cli(mine, "--select", "group:entities")
+    assert refused.returncode != 0
+    log = refused.stdout + refused.stderr
+    assert "ScenarioMismatch" in log and "IndexError" not in log
+    assert f"holds the tables of scenario {hashes[0]} (stored); this run's scenario is {hashes[1]}" in log
+    assert "FRAUD_PIPELINE_STORAGE_URL=" in log and f"rebuild everything with this scenario: delete the folder {root}" in log
+    assert "ASSET_MATERIALIZATION" not in log and _tree(root) == before  # nothing written
+
+    again = run_cli(first, "--select", "card_transactions", "--partition", "2026-01-03")
+    assert again.returncode == 0, again.stderr[-3000:]
+    own = run_cli({**mine, STORAGE_URL_ENV: str(tmp_path / "data_my_scenario")}, "--select", "group:entities")
+    assert own.returncode == 0, own.stderr[-3000:]
+    assert ObjectStore(root_url=str(tmp_path / "data_my_scenario")).stored_scenario() == hashes[1]
+    assert ObjectStore(root_url=str(root)).stored_scenario() == hashes[0]
 
 
 def test_every_group_materialises_on_its_own_in_the_order_of_the_lineage(tmp_path):
@@ -191,8 +220,10 @@ def test_the_default_scenario_on_s3_is_file_for_file_a_local_run_and_reads_back_
     assert sorted(on_s3) == sorted(on_disk)
     assert [path for path in on_s3 if on_s3[path] != on_disk[path]] == []
     # the entities; 18 tables a day (8 events, 2 fraud, 6 landing, the anomaly manifest, the carried state); the
-    # baseline profile, the anomaly plan and the detection scorecard
-    assert sum(path.endswith("/_manifest.json") for path in on_s3) == len(ENTITY_NAMES) + 21 * 18 + 3
+    # baseline profile, the anomaly plan and the detection scorecard; the timeline and scorecard pictures; and the
+    # record of the root's one scenario
+    assert sum(path.startswith("/_manifests/") for path in on_s3) == len(ENTITY_NAMES) + 21 * 18 + 3 + 2 + 1
+    assert remote.stored_scenario() == load_scenario({}).content_hash
 
     for layer, table in [("events", "card_transactions"), ("landing", "web_visits")]:
         dataset = ds.dataset(remote.path(layer, table), filesystem=remote.filesystem(), format="parquet",

@@ -9,7 +9,7 @@ import pyarrow as pa
 from fraud_pipeline import schemas
 from fraud_pipeline.assets import entities as entity_assets
 from fraud_pipeline.definitions import build_definitions, defs
-from fraud_pipeline.storage import MANIFEST, ObjectStore
+from fraud_pipeline.storage import ObjectStore
 from fraud_pipeline_tests.conftest import scaled
 
 ENTITY_NAMES = [spec.name for spec in schemas.ENTITY_TABLES]
@@ -22,9 +22,10 @@ def _materialize(definitions: dg.Definitions, store: ObjectStore, selection=None
 
 
 def _stored_bytes(store: ObjectStore) -> dict[str, bytes]:
+    """Every file under the root (data and manifests) but the writer locks."""
     fs = store.filesystem()
-    root = store.path("entities", "x").rsplit("/", 1)[0]
-    return {path: fs.cat_file(path) for path in fs.find(root)}
+    root = store.path("entities", "x").rsplit("/", 2)[0]
+    return {path.removeprefix(root): fs.cat_file(path) for path in fs.find(root) if "/.locks/" not in path}
 
 
 def test_the_code_location_loads_with_every_entity_in_its_group():
@@ -103,7 +104,8 @@ def test_materialising_the_entities_writes_every_table_passes_every_check_and_is
     first = _stored_bytes(store)
     assert _materialize(definitions, store).success
     assert _stored_bytes(store) == first
-    assert sum(path.endswith(MANIFEST) for path in first) == len(ENTITY_NAMES)
+    assert sorted(path for path in first if path.startswith("/_manifests/")) == sorted(
+        ["/_manifests/_scenario.json", *(f"/_manifests/entities/{name}.json" for name in ENTITY_NAMES)])
 
 
 def test_a_different_seed_writes_different_data(tmp_path, small_scenario):

@@ -13,7 +13,7 @@ from fraud_pipeline.definitions import build_definitions, defs
 from fraud_pipeline.generators.funnel import STAGES
 from fraud_pipeline.generators.timeline import BASELINE_DAYS
 from fraud_pipeline.storage import ObjectStore
-from fraud_pipeline_tests.conftest import scaled
+from fraud_pipeline_tests.conftest import layer_tree, scaled
 
 DAILY = ["card_transactions", "account_balances", "card_events", "customer_events", *STAGES]
 FRAUD = ["fraud_transactions", "fraud_episodes"]
@@ -38,9 +38,7 @@ def _range(definitions, store, first: str, last: str, *groups: str) -> dg.Execut
 
 
 def _events_tree(store: ObjectStore) -> dict[str, bytes]:
-    fs = store.filesystem()
-    root = store.path("events", "x").rsplit("/", 1)[0]
-    return {path.removeprefix(root): fs.cat_file(path) for path in fs.find(root)}
+    return layer_tree(store, "events")
 
 
 @pytest.fixture
@@ -85,7 +83,7 @@ def test_a_range_run_and_day_by_day_runs_write_identical_bytes(with_entities, ti
 
     tree = _events_tree(in_one_run)
     assert tree == _events_tree(day_by_day)
-    assert sum(path.endswith("_manifest.json") for path in tree) == 4 * len(DAILY)
+    assert sum(path.startswith("/_manifests/events/") for path in tree) == 4 * len(DAILY)
 
     # re-running a day leaves it unchanged
     assert _run(definitions, in_one_run, dg.AssetSelection.groups("events"), partition_key="2026-01-03").success
@@ -104,13 +102,8 @@ def test_fraud_in_one_run_equals_fraud_day_by_day_in_any_order(with_entities, ti
     for day in ["2026-01-03", "2026-01-01", "2026-01-04", "2026-01-02"]:
         assert _run(definitions, day_by_day, fraud, partition_key=day).success
 
-    def tree(store):
-        fs = store.filesystem()
-        root = store.path("fraud", "x").rsplit("/", 1)[0]
-        return {path.removeprefix(root): fs.cat_file(path) for path in fs.find(root)}
-
-    assert tree(in_one_run) == tree(day_by_day)
-    assert len(tree(in_one_run)) == 4 * 2 * 2  # four days of two tables, a file and a manifest each
+    assert layer_tree(in_one_run, "fraud") == layer_tree(day_by_day, "fraud")
+    assert len(layer_tree(in_one_run, "fraud")) == 4 * 2 * 2  # four days of two tables, a file and a manifest each
 
 
 def test_no_partition_holds_a_row_of_another_day(with_entities, tiny):
@@ -176,9 +169,10 @@ def test_a_failing_day_fails_its_check_and_names_the_day(with_entities, tiny, mo
             for d in ("2026-01-01", "2026-01-02", "2026-01-03")] == [True, False, True]
 
 
-def test_the_readmes_scoring_example_runs_on_real_output(with_entities, tiny, tmp_path, monkeypatch, capsys):
-    store = with_entities("project/data")
-    frequent_abroad = scaled(tiny, fraud={"atm_abroad": {"rate": 0.01}})
+def test_the_readmes_scoring_example_runs_on_real_output(tiny, tmp_path, monkeypatch, capsys):
+    store = ObjectStore(root_url=str(tmp_path / "project" / "data"))
+    frequent_abroad = scaled(tiny, fraud={"atm_abroad": {"rate": 0.01}})  # its own world and days: a root holds one
+    assert _run(build_definitions(frequent_abroad), store, dg.AssetSelection.groups("entities")).success
     assert _run(build_definitions(frequent_abroad), store, dg.AssetSelection.groups("events", "fraud"),
                 tags={"dagster/asset_partition_range_start": "2026-01-01",
                       "dagster/asset_partition_range_end": "2026-01-03"}).success

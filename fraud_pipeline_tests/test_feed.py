@@ -9,6 +9,7 @@ import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pjson
@@ -92,7 +93,8 @@ def test_the_feed_replays_every_row_once_in_event_time_order_with_labels_apart(s
         source_ids = stored["transactions" if name == "labels" else name][key[name]].to_pylist()
         assert sorted(ids) == sorted(source_ids)
         columns = set(rows[0].column_names)
-        schema = json.loads((root / name / feed.SCHEMA).read_text())
+        schema = json.loads((root / feed.schema_path(name)).read_text())
+        assert pl.scan_ndjson(root / name).select(pl.len()).collect().item() == len(ids)  # the folder, read whole
         assert [c["name"] for c in schema["columns"]] == streams[name].column_names
         assert set(schema["duckdb_columns"]) == set(streams[name].column_names)
         if name == "labels":
@@ -113,6 +115,8 @@ def test_parquet_files_hold_exactly_the_stored_rows(source, streams, tmp_path):
     files = sorted(Path(out.root_url).glob("transactions/*/*.parquet"))
     replayed = pa.concat_tables([formats.decode(f.read_bytes(), "parquet") for f in files])
     assert replayed.equals(streams["transactions"])
+    for name in STREAMS:  # each stream's folder holds only its files: polars reads it whole
+        assert pl.scan_parquet(Path(out.root_url) / name).select(pl.len()).collect().item() == streams[name].num_rows
 
 
 class FakeClock:

@@ -48,6 +48,7 @@ def anomaly_schedule_asset(scenario: Scenario, kinds: set[str]) -> dg.AssetsDefi
               backfill_policy=dg.BackfillPolicy.single_run(),
               description=f"{spec.description} Window: {window[0]} … {window[-1]}; afterwards: {config.after_window}.")
     def _asset(context: dg.AssetExecutionContext, store: ObjectStore) -> dg.MaterializeResult:
+        store.check_scenario(scenario.content_hash)  # another scenario's root: stop before reading it
         table = anomalies.schedule(scenario)
         written = store.write_table("reports", spec.name, table, scenario.content_hash)
         context.log.info(f"anomaly schedule: {table.num_rows} planned anomalies over {len(window)} days, "
@@ -86,6 +87,7 @@ def landing_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, kinds
                     backfill_policy=dg.BackfillPolicy.single_run(),
                     check_specs=check_specs(schemas.ANOMALY_MANIFEST.name, daily_checks.MANIFEST_CHECK))
     def _asset(context: dg.AssetExecutionContext, store: ObjectStore):
+        store.check_scenario(scenario.content_hash)  # another scenario's root: stop before reading it
         days = as_days(context.partition_keys)
         sources = LandingSources(store, scenario)
         written = {name: {} for name in (*EVENTS, "anomaly_manifest")}
@@ -129,6 +131,7 @@ def anomaly_timeline_asset(scenario: Scenario, kinds: set[str]) -> dg.AssetsDefi
                           f"anomalies in red, their side effects in orange. Written as PNG; the `timeline` "
                           f"metadata entry opens it.")
     def _asset(context: dg.AssetExecutionContext, store: ObjectStore) -> dg.MaterializeResult:
+        store.check_scenario(scenario.content_hash)  # another scenario's root: stop before reading it
         sources = LandingSources(store, scenario)
         present = [d for d in days if all(store.read_manifest(LANDING, name, partition=d.isoformat())
                                           for name in EVENTS)]
@@ -140,7 +143,8 @@ def anomaly_timeline_asset(scenario: Scenario, kinds: set[str]) -> dg.AssetsDefi
         panels = timeline_panels(present, metrics, sources.profile(), plans, REGIONS[scenario.region].currency)
         first_window_day = next((i for i, d in enumerate(present) if anomalies.window_day(scenario, d)), len(present))
         picture = render(panels, present, BATCHES_PER_DAY, first_window_day)
-        uri = store.put_file("reports", "anomaly_timeline", "timeline.png", picture)
+        written = store.write_file(REPORTS, "anomaly_timeline", "timeline.png", picture, scenario.content_hash)
+        uri = f"{written.uri}/timeline.png"
         missing = sorted(set(days) - set(present))
         context.log.info(f"anomaly timeline of {len(present)} days, {len(panels)} panels: {uri}"
                          + (f" ({len(missing)} days not materialised yet)" if missing else ""))

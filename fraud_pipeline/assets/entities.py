@@ -37,6 +37,7 @@ def _entity_asset(scenario: Scenario, name: str, kinds: set[str],
                                              blocking=daily_checks.ENTITY_CHECKS[check][1])
                            for check, description in checks.items()])
     def _asset(context: dg.AssetExecutionContext, store: ObjectStore) -> dg.MaterializeResult:
+        store.check_scenario(scenario.content_hash)  # another scenario's root: stop before reading it
         stored = {table: store.read_table(GROUP, table) for table in sorted(set(upstream) | set(referenced))}
         table = build(scenario, *(stored[t] for t in upstream))
         findings = daily_checks.entity_findings(spec, table, {**stored, name: table}, expectations)

@@ -48,6 +48,7 @@ def bank_day_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, kind
     @dg.multi_asset(name="bank_day", partitions_def=partitions, specs=specs, check_specs=checks, can_subset=True,
                     backfill_policy=dg.BackfillPolicy.single_run())
     def _asset(context: dg.AssetExecutionContext, store: ObjectStore):
+        store.check_scenario(scenario.content_hash)  # another scenario's root: stop before reading it
         selected = {key.to_user_string() for key in context.selected_asset_keys}
         entities = {name: store.read_table("entities", name) for name in WORLD_INPUTS}
         bank = Bank(scenario, entities, stored_state=lambda day: load_state(store, scenario, day))
@@ -131,6 +132,7 @@ def web_funnel_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, ki
                             deps=[STAGES[i - 1]] if i else []) for i, t in enumerate(specs)],
         check_specs=funnel_checks)
     def _asset(context: dg.AssetExecutionContext, store: ObjectStore):
+        store.check_scenario(scenario.content_hash)  # another scenario's root: stop before reading it
         days = as_days(context.partition_keys)
         written = {t.name: {} for t in specs}
         findings = {t.name: {} for t in specs}

@@ -27,6 +27,7 @@ def baseline_profile_asset(scenario: Scenario, kinds: set[str]) -> dg.AssetsDefi
               description=spec.description + f" Reads exactly the {len(keys)} baseline days {keys[0]} … {keys[-1]}.",
               deps=[dg.AssetDep(table, partition_mapping=only_baseline) for table in schemas.EVENT_TABLE_NAMES])
     def _asset(context: dg.AssetExecutionContext, store: ObjectStore) -> dg.MaterializeResult:
+        store.check_scenario(scenario.content_hash)  # another scenario's root: stop before reading it
         days = {table: {key: store.read_table("events", table, partition=key) for key in keys}
                 for table in schemas.EVENT_TABLE_NAMES}
         profile = baseline_profile(days)
@@ -54,10 +55,12 @@ def detection_scorecard_asset(scenario: Scenario, kinds: set[str]) -> dg.AssetsD
               deps=[*(dg.AssetDep(table, partition_mapping=days) for table in ("card_transactions", "fraud_transactions")),
                     *report.ENTITIES])
     def _asset(context: dg.AssetExecutionContext, store: ObjectStore) -> dg.MaterializeResult:
+        store.check_scenario(scenario.content_hash)  # another scenario's root: stop before reading it
         found, picture = report.run(scenario, *report.stored(store, scenario))
         table = spec.build({c.name: found[c.name].to_numpy() for c in spec.columns})
         written = store.write_table(LAYER, spec.name, table, scenario.content_hash)
-        plot_uri = store.put_file(LAYER, "detection_scorecard_plot", "scorecard.png", picture)
+        plot = store.write_file(LAYER, "detection_scorecard_plot", "scorecard.png", picture, scenario.content_hash)
+        plot_uri = f"{plot.uri}/scorecard.png"
         overall = found[(found["detector"] == "random_forest") & (found["scenario"] == "all")]
         context.log.info(f"detection scorecard written to {written.uri}; random forest: average precision "
                          f"{overall['average_precision'].iloc[0]:.3f}, card precision@100 "
@@ -87,6 +90,7 @@ def dataset_card_asset(scenario: Scenario, kinds: set[str]) -> dg.AssetsDefiniti
                           "stored manifests: tables with rows and partitions, labels and rates, the anomaly plan, "
                           "how to read it, known limitations. The same text is shown here.")
     def _asset(context: dg.AssetExecutionContext, store: ObjectStore) -> dg.MaterializeResult:
+        store.check_scenario(scenario.content_hash)  # another scenario's root: stop before reading it
         stored = []
         for spec in schemas.TABLES.values():
             name = spec.name.removeprefix("landing_") if spec.layer == "landing" else spec.name

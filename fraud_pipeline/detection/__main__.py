@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from fraud_pipeline.detection.report import ENTITIES, markdown, protocol, run, stored
 from fraud_pipeline.scenario import ScenarioError, load_scenario
-from fraud_pipeline.storage import ObjectStore, TableNotReady
+from fraud_pipeline.storage import ObjectStore, ScenarioMismatch, TableNotReady
 
 
 def simulated(scenario) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, pd.DataFrame]]:
@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         inputs = simulated(scenario) if args.simulate else stored(
             ObjectStore(root_url=scenario.storage.url, endpoint_url=scenario.storage.endpoint_url), scenario)
         found, picture = run(scenario, *inputs)
-    except (ScenarioError, TableNotReady, ValueError) as error:
+    except (ScenarioError, TableNotReady, ScenarioMismatch, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         if isinstance(error, TableNotReady):
             p = protocol(scenario)

@@ -81,7 +81,7 @@ def features(rows: pd.DataFrame, entities: dict[str, pd.DataFrame], country: str
     hour = rows["event_time"].dt.hour.to_numpy()
     out = {"log_amount": np.log1p(amount), "hour": hour,
            "night": (hour >= NIGHT_HOURS[0]) | (hour < NIGHT_HOURS[1]),
-           "weekend": rows["event_time"].dt.weekday.to_numpy() >= 5}
+           "weekend": rows["event_time"].dt.day_of_week.to_numpy() >= 5}
     for channel in CHANNELS:
         out[f"channel_{channel}"] = (rows["channel"] == channel).to_numpy()
 

@@ -33,7 +33,9 @@ def protocol(scenario: Scenario) -> Protocol:
 
 def stored(store: "ObjectStore", scenario: Scenario) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, pd.DataFrame]]:
     """What `run` takes, read from `store`: the protocol's days of card_transactions and fraud_transactions, and
-    the ENTITIES tables. Raises TableNotReady naming the first one missing."""
+    the ENTITIES tables. Raises TableNotReady naming the first one missing, ScenarioMismatch when the store holds
+    another scenario."""
+    store.check_scenario(scenario.content_hash)
     keys = [day.isoformat() for day in protocol(scenario).days]
     read = lambda layer, name: pd.concat([store.read_table(layer, name, key).to_pandas() for key in keys],  # noqa: E731
                                          ignore_index=True)
