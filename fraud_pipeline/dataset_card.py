@@ -19,8 +19,8 @@ LIMITATIONS = (
     "Money laundering typologies are not injected yet: `counterparty_account_id` links customers' transfers, "
     "but no labelled AML pattern rides on them.",
     "The clickstream covers the bank's signed-in customers on web shops (no anonymous visitors, no search or "
-    "category pages) and each session buys at most once; no acquirer-side data (terminal risk, merchant "
-    "onboarding).",
+    "category pages); a session is one device's visit to one shop until the timeout, cut at midnight (a visit "
+    "across midnight is two sessions); no acquirer-side data (terminal risk, merchant onboarding).",
     "Labels are complete ground truth: every injected row is labelled, and `label_available_at` models only the "
     "delay before the bank learns of it — no mislabelled chargebacks, no friendly fraud.",
     "Behavioural defaults are assumptions unless the README names a source; they are parameters of the scenario.",
@@ -35,8 +35,11 @@ LIMITATIONS = (
     "are Faker's; ten merchant categories (no fuel, airtime or prepaid electricity).",
     "Individual payees come from a shared pool, so one is saved by several unrelated customers; transfers between "
     "a customer's own accounts settle overnight like any transfer between customers.",
-    "No fees, interest or cash deposits; refunds start on the calendar's first day and do not always match a "
-    "purchase in the data.",
+    "No fees, interest or cash deposits; credit cards are repaid in full (or as far as the salary account "
+    "allows) after payday; refunds start on the calendar's first day and do not always match a purchase in the "
+    "data.",
+    "A card reissued after fraud is not in `cards` (planned before the calendar): it is in `card_events` the day it "
+    "is issued and in `account_balances` each day it is the account's card.",
     "The entity tables are planned over the horizon (cards, phones and payees dated after a row): filter by their "
     "dates before using them as of a row's time.",
 )

@@ -112,7 +112,7 @@ def test_a_one_customer_bank_with_every_fraud_rate_high_runs_with_every_check_pa
     from fraud_pipeline_tests.test_properties import run_pipeline
     one = scaled(scenario, population={"customers": 1, "accounts": 1, "devices": 1, "beneficiaries": 1, "merchants": 9,
                                        "atms": 1, "online_merchants": 9, "foreign_merchants": 36, "foreign_atms": 18},
-                 card_transactions={"per_day": 30, "channels": {"pos": 0.0, "online": 0.0, "transfer": 0.0, "atm": 1.0}},
+                 card_transactions={"per_day": 30, "channels": {"pos": 0.5, "online": 0.0, "transfer": 0.0, "atm": 0.5}},
                  beneficiaries={"per_account": {"min": 0, "max": 0}, "new_per_month": 0.0},
                  fraud={name: {"enabled": True, "rate": 0.2} for name in
                         ("card_fraud_chain", "atm_abroad", "high_velocity", "account_takeover")},
