@@ -603,6 +603,7 @@ class AccountTakeover(FraudScenario):
     stealth_transfers: IntRange
     stealth_gap_minutes: FloatRange
     drain_share: FloatRange
+    daily_limit: Annotated[float, Field(ge=100)]
     risky_device_weight: Annotated[float, Field(ge=1)]
     payee_saved_days: IntRange
 

@@ -14,6 +14,7 @@ its bands over a year.
 from __future__ import annotations
 
 import argparse
+import os
 import calendar as month_calendar
 from collections import defaultdict
 from collections.abc import Iterable
@@ -26,7 +27,7 @@ import pyarrow.compute as pc
 
 from fraud_pipeline.api import generate_days, load_scenario
 from fraud_pipeline.generators.calendar import MONTH_DAYS
-from fraud_pipeline.scenario import Scenario
+from fraud_pipeline.scenario import SCENARIO_ENV, Scenario
 
 CUSTOMER_INITIATED = ("purchase", "withdrawal", "transfer")
 PERCENTILES = (5, 25, 50, 75, 95)
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scenario", default=None, help="a scenario YAML file (default: FRAUD_PIPELINE_SCENARIO or "
                                                          "the default scenario)")
     args = parser.parse_args(argv)
-    table = year_of(load_scenario(args.scenario), args.to)
+    table = year_of(load_scenario(args.scenario or os.environ.get(SCENARIO_ENV)), args.to)
     with pd.option_context("display.width", 200, "display.max_columns", 30, "display.float_format", "{:.4g}".format):
         print(table.to_string(index=False))
 

@@ -161,10 +161,11 @@ def test_takeover_drains_really_move_money_out(month):
         assert float(ledger["debits"].iloc[0]) >= mine.loc[mine["event_time"].dt.date == day, "amount"].sum() - 0.005
 
 
-def test_a_takeover_asks_for_what_the_account_holds_at_its_first_transfer_as_recorded(month):
+def test_a_takeover_asks_for_what_the_account_holds_at_its_first_transfer_as_recorded(scenario, month):
     """Recomputed from the stored rows: what each takeover's account could spend just before the session's first
     transfer (its previous row's balance_after, or the day's opening balance, plus its overdraft or credit limit)
-    is the episode's recorded `available`; the transfers ask for `drain_share` of it and never for more."""
+    is the episode's recorded `available`; the transfers ask for `drain_share` of it, never for more, and within the
+    bank's daily limit."""
     accounts = month["entities"]["accounts"].set_index("account_id")
     limit = accounts["overdraft_limit"] + accounts["credit_limit"]
     stream = pd.concat([month["transactions"], month["fraud"]], ignore_index=True)
@@ -192,6 +193,7 @@ def test_a_takeover_asks_for_what_the_account_holds_at_its_first_transfer_as_rec
         asked = mine.loc[rows, "amount"].sum()
         assert parameters["available"] == pytest.approx(available, abs=0.01), episode_id
         assert asked <= available + 0.005 and parameters["transfers"] == len(rows) == episode["transactions"]
+        assert asked <= scenario.fraud.account_takeover.daily_limit + 50 * len(rows)  # within the bank's daily limit (each transfer typed to R100)
         assert parameters["drain_share"] == pytest.approx(asked / available, abs=1e-4)
         assert episode["total_amount"] == pytest.approx(asked, abs=0.005)
         checked += 1

@@ -43,6 +43,7 @@ from fraud_pipeline.scenario import MONTH_DAYS, Scenario
 CENTS = 100
 CASH_SIGMA = 0.6  # log-normal spread of a withdrawal around its median (assumption)
 TRANSFER_SIGMA = 0.9  # log-normal spread of a transfer around its median (assumption)
+ARRIVAL_CASH = 3  # travel money on arrival abroad, in the customer's usual withdrawals (assumption)
 TOP_UP_BUFFER = 0.5  # a topped-up account keeps half a month of its own payments besides them (assumption)
 
 
@@ -147,11 +148,12 @@ def of(world) -> Budget:
 
 
 def trip_withdrawals_per_month(world) -> np.ndarray:
-    """Per customer: the `genuine.trip_cash` withdrawals expected a month over the horizon."""
+    """Per customer: the `genuine.trip_cash` withdrawals expected a month over the horizon (in usual withdrawals'
+    worth: travel money on arrival counts ARRIVAL_CASH)."""
     s = world.scenario
     t = world.trips
     cash = s.travel.trip_cash
     days = (t.last_day - t.first_day + 1).astype(float)
-    expected = np.where(t.abroad, cash.on_arrival + cash.per_day * (days - 1), 0.0)
+    expected = np.where(t.abroad, ARRIVAL_CASH * cash.on_arrival + cash.per_day * (days - 1), 0.0)
     months = (day_number(s.horizon_end) - day_number(s.start_date) + 1) / MONTH_DAYS
     return np.bincount(t.customer, weights=expected, minlength=world.n_customers) / months

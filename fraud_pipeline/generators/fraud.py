@@ -455,8 +455,9 @@ def _takeovers(world, state: State, day: date, rng: np.random.Generator, start_m
 def size_takeovers(world, state: State, day: date, others: Rows, attempted: "Attempted") -> "Attempted":
     """The takeovers' transfers sized on what each account holds at the session's first transfer: its available
     balance (balance plus overdraft or credit limit) after every other row that reaches the account before it —
-    the day's genuine life, scheduled payments and other fraud, posted as the ledger posts them. Each transfer is
-    its share of the drain, typed like any transfer (at least R100) and never more than the account holds; a
+    the day's genuine life, scheduled payments and other fraud, posted as the ledger posts them. The drain is its
+    share of that, up to the bank's daily limit on transfers from the app (`daily_limit`). Each transfer is its
+    share of the drain, typed like any transfer (at least R100) and never more than the account holds; a
     session finds fewer transfers' worth when the account holds little, and nothing to take below R100. The
     episode records what the rows do: `available`, `drain_share` (requested ÷ available) and `transfers`."""
     from fraud_pipeline.generators.ledger import post
@@ -479,7 +480,9 @@ def size_takeovers(world, state: State, day: date, others: Rows, attempted: "Att
     np.minimum.at(first_at, local, at)  # the session's first transfer in arrival order
     available = np.maximum(posted.balance_after[first_at] + world.limit[posted.rows.account[first_at]], 0)
     share = attempted.takeover_share[takeover]
-    target = share * available[local]
+    wanted = np.bincount(local, weights=share, minlength=len(number)) * available  # the drain ...
+    limit = world.scenario.fraud.account_takeover.daily_limit * 100
+    target = share * available[local] * np.minimum(1.0, limit / np.maximum(wanted, 1e-9))[local]  # ... within the limit
     # as many transfers of at least R100 as the drain holds, in the session's order
     position = np.empty(len(ato), np.int64)
     position[np.lexsort((ato.event_ms, local))] = _position(np.bincount(local, minlength=len(number)))

@@ -23,7 +23,7 @@ import numpy as np
 
 from fraud_pipeline.generators import budget, calendar, spending
 from fraud_pipeline.generators.activity import channel_weights
-from fraud_pipeline.generators.budget import CASH_SIGMA, TRANSFER_SIGMA
+from fraud_pipeline.generators.budget import ARRIVAL_CASH, CASH_SIGMA, TRANSFER_SIGMA
 from fraud_pipeline.generators.columns import in_pools
 from fraud_pipeline.generators.devices import day_number
 from fraud_pipeline.generators.rows import (ATM, BILL, NONE, ONLINE, POS, PURCHASE, SALARY, TRANSFER,
@@ -461,7 +461,8 @@ def withdrawals(world: World, day: date) -> Rows:
 
 def trip_cash(world: World, day: date) -> Rows:
     """Cash abroad besides the withdrawal runs that fall in a trip: local notes the day a traveller arrives
-    (`travel.trip_cash.on_arrival`), and on some of the trip's other days (`per_day`) — holidaymakers, and
+    (`travel.trip_cash.on_arrival`, ARRIVAL_CASH withdrawals' worth), and on some of the trip's other days
+    (`per_day`, one withdrawal's worth) — holidaymakers, and
     cross-border customers going home or shopping across a land border. From the customer's salary account, at an
     ATM of the destination, at an hour of the ATM profile."""
     s = world.scenario
@@ -479,8 +480,9 @@ def trip_cash(world: World, day: date) -> Rows:
     n = len(trip)
     atm = s.card_transactions.atm
     merchant = in_pools(world.foreign_atms, t.destination[trip], rng("trip_cash_atm").random(n)).astype(np.int64)
-    wanted = np.minimum(budget.of(world).cash_median[account] / 100 * rng("trip_cash_amount").lognormal(
-        0.0, CASH_SIGMA, n), atm.max_amount)
+    arriving = t.first_day[trip] == today  # travel money for the trip: several withdrawals' worth at once
+    wanted = np.minimum(budget.of(world).cash_median[account] / 100 * np.where(arriving, ARRIVAL_CASH, 1.0)
+                        * rng("trip_cash_amount").lognormal(0.0, CASH_SIGMA, n), atm.max_amount)
     cents = (np.clip(np.round(wanted / atm.amount_step) * atm.amount_step, atm.amount_step, atm.max_amount)
              * 100).astype(np.int64)
     currency = world.merchant_currency[merchant]
