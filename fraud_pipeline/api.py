@@ -2,7 +2,7 @@
 
     import fraud_pipeline
     day = fraud_pipeline.generate("2026-01-15")            # every table of the default scenario's day
-    day["labelled_transactions"]                           # genuine and fraudulent rows, labelled
+    day["labelled_transactions"]                           # genuine and fraudulent rows, labelled, as posted
 
 The tables are the ones the assets store for that day, byte for byte the same data (the same `Bank`,
 the same generators, in the same order); nothing is written anywhere.
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from fraud_pipeline.bank import Bank
 from fraud_pipeline.generators.funnel import STAGES
@@ -24,7 +25,7 @@ from fraud_pipeline.scenario import load_scenario as _load_from_environment
 
 DAY_TABLES = ("card_transactions", "fraud_transactions", "fraud_episodes", "account_balances", "card_events",
               "customer_events", *STAGES)
-LABELLED = "labelled_transactions"  # card_transactions and fraud_transactions together: the labelled stream
+LABELLED = "labelled_transactions"  # card_transactions and fraud_transactions together, in the order the bank posts
 
 
 def load_scenario(source: str | Path | Mapping[str, Any] | None = None) -> Scenario:
@@ -68,10 +69,18 @@ def generate_days(first: str | date, last: str | date,
         if set(wanted) & set(STAGES):
             every.update(bank.funnel(day))
         if LABELLED in wanted:
-            every[LABELLED] = pa.concat_tables([result.transactions, result.fraud_transactions])
+            every[LABELLED] = pa.concat_tables([result.transactions, result.fraud_transactions]).take(
+                posting_order(result.transactions, result.fraud_transactions))
         chosen = {name: every[name] for name in wanted}
         yield day, {name: t.to_pandas() for name, t in chosen.items()} if pandas else chosen
         day += timedelta(days=1)
+
+
+def posting_order(*tables: pa.Table) -> pa.Array:
+    """Row positions of the tables concatenated, in the order the ledger posts them: by arrival, then event time
+    (each table is already in that order, so a stable sort keeps ties as posted)."""
+    stream = pa.concat_tables([t.select(["arrival_time", "event_time"]) for t in tables])
+    return pc.sort_indices(stream, [("arrival_time", "ascending"), ("event_time", "ascending")])
 
 
 def _day(value: str | date) -> date:

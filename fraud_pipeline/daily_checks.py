@@ -36,7 +36,8 @@ CARD_CHECKS = {
     "ledger_balances": "Each account's rows (genuine and fraud, in arrival order) chain from its opening balance to its "
                        "end-of-day balance; approved debits never take it below its overdraft or credit limit; declined "
                        "rows carry a reason and leave the balance as it was.",
-    "lifecycle_respected": "No approved debit on a frozen or closed account, or on a blocked or expired card.",
+    "lifecycle_respected": "No approved debit on a frozen or closed account, and no approved card payment on a "
+                           "blocked or expired card.",
 }
 FUNNEL_CHECKS = {
     "id_unique": "The table's id is complete and unique.",
@@ -146,9 +147,10 @@ def ledger_findings(stream: pa.Table, balances: pa.Table, opening: pa.Table, acc
 def lifecycle_findings(stream: pa.Table, balances: pa.Table, blocked: pa.Table, expiry: pa.Table) -> list[Finding]:
     """Approved debits against the account's status that day and the card's block (`blocked`: card_number,
     blocked_at) and expiry (`expiry`: card_number, expires_at: the first instant it no longer works)."""
-    rows = stream.filter(pc.and_(pc.equal(stream["status"], "approved"), pc.equal(stream["direction"], "debit")))
+    debits = stream.filter(pc.and_(pc.equal(stream["status"], "approved"), pc.equal(stream["direction"], "debit")))
     status = balances.select(["account_id", "status"]).to_pandas().set_index("account_id")["status"]
-    stopped = pd.Series(rows["account_id"].to_numpy(zero_copy_only=False)).map(status).isin(["frozen", "closed"])
+    stopped = pd.Series(debits["account_id"].to_numpy(zero_copy_only=False)).map(status).isin(["frozen", "closed"])
+    rows = debits.filter(pc.not_equal(debits["channel"], "transfer"))  # a card stops card payments, not transfers
     at = _ms(rows["arrival_time"])
 
     def after(times: pa.Table, column: str) -> np.ndarray:
@@ -161,9 +163,10 @@ def lifecycle_findings(stream: pa.Table, balances: pa.Table, blocked: pa.Table, 
     on_blocked, on_expired = after(blocked, "blocked_at"), after(expiry, "expires_at")
     card = rows["card_number"].to_numpy(zero_copy_only=False)
     return [Finding("no approved debit on a frozen or closed account", int(stopped.sum()), []),
-            Finding("no approved debit on a card after it was blocked", int(on_blocked.sum()),
+            Finding("no approved card payment on a card after it was blocked", int(on_blocked.sum()),
                     list(card[on_blocked][:SAMPLE])),
-            Finding("no approved debit on a card after it expired", int(on_expired.sum()), list(card[on_expired][:SAMPLE]))]
+            Finding("no approved card payment on a card after it expired", int(on_expired.sum()),
+                    list(card[on_expired][:SAMPLE]))]
 
 
 def _ms(times: pa.ChunkedArray | pa.Array) -> np.ndarray:

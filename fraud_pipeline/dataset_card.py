@@ -24,10 +24,17 @@ LIMITATIONS = (
     "Labels are complete ground truth: every injected row is labelled, and `label_available_at` models only the "
     "delay before the bank learns of it — no mislabelled chargebacks, no friendly fraud.",
     "Behavioural defaults are assumptions unless the README names a source; they are parameters of the scenario.",
+    "Fraud is frequent by design, for training and testing detectors: about 1 % of payments and a quarter of cards "
+    "blocked over a year, tens of times a real portfolio's rate; victims are not reimbursed (no chargeback credits).",
+    "Money follows one budget per customer: spending shares barely vary by income (low earners save as the others "
+    "do), credit cards are repaid in full when the salary account can (little revolving credit), there is no "
+    "seasonality (December, Black Friday), no raises or bonuses, and debit orders keep their amounts all year.",
+    "Statuses are fixed at the start: no account is frozen, becomes dormant or is reactivated during the calendar; "
+    "1 % of accounts other than salary accounts close in the first 60 days, settled first.",
     "`new_account_transactions` (the web funnel's new accounts) are a table of their own, outside the bank's "
     "ledger, balances and fraud.",
-    "A customer's card-present day is not consistent in space: a shopping session away from home and one near "
-    "home can be minutes apart.",
+    "A customer's card-present day is at home or at one spot out of town, but ATM runs and shopping sessions are "
+    "placed independently within it.",
     "IP addresses are a synthetic pool entirely in the documentation ranges, so none is anyone's and none has a "
     "place: mobile carriers' and VPN exits' addresses (shared by dozens of customers) in RFC 5737's three IPv4 "
     "blocks, each home, address abroad and ring address a /64 of its own in RFC 3849's 2001:db8::/32 (more IPv6 "

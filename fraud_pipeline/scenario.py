@@ -247,10 +247,20 @@ class Accounts(Section):
         return value
 
 
+CARD_LIFE_MONTHS = 36  # a card is valid three years from its issue
+
+
+def _within_a_cards_life(months: "IntRange") -> "IntRange":
+    if months.min < 1 or months.max > CARD_LIFE_MONTHS:
+        raise ValueError(f"first cards expire 1–{CARD_LIFE_MONTHS} months after start_date (a card lasts "
+                         f"{CARD_LIFE_MONTHS} months); got {months.min}–{months.max}")
+    return months
+
+
 class Cards(Section):
     network: Annotated[Shares, AfterValidator(lambda s: _known_keys(s, CARD_NETWORK_PREFIXES, "card network"))]
     card_type: Annotated[Shares, AfterValidator(lambda s: _known_keys(s, ("debit", "credit"), "card type"))]
-    validity_months: IntRange
+    validity_months: Annotated[IntRange, AfterValidator(lambda r: _within_a_cards_life(r))]
     credit_limit_of_income: FloatRange
     renewal_days_before_expiry: IntRange
     replacement_days: IntRange

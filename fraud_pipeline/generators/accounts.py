@@ -131,14 +131,13 @@ def _cycle_left(scenario: Scenario, schedule: str) -> float:
 
 
 def salary_accounts(owner: np.ndarray, active: np.ndarray, credit: np.ndarray, n_customers: int) -> np.ndarray:
-    """Each customer's income goes to their first active debit account (in opening order), else their first active
-    account; none if none is active."""
+    """Each customer's income goes to their first active debit account (in opening order); none if they have none
+    (their income is paid at another bank, which also pays their card here)."""
     rows = np.arange(len(owner))
-    n = len(owner)
-    candidate = np.where(active, rows + n * credit, 2 * n)  # debit accounts before credit accounts
-    first = np.full(n_customers, 2 * n)
+    candidate = np.where(active & ~credit, rows, len(owner))
+    first = np.full(n_customers, len(owner))
     np.minimum.at(first, owner, candidate)
-    return (first[owner] % n == rows) & (first[owner] < 2 * n)
+    return first[owner] == rows
 
 
 def salary_buffers(scenario: Scenario, income: np.ndarray) -> np.ndarray:
@@ -151,10 +150,10 @@ def salary_buffers(scenario: Scenario, income: np.ndarray) -> np.ndarray:
 
 def card_weights(scenario: Scenario, role: np.ndarray, status: np.ndarray) -> np.ndarray:
     """How much of a customer's card activity each account carries (`account_weight`): role 0 salary, 1 credit,
-    2 other; dormant accounts carry none, frozen ones keep trying at 0.3 of theirs."""
+    2 other; dormant accounts carry none, frozen ones keep trying now and then (a tenth of theirs)."""
     w = scenario.card_transactions.account_weight
     weight = np.array([w.salary, w.credit, w.other])[role]
-    return np.where(status == "dormant", 0.0, np.where(status == "frozen", 0.3 * weight, weight))
+    return np.where(status == "dormant", 0.0, np.where(status == "frozen", 0.1 * weight, weight))
 
 
 def cards(scenario: Scenario, accounts: pa.Table) -> pa.Table:
@@ -174,8 +173,13 @@ def cards(scenario: Scenario, accounts: pa.Table) -> pa.Table:
     start_month = scenario.start_date.year * 12 + scenario.start_date.month - 1
     opened = accounts["opened_date"].to_numpy().astype("datetime64[D]")
     before_start = np.datetime64(scenario.start_date, "D") - np.timedelta64(1, "D")
-    issued = np.maximum(np.minimum(_month_start(start_month + expiry_months - RENEWED_VALIDITY_MONTHS), before_start),
-                        opened)
+    # a card lasts three years: issued that long before its expiry — or, for an account younger than that, when
+    # the account opened, and then it expires three years after
+    opened_month = opened.astype("datetime64[M]").astype(np.int64) + 1970 * 12
+    young = opened_month > start_month + expiry_months - RENEWED_VALIDITY_MONTHS
+    expiry_months = np.where(young, opened_month + RENEWED_VALIDITY_MONTHS - start_month, expiry_months)
+    issued = np.where(young, opened, np.minimum(_month_start(start_month + expiry_months - RENEWED_VALIDITY_MONTHS),
+                                                before_start))
     closed = accounts["closed_date"].to_numpy(zero_copy_only=False)
     closed = np.where(pd.isna(closed), np.datetime64("2262-01-01"), closed).astype("datetime64[D]")
 

@@ -15,8 +15,8 @@ every customer has something left that absorbs a dearer month.
 Amounts follow counts: a withdrawal's (and a transfer's) median amount is the customer's monthly
 cash (transfers) over the withdrawals (transfers) they are expected to make a month, whatever
 `per_day` or the channel mix — so outflows grow with income, never with the square of activity.
-Withdrawals come in seed 003's runs: who withdraws less than a run a month takes out a month's cash
-over a run, not months of it at once (and transfers at most a month's budget at once).
+Withdrawals come in seed 003's runs: who withdraws less than a run every three months takes out at most
+three months' cash over a run, not years of it at once (and transfers at most a month's budget at once).
 
 Each account is funded: the salary account receives the income and pays, besides its own payments,
 the debit orders, the statement of the customer's credit cards, and the top-ups of their other debit
@@ -44,6 +44,7 @@ CENTS = 100
 CASH_SIGMA = 0.6  # log-normal spread of a withdrawal around its median (assumption)
 TRANSFER_SIGMA = 0.9  # log-normal spread of a transfer around its median (assumption)
 ARRIVAL_CASH = 3  # travel money on arrival abroad, in the customer's usual withdrawals (assumption)
+RUN_MONTHS = 3  # a run of withdrawals spends at most this many months of a rare withdrawer's cash (assumption)
 TOP_UP_BUFFER = 0.5  # a topped-up account keeps half a month of its own payments besides them (assumption)
 
 
@@ -98,9 +99,9 @@ def monthly_budget(scenario: Scenario, *, income: np.ndarray, account_customer: 
     room = np.maximum((1 - m.least_left) * income_cents - spent, 0)
     shrink = np.minimum(1.0, room / np.maximum(cash + sent, 1e-9))
     cash, sent = cash * shrink, sent * shrink
-    # a month's cash comes out in at least one run of withdrawals, a month's transfers in at least one transfer:
-    # who withdraws or transfers rarely takes out no more at once (and saves the rest)
-    per_withdrawal = cash / np.maximum(per_customer(withdrawals), run_length)
+    # withdrawals come in runs: who withdraws rarely takes out at most RUN_MONTHS of cash over a run; a month's
+    # transfers come in at least one transfer (they save the rest)
+    per_withdrawal = cash / np.maximum(per_customer(withdrawals), run_length / RUN_MONTHS)
     per_transfer = sent / np.maximum(per_customer(transfers), 1.0)
     payments = purchases + withdrawals * per_withdrawal[c] + transfers * per_transfer[c] + bills
     # the salary account pays the statement of the customer's credit cards and tops up their other debit accounts

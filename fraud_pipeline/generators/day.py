@@ -61,7 +61,7 @@ def simulate_day(world: World, state: State, day: date) -> Day:
     # episode earlier, and so its block
     attempted = fraud.size_takeovers(world, _apply_blocks(world, state, attempted.blocks, end)[0], day, others,
                                      attempted)
-    state, blocked_today, issued_today = _apply_blocks(world, state, attempted.blocks, end)
+    state, blocked_today = _apply_blocks(world, state, attempted.blocks, end)
     candidates = concat([others, attempted.rows])
     del others
     del genuine  # each copy of a day's rows is a few hundred MB at a million a day: keep one alive at a time
@@ -94,7 +94,7 @@ def simulate_day(world: World, state: State, day: date) -> Day:
         fraud_transactions=_transactions(world, state, posted_rows, posted, day, row_ids, fraudulent),
         fraud_episodes=fraud.episode_table(world, card_numbers(world, state), attempted.records),
         account_balances=_balances(world, next_state, posted_rows, posted, day),
-        card_events=_card_events(world, next_state, blocked_today, issued_today, day),
+        card_events=_card_events(world, next_state, blocked_today, day),
         customer_events=events,
         opening=pa.table({"account_id": world.account_id, "balance": state.balance / 100}),
         state=next_state)
@@ -119,9 +119,9 @@ def _give_up(posted: Posted, limit: int) -> Posted:
                   keys=posted.keys[keep], end_balance=posted.end_balance)
 
 
-def _apply_blocks(world: World, state: State, new_blocks: Blocks, end: int) -> tuple[State, Blocks, np.ndarray]:
-    """Block every card whose fraud the bank learns of before the day ends, and issue its replacement (delivered
-    some days later). Returns the state with them, the blocks applied, and the replacement rows issued."""
+def _apply_blocks(world: World, state: State, new_blocks: Blocks, end: int) -> tuple[State, Blocks]:
+    """Block every card whose fraud the bank learns of before the day ends, and order its replacement (it reaches
+    the customer some days later). Returns the state with them, and the blocks applied."""
     blocks = state.blocks.add(new_blocks)
     due = np.flatnonzero(blocks.block_ms < end)
     applied, waiting = blocks.take(due), blocks.take(np.flatnonzero(blocks.block_ms >= end))
@@ -151,10 +151,9 @@ def _apply_blocks(world: World, state: State, new_blocks: Blocks, end: int) -> t
                                 active_ms=applied.block_ms + days * MS_PER_DAY,
                                 expiry_month=month + REPLACEMENT_VALIDITY_MONTHS, replaces=applied.card,
                                 blocked_ms=np.full(len(applied.card), NEVER, np.int64)))
-    issued = np.arange(first_issued, len(cards.account))
     state = State(day=state.day, balance=state.balance, statement=state.statement, known=state.known,
                   entity_blocked_ms=entity_blocked, cards=cards, pending=state.pending, pool=state.pool, blocks=waiting)
-    return state, applied, issued
+    return state, applied
 
 
 def _duplicate(values: np.ndarray) -> np.ndarray:
@@ -167,29 +166,44 @@ def _duplicate(values: np.ndarray) -> np.ndarray:
 
 def repayments(world: World, state: State, day: date) -> Rows:
     """Two days after payday, a customer pays their active credit card's statement from their salary account (a
-    transfer between two of our accounts): in full, or as much as the account holds."""
+    transfer between two of our accounts): in full, or as much as the account holds. A customer whose income is
+    paid elsewhere (no salary account here) pays it in full from their other bank (a credit from outside). And an
+    account that closes the day after tomorrow is settled today, so nothing is left in it or owed on it when it
+    closes: what it owes comes from the salary account, what it holds goes to it."""
     after = days_after_payday(world, day)
     owed = -np.minimum(state.statement, 0)
-    credit_account = np.flatnonzero(world.credit & (owed > 0) & settles(world, day)
-                                    & (world.status == STATUS_NAMES.index("active"))
-                                    & (after[world.account_customer] == 2))
-    salary_of = np.full(world.n_customers, -1)
-    salary_rows = np.flatnonzero(world.salary)
-    salary_of[world.account_customer[salary_rows]] = salary_rows
-    payer = salary_of[world.account_customer[credit_account]]
+    active = world.status == STATUS_NAMES.index("active")
+    credit_account = np.flatnonzero(world.credit & (owed > 0) & settles(world, day) & active
+                                    & (after[world.account_customer] == 2) & (world.closed_day != day_number(day) + 2))
+    payer = world.salary_of[world.account_customer[credit_account]]
+    elsewhere = credit_account[payer < 0]
     keep = (payer >= 0) & (payer != credit_account)
     payer, credit_account = payer[keep], credit_account[keep]
     # in full when the salary account holds it, else what it holds (the rest stays on the card)
     cents = np.minimum(owed[credit_account], np.maximum(state.balance[payer], 0))
-    payer, credit_account, cents = payer[cents > 0], credit_account[cents > 0], cents[cents > 0]
-    n = len(payer)
+    # closing the day after tomorrow (the last day a transfer to it still settles): settle it with the salary account
+    closing = np.flatnonzero((world.closed_day == day_number(day) + 2) & active & ~world.salary)
+    partner = world.salary_of[world.account_customer[closing]]
+    closing, partner = closing[partner >= 0], partner[partner >= 0]
+    balance = state.balance[closing]
+    pays_off = balance < 0
+    payer = np.concatenate([payer, partner[pays_off], closing[~pays_off & (balance > 0)]])
+    counterparty = np.concatenate([credit_account, closing[pays_off], partner[~pays_off & (balance > 0)]])
+    cents = np.concatenate([cents, np.minimum(-balance[pays_off], np.maximum(state.balance[partner[pays_off]], 0)),
+                            balance[~pays_off & (balance > 0)]])
+    payer, counterparty, cents = payer[cents > 0], counterparty[cents > 0], cents[cents > 0]
+    n, n_elsewhere = len(payer), len(elsewhere)
     rng = stream(world.scenario.seed, "repayments", day.isoformat())
-    event = day_start_ms(day) + rng.integers(1, 5, n) * 3_600_000 + rng.integers(0, 3_600_000, n)
+    event = day_start_ms(day) + rng.integers(1, 5, n + n_elsewhere) * 3_600_000 + rng.integers(0, 3_600_000,
+                                                                                               n + n_elsewhere)
     delivery = world.scenario.card_transactions.arrival_lag_seconds
-    lag = arrival_lag_ms(rng, n, delivery.median, delivery.sigma, delivery.max)
-    return make(n, account=payer, channel=TRANSFER, kind=TRANSFER_OUT, event_ms=event, arrival_ms=event + lag,
-                cents=cents, counterparty=credit_account,
-                place=len(world.merchant_id) + world.home_city[world.account_customer[payer]])
+    lag = arrival_lag_ms(rng, n + n_elsewhere, delivery.median, delivery.sigma, delivery.max)
+    account = np.concatenate([payer, elsewhere])
+    return make(n + n_elsewhere, account=account, channel=TRANSFER,
+                kind=np.r_[np.full(n, TRANSFER_OUT), np.full(n_elsewhere, TRANSFER_IN)],
+                event_ms=event, arrival_ms=event + lag, cents=np.concatenate([cents, owed[elsewhere]]),
+                counterparty=np.r_[counterparty, np.full(n_elsewhere, NONE)],
+                place=len(world.merchant_id) + world.home_city[world.account_customer[account]])
 
 
 def sweeps(world: World, state: State, day: date) -> Rows:
@@ -379,12 +393,14 @@ def _balances(world: World, state: State, r: Rows, posted: Posted, day: date) ->
     })
 
 
-def _card_events(world: World, state: State, blocked: Blocks, issued: np.ndarray, day: date) -> pa.Table:
-    """Renewals issued today, cards blocked today with their replacements, and cards that expired at midnight."""
+def _card_events(world: World, state: State, blocked: Blocks, day: date) -> pa.Table:
+    """Renewals issued today (they work from the day's start), cards blocked today, replacements that reach their
+    customer today (ordered when the card was blocked), and cards that expired at midnight."""
     start, today = day_start_ms(day), day_number(day)
     numbers = card_numbers(world, state)
     n_entity = len(world.card_number)
     _, _, expiry, _ = card_catalogue(world, state)
+    issued = np.flatnonzero((state.cards.active_ms >= start) & (state.cards.active_ms < start + MS_PER_DAY))
     renewals = np.flatnonzero((world.card_issue_day == today) & (today > day_number(world.scenario.start_date) - 1))
     renewals = renewals[_replaced(world)[renewals] >= 0]
     expired = np.flatnonzero(expiry == start)
@@ -397,8 +413,8 @@ def _card_events(world: World, state: State, blocked: Blocks, issued: np.ndarray
     replaces = np.concatenate([np.full(len(renewals), -1), np.full(len(blocked.card), -1),
                                state.cards.replaces[issued], np.full(len(expired), -1)])
     replaces[:len(renewals)] = _replaced(world)[renewals]
-    time = np.concatenate([start + 9 * 3_600_000 + np.zeros(len(renewals), np.int64), blocked.block_ms,
-                           blocked.block_ms, np.full(len(expired), start)])
+    time = np.concatenate([np.full(len(renewals), start), blocked.block_ms, state.cards.active_ms[issued],
+                           np.full(len(expired), start)])
     account = np.concatenate([world.card_account, state.cards.account])[card]
     month = np.concatenate([world.card_expiry_month, state.cards.expiry_month])
     has_expiry = event == "issued"

@@ -558,7 +558,8 @@ def fraud_day(world, state: State, day: date, genuine: Rows) -> Attempted:
             "compromise": _at(state.pool.merchant, found.pool),
             "captured": _at(state.pool.captured_ms, found.pool),
             "parameters": found.parameters}))
-        blocks.append(Blocks(account=found.account, card=card, block_ms=known, episode=number))
+        if scenario != TAKEOVER:  # a takeover is stopped by resetting the customer's app credentials, not their card
+            blocks.append(Blocks(account=found.account, card=card, block_ms=known, episode=number))
         used.append(found.pool[pooled])
         parts.append(rows)
         shares.append(found.drain_share if found.drain_share is not None else np.zeros(len(rows)))

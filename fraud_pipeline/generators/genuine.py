@@ -37,6 +37,7 @@ MS = 1000
 SCHEDULED_HOURS = (1, 5)  # debit orders, salaries and standing orders run in the bank's night batch
 NEARBY_SHOPS = 12  # a purchase away from the usual shops: one of this many nearest of the category
 MALL_SHOPS = 6  # a session's later purchases: one of this many shops nearest the first
+IRREGULAR_SIGMA = 0.3  # log-normal spread of an irregular earner's month around their income (assumption)
 
 
 def rng_for(world: World, day: date):
@@ -232,16 +233,16 @@ def purchases(world: World, day: date) -> Rows:
     customer = world.account_customer[account]
     category = categories_of(world, rng("pos_category"), customer, day)
     merchant = np.empty(sessions, np.int64)
-    u = rng("pos_where").random((sessions, 2))
-    usual = u[:, 0] < h.favourite_share
+    u = rng("pos_where").random(sessions)
+    out, out_lat, out_lon = outings(world, day)
+    away = out[customer]  # a day out of town: every session near the day's spot, none at the usual shops
+    usual = (u < h.favourite_share) & ~away
     rank = np.minimum((rng("pos_rank").pareto(1.2, sessions)).astype(np.int64), h.local_merchants - 1)
     local = world.habits.local_shops[customer, category, rank]
     merchant[:] = np.where(usual & (local >= 0), local, -1)
     other = merchant < 0
-    away = other & (u[:, 1] < h.regional_share)
-    offset = rng("pos_offset").uniform(-h.regional_radius_deg, h.regional_radius_deg, (sessions, 2))
-    lat = world.home_lat[customer] + np.where(away, offset[:, 0], 0.0)
-    lon = world.home_lon[customer] + np.where(away, offset[:, 1], 0.0)
+    lat = np.where(away, out_lat[customer], world.home_lat[customer])
+    lon = np.where(away, out_lon[customer], world.home_lon[customer])
     merchant[other] = shops_near(world, rng("pos_new"), category[other], lat[other], lon[other], NEARBY_SHOPS)
     merchant, category = _on_trips(world, rng("pos_trip"), customer, trip, merchant, category, day)
 
@@ -255,7 +256,7 @@ def purchases(world: World, day: date) -> Rows:
     home_more = more[~abroad_session[session[more]]]
     # at home, a session's later purchases are mostly at the customer's usual shops too; the rest at a shop of the
     # same mall (the nearest of their category to the session's first shop)
-    at_home = home_more[trip[row_customer[home_more]] < 0]
+    at_home = home_more[(trip[row_customer[home_more]] < 0) & ~out[row_customer[home_more]]]
     usual_more = rng("pos_more_usual").random(len(at_home)) < h.favourite_share
     rank_more = np.minimum(rng("pos_more_rank").pareto(1.2, len(at_home)).astype(np.int64), h.local_merchants - 1)
     local_more = world.habits.local_shops[row_customer[at_home], row_category[at_home], rank_more]
@@ -269,6 +270,23 @@ def purchases(world: World, day: date) -> Rows:
         world, rng("pos_abroad_more"), trip[row_customer[foreign_more]])
     event = purchase_times(world, rng("pos_time"), "pos", category, start)[session] + offset_ms
     return _purchase_rows(world, rng, day, POS, account[session], row_customer, row_category, row_merchant, event)
+
+
+def outings(world: World, day: date) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per customer: whether `day` is a day out of town (a regional trip of a day: shopping and cash away from home,
+    within `regional_radius_deg`), and the day's spot (lat, lon). One spot a day, so a customer's card-present day
+    is consistent in space: no purchase at home minutes after one a hundred kilometres away. The share of days out
+    is `regional_share` of the purchases not at a usual shop (assumption)."""
+    key = ("outings", day)
+    if key not in world.caches:
+        h = world.scenario.card_transactions.habits
+        rng = stream(world.scenario.seed, "genuine", day.isoformat(), "outing")
+        n = world.n_customers
+        out = rng.random(n) < (1 - h.favourite_share) * h.regional_share
+        offset = rng.uniform(-h.regional_radius_deg, h.regional_radius_deg, (n, 2))
+        world.caches = {k: v for k, v in world.caches.items() if k[0] != "outings"}
+        world.caches[key] = (out, world.home_lat + offset[:, 0], world.home_lon + offset[:, 1])
+    return world.caches[key]
 
 
 def _foreign_shop(world: World, rng: np.random.Generator, trip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -434,6 +452,11 @@ def withdrawals(world: World, day: date) -> Rows:
     slot = np.minimum((u[:, 0] ** 2 * count).astype(np.int64), usual.shape[1] - 1)  # the home ATM most often
     merchant = usual[np.arange(len(account)), slot]
     merchant = np.where(merchant >= 0, merchant, usual[:, 0])
+    out, out_lat, out_lon = outings(world, day)
+    away_today = np.flatnonzero(out[customer])  # a day out of town: the ATM nearest the day's spot
+    if len(away_today):
+        merchant[away_today] = world.atms[world.atm_index.nearest(out_lat[customer[away_today]],
+                                                                  out_lon[customer[away_today]], 1)[:, 0]]
     trip = world.trips.on(today, world.n_customers)[customer]
     away = np.flatnonzero(trip >= 0)
     abroad = away[world.trips.abroad[trip[away]]]
@@ -634,12 +657,14 @@ def income(world: World, day: date) -> Rows:
         position = business_days.index(day)
         chosen = month.random((len(salary_account), len(business_days))).argsort(axis=1) < count[:, None]
         share = month.dirichlet(np.ones(credits.max), len(salary_account))
+        # a good month and a lean one: the month's total varies around the income (mean 1; assumption)
+        swing = month.lognormal(-IRREGULAR_SIGMA ** 2 / 2, IRREGULAR_SIGMA, len(salary_account))
         today = irregular & chosen[:, position]
         slot = chosen[:, :position + 1].sum(axis=1) - 1
         part = share[np.arange(len(salary_account)), np.minimum(slot, credits.max - 1)]
         part = part / np.take_along_axis(np.cumsum(share, axis=1), (count - 1)[:, None], 1)[:, 0]
         account = np.concatenate([account, salary_account[today]])
-        amount = np.concatenate([amount, np.round(cents[today] * part[today]).astype(np.int64)])
+        amount = np.concatenate([amount, np.round(cents[today] * swing[today] * part[today]).astype(np.int64)])
     n = len(account)
     return make(n, account=account, channel=TRANSFER, kind=SALARY, event_ms=_scheduled_times(rng("income_time"), n, day),
                 cents=amount, place=city_place(world, world.home_city[world.account_customer[account]]))

@@ -17,7 +17,7 @@ from datetime import date
 import numpy as np
 
 from fraud_pipeline.generators.devices import day_number
-from fraud_pipeline.generators.rows import CREDIT_TYPES, Rows
+from fraud_pipeline.generators.rows import CREDIT_TYPES, TRANSFER, Rows
 from fraud_pipeline.generators.state import State
 from fraud_pipeline.generators.timeline import MS_PER_DAY
 from fraud_pipeline.generators.world import STATUS_NAMES, World, recipient_key
@@ -91,7 +91,8 @@ def post(world: World, state: State, rows: Rows, day: date) -> Posted:
     decline[status == STATUS_NAMES.index("closed")] = CLOSED
     debit = ~credit
     decline[debit & (decline == APPROVED) & (status == STATUS_NAMES.index("frozen"))] = FROZEN
-    uses_card = debit & (card >= 0) & (decline == APPROVED)
+    # a blocked or expired card stops card payments (at a till, online, at an ATM), not transfers from the app
+    uses_card = debit & (card >= 0) & (decline == APPROVED) & (r.channel != TRANSFER)
     decline[uses_card & (blocked[np.maximum(card, 0)] <= r.arrival_ms)] = BLOCKED
     decline[uses_card & (decline == APPROVED) & (expiry[np.maximum(card, 0)] <= r.arrival_ms)] = EXPIRED
 

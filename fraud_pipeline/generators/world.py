@@ -128,6 +128,7 @@ class World:
     payee_is_business: np.ndarray
     beneficiary_id: pa.Array
     beneficiary_type: np.ndarray
+    beneficiary_high_risk: np.ndarray
     bills: pd.DataFrame  # account, payee (beneficiary row), cents, offset (days after payday)
     # devices and addresses
     devices: DevicePlan
@@ -290,6 +291,7 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table]) -> World:
         payee_offsets=offsets, payee=payee_row, payee_added=added, payee_first_paid=first_paid,
         payee_is_business=business, beneficiary_id=entities["beneficiaries"]["beneficiary_id"].combine_chunks(),
         beneficiary_type=entities["beneficiaries"]["beneficiary_type"].to_numpy(zero_copy_only=False),
+        beneficiary_high_risk=entities["beneficiaries"]["is_high_risk"].to_numpy(zero_copy_only=False).astype(bool),
         bills=_bills(scenario, income, account_customer, salary, offsets, payee_row, added, start,
                      np.isin(entities["beneficiaries"]["beneficiary_type"].to_numpy(zero_copy_only=False)[payee_row],
                              ["merchant", "individual"])),
@@ -318,10 +320,12 @@ def day_numbers(dates: pa.ChunkedArray | pa.Array) -> np.ndarray:
 
 def _sweep_payees(world: "World") -> np.ndarray:
     """Per salary account, where what is left of the month goes: its first payee saved before the start that is a
-    person (family) or a business (an investment), never a crypto wallet or offshore account; -1 for none."""
+    person (family) or a business (an investment) and not high-risk (never a crypto wallet or offshore account);
+    -1 for none."""
     start = day_number(world.scenario.start_date)
     account = np.repeat(np.arange(world.n_accounts), np.diff(world.payee_offsets))
     ok = (world.payee_added < start) & np.isin(world.beneficiary_type[world.payee], ["individual", "merchant"])
+    ok &= ~world.beneficiary_high_risk[world.payee]
     ok &= world.payee_first_paid < NEVER
     rows = np.flatnonzero(ok)
     found = np.full(world.n_accounts, -1)
