@@ -239,9 +239,14 @@ def unresolved_keys(scenario: Scenario, entities: dict[str, pa.Table],
 def money_problems(bank: Bank, days: list[date]) -> list[str]:
     """Money is conserved over the stored days: every approved debit goes to an account of the bank (credited the
     next day, the same amount), out of the bank (a merchant, an ATM, a payee) or is declined; every credit comes
-    from one of those or from outside (a salary, a refund from a merchant); and the accounts' balances move by exactly
+    from one of those or from outside (a salary, a refund from a merchant, a card repaid from another bank); and the
+    accounts' balances move by exactly
     what crossed the bank's edge plus what is still in flight between its accounts."""
     problems, previous_internal = [], None
+    accounts = bank.entities["accounts"].to_pandas()
+    paid_here = set(accounts.loc[accounts["salary_account"], "customer_id"])
+    paid_elsewhere = set(accounts.loc[(accounts["credit_limit"] > 0) & ~accounts["customer_id"].isin(paid_here),
+                                      "account_id"])
     cents = lambda values: np.round(np.asarray(values, float) * 100).astype(np.int64)  # noqa: E731
     opening = bank.day(days[0]).opening["balance"].to_numpy()
     edge = in_flight = 0
@@ -251,7 +256,10 @@ def money_problems(bank: Bank, days: list[date]) -> list[str]:
         moved = rows[rows["status"] == "approved"]
         debit, internal = moved["direction"] == "debit", moved["counterparty_account_id"].notna()
         nowhere = debit & ~internal & moved["merchant_id"].isna() & moved["beneficiary_id"].isna()
-        unexplained = ~debit & ~internal & ~moved["transaction_type"].isin(["salary", "refund"])
+        # from outside: a salary, a merchant's refund, or a card's repayment from another bank (its holder is paid
+        # there: no salary account here)
+        unexplained = ~debit & ~internal & ~moved["transaction_type"].isin(["salary", "refund"]) & ~(
+            (moved["transaction_type"] == "transfer_in") & moved["account_id"].isin(paid_elsewhere))
         refund_without_shop = (moved["transaction_type"] == "refund") & moved["merchant_id"].isna()
         problems += [f"{day}: {int(x.sum())} {what}" for x, what in (
             (nowhere, "debits going nowhere"), (unexplained, "credits from nowhere"),
