@@ -234,12 +234,8 @@ class ObjectStore(dg.ConfigurableResource):
                 retrying(f"S3 PUT {path}", lambda: sync(fs.loop, fs._call_s3, "put_object", Bucket=bucket, Key=key,
                                                         Body=payload, IfNoneMatch="*"))
             return
-        temporary = self._temporary(path)
+        temporary = self._staged(path, payload)
         try:
-            with open(temporary, "wb") as handle:
-                handle.write(payload)
-                handle.flush()
-                os.fsync(handle.fileno())
             os.makedirs(os.path.dirname(path), exist_ok=True)
             with contextlib.suppress(FileExistsError):
                 os.link(temporary, path)  # whole, and only if absent
@@ -268,17 +264,26 @@ class ObjectStore(dg.ConfigurableResource):
         os.makedirs(staging, exist_ok=True)
         return os.path.join(staging, f".{os.path.basename(relative)}.{uuid.uuid4().hex}.tmp")
 
-    def _put(self, fs: fsspec.AbstractFileSystem, path: str, payload: bytes) -> None:
-        """A reader sees the old file or the new one, never a partial one."""
-        if self.is_s3:
-            self._call(f"PUT {path}", fs.pipe_file, path, payload)  # one PUT: the object appears whole or not at all
-            return
+    def _staged(self, path: str, payload: bytes) -> str:
+        """`payload` written and synced to a temporary file for `path` (`_temporary`); its path."""
         temporary = self._temporary(path)
         try:
             with open(temporary, "wb") as handle:
                 handle.write(payload)
                 handle.flush()
                 os.fsync(handle.fileno())
+        except BaseException:
+            os.remove(temporary)
+            raise
+        return temporary
+
+    def _put(self, fs: fsspec.AbstractFileSystem, path: str, payload: bytes) -> None:
+        """A reader sees the old file or the new one, never a partial one."""
+        if self.is_s3:
+            self._call(f"PUT {path}", fs.pipe_file, path, payload)  # one PUT: the object appears whole or not at all
+            return
+        temporary = self._staged(path, payload)
+        try:
             os.replace(temporary, path)
         finally:
             if os.path.exists(temporary):
