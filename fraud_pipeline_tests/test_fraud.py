@@ -3,7 +3,7 @@ bank's reaction (blocks, declines, replacements, drains), shared infrastructure 
 labels that agree with their episodes, the leakage guard, and the scorecard recomputed independently."""
 
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -408,3 +408,15 @@ def test_the_scorecard_protocol_trains_only_on_labels_known_at_the_cutoff(scenar
     tested = rows[test]
     assert not (tested["card_number"].map(first_known) < tested["event_time"].dt.normalize()).any()
     assert pa.Table.from_pandas(rows).num_rows == len(rows)
+
+
+def test_the_protocol_can_start_later_in_the_year_and_the_command_says_how(scenario, capsys):
+    """Three weeks from any day (to see that difficulty holds over a year): 14 training days, then 7 test days."""
+    from fraud_pipeline.detection.__main__ import main
+    later = protocol(scenario, date(2026, 12, 1))
+    assert (later.train_first, later.train_last) == (date(2026, 12, 1), date(2026, 12, 14))
+    assert (later.test_first, later.test_last) == (date(2026, 12, 15), date(2026, 12, 21))
+    assert protocol(scenario) == protocol(scenario, scenario.start_date)
+    with pytest.raises(SystemExit) as refused:
+        main(["--from", "2026-12-01"])  # the stored scorecard is of the calendar's first three weeks
+    assert refused.value.code == 2 and "--from needs --simulate" in capsys.readouterr().err

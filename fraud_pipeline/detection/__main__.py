@@ -4,6 +4,7 @@ code location reads it).
     python -m fraud_pipeline.detection                # from the stored days (after materialising them)
     python -m fraud_pipeline.detection --simulate     # simulate the days in memory first (writes nothing)
     python -m fraud_pipeline.detection --plot scorecard.png
+    python -m fraud_pipeline.detection --simulate --from 2026-12-01   # three weeks later in the year
 
 Prints the scorecard as a Markdown table; exits 1 with a message naming what is missing when the stored
 days are not there.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import date
 
 import pandas as pd
 import pyarrow as pa
@@ -22,11 +24,11 @@ from fraud_pipeline.scenario import ScenarioError, load_scenario
 from fraud_pipeline.storage import ObjectStore, ScenarioMismatch, TableNotReady
 
 
-def simulated(scenario) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, pd.DataFrame]]:
+def simulated(scenario, first=None) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, pd.DataFrame]]:
     from fraud_pipeline.bank import Bank
 
     bank = Bank(scenario)
-    days = [bank.day(day) for day in protocol(scenario).days]
+    days = [bank.day(day) for day in protocol(scenario, first).days]
     return (pa.concat_tables([d.transactions for d in days]).to_pandas(),
             pa.concat_tables([d.fraud_transactions for d in days]).to_pandas(),
             {name: bank.entities[name].to_pandas() for name in ENTITIES})
@@ -36,12 +38,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fraud_pipeline.detection", description=__doc__.splitlines()[0])
     parser.add_argument("--simulate", action="store_true", help="simulate the protocol's days in memory")
     parser.add_argument("--plot", metavar="PNG", help="also write the picture to this file")
+    parser.add_argument("--from", dest="first", type=date.fromisoformat, metavar="YYYY-MM-DD",
+                        help="train on the 14 days from this day and test on the 7 after (with --simulate; default: "
+                             "the calendar's start)")
     args = parser.parse_args(argv)
+    if args.first is not None and not args.simulate:
+        parser.error("--from needs --simulate (the stored scorecard's days are the calendar's first three weeks)")
     try:
         scenario = load_scenario()
-        inputs = simulated(scenario) if args.simulate else stored(
+        inputs = simulated(scenario, args.first) if args.simulate else stored(
             ObjectStore(root_url=scenario.storage.url, endpoint_url=scenario.storage.endpoint_url), scenario)
-        found, picture = run(scenario, *inputs)
+        found, picture = run(scenario, *inputs, first=args.first)
     except (ScenarioError, TableNotReady, ScenarioMismatch, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         if isinstance(error, TableNotReady):
@@ -49,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"the scorecard reads {p.train_first} … {p.test_last}: materialise those days (and the entities) "
                   "first, or pass --simulate", file=sys.stderr)
         return 1
-    p = protocol(scenario)
+    p = protocol(scenario, args.first)
     print(f"trained on {p.train_first} … {p.train_last} (labels known by {p.cutoff:%Y-%m-%d}), "
           f"tested on {p.test_first} … {p.test_last}\n")
     print(markdown(found))

@@ -3,7 +3,7 @@ table and a picture."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -23,10 +23,11 @@ ENTITIES = ("customers", "accounts", "device_history", "account_beneficiaries", 
 TEST_DAYS = 7
 
 
-def protocol(scenario: Scenario) -> Protocol:
+def protocol(scenario: Scenario, first: date | None = None) -> Protocol:
     """Train on the 14 baseline days, test on the 7 days after them (the anomaly window's days: the calendar a
-    default run materialises)."""
-    first = scenario.start_date
+    default run materialises) — or on the 14 days from `first` and the 7 after them (any three weeks of the
+    calendar, to see that difficulty holds later in a year)."""
+    first = first or scenario.start_date
     return Protocol(first, first + timedelta(days=BASELINE_DAYS - 1), first + timedelta(days=BASELINE_DAYS),
                     first + timedelta(days=BASELINE_DAYS + TEST_DAYS - 1))
 
@@ -44,13 +45,14 @@ def stored(store: "ObjectStore", scenario: Scenario) -> tuple[pd.DataFrame, pd.D
 
 
 def run(scenario: Scenario, transactions: pd.DataFrame, fraud: pd.DataFrame,
-        entities: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, bytes]:
-    """The scorecard (scorecard.COLUMNS) and its picture from the protocol's days of card_transactions and
-    fraud_transactions and the ENTITIES tables. Raises ValueError if the training days hold no known fraud."""
+        entities: dict[str, pd.DataFrame], first: date | None = None) -> tuple[pd.DataFrame, bytes]:
+    """The scorecard (scorecard.COLUMNS) and its picture from the protocol's days (from `first`, by default the
+    calendar's start) of card_transactions and fraud_transactions and the ENTITIES tables. Raises ValueError if the
+    training days hold no known fraud."""
     rows = labelled_stream(transactions, fraud)
     table = features(rows, entities, scenario.geography.country_code)
     enabled = tuple(name for name in SCENARIOS if getattr(scenario.fraud, name).enabled)
-    found, _ = scorecard(rows, table, protocol(scenario), scenario.seed, enabled)
+    found, _ = scorecard(rows, table, protocol(scenario, first), scenario.seed, enabled)
     return found, picture(found)
 
 
