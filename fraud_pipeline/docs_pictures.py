@@ -3,7 +3,7 @@
     python -m fraud_pipeline.docs_pictures [--days 28] [--balance-days 90] [--out docs]
 
 - genuine_behaviour.png: hourly profile per channel, weekly rhythm per channel, amount per category;
-- balances_90_days.png: the distribution of salary-account balances day by day over 90 days.
+- balances_a_year.png: the distribution of salary-account balances day by day over a year (no drift).
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def balance_distribution(balances: pd.DataFrame) -> bytes:
     ax.fill_between(days, quantiles[0.25], quantiles[0.75], color="#6baed6", label="25th–75th percentile")
     ax.plot(days, quantiles[0.5], color="#08306b", label="median", linewidth=1.6)
     ax.axhline(0, color="#999999", linewidth=0.8)
-    ax.set(title="End-of-day balance of salary accounts (R): paydays lift it, the month spends it",
+    ax.set(title="End-of-day balance of salary accounts (R): paydays lift it, the month spends it, the year holds",
            ylabel="balance (R)")
     ax.yaxis.set_major_formatter(lambda value, _: f"{value:,.0f}")
     ax.legend(loc="upper left")
@@ -79,7 +79,7 @@ def balance_distribution(balances: pd.DataFrame) -> bytes:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=28)
-    parser.add_argument("--balance-days", type=int, default=90)
+    parser.add_argument("--balance-days", type=int, default=365)
     parser.add_argument("--out", default="docs")
     args = parser.parse_args(argv)
     scenario = load_scenario({})
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "genuine_behaviour.png").write_bytes(genuine_behaviour(pa.concat_tables(transactions).to_pandas()))
-    (out / "balances_90_days.png").write_bytes(balance_distribution(pd.concat(balances, ignore_index=True)))
+    (out / "balances_a_year.png").write_bytes(balance_distribution(pd.concat(balances, ignore_index=True)))
 
 
 if __name__ == "__main__":
