@@ -164,10 +164,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--root", help="storage root to write to (default: a temporary folder)")
     args = parser.parse_args(argv)
     scenario = load_scenario()
-    # Every attempt is kept: a million payments a day from the default 20,000 customers drains their accounts, and
-    # customers who give up after declines would leave a fraction of the stream to measure.
-    scenario = with_overrides(scenario, {"card_transactions": {"per_day": args.per_day,
-                                                               "declined_attempts_per_day": 1_000_000}}, "benchmark")
+    scenario = with_overrides(scenario, {"card_transactions": {"per_day": args.per_day}}, "benchmark")
     with tempfile.TemporaryDirectory() as scratch:
         totals = run(scenario, args.days, args.root or scratch, args.first_day)
     print(report(totals, args.days, args.per_day, args.first_day))
