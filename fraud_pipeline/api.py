@@ -18,10 +18,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fraud_pipeline.bank import Bank
-from fraud_pipeline.generators.funnel import STAGES
-from fraud_pipeline.scenario import SCENARIO_ENV, Scenario, with_overrides
-from fraud_pipeline.scenario import load_scenario as _load_from_environment
+from fraud_pipeline.engine.bank import Bank
+from fraud_pipeline.life.funnel import STAGES
+from fraud_pipeline.scenario import SCENARIO_ENV, Scenario, load_scenario as _load_from_environment, with_overrides
 
 DAY_TABLES = ("card_transactions", "fraud_transactions", "fraud_episodes", "account_balances", "card_events",
               "customer_events", *STAGES)

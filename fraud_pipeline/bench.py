@@ -20,20 +20,20 @@ from datetime import timedelta
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from fraud_pipeline.assets.anomalies import LandingSources
-from fraud_pipeline.formats import PARQUET_OPTIONS
-from fraud_pipeline.generators.anomalies import landing_day
-from fraud_pipeline.generators.day import simulate_day
-from fraud_pipeline.generators.entities import entity_tables
-from fraud_pipeline.generators.funnel import funnel_days
-from fraud_pipeline.generators.genuine import genuine_day
-from fraud_pipeline.generators.ground_truth import anomaly_manifest
-from fraud_pipeline.generators.state import initial_state
-from fraud_pipeline.generators.timeline import BATCHES_PER_DAY
-from fraud_pipeline.generators.world import build_world
+from fraud_pipeline.core.timeline import BATCHES_PER_DAY
+from fraud_pipeline.defs.assets.anomalies import LandingSources
+from fraud_pipeline.engine.day import simulate_day
+from fraud_pipeline.engine.state_store import save_state
+from fraud_pipeline.io.formats import PARQUET_OPTIONS
+from fraud_pipeline.io.storage import ObjectStore, in_chunks
+from fraud_pipeline.life.funnel import funnel_days
+from fraud_pipeline.life.genuine import genuine_day
+from fraud_pipeline.money.state import initial_state
+from fraud_pipeline.quality.anomalies import landing_day
+from fraud_pipeline.quality.ground_truth import anomaly_manifest
 from fraud_pipeline.scenario import Scenario, load_scenario, with_overrides
-from fraud_pipeline.state_store import save_state
-from fraud_pipeline.storage import ObjectStore, in_chunks
+from fraud_pipeline.world.build import build_world
+from fraud_pipeline.world.entities import entity_tables
 
 ENTITIES = "entities"
 GENUINE = "genuine life"

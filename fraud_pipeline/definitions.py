@@ -5,14 +5,15 @@ from importlib.metadata import version
 
 import dagster as dg
 
-from fraud_pipeline.assets.anomalies import anomaly_schedule_asset, anomaly_timeline_asset, landing_asset
-from fraud_pipeline.assets.entities import entity_assets
-from fraud_pipeline.assets.events import bank_day_asset, web_funnel_asset
-from fraud_pipeline.assets.reports import baseline_profile_asset, dataset_card_asset, detection_scorecard_asset
-from fraud_pipeline.automation import jobs_and_automation
-from fraud_pipeline.partitions import daily_partitions
+from fraud_pipeline.defs.assets.anomalies import anomaly_schedule_asset, anomaly_timeline_asset, landing_asset
+from fraud_pipeline.defs.assets.entities import entity_assets
+from fraud_pipeline.defs.assets.events import bank_day_asset, web_funnel_asset
+from fraud_pipeline.defs.assets.reports import baseline_profile_asset, dataset_card_asset, detection_scorecard_asset
+from fraud_pipeline.defs.automation import jobs_and_automation
+from fraud_pipeline.defs.partitions import daily_partitions
+from fraud_pipeline.defs.resources import StoreResource
+from fraud_pipeline.io.storage import ObjectStore
 from fraud_pipeline.scenario import Scenario, load_scenario
-from fraud_pipeline.storage import ObjectStore
 
 
 def build_definitions(scenario: Scenario) -> dg.Definitions:
@@ -34,7 +35,7 @@ def build_definitions(scenario: Scenario) -> dg.Definitions:
     jobs, schedules, sensors = jobs_and_automation(scenario, store)
     return dg.Definitions(
         assets=assets, jobs=jobs, schedules=schedules, sensors=sensors,
-        resources={"store": store},
+        resources={"store": StoreResource(root_url=store.root_url, endpoint_url=store.endpoint_url)},
         # Steps are short numpy work; a process per step (the default) costs more than the work.
         # Parallelism comes from runs instead: one run per partition on the run queue.
         executor=dg.in_process_executor,

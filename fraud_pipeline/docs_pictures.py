@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from fraud_pipeline import plots
-from fraud_pipeline.bank import Bank
+from fraud_pipeline.core import plots
+from fraud_pipeline.engine.bank import Bank
 from fraud_pipeline.scenario import load_scenario
 
 CHANNEL_COLOURS = {"pos": "#4c72b0", "online": "#dd8452", "transfer": "#55a868", "atm": "#c44e52"}

@@ -42,10 +42,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fraud_pipeline import formats
+from fraud_pipeline.core.timeline import MS_PER_DAY, day_start_ms, days_from
+from fraud_pipeline.io import formats
+from fraud_pipeline.io.storage import ObjectStore, TableNotReady, partition_dir
 from fraud_pipeline.scenario import ScenarioError, load_scenario
-from fraud_pipeline.generators.timeline import MS_PER_DAY, day_start_ms, days_from
-from fraud_pipeline.storage import ObjectStore, TableNotReady, partition_dir
 
 LABELS = ("is_fraud", "fraud_scenario", "fraud_episode_id", "label_available_at")
 STREAMS = ("transactions", "customer_events", "labels")

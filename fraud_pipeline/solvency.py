@@ -14,8 +14,8 @@ its bands over a year.
 from __future__ import annotations
 
 import argparse
-import os
 import calendar as month_calendar
+import os
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date
@@ -26,8 +26,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fraud_pipeline.api import generate_days, load_scenario
-from fraud_pipeline.generators.calendar import MONTH_DAYS
 from fraud_pipeline.scenario import SCENARIO_ENV, Scenario
+from fraud_pipeline.world.calendar import MONTH_DAYS
 
 CUSTOMER_INITIATED = ("purchase", "withdrawal", "transfer")
 PERCENTILES = (5, 25, 50, 75, 95)

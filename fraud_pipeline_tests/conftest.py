@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from moto.server import ThreadedMotoServer
 
-from fraud_pipeline.generators.entities import entity_tables
+from fraud_pipeline.io.storage import ObjectStore
 from fraud_pipeline.scenario import Scenario, load_scenario, with_overrides
-from fraud_pipeline.storage import ObjectStore
+from fraud_pipeline.world.entities import entity_tables
 
 S3_ENVIRONMENT = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -113,7 +113,7 @@ def simulated_days(scenario: Scenario, days: int, cache_dir) -> dict:
 
     import pyarrow as pa
 
-    from fraud_pipeline.bank import Bank
+    from fraud_pipeline.engine.bank import Bank
 
     path = cache_dir / f"bank-{scenario.content_hash}-{days}.pkl"
     if path.exists():

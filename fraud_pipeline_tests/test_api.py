@@ -10,9 +10,9 @@ import pytest
 import fraud_pipeline
 from fraud_pipeline.api import DAY_TABLES, LABELLED
 from fraud_pipeline.definitions import build_definitions
+from fraud_pipeline.io.storage import ObjectStore
 from fraud_pipeline.scenario import ScenarioError
-from fraud_pipeline.storage import ObjectStore
-from fraud_pipeline_tests.test_events import _range, _run, tiny  # noqa: F401 (the small scenario fixture)
+from fraud_pipeline_tests.engine.test_events import _range, _run, tiny  # noqa: F401 (the small scenario fixture)
 
 LAYERS = {"fraud_transactions": "fraud", "fraud_episodes": "fraud"}
 

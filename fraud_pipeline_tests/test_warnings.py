@@ -39,7 +39,7 @@ def test_the_readmes_pictures_draw_without_a_deprecation(small_scenario):
     import pyarrow as pa
 
     from fraud_pipeline import docs_pictures
-    from fraud_pipeline.bank import Bank
+    from fraud_pipeline.engine.bank import Bank
 
     bank = Bank(small_scenario)
     days = [small_scenario.start_date + timedelta(days=offset) for offset in range(7)]

@@ -20,12 +20,12 @@ import pandas as pd
 import pyarrow as pa
 
 from fraud_pipeline.detection.report import ENTITIES, markdown, protocol, run, stored
+from fraud_pipeline.io.storage import ObjectStore, ScenarioMismatch, TableNotReady
 from fraud_pipeline.scenario import ScenarioError, load_scenario
-from fraud_pipeline.storage import ObjectStore, ScenarioMismatch, TableNotReady
 
 
 def simulated(scenario, first=None) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, pd.DataFrame]]:
-    from fraud_pipeline.bank import Bank
+    from fraud_pipeline.engine.bank import Bank
 
     bank = Bank(scenario)
     days = [bank.day(day) for day in protocol(scenario, first).days]

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from fraud_pipeline.detection.windows import distinct_so_far, first_seen, previous, rolling
-from fraud_pipeline.generators.fraud import km_between
+from fraud_pipeline.fraud.scenarios import km_between
 
 MS_PER_DAY = 86_400_000
 WINDOWS_DAYS = (1, 7, 30)

@@ -9,15 +9,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from fraud_pipeline import plots
+from fraud_pipeline.core import plots
+from fraud_pipeline.core.labels import SCENARIOS
+from fraud_pipeline.core.timeline import BASELINE_DAYS
 from fraud_pipeline.detection.features import features, labelled_stream
 from fraud_pipeline.detection.scorecard import ALL, Protocol, scorecard
-from fraud_pipeline.generators.fraud import SCENARIOS
-from fraud_pipeline.generators.timeline import BASELINE_DAYS
 from fraud_pipeline.scenario import Scenario
 
 if TYPE_CHECKING:
-    from fraud_pipeline.storage import ObjectStore
+    from fraud_pipeline.io.storage import ObjectStore
 
 ENTITIES = ("customers", "accounts", "device_history", "account_beneficiaries", "beneficiaries")
 TEST_DAYS = 7

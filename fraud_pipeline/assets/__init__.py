@@ -1,1 +1,0 @@
-"""Thin Dagster wrappers: read inputs from storage, call a generator, write, report metadata."""

@@ -1,0 +1,174 @@
+"""Findings: what a check found, and the generic rules behind every asset's checks (key uniqueness, foreign keys,
+allowed values, event times, order). Pure Arrow, no Dagster.
+
+Each domain's checks (world, money, life, fraud, quality) build on these; assets compute them on a table before they
+publish it (a table whose blocking rule fails is written without a manifest), and tests and the Python API call the
+same functions. Each check function returns {check name: findings}; a check passes when all its findings pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from fraud_pipeline.core import schemas
+from fraud_pipeline.core.timeline import batch_of
+
+
+SAMPLE = 5
+
+
+@dataclass(frozen=True)
+class Between:
+    low: object
+    high: object
+
+    def failing(self, values: pa.ChunkedArray) -> pa.ChunkedArray:
+        return pc.or_(pc.less(values, self.low), pc.greater(values, self.high))
+
+    def __str__(self) -> str:
+        return f"between {self.low} and {self.high}"
+
+
+@dataclass(frozen=True)
+class OneOf:
+    allowed: tuple
+
+    def failing(self, values: pa.ChunkedArray) -> pa.ChunkedArray:
+        return pc.invert(pc.is_in(values, pa.array(self.allowed)))
+
+    def __str__(self) -> str:
+        return f"one of {', '.join(map(str, self.allowed))}"
+
+
+@dataclass(frozen=True)
+class Matches:
+    pattern: str
+
+    def failing(self, values: pa.ChunkedArray) -> pa.ChunkedArray:
+        return pc.invert(pc.match_substring_regex(values, f"^(?:{self.pattern})$"))
+
+    def __str__(self) -> str:
+        return f"matching {self.pattern}"
+
+
+@dataclass(frozen=True)
+class Satisfies:
+    description: str
+    predicate: Callable[[pa.Array], np.ndarray]
+
+    def failing(self, values: pa.ChunkedArray) -> pa.Array:
+        return pa.array(~self.predicate(values.combine_chunks()))
+
+    def __str__(self) -> str:
+        return self.description
+
+
+Expectation = "Between | OneOf | Matches | Satisfies | OrNull"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """The outcome of one rule over one table: how many rows break it and a few of them."""
+
+    rule: str
+    failures: int
+    examples: list
+
+    @property
+    def passed(self) -> bool:
+        return self.failures == 0
+
+
+def key_findings(table: pa.Table, key: tuple[str, ...]) -> list[Finding]:
+    """A key must be complete (no nulls) and unique."""
+    nulls = sum(table[c].null_count for c in key)
+    counts = table.select(list(key)).group_by(list(key)).aggregate([([], "count_all")])
+    repeated = counts.filter(pc.greater(counts["count_all"], 1))
+    duplicates = int(pc.sum(repeated["count_all"]).as_py() or 0) - repeated.num_rows
+    examples = repeated.slice(0, SAMPLE).select(list(key)).to_pylist()
+    return [Finding(f"{'+'.join(key)} has no nulls", nulls, []),
+            Finding(f"{'+'.join(key)} is unique", duplicates, examples)]
+
+
+def foreign_key_finding(values: pa.ChunkedArray, referenced: pa.ChunkedArray, rule: str) -> Finding:
+    orphan = pc.invert(pc.is_in(values, referenced))
+    orphans = values.filter(orphan)
+    return Finding(rule, len(orphans), orphans.unique().slice(0, SAMPLE).to_pylist())
+
+
+@dataclass(frozen=True)
+class OrNull:
+    """`expectation`, or null (a column that is empty when it does not apply)."""
+
+    expectation: Expectation
+
+    def failing(self, values: pa.ChunkedArray) -> pa.ChunkedArray:
+        return pc.and_(pc.is_valid(values), pc.fill_null(self.expectation.failing(values), False))
+
+    def __str__(self) -> str:
+        return f"{self.expectation} or null"
+
+
+def value_findings(table: pa.Table, expectations: dict[str, Expectation]) -> list[Finding]:
+    findings = []
+    for column, expectation in expectations.items():
+        failing = pc.fill_null(expectation.failing(table[column]), True)  # null fails unless OrNull allows it
+        bad = table[column].filter(failing)
+        findings.append(Finding(f"{column} {expectation}", len(bad), bad.unique().slice(0, SAMPLE).to_pylist()))
+    return findings
+
+
+def event_time_findings(table: pa.Table, day: date, max_lag_ms: int) -> list[Finding]:
+    """A partition holds the rows that arrive on its day; a row arrives after it happens, and in its batch."""
+    day_start = np.datetime64(day, "ms")
+    arrival = table["arrival_time"].to_numpy().astype("datetime64[ms]")
+    event = table["event_time"].to_numpy().astype("datetime64[ms]")
+    day_end = day_start + np.timedelta64(1, "D")
+    outside = (arrival < day_start) | (arrival >= day_end)
+    lag = (arrival - event).astype(np.int64)
+    batch = batch_of(arrival.astype(np.int64), day_start.astype(np.int64))
+    return [
+        Finding("arrival_time within the partition's day", int(outside.sum()), []),
+        Finding(f"arrival_time 0–{max_lag_ms} ms after event_time", int(((lag < 0) | (lag > max_lag_ms)).sum()), []),
+        Finding("batch is the 3-hour window of arrival_time", int((batch != table["batch"].to_numpy()).sum()), []),
+    ]
+
+
+def order_finding(children: pa.Table, parents: pa.Table, key: str, rule: str) -> Finding:
+    """Children must happen after their parent (joined on `key`, the parent's id)."""
+    joined = children.select([key, "event_time"]).join(
+        parents.select([key, "event_time"]).rename_columns([key, "parent_time"]), key, join_type="inner")
+    late = joined.filter(pc.less_equal(joined["event_time"], joined["parent_time"]))
+    return Finding(f"{rule} ({joined.num_rows:,} of {children.num_rows:,} rows have their parent stored)",
+                   late.num_rows, late[key].slice(0, SAMPLE).to_pylist())
+
+
+def summary(findings: list[Finding]) -> str:
+    failed = [f for f in findings if not f.passed]
+    if not failed:
+        return f"all {len(findings)} rules hold"
+    return "; ".join(f"{f.rule}: {f.failures:,} rows fail (e.g. {f.examples})" for f in failed)
+
+Findings = dict[str, list[Finding]]
+
+
+def passed(findings: Findings) -> bool:
+    return all(f.passed for found in findings.values() for f in found)
+
+
+def foreign_key_findings(spec: schemas.TableSpec, table: pa.Table, referenced: dict[str, pa.Table]) -> list[Finding]:
+    """Each of the spec's foreign keys into the `referenced` tables by name (nulls are no reference); references into
+    other tables (a day's episodes, sessions, the funnel's stages) have checks of their own."""
+    return [foreign_key_finding(table[fk.column].drop_null(), referenced[fk.table][fk.ref_column],
+                                        f"{fk.column} → {fk.table}.{fk.ref_column}")
+            for fk in spec.foreign_keys if fk.table in referenced]
+
+
+def time_findings(table: pa.Table, day: date, lag) -> list[Finding]:
+    return event_time_findings(table, day, round(lag.max * 1000))

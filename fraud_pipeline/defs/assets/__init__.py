@@ -1,0 +1,1 @@
+"""The assets of each group (entities, events, fraud, landing, reports) and their shared helpers."""

@@ -1,0 +1,1 @@
+"""Fraud hidden in genuine life: the four scenarios, their episodes and labels, and their checks."""

@@ -1,0 +1,387 @@
+"""Object storage: Parquet tables in a Hive layout, on the local disk or S3, written atomically.
+
+Layout: a table's data files, and nothing else, in `<root>/<layer>/<table>/[date=YYYY-MM-DD/]<file>.<format>`
+— Parquet `part-NNNNN` files; landing tables one file per micro-batch in the scenario's format; a picture its
+one PNG — so every reader that takes a folder (pandas, pyarrow, polars, DuckDB, Spark) reads it as written.
+Each folder's manifest lives apart, in a parallel tree: the manifest of `<root>/<path>` is
+`<root>/_manifests/<path>.json`, e.g. `_manifests/events/card_transactions/date=2026-01-02.json` and
+`_manifests/entities/customers.json`. Writer locks are in `<root>/.locks/`, local temporary files in
+`<root>/.tmp/`, and `_manifests/_scenario.json` names the one scenario the root holds.
+
+A write holds the table's or partition's writer lock (`locks`), then (1) removes the manifest, so
+the table stops looking complete; (2) puts each data file atomically (a local temp file renamed into
+place; a single PUT on S3); (3) deletes files a previous write left in the folder that this one did not
+write; (4) writes the manifest last, listing every file with its row count and SHA-256 — unless the caller
+withholds it because a blocking check failed: then the files stay for inspection, but nothing
+looks complete, so a manifest always means the data passed its checks. Readers trust only
+what a manifest lists, so a write that dies at any point — the store gone, the process killed —
+leaves nothing that looks complete, and two writers never mix their files. File names and contents
+are deterministic, so a re-write of the same data leaves byte-identical files. Every S3 call is
+retried on transient errors (`retries`), each retry logged to the run.
+
+One root holds one scenario: the first write records the scenario's content hash in
+`_manifests/_scenario.json` (created only if absent, so of two first writers one wins), and a write — or a
+`check_scenario` — by another scenario raises `ScenarioMismatch` before anything changes. Tables of two
+scenarios side by side would join ids that do not belong together; to switch scenario, use another root or
+delete this one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import fsspec
+import pyarrow as pa
+from fsspec.asyn import sync
+from pydantic import BaseModel, ConfigDict, Field
+
+from fraud_pipeline.io import formats
+from fraud_pipeline.io.locks import local_lock, s3_lock
+from fraud_pipeline.io.retries import CLIENT_OPTIONS, S3FS_TRIES, retrying
+
+MANIFESTS = "_manifests"  # the parallel tree of manifests: <root>/_manifests/<layer>/<table>[/date=…].json
+SCENARIO_RECORD = f"{MANIFESTS}/_scenario.json"  # the one scenario the root holds
+LOCKS = ".locks"
+TEMPORARY = ".tmp"  # local files being written, renamed into place when whole
+CHUNK_ROWS = 1_000_000  # rows per Parquet file: each write holds a bounded amount in memory
+
+
+class TableNotReady(FileNotFoundError):
+    """The table or partition has no manifest: never written, or its write did not finish."""
+
+
+class TableCorrupt(IOError):
+    """A file differs from what the manifest recorded."""
+
+
+class ScenarioMismatch(RuntimeError):
+    """The storage root holds another scenario's tables: reading them would join ids that do not belong together,
+    writing beside them would leave a root of two scenarios."""
+
+
+@dataclass(frozen=True)
+class WrittenTable:
+    uri: str
+    rows: int
+    files: int
+    bytes: int
+    published: bool = True  # False: written without a manifest, because a blocking check failed
+
+
+def partition_dir(partition: str) -> str:
+    """The Hive directory name of a daily partition key."""
+    return f"date={partition}"
+
+
+class ObjectStore(BaseModel):
+    """Where every table goes: a local folder (default `data`) or an `s3://bucket/prefix` URL.
+
+    S3 credentials come from the standard AWS environment variables only; they are never fields
+    here, so they never reach run config, logs or metadata. Pure: Dagster hands it to assets through
+    `defs.resources.StoreResource`, and everything else constructs it directly.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    root_url: str = Field(default="data", description="Local folder, or s3://bucket/prefix.")
+    endpoint_url: str | None = Field(default=None, description="S3-compatible endpoint (else AWS_ENDPOINT_URL).")
+
+    @property
+    def is_s3(self) -> bool:
+        return urlsplit(self.root_url).scheme == "s3"
+
+    def filesystem(self) -> fsspec.AbstractFileSystem:
+        """The fsspec filesystem of the root: pass it to pyarrow datasets to read what is stored."""
+        if self.is_s3:
+            # No listing cache: a listing must see what another writer did a moment ago. The
+            # endpoint is passed explicitly so fsspec's instance cache is keyed by it.
+            endpoint = self.endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
+            s3 = fsspec.filesystem("s3", use_listings_cache=False, endpoint_url=endpoint, **CLIENT_OPTIONS)
+            s3.retries = S3FS_TRIES
+            return s3
+        return fsspec.filesystem("file")
+
+    def _root(self) -> str:
+        if self.is_s3:
+            return self.root_url.removeprefix("s3://").rstrip("/")
+        return os.path.abspath(self.root_url.removeprefix("file://"))
+
+    def _relative(self, layer: str, table: str, partition: str | None = None) -> str:
+        return "/".join([layer, table] + ([partition_dir(partition)] if partition else []))
+
+    def path(self, layer: str, table: str, partition: str | None = None) -> str:
+        """The folder of the table (or partition): its data files and nothing else."""
+        return f"{self._root()}/{self._relative(layer, table, partition)}"
+
+    def manifest_path(self, layer: str, table: str, partition: str | None = None) -> str:
+        """Where the folder's manifest lives: `<root>/_manifests/<layer>/<table>[/date=…].json`."""
+        return f"{self._root()}/{MANIFESTS}/{self._relative(layer, table, partition)}.json"
+
+    def uri(self, layer: str, table: str, partition: str | None = None) -> str:
+        """A location a person can paste: s3://… on S3, an absolute path locally."""
+        return self._uri(self.path(layer, table, partition))
+
+    def _uri(self, path: str) -> str:
+        return f"s3://{path}" if self.is_s3 else path
+
+    def write_table(self, layer: str, table: str, data: pa.Table | Iterable[pa.Table], scenario_hash: str,
+                    partition: str | None = None, publish: bool = True) -> WrittenTable:
+        """Replace the table (or one partition of it) with `data`: one Parquet file per chunk."""
+        chunks = [data] if isinstance(data, pa.Table) else data
+        return self.write_files(layer, table, {f"part-{i:05d}": chunk for i, chunk in enumerate(chunks)},
+                                scenario_hash, partition, publish=publish)
+
+    def write_files(self, layer: str, table: str, files: dict[str, pa.Table], scenario_hash: str,
+                    partition: str | None = None, fmt: str = "parquet", publish: bool = True) -> WrittenTable:
+        """Replace the table (or one partition of it) with the named files, each encoded in `fmt`.
+
+        `publish=False` writes the files but no manifest: the table then reads as unfinished
+        (`TableNotReady`), which is what a table that failed a blocking check must look like.
+        """
+        encoded = ((f"{stem}.{fmt}", formats.encode(chunk, fmt), chunk.num_rows, chunk.schema)
+                   for stem, chunk in files.items())  # one file encoded at a time
+        return self._write(layer, table, partition, scenario_hash, fmt, encoded, publish)
+
+    def write_file(self, layer: str, name: str, filename: str, payload: bytes, scenario_hash: str) -> WrittenTable:
+        """One opaque file (a picture, say) as the whole content of `<layer>/<name>/`, published with a manifest like
+        a table (its format is the file's extension; no rows, no schema)."""
+        fmt = filename.rsplit(".", 1)[-1]
+        return self._write(layer, name, None, scenario_hash, fmt, [(filename, payload, None, None)], True)
+
+    def _write(self, layer: str, table: str, partition: str | None, scenario_hash: str, fmt: str,
+               files: Iterable[tuple[str, bytes, int | None, pa.Schema | None]], publish: bool) -> WrittenTable:
+        """The one write path: lock, manifest removed, files put, stale files deleted, manifest written last."""
+        fs = self.filesystem()
+        directory = self.path(layer, table, partition)
+        manifest_path = self.manifest_path(layer, table, partition)
+        self.claim(scenario_hash)
+        with self._writer_lock(layer, table, partition) as still_ours:
+            self._call(f"create {directory}", fs.makedirs, directory, exist_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                self._call(f"delete {manifest_path}", fs.rm, manifest_path)
+
+            entries, schema = [], None
+            for name, payload, rows, file_schema in files:
+                still_ours()
+                self._put(fs, f"{directory}/{name}", payload)
+                entries.append({"path": name, **({"rows": rows} if rows is not None else {}), "bytes": len(payload),
+                                "sha256": hashlib.sha256(payload).hexdigest()})
+                schema = file_schema
+
+            written = {f["path"] for f in entries}
+            for stale in self._call(f"list {directory}", fs.ls, directory, detail=False):
+                name = stale.rstrip("/").rsplit("/", 1)[-1]
+                if name not in written:  # a killed writer's files, an old-layout manifest: we hold the lock
+                    with contextlib.suppress(FileNotFoundError):
+                        self._call(f"delete {stale}", fs.rm, stale, recursive=True)
+
+            rows = sum(f["rows"] for f in entries) if schema is not None else None
+            manifest = {"layer": layer, "table": table, "partition": partition, "scenario_hash": scenario_hash,
+                        "format": fmt, **({"schema": formats.schema_text(schema)} if schema is not None else {}),
+                        "rows": rows, "files": entries}
+            if publish:
+                still_ours()
+                self._call(f"create {manifest_path.rsplit('/', 1)[0]}", fs.makedirs, manifest_path.rsplit("/", 1)[0],
+                           exist_ok=True)
+                self._put(fs, manifest_path, json.dumps(manifest, indent=2).encode())
+        return WrittenTable(uri=self.uri(layer, table, partition), rows=rows or 0, files=len(entries),
+                            bytes=sum(f["bytes"] for f in entries), published=publish)
+
+    def stored_scenario(self) -> str | None:
+        """The content hash of the scenario this root holds, or None when nothing was written to it yet."""
+        payload = self.read_root_file(SCENARIO_RECORD)
+        return json.loads(payload)["scenario_hash"] if payload is not None else None
+
+    def check_scenario(self, scenario_hash: str) -> None:
+        """Raise `ScenarioMismatch` when the root holds another scenario than `scenario_hash`'s (a run calls it
+        before it reads or writes anything)."""
+        stored = self.stored_scenario()
+        if stored is not None and stored != scenario_hash:
+            raise ScenarioMismatch(self.mismatch(stored, scenario_hash))
+
+    def claim(self, scenario_hash: str) -> None:
+        """Make sure the root holds `scenario_hash`'s scenario, recording it when the root holds none yet (created
+        only if absent: of two first writers of different scenarios, one wins and the other is refused)."""
+        stored = self.stored_scenario()
+        if stored is None:
+            self._create_once(SCENARIO_RECORD, json.dumps({"scenario_hash": scenario_hash}, indent=2).encode())
+            stored = self.stored_scenario()
+        if stored != scenario_hash:
+            raise ScenarioMismatch(self.mismatch(stored, scenario_hash))
+
+    def mismatch(self, stored: str, wanted: str) -> str:
+        """What a user reads when this root holds scenario `stored` and a run of scenario `wanted` meets it."""
+        root = self._uri(self._root())
+        delete = f"every object under {root}" if self.is_s3 else f"the folder {root}"
+        return (f"{root} holds the tables of scenario {stored} (stored); this run's scenario is {wanted}. A storage "
+                f"root holds one scenario, so the run stops before writing anything. Either give this scenario a "
+                f"storage root of its own (FRAUD_PIPELINE_STORAGE_URL=data_my_scenario, a folder or "
+                f"s3://bucket/prefix; or storage.url in the scenario file), or rebuild everything with this scenario: "
+                f"delete {delete}, then materialise again (--select '*' over the partition range).")
+
+    def _create_once(self, relative: str, payload: bytes) -> None:
+        """`payload` at `<root>/<relative>`, whole, unless a file is there already (then nothing changes)."""
+        path = f"{self._root()}/{relative}"
+        if self.is_s3:
+            fs = self.filesystem()
+            bucket, key = path.split("/", 1)
+            with contextlib.suppress(FileExistsError):  # s3fs: a failed If-None-Match
+                retrying(f"S3 PUT {path}", lambda: sync(fs.loop, fs._call_s3, "put_object", Bucket=bucket, Key=key,
+                                                        Body=payload, IfNoneMatch="*"))
+            return
+        temporary = self._staged(path, payload)
+        try:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with contextlib.suppress(FileExistsError):
+                os.link(temporary, path)  # whole, and only if absent
+        finally:
+            os.remove(temporary)
+
+    def _writer_lock(self, layer: str, table: str, partition: str | None):
+        """One writer per table or partition; the lock lives in `<root>/.locks/`, outside the data."""
+        lock = "/".join([self._root(), LOCKS, layer, table, f"{partition_dir(partition) if partition else '_'}.lock"])
+        what = self.uri(layer, table, partition)
+        if self.is_s3:
+            return s3_lock(self.filesystem(), lock, what)
+        return local_lock(lock, what)
+
+    def _call(self, what: str, function, *args, **kwargs):
+        """A store operation; on S3, retried on transient errors (see `retries`)."""
+        if not self.is_s3:
+            return function(*args, **kwargs)
+        return retrying(f"S3 {what}", lambda: function(*args, **kwargs))
+
+    def _temporary(self, path: str) -> str:
+        """A local temporary file for `path`, under `<root>/.tmp/` (mirroring the folders), so no data folder ever
+        holds anything but its data files — not even while a file is written, or after a writer was killed."""
+        relative = os.path.relpath(path, self._root())
+        staging = os.path.join(self._root(), TEMPORARY, os.path.dirname(relative))
+        os.makedirs(staging, exist_ok=True)
+        return os.path.join(staging, f".{os.path.basename(relative)}.{uuid.uuid4().hex}.tmp")
+
+    def _staged(self, path: str, payload: bytes) -> str:
+        """`payload` written and synced to a temporary file for `path` (`_temporary`); its path."""
+        temporary = self._temporary(path)
+        try:
+            with open(temporary, "wb") as handle:
+                handle.write(payload)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except BaseException:
+            os.remove(temporary)
+            raise
+        return temporary
+
+    def _put(self, fs: fsspec.AbstractFileSystem, path: str, payload: bytes) -> None:
+        """A reader sees the old file or the new one, never a partial one."""
+        if self.is_s3:
+            self._call(f"PUT {path}", fs.pipe_file, path, payload)  # one PUT: the object appears whole or not at all
+            return
+        temporary = self._staged(path, payload)
+        try:
+            os.replace(temporary, path)
+        finally:
+            if os.path.exists(temporary):
+                os.remove(temporary)
+
+    def put_file(self, layer: str, name: str, filename: str, payload: bytes) -> str:
+        """One opaque file at `<layer>/<name>/<filename>`, written atomically, without a manifest (the live feed's
+        files); its location."""
+        fs = self.filesystem()
+        directory = self.path(layer, name)
+        self._call(f"create {directory}", fs.makedirs, directory, exist_ok=True)
+        self._put(fs, f"{directory}/{filename}", payload)
+        return f"{self.uri(layer, name)}/{filename}"
+
+    def read_manifest(self, layer: str, table: str, partition: str | None = None) -> dict | None:
+        fs = self.filesystem()
+        path = self.manifest_path(layer, table, partition)
+        try:
+            return json.loads(self._call(f"GET {path}", fs.cat_file, path))
+        except FileNotFoundError:
+            return None
+
+    def complete_partitions(self, layer: str, table: str) -> dict[str, dict]:
+        """Each partition of the table that has a manifest (a complete write), by key, with its manifest."""
+        fs = self.filesystem()
+        folder = f"{self._root()}/{MANIFESTS}/{self._relative(layer, table)}"
+        try:
+            found = self._call(f"LIST {folder}", fs.ls, folder, detail=False)
+        except FileNotFoundError:
+            return {}
+        names = (path.rstrip("/").rsplit("/", 1)[-1] for path in found)
+        keys = sorted(name.removeprefix("date=").removesuffix(".json") for name in names
+                      if name.startswith("date=") and name.endswith(".json"))
+        manifests = {key: self.read_manifest(layer, table, key) for key in keys}
+        return {key: manifest for key, manifest in manifests.items() if manifest is not None}
+
+    def put_root_file(self, filename: str, payload: bytes) -> str:
+        """One file at a path under the storage root (the dataset card; `a/b.json`), written atomically; its
+        location."""
+        fs = self.filesystem()
+        path = f"{self._root()}/{filename}"
+        self._call(f"create {path.rsplit('/', 1)[0]}", fs.makedirs, path.rsplit("/", 1)[0], exist_ok=True)
+        self._put(fs, path, payload)
+        return self._uri(path)
+
+    def read_root_file(self, filename: str) -> bytes | None:
+        """A file at the storage root, or None when there is none."""
+        fs = self.filesystem()
+        path = f"{self._root()}/{filename}"
+        try:
+            return self._call(f"GET {path}", fs.cat_file, path)
+        except FileNotFoundError:
+            return None
+
+    def remove(self, name: str) -> None:
+        """A file or folder at the storage root and everything under it (nothing when absent)."""
+        fs = self.filesystem()
+        path = f"{self._root()}/{name}"
+        if self._call(f"HEAD {path}", fs.exists, path):
+            self._call(f"delete {path}", fs.rm, path, recursive=True)
+
+    def read_table(self, layer: str, table: str, partition: str | None = None,
+                   columns: list[str] | None = None) -> pa.Table:
+        """The complete table or partition, each file checked against its manifest checksum."""
+        return pa.concat_tables(list(self.read_files(layer, table, partition, columns).values()))
+
+    def read_files(self, layer: str, table: str, partition: str | None = None,
+                   columns: list[str] | None = None) -> dict[str, pa.Table]:
+        """Each file of the table or partition by its name without extension, checked against its manifest
+        checksum (files of one write may hold different tables: a day's carried state, say)."""
+        manifest = self.read_manifest(layer, table, partition)
+        if manifest is None:
+            raise TableNotReady(f"{self.uri(layer, table, partition)} has no manifest "
+                                f"({self._uri(self.manifest_path(layer, table, partition))}): it was never written, "
+                                "or its last write did not finish")
+        fs = self.filesystem()
+        directory = self.path(layer, table, partition)
+        schema = formats.schema_from_text(manifest["schema"]) if "schema" in manifest else None
+        found = {}
+        for entry in manifest["files"]:
+            path = f"{directory}/{entry['path']}"
+            payload = self._call(f"GET {path}", fs.cat_file, path)
+            if hashlib.sha256(payload).hexdigest() != entry["sha256"]:
+                raise TableCorrupt(f"{self.uri(layer, table, partition)}/{entry['path']} does not match "
+                                   f"its manifest checksum")
+            found[entry["path"].rsplit(".", 1)[0]] = formats.decode(payload, manifest["format"],
+                                                                     schema if fmt_needs_schema(manifest) else None,
+                                                                     columns)
+        return found
+
+
+def fmt_needs_schema(manifest: dict) -> bool:
+    """CSV and NDJSON files need the schema the manifest keeps to read back exactly; Parquet carries its own."""
+    return manifest["format"] != "parquet"
+
+
+def in_chunks(table: pa.Table, rows: int = CHUNK_ROWS) -> list[pa.Table]:
+    """The table as consecutive slices of at most `rows` rows (one file each); an empty table stays one file."""
+    return [table.slice(offset, rows) for offset in range(0, max(table.num_rows, 1), rows)]

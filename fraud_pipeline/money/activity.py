@@ -1,0 +1,72 @@
+"""Who pays through which channel: each account's share of the day's point-of-sale, online, transfer and ATM rows
+before the day's noise, paydays and trips.
+
+A customer's activity (purchases a month, from their budget) is shared by their accounts. Online and
+point-of-sale purchases split it: younger and more affluent customers buy a larger share online
+(`online_by_age`, `online_by_affluence`), but not more in all — the split preserves each customer's
+purchase count, so the online tilt moves purchases between channels, never beyond the budget. ATM use
+tilts the same way (`atm_by_age`, `atm_by_affluence`) and carries its cash with it (`budget`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fraud_pipeline.core.rows import ATM, ONLINE, POS, TRANSFER
+
+BISECTION_STEPS = 60
+
+
+def channel_weights(world) -> dict[int, np.ndarray]:
+    """Per channel: each account's relative weight (unnormalised; the day's draws normalise it)."""
+    key = ("channel_weights",)
+    if key in world.caches:
+        return world.caches[key]
+    c = world.scenario.card_transactions
+    customer = world.account_customer
+    base = world.activity
+    pos, online = c.channels.get("pos", 0.0), c.channels.get("online", 0.0)
+    share = online / (pos + online) if pos + online > 0 else 0.0
+    online_share = _split(base, online_tilt(world)[customer], share)
+    found = {POS: base * (1 - online_share), ONLINE: base * online_share, TRANSFER: base,
+             ATM: base * atm_tilt(world)[customer]}
+    world.caches[key] = found
+    return found
+
+
+def online_tilt(world) -> np.ndarray:
+    """Per customer: how much likelier than others they are to buy online (age and affluence)."""
+    c = world.scenario.card_transactions
+    return np.asarray(c.online_by_age)[world.age_group] * world.affluence ** c.online_by_affluence
+
+
+def atm_tilt(world) -> np.ndarray:
+    """Per customer: how much more than others they use ATMs (age and affluence)."""
+    c = world.scenario.card_transactions
+    return np.asarray(c.atm_by_age)[world.age_group] * world.affluence ** c.atm_by_affluence
+
+
+def cash_tilt(world) -> np.ndarray:
+    """Per customer: the ATM tilt over its income-weighted mean, so the population's cash stays
+    `money.cash_share_of_income` of its income while older and poorer customers take more of theirs in cash."""
+    tilt = atm_tilt(world)
+    mean = (tilt * world.income).sum() / max(world.income.sum(), 1e-12)
+    return tilt / mean if mean > 0 else np.ones(len(tilt))
+
+
+def _split(base: np.ndarray, tilt: np.ndarray, share: float) -> np.ndarray:
+    """Per account, the share of its purchases made online: `g × tilt` capped at 1, with g such that the
+    base-weighted mean is `share` (bisection: the capped mean grows with g)."""
+    if share <= 0 or base.sum() <= 0:
+        return np.full(len(base), share)
+    if share >= 1:
+        return np.ones(len(base))
+    tilt = np.maximum(tilt, 1e-12)
+    low, high = 0.0, 1.0 / tilt.min()
+    for _ in range(BISECTION_STEPS):
+        g = (low + high) / 2
+        if (base * np.minimum(g * tilt, 1.0)).sum() < share * base.sum():
+            low = g
+        else:
+            high = g
+    return np.minimum((low + high) / 2 * tilt, 1.0)

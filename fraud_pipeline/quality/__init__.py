@@ -1,0 +1,3 @@
+"""Data quality: the anomaly plan, micro-batch landing files, the baseline profile, ground truth and the anomaly
+timeline picture.
+"""

@@ -1,0 +1,80 @@
+"""The money section: one budget per customer (shares of income) and travel abroad.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import (Field, field_validator, model_validator)
+
+from fraud_pipeline.scenario.base import IntRange, Probability, Section
+
+
+MAX_SPEND_SPREAD = 1.6  # the busiest customers spend at most this many times card_share_of_income on purchases
+
+
+class Money(Section):
+    card_share_of_income: Annotated[float, Field(gt=0, le=1)]
+    cash_share_of_income: Annotated[float, Field(ge=0, le=1)]
+    transfer_share_of_income: Annotated[float, Field(ge=0, le=1)]
+    bills: IntRange
+    bills_share_of_income: Annotated[float, Field(ge=0, le=1)]
+    least_left: Annotated[float, Field(ge=0, lt=1)]
+    savings_sweep: Annotated[float, Field(gt=0, le=1)]
+    refund_rate: Probability
+    p2p_rate: Probability
+
+    @property
+    def spent_share(self) -> float:
+        """The share of income the population is budgeted to pay out in a month before what is left is swept:
+        purchases, cash, transfers and debit orders (what an opening balance expects to pay until payday)."""
+        return min(1.0, self.card_share_of_income + self.cash_share_of_income + self.transfer_share_of_income
+                   + self.bills_share_of_income)
+
+    @model_validator(mode="after")
+    def _income_funds_the_budget(self):
+        shares = {"card_share_of_income": self.card_share_of_income, "cash_share_of_income": self.cash_share_of_income,
+                  "transfer_share_of_income": self.transfer_share_of_income,
+                  "bills_share_of_income": self.bills_share_of_income}
+        room = 1 - self.least_left
+        if sum(shares.values()) > room:
+            raise ValueError(f"the budget takes {sum(shares.values()):.2f} of income: "
+                             + " + ".join(f"{k} {v}" for k, v in shares.items())
+                             + f" must be at most 1 - least_left ({self.least_left}) = {room:.2f}, so that what "
+                               f"customers pay out is funded by what comes in")
+        busiest = MAX_SPEND_SPREAD * self.card_share_of_income + self.bills_share_of_income
+        if busiest > room:
+            raise ValueError(f"card_share_of_income {self.card_share_of_income} × {MAX_SPEND_SPREAD} (the busiest "
+                             f"customers' purchases) + bills_share_of_income {self.bills_share_of_income} = "
+                             f"{busiest:.2f} exceeds 1 - least_left ({self.least_left}): lower them so the sum is at "
+                             f"most {room:.2f}")
+        return self
+
+
+class CrossBorder(Section):
+    share: Probability
+    trips_per_month: Annotated[float, Field(ge=0, le=31)]
+    days: IntRange
+    countries: Annotated[dict[str, Annotated[float, Field(gt=0)]], Field(min_length=1)]
+
+
+class TripCash(Section):
+    on_arrival: Probability
+    per_day: Probability
+
+
+class Travel(Section):
+    domestic_trips_per_year: Annotated[float, Field(ge=0, le=52)]
+    domestic_days: IntRange
+    abroad_trips_per_year: Annotated[float, Field(ge=0, le=52)]
+    abroad_days: IntRange
+    cross_border: CrossBorder
+    trip_cash: TripCash
+    trip_activity: Probability
+
+    @field_validator("domestic_days", "abroad_days")
+    @classmethod
+    def _at_least_a_day(cls, value: IntRange) -> IntRange:
+        if value.min < 1:
+            raise ValueError(f"a trip lasts at least 1 day (got min={value.min})")
+        return value

@@ -1,0 +1,223 @@
+"""The population section and the entities it makes: customers, accounts, cards, devices, beneficiaries and merchants.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import (AfterValidator, Field, PositiveInt, field_validator, model_validator)
+
+from fraud_pipeline.core.reserved import TEST_CARD_BINS
+from fraud_pipeline.scenario.base import (Band, FloatRange, IntRange, MerchantCategoryCode, PositiveFloat, Probability,
+                                          Section, Shares, _bands_in_order, _is_cents, _known_keys, _shares_sum_to_one)
+
+
+# Card networks and their issuer prefixes (the first digits of a card number) for `cards.bin_ranges: realistic`; the
+# default, `test`, uses the processors' published test BINs (fraud_pipeline.core.reserved.TEST_CARD_BINS).
+CARD_NETWORK_PREFIXES = {"visa": ("4",), "mastercard": ("51", "52", "53", "54", "55")}
+assert set(TEST_CARD_BINS) == set(CARD_NETWORK_PREFIXES)
+# High-risk beneficiary types are the exit nodes of seed 004's money flows.
+BENEFICIARY_TYPES = ("individual", "merchant", "crypto", "offshore")
+HIGH_RISK_BENEFICIARY_TYPES = ("crypto", "offshore")
+
+
+class MerchantCategory(Section):
+    share: Probability
+    mcc: MerchantCategoryCode
+    min_price: PositiveFloat
+    max_price: PositiveFloat
+    median_price: PositiveFloat
+    price_sigma: Annotated[float, Field(ge=0, le=3)]
+    price_points: Probability
+    affluence: Annotated[float, Field(ge=-2, le=2)]
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if not self.min_price < self.max_price:
+            raise ValueError(f"min_price must be below max_price (got {self.min_price}, {self.max_price})")
+        if not self.min_price <= self.median_price <= self.max_price:
+            raise ValueError(f"median_price ({self.median_price}) must lie within min_price–max_price "
+                             f"({self.min_price}–{self.max_price})")
+        return self
+
+
+class Population(Section):
+    customers: PositiveInt
+    accounts: PositiveInt
+    devices: PositiveInt
+    beneficiaries: PositiveInt
+    merchants: PositiveInt
+    atms: PositiveInt
+    online_merchants: PositiveInt
+    foreign_merchants: PositiveInt
+    foreign_atms: PositiveInt
+
+    @model_validator(mode="after")
+    def _every_customer_has_an_account(self):
+        if self.accounts < self.customers:
+            raise ValueError(f"accounts ({self.accounts}) must be at least customers ({self.customers}): "
+                             "every customer holds an account")
+        return self
+
+
+class Income(Section):
+    median: PositiveFloat
+    sigma: Annotated[float, Field(ge=0, le=2)]
+
+
+PAY_SCHEDULES = ("day_25", "day_15", "first_week", "irregular")
+
+
+class Customers(Section):
+    age: IntRange
+    age_pyramid: Annotated[list[Band], Field(min_length=1)]
+    sex: Annotated[Shares, AfterValidator(lambda s: _known_keys(s, ("F", "M"), "sex"))]
+    spend_tiers: Shares
+    kyc_level: Shares
+    risk_rating: Shares
+    pep_rate: Probability
+    occupation: Shares
+    industry: Shares
+    income_bracket: Shares
+    monthly_income: dict[str, Income]
+    pay_schedule: dict[str, Literal["day_25", "day_15", "first_week", "irregular"]]
+    irregular_credits: IntRange
+    income_factor: dict[str, Annotated[float, Field(ge=0, le=100)]]
+    country_risk: Shares
+    tenure_days: IntRange
+
+    @field_validator("age")
+    @classmethod
+    def _adult_ages(cls, age: IntRange) -> IntRange:
+        if age.min < 18 or age.max > 110:
+            raise ValueError(f"customer ages must lie within 18–110 (got {age.min}–{age.max})")
+        return age
+
+    @field_validator("age_pyramid")
+    @classmethod
+    def _pyramid(cls, bands: list[Band]) -> list[Band]:
+        _shares_sum_to_one({str(i): b for i, b in enumerate(bands)})
+        return _bands_in_order(bands)
+
+    @field_validator("tenure_days")
+    @classmethod
+    def _positive_tenure(cls, tenure: IntRange) -> IntRange:
+        if tenure.min < 1:
+            raise ValueError(f"tenure must be at least 1 day (got min={tenure.min})")
+        return tenure
+
+    @model_validator(mode="after")
+    def _tables_cover_their_keys(self):
+        missing_income = [b for b in self.income_bracket if b not in self.monthly_income]
+        if missing_income:
+            raise ValueError(f"monthly_income needs an entry for every income_bracket (missing {missing_income[0]!r})")
+        unknown = [o for o in self.income_factor if o not in self.occupation]
+        if unknown:
+            raise ValueError(f"income_factor: unknown occupation {unknown[0]!r}; allowed: {', '.join(self.occupation)}")
+        missing_schedule = [o for o in self.occupation if o not in self.pay_schedule]
+        if missing_schedule:
+            raise ValueError(f"pay_schedule needs an entry for every occupation (missing {missing_schedule[0]!r}); "
+                             f"allowed schedules: {', '.join(PAY_SCHEDULES)}")
+        covered = [b for b in self.age_pyramid if b.share > 0 and b.max_age >= self.age.min and b.min_age <= self.age.max]
+        if not covered:
+            raise ValueError(f"age_pyramid gives no weight to any age within age {self.age.min}–{self.age.max}")
+        return self
+
+
+ACCOUNT_STATUSES = ("active", "dormant", "frozen")
+
+
+class Closing(Section):
+    share: Probability
+    within_days: Annotated[int, Field(ge=1, le=3650)]
+
+
+class Accounts(Section):
+    account_type: Shares
+    status: Annotated[Shares, AfterValidator(lambda s: _known_keys(s, ACCOUNT_STATUSES, "account status"))]
+    closing: Closing
+    buffer_months: FloatRange
+    overdraft_share: Probability
+    overdraft_of_income: FloatRange
+
+    @field_validator("buffer_months", "overdraft_of_income")
+    @classmethod
+    def _positive(cls, value: FloatRange) -> FloatRange:
+        if value.min <= 0:
+            raise ValueError(f"must be above 0 (got min={value.min})")
+        return value
+
+
+CARD_LIFE_MONTHS = 36  # a card is valid three years from its issue
+
+
+def _within_a_cards_life(months: "IntRange") -> "IntRange":
+    if months.min < 1 or months.max > CARD_LIFE_MONTHS:
+        raise ValueError(f"first cards expire 1–{CARD_LIFE_MONTHS} months after start_date (a card lasts "
+                         f"{CARD_LIFE_MONTHS} months); got {months.min}–{months.max}")
+    return months
+
+
+class Cards(Section):
+    network: Annotated[Shares, AfterValidator(lambda s: _known_keys(s, CARD_NETWORK_PREFIXES, "card network"))]
+    card_type: Annotated[Shares, AfterValidator(lambda s: _known_keys(s, ("debit", "credit"), "card type"))]
+    validity_months: Annotated[IntRange, AfterValidator(lambda r: _within_a_cards_life(r))]
+    credit_limit_of_income: FloatRange
+    renewal_days_before_expiry: IntRange
+    replacement_days: IntRange
+    # test: the processors' published test BINs (numbers a scanner may still match, on ranges used for test data);
+    # realistic: three random BINs per network in live ranges, for BIN-based rules (numbers may be issued cards')
+    bin_ranges: Literal["test", "realistic"]
+
+
+class SharedComputers(Section):
+    share: Probability
+    users: IntRange
+    use: Probability
+
+
+class PublicComputers(Section):
+    share: Probability
+    users_per_computer: Annotated[int, Field(ge=1, le=100_000)]
+    use: Probability
+
+
+class Devices(Section):
+    os: Shares
+    age_days: IntRange
+    rooted_rate: Probability
+    vpn_rate: Probability
+    emulator_rate: Probability
+    phone_change_years: Annotated[float, Field(gt=0.1, le=50)]
+    new_phone_trust_days: IntRange
+    second_device_share: Probability
+    second_device_use: Probability
+    second_device_shopping: Probability
+    household_share: Probability
+    household_use: Probability
+    shared_computers: SharedComputers
+    public_computers: PublicComputers
+
+
+class Beneficiaries(Section):
+    type: Annotated[Shares, AfterValidator(lambda s: _known_keys(s, BENEFICIARY_TYPES, "beneficiary type"))]
+    country_risk: Annotated[Shares, AfterValidator(lambda s: _known_keys(s, ("low", "medium", "high"), "country risk"))]
+    per_account: IntRange
+    new_per_month: Annotated[float, Field(ge=0, le=30)]
+    new_high_risk_share: Probability
+    first_payment_days: IntRange
+    once_off_share: Probability
+
+
+class Merchants(Section):
+    categories: Annotated[dict[str, MerchantCategory], Field(min_length=1), AfterValidator(_shares_sum_to_one)]
+    price_endings: Shares
+    atm_mcc: MerchantCategoryCode
+
+    @field_validator("price_endings")
+    @classmethod
+    def _cents(cls, endings: dict[str, float]) -> dict[str, float]:
+        bad = [e for e in endings if not _is_cents(e)]
+        if bad:
+            raise ValueError(f"price ending {bad[0]!r} must be a fraction of one unit, 0.00–0.99")
+        return endings

@@ -1,0 +1,476 @@
+"""The simulated bank as aligned arrays, built once per run from the entity tables and the scenario's streams.
+
+Everything a day needs about people and places: each customer's budget, rhythm, habits, devices,
+IP addresses and trips; each account's status, limits and payees; each merchant's place and
+currency. Nothing here depends on a day's outcome (that is `state`), so a day computed alone sees
+the same world as a day in a range.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from fraud_pipeline.core.columns import luhn_check_digit, row_of
+from fraud_pipeline.core.reserved import DOCUMENTATION_IPV4_HOSTS
+from fraud_pipeline.core.streams import stream
+from fraud_pipeline.scenario import Scenario
+from fraud_pipeline.scenario.population import PAY_SCHEDULES
+from fraud_pipeline.world import fraud_plan, spending
+from fraud_pipeline.world.accounts import STATUS_NAMES, card_weights, later_serial, replacement_slot, salary_buffers
+from fraud_pipeline.world.devices import NEVER, DevicePlan, day_number, device_plan
+from fraud_pipeline.world.habits import Habits, category_rows, habits, merchant_rows
+from fraud_pipeline.world.spatial import SpatialIndex
+
+CHANNEL_NAMES = ("pos", "online", "transfer", "atm")
+AGE_BOUNDS = np.array([25, 35, 45, 55, 65, 75])  # age groups 18–24, 25–34, …, 65–74, 75+
+CENTS = 100
+MOBILE_IPS = 400  # carrier-grade NAT addresses shared by many phones (assumption)
+VPN_IPS = 60  # exit addresses of the VPN services honest users and fraudsters share
+assert MOBILE_IPS + VPN_IPS <= len(DOCUMENTATION_IPV4_HOSTS)  # both pools fit RFC 5737's 762 hosts
+IPS_PER_DESTINATION = 40
+
+
+@dataclass(frozen=True)
+class Trips:
+    """Genuine trips, one row each: the customer, first and last day (day numbers), and where: a province
+    (domestic) or a destination abroad."""
+
+    customer: np.ndarray
+    first_day: np.ndarray
+    last_day: np.ndarray
+    abroad: np.ndarray
+    destination: np.ndarray  # province index, or destination index when abroad
+
+    def on(self, day: int, n_customers: int) -> np.ndarray:
+        """Per customer, the trip they are on that day (-1: at home)."""
+        trip = np.full(n_customers, -1)
+        active = np.flatnonzero((self.first_day <= day) & (self.last_day >= day))
+        trip[self.customer[active[::-1]]] = active[::-1]  # reversed: the earliest trip wins an overlap
+        return trip
+
+
+@dataclass
+class World:
+    scenario: Scenario
+    # customers
+    customer_id: pa.Array
+    age: np.ndarray
+    age_group: np.ndarray
+    income: np.ndarray
+    affluence: np.ndarray
+    schedule: np.ndarray  # index into PAY_SCHEDULES
+    home_lat: np.ndarray
+    home_lon: np.ndarray
+    home_city: np.ndarray  # index into the region's city list
+    home_province: np.ndarray
+    category_weights: np.ndarray  # (customers, categories)
+    basket: np.ndarray
+    avg_spend: np.ndarray
+    habits: Habits
+    # accounts (one card lineage each)
+    account_id: pa.Array
+    account_customer: np.ndarray
+    status: np.ndarray  # index into STATUS_NAMES at the start
+    closed_day: np.ndarray  # day number, NEVER if it stays open
+    salary: np.ndarray
+    credit: np.ndarray
+    limit: np.ndarray  # cents: overdraft or credit limit
+    opening: np.ndarray  # cents
+    activity: np.ndarray  # relative card activity (genuine payments per day, before the day's noise)
+    salary_of: np.ndarray  # per customer: the account their income is paid into, -1 for none
+    buffer: np.ndarray  # per account, cents: what a salary account keeps beyond the month's payments
+    sweep_payee: np.ndarray  # per account: the payee (beneficiary row) a salary account sends savings to, -1 for none
+    # cards
+    card_number: pa.Array  # the entity cards: first cards, then renewals
+    card_account: np.ndarray
+    card_issue_day: np.ndarray
+    card_expiry_month: np.ndarray  # absolute month (year * 12 + month - 1) in which the card last works
+    card_bin: np.ndarray  # per account: the first six digits of its cards
+    # merchants
+    merchant_id: pa.Array
+    merchant_lat: np.ndarray
+    merchant_lon: np.ndarray
+    merchant_city: pa.Array
+    merchant_province: pa.Array
+    merchant_country: pa.Array
+    merchant_currency: np.ndarray  # index into `currencies`
+    merchant_category: np.ndarray  # index into the scenario's categories; -1 for ATMs
+    category_name: pa.Array  # per merchant row
+    mcc: pa.Array
+    shops: list[np.ndarray]  # per category: domestic point-of-sale rows
+    shop_index: list[SpatialIndex]
+    web_shops: list[np.ndarray]  # per category: domestic web shops
+    foreign_web_shops: list[np.ndarray]
+    atms: np.ndarray  # domestic ATM rows
+    atm_index: SpatialIndex
+    foreign_shops: list[np.ndarray]  # per destination
+    foreign_atms: list[np.ndarray]
+    currencies: list[str]
+    rates: np.ndarray  # region currency per unit, per currency
+    notes: np.ndarray  # smallest ATM note, per currency
+    # cities (session places of transfers; the bank's place for credits)
+    city_lat: np.ndarray
+    city_lon: np.ndarray
+    city_name: pa.Array
+    city_province: pa.Array
+    city_country: pa.Array
+    # payees, sorted by account
+    payee_offsets: np.ndarray
+    payee: np.ndarray  # beneficiary row
+    payee_added: np.ndarray  # day number
+    payee_first_paid: np.ndarray  # day number of the first payment
+    payee_is_business: np.ndarray
+    beneficiary_id: pa.Array
+    beneficiary_type: np.ndarray
+    beneficiary_high_risk: np.ndarray
+    bills: pd.DataFrame  # account, payee (beneficiary row), cents, offset (days after payday)
+    # devices and addresses
+    devices: DevicePlan
+    device_id: pa.Array
+    device_vpn: np.ndarray  # per device row: masks its address behind a VPN
+    device_risky: np.ndarray  # per device row: rooted, emulator or VPN
+    home_ip: np.ndarray  # per customer, index into ip_address
+    ip_address: pa.Array
+    mobile_ips: np.ndarray
+    vpn_ips: np.ndarray  # VPN exit addresses, shared by honest VPN users and fraudsters
+    foreign_ips: list[np.ndarray]  # per destination
+    ring_ips: np.ndarray  # (rings, ips.max): the rings' own addresses
+    computer_ip: np.ndarray  # per shared or public computer (device row - first_shared): its place's address
+    trips: Trips
+    mules: np.ndarray  # (rings, mules.max) beneficiary rows
+    ato_plan: pd.DataFrame  # account takeovers planned over the horizon
+    known_at_start: np.ndarray  # sorted recipient keys (account × key space + recipient)
+    key_space: int
+    caches: dict = field(default_factory=dict, compare=False, repr=False)  # pure per-day values, reused in a range
+
+    @property
+    def n_customers(self) -> int:
+        return len(self.customer_id)
+
+    @property
+    def n_accounts(self) -> int:
+        return len(self.account_id)
+
+    def replacement_number(self, account: np.ndarray, number: np.ndarray) -> pa.Array:
+        """Card numbers of replacements issued after fraud: the account's `number`-th (0, 1, …), on the account's BIN,
+        with a serial no renewal and no other replacement takes."""
+        payload = self.card_bin[account] * 10**9 + later_serial(account, replacement_slot(number), self.n_accounts)
+        return pc.cast(pa.array(payload * 10 + luhn_check_digit(payload, 15)), pa.string())
+
+
+def _index(values: pa.Array | pa.ChunkedArray, names: list[str]) -> np.ndarray:
+    """Each value's position in `names`, -1 where absent."""
+    return pc.fill_null(pc.index_in(values, pa.array(names)), -1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def build_world(scenario: Scenario, entities: dict[str, pa.Table]) -> World:
+    customers, accounts, cards = entities["customers"], entities["accounts"], entities["cards"]
+    merchants, devices = entities["merchants"], entities["devices"]
+    seed, region, c = scenario.seed, scenario.geography, scenario.card_transactions
+    rng = lambda purpose: stream(seed, "world", purpose)  # noqa: E731
+    n_customers, n_accounts = customers.num_rows, accounts.num_rows
+
+    income = customers["monthly_income"].to_numpy()
+    affluence = np.maximum(income / spending.volume_scale(scenario), 1.0) / spending.reference_income(scenario)
+    age = customers["age"].to_numpy()
+    age_group = np.searchsorted(AGE_BOUNDS, age, side="right")
+    cities = [(i, city) for i, p in enumerate(region.provinces) for city in p.cities]
+    city_names = [city.name for _, city in cities]
+    home_city = _index(customers["home_city"], city_names)
+
+    account_customer = row_of(accounts["customer_id"], customers["customer_id"])
+    status = _index(accounts["status"], list(STATUS_NAMES))
+    closed_day = day_numbers(accounts["closed_date"])
+    salary = accounts["salary_account"].to_numpy(zero_copy_only=False).astype(bool)
+    credit = accounts["credit_limit"].to_numpy() > 0
+    limit = np.round((accounts["credit_limit"].to_numpy() + accounts["overdraft_limit"].to_numpy()) * CENTS).astype(np.int64)
+    opening = np.round(accounts["opening_balance"].to_numpy() * CENTS).astype(np.int64)
+    avg_spend = customers["avg_spend"].to_numpy()
+    budget = scenario.money.card_share_of_income * income / np.maximum(avg_spend, 1.0)  # purchases a month
+    level = spending.activity_level(scenario, n_customers)
+    purchases = budget * level / spending.basket_divisor(level)  # avg_spend holds the divisor
+    # a customer's accounts share their activity by weight (dormant ones are silent, frozen ones keep trying)
+    weight = card_weights(scenario, np.where(salary, 0, np.where(credit, 1, 2)), np.array(STATUS_NAMES)[status])
+    full = card_weights(scenario, np.where(salary, 0, np.where(credit, 1, 2)), np.full(n_accounts, "active"))
+    shared = np.bincount(account_customer, weights=np.where(status == STATUS_NAMES.index("dormant"), 0.0, full),
+                         minlength=n_customers)
+    activity = purchases[account_customer] * weight / np.maximum(shared[account_customer], 1e-12)
+    salary_of = np.full(n_customers, -1)
+    salary_of[account_customer[salary]] = np.flatnonzero(salary)
+
+    card_account = row_of(cards["account_id"], accounts["account_id"])
+    expiry = cards["expiry"].to_numpy(zero_copy_only=False).astype(str)
+    expiry_month = (2000 + np.array([int(e[3:]) for e in expiry])) * 12 + np.array([int(e[:2]) for e in expiry]) - 1
+    first_number = cards["card_number"].to_numpy(zero_copy_only=False)
+    first_card = np.full(n_accounts, -1)
+    first_card[card_account[::-1]] = np.arange(len(card_account))[::-1]
+    card_bin = np.array([int(first_number[i][:6]) for i in first_card], np.int64)
+
+    categories = list(scenario.merchants.categories)
+    country = region.country_code
+    shops = category_rows(merchants, merchant_rows(merchants, "pos", country), categories)
+    lat, lon = merchants["lat"].to_numpy(), merchants["lon"].to_numpy()
+    currencies = sorted({region.currency, *(d.currency for d in region.destinations)})
+    rates = {region.currency: 1.0, **{d.currency: d.rate for d in region.destinations}}
+    notes = {region.currency: int(c.atm.amount_step), **{d.currency: d.atm_note for d in region.destinations}}
+    destination_cities = [d.city.name for d in region.destinations]
+    merchant_city = merchants["city"].to_numpy(zero_copy_only=False)
+    abroad = merchants["country"].to_numpy(zero_copy_only=False) != country
+    terminal = merchants["terminal_type"].to_numpy(zero_copy_only=False)
+    atms = merchant_rows(merchants, "atm", country)
+    category_index = _index(merchants["category"], categories)
+
+    payees = entities["account_beneficiaries"]
+    link_account = row_of(payees["account_id"], accounts["account_id"])
+    payee_row = row_of(payees["beneficiary_id"], entities["beneficiaries"]["beneficiary_id"])
+    added = payees["added_date"].to_numpy().astype("datetime64[D]").astype(np.int64)
+    order = np.lexsort((added, link_account))
+    link_account, payee_row, added = link_account[order], payee_row[order], added[order]
+    f = scenario.beneficiaries.first_payment_days
+    first_paid = added + rng("first_payment").integers(f.min, f.max + 1, len(added))
+    # the mules takeovers save are the fraudster's payees, not the customer's: genuine activity never pays them
+    planned = fraud_plan.ato_payee_saves(scenario, accounts, entities["beneficiaries"])
+    n_payees = entities["beneficiaries"].num_rows
+    fraudsters = np.isin(link_account * n_payees + payee_row,
+                         row_of(planned["account_id"], accounts["account_id"]) * n_payees
+                         + row_of(planned["beneficiary_id"], entities["beneficiaries"]["beneficiary_id"]))
+    first_paid[fraudsters] = NEVER
+    business = pc.is_in(entities["beneficiaries"]["beneficiary_type"], pa.array(["merchant"])).to_numpy(
+        zero_copy_only=False)[payee_row]
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(link_account, minlength=n_accounts))])
+
+    plan = device_plan(scenario, n_customers)
+    ip, home_ip, mobile, vpn, foreign, ring_ips, computer_ips = _addresses(scenario, n_customers, plan)
+    start = day_number(scenario.start_date)
+    world = World(
+        scenario=scenario, customer_id=customers["customer_id"].combine_chunks(), age=age, age_group=age_group,
+        income=income, avg_spend=avg_spend,
+        affluence=affluence, schedule=_index(customers["pay_schedule"], list(PAY_SCHEDULES)),
+        home_lat=customers["home_lat"].to_numpy(), home_lon=customers["home_lon"].to_numpy(), home_city=home_city,
+        home_province=np.array([cities[i][0] for i in home_city]),
+        category_weights=spending.category_weights(scenario, affluence),
+        basket=spending.basket(scenario, affluence) / spending.basket_divisor(level),
+        habits=habits(scenario, customers, merchants),
+        account_id=accounts["account_id"].combine_chunks(), account_customer=account_customer, status=status,
+        closed_day=closed_day, salary=salary, credit=credit, limit=limit, opening=opening, activity=activity,
+        salary_of=salary_of, buffer=np.round(np.where(salary, salary_buffers(scenario, income[account_customer]),
+                                                       0) * CENTS).astype(np.int64),
+        sweep_payee=np.full(n_accounts, -1),
+        card_number=cards["card_number"].combine_chunks(), card_account=card_account,
+        card_issue_day=cards["issued_date"].to_numpy().astype("datetime64[D]").astype(np.int64),
+        card_expiry_month=expiry_month, card_bin=card_bin,
+        merchant_id=merchants["merchant_id"].combine_chunks(), merchant_lat=lat, merchant_lon=lon,
+        merchant_city=merchants["city"].combine_chunks(), merchant_province=merchants["province"].combine_chunks(),
+        merchant_country=merchants["country"].combine_chunks(),
+        merchant_currency=_index(merchants["currency"], currencies),
+        merchant_category=category_index,
+        category_name=merchants["category"].combine_chunks(), mcc=merchants["mcc"].combine_chunks(),
+        shops=shops, shop_index=[SpatialIndex(lat[rows], lon[rows]) for rows in shops],
+        web_shops=category_rows(merchants, merchant_rows(merchants, "ecommerce", country), categories),
+        foreign_web_shops=category_rows(merchants, merchant_rows(merchants, "ecommerce", country, foreign=True),
+                                        categories),
+        atms=atms, atm_index=SpatialIndex(lat[atms], lon[atms]),
+        foreign_shops=[np.flatnonzero(abroad & (terminal == "pos") & (merchant_city == name))
+                       for name in destination_cities],
+        foreign_atms=[np.flatnonzero(abroad & (terminal == "atm") & (merchant_city == name))
+                      for name in destination_cities],
+        currencies=currencies, rates=np.array([rates[k] for k in currencies]),
+        notes=np.array([notes[k] for k in currencies]),
+        city_lat=np.array([city.lat for _, city in cities] + [d.city.lat for d in region.destinations]),
+        city_lon=np.array([city.lon for _, city in cities] + [d.city.lon for d in region.destinations]),
+        city_name=pa.array(city_names + destination_cities),
+        city_province=pa.array([region.provinces[i].name for i, _ in cities] + [None] * len(region.destinations),
+                               pa.string()),
+        city_country=pa.array([country] * len(cities) + [d.country_code for d in region.destinations]),
+        payee_offsets=offsets, payee=payee_row, payee_added=added, payee_first_paid=first_paid,
+        payee_is_business=business, beneficiary_id=entities["beneficiaries"]["beneficiary_id"].combine_chunks(),
+        beneficiary_type=entities["beneficiaries"]["beneficiary_type"].to_numpy(zero_copy_only=False),
+        beneficiary_high_risk=entities["beneficiaries"]["is_high_risk"].to_numpy(zero_copy_only=False).astype(bool),
+        bills=_bills(scenario, income, account_customer, salary, offsets, payee_row, added, start,
+                     np.isin(entities["beneficiaries"]["beneficiary_type"].to_numpy(zero_copy_only=False)[payee_row],
+                             ["merchant", "individual"])),
+        devices=plan, device_id=devices["device_id"].combine_chunks(),
+        device_vpn=devices["vpn_flag"].to_numpy(zero_copy_only=False).astype(bool),
+        device_risky=(devices["vpn_flag"].to_numpy(zero_copy_only=False) | devices["rooted_flag"].to_numpy(
+            zero_copy_only=False) | devices["emulator_flag"].to_numpy(zero_copy_only=False)).astype(bool),
+        home_ip=home_ip, ip_address=ip, mobile_ips=mobile, vpn_ips=vpn, foreign_ips=foreign, ring_ips=ring_ips,
+        computer_ip=computer_ips,
+        trips=_trips(scenario, affluence, home_city, [i for i, _ in cities]),
+        mules=fraud_plan.mules(scenario, entities["beneficiaries"]),
+        ato_plan=fraud_plan.ato_plan(scenario, accounts, entities["beneficiaries"]),
+        known_at_start=np.zeros(0, np.int64),
+        key_space=merchants.num_rows + entities["beneficiaries"].num_rows + n_accounts,
+    )
+    world.known_at_start = _known_at_start(world, entities, start)
+    world.sweep_payee = _sweep_payees(world)
+    return world
+
+
+def day_numbers(dates: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Dates as day numbers since 1970-01-01; null as NEVER."""
+    days = pc.cast(pc.cast(dates, pa.int32()), pa.int64())
+    return pc.fill_null(days, NEVER).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _sweep_payees(world: "World") -> np.ndarray:
+    """Per salary account, where what is left of the month goes: its first payee saved before the start that is a
+    person (family) or a business (an investment) and not high-risk (never a crypto wallet or offshore account);
+    -1 for none."""
+    start = day_number(world.scenario.start_date)
+    account = np.repeat(np.arange(world.n_accounts), np.diff(world.payee_offsets))
+    ok = (world.payee_added < start) & np.isin(world.beneficiary_type[world.payee], ["individual", "merchant"])
+    ok &= ~world.beneficiary_high_risk[world.payee]
+    ok &= world.payee_first_paid < NEVER
+    rows = np.flatnonzero(ok)
+    found = np.full(world.n_accounts, -1)
+    found[account[rows][::-1]] = world.payee[rows][::-1]  # the first such payee of each account
+    return np.where(world.salary, found, -1)
+
+
+def _bills(scenario: Scenario, income: np.ndarray, account_customer: np.ndarray, salary: np.ndarray,
+           offsets: np.ndarray, payee: np.ndarray, added: np.ndarray, start: int, billable: np.ndarray) -> pd.DataFrame:
+    """Debit orders of salary accounts: up to 1–4 saved payees that bill (businesses, landlords: never a crypto
+    wallet or an offshore account), each a fixed share of the bills budget, paid each month a few days after
+    payday."""
+    m = scenario.money
+    rng = lambda purpose: stream(scenario.seed, "world", "bills", purpose)  # noqa: E731
+    accounts = np.flatnonzero(salary & (np.diff(offsets) > 0))
+    wanted = rng("count").integers(m.bills.min, m.bills.max + 1, len(accounts))
+    rows = []
+    for slot in range(m.bills.max):
+        has = slot < np.minimum(wanted, np.diff(offsets)[accounts])
+        mine = accounts[has]
+        first, count = offsets[mine], offsets[mine + 1] - offsets[mine]
+        pick = first + (slot % np.maximum(count, 1))
+        rows.append(pd.DataFrame({"account": mine, "payee": payee[pick], "slot": slot,
+                                  "billed": (added[pick] < start) & billable[pick]}))  # saved before the start
+    bills = pd.concat(rows, ignore_index=True)
+    bills = bills[bills["billed"]].drop_duplicates(["account", "payee"])
+    share = rng("share").dirichlet(np.ones(max(m.bills.max, 1)), len(accounts))
+    weights = share[np.searchsorted(accounts, bills["account"].to_numpy()), bills["slot"].to_numpy()]  # sorted
+    total = pd.Series(weights).groupby(bills["account"].to_numpy()).transform("sum").to_numpy()
+    budget = income[account_customer[bills["account"].to_numpy()]] * m.bills_share_of_income
+    bills = bills.assign(cents=np.round(budget * weights / total * CENTS).astype(np.int64),
+                         offset=rng("offset").integers(0, 7, len(bills)))
+    return bills[["account", "payee", "cents", "offset"]].reset_index(drop=True)
+
+
+def _addresses(scenario: Scenario, n_customers: int, plan: DevicePlan):
+    """IP addresses: a home address per customer (household members share it), a pool of mobile carrier
+    addresses shared by many phones, VPN exits, pools abroad per destination, and the fraud rings' own — all in the
+    documentation ranges, so none is anyone's (fraud_pipeline.core.reserved): the shared pools in RFC 5737's IPv4 blocks,
+    the others each a /64 of their own in RFC 3849's 2001:db8::/32, with a random interface identifier."""
+    rng = lambda purpose: stream(scenario.seed, "world", "ip", purpose)  # noqa: E731
+    destinations = len(scenario.geography.destinations)
+    rings = scenario.fraud.rings
+    n_ring = rings.count * rings.ips.max
+    n_foreign = destinations * IPS_PER_DESTINATION
+    n_computers = plan.n_shared + plan.n_public
+    shared = rng("ipv4").permutation(np.array(DOCUMENTATION_IPV4_HOSTS))[:MOBILE_IPS + VPN_IPS]
+    own = _ipv6_addresses(rng("ipv6"), n_customers + n_foreign + n_ring + n_computers)
+    text = pa.concat_arrays([own.slice(0, n_customers), pa.array(shared, pa.string()), own.slice(n_customers)])
+    home = np.arange(n_customers)
+    household = np.flatnonzero(plan.household_phone_of >= 0)
+    home[household] = plan.household_phone_of[household]
+    mobile = n_customers + np.arange(MOBILE_IPS)
+    vpn = n_customers + MOBILE_IPS + np.arange(VPN_IPS)
+    first_foreign = n_customers + MOBILE_IPS + VPN_IPS
+    foreign = [first_foreign + d * IPS_PER_DESTINATION + np.arange(IPS_PER_DESTINATION) for d in range(destinations)]
+    ring = (first_foreign + n_foreign + np.arange(n_ring)).reshape(rings.count, rings.ips.max)
+    computers = first_foreign + n_foreign + n_ring + np.arange(n_computers)
+    return text, home, mobile, vpn, foreign, ring, computers
+
+
+@lru_cache(maxsize=1)
+def _hex_groups() -> np.ndarray:
+    """Every 16-bit group as IPv6 text writes it (lower case, no leading zeros): a 65,536-entry lookup."""
+    return np.array([format(i, "x") for i in range(1 << 16)])
+
+
+def _ipv6_addresses(rng: np.random.Generator, n: int) -> pa.Array:
+    """`n` distinct addresses in 2001:db8::/32: a distinct /64 each (its two groups after the prefix) and a random
+    interface identifier. No group is zero, so the text is already RFC 5952's canonical form (nothing to compress)."""
+    span = (1 << 16) - 1  # groups 1..ffff
+    network = rng.choice(span * span, size=n, replace=False)
+    groups = [network // span + 1, network % span + 1, *(rng.integers(1, 1 << 16, (4, n)))]
+    hexes = _hex_groups()
+    return pc.binary_join_element_wise("2001", "db8", *(pa.array(hexes[g]) for g in groups), ":")
+
+
+def _trips(scenario: Scenario, affluence: np.ndarray, home_city: np.ndarray, city_province: list[int]) -> Trips:
+    """Trips over the horizon: domestic ones to another province, trips abroad likelier for the affluent."""
+    t = scenario.travel
+    rng = lambda purpose: stream(scenario.seed, "world", "trips", purpose)  # noqa: E731
+    n = len(affluence)
+    first, last = day_number(scenario.start_date), day_number(scenario.horizon_end)
+    longest = max(t.domestic_days.max, t.abroad_days.max, t.cross_border.days.max)
+    years = (last - first + 1 + longest) / 365.25
+    region = scenario.geography
+    parts = []
+    for abroad, rate, days in ((False, t.domestic_trips_per_year * np.ones(n), t.domestic_days),
+                               (True, t.abroad_trips_per_year * affluence ** 0.8, t.abroad_days)):
+        count = rng(f"count_{abroad}").poisson(rate * years)
+        customer = np.repeat(np.arange(n), count)
+        begin = first - longest + rng(f"start_{abroad}").integers(0, last - first + 1 + longest, len(customer))
+        length = rng(f"length_{abroad}").integers(days.min, days.max + 1, len(customer))
+        if abroad:
+            weights = np.array([d.weight for d in region.destinations])
+            where = rng("destination").choice(len(weights), len(customer), p=weights / weights.sum())
+        else:
+            home = np.array(city_province)[home_city[customer]]
+            provinces = len(region.provinces)
+            where = (home + 1 + rng("province").integers(0, max(provinces - 1, 1), len(customer))) % provinces
+        parts.append((customer, begin, begin + length - 1, np.full(len(customer), abroad), where))
+    # cross-border customers: short, frequent trips home or to shop, to one neighbouring country each
+    c = t.cross_border
+    codes = [d.country_code for d in region.destinations]
+    weights = np.array(list(c.countries.values()))
+    home_country = np.array([codes.index(code) for code in c.countries])[
+        rng("cross_border_country").choice(len(weights), n, p=weights / weights.sum())]
+    crosser = rng("cross_border").random(n) < c.share
+    count = rng("cross_border_count").poisson(c.trips_per_month * 12 * years) * crosser
+    customer = np.repeat(np.arange(n), count)
+    begin = first - c.days.max + rng("cross_border_start").integers(0, last - first + 1 + c.days.max, len(customer))
+    length = rng("cross_border_length").integers(c.days.min, c.days.max + 1, len(customer))
+    parts.append((customer, begin, begin + length - 1, np.ones(len(customer), bool), home_country[customer]))
+    customer, begin, end, abroad, where = (np.concatenate(x) for x in zip(*parts))
+    order = np.lexsort((begin, customer))
+    return Trips(customer[order], begin[order], end[order], abroad[order], where[order])
+
+
+def recipient_key(world: World, account: np.ndarray, merchant: np.ndarray, payee: np.ndarray,
+                  counterparty: np.ndarray) -> np.ndarray:
+    """One number per (account, recipient): merchants, then beneficiaries, then our accounts; -1 with none."""
+    n_merchants = len(world.merchant_id)
+    n_payees = len(world.beneficiary_id)
+    recipient = np.where(merchant >= 0, merchant, np.where(payee >= 0, n_merchants + payee,
+                                                           np.where(counterparty >= 0,
+                                                                    n_merchants + n_payees + counterparty, -1)))
+    return np.where(recipient >= 0, account.astype(np.int64) * world.key_space + recipient, -1)
+
+
+def _known_at_start(world: World, entities: dict[str, pa.Table], start: int) -> np.ndarray:
+    """What each account had paid before the calendar: its customer's usual merchants, its payees saved before
+    the start, and its customer's other accounts."""
+    usual = entities["customer_merchants"]
+    customer = row_of(usual["customer_id"], entities["customers"]["customer_id"])
+    merchant = row_of(usual["merchant_id"], entities["merchants"]["merchant_id"])
+    accounts_of = pd.DataFrame({"account": np.arange(world.n_accounts), "customer": world.account_customer})
+    pairs = pd.DataFrame({"customer": customer, "merchant": merchant}).merge(accounts_of, on="customer")
+    none = np.full(len(pairs), -1)
+    keys = [recipient_key(world, pairs["account"].to_numpy(), pairs["merchant"].to_numpy(), none, none)]
+    account = np.repeat(np.arange(world.n_accounts), np.diff(world.payee_offsets))
+    saved = world.payee_added < start
+    none = np.full(int(saved.sum()), -1)
+    keys.append(recipient_key(world, account[saved], none, world.payee[saved], none))
+    siblings = accounts_of.merge(accounts_of, on="customer", suffixes=("", "_other"))
+    siblings = siblings[siblings["account"] != siblings["account_other"]]
+    none = np.full(len(siblings), -1)
+    keys.append(recipient_key(world, siblings["account"].to_numpy(), none, none, siblings["account_other"].to_numpy()))
+    return np.unique(np.concatenate(keys))

@@ -1,0 +1,88 @@
+"""Fraud planned ahead: how many episodes a day should hold, and the account takeovers of the whole horizon.
+
+Account takeovers are planned for the horizon because a stealthy one saves its mule payee days
+before it drains the account, and that payee belongs in `account_beneficiaries` (an entity table).
+Pure functions of the scenario and the entity tables.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from fraud_pipeline.core.streams import stream
+from fraud_pipeline.scenario import Scenario
+from fraud_pipeline.world import calendar
+from fraud_pipeline.world.devices import day_number
+
+
+def rows_per_episode(scenario: Scenario, name: str) -> float:
+    """The mean number of rows an episode of scenario `name` attempts, over its stealth mix."""
+    f = scenario.fraud
+    bounds = {"card_fraud_chain": f.card_fraud_chain.length, "atm_abroad": f.atm_abroad.withdrawals,
+              "high_velocity": f.high_velocity.transactions, "account_takeover": f.account_takeover.transfers}[name]
+    stealthy = {"card_fraud_chain": f.card_fraud_chain.stealth_length,
+                "account_takeover": f.account_takeover.stealth_transfers}.get(name, bounds)
+    share = getattr(f, name).stealth
+    return (1 - share) * (bounds.min + bounds.max) / 2 + share * (stealthy.min + stealthy.max) / 2
+
+
+def mean_episodes(scenario: Scenario, name: str, day: date) -> float:
+    """The day's expected episodes of scenario `name`: its rate of the day's expected genuine payments."""
+    config = getattr(scenario.fraud, name)
+    if not config.enabled:
+        return 0.0
+    return config.rate * calendar.expected_volume(scenario, day) / rows_per_episode(scenario, name)
+
+
+def mules(scenario: Scenario, beneficiaries: pa.Table) -> np.ndarray:
+    """(rings, mules.max) beneficiary rows: each ring's mule payees (individuals and crypto wallets)."""
+    r = scenario.fraud.rings
+    rng = stream(scenario.seed, "fraud", "mules")
+    kind = beneficiaries["beneficiary_type"].to_numpy(zero_copy_only=False)
+    pool = np.flatnonzero(np.isin(kind, ["individual", "crypto"]))
+    pool = pool if len(pool) else np.arange(beneficiaries.num_rows)
+    return pool[rng.integers(0, len(pool), (r.count, r.mules.max))]
+
+
+def ato_plan(scenario: Scenario, accounts: pa.Table, beneficiaries: pa.Table) -> pd.DataFrame:
+    """Account takeovers over the horizon, planned ahead because a stealthy one saves its mule payee days before:
+    per day a Poisson number of episodes; victims are open salary accounts (likelier the higher the income)."""
+    c = scenario.fraud.account_takeover
+    if not c.enabled:
+        return pd.DataFrame({name: np.zeros(0, np.int64) for name in ("day", "account", "ring", "mule_slot",
+                                                                       "saved_day")}).assign(stealth=np.zeros(0, bool))
+    rng = stream(scenario.seed, "fraud", "ato_plan")
+    first, last = day_number(scenario.start_date), day_number(scenario.horizon_end)
+    days = [scenario.start_date + timedelta(days=i) for i in range(last - first + 1)]
+    counts = rng.poisson([mean_episodes(scenario, "account_takeover", d) for d in days])
+    day = np.repeat(np.arange(first, last + 1), counts)
+    salary = accounts["salary_account"].to_numpy(zero_copy_only=False).astype(bool)
+    opening = np.maximum(accounts["avg_balance"].to_numpy(), 0)
+    weight = salary * np.sqrt(opening + 1.0)
+    account = np.minimum(np.searchsorted(np.cumsum(weight) / weight.sum(), rng.random(len(day))), len(weight) - 1) \
+        if weight.sum() > 0 else np.zeros(len(day), np.int64)
+    stealth = rng.random(len(day)) < c.stealth
+    r = scenario.fraud.rings
+    ring = rng.integers(0, r.count, len(day))
+    slot = rng.integers(0, r.mules.min, len(day))  # the ring's first mules are its busiest
+    # a stealthy takeover's mule was saved days before; a plain one's is added in the session, on the day
+    saved = np.where(stealth, day - rng.integers(c.payee_saved_days.min, c.payee_saved_days.max + 1, len(day)), day)
+    return pd.DataFrame({"day": day, "account": account, "stealth": stealth, "ring": ring, "mule_slot": slot,
+                         "saved_day": saved})
+
+
+def ato_payee_saves(scenario: Scenario, accounts: pa.Table, beneficiaries: pa.Table) -> pa.Table:
+    """The mule payees takeovers save (for account_beneficiaries): days before a stealthy one drains the account, in
+    the session of a plain one. Genuine activity never pays them (World marks them)."""
+    plan = ato_plan(scenario, accounts, beneficiaries)
+    rings = mules(scenario, beneficiaries)
+    return pa.table({"account_id": accounts["account_id"].take(pa.array(plan["account"].to_numpy(np.int64))),
+                     "beneficiary_id": beneficiaries["beneficiary_id"].take(pa.array(
+                         rings[plan["ring"].to_numpy(np.int64), plan["mule_slot"].to_numpy(np.int64)])),
+                     "added_date": plan["saved_day"].to_numpy(np.int64).astype("datetime64[D]")})
+
+

@@ -1,0 +1,107 @@
+"""Where each customer usually pays: their shops near home, the web shops they return to, and their ATMs.
+
+A pure function of the customers, the merchants and the scenario's streams, so the entity table
+`customer_merchants` (what the data shows a customer knew at the start) and the daily generator
+agree on every customer's habits without storing more than that table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from fraud_pipeline.core import schemas
+from fraud_pipeline.core.streams import stream
+from fraud_pipeline.scenario import Scenario
+from fraud_pipeline.world.spatial import SpatialIndex
+
+WORK_RADIUS_DEG = 0.25  # where a customer works or shops, around home (assumption: a commute of ~25 km)
+
+
+@dataclass(frozen=True)
+class Habits:
+    """Merchant rows per customer; -1 pads the rows of customers with fewer."""
+
+    local_shops: np.ndarray  # (customers, categories, k): each category's k shops nearest home, nearest first
+    web_shops: np.ndarray  # (customers, online_favourites.max)
+    atms: np.ndarray  # (customers, atms.max): near home first, then near work or shopping
+    web_popularity: np.ndarray  # per merchant row: how many customers' favourite it is likely to be (0: not a web shop)
+
+
+def merchant_rows(merchants: pa.Table, terminal: str, country: str | None = None, foreign: bool = False) -> np.ndarray:
+    """Rows of merchants of a terminal type, at home (`country`) or abroad (`foreign`)."""
+    mask = pc.equal(merchants["terminal_type"], terminal)
+    if country is not None:
+        mask = pc.and_(mask, pc.not_equal(merchants["country"], country) if foreign
+                       else pc.equal(merchants["country"], country))
+    return np.flatnonzero(mask.to_numpy(zero_copy_only=False))
+
+
+def category_rows(merchants: pa.Table, rows: np.ndarray, categories: list[str]) -> list[np.ndarray]:
+    """`rows` split by merchant category, in the scenario's category order."""
+    category = merchants["category"].take(pa.array(rows)).to_numpy(zero_copy_only=False)
+    return [rows[category == name] for name in categories]
+
+
+def habits(scenario: Scenario, customers: pa.Table, merchants: pa.Table) -> Habits:
+    h, seed = scenario.card_transactions.habits, scenario.seed
+    rng = lambda purpose: stream(seed, "habits", purpose)  # noqa: E731
+    n = customers.num_rows
+    country = scenario.geography.country_code
+    lat, lon = merchants["lat"].to_numpy(), merchants["lon"].to_numpy()
+    home_lat, home_lon = customers["home_lat"].to_numpy(), customers["home_lon"].to_numpy()
+    categories = list(scenario.merchants.categories)
+
+    shops = category_rows(merchants, merchant_rows(merchants, "pos", country), categories)
+    local = np.full((n, len(categories), h.local_merchants), -1, np.int64)
+    for c, rows in enumerate(shops):
+        k = min(h.local_merchants, len(rows))
+        local[:, c, :k] = rows[SpatialIndex(lat[rows], lon[rows]).nearest(home_lat, home_lon, k=k)]
+
+    web = np.concatenate([merchant_rows(merchants, "ecommerce", country),
+                          merchant_rows(merchants, "ecommerce", country, foreign=True)])
+    popularity = rng("web_popularity").pareto(1.5, len(web)) + 1  # a few web shops are where most people buy
+    count = rng("web_count").integers(h.online_favourites.min, h.online_favourites.max + 1, n)
+    picks = np.searchsorted(np.cumsum(popularity) / popularity.sum(), rng("web_pick").random((n, h.online_favourites.max)))
+    web_shops = np.where(np.arange(h.online_favourites.max)[None, :] < count[:, None],
+                         web[np.minimum(picks, len(web) - 1)], -1)
+
+    atm_rows = merchant_rows(merchants, "atm", country)
+    index = SpatialIndex(lat[atm_rows], lon[atm_rows])
+    wanted = rng("atm_count").integers(h.atms.min, h.atms.max + 1, n)
+    atms = np.full((n, h.atms.max), -1, np.int64)
+    atms[:, 0] = atm_rows[index.nearest(home_lat, home_lon, k=1)[:, 0]]
+    for slot in range(1, h.atms.max):  # near work or a shopping centre: around home, within a commute
+        offset = rng(f"atm_place_{slot}").uniform(-WORK_RADIUS_DEG, WORK_RADIUS_DEG, (n, 2))
+        nearest = atm_rows[index.nearest(home_lat + offset[:, 0], home_lon + offset[:, 1], k=h.atms.max)]
+        # the nearest ATM there that is not already one of the customer's (two places can share their nearest)
+        fresh = ~(nearest[:, :, None] == atms[:, None, :slot]).any(axis=2)
+        first = np.argmax(fresh, axis=1)
+        chosen = np.where(fresh.any(axis=1), nearest[np.arange(n), first], -1)
+        atms[:, slot] = np.where(slot < wanted, chosen, -1)
+    web_popularity = np.zeros(merchants.num_rows)
+    web_popularity[web] = popularity
+    return Habits(local, web_shops, atms, web_popularity)
+
+
+def customer_merchants(scenario: Scenario, customers: pa.Table, merchants: pa.Table) -> pa.Table:
+    """Each customer's usual shops, web shops and ATMs at the start: what the bank's history shows they had paid."""
+    found = habits(scenario, customers, merchants)
+    n = customers.num_rows
+    parts = [(found.local_shops.reshape(n, -1), "shop"), (found.web_shops, "web_shop"), (found.atms, "atm")]
+    customer = np.concatenate([np.repeat(np.arange(n), rows.shape[1]) for rows, _ in parts])
+    merchant = np.concatenate([rows.ravel() for rows, _ in parts])
+    role = np.concatenate([np.full(rows.size, i, np.int8) for i, (rows, _) in enumerate(parts)])
+    keep = merchant >= 0
+    customer, merchant, role = customer[keep], merchant[keep], role[keep]
+    key = customer.astype(np.int64) * merchants.num_rows + merchant
+    _, first = np.unique(key, return_index=True)  # a shop can be usual for two reasons: list it once
+    first = np.sort(first)
+    return schemas.CUSTOMER_MERCHANTS.build({
+        "customer_id": customers["customer_id"].take(pa.array(customer[first])),
+        "merchant_id": merchants["merchant_id"].take(pa.array(merchant[first])),
+        "role": pa.array([name for _, name in parts]).take(pa.array(role[first])),
+    })
