@@ -22,13 +22,12 @@ import pyarrow.parquet as pq
 
 from fraud_pipeline.core.timeline import BATCHES_PER_DAY
 from fraud_pipeline.defs.assets.anomalies import LandingSources
-from fraud_pipeline.engine.day import simulate_day
+from fraud_pipeline.engine.bank_day import initial_bank_state, simulate_bank_day
 from fraud_pipeline.engine.state_store import save_state
 from fraud_pipeline.io.formats import PARQUET_OPTIONS
 from fraud_pipeline.io.storage import ObjectStore, in_chunks
 from fraud_pipeline.life.funnel import funnel_days
 from fraud_pipeline.life.genuine import genuine_day
-from fraud_pipeline.money.state import initial_state
 from fraud_pipeline.quality.anomalies import landing_day
 from fraud_pipeline.quality.ground_truth import anomaly_manifest
 from fraud_pipeline.scenario import Scenario, load_scenario, with_overrides
@@ -80,12 +79,12 @@ def run(scenario: Scenario, days: int, root: str, first_day: int = 1) -> dict[st
     totals[BANK]["generate"] += seconds  # the run's look-ups count against the day
 
     calendar = [scenario.start_date + timedelta(days=i) for i in range(first_day - 1 + days)]
-    state = initial_state(world)
+    state = initial_bank_state(world)
     for day in calendar:
         measured = day >= calendar[-days]
         if measured:
             totals[GENUINE]["generate"] += _timed(genuine_day, world, day)[1]
-        result, seconds = _timed(simulate_day, world, state, day)
+        result, seconds = _timed(simulate_bank_day, world, state, day)
         state = result.state
         if not measured:  # the days before the window only build the state the window starts from
             continue

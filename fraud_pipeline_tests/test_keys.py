@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from fraud_pipeline.core.keys import label_key, permute, priority, smallest, uniform
+from fraud_pipeline.core.keys import label_key, numbers_of_rows, permute, priority, smallest, uniform
 
 
 def test_a_draw_depends_on_the_entity_not_on_who_asks_or_with_whom():
@@ -64,3 +64,12 @@ def test_permuted_ids_are_a_bijection_of_their_domain(domain):
 def test_a_value_outside_the_domain_is_refused():
     with pytest.raises(ValueError, match=r"\[0, 10\)"):
         permute(label_key(1, "x"), np.array([10]), 10)
+
+
+def test_blocks_number_their_rows_apart_and_say_when_the_space_is_full():
+    key = label_key(3, "transaction_ids", "2026-01-15")
+    numbers = np.concatenate([numbers_of_rows(key, b, 7, 1_000 + 10 * b, 10**8) for b in range(7)])
+    assert len(np.unique(numbers)) == len(numbers)
+    assert np.array_equal(numbers_of_rows(key, 3, 7, 50, 10**8), numbers_of_rows(key, 3, 7, 1_030, 10**8)[:50])
+    with pytest.raises(ValueError, match="block 2 has 16 rows in a day.*population.block_customers"):
+        numbers_of_rows(key, 2, 7, 16, 100)

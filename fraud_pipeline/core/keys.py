@@ -87,3 +87,15 @@ def permute(key: np.uint64, values: np.ndarray, domain: int) -> np.ndarray:
         out[outside] = once(out[outside])
         outside = out >= np.uint64(domain)
     return out.astype(np.int64)
+
+
+def numbers_of_rows(key: np.uint64, block: int, blocks: int, rows: int, space: int) -> np.ndarray:
+    """Distinct numbers in [0, space) for a block's `rows` rows of a day: row r of block b is `permute`d from
+    r × blocks + b, so every block of a bank draws its own without coordination and no two rows of the day share one.
+
+    Raises ValueError when the day's rows do not fit: `space` holds about space ÷ blocks rows per block."""
+    if rows and (rows - 1) * blocks + block >= space:
+        raise ValueError(f"block {block} has {rows:,} rows in a day; a number space of {space:,} holds "
+                         f"{(space - 1 - block) // blocks + 1:,} per block at {blocks:,} blocks: use smaller blocks "
+                         "(population.block_customers)")
+    return permute(key, np.arange(rows, dtype=np.int64) * blocks + block, space)

@@ -6,16 +6,29 @@ import pyarrow as pa
 SCENARIOS = ("card_fraud_chain", "atm_abroad", "high_velocity", "account_takeover")
 CHAIN, ABROAD, VELOCITY, TAKEOVER = range(4)
 EPISODE_PREFIX = ("CHAIN", "ATMX", "HVOP", "ATO")
-PER_DAY, PER_SCENARIO = 100_000, 10_000  # episode number = day × PER_DAY + scenario × PER_SCENARIO + k
+# episode number = day × PER_DAY + scenario × PER_SCENARIO + block × PER_BLOCK + k: a block numbers its own
+PER_BLOCK = 10_000  # episodes of one scenario a block starts in a day, at most
+MAX_BLOCKS = 100_000
+PER_SCENARIO = MAX_BLOCKS * PER_BLOCK
+PER_DAY = 10 * PER_SCENARIO  # room for ten scenarios
+
+
+def episode_numbers(day: int, scenario: int, block: int, n: int) -> np.ndarray:
+    """The numbers of a block's `n` episodes of `scenario` starting on `day` (a day number). Raises ValueError when
+    they do not fit (more than PER_BLOCK in a day, or a block past MAX_BLOCKS)."""
+    if n > PER_BLOCK or not 0 <= block < MAX_BLOCKS:
+        raise ValueError(f"block {block} starts {n:,} episodes of {SCENARIOS[scenario]} in a day; at most {PER_BLOCK:,} "
+                         f"per block and {MAX_BLOCKS:,} blocks fit the episode ids: use smaller blocks")
+    return day * PER_DAY + scenario * PER_SCENARIO + block * PER_BLOCK + np.arange(n, dtype=np.int64)
 
 
 def episode_ids(episode: np.ndarray) -> pa.Array:
-    """Episode numbers as ids: <SCENARIO>-<start date>-<number>, null for none."""
+    """Episode numbers as ids: <SCENARIO>-<start date>-<block>-<number>, null for none."""
     episode = np.asarray(episode, np.int64)
     valid = np.flatnonzero(episode >= 0)
     e = episode[valid]
     dates = (e // PER_DAY).astype("datetime64[D]").astype(str)
-    text = [f"{EPISODE_PREFIX[s]}-{d.replace('-', '')}-{k:05d}"
-            for s, d, k in zip((e // PER_SCENARIO) % (PER_DAY // PER_SCENARIO), dates, e % PER_SCENARIO)]
+    scenario, block, k = (e % PER_DAY) // PER_SCENARIO, (e % PER_SCENARIO) // PER_BLOCK, e % PER_BLOCK
+    text = [f"{EPISODE_PREFIX[s]}-{d.replace('-', '')}-{b:05d}-{n:04d}" for s, d, b, n in zip(scenario, dates, block, k)]
     return pa.array(text, pa.string()).take(pa.array(np.where(episode >= 0, np.cumsum(episode >= 0) - 1, 0),
                                                       mask=episode < 0))

@@ -17,12 +17,11 @@ import pyarrow as pa
 from fraud_pipeline.core import schemas
 from fraud_pipeline.core.findings import Findings
 from fraud_pipeline.core.timeline import baseline_days
-from fraud_pipeline.engine.day import Day, card_tables, simulate_day
+from fraud_pipeline.engine.bank_day import BankDay, BankState, initial_bank_state, simulate_bank_day
 from fraud_pipeline.fraud.checks import fraud_findings
 from fraud_pipeline.life.checks import clickstream_findings
 from fraud_pipeline.life.funnel import STAGES, funnel_days, lookback_days
 from fraud_pipeline.money.checks import card_findings, ledger_findings, lifecycle_findings
-from fraud_pipeline.money.state import State, initial_state
 from fraud_pipeline.quality import anomalies
 from fraud_pipeline.quality.ground_truth import anomaly_manifest
 from fraud_pipeline.quality.profile import baseline_profile
@@ -43,11 +42,11 @@ class Bank:
     """
 
     def __init__(self, scenario: Scenario, entities: dict[str, pa.Table] | None = None,
-                 stored_state: Callable[[date], State | None] | None = None):
+                 stored_state: Callable[[date], BankState | None] | None = None):
         self.scenario = scenario
         self._entities = entities
         self._stored_state = stored_state
-        self._state: State | None = None  # the latest state in memory: the start of the day after the last one
+        self._state: BankState | None = None  # the latest state in memory: the start of the day after the last one
         self._days: dict[str, dict[date, object]] = {}
 
     @cached_property
@@ -68,7 +67,7 @@ class Bank:
             cache.pop(old, None)
         return value
 
-    def state_at(self, day: date) -> State:
+    def state_at(self, day: date) -> BankState:
         """The state at the start of `day` (from memory, storage, or by walking from the latest one before)."""
         if day < self.scenario.start_date:
             raise ValueError(f"{day} is before the calendar starts ({self.scenario.start_date})")
@@ -80,7 +79,7 @@ class Bank:
             state = self._simulate(state).state
         return state
 
-    def _latest_state_before(self, day: date) -> State:
+    def _latest_state_before(self, day: date) -> BankState:
         candidates = [self._state] if self._state is not None and self._state.day <= day else []
         floor = candidates[0].day if candidates else self.scenario.start_date
         if self._stored_state is not None:
@@ -90,17 +89,17 @@ class Bank:
                 if found is not None:
                     return found
                 probe -= timedelta(days=1)
-        return candidates[0] if candidates else initial_state(self.world)
+        return candidates[0] if candidates else initial_bank_state(self.world)
 
-    def _simulate(self, state: State) -> Day:
-        result = simulate_day(self.world, state, state.day)
+    def _simulate(self, state: BankState) -> BankDay:
+        result = simulate_bank_day(self.world, state, state.day)
         self._state = result.state
         self._days.setdefault("day", {})[state.day] = result
         for old in sorted(self._days["day"])[:-KEPT_DAYS]:
             self._days["day"].pop(old, None)
         return result
 
-    def day(self, day: date) -> Day:
+    def day(self, day: date) -> BankDay:
         """The day's tables (transactions, fraud, episodes, balances, card events) and its end state."""
         cached = self._days.get("day", {}).get(day)
         return cached if cached is not None else self._simulate(self.state_at(day))
@@ -149,7 +148,7 @@ class Bank:
         genuine rows, and the ledger and card lifecycle over the whole labelled stream."""
         result = self.day(day)
         stream = pa.concat_tables([result.transactions, result.fraud_transactions])
-        cards = card_tables(self.world, result.state)
+        cards = result.cards
         findings = card_findings(self.scenario, result.transactions, day, self.entities,
                                               cards=cards["cards"]["card_number"])
         findings["ledger_balances"] = ledger_findings(stream, result.account_balances, result.opening,

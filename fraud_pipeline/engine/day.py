@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from fraud_pipeline.core import schemas
 from fraud_pipeline.core.columns import earlier_equal, ids, nullable
+from fraud_pipeline.core.keys import label_key, numbers_of_rows
 from fraud_pipeline.core.labels import SCENARIOS, episode_ids
 from fraud_pipeline.core.rows import (ATM, CHANNELS, CREDIT_TYPES, NONE, PURCHASE, REFUND, TRANSACTION_ID_SPACE,
                                       TRANSFER, TRANSFER_IN, TRANSFER_OUT, TYPES, Rows, concat, make)
@@ -50,6 +51,7 @@ class Day:
     customer_events: pa.Table
     opening: pa.Table  # account_id, balance: each account at the start of the day
     state: State
+    outbox: Rows  # credits of the day's transfers to the bank's accounts, for the next day; `account` is the bank's
 
 
 def simulate_day(world: World, state: State, day: date) -> Day:
@@ -82,10 +84,10 @@ def simulate_day(world: World, state: State, day: date) -> Day:
         statement=_statements(world, state, posted.end_balance, day),
         known=remember(state.known, posted.keys[posted.new_recipient & approved]),
         entity_blocked_ms=state.entity_blocked_ms, cards=state.cards,
-        pending=concat([later, internal_later, refunds]), pool=fraud.remaining_pool(state.pool, pool, attempted, day),
+        pending=concat([later, refunds]), pool=fraud.remaining_pool(state.pool, pool, attempted, day),
         blocks=state.blocks)
-    numbers = stream(world.scenario.seed, "transaction_ids", day.isoformat()).choice(TRANSACTION_ID_SPACE,
-                                                                                     len(posted_rows), replace=False)
+    numbers = numbers_of_rows(label_key(world.scenario.seed, "transaction_ids", day.isoformat()), world.block_number,
+                              world.n_blocks, len(posted_rows), TRANSACTION_ID_SPACE)
     is_fraud = posted_rows.scenario >= 0
     genuine, fraudulent = np.flatnonzero(~is_fraud), np.flatnonzero(is_fraud)
     transaction_ids = ids(f"T{day:%Y%m%d}", numbers, 8)
@@ -99,7 +101,7 @@ def simulate_day(world: World, state: State, day: date) -> Day:
         card_events=_card_events(world, next_state, blocked_today, day),
         customer_events=events,
         opening=pa.table({"account_id": world.account_id, "balance": state.balance / 100}),
-        state=next_state)
+        state=next_state, outbox=internal_later)
 
 
 def _give_up(posted: Posted, limit: int) -> Posted:
@@ -142,7 +144,7 @@ def _apply_blocks(world: World, state: State, new_blocks: Blocks, end: int) -> t
         replacement = cards.blocked_ms.copy()
         replacement[applied.card[~entity] - n_entity] = applied.block_ms[~entity]
         cards = Cards(cards.account, cards.sequence, cards.active_ms, cards.expiry_month, cards.replaces, replacement)
-        rng = stream(world.scenario.seed, "card_replacements", state.day.isoformat())
+        rng = stream(world.scenario.seed, "card_replacements", state.day.isoformat(), *world.block_key)
         delivery = world.scenario.cards.replacement_days
         days = rng.integers(delivery.min, delivery.max + 1, len(applied.card))
         # the account's replacements so far, then today's in order (World.replacement_number's `number`)
@@ -195,7 +197,7 @@ def repayments(world: World, state: State, day: date) -> Rows:
                             balance[~pays_off & (balance > 0)]])
     payer, counterparty, cents = payer[cents > 0], counterparty[cents > 0], cents[cents > 0]
     n, n_elsewhere = len(payer), len(elsewhere)
-    rng = stream(world.scenario.seed, "repayments", day.isoformat())
+    rng = stream(world.scenario.seed, "repayments", day.isoformat(), *world.block_key)
     event = day_start_ms(day) + rng.integers(1, 5, n + n_elsewhere) * 3_600_000 + rng.integers(0, 3_600_000,
                                                                                                n + n_elsewhere)
     delivery = world.scenario.card_transactions.arrival_lag_seconds
@@ -204,7 +206,7 @@ def repayments(world: World, state: State, day: date) -> Rows:
     return make(n + n_elsewhere, account=account, channel=TRANSFER,
                 kind=np.r_[np.full(n, TRANSFER_OUT), np.full(n_elsewhere, TRANSFER_IN)],
                 event_ms=event, arrival_ms=event + lag, cents=np.concatenate([cents, owed[elsewhere]]),
-                counterparty=np.r_[counterparty, np.full(n_elsewhere, NONE)],
+                counterparty=np.r_[world.bank_accounts(counterparty), np.full(n_elsewhere, NONE)],
                 place=len(world.merchant_id) + world.home_city[world.account_customer[account]])
 
 
@@ -226,7 +228,7 @@ def sweeps(world: World, state: State, day: date) -> Rows:
     excess = np.round((state.balance[saver] - paid[saver] - plan.target[saver])
                       * world.scenario.money.savings_sweep).astype(np.int64)
     saver, excess = saver[excess > 0], excess[excess > 0]
-    rng = stream(world.scenario.seed, "sweeps", day.isoformat())
+    rng = stream(world.scenario.seed, "sweeps", day.isoformat(), *world.block_key)
     n = len(funded) + len(saver)
     account = np.concatenate([payer[funded], saver])
     event = day_start_ms(day) + rng.integers(SCHEDULED_HOURS[0] * 3_600_000, SCHEDULED_HOURS[1] * 3_600_000, n)
@@ -234,30 +236,33 @@ def sweeps(world: World, state: State, day: date) -> Rows:
     return make(n, account=account, channel=TRANSFER, kind=TRANSFER_OUT, event_ms=event,
                 arrival_ms=event + arrival_lag_ms(rng, n, delivery.median, delivery.sigma, delivery.max),
                 cents=np.concatenate([top_up, excess]).astype(np.int64),
-                counterparty=np.concatenate([funded, np.full(len(saver), NONE)]),
+                counterparty=np.concatenate([world.bank_accounts(funded), np.full(len(saver), NONE)]),
                 payee=np.concatenate([np.full(len(funded), NONE), world.sweep_payee[saver]]),
                 place=len(world.merchant_id) + world.home_city[world.account_customer[account]])
 
 
 def _internal_credits(world: World, rows: Rows, approved: np.ndarray, day: date) -> Rows:
     """The credit each approved transfer to one of our accounts makes on the payee's account: in the bank's
-    overnight batch after the day (so a day's postings never wait on each other)."""
+    overnight batch after the day (so a day's postings never wait on each other). The payee's account may be in
+    another block: `account` is the bank's account number, and the bank's day routes each credit to its block
+    (`Day.outbox`)."""
     source = np.flatnonzero(approved & (rows.counterparty >= 0) & ~np.isin(rows.kind, CREDIT_TYPES))
     s = rows.take(source)
-    rng = stream(world.scenario.seed, "internal_credits", day.isoformat())
+    rng = stream(world.scenario.seed, "internal_credits", day.isoformat(), *world.block_key)
     n = len(source)
     event = day_start_ms(day) + MS_PER_DAY + rng.integers(*OVERNIGHT_BATCH_MS, n)
     delivery = world.scenario.card_transactions.arrival_lag_seconds
+    bank = world.directory
     return make(n, account=s.counterparty, channel=TRANSFER, kind=TRANSFER_IN, event_ms=event,
                 arrival_ms=event + arrival_lag_ms(rng, n, delivery.median, delivery.sigma, delivery.max),
-                cents=s.cents, counterparty=s.account,
-                place=len(world.merchant_id) + world.home_city[world.account_customer[s.counterparty]],
+                cents=s.cents, counterparty=world.bank_accounts(s.account),
+                place=len(world.merchant_id) + bank.home_city[bank.account_customer[s.counterparty]],
                 scenario=s.scenario, episode=s.episode, label_ms=s.label_ms)
 
 
 def _refunds(world: World, rows: Rows, approved: np.ndarray, day: date) -> Rows:
     """A share of approved purchases is refunded some days later, to the same card."""
-    rng = stream(world.scenario.seed, "refunds", day.isoformat())
+    rng = stream(world.scenario.seed, "refunds", day.isoformat(), *world.block_key)
     purchase = np.flatnonzero(approved & (rows.kind == PURCHASE) & (rows.scenario < 0))
     chosen = purchase[rng.random(len(purchase)) < world.scenario.money.refund_rate]
     p = rows.take(chosen)
@@ -327,7 +332,7 @@ def _transactions(world: World, state: State, posted_rows: Rows, posted: Posted,
         "category": world.category_name.take(nullable(r.merchant)),
         "mcc": world.mcc.take(nullable(r.merchant)),
         "beneficiary_id": world.beneficiary_id.take(nullable(r.payee)),
-        "counterparty_account_id": world.account_id.take(nullable(r.counterparty)),
+        "counterparty_account_id": world.directory.account_id.take(nullable(r.counterparty)),
         "amount": r.cents / 100,
         "currency": pa.repeat(s.geography.currency, n),
         "original_amount": r.original_cents / 100,

@@ -9,20 +9,20 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from fraud_pipeline.engine.bank_day import BankState
 from fraud_pipeline.io.storage import ObjectStore, ScenarioMismatch, WrittenTable
-from fraud_pipeline.money.state import State
 from fraud_pipeline.scenario import Scenario
 
 LAYER, TABLE = "state", "bank_state"
 
 
-def save_state(store: ObjectStore, scenario: Scenario, state: State) -> WrittenTable:
+def save_state(store: ObjectStore, scenario: Scenario, state: BankState) -> WrittenTable:
     """Store the state `state.day` starts from, under the day before."""
     return store.write_files(LAYER, TABLE, state.to_tables(), scenario.content_hash,
                              partition=(state.day - timedelta(days=1)).isoformat())
 
 
-def load_state(store: ObjectStore, scenario: Scenario, day: date) -> State | None:
+def load_state(store: ObjectStore, scenario: Scenario, day: date) -> BankState | None:
     """The stored state at the start of `day`, or None when it is not stored. Raises ScenarioMismatch when another
     scenario stored it."""
     partition = (day - timedelta(days=1)).isoformat()
@@ -31,4 +31,4 @@ def load_state(store: ObjectStore, scenario: Scenario, day: date) -> State | Non
         return None
     if manifest["scenario_hash"] != scenario.content_hash:
         raise ScenarioMismatch(store.mismatch(manifest["scenario_hash"], scenario.content_hash))
-    return State.from_tables(day, store.read_files(LAYER, TABLE, partition))
+    return BankState.from_tables(day, store.read_files(LAYER, TABLE, partition))

@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from fraud_pipeline.core import schemas
 from fraud_pipeline.core.columns import in_pools, nullable
-from fraud_pipeline.core.labels import ABROAD, CHAIN, PER_DAY, PER_SCENARIO, SCENARIOS, TAKEOVER, VELOCITY, episode_ids
+from fraud_pipeline.core.labels import ABROAD, CHAIN, SCENARIOS, TAKEOVER, VELOCITY, episode_ids, episode_numbers
 from fraud_pipeline.core.rows import ATM, ONLINE, POS, TRANSFER, TRANSFER_OUT, WITHDRAWAL, Rows, concat, make
 from fraud_pipeline.core.streams import stream
 from fraud_pipeline.core.timeline import MS_PER_DAY, MS_PER_HOUR, arrival_lag_ms, day_start_ms, times_in_hours
@@ -108,6 +108,17 @@ class Episodes:
     parameters: list[dict]
     drain_share: np.ndarray | None = None  # takeovers, per row: its share of the account's available balance
     typing: np.ndarray | None = None  # takeovers, per row: how its amount is typed
+
+
+def episode_share(world) -> float:
+    """The world's share of the bank's episodes: its share of the bank's card activity (1 for the bank). Each block
+    draws its own Poisson count, and Poisson counts add up: the bank's is the same model whatever the blocks."""
+    if world.bank is None:
+        return 1.0
+    key = ("episode_share",)
+    if key not in world.caches:
+        world.caches[key] = float(world.activity.sum() / max(world.bank.activity.sum(), 1e-12))
+    return world.caches[key]
 
 
 def rings(world) -> dict:
@@ -200,7 +211,7 @@ def _chains(world, state: State, day: date, rng: np.random.Generator, start_ms: 
     fresh device."""
     s = world.scenario
     c = s.fraud.card_fraud_chain
-    n = rng.poisson(mean_episodes(s, "card_fraud_chain", day))
+    n = rng.poisson(mean_episodes(s, "card_fraud_chain", day) * episode_share(world))
     ready = np.flatnonzero((state.pool.kind == BREACHED) & (state.pool.onset_ms < start_ms + MS_PER_DAY))
     from_pool = ready[:n]
     account = np.concatenate([state.pool.account[from_pool],
@@ -258,7 +269,7 @@ def _abroad(world, state: State, day: date, rng: np.random.Generator, start_ms: 
     home and far away (impossible travel) — or, stealthily, in the country the victim is visiting."""
     s = world.scenario
     c = s.fraud.atm_abroad
-    n = rng.poisson(mean_episodes(s, "atm_abroad", day))
+    n = rng.poisson(mean_episodes(s, "atm_abroad", day) * episode_share(world))
     today = day_number(day)
     trip = world.trips.on(today, world.n_customers)
     stealthy = rng.random(n) < c.stealth
@@ -347,7 +358,7 @@ def _velocity(world, state: State, day: date, rng: np.random.Generator, start_ms
     by day at popular web shops within the victim's usual amounts, from a fresh device (the pace gives it away)."""
     s = world.scenario
     c = s.fraud.high_velocity
-    n = rng.poisson(mean_episodes(s, "high_velocity", day))
+    n = rng.poisson(mean_episodes(s, "high_velocity", day) * episode_share(world))
     account = _victims(world, state, rng, weights(world, day)[ONLINE] + 1e-9, n, start_ms)
     n = len(account)
     stealth = rng.random(n) < c.stealth
@@ -508,13 +519,13 @@ def fraud_day(world, state: State, day: date, genuine: Rows) -> Attempted:
     for scenario, name in enumerate(SCENARIOS):
         if not getattr(s.fraud, name).enabled:
             continue
-        rng = stream(s.seed, "fraud", name, day.isoformat())
+        rng = stream(s.seed, "fraud", name, day.isoformat(), *world.block_key)
         found = makers[scenario](rng)
         n = len(found.account)
         if n == 0:
             continue
         rows, local = found.rows, found.rows.episode
-        number = day_number(day) * PER_DAY + scenario * PER_SCENARIO + np.arange(n)
+        number = episode_numbers(day_number(day), scenario, world.block_number, n)
         end = np.full(n, np.iinfo(np.int64).min)
         np.maximum.at(end, local, rows.event_ms)
         begin = np.full(n, np.iinfo(np.int64).max)
@@ -610,7 +621,7 @@ def captures(world, state: State, rows: Rows, approved: np.ndarray, card: np.nda
     hit = np.flatnonzero(approved & (rows.scenario < 0) & np.isin(rows.merchant, merchant) & (card >= 0))
     if len(hit) == 0 or len(merchant) == 0:
         return Pool.empty()
-    rng = stream(s.seed, "fraud", "captures", day.isoformat())
+    rng = stream(s.seed, "fraud", "captures", day.isoformat(), *world.block_key)
     point = np.searchsorted(np.sort(merchant), rows.merchant[hit])
     order = np.argsort(merchant)
     which = order[np.minimum(point, len(merchant) - 1)]

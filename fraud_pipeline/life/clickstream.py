@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 
 from fraud_pipeline.core import schemas
 from fraud_pipeline.core.columns import ids, nullable
+from fraud_pipeline.core.keys import label_key, numbers_of_rows
 from fraud_pipeline.core.labels import SCENARIOS, episode_ids
 from fraud_pipeline.core.rows import ONLINE, PURCHASE, Rows
 from fraud_pipeline.core.streams import stream
@@ -64,7 +65,7 @@ def customer_events(world, day: date, rows: Rows, transaction_ids: pa.Array) -> 
     """
     s = world.scenario
     c = s.customer_events
-    rng = lambda purpose: stream(s.seed, "clickstream", day.isoformat(), purpose)  # noqa: E731
+    rng = lambda purpose: stream(s.seed, "clickstream", day.isoformat(), purpose, *world.block_key)  # noqa: E731
     start = day_start_ms(day)
     bought = np.flatnonzero((rows.channel == ONLINE) & (rows.kind == PURCHASE))
     b = rows.take(bought)
@@ -162,7 +163,8 @@ def customer_events(world, day: date, rows: Rows, transaction_ids: pa.Array) -> 
     n_visits = int(visit.max()) + 1 if len(visit) else 0
     arrival = np.full(n_visits, np.iinfo(np.int64).min)
     np.maximum.at(arrival, visit[kept], np.concatenate([b.arrival_ms, closes])[kept])
-    numbers = stream(s.seed, "session_ids", day.isoformat()).choice(SESSION_ID_SPACE, n_visits, replace=False)
+    numbers = numbers_of_rows(label_key(s.seed, "session_ids", day.isoformat()), world.block_number, world.n_blocks,
+                              n_visits, SESSION_ID_SPACE)
     session_ids = ids(f"S{day:%Y%m%d}", numbers, 8)
     # a visit's checkouts one after another (each starts after the one before: time order, ties kept in place)
     order = np.lexsort((position, session, begin[session], visit[session], arrival[visit[session]]))
@@ -176,8 +178,9 @@ def customer_events(world, day: date, rows: Rows, transaction_ids: pa.Array) -> 
     product_id = pc.binary_join_element_wise(world.merchant_id.take(pa.array(shop)),
                                              ids("-P", product_number, len(str(c.catalogue_products - 1))), "")
     table = schemas.CUSTOMER_EVENTS.build({
-        "event_id": ids(f"E{day:%Y%m%d}", stream(s.seed, "event_ids", day.isoformat()).choice(
-            EVENT_ID_SPACE, len(session), replace=False), 9),
+        "event_id": ids(f"E{day:%Y%m%d}", numbers_of_rows(label_key(s.seed, "event_ids", day.isoformat()),
+                                                          world.block_number, world.n_blocks, len(session),
+                                                          EVENT_ID_SPACE), 9),
         "session_id": session_ids.take(pa.array(session)),
         "event_time": pa.array(event_ms, pa.timestamp("ms")),
         "arrival_time": pa.array(arrival[session], pa.timestamp("ms")),

@@ -42,7 +42,20 @@ IRREGULAR_SIGMA = 0.3  # log-normal spread of an irregular earner's month around
 
 
 def rng_for(world: World, day: date):
-    return lambda purpose: stream(world.scenario.seed, "genuine", day.isoformat(), purpose)  # noqa: E731
+    """The day's streams of genuine life, one per purpose, keyed by the world's block."""
+    return lambda purpose: stream(world.scenario.seed, "genuine", day.isoformat(), purpose, *world.block_key)  # noqa: E731
+
+
+def volume_share(world: World, channel: int) -> float:
+    """The world's share of the bank's volume on `channel`: its accounts' share of the bank's channel weights (1 for
+    the bank itself). Static, so a block's counts depend on the block alone."""
+    if world.bank is None:
+        return 1.0
+    key = ("volume_share", channel)
+    if key not in world.caches:
+        whole = channel_weights(world.bank)[channel].sum()
+        world.caches[key] = float(channel_weights(world)[channel].sum() / whole) if whole > 0 else 0.0
+    return world.caches[key]
 
 
 # --- who is busy today ---------------------------------------------------------------------------
@@ -63,13 +76,23 @@ def settles(world: World, day: date) -> np.ndarray:
     return world.closed_day > day_number(day) + 1
 
 
+def p2p_payees(bank: World, day: date) -> np.ndarray:
+    """The bank's accounts another customer may pay on `day`: active, and open until the transfer settles (computed
+    once a day for every block)."""
+    key = ("p2p_payees", day)
+    if key not in bank.caches:
+        bank.caches = {k: v for k, v in bank.caches.items() if k[0] != "p2p_payees"}
+        bank.caches[key] = np.flatnonzero(settles(bank, day) & (bank.status == 0))
+    return bank.caches[key]
+
+
 def weights(world: World, day: date) -> dict[int, np.ndarray]:
     """Per channel, each account's share of the day's genuine payments (unnormalised)."""
     key = ("weights", day)
     if key in world.caches:
         return world.caches[key]
     c = world.scenario.card_transactions
-    noise = stream(world.scenario.seed, "genuine", day.isoformat(), "activity").gamma(
+    noise = stream(world.scenario.seed, "genuine", day.isoformat(), "activity", *world.block_key).gamma(
         c.activity.day_shape, 1.0 / c.activity.day_shape, world.n_accounts)
     today = noise * payday_lifts(world, day, "volume")[world.account_customer] * open_accounts(world, day)
     found = {channel: weight * today for channel, weight in channel_weights(world).items()}
@@ -113,13 +136,14 @@ def digital(world: World, rng: np.random.Generator, day: date, customer: np.ndar
     d = world.scenario.devices
     plan, n = world.devices, len(customer)
     today = day_number(day)
-    phone = plan.phone_on(today, customer, trusted=False)
-    second = plan.second_device[customer]
-    member = plan.household_phone_of[customer]
+    mine = world.bank_customers(customer)  # the device plan is the bank's: a household member may be in another block
+    phone = plan.phone_on(today, mine, trusted=False)
+    second = plan.second_device[mine]
+    member = plan.household_phone_of[mine]
     u = rng.random((n, 5))
     away = trip[customer] >= 0
     # a shared household or workplace computer, or a public one, at home (not on a trip)
-    shared, public = plan.shared_computer[customer], plan.public_computer[customer]
+    shared, public = plan.shared_computer[mine], plan.public_computer[mine]
     computer = np.where((shared >= 0) & (u[:, 3] < d.shared_computers.use), shared,
                         np.where((public >= 0) & (u[:, 4] < d.public_computers.use), public, -1))
     computer = np.where(away, -1, computer)
@@ -228,7 +252,7 @@ def purchases(world: World, day: date) -> Rows:
     trip = world.trips.on(today, world.n_customers)
     travelling = trip[world.account_customer] >= 0
     w = weights(world, day)[POS] * np.where(travelling, s.travel.trip_activity, 1.0)
-    sessions = round(calendar.channel_volume(s, "pos", day) / (1 + c.sessions.extra_purchases))
+    sessions = round(calendar.channel_volume(s, "pos", day) * volume_share(world, POS) / (1 + c.sessions.extra_purchases))
     account = draw(rng("pos_account"), w, sessions)
     sessions = len(account)  # none when nobody can pay today
     customer = world.account_customer[account]
@@ -281,7 +305,7 @@ def outings(world: World, day: date) -> tuple[np.ndarray, np.ndarray, np.ndarray
     key = ("outings", day)
     if key not in world.caches:
         h = world.scenario.card_transactions.habits
-        rng = stream(world.scenario.seed, "genuine", day.isoformat(), "outing")
+        rng = stream(world.scenario.seed, "genuine", day.isoformat(), "outing", *world.block_key)
         n = world.n_customers
         out = rng.random(n) < (1 - h.favourite_share) * h.regional_share
         offset = rng.uniform(-h.regional_radius_deg, h.regional_radius_deg, (n, 2))
@@ -346,7 +370,8 @@ def online(world: World, day: date) -> Rows:
     c = s.card_transactions
     start, today = day_start_ms(day), day_number(day)
     trip = world.trips.on(today, world.n_customers)
-    sessions = round(calendar.channel_volume(s, "online", day) / (1 + c.sessions.extra_purchases))
+    sessions = round(calendar.channel_volume(s, "online", day) * volume_share(world, ONLINE)
+                     / (1 + c.sessions.extra_purchases))
     account = draw(rng("online_account"), weights(world, day)[ONLINE], sessions)
     sessions = len(account)
     customer = world.account_customer[account]
@@ -406,9 +431,9 @@ def withdrawal_runs(world: World, run_day: date) -> dict:
     if key in world.caches:
         return world.caches[key]
     s, atm = world.scenario, world.scenario.card_transactions.atm
-    rng = stream(s.seed, "atm_runs", run_day.isoformat())
+    rng = stream(s.seed, "atm_runs", run_day.isoformat(), *world.block_key)
     mean_length = (atm.sequence_length.min + atm.sequence_length.max) / 2
-    runs = round(calendar.channel_volume(s, "atm", run_day) / mean_length)
+    runs = round(calendar.channel_volume(s, "atm", run_day) * volume_share(world, ATM) / mean_length)
     account = draw(rng, weights(world, run_day)[ATM], runs)
     runs = len(account)
     longest = atm.sequence_length.max
@@ -534,7 +559,7 @@ def transfers(world: World, day: date) -> Rows:
     or to another customer of the bank (both accounts ours). From the customer's devices."""
     s, rng = world.scenario, rng_for(world, day)
     start, today = day_start_ms(day), day_number(day)
-    n = round(calendar.channel_volume(s, "transfer", day))
+    n = round(calendar.channel_volume(s, "transfer", day) * volume_share(world, TRANSFER))
     rows, owner = _payable(world, day)
     has_payee = np.bincount(owner, minlength=world.n_accounts) > 0
     weight = weights(world, day)[TRANSFER] * (has_payee | (s.money.p2p_rate > 0))
@@ -552,10 +577,11 @@ def transfers(world: World, day: date) -> Rows:
         risky = np.isin(world.beneficiary_type[world.payee[rows[np.minimum(pick, len(rows) - 1)]]], RISKY_PAYEES)
         pick = np.where(risky & (rng("transfer_payee_risky").random(n) < 0.7), again, pick)
     payee = np.where(p2p, NONE, world.payee[rows[np.minimum(pick, len(rows) - 1)]] if len(rows) else NONE)
-    others = np.flatnonzero(settles(world, day) & (world.status == 0))
+    # another customer of the bank, in any block: a counterparty is the bank's account number
+    others = p2p_payees(world.directory, day)
     counterparty = np.where(p2p, others[rng("transfer_counterparty").integers(0, max(len(others), 1), n)
                                         % max(len(others), 1)] if len(others) else NONE, NONE)
-    counterparty = np.where(counterparty == account, NONE, counterparty)
+    counterparty = np.where(counterparty == world.bank_accounts(account), NONE, counterparty)
     payee = np.where(p2p & (counterparty < 0), NONE, payee)
     # once-off payments: to a payee the customer pays without saving it (a plumber, a seller online)
     once_off = (payee >= 0) & (rng("transfer_once_off").random(n) < s.beneficiaries.once_off_share)
@@ -650,7 +676,7 @@ def income(world: World, day: date) -> Rows:
     account, amount = salary_account[paid], cents[paid]
     irregular = world.schedule[customer] == PAY_SCHEDULES.index("irregular")
     if irregular.any() and calendar.is_business_day(s, day):
-        month = stream(s.seed, "genuine", f"{day:%Y-%m}", "irregular")
+        month = stream(s.seed, "genuine", f"{day:%Y-%m}", "irregular", *world.block_key)
         credits = s.customers.irregular_credits
         count = month.integers(credits.min, credits.max + 1, len(salary_account))
         business_days = [d for d in (day.replace(day=1) + timedelta(days=i) for i in range(31))

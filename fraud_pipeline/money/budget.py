@@ -61,6 +61,9 @@ class Budget:
     income: np.ndarray  # per customer, cents a month
 
 
+PER_CUSTOMER = ("saved", "income")  # the Budget's fields per customer; the others are per account
+
+
 def expected_counts(volume_per_day: float, weight: np.ndarray) -> np.ndarray:
     """Per account: how many rows a month a channel of `volume_per_day` rows gives it, drawn by `weight`."""
     total = weight.sum()

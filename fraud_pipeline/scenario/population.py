@@ -51,6 +51,9 @@ class Population(Section):
     online_merchants: PositiveInt
     foreign_merchants: PositiveInt
     foreign_atms: PositiveInt
+    # customers per block: a block's days are drawn from its own streams, so the data depend on this size and on
+    # nothing about workers (LDBC SNB's datagen uses 10,000; the scale-out reference's §5.1)
+    block_customers: PositiveInt = 5_000
 
     @model_validator(mode="after")
     def _every_customer_has_an_account(self):

@@ -148,6 +148,13 @@ class World:
     known_at_start: np.ndarray  # sorted recipient keys (account × key space + recipient)
     key_space: int
     caches: dict = field(default_factory=dict, compare=False, repr=False)  # pure per-day values, reused in a range
+    # A block's world (`world.blocks.block_world`): its customers, accounts and cards, re-indexed from 0, the draws of
+    # its days keyed by `block_key`, and the bank it belongs to for what spans blocks. The bank itself: all None.
+    block_key: tuple = ()
+    global_customers: np.ndarray | None = field(default=None, compare=False, repr=False)  # local row -> bank's row
+    global_accounts: np.ndarray | None = field(default=None, compare=False, repr=False)
+    global_cards: np.ndarray | None = field(default=None, compare=False, repr=False)
+    bank: "World | None" = field(default=None, compare=False, repr=False)
 
     @property
     def n_customers(self) -> int:
@@ -157,10 +164,37 @@ class World:
     def n_accounts(self) -> int:
         return len(self.account_id)
 
+    @property
+    def block_number(self) -> int:
+        """The world's block (0 for the bank as one block)."""
+        return int(self.block_key[0]) if self.block_key else 0
+
+    @property
+    def n_blocks(self) -> int:
+        """How many blocks the bank's customers fill (the last may be partial)."""
+        return max(1, -(-self.directory.n_customers // self.scenario.population.block_customers))
+
+    @property
+    def directory(self) -> "World":
+        """The whole bank: what a block reads of other blocks (accounts as payees, household members' phones)."""
+        return self.bank if self.bank is not None else self
+
+    def bank_customers(self, customer: np.ndarray) -> np.ndarray:
+        """The bank's row numbers of this world's customers."""
+        return customer if self.global_customers is None else self.global_customers[customer]
+
+    def bank_accounts(self, account: np.ndarray) -> np.ndarray:
+        """The bank's row numbers of this world's accounts (-1 stays -1)."""
+        if self.global_accounts is None:
+            return account
+        account = np.asarray(account)
+        return np.where(account >= 0, self.global_accounts[np.maximum(account, 0)], -1)
+
     def replacement_number(self, account: np.ndarray, number: np.ndarray) -> pa.Array:
         """Card numbers of replacements issued after fraud: the account's `number`-th (0, 1, …), on the account's BIN,
         with a serial no renewal and no other replacement takes."""
-        payload = self.card_bin[account] * 10**9 + later_serial(account, replacement_slot(number), self.n_accounts)
+        payload = self.card_bin[account] * 10**9 + later_serial(self.bank_accounts(account), replacement_slot(number),
+                                                                self.directory.n_accounts)
         return pc.cast(pa.array(payload * 10 + luhn_check_digit(payload, 15)), pa.string())
 
 
