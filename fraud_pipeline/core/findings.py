@@ -172,3 +172,19 @@ def foreign_key_findings(spec: schemas.TableSpec, table: pa.Table, referenced: d
 
 def time_findings(table: pa.Table, day: date, lag) -> list[Finding]:
     return event_time_findings(table, day, round(lag.max * 1000))
+
+
+def merged(parts: list[Findings]) -> Findings:
+    """The findings of a table checked in parts (a day's file ranges) as one: per check and rule, the failures
+    summed and the first SAMPLE examples in part order. Every part must hold the same checks and rules in the same
+    order (the same check function over another part); raises ValueError otherwise."""
+    if not parts:
+        return {}
+    first = parts[0]
+    for part in parts[1:]:
+        if [(c, [f.rule for f in found]) for c, found in part.items()] != \
+                [(c, [f.rule for f in found]) for c, found in first.items()]:
+            raise ValueError("parts were checked by different rules: their findings cannot be merged")
+    return {check: [Finding(f.rule, sum(p[check][i].failures for p in parts),
+                            [e for p in parts for e in p[check][i].examples][:SAMPLE])
+                    for i, f in enumerate(found)] for check, found in first.items()}

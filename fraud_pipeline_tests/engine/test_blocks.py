@@ -94,3 +94,12 @@ def test_the_stored_state_round_trips_block_by_block(walked):
     for a, b in zip(again.blocks, state.blocks):
         assert np.array_equal(a.balance, b.balance) and np.array_equal(a.known, b.known)
         assert np.array_equal(a.pending.account, b.pending.account)
+
+
+def test_findings_of_parts_merge_into_the_findings_of_the_whole():
+    from fraud_pipeline.core.findings import SAMPLE, Finding, merged
+    parts = [{"keys": [Finding("unique", n, [f"x{n}{i}" for i in range(n)])]} for n in (0, 3, 4)]
+    whole = merged(parts)
+    assert whole["keys"][0].failures == 7 and whole["keys"][0].examples == ["x30", "x31", "x32", "x40", "x41"][:SAMPLE]
+    with pytest.raises(ValueError, match="different rules"):
+        merged([{"keys": [Finding("unique", 0, [])]}, {"keys": [Finding("other", 0, [])]}])
