@@ -143,7 +143,7 @@ def test_every_partition_of_a_range_has_its_own_metadata(with_entities, tiny):
 
 
 def test_a_failing_day_fails_its_check_and_names_the_day(with_entities, tiny, monkeypatch):
-    from fraud_pipeline.engine import bank
+    from fraud_pipeline.engine import bank_day as bank
 
     real = bank.simulate_day
 

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from fraud_pipeline.engine.bank import Bank
-from fraud_pipeline.money.state import State
+from fraud_pipeline.engine.bank_day import BankState
 from fraud_pipeline.world import calendar
 from fraud_pipeline_tests.conftest import SMALL_POPULATION, scaled
 
@@ -203,8 +203,8 @@ def test_a_day_from_a_stored_state_equals_the_day_in_a_walk_from_the_start(small
     walked = Bank(small_bank)
     days = [small_bank.start_date + timedelta(days=i) for i in range(6)]
     results = {day: walked.day(day) for day in days}
-    stored = {days[2] + timedelta(days=1): State.from_tables(days[2] + timedelta(days=1),
-                                                             results[days[2]].state.to_tables())}
+    stored = {days[2] + timedelta(days=1): BankState.from_tables(days[2] + timedelta(days=1),
+                                                                 results[days[2]].state.to_tables())}
     resumed = Bank(small_bank, stored_state=stored.get)
     for day in (days[5], days[3]):  # a gap after the stored state (day 4 is regenerated), then a day before it
         for name in ("transactions", "fraud_transactions", "fraud_episodes", "account_balances", "card_events"):
