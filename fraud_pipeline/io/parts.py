@@ -197,45 +197,40 @@ def put_s3(fs: fsspec.AbstractFileSystem, path: str, write: Callable[[BinaryIO],
 
 @contextlib.contextmanager
 def checked_copy(fs: fsspec.AbstractFileSystem, path: str, local: bool,
-                 call: Callable[[str, Callable], object]) -> Iterator[tuple[BinaryIO, str]]:
-    """A seekable handle on the bytes of `path`, and their SHA-256 — the bytes hashed being the bytes read.
+                 call: Callable[[str, Callable], object]) -> Iterator[tuple[pa.NativeFile, str]]:
+    """A seekable Arrow file of the bytes of `path`, and their SHA-256 — the bytes hashed being the bytes read.
 
     Locally the file itself, opened once (a re-write renames a new file into place; this handle keeps the old).
     On S3 a copy spooled to a local temporary file while hashing (one GET, retried from the start by `call` on a
-    transient error), so memory holds one block and the disk one part."""
+    transient error), so memory holds one block and the disk one part. (An Arrow file, not a Python one: Parquet
+    reads it without a Python call per read.)"""
     if local:
-        with open(path, "rb") as handle:
-            yield handle, _hash(handle)
+        with pa.OSFile(path, "r") as handle:
+            digest = hashlib.sha256()
+            while block := handle.read(READ_BLOCK_BYTES):
+                digest.update(block)
+            handle.seek(0)
+            yield handle, digest.hexdigest()
             return
 
-    def spool() -> tuple[BinaryIO, str]:
-        copy = tempfile.TemporaryFile()
+    def spool() -> tuple[pa.NativeFile, str]:
+        descriptor, spooled = tempfile.mkstemp(prefix="part-", suffix=".copy")
         try:
             digest = hashlib.sha256()
-            with fs.open(path, "rb", block_size=READ_BLOCK_BYTES) as source:
+            with os.fdopen(descriptor, "wb") as copy, fs.open(path, "rb", block_size=READ_BLOCK_BYTES) as source:
                 while block := source.read(READ_BLOCK_BYTES):
                     digest.update(block)
                     copy.write(block)
-            copy.seek(0)
-            return copy, digest.hexdigest()
-        except BaseException:
-            copy.close()
-            raise
+            return pa.OSFile(spooled, "r"), digest.hexdigest()
+        finally:
+            os.remove(spooled)  # the open handle keeps the bytes until it is closed; nothing is left behind
 
     copy, digest = call(f"GET {path}", spool)
     with copy:
         yield copy, digest
 
 
-def _hash(handle: BinaryIO) -> str:
-    digest = hashlib.sha256()
-    while block := handle.read(READ_BLOCK_BYTES):
-        digest.update(block)
-    handle.seek(0)
-    return digest.hexdigest()
-
-
-def parquet_batches(handle: BinaryIO, columns: list[str] | None, batch_rows: int) -> Iterator[pa.RecordBatch]:
+def parquet_batches(handle: pa.NativeFile, columns: list[str] | None, batch_rows: int) -> Iterator[pa.RecordBatch]:
     """A Parquet file's rows in order, as record batches of at most `batch_rows` (decoded as they are asked for)."""
     yield from pq.ParquetFile(handle).iter_batches(batch_size=batch_rows, columns=columns)
 
