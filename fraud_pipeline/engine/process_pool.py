@@ -2,7 +2,7 @@
 forked child inherits their locks held), with retries per task and recovery from a worker that dies.
 
 When a worker dies (out of memory, a segfault, `os._exit`), `concurrent.futures` breaks the whole pool and cannot
-say which task killed it. Workers therefore announce each task as it starts, on a pipe of their own (one small
+say which task killed it. Workers therefore announce each task as it starts, on a pipe to this process (one 8-byte
 write each, atomic without a lock, so a worker killed mid-write cannot block the others): the tasks that had
 started and not finished are the suspects. Each counts an attempt and then runs *alone* in a fresh pool until it
 finishes, so a task that kills its worker is named exactly, and one that ran out of memory gets the machine to itself
@@ -138,7 +138,10 @@ def _death_message(index: int, died: list[int], alone: set[int], labels: Sequenc
 
 
 def _terminate(pool: ProcessPoolExecutor) -> None:
-    """Stop the pool's workers now, running tasks included (Python 3.14's `terminate_workers` does this)."""
-    for process in list((getattr(pool, "_processes", None) or {}).values()):
-        process.terminate()
+    """Stop the pool's workers now, running tasks included."""
+    if hasattr(pool, "terminate_workers"):  # Python 3.14
+        pool.terminate_workers()
+    else:
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()
     pool.shutdown(wait=True, cancel_futures=True)

@@ -5,6 +5,7 @@ failing task alone, survive a dead worker process and a dead node, and name the 
 Runs are counted from the files each attempt leaves (`executor_tasks.runs`), across processes and nodes."""
 
 import dataclasses
+import multiprocessing
 import os
 import shutil
 import socket
@@ -161,6 +162,23 @@ def test_a_task_that_keeps_killing_its_worker_is_named(tmp_path):
     assert isinstance(raised.value.failures["blocks 8–11"], WorkerDied)
     assert "the worker process running blocks 8–11 alone died" in str(raised.value)
     assert len(runs(tmp_path)[8]) == 2
+
+
+def test_a_run_stopped_midway_leaves_no_worker_running(tmp_path):
+    """A run stopped from outside (here its progress callback raises, as Dagster's termination would) terminates
+    the workers still running and never starts the tasks left."""
+
+    class Stopped(Exception):
+        pass
+
+    def stop(report: TaskDone):
+        raise Stopped(report.label)
+
+    tasks = block_tasks(tmp_path, sleep=1.0)
+    with pytest.raises(Stopped):
+        run_tasks(run_blocks, tasks, [task.label for task in tasks], ExecutorSettings("processes", 2), progress=stop)
+    assert multiprocessing.active_children() == []
+    assert 1 <= len(runs(tmp_path)) <= 2  # at most the two running when the first finished; no other started
 
 
 # --- Ray -----------------------------------------------------------------------------------------------------------
