@@ -1,0 +1,82 @@
+"""Ranges of blocks as tasks: the same files in one process and on a pool of processes, with the executor changed
+between days, and the same rows as the bank's day in memory."""
+
+import hashlib
+from datetime import date, timedelta
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from fraud_pipeline.engine.bank_day import initial_bank_state, simulate_bank_day
+from fraud_pipeline.engine.executors import ExecutorSettings
+from fraud_pipeline.engine.ranges import ENTITIES, bank_world, ranges, simulate_days
+from fraud_pipeline.io.storage import ObjectStore
+from fraud_pipeline.world.entities import entity_tables
+from fraud_pipeline_tests.conftest import SMALL_POPULATION, scaled
+
+DAYS = [date(2026, 1, 1) + timedelta(days=k) for k in range(3)]
+
+
+@pytest.fixture(scope="module")
+def small(scenario):
+    """Four blocks of 100 customers, two blocks a file: two ranges a day, busy transfers between blocks."""
+    return scaled(scenario, population={**SMALL_POPULATION, "block_customers": 100}, storage={"blocks_per_file": 2},
+                  card_transactions={"per_day": 2_000}, money={"p2p_rate": 0.5})
+
+
+@pytest.fixture(scope="module")
+def entities(small):
+    return entity_tables(small)
+
+
+def _stored(small, entities, root: Path, executors: list[ExecutorSettings]) -> dict[str, str]:
+    store = ObjectStore(root_url=str(root))
+    for name in ENTITIES:
+        store.write_table("entities", name, entities[name], small.content_hash)
+    for day, settings in zip(DAYS, executors):
+        simulate_days(small, store, [day], settings)
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*"))
+            if p.is_file() and not p.relative_to(root).parts[0].startswith(".")}
+
+
+@pytest.fixture(scope="module")
+def reference(small, entities, tmp_path_factory):
+    root = tmp_path_factory.mktemp("in_process")
+    return root, _stored(small, entities, root, [ExecutorSettings("in_process")] * len(DAYS))
+
+
+def test_a_pool_of_processes_writes_the_same_files_even_when_the_executor_changes_between_days(
+        small, entities, reference, tmp_path):
+    _, files = reference
+    pooled = _stored(small, entities, tmp_path, [ExecutorSettings("processes", 2), ExecutorSettings("in_process"),
+                                                 ExecutorSettings("processes", 1)])
+    assert len(files) > 40
+    assert any("part-b000002-b000003" in name for name in files)  # two ranges a day, each its own file
+    assert pooled == files
+
+
+def test_the_ranges_hold_the_rows_of_the_bank_in_memory(small, entities, reference):
+    root, _ = reference
+    store = ObjectStore(root_url=str(root))
+    bank = bank_world(small, store)
+    assert ranges(bank) == [(0, 2), (2, 4)]
+    state = initial_bank_state(bank)
+    for day in DAYS:
+        found = simulate_bank_day(bank, state, day)
+        state = found.state
+        for layer, table, field in (("events", "card_transactions", "transactions"),
+                                    ("fraud", "fraud_episodes", "fraud_episodes"),
+                                    ("events", "customer_events", "customer_events")):
+            stored = store.read_table(layer, table, partition=day.isoformat())
+            key = stored.schema.names[0]
+            assert stored.sort_by(key).equals(getattr(found, field).sort_by(key)), (day, table)
+            assert pa.compute.count_distinct(stored[key]).as_py() == stored.num_rows
+
+
+@pytest.mark.slow
+def test_a_local_ray_writes_the_same_files(small, entities, reference, tmp_path):
+    _, files = reference
+    on_ray = _stored(small, entities, tmp_path, [ExecutorSettings("in_process"), ExecutorSettings("ray", 2),
+                                                 ExecutorSettings("ray", 2)])
+    assert on_ray == files
