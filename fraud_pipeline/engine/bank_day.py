@@ -3,8 +3,9 @@
 Each block's day is `day.simulate_day` on the block's world and state. The only thing one block gives another is
 the credit of a transfer to an account in it: a day's credits leave their block in its `outbox` (addressed by the
 bank's account number) and join the payee's block's pending rows for the next day — they settle overnight anyway,
-so no block reads another's rows of the same day. Tables are the blocks' rows merged in arrival order (ties in
-block order), so they depend on the blocks and nothing else.
+so no block reads another's rows of the same day. A table is its file ranges (`storage.blocks_per_file` blocks
+each) one after another, each range's rows merged in arrival order (ties in block order): what the stored part
+files hold, in the same order, and nothing that depends on where blocks ran.
 """
 
 from __future__ import annotations
@@ -87,13 +88,21 @@ def simulate_bank_day(world: World, state: BankState, day: date) -> BankDay:
     inbox = _route([d.outbox for d in days], worlds, world)
     next_blocks = [replace(d.state, pending=concat([d.state.pending, credits])) for d, credits in zip(days, inbox)]
     cards = [card_tables(w, d.state) for w, d in zip(worlds, days)]
-    merged = {f.name: _merge(f.name, [getattr(d, f.name) for d in days]) for f in fields(Day)
-              if f.name not in ("state", "outbox")}
+    groups = file_ranges(world)
+    merged = {f.name: pa.concat_tables([merge_blocks(f.name, [getattr(d, f.name) for d in days[first:end]])
+                                        for first, end in groups])
+              for f in fields(Day) if f.name not in ("state", "outbox")}
     return BankDay(**merged, cards={name: pa.concat_tables([c[name] for c in cards]) for name in cards[0]},
                    state=BankState(day=day + timedelta(days=1), blocks=next_blocks))
 
 
-def _merge(name: str, tables: list[pa.Table]) -> pa.Table:
+def file_ranges(world: World) -> list[tuple[int, int]]:
+    """The bank's fixed ranges of blocks, `storage.blocks_per_file` each (the last may be short): a part file each."""
+    per = world.scenario.storage.blocks_per_file
+    return [(first, min(first + per, world.n_blocks)) for first in range(0, world.n_blocks, per)]
+
+
+def merge_blocks(name: str, tables: list[pa.Table]) -> pa.Table:
     merged = pa.concat_tables(tables)
     if name not in ORDER or merged.num_rows == 0:
         return merged

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fraud_pipeline.core.rows import Rows, concat
-from fraud_pipeline.engine.bank_day import BLOCK, _merge
+from fraud_pipeline.engine.bank_day import BLOCK, file_ranges, merge_blocks
 from fraud_pipeline.engine.blocks import block_world
 from fraud_pipeline.engine.day import simulate_day
 from fraud_pipeline.engine.executors import ExecutorSettings, TaskDone, run_tasks
@@ -67,8 +67,7 @@ class RangeTask:
 
 def ranges(world: World) -> list[tuple[int, int]]:
     """The bank's fixed ranges of blocks, `storage.blocks_per_file` each (the last may be short)."""
-    per = world.scenario.storage.blocks_per_file
-    return [(first, min(first + per, world.n_blocks)) for first in range(0, world.n_blocks, per)]
+    return file_ranges(world)
 
 
 _BANKS: dict[str, World] = {}  # per process: the bank's world, built once from the stored entities
@@ -94,7 +93,7 @@ def run_range(task: RangeTask) -> dict[tuple[str, str], PartRecord]:
     partition = task.day.isoformat()
     records = {}
     for (layer, table), field in DAY_TABLES.items():
-        merged = _merge(field, [getattr(d, field) for d in days])
+        merged = merge_blocks(field, [getattr(d, field) for d in days])
         records[(layer, table)] = store.put_part(layer, table, partition, f"part-{task.suffix}", merged)
     kinds = [d.state.to_tables() for d in days]
     for kind in STATE_KINDS:
