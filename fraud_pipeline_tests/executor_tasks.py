@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 ROWS_PER_BLOCK = 64
-WAIT_SECONDS = 60.0
+WAIT_SECONDS = 180.0  # long: on a busy 2-core machine a spawned worker may take a minute to start
 
 
 @dataclass(frozen=True)

@@ -50,11 +50,18 @@ def reference(tmp_path_factory):
     return results, files(folder)
 
 
-def assert_reports_match_runs(done: list[TaskDone], folder, count: int) -> None:
-    """One report per task, each naming the attempt that succeeded, which is how many times it ran."""
+def assert_reports_match_runs(done: list[TaskDone], folder, count: int, exact: bool = True) -> None:
+    """One report per task, each naming the attempt that succeeded, which is how many times it ran. When a worker
+    died, the pool stopped the tasks running beside it: one stopped between announcing itself and recording its
+    run counts an attempt with no run file, so then a task may have run fewer times than its attempt says — never
+    more: a finished task never runs again."""
     assert sorted(report.index for report in done) == list(range(count))
     attempts = {int(report.label.split()[1].split("–")[0]): report.attempt for report in done}
-    assert {first: len(where) for first, where in runs(folder).items()} == attempts
+    counted = {first: len(where) for first, where in runs(folder).items()}
+    if exact:
+        assert counted == attempts
+    else:
+        assert counted.keys() == attempts.keys() and all(counted[first] <= attempts[first] for first in attempts)
 
 
 # --- settings ------------------------------------------------------------------------------------------------------
@@ -152,7 +159,7 @@ def test_a_worker_process_that_dies_is_replaced_and_its_tasks_rerun(reference, t
     results, done = execute(block_tasks(tmp_path, trouble={8: "die_once"}), ExecutorSettings("processes", 2))
     assert (results, files(tmp_path)) == reference
     assert len(runs(tmp_path)[8]) == 2
-    assert_reports_match_runs(done, tmp_path, 4)  # a task that had finished was never run again
+    assert_reports_match_runs(done, tmp_path, 4, exact=False)  # a task that had finished was never run again
 
 
 def test_a_task_that_keeps_killing_its_worker_is_named(tmp_path):
