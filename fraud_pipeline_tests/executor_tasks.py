@@ -19,14 +19,15 @@ from pathlib import Path
 import numpy as np
 
 ROWS_PER_BLOCK = 64
-WAIT_SECONDS = 60.0
+WAIT_SECONDS = 180.0  # long: on a busy 2-core machine a spawned worker may take a minute to start
 
 
 @dataclass(frozen=True)
 class BlockTask:
     """Blocks `first` to `last` (inclusive) of a bank with `seed`; files go to `folder`. `trouble` is None,
-    "fail_once", "fail_always", "die_once" or "die_always"; `sleep` seconds are spent after the run is recorded; `after` makes
-    the task wait for another one, so the order tasks finish in is known (given two workers)."""
+    "fail_once", "fail_always", "die_once" or "die_always"; `sleep` seconds are spent after the run is recorded;
+    `wait_for` holds the task until a file appears (a test's progress callback makes it), so the order tasks
+    finish in is known."""
 
     first: int
     last: int
@@ -34,7 +35,7 @@ class BlockTask:
     seed: int = 7
     trouble: str | None = None
     sleep: float = 0.0
-    after: int | None = None  # finish only once the task starting at this block has (within WAIT_SECONDS)
+    wait_for: str | None = None  # finish only once this file exists (within WAIT_SECONDS)
 
     @property
     def label(self) -> str:
@@ -51,14 +52,12 @@ def run_blocks(task: BlockTask) -> dict:
         _trouble(task, folder)
     if task.sleep:
         time.sleep(task.sleep)
-    if task.after is not None:
-        _wait_for(folder / "done" / f"{task.after:05d}")
+    if task.wait_for is not None:
+        _wait_for(Path(task.wait_for))
     rows = np.concatenate([np.random.default_rng([task.seed, block]).lognormal(3.0, 1.0, ROWS_PER_BLOCK)
                            for block in range(task.first, task.last + 1)])
     name = f"part-b{task.first:05d}-b{task.last:05d}.npy"
     np.save(folder / name, rows)
-    (folder / "done").mkdir(exist_ok=True)
-    (folder / "done" / f"{task.first:05d}").touch()
     return {"file": name, "rows": len(rows), "sha256": hashlib.sha256((folder / name).read_bytes()).hexdigest(),
             "total": round(float(rows.sum()), 6)}
 

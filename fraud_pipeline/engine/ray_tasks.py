@@ -45,7 +45,8 @@ def ray_session(workers: int) -> Iterator[str]:
     address = os.environ.get("RAY_ADDRESS")
     if address:
         ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
-        where = f"the Ray cluster at {address} ({len(ray.nodes())} nodes, {ray.cluster_resources().get('CPU', 0):g} CPUs)"
+        cpus = ray.cluster_resources().get("CPU", 0)
+        where = f"the Ray cluster at {address} ({len(ray.nodes())} nodes, {cpus:g} CPUs)"
     else:
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # a local run reports nothing to anyone
         _start_local_ray(ray, workers)

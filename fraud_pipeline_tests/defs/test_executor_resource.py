@@ -29,7 +29,8 @@ def environment(monkeypatch):
 
 def launchpad_default(resource: ExecutorResource) -> dict:
     """The resource's config as the launchpad pre-fills it."""
-    job = dg.Definitions(assets=[settings_seen], resources={"executor": resource}).resolve_implicit_global_asset_job_def()
+    definitions = dg.Definitions(assets=[settings_seen], resources={"executor": resource})
+    job = definitions.resolve_implicit_global_asset_job_def()
     return job.run_config_schema.config_type.fields["resources"].config_type.fields["executor"].default_value["config"]
 
 

@@ -30,16 +30,26 @@ LOCAL_KINDS = [ExecutorSettings("in_process"), ExecutorSettings("processes", 1),
 
 
 def execute(tasks, settings, **options) -> tuple[list, list[TaskDone]]:
-    """run_tasks with every progress report kept."""
+    """run_tasks with every progress report kept; once every task but those waiting for a file is reported, the
+    file is made, so those finish last."""
     done: list[TaskDone] = []
-    results = run_tasks(run_blocks, tasks, [task.label for task in tasks], settings, progress=done.append, **options)
+    gates = [Path(task.wait_for) for task in tasks if task.wait_for]
+
+    def progress(report: TaskDone) -> None:
+        done.append(report)
+        if len(done) == len(tasks) - len(gates):
+            for gate in gates:
+                gate.touch()
+
+    results = run_tasks(run_blocks, tasks, [task.label for task in tasks], settings, progress=progress, **options)
     return results, done
 
 
 def out_of_order(folder) -> list:
-    """Four tasks where the first finishes only after the last: with two workers the finishing order is known."""
+    """Four tasks of which the first finishes only after this process has the other three's results: given two
+    workers (one held by the first task), the order the tasks finish in is known."""
     tasks = block_tasks(folder)
-    return [dataclasses.replace(tasks[0], after=tasks[-1].first), *tasks[1:]]
+    return [dataclasses.replace(tasks[0], wait_for=str(Path(folder) / "go")), *tasks[1:]]
 
 
 @pytest.fixture(scope="module")
@@ -50,18 +60,26 @@ def reference(tmp_path_factory):
     return results, files(folder)
 
 
-def assert_reports_match_runs(done: list[TaskDone], folder, count: int) -> None:
-    """One report per task, each naming the attempt that succeeded, which is how many times it ran."""
+def assert_reports_match_runs(done: list[TaskDone], folder, count: int, exact: bool = True) -> None:
+    """One report per task, each naming the attempt that succeeded, which is how many times it ran. When a worker
+    died, the pool stopped the tasks running beside it: one stopped between announcing itself and recording its
+    run counts an attempt with no run file, so then a task may have run fewer times than its attempt says — never
+    more: a finished task never runs again."""
     assert sorted(report.index for report in done) == list(range(count))
     attempts = {int(report.label.split()[1].split("–")[0]): report.attempt for report in done}
-    assert {first: len(where) for first, where in runs(folder).items()} == attempts
+    counted = {first: len(where) for first, where in runs(folder).items()}
+    if exact:
+        assert counted == attempts
+    else:
+        assert counted.keys() == attempts.keys() and all(counted[first] <= attempts[first] for first in attempts)
 
 
 # --- settings ------------------------------------------------------------------------------------------------------
 
 def test_settings_default_to_in_process_on_the_cpus_this_process_may_use():
     assert settings_from_environment({}) == ExecutorSettings("in_process", len(os.sched_getaffinity(0)))
-    assert settings_from_environment({"FRAUD_PIPELINE_EXECUTOR": "", "FRAUD_PIPELINE_WORKERS": " "}).kind == "in_process"
+    empty = {"FRAUD_PIPELINE_EXECUTOR": "", "FRAUD_PIPELINE_WORKERS": " "}
+    assert settings_from_environment(empty).kind == "in_process"
 
 
 def test_settings_read_both_variables():
@@ -152,7 +170,7 @@ def test_a_worker_process_that_dies_is_replaced_and_its_tasks_rerun(reference, t
     results, done = execute(block_tasks(tmp_path, trouble={8: "die_once"}), ExecutorSettings("processes", 2))
     assert (results, files(tmp_path)) == reference
     assert len(runs(tmp_path)[8]) == 2
-    assert_reports_match_runs(done, tmp_path, 4)  # a task that had finished was never run again
+    assert_reports_match_runs(done, tmp_path, 4, exact=False)  # a task that had finished was never run again
 
 
 def test_a_task_that_keeps_killing_its_worker_is_named(tmp_path):
@@ -237,7 +255,7 @@ def node_of(where: str) -> str:
 def test_a_real_cluster_runs_tasks_on_both_nodes_to_the_reference_results(cluster, reference, tmp_path, monkeypatch):
     nodes, _ = cluster
     monkeypatch.setenv("RAY_ADDRESS", nodes.address)
-    # the first task holds one node's only CPU until the last has finished, so the others must run on the other node
+    # the first task holds one node's only CPU until the others have finished, so they must run on the other node
     results, done = execute(out_of_order(tmp_path), ExecutorSettings("ray"))
     assert (results, files(tmp_path)) == reference
     assert {node_of(report.where) for report in done} == set(node_ids(nodes.address).values())
