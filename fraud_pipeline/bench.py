@@ -23,7 +23,6 @@ import pyarrow.parquet as pq
 from fraud_pipeline.core.timeline import BATCHES_PER_DAY
 from fraud_pipeline.defs.assets.anomalies import LandingSources
 from fraud_pipeline.engine.bank_day import initial_bank_state, simulate_bank_day
-from fraud_pipeline.engine.state_store import save_state
 from fraud_pipeline.io.formats import PARQUET_OPTIONS
 from fraud_pipeline.io.storage import ObjectStore, in_chunks
 from fraud_pipeline.life.funnel import funnel_days
@@ -102,7 +101,8 @@ def run(scenario: Scenario, days: int, root: str, first_day: int = 1) -> dict[st
         genuine["write"] += last["card_transactions"][0]
         genuine["floor"] += last["card_transactions"][1]
         totals[BANK]["balance rows"] += result.account_balances.num_rows
-        totals[BANK]["write"] += _timed(save_state, store, scenario, state)[1]
+        totals[BANK]["write"] += _timed(store.write_files, "state", "bank_state", state.to_tables(),
+                                        scenario.content_hash, day.isoformat())[1]
         del result
     totals[BANK]["peak MB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 

@@ -11,7 +11,7 @@ from fraud_pipeline.defs.assets.events import bank_day_asset, web_funnel_asset
 from fraud_pipeline.defs.assets.reports import baseline_profile_asset, dataset_card_asset, detection_scorecard_asset
 from fraud_pipeline.defs.automation import jobs_and_automation
 from fraud_pipeline.defs.partitions import daily_partitions
-from fraud_pipeline.defs.resources import StoreResource
+from fraud_pipeline.defs.resources import ExecutorResource, StoreResource
 from fraud_pipeline.io.storage import ObjectStore
 from fraud_pipeline.scenario import Scenario, load_scenario
 
@@ -35,9 +35,10 @@ def build_definitions(scenario: Scenario) -> dg.Definitions:
     jobs, schedules, sensors = jobs_and_automation(scenario, store)
     return dg.Definitions(
         assets=assets, jobs=jobs, schedules=schedules, sensors=sensors,
-        resources={"store": StoreResource(root_url=store.root_url, endpoint_url=store.endpoint_url)},
-        # Steps are short numpy work; a process per step (the default) costs more than the work.
-        # Parallelism comes from runs instead: one run per partition on the run queue.
+        resources={"store": StoreResource(root_url=store.root_url, endpoint_url=store.endpoint_url),
+                   "executor": ExecutorResource()},
+        # Steps are short numpy work; a process per step (the default) costs more than the work. A day's
+        # blocks of customers run in parallel inside the bank_day step, where the `executor` resource says.
         executor=dg.in_process_executor,
     )
 

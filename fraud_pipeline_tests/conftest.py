@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from moto.server import ThreadedMotoServer
 
+from fraud_pipeline.engine.executors import ExecutorSettings
 from fraud_pipeline.io.storage import ObjectStore
 from fraud_pipeline.scenario import Scenario, load_scenario, with_overrides
 from fraud_pipeline.world.entities import entity_tables
@@ -149,3 +150,9 @@ def bank_cache(tmp_path_factory):
 def default_month(scenario, bank_cache) -> dict:
     """Four weeks of the default bank (see `simulated_days`)."""
     return simulated_days(scenario, 28, bank_cache)
+
+
+def run_resources(store: ObjectStore, executor: ExecutorSettings | None = None) -> dict:
+    """The resources a run of the code location's assets needs: the store, and where the bank's blocks run
+    (by default one after another in the run's process, the reference)."""
+    return {"store": store, "executor": executor or ExecutorSettings()}

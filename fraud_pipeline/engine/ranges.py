@@ -16,7 +16,7 @@ Layout (per day D): the day's tables as today, each `part-bXXXXXX-bYYYYYY.parque
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -24,13 +24,18 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from fraud_pipeline.core import partition_metrics
+from fraud_pipeline.core.findings import Findings, merged, passed
 from fraud_pipeline.core.rows import Rows, concat
 from fraud_pipeline.engine.bank_day import BLOCK, file_ranges, merge_blocks
 from fraud_pipeline.engine.blocks import block_world
-from fraud_pipeline.engine.day import simulate_day
+from fraud_pipeline.engine.day import Day, card_tables, simulate_day
 from fraud_pipeline.engine.executors import ExecutorSettings, TaskDone, run_tasks
+from fraud_pipeline.fraud.checks import part_findings, rate_counts, rate_findings
 from fraud_pipeline.io.parts import PartRecord
-from fraud_pipeline.io.storage import ObjectStore
+from fraud_pipeline.io.storage import ObjectStore, ScenarioMismatch, WrittenTable
+from fraud_pipeline.life.checks import clickstream_findings
+from fraud_pipeline.money.checks import card_findings, ledger_findings, lifecycle_findings
 from fraud_pipeline.money.state import State, initial_state
 from fraud_pipeline.scenario import Scenario
 from fraud_pipeline.world.build import World, build_world
@@ -41,6 +46,9 @@ DAY_TABLES = {("events", "card_transactions"): "transactions", ("fraud", "fraud_
 STATE = ("state", "bank_state")
 OUTBOX = ("state", "outbox")
 STATE_KINDS = ("accounts", "known", "entity_cards", "cards", "pending", "pool", "blocks")
+CHECK_KINDS = ("home_withdrawals", "episodes")  # what the next day's fraud checks read of this day's rows
+CHECKED = {"card_transactions": ("card_transactions", "account_balances", "card_events"),
+           "customer_events": ("customer_events",), "fraud_transactions": ("fraud_transactions", "fraud_episodes")}
 ENTITIES = ("customers", "accounts", "cards", "merchants", "devices", "beneficiaries", "account_beneficiaries",
             "customer_merchants")  # what the World is built from
 
@@ -55,6 +63,7 @@ class RangeTask:
     day: date
     first: int  # first block
     end: int  # one past the last block
+    tables: tuple[str, ...]  # the day's tables to write (names of DAY_TABLES); the state and outbox always
 
     @property
     def label(self) -> str:
@@ -70,47 +79,109 @@ def ranges(world: World) -> list[tuple[int, int]]:
     return file_ranges(world)
 
 
-_BANKS: dict[str, World] = {}  # per process: the bank's world, built once from the stored entities
+_BANKS: dict[str, tuple[dict[str, pa.Table], World]] = {}  # per process: the stored entities and the bank's world
+
+
+def _bank(scenario: Scenario, store: ObjectStore) -> tuple[dict[str, pa.Table], World]:
+    if scenario.content_hash not in _BANKS:
+        _BANKS.clear()
+        entities = {name: store.read_table("entities", name) for name in ENTITIES}
+        _BANKS[scenario.content_hash] = entities, build_world(scenario, entities)
+    return _BANKS[scenario.content_hash]
 
 
 def bank_world(scenario: Scenario, store: ObjectStore) -> World:
     """The bank's world, from the entity tables in `store` (built once per process and scenario)."""
-    if scenario.content_hash not in _BANKS:
-        _BANKS.clear()
-        entities = {name: store.read_table("entities", name) for name in ENTITIES}
-        _BANKS[scenario.content_hash] = build_world(scenario, entities)
-    return _BANKS[scenario.content_hash]
+    return _bank(scenario, store)[1]
 
 
-def run_range(task: RangeTask) -> dict[tuple[str, str], PartRecord]:
-    """A worker's task: the range's blocks' day, written as parts (not yet published). Returns each part's record
-    by (layer, table); raises what the generation or the store raises."""
+@dataclass(frozen=True)
+class RangeResult:
+    """What a range's task sends back (small): its parts' records by (layer, table), the checks of its rows by
+    asset (all but the fraud rate, which needs the day's sum), what the rate check and the metrics add up, and the
+    first rows of each table (the preview)."""
+
+    records: dict[tuple[str, str], PartRecord]
+    findings: dict[str, Findings]
+    rate_counts: dict[str, int]
+    tallies: dict[str, partition_metrics.Tallies]
+    previews: dict[str, pa.Table]
+    rows: dict[str, int]
+
+
+def run_range(task: RangeTask) -> RangeResult:
+    """A worker's task: the range's blocks' day, checked and written as parts (not yet published). Raises what the
+    generation or the store raises."""
     store = ObjectStore(root_url=task.root_url, endpoint_url=task.endpoint_url)
-    bank = bank_world(task.scenario, store)
-    worlds = [block_world(bank, b) for b in range(task.first, task.end)]
-    states = _states(task, store, worlds)
+    entities, bank = _bank(task.scenario, store)
+    blocks = range(task.first, task.end)
+    worlds = [block_world(bank, b) for b in blocks]
+    states, before = _states(task, store, worlds)
     days = [simulate_day(w, s, task.day) for w, s in zip(worlds, states)]
     partition = task.day.isoformat()
-    records = {}
-    for (layer, table), field in DAY_TABLES.items():
-        merged = merge_blocks(field, [getattr(d, field) for d in days])
-        records[(layer, table)] = store.put_part(layer, table, partition, f"part-{task.suffix}", merged)
+    tables = {key[1]: merge_blocks(field, [getattr(d, field) for d in days]) for key, field in DAY_TABLES.items()}
+    records = {key: store.put_part(*key, partition, f"part-{task.suffix}", tables[key[1]])
+               for key in DAY_TABLES if key[1] in task.tables}
     kinds = [d.state.to_tables() for d in days]
     for kind in STATE_KINDS:
         rows = pa.concat_tables([k[kind].append_column(BLOCK, pa.array(np.full(k[kind].num_rows, b, np.int32)))
-                                 for b, k in zip(range(task.first, task.end), kinds)])
+                                 for b, k in zip(blocks, kinds)])
+        records[(STATE[0], f"{STATE[1]}:{kind}")] = store.put_part(*STATE, partition, f"{kind}-{task.suffix}", rows)
+    for kind, rows in _check_context(task.scenario, tables).items():
         records[(STATE[0], f"{STATE[1]}:{kind}")] = store.put_part(*STATE, partition, f"{kind}-{task.suffix}", rows)
     sent = concat([d.outbox for d in days])
     target = bank.account_customer[sent.account] // task.scenario.population.block_customers
     records[OUTBOX] = store.put_part(*OUTBOX, partition, f"part-{task.suffix}", sent.to_table().append_column(
         BLOCK, pa.array(target.astype(np.int32))))
-    return records
+    cards = [card_tables(w, d.state) for w, d in zip(worlds, days)]
+    cards = {name: pa.concat_tables([c[name] for c in cards]) for name in cards[0]}
+    return RangeResult(records=records, findings=_findings(task, entities, tables, days, cards, before),
+                       rate_counts=rate_counts(task.scenario, tables["fraud_episodes"], tables["card_transactions"],
+                                               tables["account_balances"]),
+                       tallies={name: partition_metrics.tallies(name, t) for name, t in tables.items()},
+                       previews={name: t.slice(0, PREVIEW_ROWS) for name, t in tables.items()},
+                       rows={name: t.num_rows for name, t in tables.items()})
 
 
-def _states(task: RangeTask, store: ObjectStore, worlds: list[World]) -> list[State]:
-    """Each block's state at the start of the day: the stored one plus the credits sent to it overnight."""
+PREVIEW_ROWS = 10
+
+
+def _findings(task: RangeTask, entities: dict[str, pa.Table], tables: dict[str, pa.Table], days: list[Day],
+              cards: dict[str, pa.Table], before: dict[str, pa.Table] | None) -> dict[str, Findings]:
+    """The range's rows checked as the whole day's would be, by asset: keys (unique by construction across ranges:
+    ids are a bijection of block and row), foreign keys, times, the ledger and card lifecycle of its accounts and
+    cards, its clickstream, and its fraud but the rate."""
+    scenario = task.scenario
+    stream = pa.concat_tables([tables["card_transactions"], tables["fraud_transactions"]])
+    card = card_findings(scenario, tables["card_transactions"], task.day, entities, cards=cards["cards"]["card_number"])
+    opening = pa.concat_tables([d.opening for d in days])
+    card["ledger_balances"] = ledger_findings(stream, tables["account_balances"], opening, entities["accounts"])
+    card["lifecycle_respected"] = lifecycle_findings(stream, tables["account_balances"], cards["blocked"],
+                                                     cards["expiry"])
+    return {"card_transactions": card,
+            "customer_events": clickstream_findings(scenario, tables["customer_events"], stream, task.day, entities),
+            "fraud_transactions": part_findings(scenario, tables["fraud_transactions"], tables["fraud_episodes"],
+                                                tables["card_transactions"],
+                                                before["home_withdrawals"] if before else None,
+                                                before["episodes"] if before else None)}
+
+
+def _check_context(scenario: Scenario, tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    """What the next day's fraud checks read of this day (kept with the state, so a day's checks never need the
+    day before's tables stored): the withdrawals at home (cash abroad starts from the last one) and the episodes
+    (rows of an episode may cross midnight)."""
+    genuine = tables["card_transactions"]
+    home = genuine.filter(pc.and_(pc.equal(genuine["transaction_type"], "withdrawal"),
+                                  pc.equal(genuine["country"], scenario.geography.country_code)))
+    return {"home_withdrawals": home.select(["transaction_type", "country", "account_id", "event_time", "lat", "lon"]),
+            "episodes": tables["fraud_episodes"]}
+
+
+def _states(task: RangeTask, store: ObjectStore, worlds: list[World]) -> tuple[list[State], dict | None]:
+    """Each block's state at the start of the day (the stored one plus the credits sent to it overnight), and what
+    the day's checks read of the day before (None on the calendar's first day)."""
     if task.day == task.scenario.start_date:
-        return [initial_state(w) for w in worlds]
+        return [initial_state(w) for w in worlds], None
     before = (task.day - timedelta(days=1)).isoformat()
     listed = {p.name: p for p in store.listed_parts(*STATE, before)}
     tables = {kind: listed[f"{kind}-{task.suffix}"].read() for kind in STATE_KINDS}
@@ -123,29 +194,85 @@ def _states(task: RangeTask, store: ObjectStore, worlds: list[World]) -> list[St
         credits.account = np.searchsorted(w.global_accounts, credits.account)
         state.pending = concat([state.pending, credits])
         states.append(state)
-    return states
+    context = {kind: listed[f"{kind}-{task.suffix}"].read() for kind in CHECK_KINDS
+               if f"{kind}-{task.suffix}" in listed}
+    return states, (context if len(context) == len(CHECK_KINDS) else None)
 
 
-def simulate_days(scenario: Scenario, store: ObjectStore, days: Sequence[date], settings: ExecutorSettings,
-                  progress: Callable[[TaskDone], None] | None = None) -> dict[date, dict[tuple[str, str], int]]:
+def start_day(store: ObjectStore, scenario: Scenario, day: date, settings: ExecutorSettings,
+              progress: Callable[[TaskDone], None] | None = None) -> int:
+    """Make sure the state at the start of `day` is stored: walk from the latest stored state before it (or the
+    calendar's start), storing only the state of each day walked. Returns the days walked. Raises ScenarioMismatch
+    when a stored state is another scenario's, ValueError for a day before the calendar."""
+    if day < scenario.start_date:
+        raise ValueError(f"{day} is before the calendar starts ({scenario.start_date})")
+    first = day
+    while first > scenario.start_date:
+        manifest = store.read_manifest(*STATE, (first - timedelta(days=1)).isoformat())
+        if manifest is not None:
+            if manifest["scenario_hash"] != scenario.content_hash:
+                raise ScenarioMismatch(store.mismatch(manifest["scenario_hash"], scenario.content_hash))
+            break
+        first -= timedelta(days=1)
+    walked = [first + timedelta(days=n) for n in range((day - first).days)]
+    for _ in run_days(scenario, store, walked, settings, tables=(), progress=progress):
+        pass
+    return len(walked)
+
+
+@dataclass
+class DayOutcome:
+    """A day of the bank, written: per table (by name) what was written, its metrics and preview; per asset its
+    checks (the parts' findings merged, the fraud rate on the day's sum); per range the task's progress."""
+
+    day: date
+    written: dict[str, WrittenTable]
+    findings: dict[str, Findings]
+    metrics: dict[str, dict]
+    previews: dict[str, pa.Table]
+    rows: dict[str, int]
+    ranges: int
+    blocks: int
+
+
+def run_days(scenario: Scenario, store: ObjectStore, days: Sequence[date], settings: ExecutorSettings,
+                  tables: Sequence[str] | None = None,
+                  progress: Callable[[TaskDone], None] | None = None) -> Iterator[DayOutcome]:
     """The bank's `days` (consecutive, from a stored state or the calendar's start), each day's ranges run where
-    `settings` says and published together. Needs the entity tables in `store`. Returns the rows written per table
-    and day."""
+    `settings` says, checked, and published together; `tables`: the day's tables to write (names of DAY_TABLES'
+    tables; default all) — the state the next day starts from is always written. A table whose blocking checks
+    fail on a day is written without a manifest that day. Needs the entity tables in `store`. A generator: each day
+    runs when it is asked for, and is yielded once published; raises TaskFailed naming the ranges that kept failing (that day's tables then keep no
+    manifest)."""
     bank = bank_world(scenario, store)
-    written = {}
+    names = tuple(name for _, name in DAY_TABLES if tables is None or name in tables)
     for day in days:
-        tasks = [RangeTask(scenario, store.root_url, store.endpoint_url, day, first, end)
+        tasks = [RangeTask(scenario, store.root_url, store.endpoint_url, day, first, end, names)
                  for first, end in ranges(bank)]
         partition = day.isoformat()
-        keys = [*DAY_TABLES, STATE, OUTBOX]
+        keys = [*(key for key in DAY_TABLES if key[1] in names), STATE, OUTBOX]
         with contextlib.ExitStack() as stack:
             batches = {key: stack.enter_context(store.writing(*key, partition, scenario.content_hash)) for key in keys}
             results = run_tasks(run_range, tasks, [t.label for t in tasks], settings, progress=progress)
+            findings = {asset: merged([r.findings[asset] for r in results]) for asset in CHECKED}
+            counts = {key: sum(r.rate_counts[key] for r in results) for key in results[0].rate_counts}
+            findings["fraud_transactions"] = {"fraud_rate_within_tolerance": rate_findings(scenario, day, counts),
+                                              **findings["fraud_transactions"]}
+            verdict = {name: passed(findings[asset]) for asset, checked in CHECKED.items() for name in checked}
+            written = {}
             for key, batch in batches.items():
                 if key == STATE:
-                    records = [r[(STATE[0], f"{STATE[1]}:{kind}")] for kind in STATE_KINDS for r in results]
+                    batch.publish([r.records[(STATE[0], f"{STATE[1]}:{kind}")]
+                                   for kind in (*STATE_KINDS, *CHECK_KINDS) for r in results])
+                elif key == OUTBOX:
+                    batch.publish([r.records[key] for r in results])
                 else:
-                    records = [r[key] for r in results]
-                batch.publish(records)
-        written[day] = {key: sum(r[key].rows for r in results) for key in DAY_TABLES}
-    return written
+                    written[key[1]] = batch.publish([r.records[key] for r in results], publish=verdict[key[1]])
+        rows = {name: sum(r.rows[name] for r in results) for _, name in DAY_TABLES}
+        yield DayOutcome(day=day, written=written, findings=findings,
+                         metrics={name: partition_metrics.day_metrics(name, [r.tallies[name] for r in results],
+                                                                        rows["card_transactions"])
+                                  for _, name in DAY_TABLES},
+                         previews={name: pa.concat_tables([r.previews[name] for r in results]).slice(0, PREVIEW_ROWS)
+                                   for _, name in DAY_TABLES},
+                         rows=rows, ranges=len(tasks), blocks=bank.n_blocks)

@@ -34,8 +34,16 @@ def fraud_findings(scenario: Scenario, fraud: pa.Table, episodes: pa.Table, genu
                    balances: pa.Table | None = None) -> Findings:
     """The day's fraud rows and the episodes that started on it, against the scenario, the genuine rows of the day
     (and the day before) and the day's account balances (which cards could still be used)."""
-    return {"fraud_rate_within_tolerance": rate_findings(scenario, episodes, day, genuine, balances),
-            "chain_gaps_and_lengths": chain_findings(scenario, fraud, episodes),
+    return {"fraud_rate_within_tolerance": rate_findings(scenario, day, rate_counts(scenario, episodes, genuine,
+                                                                                    balances)),
+            **part_findings(scenario, fraud, episodes, genuine, before, episodes_before)}
+
+
+def part_findings(scenario: Scenario, fraud: pa.Table, episodes: pa.Table, genuine: pa.Table,
+                  before: pa.Table | None, episodes_before: pa.Table | None) -> Findings:
+    """The checks of `fraud_findings` that hold for any part of the bank on its own (a range of blocks: an episode,
+    its card and its rows are all in one block) — all but the rate, which needs the day's sum (`rate_counts`)."""
+    return {"chain_gaps_and_lengths": chain_findings(scenario, fraud, episodes),
             "atm_abroad_impossible_travel": abroad_findings(scenario, fraud, episodes, genuine, before),
             "labels_agree_with_episodes": label_findings(fraud, episodes, episodes_before)}
 
@@ -43,23 +51,31 @@ def fraud_findings(scenario: Scenario, fraud: pa.Table, episodes: pa.Table, genu
 SCARCE = 0.1  # a scenario may fall short of its rate when it wants more than this share of its possible victims
 
 
-def rate_findings(scenario: Scenario, episodes: pa.Table, day: date, genuine: pa.Table | None = None,
-                  balances: pa.Table | None = None) -> list[Finding]:
-    """Episodes started per scenario against their Poisson mean: never more than 5 standard deviations (and 2)
-    above; and not below either, unless the day runs short of possible victims (cards still in use; for cash
-    abroad, withdrawals at home to start from) — then fewer is what the model can do."""
-    observed = pd.Series(episodes["scenario"].to_pylist(), dtype=object).value_counts()
+def rate_counts(scenario: Scenario, episodes: pa.Table, genuine: pa.Table | None = None,
+                balances: pa.Table | None = None) -> dict[str, int]:
+    """What the rate check needs of (a part of) a day, as counts that add up over parts: episodes started per
+    scenario, `cards` still in use, and `withdrawals` at home (where cash abroad starts from)."""
+    observed = {name: int(pc.sum(pc.equal(episodes["scenario"], name)).as_py() or 0) for name in SCENARIOS}
     cards = (int(pc.sum(pc.equal(balances["card_status"], "active")).as_py() or 0) if balances is not None
              else scenario.population.accounts)
     withdrawals = (int(pc.sum(pc.and_(pc.equal(genuine["transaction_type"], "withdrawal"),
                                       pc.equal(genuine["country"], scenario.geography.country_code))).as_py() or 0)
                    if genuine is not None else cards)
-    supply = {"card_fraud_chain": cards, "high_velocity": cards, "account_takeover": cards, "atm_abroad": withdrawals}
+    return {**observed, "cards": cards, "withdrawals": withdrawals}
+
+
+def rate_findings(scenario: Scenario, day: date, counts: dict[str, int]) -> list[Finding]:
+    """Episodes started per scenario (`counts`, from `rate_counts`, summed over the day's parts) against their
+    Poisson mean: never more than 5 standard deviations (and 2) above; and not below either, unless the day runs
+    short of possible victims (cards still in use; for cash abroad, withdrawals at home to start from) — then fewer
+    is what the model can do."""
+    supply = {"card_fraud_chain": counts["cards"], "high_velocity": counts["cards"],
+              "account_takeover": counts["cards"], "atm_abroad": counts["withdrawals"]}
     findings = []
     for name in SCENARIOS:
         mean = mean_episodes(scenario, name, day)
         tolerance = 5 * np.sqrt(mean) + 2
-        count = int(observed.get(name, 0))
+        count = counts[name]
         short = count < mean - tolerance and mean <= SCARCE * supply[name]
         findings.append(Finding(f"{name}: {count} episodes, expected {mean:.1f} ± {tolerance:.1f}",
                                 int(count > mean + tolerance or short), []))

@@ -11,7 +11,7 @@ import pytest
 from fraud_pipeline.definitions import build_definitions, defs
 from fraud_pipeline.defs.automation import PREREQUISITES, TRIGGER_TAG, outdated_prerequisites
 from fraud_pipeline.io.storage import ObjectStore
-from fraud_pipeline_tests.conftest import scaled
+from fraud_pipeline_tests.conftest import scaled, run_resources
 from fraud_pipeline_tests.engine.test_events import _run
 from fraud_pipeline_tests.quality.test_landing import TINY, _days
 
@@ -100,7 +100,7 @@ def _tick(definitions: dg.Definitions, instance: dg.DagsterInstance):
 
 def _execute(definitions, store, request: dg.RunRequest, instance) -> dg.ExecuteInProcessResult:
     return dg.materialize(definitions.assets, selection=request.asset_selection,
-                          tags=request.tags, resources={"store": store}, instance=instance)
+                          tags=request.tags, resources=run_resources(store), instance=instance)
 
 
 def test_the_sensor_rebuilds_missing_prerequisites_in_one_run_then_only_what_is_outdated(prepared, located):
@@ -166,9 +166,12 @@ def test_a_day_alone_needs_no_earlier_day_and_writes_what_a_range_writes(located
     assert _run(definitions, ObjectStore(root_url=str(ranged)), daily, tags=_days("2026-01-15", "2026-01-19")).success
     day = _files_of(alone, "2026-01-19")
     assert day == _files_of(ranged, "2026-01-19")
-    assert sum(p.parts[0] == "_manifests" for p in day) == len(DAILY_ASSETS) + 1  # and the state the next day starts from
+    # and the state the next day starts from, and the credits sent to other blocks overnight
+    assert sum(p.parts[0] == "_manifests" for p in day) == len(DAILY_ASSETS) + 2
     assert [p for p in day if (alone / p).read_bytes() != (ranged / p).read_bytes()] == []
-    assert _files_of(alone, "2026-01-18") == []  # nothing of the day before was written
+    walked = _files_of(alone, "2026-01-18")  # of the days walked, only the state the next one starts from
+    assert walked and all("state" in p.parts[:2] for p in walked)
+    assert {"bank_state", "outbox"} <= {part for p in walked for part in p.parts}
 
 
 def _files_of(root: Path, day: str) -> list[Path]:

@@ -10,7 +10,7 @@ from fraud_pipeline.core import schemas
 from fraud_pipeline.definitions import build_definitions, defs
 from fraud_pipeline.defs.assets import entities as entity_assets
 from fraud_pipeline.io.storage import ObjectStore
-from fraud_pipeline_tests.conftest import scaled
+from fraud_pipeline_tests.conftest import scaled, run_resources
 
 ENTITY_NAMES = [spec.name for spec in schemas.ENTITY_TABLES]
 
@@ -18,7 +18,7 @@ ENTITY_NAMES = [spec.name for spec in schemas.ENTITY_TABLES]
 def _materialize(definitions: dg.Definitions, store: ObjectStore, selection=None) -> dg.ExecuteInProcessResult:
     selection = selection or dg.AssetSelection.groups("entities")
     return dg.materialize(definitions.assets, selection=selection,
-                          resources={"store": store}, instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+                          resources=run_resources(store), instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
 
 
 def _stored_bytes(store: ObjectStore) -> dict[str, bytes]:

@@ -13,7 +13,7 @@ from fraud_pipeline.core.timeline import BASELINE_DAYS
 from fraud_pipeline.definitions import build_definitions, defs
 from fraud_pipeline.io.storage import ObjectStore
 from fraud_pipeline.life.funnel import STAGES
-from fraud_pipeline_tests.conftest import layer_tree, scaled
+from fraud_pipeline_tests.conftest import layer_tree, scaled, run_resources
 
 DAILY = ["card_transactions", "account_balances", "card_events", "customer_events", *STAGES]
 FRAUD = ["fraud_transactions", "fraud_episodes"]
@@ -28,7 +28,7 @@ def tiny(small_scenario):
 
 def _run(definitions, store, selection, **kwargs) -> dg.ExecuteInProcessResult:
     return dg.materialize(definitions.assets, selection=selection,
-                          resources={"store": store}, instance=dg.DagsterInstance.ephemeral(), **kwargs)
+                          resources=run_resources(store), instance=dg.DagsterInstance.ephemeral(), **kwargs)
 
 
 def _range(definitions, store, first: str, last: str, *groups: str) -> dg.ExecuteInProcessResult:
@@ -143,7 +143,7 @@ def test_every_partition_of_a_range_has_its_own_metadata(with_entities, tiny):
 
 
 def test_a_failing_day_fails_its_check_and_names_the_day(with_entities, tiny, monkeypatch):
-    from fraud_pipeline.engine import bank_day as bank
+    from fraud_pipeline.engine import ranges as bank
 
     real = bank.simulate_day
 

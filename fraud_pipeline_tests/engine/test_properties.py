@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fraud_pipeline_tests.conftest import run_resources
 from fraud_pipeline.core import schemas
 from fraud_pipeline.core.findings import Findings
 from fraud_pipeline.core.timeline import BASELINE_DAYS
@@ -318,7 +319,7 @@ def test_any_accepted_scenario_runs_through_dagster_with_every_check_passing(tmp
             (dg.AssetSelection.groups("landing") - dg.AssetSelection.assets("baseline_profile", "anomaly_schedule"),
              _range(days[-2], days[-1]))]
     for selection, tags in runs:
-        result = dg.materialize(definitions.assets, selection=selection, resources={"store": store}, tags=tags,
+        result = dg.materialize(definitions.assets, selection=selection, resources=run_resources(store), tags=tags,
                                 instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
         failed = [f"{e.asset_key.to_user_string()}.{e.check_name}: {e.description}"
                   for e in result.get_asset_check_evaluations() if not e.passed]

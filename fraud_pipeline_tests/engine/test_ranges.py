@@ -10,7 +10,7 @@ import pytest
 
 from fraud_pipeline.engine.bank_day import initial_bank_state, simulate_bank_day
 from fraud_pipeline.engine.executors import ExecutorSettings
-from fraud_pipeline.engine.ranges import ENTITIES, bank_world, ranges, simulate_days
+from fraud_pipeline.engine.ranges import ENTITIES, bank_world, ranges, run_days
 from fraud_pipeline.io.storage import ObjectStore
 from fraud_pipeline.world.entities import entity_tables
 from fraud_pipeline_tests.conftest import SMALL_POPULATION, scaled
@@ -35,7 +35,7 @@ def _stored(small, entities, root: Path, executors: list[ExecutorSettings]) -> d
     for name in ENTITIES:
         store.write_table("entities", name, entities[name], small.content_hash)
     for day, settings in zip(DAYS, executors):
-        simulate_days(small, store, [day], settings)
+        list(run_days(small, store, [day], settings))
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*"))
             if p.is_file() and not p.relative_to(root).parts[0].startswith(".")}
 

@@ -11,7 +11,7 @@ from fraud_pipeline.definitions import build_definitions
 from fraud_pipeline.engine.bank import Bank
 from fraud_pipeline.io.storage import ObjectStore
 from fraud_pipeline.scenario import ScenarioError
-from fraud_pipeline_tests.conftest import scaled
+from fraud_pipeline_tests.conftest import scaled, run_resources
 
 SMOKE = {"population": {"customers": 500, "accounts": 600, "devices": 400, "beneficiaries": 700, "merchants": 120,
                         "atms": 30},
@@ -19,7 +19,7 @@ SMOKE = {"population": {"customers": 500, "accounts": 600, "devices": 400, "bene
 
 
 def _materialize(definitions, store, selection, first: str, last: str) -> dg.ExecuteInProcessResult:
-    return dg.materialize(definitions.assets, selection=selection, resources={"store": store},
+    return dg.materialize(definitions.assets, selection=selection, resources=run_resources(store),
                           instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
                           tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last})
 
@@ -37,7 +37,7 @@ def test_a_day_without_atm_withdrawals_writes_fraud_tables_without_atm_abroad_an
     store = ObjectStore(root_url=str(tmp_path / "data"))
     definitions = build_definitions(small)
     entities = dg.materialize(definitions.assets, selection=dg.AssetSelection.groups("entities"),
-                              resources={"store": store}, instance=dg.DagsterInstance.ephemeral())
+                              resources=run_resources(store), instance=dg.DagsterInstance.ephemeral())
     assert entities.success
     result = _materialize(definitions, store, dg.AssetSelection.groups("events", "fraud"), "2026-01-01", "2026-01-02")
     assert result.success and not _failed_checks(result), _failed_checks(result)
@@ -54,7 +54,7 @@ def test_a_calendar_next_year_materialises(scenario, tmp_path):
     store = ObjectStore(root_url=str(tmp_path / "data"))
     definitions = build_definitions(ahead)
     assert dg.materialize(definitions.assets, selection=dg.AssetSelection.groups("entities"),
-                          resources={"store": store}, instance=dg.DagsterInstance.ephemeral()).success
+                          resources=run_resources(store), instance=dg.DagsterInstance.ephemeral()).success
     result = _materialize(definitions, store, dg.AssetSelection.groups("events"), "2027-01-20", "2027-01-21")
     assert result.success and not _failed_checks(result)
     assert store.read_manifest("events", "card_transactions", partition="2027-01-21")["rows"] > 0

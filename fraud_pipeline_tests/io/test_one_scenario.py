@@ -1,15 +1,17 @@
 """One storage root holds one scenario. A run of another scenario stops before it reads or writes anything, naming
 both scenarios' hashes and the two remedies — every asset, in process here; through the real CLI in test_cli."""
 
+import shutil
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import pytest
 
 from fraud_pipeline.definitions import build_definitions
-from fraud_pipeline.engine.state_store import load_state, save_state
+from fraud_pipeline.engine.state_store import load_state
 from fraud_pipeline.io.storage import ObjectStore, ScenarioMismatch
-from fraud_pipeline_tests.conftest import SMALL_POPULATION, scaled
+from fraud_pipeline_tests.conftest import SMALL_POPULATION, scaled, run_resources
 from fraud_pipeline_tests.engine.test_events import _run
 from fraud_pipeline_tests.quality.test_landing import _days
 
@@ -52,7 +54,7 @@ def test_every_asset_of_another_scenario_stops_before_reading_or_writing(root_of
     refused = []
     for assets in definitions.assets:  # every asset (a multi-asset whole), alone
         day = "2026-01-03" if assets.partitions_def is not None else None
-        result = dg.materialize(definitions.assets, selection=list(assets.keys), resources={"store": store},
+        result = dg.materialize(definitions.assets, selection=list(assets.keys), resources=run_resources(store),
                                 instance=dg.DagsterInstance.ephemeral(), partition_key=day, raise_on_error=False)
         [failure] = [event for event in result.all_events if event.is_step_failure]
         message = _messages(failure.step_failure_data.error)
@@ -75,7 +77,10 @@ def test_a_stored_state_of_another_scenario_stops_the_day_instead_of_being_recom
     state = load_state(store, a, date(2026, 1, 3))
     assert state is not None and state.day == date(2026, 1, 3)
     own = ObjectStore(root_url=str(tmp_path / "data"))
-    save_state(own, a, state)
+    for stored in [store.path("state", "bank_state", "2026-01-02"), store.manifest_path("state", "bank_state", "2026-01-02")]:
+        copied = Path(stored.replace(store.root_url, str(tmp_path / "data"), 1))
+        copied.parent.mkdir(parents=True, exist_ok=True)
+        (shutil.copytree if Path(stored).is_dir() else shutil.copyfile)(stored, copied)
     b = scaled(a, seed=a.seed + 1)
     with pytest.raises(ScenarioMismatch, match=f"scenario {a.content_hash} \\(stored\\); this run's scenario is "
                                                f"{b.content_hash}"):

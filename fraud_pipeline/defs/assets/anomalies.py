@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from fraud_pipeline.core import schemas
 from fraud_pipeline.core.timeline import BATCHES_PER_DAY, baseline_days
-from fraud_pipeline.defs import partition_metrics
+from fraud_pipeline.core import partition_metrics
 from fraud_pipeline.defs.assets.daily import (check_results, check_specs, partition_metadata, run_metadata, withheld,
                                               write_day)
 from fraud_pipeline.defs.assets.metadata import definition_metadata, materialization_metadata

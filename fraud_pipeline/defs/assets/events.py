@@ -10,16 +10,15 @@ from datetime import date, timedelta
 
 import dagster as dg
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from fraud_pipeline.core import schemas
-from fraud_pipeline.defs import partition_metrics
-from fraud_pipeline.defs.assets.daily import check_results, check_specs, run_metadata, withheld, write_day
+from fraud_pipeline.defs.assets.daily import (check_results, check_specs, partition_metadata, run_metadata,
+                                               withheld, write_day)
 from fraud_pipeline.defs.assets.metadata import definition_metadata
 from fraud_pipeline.defs.partitions import as_days
-from fraud_pipeline.engine.bank import Bank
-from fraud_pipeline.engine.state_store import load_state, save_state
-from fraud_pipeline.fraud.checks import FRAUD_CHECKS, fraud_findings
+from fraud_pipeline.engine.executors import ExecutorSettings, TaskDone
+from fraud_pipeline.engine.ranges import run_days, start_day
+from fraud_pipeline.fraud.checks import FRAUD_CHECKS
 from fraud_pipeline.io.storage import ObjectStore
 from fraud_pipeline.life.checks import (CLICKSTREAM_CHECKS, FUNNEL_CHECKS, FUNNEL_ORDER_CHECK, funnel_findings,
                                         funnel_order_findings)
@@ -40,9 +39,10 @@ CHECKS = {"card_transactions": CARD_CHECKS, "customer_events": CLICKSTREAM_CHECK
 def bank_day_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, kinds: set[str]):
     """One step per day for the account activity of the bank: genuine life and fraud, authorised and posted.
 
-    The day is simulated whole (its balances need every row), from the state the day before ended in (stored, or
-    recomputed from the latest stored state); then the selected tables are written, each day checked before it
-    is published, and the state the next day starts from is stored.
+    Each day is its fixed ranges of blocks of customers (`engine.ranges`), run where the `executor` resource says
+    (in this process, a pool of processes, or Ray) from the state the day before stored; each range writes and
+    checks its own rows, and the day's selected tables are published together — a table whose checks fail that day
+    without a manifest. The state the next day starts from is always stored.
     """
     specs = [dg.AssetSpec(name, group_name=group, description=schemas.TABLES[name].description,
                           metadata=definition_metadata(schemas.TABLES[name]), kinds=kinds,
@@ -52,49 +52,47 @@ def bank_day_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, kind
 
     @dg.multi_asset(name="bank_day", partitions_def=partitions, specs=specs, check_specs=checks, can_subset=True,
                     backfill_policy=dg.BackfillPolicy.single_run())
-    def _asset(context: dg.AssetExecutionContext, store: dg.ResourceParam[ObjectStore]):
+    def _asset(context: dg.AssetExecutionContext, store: dg.ResourceParam[ObjectStore],
+               executor: dg.ResourceParam[ExecutorSettings]):
         store.check_scenario(scenario.content_hash)  # another scenario's root: stop before reading it
         selected = {key.to_user_string() for key in context.selected_asset_keys}
-        entities = {name: store.read_table("entities", name) for name in WORLD_INPUTS}
-        bank = Bank(scenario, entities, stored_state=lambda day: load_state(store, scenario, day))
         days = as_days(context.partition_keys)
         written = {name: {} for name in DAY_TABLES}
         findings = {asset: {} for asset in CHECKS}
-        before = _day_before(store, bank, days[0])
-        for number, day in enumerate(days, start=1):
-            result = bank.day(day)
-            tables = {"card_transactions": result.transactions, "account_balances": result.account_balances,
-                      "card_events": result.card_events, "customer_events": result.customer_events,
-                      "fraud_transactions": result.fraud_transactions, "fraud_episodes": result.fraud_episodes}
-            findings["card_transactions"][day] = bank.day_findings(day)
-            findings["customer_events"][day] = bank.clickstream_findings(day)
-            findings["fraud_transactions"][day] = fraud_findings(
-                scenario, result.fraud_transactions, result.fraud_episodes, result.transactions, before[0],
-                before[1], day, result.account_balances)
-            publish = {"card_transactions": findings["card_transactions"][day],
-                       "account_balances": findings["card_transactions"][day],
-                       "card_events": findings["card_transactions"][day],
-                       "customer_events": findings["customer_events"][day],
-                       "fraud_transactions": findings["fraud_transactions"][day],
-                       "fraud_episodes": findings["fraud_transactions"][day]}
-            metrics = {"card_transactions": partition_metrics.transactions(result.transactions),
-                       "account_balances": partition_metrics.balances(result.account_balances),
-                       "card_events": partition_metrics.card_events(result.card_events),
-                       "customer_events": partition_metrics.customer_events(result.customer_events),
-                       "fraud_transactions": partition_metrics.fraud(result.fraud_transactions,
-                                                                     result.transactions.num_rows),
-                       "fraud_episodes": partition_metrics.episodes(result.fraud_episodes)}
+        context.log.info(f"bank days on the {executor.kind} executor" + (
+            "" if executor.kind == "in_process" else f" ({executor.worker_count} workers)"))
+        places: dict[str, int] = {}
+
+        def progress(done: TaskDone) -> None:
+            places[done.where] = places.get(done.where, 0) + 1
+            context.log.info(f"bank {done.label}: done in {done.seconds:.1f} s ({done.cpu_seconds:.1f} CPU s) on "
+                             f"{done.where}" + (f", attempt {done.attempt}" if (done.attempt or 1) > 1 else ""))
+
+        walked = start_day(store, scenario, days[0], executor, progress)
+        if walked:
+            context.log.info(f"bank: walked {walked} day(s) before {days[0]} from the latest stored state (their "
+                             "state only)")
+        outcomes = run_days(scenario, store, days, executor, tables=[n for n in DAY_TABLES if n in selected],
+                                 progress=progress)
+        for number, outcome in enumerate(outcomes, start=1):
+            day = outcome.day
+            for asset in CHECKS:
+                findings[asset][day] = outcome.findings[asset]
             for name in DAY_TABLES:
                 if name in selected:
-                    written[name][day] = write_day(context, store, LAYER if DAY_TABLES[name] == GROUP else FRAUD_GROUP,
-                                                   name, tables[name], scenario, day, publish[name], metrics[name])
-            save_state(store, scenario, result.state)
-            context.log.info(f"bank {day}: {result.transactions.num_rows:,} genuine rows "
-                             f"({_declined(result.transactions):,} declined), {result.fraud_transactions.num_rows:,} "
-                             f"fraud rows in {result.fraud_episodes.num_rows:,} new episodes, "
-                             f"{result.card_events.num_rows:,} card events, {result.customer_events.num_rows:,} "
-                             f"clickstream events (day {number} of {len(days)})")
-            before = (result.transactions, result.fraud_episodes)
+                    written[name][day] = outcome.written[name]
+                    partition_metadata(context, name, day, outcome.previews[name], outcome.written[name], scenario,
+                                       {**outcome.metrics[name], "file_ranges": outcome.ranges,
+                                        "blocks": outcome.blocks})
+            rows = outcome.rows
+            context.log.info(f"bank {day}: {rows['card_transactions']:,} genuine rows "
+                             f"({outcome.metrics['card_transactions']['declined_share']:.1%} declined), "
+                             f"{rows['fraud_transactions']:,} fraud rows in {rows['fraud_episodes']:,} new episodes, "
+                             f"{rows['card_events']:,} card events, {rows['customer_events']:,} clickstream events "
+                             f"from {outcome.blocks} blocks in {outcome.ranges} file ranges (day {number} of "
+                             f"{len(days)})")
+        context.log.info(f"bank days: {sum(places.values())} range tasks ran on " + ", ".join(
+            f"{where} ({count})" for where, count in sorted(places.items())))
         for name in DAY_TABLES:
             if name in selected:
                 withheld(context, name, written[name])
@@ -104,24 +102,6 @@ def bank_day_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, kind
                 yield from check_results(asset, findings[asset])
 
     return _asset
-
-
-def _declined(table: pa.Table) -> int:
-    return int(pc.sum(pc.equal(table["status"], "declined")).as_py() or 0)
-
-
-def _day_before(store: ObjectStore, bank: Bank, day: date) -> tuple[pa.Table | None, pa.Table | None]:
-    """The genuine transactions and episodes of the day before `day` (its checks read them): stored, or computed.
-    None before the calendar starts."""
-    before = day - timedelta(days=1)
-    if before < bank.scenario.start_date:
-        return None, None
-    if all(store.read_manifest(layer, name, partition=before.isoformat())
-           for layer, name in (("events", "card_transactions"), ("fraud", "fraud_episodes"))):
-        return (store.read_table("events", "card_transactions", partition=before.isoformat()),
-                store.read_table("fraud", "fraud_episodes", partition=before.isoformat()))
-    found = bank.day(before)
-    return found.transactions, found.fraud_episodes
 
 
 def web_funnel_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, kinds: set[str]):
