@@ -6,12 +6,14 @@ are CPU seconds of this process: on a shared machine the hypervisor's steal infl
 not CPU time.
 
     python -m fraud_pipeline.bench --days 3 --per-day 1000000   (days 15–17: the anomaly window)
+    python -m fraud_pipeline.bench scale --customers 20000 200000   (the block engine: see bench_scale)
 """
 
 from __future__ import annotations
 
 import argparse
 import resource
+import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -20,6 +22,7 @@ from datetime import timedelta
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from fraud_pipeline import bench_scale
 from fraud_pipeline.core.timeline import BATCHES_PER_DAY
 from fraud_pipeline.defs.assets.anomalies import LandingSources
 from fraud_pipeline.engine.bank_day import initial_bank_state, simulate_bank_day
@@ -154,6 +157,10 @@ def report(totals: dict[str, dict[str, float]], days: int, per_day: int, first_d
 
 
 def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["scale"]:  # banks of growing size on each executor: fraud_pipeline.bench_scale
+        bench_scale.main(argv[1:])
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=3)
     parser.add_argument("--per-day", type=int, default=100_000, help="card transactions a day")

@@ -156,3 +156,10 @@ def run_resources(store: ObjectStore, executor: ExecutorSettings | None = None) 
     """The resources a run of the code location's assets needs: the store, and where the bank's blocks run
     (by default one after another in the run's process, the reference)."""
     return {"store": store, "executor": executor or ExecutorSettings()}
+
+
+@pytest.fixture(scope="session")
+def small_bank(scenario) -> Scenario:
+    """Four blocks of 100 customers, two blocks a file: two ranges of blocks a day, busy transfers between blocks."""
+    return scaled(scenario, population={**SMALL_POPULATION, "block_customers": 100}, storage={"blocks_per_file": 2},
+                  card_transactions={"per_day": 2_000}, money={"p2p_rate": 0.5})

@@ -286,6 +286,25 @@ def test_a_real_cluster_names_the_task_that_always_fails(cluster, tmp_path, monk
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_the_bank_on_a_real_cluster_spreads_its_ranges_over_both_nodes_to_the_same_files(
+        cluster, small_bank, tmp_path, monkeypatch):
+    """The bank's days (two ranges of blocks a day) on the two-node cluster, as a run pointed at it by `RAY_ADDRESS`
+    executes them: every file of the store is the one the in-process run writes, and the ranges ran on both
+    nodes."""
+    from fraud_pipeline_tests.engine.test_ranges import stored_bank
+
+    nodes, _ = cluster
+    reference = stored_bank(small_bank, tmp_path / "in_process", [ExecutorSettings("in_process")] * 2)
+    monkeypatch.setenv("RAY_ADDRESS", nodes.address)
+    done: list[TaskDone] = []
+    on_cluster = stored_bank(small_bank, tmp_path / "cluster", [ExecutorSettings("ray")] * 2, done.append)
+    assert on_cluster == reference
+    assert len(done) == 4  # two days of two ranges
+    assert {node_of(report.where) for report in done} == set(node_ids(nodes.address).values())
+
+
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_losing_a_node_mid_run_reruns_its_tasks_or_names_them(cluster, tmp_path, monkeypatch):
     """The worker node is killed (every process of it, SIGKILL) as soon as a task has started there. The run then

@@ -13,16 +13,13 @@ from fraud_pipeline.engine.executors import ExecutorSettings
 from fraud_pipeline.engine.ranges import ENTITIES, bank_world, ranges, run_days
 from fraud_pipeline.io.storage import ObjectStore
 from fraud_pipeline.world.entities import entity_tables
-from fraud_pipeline_tests.conftest import SMALL_POPULATION, scaled
 
 DAYS = [date(2026, 1, 1) + timedelta(days=k) for k in range(3)]
 
 
 @pytest.fixture(scope="module")
-def small(scenario):
-    """Four blocks of 100 customers, two blocks a file: two ranges a day, busy transfers between blocks."""
-    return scaled(scenario, population={**SMALL_POPULATION, "block_customers": 100}, storage={"blocks_per_file": 2},
-                  card_transactions={"per_day": 2_000}, money={"p2p_rate": 0.5})
+def small(small_bank):
+    return small_bank
 
 
 @pytest.fixture(scope="module")
@@ -30,12 +27,18 @@ def entities(small):
     return entity_tables(small)
 
 
-def _stored(small, entities, root: Path, executors: list[ExecutorSettings]) -> dict[str, str]:
+def stored_bank(small, root: Path, executors: list[ExecutorSettings], progress=None) -> dict[str, str]:
+    """The bank's entities and a day per executor in `executors` written under `root`, day by day: every file's
+    SHA-256 by its path."""
+    return _stored(small, entity_tables(small), root, executors, progress)
+
+
+def _stored(small, entities, root: Path, executors: list[ExecutorSettings], progress=None) -> dict[str, str]:
     store = ObjectStore(root_url=str(root))
     for name in ENTITIES:
         store.write_table("entities", name, entities[name], small.content_hash)
     for day, settings in zip(DAYS, executors):
-        list(run_days(small, store, [day], settings))
+        list(run_days(small, store, [day], settings, progress=progress))
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*"))
             if p.is_file() and not p.relative_to(root).parts[0].startswith(".")}
 

@@ -1,0 +1,171 @@
+"""Benchmark of the block engine: banks of growing size, on each executor — wall and CPU seconds, peak memory, rows
+and bytes written, and the pyarrow floor of writing the same tables, in the same run.
+
+    python -m fraud_pipeline.bench scale --customers 20000 200000 --executors in_process processes:2 --days 2
+
+Each bank is a scaled copy of the scenario (`bank_of`: the population's counts times customers / 20,000, and 0.9
+customer payments a day per customer, seed 000's national density). Each measurement runs in a fresh process, so
+its peak RSS is its own: first the entities (generated and written), then the bank days (`engine.ranges.run_days`,
+from the calendar's start) on the executor named — `in_process`, `processes:N` (a pool of N) or `ray:N` (a local Ray
+of N CPUs). The peak of the days is the largest of the driver and its pool's workers (a local Ray's workers are not
+the driver's children: their peak is not measured). Then the floor: pyarrow alone writing the days' tables read
+back, with the same options. CPU seconds are the driver's and its waited children's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from fraud_pipeline.engine.executors import ExecutorSettings
+from fraud_pipeline.engine.ranges import DAY_TABLES, ENTITIES, run_days
+from fraud_pipeline.io.formats import PARQUET_OPTIONS
+from fraud_pipeline.io.storage import ObjectStore
+from fraud_pipeline.scenario import Scenario, load_scenario, with_overrides
+from fraud_pipeline.world.entities import entity_tables
+
+REFERENCE_CUSTOMERS = 20_000  # the default scenario's population, which `bank_of` scales
+PAYMENTS_PER_CUSTOMER = 0.9  # customer payments a day per customer (issue 23: a national bank's density)
+SCALED = ("customers", "accounts", "devices", "beneficiaries", "merchants", "atms", "online_merchants",
+          "foreign_merchants", "foreign_atms")
+
+
+def bank_of(scenario: Scenario, customers: int) -> Scenario:
+    """`scenario` with `customers` customers: every population count scaled by customers / 20,000 (at least 1) and
+    `card_transactions.per_day` = 0.9 per customer."""
+    factor = customers / REFERENCE_CUSTOMERS
+    population = {name: max(1, round(getattr(scenario.population, name) * factor)) for name in SCALED}
+    return with_overrides(scenario, {"population": population,
+                                     "card_transactions": {"per_day": round(PAYMENTS_PER_CUSTOMER * customers)}},
+                          f"benchmark bank of {customers:,} customers")
+
+
+def executor_of(text: str) -> ExecutorSettings:
+    """`in_process`, `processes:N` or `ray:N` as settings; ValueError naming the allowed forms otherwise."""
+    kind, _, workers = text.partition(":")
+    if kind not in ("in_process", "processes", "ray") or (workers and not workers.isdecimal()):
+        raise ValueError(f"--executors: {text!r} is not in_process, processes:N or ray:N")
+    return ExecutorSettings(kind=kind, workers=int(workers) if workers else None)
+
+
+def _usage() -> tuple[float, float, float]:
+    """CPU seconds of this process and its waited children, and the larger of their peak RSS, in MB."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime, own.ru_maxrss / 1024,
+            children.ru_maxrss / 1024)
+
+
+def entities_step(customers: int, root: str) -> dict:
+    """Generate and write the bank's entities (in this process); their CPU seconds, peak RSS and floor."""
+    scenario = bank_of(load_scenario(), customers)
+    store = ObjectStore(root_url=root)
+    started = time.perf_counter()
+    tables = entity_tables(scenario)
+    for name in ENTITIES:
+        store.write_table("entities", name, tables[name], scenario.content_hash)
+    wall = time.perf_counter() - started
+    cpu, peak, _ = _usage()
+    return {"step": "entities", "customers": customers, "wall_s": wall, "cpu_s": cpu, "peak_mb": peak,
+            "rows": sum(tables[name].num_rows for name in ENTITIES), "floor_s": _floor(tables[name] for name in ENTITIES)}
+
+
+def days_step(customers: int, root: str, days: int, executor: str) -> dict:
+    """Run the bank's first `days` days on `executor` over the stored entities; seconds, peak RSS, rows, bytes."""
+    scenario = bank_of(load_scenario(), customers)
+    store = ObjectStore(root_url=root)
+    calendar = [scenario.start_date + timedelta(days=k) for k in range(days)]
+    before = _usage()[0]
+    started = time.perf_counter()
+    outcomes = list(run_days(scenario, store, calendar, executor_of(executor)))
+    wall = time.perf_counter() - started
+    cpu, peak, children = _usage()
+    written = [w for o in outcomes for w in o.written.values()]
+    payments = sum(o.rows["card_transactions"] for o in outcomes)
+    tables = (store.read_table(*key, partition=day.isoformat()) for key in DAY_TABLES for day in calendar)
+    return {"step": "days", "customers": customers, "executor": executor, "days": days, "wall_s": wall,
+            "cpu_s": cpu - before, "peak_mb": max(peak, children), "payments": payments,
+            "rows": sum(w.rows for w in written), "bytes": sum(w.bytes for w in written),
+            "blocks": outcomes[0].blocks, "ranges": outcomes[0].ranges, "floor_s": _floor(tables)}
+
+
+def _floor(tables) -> float:
+    """CPU seconds of pyarrow alone writing `tables` to Parquet with the store's options."""
+    seconds = 0.0
+    with tempfile.TemporaryDirectory() as scratch:
+        for number, table in enumerate(tables):
+            started = time.process_time()
+            pq.write_table(table, f"{scratch}/{number}.parquet", **PARQUET_OPTIONS)
+            seconds += time.process_time() - started
+    return seconds
+
+
+def _child(*args: str) -> dict:
+    done = subprocess.run([sys.executable, "-m", "fraud_pipeline.bench_scale", *args], check=True,
+                          capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def measure(customers: list[int], executors: list[str], days: int) -> list[dict]:
+    """Every bank size on every executor, each step in its own process; the measurements in order."""
+    results = []
+    for size in customers:
+        with tempfile.TemporaryDirectory() as root:
+            results.append(_child("entities-step", str(size), root))
+            for executor in executors:
+                for stale in Path(root).glob("*"):
+                    if stale.name not in ("entities", "_manifests", ".locks"):
+                        subprocess.run(["rm", "-rf", str(stale)], check=True)
+                for stale in (Path(root) / "_manifests").glob("*"):
+                    if stale.name != "entities" and stale.is_dir():
+                        subprocess.run(["rm", "-rf", str(stale)], check=True)
+                results.append(_child("days-step", str(size), root, str(days), executor))
+    return results
+
+
+def report(results: list[dict]) -> str:
+    lines = [f"{'customers':>10} {'step':<22}{'wall s':>8}{'CPU s':>8}{'peak MB':>9}{'rows':>12}{'MB out':>8}"
+             f"{'floor s':>9}{'x floor':>8}"]
+    for r in results:
+        name = "entities" if r["step"] == "entities" else f"{r['days']} days, {r['executor']}"
+        megabytes = f"{r['bytes'] / 1e6:>8.0f}" if "bytes" in r else f"{'':>8}"
+        lines.append(f"{r['customers']:>10,} {name:<22}{r['wall_s']:>8.1f}{r['cpu_s']:>8.1f}{r['peak_mb']:>9,.0f}"
+                     f"{r['rows']:>12,}{megabytes}{r['floor_s']:>9.2f}{r['cpu_s'] / max(r['floor_s'], 1e-9):>8.2f}")
+    days = [r for r in results if r["step"] == "days"]
+    if days:
+        r = max((r for r in days if r["executor"] == "in_process"), key=lambda r: r["customers"], default=days[-1])
+        lines.append(f"cost: {r['cpu_s'] / r['payments'] * 1e6:,.0f} CPU s per million payments (with their "
+                     f"fraud, balances, card events and clickstream); {r['bytes'] / r['rows'] * 1e6 / 1e9:.3f} GB "
+                     f"per million rows written ({r['customers']:,} customers, {r['executor']})")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["entities-step"]:  # a measurement's own process (see `measure`)
+        print(json.dumps(entities_step(int(argv[1]), argv[2])))
+        return
+    if argv[:1] == ["days-step"]:
+        print(json.dumps(days_step(int(argv[1]), argv[2], int(argv[3]), argv[4])))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, nargs="+", default=[20_000, 100_000])
+    parser.add_argument("--executors", nargs="+", default=["in_process", "processes:2"],
+                        help="in_process, processes:N or ray:N")
+    parser.add_argument("--days", type=int, default=2)
+    args = parser.parse_args(argv)
+    for executor in args.executors:
+        executor_of(executor)
+    print(report(measure(args.customers, args.executors, args.days)))
+
+
+if __name__ == "__main__":
+    main()
