@@ -21,6 +21,7 @@ from fraud_pipeline.core.rows import Rows, concat
 from fraud_pipeline.engine.blocks import block_world
 from fraud_pipeline.engine.day import Day, card_tables, simulate_day
 from fraud_pipeline.money.state import State, initial_state
+from fraud_pipeline.scenario import Scenario
 from fraud_pipeline.world.build import World
 
 BLOCK = "block"  # the column that says which block a stored state row belongs to
@@ -88,7 +89,7 @@ def simulate_bank_day(world: World, state: BankState, day: date) -> BankDay:
     inbox = _route([d.outbox for d in days], worlds, world)
     next_blocks = [replace(d.state, pending=concat([d.state.pending, credits])) for d, credits in zip(days, inbox)]
     cards = [card_tables(w, d.state) for w, d in zip(worlds, days)]
-    groups = file_ranges(world)
+    groups = file_ranges(world.scenario)
     merged = {f.name: pa.concat_tables([merge_blocks(f.name, [getattr(d, f.name) for d in days[first:end]])
                                         for first, end in groups])
               for f in fields(Day) if f.name not in ("state", "outbox")}
@@ -96,10 +97,13 @@ def simulate_bank_day(world: World, state: BankState, day: date) -> BankDay:
                    state=BankState(day=day + timedelta(days=1), blocks=next_blocks))
 
 
-def file_ranges(world: World) -> list[tuple[int, int]]:
-    """The bank's fixed ranges of blocks, `storage.blocks_per_file` each (the last may be short): a part file each."""
-    per = world.scenario.storage.blocks_per_file
-    return [(first, min(first + per, world.n_blocks)) for first in range(0, world.n_blocks, per)]
+def file_ranges(scenario: Scenario) -> list[tuple[int, int]]:
+    """The bank's fixed ranges of blocks as (first, one past the last): `storage.blocks_per_file` blocks each (the
+    last may be short) of `population.block_customers` customers each. A part file each, known from the scenario
+    alone (the driver of a day never builds the bank's world)."""
+    blocks = max(1, -(-scenario.population.customers // scenario.population.block_customers))
+    per = scenario.storage.blocks_per_file
+    return [(first, min(first + per, blocks)) for first in range(0, blocks, per)]
 
 
 def merge_blocks(name: str, tables: list[pa.Table]) -> pa.Table:

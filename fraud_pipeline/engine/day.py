@@ -57,7 +57,7 @@ class Day:
 def simulate_day(world: World, state: State, day: date) -> Day:
     if state.day != day:
         raise ValueError(f"the state is the start of {state.day}, not of {day}")
-    start, end = day_start_ms(day), day_start_ms(day) + MS_PER_DAY
+    end = day_start_ms(day) + MS_PER_DAY
     genuine = genuine_day(world, day)
     attempted = fraud.fraud_day(world, state, day, genuine)
     others = concat([state.pending, genuine, repayments(world, state, day), sweeps(world, state, day)])

@@ -74,11 +74,6 @@ class RangeTask:
         return f"b{self.first:06d}-b{self.end - 1:06d}.parquet"
 
 
-def ranges(world: World) -> list[tuple[int, int]]:
-    """The bank's fixed ranges of blocks, `storage.blocks_per_file` each (the last may be short)."""
-    return file_ranges(world)
-
-
 _BANKS: dict[str, tuple[dict[str, pa.Table], World]] = {}  # per process: the stored entities and the bank's world
 
 
@@ -244,11 +239,10 @@ def run_days(scenario: Scenario, store: ObjectStore, days: Sequence[date], setti
     fail on a day is written without a manifest that day. Needs the entity tables in `store`. A generator: each day
     runs when it is asked for, and is yielded once published; raises TaskFailed naming the ranges that kept failing (that day's tables then keep no
     manifest)."""
-    bank = bank_world(scenario, store)
     names = tuple(name for _, name in DAY_TABLES if tables is None or name in tables)
     for day in days:
         tasks = [RangeTask(scenario, store.root_url, store.endpoint_url, day, first, end, names)
-                 for first, end in ranges(bank)]
+                 for first, end in file_ranges(scenario)]
         partition = day.isoformat()
         keys = [*(key for key in DAY_TABLES if key[1] in names), STATE, OUTBOX]
         with contextlib.ExitStack() as stack:
@@ -275,4 +269,4 @@ def run_days(scenario: Scenario, store: ObjectStore, days: Sequence[date], setti
                                   for _, name in DAY_TABLES},
                          previews={name: pa.concat_tables([r.previews[name] for r in results]).slice(0, PREVIEW_ROWS)
                                    for _, name in DAY_TABLES},
-                         rows=rows, ranges=len(tasks), blocks=bank.n_blocks)
+                         rows=rows, ranges=len(tasks), blocks=tasks[-1].end)

@@ -8,9 +8,9 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from fraud_pipeline.engine.bank_day import initial_bank_state, simulate_bank_day
+from fraud_pipeline.engine.bank_day import file_ranges, initial_bank_state, simulate_bank_day
 from fraud_pipeline.engine.executors import ExecutorSettings
-from fraud_pipeline.engine.ranges import ENTITIES, bank_world, ranges, run_days
+from fraud_pipeline.engine.ranges import ENTITIES, bank_world, run_days
 from fraud_pipeline.io.storage import ObjectStore
 from fraud_pipeline.world.entities import entity_tables
 
@@ -63,7 +63,7 @@ def test_the_ranges_hold_the_rows_of_the_bank_in_memory(small, entities, referen
     root, _ = reference
     store = ObjectStore(root_url=str(root))
     bank = bank_world(small, store)
-    assert ranges(bank) == [(0, 2), (2, 4)]
+    assert file_ranges(small) == [(0, 2), (2, 4)] and bank.n_blocks == 4
     state = initial_bank_state(bank)
     for day in DAYS:
         found = simulate_bank_day(bank, state, day)
