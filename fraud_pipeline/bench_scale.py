@@ -39,12 +39,14 @@ SCALED = ("customers", "accounts", "devices", "beneficiaries", "merchants", "atm
           "foreign_merchants", "foreign_atms")
 
 
-def bank_of(scenario: Scenario, customers: int) -> Scenario:
+def bank_of(scenario: Scenario, customers: int, blocks_per_file: int | None = None) -> Scenario:
     """`scenario` with `customers` customers: every population count scaled by customers / 20,000 (at least 1) and
-    `card_transactions.per_day` = 0.9 per customer."""
+    `card_transactions.per_day` = 0.9 per customer; `blocks_per_file` if given (fewer blocks a file: more tasks a
+    day, to measure parallel work on a bank smaller than national)."""
     factor = customers / REFERENCE_CUSTOMERS
     population = {name: max(1, round(getattr(scenario.population, name) * factor)) for name in SCALED}
-    return with_overrides(scenario, {"population": population,
+    storage = {"blocks_per_file": blocks_per_file} if blocks_per_file else {}
+    return with_overrides(scenario, {"population": population, "storage": storage,
                                      "card_transactions": {"per_day": round(PAYMENTS_PER_CUSTOMER * customers)}},
                           f"benchmark bank of {customers:,} customers")
 
@@ -64,9 +66,9 @@ def _usage() -> tuple[float, float, float]:
             children.ru_maxrss / 1024)
 
 
-def entities_step(customers: int, root: str) -> dict:
+def entities_step(customers: int, root: str, blocks_per_file: int | None) -> dict:
     """Generate and write the bank's entities (in this process); their CPU seconds, peak RSS and floor."""
-    scenario = bank_of(load_scenario(), customers)
+    scenario = bank_of(load_scenario(), customers, blocks_per_file)
     store = ObjectStore(root_url=root)
     started = time.perf_counter()
     tables = entity_tables(scenario)
@@ -78,9 +80,9 @@ def entities_step(customers: int, root: str) -> dict:
             "rows": sum(tables[name].num_rows for name in ENTITIES), "floor_s": _floor(tables[name] for name in ENTITIES)}
 
 
-def days_step(customers: int, root: str, days: int, executor: str) -> dict:
+def days_step(customers: int, root: str, days: int, executor: str, blocks_per_file: int | None) -> dict:
     """Run the bank's first `days` days on `executor` over the stored entities; seconds, peak RSS, rows, bytes."""
-    scenario = bank_of(load_scenario(), customers)
+    scenario = bank_of(load_scenario(), customers, blocks_per_file)
     store = ObjectStore(root_url=root)
     calendar = [scenario.start_date + timedelta(days=k) for k in range(days)]
     before = _usage()[0]
@@ -114,12 +116,13 @@ def _child(*args: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def measure(customers: list[int], executors: list[str], days: int) -> list[dict]:
+def measure(customers: list[int], executors: list[str], days: int, blocks_per_file: int | None = None) -> list[dict]:
     """Every bank size on every executor, each step in its own process; the measurements in order."""
     results = []
     for size in customers:
         with tempfile.TemporaryDirectory() as root:
-            results.append(_child("entities-step", str(size), root))
+            per_file = str(blocks_per_file or 0)
+            results.append(_child("entities-step", str(size), root, per_file))
             for executor in executors:
                 for stale in Path(root).glob("*"):
                     if stale.name not in ("entities", "_manifests", ".locks"):
@@ -127,7 +130,7 @@ def measure(customers: list[int], executors: list[str], days: int) -> list[dict]
                 for stale in (Path(root) / "_manifests").glob("*"):
                     if stale.name != "entities" and stale.is_dir():
                         subprocess.run(["rm", "-rf", str(stale)], check=True)
-                results.append(_child("days-step", str(size), root, str(days), executor))
+                results.append(_child("days-step", str(size), root, str(days), executor, per_file))
     return results
 
 
@@ -135,7 +138,7 @@ def report(results: list[dict]) -> str:
     lines = [f"{'customers':>10} {'step':<22}{'wall s':>8}{'CPU s':>8}{'peak MB':>9}{'rows':>12}{'MB out':>8}"
              f"{'floor s':>9}{'x floor':>8}"]
     for r in results:
-        name = "entities" if r["step"] == "entities" else f"{r['days']} days, {r['executor']}"
+        name = "entities" if r["step"] == "entities" else f"{r['days']} days, {r['executor']}, {r['ranges']} r"
         megabytes = f"{r['bytes'] / 1e6:>8.0f}" if "bytes" in r else f"{'':>8}"
         lines.append(f"{r['customers']:>10,} {name:<22}{r['wall_s']:>8.1f}{r['cpu_s']:>8.1f}{r['peak_mb']:>9,.0f}"
                      f"{r['rows']:>12,}{megabytes}{r['floor_s']:>9.2f}{r['cpu_s'] / max(r['floor_s'], 1e-9):>8.2f}")
@@ -151,20 +154,21 @@ def report(results: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["entities-step"]:  # a measurement's own process (see `measure`)
-        print(json.dumps(entities_step(int(argv[1]), argv[2])))
+        print(json.dumps(entities_step(int(argv[1]), argv[2], int(argv[3]) or None)))
         return
     if argv[:1] == ["days-step"]:
-        print(json.dumps(days_step(int(argv[1]), argv[2], int(argv[3]), argv[4])))
+        print(json.dumps(days_step(int(argv[1]), argv[2], int(argv[3]), argv[4], int(argv[5]) or None)))
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, nargs="+", default=[20_000, 100_000])
     parser.add_argument("--executors", nargs="+", default=["in_process", "processes:2"],
                         help="in_process, processes:N or ray:N")
     parser.add_argument("--days", type=int, default=2)
+    parser.add_argument("--blocks-per-file", type=int, help="storage.blocks_per_file (default: the scenario's)")
     args = parser.parse_args(argv)
     for executor in args.executors:
         executor_of(executor)
-    print(report(measure(args.customers, args.executors, args.days)))
+    print(report(measure(args.customers, args.executors, args.days, args.blocks_per_file)))
 
 
 if __name__ == "__main__":

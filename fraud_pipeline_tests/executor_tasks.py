@@ -110,3 +110,9 @@ def block_tasks(folder: str | Path, blocks: int = 16, per_task: int = 4, trouble
     """`blocks` blocks in tasks of `per_task` each; `trouble` {first block: trouble} for the tasks that have some."""
     return [BlockTask(first, min(first + per_task, blocks) - 1, str(folder), trouble=(trouble or {}).get(first),
                       sleep=sleep) for first in range(0, blocks, per_task)]
+
+
+def process_of(seconds: float) -> int:
+    """A task that holds its worker for `seconds` and says which process it ran in."""
+    time.sleep(seconds)
+    return os.getpid()

@@ -11,16 +11,18 @@ naming the tasks that kept failing. The executor is chosen by `FRAUD_PIPELINE_EX
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from fraud_pipeline.engine.process_pool import run_in_pool
-from fraud_pipeline.engine.ray_tasks import run_on_ray
+from fraud_pipeline.engine.process_pool import pool_session, run_in_pool
+from fraud_pipeline.engine.ray_tasks import ray_session, run_on_ray
 from fraud_pipeline.engine.tasks import LOG, TaskDone, TaskFailed, attempt, check_tasks
 
-__all__ = ["ExecutorSettings", "TaskDone", "TaskFailed", "available_cpus", "run_tasks", "settings_from_environment"]
+__all__ = ["ExecutorSettings", "TaskDone", "TaskFailed", "available_cpus", "executor_session", "run_tasks",
+           "settings_from_environment"]
 
 KINDS = ("in_process", "processes", "ray")
 EXECUTOR_VARIABLE = "FRAUD_PIPELINE_EXECUTOR"
@@ -82,6 +84,21 @@ def settings_from_environment(environ: Mapping[str, str] = os.environ) -> Execut
     kind = (environ.get(EXECUTOR_VARIABLE) or "").strip() or "in_process"
     workers = (environ.get(WORKERS_VARIABLE) or "").strip() or None
     return ExecutorSettings(kind=check_kind(kind), workers=check_workers(workers) or available_cpus())
+
+
+@contextlib.contextmanager
+def executor_session(settings: ExecutorSettings) -> Iterator[str]:
+    """Keep the executor's workers between the `run_tasks` calls of the block — a pool of processes, or the
+    connection to Ray (a local Ray started once) — so a run's days reuse them and what they cached; yields a
+    description of where tasks run, for the log. Without a session each call starts and stops its own."""
+    if settings.kind == "processes":
+        with pool_session(settings.worker_count):
+            yield f"a pool of {settings.worker_count} local processes"
+    elif settings.kind == "ray":
+        with ray_session(settings.worker_count) as where:
+            yield where
+    else:
+        yield "this process"
 
 
 def run_tasks(function: Callable[[Any], Any], tasks: Sequence, labels: Sequence[str], settings: ExecutorSettings,

@@ -11,9 +11,11 @@ when retried. Tasks the pool held but had not started are resubmitted without co
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.connection import Connection
@@ -40,6 +42,43 @@ def _pool_attempt(function: Callable[[Any], Any], task: Any, index: int) -> Atte
     return attempt(function, task)
 
 
+@dataclass
+class _KeptPool:
+    """A pool kept between `run_in_pool` calls (`pool_session`), with the pipe its workers announce tasks on."""
+
+    workers: int
+    context: multiprocessing.context.BaseContext
+    starts: Connection
+    announce: Connection
+    pool: ProcessPoolExecutor | None = None
+
+
+_kept: _KeptPool | None = None
+
+
+@contextlib.contextmanager
+def pool_session(workers: int) -> Iterator[None]:
+    """Every `run_in_pool` call of `workers` workers in the block uses one pool, kept alive between calls (a run's
+    days one after another: its workers keep what they cached — the bank's world — from day to day); a pool a dead
+    worker broke is replaced as in a single call. Nested: the outer session's pool is used. The pool is shut down
+    when the block ends."""
+    global _kept
+    if _kept is not None:
+        yield
+        return
+    context = multiprocessing.get_context("spawn")
+    starts, announce = context.Pipe(duplex=False)
+    _kept = _KeptPool(workers, context, starts, announce)
+    try:
+        yield
+    finally:
+        kept, _kept = _kept, None
+        if kept.pool is not None:
+            kept.pool.shutdown(wait=True, cancel_futures=True)
+        starts.close()
+        announce.close()
+
+
 def run_in_pool(function: Callable[[Any], Any], tasks: Sequence, labels: Sequence[str], workers: int,
                 retries: int, progress: Callable[[TaskDone], None] | None) -> list:
     """The results of `function(task)` in task order, on up to `workers` spawned processes. Raises TaskFailed
@@ -51,16 +90,22 @@ def run_in_pool(function: Callable[[Any], Any], tasks: Sequence, labels: Sequenc
     alone: set[int] = set()  # running when a worker died: run one at a time until they finish
     failures: dict[int, BaseException] = {}
     running: dict[Future, int] = {}
-    context = multiprocessing.get_context("spawn")
-    starts, announce = context.Pipe(duplex=False)
+    kept = _kept if _kept is not None and _kept.workers == workers else None
+    if kept is not None:
+        context, starts, announce, pool = kept.context, kept.starts, kept.announce, kept.pool
+        while starts.poll():  # nothing of an earlier call is still running: drop what it left unread
+            starts.recv_bytes()
+    else:
+        context = multiprocessing.get_context("spawn")
+        starts, announce = context.Pipe(duplex=False)
+        pool = None
     started: set[int] = set()  # announced and not finished
     idle_deaths = 0  # pools broken in a row before any of their tasks started
-    pool: ProcessPoolExecutor | None = None
     try:
         while running or (waiting and not failures):
             if pool is None:
-                pool = ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=context,
-                                           initializer=_listen, initargs=(announce,))
+                pool = ProcessPoolExecutor(max_workers=workers if kept else min(workers, len(tasks)),
+                                           mp_context=context, initializer=_listen, initargs=(announce,))
             room = (1 if alone else workers) - len(running)
             while room > 0 and waiting and not failures:
                 index = next((i for i in waiting if i in alone), None) if alone else waiting[0]
@@ -119,10 +164,13 @@ def run_in_pool(function: Callable[[Any], Any], tasks: Sequence, labels: Sequenc
             pool = None
         raise
     finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
-        starts.close()
-        announce.close()
+        if kept is not None:
+            kept.pool = pool  # stays for the session's next call (None when stopped or broken)
+        else:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+            starts.close()
+            announce.close()
     if failures:
         first = failures[min(failures)]
         raise TaskFailed({labels[i]: failures[i] for i in sorted(failures)}, {labels[i]: attempts[i] for i in failures},

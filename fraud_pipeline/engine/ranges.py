@@ -30,7 +30,7 @@ from fraud_pipeline.core.rows import Rows, concat
 from fraud_pipeline.engine.bank_day import BLOCK, file_ranges, merge_blocks
 from fraud_pipeline.engine.blocks import block_world
 from fraud_pipeline.engine.day import Day, card_tables, simulate_day
-from fraud_pipeline.engine.executors import ExecutorSettings, TaskDone, run_tasks
+from fraud_pipeline.engine.executors import ExecutorSettings, TaskDone, executor_session, run_tasks
 from fraud_pipeline.fraud.checks import part_findings, rate_counts, rate_findings
 from fraud_pipeline.io.parts import PartRecord
 from fraud_pipeline.io.storage import ObjectStore, ScenarioMismatch, WrittenTable
@@ -231,42 +231,48 @@ class DayOutcome:
 
 
 def run_days(scenario: Scenario, store: ObjectStore, days: Sequence[date], settings: ExecutorSettings,
-                  tables: Sequence[str] | None = None,
-                  progress: Callable[[TaskDone], None] | None = None) -> Iterator[DayOutcome]:
+             tables: Sequence[str] | None = None,
+             progress: Callable[[TaskDone], None] | None = None) -> Iterator[DayOutcome]:
     """The bank's `days` (consecutive, from a stored state or the calendar's start), each day's ranges run where
-    `settings` says, checked, and published together; `tables`: the day's tables to write (names of DAY_TABLES'
-    tables; default all) — the state the next day starts from is always written. A table whose blocking checks
-    fail on a day is written without a manifest that day. Needs the entity tables in `store`. A generator: each day
-    runs when it is asked for, and is yielded once published; raises TaskFailed naming the ranges that kept failing (that day's tables then keep no
-    manifest)."""
+    `settings` says (its workers kept from day to day), checked, and published together; `tables`: the day's tables
+    to write (names of DAY_TABLES' tables; default all) — the state the next day starts from is always written. A
+    table whose blocking checks fail on a day is written without a manifest that day. Needs the entity tables in
+    `store`. A generator: each day runs when it is asked for and is yielded once published. Raises TaskFailed
+    naming the ranges that kept failing (that day's tables then keep no manifest)."""
     names = tuple(name for _, name in DAY_TABLES if tables is None or name in tables)
-    for day in days:
-        tasks = [RangeTask(scenario, store.root_url, store.endpoint_url, day, first, end, names)
-                 for first, end in file_ranges(scenario)]
-        partition = day.isoformat()
-        keys = [*(key for key in DAY_TABLES if key[1] in names), STATE, OUTBOX]
-        with contextlib.ExitStack() as stack:
-            batches = {key: stack.enter_context(store.writing(*key, partition, scenario.content_hash)) for key in keys}
-            results = run_tasks(run_range, tasks, [t.label for t in tasks], settings, progress=progress)
-            findings = {asset: merged([r.findings[asset] for r in results]) for asset in CHECKED}
-            counts = {key: sum(r.rate_counts[key] for r in results) for key in results[0].rate_counts}
-            findings["fraud_transactions"] = {"fraud_rate_within_tolerance": rate_findings(scenario, day, counts),
-                                              **findings["fraud_transactions"]}
-            verdict = {name: passed(findings[asset]) for asset, checked in CHECKED.items() for name in checked}
-            written = {}
-            for key, batch in batches.items():
-                if key == STATE:
-                    batch.publish([r.records[(STATE[0], f"{STATE[1]}:{kind}")]
-                                   for kind in (*STATE_KINDS, *CHECK_KINDS) for r in results])
-                elif key == OUTBOX:
-                    batch.publish([r.records[key] for r in results])
-                else:
-                    written[key[1]] = batch.publish([r.records[key] for r in results], publish=verdict[key[1]])
-        rows = {name: sum(r.rows[name] for r in results) for _, name in DAY_TABLES}
-        yield DayOutcome(day=day, written=written, findings=findings,
-                         metrics={name: partition_metrics.day_metrics(name, [r.tallies[name] for r in results],
-                                                                        rows["card_transactions"])
-                                  for _, name in DAY_TABLES},
-                         previews={name: pa.concat_tables([r.previews[name] for r in results]).slice(0, PREVIEW_ROWS)
-                                   for _, name in DAY_TABLES},
-                         rows=rows, ranges=len(tasks), blocks=tasks[-1].end)
+    with executor_session(settings):
+        for day in days:
+            yield _run_day(scenario, store, day, names, settings, progress)
+
+
+def _run_day(scenario: Scenario, store: ObjectStore, day: date, names: tuple[str, ...], settings: ExecutorSettings,
+             progress: Callable[[TaskDone], None] | None) -> DayOutcome:
+    tasks = [RangeTask(scenario, store.root_url, store.endpoint_url, day, first, end, names)
+             for first, end in file_ranges(scenario)]
+    partition = day.isoformat()
+    keys = [*(key for key in DAY_TABLES if key[1] in names), STATE, OUTBOX]
+    with contextlib.ExitStack() as stack:
+        batches = {key: stack.enter_context(store.writing(*key, partition, scenario.content_hash)) for key in keys}
+        results = run_tasks(run_range, tasks, [t.label for t in tasks], settings, progress=progress)
+        findings = {asset: merged([r.findings[asset] for r in results]) for asset in CHECKED}
+        counts = {key: sum(r.rate_counts[key] for r in results) for key in results[0].rate_counts}
+        findings["fraud_transactions"] = {"fraud_rate_within_tolerance": rate_findings(scenario, day, counts),
+                                          **findings["fraud_transactions"]}
+        verdict = {name: passed(findings[asset]) for asset, checked in CHECKED.items() for name in checked}
+        written = {}
+        for key, batch in batches.items():
+            if key == STATE:
+                batch.publish([r.records[(STATE[0], f"{STATE[1]}:{kind}")]
+                               for kind in (*STATE_KINDS, *CHECK_KINDS) for r in results])
+            elif key == OUTBOX:
+                batch.publish([r.records[key] for r in results])
+            else:
+                written[key[1]] = batch.publish([r.records[key] for r in results], publish=verdict[key[1]])
+    rows = {name: sum(r.rows[name] for r in results) for _, name in DAY_TABLES}
+    return DayOutcome(day=day, written=written, findings=findings,
+                      metrics={name: partition_metrics.day_metrics(name, [r.tallies[name] for r in results],
+                                                                   rows["card_transactions"])
+                               for _, name in DAY_TABLES},
+                      previews={name: pa.concat_tables([r.previews[name] for r in results]).slice(0, PREVIEW_ROWS)
+                                for _, name in DAY_TABLES},
+                      rows=rows, ranges=len(tasks), blocks=tasks[-1].end)

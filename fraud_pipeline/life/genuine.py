@@ -700,7 +700,7 @@ def income(world: World, day: date) -> Rows:
 def bills(world: World, day: date) -> Rows:
     """Debit orders processed today: each salary account's bills, a fixed amount each month, some days after payday
     (on business days)."""
-    s, rng = world.scenario, rng_for(world, day)
+    rng = rng_for(world, day)
     b = world.bills
     account = b["account"].to_numpy()
     due = due_today(world, day)[world.schedule[world.account_customer[account]], b["offset"].to_numpy()]

@@ -20,11 +20,12 @@ from fraud_pipeline.engine.executors import (
     TaskDone,
     TaskFailed,
     available_cpus,
+    executor_session,
     run_tasks,
     settings_from_environment,
 )
 from fraud_pipeline.engine.process_pool import WorkerDied
-from fraud_pipeline_tests.executor_tasks import block_tasks, files, run_blocks, runs
+from fraud_pipeline_tests.executor_tasks import block_tasks, files, process_of, run_blocks, runs
 
 LOCAL_KINDS = [ExecutorSettings("in_process"), ExecutorSettings("processes", 1), ExecutorSettings("processes", 2)]
 
@@ -343,3 +344,18 @@ def test_losing_a_node_mid_run_reruns_its_tasks_or_names_them(cluster, tmp_path,
         assert outcome == [dict(result) for result in expected]
         assert all(lost_node not in report.where for report in done if tasks[report.index].first in started_there)
         assert {report.index for report in done} == set(range(len(tasks)))
+
+
+def test_a_session_keeps_its_pool_of_processes_between_calls():
+    """A run's days are one `run_tasks` call each: in a session they run on the same worker processes (which keep
+    what they cached, the bank's world), and without one each call has its own."""
+    settings = ExecutorSettings("processes", 2)
+    labels = ["a", "b", "c", "d"]
+    with executor_session(settings) as where:
+        first = set(run_tasks(process_of, [0.3] * 4, labels, settings))
+        second = set(run_tasks(process_of, [0.3] * 4, labels, settings))
+    assert where == "a pool of 2 local processes"
+    kept = first | second
+    assert len(kept) <= 2 and os.getpid() not in kept  # the two calls ran on one pool of two (a new one: new pids)
+    alone = set(run_tasks(process_of, [0.3] * 4, labels, settings))
+    assert alone and not alone & kept  # without a session, a pool of its own: other processes

@@ -16,7 +16,7 @@ from fraud_pipeline.defs.assets.daily import (check_results, check_specs, partit
                                                withheld, write_day)
 from fraud_pipeline.defs.assets.metadata import definition_metadata
 from fraud_pipeline.defs.partitions import as_days
-from fraud_pipeline.engine.executors import ExecutorSettings, TaskDone
+from fraud_pipeline.engine.executors import ExecutorSettings, TaskDone, executor_session
 from fraud_pipeline.engine.ranges import run_days, start_day
 from fraud_pipeline.fraud.checks import FRAUD_CHECKS
 from fraud_pipeline.io.storage import ObjectStore
@@ -59,8 +59,6 @@ def bank_day_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, kind
         days = as_days(context.partition_keys)
         written = {name: {} for name in DAY_TABLES}
         findings = {asset: {} for asset in CHECKS}
-        context.log.info(f"bank days on the {executor.kind} executor" + (
-            "" if executor.kind == "in_process" else f" ({executor.worker_count} workers)"))
         places: dict[str, int] = {}
 
         def progress(done: TaskDone) -> None:
@@ -68,29 +66,13 @@ def bank_day_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, kind
             context.log.info(f"bank {done.label}: done in {done.seconds:.1f} s ({done.cpu_seconds:.1f} CPU s) on "
                              f"{done.where}" + (f", attempt {done.attempt}" if (done.attempt or 1) > 1 else ""))
 
-        walked = start_day(store, scenario, days[0], executor, progress)
-        if walked:
-            context.log.info(f"bank: walked {walked} day(s) before {days[0]} from the latest stored state (their "
-                             "state only)")
-        outcomes = run_days(scenario, store, days, executor, tables=[n for n in DAY_TABLES if n in selected],
-                                 progress=progress)
-        for number, outcome in enumerate(outcomes, start=1):
-            day = outcome.day
-            for asset in CHECKS:
-                findings[asset][day] = outcome.findings[asset]
-            for name in DAY_TABLES:
-                if name in selected:
-                    written[name][day] = outcome.written[name]
-                    partition_metadata(context, name, day, outcome.previews[name], outcome.written[name], scenario,
-                                       {**outcome.metrics[name], "file_ranges": outcome.ranges,
-                                        "blocks": outcome.blocks})
-            rows = outcome.rows
-            context.log.info(f"bank {day}: {rows['card_transactions']:,} genuine rows "
-                             f"({outcome.metrics['card_transactions']['declined_share']:.1%} declined), "
-                             f"{rows['fraud_transactions']:,} fraud rows in {rows['fraud_episodes']:,} new episodes, "
-                             f"{rows['card_events']:,} card events, {rows['customer_events']:,} clickstream events "
-                             f"from {outcome.blocks} blocks in {outcome.ranges} file ranges (day {number} of "
-                             f"{len(days)})")
+        with executor_session(executor) as where:
+            context.log.info(f"bank days on the {executor.kind} executor: {where}")
+            walked = start_day(store, scenario, days[0], executor, progress)
+            if walked:
+                context.log.info(f"bank: walked {walked} day(s) before {days[0]} from the latest stored state (their "
+                                 "state only)")
+            _days(context, scenario, store, days, executor, selected, progress, written, findings)
         context.log.info(f"bank days: {sum(places.values())} range tasks ran on " + ", ".join(
             f"{where} ({count})" for where, count in sorted(places.items())))
         for name in DAY_TABLES:
@@ -102,6 +84,31 @@ def bank_day_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, kind
                 yield from check_results(asset, findings[asset])
 
     return _asset
+
+
+def _days(context: dg.AssetExecutionContext, scenario: Scenario, store: ObjectStore, days: list[date],
+          executor: ExecutorSettings, selected: set[str], progress, written: dict, findings: dict):
+    """Run the days, logging each and giving each selected partition its metadata; fills `written` (per table and
+    day) and `findings` (per asset and day)."""
+    outcomes = run_days(scenario, store, days, executor, tables=[n for n in DAY_TABLES if n in selected],
+                        progress=progress)
+    for number, outcome in enumerate(outcomes, start=1):
+        day = outcome.day
+        for asset in CHECKS:
+            findings[asset][day] = outcome.findings[asset]
+        for name in DAY_TABLES:
+            if name in selected:
+                written[name][day] = outcome.written[name]
+                partition_metadata(context, name, day, outcome.previews[name], outcome.written[name], scenario,
+                                   {**outcome.metrics[name], "file_ranges": outcome.ranges,
+                                    "blocks": outcome.blocks})
+        rows = outcome.rows
+        context.log.info(f"bank {day}: {rows['card_transactions']:,} genuine rows "
+                         f"({outcome.metrics['card_transactions']['declined_share']:.1%} declined), "
+                         f"{rows['fraud_transactions']:,} fraud rows in {rows['fraud_episodes']:,} new episodes, "
+                         f"{rows['card_events']:,} card events, {rows['customer_events']:,} clickstream events "
+                         f"from {outcome.blocks} blocks in {outcome.ranges} file ranges (day {number} of "
+                         f"{len(days)})")
 
 
 def web_funnel_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, kinds: set[str]):
