@@ -122,12 +122,13 @@ def episode_share(world) -> float:
 
 
 def rings(world) -> dict:
-    """The rings' devices, addresses and mule payees (fixed by the seed)."""
+    """The rings' devices, addresses and mule payees (fixed by the seed). `devices`: (copies, rings, devices.max)
+    device rows, one copy unless the bank has more blocks than the rings have devices (`DevicePlan.ring_replicas`)."""
     key = ("rings",)
     if key not in world.caches:
         r = world.scenario.fraud.rings
         rng = stream(world.scenario.seed, "fraud", "rings")
-        devices = world.devices.ring_devices.reshape(r.count, r.devices.max)
+        devices = world.devices.ring_devices.reshape(world.devices.ring_replicas, r.count, r.devices.max)
         count = {name: rng.integers(getattr(r, name).min, getattr(r, name).max + 1, r.count)
                  for name in ("devices", "ips", "mules")}
         individuals = np.flatnonzero(np.isin(world.beneficiary_type, ["individual", "crypto"]))
@@ -137,13 +138,50 @@ def rings(world) -> dict:
     return world.caches[key]
 
 
-def _ring_device_and_ip(world, rng: np.random.Generator, ring: np.ndarray, vpn_share: float = 0.5):
+def rings_on(world, day: date) -> np.ndarray:
+    """The rings this world's block works with on `day`, as (copy, ring) rows of `rings(world)["devices"]`. A ring
+    works one block's stolen cards a day, from all its devices: the day's keyed shuffle of the rings (the same in
+    every block, read from nothing but the seed and the day) deals them out to the blocks in turn, so each block
+    holds the same number of them (give or take one; at least one: `DevicePlan.ring_replicas`) and no ring device
+    opens web sessions for two blocks on one day — a block's day never sees another's, so two blocks on one device
+    at one shop would be two sessions of one visit. Over the days every ring works every block."""
+    copies, count = rings(world)["devices"].shape[:2]
+    order = stream(world.scenario.seed, "fraud", "ring_days", day.isoformat()).permutation(copies * count)
+    held = order[np.arange(len(order)) % world.n_blocks == world.block_number]
+    return np.stack([held // count, held % count], axis=1)
+
+
+def _ring_device_and_ip(world, rng: np.random.Generator, ring: np.ndarray, vpn_share: float = 0.5,
+                        copy: np.ndarray | None = None):
+    """A device and IP address of ring `ring`, per row: one of the ring's devices (of copy `copy`, or of any)."""
     found = rings(world)
     n = len(ring)
-    device = found["devices"][ring, (rng.random(n) * found["count"]["devices"][ring]).astype(np.int64)]
+    copies = found["devices"].shape[0]
+    per_ring = found["count"]["devices"][ring]
+    slot = (rng.random(n) * per_ring * (1 if copy is not None else copies)).astype(np.int64)
+    device = found["devices"][slot // per_ring if copy is None else copy, ring, slot % per_ring]
     own_ip = found["ips"][ring, (rng.random(n) * found["count"]["ips"][ring]).astype(np.int64)]
     vpn = world.vpn_ips[rng.integers(0, len(world.vpn_ips), n)]
     return device, np.where(rng.random(n) < vpn_share, vpn, own_ip)
+
+
+def _held_rings(world, rng: np.random.Generator, day: date, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """A ring for each of `n` episodes, uniformly among those the block works with today: (copy, ring)."""
+    held = rings_on(world, day)
+    pick = held[rng.integers(0, len(held), n)]
+    return pick[:, 0], pick[:, 1]
+
+
+def _end_before_midnight(begin: np.ndarray, count: np.ndarray, gap: np.ndarray, start_ms: int, lag_max_s: float,
+                         where: np.ndarray) -> np.ndarray:
+    """Episode starts moved earlier where `where` so the episode's last row (after the gaps between its `count`
+    rows) arrives before midnight: the ring may work for another block the next day."""
+    if len(count) == 0:
+        return begin
+    first = np.cumsum(count) - count
+    span = np.add.reduceat(np.where(_position(count) > 0, gap, 0), first)
+    latest = start_ms + MS_PER_DAY - 1 - span - int(lag_max_s * 1000)
+    return np.where(where, np.minimum(begin, latest), begin)
 
 
 def _victims(world, state: State, rng: np.random.Generator, weight: np.ndarray, n: int, start_ms: int) -> np.ndarray:
@@ -198,8 +236,9 @@ def _popular_web_shop(world, rng: np.random.Generator, abroad: np.ndarray) -> np
 
 
 def _burner_device_and_ip(world, rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """A fresh device (rarely seen twice) on a mobile network, per episode: what a careful fraudster uses."""
-    burners = world.devices.burner_devices
+    """A fresh device (rarely seen twice) on a mobile network, per episode: what a careful fraudster uses. A
+    block's own share of the burners: no two blocks' sessions share one."""
+    burners = world.devices.block_burners(world.block_number)
     return (burners[rng.integers(0, len(burners), n)],
             world.mobile_ips[rng.integers(0, len(world.mobile_ips), n)])
 
@@ -225,15 +264,17 @@ def _chains(world, state: State, day: date, rng: np.random.Generator, start_ms: 
     gap = np.where(np.repeat(stealth, length), rng.uniform(c.stealth_gap_minutes.min, c.stealth_gap_minutes.max,
                                                             length.sum()) * 60_000,
                    rng.uniform(c.gap_seconds.min, c.gap_seconds.max, length.sum()) * 1000).astype(np.int64)
+    begin = _end_before_midnight(begin, length, gap, start_ms, s.card_transactions.arrival_lag_seconds.max, ~stealth)
     episode, event = _times(rng, begin, length, gap)
     customer = world.account_customer[account]
     resale = spending.category_weights(s, np.array([RESALE_AFFLUENCE]))[0]
     mix = np.where(stealth[episode, None], world.category_weights[customer[episode]], resale[None, :])
     category = (np.cumsum(mix, axis=1) < rng.random(len(episode))[:, None]).sum(axis=1).clip(0, mix.shape[1] - 1)
     scale = np.where(stealth[episode], world.basket[customer[episode]], 1.0)
-    ring = np.where(stealth, -1, rng.integers(0, s.fraud.rings.count, n))
+    copy, ring = _held_rings(world, rng, day, n)
+    ring = np.where(stealth, -1, ring)
     online = rng.random(len(episode)) < c.online_share
-    ring_device, ring_ip = _ring_device_and_ip(world, rng, np.maximum(ring, 0)[episode])
+    ring_device, ring_ip = _ring_device_and_ip(world, rng, np.maximum(ring, 0)[episode], copy=copy[episode])
     burner, burner_ip = _burner_device_and_ip(world, rng, n)
     stealthy = stealth[episode]
     device = np.where(stealthy, burner[episode], ring_device)
@@ -367,13 +408,15 @@ def _velocity(world, state: State, day: date, rng: np.random.Generator, start_ms
     night = start_ms + rng.integers(first * MS_PER_HOUR, (last + 1) * MS_PER_HOUR, n)
     begin = np.where(stealth, times_in_hours(rng, n, 0, s.card_transactions.hourly["online"], start_ms), night)
     gap = (rng.uniform(c.gap_seconds.min, c.gap_seconds.max, count.sum()) * 1000).astype(np.int64)
+    begin = _end_before_midnight(begin, count, gap, start_ms, s.card_transactions.arrival_lag_seconds.max, ~stealth)
     episode, event = _times(rng, begin, count, gap)
     customer = world.account_customer[account[episode]]
     multiplier = rng.uniform(c.spend_multiplier.min, c.spend_multiplier.max, len(episode))
     category = (np.cumsum(world.category_weights[customer], axis=1) < rng.random(len(episode))[:, None]).sum(
         axis=1).clip(0, len(s.merchants.categories) - 1)
-    ring = np.where(stealth, -1, rng.integers(0, s.fraud.rings.count, n))
-    ring_device, ring_ip = _ring_device_and_ip(world, rng, np.maximum(ring, 0)[episode])
+    copy, ring = _held_rings(world, rng, day, n)
+    ring = np.where(stealth, -1, ring)
+    ring_device, ring_ip = _ring_device_and_ip(world, rng, np.maximum(ring, 0)[episode], copy=copy[episode])
     burner, burner_ip = _burner_device_and_ip(world, rng, n)
     stealthy = stealth[episode]
     device = np.where(stealthy, burner[episode], ring_device)

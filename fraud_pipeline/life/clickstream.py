@@ -14,7 +14,9 @@ the timeout apart are one session with several purchases (a checkout starts afte
 one, so they never overlap); a browsing session that would run into another visit of its device at that
 shop is not made. A session's events are delivered together when it closes: with its last purchase, or
 `timeout_minutes` after its last event. So a day's partition holds the sessions that close on it, and a
-session never spans two partitions: a visit across midnight is two sessions.
+session never spans two partitions: a visit across midnight is two sessions. A day cannot see the day before's
+sessions, so the session of a checkout after midnight starts after midnight (squeezed into the minutes since, like
+a checkout after another); the two sessions of a visit across midnight never overlap.
 """
 
 from __future__ import annotations
@@ -140,6 +142,9 @@ def customer_events(world, day: date, rows: Rows, transaction_ids: pa.Array) -> 
     arrival = np.concatenate([b.arrival_ms, closes])
     squeeze = np.ones(n)
     earliest = _after_previous_purchase(b.device, b.event_ms, rng("resume").uniform(0.05, 0.6, n_buy))
+    # a purchase after midnight: its session starts after midnight too, so it never overlaps a session of its visit
+    # the day before made (that day's partition, which this day cannot see)
+    earliest = np.where(b.event_ms >= start, np.maximum(earliest, start), earliest)
     room = b.event_ms - earliest
     short = duration[:n_buy] > room
     squeeze[:n_buy][short] = room[short] / np.maximum(duration[:n_buy][short], 1)

@@ -136,7 +136,7 @@ def digital(world: World, rng: np.random.Generator, day: date, customer: np.ndar
     d = world.scenario.devices
     plan, n = world.devices, len(customer)
     today = day_number(day)
-    mine = world.bank_customers(customer)  # the device plan is the bank's: a household member may be in another block
+    mine = world.bank_customers(customer)  # the device plan is the bank's, by its customer numbers
     phone = plan.phone_on(today, mine, trusted=False)
     second = plan.second_device[mine]
     member = plan.household_phone_of[mine]

@@ -7,6 +7,14 @@ from a household member's phone, a household or workplace computer several custo
 internet café or library computer. Fraud rings own devices of their own. The `devices` table holds
 every device, `device_history` each customer's devices over time, so a day's device use is a pure
 function of the plan and the date.
+
+Every device people share is shared within one block of customers (`population.block_customers`,
+customers numbered densely in entity order: customer c is in block c // block_customers): a household
+phone, a household or workplace computer, an internet café's, a phone shared when there are fewer devices
+than customers. A block's day never sees another block's rows, so two blocks using one device at one web
+shop within the session timeout would make two sessions where a web-analytics sessioniser finds one
+visit. Fraudsters' devices follow the same rule: a block has its own share of the fresh devices stealthy
+fraud uses, and a ring works one block's stolen cards a day (`fraud.scenarios.rings_on`).
 """
 
 from __future__ import annotations
@@ -43,6 +51,12 @@ class DevicePlan:
     public_computer: np.ndarray  # per customer: device row of the internet café or library computer they use, or -1
     n_shared: int
     n_public: int
+    block_customers: int  # customers per block: what the shared devices and the fraudsters' devices are cut by
+    ring_replicas: int  # copies of the rings' devices: one, or enough for every block to have a ring each day
+
+    @property
+    def n_blocks(self) -> int:
+        return max(1, -(-len(self.first_phone) // self.block_customers))
 
     @property
     def n_devices(self) -> int:
@@ -61,6 +75,16 @@ class DevicePlan:
     @property
     def burner_devices(self) -> np.ndarray:
         return np.arange(self.n_devices - self.n_burner, self.n_devices)
+
+    def block_burners(self, block: int) -> np.ndarray:
+        """The fresh devices block `block` uses: its share of the burners, by its share of the customers (the
+        bank's burners are cut into consecutive runs, so a burner serves one block; with fewer burners than
+        blocks, a block whose run would be empty borrows its neighbour's last)."""
+        customers = len(self.first_phone)
+        first, end = block * self.block_customers, min((block + 1) * self.block_customers, customers)
+        low, high = self.n_burner * first // customers, self.n_burner * end // customers
+        low = min(low, self.n_burner - 1) if high == low else low
+        return self.burner_devices[low:max(high, low + 1)]
 
     def phone_on(self, day: int, customer: np.ndarray, trusted: bool) -> np.ndarray:
         """Each customer's phone in use on `day` (trusted=False), or their trusted phone (trusted=True)."""
@@ -83,19 +107,23 @@ def device_plan(scenario: Scenario, customer_count: int) -> DevicePlan:
     d, seed = scenario.devices, scenario.seed
     rng = lambda purpose: stream(seed, "device_plan", purpose)  # noqa: E731
     n = scenario.population.devices
+    size = scenario.population.block_customers
+    n_blocks = max(1, -(-customer_count // size))
     order = rng("phones").permutation(n)
     phones = min(customer_count, n)
-    first_phone = np.concatenate([order[:phones], order[:phones][rng("shared").integers(0, max(phones, 1),
-                                                                                       customer_count - phones)]])
+    first_phone = _first_phones(rng, order[:phones], customer_count, size)
     spare = order[phones:]
     wants_second = np.flatnonzero(rng("second").random(customer_count) < d.second_device_share)[:len(spare)]
     second = np.full(customer_count, -1)
     second[wants_second] = spare[:len(wants_second)]
     household = np.full(customer_count, -1)
     shares_phone = np.flatnonzero(rng("household").random(customer_count) < d.household_share)
-    if customer_count > 1:
-        other = (shares_phone + 1 + rng("household_member").integers(0, customer_count - 1, len(shares_phone)))
-        household[shares_phone] = other % customer_count
+    # a household member: another customer of the same block
+    first_of_block = shares_phone // size * size
+    block_size = np.minimum(first_of_block + size, customer_count) - first_of_block
+    step = 1 + rng("household_member").integers(0, np.maximum(block_size - 1, 1))
+    other = first_of_block + (shares_phone - first_of_block + step) % block_size
+    household[shares_phone] = np.where(block_size > 1, other, -1)
 
     first, last = day_number(scenario.start_date), day_number(scenario.horizon_end)
     years = (last - first + 1) / 365.25
@@ -106,35 +134,80 @@ def device_plan(scenario: Scenario, customer_count: int) -> DevicePlan:
     customer, change_day = customer[by_day], change_day[by_day]
     trust_days = rng("trust").integers(d.new_phone_trust_days.min, d.new_phone_trust_days.max + 1, len(customer))
     rings = scenario.fraud.rings
-    n_ring = rings.count * rings.devices.max
+    # a ring works for one block a day: with more blocks than rings, each ring has copies of its devices
+    replicas = -(-n_blocks // rings.count)
+    n_ring = rings.count * rings.devices.max * replicas
     first_shared = n + len(customer)
-    shared, n_shared = _shared_computers(rng, d.shared_computers, customer_count, first_shared)
-    public, n_public = _public_computers(rng, d.public_computers, customer_count, first_shared + n_shared)
+    shared, n_shared = _shared_computers(rng, d.shared_computers, customer_count, first_shared, size)
+    public, n_public = _public_computers(rng, d.public_computers, customer_count, first_shared + n_shared, size)
     return DevicePlan(n, n_ring, rings.burners, customer, change_day, change_day + trust_days, first_phone, second,
-                      household, shared, public, n_shared, n_public)
+                      household, shared, public, n_shared, n_public, size, replicas)
 
 
-def _shared_computers(rng, config, customer_count: int, first_row: int) -> tuple[np.ndarray, int]:
+def _first_phones(rng, phones: np.ndarray, customer_count: int, size: int) -> np.ndarray:
+    """Each customer's phone at the start: their own while there are devices (`phones`, in customer order), else
+    a phone of a customer of their own block. With fewer devices than customers, each block owns its share of
+    the phones (its first customers); a block left with none (fewer devices than blocks) shares the bank's."""
+    if len(phones) >= customer_count:
+        return phones[:customer_count]
+    customer = np.arange(customer_count)
+    block = customer // size
+    ends = np.minimum((np.arange(block[-1] + 1) + 1) * size, customer_count)
+    owned_by_end = len(phones) * ends // customer_count  # owners up to each block's end
+    owned_before = np.concatenate([[0], owned_by_end[:-1]])
+    owns = customer - block * size < owned_by_end[block] - owned_before[block]
+    found = np.empty(customer_count, np.int64)
+    found[owns] = phones  # owners in customer order: exactly len(phones) of them
+    sharer = np.flatnonzero(~owns)
+    u = rng("phone_share").random(len(sharer))
+    count = owned_by_end[block[sharer]] - owned_before[block[sharer]]
+    rank = np.where(count > 0, owned_before[block[sharer]] + (u * count).astype(np.int64),
+                    (u * len(phones)).astype(np.int64))
+    found[sharer] = phones[rank]
+    return found
+
+
+def _shared_computers(rng, config, customer_count: int, first_row: int, size: int) -> tuple[np.ndarray, int]:
     """Household and workplace computers: `config.share` of customers, in groups of `config.users` (min–max) users
-    each, one computer per group. Returns per customer its computer's device row (-1 for none) and the count."""
+    of one block each, one computer per group. A block's last users, too few for a group of `users.min`, join the
+    block's groups before them, one each (a group then has up to `users.max` + 1). Returns per customer its
+    computer's device row (-1 for none) and the count."""
     users = np.flatnonzero(rng("shared").random(customer_count) < config.share)
     users = users[rng("shared_order").permutation(len(users))]
-    sizes = rng("shared_sizes").integers(config.users.min, config.users.max + 1, len(users) // config.users.min + 1)
-    ends = np.cumsum(sizes)
-    group = np.searchsorted(ends, np.arange(len(users)), side="right")
+    users = users[np.argsort(users // size, kind="stable")]  # block by block, in random order within each
+    per_block = np.bincount(users // size)
+    sizes_rng = rng("shared_sizes")
     found = np.full(customer_count, -1)
-    found[users] = first_row + group
-    return found, int(group.max()) + 1 if len(group) else 0
-
-
-def _public_computers(rng, config, customer_count: int, first_row: int) -> tuple[np.ndarray, int]:
-    """Internet café and library computers: `config.share` of customers each use one of them, about
-    `users_per_computer` customers per computer. Returns per customer the device row (-1 for none) and the count."""
-    users = np.flatnonzero(rng("public").random(customer_count) < config.share)
-    count = int(np.ceil(len(users) / config.users_per_computer)) if len(users) else 0
-    found = np.full(customer_count, -1)
-    found[users] = first_row + rng("public_pick").integers(0, max(count, 1), len(users))
+    count, start = 0, 0
+    for block_users in per_block[per_block > 0]:
+        mine = users[start:start + block_users]
+        start += block_users
+        sizes = sizes_rng.integers(config.users.min, config.users.max + 1, block_users // config.users.min + 1)
+        ends = np.cumsum(sizes)
+        group = np.searchsorted(ends, np.arange(block_users), side="right")
+        last = group[-1]
+        left = block_users - (ends[last - 1] if last else 0)  # users of the last, perhaps partial, group
+        if left < config.users.min and last > 0:
+            group[-left:] = last - 1 - np.arange(left) % last
+        found[mine] = first_row + count + group
+        count += int(group.max()) + 1
     return found, count
+
+
+def _public_computers(rng, config, customer_count: int, first_row: int, size: int) -> tuple[np.ndarray, int]:
+    """Internet café and library computers: `config.share` of customers each use one of them, about
+    `users_per_computer` customers of one block per computer (a block with fewer users has one computer). Returns
+    per customer the device row (-1 for none) and the count."""
+    users = np.flatnonzero(rng("public").random(customer_count) < config.share)
+    block = users // size
+    per_block = np.bincount(block)
+    computers = np.where(per_block > 0, np.maximum(np.round(per_block / config.users_per_computer), 1), 0).astype(
+        np.int64)
+    first_of_block = np.concatenate([[0], np.cumsum(computers)[:-1]])
+    found = np.full(customer_count, -1)
+    pick = (rng("public_pick").random(len(users)) * computers[block]).astype(np.int64)
+    found[users] = first_row + first_of_block[block] + pick
+    return found, int(computers.sum())
 
 
 def devices(scenario: Scenario, customers: pa.Table) -> pa.Table:

@@ -4,6 +4,7 @@ with what was computed before), and money sent between blocks arrives."""
 from datetime import date, datetime, timedelta
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from fraud_pipeline.engine.bank_day import BankState, initial_bank_state, simulate_bank_day
 from fraud_pipeline.engine.blocks import block_world
 from fraud_pipeline.engine.day import simulate_day
+from fraud_pipeline.fraud import scenarios as fraud
 from fraud_pipeline.money.state import initial_state
 from fraud_pipeline.world.build import build_world
 from fraud_pipeline.world.entities import entity_tables
@@ -85,6 +87,60 @@ def test_transfers_between_blocks_arrive_overnight_and_money_is_conserved(bank, 
     want = sorted(zip(sent["counterparty_account_id"].to_pylist(), sent["account_id"].to_pylist(),
                       np.round(sent["amount"].to_numpy(), 2).tolist()))
     assert got == want  # every credit of day 1, in the payee's block, from the payer, the same amount
+
+
+def _users_of_shared_devices(plan) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(device row, customer) of every device the plan lets customers share."""
+    customer = np.arange(len(plan.first_phone))
+    found = {"first phone": (plan.first_phone, customer)}
+    sharer = np.flatnonzero(plan.household_phone_of >= 0)
+    phone = plan.first_phone[plan.household_phone_of[sharer]]
+    found["household phone"] = (np.concatenate([phone, phone]),
+                                np.concatenate([sharer, plan.household_phone_of[sharer]]))
+    for name in ("shared_computer", "public_computer"):
+        uses = getattr(plan, name) >= 0
+        found[name] = (getattr(plan, name)[uses], customer[uses])
+    return found
+
+
+@pytest.mark.parametrize("population", [{"block_customers": 100},  # four blocks, fewer than the rings
+                                        {"block_customers": 20},  # twenty: the rings need a second copy
+                                        {"block_customers": 50, "devices": 300}])  # fewer devices than customers
+def test_devices_people_share_are_shared_within_one_block_and_a_ring_works_for_one_block_a_day(scenario, population):
+    """A block's day never sees another's rows: a device two blocks used at one shop within the session timeout
+    would give two sessions of one visit. So households, shared and public computers, and phones shared for want of
+    devices are of one block; a block has its own burners; and each day deals the rings (all their devices) out to
+    the blocks, every block one or more, no ring to two."""
+    small = scaled(scenario, population={**SMALL_POPULATION, **population})
+    plan = build_world(small, entity_tables(small)).devices
+    size = small.population.block_customers
+    for name, (device, customer) in _users_of_shared_devices(plan).items():
+        blocks = pd.Series(customer // size).groupby(device).nunique()
+        assert len(blocks) > 0 and (blocks == 1).all(), name
+    if population.get("devices"):  # some customers share a phone, with a customer of their block
+        assert pd.Series(plan.first_phone).value_counts().max() > 1
+    burners = [plan.block_burners(b) for b in range(plan.n_blocks)]
+    assert np.array_equal(np.concatenate(burners), plan.burner_devices)  # cut into runs, one per block
+    assert min(len(b) for b in burners) >= small.fraud.rings.burners // plan.n_blocks
+    worlds = [block_world(build_world(small, entity_tables(small)), b) for b in range(plan.n_blocks)]
+    copies, rings = fraud.rings(worlds[0])["devices"].shape[:2]
+    assert copies == plan.ring_replicas == -(-plan.n_blocks // small.fraud.rings.count)
+    for day in (FIRST, FIRST + timedelta(days=1)):
+        held = [fraud.rings_on(w, day) for w in worlds]
+        assert min(len(h) for h in held) >= 1
+        every = np.concatenate(held)
+        assert len(np.unique(every[:, 0] * rings + every[:, 1])) == len(every) == copies * rings
+    assert not np.array_equal(held[0], fraud.rings_on(worlds[0], FIRST))  # another deal the next day
+
+
+def test_every_device_in_a_days_clickstream_serves_one_block(bank, walked):
+    """What the test above is for: on each day, every device's sessions are of one block's customers."""
+    block = dict(zip(bank.customer_id.to_pylist(), (np.arange(bank.n_customers) // 100).tolist()))
+    for day in walked:
+        events = day.customer_events.select(["device_id", "customer_id", "is_fraud"]).to_pandas()
+        events["block"] = events["customer_id"].map(block)
+        assert (events.groupby("device_id")["block"].nunique() == 1).all()
+        assert events["is_fraud"].any()
 
 
 def test_the_stored_state_round_trips_block_by_block(walked):

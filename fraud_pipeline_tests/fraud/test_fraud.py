@@ -228,12 +228,23 @@ def test_the_bank_blocks_and_replaces_a_card_once_it_learns_of_its_fraud(scenari
     assert (fraud_after["decline_reason"] == "card_blocked").all()
 
 
-def test_points_of_compromise_and_rings_agree_with_the_rows(month):
+def test_points_of_compromise_and_rings_agree_with_the_rows(scenario, month):
     episodes, genuine = month["episodes"], month["transactions"]
     compromised = episodes[episodes["compromise_merchant_id"].notna()]
-    assert len(compromised) >= 5  # a dozen points of compromise in four weeks, a quarter of their cards stolen
+    # Episodes from a point of compromise in four weeks swing with the points drawn (Poisson(3) a week: shops, ATMs or
+    # web shops) and their traffic: over the first four weeks of 13 seeds, 7.7 on average, standard deviation 4.3,
+    # from 1 to 15 (main, before the blocks: 8.9, 4.1, from 3 to 16); the default seed has 3 (12 on main). A block's
+    # day gives a skimmed card fewer chances at an episode than the bank's did (see docs/blocks-design.md, Known
+    # gaps): over eight weeks of three seeds, 27 cash-outs of skimmed cards against 51. So the floor says only that
+    # stolen card data becomes fraud, and (below) that a point serves several victims.
+    assert len(compromised) >= 2
     assert set(compromised["scenario"]) <= {"card_fraud_chain", "atm_abroad"}
     assert (compromised["compromised_at"] < compromised["start_time"]).all()
+    # and no sooner than the day its scenario's onset makes the data ready
+    onset = compromised["scenario"].map({name: getattr(scenario.fraud, name).onset_days.min
+                                         for name in ("card_fraud_chain", "atm_abroad")})
+    ready = (compromised["compromised_at"] + pd.to_timedelta(onset, unit="D")).dt.normalize()
+    assert (compromised["start_time"] >= ready).all()
     # the victim's card really paid at the point of compromise at that moment (a genuine, approved row)
     paid = set(zip(genuine.loc[genuine["status"] == "approved", "account_id"],
                    genuine.loc[genuine["status"] == "approved", "merchant_id"],

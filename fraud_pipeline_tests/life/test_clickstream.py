@@ -146,7 +146,11 @@ def test_fraud_sessions_are_shorter_but_genuine_quick_orders_overlap_them(week):
     fraud, genuine = buying[buying["is_fraud"]], buying[~buying["is_fraud"]]
     assert fraud["events"].median() < genuine["events"].median()
     straight = buying["events"] == 3  # landing page, add to cart, purchase
-    assert straight[~buying["is_fraud"]].mean() > 0.10  # re-orders at a usual shop
+    # re-orders at a usual shop: quick_reorder (0.30) of the single-checkout sessions at a usual shop. A week holds
+    # ~9,600 genuine buying sessions; over 24 weeks (seeds 20260101, 7, 11 × 8 weeks) the share is 0.1037 on average,
+    # standard deviation 0.0031, lowest 0.0963 (main, before the blocks: 0.1038, 0.0033, 0.0957): a week's binomial
+    # noise. The floor is 4 standard deviations under the mean; without re-orders the share is 0.
+    assert straight[~buying["is_fraud"]].mean() > 0.09
     assert 0.2 < straight[buying["is_fraud"]].mean() < 0.8  # stealthy fraud browses like a customer
     auc = roc_auc_score(buying["is_fraud"], -buying["events"])
     assert 0.55 < auc < 0.85, auc
