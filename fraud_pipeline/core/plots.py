@@ -45,7 +45,8 @@ def figure(width_in: float, height_in: float, rows: int = 1, columns: int = 1, m
         fig = Figure(figsize=(width_in, height_in))
         height = (height_in - margins.top - margins.bottom - (rows - 1) * margins.gap) / rows
         grid = {"left": margins.left / width_in, "right": 1 - margins.right / width_in,
-                "top": 1 - margins.top / height_in, "bottom": margins.bottom / height_in, "hspace": margins.gap / height}
+                "top": 1 - margins.top / height_in, "bottom": margins.bottom / height_in,
+                "hspace": margins.gap / height}
         axes = fig.subplots(rows, columns, squeeze=False, gridspec_kw=grid, **subplots)
     return fig, axes
 
