@@ -659,7 +659,8 @@ DETECTION_SCORECARD = TableSpec(
     "detection_scorecard", "reports",
     "How reference detectors do on the data: logistic regression and a random forest trained on the baseline "
     "days with the labels known by their end, tested on the 7 days after (known compromised cards removed), overall "
-    "and per fraud scenario — the Fraud Detection Handbook's protocol and metrics.",
+    "and per fraud scenario — the Fraud Detection Handbook's protocol and metrics — on the scenario's sample of whole "
+    "customers (detection.sample_share, keyed on the customer number; the counts below are the sample's).",
     (
         _c("detector", S, "logistic_regression | random_forest (scikit-learn).", "design"),
         _c("scenario", S, "all, or a fraud scenario (its fraud rows with every genuine row).", "design"),
@@ -667,9 +668,10 @@ DETECTION_SCORECARD = TableSpec(
         _c("average_precision", F8, "Average precision (area under the precision-recall curve) over the test rows.",
            "handbook"),
         _c("card_precision_at_100", F8, "Per test day, the share of compromised cards among the 100 highest-scoring "
-                                        "cards; mean over the test days.", "handbook"),
-        _c("ceiling", F8, "The best card precision@100 possible: the day's compromised cards (at most 100) over 100, "
-                          "mean over the test days.", "handbook"),
+                                        "cards (of a sample: its 100 × share highest, the same share of the day's "
+                                        "cards); mean over the test days.", "handbook"),
+        _c("ceiling", F8, "The best card precision@100 possible: the day's compromised cards (at most 100, or 100 × "
+                          "share) over 100 (100 × share), mean over the test days.", "handbook"),
         _c("share_of_ceiling", F8, "card_precision_at_100 ÷ ceiling.", "design", nullable=True),
         _c("test_rows", pa.int64(), "Payments scored on the test days.", "design"),
         _c("test_fraud_rows", pa.int64(), "Of which fraudulent.", "design"),

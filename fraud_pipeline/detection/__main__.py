@@ -6,6 +6,9 @@ code location reads it).
     python -m fraud_pipeline.detection --plot scorecard.png
     python -m fraud_pipeline.detection --simulate --from 2026-12-01   # three weeks later in the year
 
+Scores the scenario's sample of customers (detection.sample_share; a scenario file with `detection: {sample_share:
+1}` scores the whole bank). With --simulate the whole bank is simulated, then sampled.
+
 Prints the scorecard as a Markdown table; exits 1 with a message naming what is missing when the stored
 days are not there.
 """
@@ -19,7 +22,7 @@ from datetime import date
 import pandas as pd
 import pyarrow as pa
 
-from fraud_pipeline.detection.report import ENTITIES, markdown, protocol, run, stored
+from fraud_pipeline.detection.report import ENTITIES, markdown, protocol, run, sample_note, stored
 from fraud_pipeline.io.storage import ObjectStore, ScenarioMismatch, TableNotReady
 from fraud_pipeline.scenario import ScenarioError, load_scenario
 
@@ -48,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         scenario = load_scenario()
         inputs = simulated(scenario, args.first) if args.simulate else stored(
             ObjectStore(root_url=scenario.storage.url, endpoint_url=scenario.storage.endpoint_url), scenario)
-        found, picture = run(scenario, *inputs, first=args.first)
+        found, picture, about = run(scenario, *inputs, first=args.first)
     except (ScenarioError, TableNotReady, ScenarioMismatch, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         if isinstance(error, TableNotReady):
@@ -58,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     p = protocol(scenario, args.first)
     print(f"trained on {p.train_first} … {p.train_last} (labels known by {p.cutoff:%Y-%m-%d}), "
-          f"tested on {p.test_first} … {p.test_last}\n")
+          f"tested on {p.test_first} … {p.test_last}\n\n{sample_note(about)}\n")
     print(markdown(found))
     if args.plot:
         with open(args.plot, "wb") as handle:

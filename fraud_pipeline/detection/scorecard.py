@@ -8,6 +8,10 @@ blocked those). Metrics per detector, overall and per scenario (genuine rows wit
 AUC and average precision over the test rows, and card precision@100 — per test day, of the 100 cards with the
 highest score (a card's highest row), the share with fraud that day, averaged over days — with its ceiling, the
 value a perfect detector gets (the day's compromised cards, at most 100, over 100).
+
+On a sample of the bank's customers (`sample`, the scenario's detection.sample_share) the same protocol runs on the
+sample's rows, and card precision@100 is measured over the sample's top `top` cards, the same share of the day's
+cards as the bank's top 100 (25 of a 25 % sample): precision and ceiling keep their meaning, with more noise.
 """
 
 from __future__ import annotations
@@ -92,9 +96,10 @@ def card_precision_at_k(rows: pd.DataFrame, score: np.ndarray, k: int = TOP_CARD
 
 
 def scorecard(rows: pd.DataFrame, table: pd.DataFrame, protocol: Protocol, seed: int,
-              scenarios: tuple[str, ...]) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+              scenarios: tuple[str, ...], top: int = TOP_CARDS) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Train and test each detector on `table` (FEATURES of `rows`, same index). Returns the scorecard (COLUMNS;
-    one row per detector and scenario, `all` first) and each detector's test scores (over the test rows)."""
+    one row per detector and scenario, `all` first) and each detector's test scores (over the test rows).
+    `top`: the cards card_precision_at_100 ranks a day (100 for the whole bank, `sample.top_cards` for a sample)."""
     train, known, test = split(rows, protocol)
     if not known[train].any() or known[train].all():
         raise ValueError(f"the training days {protocol.train_first} … {protocol.train_last} need genuine rows and "
@@ -122,7 +127,7 @@ def scorecard(rows: pd.DataFrame, table: pd.DataFrame, protocol: Protocol, seed:
             y = part["is_fraud"].to_numpy()
             if y.all() or not y.any():
                 continue
-            precision, ceiling, compromised = card_precision_at_k(part, part_score)
+            precision, ceiling, compromised = card_precision_at_k(part, part_score, top)
             results.append({"detector": name, "scenario": scenario, "roc_auc": roc_auc_score(y, part_score),
                             "average_precision": average_precision_score(y, part_score),
                             "card_precision_at_100": precision, "ceiling": ceiling,

@@ -18,7 +18,7 @@ import pyarrow as pa
 from fraud_pipeline.core import schemas
 from fraud_pipeline.core.timeline import BATCHES_PER_DAY, MS_PER_BATCH
 from fraud_pipeline.quality.anomalies import Outcome, Planned, schedule_rows
-from fraud_pipeline.quality.profile import VALUE, batch_metrics, is_rate, kind, unit
+from fraud_pipeline.quality.profile import ALWAYS_READ, VALUE, VALUE_COLUMNS, batch_metrics, is_rate, kind, unit
 from fraud_pipeline.quality.timeline_chart import Panel
 
 Baseline = Callable[[str, int, str], float | None]  # (table, batch, metric) -> baseline mean
@@ -181,15 +181,16 @@ def _point(day_index: int, batch: int) -> int:
     return day_index * BATCHES_PER_DAY + batch
 
 
-def timeline_panels(days: list[date], metrics: pd.DataFrame, profile: pa.Table, plans: list[Planned],
-                    currency: str) -> list[Panel]:
-    """One panel per watched metric: row volumes, then each metric the plan moves, over every (day, batch).
-    Every metric is non-negative; rates are at most 1."""
+Marks = dict[tuple[str, str], tuple[list[int], list[int]]]  # (table, metric) -> (planned points, side-effect points)
+
+
+def timeline_marks(days: list[date], plans: list[Planned], profile: pa.Table | None) -> Marks:
+    """Every (table, metric) the timeline shows — the row volumes of card_transactions and web_visits, then each
+    metric the plan moves, in the plan's order — with the points (day × batch) where it is planned to move and
+    where it moves as a side effect. Known before any landing row is read: what the picture needs to read."""
     base = baseline_lookup(profile)
-    stats = profile.to_pandas().set_index(["table", "metric", "batch"])
     position = {day: i for i, day in enumerate(days)}
-    marks: dict[tuple[str, str], tuple[list[int], list[int]]] = {
-        ("card_transactions", "volume"): ([], []), ("web_visits", "volume"): ([], [])}
+    marks: Marks = {("card_transactions", "volume"): ([], []), ("web_visits", "volume"): ([], [])}
     for p in plans:
         if p.day not in position:
             continue
@@ -197,6 +198,50 @@ def timeline_panels(days: list[date], metrics: pd.DataFrame, profile: pa.Table, 
         marks.setdefault((table, metric), ([], []))[0].append(_point(position[p.day], batch))
         for table, metric, batch in side:
             marks.setdefault((table, metric), ([], []))[1].append(_point(position[p.day], batch))
+    return marks
+
+
+def timeline_reads(shown: list[tuple[str, str]]) -> dict[str, list[str]]:
+    """table -> the columns to read to measure the `shown` (table, metric) pairs with `batch_metrics`: only the
+    tables shown (never the clickstream unless a plan targets it) and of them only what their metrics read — the
+    batch, the arrival lag's times, the key, the value columns, and the columns whose null rate is shown.
+    Conversion rates are applications over web visits: they read both."""
+    tables = {table for table, _ in shown}
+    if any(metric.startswith("conversion.") for _, metric in shown):
+        tables |= {"applications", "web_visits"}
+    reads = {}
+    for table in sorted(tables):
+        nulls = [metric.removeprefix("null_rate.") for t, metric in shown if t == table and
+                 metric.startswith("null_rate.")]
+        extra = ["application_status"] if table == "applications" else []
+        columns = [*ALWAYS_READ, schemas.TABLES[table].primary_key[0], *VALUE_COLUMNS.get(table, ()), *nulls, *extra]
+        reads[table] = list(dict.fromkeys(columns))
+    return reads
+
+
+def timeline_metrics(landing: dict[str, dict[date, pa.Table]]) -> pd.DataFrame:
+    """`batch_metrics` of every day at once, from tables read with `timeline_reads`' columns: one pass per table
+    rather than one per day (every metric is per day and batch, so the values are the same). Days are grouped by
+    their number, which pandas groups far faster than date objects, and named again at the end."""
+    days = sorted({day for by_day in landing.values() for day in by_day})
+    number = {day: i for i, day in enumerate(days)}
+    frames = {}
+    for name, by_day in landing.items():
+        frame = pa.concat_tables(list(by_day.values()), promote_options="default").to_pandas()
+        frame["day"] = np.repeat([number[day] for day in by_day], [t.num_rows for t in by_day.values()])
+        frames[name] = frame
+    metrics = batch_metrics(frames)
+    metrics["day"] = np.array(days, dtype=object)[metrics["day"].to_numpy(int)]
+    return metrics
+
+
+def timeline_panels(days: list[date], metrics: pd.DataFrame, profile: pa.Table, plans: list[Planned],
+                    currency: str) -> list[Panel]:
+    """One panel per watched metric (`timeline_marks`): row volumes, then each metric the plan moves, over every
+    (day, batch). Every metric is non-negative; rates are at most 1."""
+    stats = profile.to_pandas().set_index(["table", "metric", "batch"])
+    position = {day: i for i, day in enumerate(days)}
+    marks = timeline_marks(days, plans, profile)
     n = len(days) * BATCHES_PER_DAY
     panels = []
     for (table, metric), (planned_points, side_points) in marks.items():

@@ -26,6 +26,12 @@ VALUES = {
     "new_accounts": {"approved_limit": lambda t: t["approved_limit"]},
     "new_account_transactions": {"amount": lambda t: t["amount"]},
 }
+# the columns each table's VALUES read, and what every table's metrics read besides its watched columns (arrival lag,
+# the batch): what a reader that needs only some metrics (the anomaly timeline) reads
+VALUE_COLUMNS = {"card_transactions": ("amount",), "web_visits": ("session_duration",),
+                 "applications": ("applicant_age", "req_credit_limit", "annual_income"),
+                 "new_accounts": ("approved_limit",), "new_account_transactions": ("amount",)}
+ALWAYS_READ = ("batch", "event_time", "arrival_time")
 UNWATCHED = ("arrival_time", "batch", "anomaly_type", "anomaly_id")  # delivery and labels, not data
 PER_BATCH = "per_batch"
 VALUE = "value"
@@ -58,13 +64,16 @@ def _values(table: str, frame: pd.DataFrame) -> dict[str, pd.Series]:
 def batch_metrics(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """table -> rows with a `day` column: one row per (table, day, batch, metric) with `value` and `rows`.
 
-    Batches without rows are absent (their volume is 0 and nothing else is defined).
+    Batches without rows are absent (their volume is 0 and nothing else is defined). A frame needs ALWAYS_READ, the
+    table's key and VALUE_COLUMNS (and `application_status` for conversion); null rates are of the watched columns
+    it holds.
     """
     parts = []
     for table, frame in frames.items():
         grouped = frame.groupby(["day", "batch"])
         size = grouped.size()
-        watched = [c.name for c in schemas.TABLES[table].columns if c.name not in UNWATCHED]
+        # a frame may hold only some watched columns (a reader that needs only some null rates): those are measured
+        watched = [c.name for c in schemas.TABLES[table].columns if c.name not in UNWATCHED and c.name in frame]
         per_batch = {"volume": size}
         per_batch.update({f"null_rate.{c}": v for c, v in frame[watched].isna().groupby(
             [frame["day"], frame["batch"]]).mean().items()})

@@ -15,6 +15,7 @@ from fraud_pipeline.core.timeline import BASELINE_DAYS
 from fraud_pipeline.scenario.anomalies import Anomalies, ConversionDrop
 from fraud_pipeline.scenario.base import CHANNELS, HORIZON_DAYS, MONTH_DAYS, TYPED_LEAST, Section
 from fraud_pipeline.scenario.behaviour import CardTransactions, CustomerEvents
+from fraud_pipeline.scenario.detection import Detection
 from fraud_pipeline.scenario.fraud import Fraud
 from fraud_pipeline.scenario.funnel import WebFunnel
 from fraud_pipeline.scenario.money import Money, Travel
@@ -42,6 +43,7 @@ class Scenario(Section):
     fraud: Fraud
     web_funnel: WebFunnel
     anomalies: Anomalies
+    detection: Detection = Detection()  # a section with defaults: a file written before it existed still loads
     storage: Storage
 
     @model_validator(mode="after")

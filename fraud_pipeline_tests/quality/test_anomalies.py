@@ -13,7 +13,8 @@ from fraud_pipeline.core.timeline import BASELINE_DAYS
 from fraud_pipeline.engine.bank import Bank
 from fraud_pipeline.life.funnel import STAGES
 from fraud_pipeline.quality import anomalies
-from fraud_pipeline.quality.ground_truth import EFFECTS, baseline_lookup, day_metrics, moved
+from fraud_pipeline.quality.ground_truth import (EFFECTS, baseline_lookup, day_metrics, moved, timeline_marks,
+                                                 timeline_metrics, timeline_reads)
 from fraud_pipeline.quality.profile import VALUE, kind
 from fraud_pipeline.scenario.anomalies import ANOMALY_TYPES
 from fraud_pipeline_tests.conftest import scaled
@@ -170,3 +171,20 @@ def test_injected_values_follow_their_parameters(busy, calendar):
     assert (merged["arrival_time"] >= merged["arrival_time_first"]).all() and (merged["batch"] == 3).all()
     spends = rows["new_account_transactions"]
     assert (spends[spends["anomaly_type"] == "fraud_spike"]["amount"] > 5000).all()  # above any normal first spend
+
+
+def test_the_timeline_reads_only_what_its_panels_show_and_measures_it_as_a_gate_does(busy, calendar):
+    """The anomaly timeline reads only the tables and columns of the metrics it shows, all days at once; every value
+    it draws equals the one measured on the whole landing tables day by day."""
+    days = calendar["days"]
+    plans = [p for day in days for p in anomalies.planned(busy, day)]
+    shown = list(timeline_marks(days, plans, calendar["profile"]))
+    reads = timeline_reads(shown)
+    assert {table for table, _ in shown} <= reads.keys() and "customer_events" not in reads
+    whole_columns = calendar["landing"][days[0]]["card_transactions"].column_names
+    assert set(reads["card_transactions"]) < set(whole_columns) and len(reads["card_transactions"]) <= 6
+    drawn = timeline_metrics({name: {day: calendar["landing"][day][name].select(columns) for day in days}
+                              for name, columns in reads.items()}).set_index(["table", "metric", "day", "batch"]).sort_index()
+    measured = calendar["metrics"].set_index(["table", "metric", "day", "batch"]).sort_index()
+    for table, metric in shown:
+        pd.testing.assert_frame_equal(drawn.loc[(table, metric)], measured.loc[(table, metric)], check_exact=True)

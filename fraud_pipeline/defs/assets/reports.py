@@ -49,15 +49,20 @@ def detection_scorecard_asset(scenario: Scenario, kinds: set[str]) -> dg.AssetsD
     keys = [day.isoformat() for day in p.days]
     days = dg.SpecificPartitionsPartitionMapping(keys)
 
+    fraction = report.share(scenario)
+    sampled = (f" Scores a sample of {fraction:.0%} of the customers (detection.sample_share), whole customers chosen "
+               "by a keyed hash of the customer number: their features are the bank's; its cost follows the sample."
+               if fraction < 1 else " Scores the whole bank.")
+
     @dg.asset(name=spec.name, group_name=GROUP, kinds=kinds | {"sklearn"}, metadata=definition_metadata(spec),
               backfill_policy=dg.BackfillPolicy.single_run(),
               description=spec.description + f" Trains on {p.train_first} … {p.train_last}, tests on {p.test_first} … "
-                                             f"{p.test_last}.",
+                                             f"{p.test_last}." + sampled,
               deps=[*(dg.AssetDep(table, partition_mapping=days) for table in ("card_transactions", "fraud_transactions")),
                     *report.ENTITIES])
     def _asset(context: dg.AssetExecutionContext, store: dg.ResourceParam[ObjectStore]) -> dg.MaterializeResult:
         store.check_scenario(scenario.content_hash)  # another scenario's root: stop before reading it
-        found, picture = report.run(scenario, *report.stored(store, scenario))
+        found, picture, about = report.run(scenario, *report.stored(store, scenario))
         table = spec.build({c.name: found[c.name].to_numpy() for c in spec.columns})
         written = store.write_table(LAYER, spec.name, table, scenario.content_hash)
         plot = store.write_file(LAYER, "detection_scorecard_plot", "scorecard.png", picture, scenario.content_hash)
@@ -65,13 +70,16 @@ def detection_scorecard_asset(scenario: Scenario, kinds: set[str]) -> dg.AssetsD
         overall = found[(found["detector"] == "random_forest") & (found["scenario"] == "all")]
         context.log.info(f"detection scorecard written to {written.uri}; random forest: average precision "
                          f"{overall['average_precision'].iloc[0]:.3f}, card precision@100 "
-                         f"{overall['card_precision_at_100'].iloc[0]:.3f} of a ceiling of {overall['ceiling'].iloc[0]:.3f}")
+                         f"{overall['card_precision_at_100'].iloc[0]:.3f} of a ceiling of "
+                         f"{overall['ceiling'].iloc[0]:.3f}. {report.sample_note(about)}")
         metadata = materialization_metadata(table, written, scenario.content_hash)
         metadata.pop("preview")
         metadata["scorecard"] = dg.MetadataValue.md(
-            report.markdown(found) + "\n\n![detection scorecard](data:image/png;base64,"
-            + base64.b64encode(picture).decode() + ")")
+            report.sample_note(about) + "\n\n" + report.markdown(found)
+            + "\n\n![detection scorecard](data:image/png;base64," + base64.b64encode(picture).decode() + ")")
         metadata["plot_uri"] = dg.MetadataValue.path(plot_uri)
+        metadata["sample"] = dg.MetadataValue.json(about)
+        metadata["sample_share"] = float(about["sample_share"])
         for _, row in found.iterrows():
             if row["scenario"] == "all":
                 metadata[f"{row['detector']}_average_precision"] = float(row["average_precision"])
