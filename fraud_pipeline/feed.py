@@ -18,6 +18,11 @@ stream, at the moment the window ends on the feed's clock (event time ÷ `--spee
 
 A stream's folder holds only its data files, so a reader given the folder (polars, pyarrow) reads them all.
 
+Each day's tables may be many parts (fixed ranges of the bank's customers, each in the order the bank posts its
+rows: by arrival time). The feed never loads a day: it merges the parts of a day by arrival time, a record batch
+of each at a time (`io.merge`), and writes a window once no row still to come can fall in it — a row arrives at
+most the delivery horizon after it happens — so it holds about a horizon of rows, however many parts a day has.
+
 Names sort in time order (a streaming file source, Auto Loader or a DuckDB glob picks them up in
 order); each file appears whole (a local temporary file renamed into place, a single PUT on S3);
 an empty window writes no file. The checkpoint is written after each window's files: a feed stopped
@@ -43,15 +48,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fraud_pipeline.core.timeline import MS_PER_DAY, day_start_ms, days_from
-from fraud_pipeline.io import formats
+from fraud_pipeline.io import formats, merge
+from fraud_pipeline.io.parts import BATCH_ROWS
 from fraud_pipeline.io.storage import ObjectStore, TableNotReady, partition_dir
-from fraud_pipeline.scenario import ScenarioError, load_scenario
+from fraud_pipeline.life import clickstream
+from fraud_pipeline.scenario import Scenario, ScenarioError, load_scenario
 
 LABELS = ("is_fraud", "fraud_scenario", "fraud_episode_id", "label_available_at")
 STREAMS = ("transactions", "customer_events", "labels")
 KEYS = {"transactions": "transaction_id", "customer_events": "event_id", "labels": "transaction_id"}
 TABLES = (("events", "card_transactions"), ("fraud", "fraud_transactions"), ("events", "customer_events"))
 HORIZON_MS = MS_PER_DAY  # longer than any row's delivery lag (clickstream.max_lag_ms of any valid scenario)
+BUCKET_MS = 3_600_000  # rows wait for their window in buckets of about this much event time
 DELIVERY = ("arrival_time", "batch")
 SCHEMAS = "_schemas"  # <out>/_schemas/<stream>.json, outside the stream folders: those hold only data files
 DUCKDB_TYPES = {"string": "VARCHAR", "bool": "BOOLEAN", "int8": "TINYINT", "int32": "INTEGER", "int64": "BIGINT",
@@ -92,8 +100,9 @@ def stored_rows(store: ObjectStore, first: date, last: date) -> int:
 
 
 def day_streams(store: ObjectStore, day: date) -> dict[str, pa.Table]:
-    """One stored day (the rows that arrived on it) as the feed's three streams, unsorted. The clickstream loses
-    its delivery columns: a session's events arrive together when it closes, so replayed as they happen they would
+    """One stored day (the rows that arrived on it), read whole, as the feed's three streams, unsorted — what the
+    feed writes, for checking it (the feed merges a day's parts instead: `windows`). The clickstream loses its
+    delivery columns: a session's events arrive together when it closes, so replayed as they happen they would
     tell a consumer at the landing page when (and so whether) the session ends."""
     tables = {name: store.read_table(layer, name, partition=day.isoformat()) for layer, name in TABLES}
     stream = pa.concat_tables([tables["card_transactions"], tables["fraud_transactions"]])
@@ -115,33 +124,134 @@ def schema_path(stream: str) -> str:
     return f"{SCHEMAS}/{stream}.json"
 
 
-def windows(store: ObjectStore, first: date, last: date, window_ms: int) -> Iterator[tuple[int, dict[str, pa.Table]]]:
+def windows(store: ObjectStore, first: date, last: date, window_ms: int, horizon_ms: int = HORIZON_MS,
+            batch_rows: int = BATCH_ROWS) -> Iterator[tuple[int, dict[str, pa.Table]]]:
     """(window start in epoch ms, each stream's rows in it, in event-time order) for every window of `window_ms`
     that holds a row, in order, over the rows that arrived on `first` … `last`.
 
     Windows are aligned to multiples of `window_ms` since the epoch, so their names never depend on where a feed
-    starts. A row arrives at most `HORIZON_MS` after it happens (the daily checks hold every table to less), so
-    once the days up to D are read, every window ending a horizon before D's end is complete: the feed holds
-    about two days in memory, however long the range.
+    starts. The parts of each day are merged by arrival time (`arrivals`); a row arrives at most `horizon_ms` after
+    it happens (the daily checks hold every table to less), so once every row that arrived before T is read, every
+    window ending by T - horizon is complete and is written. Memory holds the rows of about a horizon of event time
+    plus a batch of each part, however many parts a day has; a row later than the horizon stops the feed
+    (`LateRow`) rather than land in a window already written.
     """
-    pending: dict[str, pa.Table] | None = None
+    pending = _Pending(window_ms, horizon_ms, stream_schemas(store, first))
     for day in days_from(first, last):
-        found = day_streams(store, day)
-        pending = found if pending is None else {name: pa.concat_tables([pending[name], found[name]])
-                                                 for name in STREAMS}
-        pending = {name: table.sort_by([("event_time", "ascending"), (KEYS[name], "ascending")])
-                   for name, table in pending.items()}
-        complete = (day_start_ms(day + timedelta(days=1)) - HORIZON_MS) // window_ms if day < last else None
-        times = {name: pc.cast(t["event_time"], pa.int64()).to_numpy(zero_copy_only=False)
-                 for name, t in pending.items()}
-        every = np.unique(np.concatenate([t // window_ms for t in times.values()]))
-        for index in every[every < complete] if complete is not None else every:
-            start, end = index * window_ms, (index + 1) * window_ms
-            yield int(start), {name: pending[name].slice(int(np.searchsorted(t, start)), int(
-                np.searchsorted(t, end) - np.searchsorted(t, start))) for name, t in times.items()}
-        if complete is not None:
-            pending = {name: t.slice(int(np.searchsorted(times[name], complete * window_ms)))
-                       for name, t in pending.items()}
+        for name, rows, frontier in arrivals(store, day, batch_rows):
+            if rows is not None:
+                pending.add(name, rows)
+            if math.isfinite(frontier):
+                yield from pending.ready(frontier - horizon_ms)
+        yield from pending.ready(day_start_ms(day + timedelta(days=1)) - horizon_ms if day < last else None)
+
+
+SOURCES = {"transactions": ("card_transactions", "fraud_transactions"), "customer_events": ("customer_events",)}
+
+
+def arrivals(store: ObjectStore, day: date,
+             batch_rows: int = BATCH_ROWS) -> Iterator[tuple[str, pa.Table | None, float]]:
+    """The rows that arrived on `day` as (source, rows, frontier) steps: `source` is "transactions" (the labelled
+    stream: card and fraud transactions) or "customer_events"; each source's rows come in arrival order, merged
+    from every part of its tables (card parts before fraud parts on ties, as the feed always concatenated them);
+    every row of the day that arrived before `frontier` has been given (-inf: not known yet; inf: all of them).
+
+    Each part must be in arrival order (the order the bank posts its rows); one that is not raises
+    `merge.Unsorted` naming it."""
+    merges = {}
+    for source, tables in SOURCES.items():
+        listed = [part for table in tables for part in store.listed_parts(_layer(table), table, day.isoformat())]
+        merges[source] = merge.merged([(part.uri, part.batches(batch_rows=batch_rows)) for part in listed],
+                                      "arrival_time")
+    frontiers = dict.fromkeys(merges, -math.inf)
+    while merges:
+        source = min(merges, key=frontiers.__getitem__)  # the source that is behind reads on
+        step = next(merges[source], None)
+        if step is None:
+            del merges[source]
+            frontiers[source] = math.inf
+            continue
+        rows, frontier = step
+        frontiers[source] = math.inf if frontier is None else frontier
+        yield source, rows, min(frontiers.values())
+
+
+def _layer(table: str) -> str:
+    return next(layer for layer, name in TABLES if name == table)
+
+
+def stream_schemas(store: ObjectStore, day: date) -> dict[str, pa.Schema]:
+    """Each source's columns, from the manifests of `day` (what a source has in a window without its rows)."""
+    found = {}
+    for source, tables in SOURCES.items():
+        listed = store.listed_parts(_layer(tables[0]), tables[0], day.isoformat())
+        if not listed or listed[0].schema is None:
+            raise ValueError(f"{store.uri(_layer(tables[0]), tables[0], day.isoformat())} lists no part with columns")
+        found[source] = listed[0].schema
+    return found
+
+
+class LateRow(ValueError):
+    """A row arrived later after it happened than the feed's horizon: its window was already written."""
+
+
+class _Pending:
+    """Rows read but not yet written, by source, in buckets of event time (`BUCKET_MS`, a whole number of windows),
+    so a row is sorted once, when its bucket is complete."""
+
+    def __init__(self, window_ms: int, horizon_ms: int, schemas: dict[str, pa.Schema]):
+        self.window_ms, self.horizon_ms, self.schemas = window_ms, horizon_ms, dict(schemas)
+        self.bucket_ms = window_ms * max(1, BUCKET_MS // window_ms)
+        self.buckets: dict[str, dict[int, list[pa.Table]]] = {source: {} for source in SOURCES}
+        self.written_until: int | None = None  # every window before this event time was given out
+
+    def add(self, source: str, rows: pa.Table) -> None:
+        times = _ms(rows["event_time"])
+        if self.written_until is not None and times.min() < self.written_until:
+            at = int(np.argmin(times))
+            raise LateRow(f"a row of {source} that happened at {_when(int(times[at]))} arrived at "
+                          f"{_when(int(_ms(rows['arrival_time'])[at]))}, more than the feed's horizon of "
+                          f"{self.horizon_ms / 3.6e6:g} h later: its window was already written. Every row must "
+                          "arrive within the horizon")
+        self.schemas[source] = rows.schema
+        bucket = times // self.bucket_ms
+        order = np.argsort(bucket, kind="stable")
+        bucket = bucket[order]
+        if order.size and (order[1:] < order[:-1]).any():
+            rows = rows.take(pa.array(order))
+        bounds = [0, *(np.flatnonzero(np.diff(bucket)) + 1), len(bucket)]
+        for start, end in zip(bounds[:-1], bounds[1:]):
+            self.buckets[source].setdefault(int(bucket[start]), []).append(rows.slice(start, end - start))
+
+    def ready(self, until_ms: float | None) -> Iterator[tuple[int, dict[str, pa.Table]]]:
+        """Every window of the buckets that end by `until_ms` (all of them when None), in order."""
+        for bucket in sorted(set().union(*self.buckets.values())):
+            end = (bucket + 1) * self.bucket_ms
+            if until_ms is not None and end > until_ms:
+                return
+            found = {source: self.buckets[source].pop(bucket, []) for source in SOURCES}
+            self.written_until = end
+            yield from _windows_of({source: pa.concat_tables(tables) if tables else self.schemas[source].empty_table()
+                                    for source, tables in found.items()}, self.window_ms)
+
+
+def _windows_of(found: dict[str, pa.Table], window_ms: int) -> Iterator[tuple[int, dict[str, pa.Table]]]:
+    """The windows of some rows of each source (every row of the windows they touch), as the feed's streams."""
+    labelled = found["transactions"].sort_by([("event_time", "ascending"), (KEYS["transactions"], "ascending")])
+    events = found["customer_events"].sort_by([("event_time", "ascending"), (KEYS["customer_events"], "ascending")])
+    streams = {"transactions": labelled.drop_columns(list(LABELS)),
+               "customer_events": events.drop_columns([*LABELS[:3], *DELIVERY]),
+               "labels": labelled.select(["transaction_id", "event_time", *LABELS])}
+    times = {name: _ms(t["event_time"]) for name, t in streams.items()}
+    every = np.unique(np.concatenate([t // window_ms for t in times.values()]))
+    for index in every:
+        start, end = index * window_ms, (index + 1) * window_ms
+        yield int(start), {name: streams[name].slice(int(np.searchsorted(t, start)), int(
+            np.searchsorted(t, end) - np.searchsorted(t, start))) for name, t in times.items()}
+
+
+def _ms(times: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    return pc.cast(times, pa.int64()).to_numpy(zero_copy_only=False)
 
 
 def file_name(start_ms: int, fmt: str) -> tuple[str, str]:
@@ -151,13 +261,14 @@ def file_name(start_ms: int, fmt: str) -> tuple[str, str]:
 
 
 class Feed:
-    """Replays stored days into `out` window by window; `clock` and `sleep` are injectable for tests."""
+    """Replays stored days into `out` window by window; `clock` and `sleep` are injectable for tests. `horizon_ms`
+    bounds how long a row may take to arrive (`windows`): it fixes memory, never the files written."""
 
     def __init__(self, out: ObjectStore, settings: Settings, speed: float | None,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep,
                  report: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
-                 report_every_s: float = 5.0):
-        self.out, self.settings, self.speed = out, settings, speed
+                 report_every_s: float = 5.0, horizon_ms: int = HORIZON_MS):
+        self.out, self.settings, self.speed, self.horizon_ms = out, settings, speed, horizon_ms
         self.clock, self.sleep, self.report, self.report_every_s = clock, sleep, report, report_every_s
         self.state: dict | None = None  # the last checkpoint written (or found) by `run`
 
@@ -183,7 +294,7 @@ class Feed:
         origin, started, last_report = None, self.clock(), -math.inf
         state = self.state = found or {"settings": self.settings.as_json(), "next_window_ms": None, "rows": 0,
                                        "files": 0}
-        for start, rows in windows(source, self.settings.first, self.settings.last, window_ms):
+        for start, rows in windows(source, self.settings.first, self.settings.last, window_ms, self.horizon_ms):
             if done_until is not None and start < done_until:
                 continue
             if origin is None:
@@ -212,6 +323,13 @@ class Feed:
                 self.report(f"{_when(end)}: {written:,} of {total:,} rows (events and labels) in {files:,} files "
                             f"({written / max(total, 1):.0%}), {self.clock() - started:,.1f} s")
         return state
+
+
+def delivery_horizon_ms(scenario: Scenario) -> int:
+    """How long after it happens a row of `scenario` arrives at the latest: a clickstream session's wait (its longest
+    session, the timeout and the purchase's own delivery) bounds every transaction's too. The daily checks do not
+    publish a day holding a later row."""
+    return max(clickstream.max_lag_ms(scenario), round(scenario.card_transactions.arrival_lag_seconds.max * 1000))
 
 
 def _when(ms: int) -> str:
@@ -269,7 +387,10 @@ def main(argv: list[str] | None = None) -> int:
     store = ObjectStore(root_url=source, endpoint_url=scenario.storage.endpoint_url)
     out = ObjectStore(root_url=args.out, endpoint_url=scenario.storage.endpoint_url)
     settings = Settings(args.first, args.last, args.window, args.format, source)
-    feed = Feed(out, settings, args.speed)
+    # The scenario's own delivery bound when the days are that scenario's (it holds less in memory than the bound of
+    # any scenario); a root of another scenario gets the bound of every scenario.
+    horizon = delivery_horizon_ms(scenario) if store.stored_scenario() == scenario.content_hash else HORIZON_MS
+    feed = Feed(out, settings, args.speed, horizon_ms=horizon)
     if not store.complete_partitions("events", "card_transactions"):
         print(f"{store.root_url} holds no stored days (no complete events/card_transactions): is --source (or the "
               f"scenario's storage.url) the folder the days were materialised into?", file=sys.stderr)
@@ -279,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.restart:
             _forget(out)
         state = feed.run(store)
-    except (TableNotReady, ValueError) as error:
+    except (TableNotReady, ValueError) as error:  # also a part out of order (merge.Unsorted), a LateRow
         print(error, file=sys.stderr)
         return 2
     except KeyboardInterrupt:

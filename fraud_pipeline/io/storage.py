@@ -9,15 +9,23 @@ Each folder's manifest lives apart, in a parallel tree: the manifest of `<root>/
 `<root>/.tmp/`, and `_manifests/_scenario.json` names the one scenario the root holds.
 
 A write holds the table's or partition's writer lock (`locks`), then (1) removes the manifest, so
-the table stops looking complete; (2) puts each data file atomically (a local temp file renamed into
-place; a single PUT on S3); (3) deletes files a previous write left in the folder that this one did not
-write; (4) writes the manifest last, listing every file with its row count and SHA-256 — unless the caller
-withholds it because a blocking check failed: then the files stay for inspection, but nothing
-looks complete, so a manifest always means the data passed its checks. Readers trust only
+the table stops looking complete; (2) puts each data file — a part — atomically (`parts`: a local temp file
+renamed into place; an S3 multipart upload completed only when the part is whole); (3) deletes files a previous
+write left in the folder that this one did not write; (4) writes the manifest last, listing every part with its
+row count and SHA-256 — unless the caller withholds it because a blocking check failed: then the files stay for
+inspection, but nothing looks complete, so a manifest always means the data passed its checks. Readers trust only
 what a manifest lists, so a write that dies at any point — the store gone, the process killed —
 leaves nothing that looks complete, and two writers never mix their files. File names and contents
 are deterministic, so a re-write of the same data leaves byte-identical files. Every S3 call is
 retried on transient errors (`retries`), each retry logged to the run.
+
+The write is in two phases so the parts can come from many processes, or machines sharing only the store:
+the driver opens it (`with store.writing(...) as batch`: lock, scenario, manifest removed), workers put parts
+(`store.put_part(...)`, no lock of their own: they act for the driver, whose lease covers them), each returning
+a small `PartRecord`, and the driver publishes (`batch.publish(records)`: stale files deleted, manifest written in
+the order given). `write_table`, `write_files` and `write_file` are that same write done in one process. Readers
+take a table whole (`read_table`), file by file (`read_files`, `iter_parts`), or part by part in batches
+(`listed_parts`), always checked against the manifest's checksums.
 
 One root holds one scenario: the first write records the scenario's content hash in
 `_manifests/_scenario.json` (created only if absent, so of two first writers one wins), and a write — or a
@@ -29,11 +37,10 @@ delete this one.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -42,7 +49,7 @@ import pyarrow as pa
 from fsspec.asyn import sync
 from pydantic import BaseModel, ConfigDict, Field
 
-from fraud_pipeline.io import formats
+from fraud_pipeline.io import formats, parts
 from fraud_pipeline.io.locks import local_lock, s3_lock
 from fraud_pipeline.io.retries import CLIENT_OPTIONS, S3FS_TRIES, retrying
 
@@ -51,14 +58,13 @@ SCENARIO_RECORD = f"{MANIFESTS}/_scenario.json"  # the one scenario the root hol
 LOCKS = ".locks"
 TEMPORARY = ".tmp"  # local files being written, renamed into place when whole
 CHUNK_ROWS = 1_000_000  # rows per Parquet file: each write holds a bounded amount in memory
+# A part's record, its reader, a write's handle and their errors live with the parts; importable from here too.
+PartRecord, ListedPart, Batch, TableCorrupt, PartMissing = (parts.PartRecord, parts.ListedPart, parts.Batch,
+                                                             parts.TableCorrupt, parts.PartMissing)
 
 
 class TableNotReady(FileNotFoundError):
     """The table or partition has no manifest: never written, or its write did not finish."""
-
-
-class TableCorrupt(IOError):
-    """A file differs from what the manifest recorded."""
 
 
 class ScenarioMismatch(RuntimeError):
@@ -133,10 +139,11 @@ class ObjectStore(BaseModel):
 
     def write_table(self, layer: str, table: str, data: pa.Table | Iterable[pa.Table], scenario_hash: str,
                     partition: str | None = None, publish: bool = True) -> WrittenTable:
-        """Replace the table (or one partition of it) with `data`: one Parquet file per chunk."""
+        """Replace the table (or one partition of it) with `data`: one Parquet file per chunk, `part-00000`…"""
         chunks = [data] if isinstance(data, pa.Table) else data
-        return self.write_files(layer, table, {f"part-{i:05d}": chunk for i, chunk in enumerate(chunks)},
-                                scenario_hash, partition, publish=publish)
+        with self.writing(layer, table, partition, scenario_hash) as batch:
+            return batch.publish([batch.put_part(f"part-{i:05d}.parquet", chunk) for i, chunk in enumerate(chunks)],
+                                 publish=publish)
 
     def write_files(self, layer: str, table: str, files: dict[str, pa.Table], scenario_hash: str,
                     partition: str | None = None, fmt: str = "parquet", publish: bool = True) -> WrittenTable:
@@ -145,19 +152,24 @@ class ObjectStore(BaseModel):
         `publish=False` writes the files but no manifest: the table then reads as unfinished
         (`TableNotReady`), which is what a table that failed a blocking check must look like.
         """
-        encoded = ((f"{stem}.{fmt}", formats.encode(chunk, fmt), chunk.num_rows, chunk.schema)
-                   for stem, chunk in files.items())  # one file encoded at a time
-        return self._write(layer, table, partition, scenario_hash, fmt, encoded, publish)
+        with self.writing(layer, table, partition, scenario_hash, fmt) as batch:
+            return batch.publish([batch.put_part(f"{stem}.{fmt}", chunk) for stem, chunk in files.items()],
+                                 publish=publish)
 
     def write_file(self, layer: str, name: str, filename: str, payload: bytes, scenario_hash: str) -> WrittenTable:
         """One opaque file (a picture, say) as the whole content of `<layer>/<name>/`, published with a manifest like
         a table (its format is the file's extension; no rows, no schema)."""
-        fmt = filename.rsplit(".", 1)[-1]
-        return self._write(layer, name, None, scenario_hash, fmt, [(filename, payload, None, None)], True)
+        with self.writing(layer, name, None, scenario_hash, filename.rsplit(".", 1)[-1]) as batch:
+            return batch.publish([batch.put_part(filename, payload)])
 
-    def _write(self, layer: str, table: str, partition: str | None, scenario_hash: str, fmt: str,
-               files: Iterable[tuple[str, bytes, int | None, pa.Schema | None]], publish: bool) -> WrittenTable:
-        """The one write path: lock, manifest removed, files put, stale files deleted, manifest written last."""
+    @contextlib.contextmanager
+    def writing(self, layer: str, table: str, partition: str | None, scenario_hash: str,
+                fmt: str = "parquet") -> Iterator[Batch]:
+        """The driver's side of a write: claims the root for the scenario, holds the writer lock for the whole
+        block, removes the manifest (so the table stops looking complete), and yields the `Batch` to publish.
+
+        Leaving the block by an exception leaves no manifest — the parts written stay, unlisted — and releases the
+        lock; leaving it normally without `publish` is a mistake, reported as one."""
         fs = self.filesystem()
         directory = self.path(layer, table, partition)
         manifest_path = self.manifest_path(layer, table, partition)
@@ -166,33 +178,64 @@ class ObjectStore(BaseModel):
             self._call(f"create {directory}", fs.makedirs, directory, exist_ok=True)
             with contextlib.suppress(FileNotFoundError):
                 self._call(f"delete {manifest_path}", fs.rm, manifest_path)
+            batch = Batch(self, layer, table, partition, scenario_hash, fmt, still_ours)
+            yield batch
+            if batch.written is None:
+                raise RuntimeError(f"the write of {self.uri(layer, table, partition)} ended without publish(): it "
+                                   "has no manifest (call publish(parts, publish=False) to withhold it on purpose)")
 
-            entries, schema = [], None
-            for name, payload, rows, file_schema in files:
-                still_ours()
-                self._put(fs, f"{directory}/{name}", payload)
-                entries.append({"path": name, **({"rows": rows} if rows is not None else {}), "bytes": len(payload),
-                                "sha256": hashlib.sha256(payload).hexdigest()})
-                schema = file_schema
+    def put_part(self, layer: str, table: str, partition: str | None, name: str, data: parts.PartData,
+                 schema: pa.Schema | None = None) -> PartRecord:
+        """Write one part file, `name` (with its extension), into the folder of the table or partition, whole or
+        not at all; its record, for the driver's `publish`. Safe in any process or machine that reaches the store:
+        it takes no lock — it acts for the driver holding the write open (`writing`), and until that driver
+        publishes, nothing lists it. See `parts.encode_part` for what `data` may be."""
+        if not name or "/" in name or name.startswith("."):
+            raise ValueError(f"a part is a file name in its folder, not {name!r}")
+        path = f"{self.path(layer, table, partition)}/{name}"
 
-            written = {f["path"] for f in entries}
-            for stale in self._call(f"list {directory}", fs.ls, directory, detail=False):
-                name = stale.rstrip("/").rsplit("/", 1)[-1]
-                if name not in written:  # a killed writer's files, an old-layout manifest: we hold the lock
-                    with contextlib.suppress(FileNotFoundError):
-                        self._call(f"delete {stale}", fs.rm, stale, recursive=True)
+        def write(target) -> PartRecord:
+            return parts.encode_part(target, name, data, schema)
 
-            rows = sum(f["rows"] for f in entries) if schema is not None else None
-            manifest = {"layer": layer, "table": table, "partition": partition, "scenario_hash": scenario_hash,
-                        "format": fmt, **({"schema": formats.schema_text(schema)} if schema is not None else {}),
-                        "rows": rows, "files": entries}
-            if publish:
-                still_ours()
-                self._call(f"create {manifest_path.rsplit('/', 1)[0]}", fs.makedirs, manifest_path.rsplit("/", 1)[0],
-                           exist_ok=True)
-                self._put(fs, manifest_path, json.dumps(manifest, indent=2).encode())
+        if self.is_s3:
+            return parts.put_s3(self.filesystem(), path, write)
+        return parts.put_local(path, self._temporary(path), write)
+
+    def _publish(self, batch: Batch, records: list[PartRecord], publish: bool) -> WrittenTable:
+        """Step (3) and (4) of a write: stale files deleted, the manifest written listing `records` in order."""
+        names = [r.name for r in records]
+        if len(set(names)) != len(names):
+            raise ValueError(f"parts named twice: {sorted({n for n in names if names.count(n) > 1})}")
+        fs = self.filesystem()
+        layer, table, partition = batch.layer, batch.table, batch.partition
+        directory = self.path(layer, table, partition)
+        manifest_path = self.manifest_path(layer, table, partition)
+        batch.still_ours()
+        found = {entry["name"].rstrip("/").rsplit("/", 1)[-1]: entry
+                 for entry in self._call(f"list {directory}", fs.ls, directory, detail=True)}
+        missing = [r.name for r in records if r.name not in found or found[r.name].get("size") != r.bytes]
+        if missing:  # a worker's part lost, or replaced since: publishing would list what is not there
+            raise PartMissing(f"{self.uri(layer, table, partition)}: {missing} not in the folder as written; "
+                              "nothing was published")
+        for name, entry in found.items():
+            if name not in names:  # a killed writer's files, an old-layout manifest: we hold the lock
+                with contextlib.suppress(FileNotFoundError):
+                    self._call(f"delete {entry['name']}", fs.rm, entry["name"], recursive=True)
+
+        entries = [{"path": r.name, **({"rows": r.rows} if r.rows is not None else {}), "bytes": r.bytes,
+                    "sha256": r.sha256} for r in records]
+        schema = records[-1].schema if records else None
+        rows = sum(r.rows for r in records) if schema is not None else None
+        manifest = {"layer": layer, "table": table, "partition": partition, "scenario_hash": batch.scenario_hash,
+                    "format": batch.fmt, **({"schema": schema} if schema is not None else {}), "rows": rows,
+                    "files": entries}
+        if publish:
+            batch.still_ours()
+            self._call(f"create {manifest_path.rsplit('/', 1)[0]}", fs.makedirs, manifest_path.rsplit("/", 1)[0],
+                       exist_ok=True)
+            self._put(fs, manifest_path, json.dumps(manifest, indent=2).encode())
         return WrittenTable(uri=self.uri(layer, table, partition), rows=rows or 0, files=len(entries),
-                            bytes=sum(f["bytes"] for f in entries), published=publish)
+                            bytes=sum(r.bytes for r in records), published=publish)
 
     def stored_scenario(self) -> str | None:
         """The content hash of the scenario this root holds, or None when nothing was written to it yet."""
@@ -356,30 +399,29 @@ class ObjectStore(BaseModel):
                    columns: list[str] | None = None) -> dict[str, pa.Table]:
         """Each file of the table or partition by its name without extension, checked against its manifest
         checksum (files of one write may hold different tables: a day's carried state, say)."""
+        return {part.name.rsplit(".", 1)[0]: part.read(columns)
+                for part in self.listed_parts(layer, table, partition)}
+
+    def iter_parts(self, layer: str, table: str, partition: str | None = None,
+                   columns: list[str] | None = None) -> Iterator[pa.Table]:
+        """The parts the manifest lists, in its order, one table at a time (each checked against its checksum):
+        memory holds one part. Raises TableNotReady before yielding anything when there is no manifest."""
+        listed = self.listed_parts(layer, table, partition)
+        return (part.read(columns) for part in listed)
+
+    def listed_parts(self, layer: str, table: str, partition: str | None = None) -> list[ListedPart]:
+        """The parts the manifest lists, in its order, to read whole or in batches. Raises TableNotReady when the
+        table or partition has no manifest."""
         manifest = self.read_manifest(layer, table, partition)
         if manifest is None:
             raise TableNotReady(f"{self.uri(layer, table, partition)} has no manifest "
                                 f"({self._uri(self.manifest_path(layer, table, partition))}): it was never written, "
                                 "or its last write did not finish")
-        fs = self.filesystem()
-        directory = self.path(layer, table, partition)
         schema = formats.schema_from_text(manifest["schema"]) if "schema" in manifest else None
-        found = {}
-        for entry in manifest["files"]:
-            path = f"{directory}/{entry['path']}"
-            payload = self._call(f"GET {path}", fs.cat_file, path)
-            if hashlib.sha256(payload).hexdigest() != entry["sha256"]:
-                raise TableCorrupt(f"{self.uri(layer, table, partition)}/{entry['path']} does not match "
-                                   f"its manifest checksum")
-            found[entry["path"].rsplit(".", 1)[0]] = formats.decode(payload, manifest["format"],
-                                                                     schema if fmt_needs_schema(manifest) else None,
-                                                                     columns)
-        return found
-
-
-def fmt_needs_schema(manifest: dict) -> bool:
-    """CSV and NDJSON files need the schema the manifest keeps to read back exactly; Parquet carries its own."""
-    return manifest["format"] != "parquet"
+        directory = self.path(layer, table, partition)
+        return [ListedPart(self, self.uri(layer, table, partition), f"{directory}/{entry['path']}", entry["path"],
+                           entry.get("rows"), entry["sha256"], manifest["format"], schema)
+                for entry in manifest["files"]]
 
 
 def in_chunks(table: pa.Table, rows: int = CHUNK_ROWS) -> list[pa.Table]:

@@ -1,4 +1,5 @@
-"""The live feed: stored days replayed in event-time order as small files, paced, labels apart, resumable."""
+"""The live feed: stored days replayed in event-time order as small files, paced, labels apart, resumable; days
+stored in many parts merged without loading a day."""
 
 import json
 import os
@@ -18,8 +19,8 @@ import pytest
 from fraud_pipeline import feed
 import fraud_pipeline
 from fraud_pipeline.feed import CHECKPOINT, LABELS, STREAMS, Feed, Settings
-from fraud_pipeline.io import formats
-from fraud_pipeline.io.storage import ObjectStore
+from fraud_pipeline.io import formats, merge
+from fraud_pipeline.io.storage import ListedPart, ObjectStore
 from fraud_pipeline.life import clickstream
 from fraud_pipeline.scenario import ScenarioError
 from fraud_pipeline_tests.conftest import scaled
@@ -288,3 +289,89 @@ def test_the_horizon_outlasts_the_longest_delivery_any_scenario_allows(scenario)
     assert slowest.card_transactions.arrival_lag_seconds.max * 1000 < feed.HORIZON_MS
     with pytest.raises(ScenarioError, match="timeout_minutes"):
         scaled(scenario, customer_events={"timeout_minutes": 241})
+
+
+# Days in many parts: the block engine writes each day's tables as parts, each a range of customers in arrival order.
+
+def _store_in_parts(source: ObjectStore, root, count: int = 3, broken: tuple[str, str, int] | None = None,
+                    batch: int = 100) -> ObjectStore:
+    """The source's days stored again with each table split into `count` parts by customer (so the parts interleave
+    in arrival time), each part in the stored (arrival) order, written from small batches; `broken` (table, day,
+    part): that part's rows reversed."""
+    parted = ObjectStore(root_url=str(root))
+    for day in DAYS:
+        for layer, name in feed.TABLES:
+            table = source.read_table(layer, name, day.isoformat())
+            customers = pc.unique(table["customer_id"]).sort()
+            block = pc.divide(pc.multiply(pc.fill_null(pc.index_in(table["customer_id"], value_set=customers), 0),
+                                          count), max(len(customers), 1))
+            with parted.writing(layer, name, day.isoformat(), source.stored_scenario()) as written:
+                records = []
+                for number in range(count):
+                    part = table.filter(pc.equal(block, number))
+                    if broken == (name, day.isoformat(), number):
+                        part = part.take(pa.array(range(part.num_rows - 1, -1, -1)))
+                    records.append(written.put_part(f"part-{number:05d}.parquet", part.to_batches(max_chunksize=batch),
+                                                    schema=table.schema))
+                written.publish(records)
+    return parted
+
+
+@pytest.fixture(scope="module")
+def parted(source, tmp_path_factory):
+    return _store_in_parts(source, tmp_path_factory.mktemp("parted") / "data")
+
+
+def test_days_in_three_parts_give_the_feed_of_days_in_one_part(source, parted, small_scenario, tmp_path):
+    assert {len(parted.read_manifest(layer, name, str(d))["files"]) for d in DAYS for layer, name in feed.TABLES} == {3}
+    horizon = feed.delivery_horizon_ms(scaled(small_scenario, card_transactions={"per_day": 1500}))
+    assert horizon < feed.HORIZON_MS / 2  # the tighter bound that holds less in memory
+    for window, fmt in ((600, "ndjson"), (3600, "parquet")):
+        one, three = (ObjectStore(root_url=str(tmp_path / f"{name}-{fmt}")) for name in ("one", "three"))
+        Feed(one, _settings(source, window, fmt), speed=None, report=_quiet).run(source)
+        Feed(three, _settings(source, window, fmt), speed=None, report=_quiet, horizon_ms=horizon).run(parted)
+        assert len(_tree(one)) > 20 and _tree(three) == _tree(one)  # every file, byte for byte, and the checkpoint
+
+
+def test_the_merge_over_parts_read_in_small_batches_gives_the_same_windows(source, parted):
+    whole = list(feed.windows(source, FIRST, LAST, 900_000))
+    merged = list(feed.windows(parted, FIRST, LAST, 900_000, batch_rows=37))
+    assert [start for start, _ in merged] == [start for start, _ in whole]
+    for (_, expected), (_, found) in zip(whole, merged):
+        assert all(found[name].equals(expected[name]) for name in STREAMS)
+
+
+def test_windows_are_written_while_a_day_is_still_being_read(parted, small_scenario, monkeypatch):
+    """Not a day loaded, then written: the first windows of a day go out before the last batch of its parts is read
+    (the rows of about a delivery horizon wait in memory, not the day)."""
+    events = []
+    batches = ListedPart.batches
+
+    def logged(part, *args, **kwargs):
+        for found in batches(part, *args, **kwargs):
+            events.append(("read", part.folder.rsplit("date=", 1)[1]))
+            yield found
+
+    monkeypatch.setattr(ListedPart, "batches", logged)
+    horizon = feed.delivery_horizon_ms(scaled(small_scenario, card_transactions={"per_day": 1500}))
+    for start, _ in feed.windows(parted, FIRST, LAST, 600_000, horizon, batch_rows=50):
+        events.append(("window", start))
+    reads = [i for i, (kind, day) in enumerate(events) if kind == "read" and day == str(DAYS[1])]
+    written_meanwhile = [e for e in events[reads[0]:reads[-1]] if e[0] == "window"]
+    assert len(reads) > 20 and len(written_meanwhile) > 10
+
+
+def test_a_row_later_than_the_horizon_stops_the_feed_rather_than_rewrite_a_window(parted):
+    with pytest.raises(feed.LateRow, match="more than the feed's horizon of 0.0166667 h later"):
+        list(feed.windows(parted, FIRST, LAST, 60_000, horizon_ms=60_000))
+
+
+def test_a_part_out_of_arrival_order_stops_the_feed_naming_it(source, tmp_path, capsys):
+    broken = _store_in_parts(source, tmp_path / "broken", broken=("card_transactions", str(DAYS[1]), 1))
+    out = tmp_path / "live"
+    assert feed.main(["--from", str(FIRST), "--to", str(LAST), "--out", str(out), "--source", broken.root_url,
+                      "--speed", "max"]) == 2
+    err = capsys.readouterr().err
+    assert f"events/card_transactions/date={DAYS[1]}/part-00001.parquet is not sorted by arrival_time" in err
+    with pytest.raises(merge.Unsorted):
+        list(feed.windows(broken, FIRST, LAST, 600_000))

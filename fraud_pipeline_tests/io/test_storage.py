@@ -1,17 +1,24 @@
 """The object store, on the local disk and on a real loopback S3 server: round trips, atomic re-writes,
-concurrent writers, transient errors."""
+concurrent writers, transient errors; parts put by other processes and published together."""
 
+import hashlib
 import json
 import logging
+import multiprocessing
 import os
 import threading
+from concurrent.futures import ProcessPoolExecutor
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 import pytest
 
+from fraud_pipeline.io import formats, parts
 from fraud_pipeline.io.retries import StorageUnavailable
-from fraud_pipeline.io.storage import ObjectStore, ScenarioMismatch, TableCorrupt, TableNotReady
+from fraud_pipeline.io.storage import (ObjectStore, PartMissing, PartRecord, ScenarioMismatch, TableCorrupt,
+                                       TableNotReady)
 from fraud_pipeline_tests.s3_proxy import S3Proxy
 
 
@@ -257,3 +264,203 @@ def test_of_two_first_writers_of_different_scenarios_one_claims_the_root(store):
     [winner] = [name for name, outcome in outcomes.items() if outcome == "written"]
     assert sorted(outcomes.values()) == ["refused", "written"] and store.stored_scenario() == winner
     assert store.read_manifest("entities", {"a": "b", "b": "a"}[winner]) is None
+
+
+# The two-phase write: parts put by any process, published together by the holder of the writer lock.
+
+def _batches(offset: int, rows: int, size: int):
+    """`rows` rows from `offset` as record batches of `size`, each made only when asked for."""
+    for start in range(offset, offset + rows, size):
+        yield _table(min(size, offset + rows - start), start).to_batches()[0]
+
+
+def _put_part_in_a_worker(store: ObjectStore, name: str, offset: int, rows: int) -> PartRecord:
+    """What a worker process does: put one part, streamed from batches, and report it."""
+    return store.put_part("events", "parted", "2026-01-02", name, _batches(offset, rows, 7))
+
+
+def test_parts_put_by_several_processes_are_published_in_the_drivers_order(store):
+    """Workers (spawned processes, sharing only the store) put three parts, finishing in any order; the driver
+    publishes them in its own order, and every reader sees that order."""
+    spans = {"part-00000.parquet": (0, 30), "part-00001.parquet": (30, 25), "part-00002.parquet": (55, 40)}
+    with store.writing("events", "parted", "2026-01-02", "h") as batch:
+        with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {name: pool.submit(_put_part_in_a_worker, store, name, *span)
+                       for name, span in reversed(spans.items())}
+            records = {name: future.result() for name, future in futures.items()}
+        written = batch.publish([records[name] for name in spans])
+
+    assert (written.rows, written.files, written.published) == (95, 3, True)
+    assert [(r.name, r.rows) for r in records.values()] == [(n, spans[n][1]) for n in reversed(spans)]
+    manifest = store.read_manifest("events", "parted", "2026-01-02")
+    assert [(f["path"], f["rows"], f["bytes"]) for f in manifest["files"]] == [
+        (name, records[name].rows, records[name].bytes) for name in spans]
+    assert store.read_table("events", "parted", "2026-01-02").equals(_table(95))
+    assert [t["id"][0].as_py() for t in store.iter_parts("events", "parted", "2026-01-02")] == [0, 30, 55]
+    listed = store.listed_parts("events", "parted", "2026-01-02")
+    in_batches = [pa.Table.from_batches(list(part.batches(batch_rows=10))) for part in listed]
+    assert pa.concat_tables(in_batches).equals(_table(95))
+    fs = store.filesystem()
+    for name, record in records.items():  # size and checksum were computed as the bytes went out: they hold
+        payload = fs.cat_file(f"{store.path('events', 'parted', '2026-01-02')}/{name}")
+        assert (len(payload), hashlib.sha256(payload).hexdigest()) == (record.bytes, record.sha256)
+        assert pq.ParquetFile(pa.BufferReader(payload)).metadata.num_row_groups == -(-spans[name][1] // 7)
+
+
+def test_a_whole_table_put_as_a_part_has_the_bytes_of_a_single_encode(store):
+    """write_table's parts are today's bytes: one ParquetWriter call on the whole chunk is pq.write_table."""
+    table = _table(1000)
+    with store.writing("entities", "things", None, "h") as batch:
+        record = batch.put_part("part-00000.parquet", table)
+        batch.publish([record])
+    payload = store.filesystem().cat_file(f"{store.path('entities', 'things')}/part-00000.parquet")
+    assert payload == formats.encode(table, "parquet")
+    assert record.schema == formats.schema_text(table.schema)
+
+
+class Interrupted(RuntimeError):
+    pass
+
+
+def _failing(blocks: int):
+    """Batches of incompressible bytes (2 MiB each), then a failure, as a generator of a part's rows would fail."""
+    for _ in range(blocks):
+        yield pa.table({"blob": pa.array([os.urandom(1 << 20) for _ in range(2)], pa.binary())})
+    raise Interrupted("the generator of this part failed")
+
+
+def test_a_part_writer_failing_mid_stream_leaves_no_object_on_s3(s3_url, monkeypatch):
+    """The upload is well under way (parts of it sent) when the rows stop coming: it is aborted, so the bucket holds
+    no object at the part's key — the previous one stays — and no unfinished upload."""
+    monkeypatch.setattr(parts, "UPLOAD_BLOCK_BYTES", 5 << 20)  # S3's smallest part, so the test sends some
+    requests = []
+    monkeypatch.setattr(parts, "retrying", lambda what, call: requests.append(what) or call())
+    store = ObjectStore(root_url=s3_url)
+    before = store.put_part("events", "things", "2026-01-02", "part-00000.parquet", _table(3))
+    requests.clear()
+
+    with pytest.raises(Interrupted):
+        store.put_part("events", "things", "2026-01-02", "part-00000.parquet", _failing(6))
+
+    assert [r.split(" test-")[0] for r in requests][:3] == [
+        "S3 start upload of", "S3 PUT part 1 of", "S3 PUT part 2 of"]  # it was a real multipart upload
+    fs = store.filesystem()
+    bucket = s3_url.removeprefix("s3://").split("/")[0]
+    found = [p.rsplit("/", 1)[-1] for p in fs.find(bucket)]
+    assert found == ["part-00000.parquet"]
+    assert hashlib.sha256(fs.cat_file(f"{store.path('events', 'things', '2026-01-02')}/part-00000.parquet")
+                          ).hexdigest() == before.sha256
+    assert fs.call_s3("list_multipart_uploads", Bucket=bucket).get("Uploads", []) == []
+
+
+def test_a_part_writer_failing_mid_stream_leaves_no_file_locally(tmp_path):
+    store = ObjectStore(root_url=str(tmp_path / "data"))
+    before = store.put_part("events", "things", "2026-01-02", "part-00000.parquet", _table(3))
+    with pytest.raises(Interrupted):
+        store.put_part("events", "things", "2026-01-02", "part-00001.parquet", _failing(3))
+    with pytest.raises(Interrupted):
+        store.put_part("events", "things", "2026-01-02", "part-00000.parquet", _failing(3))
+
+    assert _files(store, "events", "things", "2026-01-02") == ["part-00000.parquet"]
+    assert hashlib.sha256((tmp_path / "data/events/things/date=2026-01-02/part-00000.parquet").read_bytes()
+                          ).hexdigest() == before.sha256
+    assert [p for p in (tmp_path / "data" / ".tmp").rglob("*") if p.is_file()] == []  # no temporary file left
+
+
+def test_a_write_left_without_publishing_leaves_nothing_that_looks_complete(store):
+    store.write_table("events", "things", _table(5), "h", partition="2026-01-02")
+    with pytest.raises(Interrupted):
+        with store.writing("events", "things", "2026-01-02", "h") as batch:
+            batch.put_part("part-00000.parquet", _table(7))
+            raise Interrupted("the driver failed before publishing")
+
+    assert store.read_manifest("events", "things", "2026-01-02") is None  # the previous manifest is gone too
+    assert store.complete_partitions("events", "things") == {}
+    with pytest.raises(TableNotReady):
+        store.read_table("events", "things", "2026-01-02")
+    with pytest.raises(RuntimeError, match="ended without publish"):
+        with store.writing("events", "things", "2026-01-02", "h") as batch:
+            batch.put_part("part-00000.parquet", _table(7))
+    assert store.read_manifest("events", "things", "2026-01-02") is None
+    store.write_table("events", "things", _table(4), "h", partition="2026-01-02")  # the lock was released
+    assert store.read_table("events", "things", "2026-01-02").equals(_table(4))
+
+
+def test_publish_deletes_the_parts_of_a_previous_write_with_more_of_them(store):
+    def write(count: int) -> None:
+        with store.writing("events", "things", "2026-01-02", "h") as batch:
+            batch.publish([batch.put_part(f"part-{i:05d}.parquet", _table(2, 10 * i)) for i in range(count)])
+
+    write(4)
+    assert len(_files(store, "events", "things", "2026-01-02")) == 4
+    write(2)
+    assert _files(store, "events", "things", "2026-01-02") == ["part-00000.parquet", "part-00001.parquet"]
+    assert store.read_table("events", "things", "2026-01-02").equals(pa.concat_tables([_table(2), _table(2, 10)]))
+
+
+def test_a_reader_of_a_day_being_published_gets_table_not_ready(store):
+    store.write_table("events", "things", _table(5), "h", partition="2026-01-02")
+    reader = ObjectStore(root_url=store.root_url)
+    with store.writing("events", "things", "2026-01-02", "h") as batch:
+        records = [batch.put_part("part-00000.parquet", _table(3))]
+        for read in (reader.read_table, reader.listed_parts, lambda *a: list(reader.iter_parts(*a))):
+            with pytest.raises(TableNotReady, match="has no manifest"):
+                read("events", "things", "2026-01-02")
+        records.append(batch.put_part("part-00001.parquet", _table(3, 3)))
+        batch.publish(records)
+    assert reader.read_table("events", "things", "2026-01-02").equals(_table(6))
+
+
+def test_withheld_and_unwritten_parts_publish_no_manifest(store):
+    with store.writing("events", "things", "2026-01-02", "h") as batch:
+        written = batch.publish([batch.put_part("part-00000.parquet", _table(3))], publish=False)
+    assert not written.published and store.read_manifest("events", "things", "2026-01-02") is None
+    assert _files(store, "events", "things", "2026-01-02") == ["part-00000.parquet"]  # kept for inspection
+
+    elsewhere = store.put_part("events", "other", "2026-01-02", "part-00001.parquet", _table(3))
+    with pytest.raises(PartMissing, match="part-00001.parquet"):
+        with store.writing("events", "things", "2026-01-02", "h") as batch:
+            batch.publish([batch.put_part("part-00000.parquet", _table(3)), elsewhere])
+    assert store.read_manifest("events", "things", "2026-01-02") is None
+
+
+def test_a_corrupt_part_read_in_batches_is_refused_before_any_row(store):
+    store.write_table("entities", "things", [_table(5), _table(5, 5)], "h")
+    fs = store.filesystem()
+    path = f"{store.path('entities', 'things')}/part-00001.parquet"
+    payload = fs.cat_file(path)
+    fs.pipe_file(path, payload[:-9] + bytes([payload[-9] ^ 1]) + payload[-8:])  # one bit of the footer
+    first, second = store.listed_parts("entities", "things")
+    assert pa.Table.from_batches(list(first.batches())).equals(_table(5))
+    with pytest.raises(TableCorrupt, match="part-00001.parquet does not match its manifest checksum"):
+        next(second.batches())
+    with pytest.raises(TableCorrupt):
+        list(store.iter_parts("entities", "things"))
+
+
+def test_a_part_streamed_from_many_batches_holds_about_one_batch_in_arrow_memory(tmp_path):
+    """Sixty batches of ~1.8 MB each, made only when the writer asks: Arrow's allocations, sampled as each batch is
+    made, stay within a few batches (the one being written, the writer's encoding buffers) and do not grow with the
+    batches written — never near the table (~110 MB) a whole-table write would hold."""
+    store = ObjectStore(root_url=str(tmp_path / "data"))
+    size, count = 60_000, 60
+    baseline = pa.total_allocated_bytes()
+    samples, one_batch = [], []
+
+    def batches():
+        for i in range(count):
+            batch = pa.record_batch({"id": pa.array(np.arange(i * size, (i + 1) * size)),
+                                     "x": pa.array(np.random.default_rng(i).random(size)),
+                                     "name": pa.array([f"row {j}" for j in range(i * size, (i + 1) * size)])})
+            one_batch.append(batch.nbytes)
+            samples.append(pa.total_allocated_bytes() - baseline)
+            yield batch
+            del batch
+
+    record = store.put_part("events", "big", None, "part-00000.parquet", batches())
+
+    assert record.rows == size * count
+    assert pq.ParquetFile(str(tmp_path / "data/events/big/part-00000.parquet")).metadata.num_row_groups == count
+    batch = max(one_batch)
+    assert max(samples) < 6 * batch < sum(one_batch) / 8, (max(samples), batch)
+    assert max(samples[count // 2:]) - max(samples[5:10]) < batch / 4, samples  # no growth with the rows written
