@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import (Field, field_validator)
+from pydantic import Field, field_validator
 
 from fraud_pipeline.scenario.base import Section
 
