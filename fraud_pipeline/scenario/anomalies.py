@@ -6,7 +6,7 @@ from __future__ import annotations
 import typing
 from typing import Annotated, Literal, Union
 
-from pydantic import (Field, model_validator)
+from pydantic import Field, model_validator
 
 from fraud_pipeline.core import schemas
 from fraud_pipeline.scenario.base import FloatRange, IntRange, Probability, Section

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, model_validator)
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 
 SCENARIO_ENV = "FRAUD_PIPELINE_SCENARIO"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import (AfterValidator, Field, PositiveInt, field_validator, model_validator)
+from pydantic import AfterValidator, Field, PositiveInt, field_validator, model_validator
 
 from fraud_pipeline.scenario.base import (CHANNELS, Hourly, IntRange, PositiveFloat, Probability, Section, Shares,
                                           Weekly, _known_keys)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import (Field, PositiveInt)
+from pydantic import Field, PositiveInt
 
 from fraud_pipeline.scenario.base import FloatRange, IntRange, MerchantCategoryCode, Probability, Section, Shares
 from fraud_pipeline.scenario.behaviour import ArrivalLag

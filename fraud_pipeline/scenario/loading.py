@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import (BaseModel, ValidationError)
+from pydantic import BaseModel, ValidationError
 
 from fraud_pipeline.scenario.anomalies import ByName
 from fraud_pipeline.scenario.base import SCENARIO_ENV, STORAGE_URL_ENV, ScenarioError, Section

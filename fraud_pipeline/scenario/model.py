@@ -9,7 +9,7 @@ import math
 from datetime import date, timedelta
 from typing import Annotated
 
-from pydantic import (Field, field_validator, model_validator)
+from pydantic import Field, field_validator, model_validator
 
 from fraud_pipeline.core.timeline import BASELINE_DAYS
 from fraud_pipeline.scenario.anomalies import Anomalies, ConversionDrop

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import (Field, field_validator, model_validator)
+from pydantic import Field, field_validator, model_validator
 
 from fraud_pipeline.scenario.base import IntRange, Probability, Section
 

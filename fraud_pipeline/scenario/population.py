@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import (AfterValidator, Field, PositiveInt, field_validator, model_validator)
+from pydantic import AfterValidator, Field, PositiveInt, field_validator, model_validator
 
 from fraud_pipeline.core.reserved import TEST_CARD_BINS
 from fraud_pipeline.scenario.base import (Band, FloatRange, IntRange, MerchantCategoryCode, PositiveFloat, Probability,
