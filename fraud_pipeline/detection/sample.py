@@ -34,7 +34,7 @@ def customer_numbers(customer_ids: pa.Array | pa.ChunkedArray | pd.Series) -> np
                   pa.string())
     digits = pc.utf8_slice_codeunits(ids, 1)
     valid = pc.fill_null(pc.and_(pc.starts_with(ids, ID_PREFIX), pc.utf8_is_digit(digits)), False)
-    if not pc.all(valid).as_py() and len(ids):
+    if not pc.all(valid).as_py():  # (true for no ids)
         raise ValueError(f"customer ids must be '{ID_PREFIX}' and digits (got {pc.filter(ids, pc.invert(valid))[0]})")
     return pc.cast(digits, pa.int64()).to_numpy(zero_copy_only=False)
 
