@@ -15,6 +15,7 @@ from fraud_pipeline.definitions import build_definitions
 from fraud_pipeline.io.storage import ObjectStore
 from fraud_pipeline.scenario import SCENARIO_ENV, load_scenario
 from fraud_pipeline.scenario.base import STORAGE_URL_ENV
+from fraud_pipeline_tests.conftest import run_resources
 
 pytestmark = pytest.mark.slow
 
@@ -94,7 +95,7 @@ def test_cli_materialises_every_entity_table_with_manifests_and_passing_checks(t
     in_process = ObjectStore(root_url=str(tmp_path / "in_process"))
     definitions = build_definitions(load_scenario({SCENARIO_ENV: str(tmp_path / "scenario.yaml")}))
     assert dg.materialize([*definitions.assets], selection=dg.AssetSelection.groups("entities"),
-                          resources={"store": in_process},
+                          resources=run_resources(in_process),
                           instance=dg.DagsterInstance.ephemeral()).success
     assert _tree(root) == _tree(tmp_path / "in_process")
 
