@@ -10,6 +10,7 @@ files hold, in the same order, and nothing that depends on where blocks ran.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import date, timedelta
 
@@ -38,9 +39,7 @@ class BankState:
 
     def to_tables(self) -> dict[str, pa.Table]:
         """Every block's state tables, one table per kind with the block's number in a `block` column."""
-        per_block = [state.to_tables() for state in self.blocks]
-        return {name: pa.concat_tables([t[name].append_column(BLOCK, pa.array(np.full(t[name].num_rows, b, np.int32)))
-                                        for b, t in enumerate(per_block)]) for name in per_block[0]}
+        return stacked([state.to_tables() for state in self.blocks], range(len(self.blocks)))
 
     @classmethod
     def from_tables(cls, day: date, tables: dict[str, pa.Table]) -> "BankState":
@@ -104,6 +103,13 @@ def file_ranges(scenario: Scenario) -> list[tuple[int, int]]:
     blocks = max(1, -(-scenario.population.customers // scenario.population.block_customers))
     per = scenario.storage.blocks_per_file
     return [(first, min(first + per, blocks)) for first in range(0, blocks, per)]
+
+
+def stacked(per_block: Sequence[dict[str, pa.Table]], blocks: Sequence[int]) -> dict[str, pa.Table]:
+    """Per name, the blocks' tables one after another, each row's block (from `blocks`, aligned) in a `block`
+    column: how state is stored, a range's blocks in one part."""
+    return {name: pa.concat_tables([t[name].append_column(BLOCK, pa.array(np.full(t[name].num_rows, b, np.int32)))
+                                    for b, t in zip(blocks, per_block)]) for name in per_block[0]}
 
 
 def merge_blocks(name: str, tables: list[pa.Table]) -> pa.Table:

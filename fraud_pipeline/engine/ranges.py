@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 from fraud_pipeline.core import partition_metrics
 from fraud_pipeline.core.findings import Findings, merged, passed
 from fraud_pipeline.core.rows import Rows, concat
-from fraud_pipeline.engine.bank_day import BLOCK, file_ranges, merge_blocks
+from fraud_pipeline.engine.bank_day import BLOCK, file_ranges, merge_blocks, stacked
 from fraud_pipeline.engine.blocks import block_world
 from fraud_pipeline.engine.day import Day, card_tables, simulate_day
 from fraud_pipeline.engine.executors import ExecutorSettings, TaskDone, executor_session, run_tasks
@@ -117,11 +117,10 @@ def run_range(task: RangeTask) -> RangeResult:
     tables = {key[1]: merge_blocks(field, [getattr(d, field) for d in days]) for key, field in DAY_TABLES.items()}
     records = {key: store.put_part(*key, partition, f"part-{task.suffix}", tables[key[1]])
                for key in DAY_TABLES if key[1] in task.tables}
-    kinds = [d.state.to_tables() for d in days]
+    state = stacked([d.state.to_tables() for d in days], blocks)
     for kind in STATE_KINDS:
-        rows = pa.concat_tables([k[kind].append_column(BLOCK, pa.array(np.full(k[kind].num_rows, b, np.int32)))
-                                 for b, k in zip(blocks, kinds)])
-        records[(STATE[0], f"{STATE[1]}:{kind}")] = store.put_part(*STATE, partition, f"{kind}-{task.suffix}", rows)
+        records[(STATE[0], f"{STATE[1]}:{kind}")] = store.put_part(*STATE, partition, f"{kind}-{task.suffix}",
+                                                                   state[kind])
     for kind, rows in _check_context(task.scenario, tables).items():
         records[(STATE[0], f"{STATE[1]}:{kind}")] = store.put_part(*STATE, partition, f"{kind}-{task.suffix}", rows)
     sent = concat([d.outbox for d in days])

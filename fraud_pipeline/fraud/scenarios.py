@@ -352,13 +352,11 @@ def _abroad(world, state: State, day: date, rng: np.random.Generator, start_ms: 
     where = np.where(stealth, visiting, chosen)
     ok = where >= 0
     account, stealth, count, begin, where, anchor_ms = (x[ok] for x in (account, stealth, count, begin, where, anchor_ms))
-    anchor_ids = np.where(stealth, -1, np.concatenate([anchors, np.zeros(len(stealth_accounts), np.int64)])[ok])
     n = len(account)
     gap = (rng.uniform(*ABROAD_GAP_MINUTES, count.sum()) * 60_000).astype(np.int64)
     episode, event = _times(rng, begin, count, gap)
     atm = in_pools(world.foreign_atms, where[episode], rng.random(len(episode))).astype(np.int64)
     atm_config = s.card_transactions.atm
-    customer = world.account_customer[account[episode]]
     usual = budget.of(world).cash_median[account[episode]] / 100 * rng.lognormal(0, CASH_SIGMA, len(episode))
     most = atm_config.max_amount * rng.uniform(0.6, 1.0, len(episode))
     cents = np.round(np.where(stealth[episode], np.minimum(usual, atm_config.max_amount), most) * 100).astype(np.int64)

@@ -17,7 +17,7 @@ from fraud_pipeline.defs.assets.daily import (check_results, check_specs, partit
 from fraud_pipeline.defs.assets.metadata import definition_metadata
 from fraud_pipeline.defs.partitions import as_days
 from fraud_pipeline.engine.executors import ExecutorSettings, TaskDone, executor_session
-from fraud_pipeline.engine.ranges import run_days, start_day
+from fraud_pipeline.engine.ranges import DayOutcome, run_days, start_day
 from fraud_pipeline.fraud.checks import FRAUD_CHECKS
 from fraud_pipeline.io.storage import ObjectStore
 from fraud_pipeline.life.checks import (CLICKSTREAM_CHECKS, FUNNEL_CHECKS, FUNNEL_ORDER_CHECK, funnel_findings,
@@ -72,7 +72,15 @@ def bank_day_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, kind
             if walked:
                 context.log.info(f"bank: walked {walked} day(s) before {days[0]} from the latest stored state (their "
                                  "state only)")
-            _days(context, scenario, store, days, executor, selected, progress, written, findings)
+            outcomes = run_days(scenario, store, days, executor, tables=[n for n in DAY_TABLES if n in selected],
+                                progress=progress)
+            for number, outcome in enumerate(outcomes, start=1):
+                for asset in CHECKS:
+                    findings[asset][outcome.day] = outcome.findings[asset]
+                for name in DAY_TABLES:
+                    if name in selected:
+                        written[name][outcome.day] = outcome.written[name]
+                _day_done(context, scenario, outcome, selected, f"day {number} of {len(days)}")
         context.log.info(f"bank days: {sum(places.values())} range tasks ran on " + ", ".join(
             f"{where} ({count})" for where, count in sorted(places.items())))
         for name in DAY_TABLES:
@@ -86,29 +94,19 @@ def bank_day_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, kind
     return _asset
 
 
-def _days(context: dg.AssetExecutionContext, scenario: Scenario, store: ObjectStore, days: list[date],
-          executor: ExecutorSettings, selected: set[str], progress, written: dict, findings: dict):
-    """Run the days, logging each and giving each selected partition its metadata; fills `written` (per table and
-    day) and `findings` (per asset and day)."""
-    outcomes = run_days(scenario, store, days, executor, tables=[n for n in DAY_TABLES if n in selected],
-                        progress=progress)
-    for number, outcome in enumerate(outcomes, start=1):
-        day = outcome.day
-        for asset in CHECKS:
-            findings[asset][day] = outcome.findings[asset]
-        for name in DAY_TABLES:
-            if name in selected:
-                written[name][day] = outcome.written[name]
-                partition_metadata(context, name, day, outcome.previews[name], outcome.written[name], scenario,
-                                   {**outcome.metrics[name], "file_ranges": outcome.ranges,
-                                    "blocks": outcome.blocks})
-        rows = outcome.rows
-        context.log.info(f"bank {day}: {rows['card_transactions']:,} genuine rows "
-                         f"({outcome.metrics['card_transactions']['declined_share']:.1%} declined), "
-                         f"{rows['fraud_transactions']:,} fraud rows in {rows['fraud_episodes']:,} new episodes, "
-                         f"{rows['card_events']:,} card events, {rows['customer_events']:,} clickstream events "
-                         f"from {outcome.blocks} blocks in {outcome.ranges} file ranges (day {number} of "
-                         f"{len(days)})")
+def _day_done(context: dg.AssetExecutionContext, scenario: Scenario, outcome: DayOutcome, selected: set[str],
+              counted: str) -> None:
+    """A day of the bank published: each selected table's partition metadata and a line in the run log."""
+    day, rows = outcome.day, outcome.rows
+    for name in DAY_TABLES:
+        if name in selected:
+            partition_metadata(context, name, day, outcome.previews[name], outcome.written[name], scenario,
+                               {**outcome.metrics[name], "file_ranges": outcome.ranges, "blocks": outcome.blocks})
+    context.log.info(f"bank {day}: {rows['card_transactions']:,} genuine rows "
+                     f"({outcome.metrics['card_transactions']['declined_share']:.1%} declined), "
+                     f"{rows['fraud_transactions']:,} fraud rows in {rows['fraud_episodes']:,} new episodes, "
+                     f"{rows['card_events']:,} card events, {rows['customer_events']:,} clickstream events "
+                     f"from {outcome.blocks} blocks in {outcome.ranges} file ranges ({counted})")
 
 
 def web_funnel_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, kinds: set[str]):
