@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fraud_pipeline.core import partition_metrics
+from fraud_pipeline.core import partition_metrics, schemas
 from fraud_pipeline.core.findings import Findings, merged, passed
 from fraud_pipeline.core.rows import Rows, concat
 from fraud_pipeline.engine.bank_day import BLOCK, file_ranges, merge_blocks, stacked
@@ -74,15 +74,28 @@ class RangeTask:
         return f"b{self.first:06d}-b{self.end - 1:06d}.parquet"
 
 
-_BANKS: dict[str, tuple[dict[str, pa.Table], World]] = {}  # per process: the stored entities and the bank's world
+_BANKS: dict[str, tuple[dict[str, pa.Table], World]] = {}  # per process: what the checks look up, the bank's world
+LEDGER_COLUMNS = ("account_id", "overdraft_limit", "credit_limit")  # an account's floor, for the ledger check
 
 
 def _bank(scenario: Scenario, store: ObjectStore) -> tuple[dict[str, pa.Table], World]:
     if scenario.content_hash not in _BANKS:
         _BANKS.clear()
         entities = {name: store.read_table("entities", name) for name in ENTITIES}
-        _BANKS[scenario.content_hash] = entities, build_world(scenario, entities)
+        _BANKS[scenario.content_hash] = check_references(entities), build_world(scenario, entities)
     return _BANKS[scenario.content_hash]
+
+
+def check_references(entities: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    """What a range's checks look up in the entity tables: the columns the day tables' foreign keys point at, and
+    each account's limits. A worker keeps these, not the entity tables, once its world is built (the customers'
+    usual merchants and the accounts' saved payees alone are most of the entities' memory)."""
+    wanted: dict[str, set[str]] = {"accounts": set(LEDGER_COLUMNS)}
+    for spec in (schemas.CARD_TRANSACTIONS, schemas.CUSTOMER_EVENTS):
+        for fk in spec.foreign_keys:
+            if fk.table in entities:
+                wanted.setdefault(fk.table, set()).add(fk.ref_column)
+    return {name: entities[name].select(sorted(columns)) for name, columns in wanted.items()}
 
 
 def bank_world(scenario: Scenario, store: ObjectStore) -> World:
@@ -129,7 +142,8 @@ def run_range(task: RangeTask) -> RangeResult:
         BLOCK, pa.array(target.astype(np.int32))))
     cards = [card_tables(w, d.state) for w, d in zip(worlds, days)]
     cards = {name: pa.concat_tables([c[name] for c in cards]) for name in cards[0]}
-    return RangeResult(records=records, findings=_findings(task, entities, tables, days, cards, before),
+    accounts = entities["accounts"].take(pa.array(np.concatenate([w.global_accounts for w in worlds])))
+    return RangeResult(records=records, findings=_findings(task, entities, accounts, tables, days, cards, before),
                        rate_counts=rate_counts(task.scenario, tables["fraud_episodes"], tables["card_transactions"],
                                                tables["account_balances"]),
                        tallies={name: partition_metrics.tallies(name, t) for name, t in tables.items()},
@@ -140,16 +154,16 @@ def run_range(task: RangeTask) -> RangeResult:
 PREVIEW_ROWS = 10
 
 
-def _findings(task: RangeTask, entities: dict[str, pa.Table], tables: dict[str, pa.Table], days: list[Day],
-              cards: dict[str, pa.Table], before: dict[str, pa.Table] | None) -> dict[str, Findings]:
+def _findings(task: RangeTask, entities: dict[str, pa.Table], accounts: pa.Table, tables: dict[str, pa.Table],
+              days: list[Day], cards: dict[str, pa.Table], before: dict[str, pa.Table] | None) -> dict[str, Findings]:
     """The range's rows checked as the whole day's would be, by asset: keys (unique by construction across ranges:
     ids are a bijection of block and row), foreign keys, times, the ledger and card lifecycle of its accounts and
-    cards, its clickstream, and its fraud but the rate."""
+    cards, its clickstream, and its fraud but the rate. `entities`: `check_references`; `accounts`: the range's."""
     scenario = task.scenario
     stream = pa.concat_tables([tables["card_transactions"], tables["fraud_transactions"]])
     card = card_findings(scenario, tables["card_transactions"], task.day, entities, cards=cards["cards"]["card_number"])
     opening = pa.concat_tables([d.opening for d in days])
-    card["ledger_balances"] = ledger_findings(stream, tables["account_balances"], opening, entities["accounts"])
+    card["ledger_balances"] = ledger_findings(stream, tables["account_balances"], opening, accounts)
     card["lifecycle_respected"] = lifecycle_findings(stream, tables["account_balances"], cards["blocked"],
                                                      cards["expiry"])
     return {"card_transactions": card,

@@ -34,6 +34,7 @@ MOBILE_IPS = 400  # carrier-grade NAT addresses shared by many phones (assumptio
 VPN_IPS = 60  # exit addresses of the VPN services honest users and fraudsters share
 assert MOBILE_IPS + VPN_IPS <= len(DOCUMENTATION_IPV4_HOSTS)  # both pools fit RFC 5737's 762 hosts
 IPS_PER_DESTINATION = 40
+PAIRS_AT_ONCE = 1_000_000  # customer–merchant pairs keyed at a time (bounds the world's build, not its bytes)
 
 
 @dataclass(frozen=True)
@@ -491,20 +492,35 @@ def recipient_key(world: World, account: np.ndarray, merchant: np.ndarray, payee
 
 def _known_at_start(world: World, entities: dict[str, pa.Table], start: int) -> np.ndarray:
     """What each account had paid before the calendar: its customer's usual merchants, its payees saved before
-    the start, and its customer's other accounts."""
+    the start, and its customer's other accounts — sorted recipient keys. The (account, usual merchant) pairs are
+    dozens per customer, so they are keyed `PAIRS_AT_ONCE` customer–merchant pairs at a time: memory follows the
+    keys, not the pairs."""
     usual = entities["customer_merchants"]
     customer = row_of(usual["customer_id"], entities["customers"]["customer_id"])
     merchant = row_of(usual["merchant_id"], entities["merchants"]["merchant_id"])
-    accounts_of = pd.DataFrame({"account": np.arange(world.n_accounts), "customer": world.account_customer})
-    pairs = pd.DataFrame({"customer": customer, "merchant": merchant}).merge(accounts_of, on="customer")
-    none = np.full(len(pairs), -1)
-    keys = [recipient_key(world, pairs["account"].to_numpy(), pairs["merchant"].to_numpy(), none, none)]
+    owner = world.account_customer
+    grouped = np.argsort(owner, kind="stable")  # the accounts grouped by customer
+    count = np.bincount(owner, minlength=world.n_customers)
+    first = np.cumsum(count) - count
+    keys = []
+    for lo in range(0, len(customer), PAIRS_AT_ONCE):
+        c, m = customer[lo:lo + PAIRS_AT_ONCE], merchant[lo:lo + PAIRS_AT_ONCE]
+        account = grouped[_ranges(first[c], count[c])]
+        none = np.full(len(account), -1)
+        keys.append(np.unique(recipient_key(world, account, np.repeat(m, count[c]), none, none)))
     account = np.repeat(np.arange(world.n_accounts), np.diff(world.payee_offsets))
     saved = world.payee_added < start
     none = np.full(int(saved.sum()), -1)
     keys.append(recipient_key(world, account[saved], none, world.payee[saved], none))
-    siblings = accounts_of.merge(accounts_of, on="customer", suffixes=("", "_other"))
-    siblings = siblings[siblings["account"] != siblings["account_other"]]
-    none = np.full(len(siblings), -1)
-    keys.append(recipient_key(world, siblings["account"].to_numpy(), none, none, siblings["account_other"].to_numpy()))
+    other = grouped[_ranges(first[owner], count[owner])]
+    account = np.repeat(np.arange(world.n_accounts), count[owner])
+    sibling = other != account
+    none = np.full(int(sibling.sum()), -1)
+    keys.append(recipient_key(world, account[sibling], none, none, other[sibling]))
     return np.unique(np.concatenate(keys))
+
+
+def _ranges(first: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """first[0], …, first[0] + count[0] - 1, first[1], …: the positions of consecutive runs, one after another."""
+    ends = np.cumsum(count)
+    return np.repeat(first - (ends - count), count) + np.arange(ends[-1] if len(ends) else 0)

@@ -5,13 +5,16 @@ import hashlib
 from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
 from fraud_pipeline.engine.bank_day import file_ranges, initial_bank_state, simulate_bank_day
 from fraud_pipeline.engine.executors import ExecutorSettings
-from fraud_pipeline.engine.ranges import ENTITIES, bank_world, run_days
+from fraud_pipeline.engine.blocks import block_world
+from fraud_pipeline.engine.ranges import ENTITIES, LEDGER_COLUMNS, bank_world, check_references, run_days
 from fraud_pipeline.io.storage import ObjectStore
+from fraud_pipeline.world.build import build_world
 from fraud_pipeline.world.entities import entity_tables
 
 DAYS = [date(2026, 1, 1) + timedelta(days=k) for k in range(3)]
@@ -74,6 +77,36 @@ def test_the_ranges_hold_the_rows_of_the_bank_in_memory(small, entities, referen
             stored = store.read_table(layer, table, partition=day.isoformat())
             assert stored.equals(getattr(found, field)), (day, table)  # the same rows in the same order
             assert pa.compute.count_distinct(stored[stored.schema.names[0]]).as_py() == stored.num_rows
+
+
+def test_a_worker_keeps_of_the_entities_only_what_the_checks_look_up(small, entities, tmp_path):
+    """What a range's checks read of the entities: every column a day table's foreign key points at, each account's
+    limits, nothing else; a range's accounts taken by their rows in the bank are the range's blocks' accounts, in
+    order (the ledger check's floors would silently be missing otherwise); and a bank's days checked this way pass
+    every check, transfers to accounts in other ranges included."""
+    kept = check_references(entities)
+    assert {name: sorted(t.column_names) for name, t in kept.items()} == {
+        "accounts": sorted(LEDGER_COLUMNS), "beneficiaries": ["beneficiary_id"], "cards": ["card_number"],
+        "customers": ["customer_id"], "devices": ["device_id"], "merchants": ["merchant_id"]}
+    assert kept["accounts"].num_rows == entities["accounts"].num_rows
+    bank = build_world(small, entities)
+    for first, end in file_ranges(small):
+        worlds = [block_world(bank, b) for b in range(first, end)]
+        taken = kept["accounts"].take(pa.array(np.concatenate([w.global_accounts for w in worlds])))
+        assert taken["account_id"].to_pylist() == [a for w in worlds for a in w.account_id.to_pylist()]
+
+    store = ObjectStore(root_url=str(tmp_path))
+    for name in ENTITIES:
+        store.write_table("entities", name, entities[name], small.content_hash)
+    outcomes = list(run_days(small, store, DAYS[:2], ExecutorSettings("in_process")))
+    failures = {(o.day, asset, check): f.failures for o in outcomes for asset, found in o.findings.items()
+                for check, listed in found.items() for f in listed if f.failures}
+    assert failures == {}
+    transfers = store.read_table("events", "card_transactions", partition=DAYS[1].isoformat())
+    paid = set(transfers["counterparty_account_id"].drop_null().to_pylist())
+    size = small.population.block_customers * small.storage.blocks_per_file
+    other_range = {a for a, c in zip(bank.account_id.to_pylist(), bank.account_customer) if c >= size}
+    assert paid & other_range and paid - other_range  # both ranges are paid into: cross-range keys were checked
 
 
 @pytest.mark.slow
