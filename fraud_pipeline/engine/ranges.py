@@ -78,9 +78,13 @@ _BANKS: dict[str, tuple[dict[str, pa.Table], World]] = {}  # per process: what t
 LEDGER_COLUMNS = ("account_id", "overdraft_limit", "credit_limit")  # an account's floor, for the ledger check
 
 
+_BLOCK_WORLDS: dict[int, tuple[date, World]] = {}  # per process: block worlds by block, with the day last run
+
+
 def _bank(scenario: Scenario, store: ObjectStore) -> tuple[dict[str, pa.Table], World]:
     if scenario.content_hash not in _BANKS:
         _BANKS.clear()
+        _BLOCK_WORLDS.clear()
         entities = {name: store.read_table("entities", name) for name in ENTITIES}
         _BANKS[scenario.content_hash] = check_references(entities), build_world(scenario, entities)
     return _BANKS[scenario.content_hash]
@@ -96,6 +100,19 @@ def check_references(entities: dict[str, pa.Table]) -> dict[str, pa.Table]:
             if fk.table in entities:
                 wanted.setdefault(fk.table, set()).add(fk.ref_column)
     return {name: entities[name].select(sorted(columns)) for name, columns in wanted.items()}
+
+
+def _block_worlds(bank: World, blocks: range, day: date) -> list[World]:
+    """The worlds of `blocks`, kept in this process from one day to the next: their caches (each day's activity
+    weights, the withdrawal runs of the last two months) then cost a day's work a day, not two months' every day.
+    Blocks this process did not run the day before or on `day` are let go. Caches are pure, so which process ran a
+    block before never changes its rows."""
+    for block in [b for b, (last, _) in _BLOCK_WORLDS.items() if last < day - timedelta(days=1)]:
+        del _BLOCK_WORLDS[block]
+    for block in blocks:
+        world = _BLOCK_WORLDS[block][1] if block in _BLOCK_WORLDS else block_world(bank, block)
+        _BLOCK_WORLDS[block] = (day, world)
+    return [_BLOCK_WORLDS[block][1] for block in blocks]
 
 
 def bank_world(scenario: Scenario, store: ObjectStore) -> World:
@@ -123,7 +140,7 @@ def run_range(task: RangeTask) -> RangeResult:
     store = ObjectStore(root_url=task.root_url, endpoint_url=task.endpoint_url)
     entities, bank = _bank(task.scenario, store)
     blocks = range(task.first, task.end)
-    worlds = [block_world(bank, b) for b in blocks]
+    worlds = _block_worlds(bank, blocks, task.day)
     states, before = _states(task, store, worlds)
     days = [simulate_day(w, s, task.day) for w, s in zip(worlds, states)]
     partition = task.day.isoformat()

@@ -96,7 +96,9 @@ def weights(world: World, day: date) -> dict[int, np.ndarray]:
         c.activity.day_shape, 1.0 / c.activity.day_shape, world.n_accounts)
     today = noise * payday_lifts(world, day, "volume")[world.account_customer] * open_accounts(world, day)
     found = {channel: weight * today for channel, weight in channel_weights(world).items()}
-    world.caches = {k: v for k, v in world.caches.items() if not (k[0] == "weights" and k[1] < day - timedelta(days=90))}
+    # kept for the day and the day before (a day's own draws ask for it many times; the withdrawal runs of earlier
+    # days are kept, not their weights — 4 channels × 8 bytes an account a day adds up over two months)
+    world.caches = {k: v for k, v in world.caches.items() if not (k[0] == "weights" and k[1] < day - timedelta(days=1))}
     world.caches[key] = found
     return found
 
