@@ -47,6 +47,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from fraud_pipeline.core.columns import sorted_unique
 from fraud_pipeline.core.timeline import MS_PER_DAY, day_start_ms, days_from
 from fraud_pipeline.io import formats, merge
 from fraud_pipeline.io.parts import BATCH_ROWS
@@ -243,7 +244,7 @@ def _windows_of(found: dict[str, pa.Table], window_ms: int) -> Iterator[tuple[in
                "customer_events": events.drop_columns([*LABELS[:3], *DELIVERY]),
                "labels": labelled.select(["transaction_id", "event_time", *LABELS])}
     times = {name: _ms(t["event_time"]) for name, t in streams.items()}
-    every = np.unique(np.concatenate([t // window_ms for t in times.values()]))
+    every = sorted_unique(np.concatenate([t // window_ms for t in times.values()]))
     for index in every:
         start, end = index * window_ms, (index + 1) * window_ms
         yield int(start), {name: streams[name].slice(int(np.searchsorted(t, start)), int(

@@ -14,6 +14,21 @@ def row_of(values: pa.ChunkedArray | pa.Array, keys: pa.ChunkedArray | pa.Array)
     return pc.fill_null(pc.index_in(values, value_set=keys), -1).to_numpy().astype(np.int64)
 
 
+def row_of_id(values: pa.ChunkedArray | pa.Array, keys: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Row of each id in `keys`, for keys made by `ids` over rows 0, 1, …: an id's number is its row, so this reads
+    the number instead of hashing the keys (`row_of` builds a hash table of every key per call: 0.9 s for two
+    million ids, each time a chunk of a large table is looked up). Raises ValueError when a value is not the id of
+    the row its number names (not an id of `keys`)."""
+    try:
+        rows = pc.cast(pc.utf8_slice_codeunits(values, 1), pa.int64()).to_numpy(zero_copy_only=False).astype(np.int64)
+    except pa.ArrowInvalid as error:
+        raise ValueError(f"ids not of the keys' rows: {error}") from None
+    inside = (rows >= 0) & (rows < len(keys))
+    if not inside.all() or pc.any(pc.not_equal(values, keys.take(pa.array(rows)))).as_py():
+        raise ValueError(f"ids not of the keys' rows: {values.slice(0, 3).to_pylist()} …")
+    return rows
+
+
 def in_pools(pools: list[np.ndarray], which: np.ndarray, position: np.ndarray) -> np.ndarray:
     """Element `position` of pool `which[i]` for each i, without a Python loop: `position` is an integer (taken
     modulo the pool's size) or a fraction in [0, 1) of the pool's size. Pools must not be empty."""
@@ -24,6 +39,22 @@ def in_pools(pools: list[np.ndarray], which: np.ndarray, position: np.ndarray) -
     integer = np.issubdtype(np.asarray(position).dtype, np.integer)
     offset = position % size if integer else (position * size).astype(np.int64)
     return flat[starts[which] + offset]
+
+
+def sorted_unique(values: np.ndarray, in_place: bool = False) -> np.ndarray:
+    """`np.unique(values)` (the distinct values, ascending) by a sort: numpy 2.4's `np.unique` hashes integers
+    first, 16 times slower on millions of keys (9.2 against 0.57 CPU s for 8 million int64). `in_place` sorts
+    `values` itself (a 1-d array the caller gives up) instead of a copy."""
+    if in_place:
+        values.sort()
+    ordered = values if in_place else np.sort(np.asarray(values).ravel())
+    return ordered[np.r_[True, ordered[1:] != ordered[:-1]]] if len(ordered) else ordered
+
+
+def spans(first: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """first[0], …, first[0] + count[0] - 1, first[1], …: the positions of consecutive runs, one after another."""
+    ends = np.cumsum(count)
+    return np.repeat(first - (ends - count), count) + np.arange(ends[-1] if len(ends) else 0)
 
 
 def earlier_equal(values: np.ndarray) -> np.ndarray:

@@ -38,7 +38,7 @@ from fraud_pipeline.life.checks import clickstream_findings
 from fraud_pipeline.money.checks import card_findings, ledger_findings, lifecycle_findings
 from fraud_pipeline.money.state import State, initial_state
 from fraud_pipeline.scenario import Scenario
-from fraud_pipeline.world.build import World, build_world
+from fraud_pipeline.world.build import PAIRS_AT_ONCE, WORLD_COLUMNS, UsualMerchants, World, build_world
 
 DAY_TABLES = {("events", "card_transactions"): "transactions", ("fraud", "fraud_transactions"): "fraud_transactions",
               ("fraud", "fraud_episodes"): "fraud_episodes", ("events", "account_balances"): "account_balances",
@@ -49,8 +49,7 @@ STATE_KINDS = ("accounts", "known", "entity_cards", "cards", "pending", "pool", 
 CHECK_KINDS = ("home_withdrawals", "episodes")  # what the next day's fraud checks read of this day's rows
 CHECKED = {"card_transactions": ("card_transactions", "account_balances", "card_events"),
            "customer_events": ("customer_events",), "fraud_transactions": ("fraud_transactions", "fraud_episodes")}
-ENTITIES = ("customers", "accounts", "cards", "merchants", "devices", "beneficiaries", "account_beneficiaries",
-            "customer_merchants")  # what the World is built from
+ENTITIES = tuple(WORLD_COLUMNS)  # what the World is built from
 
 
 @dataclass(frozen=True)
@@ -85,9 +84,20 @@ def _bank(scenario: Scenario, store: ObjectStore) -> tuple[dict[str, pa.Table], 
     if scenario.content_hash not in _BANKS:
         _BANKS.clear()
         _BLOCK_WORLDS.clear()
-        entities = {name: store.read_table("entities", name) for name in ENTITIES}
+        entities = world_entities(store)
         _BANKS[scenario.content_hash] = check_references(entities), build_world(scenario, entities)
     return _BANKS[scenario.content_hash]
+
+
+def world_entities(store: ObjectStore) -> dict[str, pa.Table | UsualMerchants]:
+    """What the world is built from, as little as is read: each entity table's WORLD_COLUMNS, and the customers'
+    usual merchants (most of the entities' bytes) as record batches read while the world keys them."""
+    tables = {name: store.read_table("entities", name, columns=list(WORLD_COLUMNS[name]))
+              for name in ENTITIES if name != "customer_merchants"}
+    usual = list(WORLD_COLUMNS["customer_merchants"])
+    tables["customer_merchants"] = (batch for part in store.listed_parts("entities", "customer_merchants")
+                                    for batch in part.batches(usual, PAIRS_AT_ONCE))
+    return tables
 
 
 def check_references(entities: dict[str, pa.Table]) -> dict[str, pa.Table]:

@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 
 from fraud_pipeline.core import schemas
-from fraud_pipeline.core.columns import in_pools, nullable
+from fraud_pipeline.core.columns import in_pools, nullable, sorted_unique
 from fraud_pipeline.core.labels import ABROAD, CHAIN, SCENARIOS, TAKEOVER, VELOCITY, episode_ids, episode_numbers
 from fraud_pipeline.core.rows import ATM, ONLINE, POS, TRANSFER, TRANSFER_OUT, WITHDRAWAL, Rows, concat, make
 from fraud_pipeline.core.streams import stream
@@ -496,7 +496,7 @@ def size_takeovers(world, state: State, day: date, others: Rows, attempted: "Att
     if len(takeover) == 0:
         return attempted
     ato = rows.take(takeover)
-    accounts = np.unique(ato.account)
+    accounts = sorted_unique(ato.account)
     today = others.arrival_ms < day_start_ms(day) + MS_PER_DAY
     mine = others.take(np.flatnonzero(np.isin(others.account, accounts) & today))
     # the takeover rows at 0 cents (all of them arrive today): they move nothing, and show the balance before them

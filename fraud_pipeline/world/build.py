@@ -8,6 +8,7 @@ the same world as a day in a range.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -16,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fraud_pipeline.core.columns import luhn_check_digit, row_of
+from fraud_pipeline.core.columns import luhn_check_digit, row_of, row_of_id, sorted_unique, spans
 from fraud_pipeline.core.reserved import DOCUMENTATION_IPV4_HOSTS
 from fraud_pipeline.core.streams import stream
 from fraud_pipeline.scenario import Scenario
@@ -35,6 +36,22 @@ VPN_IPS = 60  # exit addresses of the VPN services honest users and fraudsters s
 assert MOBILE_IPS + VPN_IPS <= len(DOCUMENTATION_IPV4_HOSTS)  # both pools fit RFC 5737's 762 hosts
 IPS_PER_DESTINATION = 40
 PAIRS_AT_ONCE = 1_000_000  # customer–merchant pairs keyed at a time (bounds the world's build, not its bytes)
+# What the world reads of each entity table: a worker reads these columns only (the names, e-mails and KYC fields
+# are most of the customers' bytes), and the customers' usual merchants as record batches (`UsualMerchants`).
+WORLD_COLUMNS = {
+    "customers": ("customer_id", "age", "avg_spend", "home_city", "home_lat", "home_lon", "monthly_income",
+                  "pay_schedule"),
+    "accounts": ("account_id", "customer_id", "status", "closed_date", "salary_account", "credit_limit",
+                 "overdraft_limit", "opening_balance", "avg_balance"),
+    "cards": ("card_number", "account_id", "issued_date", "expiry"),
+    "merchants": ("merchant_id", "terminal_type", "category", "mcc", "city", "province", "country", "currency", "lat",
+                  "lon"),
+    "devices": ("device_id", "vpn_flag", "rooted_flag", "emulator_flag"),
+    "beneficiaries": ("beneficiary_id", "beneficiary_type", "is_high_risk"),
+    "account_beneficiaries": ("account_id", "beneficiary_id", "added_date"),
+    "customer_merchants": ("customer_id", "merchant_id"),
+}
+UsualMerchants = pa.Table | Iterable[pa.RecordBatch]  # customer_merchants, whole or as batches read one at a time
 
 
 @dataclass(frozen=True)
@@ -490,37 +507,39 @@ def recipient_key(world: World, account: np.ndarray, merchant: np.ndarray, payee
     return np.where(recipient >= 0, account.astype(np.int64) * world.key_space + recipient, -1)
 
 
-def _known_at_start(world: World, entities: dict[str, pa.Table], start: int) -> np.ndarray:
+def _known_at_start(world: World, entities: dict[str, pa.Table | UsualMerchants], start: int) -> np.ndarray:
     """What each account had paid before the calendar: its customer's usual merchants, its payees saved before
     the start, and its customer's other accounts — sorted recipient keys. The (account, usual merchant) pairs are
-    dozens per customer, so they are keyed `PAIRS_AT_ONCE` customer–merchant pairs at a time: memory follows the
-    keys, not the pairs."""
+    dozens per customer, so they are keyed `PAIRS_AT_ONCE` customer–merchant pairs at a time, from the table or
+    from its record batches as they are read: memory follows the keys, not the pairs."""
     usual = entities["customer_merchants"]
-    customer = row_of(usual["customer_id"], entities["customers"]["customer_id"])
-    merchant = row_of(usual["merchant_id"], entities["merchants"]["merchant_id"])
     owner = world.account_customer
     grouped = np.argsort(owner, kind="stable")  # the accounts grouped by customer
     count = np.bincount(owner, minlength=world.n_customers)
     first = np.cumsum(count) - count
     keys = []
-    for lo in range(0, len(customer), PAIRS_AT_ONCE):
-        c, m = customer[lo:lo + PAIRS_AT_ONCE], merchant[lo:lo + PAIRS_AT_ONCE]
-        account = grouped[_ranges(first[c], count[c])]
+    for pairs in _pair_chunks(usual):
+        c = row_of_id(pairs["customer_id"], world.customer_id)
+        m = row_of_id(pairs["merchant_id"], world.merchant_id)
+        account = grouped[spans(first[c], count[c])]
         none = np.full(len(account), -1)
-        keys.append(np.unique(recipient_key(world, account, np.repeat(m, count[c]), none, none)))
+        keys.append(sorted_unique(recipient_key(world, account, np.repeat(m, count[c]), none, none)))
     account = np.repeat(np.arange(world.n_accounts), np.diff(world.payee_offsets))
     saved = world.payee_added < start
     none = np.full(int(saved.sum()), -1)
     keys.append(recipient_key(world, account[saved], none, world.payee[saved], none))
-    other = grouped[_ranges(first[owner], count[owner])]
+    other = grouped[spans(first[owner], count[owner])]
     account = np.repeat(np.arange(world.n_accounts), count[owner])
     sibling = other != account
     none = np.full(int(sibling.sum()), -1)
     keys.append(recipient_key(world, account[sibling], none, none, other[sibling]))
-    return np.unique(np.concatenate(keys))
+    every = np.concatenate(keys)
+    del keys
+    return sorted_unique(every, in_place=True)  # sorted where it lies: the build's peak is two copies, not three
 
 
-def _ranges(first: np.ndarray, count: np.ndarray) -> np.ndarray:
-    """first[0], …, first[0] + count[0] - 1, first[1], …: the positions of consecutive runs, one after another."""
-    ends = np.cumsum(count)
-    return np.repeat(first - (ends - count), count) + np.arange(ends[-1] if len(ends) else 0)
+def _pair_chunks(usual: UsualMerchants) -> Iterable[pa.Table | pa.RecordBatch]:
+    """The usual merchants `PAIRS_AT_ONCE` rows at a time (a table sliced; batches as they come, split if larger)."""
+    for batch in ([usual] if isinstance(usual, pa.Table) else usual):
+        for lo in range(0, batch.num_rows, PAIRS_AT_ONCE):
+            yield batch.slice(lo, PAIRS_AT_ONCE)

@@ -5,16 +5,19 @@ import hashlib
 from datetime import date, timedelta
 from pathlib import Path
 
+import dataclasses
+
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pytest
 
 from fraud_pipeline.engine.bank_day import file_ranges, initial_bank_state, simulate_bank_day
 from fraud_pipeline.engine.executors import ExecutorSettings
 from fraud_pipeline.engine.blocks import block_world
-from fraud_pipeline.engine.ranges import ENTITIES, LEDGER_COLUMNS, bank_world, check_references, run_days
+from fraud_pipeline.engine.ranges import ENTITIES, LEDGER_COLUMNS, bank_world, check_references, run_days, world_entities
 from fraud_pipeline.io.storage import ObjectStore
-from fraud_pipeline.world.build import build_world
+from fraud_pipeline.world.build import WORLD_COLUMNS, build_world
 from fraud_pipeline.world.entities import entity_tables
 
 DAYS = [date(2026, 1, 1) + timedelta(days=k) for k in range(3)]
@@ -115,3 +118,69 @@ def test_a_local_ray_writes_the_same_files(small, entities, reference, tmp_path)
     on_ray = _stored(small, entities, tmp_path, [ExecutorSettings("in_process"), ExecutorSettings("ray", 2),
                                                  ExecutorSettings("ray", 2)])
     assert on_ray == files
+
+
+def assert_same(a, b, path: str = "world") -> None:
+    """Two worlds (or parts of them) hold the same values, of the same types: arrays, tables, frames, plans."""
+    if isinstance(a, np.ndarray):
+        assert a.dtype == b.dtype and np.array_equal(a, b), path
+    elif isinstance(a, (pa.Array, pa.ChunkedArray)):
+        assert pa.chunked_array(a).equals(pa.chunked_array(b)) if isinstance(a, pa.ChunkedArray) else a.equals(b), path
+    elif isinstance(a, pd.DataFrame):
+        pd.testing.assert_frame_equal(a, b)
+    elif dataclasses.is_dataclass(a):
+        for f in dataclasses.fields(a):
+            if f.name not in ("bank", "scenario", "caches"):
+                assert_same(getattr(a, f.name), getattr(b, f.name), f"{path}.{f.name}")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same(x, y, f"{path}[{i}]")
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for key in a:
+            assert_same(a[key], b[key], f"{path}[{key}]")
+    elif hasattr(a, "__dict__"):
+        assert_same(vars(a), vars(b), path)
+    else:
+        assert a == b, path
+
+
+def test_a_worker_builds_the_world_from_its_columns_and_the_usual_merchants_in_batches(small, entities, tmp_path,
+                                                                                      monkeypatch):
+    """What a worker reads (each table's WORLD_COLUMNS, the usual merchants as record batches of a few rows, so a
+    customer's pairs are split between batches) builds the world the whole tables build, value for value."""
+    store = ObjectStore(root_url=str(tmp_path))
+    for name in ENTITIES:
+        store.write_table("entities", name, entities[name], small.content_hash)
+    monkeypatch.setattr("fraud_pipeline.world.build.PAIRS_AT_ONCE", 997)
+    monkeypatch.setattr("fraud_pipeline.engine.ranges.PAIRS_AT_ONCE", 991)
+    read = world_entities(store)
+    assert {name: read[name].column_names for name in ENTITIES if name != "customer_merchants"} == {
+        name: list(columns) for name, columns in WORLD_COLUMNS.items() if name != "customer_merchants"}
+    assert not isinstance(read["customer_merchants"], pa.Table)  # batches, read while the world keys them
+    assert entities["customer_merchants"].num_rows > 5 * 991
+    assert_same(build_world(small, read), build_world(small, entities))
+
+
+def test_a_block_world_holds_what_its_blocks_accounts_hold_in_the_bank(small, entities):
+    """Block worlds cut by the bank's block index (cost of a block, not of the bank) against a plain cut by masks
+    over the bank's rows: the same accounts, cards, keys of what was paid before, debit orders, trips."""
+    bank = build_world(small, entities)
+    size = small.population.block_customers
+    owner_block = bank.account_customer // size
+    for b in range(bank.n_blocks):
+        world = block_world(bank, b)
+        accounts = np.flatnonzero(owner_block == b)
+        np.testing.assert_array_equal(world.global_accounts, accounts)
+        np.testing.assert_array_equal(world.global_cards, np.flatnonzero(owner_block[bank.card_account] == b))
+        mine = owner_block[bank.known_at_start // bank.key_space] == b
+        np.testing.assert_array_equal(world.global_accounts[world.known_at_start // bank.key_space],
+                                      bank.known_at_start[mine] // bank.key_space)
+        np.testing.assert_array_equal(world.known_at_start % bank.key_space, bank.known_at_start[mine] % bank.key_space)
+        bills = bank.bills[owner_block[bank.bills["account"].to_numpy()] == b]
+        np.testing.assert_array_equal(world.global_accounts[world.bills["account"].to_numpy()], bills["account"])
+        np.testing.assert_array_equal(world.bills["cents"], bills["cents"])
+        trips = (bank.trips.customer >= b * size) & (bank.trips.customer < (b + 1) * size)
+        np.testing.assert_array_equal(world.trips.first_day, bank.trips.first_day[trips])
+        assert len(world.known_at_start) > 0 and len(world.bills) > 0
