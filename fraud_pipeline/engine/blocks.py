@@ -9,11 +9,12 @@ cash tilt, the monthly budget) are the bank's, sliced: a block behaves as its cu
 
 from __future__ import annotations
 
-from dataclasses import fields, replace
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import pyarrow as pa
 
+from fraud_pipeline.core.columns import spans
 from fraud_pipeline.money import budget
 from fraud_pipeline.money.activity import channel_weights
 from fraud_pipeline.world.build import Trips, World
@@ -21,31 +22,37 @@ from fraud_pipeline.world.habits import Habits
 
 
 def block_world(world: World, block: int) -> World:
-    """The world of block `block` (customers block × size … (block + 1) × size − 1 of the bank).
+    """The world of block `block` (customers block × size … (block + 1) × size − 1 of the bank). Its cost follows
+    the block, not the bank: what is grouped by block is looked up in the bank's `_BlockIndex` (made once).
 
     Raises ValueError for a block outside the bank."""
     size = world.scenario.population.block_customers
     if not 0 <= block < world.n_blocks:
         raise ValueError(f"block {block} is outside the bank's {world.n_blocks} blocks")
     first, end = block * size, min((block + 1) * size, world.n_customers)
-    customers = np.arange(first, end)
-    accounts = np.flatnonzero((world.account_customer >= first) & (world.account_customer < end))
-    local_account = np.full(world.n_accounts + 1, -1)  # the extra last entry maps -1 to -1
-    local_account[accounts] = np.arange(len(accounts))
-    cards = np.flatnonzero(local_account[world.card_account] >= 0)
+    index = _block_index(world)
+    accounts = index.accounts[index.account_offsets[block]:index.account_offsets[block + 1]]  # ascending
+    cards = index.cards[index.card_offsets[block]:index.card_offsets[block + 1]]
+
+    def local(account: np.ndarray) -> np.ndarray:
+        """The block's row of each of the bank's accounts (-1: another block's, or none)."""
+        if len(accounts) == 0:
+            return np.full(len(account), -1)
+        at = np.minimum(np.searchsorted(accounts, account), len(accounts) - 1)
+        return np.where((account >= 0) & (accounts[at] == account), at, -1)
 
     offsets = world.payee_offsets
     counts = np.diff(offsets)[accounts]
-    payee_rows = np.repeat(offsets[accounts] - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts) + np.arange(
-        counts.sum())
-    key_account = world.known_at_start // world.key_space
-    mine = local_account[key_account] >= 0
-    bills = world.bills[local_account[world.bills["account"].to_numpy()] >= 0].reset_index(drop=True)
-    bills["account"] = local_account[bills["account"].to_numpy()]
-    ato = world.ato_plan[local_account[world.ato_plan["account"].to_numpy()] >= 0].reset_index(drop=True)
-    ato["account"] = local_account[ato["account"].to_numpy()]
+    payee_rows = spans(offsets[accounts], counts)
+    # an account's keys are consecutive in the bank's sorted keys, and the block's accounts ascend: so do its keys
+    known = world.known_at_start[spans(*_key_spans(world, accounts))]
+    bills = world.bills.iloc[index.bills[index.bill_offsets[block]:index.bill_offsets[block + 1]]].reset_index(
+        drop=True)
+    bills["account"] = local(bills["account"].to_numpy())
+    ato = world.ato_plan[local(world.ato_plan["account"].to_numpy()) >= 0].reset_index(drop=True)
+    ato["account"] = local(ato["account"].to_numpy())
     t = world.trips
-    on_block = (t.customer >= first) & (t.customer < end)
+    on_block = slice(*np.searchsorted(t.customer, [first, end]))  # trips are sorted by customer
 
     def take(values, rows):
         return values.take(pa.array(rows)) if isinstance(values, (pa.Array, pa.ChunkedArray)) else values[rows]
@@ -56,7 +63,7 @@ def block_world(world: World, block: int) -> World:
                    "sweep_payee", "card_bin")
     per_card = ("card_number", "card_issue_day", "card_expiry_month")
     per_payee = ("payee", "payee_added", "payee_first_paid", "payee_is_business")
-    sliced = {name: take(getattr(world, name), customers) for name in per_customer}
+    sliced = {name: _customers(getattr(world, name), first, end) for name in per_customer}
     sliced |= {name: take(getattr(world, name), accounts) for name in per_account}
     sliced |= {name: take(getattr(world, name), cards) for name in per_card}
     sliced |= {name: getattr(world, name)[payee_rows] for name in per_payee}
@@ -64,18 +71,57 @@ def block_world(world: World, block: int) -> World:
         world, **sliced,
         habits=Habits(local_shops=world.habits.local_shops[first:end], web_shops=world.habits.web_shops[first:end],
                       atms=world.habits.atms[first:end], web_popularity=world.habits.web_popularity),
-        salary_of=local_account[world.salary_of[first:end]],
+        salary_of=local(world.salary_of[first:end]),
         account_customer=world.account_customer[accounts] - first,
-        card_account=local_account[world.card_account[cards]],
+        card_account=local(world.card_account[cards]),
         payee_offsets=np.concatenate([[0], np.cumsum(counts)]),
         bills=bills, ato_plan=ato,
         trips=Trips(customer=t.customer[on_block] - first, first_day=t.first_day[on_block],
                     last_day=t.last_day[on_block], abroad=t.abroad[on_block], destination=t.destination[on_block]),
-        known_at_start=local_account[key_account[mine]] * world.key_space + world.known_at_start[mine] % world.key_space,
-        caches={}, block_key=(block,), global_customers=customers, global_accounts=accounts, global_cards=cards,
-        bank=world)
+        known_at_start=local(known // world.key_space) * world.key_space + known % world.key_space,
+        caches={}, block_key=(block,), global_customers=np.arange(first, end), global_accounts=accounts,
+        global_cards=cards, bank=world)
     block.caches[("channel_weights",)] = {channel: w[accounts] for channel, w in channel_weights(world).items()}
     whole = budget.of(world)
     block.caches[("budget",)] = budget.Budget(**{
-        f.name: getattr(whole, f.name)[customers if f.name in budget.PER_CUSTOMER else accounts] for f in fields(whole)})
+        f.name: _customers(getattr(whole, f.name), first, end) if f.name in budget.PER_CUSTOMER
+        else getattr(whole, f.name)[accounts] for f in fields(whole)})
     return block
+
+
+def _customers(values, first: int, end: int):
+    """Rows first … end − 1 of a per-customer column: a view, not a copy (a process keeps its blocks' worlds)."""
+    return values.slice(first, end - first) if isinstance(values, (pa.Array, pa.ChunkedArray)) else values[first:end]
+
+
+@dataclass(frozen=True)
+class _BlockIndex:
+    """The bank's accounts, cards and debit orders grouped by block (each group ascending), with each block's
+    offsets into them: made once per bank, so a block's world costs its own size."""
+
+    accounts: np.ndarray
+    account_offsets: np.ndarray
+    cards: np.ndarray
+    card_offsets: np.ndarray
+    bills: np.ndarray
+    bill_offsets: np.ndarray
+
+
+def _block_index(world: World) -> _BlockIndex:
+    key = ("block_index",)
+    if key not in world.caches:
+        account_block = world.account_customer // world.scenario.population.block_customers
+
+        def grouped(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return (np.argsort(block, kind="stable"),
+                    np.concatenate([[0], np.cumsum(np.bincount(block, minlength=world.n_blocks))]))
+
+        world.caches[key] = _BlockIndex(*grouped(account_block), *grouped(account_block[world.card_account]),
+                                        *grouped(account_block[world.bills["account"].to_numpy()]))
+    return world.caches[key]
+
+
+def _key_spans(world: World, accounts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each account's keys start in the bank's sorted `known_at_start`, and how many it has."""
+    bounds = np.searchsorted(world.known_at_start, np.stack([accounts, accounts + 1]) * world.key_space)
+    return bounds[0], bounds[1] - bounds[0]
