@@ -27,9 +27,12 @@ def test_rows_of_ids_are_read_from_their_numbers_and_foreign_ids_are_refused():
     values = pa.chunked_array([keys.take(pa.array([4_999, 0, 17])), keys.take(pa.array([17, 2_500]))])
     assert row_of_id(values, keys).tolist() == row_of(values, keys).tolist() == [4_999, 0, 17, 17, 2_500]
     assert len(row_of_id(pa.array([], pa.string()), keys)) == 0
-    for foreign in (["C005000"], ["M000003"], ["C00003"], ["C"]):  # past the end, another table's, too short, none
-        with pytest.raises(ValueError, match="ids not of the keys' rows"):
-            row_of_id(pa.array(foreign), keys)
+    for foreign in (["C005000"], ["M000003"], ["C00003"], ["C"], ["C000001", None]):  # past the end, another
+        with pytest.raises(ValueError, match="ids not of the keys' rows"):  # table's, too short, no number, null
+            row_of_id(pa.array(foreign, pa.string()), keys)
+    shuffled = keys.take(pa.array([1, 0, *range(2, 5_000)]))  # keys out of id order: refused, never mismatched
+    with pytest.raises(ValueError, match="ids not of the keys' rows"):
+        row_of_id(keys.slice(0, 2), shuffled)
 
 
 def test_runs_of_positions_follow_their_starts_and_counts():

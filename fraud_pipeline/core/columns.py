@@ -19,6 +19,8 @@ def row_of_id(values: pa.ChunkedArray | pa.Array, keys: pa.ChunkedArray | pa.Arr
     the number instead of hashing the keys (`row_of` builds a hash table of every key per call: 0.9 s for two
     million ids, each time a chunk of a large table is looked up). Raises ValueError when a value is not the id of
     the row its number names (not an id of `keys`)."""
+    if values.null_count:
+        raise ValueError(f"ids not of the keys' rows: {values.null_count} null")
     try:
         rows = pc.cast(pc.utf8_slice_codeunits(values, 1), pa.int64()).to_numpy(zero_copy_only=False).astype(np.int64)
     except pa.ArrowInvalid as error:
@@ -42,9 +44,9 @@ def in_pools(pools: list[np.ndarray], which: np.ndarray, position: np.ndarray) -
 
 
 def sorted_unique(values: np.ndarray, in_place: bool = False) -> np.ndarray:
-    """`np.unique(values)` (the distinct values, ascending) by a sort: numpy 2.4's `np.unique` hashes integers
-    first, 16 times slower on millions of keys (9.2 against 0.57 CPU s for 8 million int64). `in_place` sorts
-    `values` itself (a 1-d array the caller gives up) instead of a copy."""
+    """`np.unique(values)` of integers (the distinct values, ascending) by a sort: numpy 2.4's `np.unique` hashes
+    integers first, 16 times slower on millions of keys (9.2 against 0.57 CPU s for 8 million int64). `in_place`
+    sorts `values` itself (a 1-d array the caller gives up) instead of a copy. Not for floats: NaNs stay apart."""
     if in_place:
         values.sort()
     ordered = values if in_place else np.sort(np.asarray(values).ravel())

@@ -90,8 +90,13 @@ def block_world(world: World, block: int) -> World:
 
 
 def _customers(values, first: int, end: int):
-    """Rows first … end − 1 of a per-customer column: a view, not a copy (a process keeps its blocks' worlds)."""
-    return values.slice(first, end - first) if isinstance(values, (pa.Array, pa.ChunkedArray)) else values[first:end]
+    """Rows first … end − 1 of a per-customer column: a view, not a copy (a process keeps its blocks' worlds), and
+    read-only, so a write meant for the block cannot change the bank."""
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        return values.slice(first, end - first)
+    view = values[first:end]
+    view.flags.writeable = False
+    return view
 
 
 @dataclass(frozen=True)
@@ -113,11 +118,15 @@ def _block_index(world: World) -> _BlockIndex:
         account_block = world.account_customer // world.scenario.population.block_customers
 
         def grouped(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """Rows grouped by block; group `n_blocks` (rows of no account) comes last and belongs to no block."""
             return (np.argsort(block, kind="stable"),
-                    np.concatenate([[0], np.cumsum(np.bincount(block, minlength=world.n_blocks))]))
+                    np.concatenate([[0], np.cumsum(np.bincount(block, minlength=world.n_blocks + 1))]))
 
-        world.caches[key] = _BlockIndex(*grouped(account_block), *grouped(account_block[world.card_account]),
-                                        *grouped(account_block[world.bills["account"].to_numpy()]))
+        card = world.card_account
+        world.caches[key] = _BlockIndex(
+            *grouped(account_block),
+            *grouped(np.where(card >= 0, account_block[np.maximum(card, 0)], world.n_blocks)),
+            *grouped(account_block[world.bills["account"].to_numpy()]))
     return world.caches[key]
 
 

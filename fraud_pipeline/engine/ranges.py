@@ -94,10 +94,21 @@ def world_entities(store: ObjectStore) -> dict[str, pa.Table | UsualMerchants]:
     usual merchants (most of the entities' bytes) as record batches read while the world keys them."""
     tables = {name: store.read_table("entities", name, columns=list(WORLD_COLUMNS[name]))
               for name in ENTITIES if name != "customer_merchants"}
-    usual = list(WORLD_COLUMNS["customer_merchants"])
-    tables["customer_merchants"] = (batch for part in store.listed_parts("entities", "customer_merchants")
-                                    for batch in part.batches(usual, PAIRS_AT_ONCE))
+    tables["customer_merchants"] = _StoredBatches(store.listed_parts("entities", "customer_merchants"),
+                                                  list(WORLD_COLUMNS["customer_merchants"]))
     return tables
+
+
+@dataclass(frozen=True)
+class _StoredBatches:
+    """A stored table's record batches of `columns`, `PAIRS_AT_ONCE` rows each, read afresh each time they are
+    iterated (a second world built from the same entities sees every row again)."""
+
+    parts: list
+    columns: list[str]
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        return (batch for part in self.parts for batch in part.batches(self.columns, PAIRS_AT_ONCE))
 
 
 def check_references(entities: dict[str, pa.Table]) -> dict[str, pa.Table]:

@@ -19,6 +19,7 @@ from fraud_pipeline.engine.ranges import ENTITIES, LEDGER_COLUMNS, bank_world, c
 from fraud_pipeline.io.storage import ObjectStore
 from fraud_pipeline.world.build import WORLD_COLUMNS, build_world
 from fraud_pipeline.world.entities import entity_tables
+from fraud_pipeline_tests.conftest import SMALL_POPULATION, scaled
 
 DAYS = [date(2026, 1, 1) + timedelta(days=k) for k in range(3)]
 
@@ -160,20 +161,29 @@ def test_a_worker_builds_the_world_from_its_columns_and_the_usual_merchants_in_b
         name: list(columns) for name, columns in WORLD_COLUMNS.items() if name != "customer_merchants"}
     assert not isinstance(read["customer_merchants"], pa.Table)  # batches, read while the world keys them
     assert entities["customer_merchants"].num_rows > 5 * 991
-    assert_same(build_world(small, read), build_world(small, entities))
+    whole = build_world(small, entities)
+    assert_same(build_world(small, read), whole)
+    assert_same(build_world(small, read).known_at_start, whole.known_at_start)  # the batches are read again
 
 
-def test_a_block_world_holds_what_its_blocks_accounts_hold_in_the_bank(small, entities):
+@pytest.mark.parametrize("block_customers", [100, 7, 1])  # four full blocks; 58, the last of 1; 400 of one each
+def test_a_block_world_holds_what_its_blocks_accounts_hold_in_the_bank(small, block_customers):
     """Block worlds cut by the bank's block index (cost of a block, not of the bank) against a plain cut by masks
-    over the bank's rows: the same accounts, cards, keys of what was paid before, debit orders, trips."""
-    bank = build_world(small, entities)
-    size = small.population.block_customers
+    over the bank's rows: the same accounts, cards, salary accounts, keys of what was paid before, debit orders,
+    trips; and a block's per-customer columns are read-only views of the bank's."""
+    scenario = scaled(small, population={**SMALL_POPULATION, "block_customers": block_customers})
+    bank = build_world(scenario, entity_tables(scenario))
+    size = block_customers
     owner_block = bank.account_customer // size
+    without_bills = 0
     for b in range(bank.n_blocks):
         world = block_world(bank, b)
         accounts = np.flatnonzero(owner_block == b)
         np.testing.assert_array_equal(world.global_accounts, accounts)
         np.testing.assert_array_equal(world.global_cards, np.flatnonzero(owner_block[bank.card_account] == b))
+        salary = bank.salary_of[b * size:(b + 1) * size]
+        np.testing.assert_array_equal(np.where(world.salary_of >= 0, world.global_accounts[world.salary_of], -1),
+                                      salary)
         mine = owner_block[bank.known_at_start // bank.key_space] == b
         np.testing.assert_array_equal(world.global_accounts[world.known_at_start // bank.key_space],
                                       bank.known_at_start[mine] // bank.key_space)
@@ -181,6 +191,11 @@ def test_a_block_world_holds_what_its_blocks_accounts_hold_in_the_bank(small, en
         bills = bank.bills[owner_block[bank.bills["account"].to_numpy()] == b]
         np.testing.assert_array_equal(world.global_accounts[world.bills["account"].to_numpy()], bills["account"])
         np.testing.assert_array_equal(world.bills["cents"], bills["cents"])
+        without_bills += len(bills) == 0
         trips = (bank.trips.customer >= b * size) & (bank.trips.customer < (b + 1) * size)
         np.testing.assert_array_equal(world.trips.first_day, bank.trips.first_day[trips])
-        assert len(world.known_at_start) > 0 and len(world.bills) > 0
+        assert len(world.known_at_start) > 0 or size == 1
+        with pytest.raises(ValueError, match="read-only"):
+            world.income[0] = 0.0
+    assert bank.n_blocks == -(-len(bank.customer_id) // size)
+    assert without_bills > 0 or size > 1  # blocks of one customer include some without a debit order
