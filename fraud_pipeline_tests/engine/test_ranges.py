@@ -1,11 +1,10 @@
 """Ranges of blocks as tasks: the same files in one process and on a pool of processes, with the executor changed
 between days, and the same rows as the bank's day in memory."""
 
+import dataclasses
 import hashlib
 from datetime import date, timedelta
 from pathlib import Path
-
-import dataclasses
 
 import numpy as np
 import pandas as pd
@@ -126,7 +125,7 @@ def assert_same(a, b, path: str = "world") -> None:
     if isinstance(a, np.ndarray):
         assert a.dtype == b.dtype and np.array_equal(a, b), path
     elif isinstance(a, (pa.Array, pa.ChunkedArray)):
-        assert pa.chunked_array(a).equals(pa.chunked_array(b)) if isinstance(a, pa.ChunkedArray) else a.equals(b), path
+        assert a.equals(b), path
     elif isinstance(a, pd.DataFrame):
         pd.testing.assert_frame_equal(a, b)
     elif dataclasses.is_dataclass(a):
