@@ -5,8 +5,9 @@ and bytes written, and the pyarrow floor of writing the same tables, in the same
 
 Each bank is a scaled copy of the scenario (`bank_of`: the population's counts times customers / 20,000, and 0.9
 customer payments a day per customer, seed 000's national density). Each measurement runs in a fresh process, so
-its peak RSS is its own: first the entities (generated and written), then the bank days (`engine.ranges.run_days`,
-from the calendar's start) on the executor named — `in_process`, `processes:N` (a pool of N) or `ray:N` (a local Ray
+its peak RSS is its own: first the entities (generated and written), then the bank's world (built once per scenario
+and stored by file range, `engine.ranges.ensure_world`), then the bank days (`engine.ranges.run_days`, from the
+calendar's start) on the executor named — `in_process`, `processes:N` (a pool of N) or `ray:N` (a local Ray
 of N CPUs). The peak of the days is the largest of the driver and its pool's workers (a local Ray's workers are not
 the driver's children: their peak is not measured). Then the floor: pyarrow alone writing the days' tables read
 back, with the same options. CPU seconds are the driver's and its waited children's.
@@ -27,7 +28,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from fraud_pipeline.engine.executors import ExecutorSettings
-from fraud_pipeline.engine.ranges import DAY_TABLES, ENTITIES, run_days
+from fraud_pipeline.engine.ranges import DAY_TABLES, ENTITIES, ensure_world, run_days
+from fraud_pipeline.engine.world_store import WORLD
 from fraud_pipeline.io.formats import PARQUET_OPTIONS
 from fraud_pipeline.io.storage import ObjectStore
 from fraud_pipeline.scenario import Scenario, load_scenario, with_overrides
@@ -80,6 +82,20 @@ def entities_step(customers: int, root: str, blocks_per_file: int | None) -> dic
             "rows": sum(tables[name].num_rows for name in ENTITIES), "floor_s": _floor(tables[name] for name in ENTITIES)}
 
 
+def world_step(customers: int, root: str, blocks_per_file: int | None) -> dict:
+    """Build the bank's world from the stored entities and store it by file range; its CPU seconds and peak RSS (no
+    floor: it writes no table)."""
+    scenario = bank_of(load_scenario(), customers, blocks_per_file)
+    store = ObjectStore(root_url=root)
+    started = time.perf_counter()
+    ensure_world(scenario, store)
+    wall = time.perf_counter() - started
+    cpu, peak, _ = _usage()
+    manifest = store.read_manifest(*WORLD)
+    return {"step": "world", "customers": customers, "wall_s": wall, "cpu_s": cpu, "peak_mb": peak, "rows": 0,
+            "bytes": sum(f["bytes"] for f in manifest["files"]), "floor_s": 0.0}
+
+
 def days_step(customers: int, root: str, days: int, executor: str, blocks_per_file: int | None) -> dict:
     """Run the bank's first `days` days on `executor` over the stored entities; seconds, peak RSS, rows, bytes."""
     scenario = bank_of(load_scenario(), customers, blocks_per_file)
@@ -123,25 +139,32 @@ def measure(customers: list[int], executors: list[str], days: int, blocks_per_fi
         with tempfile.TemporaryDirectory() as root:
             per_file = str(blocks_per_file or 0)
             results.append(_child("entities-step", str(size), root, per_file))
+            results.append(_child("world-step", str(size), root, per_file))
             for executor in executors:
-                for stale in Path(root).glob("*"):
-                    if stale.name not in ("entities", "_manifests", ".locks"):
-                        subprocess.run(["rm", "-rf", str(stale)], check=True)
-                for stale in (Path(root) / "_manifests").glob("*"):
-                    if stale.name != "entities" and stale.is_dir():
-                        subprocess.run(["rm", "-rf", str(stale)], check=True)
+                _keep_only(Path(root), {"entities", "_manifests", ".locks", "state", "world", "world.json",
+                                        "_scenario.json"})
                 results.append(_child("days-step", str(size), root, str(days), executor, per_file))
     return results
+
+
+def _keep_only(folder: Path, kept: set[str]) -> None:
+    """Remove what an earlier executor's days left (their tables and state), keeping the entities and the world."""
+    for path in folder.glob("*"):
+        if path.name not in kept:
+            subprocess.run(["rm", "-rf", str(path)], check=True)
+        elif path.is_dir() and path.name in ("state", "_manifests"):
+            _keep_only(path, kept)
 
 
 def report(results: list[dict]) -> str:
     lines = [f"{'customers':>10} {'step':<22}{'wall s':>8}{'CPU s':>8}{'peak MB':>9}{'rows':>12}{'MB out':>8}"
              f"{'floor s':>9}{'x floor':>8}"]
     for r in results:
-        name = "entities" if r["step"] == "entities" else f"{r['days']} days, {r['executor']}, {r['ranges']} r"
+        name = r["step"] if r["step"] in ("entities", "world") else f"{r['days']} days, {r['executor']}, {r['ranges']} r"
         megabytes = f"{r['bytes'] / 1e6:>8.0f}" if "bytes" in r else f"{'':>8}"
         lines.append(f"{r['customers']:>10,} {name:<22}{r['wall_s']:>8.1f}{r['cpu_s']:>8.1f}{r['peak_mb']:>9,.0f}"
-                     f"{r['rows']:>12,}{megabytes}{r['floor_s']:>9.2f}{r['cpu_s'] / max(r['floor_s'], 1e-9):>8.2f}")
+                     f"{r['rows']:>12,}{megabytes}{r['floor_s']:>9.2f}"
+                     + (f"{r['cpu_s'] / r['floor_s']:>8.2f}" if r["floor_s"] else f"{'':>8}"))
     days = [r for r in results if r["step"] == "days"]
     if days:
         r = max((r for r in days if r["executor"] == "in_process"), key=lambda r: r["customers"], default=days[-1])
@@ -155,6 +178,9 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["entities-step"]:  # a measurement's own process (see `measure`)
         print(json.dumps(entities_step(int(argv[1]), argv[2], int(argv[3]) or None)))
+        return
+    if argv[:1] == ["world-step"]:
+        print(json.dumps(world_step(int(argv[1]), argv[2], int(argv[3]) or None)))
         return
     if argv[:1] == ["days-step"]:
         print(json.dumps(days_step(int(argv[1]), argv[2], int(argv[3]), argv[4], int(argv[5]) or None)))

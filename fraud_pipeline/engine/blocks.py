@@ -26,6 +26,13 @@ def block_world(world: World, block: int) -> World:
     the block, not the bank: what is grouped by block is looked up in the bank's `_BlockIndex` (made once).
 
     Raises ValueError for a block outside the bank."""
+    return replace(world, **block_fields(world, block))
+
+
+def block_fields(world: World, block: int) -> dict:
+    """What the world of block `block` has of its own (every other field is the bank's): its customers', accounts',
+    cards' and payees' rows, its habits, trips, debit orders and takeovers, its keys, caches and maps to the bank's
+    rows, and `bank`. See `block_world`."""
     size = world.scenario.population.block_customers
     if not 0 <= block < world.n_blocks:
         raise ValueError(f"block {block} is outside the bank's {world.n_blocks} blocks")
@@ -67,8 +74,8 @@ def block_world(world: World, block: int) -> World:
     sliced |= {name: take(getattr(world, name), accounts) for name in per_account}
     sliced |= {name: take(getattr(world, name), cards) for name in per_card}
     sliced |= {name: getattr(world, name)[payee_rows] for name in per_payee}
-    block = replace(
-        world, **sliced,
+    found = dict(
+        **sliced,
         habits=Habits(local_shops=world.habits.local_shops[first:end], web_shops=world.habits.web_shops[first:end],
                       atms=world.habits.atms[first:end], web_popularity=world.habits.web_popularity),
         salary_of=local(world.salary_of[first:end]),
@@ -81,12 +88,12 @@ def block_world(world: World, block: int) -> World:
         known_at_start=local(known // world.key_space) * world.key_space + known % world.key_space,
         caches={}, block_key=(block,), global_customers=np.arange(first, end), global_accounts=accounts,
         global_cards=cards, bank=world)
-    block.caches[("channel_weights",)] = {channel: w[accounts] for channel, w in channel_weights(world).items()}
+    found["caches"][("channel_weights",)] = {channel: w[accounts] for channel, w in channel_weights(world).items()}
     whole = budget.of(world)
-    block.caches[("budget",)] = budget.Budget(**{
+    found["caches"][("budget",)] = budget.Budget(**{
         f.name: _customers(getattr(whole, f.name), first, end) if f.name in budget.PER_CUSTOMER
         else getattr(whole, f.name)[accounts] for f in fields(whole)})
-    return block
+    return found
 
 
 def _customers(values, first: int, end: int):

@@ -28,13 +28,14 @@ from fraud_pipeline.core import partition_metrics, schemas
 from fraud_pipeline.core.findings import Findings, merged, passed
 from fraud_pipeline.core.rows import Rows, concat
 from fraud_pipeline.engine.bank_day import BLOCK, file_ranges, merge_blocks, stacked
-from fraud_pipeline.engine.blocks import block_world
+from fraud_pipeline.engine import world_store
 from fraud_pipeline.engine.day import Day, card_tables, simulate_day
 from fraud_pipeline.engine.executors import ExecutorSettings, TaskDone, executor_session, run_tasks
 from fraud_pipeline.fraud.checks import part_findings, rate_counts, rate_findings
 from fraud_pipeline.io.parts import PartRecord
 from fraud_pipeline.io.storage import ObjectStore, ScenarioMismatch, WrittenTable
 from fraud_pipeline.life.checks import clickstream_findings
+from fraud_pipeline.life.run_state import pending_runs, restore_runs
 from fraud_pipeline.money.checks import card_findings, ledger_findings, lifecycle_findings
 from fraud_pipeline.money.state import State, initial_state
 from fraud_pipeline.scenario import Scenario
@@ -47,6 +48,7 @@ STATE = ("state", "bank_state")
 OUTBOX = ("state", "outbox")
 STATE_KINDS = ("accounts", "known", "entity_cards", "cards", "pending", "pool", "blocks")
 CHECK_KINDS = ("home_withdrawals", "episodes")  # what the next day's fraud checks read of this day's rows
+RUNS = "atm_runs"  # the withdrawal runs still to come (`life.run_state.pending_runs`): a block's next day starts warm
 CHECKED = {"card_transactions": ("card_transactions", "account_balances", "card_events"),
            "customer_events": ("customer_events",), "fraud_transactions": ("fraud_transactions", "fraud_episodes")}
 ENTITIES = tuple(WORLD_COLUMNS)  # what the World is built from
@@ -73,7 +75,7 @@ class RangeTask:
         return f"b{self.first:06d}-b{self.end - 1:06d}.parquet"
 
 
-_BANKS: dict[str, tuple[dict[str, pa.Table], World]] = {}  # per process: what the checks look up, the bank's world
+_BANKS: dict[str, tuple[dict[str, pa.Table], World]] = {}  # per process: what the checks look up, the directory
 LEDGER_COLUMNS = ("account_id", "overdraft_limit", "credit_limit")  # an account's floor, for the ledger check
 
 
@@ -81,12 +83,24 @@ _BLOCK_WORLDS: dict[int, tuple[date, World]] = {}  # per process: block worlds b
 
 
 def _bank(scenario: Scenario, store: ObjectStore) -> tuple[dict[str, pa.Table], World]:
+    """What a worker keeps of the bank: the entity columns the checks look up and the world's directory (read once
+    per process and scenario; the driver stored the world before the tasks ran)."""
     if scenario.content_hash not in _BANKS:
         _BANKS.clear()
         _BLOCK_WORLDS.clear()
-        entities = world_entities(store)
-        _BANKS[scenario.content_hash] = check_references(entities), build_world(scenario, entities)
+        references = {name: store.read_table("entities", name, columns=sorted(columns))
+                      for name, columns in reference_columns(ENTITIES).items()}
+        _BANKS[scenario.content_hash] = references, world_store.load_directory(store)
     return _BANKS[scenario.content_hash]
+
+
+def ensure_world(scenario: Scenario, store: ObjectStore) -> int:
+    """Store the bank's world unless `store` holds this scenario's: built from the entity tables here, in the
+    driver, once per scenario (its memory follows the bank, like the entities'). Returns the bytes written (0: it
+    was stored already)."""
+    if world_store.stored(store, scenario):
+        return 0
+    return world_store.store_world(store, scenario, bank_world(scenario, store))
 
 
 def world_entities(store: ObjectStore) -> dict[str, pa.Table | UsualMerchants]:
@@ -111,34 +125,47 @@ class _StoredBatches:
         return (batch for part in self.parts for batch in part.batches(self.columns, PAIRS_AT_ONCE))
 
 
-def check_references(entities: dict[str, pa.Table]) -> dict[str, pa.Table]:
-    """What a range's checks look up in the entity tables: the columns the day tables' foreign keys point at, and
-    each account's limits. A worker keeps these, not the entity tables, once its world is built (the customers'
-    usual merchants and the accounts' saved payees alone are most of the entities' memory)."""
+def reference_columns(tables) -> dict[str, set[str]]:
+    """What a range's checks look up in the entity tables (of `tables`): the columns the day tables' foreign keys
+    point at, and each account's limits."""
     wanted: dict[str, set[str]] = {"accounts": set(LEDGER_COLUMNS)}
     for spec in (schemas.CARD_TRANSACTIONS, schemas.CUSTOMER_EVENTS):
         for fk in spec.foreign_keys:
-            if fk.table in entities:
+            if fk.table in tables:
                 wanted.setdefault(fk.table, set()).add(fk.ref_column)
-    return {name: entities[name].select(sorted(columns)) for name, columns in wanted.items()}
+    return wanted
 
 
-def _block_worlds(bank: World, blocks: range, day: date) -> list[World]:
-    """The worlds of `blocks`, kept in this process from one day to the next: their caches (each day's activity
-    weights, the withdrawal runs of the last two months) then cost a day's work a day, not two months' every day.
-    Blocks this process did not run the day before or on `day` are let go. Caches are pure, so which process ran a
-    block before never changes its rows."""
-    for block in [b for b, (last, _) in _BLOCK_WORLDS.items() if last < day - timedelta(days=1)]:
+def check_references(entities: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    """`reference_columns` of `entities`: what a worker keeps of them for the checks (the customers' usual merchants
+    and the accounts' saved payees alone are most of the entities' memory)."""
+    return {name: entities[name].select(sorted(columns)) for name, columns in reference_columns(entities).items()}
+
+
+def _block_worlds(store: ObjectStore, directory: World, task: RangeTask) -> list[World]:
+    """The worlds of the task's blocks, loaded from the stored world, and kept in this process from one day to the
+    next: their caches (each day's activity weights, the withdrawal runs of the last two months) then cost a day's
+    work a day, not two months' every day. A process keeps at most one file range of blocks besides the task's
+    (its memory follows a range, not the bank), and none it did not run the day before or on the day. Caches are
+    pure, so which process ran a block before never changes its rows."""
+    blocks = range(task.first, task.end)
+    # a world that ran a later day holds the runs as they were left for that day (`restore_runs`), not before it
+    stale = [b for b, (last, _) in _BLOCK_WORLDS.items() if not task.day - timedelta(days=1) <= last <= task.day]
+    others = sorted((b for b in _BLOCK_WORLDS if b not in blocks and b not in stale), key=lambda b: _BLOCK_WORLDS[b][0])
+    keep = task.scenario.storage.blocks_per_file
+    for block in stale + others[:max(len(others) - keep, 0)]:
         del _BLOCK_WORLDS[block]
+    if any(block not in _BLOCK_WORLDS for block in blocks):
+        for block, world in zip(blocks, world_store.load_blocks(store, directory, task.first, task.end)):
+            _BLOCK_WORLDS.setdefault(block, (task.day, world))
     for block in blocks:
-        world = _BLOCK_WORLDS[block][1] if block in _BLOCK_WORLDS else block_world(bank, block)
-        _BLOCK_WORLDS[block] = (day, world)
+        _BLOCK_WORLDS[block] = (task.day, _BLOCK_WORLDS[block][1])
     return [_BLOCK_WORLDS[block][1] for block in blocks]
 
 
 def bank_world(scenario: Scenario, store: ObjectStore) -> World:
-    """The bank's world, from the entity tables in `store` (built once per process and scenario)."""
-    return _bank(scenario, store)[1]
+    """The bank's whole world, built from the entity tables in `store` (memory that follows the bank)."""
+    return build_world(scenario, world_entities(store))
 
 
 @dataclass(frozen=True)
@@ -161,7 +188,7 @@ def run_range(task: RangeTask) -> RangeResult:
     store = ObjectStore(root_url=task.root_url, endpoint_url=task.endpoint_url)
     entities, bank = _bank(task.scenario, store)
     blocks = range(task.first, task.end)
-    worlds = _block_worlds(bank, blocks, task.day)
+    worlds = _block_worlds(store, bank, task)
     states, before = _states(task, store, worlds)
     days = [simulate_day(w, s, task.day) for w, s in zip(worlds, states)]
     partition = task.day.isoformat()
@@ -172,7 +199,7 @@ def run_range(task: RangeTask) -> RangeResult:
     for kind in STATE_KINDS:
         records[(STATE[0], f"{STATE[1]}:{kind}")] = store.put_part(*STATE, partition, f"{kind}-{task.suffix}",
                                                                    state[kind])
-    for kind, rows in _check_context(task.scenario, tables).items():
+    for kind, rows in {**_check_context(task.scenario, tables), RUNS: _runs(worlds, blocks, task.day)}.items():
         records[(STATE[0], f"{STATE[1]}:{kind}")] = store.put_part(*STATE, partition, f"{kind}-{task.suffix}", rows)
     sent = concat([d.outbox for d in days])
     target = bank.account_customer[sent.account] // task.scenario.population.block_customers
@@ -185,11 +212,17 @@ def run_range(task: RangeTask) -> RangeResult:
                        rate_counts=rate_counts(task.scenario, tables["fraud_episodes"], tables["card_transactions"],
                                                tables["account_balances"]),
                        tallies={name: partition_metrics.tallies(name, t) for name, t in tables.items()},
-                       previews={name: t.slice(0, PREVIEW_ROWS) for name, t in tables.items()},
+                       previews={name: _copied(t.slice(0, PREVIEW_ROWS)) for name, t in tables.items()},
                        rows={name: t.num_rows for name, t in tables.items()})
 
 
 PREVIEW_ROWS = 10
+
+
+def _copied(rows: pa.Table) -> pa.Table:
+    """`rows` in buffers of their own: a slice keeps its whole table alive, and the driver holds every range's
+    result until the day is published (in one process, that would be every range's tables at once)."""
+    return rows.take(pa.array(np.arange(rows.num_rows)))
 
 
 def _findings(task: RangeTask, entities: dict[str, pa.Table], accounts: pa.Table, tables: dict[str, pa.Table],
@@ -223,17 +256,40 @@ def _check_context(scenario: Scenario, tables: dict[str, pa.Table]) -> dict[str,
             "episodes": tables["fraud_episodes"]}
 
 
+def _runs(worlds: list[World], blocks: range, day: date) -> pa.Table:
+    """The blocks' withdrawal runs still to come after `day` (`life.run_state.pending_runs`), with their `block`."""
+    parts = []
+    for block, world in zip(blocks, worlds):
+        runs = pending_runs(world, day)
+        parts.append(pa.table({BLOCK: np.full(len(runs["account"]), block, np.int32), "run_day": runs["run_day"],
+                               "account": runs["account"], "event_ms": runs["event_ms"],
+                               **{f"u{i}": runs["u"][:, i] for i in range(3)}, "cash": runs["cash"]}))
+    return pa.concat_tables(parts)
+
+
+def _restore_runs(world: World, day: date, rows: pa.Table) -> None:
+    """`_runs`' rows of one block back as the block's runs started before `day` (`life.run_state.restore_runs`)."""
+    column = {name: rows[name].to_numpy() for name in rows.column_names}
+    restore_runs(world, day, {"run_day": column["run_day"], "account": column["account"],
+                              "event_ms": column["event_ms"], "cash": column["cash"],
+                              "u": np.stack([column[f"u{i}"] for i in range(3)], axis=1)})
+
+
 def _states(task: RangeTask, store: ObjectStore, worlds: list[World]) -> tuple[list[State], dict | None]:
     """Each block's state at the start of the day (the stored one plus the credits sent to it overnight), and what
-    the day's checks read of the day before (None on the calendar's first day)."""
+    the day's checks read of the day before (None on the calendar's first day). Each block's world gets the
+    withdrawal runs still to come stored the day before (a state stored without them: it computes them)."""
     if task.day == task.scenario.start_date:
         return [initial_state(w) for w in worlds], None
     before = (task.day - timedelta(days=1)).isoformat()
     listed = {p.name: p for p in store.listed_parts(*STATE, before)}
     tables = {kind: listed[f"{kind}-{task.suffix}"].read() for kind in STATE_KINDS}
     inbox = pa.concat_tables([p.read() for p in store.listed_parts(*OUTBOX, before)])
+    runs = listed[f"{RUNS}-{task.suffix}"].read() if f"{RUNS}-{task.suffix}" in listed else None
     states = []
     for b, w in zip(range(task.first, task.end), worlds):
+        if runs is not None:
+            _restore_runs(w, task.day, runs.filter(pc.equal(runs[BLOCK], b)))
         mine = {kind: t.filter(pc.equal(t[BLOCK], b)).drop_columns([BLOCK]) for kind, t in tables.items()}
         state = State.from_tables(task.day, mine)
         credits = Rows.from_table(inbox.filter(pc.equal(inbox[BLOCK], b)).drop_columns([BLOCK]))
@@ -291,6 +347,8 @@ def run_days(scenario: Scenario, store: ObjectStore, days: Sequence[date], setti
     `store`. A generator: each day runs when it is asked for and is yielded once published. Raises TaskFailed
     naming the ranges that kept failing (that day's tables then keep no manifest)."""
     names = tuple(name for _, name in DAY_TABLES if tables is None or name in tables)
+    if days:
+        ensure_world(scenario, store)
     with executor_session(settings):
         for day in days:
             yield _run_day(scenario, store, day, names, settings, progress)
@@ -314,7 +372,7 @@ def _run_day(scenario: Scenario, store: ObjectStore, day: date, names: tuple[str
         for key, batch in batches.items():
             if key == STATE:
                 batch.publish([r.records[(STATE[0], f"{STATE[1]}:{kind}")]
-                               for kind in (*STATE_KINDS, *CHECK_KINDS) for r in results])
+                               for kind in (*STATE_KINDS, *CHECK_KINDS, RUNS) for r in results])
             elif key == OUTBOX:
                 batch.publish([r.records[key] for r in results])
             else:

@@ -254,10 +254,14 @@ class ListedPart:
 
     def read(self, columns: list[str] | None = None) -> pa.Table:
         """The whole part (its bytes in memory while decoding)."""
+        return formats.decode(self.payload(), self.fmt, self.schema if self.fmt != "parquet" else None, columns)
+
+    def payload(self) -> bytes:
+        """The part's bytes, checked against the manifest's checksum (TableCorrupt if they differ)."""
         fs = self.store.filesystem()
         payload = self.store._call(f"GET {self.path}", fs.cat_file, self.path)
         self._check(hashlib.sha256(payload).hexdigest())
-        return formats.decode(payload, self.fmt, self.schema if self.fmt != "parquet" else None, columns)
+        return payload
 
     def batches(self, columns: list[str] | None = None, batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
         """The part's rows in order, in record batches of at most `batch_rows`, decoded as they are asked for

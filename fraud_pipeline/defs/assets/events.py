@@ -6,6 +6,7 @@ each day before it is published (a day that fails one is written without a manif
 once per run, naming the days that fail.
 """
 
+import time
 from datetime import date, timedelta
 
 import dagster as dg
@@ -17,7 +18,7 @@ from fraud_pipeline.defs.assets.daily import (check_results, check_specs, partit
 from fraud_pipeline.defs.assets.metadata import definition_metadata
 from fraud_pipeline.defs.partitions import as_days
 from fraud_pipeline.engine.executors import ExecutorSettings, TaskDone, executor_session
-from fraud_pipeline.engine.ranges import DayOutcome, run_days, start_day
+from fraud_pipeline.engine.ranges import DayOutcome, ensure_world, run_days, start_day
 from fraud_pipeline.fraud.checks import FRAUD_CHECKS
 from fraud_pipeline.io.storage import ObjectStore
 from fraud_pipeline.life.checks import (CLICKSTREAM_CHECKS, FUNNEL_CHECKS, FUNNEL_ORDER_CHECK, funnel_findings,
@@ -66,6 +67,11 @@ def bank_day_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, kind
             context.log.info(f"bank {done.label}: done in {done.seconds:.1f} s ({done.cpu_seconds:.1f} CPU s) on "
                              f"{done.where}" + (f", attempt {done.attempt}" if (done.attempt or 1) > 1 else ""))
 
+        started = time.perf_counter()
+        if stored := ensure_world(scenario, store):
+            context.log.info(f"bank: built the bank's world (habits, payees, trips, what each account paid before) "
+                             f"once for this scenario in {time.perf_counter() - started:.1f} s and stored it by file "
+                             f"range ({stored / 1e6:.1f} MB); every later run's workers read their ranges of it")
         with executor_session(executor) as where:
             context.log.info(f"bank days on the {executor.kind} executor: {where}")
             walked = start_day(store, scenario, days[0], executor, progress)

@@ -1,0 +1,132 @@
+"""The bank's world, built once per scenario and stored by file range, so a worker holds its ranges, not the bank.
+
+A worker used to build the whole bank's world (every customer's habits, payees, trips, the keys of what each account
+paid before) and slice its blocks from it: its memory and its start-up followed the bank. The world is a pure
+function of the scenario and the entities, so it is built once (`store_world`, by the first bank day that finds it
+missing) and stored as
+- `state/world/directory.pkl`: the bank minus its blocks' own rows — the small, shared part every block reads
+  (merchants, ATMs, cities, beneficiaries, IP pools, the device plan; per account its id, owner, status, closed day
+  and activity, for transfers to other blocks);
+- `state/world/blocks-bXXXXXX-bYYYYYY.pkl`: per file range, each block's own fields (`engine.blocks.block_fields`).
+A block loaded from these equals the block sliced from the bank, field for field, so every output byte is the same.
+
+The files are Python pickles of numpy and pyarrow arrays, zstd-compressed, checked against the manifest's SHA-256
+before they are unpickled. Like Dagster's own pickling I/O managers, they trust the store: it is the run's own
+output location, which nobody else should be able to write.
+"""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import fields, replace
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from fraud_pipeline.engine.bank_day import file_ranges
+from fraud_pipeline.engine.blocks import block_fields
+from fraud_pipeline.io.storage import ObjectStore
+from fraud_pipeline.money.activity import channel_weights
+from fraud_pipeline.scenario import Scenario
+from fraud_pipeline.world.build import Trips, World
+from fraud_pipeline.world.habits import Habits
+
+WORLD = ("state", "world")
+DIRECTORY = "directory.pkl"
+CODEC = "zstd"
+# What other blocks read of the bank (everything else per customer, account or card is a block's own, and the
+# directory keeps it empty): ids and owners of accounts (transfers to them), their status, closed day and activity
+# (who may be paid; a block's share of the bank), the customers' ids (how many) and home cities (a credit's place).
+DIRECTORY_ROWS = ("customer_id", "home_city", "account_id", "account_customer", "status", "closed_day", "activity")
+
+
+def store_world(store: ObjectStore, scenario: Scenario, bank: World) -> int:
+    """Store `bank`'s directory and every file range's blocks; returns the bytes written. Raises what the store
+    raises (nothing is published then)."""
+    with store.writing(*WORLD, None, scenario.content_hash, "pkl") as batch:
+        records = [batch.put_part(_name(first, end), _packed(
+            {block: _own(block_fields(bank, block)) for block in range(first, end)}))
+            for first, end in file_ranges(scenario)]
+        records.append(batch.put_part(DIRECTORY, _packed(directory_of(bank))))
+        return batch.publish(records).bytes
+
+
+def stored(store: ObjectStore, scenario: Scenario) -> bool:
+    """Whether `store` holds this scenario's world (another scenario's does not count)."""
+    manifest = store.read_manifest(*WORLD)
+    return manifest is not None and manifest["scenario_hash"] == scenario.content_hash
+
+
+def load_directory(store: ObjectStore) -> World:
+    """The stored directory (`stored` must hold)."""
+    return _unpacked(_part(store, DIRECTORY).payload())
+
+
+def load_blocks(store: ObjectStore, directory: World, first: int, end: int) -> list[World]:
+    """The worlds of blocks `first` … `end` − 1, one file range of them, over `directory`. Raises KeyError naming
+    the range when the stored world has no such range (blocked otherwise than this scenario)."""
+    own = _unpacked(_part(store, _name(first, end)).payload())
+    return [replace(directory, **own[block], bank=directory) for block in range(first, end)]
+
+
+def directory_of(bank: World) -> World:
+    """`bank` without its blocks' own rows: the fields other blocks read (DIRECTORY_ROWS and the shared tables),
+    every other per-customer, per-account and per-card field empty. Its caches keep the bank's channel weights
+    (a block's share of the day's volume)."""
+    weights = channel_weights(bank)
+    kept = set(DIRECTORY_ROWS)
+    emptied = {name: _empty(getattr(bank, name)) for name in _ROWS if name not in kept}
+    return replace(bank, **emptied, caches={("channel_weights",): weights}, block_key=(), global_customers=None,
+                   global_accounts=None, global_cards=None, bank=None)
+
+
+# a block's own fields that hold rows of customers, accounts, cards, payees or keys (see `blocks.block_fields`)
+_ROWS = ("customer_id", "age", "age_group", "income", "affluence", "schedule", "home_lat", "home_lon", "home_city",
+         "home_province", "category_weights", "basket", "avg_spend", "home_ip", "habits", "account_id",
+         "account_customer", "status", "closed_day", "salary", "credit", "limit", "opening", "activity", "salary_of",
+         "buffer", "sweep_payee", "card_number", "card_account", "card_issue_day", "card_expiry_month", "card_bin",
+         "payee_offsets", "payee", "payee_added", "payee_first_paid", "payee_is_business", "bills", "trips",
+         "ato_plan", "known_at_start")
+
+
+def _empty(value):
+    if isinstance(value, (pa.Array, pa.ChunkedArray)):
+        return value.slice(0, 0)
+    if isinstance(value, np.ndarray):
+        return value[:0]
+    if isinstance(value, pd.DataFrame):
+        return value.iloc[:0]
+    if isinstance(value, Habits):
+        return replace(value, local_shops=value.local_shops[:0], web_shops=value.web_shops[:0], atms=value.atms[:0])
+    if isinstance(value, Trips):
+        return Trips(*(getattr(value, f.name)[:0] for f in fields(value)))
+    raise TypeError(f"no empty form for {type(value).__name__}")
+
+
+def _own(found: dict) -> dict:
+    """A block's fields as stored: without the bank (the loader's directory stands for it), its arrow arrays
+    compacted (a slice would pickle its whole buffer)."""
+    return {name: pa.concat_arrays([value]) if isinstance(value, pa.Array) else value
+            for name, value in found.items() if name != "bank"}
+
+
+def _name(first: int, end: int) -> str:
+    return f"blocks-b{first:06d}-b{end - 1:06d}.pkl"
+
+
+def _part(store: ObjectStore, name: str):
+    parts = {p.name: p for p in store.listed_parts(*WORLD)}
+    if name not in parts:
+        raise KeyError(f"{store.uri(*WORLD)} has no {name}: it was stored for other file ranges")
+    return parts[name]
+
+
+def _packed(value) -> bytes:
+    raw = pickle.dumps(value, protocol=5)
+    return len(raw).to_bytes(8, "little") + pa.compress(raw, CODEC, asbytes=True)
+
+
+def _unpacked(payload: bytes):
+    size = int.from_bytes(payload[:8], "little")
+    return pickle.loads(pa.decompress(payload[8:], size, CODEC, asbytes=True))

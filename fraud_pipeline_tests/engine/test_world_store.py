@@ -1,0 +1,114 @@
+"""The bank's world stored once per scenario by file range: a block loaded from it is the block sliced from the bank,
+the directory holds what other blocks read and no block's rows, a stale or damaged world is never used, and a process
+keeps a range of blocks, not the bank."""
+
+from datetime import date
+
+import numpy as np
+import pytest
+
+from fraud_pipeline.engine import ranges, world_store
+from fraud_pipeline.engine.bank_day import file_ranges
+from fraud_pipeline.engine.blocks import block_world
+from fraud_pipeline.engine.executors import ExecutorSettings
+from fraud_pipeline.engine.ranges import ENTITIES, ensure_world, run_days
+from fraud_pipeline.io.parts import TableCorrupt
+from fraud_pipeline.io.storage import ObjectStore
+from fraud_pipeline.money.activity import channel_weights
+from fraud_pipeline.world.build import build_world
+from fraud_pipeline.world.entities import entity_tables
+from fraud_pipeline_tests.conftest import scaled
+from fraud_pipeline_tests.engine.test_ranges import assert_same
+
+
+@pytest.fixture(scope="module")
+def entities(small_bank):
+    return entity_tables(small_bank)
+
+
+def _store(scenario, entities, root) -> ObjectStore:
+    store = ObjectStore(root_url=str(root))
+    for name in ENTITIES:
+        store.write_table("entities", name, entities[name], scenario.content_hash)
+    return store
+
+
+def test_a_block_loaded_from_the_stored_world_is_the_block_sliced_from_the_bank(small_bank, entities, tmp_path):
+    store = _store(small_bank, entities, tmp_path)
+    written = ensure_world(small_bank, store)
+    assert written == sum(p.stat().st_size for p in (tmp_path / "state" / "world").iterdir()) > 0
+    assert ensure_world(small_bank, store) == 0  # built once per scenario
+    bank = build_world(small_bank, entities)
+    directory = world_store.load_directory(store)
+    assert file_ranges(small_bank) == [(0, 2), (2, 4)]
+    for first, end in file_ranges(small_bank):
+        for block, loaded in zip(range(first, end), world_store.load_blocks(store, directory, first, end)):
+            sliced = block_world(bank, block)
+            assert_same(loaded, sliced, f"block {block}")
+            assert loaded.block_key == (block,) and loaded.bank is directory
+            for name in ("global_customers", "global_accounts", "global_cards"):
+                assert np.array_equal(getattr(loaded, name), getattr(sliced, name)), (block, name)
+            assert loaded.caches.keys() == sliced.caches.keys()
+            assert_same(loaded.caches[("budget",)], sliced.caches[("budget",)], f"block {block} budget")
+            for channel, weight in sliced.caches[("channel_weights",)].items():
+                assert np.array_equal(loaded.caches[("channel_weights",)][channel], weight), (block, channel)
+
+
+def test_the_directory_holds_what_other_blocks_read_and_no_block_s_rows(small_bank, entities):
+    bank = build_world(small_bank, entities)
+    directory = world_store.directory_of(bank)
+    for name in world_store.DIRECTORY_ROWS:
+        assert_same(getattr(directory, name), getattr(bank, name), name)
+    emptied = [name for name in world_store._ROWS if name not in world_store.DIRECTORY_ROWS]
+    assert "known_at_start" in emptied and "habits" in emptied and "trips" in emptied
+    for name in emptied:
+        value = getattr(directory, name)
+        rows = value.local_shops if name == "habits" else value.customer if name == "trips" else value
+        assert len(rows) == 0, name
+    assert directory.n_customers == bank.n_customers and directory.n_accounts == bank.n_accounts
+    assert directory.n_blocks == 4 and directory.bank is None
+    assert_same(directory.merchant_id, bank.merchant_id) and assert_same(directory.devices, bank.devices)
+    whole = channel_weights(bank)
+    assert all(np.array_equal(directory.caches[("channel_weights",)][c], whole[c]) for c in whole)
+
+
+def test_a_stale_or_damaged_world_is_never_used(small_bank, entities, tmp_path):
+    store = _store(small_bank, entities, tmp_path)
+    ensure_world(small_bank, store)
+    other = scaled(small_bank, seed=small_bank.seed + 1)
+    assert not world_store.stored(store, other)  # another scenario's world does not count
+    part = tmp_path / "state" / "world" / "blocks-b000002-b000003.pkl"
+    payload = bytearray(part.read_bytes())
+    payload[len(payload) // 2] ^= 0xFF
+    part.write_bytes(bytes(payload))
+    directory = world_store.load_directory(store)
+    with pytest.raises(TableCorrupt, match="blocks-b000002-b000003"):
+        world_store.load_blocks(store, directory, 2, 4)
+    with pytest.raises(KeyError, match="blocks-b000001-b000002"):
+        world_store.load_blocks(store, directory, 1, 3)  # a range this scenario does not cut
+
+
+def test_a_process_keeps_one_range_of_blocks_besides_the_one_it_runs(small_bank, entities, tmp_path):
+    """Four ranges of one block run in one process: after each, it holds that range's block and at most one
+    other (its memory follows a range, not the bank); the next day's first range starts from a kept world."""
+    scenario = scaled(small_bank, storage={"blocks_per_file": 1})
+    store = _store(scenario, entity_tables(scenario), tmp_path)
+    ranges._BANKS.clear()  # a fresh process (another test of this worker may have run this scenario)
+    ranges._BLOCK_WORLDS.clear()
+    held = []
+    original = ranges.run_range
+
+    def watched(task):
+        found = original(task)
+        held.append(sorted(ranges._BLOCK_WORLDS))
+        return found
+
+    ranges.run_range = watched
+    try:
+        list(run_days(scenario, store, [date(2026, 1, 1), date(2026, 1, 2)], ExecutorSettings("in_process")))
+    finally:
+        ranges.run_range = original
+    assert len(held) == 8
+    assert all(len(blocks) <= 2 for blocks in held)
+    assert [blocks[-1] if len(blocks) == 1 else max(blocks) for blocks in held[:4]] == [0, 1, 2, 3]
+    assert held[4] == [0, 3]  # day two's first range ran beside the block kept from the day before
