@@ -29,7 +29,7 @@ from fraud_pipeline.core.findings import Findings, merged, passed
 from fraud_pipeline.core.rows import Rows, concat
 from fraud_pipeline.engine.bank_day import BLOCK, file_ranges, merge_blocks, stacked
 from fraud_pipeline.engine import world_store
-from fraud_pipeline.engine.day import Day, card_tables, simulate_day
+from fraud_pipeline.engine.day import card_tables, simulate_day
 from fraud_pipeline.engine.executors import ExecutorSettings, TaskDone, executor_session, run_tasks
 from fraud_pipeline.fraud.checks import part_findings, rate_counts, rate_findings
 from fraud_pipeline.io.parts import PartRecord
@@ -193,22 +193,24 @@ def run_range(task: RangeTask) -> RangeResult:
     days = [simulate_day(w, s, task.day) for w, s in zip(worlds, states)]
     partition = task.day.isoformat()
     tables = {key[1]: merge_blocks(field, [getattr(d, field) for d in days]) for key, field in DAY_TABLES.items()}
+    opening = pa.concat_tables([d.opening for d in days])
+    days = [(d.state, d.outbox) for d in days]  # the blocks' own tables let go: merged, they are `tables`
     records = {key: store.put_part(*key, partition, f"part-{task.suffix}", tables[key[1]])
                for key in DAY_TABLES if key[1] in task.tables}
-    state = stacked([d.state.to_tables() for d in days], blocks)
+    state = stacked([block_state.to_tables() for block_state, _ in days], blocks)
     for kind in STATE_KINDS:
         records[(STATE[0], f"{STATE[1]}:{kind}")] = store.put_part(*STATE, partition, f"{kind}-{task.suffix}",
                                                                    state[kind])
     for kind, rows in {**_check_context(task.scenario, tables), RUNS: _runs(worlds, blocks, task.day)}.items():
         records[(STATE[0], f"{STATE[1]}:{kind}")] = store.put_part(*STATE, partition, f"{kind}-{task.suffix}", rows)
-    sent = concat([d.outbox for d in days])
+    sent = concat([outbox for _, outbox in days])
     target = bank.account_customer[sent.account] // task.scenario.population.block_customers
     records[OUTBOX] = store.put_part(*OUTBOX, partition, f"part-{task.suffix}", sent.to_table().append_column(
         BLOCK, pa.array(target.astype(np.int32))))
-    cards = [card_tables(w, d.state) for w, d in zip(worlds, days)]
+    cards = [card_tables(w, block_state) for w, (block_state, _) in zip(worlds, days)]
     cards = {name: pa.concat_tables([c[name] for c in cards]) for name in cards[0]}
     accounts = entities["accounts"].take(pa.array(np.concatenate([w.global_accounts for w in worlds])))
-    return RangeResult(records=records, findings=_findings(task, entities, accounts, tables, days, cards, before),
+    return RangeResult(records=records, findings=_findings(task, entities, accounts, tables, opening, cards, before),
                        rate_counts=rate_counts(task.scenario, tables["fraud_episodes"], tables["card_transactions"],
                                                tables["account_balances"]),
                        tallies={name: partition_metrics.tallies(name, t) for name, t in tables.items()},
@@ -226,14 +228,14 @@ def _copied(rows: pa.Table) -> pa.Table:
 
 
 def _findings(task: RangeTask, entities: dict[str, pa.Table], accounts: pa.Table, tables: dict[str, pa.Table],
-              days: list[Day], cards: dict[str, pa.Table], before: dict[str, pa.Table] | None) -> dict[str, Findings]:
+              opening: pa.Table, cards: dict[str, pa.Table], before: dict[str, pa.Table] | None) -> dict[str, Findings]:
     """The range's rows checked as the whole day's would be, by asset: keys (unique by construction across ranges:
     ids are a bijection of block and row), foreign keys, times, the ledger and card lifecycle of its accounts and
-    cards, its clickstream, and its fraud but the rate. `entities`: `check_references`; `accounts`: the range's."""
+    cards, its clickstream, and its fraud but the rate. `entities`: `check_references`; `accounts`, `opening` (each
+    account's balance at the start of the day): the range's."""
     scenario = task.scenario
     stream = pa.concat_tables([tables["card_transactions"], tables["fraud_transactions"]])
     card = card_findings(scenario, tables["card_transactions"], task.day, entities, cards=cards["cards"]["card_number"])
-    opening = pa.concat_tables([d.opening for d in days])
     card["ledger_balances"] = ledger_findings(stream, tables["account_balances"], opening, accounts)
     card["lifecycle_respected"] = lifecycle_findings(stream, tables["account_balances"], cards["blocked"],
                                                      cards["expiry"])

@@ -7,7 +7,8 @@ missing) and stored as
 - `state/world/directory.pkl`: the bank minus its blocks' own rows — the small, shared part every block reads
   (merchants, ATMs, cities, beneficiaries, IP pools, the device plan; per account its id, owner, status, closed day
   and activity, for transfers to other blocks);
-- `state/world/blocks-bXXXXXX-bYYYYYY.pkl`: per file range, each block's own fields (`engine.blocks.block_fields`).
+- `state/world/blocks-bXXXXXX-bYYYYYY.pkl`: per file range, each block's own fields (`engine.blocks.block_fields`),
+  compressed block by block (a range is unpacked one block at a time).
 A block loaded from these equals the block sliced from the bank, field for field, so every output byte is the same.
 
 The files are Python pickles of numpy and pyarrow arrays, zstd-compressed, checked against the manifest's SHA-256
@@ -45,8 +46,8 @@ def store_world(store: ObjectStore, scenario: Scenario, bank: World) -> int:
     """Store `bank`'s directory and every file range's blocks; returns the bytes written. Raises what the store
     raises (nothing is published then)."""
     with store.writing(*WORLD, None, scenario.content_hash, "pkl") as batch:
-        records = [batch.put_part(_name(first, end), _packed(
-            {block: _own(block_fields(bank, block)) for block in range(first, end)}))
+        records = [batch.put_part(_name(first, end), pickle.dumps(
+            {block: _packed(_own(block_fields(bank, block))) for block in range(first, end)}, protocol=5))
             for first, end in file_ranges(scenario)]
         records.append(batch.put_part(DIRECTORY, _packed(directory_of(bank))))
         return batch.publish(records).bytes
@@ -66,8 +67,9 @@ def load_directory(store: ObjectStore) -> World:
 def load_blocks(store: ObjectStore, directory: World, first: int, end: int) -> list[World]:
     """The worlds of blocks `first` … `end` − 1, one file range of them, over `directory`. Raises KeyError naming
     the range when the stored world has no such range (blocked otherwise than this scenario)."""
-    own = _unpacked(_part(store, _name(first, end)).payload())
-    return [replace(directory, **own[block], bank=directory) for block in range(first, end)]
+    packed = pickle.loads(_part(store, _name(first, end)).payload())  # each block compressed on its own: unpacked
+    return [replace(directory, **_unpacked(packed.pop(block)), bank=directory)  # one at a time, memory follows a block
+            for block in range(first, end)]
 
 
 def directory_of(bank: World) -> World:
