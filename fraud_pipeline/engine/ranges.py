@@ -88,10 +88,23 @@ def _bank(scenario: Scenario, store: ObjectStore) -> tuple[dict[str, pa.Table], 
     if scenario.content_hash not in _BANKS:
         _BANKS.clear()
         _BLOCK_WORLDS.clear()
-        references = {name: store.read_table("entities", name, columns=sorted(columns))
-                      for name, columns in reference_columns(ENTITIES).items()}
-        _BANKS[scenario.content_hash] = references, world_store.load_directory(store)
+        directory = world_store.load_directory(store)
+        _BANKS[scenario.content_hash] = _references(store, directory), directory
     return _BANKS[scenario.content_hash]
+
+
+def _references(store: ObjectStore, directory: World) -> dict[str, pa.Table]:
+    """`reference_columns` of the stored entities; the ids the directory holds already are its own arrays, not read
+    again (at 2 million customers they are 150 MB)."""
+    held = {("customers", "customer_id"): directory.customer_id, ("accounts", "account_id"): directory.account_id,
+            ("merchants", "merchant_id"): directory.merchant_id, ("devices", "device_id"): directory.device_id,
+            ("beneficiaries", "beneficiary_id"): directory.beneficiary_id}
+    found = {}
+    for name, columns in reference_columns(ENTITIES).items():
+        read = [c for c in sorted(columns) if (name, c) not in held]
+        table = store.read_table("entities", name, columns=read) if read else None
+        found[name] = pa.table({c: held[(name, c)] if (name, c) in held else table[c] for c in sorted(columns)})
+    return found
 
 
 def ensure_world(scenario: Scenario, store: ObjectStore) -> int:
@@ -143,17 +156,15 @@ def check_references(entities: dict[str, pa.Table]) -> dict[str, pa.Table]:
 
 
 def _block_worlds(store: ObjectStore, directory: World, task: RangeTask) -> list[World]:
-    """The worlds of the task's blocks, loaded from the stored world, and kept in this process from one day to the
-    next: their caches (each day's activity weights, the withdrawal runs of the last two months) then cost a day's
-    work a day, not two months' every day. A process keeps at most one file range of blocks besides the task's
-    (its memory follows a range, not the bank), and none it did not run the day before or on the day. Caches are
-    pure, so which process ran a block before never changes its rows."""
+    """The worlds of the task's blocks: kept from the range this process ran last (a bank of one range keeps its
+    worlds, and their caches, from day to day), else loaded from the stored world. A process holds one range's
+    worlds, so its memory follows a range, not the bank; a block loaded afresh starts its day warm all the same (its
+    withdrawal runs come with its state). Caches are pure, so which process ran a block before never changes its
+    rows."""
     blocks = range(task.first, task.end)
-    # a world that ran a later day holds the runs as they were left for that day (`restore_runs`), not before it
-    stale = [b for b, (last, _) in _BLOCK_WORLDS.items() if not task.day - timedelta(days=1) <= last <= task.day]
-    others = sorted((b for b in _BLOCK_WORLDS if b not in blocks and b not in stale), key=lambda b: _BLOCK_WORLDS[b][0])
-    keep = task.scenario.storage.blocks_per_file
-    for block in stale + others[:max(len(others) - keep, 0)]:
+    # a world that ran a later day is not reused: it holds the runs as they were left for that day (`restore_runs`)
+    for block in [b for b, (last, _) in _BLOCK_WORLDS.items()
+                  if b not in blocks or not task.day - timedelta(days=1) <= last <= task.day]:
         del _BLOCK_WORLDS[block]
     if any(block not in _BLOCK_WORLDS for block in blocks):
         for block, world in zip(blocks, world_store.load_blocks(store, directory, task.first, task.end)):

@@ -4,9 +4,9 @@ A worker used to build the whole bank's world (every customer's habits, payees, 
 paid before) and slice its blocks from it: its memory and its start-up followed the bank. The world is a pure
 function of the scenario and the entities, so it is built once (`store_world`, by the first bank day that finds it
 missing) and stored as
-- `state/world/directory.pkl`: the bank minus its blocks' own rows — the small, shared part every block reads
-  (merchants, ATMs, cities, beneficiaries, IP pools, the device plan; per account its id, owner, status, closed day
-  and activity, for transfers to other blocks);
+- `state/world/directory.pkl`: the bank minus its blocks' own rows — the shared part every block reads (merchants,
+  ATMs, cities, beneficiaries, IP pools, the device plan; per account its id, owner, status and closed day, for
+  transfers to other blocks), compressed field by field;
 - `state/world/blocks-bXXXXXX-bYYYYYY.pkl`: per file range, each block's own fields (`engine.blocks.block_fields`),
   compressed block by block (a range is unpacked one block at a time).
 A block loaded from these equals the block sliced from the bank, field for field, so every output byte is the same.
@@ -25,10 +25,12 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from fraud_pipeline.core.rows import ATM, ONLINE, POS, TRANSFER
 from fraud_pipeline.engine.bank_day import file_ranges
 from fraud_pipeline.engine.blocks import block_fields
+from fraud_pipeline.fraud.scenarios import episode_share
 from fraud_pipeline.io.storage import ObjectStore
-from fraud_pipeline.money.activity import channel_weights
+from fraud_pipeline.life.genuine import volume_share
 from fraud_pipeline.scenario import Scenario
 from fraud_pipeline.world.build import Trips, World
 from fraud_pipeline.world.habits import Habits
@@ -37,9 +39,10 @@ WORLD = ("state", "world")
 DIRECTORY = "directory.pkl"
 CODEC = "zstd"
 # What other blocks read of the bank (everything else per customer, account or card is a block's own, and the
-# directory keeps it empty): ids and owners of accounts (transfers to them), their status, closed day and activity
-# (who may be paid; a block's share of the bank), the customers' ids (how many) and home cities (a credit's place).
-DIRECTORY_ROWS = ("customer_id", "home_city", "account_id", "account_customer", "status", "closed_day", "activity")
+# directory keeps it empty): ids and owners of accounts (transfers to them), their status and closed day (who may be
+# paid), the customers' ids (how many; the checks' foreign keys) and home cities (a credit's place).
+DIRECTORY_ROWS = ("customer_id", "home_city", "account_id", "account_customer", "status", "closed_day")
+CHANNELS_BY_NUMBER = (POS, ONLINE, TRANSFER, ATM)
 
 
 def store_world(store: ObjectStore, scenario: Scenario, bank: World) -> int:
@@ -47,10 +50,23 @@ def store_world(store: ObjectStore, scenario: Scenario, bank: World) -> int:
     raises (nothing is published then)."""
     with store.writing(*WORLD, None, scenario.content_hash, "pkl") as batch:
         records = [batch.put_part(_name(first, end), pickle.dumps(
-            {block: _packed(_own(block_fields(bank, block))) for block in range(first, end)}, protocol=5))
+            {block: _packed(_own(_shared_out(bank, block))) for block in range(first, end)}, protocol=5))
             for first, end in file_ranges(scenario)]
-        records.append(batch.put_part(DIRECTORY, _packed(directory_of(bank))))
+        directory = directory_of(bank)
+        records.append(batch.put_part(DIRECTORY, pickle.dumps(
+            {f.name: _packed(getattr(directory, f.name)) for f in fields(directory)}, protocol=5)))
         return batch.publish(records).bytes
+
+
+def _shared_out(bank: World, block: int) -> dict:
+    """`block_fields`, with the block's shares of the bank (its share of each channel's volume and of the fraud
+    episodes) worked out into its caches: the directory need not hold what they are shares of."""
+    found = block_fields(bank, block)
+    world = replace(bank, **found)  # its caches are found["caches"]
+    for channel in CHANNELS_BY_NUMBER:
+        volume_share(world, channel)
+    episode_share(world)
+    return found
 
 
 def stored(store: ObjectStore, scenario: Scenario) -> bool:
@@ -60,8 +76,9 @@ def stored(store: ObjectStore, scenario: Scenario) -> bool:
 
 
 def load_directory(store: ObjectStore) -> World:
-    """The stored directory (`stored` must hold)."""
-    return _unpacked(_part(store, DIRECTORY).payload())
+    """The stored directory (`stored` must hold), unpacked a field at a time."""
+    packed = pickle.loads(_part(store, DIRECTORY).payload())
+    return World(**{name: _unpacked(packed.pop(name)) for name in list(packed)})
 
 
 def load_blocks(store: ObjectStore, directory: World, first: int, end: int) -> list[World]:
@@ -74,13 +91,11 @@ def load_blocks(store: ObjectStore, directory: World, first: int, end: int) -> l
 
 def directory_of(bank: World) -> World:
     """`bank` without its blocks' own rows: the fields other blocks read (DIRECTORY_ROWS and the shared tables),
-    every other per-customer, per-account and per-card field empty. Its caches keep the bank's channel weights
-    (a block's share of the day's volume)."""
-    weights = channel_weights(bank)
+    every other per-customer, per-account and per-card field empty, no caches."""
     kept = set(DIRECTORY_ROWS)
     emptied = {name: _empty(getattr(bank, name)) for name in _ROWS if name not in kept}
-    return replace(bank, **emptied, caches={("channel_weights",): weights}, block_key=(), global_customers=None,
-                   global_accounts=None, global_cards=None, bank=None)
+    return replace(bank, **emptied, caches={}, block_key=(), global_customers=None, global_accounts=None,
+                   global_cards=None, bank=None)
 
 
 # a block's own fields that hold rows of customers, accounts, cards, payees or keys (see `blocks.block_fields`)
