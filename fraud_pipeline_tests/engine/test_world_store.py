@@ -72,6 +72,8 @@ def test_the_directory_holds_what_other_blocks_read_and_no_block_s_rows(small_ba
         assert len(rows) == 0, name
     assert directory.n_customers == bank.n_customers and directory.n_accounts == bank.n_accounts
     assert directory.n_blocks == 4 and directory.bank is None and directory.caches == {}
+    types = directory.beneficiary_type  # a few strings, shared: not a str object per beneficiary
+    assert len({id(t) for t in types}) == len(set(types)) < 10 and len(types) == len(bank.beneficiary_id)
     assert_same(directory.merchant_id, bank.merchant_id) and assert_same(directory.devices, bank.devices)
 
 
