@@ -44,34 +44,69 @@ def card_findings(scenario: Scenario, table: pa.Table, day: date, entities: dict
 
 def ledger_findings(stream: pa.Table, balances: pa.Table, opening: pa.Table, accounts: pa.Table) -> list[Finding]:
     """The day's labelled stream (genuine and fraud rows) against the balances it starts from (`opening`:
-    account_id, balance) and ends in (`balances`), and each account's limits."""
+    account_id, balance) and ends in (`balances`), and each account's limits. Rows are taken by account, arrival
+    and event time (a stable sort); examples are account ids in that order. Arrays throughout: a range holds
+    hundreds of thousands of rows, and ids as Python strings cost seconds and hundreds of MB."""
     columns = ["account_id", "arrival_time", "event_time", "direction", "amount", "status", "decline_reason",
                "balance_after"]
-    rows = stream.select(columns).to_pandas().sort_values(["account_id", "arrival_time", "event_time"], kind="stable")
-    limits = accounts.select(["account_id", "overdraft_limit", "credit_limit"]).to_pandas().set_index("account_id")
-    floor = -(limits["overdraft_limit"] + limits["credit_limit"])
-    start = opening.to_pandas().set_index("account_id")["balance"]
-    approved = rows["status"] == "approved"
-    signed = np.where(rows["direction"] == "credit", rows["amount"], -rows["amount"]) * approved
-    before = rows.groupby("account_id")["balance_after"].shift(1)
-    before = before.fillna(rows["account_id"].map(start))
-    cents = lambda values: np.round(np.asarray(values, float) * 100)  # noqa: E731
-    chain = cents(rows["balance_after"]) != cents(before) + cents(signed)
-    below = approved & (rows["direction"] == "debit") & (cents(rows["balance_after"]) < cents(rows["account_id"].map(floor)))
-    reasons = (~approved & rows["decline_reason"].isna()) | (approved & rows["decline_reason"].notna())
-    last = rows.groupby("account_id")["balance_after"].last()
-    end = balances.to_pandas().set_index("account_id")["balance"]
-    expected_end = start.add(pd.Series(signed, index=rows.index).groupby(rows["account_id"]).sum(), fill_value=0)
-    wrong_total = cents(end.reindex(expected_end.index)) != cents(expected_end)
-    wrong_last = cents(end.reindex(last.index)) != cents(last)
-    wrong_end = list(expected_end.index[wrong_total]) + list(last.index[wrong_last])
+    rows = stream.select(columns)
+    rows = rows.take(pc.sort_indices(rows, [(c, "ascending") for c in columns[:3]]))
+    account = rows["account_id"].combine_chunks()
+    n = len(account)
+    first = np.ones(n, bool)  # each account's first row
+    first[1:] = pc.not_equal(account.slice(1), account.slice(0, max(n - 1, 0))).to_numpy(zero_copy_only=False)
+    group = np.cumsum(first) - 1
+    ids = account.filter(pa.array(first))  # the accounts with rows, sorted
+    start = _by_account(account, opening["account_id"], opening["balance"])
+    limits = accounts["overdraft_limit"].to_numpy(zero_copy_only=False) + accounts["credit_limit"].to_numpy(
+        zero_copy_only=False)
+    floor = _by_account(account, accounts["account_id"], pa.array(-limits))
+    approved = pc.equal(rows["status"], "approved").to_numpy(zero_copy_only=False)
+    debit = pc.equal(rows["direction"], "debit").to_numpy(zero_copy_only=False)
+    amount, after = _floats(rows["amount"]), _floats(rows["balance_after"])
+    signed = np.where(debit, -amount, amount) * approved
+    before = np.full(n, np.nan)
+    before[1:] = np.where(first[1:], np.nan, after[:-1])
+    before = np.where(np.isnan(before), start, before)  # the row before, else the opening balance
+    chain = _cents(after) != _cents(before) + _cents(signed)
+    below = approved & debit & (_cents(after) < _cents(floor))
+    reason = pc.is_valid(rows["decline_reason"]).to_numpy(zero_copy_only=False)
+    reasons = (~approved & ~reason) | (approved & reason)
+    # each account's last known balance_after, and the opening balance plus its approved rows
+    known = np.maximum.accumulate(np.where(np.isnan(after), -1, np.arange(n)))
+    ends = np.flatnonzero(np.append(first[1:], True)) if n else np.zeros(0, np.int64)
+    last = np.where(known[ends] >= np.flatnonzero(first), after[np.maximum(known[ends], 0)], np.nan)
+    every = pc.unique(pa.concat_arrays([opening["account_id"].combine_chunks().cast(pa.string()),
+                                        ids.cast(pa.string())]))
+    every = every.take(pc.sort_indices(every))
+    total = np.bincount(group, weights=signed, minlength=len(ids)) if n else np.zeros(0)
+    opened = _by_account(every, opening["account_id"], opening["balance"])
+    moved = _by_account(every, ids, pa.array(total))
+    expected = np.where(np.isnan(opened), 0.0, opened) + np.where(np.isnan(moved), 0.0, moved)
+    wrong_total = _cents(_by_account(every, balances["account_id"], balances["balance"])) != _cents(expected)
+    wrong_last = _cents(_by_account(ids, balances["account_id"], balances["balance"])) != _cents(last)
+    wrong_end = every.filter(pa.array(wrong_total)).to_pylist() + ids.filter(pa.array(wrong_last)).to_pylist()
     return [Finding("each row's balance_after is the one before plus the row (approved) or unchanged (declined)",
-                    int(chain.sum()), rows.loc[chain, "account_id"].head(SAMPLE).tolist()),
+                    int(chain.sum()), account.filter(pa.array(chain)).slice(0, SAMPLE).to_pylist()),
             Finding("approved debits stay within the overdraft or credit limit", int(below.sum()),
-                    rows.loc[below, "account_id"].head(SAMPLE).tolist()),
+                    account.filter(pa.array(below)).slice(0, SAMPLE).to_pylist()),
             Finding("declined rows, and only they, carry a decline_reason", int(reasons.sum()), []),
             Finding("account_balances equals the opening balance plus the day's approved rows, and each account's "
                     "last balance_after", len(wrong_end), wrong_end[:SAMPLE])]
+
+
+def _by_account(wanted: pa.Array, ids: pa.ChunkedArray | pa.Array, values: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """`values` (aligned with `ids`) of each of the `wanted` accounts, NaN for an account `ids` lacks."""
+    at = pc.index_in(wanted, ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids)
+    return np.append(_floats(values), np.nan)[pc.fill_null(at, len(ids)).to_numpy(zero_copy_only=False)]
+
+
+def _floats(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    return pc.cast(values, pa.float64()).to_numpy(zero_copy_only=False).astype(float)
+
+
+def _cents(values: np.ndarray) -> np.ndarray:
+    return np.round(np.asarray(values, float) * 100)
 
 
 def lifecycle_findings(stream: pa.Table, balances: pa.Table, blocked: pa.Table, expiry: pa.Table) -> list[Finding]:
