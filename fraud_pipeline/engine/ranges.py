@@ -113,7 +113,7 @@ def ensure_world(scenario: Scenario, store: ObjectStore) -> int:
     was stored already)."""
     if world_store.stored(store, scenario):
         return 0
-    return world_store.store_world(store, scenario, bank_world(scenario, store))
+    return world_store.store_world(store, scenario, lambda: bank_world(scenario, store))
 
 
 def world_entities(store: ObjectStore) -> dict[str, pa.Table | UsualMerchants]:

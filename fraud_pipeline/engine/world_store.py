@@ -19,6 +19,7 @@ output location, which nobody else should be able to write.
 from __future__ import annotations
 
 import pickle
+from collections.abc import Callable
 from dataclasses import fields, replace
 
 import numpy as np
@@ -45,10 +46,15 @@ DIRECTORY_ROWS = ("customer_id", "home_city", "account_id", "account_customer", 
 CHANNELS_BY_NUMBER = (POS, ONLINE, TRANSFER, ATM)
 
 
-def store_world(store: ObjectStore, scenario: Scenario, bank: World) -> int:
-    """Store `bank`'s directory and every file range's blocks; returns the bytes written. Raises what the store
-    raises (nothing is published then)."""
-    with store.writing(*WORLD, None, scenario.content_hash, "pkl") as batch:
+def store_world(store: ObjectStore, scenario: Scenario, build: Callable[[], World]) -> int:
+    """Store the directory and every file range's blocks of the bank `build` makes, unless the store holds them once
+    the writer lock is held (runs of several days started together on a new store: the first builds, the others
+    wait for it and use its world — none rewrites what another run's workers are reading). Returns the bytes
+    written (0: another run had stored it). Raises what the store raises (nothing is published then)."""
+    with store.writing(*WORLD, None, scenario.content_hash, "pkl", skip_if=lambda: stored(store, scenario)) as batch:
+        if batch is None:
+            return 0
+        bank = build()
         records = [batch.put_part(_name(first, end), pickle.dumps(
             {block: _packed(_own(_shared_out(bank, block))) for block in range(first, end)}, protocol=5))
             for first, end in file_ranges(scenario)]
@@ -70,9 +76,18 @@ def _shared_out(bank: World, block: int) -> dict:
 
 
 def stored(store: ObjectStore, scenario: Scenario) -> bool:
-    """Whether `store` holds this scenario's world (another scenario's does not count)."""
+    """Whether `store` holds this scenario's world, every file its manifest lists there at its size (another
+    scenario's world, or one with a file deleted or cut short, does not count: it is built again)."""
     manifest = store.read_manifest(*WORLD)
-    return manifest is not None and manifest["scenario_hash"] == scenario.content_hash
+    if manifest is None or manifest["scenario_hash"] != scenario.content_hash:
+        return False
+    fs = store.filesystem()
+    try:
+        found = {entry["name"].rstrip("/").rsplit("/", 1)[-1]: entry.get("size")
+                 for entry in fs.ls(store.path(*WORLD), detail=True)}
+    except FileNotFoundError:
+        return False
+    return all(found.get(f["path"]) == f["bytes"] for f in manifest["files"])
 
 
 def load_directory(store: ObjectStore) -> World:

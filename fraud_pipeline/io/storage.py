@@ -40,7 +40,7 @@ import contextlib
 import json
 import os
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -164,9 +164,11 @@ class ObjectStore(BaseModel):
 
     @contextlib.contextmanager
     def writing(self, layer: str, table: str, partition: str | None, scenario_hash: str,
-                fmt: str = "parquet") -> Iterator[Batch]:
+                fmt: str = "parquet", skip_if: Callable[[], bool] | None = None) -> Iterator[Batch | None]:
         """The driver's side of a write: claims the root for the scenario, holds the writer lock for the whole
         block, removes the manifest (so the table stops looking complete), and yields the `Batch` to publish.
+        With `skip_if`, asked once the lock is held: when it says True (another writer did the work while this one
+        waited), nothing is removed and the block gets None.
 
         Leaving the block by an exception leaves no manifest — the parts written stay, unlisted — and releases the
         lock; leaving it normally without `publish` is a mistake, reported as one."""
@@ -175,6 +177,9 @@ class ObjectStore(BaseModel):
         manifest_path = self.manifest_path(layer, table, partition)
         self.claim(scenario_hash)
         with self._writer_lock(layer, table, partition) as still_ours:
+            if skip_if is not None and skip_if():
+                yield None
+                return
             self._call(f"create {directory}", fs.makedirs, directory, exist_ok=True)
             with contextlib.suppress(FileNotFoundError):
                 self._call(f"delete {manifest_path}", fs.rm, manifest_path)

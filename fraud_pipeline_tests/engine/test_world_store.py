@@ -2,6 +2,8 @@
 the directory holds what other blocks read and no block's rows, a stale or damaged world is never used, and a process
 keeps a range of blocks, not the bank."""
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import numpy as np
@@ -91,6 +93,11 @@ def test_a_stale_or_damaged_world_is_never_used(small_bank, entities, tmp_path):
         world_store.load_blocks(store, directory, 2, 4)
     with pytest.raises(KeyError, match="blocks-b000001-b000002"):
         world_store.load_blocks(store, directory, 1, 3)  # a range this scenario does not cut
+    assert world_store.stored(store, small_bank)  # damaged at the same size: found when read, as above
+    part.unlink()  # a file gone: built again, as it was
+    assert not world_store.stored(store, small_bank)
+    assert ensure_world(small_bank, store) > 0 and part.read_bytes() != bytes(payload)
+    assert world_store.load_blocks(store, world_store.load_directory(store), 2, 4)[0].block_key == (2,)
 
 
 def test_a_process_holds_the_blocks_of_one_range(small_bank, entities, tmp_path):
@@ -115,3 +122,22 @@ def test_a_process_holds_the_blocks_of_one_range(small_bank, entities, tmp_path)
         ranges.run_range = original
     assert [sorted(blocks) for blocks in held[:8]] == [[0], [1], [2], [3]] * 2
     assert held[8].keys() == {0, 1, 2, 3} and held[9] == held[8]  # the same worlds on the second day
+
+
+def test_runs_started_together_on_a_new_store_build_the_world_once(small_bank, entities, tmp_path, monkeypatch):
+    """Two runs' drivers find no world at once: the first builds it under the writer lock, the second waits and uses
+    it — it never rewrites the files the first run's workers read."""
+    store = _store(small_bank, entities, tmp_path)
+    built = []
+    original = ranges.bank_world
+
+    def slow_build(scenario, stored_in):
+        built.append(1)
+        time.sleep(1.0)  # the other driver arrives while this one holds the lock
+        return original(scenario, stored_in)
+
+    monkeypatch.setattr(ranges, "bank_world", slow_build)
+    with ThreadPoolExecutor(2) as pool:
+        written = sorted(pool.map(lambda _: ensure_world(small_bank, store), range(2)))
+    assert written[0] == 0 and written[1] > 0 and len(built) == 1
+    assert world_store.stored(store, small_bank)
