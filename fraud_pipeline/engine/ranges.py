@@ -10,7 +10,9 @@ executor ran the day before.
 
 Layout (per day D): the day's tables as today, each `part-bXXXXXX-bYYYYYY.parquet` (first and last block);
 `state/bank_state/date=D/<kind>-bXXXXXX-bYYYYYY.parquet` (the blocks' state the day after D starts from, with a
-`block` column); `state/outbox/date=D/part-…` (credits for the day after, with the payee's `block`).
+`block` column, and the withdrawal runs still to come); `state/outbox/date=D/part-…` (credits for the day after, with
+the payee's `block`). The bank's world is built once per scenario and stored by range (`engine.world_store`): a
+task loads the world's directory and its range's blocks, never the whole bank.
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ import pyarrow.compute as pc
 from fraud_pipeline.core import partition_metrics, schemas
 from fraud_pipeline.core.findings import Findings, merged, passed
 from fraud_pipeline.core.rows import Rows, concat
-from fraud_pipeline.engine.bank_day import BLOCK, file_ranges, merge_blocks, stacked
 from fraud_pipeline.engine import world_store
+from fraud_pipeline.engine.bank_day import BLOCK, file_ranges, merge_blocks, stacked
 from fraud_pipeline.engine.day import card_tables, simulate_day
 from fraud_pipeline.engine.executors import ExecutorSettings, TaskDone, executor_session, run_tasks
 from fraud_pipeline.fraud.checks import part_findings, rate_counts, rate_findings
