@@ -4,7 +4,7 @@ A worker used to build the whole bank's world (every customer's habits, payees, 
 paid before) and slice its blocks from it: its memory and its start-up followed the bank. The world is a pure
 function of the scenario and the entities, so it is built once (`store_world`, by the first bank day that finds it
 missing) and stored as
-- `state/world/directory.pkl`: the bank minus its blocks' own rows — the shared part every block reads (merchants,
+- `state/world/directory-v1.pkl`: the bank minus its blocks' own rows — the shared part every block reads (merchants,
   ATMs, cities, beneficiaries, IP pools, the device plan; per account its id, owner, status and closed day, for
   transfers to other blocks), compressed field by field;
 - `state/world/blocks-bXXXXXX-bYYYYYY.pkl`: per file range, each block's own fields (`engine.blocks.block_fields`),
@@ -37,7 +37,8 @@ from fraud_pipeline.world.build import Trips, World
 from fraud_pipeline.world.habits import Habits
 
 WORLD = ("state", "world")
-DIRECTORY = "directory.pkl"
+FORMAT = 1  # of the pickles (the World's fields, how they are packed): a stored world of another format is rebuilt
+DIRECTORY = f"directory-v{FORMAT}.pkl"
 CODEC = "zstd"
 # What other blocks read of the bank (everything else per customer, account or card is a block's own, and the
 # directory keeps it empty): ids and owners of accounts (transfers to them), their status and closed day (who may be
@@ -76,11 +77,15 @@ def _shared_out(bank: World, block: int) -> dict:
 
 
 def stored(store: ObjectStore, scenario: Scenario) -> bool:
-    """Whether `store` holds this scenario's world, every file its manifest lists there at its size (another
-    scenario's world, or one with a file deleted or cut short, does not count: it is built again)."""
+    """Whether `store` holds this scenario's world, in this format and cut into its file ranges, every file its
+    manifest lists there at its size (another scenario's world, or one with a file deleted or cut short, does not
+    count: it is built again)."""
     manifest = store.read_manifest(*WORLD)
     if manifest is None or manifest["scenario_hash"] != scenario.content_hash:
         return False
+    wanted = {DIRECTORY, *(_name(first, end) for first, end in file_ranges(scenario))}
+    if {f["path"] for f in manifest["files"]} != wanted:  # another format, or other file ranges (storage is not
+        return False                                        # in the scenario's hash)
     fs = store.filesystem()
     try:
         found = {entry["name"].rstrip("/").rsplit("/", 1)[-1]: entry.get("size")

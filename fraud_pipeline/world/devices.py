@@ -87,7 +87,20 @@ class DevicePlan:
         return self.burner_devices[low:max(high, low + 1)]
 
     def phone_on(self, day: int, customer: np.ndarray, trusted: bool) -> np.ndarray:
-        """Each customer's phone in use on `day` (trusted=False), or their trusted phone (trusted=True)."""
+        """Each customer's phone in use on `day` (trusted=False), or their trusted phone (trusted=True). The bank's
+        latest phones of the day are worked out once and kept for the day's blocks (each asks for its customers):
+        per block, it was a sort of every phone change in the bank."""
+        memo = self.__dict__.setdefault("_latest", {})  # not a field: the plan is frozen, and equal without it
+        if (day, trusted) not in memo:
+            if len(memo) >= 4:
+                memo.clear()
+            memo[(day, trusted)] = self._latest_phones(day, trusted)
+        mine = memo[(day, trusted)][customer]
+        return np.where(mine >= 0, mine, self.first_phone[customer])
+
+    def _latest_phones(self, day: int, trusted: bool) -> np.ndarray:
+        """Per customer of the bank: the device row of their latest new phone in use (or trusted) by `day`, -1 for
+        none."""
         start = self.phone_trust_day if trusted else self.phone_change_day
         switched = np.flatnonzero(start <= day)  # new phones in use (or trusted) by that day
         owner = self.phone_change_customer[switched]
@@ -95,8 +108,7 @@ class DevicePlan:
         last_of_owner = np.append(owner[order][1:] != owner[order][:-1], True)[:len(owner)]
         latest = np.full(len(self.first_phone), -1)
         latest[owner[order][last_of_owner]] = self.n_initial + switched[order][last_of_owner]
-        mine = latest[customer]
-        return np.where(mine >= 0, mine, self.first_phone[customer])
+        return latest
 
 
 def day_number(day: date) -> int:

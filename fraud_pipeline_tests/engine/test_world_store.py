@@ -141,3 +141,14 @@ def test_runs_started_together_on_a_new_store_build_the_world_once(small_bank, e
         written = sorted(pool.map(lambda _: ensure_world(small_bank, store), range(2)))
     assert written[0] == 0 and written[1] > 0 and len(built) == 1
     assert world_store.stored(store, small_bank)
+
+
+def test_a_world_cut_into_other_file_ranges_is_built_again(small_bank, entities, tmp_path):
+    """`storage` is not in the scenario's hash: a root whose world was stored two blocks a file, run one block a
+    file, gets its world built again rather than a range it cannot find."""
+    store = _store(small_bank, entities, tmp_path)
+    ensure_world(small_bank, store)
+    finer = scaled(small_bank, storage={"blocks_per_file": 1})
+    assert finer.content_hash == small_bank.content_hash and not world_store.stored(store, finer)
+    assert ensure_world(finer, store) > 0
+    assert world_store.load_blocks(store, world_store.load_directory(store), 3, 4)[0].block_key == (3,)
