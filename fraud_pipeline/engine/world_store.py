@@ -128,8 +128,11 @@ _ROWS = ("customer_id", "age", "age_group", "income", "affluence", "schedule", "
 
 
 def _empty(value):
-    if isinstance(value, (pa.Array, pa.ChunkedArray)):
-        return value.slice(0, 0)
+    """`value` with no rows, of its type (an arrow slice would pickle its whole buffer: a new empty array)."""
+    if isinstance(value, pa.ChunkedArray):
+        return pa.chunked_array([], value.type)
+    if isinstance(value, pa.Array):
+        return pa.array([], value.type)
     if isinstance(value, np.ndarray):
         return value[:0]
     if isinstance(value, pd.DataFrame):
