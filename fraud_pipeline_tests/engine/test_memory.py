@@ -1,0 +1,23 @@
+"""A bank day's memory follows a range of blocks, not the bank: the benchmark's steps, each in its own process, for
+two banks four times apart at the same block size and blocks per file."""
+
+import pytest
+
+from fraud_pipeline.bench_scale import _child
+
+GROWTH_MB = 100  # what the directory (about 0.5 MB per thousand customers) and the allocator's noise may add
+
+
+@pytest.mark.slow
+def test_a_bank_day_s_peak_memory_does_not_grow_with_the_bank(tmp_path):
+    found = {}
+    for customers in (20_000, 80_000):
+        root = str(tmp_path / str(customers))
+        _child("entities-step", str(customers), root, "1")  # one block of 5,000 customers a file: a range each
+        world = _child("world-step", str(customers), root, "1")
+        found[customers] = world, _child("days-step", str(customers), root, "1", "in_process", "1")
+    (small_world, small_day), (large_world, large_day) = found[20_000], found[80_000]
+    assert (small_day["ranges"], large_day["ranges"]) == (4, 16)
+    assert large_world["bytes"] > 3 * small_world["bytes"]  # the bank's world grew with the bank …
+    assert large_day["payments"] > 3 * small_day["payments"]
+    assert large_day["peak_mb"] < small_day["peak_mb"] + GROWTH_MB, (small_day, large_day)  # … a day's memory did not
