@@ -37,7 +37,9 @@ from fraud_pipeline.world.build import Trips, World
 from fraud_pipeline.world.habits import Habits
 
 WORLD = ("state", "world")
-FORMAT = 1  # of the pickles (the World's fields, how they are packed): a stored world of another format is rebuilt
+# The stored world's format: a world stored in another is built again. Bump it whenever the World's fields, how they
+# are packed or how the world is built change — the scenario's hash, which keys the store, does not see the code.
+FORMAT = 1
 DIRECTORY = f"directory-v{FORMAT}.pkl"
 CODEC = "zstd"
 # What other blocks read of the bank (everything else per customer, account or card is a block's own, and the
