@@ -68,3 +68,10 @@ def test_a_foreign_key_found_by_its_number_is_found_as_a_lookup_finds_it(values,
     orphans = column.filter(pc.invert(pc.is_in(column, referenced)))
     assert found.failures == len(orphans)
     assert found.examples == orphans.unique().slice(0, 5).to_pylist()
+
+
+def test_a_foreign_key_of_numbers_is_looked_up():
+    """Keys that are not text cannot be ids with a number: they are looked up as they are."""
+    found = foreign_key_finding(pa.chunked_array([pa.array([1, 2, 7, 7])]), pa.chunked_array([pa.array([1, 2, 3])]),
+                                "rule")
+    assert (found.failures, found.examples) == (2, [7])

@@ -103,7 +103,8 @@ def foreign_key_finding(values: pa.ChunkedArray, referenced: pa.ChunkedArray, ru
     ids, for every range."""
     values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
     referenced = referenced.combine_chunks() if isinstance(referenced, pa.ChunkedArray) else referenced
-    rest = values.filter(pa.array(~_found_by_number(values, referenced)))
+    text = pa.types.is_string(values.type) and pa.types.is_string(referenced.type)
+    rest = values.filter(pa.array(~_found_by_number(values, referenced))) if text else values
     orphans = rest.filter(pc.invert(pc.is_in(rest, referenced))) if len(rest) else rest
     return Finding(rule, len(orphans), orphans.unique().slice(0, SAMPLE).to_pylist())
 

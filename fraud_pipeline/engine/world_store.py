@@ -4,9 +4,10 @@ A worker used to build the whole bank's world (every customer's habits, payees, 
 paid before) and slice its blocks from it: its memory and its start-up followed the bank. The world is a pure
 function of the scenario and the entities, so it is built once (`store_world`, by the first bank day that finds it
 missing) and stored as
-- `state/world/directory-v1.pkl`: the bank minus its blocks' own rows — the shared part every block reads (merchants,
-  ATMs, cities, beneficiaries, IP pools, the device plan; per account its id, owner, status and closed day, for
-  transfers to other blocks), compressed field by field;
+- `state/world/directory-<fingerprint>.pkl`: the bank minus its blocks' own rows — the shared part every block
+  reads (merchants, ATMs, cities, beneficiaries, IP pools, the device plan; per account its id, owner, status and
+  closed day, for transfers to other blocks), compressed field by field; the fingerprint names the code and the
+  entities it was built from (`fingerprint`), so a stale world is never read;
 - `state/world/blocks-bXXXXXX-bYYYYYY.pkl`: per file range, each block's own fields (`engine.blocks.block_fields`),
   compressed block by block (a range is unpacked one block at a time).
 A block loaded from these equals the block sliced from the bank, field for field, so every output byte is the same.
@@ -18,9 +19,13 @@ output location, which nobody else should be able to write.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 import pickle
 from collections.abc import Callable
 from dataclasses import fields, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -33,14 +38,10 @@ from fraud_pipeline.fraud.scenarios import episode_share
 from fraud_pipeline.io.storage import ObjectStore
 from fraud_pipeline.life.genuine import volume_share
 from fraud_pipeline.scenario import Scenario
-from fraud_pipeline.world.build import Trips, World
+from fraud_pipeline.world.build import WORLD_COLUMNS, Trips, World
 from fraud_pipeline.world.habits import Habits
 
 WORLD = ("state", "world")
-# The stored world's format: a world stored in another is built again. Bump it whenever the World's fields, how they
-# are packed or how the world is built change — the scenario's hash, which keys the store, does not see the code.
-FORMAT = 1
-DIRECTORY = f"directory-v{FORMAT}.pkl"
 CODEC = "zstd"
 # What other blocks read of the bank (everything else per customer, account or card is a block's own, and the
 # directory keeps it empty): ids and owners of accounts (transfers to them), their status and closed day (who may be
@@ -57,12 +58,13 @@ def store_world(store: ObjectStore, scenario: Scenario, build: Callable[[], Worl
     with store.writing(*WORLD, None, scenario.content_hash, "pkl", skip_if=lambda: stored(store, scenario)) as batch:
         if batch is None:
             return 0
+        directory_name = _directory_name(store)  # before the build: what it is built from
         bank = build()
         records = [batch.put_part(_name(first, end), pickle.dumps(
             {block: _packed(_own(_shared_out(bank, block))) for block in range(first, end)}, protocol=5))
             for first, end in file_ranges(scenario)]
         directory = directory_of(bank)
-        records.append(batch.put_part(DIRECTORY, pickle.dumps(
+        records.append(batch.put_part(directory_name, pickle.dumps(
             {f.name: _packed(getattr(directory, f.name)) for f in fields(directory)}, protocol=5)))
         return batch.publish(records).bytes
 
@@ -79,15 +81,16 @@ def _shared_out(bank: World, block: int) -> dict:
 
 
 def stored(store: ObjectStore, scenario: Scenario) -> bool:
-    """Whether `store` holds this scenario's world, in this format and cut into its file ranges, every file its
-    manifest lists there at its size (another scenario's world, or one with a file deleted or cut short, does not
-    count: it is built again)."""
+    """Whether `store` holds this scenario's world, built from the stored entities by this code (`fingerprint`) and
+    cut into its file ranges, every file its manifest lists there at its size. Another scenario's world, one of
+    other entities or code, one cut otherwise (`storage` is not in the scenario's hash) or with a file deleted or cut
+    short does not count: it is built again."""
     manifest = store.read_manifest(*WORLD)
     if manifest is None or manifest["scenario_hash"] != scenario.content_hash:
         return False
-    wanted = {DIRECTORY, *(_name(first, end) for first, end in file_ranges(scenario))}
-    if {f["path"] for f in manifest["files"]} != wanted:  # another format, or other file ranges (storage is not
-        return False                                        # in the scenario's hash)
+    wanted = {_directory_name(store), *(_name(first, end) for first, end in file_ranges(scenario))}
+    if {f["path"] for f in manifest["files"]} != wanted:
+        return False
     fs = store.filesystem()
     try:
         found = {entry["name"].rstrip("/").rsplit("/", 1)[-1]: entry.get("size")
@@ -97,9 +100,35 @@ def stored(store: ObjectStore, scenario: Scenario) -> bool:
     return all(found.get(f["path"]) == f["bytes"] for f in manifest["files"])
 
 
+def fingerprint(store: ObjectStore) -> str:
+    """What a world stored in `store` now would be built from, as 16 hex digits: this package's code and the stored
+    entity tables the world reads (their manifests' checksums). The scenario's hash sees neither: entities written
+    again under the same scenario, or a release that builds the world otherwise, make the stored world stale."""
+    digest = hashlib.sha256(_code_digest().encode())
+    for name in WORLD_COLUMNS:
+        manifest = store.read_manifest("entities", name)
+        digest.update(json.dumps([name, [f["sha256"] for f in manifest["files"]] if manifest else None]).encode())
+    return digest.hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=1)
+def _code_digest() -> str:
+    """SHA-256 of this package's Python source (any change of it rebuilds a stored world: a cost, never stale)."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _directory_name(store: ObjectStore) -> str:
+    return f"directory-{fingerprint(store)}.pkl"
+
+
 def load_directory(store: ObjectStore) -> World:
     """The stored directory (`stored` must hold), unpacked a field at a time."""
-    packed = pickle.loads(_part(store, DIRECTORY).payload())
+    name = next((p.name for p in store.listed_parts(*WORLD) if p.name.startswith("directory-")), "directory-")
+    packed = pickle.loads(_part(store, name).payload())
     return World(**{name: _unpacked(packed.pop(name)) for name in list(packed)})
 
 

@@ -61,10 +61,10 @@ def ledger_findings(stream: pa.Table, balances: pa.Table, opening: pa.Table, acc
     limits = accounts["overdraft_limit"].to_numpy(zero_copy_only=False) + accounts["credit_limit"].to_numpy(
         zero_copy_only=False)
     floor = _by_account(account, accounts["account_id"], pa.array(-limits))
-    approved = pc.equal(rows["status"], "approved").to_numpy(zero_copy_only=False)
-    debit = pc.equal(rows["direction"], "debit").to_numpy(zero_copy_only=False)
+    approved = _is(rows["status"], "approved")
+    credit, debit = _is(rows["direction"], "credit"), _is(rows["direction"], "debit")  # neither: counted as a debit
     amount, after = _floats(rows["amount"]), _floats(rows["balance_after"])
-    signed = np.where(debit, -amount, amount) * approved
+    signed = np.where(credit, amount, -amount) * approved
     before = np.full(n, np.nan)
     before[1:] = np.where(first[1:], np.nan, after[:-1])
     before = np.where(np.isnan(before), start, before)  # the row before, else the opening balance
@@ -99,6 +99,11 @@ def _by_account(wanted: pa.Array, ids: pa.ChunkedArray | pa.Array, values: pa.Ch
     """`values` (aligned with `ids`) of each of the `wanted` accounts, NaN for an account `ids` lacks."""
     at = pc.index_in(wanted, ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids)
     return np.append(_floats(values), np.nan)[pc.fill_null(at, len(ids)).to_numpy(zero_copy_only=False)]
+
+
+def _is(values: pa.ChunkedArray | pa.Array, label: str) -> np.ndarray:
+    """Per row: whether `values` is `label` (null is not)."""
+    return pc.fill_null(pc.equal(values, label), False).to_numpy(zero_copy_only=False)
 
 
 def _floats(values: pa.ChunkedArray | pa.Array) -> np.ndarray:

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from fraud_pipeline.engine import ranges, world_store
@@ -14,9 +15,9 @@ from fraud_pipeline.engine.bank_day import file_ranges
 from fraud_pipeline.engine.blocks import block_world
 from fraud_pipeline.engine.executors import ExecutorSettings
 from fraud_pipeline.engine.ranges import ENTITIES, ensure_world, run_days
+from fraud_pipeline.fraud.scenarios import episode_share
 from fraud_pipeline.io.parts import TableCorrupt
 from fraud_pipeline.io.storage import ObjectStore
-from fraud_pipeline.fraud.scenarios import episode_share
 from fraud_pipeline.life.genuine import volume_share
 from fraud_pipeline.world.build import build_world
 from fraud_pipeline.world.entities import entity_tables
@@ -141,6 +142,29 @@ def test_runs_started_together_on_a_new_store_build_the_world_once(small_bank, e
         written = sorted(pool.map(lambda _: ensure_world(small_bank, store), range(2)))
     assert written[0] == 0 and written[1] > 0 and len(built) == 1
     assert world_store.stored(store, small_bank)
+
+
+def test_a_world_of_entities_written_again_is_built_again(small_bank, entities, tmp_path):
+    """The scenario's hash does not change when its entities are written again (another release of their code, a
+    restore): the world stored from the earlier ones is stale, and so is one built by other code."""
+    store = _store(small_bank, entities, tmp_path)
+    ensure_world(small_bank, store)
+    first = world_store.fingerprint(store)
+    customers = entities["customers"]
+    edited = customers.set_column(customers.schema.get_field_index("age"), "age",
+                                  pa.array(np.asarray(customers["age"]) + 1, customers.schema.field("age").type))
+    store.write_table("entities", "customers", edited, small_bank.content_hash)
+    assert world_store.fingerprint(store) != first and not world_store.stored(store, small_bank)
+    assert ensure_world(small_bank, store) > 0 and world_store.stored(store, small_bank)
+    assert np.array_equal(world_store.load_directory(store).customer_id.to_numpy(zero_copy_only=False),
+                          customers["customer_id"].to_numpy())
+    world_store._code_digest.cache_clear()
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(world_store, "_code_digest", lambda: "another release")
+            assert not world_store.stored(store, small_bank)
+    finally:
+        world_store._code_digest.cache_clear()
 
 
 def test_a_world_cut_into_other_file_ranges_is_built_again(small_bank, entities, tmp_path):

@@ -67,6 +67,7 @@ def test_each_broken_rule_is_counted_and_named_as_the_rules_state_it(day):
     rows.loc[approved[[3, 40, 41]], "balance_after"] += 1.25  # a chain broken (and the next row's, and an end)
     rows.loc[approved[7], "decline_reason"] = "insufficient_funds"  # an approved row with a reason
     rows.loc[declined[0], "decline_reason"] = None  # a declined row without one
+    rows.loc[approved[11], "direction"] = "sideways"  # neither credit nor debit: moves money out, as the rules read it
     broken = pa.Table.from_pandas(rows, schema=stream.schema, preserve_index=False)
     ends = balances.to_pandas()
     ends.loc[2, "balance"] += 0.5
