@@ -90,7 +90,7 @@ def _bank(scenario: Scenario, store: ObjectStore) -> tuple[dict[str, pa.Table], 
     if scenario.content_hash not in _BANKS:
         _BANKS.clear()
         _BLOCK_WORLDS.clear()
-        directory = world_store.load_directory(store)
+        directory = world_store.load_directory(store, scenario)
         _BANKS[scenario.content_hash] = _references(store, directory), directory
     return _BANKS[scenario.content_hash]
 

@@ -64,8 +64,9 @@ def store_world(store: ObjectStore, scenario: Scenario, build: Callable[[], Worl
             {block: _packed(_own(_shared_out(bank, block))) for block in range(first, end)}, protocol=5))
             for first, end in file_ranges(scenario)]
         directory = directory_of(bank)
-        records.append(batch.put_part(directory_name, pickle.dumps(
-            {f.name: _packed(getattr(directory, f.name)) for f in fields(directory)}, protocol=5)))
+        records.append(batch.put_part(directory_name, pickle.dumps(  # not the scenario: it names where it is stored
+            {f.name: _packed(getattr(directory, f.name)) for f in fields(directory) if f.name != "scenario"},
+            protocol=5)))
         return batch.publish(records).bytes
 
 
@@ -125,11 +126,11 @@ def _directory_name(store: ObjectStore) -> str:
     return f"directory-{fingerprint(store)}.pkl"
 
 
-def load_directory(store: ObjectStore) -> World:
-    """The stored directory (`stored` must hold), unpacked a field at a time."""
+def load_directory(store: ObjectStore, scenario: Scenario) -> World:
+    """The stored directory of `scenario`'s world (`stored` must hold), unpacked a field at a time."""
     name = next((p.name for p in store.listed_parts(*WORLD) if p.name.startswith("directory-")), "directory-")
     packed = pickle.loads(_part(store, name).payload())
-    return World(**{name: _unpacked(packed.pop(name)) for name in list(packed)})
+    return World(scenario=scenario, **{name: _unpacked(packed.pop(name)) for name in list(packed)})
 
 
 def load_blocks(store: ObjectStore, directory: World, first: int, end: int) -> list[World]:

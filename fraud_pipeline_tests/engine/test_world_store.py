@@ -43,7 +43,7 @@ def test_a_block_loaded_from_the_stored_world_is_the_block_sliced_from_the_bank(
     assert written == sum(p.stat().st_size for p in (tmp_path / "state" / "world").iterdir()) > 0
     assert ensure_world(small_bank, store) == 0  # built once per scenario
     bank = build_world(small_bank, entities)
-    directory = world_store.load_directory(store)
+    directory = world_store.load_directory(store, small_bank)
     assert file_ranges(small_bank) == [(0, 2), (2, 4)]
     for first, end in file_ranges(small_bank):
         for block, loaded in zip(range(first, end), world_store.load_blocks(store, directory, first, end)):
@@ -89,7 +89,7 @@ def test_a_stale_or_damaged_world_is_never_used(small_bank, entities, tmp_path):
     payload = bytearray(part.read_bytes())
     payload[len(payload) // 2] ^= 0xFF
     part.write_bytes(bytes(payload))
-    directory = world_store.load_directory(store)
+    directory = world_store.load_directory(store, small_bank)
     with pytest.raises(TableCorrupt, match="blocks-b000002-b000003"):
         world_store.load_blocks(store, directory, 2, 4)
     with pytest.raises(KeyError, match="blocks-b000001-b000002"):
@@ -98,7 +98,7 @@ def test_a_stale_or_damaged_world_is_never_used(small_bank, entities, tmp_path):
     part.unlink()  # a file gone: built again, as it was
     assert not world_store.stored(store, small_bank)
     assert ensure_world(small_bank, store) > 0 and part.read_bytes() != bytes(payload)
-    assert world_store.load_blocks(store, world_store.load_directory(store), 2, 4)[0].block_key == (2,)
+    assert world_store.load_blocks(store, world_store.load_directory(store, small_bank), 2, 4)[0].block_key == (2,)
 
 
 def test_a_process_holds_the_blocks_of_one_range(small_bank, entities, tmp_path):
@@ -156,7 +156,7 @@ def test_a_world_of_entities_written_again_is_built_again(small_bank, entities, 
     store.write_table("entities", "customers", edited, small_bank.content_hash)
     assert world_store.fingerprint(store) != first and not world_store.stored(store, small_bank)
     assert ensure_world(small_bank, store) > 0 and world_store.stored(store, small_bank)
-    assert np.array_equal(world_store.load_directory(store).customer_id.to_numpy(zero_copy_only=False),
+    assert np.array_equal(world_store.load_directory(store, small_bank).customer_id.to_numpy(zero_copy_only=False),
                           customers["customer_id"].to_numpy())
     world_store._code_digest.cache_clear()
     try:
@@ -175,4 +175,17 @@ def test_a_world_cut_into_other_file_ranges_is_built_again(small_bank, entities,
     finer = scaled(small_bank, storage={"blocks_per_file": 1})
     assert finer.content_hash == small_bank.content_hash and not world_store.stored(store, finer)
     assert ensure_world(finer, store) > 0
-    assert world_store.load_blocks(store, world_store.load_directory(store), 3, 4)[0].block_key == (3,)
+    assert world_store.load_blocks(store, world_store.load_directory(store, finer), 3, 4)[0].block_key == (3,)
+
+
+def test_the_stored_world_is_the_same_bytes_wherever_it_is_stored(small_bank, entities, tmp_path):
+    """Two roots (a scenario names where it is stored): the same world files, byte for byte, and the loaded
+    directory carries the run's own scenario."""
+    found = []
+    for name in ("one", "two"):
+        scenario = scaled(small_bank, storage={"url": str(tmp_path / name)})
+        store = _store(scenario, entities, tmp_path / name)
+        ensure_world(scenario, store)
+        found.append({p.name: p.read_bytes() for p in (tmp_path / name / "state" / "world").iterdir()})
+        assert world_store.load_directory(store, scenario).scenario is scenario
+    assert found[0] == found[1] and len(found[0]) == 3
