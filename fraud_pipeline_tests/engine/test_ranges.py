@@ -11,6 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from fraud_pipeline.engine import ranges
 from fraud_pipeline.engine.bank_day import file_ranges, initial_bank_state, simulate_bank_day
 from fraud_pipeline.engine.executors import ExecutorSettings
 from fraud_pipeline.engine.blocks import block_world
@@ -63,6 +64,25 @@ def test_a_pool_of_processes_writes_the_same_files_even_when_the_executor_change
     assert len(files) > 40
     assert any("part-b000002-b000003" in name for name in files)  # two ranges a day, each its own file
     assert pooled == files
+
+
+@pytest.mark.parametrize("kept", [0, 100])
+def test_blocks_unpacked_afresh_each_day_write_the_same_files(small, entities, reference, tmp_path, monkeypatch,
+                                                              kept):
+    """A process that keeps no block's world (or one of a range's two) unpacks the others each day, and lets each go
+    once its day is done: the same files as one that keeps them all."""
+    _, files = reference
+    monkeypatch.setattr(ranges, "KEPT_CUSTOMERS", kept)
+    held = []
+    original = ranges.simulate_day
+
+    def watched(world, state, day):
+        held.append(sorted(ranges._BLOCK_WORLDS))
+        return original(world, state, day)
+
+    monkeypatch.setattr(ranges, "simulate_day", watched)
+    assert _stored(small, entities, tmp_path, [ExecutorSettings("in_process")] * len(DAYS)) == files
+    assert held == [[]] * 12 if kept == 0 else held == [[0], [0], [2], [2]] * 3
 
 
 def test_the_ranges_hold_the_rows_of_the_bank_in_memory(small, entities, reference):
