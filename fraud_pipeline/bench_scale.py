@@ -7,8 +7,10 @@ Each bank is a scaled copy of the scenario (`bank_of`: the population's counts t
 customer payments a day per customer, seed 000's national density). Each measurement runs in a fresh process, so
 its peak RSS is its own: first the entities (generated and written), then the bank's world (built once per scenario
 and stored by file range, `engine.ranges.ensure_world`), then the bank days (`engine.ranges.run_days`, from the
-calendar's start) on the executor named — `in_process`, `processes:N` (a pool of N) or `ray:N` (a local Ray
-of N CPUs). The peak of the days is the largest of the driver and its pool's workers (a local Ray's workers are not
+calendar's start) on the executor named — `in_process`, `processes:N` (a pool of N), `ray:N` (a local Ray of N CPUs
+started by the run, its start and stop in the run's wall time) or `ray-cluster:N` (a Ray cluster of N one-CPU nodes
+on this machine, each started by `ray start` before the measurement, as a cluster is, and stopped after it: the run
+connects through `RAY_ADDRESS`). The peak of the days is the largest of the driver and its pool's workers (a local Ray's workers are not
 the driver's children: their peak is not measured). Then the floor: pyarrow alone writing the days' tables read
 back, with the same options. CPU seconds are the driver's and its waited children's.
 """
@@ -16,18 +18,22 @@ back, with the same options. CPU seconds are the driver's and its waited childre
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import resource
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
 from fraud_pipeline.engine.executors import ExecutorSettings
+from fraud_pipeline.engine.local_ray_cluster import LocalRayCluster
 from fraud_pipeline.engine.ranges import DAY_TABLES, ENTITIES, ensure_world, run_days
 from fraud_pipeline.engine.world_store import WORLD
 from fraud_pipeline.io.formats import PARQUET_OPTIONS
@@ -54,11 +60,32 @@ def bank_of(scenario: Scenario, customers: int, blocks_per_file: int | None = No
 
 
 def executor_of(text: str) -> ExecutorSettings:
-    """`in_process`, `processes:N` or `ray:N` as settings; ValueError naming the allowed forms otherwise."""
+    """`in_process`, `processes:N`, `ray:N` or `ray-cluster:N` (Ray, at the cluster `cluster_for` started) as
+    settings; ValueError naming the allowed forms otherwise."""
     kind, _, workers = text.partition(":")
-    if kind not in ("in_process", "processes", "ray") or (workers and not workers.isdecimal()):
-        raise ValueError(f"--executors: {text!r} is not in_process, processes:N or ray:N")
-    return ExecutorSettings(kind=kind, workers=int(workers) if workers else None)
+    if (kind not in ("in_process", "processes", "ray", "ray-cluster") or (workers and not workers.isdecimal())
+            or (kind == "ray-cluster" and not workers)):
+        raise ValueError(f"--executors: {text!r} is not in_process, processes:N, ray:N or ray-cluster:N")
+    return ExecutorSettings(kind="ray" if kind == "ray-cluster" else kind, workers=int(workers) if workers else None)
+
+
+@contextlib.contextmanager
+def cluster_for(executor: str) -> Iterator[dict[str, str] | None]:
+    """For `ray-cluster:N`, a Ray cluster of N one-CPU nodes on 127.0.0.1 (a head and N − 1 workers, started before
+    and stopped after the measurement) and the environment that points a run at it; None for other executors."""
+    if not executor.startswith("ray-cluster:"):
+        yield None
+        return
+    root = Path(tempfile.mkdtemp(prefix="fp-bench-ray-", dir="/tmp"))  # short: Ray's socket paths are limited
+    nodes = LocalRayCluster(root)
+    try:
+        address = nodes.start_head()
+        for _ in range(int(executor.partition(":")[2]) - 1):
+            nodes.add_node()
+        yield {**os.environ, "RAY_ADDRESS": address}
+    finally:
+        nodes.stop()
+        subprocess.run(["rm", "-rf", str(root)], check=False)
 
 
 def _usage() -> tuple[float, float, float]:
@@ -126,9 +153,9 @@ def _floor(tables) -> float:
     return seconds
 
 
-def _child(*args: str) -> dict:
+def _child(*args: str, environment: dict[str, str] | None = None) -> dict:
     done = subprocess.run([sys.executable, "-m", "fraud_pipeline.bench_scale", *args], check=True,
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, env=environment)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -143,7 +170,9 @@ def measure(customers: list[int], executors: list[str], days: int, blocks_per_fi
             for executor in executors:
                 _keep_only(Path(root), {"entities", "_manifests", ".locks", "state", "world", "world.json",
                                         "_scenario.json"})
-                results.append(_child("days-step", str(size), root, str(days), executor, per_file))
+                with cluster_for(executor) as environment:
+                    results.append(_child("days-step", str(size), root, str(days), executor, per_file,
+                                          environment=environment))
     return results
 
 
@@ -188,7 +217,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, nargs="+", default=[20_000, 100_000])
     parser.add_argument("--executors", nargs="+", default=["in_process", "processes:2"],
-                        help="in_process, processes:N or ray:N")
+                        help="in_process, processes:N, ray:N or ray-cluster:N")
     parser.add_argument("--days", type=int, default=2)
     parser.add_argument("--blocks-per-file", type=int, help="storage.blocks_per_file (default: the scenario's)")
     args = parser.parse_args(argv)

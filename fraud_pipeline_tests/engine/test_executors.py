@@ -220,7 +220,7 @@ def test_a_local_ray_gives_the_reference_results_on_loopback_and_stops(reference
 @pytest.fixture(scope="module")
 def cluster():
     """A head and a worker node (1 CPU each), each its own raylet started by `ray start`; stopped in any case."""
-    from fraud_pipeline_tests.ray_cluster import LocalRayCluster
+    from fraud_pipeline.engine.local_ray_cluster import LocalRayCluster
 
     if not Path("/proc/self/stat").exists():
         pytest.skip("finds the nodes' processes in /proc")

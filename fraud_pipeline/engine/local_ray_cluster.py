@@ -1,5 +1,6 @@
-"""A real multi-node Ray cluster on this machine for the tests: a head and worker nodes, each its own raylet started
-by `ray start` as it would be on separate hosts, on ports chosen free (tests run two at a time under xdist).
+"""A real multi-node Ray cluster on this machine, for the tests and the benchmark: a head and worker nodes of one CPU
+each, each its own raylet started by `ray start` as it would be on separate hosts, on ports chosen free (tests run two
+at a time under xdist).
 
 Each `ray start` runs in a new session, so every process it leaves behind (raylet, agents, log monitor, the worker
 processes the raylet forks) carries that session id; a node is killed — as a machine dies — by SIGKILL to every
@@ -21,7 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]  # the project: the nodes import this package from it
 RAY = str(Path(sys.executable).with_name("ray"))
 START_SECONDS = 120  # `ray start` takes 15–20 s per node on a slow 2-core machine
 # A dead node is declared dead after about 1 s of failed health checks instead of the default ~30 s.
