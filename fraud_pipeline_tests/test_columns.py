@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from fraud_pipeline.core.columns import ids, row_of, row_of_id, sorted_unique, spans
+from fraud_pipeline.core import findings
 from fraud_pipeline.core.findings import foreign_key_finding
 from fraud_pipeline.quality.profile import QUANTILES, statistics
 
@@ -68,6 +69,24 @@ def test_a_foreign_key_found_by_its_number_is_found_as_a_lookup_finds_it(values,
     orphans = column.filter(pc.invert(pc.is_in(column, referenced)))
     assert found.failures == len(orphans)
     assert found.examples == orphans.unique().slice(0, 5).to_pylist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(["D35926973", "D65703609", "D00000001", "D99999999", "E35926973", "D3592697x"]),
+                min_size=1, max_size=40), st.integers(0, 3), st.integers(0, 3))
+def test_ids_of_one_length_are_found_in_a_sorted_copy_as_a_lookup_finds_them(values, cut, chunks):
+    """Random ids of one length (device ids, card numbers: not found by number) are looked up in a sorted copy of
+    the referenced column kept per process; slices, several chunks and repeated checks find what `is_in` finds."""
+    referenced = pa.array(["D65703609", "D00000001", "D35926973", "D12345678", "D99999999"][cut:], pa.string())
+    column = pa.chunked_array([pa.array(["X"] + values, pa.string()).slice(1)] * (chunks + 1))  # offsets not at 0
+    orphans = column.filter(pc.invert(pc.is_in(column, referenced)))
+    for _ in range(2):  # the second finds the sorted copy kept
+        found = foreign_key_finding(column, pa.chunked_array([referenced]), "rule")
+        assert (found.failures, found.examples) == (len(orphans), orphans.unique().slice(0, 5).to_pylist())
+    assert any(kept is not None and np.array_equal(ids, np.sort(np.array(referenced.to_pylist(), "S9")))
+               for kept, ids in findings._SORTED.values())  # found in the sorted copy, not by a hash
+    wider = foreign_key_finding(pa.chunked_array([pa.array(["D659703609"])]), pa.chunked_array([referenced]), "r")
+    assert wider.failures == 1  # another length: looked up by a hash, never compared as padded bytes
 
 
 def test_a_foreign_key_of_numbers_is_looked_up():

@@ -101,12 +101,60 @@ def foreign_key_finding(values: pa.ChunkedArray, referenced: pa.ChunkedArray, ru
     its number names (`columns.ids`: C00000042 is row 42) is found by reading its number; only the others are looked
     up in a hash of `referenced` — which a range of a national bank would otherwise build per check, of millions of
     ids, for every range."""
-    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-    referenced = referenced.combine_chunks() if isinstance(referenced, pa.ChunkedArray) else referenced
+    values, referenced = _one_array(values), _one_array(referenced)
     text = pa.types.is_string(values.type) and pa.types.is_string(referenced.type)
     rest = values.filter(pa.array(~_found_by_number(values, referenced))) if text else values
-    orphans = rest.filter(pc.invert(pc.is_in(rest, referenced))) if len(rest) else rest
+    orphans = rest.filter(pa.array(~_found_in_sorted(rest, referenced) if text else pc.invert(pc.is_in(
+        rest, referenced)))) if len(rest) else rest
     return Finding(rule, len(orphans), orphans.unique().slice(0, SAMPLE).to_pylist())
+
+
+def _one_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """`values` as one array: its only chunk as it is (`combine_chunks` copies even one — millions of ids a check)."""
+    if isinstance(values, pa.Array):
+        return values
+    return values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
+
+
+_SORTED: dict[tuple[int, int, int], tuple[pa.Array, np.ndarray]] = {}  # per process: `_sorted_ids`, by data buffer
+SORTED_KEPT = 8  # the referenced columns a process keeps sorted: those the checks of one day look up
+
+
+def _found_in_sorted(values: pa.Array, referenced: pa.Array) -> np.ndarray:
+    """Per value: whether `referenced` holds it. Ids of one length (device ids, card numbers) are found in a sorted
+    copy of `referenced` kept per process (every range's checks look up the same entity column: it is sorted once,
+    not hashed per check and range); others by a hash (`pc.is_in`)."""
+    fixed, ids = _fixed_width(values), _sorted_ids(referenced)
+    if fixed is None or ids is None or fixed.dtype != ids.dtype:
+        return pc.fill_null(pc.is_in(values, referenced), False).to_numpy(zero_copy_only=False)
+    at = np.minimum(np.searchsorted(ids, fixed), len(ids) - 1)
+    return ids[at] == fixed
+
+
+def _sorted_ids(referenced: pa.Array) -> np.ndarray | None:
+    """`referenced` sorted as bytes (None unless its ids are of one length), kept for the `SORTED_KEPT` columns
+    used last; an entry holds its array, so its buffer's address names the same ids while it is kept."""
+    data = referenced.buffers()[2] if pa.types.is_string(referenced.type) else None
+    key = (data.address if data is not None else 0, referenced.offset, len(referenced))
+    if key not in _SORTED:
+        fixed = _fixed_width(referenced)
+        if fixed is None:
+            return None
+        while len(_SORTED) >= SORTED_KEPT:
+            _SORTED.pop(next(iter(_SORTED)))
+        _SORTED[key] = referenced, np.sort(fixed)
+    return _SORTED[key][1]
+
+
+def _fixed_width(values: pa.Array) -> np.ndarray | None:
+    """`values` as numpy bytes over their own buffer, if they are strings of one length without nulls; else None."""
+    if not pa.types.is_string(values.type) or values.null_count or not len(values):
+        return None
+    offsets = np.frombuffer(values.buffers()[1], np.int32, len(values) + 1, values.offset * 4)
+    width = int(offsets[1] - offsets[0])
+    if width == 0 or not np.all(np.diff(offsets) == width):
+        return None
+    return np.frombuffer(values.buffers()[2], f"S{width}", len(values), int(offsets[0]))
 
 
 def _found_by_number(values: pa.Array, referenced: pa.Array) -> np.ndarray:

@@ -109,7 +109,8 @@ def _references(store: ObjectStore, directory: World) -> dict[str, pa.Table]:
     for name, columns in reference_columns(ENTITIES).items():
         read = [c for c in sorted(columns) if (name, c) not in held]
         table = store.read_table("entities", name, columns=read) if read else None
-        found[name] = pa.table({c: held[(name, c)] if (name, c) in held else table[c] for c in sorted(columns)})
+        found[name] = pa.table({c: held[(name, c)] if (name, c) in held else table[c].combine_chunks()  # one chunk:
+                                for c in sorted(columns)})  # the checks keep its ids sorted (`foreign_key_finding`)
     return found
 
 

@@ -123,8 +123,9 @@ def episode_share(world) -> float:
 
 def rings(world) -> dict:
     """The rings' devices, addresses and mule payees (fixed by the seed). `devices`: (copies, rings, devices.max)
-    device rows, one copy unless the bank has more blocks than the rings have devices (`DevicePlan.ring_replicas`)."""
-    key = ("rings",)
+    device rows, one copy unless the bank has more blocks than the rings have devices (`DevicePlan.ring_replicas`).
+    Worked out once for the bank (kept in its caches): every input is the bank's."""
+    key, world = ("rings",), world.directory
     if key not in world.caches:
         r = world.scenario.fraud.rings
         rng = stream(world.scenario.seed, "fraud", "rings")
@@ -223,8 +224,7 @@ def _web_rows(world, rng, day, account, event, category, scale, abroad_share, de
 def _popular_web_shop(world, rng: np.random.Generator, abroad: np.ndarray) -> np.ndarray:
     """A web shop per row, at home or abroad, drawn by popularity (as customers pick their favourites)."""
     merchant = np.empty(len(abroad), np.int64)
-    country = world.merchant_country.to_numpy(zero_copy_only=False)
-    home = country == world.scenario.geography.country_code
+    home = ~world.merchant_abroad()
     for foreign in (False, True):
         rows = np.flatnonzero(abroad == foreign)
         weight = world.habits.web_popularity * (home != foreign)

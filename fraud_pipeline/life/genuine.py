@@ -279,7 +279,7 @@ def purchases(world: World, day: date) -> Rows:
     row_category = np.where(first, category[session], categories_of(world, rng("pos_more"), row_customer, day))
     row_merchant = merchant[session].copy()
     more = np.flatnonzero(~first)
-    abroad_session = world.merchant_country.to_numpy(zero_copy_only=False)[merchant] != s.geography.country_code
+    abroad_session = world.merchant_abroad()[merchant]
     home_more = more[~abroad_session[session[more]]]
     # at home, a session's later purchases are mostly at the customer's usual shops too; the rest at a shop of the
     # same mall (the nearest of their category to the session's first shop)
@@ -387,8 +387,7 @@ def online(world: World, day: date) -> Rows:
     row_merchant = merchant[session].copy()
     switch = np.flatnonzero(~first & ~same)
     row_merchant[switch] = web_shop(world, rng("online_more_shop"), other_category[switch],
-                                     world.merchant_country.to_numpy(zero_copy_only=False)[merchant[session[switch]]]
-                                     != s.geography.country_code)
+                                     world.merchant_abroad()[merchant[session[switch]]])
     row_category = world.merchant_category[row_merchant]
     event = purchase_times(world, rng("online_time"), "online", category, start)[session] + offset_ms
     device, ip = digital(world, rng("online_device"), day, customer, trip, shopping=True)

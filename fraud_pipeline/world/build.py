@@ -197,6 +197,15 @@ class World:
         """The whole bank: what a block reads of other blocks (accounts as payees, household members' phones)."""
         return self.bank if self.bank is not None else self
 
+    def merchant_abroad(self) -> np.ndarray:
+        """Per merchant (bool): outside the scenario's country. Worked out once for the bank and kept in its caches:
+        each block reading the merchants' countries as Python strings cost time that followed the bank's size."""
+        bank = self.directory
+        if ("merchant_abroad",) not in bank.caches:
+            bank.caches[("merchant_abroad",)] = (self.merchant_country.to_numpy(zero_copy_only=False)
+                                                 != self.scenario.geography.country_code)
+        return bank.caches[("merchant_abroad",)]
+
     def bank_customers(self, customer: np.ndarray) -> np.ndarray:
         """The bank's row numbers of this world's customers."""
         return customer if self.global_customers is None else self.global_customers[customer]
