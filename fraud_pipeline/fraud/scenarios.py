@@ -338,11 +338,8 @@ def _abroad(world, state: State, day: date, rng: np.random.Generator, start_ms: 
     begin = np.where(stealth, times_in_hours(rng, n, 0, s.card_transactions.hourly["atm"], start_ms),
                      anchor_ms + (rng.uniform(c.delay_hours.min, c.delay_hours.max, n) * MS_PER_HOUR).astype(np.int64))
     destinations = s.geography.destinations
-    dest_lat = np.array([d.city.lat for d in destinations])
-    dest_lon = np.array([d.city.lon for d in destinations])
     anchor_place = np.concatenate([genuine.place[anchors], np.zeros(len(stealth_accounts), np.int64)])
-    far = km_between(world.merchant_lat[anchor_place][:, None], world.merchant_lon[anchor_place][:, None],
-                     dest_lat[None, :], dest_lon[None, :]) >= c.min_distance_km
+    far = nearest_atm_km(world, anchor_place) >= c.min_distance_km
     travel = np.array([d.weight for d in destinations])
     chosen = np.array([_pick(rng, travel * f, 1)[0] if f.any() else -1 for f in far], np.int64) if n else \
         np.zeros(0, np.int64)
@@ -370,6 +367,16 @@ def _abroad(world, state: State, day: date, rng: np.random.Generator, start_ms: 
                   for k, x, w, b, a in zip(count, stealth, where, begin, anchor_ms)]
     return Episodes(ABROAD, account, stealth, rng.integers(0, s.fraud.rings.count, n), pool_rows,
                     _label(rows, episode), parameters)
+
+
+def nearest_atm_km(world, place: np.ndarray) -> np.ndarray:
+    """(len(place), destinations): km from each place to the destination's nearest ATM (0 where it has none). Every
+    ATM a cash-out may use, not the city's centre: the ATMs lie around it (a 200,000-customer bank once cashed out
+    at a Maseru ATM 497 km from the withdrawal at home, its city centre 500 km away)."""
+    lat, lon = world.merchant_lat[place][:, None], world.merchant_lon[place][:, None]
+    nearest = [km_between(lat, lon, world.merchant_lat[atms][None, :], world.merchant_lon[atms][None, :]).min(axis=1)
+               if len(atms) else np.zeros(len(place)) for atms in world.foreign_atms]
+    return np.stack(nearest, axis=1) if nearest else np.zeros((len(place), 0))
 
 
 def _pick(rng: np.random.Generator, weight: np.ndarray, n: int) -> np.ndarray:

@@ -13,7 +13,8 @@ import pytest
 from fraud_pipeline.detection.features import FEATURES, features, labelled_stream
 from fraud_pipeline.detection.report import protocol
 from fraud_pipeline.detection.scorecard import card_precision_at_k, scorecard
-from fraud_pipeline.fraud.scenarios import km_between
+from fraud_pipeline.fraud.scenarios import nearest_atm_km, km_between
+from fraud_pipeline.world.build import build_world
 from fraud_pipeline.world.fraud_plan import mean_episodes
 from fraud_pipeline_tests.conftest import SMALL_POPULATION, scaled, simulated_days
 
@@ -97,6 +98,23 @@ def test_cash_abroad_follows_a_withdrawal_at_home_far_away_or_the_victims_trip(s
     visiting = set(zip(abroad["customer_id"], abroad["country"]))
     seen = [(c_, k) in visiting for c_, k in zip(stealthy["customer_id"], stealthy["country"])]
     assert np.mean(seen) >= 0.7  # the rest made no other payment on that trip (a dozen episodes: a loose bound)
+
+
+def test_a_destination_is_far_enough_for_cash_abroad_only_when_every_one_of_its_atms_is(scenario, world):
+    """The distance a cash-out abroad must keep from the withdrawal at home is kept to the ATM it uses, not the
+    city's centre (ATMs lie around it: a cash-out once came 497 km from home, its centre 500 km away)."""
+    bank = build_world(scenario, world)
+    places = bank.atms[:: max(1, len(bank.atms) // 60)]
+    found = nearest_atm_km(bank, places)
+    centres = np.array([[km_between(bank.merchant_lat[p], bank.merchant_lon[p], d.city.lat, d.city.lon)
+                         for d in scenario.geography.destinations] for p in places])
+    for d, atms in enumerate(bank.foreign_atms):
+        assert len(atms) > 0
+        for i, p in enumerate(places):
+            assert found[i, d] == pytest.approx(min(float(km_between(bank.merchant_lat[p], bank.merchant_lon[p],
+                                                                     bank.merchant_lat[a], bank.merchant_lon[a]))
+                                                    for a in atms))
+    assert (found <= centres + 8).all() and (found < centres - 1).any()  # ATMs within 8 km of their centre
 
 
 def test_high_velocity_is_a_night_burst_above_habit_or_a_daytime_one_within_it(scenario, month):
