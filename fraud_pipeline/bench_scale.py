@@ -189,12 +189,17 @@ def report(results: list[dict]) -> str:
     lines = [f"{'customers':>10} {'step':<29}{'wall s':>8}{'CPU s':>8}{'peak MB':>9}{'rows':>12}{'MB out':>8}"
              f"{'floor s':>9}{'x floor':>8}"]
     for r in results:
-        name = r["step"] if r["step"] in ("entities", "world") else f"{r['days']} days, {r['executor']}, {r['ranges']} ranges"
+        name = r["step"] if r["step"] in ("entities", "world") else (
+            f"{r['days']} days, {r['executor']}, {r['ranges']} ranges")
         megabytes = f"{r['bytes'] / 1e6:>8.0f}" if "bytes" in r else f"{'':>8}"
         floor = f"{r['floor_s']:>9.2f}" if r["floor_s"] else f"{'':>9}"
-        lines.append(f"{r['customers']:>10,} {name:<29}{r['wall_s']:>8.1f}{r['cpu_s']:>8.1f}{r['peak_mb']:>9,.0f}"
-                     f"{r['rows']:>12,}{megabytes}{floor}"
-                     + (f"{r['cpu_s'] / r['floor_s']:>8.2f}" if r["floor_s"] else f"{'':>8}"))
+        if r.get("executor", "").startswith("ray"):  # Ray's workers are not this process's children: not measured
+            cpu, peak, ratio = f"{'—':>8}", f"{'—':>9}", f"{'—':>8}"
+        else:
+            cpu, peak = f"{r['cpu_s']:>8.1f}", f"{r['peak_mb']:>9,.0f}"
+            ratio = f"{r['cpu_s'] / r['floor_s']:>8.2f}" if r["floor_s"] else f"{'':>8}"
+        lines.append(f"{r['customers']:>10,} {name:<29}{r['wall_s']:>8.1f}{cpu}{peak}{r['rows']:>12,}{megabytes}{floor}"
+                     f"{ratio}")
     days = [r for r in results if r["step"] == "days"]
     if days:
         r = max((r for r in days if r["executor"] == "in_process"), key=lambda r: r["customers"], default=days[-1])
