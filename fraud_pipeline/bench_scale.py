@@ -190,7 +190,7 @@ def report(results: list[dict]) -> str:
              f"{'floor s':>9}{'x floor':>8}"]
     for r in results:
         name = r["step"] if r["step"] in ("entities", "world") else (
-            f"{r['days']} days, {r['executor']}, {r['ranges']} ranges")
+            f"{r['days']} day{'s' if r['days'] != 1 else ''}, {r['executor']}, {r['ranges']} range{'s' if r['ranges'] != 1 else ''}")
         megabytes = f"{r['bytes'] / 1e6:>8.0f}" if "bytes" in r else f"{'':>8}"
         floor = f"{r['floor_s']:>9.2f}" if r["floor_s"] else f"{'':>9}"
         if r.get("executor", "").startswith("ray"):  # Ray's workers are not this process's children: not measured
