@@ -72,12 +72,14 @@ def test_a_foreign_key_found_by_its_number_is_found_as_a_lookup_finds_it(values,
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.sampled_from(["D35926973", "D65703609", "D00000001", "D99999999", "E35926973", "D3592697x"]),
+@given(st.lists(st.sampled_from(["D35926973", "D65703609", "D00000007", "D00000001", "D99999999", "E35926973",
+                                 "D3592697x"]),
                 min_size=1, max_size=40), st.integers(0, 3), st.integers(0, 3))
 def test_ids_of_one_length_are_found_in_a_sorted_copy_as_a_lookup_finds_them(values, cut, chunks):
     """Random ids of one length (device ids, card numbers: not found by number) are looked up in a sorted copy of
     the referenced column kept per process; slices, several chunks and repeated checks find what `is_in` finds."""
-    referenced = pa.array(["D65703609", "D00000001", "D35926973", "D12345678", "D99999999"][cut:], pa.string())
+    referenced = pa.array(["D65703609", "D00000007", "D35926973", "D12345678", "D99999999"][cut:], pa.string())
+    findings.forget_sorted_ids()  # none is the id of the row its number names: every value is looked up
     column = pa.chunked_array([pa.array(["X"] + values, pa.string()).slice(1)] * (chunks + 1))  # offsets not at 0
     orphans = column.filter(pc.invert(pc.is_in(column, referenced)))
     for _ in range(2):  # the second finds the sorted copy kept

@@ -116,7 +116,7 @@ def _one_array(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return values.chunk(0) if values.num_chunks == 1 else values.combine_chunks()
 
 
-_SORTED: dict[tuple[int, int, int], tuple[pa.Array, np.ndarray]] = {}  # per process: `_sorted_ids`, by data buffer
+_SORTED: dict[tuple, tuple[pa.Array, np.ndarray]] = {}  # per process: `_sorted_ids`, by offsets and data buffers
 SORTED_KEPT = 8  # the referenced columns a process keeps sorted: those the checks of one day look up
 
 
@@ -133,9 +133,10 @@ def _found_in_sorted(values: pa.Array, referenced: pa.Array) -> np.ndarray:
 
 def _sorted_ids(referenced: pa.Array) -> np.ndarray | None:
     """`referenced` sorted as bytes (None unless its ids are of one length), kept for the `SORTED_KEPT` columns
-    used last; an entry holds its array, so its buffer's address names the same ids while it is kept."""
-    data = referenced.buffers()[2] if pa.types.is_string(referenced.type) else None
-    key = (data.address if data is not None else 0, referenced.offset, len(referenced))
+    used last; an entry holds its array, so its buffers' addresses name the same ids while it is kept (arrow arrays
+    are immutable)."""
+    buffers = referenced.buffers() if pa.types.is_string(referenced.type) else [None] * 3
+    key = tuple(b.address if b is not None else 0 for b in buffers[1:]) + (referenced.offset, len(referenced))
     if key not in _SORTED:
         fixed = _fixed_width(referenced)
         if fixed is None:
@@ -144,6 +145,11 @@ def _sorted_ids(referenced: pa.Array) -> np.ndarray | None:
             _SORTED.pop(next(iter(_SORTED)))
         _SORTED[key] = referenced, np.sort(fixed)
     return _SORTED[key][1]
+
+
+def forget_sorted_ids() -> None:
+    """Let go of the sorted ids kept (a process moving to another bank)."""
+    _SORTED.clear()
 
 
 def _fixed_width(values: pa.Array) -> np.ndarray | None:

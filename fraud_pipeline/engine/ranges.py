@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fraud_pipeline.core import partition_metrics, schemas
-from fraud_pipeline.core.findings import Findings, merged, passed
+from fraud_pipeline.core.findings import Findings, forget_sorted_ids, merged, passed
 from fraud_pipeline.core.rows import Rows, concat
 from fraud_pipeline.engine import world_store
 from fraud_pipeline.engine.bank_day import BLOCK, file_ranges, merge_blocks, stacked
@@ -94,6 +94,7 @@ def _bank(scenario: Scenario, store: ObjectStore) -> tuple[dict[str, pa.Table], 
     if scenario.content_hash not in _BANKS:
         _BANKS.clear()
         _BLOCK_WORLDS.clear()
+        forget_sorted_ids()
         directory = world_store.load_directory(store, scenario)
         _BANKS[scenario.content_hash] = _references(store, directory), directory
     return _BANKS[scenario.content_hash]

@@ -339,7 +339,8 @@ def _abroad(world, state: State, day: date, rng: np.random.Generator, start_ms: 
                      anchor_ms + (rng.uniform(c.delay_hours.min, c.delay_hours.max, n) * MS_PER_HOUR).astype(np.int64))
     destinations = s.geography.destinations
     anchor_place = np.concatenate([genuine.place[anchors], np.zeros(len(stealth_accounts), np.int64)])
-    far = nearest_atm_km(world, anchor_place) >= c.min_distance_km
+    last_place = np.where(stealth, anchor_place, _last_home_place(genuine, home, account, begin, start_ms))
+    far = nearest_atm_km(world, last_place) >= c.min_distance_km
     travel = np.array([d.weight for d in destinations])
     chosen = np.array([_pick(rng, travel * f, 1)[0] if f.any() else -1 for f in far], np.int64) if n else \
         np.zeros(0, np.int64)
@@ -367,6 +368,21 @@ def _abroad(world, state: State, day: date, rng: np.random.Generator, start_ms: 
                   for k, x, w, b, a in zip(count, stealth, where, begin, anchor_ms)]
     return Episodes(ABROAD, account, stealth, rng.integers(0, s.fraud.rings.count, n), pool_rows,
                     _label(rows, episode), parameters)
+
+
+def _last_home_place(genuine: Rows, home: np.ndarray, account: np.ndarray, before_ms: np.ndarray,
+                     start_ms: int) -> np.ndarray:
+    """Per episode: the place of its account's last withdrawal at home (rows `home` of `genuine`) before `before_ms`
+    (the anchor, or a later one: an account may withdraw again before the cash-out, and the distance is kept from
+    where the card was last seen); -1 where there is none. Times within a month of `start_ms`."""
+    if not len(home):
+        return np.full(len(account), -1, np.int64)
+    rows = home[np.lexsort((genuine.event_ms[home], genuine.account[home]))]
+    span, middle = np.int64(1) << 33, np.int64(1) << 32  # 99 days of ms per account: keys of (account, time)
+    keys = genuine.account[rows] * span + (genuine.event_ms[rows] - start_ms + middle)
+    at = np.searchsorted(keys, account * span + (before_ms - start_ms + middle)) - 1  # the last one before
+    last = rows[np.maximum(at, 0)]
+    return np.where((at >= 0) & (genuine.account[last] == account), genuine.place[last], -1)
 
 
 def nearest_atm_km(world, place: np.ndarray) -> np.ndarray:

@@ -8,12 +8,15 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from fraud_pipeline.detection.features import FEATURES, features, labelled_stream
 from fraud_pipeline.detection.report import protocol
 from fraud_pipeline.detection.scorecard import card_precision_at_k, scorecard
-from fraud_pipeline.fraud.scenarios import nearest_atm_km, km_between
+from fraud_pipeline.engine.bank import Bank
+from fraud_pipeline.fraud.checks import abroad_findings
+from fraud_pipeline.fraud.scenarios import km_between, nearest_atm_km
 from fraud_pipeline.world.build import build_world
 from fraud_pipeline.world.fraud_plan import mean_episodes
 from fraud_pipeline_tests.conftest import SMALL_POPULATION, scaled, simulated_days
@@ -115,6 +118,21 @@ def test_a_destination_is_far_enough_for_cash_abroad_only_when_every_one_of_its_
                                                                      bank.merchant_lat[a], bank.merchant_lon[a]))
                                                     for a in atms))
     assert (found <= centres + 8).all() and (found < centres - 1).any()  # ATMs within 8 km of their centre
+
+
+def test_cash_abroad_keeps_its_distance_from_the_last_withdrawal_at_home_not_only_its_anchor(scenario):
+    """Plain cash-outs abroad at a hundred times the default rate on a small bank: each is far from the account's
+    last withdrawal at home before it, as the day's check measures — an account withdrawing again after the anchor,
+    nearer the destination, once broke it (two episodes on the third day)."""
+    small = scaled(scenario, population=SMALL_POPULATION, fraud={"atm_abroad": {"rate": 0.01, "stealth": 0.0}})
+    bank, before, episodes = Bank(small), None, 0
+    for k in range(3):
+        day = bank.day(small.start_date + timedelta(days=k))
+        found = abroad_findings(small, day.fraud_transactions, day.fraud_episodes, day.transactions, before)
+        assert [f.failures for f in found] == [0, 0], (k, found)
+        episodes += pc.sum(pc.equal(day.fraud_episodes["scenario"], "atm_abroad")).as_py()
+        before = day.transactions
+    assert episodes > 200
 
 
 def test_high_velocity_is_a_night_burst_above_habit_or_a_daytime_one_within_it(scenario, month):
