@@ -135,3 +135,16 @@ def test_modules_and_packages_stay_small_enough_to_read():
     share = {package: sum(n for name, n in lines.items() if layer(name) == LAYERS.index(package)) / total
              for package in LAYERS}
     assert {package: round(s, 2) for package, s in share.items() if s > LARGEST_PACKAGE_SHARE} == {}
+
+
+def test_a_worker_imports_the_engine_without_the_api_or_its_pictures():
+    """A block range's worker imports the engine only: the package does not pull in the Python API (and matplotlib
+    with its reports) until a user asks for `fraud_pipeline.generate`, which still works."""
+    import subprocess
+    import sys
+
+    probe = ("import sys, fraud_pipeline.engine.ranges, fraud_pipeline.engine.tasks; "
+             "print(sorted(m for m in ('fraud_pipeline.api', 'matplotlib', 'dagster') if m in sys.modules)); "
+             "import fraud_pipeline; print(fraud_pipeline.generate.__module__, 'fraud_pipeline.api' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[:2] == ["[]", "fraud_pipeline.api True"]
