@@ -269,7 +269,7 @@ def account_beneficiaries(scenario: Scenario, accounts: pa.Table, beneficiaries:
     opened = accounts["opened_date"].to_numpy()[account_index].astype("datetime64[D]")
     open_days = (np.datetime64(scenario.start_date, "D") - opened).astype(int)
     added = opened + (rng("added").random(account_index.size) * open_days).astype("timedelta64[D]")
-    before = pd.DataFrame({"account": account_index, "payee": picks[keep], "added": added})
+    before = (account_index, picks[keep], added)
 
     start, last = day_number(scenario.start_date), day_number(scenario.horizon_end)
     months = (last - start + 1) / (365.25 / 12)
@@ -286,17 +286,28 @@ def account_beneficiaries(scenario: Scenario, accounts: pa.Table, beneficiaries:
                      one_of(np.flatnonzero(high_risk), "risky_pick"), one_of(np.flatnonzero(~high_risk), "ordinary_pick"))
     day = (start + rng("new_day").integers(0, last - start + 1, len(account))).astype("datetime64[D]")
     still_open = pd.isna(closed[account]) | (day < closed[account].astype("datetime64[D]"))
-    later = pd.DataFrame({"account": account, "payee": payee, "added": day})[still_open]
-    frames = [before, later]
+    parts = [before, (account[still_open], payee[still_open], day[still_open])]
     if planned is not None and planned.num_rows:
-        frames.append(pd.DataFrame({"account": col.row_of(planned["account_id"], accounts["account_id"]),
-                                    "payee": col.row_of(planned["beneficiary_id"], beneficiaries["beneficiary_id"]),
-                                    "added": planned["added_date"].to_numpy().astype("datetime64[D]")}))
-    links = pd.concat(frames, ignore_index=True)
-    # an account saves a payee once: the earliest addition stands
-    links = links.sort_values(["account", "added"], kind="stable").drop_duplicates(["account", "payee"])
+        parts.append((col.row_of(planned["account_id"], accounts["account_id"]),
+                      col.row_of(planned["beneficiary_id"], beneficiaries["beneficiary_id"]),
+                      planned["added_date"].to_numpy().astype("datetime64[D]")))
+    account, payee, added = (np.concatenate(columns) for columns in zip(*parts))
+    # an account saves a payee once: the earliest addition stands (ties: the order above)
+    by_date = np.lexsort((added.astype("datetime64[D]").astype(np.int64), account))
+    account, payee, added = account[by_date], payee[by_date], added[by_date]
+    links = _first_of_each(account, payee)
+    account, payee, added = account[links], payee[links], added[links]
     return schemas.ACCOUNT_BENEFICIARIES.build({
-        "account_id": accounts["account_id"].take(pa.array(links["account"].to_numpy())),
-        "beneficiary_id": beneficiaries["beneficiary_id"].take(pa.array(links["payee"].to_numpy())),
-        "added_date": links["added"].to_numpy().astype("datetime64[D]"),
+        "account_id": accounts["account_id"].take(pa.array(account)),
+        "beneficiary_id": beneficiaries["beneficiary_id"].take(pa.array(payee)),
+        "added_date": added.astype("datetime64[D]"),
     })
+
+
+def _first_of_each(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Positions of the first row of each distinct (a, b) pair, in row order (what pandas' drop_duplicates keeps)."""
+    pairs = np.argsort(a.astype(np.int64) * (int(b.max(initial=0)) + 1) + b, kind="stable")  # a pair's rows in order
+    a_sorted, b_sorted = a[pairs], b[pairs]
+    starts = np.ones(len(pairs), bool)
+    starts[1:] = (a_sorted[1:] != a_sorted[:-1]) | (b_sorted[1:] != b_sorted[:-1])
+    return np.sort(pairs[starts])

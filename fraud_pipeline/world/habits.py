@@ -91,17 +91,26 @@ def customer_merchants(scenario: Scenario, customers: pa.Table, merchants: pa.Ta
     """Each customer's usual shops, web shops and ATMs at the start: what the bank's history shows they had paid."""
     found = habits(scenario, customers, merchants)
     n = customers.num_rows
-    parts = [(found.local_shops.reshape(n, -1), "shop"), (found.web_shops, "web_shop"), (found.atms, "atm")]
+    # A shop can be usual for two reasons (a web shop drawn twice, the nearest shops of a category fewer than
+    # asked): list it once, where it first appears. Repeats lie within a customer's row of one role and category
+    # (the roles' terminal types and the categories' shops are disjoint), so each row is checked on its own.
+    parts = [(_first_in_row(found.local_shops).reshape(n, -1), "shop"), (_first_in_row(found.web_shops), "web_shop"),
+             (_first_in_row(found.atms), "atm")]
     customer = np.concatenate([np.repeat(np.arange(n), rows.shape[1]) for rows, _ in parts])
     merchant = np.concatenate([rows.ravel() for rows, _ in parts])
     role = np.concatenate([np.full(rows.size, i, np.int8) for i, (rows, _) in enumerate(parts)])
     keep = merchant >= 0
-    customer, merchant, role = customer[keep], merchant[keep], role[keep]
-    key = customer.astype(np.int64) * merchants.num_rows + merchant
-    _, first = np.unique(key, return_index=True)  # a shop can be usual for two reasons: list it once
-    first = np.sort(first)
     return schemas.CUSTOMER_MERCHANTS.build({
-        "customer_id": customers["customer_id"].take(pa.array(customer[first])),
-        "merchant_id": merchants["merchant_id"].take(pa.array(merchant[first])),
-        "role": pa.array([name for _, name in parts]).take(pa.array(role[first])),
+        "customer_id": customers["customer_id"].take(pa.array(customer[keep])),
+        "merchant_id": merchants["merchant_id"].take(pa.array(merchant[keep])),
+        "role": pa.array([name for _, name in parts]).take(pa.array(role[keep])),
     })
+
+
+def _first_in_row(rows: np.ndarray) -> np.ndarray:
+    """`rows` (…, k merchant rows, -1 for none) with a merchant that repeats an earlier one of its row set to -1."""
+    k = rows.shape[-1]
+    repeated = np.zeros(rows.shape, bool)
+    for slot in range(1, k):
+        repeated[..., slot] = (rows[..., slot:slot + 1] == rows[..., :slot]).any(axis=-1)
+    return np.where(repeated, -1, rows)

@@ -12,16 +12,18 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import fraud_pipeline
 from fraud_pipeline.core import schemas
 from fraud_pipeline.core.columns import luhn_check_digit, luhn_valid, whole_years_between
 from fraud_pipeline.core.findings import foreign_key_finding, key_findings, value_findings
 from fraud_pipeline.world import entities as generate
-from fraud_pipeline.world.accounts import DENORMALISED_CUSTOMER_COLUMNS
+from fraud_pipeline.world.accounts import DENORMALISED_CUSTOMER_COLUMNS, _first_of_each
 from fraud_pipeline.world.build import build_world
 from fraud_pipeline.world.checks import entity_expectations
 from fraud_pipeline.world.fraud_plan import ato_payee_saves
+from fraud_pipeline.world.habits import _first_in_row
 from fraud_pipeline_tests.conftest import generate_world, scaled
 
 SHARE_TOLERANCE = 0.02  # ± 2 percentage points
@@ -545,3 +547,24 @@ def test_customer_attributes_agree_with_each_other(world, scenario):
     assert customers.loc[customers["pep_flag"], "risk_rating"].isin(["high", "very_high"]).all()
     assert (customers.loc[customers["risk_rating"].isin(["high", "very_high"]), "kyc_level"] == "high").all()
     assert pd.to_datetime(customers["customer_since"]).is_monotonic_increasing  # numbered in the order they joined
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4)), max_size=60))
+def test_the_first_row_of_each_pair_is_what_pandas_drop_duplicates_keeps(pairs):
+    """`accounts._first_of_each` keeps the rows pandas' drop_duplicates kept before it (an account saves a payee once,
+    its earliest addition standing)."""
+    a = np.array([p[0] for p in pairs], np.int64)
+    b = np.array([p[1] for p in pairs], np.int64)
+    expected = pd.DataFrame({"a": a, "b": b}).drop_duplicates(["a", "b"]).index.to_numpy()
+    assert _first_of_each(a, b).tolist() == expected.tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 6), st.lists(st.integers(-1, 5), min_size=6 * 5, max_size=6 * 5))
+def test_a_merchant_repeated_in_its_row_is_listed_once_where_it_first_appears(width, values):
+    """`habits._first_in_row` against a loop over each row: a repeat of an earlier merchant in the row becomes -1."""
+    rows = np.array(values[: 5 * width], np.int64).reshape(5, width)
+    expected = [[m if m not in row[:slot] else -1 for slot, m in enumerate(row)] for row in rows.tolist()]
+    assert _first_in_row(rows).tolist() == expected
+    assert _first_in_row(rows.reshape(5, 1, width)).reshape(5, width).tolist() == expected  # (…, k): per last axis
