@@ -39,7 +39,7 @@ from fraud_pipeline.engine.world_store import WORLD
 from fraud_pipeline.io.formats import PARQUET_OPTIONS
 from fraud_pipeline.io.storage import ObjectStore
 from fraud_pipeline.scenario import Scenario, load_scenario, with_overrides
-from fraud_pipeline.world.entities import entity_tables
+from fraud_pipeline.world.entities import BUILDERS as ENTITY_BUILDERS
 
 REFERENCE_CUSTOMERS = 20_000  # the default scenario's population, which `bank_of` scales
 PAYMENTS_PER_CUSTOMER = 0.9  # customer payments a day per customer (issue 23: a national bank's density)
@@ -96,17 +96,24 @@ def _usage() -> tuple[float, float, float]:
 
 
 def entities_step(customers: int, root: str, blocks_per_file: int | None) -> dict:
-    """Generate and write the bank's entities (in this process); their CPU seconds, peak RSS and floor."""
+    """Generate and write the bank's entities (in this process), as the `entities` assets do: each table built from
+    the tables it needs, written, and let go once no later table needs it; their CPU seconds, peak RSS and floor."""
     scenario = bank_of(load_scenario(), customers, blocks_per_file)
     store = ObjectStore(root_url=root)
     started = time.perf_counter()
-    tables = entity_tables(scenario)
-    for name in ENTITIES:
-        store.write_table("entities", name, tables[name], scenario.content_hash)
+    tables, rows, floor = {}, 0, 0.0
+    for position, (name, (build, inputs)) in enumerate(ENTITY_BUILDERS.items()):
+        tables[name] = build(scenario, *(tables[i] for i in inputs))
+        if name in ENTITIES:
+            store.write_table("entities", name, tables[name], scenario.content_hash)
+            rows += tables[name].num_rows
+            floor += _floor([tables[name]])
+        needed = {i for _, later in list(ENTITY_BUILDERS.values())[position + 1:] for i in later}
+        tables = {kept: table for kept, table in tables.items() if kept in needed}
     wall = time.perf_counter() - started
     cpu, peak, _ = _usage()
-    return {"step": "entities", "customers": customers, "wall_s": wall, "cpu_s": cpu, "peak_mb": peak,
-            "rows": sum(tables[name].num_rows for name in ENTITIES), "floor_s": _floor(tables[name] for name in ENTITIES)}
+    return {"step": "entities", "customers": customers, "wall_s": wall, "cpu_s": cpu - floor, "peak_mb": peak,
+            "rows": rows, "floor_s": floor}
 
 
 def world_step(customers: int, root: str, blocks_per_file: int | None) -> dict:
