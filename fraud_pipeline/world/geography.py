@@ -9,6 +9,8 @@ import pyarrow as pa
 
 from fraud_pipeline.scenario.regions import Region
 
+POINTS_AT_ONCE = 65_536  # points named after their nearest city together
+
 
 @dataclass(frozen=True)
 class Places:
@@ -52,8 +54,13 @@ def _nearest_city(region: Region, province: np.ndarray, lat: np.ndarray, lon: np
     city_province = np.array([i for i, _ in cities])
     city_lat = np.array([c.lat for _, c in cities])
     city_lon = np.array([c.lon for _, c in cities])
-    # Equirectangular distance is exact enough to pick the nearest of a few dozen cities.
-    d_lat = lat[:, None] - city_lat[None, :]
-    d_lon = (lon[:, None] - city_lon[None, :]) * np.cos(np.radians(lat))[:, None]
-    distance = np.where(city_province[None, :] == province[:, None], d_lat**2 + d_lon**2, np.inf)
-    return pa.array([c.name for _, c in cities]).take(pa.array(distance.argmin(axis=1)))
+    # Equirectangular distance is exact enough to pick the nearest of a few dozen cities; points are taken
+    # POINTS_AT_ONCE at a time, so the (points, cities) arrays stay a few MB at any number of points.
+    nearest = np.empty(len(lat), np.int64)
+    for start in range(0, len(lat), POINTS_AT_ONCE):
+        part = slice(start, start + POINTS_AT_ONCE)
+        d_lat = lat[part, None] - city_lat[None, :]
+        d_lon = (lon[part, None] - city_lon[None, :]) * np.cos(np.radians(lat[part]))[:, None]
+        distance = np.where(city_province[None, :] == province[part, None], d_lat**2 + d_lon**2, np.inf)
+        nearest[part] = distance.argmin(axis=1)
+    return pa.array([c.name for _, c in cities]).take(pa.array(nearest))

@@ -96,14 +96,14 @@ def customer_merchants(scenario: Scenario, customers: pa.Table, merchants: pa.Ta
     # (the roles' terminal types and the categories' shops are disjoint), so each row is checked on its own.
     parts = [(_first_in_row(found.local_shops).reshape(n, -1), "shop"), (_first_in_row(found.web_shops), "web_shop"),
              (_first_in_row(found.atms), "atm")]
-    customer = np.concatenate([np.repeat(np.arange(n), rows.shape[1]) for rows, _ in parts])
-    merchant = np.concatenate([rows.ravel() for rows, _ in parts])
-    role = np.concatenate([np.full(rows.size, i, np.int8) for i, (rows, _) in enumerate(parts)])
+    merchant = np.concatenate([rows.ravel().astype(np.int32) for rows, _ in parts])  # rows: dozens per customer
     keep = merchant >= 0
+    customer = np.concatenate([np.repeat(np.arange(n, dtype=np.int32), rows.shape[1]) for rows, _ in parts])[keep]
+    role = np.concatenate([np.full(rows.size, i, np.int8) for i, (rows, _) in enumerate(parts)])[keep]
     return schemas.CUSTOMER_MERCHANTS.build({
-        "customer_id": customers["customer_id"].take(pa.array(customer[keep])),
+        "customer_id": customers["customer_id"].take(pa.array(customer)),
         "merchant_id": merchants["merchant_id"].take(pa.array(merchant[keep])),
-        "role": pa.array([name for _, name in parts]).take(pa.array(role[keep])),
+        "role": pa.array([name for _, name in parts]).take(pa.array(role)),
     })
 
 

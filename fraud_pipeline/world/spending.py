@@ -23,6 +23,7 @@ from fraud_pipeline.scenario.base import TYPED_LEAST
 from fraud_pipeline.scenario.money import MAX_SPEND_SPREAD
 
 CENTS = 100
+ROWS_AT_ONCE = 65_536  # customers whose (customer, category) arrays are worked out together
 
 
 def activity_level(scenario: Scenario, n_customers: int) -> np.ndarray:
@@ -108,8 +109,17 @@ def expected_price(scenario: Scenario, scale: np.ndarray) -> np.ndarray:
 
 
 def expected_purchase(scenario: Scenario, affluence: np.ndarray) -> np.ndarray:
-    """avg_spend: each customer's expected purchase amount under their category mix and basket."""
-    return (category_weights(scenario, affluence) * expected_price(scenario, basket(scenario, affluence))).sum(axis=1)
+    """avg_spend: each customer's expected purchase amount under their category mix and basket.
+
+    A customer's amount is their row alone: rows are taken `ROWS_AT_ONCE` at a time, so the (rows, categories)
+    working arrays stay tens of MB at any number of customers (all at once: 3 GB at 2 million)."""
+    affluence = np.asarray(affluence, float)
+    amount = np.empty(len(affluence))
+    for start in range(0, len(affluence), ROWS_AT_ONCE):
+        part = affluence[start:start + ROWS_AT_ONCE]
+        amount[start:start + ROWS_AT_ONCE] = (category_weights(scenario, part) * expected_price(
+            scenario, basket(scenario, part))).sum(axis=1)
+    return amount
 
 
 def prices(scenario: Scenario, rng: np.random.Generator, category: np.ndarray, scale: np.ndarray) -> np.ndarray:

@@ -568,3 +568,18 @@ def test_a_merchant_repeated_in_its_row_is_listed_once_where_it_first_appears(wi
     expected = [[m if m not in row[:slot] else -1 for slot, m in enumerate(row)] for row in rows.tolist()]
     assert _first_in_row(rows).tolist() == expected
     assert _first_in_row(rows.reshape(5, 1, width)).reshape(5, width).tolist() == expected  # (…, k): per last axis
+
+
+def test_customers_worked_out_a_few_at_a_time_get_what_all_at_once_get(scenario, monkeypatch):
+    """avg_spend (a customer's category mix times its prices) and the nearest city of a home are each a row's own:
+    pieces of 7 rows give the customers table the bytes one piece gives."""
+    from fraud_pipeline.world import geography, spending
+
+    small = scaled(scenario, population=dict(customers=500))
+    monkeypatch.setattr(spending, "ROWS_AT_ONCE", 10**6)
+    monkeypatch.setattr(geography, "POINTS_AT_ONCE", 10**6)
+    whole = generate.customers(small)
+    monkeypatch.setattr(spending, "ROWS_AT_ONCE", 7)
+    monkeypatch.setattr(geography, "POINTS_AT_ONCE", 7)
+    assert generate.customers(small).equals(whole)
+    assert pc.count_distinct(whole["home_city"]).as_py() > 5 and pc.min(whole["avg_spend"]).as_py() > 0
