@@ -82,7 +82,7 @@ def simulate_day(world: World, state: State, day: date) -> Day:
     next_state = State(
         day=day + timedelta(days=1), balance=posted.end_balance,
         statement=_statements(world, state, posted.end_balance, day),
-        known=remember(state.known, posted.keys[posted.new_recipient & approved]),
+        learned=remember(state.learned, posted.keys[posted.new_recipient & approved]),
         entity_blocked_ms=state.entity_blocked_ms, cards=state.cards,
         pending=concat([later, refunds]), pool=fraud.remaining_pool(state.pool, pool, attempted, day),
         blocks=state.blocks)
@@ -155,7 +155,7 @@ def _apply_blocks(world: World, state: State, new_blocks: Blocks, end: int) -> t
                                 active_ms=applied.block_ms + days * MS_PER_DAY,
                                 expiry_month=month + REPLACEMENT_VALIDITY_MONTHS, replaces=applied.card,
                                 blocked_ms=np.full(len(applied.card), NEVER, np.int64)))
-    state = State(day=state.day, balance=state.balance, statement=state.statement, known=state.known,
+    state = State(day=state.day, balance=state.balance, statement=state.statement, learned=state.learned,
                   entity_blocked_ms=entity_blocked, cards=cards, pending=state.pending, pool=state.pool, blocks=waiting)
     return state, applied
 

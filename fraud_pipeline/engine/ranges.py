@@ -48,7 +48,7 @@ DAY_TABLES = {("events", "card_transactions"): "transactions", ("fraud", "fraud_
               ("events", "card_events"): "card_events", ("events", "customer_events"): "customer_events"}
 STATE = ("state", "bank_state")
 OUTBOX = ("state", "outbox")
-STATE_KINDS = ("accounts", "known", "entity_cards", "cards", "pending", "pool", "blocks")
+STATE_KINDS = ("accounts", "learned", "entity_cards", "cards", "pending", "pool", "blocks")
 CHECK_KINDS = ("home_withdrawals", "episodes")  # what the next day's fraud checks read of this day's rows
 RUNS = "atm_runs"  # the withdrawal runs still to come (`life.run_state.pending_runs`): a block's next day starts warm
 CHECKED = {"card_transactions": ("card_transactions", "account_balances", "card_events"),
@@ -347,6 +347,13 @@ def _block_state(task: RangeTask, block: int, world: World, before: _DayBefore |
     return state
 
 
+def current_state(manifest: dict) -> bool:
+    """Whether a stored state's manifest is of this release's kinds: a state an earlier release stored (before the
+    recipients learned since the start replaced the whole set of known ones) is walked again, as a missing one is."""
+    names = {f["path"] for f in manifest["files"]}
+    return all(any(name.startswith(f"{kind}-b") for name in names) for kind in STATE_KINDS)
+
+
 def start_day(store: ObjectStore, scenario: Scenario, day: date, settings: ExecutorSettings,
               progress: Callable[[TaskDone], None] | None = None) -> int:
     """Make sure the state at the start of `day` is stored: walk from the latest stored state before it (or the
@@ -360,7 +367,8 @@ def start_day(store: ObjectStore, scenario: Scenario, day: date, settings: Execu
         if manifest is not None:
             if manifest["scenario_hash"] != scenario.content_hash:
                 raise ScenarioMismatch(store.mismatch(manifest["scenario_hash"], scenario.content_hash))
-            break
+            if current_state(manifest):
+                break
         first -= timedelta(days=1)
     walked = [first + timedelta(days=n) for n in range((day - first).days)]
     for _ in run_days(scenario, store, walked, settings, tables=(), progress=progress):

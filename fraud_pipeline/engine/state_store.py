@@ -14,7 +14,7 @@ from datetime import date, timedelta
 import pyarrow as pa
 
 from fraud_pipeline.engine.bank_day import BankState
-from fraud_pipeline.engine.ranges import STATE, STATE_KINDS
+from fraud_pipeline.engine.ranges import STATE, STATE_KINDS, current_state
 from fraud_pipeline.io.storage import ObjectStore, ScenarioMismatch
 from fraud_pipeline.scenario import Scenario
 
@@ -24,7 +24,7 @@ def load_state(store: ObjectStore, scenario: Scenario, day: date) -> BankState |
     scenario stored it."""
     partition = (day - timedelta(days=1)).isoformat()
     manifest = store.read_manifest(*STATE, partition)
-    if manifest is None:
+    if manifest is None or not current_state(manifest):
         return None
     if manifest["scenario_hash"] != scenario.content_hash:
         raise ScenarioMismatch(store.mismatch(manifest["scenario_hash"], scenario.content_hash))

@@ -113,7 +113,7 @@ def post(world: World, state: State, rows: Rows, day: date) -> Posted:
 
     keys = recipient_key(world, r.account, np.where(credit, -1, r.merchant), np.where(credit, -1, r.payee),
                          np.where(credit, -1, r.counterparty))
-    new = new_recipients(keys, decline == APPROVED, state.known)
+    new = new_recipients(keys, decline == APPROVED, world.known_at_start, state.learned)
     return Posted(order=order, rows=r, card=card, decline=decline, balance_after=balance_after, new_recipient=new,
                   has_recipient=keys >= 0, keys=keys, end_balance=end_balance)
 
@@ -147,9 +147,10 @@ def _settle(account: np.ndarray, signed: np.ndarray, approved: np.ndarray, debit
     return running
 
 
-def new_recipients(keys: np.ndarray, approved: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """Rows (in arrival order) whose recipient the account had not paid before: not known, and no approved row of
-    the same key earlier the same day."""
+def new_recipients(keys: np.ndarray, approved: np.ndarray, *known: np.ndarray) -> np.ndarray:
+    """Rows (in arrival order) whose recipient the account had not paid before: in none of the sorted key arrays
+    `known` (what it had paid before the calendar, what it learned since), and no approved row of the same key
+    earlier the same day."""
     n = len(keys)
     position = np.arange(n)
     first_approved = np.full(n, n)
@@ -162,7 +163,7 @@ def new_recipients(keys: np.ndarray, approved: np.ndarray, known: np.ndarray) ->
     candidate = np.where(approved_sorted, order, n)
     earliest = np.minimum.reduceat(candidate, starts) if n else np.zeros(0, np.int64)
     first_approved[order] = earliest[group]
-    return has & ~contains(known, keys) & (position <= first_approved)
+    return has & ~np.any([contains(k, keys) for k in known], axis=0) & (position <= first_approved)
 
 
 def contains(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -174,7 +175,7 @@ def contains(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 
 def remember(known: np.ndarray, first_paid: np.ndarray) -> np.ndarray:
-    """The known recipient keys (sorted) after the day: `known` and the keys of the day's first approved payments
+    """The learned recipient keys (sorted) after the day: `known` and the keys of the day's first approved payments
     to new recipients (rows both new and approved: one per key, none of them known)."""
     if len(first_paid) == 0:
         return known

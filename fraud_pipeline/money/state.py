@@ -62,7 +62,9 @@ class State:
     day: date
     balance: np.ndarray  # per account, cents
     statement: np.ndarray  # per account: a credit account's balance at its latest statement, cents
-    known: np.ndarray  # sorted recipient keys the accounts have paid
+    # sorted recipient keys the accounts paid for the first time since the calendar's start; what they had paid
+    # before it is the world's `known_at_start` (the same every day: not carried, so not stored daily)
+    learned: np.ndarray
     entity_blocked_ms: np.ndarray  # per entity card row: when it was blocked (NEVER: not)
     cards: Cards
     pending: Rows  # rows that arrive on this day or later
@@ -72,7 +74,7 @@ class State:
     def to_tables(self) -> dict[str, pa.Table]:
         """The state as named Arrow tables, for storage."""
         per_account = pa.table({"balance": self.balance, "statement": self.statement})
-        return {"accounts": per_account, "known": pa.table({"key": self.known}),
+        return {"accounts": per_account, "learned": pa.table({"key": self.learned}),
                 "entity_cards": pa.table({"blocked_ms": self.entity_blocked_ms}),
                 "cards": _table(self.cards), "pending": self.pending.to_table(), "pool": _table(self.pool),
                 "blocks": _table(self.blocks)}
@@ -81,7 +83,7 @@ class State:
     def from_tables(cls, day: date, tables: dict[str, pa.Table]) -> "State":
         accounts = tables["accounts"]
         return cls(day=day, balance=accounts["balance"].to_numpy(), statement=accounts["statement"].to_numpy(),
-                   known=tables["known"]["key"].to_numpy(),
+                   learned=tables["learned"]["key"].to_numpy(),
                    entity_blocked_ms=tables["entity_cards"]["blocked_ms"].to_numpy(),
                    cards=_from_table(Cards, tables["cards"]), pending=Rows.from_table(tables["pending"]),
                    pool=_from_table(Pool, tables["pool"]), blocks=_from_table(Blocks, tables["blocks"]))
@@ -96,10 +98,10 @@ def _from_table(cls, table: pa.Table):
 
 
 def initial_state(world: World) -> State:
-    """The bank at the start of the calendar: opening balances, usual merchants and saved payees as known, no
-    replacements yet, nothing pending."""
+    """The bank at the start of the calendar: opening balances, no recipient learned yet (the usual merchants and
+    saved payees are the world's `known_at_start`), no replacements yet, nothing pending."""
     s = world.scenario
     statement = np.where(world.credit, world.opening, 0).astype(np.int64)
-    return State(day=s.start_date, balance=world.opening.copy(), statement=statement, known=world.known_at_start,
+    return State(day=s.start_date, balance=world.opening.copy(), statement=statement, learned=np.zeros(0, np.int64),
                  entity_blocked_ms=np.full(len(world.card_number), NEVER, np.int64), cards=Cards.empty(),
                  pending=make(0), pool=Pool.empty(), blocks=Blocks.empty())

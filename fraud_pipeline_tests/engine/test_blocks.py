@@ -148,7 +148,7 @@ def test_the_stored_state_round_trips_block_by_block(walked):
     again = BankState.from_tables(state.day, state.to_tables())
     assert len(again.blocks) == len(state.blocks)
     for a, b in zip(again.blocks, state.blocks):
-        assert np.array_equal(a.balance, b.balance) and np.array_equal(a.known, b.known)
+        assert np.array_equal(a.balance, b.balance) and np.array_equal(a.learned, b.learned)
         assert np.array_equal(a.pending.account, b.pending.account)
 
 

@@ -218,3 +218,54 @@ def test_a_block_world_holds_what_its_blocks_accounts_hold_in_the_bank(small, bl
             world.income[0] = 0.0
     assert bank.n_blocks == -(-len(bank.customer_id) // size)
     assert without_bills > 0 or size > 1  # blocks of one customer include some without a debit order
+
+
+def test_the_state_carries_only_the_recipients_learned_since_the_start(small, reference):
+    """What accounts had paid before the calendar is the world's (`known_at_start`), so the stored state holds only
+    the recipients first paid since: sorted, none of them known at the start, one per approved payment to a new
+    recipient on the days before."""
+    import pyarrow.parquet as pq
+
+    root, _ = reference
+    store = ObjectStore(root_url=str(root))
+    bank = bank_world(small, store)
+    for number, day in enumerate(DAYS):
+        parts = sorted((root / "state" / "bank_state" / f"date={day.isoformat()}").glob("learned-*.parquet"))
+        assert len(parts) == len(file_ranges(small))
+        learned = pa.concat_tables([pq.read_table(p) for p in parts]).to_pandas()
+        first_paid = sum(  # genuine payments and fraud's
+            int(((t["status"] == "approved") & (t["recipient_status"] == "NEW_RECIPIENT")).sum())
+            for t in (store.read_table(layer, table, partition=d.isoformat()).select(
+                ["status", "recipient_status"]).to_pandas() for d in DAYS[:number + 1]
+                for layer, table in (("events", "card_transactions"), ("fraud", "fraud_transactions"))))
+        assert len(learned) == first_paid > 0
+        for block, keys in learned.groupby("block")["key"]:
+            world = block_world(bank, block)
+            assert np.all(np.diff(keys.to_numpy()) > 0)
+            assert not np.isin(keys.to_numpy(), world.known_at_start).any()
+
+
+def test_a_state_an_earlier_release_stored_is_walked_again(small, reference, tmp_path):
+    """A state stored before the recipients learned since the start replaced the whole known set (its parts are
+    `known-…`) is not read as this release's: the day is walked again from the state before it, and the store ends
+    as a store written by this release alone."""
+    import json
+    import shutil
+
+    root, files = reference
+    shutil.copytree(root, tmp_path / "data")
+    folder = tmp_path / "data" / "state" / "bank_state" / f"date={DAYS[1].isoformat()}"
+    for part in folder.glob("learned-*.parquet"):
+        part.rename(folder / part.name.replace("learned-", "known-"))
+    manifest_path = tmp_path / "data" / "_manifests" / "state" / "bank_state" / f"date={DAYS[1].isoformat()}.json"
+    manifest = json.loads(manifest_path.read_text())
+    for entry in manifest["files"]:
+        entry["path"] = entry["path"].replace("learned-", "known-")
+    manifest_path.write_text(json.dumps(manifest))
+    store = ObjectStore(root_url=str(tmp_path / "data"))
+
+    assert ranges.start_day(store, small, DAYS[2], ExecutorSettings("in_process")) == 1  # DAYS[1] again
+    found = {str(p.relative_to(tmp_path / "data")): hashlib.sha256(p.read_bytes()).hexdigest()
+             for p in sorted((tmp_path / "data").rglob("*")) if p.is_file()
+             and not p.relative_to(tmp_path / "data").parts[0].startswith(".")}
+    assert found == files
