@@ -347,10 +347,15 @@ def _block_state(task: RangeTask, block: int, world: World, before: _DayBefore |
     return state
 
 
-def current_state(manifest: dict) -> bool:
-    """Whether a stored state's manifest is of this release's kinds: a state an earlier release stored (before the
-    recipients learned since the start replaced the whole set of known ones) is walked again, as a missing one is."""
+def current_state(manifest: dict, scenario: Scenario | None = None) -> bool:
+    """Whether a stored state's manifest is of this release's kinds and, given `scenario`, cut into its file ranges
+    (a range's task reads its own parts). A state an earlier release stored (before the recipients learned since the
+    start replaced the whole set of known ones), or one cut otherwise (`storage.blocks_per_file` changed: it is not
+    in the scenario's hash), is walked again, as a missing one is."""
     names = {f["path"] for f in manifest["files"]}
+    if scenario is not None:
+        return {f"{kind}-b{first:06d}-b{end - 1:06d}.parquet" for kind in STATE_KINDS
+                for first, end in file_ranges(scenario)} <= names
     return all(any(name.startswith(f"{kind}-b") for name in names) for kind in STATE_KINDS)
 
 
@@ -367,7 +372,7 @@ def start_day(store: ObjectStore, scenario: Scenario, day: date, settings: Execu
         if manifest is not None:
             if manifest["scenario_hash"] != scenario.content_hash:
                 raise ScenarioMismatch(store.mismatch(manifest["scenario_hash"], scenario.content_hash))
-            if current_state(manifest):
+            if current_state(manifest, scenario):
                 break
         first -= timedelta(days=1)
     walked = [first + timedelta(days=n) for n in range((day - first).days)]

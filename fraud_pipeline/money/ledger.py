@@ -174,13 +174,13 @@ def contains(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:
     return sorted_values[position] == values
 
 
-def remember(known: np.ndarray, first_paid: np.ndarray) -> np.ndarray:
-    """The learned recipient keys (sorted) after the day: `known` and the keys of the day's first approved payments
-    to new recipients (rows both new and approved: one per key, none of them known)."""
+def remember(learned: np.ndarray, first_paid: np.ndarray) -> np.ndarray:
+    """The recipient keys learned since the start (sorted) after the day: `learned` and the keys of the day's first
+    approved payments to new recipients (rows both new and approved: one per key, none of them known)."""
     if len(first_paid) == 0:
-        return known
+        return learned
     new = np.sort(first_paid)
-    return np.insert(known, np.searchsorted(known, new), new)
+    return np.insert(learned, np.searchsorted(learned, new), new)
 
 
 def card_numbers(world: World, state: State) -> pa.Array:

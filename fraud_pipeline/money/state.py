@@ -1,5 +1,6 @@
-"""What a day carries to the next: balances, what each account has paid before, cards blocked and replaced, and
-rows that arrive after midnight.
+"""What a day carries to the next: balances, the recipients each account has paid for the first time since the
+calendar's start (what it had paid before is the world's), cards blocked and replaced, and rows that arrive after
+midnight.
 
 This is the only state that accumulates. The rule is one: the state at the start of day D is the
 state stored at the end of D-1 when it is stored (for this scenario), else it is computed by

@@ -263,9 +263,31 @@ def test_a_state_an_earlier_release_stored_is_walked_again(small, reference, tmp
         entry["path"] = entry["path"].replace("learned-", "known-")
     manifest_path.write_text(json.dumps(manifest))
     store = ObjectStore(root_url=str(tmp_path / "data"))
+    from fraud_pipeline.engine.state_store import load_state
 
+    assert load_state(store, small, DAYS[2]) is None and load_state(store, small, DAYS[1]) is not None
     assert ranges.start_day(store, small, DAYS[2], ExecutorSettings("in_process")) == 1  # DAYS[1] again
     found = {str(p.relative_to(tmp_path / "data")): hashlib.sha256(p.read_bytes()).hexdigest()
              for p in sorted((tmp_path / "data").rglob("*")) if p.is_file()
              and not p.relative_to(tmp_path / "data").parts[0].startswith(".")}
     assert found == files
+
+
+def test_a_state_cut_into_other_file_ranges_is_walked_again(small, reference, tmp_path):
+    """`storage.blocks_per_file` is not in the scenario's hash: a day run with one block a file after days stored with
+    two finds no state of its ranges, so it walks again from the calendar's start instead of failing on a missing
+    part, and its states are cut into its own ranges."""
+    import shutil
+
+    from fraud_pipeline.engine.state_store import load_state
+    from fraud_pipeline_tests.conftest import scaled
+
+    root, _ = reference
+    shutil.copytree(root, tmp_path / "data")
+    store = ObjectStore(root_url=str(tmp_path / "data"))
+    one_a_file = scaled(small, storage={"blocks_per_file": 1})
+    assert one_a_file.content_hash == small.content_hash and len(file_ranges(one_a_file)) == 4
+    assert load_state(store, one_a_file, DAYS[2]) is not None  # the whole bank's state reads any cut
+    assert ranges.start_day(store, one_a_file, DAYS[2], ExecutorSettings("in_process")) == 2
+    parts = sorted(p.name for p in (tmp_path / "data" / "state" / "bank_state" / f"date={DAYS[1]}").glob("learned-*"))
+    assert parts == [f"learned-b{b:06d}-b{b:06d}.parquet" for b in range(4)]
