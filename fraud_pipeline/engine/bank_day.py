@@ -105,6 +105,11 @@ def file_ranges(scenario: Scenario) -> list[tuple[int, int]]:
     return [(first, min(first + per, blocks)) for first in range(0, blocks, per)]
 
 
+def range_name(first: int, end: int) -> str:
+    """How a file range's parts are named: `b000000-b000007` for blocks 0 to 7 (`end` is one past the last)."""
+    return f"b{first:06d}-b{end - 1:06d}"
+
+
 def stacked(per_block: Sequence[dict[str, pa.Table]], blocks: Sequence[int]) -> dict[str, pa.Table]:
     """Per name, the blocks' tables one after another, each row's block (from `blocks`, aligned) in a `block`
     column: how state is stored, a range's blocks in one part."""

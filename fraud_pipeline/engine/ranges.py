@@ -30,7 +30,7 @@ from fraud_pipeline.core import partition_metrics, schemas
 from fraud_pipeline.core.findings import Findings, forget_sorted_ids, merged, passed
 from fraud_pipeline.core.rows import Rows, concat
 from fraud_pipeline.engine import world_store
-from fraud_pipeline.engine.bank_day import BLOCK, file_ranges, merge_blocks, stacked
+from fraud_pipeline.engine.bank_day import BLOCK, file_ranges, merge_blocks, range_name, stacked
 from fraud_pipeline.engine.day import card_tables, simulate_day
 from fraud_pipeline.engine.executors import ExecutorSettings, TaskDone, executor_session, run_tasks
 from fraud_pipeline.fraud.checks import part_findings, rate_counts, rate_findings
@@ -74,7 +74,7 @@ class RangeTask:
 
     @property
     def suffix(self) -> str:
-        return f"b{self.first:06d}-b{self.end - 1:06d}.parquet"
+        return f"{range_name(self.first, self.end)}.parquet"
 
 
 _BANKS: dict[str, tuple[dict[str, pa.Table], World]] = {}  # per process: what the checks look up, the directory
@@ -354,7 +354,7 @@ def current_state(manifest: dict, scenario: Scenario | None = None) -> bool:
     in the scenario's hash), is walked again, as a missing one is."""
     names = {f["path"] for f in manifest["files"]}
     if scenario is not None:
-        return {f"{kind}-b{first:06d}-b{end - 1:06d}.parquet" for kind in STATE_KINDS
+        return {f"{kind}-{range_name(first, end)}.parquet" for kind in STATE_KINDS
                 for first, end in file_ranges(scenario)} <= names
     return all(any(name.startswith(f"{kind}-b") for name in names) for kind in STATE_KINDS)
 

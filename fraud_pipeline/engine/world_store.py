@@ -32,7 +32,7 @@ import pandas as pd
 import pyarrow as pa
 
 from fraud_pipeline.core.rows import ATM, ONLINE, POS, TRANSFER
-from fraud_pipeline.engine.bank_day import file_ranges
+from fraud_pipeline.engine.bank_day import file_ranges, range_name
 from fraud_pipeline.engine.blocks import block_fields
 from fraud_pipeline.fraud.scenarios import episode_share
 from fraud_pipeline.io.storage import ObjectStore
@@ -195,7 +195,7 @@ def _own(found: dict) -> dict:
 
 
 def _name(first: int, end: int) -> str:
-    return f"blocks-b{first:06d}-b{end - 1:06d}.pkl"
+    return f"blocks-{range_name(first, end)}.pkl"
 
 
 def _part(store: ObjectStore, name: str):
