@@ -148,3 +148,19 @@ def test_a_worker_imports_the_engine_without_the_api_or_its_pictures():
              "import fraud_pipeline; print(fraud_pipeline.generate.__module__, 'fraud_pipeline.api' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split("\n")
     assert out[:2] == ["[]", "fraud_pipeline.api True"]
+
+
+def test_a_process_that_imports_the_package_allocates_with_the_system_allocator_unless_told_otherwise():
+    """pyarrow's default pool (mimalloc) faults freed pages back in, a third of a large bank day's CPU
+    (`core.allocator`): a worker that imports the engine allocates from the system allocator; a user who names a
+    pool in `ARROW_DEFAULT_MEMORY_POOL` keeps it."""
+    import os
+    import subprocess
+    import sys
+
+    probe = "import fraud_pipeline.engine.ranges, pyarrow as pa; print(pa.default_memory_pool().backend_name)"
+    environment = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    backends = [subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                               env=environment | extra).stdout.strip()
+                for extra in ({}, {"ARROW_DEFAULT_MEMORY_POOL": "jemalloc"})]
+    assert backends == ["system", "jemalloc"]
