@@ -4,6 +4,7 @@ Tolerances are about four binomial standard errors at the default size (20,000 c
 so an honest generator passes essentially always and a wrong share fails.
 """
 
+import functools
 import ipaddress
 import re
 
@@ -583,3 +584,27 @@ def test_customers_worked_out_a_few_at_a_time_get_what_all_at_once_get(scenario,
     monkeypatch.setattr(geography, "POINTS_AT_ONCE", 7)
     assert generate.customers(small).equals(whole)
     assert pc.count_distinct(whole["home_city"]).as_py() > 5 and pc.min(whole["avg_spend"]).as_py() > 0
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.floats(0.05, 20.0), st.lists(st.floats(0.0, 1.0, exclude_max=True), min_size=1, max_size=40),
+       st.integers(0, 10**6))
+def test_prices_at_one_scale_are_the_prices_of_that_scale_row_by_row(scale, quantiles, pick):
+    """`price_at` with one scale works the truncation out per category: the same floats, to the bit, as with the
+    scale given per row (the per-row path)."""
+    from fraud_pipeline.world.spending import price_at
+
+    scenario = _default_scenario()
+    categories = len(scenario.merchants.categories)
+    category = np.random.default_rng(pick).integers(0, categories, len(quantiles))
+    quantile = np.array(quantiles)
+    one = price_at(scenario, category, scale, quantile)
+    assert one.tobytes() == price_at(scenario, category, np.full(len(category), scale), quantile).tobytes()
+    assert np.all(np.isfinite(one)) and np.all(one > 0)
+
+
+@functools.lru_cache(maxsize=1)
+def _default_scenario():
+    from fraud_pipeline.scenario import load_scenario
+
+    return load_scenario()
