@@ -51,7 +51,7 @@ class Rows(Columns):
     counterparty: np.ndarray  # account row or NONE
     place: np.ndarray  # merchant row, or World.n_merchants + city row
     device: np.ndarray  # device row or NONE
-    ip: np.ndarray  # index into World.ip_address or NONE
+    ip: np.ndarray  # the bank's IP row (World.ip_text) or NONE
     card: np.ndarray  # whether the row carries the account's card
     scenario: np.ndarray  # fraud scenario index or NONE
     episode: np.ndarray  # global episode row or NONE

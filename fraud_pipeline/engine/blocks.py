@@ -88,12 +88,27 @@ def block_fields(world: World, block: int) -> dict:
         known_at_start=local(known // world.key_space) * world.key_space + known % world.key_space,
         caches={}, block_key=(block,), global_customers=np.arange(first, end), global_accounts=accounts,
         global_cards=cards, bank=world)
+    found["devices"] = world.devices.of_customers(first, end)
+    found["ip_rows"] = _ip_rows(world, first, end)
+    found["ip_address"] = world.ip_address.take(pa.array(found["ip_rows"]))
     found["caches"][("channel_weights",)] = {channel: w[accounts] for channel, w in channel_weights(world).items()}
     whole = budget.of(world)
     found["caches"][("budget",)] = budget.Budget(**{
         f.name: _customers(getattr(whole, f.name), first, end) if f.name in budget.PER_CUSTOMER
         else getattr(whole, f.name)[accounts] for f in fields(whole)})
     return found
+
+
+def _ip_rows(world: World, first: int, end: int) -> np.ndarray:
+    """The bank's IP rows customers `first` … `end` − 1 can use, ascending: their home addresses (a household's is
+    one member's, of the same block: `world.devices`), the addresses of the shared and public computers they use
+    (each used by one block's customers), and the pools every block draws from (mobile carriers, VPN exits, abroad,
+    the rings')."""
+    plan = world.devices
+    computer = np.concatenate([plan.shared_computer[first:end], plan.public_computer[first:end]])
+    computer = computer[computer >= 0] - plan.first_shared
+    return np.unique(np.concatenate([world.home_ip[first:end], world.computer_ip[computer], world.mobile_ips,
+                                     world.vpn_ips, *world.foreign_ips, world.ring_ips.ravel()]))
 
 
 def _customers(values, first: int, end: int):

@@ -345,7 +345,7 @@ def _transactions(world: World, state: State, posted_rows: Rows, posted: Posted,
         "country": pc.if_else(pa.array(at_merchant), world.merchant_country.take(pa.array(merchant_place)),
                               world.city_country.take(pa.array(city))),
         "device_id": world.device_id.take(nullable(r.device)),
-        "ip_address": world.ip_address.take(nullable(r.ip)),
+        "ip_address": world.ip_text(r.ip),
         "session_id": row_ids[1].take(pa.array(keep)),
         "recipient_status": pa.array(["FAVORITE", "NEW_RECIPIENT"]).take(
             pa.array(posted.new_recipient[keep].astype(np.int8), mask=~posted.has_recipient[keep])),

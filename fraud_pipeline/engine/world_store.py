@@ -5,9 +5,11 @@ paid before) and slice its blocks from it: its memory and its start-up followed 
 function of the scenario and the entities, so it is built once (`store_world`, by the first bank day that finds it
 missing) and stored as
 - `state/world/directory-<fingerprint>.pkl`: the bank minus its blocks' own rows — the shared part every block
-  reads (merchants, ATMs, cities, beneficiaries, IP pools, the device plan; per account its id, owner, status and
+  reads (merchants, ATMs, cities, beneficiaries, the device plan's counts; per account its id, owner, status and
   closed day, for transfers to other blocks), compressed field by field; the fingerprint names the code and the
-  entities it was built from (`fingerprint`), so a stale world is never read;
+  entities it was built from (`fingerprint`), so a stale world is never read. Neither the device plan's rows nor the
+  IP addresses are in it (they are per customer): each block holds its customers' devices
+  (`DevicePlan.of_customers`) and the addresses they can use, their homes' and computers' and the shared pools';
 - `state/world/blocks-bXXXXXX-bYYYYYY.pkl`: per file range, each block's own fields (`engine.blocks.block_fields`),
   compressed block by block (a range is unpacked one block at a time).
 A block loaded from these equals the block sliced from the bank, field for field, so every output byte is the same.
@@ -39,6 +41,7 @@ from fraud_pipeline.io.storage import ObjectStore
 from fraud_pipeline.life.genuine import volume_share
 from fraud_pipeline.scenario import Scenario
 from fraud_pipeline.world.build import WORLD_COLUMNS, Trips, World
+from fraud_pipeline.world.devices import DevicePlan
 from fraud_pipeline.world.habits import Habits
 
 WORLD = ("state", "world")
@@ -167,7 +170,7 @@ _ROWS = ("customer_id", "age", "age_group", "income", "affluence", "schedule", "
          "account_customer", "status", "closed_day", "salary", "credit", "limit", "opening", "activity", "salary_of",
          "buffer", "sweep_payee", "card_number", "card_account", "card_issue_day", "card_expiry_month", "card_bin",
          "payee_offsets", "payee", "payee_added", "payee_first_paid", "payee_is_business", "bills", "trips",
-         "ato_plan", "known_at_start")
+         "ato_plan", "known_at_start", "ip_address", "devices")
 
 
 def _empty(value):
@@ -184,6 +187,8 @@ def _empty(value):
         return replace(value, local_shops=value.local_shops[:0], web_shops=value.web_shops[:0], atms=value.atms[:0])
     if isinstance(value, Trips):
         return Trips(*(getattr(value, f.name)[:0] for f in fields(value)))
+    if isinstance(value, DevicePlan):  # the bank's counts stay (device rows, blocks, the rings' and burners' rows)
+        return value.of_customers(0, 0)
     raise TypeError(f"no empty form for {type(value).__name__}")
 
 

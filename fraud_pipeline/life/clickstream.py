@@ -192,7 +192,7 @@ def customer_events(world, day: date, rows: Rows, transaction_ids: pa.Array) -> 
         "batch": batch_of(arrival[session], start),
         "customer_id": world.customer_id.take(pa.array(who)),
         "device_id": world.device_id.take(nullable(device)),
-        "ip_address": world.ip_address.take(nullable(ip)),
+        "ip_address": world.ip_text(ip),
         "merchant_id": world.merchant_id.take(pa.array(shop)),
         "event_type": pa.array(EVENT_TYPES).take(pa.array(kind)),
         "product_id": pc.if_else(pa.array(product >= 0), product_id, pa.scalar(None, pa.string())),

@@ -138,21 +138,22 @@ def digital(world: World, rng: np.random.Generator, day: date, customer: np.ndar
     d = world.scenario.devices
     plan, n = world.devices, len(customer)
     today = day_number(day)
-    mine = world.bank_customers(customer)  # the device plan is the bank's, by its customer numbers
+    mine = world.bank_customers(customer)  # the device plan numbers customers as the bank does
+    own = mine - plan.first_customer  # its rows (a block's plan holds its customers' only)
     phone = plan.phone_on(today, mine, trusted=False)
-    second = plan.second_device[mine]
-    member = plan.household_phone_of[mine]
+    second = plan.second_device[own]
+    member = plan.household_phone_of[own]  # the bank's number of a customer of the same block
     u = rng.random((n, 5))
     away = trip[customer] >= 0
     # a shared household or workplace computer, or a public one, at home (not on a trip)
-    shared, public = plan.shared_computer[mine], plan.public_computer[mine]
+    shared, public = plan.shared_computer[own], plan.public_computer[own]
     computer = np.where((shared >= 0) & (u[:, 3] < d.shared_computers.use), shared,
                         np.where((public >= 0) & (u[:, 4] < d.public_computers.use), public, -1))
     computer = np.where(away, -1, computer)
     use_second = (computer < 0) & (second >= 0) & (
         u[:, 0] < (d.second_device_shopping if shopping else d.second_device_use))
     use_member = (computer < 0) & ~use_second & (member >= 0) & (u[:, 1] < d.household_use)
-    member_phone = plan.phone_on(today, np.maximum(member, 0), trusted=False)
+    member_phone = plan.phone_on(today, np.where(member >= 0, member, mine), trusted=False)  # (own: not used)
     device = np.where(computer >= 0, computer, np.where(use_second, second, np.where(use_member, member_phone, phone)))
     mobile = world.mobile_ips[rng.integers(0, len(world.mobile_ips), n)]
     vpn = world.vpn_ips[rng.integers(0, len(world.vpn_ips), n)]

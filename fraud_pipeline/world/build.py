@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fraud_pipeline.core.columns import luhn_check_digit, row_of, row_of_id, sorted_unique, spans
+from fraud_pipeline.core.columns import luhn_check_digit, nullable, row_of, row_of_id, sorted_unique, spans
 from fraud_pipeline.core.reserved import DOCUMENTATION_IPV4_HOSTS
 from fraud_pipeline.core.streams import stream
 from fraud_pipeline.scenario import Scenario
@@ -173,6 +173,9 @@ class World:
     global_accounts: np.ndarray | None = field(default=None, compare=False, repr=False)
     global_cards: np.ndarray | None = field(default=None, compare=False, repr=False)
     bank: "World | None" = field(default=None, compare=False, repr=False)
+    # A block's: the bank's IP rows whose addresses its `ip_address` holds, ascending (`engine.blocks.block_fields`:
+    # its customers' homes and computers, the shared pools). The bank: None, `ip_address` holds every row.
+    ip_rows: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def n_customers(self) -> int:
@@ -216,6 +219,21 @@ class World:
             return account
         account = np.asarray(account)
         return np.where(account >= 0, self.global_accounts[np.maximum(account, 0)], -1)
+
+    def ip_text(self, ip: np.ndarray) -> pa.Array:
+        """The addresses of IP rows `ip` (the bank's numbering, as `home_ip`, the pools and the day's rows hold
+        them; -1 gives a null). A block holds the addresses of its own rows only (`ip_rows`): the bank's home
+        addresses are one per customer, too many for every block to hold.
+
+        Raises ValueError naming the rows when the block holds no address for some of them (a row it cannot use)."""
+        ip = np.asarray(ip)
+        if self.ip_rows is not None:
+            at = np.minimum(np.searchsorted(self.ip_rows, ip), len(self.ip_rows) - 1)
+            held = (ip < 0) | (self.ip_rows[at] == ip)
+            if not held.all():
+                raise ValueError(f"block {self.block_number} holds no address for IP rows {np.unique(ip[~held])[:5]}")
+            ip = np.where(ip >= 0, at, -1)
+        return self.ip_address.take(nullable(ip))
 
     def replacement_number(self, account: np.ndarray, number: np.ndarray) -> pa.Array:
         """Card numbers of replacements issued after fraud: the account's `number`-th (0, 1, …), on the account's BIN,

@@ -19,7 +19,7 @@ fraud uses, and a ring works one block's stolen cards a day (`fraud.scenarios.ri
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import numpy as np
@@ -53,10 +53,21 @@ class DevicePlan:
     n_public: int
     block_customers: int  # customers per block: what the shared devices and the fraudsters' devices are cut by
     ring_replicas: int  # copies of the rings' devices: one, or enough for every block to have a ring each day
+    # A block's plan (`of_customers`) holds its customers' rows only: the first of them, the bank's counts, and the
+    # device rows of the new phones it lists. The bank's plan: 0, -1, -1 (its own lengths), None (n_initial + i).
+    first_customer: int = 0
+    bank_customers: int = -1
+    bank_changes: int = -1
+    change_rows: np.ndarray | None = None
+
+    @property
+    def n_customers(self) -> int:
+        """The bank's customers (a block's plan holds some of them)."""
+        return self.bank_customers if self.bank_customers >= 0 else len(self.first_phone)
 
     @property
     def n_blocks(self) -> int:
-        return max(1, -(-len(self.first_phone) // self.block_customers))
+        return max(1, -(-self.n_customers // self.block_customers))
 
     @property
     def n_devices(self) -> int:
@@ -65,7 +76,21 @@ class DevicePlan:
     @property
     def first_shared(self) -> int:
         """Device rows: initial devices, new phones, shared computers, public computers, ring devices, burners."""
-        return self.n_initial + len(self.phone_change_day)
+        return self.n_initial + (self.bank_changes if self.bank_changes >= 0 else len(self.phone_change_day))
+
+    def of_customers(self, first: int, end: int) -> "DevicePlan":
+        """The plan of the bank's customers `first` … `end` − 1 (a block's): their rows of the per-customer arrays and
+        their new phones, device rows numbered as the bank's. Every device a block's customers use is theirs or one
+        of their block's (households, shared and public computers), so a block needs no other customer's rows: the
+        bank's are 50 bytes a customer, too many for every worker to hold. Call it on the bank's plan."""
+        mine = np.flatnonzero((self.phone_change_customer >= first) & (self.phone_change_customer < end))
+        return replace(self, phone_change_customer=self.phone_change_customer[mine],
+                       phone_change_day=self.phone_change_day[mine], phone_trust_day=self.phone_trust_day[mine],
+                       first_phone=self.first_phone[first:end], second_device=self.second_device[first:end],
+                       household_phone_of=self.household_phone_of[first:end],
+                       shared_computer=self.shared_computer[first:end], public_computer=self.public_computer[first:end],
+                       first_customer=first, bank_customers=self.n_customers, bank_changes=len(self.phone_change_day),
+                       change_rows=self.n_initial + mine)
 
     @property
     def ring_devices(self) -> np.ndarray:
@@ -80,34 +105,37 @@ class DevicePlan:
         """The fresh devices block `block` uses: its share of the burners, by its share of the customers (the
         bank's burners are cut into consecutive runs, so a burner serves one block; with fewer burners than
         blocks, a block whose run would be empty borrows its neighbour's last)."""
-        customers = len(self.first_phone)
+        customers = self.n_customers
         first, end = block * self.block_customers, min((block + 1) * self.block_customers, customers)
         low, high = self.n_burner * first // customers, self.n_burner * end // customers
         low = min(low, self.n_burner - 1) if high == low else low
         return self.burner_devices[low:max(high, low + 1)]
 
     def phone_on(self, day: int, customer: np.ndarray, trusted: bool) -> np.ndarray:
-        """Each customer's phone in use on `day` (trusted=False), or their trusted phone (trusted=True). The bank's
-        latest phones of the day are worked out once and kept for the day's blocks (each asks for its customers):
-        per block, it was a sort of every phone change in the bank."""
+        """Each customer's phone in use on `day` (trusted=False), or their trusted phone (trusted=True); `customer`:
+        the bank's numbers, of this plan's customers. The plan's latest phones of the day are worked out once and
+        kept for the day."""
         memo = self.__dict__.setdefault("_latest", {})  # not a field: the plan is frozen, and equal without it
         if (day, trusted) not in memo:
             if len(memo) >= 4:
                 memo.clear()
             memo[(day, trusted)] = self._latest_phones(day, trusted)
-        mine = memo[(day, trusted)][customer]
-        return np.where(mine >= 0, mine, self.first_phone[customer])
+        own = np.asarray(customer) - self.first_customer
+        mine = memo[(day, trusted)][own]
+        return np.where(mine >= 0, mine, self.first_phone[own])
 
     def _latest_phones(self, day: int, trusted: bool) -> np.ndarray:
-        """Per customer of the bank: the device row of their latest new phone in use (or trusted) by `day`, -1 for
+        """Per customer of the plan: the device row of their latest new phone in use (or trusted) by `day`, -1 for
         none."""
         start = self.phone_trust_day if trusted else self.phone_change_day
         switched = np.flatnonzero(start <= day)  # new phones in use (or trusted) by that day
-        owner = self.phone_change_customer[switched]
+        owner = self.phone_change_customer[switched] - self.first_customer
         order = np.lexsort((start[switched], owner))
         last_of_owner = np.append(owner[order][1:] != owner[order][:-1], True)[:len(owner)]
         latest = np.full(len(self.first_phone), -1)
-        latest[owner[order][last_of_owner]] = self.n_initial + switched[order][last_of_owner]
+        change = switched[order][last_of_owner]
+        latest[owner[order][last_of_owner]] = self.n_initial + change if self.change_rows is None else (
+            self.change_rows[change])
         return latest
 
 

@@ -15,6 +15,7 @@ from fraud_pipeline.engine.day import simulate_day
 from fraud_pipeline.fraud import scenarios as fraud
 from fraud_pipeline.money.state import initial_state
 from fraud_pipeline.world.build import build_world
+from fraud_pipeline.world.devices import day_number
 from fraud_pipeline.world.entities import entity_tables
 from fraud_pipeline_tests.conftest import SMALL_POPULATION, scaled
 
@@ -51,6 +52,53 @@ def test_the_bank_is_cut_into_fixed_blocks_that_cover_it_once(bank):
         assert pc.all(pc.equal(w.account_id, bank.account_id.take(pa.array(w.global_accounts)))).as_py()
     with pytest.raises(ValueError, match="block 4 is outside the bank's 4 blocks"):
         block_world(bank, 4)
+
+
+def test_a_block_holds_the_ip_addresses_its_customers_can_use_and_names_them_as_the_bank_does(bank, walked):
+    """The bank has a home address per customer: a block holds only its customers' homes and computers and the
+    shared pools (`World.ip_rows`), and names each of those rows as the bank does; the days walked (every block's)
+    use the homes, and never a row the block lacks (`ip_text` refuses one, as it does here)."""
+    computers = len(bank.computer_ip)
+    pools = len(bank.mobile_ips) + len(bank.vpn_ips) + sum(map(len, bank.foreign_ips)) + bank.ring_ips.size
+    for b in range(bank.n_blocks):
+        block = block_world(bank, b)
+        rows = block.ip_rows
+        assert np.all(np.diff(rows) > 0) and pools < len(rows) <= pools + block.n_customers + computers
+        assert block.ip_text(rows).equals(bank.ip_text(rows)) and len(block.ip_address) == len(rows)
+        assert np.isin(block.home_ip, rows).all() and block.ip_text(np.array([-1])).null_count == 1
+        other = np.setdiff1d(np.arange(bank.n_customers), rows)[:1]  # another block's customer's home
+        with pytest.raises(ValueError, match=f"block {b} holds no address for IP rows"):
+            block.ip_text(other)
+    used = pa.concat_arrays([pc.unique(d.transactions["ip_address"].combine_chunks()) for d in walked]
+                            + [pc.unique(d.customer_events["ip_address"].combine_chunks()) for d in walked])
+    homes = set(bank.ip_text(np.arange(bank.n_customers)).to_pylist())
+    assert len(homes & set(used.to_pylist())) > bank.n_customers // 4  # the days do use the homes
+
+
+def test_a_block_s_device_plan_gives_its_customers_the_devices_the_bank_s_plan_gives_them(bank):
+    """A block holds its customers' rows of the device plan only (`DevicePlan.of_customers`), device rows numbered as
+    the bank's: the same phones in use and trusted on any day, the same second devices, household members and
+    computers, and the bank's counts (every device row, the rings' and the burners')."""
+    whole = bank.devices
+    start, last = day_number(bank.scenario.start_date), day_number(bank.scenario.horizon_end)
+    changed = 0
+    for b in range(bank.n_blocks):
+        plan = block_world(bank, b).devices
+        first, end = b * 100, min((b + 1) * 100, bank.n_customers)
+        customers = np.arange(first, end)
+        assert plan.first_customer == first and len(plan.first_phone) == end - first
+        assert len(plan.phone_change_day) < len(whole.phone_change_day)
+        for day in (start, (start + last) // 2, last):
+            for trusted in (False, True):
+                phone = plan.phone_on(day, customers, trusted)
+                assert np.array_equal(phone, whole.phone_on(day, customers, trusted)), (b, day, trusted)
+        changed += int((phone != whole.first_phone[first:end]).sum())
+        for name in ("second_device", "household_phone_of", "shared_computer", "public_computer"):
+            assert np.array_equal(getattr(plan, name), getattr(whole, name)[first:end]), name
+        assert (plan.n_devices, plan.first_shared, plan.n_blocks) == (whole.n_devices, whole.first_shared,
+                                                                      whole.n_blocks)
+        assert np.array_equal(plan.block_burners(b), whole.block_burners(b))
+    assert changed > 0  # some customers have trusted a new phone by the horizon
 
 
 def test_a_block_alone_in_a_fresh_world_has_the_day_it_has_in_the_bank(bank, walked):
