@@ -82,7 +82,11 @@ class DevicePlan:
         """The plan of the bank's customers `first` … `end` − 1 (a block's): their rows of the per-customer arrays and
         their new phones, device rows numbered as the bank's. Every device a block's customers use is theirs or one
         of their block's (households, shared and public computers), so a block needs no other customer's rows: the
-        bank's are 50 bytes a customer, too many for every worker to hold. Call it on the bank's plan."""
+        bank's are 50 bytes a customer, too many for every worker to hold.
+
+        Raises ValueError on a block's plan (it is cut from the bank's)."""
+        if self.change_rows is not None:
+            raise ValueError(f"a block's device plan (customers from {self.first_customer}) cannot be cut again")
         mine = np.flatnonzero((self.phone_change_customer >= first) & (self.phone_change_customer < end))
         return replace(self, phone_change_customer=self.phone_change_customer[mine],
                        phone_change_day=self.phone_change_day[mine], phone_trust_day=self.phone_trust_day[mine],
@@ -114,13 +118,16 @@ class DevicePlan:
     def phone_on(self, day: int, customer: np.ndarray, trusted: bool) -> np.ndarray:
         """Each customer's phone in use on `day` (trusted=False), or their trusted phone (trusted=True); `customer`:
         the bank's numbers, of this plan's customers. The plan's latest phones of the day are worked out once and
-        kept for the day."""
+        kept for the day. Raises ValueError for a customer the plan does not hold (an index would wrap silently)."""
+        own = np.asarray(customer) - self.first_customer
+        if own.size and (own.min() < 0 or own.max() >= len(self.first_phone)):
+            raise ValueError(f"the device plan of customers {self.first_customer} to "
+                             f"{self.first_customer + len(self.first_phone) - 1} holds no customer outside them")
         memo = self.__dict__.setdefault("_latest", {})  # not a field: the plan is frozen, and equal without it
         if (day, trusted) not in memo:
             if len(memo) >= 4:
                 memo.clear()
             memo[(day, trusted)] = self._latest_phones(day, trusted)
-        own = np.asarray(customer) - self.first_customer
         mine = memo[(day, trusted)][own]
         return np.where(mine >= 0, mine, self.first_phone[own])
 

@@ -141,17 +141,18 @@ def price_at(scenario: Scenario, category: np.ndarray, scale, quantile: np.ndarr
     low, high, median, sigma = price_bounds(scenario)
     if np.ndim(scale) == 0:  # one scale for all rows: the bounds' quantiles per category, then per row (the same
         # numbers, a few dozen ndtr calls instead of two a row: the clickstream prices 24 candidates an order)
-        mu, cdf_low, cdf_high = _truncation(low, high, np.log(median * scale), sigma)
+        mu = np.log(median * scale)
+        cdf_low, cdf_high = _bounds_cdf(low, high, mu, sigma)
         mu, s, cdf_low, cdf_high = mu[category], sigma[category], cdf_low[category], cdf_high[category]
     else:
         mu, s = np.log(median[category] * scale), sigma[category]
-        _, cdf_low, cdf_high = _truncation(low[category], high[category], mu, s)
+        cdf_low, cdf_high = _bounds_cdf(low[category], high[category], mu, s)
     return np.exp(mu + s * ndtri(np.clip(cdf_low + quantile * (cdf_high - cdf_low), 1e-15, 1 - 1e-15)))
 
 
-def _truncation(low: np.ndarray, high: np.ndarray, mu: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, ...]:
-    """`mu` and where `low` and `high` lie on the log-normal(`mu`, `s`)'s cumulative distribution."""
-    return mu, ndtr((np.log(low) - mu) / s), ndtr((np.log(high) - mu) / s)
+def _bounds_cdf(low: np.ndarray, high: np.ndarray, mu: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where `low` and `high` lie on the cumulative distribution of the log-normal(`mu`, `s`)."""
+    return ndtr((np.log(low) - mu) / s), ndtr((np.log(high) - mu) / s)
 
 
 def price_point(scenario: Scenario, rng: np.random.Generator, cents: np.ndarray, at_point: np.ndarray) -> np.ndarray:

@@ -98,6 +98,11 @@ def test_a_block_s_device_plan_gives_its_customers_the_devices_the_bank_s_plan_g
         assert (plan.n_devices, plan.first_shared, plan.n_blocks) == (whole.n_devices, whole.first_shared,
                                                                       whole.n_blocks)
         assert np.array_equal(plan.block_burners(b), whole.block_burners(b))
+        outside = np.array([end % bank.n_customers])  # the next block's first customer (or the bank's first)
+        with pytest.raises(ValueError, match="holds no customer outside them"):
+            plan.phone_on(start, outside, False)
+        with pytest.raises(ValueError, match="cannot be cut again"):
+            plan.of_customers(first, end)
     assert changed > 0  # some customers have trusted a new phone by the horizon
 
 
