@@ -106,7 +106,7 @@ def _ip_rows(world: World, first: int, end: int) -> np.ndarray:
     the rings')."""
     plan = world.devices
     computer = np.concatenate([plan.shared_computer[first:end], plan.public_computer[first:end]])
-    computer = computer[computer >= 0] - plan.first_shared
+    computer = np.searchsorted(plan.computer_rows, computer[computer >= 0])
     return np.unique(np.concatenate([world.home_ip[first:end], world.computer_ip[computer], world.mobile_ips,
                                      world.vpn_ips, *world.foreign_ips, world.ring_ips.ravel()]))
 

@@ -159,7 +159,8 @@ def digital(world: World, rng: np.random.Generator, day: date, customer: np.ndar
     vpn = world.vpn_ips[rng.integers(0, len(world.vpn_ips), n)]
     ip = np.where(~use_second & (u[:, 2] < 0.4), mobile, world.home_ip[customer])
     if len(world.computer_ip):
-        ip = np.where(computer >= 0, world.computer_ip[np.maximum(computer - plan.first_shared, 0)], ip)
+        ip = np.where(computer >= 0, world.computer_ip[np.minimum(np.searchsorted(plan.computer_rows, computer),
+                                                                  len(plan.computer_rows) - 1)], ip)
     ip = np.where(world.device_vpn[device], vpn, ip)
     abroad = np.zeros(n, bool)
     abroad[away] = world.trips.abroad[trip[customer][away]]

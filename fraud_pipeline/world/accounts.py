@@ -16,13 +16,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fraud_pipeline.core import columns as col, schemas
+from fraud_pipeline.core import columns as col, keys, schemas
 from fraud_pipeline.core.reserved import TEST_CARD_BINS
 from fraud_pipeline.core.streams import categorical, choose, distinct_per_row, stream
 from fraud_pipeline.scenario import Scenario
 from fraud_pipeline.scenario.population import CARD_NETWORK_PREFIXES, PAY_SCHEDULES
 from fraud_pipeline.world import calendar
-from fraud_pipeline.world.devices import day_number, device_plan
+from fraud_pipeline.world.devices import block_device_plan, block_own_devices, day_number
+from fraud_pipeline.world.layout import Layout
 
 DENORMALISED_CUSTOMER_COLUMNS = ("kyc_level", "risk_rating", "pep_flag", "occupation", "industry",
                                  "income_bracket", "country_risk")
@@ -39,13 +40,28 @@ def _log_uniform(rng: np.random.Generator, low: float, high: float, n: int) -> n
 
 
 def accounts(scenario: Scenario, customers: pa.Table, devices: pa.Table) -> pa.Table:
-    """Every customer's first account opens the day they join; further accounts open later.
+    """The bank's accounts: each block's (`accounts_of_block`), from the bank's customers and devices (each block's
+    own devices one block after another, as `devices.devices` lists them)."""
+    layout, parts, offset = Layout.of(scenario), [], 0
+    for block in range(layout.n_blocks):
+        first, end = layout.customer_span(block)
+        own = block_own_devices(scenario, block)
+        parts.append(accounts_of_block(scenario, block, customers.slice(first, end - first), devices.slice(offset, own)))
+        offset += own
+    return pa.concat_tables(parts)
 
-    Accounts are numbered in opening order. A customer's accounts share their trusted phone at the start.
-    """
-    config, n, seed = scenario.accounts, scenario.population.accounts, scenario.seed
-    rng = lambda purpose: stream(seed, "accounts", purpose)  # noqa: E731
-    n_customers = customers.num_rows
+
+def accounts_of_block(scenario: Scenario, block: int, customers: pa.Table, devices: pa.Table) -> pa.Table:
+    """Block `block`'s accounts (`Layout.account_span`): every customer's first account opens the day they join;
+    the block's share of further accounts opens later, each for one of its customers. `customers`: the block's;
+    `devices`: the block's own (`devices.devices_of_block`).
+
+    Accounts are numbered in opening order within the block. A customer's accounts share their trusted phone at
+    the start."""
+    config, seed = scenario.accounts, scenario.seed
+    rng = lambda purpose: stream(seed, "accounts", purpose, block)  # noqa: E731
+    first_account, end_account = Layout.of(scenario).account_span(block)
+    n, n_customers = end_account - first_account, customers.num_rows
     owner = np.concatenate([np.arange(n_customers), rng("owner").integers(0, n_customers, n - n_customers)])
     first = np.arange(n) < n_customers
 
@@ -76,7 +92,7 @@ def accounts(scenario: Scenario, customers: pa.Table, devices: pa.Table) -> pa.T
     # Opening balances, as the month's budget leaves them (`budget`): a salary account holds its buffer plus what
     # it will still pay until the next payday; a credit account owes about a month of its purchases (the last
     # statement, repaid after payday); other accounts hold savings.
-    buffer = salary_buffers(scenario, income)
+    buffer = salary_buffers(scenario, income, block)
     schedule = pc.index_in(customers["pay_schedule"], pa.array(PAY_SCHEDULES)).to_numpy(zero_copy_only=False)[owner]
     left_of_cycle = np.array([_cycle_left(scenario, name) for name in PAY_SCHEDULES])[schedule]
     month_left = left_of_cycle * income * scenario.money.spent_share
@@ -94,11 +110,11 @@ def accounts(scenario: Scenario, customers: pa.Table, devices: pa.Table) -> pa.T
     opening = np.where(salary, buffer + month_left, np.where(is_credit, -owed, savings))
     average = np.where(salary, buffer + 0.5 * income * scenario.money.spent_share, np.where(is_credit, -owed, savings))
 
-    phone = device_plan(scenario, n_customers).first_phone
+    phone = block_device_plan(scenario, block).first_phone
     owner_index = pa.array(owner)
     denormalised = {c: customers[c].take(owner_index) for c in DENORMALISED_CUSTOMER_COLUMNS}
     return schemas.ACCOUNTS.build({
-        "account_id": col.ids("A", np.arange(n), col.id_width(n)),
+        "account_id": col.ids("A", first_account + np.arange(n), col.id_width(scenario.population.accounts)),
         "customer_id": customers["customer_id"].take(owner_index),
         "account_type": categorical(rng("type"), config.account_type, n),
         "status": status,
@@ -139,11 +155,12 @@ def salary_accounts(owner: np.ndarray, active: np.ndarray, credit: np.ndarray, n
     return first[owner] == rows
 
 
-def salary_buffers(scenario: Scenario, income: np.ndarray) -> np.ndarray:
-    """Per account: the buffer it keeps beyond the month's payments, if it is a salary account — `buffer_months`
-    of its owner's `income` (log-uniform). The accounts table and the world draw the same numbers."""
+def salary_buffers(scenario: Scenario, income: np.ndarray, block: int) -> np.ndarray:
+    """Per account of block `block`: the buffer it keeps beyond the month's payments, if it is a salary account —
+    `buffer_months` of its owner's `income` (log-uniform). The accounts table and the world draw the same
+    numbers."""
     months = scenario.accounts.buffer_months
-    return np.asarray(income, float) * _log_uniform(stream(scenario.seed, "accounts", "buffer"), months.min,
+    return np.asarray(income, float) * _log_uniform(stream(scenario.seed, "accounts", "buffer", block), months.min,
                                                     months.max, len(income))
 
 
@@ -156,17 +173,28 @@ def card_weights(scenario: Scenario, role: np.ndarray, status: np.ndarray) -> np
 
 
 def cards(scenario: Scenario, accounts: pa.Table) -> pa.Table:
-    """One card per account at the start (BIN + serial + Luhn digit), then its renewals over the horizon: a new
-    number, issued some weeks before the old one expires, valid three years. BINs: the published test BINs of the
-    card's network (cards.bin_ranges: test), or three random ones per network in live ranges (realistic); an
-    account's cards keep its BIN. Serials are unique across all BINs, so a few BINs number any bank."""
+    """The bank's cards: each block's (`cards_of_block`), from the bank's accounts."""
+    layout = Layout.of(scenario)
+    spans = [layout.account_span(b) for b in range(layout.n_blocks)]
+    return pa.concat_tables([cards_of_block(scenario, b, accounts.slice(first, end - first))
+                             for b, (first, end) in enumerate(spans)])
+
+
+def cards_of_block(scenario: Scenario, block: int, accounts: pa.Table) -> pa.Table:
+    """Block `block`'s cards (`accounts`: the block's): one card per account at the start (BIN + serial + Luhn
+    digit), then its renewals over the horizon: a new number, issued some weeks before the old one expires, valid
+    three years. BINs: the published test BINs of the card's network (cards.bin_ranges: test), or three random
+    ones per network in live ranges, the bank's (realistic); an account's cards keep its BIN. Serials are unique
+    across all BINs, so a few BINs number any bank: a first card's is a keyed bijection of its account's number,
+    a later card's `later_serial`."""
     config, n, seed = scenario.cards, accounts.num_rows, scenario.seed
-    rng = lambda purpose: stream(seed, "cards", purpose)  # noqa: E731
+    rng = lambda purpose: stream(seed, "cards", purpose, block)  # noqa: E731
+    first_account = Layout.of(scenario).account_span(block)[0]
     networks, network_index = choose(rng("network"), config.network, n)
     if config.bin_ranges == "test":
         bins = np.array([[int(b) for b in TEST_CARD_BINS[network]] for network in networks], np.int64)
     else:
-        bins = _bank_bins(rng("bins"), networks)
+        bins = _bank_bins(stream(seed, "cards", "bins"), networks)
     bin_of_card = bins[network_index, rng("bin").integers(0, bins.shape[1], n)]
     expiry_months = rng("expiry").integers(config.validity_months.min, config.validity_months.max + 1, n)
     start_month = scenario.start_date.year * 12 + scenario.start_date.month - 1
@@ -182,7 +210,8 @@ def cards(scenario: Scenario, accounts: pa.Table) -> pa.Table:
     closed = accounts["closed_date"].to_numpy(zero_copy_only=False)
     closed = np.where(pd.isna(closed), np.datetime64("2262-01-01"), closed).astype("datetime64[D]")
 
-    account, serial = [np.arange(n)], [rng("serial").choice(FIRST_CARDS, size=n, replace=False)]
+    account = [np.arange(n)]
+    serial = [keys.permute(keys.label_key(seed, "first_card_serials"), first_account + account[0], FIRST_CARDS)]
     expiry, issue_day, replaces = [start_month + expiry_months], [issued], [np.full(n, -1)]
     horizon = np.datetime64(scenario.horizon_end, "D")
     rows, sequence = np.arange(n), 1  # the global rows of the newest generation
@@ -194,7 +223,7 @@ def cards(scenario: Scenario, accounts: pa.Table) -> pa.Table:
         if not keep.any():
             break
         account.append(account[-1][keep])
-        serial.append(later_serial(account[-1], renewal_slot(sequence), n))
+        serial.append(later_serial(first_account + account[-1], renewal_slot(sequence), scenario.population.accounts))
         expiry.append(expiry[-1][keep] + RENEWED_VALIDITY_MONTHS)
         issue_day.append(due[keep])
         replaces.append(rows[keep])
@@ -254,13 +283,13 @@ def _bank_bins(rng: np.random.Generator, networks: list[str]) -> np.ndarray:
     return np.array(rows, dtype=np.int64)
 
 
-def account_beneficiaries(scenario: Scenario, accounts: pa.Table, beneficiaries: pa.Table,
+def account_beneficiaries(scenario: Scenario, block: int, accounts: pa.Table, beneficiaries: pa.Table,
                           planned: pa.Table | None = None) -> pa.Table:
-    """The payees each account saved before the start (per_account), and those it saves over the horizon: new
-    payees of its owner's life (new_per_month, a few high-risk for honest reasons), and `planned` extra rows
-    (account_id, beneficiary_id, added_date) that other plans add."""
+    """The payees each of block `block`'s `accounts` saved before the start (per_account), and those it saves over
+    the horizon: new payees of its owner's life (new_per_month, a few high-risk for honest reasons), and `planned`
+    extra rows (account_id, beneficiary_id, added_date) that other plans add. `beneficiaries`: the bank's."""
     config, seed = scenario.beneficiaries, scenario.seed
-    rng = lambda purpose: stream(seed, "account_beneficiaries", purpose)  # noqa: E731
+    rng = lambda purpose: stream(seed, "account_beneficiaries", purpose, block)  # noqa: E731
     n_accounts, n_payees = accounts.num_rows, beneficiaries.num_rows
     picks = distinct_per_row(rng("pick"), n_accounts, config.per_account.max, n_payees)
     keep = np.arange(config.per_account.max)[None, :] < rng("count").integers(

@@ -9,7 +9,7 @@ the same world as a day in a range.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
 
 import numpy as np
@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 
 from fraud_pipeline.core.columns import luhn_check_digit, nullable, row_of, row_of_id, sorted_unique, spans
 from fraud_pipeline.core.reserved import DOCUMENTATION_IPV4_HOSTS
+from fraud_pipeline.core import keys
 from fraud_pipeline.core.streams import stream
 from fraud_pipeline.scenario import Scenario
 from fraud_pipeline.scenario.population import PAY_SCHEDULES
@@ -26,6 +27,7 @@ from fraud_pipeline.world import fraud_plan, spending
 from fraud_pipeline.world.accounts import STATUS_NAMES, card_weights, later_serial, replacement_slot, salary_buffers
 from fraud_pipeline.world.devices import NEVER, DevicePlan, day_number, device_plan
 from fraud_pipeline.world.habits import Habits, category_rows, habits, merchant_rows
+from fraud_pipeline.world.layout import Layout
 from fraud_pipeline.world.spatial import SpatialIndex
 
 CHANNEL_NAMES = ("pos", "online", "transfer", "atm")
@@ -35,6 +37,7 @@ MOBILE_IPS = 400  # carrier-grade NAT addresses shared by many phones (assumptio
 VPN_IPS = 60  # exit addresses of the VPN services honest users and fraudsters share
 assert MOBILE_IPS + VPN_IPS <= len(DOCUMENTATION_IPV4_HOSTS)  # both pools fit RFC 5737's 762 hosts
 IPS_PER_DESTINATION = 40
+POOL_ADDRESSES = 1_000_000  # room for the /64 addresses of the pools abroad and the rings' (a few hundred)
 PAIRS_AT_ONCE = 1_000_000  # customer–merchant pairs keyed at a time (bounds the world's build, not its bytes)
 # What the world reads of each entity table: a worker reads these columns only (the names, e-mails and KYC fields
 # are most of the customers' bytes), and the customers' usual merchants as record batches (`UsualMerchants`).
@@ -159,7 +162,7 @@ class World:
     vpn_ips: np.ndarray  # VPN exit addresses, shared by honest VPN users and fraudsters
     foreign_ips: list[np.ndarray]  # per destination
     ring_ips: np.ndarray  # (rings, ips.max): the rings' own addresses
-    computer_ip: np.ndarray  # per shared or public computer (device row - first_shared): its place's address
+    computer_ip: np.ndarray  # per shared or public computer (`devices.computer_rows` order): its place's address
     trips: Trips
     mules: np.ndarray  # (rings, mules.max) beneficiary rows
     ato_plan: pd.DataFrame  # account takeovers planned over the horizon
@@ -260,7 +263,6 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table]) -> World:
     customers, accounts, cards = entities["customers"], entities["accounts"], entities["cards"]
     merchants, devices = entities["merchants"], entities["devices"]
     seed, region, c = scenario.seed, scenario.geography, scenario.card_transactions
-    rng = lambda purpose: stream(seed, "world", purpose)  # noqa: E731
     n_customers, n_accounts = customers.num_rows, accounts.num_rows
 
     income = customers["monthly_income"].to_numpy()
@@ -280,7 +282,7 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table]) -> World:
     opening = np.round(accounts["opening_balance"].to_numpy() * CENTS).astype(np.int64)
     avg_spend = customers["avg_spend"].to_numpy()
     budget = scenario.money.card_share_of_income * income / np.maximum(avg_spend, 1.0)  # purchases a month
-    level = spending.activity_level(scenario, n_customers)
+    level = np.concatenate([spending.activity_level(scenario, b) for b in range(Layout.of(scenario).n_blocks)])
     purchases = budget * level / spending.basket_divisor(level)  # avg_spend holds the divisor
     # a customer's accounts share their activity by weight (dormant ones are silent, frozen ones keep trying)
     weight = card_weights(scenario, np.where(salary, 0, np.where(credit, 1, 2)), np.array(STATUS_NAMES)[status])
@@ -320,7 +322,11 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table]) -> World:
     order = np.lexsort((added, link_account))
     link_account, payee_row, added = link_account[order], payee_row[order], added[order]
     f = scenario.beneficiaries.first_payment_days
-    first_paid = added + rng("first_payment").integers(f.min, f.max + 1, len(added))
+    layout = Layout.of(scenario)
+    link_ends = np.searchsorted(link_account, [layout.account_span(b)[1] for b in range(layout.n_blocks)])
+    first_paid = added + np.concatenate([  # each block's links from its own stream (accounts are block-major)
+        stream(seed, "world", "first_payment", b).integers(f.min, f.max + 1, end - begin)
+        for b, (begin, end) in enumerate(zip(np.r_[0, link_ends[:-1]], link_ends))])
     # the mules takeovers save are the fraudster's payees, not the customer's: genuine activity never pays them
     planned = fraud_plan.ato_payee_saves(scenario, accounts, entities["beneficiaries"])
     n_payees = entities["beneficiaries"].num_rows
@@ -332,7 +338,7 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table]) -> World:
         zero_copy_only=False)[payee_row]
     offsets = np.concatenate([[0], np.cumsum(np.bincount(link_account, minlength=n_accounts))])
 
-    plan = device_plan(scenario, n_customers)
+    plan = device_plan(scenario)
     ip, home_ip, mobile, vpn, foreign, ring_ips, computer_ips = _addresses(scenario, n_customers, plan)
     start = day_number(scenario.start_date)
     world = World(
@@ -346,8 +352,10 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table]) -> World:
         habits=habits(scenario, customers, merchants),
         account_id=accounts["account_id"].combine_chunks(), account_customer=account_customer, status=status,
         closed_day=closed_day, salary=salary, credit=credit, limit=limit, opening=opening, activity=activity,
-        salary_of=salary_of, buffer=np.round(np.where(salary, salary_buffers(scenario, income[account_customer]),
-                                                       0) * CENTS).astype(np.int64),
+        salary_of=salary_of, buffer=np.round(np.where(salary, np.concatenate([
+            salary_buffers(scenario, income[account_customer[first:end]], b)
+            for b, (first, end) in enumerate(map(layout.account_span, range(layout.n_blocks)))]), 0) * CENTS).astype(
+            np.int64),
         sweep_payee=np.full(n_accounts, -1),
         card_number=cards["card_number"].combine_chunks(), card_account=card_account,
         card_issue_day=cards["issued_date"].to_numpy().astype("datetime64[D]").astype(np.int64),
@@ -425,9 +433,19 @@ def _bills(scenario: Scenario, income: np.ndarray, account_customer: np.ndarray,
     """Debit orders of salary accounts: up to 1–4 saved payees that bill (businesses, landlords: never a crypto
     wallet or an offshore account), each a fixed share of the bills budget, paid each month a few days after
     payday."""
+    layout = Layout.of(scenario)
+    spans = [layout.account_span(b) for b in range(layout.n_blocks)]
+    return pd.concat([_block_bills(scenario, b, first + np.flatnonzero(salary[first:end] & (
+        np.diff(offsets[first:end + 1]) > 0)), income, account_customer, offsets, payee, added, start, billable)
+        for b, (first, end) in enumerate(spans)], ignore_index=True)
+
+
+def _block_bills(scenario: Scenario, block: int, accounts: np.ndarray, income: np.ndarray,
+                 account_customer: np.ndarray, offsets: np.ndarray, payee: np.ndarray, added: np.ndarray, start: int,
+                 billable: np.ndarray) -> pd.DataFrame:
+    """`_bills` of block `block`'s salary `accounts` that have payees, from the block's streams."""
     m = scenario.money
-    rng = lambda purpose: stream(scenario.seed, "world", "bills", purpose)  # noqa: E731
-    accounts = np.flatnonzero(salary & (np.diff(offsets) > 0))
+    rng = lambda purpose: stream(scenario.seed, "world", "bills", purpose, block)  # noqa: E731
     wanted = rng("count").integers(m.bills.min, m.bills.max + 1, len(accounts))
     rows = []
     for slot in range(m.bills.max):
@@ -450,17 +468,20 @@ def _bills(scenario: Scenario, income: np.ndarray, account_customer: np.ndarray,
 
 def _addresses(scenario: Scenario, n_customers: int, plan: DevicePlan):
     """IP addresses: a home address per customer (household members share it), a pool of mobile carrier
-    addresses shared by many phones, VPN exits, pools abroad per destination, and the fraud rings' own — all in the
-    documentation ranges, so none is anyone's (fraud_pipeline.core.reserved): the shared pools in RFC 5737's IPv4 blocks,
-    the others each a /64 of their own in RFC 3849's 2001:db8::/32, with a random interface identifier."""
+    addresses shared by many phones, VPN exits, pools abroad per destination, the fraud rings' own, and one per
+    shared or public computer — all in the documentation ranges, so none is anyone's (fraud_pipeline.core.reserved):
+    the shared pools in RFC 5737's IPv4 blocks, the others each a /64 of their own in RFC 3849's 2001:db8::/32, with
+    a random interface identifier. Each address is a keyed function of what it belongs to (`address_numbers`), so
+    a block names its customers' and computers' addresses without the bank's."""
     rng = lambda purpose: stream(scenario.seed, "world", "ip", purpose)  # noqa: E731
     destinations = len(scenario.geography.destinations)
     rings = scenario.fraud.rings
     n_ring = rings.count * rings.ips.max
     n_foreign = destinations * IPS_PER_DESTINATION
-    n_computers = plan.n_shared + plan.n_public
     shared = rng("ipv4").permutation(np.array(DOCUMENTATION_IPV4_HOSTS))[:MOBILE_IPS + VPN_IPS]
-    own = _ipv6_addresses(rng("ipv6"), n_customers + n_foreign + n_ring + n_computers)
+    numbers = address_numbers(scenario, np.arange(n_customers), np.arange(n_foreign + n_ring),
+                              *_computer_blocks(plan))
+    own = _ipv6_addresses(scenario.seed, numbers)
     text = pa.concat_arrays([own.slice(0, n_customers), pa.array(shared, pa.string()), own.slice(n_customers)])
     home = np.arange(n_customers)
     household = np.flatnonzero(plan.household_phone_of >= 0)
@@ -470,8 +491,30 @@ def _addresses(scenario: Scenario, n_customers: int, plan: DevicePlan):
     first_foreign = n_customers + MOBILE_IPS + VPN_IPS
     foreign = [first_foreign + d * IPS_PER_DESTINATION + np.arange(IPS_PER_DESTINATION) for d in range(destinations)]
     ring = (first_foreign + n_foreign + np.arange(n_ring)).reshape(rings.count, rings.ips.max)
-    computers = first_foreign + n_foreign + n_ring + np.arange(n_computers)
+    computers = first_foreign + n_foreign + n_ring + np.arange(len(plan.computer_rows))
     return text, home, mobile, vpn, foreign, ring, computers
+
+
+def _computer_blocks(plan: DevicePlan) -> tuple[np.ndarray, np.ndarray]:
+    """Per computer of the bank's plan (`computer_rows` order): its block (its users') and its number among the
+    block's computers."""
+    rows = np.concatenate([plan.shared_computer, plan.public_computer])
+    user = np.tile(np.arange(len(plan.shared_computer)), 2) + plan.first_customer
+    used = rows >= 0
+    block = np.zeros(len(plan.computer_rows), np.int64)
+    block[np.searchsorted(plan.computer_rows, rows[used])] = user[used] // plan.block_customers
+    first_of_block = np.searchsorted(block, block)  # computers are block-major: the block's first computer
+    return block, np.arange(len(block)) - first_of_block
+
+
+def address_numbers(scenario: Scenario, customer: np.ndarray, pool: np.ndarray, computer_block: np.ndarray,
+                    computer: np.ndarray) -> np.ndarray:
+    """Distinct numbers for the addresses of /64s of their own: customer c's home is c; the pools abroad and the
+    rings' follow the customers; computer k of block b is after those, at k × blocks + b."""
+    customers = scenario.population.customers
+    blocks = Layout.of(scenario).n_blocks
+    return np.concatenate([np.asarray(customer, np.int64), customers + np.asarray(pool, np.int64),
+                           customers + POOL_ADDRESSES + np.asarray(computer, np.int64) * blocks + computer_block])
 
 
 @lru_cache(maxsize=1)
@@ -480,20 +523,36 @@ def _hex_groups() -> np.ndarray:
     return np.array([format(i, "x") for i in range(1 << 16)])
 
 
-def _ipv6_addresses(rng: np.random.Generator, n: int) -> pa.Array:
-    """`n` distinct addresses in 2001:db8::/32: a distinct /64 each (its two groups after the prefix) and a random
-    interface identifier. No group is zero, so the text is already RFC 5952's canonical form (nothing to compress)."""
+def _ipv6_addresses(seed: int, numbers: np.ndarray) -> pa.Array:
+    """The addresses in 2001:db8::/32 of distinct `numbers` (`address_numbers`): a distinct /64 each (its two groups
+    after the prefix, a keyed bijection of the number) and an interface identifier hashed from it. No group is zero,
+    so the text is already RFC 5952's canonical form (nothing to compress). Raises ValueError past 65,535² numbers."""
     span = (1 << 16) - 1  # groups 1..ffff
-    network = rng.choice(span * span, size=n, replace=False)
-    groups = [network // span + 1, network % span + 1, *(rng.integers(1, 1 << 16, (4, n)))]
+    network = keys.permute(keys.label_key(seed, "ipv6_networks"), numbers, span * span)
+    interface = keys.hashed(keys.label_key(seed, "ipv6_interfaces"), numbers)
+    groups = [network // span + 1, network % span + 1,
+              *((interface >> np.uint64(16 * i)) % np.uint64(span) + np.uint64(1) for i in range(4))]
     hexes = _hex_groups()
-    return pc.binary_join_element_wise("2001", "db8", *(pa.array(hexes[g]) for g in groups), ":")
+    return pc.binary_join_element_wise("2001", "db8", *(pa.array(hexes[np.asarray(g, np.int64)]) for g in groups), ":")
 
 
 def _trips(scenario: Scenario, affluence: np.ndarray, home_city: np.ndarray, city_province: list[int]) -> Trips:
-    """Trips over the horizon: domestic ones to another province, trips abroad likelier for the affluent."""
+    """The bank's customers' trips: each block's (`_block_trips`), one after another (so sorted by customer)."""
+    layout = Layout.of(scenario)
+    found = []
+    for block in range(layout.n_blocks):
+        first, end = layout.customer_span(block)
+        trips = _block_trips(scenario, block, affluence[first:end], home_city[first:end], city_province)
+        found.append(replace(trips, customer=trips.customer + first))
+    return Trips(*(np.concatenate([getattr(t, f.name) for t in found]) for f in fields(Trips)))
+
+
+def _block_trips(scenario: Scenario, block: int, affluence: np.ndarray, home_city: np.ndarray,
+                 city_province: list[int]) -> Trips:
+    """Trips over the horizon of block `block`'s customers (numbered from 0 here): domestic ones to another
+    province, trips abroad likelier for the affluent."""
     t = scenario.travel
-    rng = lambda purpose: stream(scenario.seed, "world", "trips", purpose)  # noqa: E731
+    rng = lambda purpose: stream(scenario.seed, "world", "trips", purpose, block)  # noqa: E731
     n = len(affluence)
     first, last = day_number(scenario.start_date), day_number(scenario.horizon_end)
     longest = max(t.domestic_days.max, t.abroad_days.max, t.cross_border.days.max)

@@ -17,6 +17,7 @@ from fraud_pipeline.core.streams import stream
 from fraud_pipeline.scenario import Scenario
 from fraud_pipeline.world import calendar
 from fraud_pipeline.world.devices import day_number
+from fraud_pipeline.world.layout import Layout
 
 
 def rows_per_episode(scenario: Scenario, name: str) -> float:
@@ -48,17 +49,31 @@ def mules(scenario: Scenario, beneficiaries: pa.Table) -> np.ndarray:
     return pool[rng.integers(0, len(pool), (r.count, r.mules.max))]
 
 
-def ato_plan(scenario: Scenario, accounts: pa.Table, beneficiaries: pa.Table) -> pd.DataFrame:
-    """Account takeovers over the horizon, planned ahead because a stealthy one saves its mule payee days before:
-    per day a Poisson number of episodes; victims are open salary accounts (likelier the higher the income)."""
+def ato_plan(scenario: Scenario, accounts: pa.Table, beneficiaries: pa.Table | None = None) -> pd.DataFrame:
+    """The bank's account takeovers over the horizon: each block's (`ato_plan_of_block`), one block after another;
+    `account`: the bank's account numbers."""
+    layout = Layout.of(scenario)
+    spans = [layout.account_span(b) for b in range(layout.n_blocks)]
+    return pd.concat([ato_plan_of_block(scenario, b, accounts.slice(first, end - first))
+                      for b, (first, end) in enumerate(spans)], ignore_index=True)
+
+
+def ato_plan_of_block(scenario: Scenario, block: int, accounts: pa.Table) -> pd.DataFrame:
+    """Block `block`'s account takeovers over the horizon (`accounts`: the block's), planned ahead because a
+    stealthy one saves its mule payee days before: per day a Poisson number of episodes, the bank's expected
+    number times the block's share of the customers (as a block's day takes its share of the bank's episodes);
+    victims are the block's open salary accounts (likelier the higher the balance). `account`: the bank's number."""
     c = scenario.fraud.account_takeover
     if not c.enabled:
         return pd.DataFrame({name: np.zeros(0, np.int64) for name in ("day", "account", "ring", "mule_slot",
                                                                        "saved_day")}).assign(stealth=np.zeros(0, bool))
-    rng = stream(scenario.seed, "fraud", "ato_plan")
+    layout = Layout.of(scenario)
+    first_customer, end_customer = layout.customer_span(block)
+    share = (end_customer - first_customer) / layout.customers
+    rng = stream(scenario.seed, "fraud", "ato_plan", block)
     first, last = day_number(scenario.start_date), day_number(scenario.horizon_end)
     days = [scenario.start_date + timedelta(days=i) for i in range(last - first + 1)]
-    counts = rng.poisson([mean_episodes(scenario, "account_takeover", d) for d in days])
+    counts = rng.poisson([mean_episodes(scenario, "account_takeover", d) * share for d in days])
     day = np.repeat(np.arange(first, last + 1), counts)
     salary = accounts["salary_account"].to_numpy(zero_copy_only=False).astype(bool)
     opening = np.maximum(accounts["avg_balance"].to_numpy(), 0)
@@ -71,18 +86,19 @@ def ato_plan(scenario: Scenario, accounts: pa.Table, beneficiaries: pa.Table) ->
     slot = rng.integers(0, r.mules.min, len(day))  # the ring's first mules are its busiest
     # a stealthy takeover's mule was saved days before; a plain one's is added in the session, on the day
     saved = np.where(stealth, day - rng.integers(c.payee_saved_days.min, c.payee_saved_days.max + 1, len(day)), day)
-    return pd.DataFrame({"day": day, "account": account, "stealth": stealth, "ring": ring, "mule_slot": slot,
-                         "saved_day": saved})
+    return pd.DataFrame({"day": day, "account": layout.account_span(block)[0] + account, "stealth": stealth,
+                         "ring": ring, "mule_slot": slot, "saved_day": saved})
 
 
-def ato_payee_saves(scenario: Scenario, accounts: pa.Table, beneficiaries: pa.Table) -> pa.Table:
+def ato_payee_saves(scenario: Scenario, accounts: pa.Table, beneficiaries: pa.Table, block: int | None = None
+                    ) -> pa.Table:
     """The mule payees takeovers save (for account_beneficiaries): days before a stealthy one drains the account, in
-    the session of a plain one. Genuine activity never pays them (World marks them)."""
-    plan = ato_plan(scenario, accounts, beneficiaries)
+    the session of a plain one. Genuine activity never pays them (World marks them). `accounts`: the bank's, or
+    block `block`'s."""
+    plan = ato_plan(scenario, accounts) if block is None else ato_plan_of_block(scenario, block, accounts)
+    first = 0 if block is None else Layout.of(scenario).account_span(block)[0]
     rings = mules(scenario, beneficiaries)
-    return pa.table({"account_id": accounts["account_id"].take(pa.array(plan["account"].to_numpy(np.int64))),
+    return pa.table({"account_id": accounts["account_id"].take(pa.array(plan["account"].to_numpy(np.int64) - first)),
                      "beneficiary_id": beneficiaries["beneficiary_id"].take(pa.array(
                          rings[plan["ring"].to_numpy(np.int64), plan["mule_slot"].to_numpy(np.int64)])),
                      "added_date": plan["saved_day"].to_numpy(np.int64).astype("datetime64[D]")})
-
-

@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 from fraud_pipeline.core import schemas
 from fraud_pipeline.core.streams import stream
 from fraud_pipeline.scenario import Scenario
+from fraud_pipeline.world.layout import Layout
 from fraud_pipeline.world.spatial import SpatialIndex
 
 WORK_RADIUS_DEG = 0.25  # where a customer works or shops, around home (assumption: a commute of ~25 km)
@@ -47,8 +48,20 @@ def category_rows(merchants: pa.Table, rows: np.ndarray, categories: list[str]) 
 
 
 def habits(scenario: Scenario, customers: pa.Table, merchants: pa.Table) -> Habits:
+    """The bank's customers' habits: each block's (`block_habits`) one after another."""
+    layout = Layout.of(scenario)
+    spans = [layout.customer_span(b) for b in range(layout.n_blocks)]
+    found = [block_habits(scenario, b, customers.slice(first, end - first), merchants)
+             for b, (first, end) in enumerate(spans)]
+    return Habits(*(np.concatenate([getattr(h, name) for h in found]) for name in ("local_shops", "web_shops", "atms")),
+                  found[0].web_popularity)
+
+
+def block_habits(scenario: Scenario, block: int, customers: pa.Table, merchants: pa.Table) -> Habits:
+    """Block `block`'s customers' (`customers`) usual shops, web shops and ATMs, from the block's streams; how
+    popular each web shop is belongs to the merchants (the bank's streams)."""
     h, seed = scenario.card_transactions.habits, scenario.seed
-    rng = lambda purpose: stream(seed, "habits", purpose)  # noqa: E731
+    rng = lambda purpose: stream(seed, "habits", purpose, block)  # noqa: E731
     n = customers.num_rows
     country = scenario.geography.country_code
     lat, lon = merchants["lat"].to_numpy(), merchants["lon"].to_numpy()
@@ -63,7 +76,7 @@ def habits(scenario: Scenario, customers: pa.Table, merchants: pa.Table) -> Habi
 
     web = np.concatenate([merchant_rows(merchants, "ecommerce", country),
                           merchant_rows(merchants, "ecommerce", country, foreign=True)])
-    popularity = rng("web_popularity").pareto(1.5, len(web)) + 1  # a few web shops are where most people buy
+    popularity = stream(seed, "habits", "web_popularity").pareto(1.5, len(web)) + 1  # a few web shops are where most people buy
     count = rng("web_count").integers(h.online_favourites.min, h.online_favourites.max + 1, n)
     picks = np.searchsorted(np.cumsum(popularity) / popularity.sum(), rng("web_pick").random((n, h.online_favourites.max)))
     web_shops = np.where(np.arange(h.online_favourites.max)[None, :] < count[:, None],
@@ -88,8 +101,17 @@ def habits(scenario: Scenario, customers: pa.Table, merchants: pa.Table) -> Habi
 
 
 def customer_merchants(scenario: Scenario, customers: pa.Table, merchants: pa.Table) -> pa.Table:
-    """Each customer's usual shops, web shops and ATMs at the start: what the bank's history shows they had paid."""
-    found = habits(scenario, customers, merchants)
+    """The bank's customers' usual merchants: each block's (`customer_merchants_of_block`) one after another."""
+    layout = Layout.of(scenario)
+    spans = [layout.customer_span(b) for b in range(layout.n_blocks)]
+    return pa.concat_tables([customer_merchants_of_block(scenario, b, customers.slice(first, end - first), merchants)
+                             for b, (first, end) in enumerate(spans)])
+
+
+def customer_merchants_of_block(scenario: Scenario, block: int, customers: pa.Table, merchants: pa.Table) -> pa.Table:
+    """Each of block `block`'s customers' usual shops, web shops and ATMs at the start: what the bank's history
+    shows they had paid."""
+    found = block_habits(scenario, block, customers, merchants)
     n = customers.num_rows
     # A shop can be usual for two reasons (a web shop drawn twice, the nearest shops of a category fewer than
     # asked): list it once, where it first appears. Repeats lie within a customer's row of one role and category

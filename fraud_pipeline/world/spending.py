@@ -21,17 +21,19 @@ from fraud_pipeline.core.streams import stream
 from fraud_pipeline.scenario import Scenario
 from fraud_pipeline.scenario.base import TYPED_LEAST
 from fraud_pipeline.scenario.money import MAX_SPEND_SPREAD
+from fraud_pipeline.world.layout import Layout
 
 CENTS = 100
 ROWS_AT_ONCE = 65_536  # customers whose (customer, category) arrays are worked out together
 
 
-def activity_level(scenario: Scenario, n_customers: int) -> np.ndarray:
-    """How much more often than their budget alone says each customer buys (gamma, mean 1). Who buys more often
-    buys less each time (`basket_divisor`). Drawn from the customers' stream, so the customers table (avg_spend)
-    and the daily generator agree."""
+def activity_level(scenario: Scenario, block: int) -> np.ndarray:
+    """How much more often than their budget alone says each customer of block `block` buys (gamma, mean 1). Who
+    buys more often buys less each time (`basket_divisor`). Drawn from the block's customers' stream, so the
+    customers table (avg_spend) and the daily generator agree."""
     shape = scenario.card_transactions.activity.shape
-    return stream(scenario.seed, "customers", "activity").gamma(shape, 1.0 / shape, n_customers)
+    first, end = Layout.of(scenario).customer_span(block)
+    return stream(scenario.seed, "customers", "activity", block).gamma(shape, 1.0 / shape, end - first)
 
 
 def basket_divisor(level: np.ndarray) -> np.ndarray:

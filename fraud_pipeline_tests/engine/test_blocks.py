@@ -95,7 +95,7 @@ def test_a_block_s_device_plan_gives_its_customers_the_devices_the_bank_s_plan_g
         changed += int((phone != whole.first_phone[first:end]).sum())
         for name in ("second_device", "household_phone_of", "shared_computer", "public_computer"):
             assert np.array_equal(getattr(plan, name), getattr(whole, name)[first:end]), name
-        assert (plan.n_devices, plan.first_shared, plan.n_blocks) == (whole.n_devices, whole.first_shared,
+        assert (plan.n_devices, len(plan.computer_rows), plan.n_blocks) == (whole.n_devices, len(whole.computer_rows),
                                                                       whole.n_blocks)
         assert np.array_equal(plan.block_burners(b), whole.block_burners(b))
         outside = np.array([end % bank.n_customers])  # the next block's first customer (or the bank's first)

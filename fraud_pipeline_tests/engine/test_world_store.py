@@ -76,8 +76,8 @@ def test_the_directory_holds_what_other_blocks_read_and_no_block_s_rows(small_ba
         assert len(rows) == 0, name
     plan, whole = directory.devices, bank.devices  # no customer's devices, the bank's counts
     assert len(plan.phone_change_day) == len(plan.second_device) == 0 < len(whole.phone_change_day)
-    assert (plan.n_customers, plan.n_devices, plan.first_shared, plan.n_blocks) == (
-        whole.n_customers, whole.n_devices, whole.first_shared, whole.n_blocks)
+    assert (plan.n_customers, plan.n_devices, len(plan.computer_rows), plan.n_blocks) == (
+        whole.n_customers, whole.n_devices, len(whole.computer_rows), whole.n_blocks)
     assert_same(plan.ring_devices, whole.ring_devices) and assert_same(plan.block_burners(3), whole.block_burners(3))
     assert directory.n_customers == bank.n_customers and directory.n_accounts == bank.n_accounts
     assert directory.n_blocks == 4 and directory.bank is None and directory.caches == {}
