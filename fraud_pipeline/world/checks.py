@@ -42,7 +42,7 @@ def entity_expectations(scenario: Scenario) -> dict[str, dict[str, Expectation]]
     return {
         "customers": {
             "sex": OneOf(tuple(c.sex)),
-            "email": Matches(rf"[a-z.]+[0-9]*@(?:{RESERVED_DOMAIN_PATTERN})"),  # reserved domains only
+            "email": Matches(rf"[a-z]+[._-][a-z]+[0-9]*@(?:{RESERVED_DOMAIN_PATTERN})"),  # reserved domains only
             "age": Between(c.age.min, c.age.max),
             "home_province": OneOf(provinces),
             "home_lat": lat,

@@ -101,8 +101,9 @@ def test_a_block_s_device_plan_gives_its_customers_the_devices_the_bank_s_plan_g
         outside = np.array([end % bank.n_customers])  # the next block's first customer (or the bank's first)
         with pytest.raises(ValueError, match="holds no customer outside them"):
             plan.phone_on(start, outside, False)
-        with pytest.raises(ValueError, match="cannot be cut again"):
-            plan.of_customers(first, end)
+        assert np.array_equal(plan.of_customers(first, end).first_phone, plan.first_phone)
+        with pytest.raises(ValueError, match="cannot give customers"):
+            plan.of_customers(first, end + 1)
     assert changed > 0  # some customers have trusted a new phone by the horizon
 
 

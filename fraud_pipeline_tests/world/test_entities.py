@@ -24,7 +24,8 @@ from fraud_pipeline.world.accounts import DENORMALISED_CUSTOMER_COLUMNS, _first_
 from fraud_pipeline.world.build import build_world
 from fraud_pipeline.world.checks import entity_expectations
 from fraud_pipeline.world.fraud_plan import ato_payee_saves
-from fraud_pipeline.world.habits import _first_in_row
+from fraud_pipeline.world.habits import _first_in_row, customer_merchants_of_block
+from fraud_pipeline.world.layout import Layout
 from fraud_pipeline_tests.conftest import generate_world, scaled
 
 SHARE_TOLERANCE = 0.02  # ± 2 percentage points
@@ -77,8 +78,15 @@ def test_every_table_has_its_configured_size_and_exact_schema(world, scenario):
 def test_spend_tiers_are_60_30_10_by_rank_of_a_smooth_avg_spend(world, scenario):
     customers = _frame(world, "customers")
     _assert_shares(customers["spend_tier"], {"low": 0.60, "medium": 0.30, "high": 0.10}, tolerance=0.001)
-    tiers = customers.groupby("spend_tier")["avg_spend"]
-    assert tiers.max()["low"] <= tiers.min()["medium"] and tiers.max()["medium"] <= tiers.min()["high"]
+    # by rank within each block (a block ranks its own customers: `entities._tiers`), each block at the shares
+    block = np.arange(len(customers)) // scenario.population.block_customers
+    for _, mine in customers.groupby(block):
+        _assert_shares(mine["spend_tier"], {"low": 0.60, "medium": 0.30, "high": 0.10}, tolerance=0.001)
+        tiers = mine.groupby("spend_tier")["avg_spend"]
+        assert tiers.max()["low"] <= tiers.min()["medium"] and tiers.max()["medium"] <= tiers.min()["high"]
+    # a block's thresholds are the bank's quantiles within sampling noise
+    low_top = customers.groupby(block).apply(lambda m: m.loc[m["spend_tier"] == "low", "avg_spend"].max())
+    assert (low_top / customers["avg_spend"].quantile(0.6)).between(0.95, 1.05).all()
     # no steps inside a tier: its deciles are not evenly spaced (a uniform draw's would be)
     deciles = customers.loc[customers["spend_tier"] == "low", "avg_spend"].quantile(np.linspace(0.1, 0.9, 9))
     steps = np.diff(deciles.to_numpy())
@@ -151,7 +159,9 @@ def test_emails_are_unique_and_built_from_names(world):
     assert customers["email"].is_unique
     local = customers["email"].str.split("@").str[0].str.rstrip("0123456789")
     first = customers["name"].str.split(" ").str[0].str.lower().str.replace(r"[^a-z]", "", regex=True)
-    assert (local.str.split(".").str[0] == first).mean() > 0.99
+    assert (local.str.split(r"[._-]", regex=True).str[0] == first).mean() > 0.99
+    # most addresses are plain (a name's plain forms are shared out among the blocks; repeats add a number)
+    assert 0.9 < (~customers["email"].str.contains(r"[0-9]@")).mean()
 
 
 def _reserved_domain(domain: str) -> bool:
@@ -237,9 +247,15 @@ def test_every_customer_holds_an_account_and_the_first_opens_when_they_join(worl
     joined = customers.set_index("customer_id")["customer_since"]
     assert (first_open.sort_index() == joined.sort_index()).all()
     assert (accounts["opened_date"] < pd.Timestamp(scenario.start_date)).all()
-    # numbered in opening order, as banks number accounts
-    assert accounts["opened_date"].is_monotonic_increasing
-    assert _frame(world, "customers")["customer_since"].is_monotonic_increasing
+    # numbered in opening order within each block (a block's rows are its own), as banks number accounts
+    layout = Layout.of(scenario)
+    for b in range(layout.n_blocks):
+        first, end = layout.account_span(b)
+        assert accounts["opened_date"].iloc[first:end].is_monotonic_increasing, b
+        first, end = layout.customer_span(b)
+        assert customers["customer_since"].iloc[first:end].is_monotonic_increasing, b
+        assert set(accounts["customer_id"].iloc[slice(*layout.account_span(b))]) == set(
+            customers["customer_id"].iloc[first:end]), b  # a block's accounts are its customers' 
 
 
 def test_accounts_carry_their_holders_risk_attributes_and_one_trusted_device(world):
@@ -547,7 +563,9 @@ def test_customer_attributes_agree_with_each_other(world, scenario):
         assert working[name] == pytest.approx(share / sum(open_shares.values()), abs=0.02), name
     assert customers.loc[customers["pep_flag"], "risk_rating"].isin(["high", "very_high"]).all()
     assert (customers.loc[customers["risk_rating"].isin(["high", "very_high"]), "kyc_level"] == "high").all()
-    assert pd.to_datetime(customers["customer_since"]).is_monotonic_increasing  # numbered in the order they joined
+    block = np.arange(len(customers)) // scenario.population.block_customers
+    assert all(pd.to_datetime(mine).is_monotonic_increasing  # numbered in the order they joined, within a block
+               for _, mine in customers["customer_since"].groupby(block))
 
 
 @settings(max_examples=200, deadline=None)
@@ -608,3 +626,36 @@ def _default_scenario():
     from fraud_pipeline.scenario import load_scenario
 
     return load_scenario()
+
+
+def test_a_block_generated_alone_has_the_rows_it_has_in_the_bank(world, scenario):
+    """Stage 4b: a block's entities come from its own streams and the shared tables (merchants, beneficiaries)
+    alone, so a worker that generates one block gets exactly that block's rows of the bank's tables; the bank's
+    ids, numbers and addresses stay unique because each is a keyed function of the block and row."""
+    from fraud_pipeline.world.accounts import accounts_of_block, cards_of_block
+    from fraud_pipeline.world.devices import block_own_devices, device_history_of_block, devices_of_block
+
+    layout = Layout.of(scenario)
+    assert layout.n_blocks > 2
+    block = layout.n_blocks - 2  # not the first: nothing may lean on block 0's numbering
+    first, end = layout.customer_span(block)
+    customers = generate.customers_of_block(scenario, block)
+    assert customers.equals(world["customers"].slice(first, end - first))
+    devices = devices_of_block(scenario, block)
+    device_offset = sum(block_own_devices(scenario, b) for b in range(block))
+    assert devices.equals(world["devices"].slice(device_offset, devices.num_rows))
+    accounts = accounts_of_block(scenario, block, customers, devices)
+    account_first, account_end = layout.account_span(block)
+    assert accounts.equals(world["accounts"].slice(account_first, account_end - account_first))
+    cards = cards_of_block(scenario, block, accounts)
+    mine = pc.is_in(world["cards"]["account_id"], accounts["account_id"])
+    assert cards.equals(world["cards"].filter(mine))
+    history = device_history_of_block(scenario, block, customers, devices)
+    assert history.equals(world["device_history"].filter(pc.is_in(world["device_history"]["customer_id"],
+                                                                   customers["customer_id"])))
+    usual = customer_merchants_of_block(scenario, block, customers, world["merchants"])
+    assert usual.equals(world["customer_merchants"].filter(pc.is_in(world["customer_merchants"]["customer_id"],
+                                                                    customers["customer_id"])))
+    for table, column in (("customers", "customer_id"), ("customers", "email"), ("accounts", "account_id"),
+                          ("cards", "card_number"), ("devices", "device_id")):
+        assert pc.count_distinct(world[table][column]).as_py() == world[table].num_rows, (table, column)
