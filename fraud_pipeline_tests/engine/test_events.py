@@ -136,8 +136,9 @@ def test_every_partition_of_a_range_has_its_own_metadata(with_entities, tiny):
     assert len(set(counts.values())) == 3  # each partition its own, not one shared value
     for day, metadata in by_day.items():
         assert metadata["dagster/uri"].value.endswith(f"date={day}")
-        assert 0 < metadata["declined_share"].value < 0.2
+        assert 0 <= metadata["declined_share"].value < 0.2  # a tiny bank declines a handful a day, some days none
         assert metadata["scenario_hash"].value == tiny.content_hash and metadata["days_in_run"].value == 3
+    assert sum(m["declined_share"].value for m in by_day.values()) > 0
     fraud = {m.partition: m.metadata for m in _materializations(ranged, "fraud_transactions")}
     assert all(0 < m["fraud_share"].value < 0.05 for m in fraud.values())
 
