@@ -38,6 +38,7 @@ from fraud_pipeline.money.ledger import card_catalogue, card_in_use, post
 from fraud_pipeline.money.state import Blocks, Pool, State
 from fraud_pipeline.world import spending
 from fraud_pipeline.world.devices import day_number
+from fraud_pipeline.world.layout import Layout, blockwise_sum
 from fraud_pipeline.world.fraud_plan import mean_episodes
 
 EARTH_RADIUS_KM = 6371.0
@@ -117,7 +118,8 @@ def episode_share(world) -> float:
         return 1.0
     key = ("episode_share",)
     if key not in world.caches:
-        world.caches[key] = float(world.activity.sum() / max(world.bank.activity.sum(), 1e-12))
+        whole = blockwise_sum(world.bank.activity, Layout.of(world.scenario).account_ends())
+        world.caches[key] = float(world.activity.sum() / max(whole, 1e-12))
     return world.caches[key]
 
 

@@ -33,6 +33,7 @@ from fraud_pipeline.scenario.population import PAY_SCHEDULES
 from fraud_pipeline.world import calendar, spending
 from fraud_pipeline.world.build import World
 from fraud_pipeline.world.devices import day_number
+from fraud_pipeline.world.layout import Layout, blockwise_sum
 
 MS = 1000
 SCHEDULED_HOURS = (1, 5)  # debit orders, salaries and standing orders run in the bank's night batch
@@ -53,7 +54,7 @@ def volume_share(world: World, channel: int) -> float:
         return 1.0
     key = ("volume_share", channel)
     if key not in world.caches:
-        whole = channel_weights(world.bank)[channel].sum()
+        whole = blockwise_sum(channel_weights(world.bank)[channel], Layout.of(world.scenario).account_ends())
         world.caches[key] = float(channel_weights(world)[channel].sum() / whole) if whole > 0 else 0.0
     return world.caches[key]
 

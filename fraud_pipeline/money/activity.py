@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from fraud_pipeline.core.rows import ATM, ONLINE, POS, TRANSFER
+from fraud_pipeline.world.layout import Layout, blockwise_sum
 
 BISECTION_STEPS = 60
 
@@ -27,7 +28,11 @@ def channel_weights(world) -> dict[int, np.ndarray]:
     base = world.activity
     pos, online = c.channels.get("pos", 0.0), c.channels.get("online", 0.0)
     share = online / (pos + online) if pos + online > 0 else 0.0
-    online_share = _split(base, online_tilt(world)[customer], share)
+    tilt = online_tilt(world)[customer]
+    online_share = np.empty(len(base))
+    ends = Layout.of(world.scenario).account_ends() if world.bank is None else [len(base)]
+    for first, end in zip(np.r_[0, ends[:-1]], ends):  # each block calibrated on its own accounts
+        online_share[first:end] = _split(base[first:end], tilt[first:end], share)
     found = {POS: base * (1 - online_share), ONLINE: base * online_share, TRANSFER: base,
              ATM: base * atm_tilt(world)[customer]}
     world.caches[key] = found
@@ -50,7 +55,9 @@ def cash_tilt(world) -> np.ndarray:
     """Per customer: the ATM tilt over its income-weighted mean, so the population's cash stays
     `money.cash_share_of_income` of its income while older and poorer customers take more of theirs in cash."""
     tilt = atm_tilt(world)
-    mean = (tilt * world.income).sum() / max(world.income.sum(), 1e-12)
+    ends = Layout.of(world.scenario).customer_ends()
+    bank = world.directory
+    mean = blockwise_sum(atm_tilt(bank) * bank.income, ends) / max(blockwise_sum(bank.income, ends), 1e-12)
     return tilt / mean if mean > 0 else np.ones(len(tilt))
 
 

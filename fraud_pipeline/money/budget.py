@@ -38,6 +38,7 @@ from fraud_pipeline.scenario import Scenario
 from fraud_pipeline.scenario.base import MONTH_DAYS
 from fraud_pipeline.world.accounts import STATUS_NAMES
 from fraud_pipeline.world.devices import NEVER, day_number
+from fraud_pipeline.world.layout import Layout, blockwise_sum
 
 
 CENTS = 100
@@ -64,9 +65,10 @@ class Budget:
 PER_CUSTOMER = ("saved", "income")  # the Budget's fields per customer; the others are per account
 
 
-def expected_counts(volume_per_day: float, weight: np.ndarray) -> np.ndarray:
-    """Per account: how many rows a month a channel of `volume_per_day` rows gives it, drawn by `weight`."""
-    total = weight.sum()
+def expected_counts(volume_per_day: float, weight: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Per account of the bank: how many rows a month a channel of `volume_per_day` rows gives it, drawn by `weight`
+    (`ends`: one past each block's last account, for the bank's total: `layout.blockwise_sum`)."""
+    total = blockwise_sum(weight, ends)
     return volume_per_day * MONTH_DAYS * weight / total if total > 0 else np.zeros(len(weight))
 
 
@@ -129,7 +131,8 @@ def of(world) -> Budget:
     s = world.scenario
     c = s.card_transactions
     weights = channel_weights(world)
-    counts = {name: expected_counts(c.per_day * c.channels.get(name, 0.0), weights[i])
+    ends = Layout.of(s).account_ends()
+    counts = {name: expected_counts(c.per_day * c.channels.get(name, 0.0), weights[i], ends)
               for i, name in enumerate(CHANNELS)}
     counts["atm"] = counts["atm"] + np.where(world.salary, trip_withdrawals_per_month(world)[world.account_customer], 0)
     spends = world.status == STATUS_NAMES.index("active")

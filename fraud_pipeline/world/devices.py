@@ -157,9 +157,23 @@ class OwnDevices:
         return self.n_initial + self.n_new + self.n_shared + self.n_public
 
 
+_OWN_PLANS: dict[tuple[str, int], tuple[DevicePlan, OwnDevices]] = {}  # several tables read a block's plan
+KEPT_PLANS = 64
+
+
 def _block_own_plan(scenario: Scenario, block: int) -> tuple[DevicePlan, OwnDevices]:
     """Block `block`'s devices, own rows from 0 (`OwnDevices`), from the block's streams; rings and burners not yet
-    placed (empty)."""
+    placed (empty). Kept for the process (the last `KEPT_PLANS` blocks'): the devices, accounts, device history and
+    world of a block each need it. Read-only."""
+    key = (scenario.content_hash, block)
+    if key not in _OWN_PLANS:
+        if len(_OWN_PLANS) >= KEPT_PLANS:
+            _OWN_PLANS.clear()
+        _OWN_PLANS[key] = _drawn_block_plan(scenario, block)
+    return _OWN_PLANS[key]
+
+
+def _drawn_block_plan(scenario: Scenario, block: int) -> tuple[DevicePlan, OwnDevices]:
     d, seed = scenario.devices, scenario.seed
     rng = lambda purpose: stream(seed, "device_plan", purpose, block)  # noqa: E731
     layout = Layout.of(scenario)

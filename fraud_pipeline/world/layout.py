@@ -68,7 +68,26 @@ class Layout:
         first, end = self.customer_span(block)
         return _share(self.devices, first, end, self.customers)
 
+    def customer_ends(self) -> np.ndarray:
+        """One past each block's last customer, in block order."""
+        return np.array([self.customer_span(b)[1] for b in range(self.n_blocks)], np.int64)
+
+    def account_ends(self) -> np.ndarray:
+        """One past each block's last account, in block order."""
+        return np.array([self.account_span(b)[1] for b in range(self.n_blocks)], np.int64)
+
     def account_block(self, account: np.ndarray) -> np.ndarray:
         """The block of each of the bank's account numbers."""
-        ends = np.array([self.account_span(b)[1] for b in range(self.n_blocks)], np.int64)
-        return np.searchsorted(ends, np.asarray(account, np.int64), side="right")
+        return np.searchsorted(self.account_ends(), np.asarray(account, np.int64), side="right")
+
+
+def blockwise_sum(values: np.ndarray, ends: np.ndarray) -> float:
+    """The bank's total of a per-customer or per-account array (block-major; `ends`: one past each block's last
+    row): each block's numpy sum, added in block order. A float total depends on the order of its additions; this
+    is the order a bank whose blocks each hold only their own rows can reproduce (one partial a block), so the
+    bank's totals are the same to the bit however its blocks are computed."""
+    total, start = 0.0, 0
+    for end in ends:
+        total += float(np.sum(values[start:end]))
+        start = end
+    return total
