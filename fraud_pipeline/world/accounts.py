@@ -46,7 +46,8 @@ def accounts(scenario: Scenario, customers: pa.Table, devices: pa.Table) -> pa.T
     for block in range(layout.n_blocks):
         first, end = layout.customer_span(block)
         own = block_own_devices(scenario, block)
-        parts.append(accounts_of_block(scenario, block, customers.slice(first, end - first), devices.slice(offset, own)))
+        parts.append(accounts_of_block(scenario, block, customers.slice(first, end - first),
+                                       devices.slice(offset, own)))
         offset += own
     return pa.concat_tables(parts)
 

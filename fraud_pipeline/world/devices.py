@@ -1,6 +1,6 @@
 """Devices people bank from, and how that changes: new phones, second devices, households, fraud rings.
 
-The plan is drawn once from the customer streams for the whole horizon (start to `horizon_end`):
+The plan is drawn block by block, from each block's streams, for the whole horizon (start to `horizon_end`):
 who has which phone at the start, when each buys a new one (a new device, untrusted for a few days,
 then the trusted one), who also banks from a tablet or laptop (never trusted), who sometimes pays
 from a household member's phone, a household or workplace computer several customers share, or an
@@ -14,7 +14,9 @@ phone, a household or workplace computer, an internet café's, a phone shared wh
 than customers. A block's day never sees another block's rows, so two blocks using one device at one web
 shop within the session timeout would make two sessions where a web-analytics sessioniser finds one
 visit. Fraudsters' devices follow the same rule: a block has its own share of the fresh devices stealthy
-fraud uses, and a ring works one block's stolen cards a day (`fraud.scenarios.rings_on`).
+fraud uses, and a ring works one block's stolen cards a day (`fraud.scenarios.rings_on`). A block's own devices
+are numbered from 0 in its plan and named by a keyed bijection of (row, block) (`device_numbers`), so a worker
+generates a block's devices without counting any other block's.
 """
 
 from __future__ import annotations
@@ -81,7 +83,8 @@ class DevicePlan:
         Raises ValueError when the plan does not hold those customers."""
         if first < self.first_customer or end > self.first_customer + len(self.first_phone) or end < first:
             raise ValueError(f"the device plan of customers {self.first_customer} to "
-                             f"{self.first_customer + len(self.first_phone) - 1} cannot give customers {first} to {end - 1}")
+                             f"{self.first_customer + len(self.first_phone) - 1} cannot give customers {first} to "
+                             f"{end - 1}")
         mine = np.flatnonzero((self.phone_change_customer >= first) & (self.phone_change_customer < end))
         cut = slice(first - self.first_customer, end - self.first_customer)
         return replace(self, phone_change_customer=self.phone_change_customer[mine],
@@ -207,7 +210,8 @@ def _drawn_block_plan(scenario: Scenario, block: int) -> tuple[DevicePlan, OwnDe
     public, n_public = _public_computers(rng, d.public_computers, n_customers, first_shared + n_shared)
     own = OwnDevices(n_initial, len(customer), n_shared, n_public)
     empty = np.zeros(0, np.int64)
-    plan = DevicePlan(first_customer + customer, change_day, change_day + trust_days, n_initial + np.arange(len(customer)),
+    plan = DevicePlan(first_customer + customer, change_day, change_day + trust_days,
+                      n_initial + np.arange(len(customer)),
                       first_phone, second, household, shared, public, first_shared + np.arange(n_shared + n_public),
                       empty, empty, own.total, layout.block_customers, ring_replicas(scenario), layout.customers,
                       first_customer)

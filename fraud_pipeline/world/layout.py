@@ -48,7 +48,8 @@ class Layout:
 
         Raises ValueError for a block the bank does not have."""
         if not 0 <= block < self.n_blocks:
-            raise ValueError(f"block {block} is not one of the bank's {self.n_blocks} blocks (0 … {self.n_blocks - 1})")
+            raise ValueError(f"block {block} is not one of the bank's {self.n_blocks} blocks "
+                             f"(0 … {self.n_blocks - 1})")
         return block * self.block_customers, min((block + 1) * self.block_customers, self.customers)
 
     def extra_account_span(self, block: int) -> tuple[int, int]:
