@@ -319,7 +319,7 @@ def account_beneficiaries(scenario: Scenario, block: int, accounts: pa.Table, be
     parts = [before, (account[still_open], payee[still_open], day[still_open])]
     if planned is not None and planned.num_rows:
         parts.append((col.row_of(planned["account_id"], accounts["account_id"]),
-                      col.row_of(planned["beneficiary_id"], beneficiaries["beneficiary_id"]),
+                      col.row_of_id(planned["beneficiary_id"], beneficiaries["beneficiary_id"]),
                       planned["added_date"].to_numpy().astype("datetime64[D]")))
     account, payee, added = (np.concatenate(columns) for columns in zip(*parts))
     # an account saves a payee once: the earliest addition stands (ties: the order above)

@@ -39,8 +39,27 @@ def mean_episodes(scenario: Scenario, name: str, day: date) -> float:
     return config.rate * calendar.expected_volume(scenario, day) / rows_per_episode(scenario, name)
 
 
+_KEPT: dict = {}  # (what, scenario hash) -> value: what every block of a bank asks for the same
+
+
+def _kept(what: str, scenario: Scenario, make):
+    key = (what, scenario.content_hash)
+    if key not in _KEPT:
+        if len(_KEPT) >= 8:
+            _KEPT.clear()
+        _KEPT[key] = make()
+    return _KEPT[key]
+
+
 def mules(scenario: Scenario, beneficiaries: pa.Table) -> np.ndarray:
-    """(rings, mules.max) beneficiary rows: each ring's mule payees (individuals and crypto wallets)."""
+    """(rings, mules.max) beneficiary rows: each ring's mule payees (individuals and crypto wallets). Kept per
+    scenario (the beneficiaries are the scenario's): every block's takeovers pay them. Read-only."""
+    found = _kept("mules", scenario, lambda: _mules(scenario, beneficiaries))
+    found.flags.writeable = False
+    return found
+
+
+def _mules(scenario: Scenario, beneficiaries: pa.Table) -> np.ndarray:
     r = scenario.fraud.rings
     rng = stream(scenario.seed, "fraud", "mules")
     kind = beneficiaries["beneficiary_type"].to_numpy(zero_copy_only=False)
@@ -73,7 +92,9 @@ def ato_plan_of_block(scenario: Scenario, block: int, accounts: pa.Table) -> pd.
     rng = stream(scenario.seed, "fraud", "ato_plan", block)
     first, last = day_number(scenario.start_date), day_number(scenario.horizon_end)
     days = [scenario.start_date + timedelta(days=i) for i in range(last - first + 1)]
-    counts = rng.poisson([mean_episodes(scenario, "account_takeover", d) * share for d in days])
+    means = _kept("takeover_means", scenario,
+                  lambda: np.array([mean_episodes(scenario, "account_takeover", d) for d in days]))
+    counts = rng.poisson(means * share)
     day = np.repeat(np.arange(first, last + 1), counts)
     salary = accounts["salary_account"].to_numpy(zero_copy_only=False).astype(bool)
     opening = np.maximum(accounts["avg_balance"].to_numpy(), 0)

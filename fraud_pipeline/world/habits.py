@@ -57,33 +57,60 @@ def habits(scenario: Scenario, customers: pa.Table, merchants: pa.Table) -> Habi
                   found[0].web_popularity)
 
 
+@dataclass(frozen=True)
+class _Terminals:
+    """What every block's habits look up among the merchants: the shops of each category and the ATMs with their
+    spatial indexes, the web shops and how popular each is (the bank's stream)."""
+
+    shops: list[np.ndarray]
+    shop_index: list[SpatialIndex]
+    web: np.ndarray
+    popularity: np.ndarray
+    atm_rows: np.ndarray
+    atm_index: SpatialIndex
+
+
+_TERMINALS: list = []  # [(merchants, scenario hash, _Terminals)]: the last table's, kept while blocks are generated
+
+
+def _terminals(scenario: Scenario, merchants: pa.Table) -> _Terminals:
+    """The merchants' `_Terminals`, worked out once for a merchants table (each block of a bank reads the same)."""
+    if _TERMINALS and _TERMINALS[0][0] is merchants and _TERMINALS[0][1] == scenario.content_hash:
+        return _TERMINALS[0][2]
+    country = scenario.geography.country_code
+    lat, lon = merchants["lat"].to_numpy(), merchants["lon"].to_numpy()
+    shops = category_rows(merchants, merchant_rows(merchants, "pos", country), list(scenario.merchants.categories))
+    web = np.concatenate([merchant_rows(merchants, "ecommerce", country),
+                          merchant_rows(merchants, "ecommerce", country, foreign=True)])
+    atm_rows = merchant_rows(merchants, "atm", country)
+    found = _Terminals(shops, [SpatialIndex(lat[rows], lon[rows]) for rows in shops], web,
+                       stream(scenario.seed, "habits", "web_popularity").pareto(1.5, len(web)) + 1, atm_rows,
+                       SpatialIndex(lat[atm_rows], lon[atm_rows]))
+    _TERMINALS[:] = [(merchants, scenario.content_hash, found)]
+    return found
+
+
 def block_habits(scenario: Scenario, block: int, customers: pa.Table, merchants: pa.Table) -> Habits:
     """Block `block`'s customers' (`customers`) usual shops, web shops and ATMs, from the block's streams; how
     popular each web shop is belongs to the merchants (the bank's streams)."""
     h, seed = scenario.card_transactions.habits, scenario.seed
     rng = lambda purpose: stream(seed, "habits", purpose, block)  # noqa: E731
     n = customers.num_rows
-    country = scenario.geography.country_code
-    lat, lon = merchants["lat"].to_numpy(), merchants["lon"].to_numpy()
     home_lat, home_lon = customers["home_lat"].to_numpy(), customers["home_lon"].to_numpy()
-    categories = list(scenario.merchants.categories)
+    terminals = _terminals(scenario, merchants)
 
-    shops = category_rows(merchants, merchant_rows(merchants, "pos", country), categories)
-    local = np.full((n, len(categories), h.local_merchants), -1, np.int64)
-    for c, rows in enumerate(shops):
+    local = np.full((n, len(terminals.shops), h.local_merchants), -1, np.int64)
+    for c, (rows, index) in enumerate(zip(terminals.shops, terminals.shop_index)):
         k = min(h.local_merchants, len(rows))
-        local[:, c, :k] = rows[SpatialIndex(lat[rows], lon[rows]).nearest(home_lat, home_lon, k=k)]
+        local[:, c, :k] = rows[index.nearest(home_lat, home_lon, k=k)]
 
-    web = np.concatenate([merchant_rows(merchants, "ecommerce", country),
-                          merchant_rows(merchants, "ecommerce", country, foreign=True)])
-    popularity = stream(seed, "habits", "web_popularity").pareto(1.5, len(web)) + 1  # a few web shops are where most people buy
+    web, popularity = terminals.web, terminals.popularity  # a few web shops are where most people buy
     count = rng("web_count").integers(h.online_favourites.min, h.online_favourites.max + 1, n)
     picks = np.searchsorted(np.cumsum(popularity) / popularity.sum(), rng("web_pick").random((n, h.online_favourites.max)))
     web_shops = np.where(np.arange(h.online_favourites.max)[None, :] < count[:, None],
                          web[np.minimum(picks, len(web) - 1)], -1)
 
-    atm_rows = merchant_rows(merchants, "atm", country)
-    index = SpatialIndex(lat[atm_rows], lon[atm_rows])
+    atm_rows, index = terminals.atm_rows, terminals.atm_index
     wanted = rng("atm_count").integers(h.atms.min, h.atms.max + 1, n)
     atms = np.full((n, h.atms.max), -1, np.int64)
     atms[:, 0] = atm_rows[index.nearest(home_lat, home_lon, k=1)[:, 0]]
