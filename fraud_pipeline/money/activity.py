@@ -30,7 +30,7 @@ def channel_weights(world) -> dict[int, np.ndarray]:
     share = online / (pos + online) if pos + online > 0 else 0.0
     tilt = online_tilt(world)[customer]
     online_share = np.empty(len(base))
-    ends = Layout.of(world.scenario).account_ends() if world.bank is None else [len(base)]
+    ends = Layout.of(world.scenario).account_ends() if world.bank is None else np.array([len(base)])
     for first, end in zip(np.r_[0, ends[:-1]], ends):  # each block calibrated on its own accounts
         online_share[first:end] = _split(base[first:end], tilt[first:end], share)
     found = {POS: base * (1 - online_share), ONLINE: base * online_share, TRANSFER: base,

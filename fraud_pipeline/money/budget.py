@@ -65,10 +65,9 @@ class Budget:
 PER_CUSTOMER = ("saved", "income")  # the Budget's fields per customer; the others are per account
 
 
-def expected_counts(volume_per_day: float, weight: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Per account of the bank: how many rows a month a channel of `volume_per_day` rows gives it, drawn by `weight`
-    (`ends`: one past each block's last account, for the bank's total: `layout.blockwise_sum`)."""
-    total = blockwise_sum(weight, ends)
+def expected_counts(volume_per_day: float, weight: np.ndarray, total: float) -> np.ndarray:
+    """Per account: how many rows a month a channel of `volume_per_day` rows gives it, drawn by `weight` out of the
+    bank's `total` weight (`layout.blockwise_sum` of the bank's weights)."""
     return volume_per_day * MONTH_DAYS * weight / total if total > 0 else np.zeros(len(weight))
 
 
@@ -132,7 +131,8 @@ def of(world) -> Budget:
     c = s.card_transactions
     weights = channel_weights(world)
     ends = Layout.of(s).account_ends()
-    counts = {name: expected_counts(c.per_day * c.channels.get(name, 0.0), weights[i], ends)
+    bank = channel_weights(world.directory)  # a block's share of the bank's volume is its share of these
+    counts = {name: expected_counts(c.per_day * c.channels.get(name, 0.0), weights[i], blockwise_sum(bank[i], ends))
               for i, name in enumerate(CHANNELS)}
     counts["atm"] = counts["atm"] + np.where(world.salary, trip_withdrawals_per_month(world)[world.account_customer], 0)
     spends = world.status == STATUS_NAMES.index("active")

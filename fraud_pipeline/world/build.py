@@ -37,7 +37,6 @@ MOBILE_IPS = 400  # carrier-grade NAT addresses shared by many phones (assumptio
 VPN_IPS = 60  # exit addresses of the VPN services honest users and fraudsters share
 assert MOBILE_IPS + VPN_IPS <= len(DOCUMENTATION_IPV4_HOSTS)  # both pools fit RFC 5737's 762 hosts
 IPS_PER_DESTINATION = 40
-POOL_ADDRESSES = 1_000_000  # room for the /64 addresses of the pools abroad and the rings' (a few hundred)
 PAIRS_AT_ONCE = 1_000_000  # customer–merchant pairs keyed at a time (bounds the world's build, not its bytes)
 # What the world reads of each entity table: a worker reads these columns only (the names, e-mails and KYC fields
 # are most of the customers' bytes), and the customers' usual merchants as record batches (`UsualMerchants`).
@@ -496,15 +495,10 @@ def _addresses(scenario: Scenario, n_customers: int, plan: DevicePlan):
 
 
 def _computer_blocks(plan: DevicePlan) -> tuple[np.ndarray, np.ndarray]:
-    """Per computer of the bank's plan (`computer_rows` order): its block (its users') and its number among the
-    block's computers."""
-    rows = np.concatenate([plan.shared_computer, plan.public_computer])
-    user = np.tile(np.arange(len(plan.shared_computer)), 2) + plan.first_customer
-    used = rows >= 0
-    block = np.zeros(len(plan.computer_rows), np.int64)
-    block[np.searchsorted(plan.computer_rows, rows[used])] = user[used] // plan.block_customers
-    first_of_block = np.searchsorted(block, block)  # computers are block-major: the block's first computer
-    return block, np.arange(len(block)) - first_of_block
+    """Per computer of the bank's plan (`computer_rows` order): its block and its number among the block's
+    computers (computers are block-major)."""
+    block = plan.computer_block
+    return block, np.arange(len(block)) - np.searchsorted(block, block)
 
 
 def address_numbers(scenario: Scenario, customer: np.ndarray, pool: np.ndarray, computer_block: np.ndarray,
@@ -513,8 +507,10 @@ def address_numbers(scenario: Scenario, customer: np.ndarray, pool: np.ndarray, 
     rings' follow the customers; computer k of block b is after those, at k × blocks + b."""
     customers = scenario.population.customers
     blocks = Layout.of(scenario).n_blocks
+    pools = len(scenario.geography.destinations) * IPS_PER_DESTINATION + scenario.fraud.rings.count * (
+        scenario.fraud.rings.ips.max)
     return np.concatenate([np.asarray(customer, np.int64), customers + np.asarray(pool, np.int64),
-                           customers + POOL_ADDRESSES + np.asarray(computer, np.int64) * blocks + computer_block])
+                           customers + pools + np.asarray(computer, np.int64) * blocks + computer_block])
 
 
 @lru_cache(maxsize=1)

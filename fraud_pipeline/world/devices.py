@@ -57,6 +57,7 @@ class DevicePlan:
     shared_computer: np.ndarray  # per customer: device row of a household or workplace computer of 3–6 users, or -1
     public_computer: np.ndarray  # per customer: device row of the internet café or library computer they use, or -1
     computer_rows: np.ndarray  # device rows of the shared and public computers, ascending (what `computer_ip` follows)
+    computer_block: np.ndarray  # per computer (`computer_rows` order): its block (a café's computer may have no user)
     ring_devices: np.ndarray  # (ring_replicas × rings × devices.max) device rows
     burner_devices: np.ndarray  # the plan's fresh devices: a block's share, or the bank's
     n_devices: int
@@ -213,7 +214,8 @@ def _drawn_block_plan(scenario: Scenario, block: int) -> tuple[DevicePlan, OwnDe
     plan = DevicePlan(first_customer + customer, change_day, change_day + trust_days,
                       n_initial + np.arange(len(customer)),
                       first_phone, second, household, shared, public, first_shared + np.arange(n_shared + n_public),
-                      empty, empty, own.total, layout.block_customers, ring_replicas(scenario), layout.customers,
+                      np.full(n_shared + n_public, block), empty, empty, own.total, layout.block_customers,
+                      ring_replicas(scenario), layout.customers,
                       first_customer)
     return plan, own
 
@@ -263,7 +265,9 @@ def device_plan(scenario: Scenario) -> DevicePlan:
                    second_device=joined("second_device"),
                    household_phone_of=np.concatenate([p.household_phone_of for p, _ in blocks]),
                    shared_computer=joined("shared_computer"), public_computer=joined("public_computer"),
-                   computer_rows=joined("computer_rows"), ring_devices=n_own + np.arange(n_ring),
+                   computer_rows=joined("computer_rows"),
+                   computer_block=np.concatenate([p.computer_block for p, _ in blocks]),
+                   ring_devices=n_own + np.arange(n_ring),
                    burner_devices=n_own + n_ring + np.arange(scenario.fraud.rings.burners),
                    n_devices=n_own + n_ring + scenario.fraud.rings.burners, first_customer=0)
 

@@ -89,7 +89,7 @@ def customers_of_block(scenario: Scenario, block: int) -> pa.Table:
         "home_city": home.city,
         "home_lat": home.lat,
         "home_lon": home.lon,
-        "spend_tier": _tiers(config.spend_tiers, avg_spend),
+        "spend_tier": _tiers(scenario, avg_spend),
         "avg_spend": np.round(avg_spend, 2),
         "kyc_level": pc.if_else(pc.is_in(risk, pa.array(["high", "very_high"])), "high",
                                 categorical(rng("kyc_level"), config.kyc_level, n)),
@@ -160,14 +160,36 @@ def _monthly_income(rng: np.random.Generator, scenario: Scenario, occupation: pa
     return median * factor * np.exp(sigma * rng.standard_normal(len(index)))
 
 
-def _tiers(shares: dict[str, float], avg_spend: np.ndarray) -> pa.Array:
-    """Spend tiers by rank of avg_spend within the block: the lowest `share` of customers are the first tier, and
-    so on. A block's thousands of customers are a sample of the bank's, so its quantiles are the bank's within a
-    percent or so, and every block (so the bank) holds each tier's share exactly."""
-    rank = np.argsort(np.argsort(avg_spend, kind="stable"), kind="stable") / max(len(avg_spend), 1)
-    bounds = np.cumsum(list(shares.values()))
-    return pa.array(list(shares)).take(pa.array(np.minimum(np.searchsorted(bounds, rank, side="right"),
-                                                           len(shares) - 1)))
+TIER_CALIBRATION = 100_000  # customers drawn to find the tiers' bounds: their quantiles within about 0.2 %
+
+
+def _tiers(scenario: Scenario, avg_spend: np.ndarray) -> pa.Array:
+    """Spend tiers by avg_spend against the bank's quantiles: the lowest `share` of customers are the first tier,
+    and so on. The bounds are quantiles of `TIER_CALIBRATION` customers drawn from the customers' model by a
+    stream of their own (`_tier_bounds`), the same for every block: a customer's tier follows their spending, not
+    their block's, and each tier holds its share of any large enough bank within sampling noise."""
+    shares = scenario.customers.spend_tiers
+    return pa.array(list(shares)).take(pa.array(np.minimum(np.searchsorted(_tier_bounds(scenario), avg_spend,
+                                                                           side="right"), len(shares) - 1)))
+
+
+_BOUNDS: dict[str, np.ndarray] = {}
+
+
+def _tier_bounds(scenario: Scenario) -> np.ndarray:
+    """The avg_spend at each tier's upper share (the last tier has none), kept per scenario."""
+    if scenario.content_hash not in _BOUNDS:
+        rng = lambda purpose: stream(scenario.seed, "customers", "tier_calibration", purpose)  # noqa: E731
+        config, n = scenario.customers, TIER_CALIBRATION
+        age = col.whole_years_between(_birthdates(rng("birthdate"), scenario, n), scenario.start_date)
+        raw = _monthly_income(rng("income"), scenario, _occupations(rng("occupation"), config.occupation, age),
+                              categorical(rng("income_bracket"), config.income_bracket, n))
+        shape = scenario.card_transactions.activity.shape
+        spend = expected_purchase(scenario, np.maximum(raw, 1.0) / reference_income(scenario)) / basket_divisor(
+            rng("activity").gamma(shape, 1.0 / shape, n))
+        _BOUNDS.clear()
+        _BOUNDS[scenario.content_hash] = np.quantile(spend, np.cumsum(list(config.spend_tiers.values()))[:-1])
+    return _BOUNDS[scenario.content_hash]
 
 
 def _names(rng: np.random.Generator, scenario: Scenario, sex: pa.Array) -> tuple[pa.Array, pa.Array]:

@@ -94,13 +94,13 @@ def ato_plan_of_block(scenario: Scenario, block: int, accounts: pa.Table) -> pd.
     days = [scenario.start_date + timedelta(days=i) for i in range(last - first + 1)]
     means = _kept("takeover_means", scenario,
                   lambda: np.array([mean_episodes(scenario, "account_takeover", d) for d in days]))
-    counts = rng.poisson(means * share)
-    day = np.repeat(np.arange(first, last + 1), counts)
     salary = accounts["salary_account"].to_numpy(zero_copy_only=False).astype(bool)
     opening = np.maximum(accounts["avg_balance"].to_numpy(), 0)
     weight = salary * np.sqrt(opening + 1.0)
-    account = np.minimum(np.searchsorted(np.cumsum(weight) / weight.sum(), rng.random(len(day))), len(weight) - 1) \
-        if weight.sum() > 0 else np.zeros(len(day), np.int64)
+    counts = rng.poisson(means * share) * (weight.sum() > 0)  # a block without a salary account has no victim
+    day = np.repeat(np.arange(first, last + 1), counts)
+    account = np.minimum(np.searchsorted(np.cumsum(weight) / max(weight.sum(), 1e-300), rng.random(len(day))),
+                         len(weight) - 1)
     stealth = rng.random(len(day)) < c.stealth
     r = scenario.fraud.rings
     ring = rng.integers(0, r.count, len(day))
