@@ -110,7 +110,8 @@ CUSTOMERS = TableSpec(
         _c("home_city", S, "Nearest listed city of the home province.", "000"),
         _c("home_lat", F8, "Home latitude: province hub ± the province's residential spread.", "000"),
         _c("home_lon", F8, "Home longitude: province hub ± the province's residential spread.", "000"),
-        _c("spend_tier", S, "Spend tier by rank of avg_spend: low | medium | high (60/30/10 by default).", "000"),
+        _c("spend_tier", S, "Spend tier by avg_spend against the bank's quantiles of it: low | medium | high "
+           "(60/30/10 by default).", "000"),
         _c("avg_spend", F8, "The customer's expected purchase amount (point of sale and online) on an ordinary day, "
                             "scenario currency: their category mix and basket size under the price model.", "000"),
         _c("kyc_level", S, "KYC depth: low=basic ID | medium=standard | high=full EDD.", "004"),
