@@ -22,7 +22,7 @@ from fraud_pipeline.core.streams import categorical, choose, distinct_per_row, s
 from fraud_pipeline.scenario import Scenario
 from fraud_pipeline.scenario.population import CARD_NETWORK_PREFIXES, PAY_SCHEDULES
 from fraud_pipeline.world import calendar
-from fraud_pipeline.world.devices import block_device_plan, block_own_devices, day_number
+from fraud_pipeline.world.devices import block_device_plan, by_block, day_number
 from fraud_pipeline.world.layout import Layout
 
 DENORMALISED_CUSTOMER_COLUMNS = ("kyc_level", "risk_rating", "pep_flag", "occupation", "industry",
@@ -40,16 +40,8 @@ def _log_uniform(rng: np.random.Generator, low: float, high: float, n: int) -> n
 
 
 def accounts(scenario: Scenario, customers: pa.Table, devices: pa.Table) -> pa.Table:
-    """The bank's accounts: each block's (`accounts_of_block`), from the bank's customers and devices (each block's
-    own devices one block after another, as `devices.devices` lists them)."""
-    layout, parts, offset = Layout.of(scenario), [], 0
-    for block in range(layout.n_blocks):
-        first, end = layout.customer_span(block)
-        own = block_own_devices(scenario, block)
-        parts.append(accounts_of_block(scenario, block, customers.slice(first, end - first),
-                                       devices.slice(offset, own)))
-        offset += own
-    return pa.concat_tables(parts)
+    """The bank's accounts: each block's (`accounts_of_block`)."""
+    return by_block(scenario, customers, devices, accounts_of_block)
 
 
 def accounts_of_block(scenario: Scenario, block: int, customers: pa.Table, devices: pa.Table) -> pa.Table:

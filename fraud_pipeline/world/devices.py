@@ -406,17 +406,22 @@ def _device_table(scenario: Scenario, rng, number: np.ndarray, names: list[str],
     })
 
 
-def device_history(scenario: Scenario, customers: pa.Table, devices: pa.Table) -> pa.Table:
-    """The bank's device history: each block's (`device_history_of_block`), from the bank's customers and devices
-    (each block's own devices one block after another, as `devices` lists them)."""
+def by_block(scenario: Scenario, customers: pa.Table, devices: pa.Table, of_block) -> pa.Table:
+    """The bank's table as each block's `of_block(scenario, block, its customers, its own devices)`, one block after
+    another; `customers` and `devices`: the bank's (each block's own devices one block after another, as `devices`
+    lists them)."""
     layout, parts, offset = Layout.of(scenario), [], 0
     for block in range(layout.n_blocks):
         first, end = layout.customer_span(block)
         own = block_own_devices(scenario, block)
-        parts.append(device_history_of_block(scenario, block, customers.slice(first, end - first),
-                                             devices.slice(offset, own)))
+        parts.append(of_block(scenario, block, customers.slice(first, end - first), devices.slice(offset, own)))
         offset += own
     return pa.concat_tables(parts)
+
+
+def device_history(scenario: Scenario, customers: pa.Table, devices: pa.Table) -> pa.Table:
+    """The bank's device history: each block's (`device_history_of_block`)."""
+    return by_block(scenario, customers, devices, device_history_of_block)
 
 
 def device_history_of_block(scenario: Scenario, block: int, customers: pa.Table, devices: pa.Table) -> pa.Table:
