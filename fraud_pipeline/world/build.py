@@ -397,7 +397,7 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table]) -> World:
         computer_ip=computer_ips,
         trips=_trips(scenario, affluence, home_city, [i for i, _ in cities]),
         mules=fraud_plan.mules(scenario, entities["beneficiaries"]),
-        ato_plan=fraud_plan.ato_plan(scenario, accounts, entities["beneficiaries"]),
+        ato_plan=fraud_plan.ato_plan(scenario, accounts),
         known_at_start=np.zeros(0, np.int64),
         key_space=merchants.num_rows + entities["beneficiaries"].num_rows + n_accounts,
     )

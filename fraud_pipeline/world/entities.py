@@ -221,8 +221,8 @@ def _emails(rng: np.random.Generator, scenario: Scenario, first: pa.Array, last:
     first-last@ at each of the region's domains) belongs to one block, chosen by a hash of the name and the form;
     the first customer of a name in a block takes the first of the name's forms its block owns. Every other
     customer adds a number, a keyed bijection of their customer number (thabo.nkosi4821@…), so no two share one.
-    At the default four blocks about nine customers in ten have a plain address; in a bank of hundreds of blocks
-    most names repeat anyway. The domains are the region's reserved names (RFC 2606 / RFC 6761), so no address
+    At the default 20,000 customers in four blocks 98 % have a plain address; at 200,000 (40 blocks) 36 %, as
+    most names repeat (a name has at most one plain address per form). The domains are the region's reserved names (RFC 2606 / RFC 6761), so no address
     reaches anyone."""
     clean = lambda names: pc.replace_substring_regex(pc.utf8_lower(names), r"[^a-z]", "")  # noqa: E731
     given, family = clean(first), clean(last)

@@ -68,7 +68,7 @@ def _mules(scenario: Scenario, beneficiaries: pa.Table) -> np.ndarray:
     return pool[rng.integers(0, len(pool), (r.count, r.mules.max))]
 
 
-def ato_plan(scenario: Scenario, accounts: pa.Table, beneficiaries: pa.Table | None = None) -> pd.DataFrame:
+def ato_plan(scenario: Scenario, accounts: pa.Table) -> pd.DataFrame:
     """The bank's account takeovers over the horizon: each block's (`ato_plan_of_block`), one block after another;
     `account`: the bank's account numbers."""
     layout = Layout.of(scenario)
