@@ -6,7 +6,8 @@ number of rows a block holds is fixed by the scenario, not by the block's draws.
 `population.block_customers` in order (the last may be short); each block holds its customers' first accounts and
 its share of the further accounts (`population.accounts` − customers), and its share of the devices in use at the
 start (`population.devices`), both cut by its share of the customers (whole numbers, so the shares add up to the
-bank's exactly). Rows are block-major: block b's accounts follow block b − 1's.
+bank's exactly; a block whose share of the devices is none still holds one, `devices.block_device_plan`). Rows are
+block-major: block b's accounts follow block b − 1's.
 """
 
 from __future__ import annotations
