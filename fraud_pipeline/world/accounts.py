@@ -168,7 +168,7 @@ def card_weights(scenario: Scenario, role: np.ndarray, status: np.ndarray) -> np
 def cards(scenario: Scenario, accounts: pa.Table) -> pa.Table:
     """The bank's cards: each block's (`cards_of_block`), from the bank's accounts."""
     layout = Layout.of(scenario)
-    spans = [layout.account_span(b) for b in range(layout.n_blocks)]
+    spans = layout.account_spans()
     return pa.concat_tables([cards_of_block(scenario, b, accounts.slice(first, end - first))
                              for b, (first, end) in enumerate(spans)])
 

@@ -322,7 +322,7 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table]) -> World:
     link_account, payee_row, added = link_account[order], payee_row[order], added[order]
     f = scenario.beneficiaries.first_payment_days
     layout = Layout.of(scenario)
-    link_ends = np.searchsorted(link_account, [layout.account_span(b)[1] for b in range(layout.n_blocks)])
+    link_ends = np.searchsorted(link_account, layout.account_ends())
     first_paid = added + np.concatenate([  # each block's links from its own stream (accounts are block-major)
         stream(seed, "world", "first_payment", b).integers(f.min, f.max + 1, end - begin)
         for b, (begin, end) in enumerate(zip(np.r_[0, link_ends[:-1]], link_ends))])
@@ -353,7 +353,7 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table]) -> World:
         closed_day=closed_day, salary=salary, credit=credit, limit=limit, opening=opening, activity=activity,
         salary_of=salary_of, buffer=np.round(np.where(salary, np.concatenate([
             salary_buffers(scenario, income[account_customer[first:end]], b)
-            for b, (first, end) in enumerate(map(layout.account_span, range(layout.n_blocks)))]), 0) * CENTS).astype(
+            for b, (first, end) in enumerate(layout.account_spans())]), 0) * CENTS).astype(
             np.int64),
         sweep_payee=np.full(n_accounts, -1),
         card_number=cards["card_number"].combine_chunks(), card_account=card_account,
@@ -433,7 +433,7 @@ def _bills(scenario: Scenario, income: np.ndarray, account_customer: np.ndarray,
     wallet or an offshore account), each a fixed share of the bills budget, paid each month a few days after
     payday."""
     layout = Layout.of(scenario)
-    spans = [layout.account_span(b) for b in range(layout.n_blocks)]
+    spans = layout.account_spans()
     return pd.concat([_block_bills(scenario, b, first + np.flatnonzero(salary[first:end] & (
         np.diff(offsets[first:end + 1]) > 0)), income, account_customer, offsets, payee, added, start, billable)
         for b, (first, end) in enumerate(spans)], ignore_index=True)

@@ -30,7 +30,7 @@ import pyarrow as pa
 from fraud_pipeline.core import columns as col, keys, schemas
 from fraud_pipeline.core.streams import choose, stream
 from fraud_pipeline.scenario import Scenario
-from fraud_pipeline.world.layout import Layout
+from fraud_pipeline.world.layout import Layout, kept
 
 DEVICE_TYPE_BY_OS = {"android": "mobile", "ios": "mobile", "windows": "desktop"}
 ID_SPACE = 10**8
@@ -169,12 +169,7 @@ def _block_own_plan(scenario: Scenario, block: int) -> tuple[DevicePlan, OwnDevi
     """Block `block`'s devices, own rows from 0 (`OwnDevices`), from the block's streams; rings and burners not yet
     placed (empty). Kept for the process (the last `KEPT_PLANS` blocks'): the devices, accounts, device history and
     world of a block each need it. Read-only."""
-    key = (scenario.content_hash, block)
-    if key not in _OWN_PLANS:
-        if len(_OWN_PLANS) >= KEPT_PLANS:
-            _OWN_PLANS.clear()
-        _OWN_PLANS[key] = _drawn_block_plan(scenario, block)
-    return _OWN_PLANS[key]
+    return kept(_OWN_PLANS, (scenario.content_hash, block), lambda: _drawn_block_plan(scenario, block), KEPT_PLANS)
 
 
 def _drawn_block_plan(scenario: Scenario, block: int) -> tuple[DevicePlan, OwnDevices]:

@@ -23,7 +23,7 @@ from fraud_pipeline.world.devices import device_history, devices
 from fraud_pipeline.world.fraud_plan import ato_payee_saves
 from fraud_pipeline.world.geography import place
 from fraud_pipeline.world.habits import customer_merchants
-from fraud_pipeline.world.layout import Layout
+from fraud_pipeline.world.layout import Layout, kept
 from fraud_pipeline.world.pools import CRYPTO_VENUES, company_names, name_pool
 from fraud_pipeline.world.spending import (activity_level, basket_divisor, expected_purchase, reference_income,
                                            volume_scale)
@@ -178,18 +178,19 @@ _BOUNDS: dict[str, np.ndarray] = {}
 
 def _tier_bounds(scenario: Scenario) -> np.ndarray:
     """The avg_spend at each tier's upper share (the last tier has none), kept per scenario."""
-    if scenario.content_hash not in _BOUNDS:
-        rng = lambda purpose: stream(scenario.seed, "customers", "tier_calibration", purpose)  # noqa: E731
-        config, n = scenario.customers, TIER_CALIBRATION
-        age = col.whole_years_between(_birthdates(rng("birthdate"), scenario, n), scenario.start_date)
-        raw = _monthly_income(rng("income"), scenario, _occupations(rng("occupation"), config.occupation, age),
-                              categorical(rng("income_bracket"), config.income_bracket, n))
-        shape = scenario.card_transactions.activity.shape
-        spend = expected_purchase(scenario, np.maximum(raw, 1.0) / reference_income(scenario)) / basket_divisor(
-            rng("activity").gamma(shape, 1.0 / shape, n))
-        _BOUNDS.clear()
-        _BOUNDS[scenario.content_hash] = np.quantile(spend, np.cumsum(list(config.spend_tiers.values()))[:-1])
-    return _BOUNDS[scenario.content_hash]
+    return kept(_BOUNDS, scenario.content_hash, lambda: _drawn_tier_bounds(scenario), 1)
+
+
+def _drawn_tier_bounds(scenario: Scenario) -> np.ndarray:
+    rng = lambda purpose: stream(scenario.seed, "customers", "tier_calibration", purpose)  # noqa: E731
+    config, n = scenario.customers, TIER_CALIBRATION
+    age = col.whole_years_between(_birthdates(rng("birthdate"), scenario, n), scenario.start_date)
+    raw = _monthly_income(rng("income"), scenario, _occupations(rng("occupation"), config.occupation, age),
+                          categorical(rng("income_bracket"), config.income_bracket, n))
+    shape = scenario.card_transactions.activity.shape
+    spend = expected_purchase(scenario, np.maximum(raw, 1.0) / reference_income(scenario)) / basket_divisor(
+        rng("activity").gamma(shape, 1.0 / shape, n))
+    return np.quantile(spend, np.cumsum(list(config.spend_tiers.values()))[:-1])
 
 
 def _names(rng: np.random.Generator, scenario: Scenario, sex: pa.Array) -> tuple[pa.Array, pa.Array]:

@@ -17,7 +17,7 @@ from fraud_pipeline.core.streams import stream
 from fraud_pipeline.scenario import Scenario
 from fraud_pipeline.world import calendar
 from fraud_pipeline.world.devices import day_number
-from fraud_pipeline.world.layout import Layout
+from fraud_pipeline.world.layout import Layout, kept
 
 
 def rows_per_episode(scenario: Scenario, name: str) -> float:
@@ -43,12 +43,7 @@ _KEPT: dict = {}  # (what, scenario hash) -> value: what every block of a bank a
 
 
 def _kept(what: str, scenario: Scenario, make):
-    key = (what, scenario.content_hash)
-    if key not in _KEPT:
-        if len(_KEPT) >= 8:
-            _KEPT.clear()
-        _KEPT[key] = make()
-    return _KEPT[key]
+    return kept(_KEPT, (what, scenario.content_hash), make, 8)
 
 
 def mules(scenario: Scenario, beneficiaries: pa.Table) -> np.ndarray:
@@ -72,7 +67,7 @@ def ato_plan(scenario: Scenario, accounts: pa.Table) -> pd.DataFrame:
     """The bank's account takeovers over the horizon: each block's (`ato_plan_of_block`), one block after another;
     `account`: the bank's account numbers."""
     layout = Layout.of(scenario)
-    spans = [layout.account_span(b) for b in range(layout.n_blocks)]
+    spans = layout.account_spans()
     return pd.concat([ato_plan_of_block(scenario, b, accounts.slice(first, end - first))
                       for b, (first, end) in enumerate(spans)], ignore_index=True)
 

@@ -50,7 +50,7 @@ def category_rows(merchants: pa.Table, rows: np.ndarray, categories: list[str]) 
 def habits(scenario: Scenario, customers: pa.Table, merchants: pa.Table) -> Habits:
     """The bank's customers' habits: each block's (`block_habits`) one after another."""
     layout = Layout.of(scenario)
-    spans = [layout.customer_span(b) for b in range(layout.n_blocks)]
+    spans = layout.customer_spans()
     found = [block_habits(scenario, b, customers.slice(first, end - first), merchants)
              for b, (first, end) in enumerate(spans)]
     return Habits(*(np.concatenate([getattr(h, name) for h in found]) for name in ("local_shops", "web_shops", "atms")),
@@ -130,7 +130,7 @@ def block_habits(scenario: Scenario, block: int, customers: pa.Table, merchants:
 def customer_merchants(scenario: Scenario, customers: pa.Table, merchants: pa.Table) -> pa.Table:
     """The bank's customers' usual merchants: each block's (`customer_merchants_of_block`) one after another."""
     layout = Layout.of(scenario)
-    spans = [layout.customer_span(b) for b in range(layout.n_blocks)]
+    spans = layout.customer_spans()
     return pa.concat_tables([customer_merchants_of_block(scenario, b, customers.slice(first, end - first), merchants)
                              for b, (first, end) in enumerate(spans)])
 

@@ -70,17 +70,33 @@ class Layout:
         first, end = self.customer_span(block)
         return _share(self.devices, first, end, self.customers)
 
+    def customer_spans(self) -> list[tuple[int, int]]:
+        """Every block's `customer_span`, in block order."""
+        return [self.customer_span(b) for b in range(self.n_blocks)]
+
+    def account_spans(self) -> list[tuple[int, int]]:
+        """Every block's `account_span`, in block order."""
+        return [self.account_span(b) for b in range(self.n_blocks)]
+
     def customer_ends(self) -> np.ndarray:
         """One past each block's last customer, in block order."""
-        return np.array([self.customer_span(b)[1] for b in range(self.n_blocks)], np.int64)
+        return np.array([end for _, end in self.customer_spans()], np.int64)
 
     def account_ends(self) -> np.ndarray:
         """One past each block's last account, in block order."""
-        return np.array([self.account_span(b)[1] for b in range(self.n_blocks)], np.int64)
+        return np.array([end for _, end in self.account_spans()], np.int64)
 
-    def account_block(self, account: np.ndarray) -> np.ndarray:
-        """The block of each of the bank's account numbers."""
-        return np.searchsorted(self.account_ends(), np.asarray(account, np.int64), side="right")
+
+def kept(cache: dict, key, make, limit: int):
+    """`cache[key]`, made by `make()` the first time it is asked for. What every block of a bank asks for the same
+    (a block's device plan, the takeovers' daily means, the tiers' bounds) is worked out once per process; the
+    cache is emptied when it holds `limit` values, so a process that runs many scenarios or blocks stays bounded.
+    Keys name the scenario (its `content_hash`): a value is a pure function of it. Values are shared: read-only."""
+    if key not in cache:
+        if len(cache) >= limit:
+            cache.clear()
+        cache[key] = make()
+    return cache[key]
 
 
 def blockwise_sum(values: np.ndarray, ends: np.ndarray) -> float:
