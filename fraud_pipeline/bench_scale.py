@@ -32,6 +32,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from fraud_pipeline.engine.entity_ranges import BY_BLOCK, write_entity_table
 from fraud_pipeline.engine.executors import ExecutorSettings
 from fraud_pipeline.engine.local_ray_cluster import LocalRayCluster
 from fraud_pipeline.engine.ranges import DAY_TABLES, ENTITIES, ensure_world, run_days
@@ -96,13 +97,20 @@ def _usage() -> tuple[float, float, float]:
 
 
 def entities_step(customers: int, root: str, blocks_per_file: int | None) -> dict:
-    """Generate and write the bank's entities (in this process), as the `entities` assets do: each table built from
-    the tables it needs, written, and let go once no later table needs it; their CPU seconds, peak RSS and floor."""
+    """Generate and write the bank's entities (in this process), as the `entities` assets do: a customer's own
+    tables by range of blocks (`engine.entity_ranges`), each range from the stored ranges it is built from; the
+    shared ones whole, let go once no later table needs them; their CPU seconds, peak RSS and floor (each range's
+    part written again by pyarrow alone, read back one at a time)."""
     scenario = bank_of(load_scenario(), customers, blocks_per_file)
     store = ObjectStore(root_url=root)
     started = time.perf_counter()
     tables, rows, floor = {}, 0, 0.0
     for position, (name, (build, inputs)) in enumerate(ENTITY_BUILDERS.items()):
+        if name in BY_BLOCK:
+            written, _, _ = write_entity_table(scenario, store, name, ExecutorSettings("in_process"))
+            rows += written.rows
+            floor += sum(_floor([part.read()]) for part in store.listed_parts("entities", name))
+            continue
         tables[name] = build(scenario, *(tables[i] for i in inputs))
         if name in ENTITIES:
             store.write_table("entities", name, tables[name], scenario.content_hash)

@@ -8,7 +8,7 @@ import pyarrow as pa
 
 from fraud_pipeline.core import schemas
 from fraud_pipeline.definitions import build_definitions, defs
-from fraud_pipeline.defs.assets import entities as entity_assets
+from fraud_pipeline.engine import entity_ranges
 from fraud_pipeline.io.storage import ObjectStore
 from fraud_pipeline_tests.conftest import scaled, run_resources
 
@@ -116,14 +116,14 @@ def test_a_different_seed_writes_different_data(tmp_path, small_scenario):
 
 
 def test_a_broken_foreign_key_fails_its_check_and_blocks_the_tables_built_on_it(tmp_path, small_scenario, monkeypatch):
-    generate, upstream = entity_assets.ENTITY_TABLES["accounts"]
+    generate, upstream = entity_ranges.BY_BLOCK["accounts"]  # a customer's own rows: built by range of blocks
 
-    def accounts_with_an_orphan(scenario, customers, devices):
-        table = generate(scenario, customers, devices)
+    def accounts_with_an_orphan(scenario, block, customers, devices):
+        table = generate(scenario, block, customers, devices)
         orphaned = pa.concat_arrays([pa.array(["C99999999"]), table["customer_id"].combine_chunks()[1:]])
         return table.set_column(1, "customer_id", orphaned)
 
-    monkeypatch.setitem(entity_assets.ENTITY_TABLES, "accounts", (accounts_with_an_orphan, upstream))
+    monkeypatch.setitem(entity_ranges.BY_BLOCK, "accounts", (accounts_with_an_orphan, upstream))
     store = ObjectStore(root_url=str(tmp_path / "data"))
     result = _materialize(build_definitions(small_scenario), store)
 
@@ -135,7 +135,7 @@ def test_a_broken_foreign_key_fails_its_check_and_blocks_the_tables_built_on_it(
     assert store.read_manifest("entities", "account_beneficiaries") is None
     # the failing table itself is not published: its files are there to inspect, but no manifest
     assert store.read_manifest("entities", "accounts") is None
-    assert store.filesystem().exists(store.path("entities", "accounts") + "/part-00000.parquet")
+    assert store.filesystem().exists(store.path("entities", "accounts") + "/part-b000000-b000000.parquet")
     assert store.read_manifest("entities", "customers") is not None
 
 

@@ -1,5 +1,5 @@
-"""A bank day's memory follows a range of blocks, not the bank: the benchmark's steps, each in its own process, for
-two banks four times apart at the same block size and blocks per file."""
+"""A bank day's memory, and the entities', follow a range of blocks, not the bank: the benchmark's steps, each in its
+own process, for two banks four times apart at the same block size and blocks per file."""
 
 import pytest
 
@@ -9,14 +9,16 @@ GROWTH_MB = 100  # what the directory (about 0.5 MB per thousand customers) and 
 
 
 @pytest.mark.slow
-def test_a_bank_day_s_peak_memory_does_not_grow_with_the_bank(tmp_path):
+def test_the_peak_memory_of_the_entities_and_of_a_bank_day_does_not_grow_with_the_bank(tmp_path):
     found = {}
     for customers in (20_000, 80_000):
         root = str(tmp_path / str(customers))
-        _child("entities-step", str(customers), root, "1")  # one block of 5,000 customers a file: a range each
+        entities = _child("entities-step", str(customers), root, "1")  # one block of 5,000 customers a file
         world = _child("world-step", str(customers), root, "1")
-        found[customers] = world, _child("days-step", str(customers), root, "1", "in_process", "1")
-    (small_world, small_day), (large_world, large_day) = found[20_000], found[80_000]
+        found[customers] = entities, world, _child("days-step", str(customers), root, "1", "in_process", "1")
+    (small_entities, small_world, small_day), (large_entities, large_world, large_day) = found[20_000], found[80_000]
+    assert large_entities["rows"] > 3 * small_entities["rows"]  # the entities grew with the bank …
+    assert large_entities["peak_mb"] < small_entities["peak_mb"] + GROWTH_MB, (small_entities, large_entities)
     assert (small_day["ranges"], large_day["ranges"]) == (4, 16)
     assert large_world["bytes"] > 3 * small_world["bytes"]  # the bank's world grew with the bank …
     assert large_day["payments"] > 3 * small_day["payments"]

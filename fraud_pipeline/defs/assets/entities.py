@@ -4,6 +4,8 @@
 import dagster as dg
 
 from fraud_pipeline.core import schemas
+from fraud_pipeline.engine.entity_ranges import BY_BLOCK, write_entity_table
+from fraud_pipeline.engine.executors import ExecutorSettings, TaskDone, executor_session
 from fraud_pipeline.core.findings import Expectation, summary
 from fraud_pipeline.defs.assets.metadata import definition_metadata, materialization_metadata
 from fraud_pipeline.io.storage import ObjectStore
@@ -14,9 +16,19 @@ from fraud_pipeline.world.entities import BUILDERS as ENTITY_TABLES
 GROUP = "entities"
 
 
+def _progress(context: dg.AssetExecutionContext):
+    """Each range's task in the run log, as it finishes."""
+    def progress(done: TaskDone) -> None:
+        context.log.info(f"{done.label}: done in {done.seconds:.1f} s ({done.cpu_seconds or 0:.1f} CPU s) on "
+                         f"{done.where}" + (f", attempt {done.attempt}" if (done.attempt or 1) > 1 else ""))
+    return progress
+
+
 def _entity_asset(scenario: Scenario, name: str, kinds: set[str],
                   expectations: dict[str, Expectation]) -> dg.AssetsDefinition:
     """One entity table; its checks run on the table before it is published, so a stored manifest means they passed.
+    A customer's own tables (`engine.entity_ranges.BY_BLOCK`) are built by range of blocks where the `executor`
+    resource says, each range from the stored ranges of the tables it is built from; the others whole.
 
     The key and foreign-key checks are blocking: a table that breaks one is written without a manifest and
     the tables built on it do not run. Foreign keys are checked against the referenced tables as stored.
@@ -38,15 +50,20 @@ def _entity_asset(scenario: Scenario, name: str, kinds: set[str],
               check_specs=[dg.AssetCheckSpec(check, asset=name, description=description,
                                              blocking=ENTITY_CHECKS[check][1])
                            for check, description in checks.items()])
-    def _asset(context: dg.AssetExecutionContext, store: dg.ResourceParam[ObjectStore]) -> dg.MaterializeResult:
+    def _asset(context: dg.AssetExecutionContext, store: dg.ResourceParam[ObjectStore],
+               executor: dg.ResourceParam[ExecutorSettings]) -> dg.MaterializeResult:
         store.check_scenario(scenario.content_hash)  # another scenario's root: stop before reading it
-        stored = {table: store.read_table(GROUP, table) for table in sorted(set(upstream) | set(referenced))}
-        table = build(scenario, *(stored[t] for t in upstream))
-        findings = entity_findings(spec, table, {**stored, name: table}, expectations)
-        blocking_passed = all(f.passed for check, found in findings.items() if ENTITY_CHECKS[check][1]
-                              for f in found)
-        written = store.write_table(GROUP, name, table, scenario.content_hash, publish=blocking_passed)
-        if blocking_passed:
+        if name in BY_BLOCK:  # a customer's own rows: by range of blocks, where the executor says
+            with executor_session(executor):
+                written, findings, table = write_entity_table(scenario, store, name, executor, _progress(context))
+        else:
+            stored = {table: store.read_table(GROUP, table) for table in sorted(set(upstream) | set(referenced))}
+            table = build(scenario, *(stored[t] for t in upstream))
+            findings = entity_findings(spec, table, {**stored, name: table}, expectations)
+            blocking_passed = all(f.passed for check, found in findings.items() if ENTITY_CHECKS[check][1]
+                                  for f in found)
+            written = store.write_table(GROUP, name, table, scenario.content_hash, publish=blocking_passed)
+        if written.published:
             context.log.info(f"{name}: wrote {written.rows:,} rows ({written.bytes:,} bytes) to {written.uri}")
         else:
             context.log.warning(f"{name} failed a blocking check: written to {written.uri} without a manifest, so "

@@ -1,0 +1,85 @@
+"""The per-customer entity tables by range of blocks (stage 4b, step 2): the stored tables equal the bank's tables
+built in one process, row for row, and the part files are the same on a pool of processes."""
+
+import hashlib
+import io
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from fraud_pipeline.engine.entity_ranges import BY_BLOCK, by_block, write_entity_table
+from fraud_pipeline.io import formats
+from fraud_pipeline.io.parts import row_groups
+from fraud_pipeline.engine.executors import ExecutorSettings
+from fraud_pipeline.io.storage import ObjectStore
+from fraud_pipeline.world.entities import BUILDERS, entity_tables
+from fraud_pipeline_tests.conftest import scaled
+
+
+_TABLES = {}
+
+
+def entity_tables_of(bank):
+    if bank.content_hash not in _TABLES:
+        _TABLES[bank.content_hash] = entity_tables(bank)
+    return _TABLES[bank.content_hash]
+
+
+@pytest.fixture(scope="module")
+def bank(small_scenario):
+    """Four blocks in two ranges of two (the last block short)."""
+    return scaled(small_scenario, population={"block_customers": 110}, storage={"blocks_per_file": 2})
+
+
+def _write(bank, root, settings: ExecutorSettings) -> dict[str, str]:
+    """The entities under `root`: the shared tables whole, the per-customer ones by range; every part's SHA-256."""
+    store = ObjectStore(root_url=str(root))
+    whole = {}
+    for name, (build, inputs) in BUILDERS.items():
+        if name in BY_BLOCK:
+            written, findings, preview = write_entity_table(bank, store, name, settings)
+            assert written.rows == entity_tables_of(bank)[name].num_rows and preview.num_rows == 10
+            assert all(f.passed for found in findings.values() for f in found), (name, findings)
+        else:
+            whole[name] = build(bank, *(whole[i] for i in inputs))
+            store.write_table("entities", name, whole[name], bank.content_hash)
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*.parquet"))}
+
+
+def test_the_entities_written_by_range_are_the_bank_s_tables_and_the_same_on_a_pool(bank, tmp_path):
+    files = _write(bank, tmp_path / "in_process", ExecutorSettings("in_process"))
+    store = ObjectStore(root_url=str(tmp_path / "in_process"))
+    expected = entity_tables_of(bank)
+    for name in BY_BLOCK:
+        stored = store.read_table("entities", name)
+        assert stored.equals(expected[name].cast(stored.schema)), name
+        parts = [p.name for p in store.listed_parts("entities", name)]
+        assert parts == ["part-b000000-b000001.parquet", "part-b000002-b000003.parquet"], (name, parts)
+    assert _write(bank, tmp_path / "pool", ExecutorSettings("processes", 2)) == files
+
+
+def test_blocks_regrouped_write_the_bytes_of_their_rows_written_whole(tmp_path):
+    """`row_groups`: a range written block by block is the file of its rows written at once, row groups included."""
+    blocks = [pa.table({"n": pa.array(range(start, start + size), pa.int64()),
+                        "s": pa.array([str(i % 5) for i in range(size)], pa.string())})
+              for start, size in ((0, 5), (5, 0), (5, 9), (14, 3), (17, 7))]
+    store = ObjectStore(root_url=str(tmp_path))
+    whole = pa.concat_tables(blocks)
+    for rows in (1, 7, 24, 100):
+        streamed = store.put_part("t", "streamed", None, f"part-{rows}.parquet", row_groups(iter(blocks), rows))
+        at_once = io.BytesIO()
+        pq.write_table(whole, at_once, row_group_size=rows, **formats.PARQUET_OPTIONS)
+        assert streamed.sha256 == hashlib.sha256(at_once.getvalue()).hexdigest(), rows
+        assert pq.ParquetFile(tmp_path / "t" / "streamed" / f"part-{rows}.parquet").num_row_groups == -(-24 // rows)
+
+
+def test_a_part_cut_by_block_must_hold_its_blocks_rows():
+    batches = pa.table({"n": pa.array(range(10))}).to_batches(max_chunksize=3)
+    assert [t["n"].to_pylist() for t in by_block(batches, [4, 0, 5], trailing=1)] == [
+        [0, 1, 2, 3], [], [4, 5, 6, 7, 8]]
+    with pytest.raises(ValueError, match="holds 1 rows after its blocks' where 0 were expected"):
+        list(by_block(batches, [4, 0, 5]))
+    with pytest.raises(ValueError, match="ends after 10 of a block's 11 rows"):
+        list(by_block(batches, [11]))
