@@ -39,6 +39,7 @@ from fraud_pipeline.engine.blocks import block_fields
 from fraud_pipeline.fraud.scenarios import episode_share
 from fraud_pipeline.io.storage import ObjectStore
 from fraud_pipeline.life.genuine import volume_share
+from fraud_pipeline.money.activity import bank_totals
 from fraud_pipeline.scenario import Scenario
 from fraud_pipeline.world.build import WORLD_COLUMNS, Trips, World
 from fraud_pipeline.world.devices import DevicePlan
@@ -157,11 +158,12 @@ def unpacked_block(directory: World, payload: bytes) -> World:
 
 def directory_of(bank: World) -> World:
     """`bank` without its blocks' own rows: the fields other blocks read (DIRECTORY_ROWS and the shared tables),
-    every other per-customer, per-account and per-card field empty, no caches."""
+    every other per-customer, per-account and per-card field empty, no caches; with the bank's totals (`Totals`),
+    which its blocks' calibrations are shares of."""
     kept = set(DIRECTORY_ROWS)
     emptied = {name: _empty(getattr(bank, name)) for name in _ROWS if name not in kept}
     return replace(bank, **emptied, caches={}, block_key=(), global_customers=None, global_accounts=None,
-                   global_cards=None, bank=None)
+                   global_cards=None, bank=None, totals=bank_totals(bank))
 
 
 # a block's own fields that hold rows of customers, accounts, cards, payees or keys (see `blocks.block_fields`)

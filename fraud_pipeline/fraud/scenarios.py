@@ -33,12 +33,12 @@ from fraud_pipeline.core.timeline import MS_PER_DAY, MS_PER_HOUR, arrival_lag_ms
 from fraud_pipeline.life.genuine import (digital, draw, in_local_currency, purchase_rows, session_city, shops_near,
                                          web_shop, weights)
 from fraud_pipeline.money import budget
+from fraud_pipeline.money.activity import bank_totals
 from fraud_pipeline.money.budget import CASH_SIGMA
 from fraud_pipeline.money.ledger import card_catalogue, card_in_use, post
 from fraud_pipeline.money.state import Blocks, Pool, State
 from fraud_pipeline.world import spending
 from fraud_pipeline.world.devices import day_number
-from fraud_pipeline.world.layout import Layout, blockwise_sum
 from fraud_pipeline.world.fraud_plan import mean_episodes
 
 EARTH_RADIUS_KM = 6371.0
@@ -118,7 +118,7 @@ def episode_share(world) -> float:
         return 1.0
     key = ("episode_share",)
     if key not in world.caches:
-        whole = blockwise_sum(world.bank.activity, Layout.of(world.scenario).account_ends())
+        whole = bank_totals(world).activity
         world.caches[key] = float(world.activity.sum() / max(whole, 1e-12))
     return world.caches[key]
 

@@ -27,13 +27,12 @@ from fraud_pipeline.core.rows import (ATM, BILL, NONE, ONLINE, POS, PURCHASE, SA
 from fraud_pipeline.core.streams import stream
 from fraud_pipeline.core.timeline import MS_PER_DAY, MS_PER_HOUR, arrival_lag_ms, day_start_ms, times_in_hours
 from fraud_pipeline.money import budget
-from fraud_pipeline.money.activity import channel_weights
+from fraud_pipeline.money.activity import bank_totals, channel_weights
 from fraud_pipeline.money.budget import ARRIVAL_CASH, CASH_SIGMA, TRANSFER_SIGMA
 from fraud_pipeline.scenario.population import PAY_SCHEDULES
 from fraud_pipeline.world import calendar, spending
 from fraud_pipeline.world.build import World
 from fraud_pipeline.world.devices import day_number
-from fraud_pipeline.world.layout import Layout, blockwise_sum
 
 MS = 1000
 SCHEDULED_HOURS = (1, 5)  # debit orders, salaries and standing orders run in the bank's night batch
@@ -54,7 +53,7 @@ def volume_share(world: World, channel: int) -> float:
         return 1.0
     key = ("volume_share", channel)
     if key not in world.caches:
-        whole = blockwise_sum(channel_weights(world.bank)[channel], Layout.of(world.scenario).account_ends())
+        whole = bank_totals(world).channels[channel]
         world.caches[key] = float(channel_weights(world)[channel].sum() / whole) if whole > 0 else 0.0
     return world.caches[key]
 

@@ -10,6 +10,8 @@ tilts the same way (`atm_by_age`, `atm_by_affluence`) and carries its cash with 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from fraud_pipeline.core.rows import ATM, ONLINE, POS, TRANSFER
@@ -55,10 +57,58 @@ def cash_tilt(world) -> np.ndarray:
     """Per customer: the ATM tilt over its income-weighted mean, so the population's cash stays
     `money.cash_share_of_income` of its income while older and poorer customers take more of theirs in cash."""
     tilt = atm_tilt(world)
-    ends = Layout.of(world.scenario).customer_ends()
-    bank = world.directory
-    mean = blockwise_sum(atm_tilt(bank) * bank.income, ends) / max(blockwise_sum(bank.income, ends), 1e-12)
+    totals = bank_totals(world)
+    mean = totals.tilted_income / max(totals.income, 1e-12)
     return tilt / mean if mean > 0 else np.ones(len(tilt))
+
+
+@dataclass(frozen=True)
+class Totals:
+    """The bank's totals a block's calibrations are shares of (each `layout.blockwise_sum`: the blocks' sums added
+    in block order, so a driver that holds one `block_totals` per block adds up the same floats).
+
+    `channels`: the accounts' channel weights (`channel_weights`), by channel number; `activity`: the accounts' card
+    activity (the fraud episodes' shares); `tilted_income`, `income`: the customers' ATM tilt × income and income
+    (the cash tilt's mean)."""
+
+    channels: tuple[float, float, float, float]
+    activity: float
+    tilted_income: float
+    income: float
+
+    def plus(self, other: "Totals") -> "Totals":
+        """These totals with another block's added (the driver's sum, in block order)."""
+        return Totals(tuple(a + b for a, b in zip(self.channels, other.channels)), self.activity + other.activity,
+                      self.tilted_income + other.tilted_income, self.income + other.income)
+
+
+NO_TOTALS = Totals((0.0, 0.0, 0.0, 0.0), 0.0, 0.0, 0.0)
+
+
+def block_totals(world) -> Totals:
+    """A block's world's own sums (float: one numpy sum each), the partials `Totals.plus` adds up in block order."""
+    weights = channel_weights(world)
+    return Totals(tuple(float(np.sum(weights[c])) for c in (POS, ONLINE, TRANSFER, ATM)),
+                  float(np.sum(world.activity)), float(np.sum(atm_tilt(world) * world.income)),
+                  float(np.sum(world.income)))
+
+
+def bank_totals(world) -> Totals:
+    """The bank's `Totals`: those its stored directory carries, else added up over the bank's blocks (kept in the
+    bank's caches)."""
+    bank = world.directory
+    if bank.totals is not None:
+        return bank.totals
+    key = ("bank_totals",)
+    if key not in bank.caches:
+        layout = Layout.of(bank.scenario)
+        accounts, customers = layout.account_ends(), layout.customer_ends()
+        weights = channel_weights(bank)
+        bank.caches[key] = Totals(tuple(blockwise_sum(weights[c], accounts) for c in (POS, ONLINE, TRANSFER, ATM)),
+                                  blockwise_sum(bank.activity, accounts),
+                                  blockwise_sum(atm_tilt(bank) * bank.income, customers),
+                                  blockwise_sum(bank.income, customers))
+    return bank.caches[key]
 
 
 def _split(base: np.ndarray, tilt: np.ndarray, share: float) -> np.ndarray:

@@ -33,12 +33,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from fraud_pipeline.core.rows import CHANNELS
-from fraud_pipeline.money.activity import cash_tilt, channel_weights
+from fraud_pipeline.money.activity import bank_totals, cash_tilt, channel_weights
 from fraud_pipeline.scenario import Scenario
 from fraud_pipeline.scenario.base import MONTH_DAYS
 from fraud_pipeline.world.accounts import STATUS_NAMES
 from fraud_pipeline.world.devices import NEVER, day_number
-from fraud_pipeline.world.layout import Layout, blockwise_sum
 
 
 CENTS = 100
@@ -130,9 +129,8 @@ def of(world) -> Budget:
     s = world.scenario
     c = s.card_transactions
     weights = channel_weights(world)
-    ends = Layout.of(s).account_ends()
-    bank = channel_weights(world.directory)  # a block's share of the bank's volume is its share of these
-    counts = {name: expected_counts(c.per_day * c.channels.get(name, 0.0), weights[i], blockwise_sum(bank[i], ends))
+    bank = bank_totals(world).channels  # a block's share of the bank's volume is its share of these
+    counts = {name: expected_counts(c.per_day * c.channels.get(name, 0.0), weights[i], bank[i])
               for i, name in enumerate(CHANNELS)}
     counts["atm"] = counts["atm"] + np.where(world.salary, trip_withdrawals_per_month(world)[world.account_customer], 0)
     spends = world.status == STATUS_NAMES.index("active")

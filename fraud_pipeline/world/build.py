@@ -178,6 +178,9 @@ class World:
     # A block's: the bank's IP rows whose addresses its `ip_address` holds, ascending (`engine.blocks.block_fields`:
     # its customers' homes and computers, the shared pools). The bank: None, `ip_address` holds every row.
     ip_rows: np.ndarray | None = field(default=None, repr=False)
+    # The bank's totals its blocks' calibrations are shares of (`money.activity.Totals`): a stored directory carries
+    # them (its blocks' rows are not there to add up); None elsewhere (worked out from the bank when asked).
+    totals: object | None = field(default=None, compare=False, repr=False)
 
     @property
     def n_customers(self) -> int:

@@ -19,6 +19,7 @@ from fraud_pipeline.fraud.scenarios import episode_share
 from fraud_pipeline.io.parts import TableCorrupt
 from fraud_pipeline.io.storage import ObjectStore
 from fraud_pipeline.life.genuine import volume_share
+from fraud_pipeline.money.activity import bank_totals
 from fraud_pipeline.world.build import build_world
 from fraud_pipeline.world.entities import entity_tables
 from fraud_pipeline_tests.conftest import scaled
@@ -50,6 +51,7 @@ def test_a_block_loaded_from_the_stored_world_is_the_block_sliced_from_the_bank(
             sliced = block_world(bank, block)
             assert_same(loaded, sliced, f"block {block}")
             assert loaded.block_key == (block,) and loaded.bank is directory
+            assert bank_totals(loaded) == bank_totals(sliced) == bank_totals(bank)  # the directory's, to the bit
             for name in ("global_customers", "global_accounts", "global_cards"):
                 assert np.array_equal(getattr(loaded, name), getattr(sliced, name)), (block, name)
             shares = {key for key in loaded.caches if key[0] in ("volume_share", "episode_share")}
