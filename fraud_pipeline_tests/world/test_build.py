@@ -74,7 +74,7 @@ def test_a_block_world_works_out_its_channel_weights_and_budget_as_the_bank_does
 
     from fraud_pipeline.engine.blocks import block_world
     from fraud_pipeline.money import budget
-    from fraud_pipeline.money.activity import channel_weights
+    from fraud_pipeline.money.activity import NO_TOTALS, bank_totals, block_totals, channel_weights
 
     scenario = scaled(small_scenario, population={"block_customers": 150})
     bank = build.build_world(scenario, generate_world(scenario))
@@ -89,3 +89,11 @@ def test_a_block_world_works_out_its_channel_weights_and_budget_as_the_bank_does
         expected = getattr(bank_budget, f.name)
         expected = expected[first:end] if f.name in budget.PER_CUSTOMER else expected[accounts]
         np.testing.assert_array_equal(getattr(mine, f.name), expected, err_msg=f.name)
+    # the bank's totals are its blocks' partials added in block order, to the bit: what a driver holding one
+    # partial per block (a world built by range) forms
+    added = NO_TOTALS
+    for b in range(bank.n_blocks):
+        added = added.plus(block_totals(replace(block_world(bank, b), caches={})))
+    assert added == bank_totals(bank) == bank_totals(block)
+    rowless = replace(bank, totals=added, activity=bank.activity[:0], income=bank.income[:0], caches={})
+    assert bank_totals(replace(block, bank=rowless)) == added  # a stored directory's, without the rows
