@@ -15,8 +15,9 @@ def row_of(values: pa.ChunkedArray | pa.Array, keys: pa.ChunkedArray | pa.Array)
 
 
 def row_of_id(values: pa.ChunkedArray | pa.Array, keys: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    """Row of each id in `keys`, for keys made by `ids` over rows 0, 1, …: an id's number is its row, so this reads
-    the number instead of hashing the keys (`row_of` builds a hash table of every key per call: 0.9 s for two
+    """Row of each id in `keys`, for keys made by `ids` over consecutive numbers (the bank's rows 0, 1, …, or a
+    block's from its first): an id's number less the first key's is its row, so this reads the number instead of
+    hashing the keys (`row_of` builds a hash table of every key per call: 0.9 s for two
     million ids, each time a chunk of a large table is looked up). Raises ValueError when a value is not the id of
     the row its number names (not an id of `keys`)."""
     if values.null_count:
@@ -25,6 +26,9 @@ def row_of_id(values: pa.ChunkedArray | pa.Array, keys: pa.ChunkedArray | pa.Arr
         rows = pc.cast(pc.utf8_slice_codeunits(values, 1), pa.int64()).to_numpy(zero_copy_only=False).astype(np.int64)
     except pa.ArrowInvalid as error:
         raise ValueError(f"ids not of the keys' rows: {error}") from None
+    if len(keys):
+        first = keys[0].as_py()[1:]
+        rows -= int(first) if first.isdecimal() else 0
     inside = (rows >= 0) & (rows < len(keys))
     if not inside.all() or pc.any(pc.not_equal(values, keys.take(pa.array(rows)))).as_py():
         raise ValueError(f"ids not of the keys' rows: {values.slice(0, 3).to_pylist()} …")

@@ -21,6 +21,18 @@ from fraud_pipeline.world.build import Trips, World
 from fraud_pipeline.world.habits import Habits
 
 
+PER_CUSTOMER = ("customer_id", "age", "age_group", "income", "affluence", "schedule", "home_lat", "home_lon",
+                "home_city", "home_province", "category_weights", "basket", "avg_spend", "home_ip")
+PER_ACCOUNT = ("account_id", "status", "closed_day", "salary", "credit", "limit", "opening", "activity", "buffer",
+               "sweep_payee", "card_bin")
+PER_CARD = ("card_number", "card_issue_day", "card_expiry_month")
+PER_PAYEE = ("payee", "payee_added", "payee_first_paid", "payee_is_business")
+# What a block's world has of its own (`block_fields`, but the caches and the bank): every other field is the bank's.
+OWN_FIELDS = (*PER_CUSTOMER, *PER_ACCOUNT, *PER_CARD, *PER_PAYEE, "habits", "salary_of", "account_customer",
+              "card_account", "payee_offsets", "bills", "ato_plan", "trips", "known_at_start", "block_key",
+              "global_customers", "global_accounts", "global_cards", "devices", "ip_rows", "ip_address")
+
+
 def block_world(world: World, block: int) -> World:
     """The world of block `block` (customers block × size … (block + 1) × size − 1 of the bank). Its cost follows
     the block, not the bank: what is grouped by block is looked up in the bank's `_BlockIndex` (made once).
@@ -64,16 +76,10 @@ def block_fields(world: World, block: int) -> dict:
     def take(values, rows):
         return values.take(pa.array(rows)) if isinstance(values, (pa.Array, pa.ChunkedArray)) else values[rows]
 
-    per_customer = ("customer_id", "age", "age_group", "income", "affluence", "schedule", "home_lat", "home_lon",
-                    "home_city", "home_province", "category_weights", "basket", "avg_spend", "home_ip")
-    per_account = ("account_id", "status", "closed_day", "salary", "credit", "limit", "opening", "activity", "buffer",
-                   "sweep_payee", "card_bin")
-    per_card = ("card_number", "card_issue_day", "card_expiry_month")
-    per_payee = ("payee", "payee_added", "payee_first_paid", "payee_is_business")
-    sliced = {name: _customers(getattr(world, name), first, end) for name in per_customer}
-    sliced |= {name: take(getattr(world, name), accounts) for name in per_account}
-    sliced |= {name: take(getattr(world, name), cards) for name in per_card}
-    sliced |= {name: getattr(world, name)[payee_rows] for name in per_payee}
+    sliced = {name: _customers(getattr(world, name), first, end) for name in PER_CUSTOMER}
+    sliced |= {name: take(getattr(world, name), accounts) for name in PER_ACCOUNT}
+    sliced |= {name: take(getattr(world, name), cards) for name in PER_CARD}
+    sliced |= {name: getattr(world, name)[payee_rows] for name in PER_PAYEE}
     found = dict(
         **sliced,
         habits=Habits(local_shops=world.habits.local_shops[first:end], web_shops=world.habits.web_shops[first:end],

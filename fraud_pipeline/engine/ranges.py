@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 from fraud_pipeline.core import partition_metrics, schemas
 from fraud_pipeline.core.findings import Findings, forget_sorted_ids, merged, passed
 from fraud_pipeline.core.rows import Rows, concat
-from fraud_pipeline.engine import world_store
+from fraud_pipeline.engine import world_ranges, world_store
 from fraud_pipeline.engine.bank_day import BLOCK, file_ranges, merge_blocks, range_name, stacked
 from fraud_pipeline.engine.day import card_tables, simulate_day
 from fraud_pipeline.engine.executors import ExecutorSettings, TaskDone, executor_session, run_tasks
@@ -115,13 +115,14 @@ def _references(store: ObjectStore, directory: World) -> dict[str, pa.Table]:
     return found
 
 
-def ensure_world(scenario: Scenario, store: ObjectStore) -> int:
-    """Store the bank's world unless `store` holds this scenario's: built from the entity tables here, in the
-    driver, once per scenario (its memory follows the bank, like the entities'). Returns the bytes written (0: it
-    was stored already)."""
+def ensure_world(scenario: Scenario, store: ObjectStore, settings: ExecutorSettings | None = None,
+                 progress: Callable[[TaskDone], None] | None = None) -> int:
+    """Store the bank's world unless `store` holds this scenario's: built from the entity tables once per scenario,
+    by file range where `settings` says (in this process by default; `engine.world_ranges`), so no process holds
+    the bank's. Returns the bytes written (0: it was stored already)."""
     if world_store.stored(store, scenario):
         return 0
-    return world_store.store_world(store, scenario, lambda: bank_world(scenario, store))
+    return world_ranges.store_world(store, scenario, settings, progress)
 
 
 def world_entities(store: ObjectStore) -> dict[str, pa.Table | UsualMerchants]:
@@ -407,7 +408,7 @@ def run_days(scenario: Scenario, store: ObjectStore, days: Sequence[date], setti
     naming the ranges that kept failing (that day's tables then keep no manifest)."""
     names = tuple(name for _, name in DAY_TABLES if tables is None or name in tables)
     if days:
-        ensure_world(scenario, store)
+        ensure_world(scenario, store, settings, progress)
     with executor_session(settings):
         for day in days:
             yield _run_day(scenario, store, day, names, settings, progress)

@@ -25,7 +25,6 @@ import functools
 import hashlib
 import json
 import pickle
-from collections.abc import Callable
 from dataclasses import fields, replace
 from pathlib import Path
 
@@ -33,12 +32,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from fraud_pipeline.core.rows import ATM, ONLINE, POS, TRANSFER
 from fraud_pipeline.engine.bank_day import file_ranges, range_name
-from fraud_pipeline.engine.blocks import block_fields
-from fraud_pipeline.fraud.scenarios import episode_share
 from fraud_pipeline.io.storage import ObjectStore
-from fraud_pipeline.life.genuine import volume_share
 from fraud_pipeline.money.activity import bank_totals
 from fraud_pipeline.scenario import Scenario
 from fraud_pipeline.world.build import WORLD_COLUMNS, Trips, World
@@ -51,38 +46,24 @@ CODEC = "zstd"
 # directory keeps it empty): ids and owners of accounts (transfers to them), their status and closed day (who may be
 # paid), the customers' ids (how many; the checks' foreign keys) and home cities (a credit's place).
 DIRECTORY_ROWS = ("customer_id", "home_city", "account_id", "account_customer", "status", "closed_day")
-CHANNELS_BY_NUMBER = (POS, ONLINE, TRANSFER, ATM)
 
 
-def store_world(store: ObjectStore, scenario: Scenario, build: Callable[[], World]) -> int:
-    """Store the directory and every file range's blocks of the bank `build` makes, unless the store holds them once
-    the writer lock is held (runs of several days started together on a new store: the first builds, the others
-    wait for it and use its world — none rewrites what another run's workers are reading). Returns the bytes
-    written (0: another run had stored it). Raises what the store raises (nothing is published then)."""
-    with store.writing(*WORLD, None, scenario.content_hash, "pkl", skip_if=lambda: stored(store, scenario)) as batch:
-        if batch is None:
-            return 0
-        directory_name = _directory_name(store)  # before the build: what it is built from
-        bank = build()
-        records = [batch.put_part(_name(first, end), pickle.dumps(
-            {block: _packed(_own(_shared_out(bank, block))) for block in range(first, end)}, protocol=5))
-            for first, end in file_ranges(scenario)]
-        directory = directory_of(bank)
-        records.append(batch.put_part(directory_name, pickle.dumps(  # not the scenario: it names where it is stored
-            {f.name: _packed(getattr(directory, f.name)) for f in fields(directory) if f.name != "scenario"},
-            protocol=5)))
-        return batch.publish(records).bytes
+def pack_directory(directory: World) -> bytes:
+    """The directory as stored: each field compressed on its own (not the scenario: it names where it is stored)."""
+    return pickle.dumps({f.name: _packed(getattr(directory, f.name)) for f in fields(directory) if f.name != "scenario"},
+                        protocol=5)
 
 
-def _shared_out(bank: World, block: int) -> dict:
-    """`block_fields`, with the block's shares of the bank (its share of each channel's volume and of the fraud
-    episodes) worked out into its caches: the directory need not hold what they are shares of."""
-    found = block_fields(bank, block)
-    world = replace(bank, **found)  # its caches are found["caches"]
-    for channel in CHANNELS_BY_NUMBER:
-        volume_share(world, channel)
-    episode_share(world)
-    return found
+def unpack_directory(payload: bytes, scenario: Scenario) -> World:
+    """A directory from its `pack_directory` bytes, unpacked a field at a time."""
+    packed = pickle.loads(payload)
+    return World(scenario=scenario, **{name: _unpacked(packed.pop(name)) for name in list(packed)})
+
+
+def pack_blocks(blocks: dict[int, dict]) -> bytes:
+    """A file range's blocks as stored: each block's own fields (`engine.blocks.OWN_FIELDS`), compressed block by
+    block, so a range is unpacked one block at a time."""
+    return pickle.dumps({block: _packed(_own(found)) for block, found in blocks.items()}, protocol=5)
 
 
 def stored(store: ObjectStore, scenario: Scenario) -> bool:
@@ -93,7 +74,7 @@ def stored(store: ObjectStore, scenario: Scenario) -> bool:
     manifest = store.read_manifest(*WORLD)
     if manifest is None or manifest["scenario_hash"] != scenario.content_hash:
         return False
-    wanted = {_directory_name(store), *(_name(first, end) for first, end in file_ranges(scenario))}
+    wanted = {_directory_name(store), _totals_name(store), *(_name(first, end) for first, end in file_ranges(scenario))}
     if {f["path"] for f in manifest["files"]} != wanted:
         return False
     fs = store.filesystem()
@@ -130,11 +111,17 @@ def _directory_name(store: ObjectStore) -> str:
     return f"directory-{fingerprint(store)}.pkl"
 
 
+def _totals_name(store: ObjectStore) -> str:
+    return f"totals-{fingerprint(store)}.pkl"
+
+
 def load_directory(store: ObjectStore, scenario: Scenario) -> World:
-    """The stored directory of `scenario`'s world (`stored` must hold), unpacked a field at a time."""
-    name = next((p.name for p in store.listed_parts(*WORLD) if p.name.startswith("directory-")), "directory-")
-    packed = pickle.loads(_part(store, name).payload())
-    return World(scenario=scenario, **{name: _unpacked(packed.pop(name)) for name in list(packed)})
+    """The stored directory of `scenario`'s world (`stored` must hold), unpacked a field at a time, with the bank's
+    totals its blocks' calibrations are shares of."""
+    names = [p.name for p in store.listed_parts(*WORLD)]
+    name = next((n for n in names if n.startswith("directory-")), "directory-")
+    totals = pickle.loads(_part(store, next((n for n in names if n.startswith("totals-")), "totals-")).payload())
+    return replace(unpack_directory(_part(store, name).payload(), scenario), totals=totals)
 
 
 def load_blocks(store: ObjectStore, directory: World, first: int, end: int) -> list[World]:
@@ -159,11 +146,14 @@ def unpacked_block(directory: World, payload: bytes) -> World:
 def directory_of(bank: World) -> World:
     """`bank` without its blocks' own rows: the fields other blocks read (DIRECTORY_ROWS and the shared tables),
     every other per-customer, per-account and per-card field empty, no caches; with the bank's totals (`Totals`),
-    which its blocks' calibrations are shares of."""
-    kept = set(DIRECTORY_ROWS)
-    emptied = {name: _empty(getattr(bank, name)) for name in _ROWS if name not in kept}
-    return replace(bank, **emptied, caches={}, block_key=(), global_customers=None, global_accounts=None,
-                   global_cards=None, bank=None, totals=bank_totals(bank))
+    which its blocks' calibrations are shares of. (What `world_ranges.build_directory` builds without the bank.)"""
+    return replace(bank, **emptied_rows(bank, set(DIRECTORY_ROWS)), caches={}, block_key=(), global_customers=None,
+                   global_accounts=None, global_cards=None, bank=None, totals=bank_totals(bank))
+
+
+def emptied_rows(world: World, keep: set[str]) -> dict:
+    """Every field of `world` that holds rows of customers, accounts, cards or payees but those in `keep`, empty."""
+    return {name: _empty(getattr(world, name)) for name in _ROWS if name not in keep}
 
 
 # a block's own fields that hold rows of customers, accounts, cards, payees or keys (see `blocks.block_fields`)
@@ -199,6 +189,10 @@ def _own(found: dict) -> dict:
     compacted (a slice would pickle its whole buffer)."""
     return {name: pa.concat_arrays([value]) if isinstance(value, pa.Array) else value
             for name, value in found.items() if name != "bank"}
+
+
+def blocks_name(first: int, end: int) -> str:
+    return _name(first, end)
 
 
 def _name(first: int, end: int) -> str:

@@ -25,8 +25,8 @@ from fraud_pipeline.scenario import Scenario
 from fraud_pipeline.scenario.population import PAY_SCHEDULES
 from fraud_pipeline.world import fraud_plan, spending
 from fraud_pipeline.world.accounts import STATUS_NAMES, card_weights, later_serial, replacement_slot, salary_buffers
-from fraud_pipeline.world.devices import NEVER, DevicePlan, day_number, device_plan
-from fraud_pipeline.world.habits import Habits, category_rows, habits, merchant_rows
+from fraud_pipeline.world.devices import NEVER, DevicePlan, block_plan_in_bank, day_number, device_plan
+from fraud_pipeline.world.habits import Habits, block_habits, category_rows, habits, merchant_rows
 from fraud_pipeline.world.layout import Layout
 from fraud_pipeline.world.spatial import SpatialIndex
 
@@ -261,7 +261,22 @@ def _index(values: pa.Array | pa.ChunkedArray, names: list[str]) -> np.ndarray:
     return pc.fill_null(pc.index_in(values, pa.array(names)), -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def build_world(scenario: Scenario, entities: dict[str, pa.Table]) -> World:
+@dataclass(frozen=True)
+class BlockPlace:
+    """Where one block's rows lie among the bank's, for its world built from its own entity rows (`build_world`
+    with a place): what the block's rows cannot say of themselves. Customers and accounts are placed by the layout."""
+
+    block: int
+    first_card: int  # the bank's row of the block's first card (cards are block-major; their count is drawn)
+    device_offset: int  # the bank's row of the block's first own device (`devices.own_device_offsets`)
+    plan: DevicePlan  # the bank's plan without customers (`DevicePlan.of_customers(0, 0)`): computers, rings, burners
+
+
+def build_world(scenario: Scenario, entities: dict[str, pa.Table], place: BlockPlace | None = None) -> World:
+    """The bank's world from its entity tables; or, with `place`, block `place.block`'s world from its own rows of
+    the per-customer tables (and the shared tables whole): the fields a block owns (`engine.blocks.block_fields`,
+    re-indexed from 0, numbered in the bank where they name the bank's rows) equal the bank's world's, sliced. Its
+    other fields are a stand-in for the directory's (IP addresses: the block's own; the devices table: as given)."""
     customers, accounts, cards = entities["customers"], entities["accounts"], entities["cards"]
     merchants, devices = entities["merchants"], entities["devices"]
     seed, region, c = scenario.seed, scenario.geography, scenario.card_transactions
@@ -284,7 +299,11 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table]) -> World:
     opening = np.round(accounts["opening_balance"].to_numpy() * CENTS).astype(np.int64)
     avg_spend = customers["avg_spend"].to_numpy()
     budget = scenario.money.card_share_of_income * income / np.maximum(avg_spend, 1.0)  # purchases a month
-    level = np.concatenate([spending.activity_level(scenario, b) for b in range(Layout.of(scenario).n_blocks)])
+    layout = Layout.of(scenario)
+    blocks = range(layout.n_blocks) if place is None else [place.block]
+    account_ends = layout.account_ends() if place is None else np.array([n_accounts])
+    first_account = 0 if place is None else layout.account_span(place.block)[0]
+    level = np.concatenate([spending.activity_level(scenario, b) for b in blocks])
     purchases = budget * level / spending.basket_divisor(level)  # avg_spend holds the divisor
     # a customer's accounts share their activity by weight (dormant ones are silent, frozen ones keep trying)
     weight = card_weights(scenario, np.where(salary, 0, np.where(credit, 1, 2)), np.array(STATUS_NAMES)[status])
@@ -324,13 +343,13 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table]) -> World:
     order = np.lexsort((added, link_account))
     link_account, payee_row, added = link_account[order], payee_row[order], added[order]
     f = scenario.beneficiaries.first_payment_days
-    layout = Layout.of(scenario)
-    link_ends = np.searchsorted(link_account, layout.account_ends())
+    link_ends = np.searchsorted(link_account, account_ends)
     first_paid = added + np.concatenate([  # each block's links from its own stream (accounts are block-major)
         stream(seed, "world", "first_payment", b).integers(f.min, f.max + 1, end - begin)
-        for b, (begin, end) in enumerate(zip(np.r_[0, link_ends[:-1]], link_ends))])
+        for b, (begin, end) in zip(blocks, zip(np.r_[0, link_ends[:-1]], link_ends))])
     # the mules takeovers save are the fraudster's payees, not the customer's: genuine activity never pays them
-    planned = fraud_plan.ato_payee_saves(scenario, accounts, entities["beneficiaries"])
+    planned = fraud_plan.ato_payee_saves(scenario, accounts, entities["beneficiaries"],
+                                         None if place is None else place.block)
     n_payees = entities["beneficiaries"].num_rows
     fraudsters = np.isin(link_account * n_payees + payee_row,
                          row_of(planned["account_id"], accounts["account_id"]) * n_payees
@@ -340,8 +359,13 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table]) -> World:
         zero_copy_only=False)[payee_row]
     offsets = np.concatenate([[0], np.cumsum(np.bincount(link_account, minlength=n_accounts))])
 
-    plan = device_plan(scenario)
-    ip, home_ip, mobile, vpn, foreign, ring_ips, computer_ips = _addresses(scenario, n_customers, plan)
+    if place is None:
+        plan = device_plan(scenario)
+        ip, home_ip, mobile, vpn, foreign, ring_ips, computer_ips = _addresses(scenario, n_customers, plan)
+    else:
+        plan = block_plan_in_bank(scenario, place.block, place.plan, place.device_offset)
+        home_ip, mobile, vpn, foreign, ring_ips, computer_ips = _address_rows(scenario, plan)
+        ip = None  # the block's own, below (`ip_rows`)
     start = day_number(scenario.start_date)
     world = World(
         scenario=scenario, customer_id=customers["customer_id"].combine_chunks(), age=age, age_group=age_group,
@@ -351,12 +375,13 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table]) -> World:
         home_province=np.array([cities[i][0] for i in home_city]),
         category_weights=spending.category_weights(scenario, affluence),
         basket=spending.basket(scenario, affluence) / spending.basket_divisor(level),
-        habits=habits(scenario, customers, merchants),
+        habits=habits(scenario, customers, merchants) if place is None else block_habits(
+            scenario, place.block, customers, merchants),
         account_id=accounts["account_id"].combine_chunks(), account_customer=account_customer, status=status,
         closed_day=closed_day, salary=salary, credit=credit, limit=limit, opening=opening, activity=activity,
         salary_of=salary_of, buffer=np.round(np.where(salary, np.concatenate([
             salary_buffers(scenario, income[account_customer[first:end]], b)
-            for b, (first, end) in enumerate(layout.account_spans())]), 0) * CENTS).astype(
+            for b, (first, end) in zip(blocks, zip(np.r_[0, account_ends[:-1]], account_ends))]), 0) * CENTS).astype(
             np.int64),
         sweep_payee=np.full(n_accounts, -1),
         card_number=cards["card_number"].combine_chunks(), card_account=card_account,
@@ -389,7 +414,7 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table]) -> World:
         payee_is_business=business, beneficiary_id=entities["beneficiaries"]["beneficiary_id"].combine_chunks(),
         beneficiary_type=_labels(entities["beneficiaries"]["beneficiary_type"]),
         beneficiary_high_risk=entities["beneficiaries"]["is_high_risk"].to_numpy(zero_copy_only=False).astype(bool),
-        bills=_bills(scenario, income, account_customer, salary, offsets, payee_row, added, start,
+        bills=_bills(scenario, blocks, account_ends, income, account_customer, salary, offsets, payee_row, added, start,
                      np.isin(entities["beneficiaries"]["beneficiary_type"].to_numpy(zero_copy_only=False)[payee_row],
                              ["merchant", "individual"])),
         devices=plan, device_id=devices["device_id"].combine_chunks(),
@@ -398,15 +423,39 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table]) -> World:
             zero_copy_only=False) | devices["emulator_flag"].to_numpy(zero_copy_only=False)).astype(bool),
         home_ip=home_ip, ip_address=ip, mobile_ips=mobile, vpn_ips=vpn, foreign_ips=foreign, ring_ips=ring_ips,
         computer_ip=computer_ips,
-        trips=_trips(scenario, affluence, home_city, [i for i, _ in cities]),
+        trips=_trips(scenario, affluence, home_city, [i for i, _ in cities]) if place is None else _block_trips(
+            scenario, place.block, affluence, home_city, [i for i, _ in cities]),
         mules=fraud_plan.mules(scenario, entities["beneficiaries"]),
-        ato_plan=fraud_plan.ato_plan(scenario, accounts),
+        ato_plan=fraud_plan.ato_plan(scenario, accounts) if place is None else _local_accounts(
+            fraud_plan.ato_plan_of_block(scenario, place.block, accounts), first_account),
         known_at_start=np.zeros(0, np.int64),
-        key_space=merchants.num_rows + entities["beneficiaries"].num_rows + n_accounts,
+        key_space=merchants.num_rows + entities["beneficiaries"].num_rows + layout.accounts,
     )
-    world.known_at_start = _known_at_start(world, entities, start)
+    world.known_at_start = _known_at_start(world, entities, start, first_account)
     world.sweep_payee = _sweep_payees(world)
+    if place is not None:
+        world = _placed(world, place, first_account)
     return world
+
+
+def _local_accounts(plan: pd.DataFrame, first_account: int) -> pd.DataFrame:
+    """A block's takeover plan with its accounts numbered from the block's first."""
+    return plan.assign(account=plan["account"].to_numpy() - first_account)
+
+
+def _placed(world: World, place: BlockPlace, first_account: int) -> World:
+    """A world built from block `place.block`'s rows with its maps to the bank's rows and its own IP addresses (its
+    customers' homes and computers, the shared pools: `engine.blocks._ip_rows`), numbered as the bank numbers them."""
+    plan = world.devices
+    first = plan.first_customer
+    computer = np.concatenate([plan.shared_computer, plan.public_computer])
+    computer = np.searchsorted(plan.computer_rows, computer[computer >= 0])
+    rows = np.unique(np.concatenate([world.home_ip, world.computer_ip[computer], world.mobile_ips, world.vpn_ips,
+                                     *world.foreign_ips, world.ring_ips.ravel()]))
+    return replace(world, ip_rows=rows, ip_address=address_text(world.scenario, rows, plan), block_key=(place.block,),
+                   global_customers=np.arange(first, first + world.n_customers),
+                   global_accounts=np.arange(first_account, first_account + world.n_accounts),
+                   global_cards=np.arange(place.first_card, place.first_card + len(world.card_number)))
 
 
 def day_numbers(dates: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -430,16 +479,15 @@ def _sweep_payees(world: "World") -> np.ndarray:
     return np.where(world.salary, found, -1)
 
 
-def _bills(scenario: Scenario, income: np.ndarray, account_customer: np.ndarray, salary: np.ndarray,
-           offsets: np.ndarray, payee: np.ndarray, added: np.ndarray, start: int, billable: np.ndarray) -> pd.DataFrame:
+def _bills(scenario: Scenario, blocks, account_ends: np.ndarray, income: np.ndarray, account_customer: np.ndarray,
+           salary: np.ndarray, offsets: np.ndarray, payee: np.ndarray, added: np.ndarray, start: int,
+           billable: np.ndarray) -> pd.DataFrame:
     """Debit orders of salary accounts: up to 1–4 saved payees that bill (businesses, landlords: never a crypto
     wallet or an offshore account), each a fixed share of the bills budget, paid each month a few days after
-    payday."""
-    layout = Layout.of(scenario)
-    spans = layout.account_spans()
+    payday. `blocks`: the blocks whose accounts these are, ending at `account_ends`."""
     return pd.concat([_block_bills(scenario, b, first + np.flatnonzero(salary[first:end] & (
         np.diff(offsets[first:end + 1]) > 0)), income, account_customer, offsets, payee, added, start, billable)
-        for b, (first, end) in enumerate(spans)], ignore_index=True)
+        for b, (first, end) in zip(blocks, zip(np.r_[0, account_ends[:-1]], account_ends))], ignore_index=True)
 
 
 def _block_bills(scenario: Scenario, block: int, accounts: np.ndarray, income: np.ndarray,
@@ -474,18 +522,35 @@ def _addresses(scenario: Scenario, n_customers: int, plan: DevicePlan):
     shared or public computer — all in the documentation ranges, so none is anyone's (fraud_pipeline.core.reserved):
     the shared pools in RFC 5737's IPv4 blocks, the others each a /64 of their own in RFC 3849's 2001:db8::/32, with
     a random interface identifier. Each address is a keyed function of what it belongs to (`address_numbers`), so
-    a block names its customers' and computers' addresses without the bank's."""
-    rng = lambda purpose: stream(scenario.seed, "world", "ip", purpose)  # noqa: E731
+    a block names its customers' and computers' addresses without the bank's (`address_text`)."""
     destinations = len(scenario.geography.destinations)
     rings = scenario.fraud.rings
     n_ring = rings.count * rings.ips.max
     n_foreign = destinations * IPS_PER_DESTINATION
-    shared = rng("ipv4").permutation(np.array(DOCUMENTATION_IPV4_HOSTS))[:MOBILE_IPS + VPN_IPS]
     numbers = address_numbers(scenario, np.arange(n_customers), np.arange(n_foreign + n_ring),
                               *_computer_blocks(plan))
     own = _ipv6_addresses(scenario.seed, numbers)
-    text = pa.concat_arrays([own.slice(0, n_customers), pa.array(shared, pa.string()), own.slice(n_customers)])
-    home = np.arange(n_customers)
+    text = pa.concat_arrays([own.slice(0, n_customers), pa.array(_shared_ipv4(scenario), pa.string()),
+                             own.slice(n_customers)])
+    return (text, *_address_rows(scenario, plan))
+
+
+def _shared_ipv4(scenario: Scenario) -> np.ndarray:
+    """The mobile carriers' and VPN exits' addresses (RFC 5737 hosts, a keyed choice)."""
+    ipv4 = stream(scenario.seed, "world", "ip", "ipv4").permutation(np.array(DOCUMENTATION_IPV4_HOSTS))
+    return ipv4[:MOBILE_IPS + VPN_IPS]
+
+
+def _address_rows(scenario: Scenario, plan: DevicePlan):
+    """The IP rows, as the bank numbers them, of the plan's customers' homes (a household member's is the phone
+    owner's) and of the pools and computers every block knows: homes (one per customer), mobile carriers, VPN exits,
+    the pools abroad, the rings', then the computers (`plan.computer_rows` order)."""
+    n_customers = plan.n_customers
+    destinations = len(scenario.geography.destinations)
+    rings = scenario.fraud.rings
+    n_ring = rings.count * rings.ips.max
+    n_foreign = destinations * IPS_PER_DESTINATION
+    home = plan.first_customer + np.arange(len(plan.first_phone))
     household = np.flatnonzero(plan.household_phone_of >= 0)
     home[household] = plan.household_phone_of[household]
     mobile = n_customers + np.arange(MOBILE_IPS)
@@ -494,7 +559,30 @@ def _addresses(scenario: Scenario, n_customers: int, plan: DevicePlan):
     foreign = [first_foreign + d * IPS_PER_DESTINATION + np.arange(IPS_PER_DESTINATION) for d in range(destinations)]
     ring = (first_foreign + n_foreign + np.arange(n_ring)).reshape(rings.count, rings.ips.max)
     computers = first_foreign + n_foreign + n_ring + np.arange(len(plan.computer_rows))
-    return text, home, mobile, vpn, foreign, ring, computers
+    return home, mobile, vpn, foreign, ring, computers
+
+
+def address_text(scenario: Scenario, rows: np.ndarray, plan: DevicePlan) -> pa.Array:
+    """The addresses of IP rows `rows` (the bank's numbering, `_address_rows`), worked out from the rows alone and
+    the bank's computers (`plan.computer_block`): what the bank's `ip_address` holds at those rows."""
+    rows = np.asarray(rows, np.int64)
+    n_customers = plan.n_customers
+    n_shared = MOBILE_IPS + VPN_IPS
+    shared = (rows >= n_customers) & (rows < n_customers + n_shared)
+    own = rows[~shared]
+    first_computer = n_customers + n_shared + len(scenario.geography.destinations) * IPS_PER_DESTINATION + (
+        scenario.fraud.rings.count * scenario.fraud.rings.ips.max)
+    computer = own >= first_computer
+    k = own[computer] - first_computer
+    block, within = (b[k] for b in _computer_blocks(plan))
+    numbers = np.where(own < n_customers, own, own - n_shared)  # homes; the pools abroad and the rings'
+    numbers[computer] = address_numbers(scenario, np.zeros(0, np.int64), np.zeros(0, np.int64), block, within)
+    text = pa.concat_arrays([_ipv6_addresses(scenario.seed, numbers),
+                             pa.array(_shared_ipv4(scenario)[rows[shared] - n_customers], pa.string())])
+    where = np.empty(len(rows), np.int64)
+    where[~shared] = np.arange(len(own))
+    where[shared] = len(own) + np.arange(int(shared.sum()))
+    return text.take(pa.array(where))
 
 
 def _computer_blocks(plan: DevicePlan) -> tuple[np.ndarray, np.ndarray]:
@@ -600,7 +688,8 @@ def recipient_key(world: World, account: np.ndarray, merchant: np.ndarray, payee
     return np.where(recipient >= 0, account.astype(np.int64) * world.key_space + recipient, -1)
 
 
-def _known_at_start(world: World, entities: dict[str, pa.Table | UsualMerchants], start: int) -> np.ndarray:
+def _known_at_start(world: World, entities: dict[str, pa.Table | UsualMerchants], start: int,
+                    first_account: int = 0) -> np.ndarray:
     """What each account had paid before the calendar: its customer's usual merchants, its payees saved before
     the start, and its customer's other accounts — sorted recipient keys. The (account, usual merchant) pairs are
     dozens per customer, so they are keyed `PAIRS_AT_ONCE` customer–merchant pairs at a time, from the table or
@@ -625,7 +714,7 @@ def _known_at_start(world: World, entities: dict[str, pa.Table | UsualMerchants]
     account = np.repeat(np.arange(world.n_accounts), count[owner])
     sibling = other != account
     none = np.full(int(sibling.sum()), -1)
-    keys.append(recipient_key(world, account[sibling], none, none, other[sibling]))
+    keys.append(recipient_key(world, account[sibling], none, none, other[sibling] + first_account))  # the bank's
     every = np.concatenate(keys)
     del keys
     return sorted_unique(every, in_place=True)  # sorted where it lies: the build's peak is two copies, not three

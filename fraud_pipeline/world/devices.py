@@ -267,6 +267,27 @@ def device_plan(scenario: Scenario) -> DevicePlan:
                    n_devices=n_own + n_ring + scenario.fraud.rings.burners, first_customer=0)
 
 
+def own_device_offsets(scenario: Scenario) -> np.ndarray:
+    """Per block, the bank's row of its first own device, then the count of every block's own devices (the rings'
+    first row): the bank's plan numbers each block's own devices after the blocks' before it (`device_plan`)."""
+    return np.concatenate([[0], np.cumsum([block_own_devices(scenario, b)
+                                           for b in range(Layout.of(scenario).n_blocks)])]).astype(np.int64)
+
+
+def block_plan_in_bank(scenario: Scenario, block: int, bank: DevicePlan, offset: int) -> DevicePlan:
+    """Block `block`'s customers' plan as the bank's plan gives it (`device_plan(scenario).of_customers(first,
+    end)`), made from the block's own plan alone: its device rows moved to the bank's (`offset`: the bank's row of
+    its first own device, `own_device_offsets`); `bank`: the bank's plan without customers (`of_customers(0, 0)`),
+    whose computers, rings and burners it shares."""
+    own, _ = _block_own_plan(scenario, block)
+    shift = lambda rows: np.where(rows >= 0, rows + offset, -1)  # noqa: E731
+    return replace(bank, phone_change_customer=own.phone_change_customer, phone_change_day=own.phone_change_day,
+                   phone_trust_day=own.phone_trust_day, phone_change_row=shift(own.phone_change_row),
+                   first_phone=shift(own.first_phone), second_device=shift(own.second_device),
+                   household_phone_of=own.household_phone_of, shared_computer=shift(own.shared_computer),
+                   public_computer=shift(own.public_computer), first_customer=own.first_customer)
+
+
 def _first_phones(rng, phones: np.ndarray, customer_count: int) -> np.ndarray:
     """Each of a block's customers' phone at the start: their own while there are devices (`phones`, in customer
     order), else a phone of another customer of the block."""

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from fraud_pipeline.engine import ranges, world_store
+from fraud_pipeline.engine import ranges, world_ranges, world_store
 from fraud_pipeline.engine.bank_day import file_ranges
 from fraud_pipeline.engine.blocks import block_world
 from fraud_pipeline.engine.executors import ExecutorSettings
@@ -19,7 +19,8 @@ from fraud_pipeline.fraud.scenarios import episode_share
 from fraud_pipeline.io.parts import TableCorrupt
 from fraud_pipeline.io.storage import ObjectStore
 from fraud_pipeline.life.genuine import volume_share
-from fraud_pipeline.money.activity import bank_totals
+from fraud_pipeline.money import budget
+from fraud_pipeline.money.activity import bank_totals, channel_weights
 from fraud_pipeline.world.build import build_world
 from fraud_pipeline.world.entities import entity_tables
 from fraud_pipeline_tests.conftest import scaled
@@ -46,6 +47,9 @@ def test_a_block_loaded_from_the_stored_world_is_the_block_sliced_from_the_bank(
     bank = build_world(small_bank, entities)
     directory = world_store.load_directory(store, small_bank)
     assert file_ranges(small_bank) == [(0, 2), (2, 4)]
+    # built from a few columns of the stored tables and block 0's rows: the bank's world without its blocks' rows
+    assert_same(directory, world_store.directory_of(bank), "directory")
+    assert directory.totals == world_store.directory_of(bank).totals
     for first, end in file_ranges(small_bank):
         for block, loaded in zip(range(first, end), world_store.load_blocks(store, directory, first, end)):
             sliced = block_world(bank, block)
@@ -54,14 +58,13 @@ def test_a_block_loaded_from_the_stored_world_is_the_block_sliced_from_the_bank(
             assert bank_totals(loaded) == bank_totals(sliced) == bank_totals(bank)  # the directory's, to the bit
             for name in ("global_customers", "global_accounts", "global_cards"):
                 assert np.array_equal(getattr(loaded, name), getattr(sliced, name)), (block, name)
-            shares = {key for key in loaded.caches if key[0] in ("volume_share", "episode_share")}
-            assert loaded.caches.keys() - shares == sliced.caches.keys() and len(shares) == 5
-            for key in shares:  # worked out when stored, from the bank: the directory does not hold what they share
-                assert loaded.caches[key] == (volume_share(sliced, key[1]) if key[0] == "volume_share"
-                                              else episode_share(sliced)), key
-            assert_same(loaded.caches[("budget",)], sliced.caches[("budget",)], f"block {block} budget")
-            for channel, weight in sliced.caches[("channel_weights",)].items():
-                assert np.array_equal(loaded.caches[("channel_weights",)][channel], weight), (block, channel)
+            assert loaded.caches == {}  # its calibrations are worked out from its rows and the directory's totals
+            for channel in range(4):
+                assert volume_share(loaded, channel) == volume_share(sliced, channel), (block, channel)
+            assert episode_share(loaded) == episode_share(sliced)
+            assert_same(budget.of(loaded), budget.of(sliced), f"block {block} budget")
+            for channel, weight in channel_weights(sliced).items():
+                assert np.array_equal(channel_weights(loaded)[channel], weight), (block, channel)
 
 
 def test_the_directory_holds_what_other_blocks_read_and_no_block_s_rows(small_bank, entities):
@@ -138,14 +141,14 @@ def test_runs_started_together_on_a_new_store_build_the_world_once(small_bank, e
     it — it never rewrites the files the first run's workers read."""
     store = _store(small_bank, entities, tmp_path)
     built = []
-    original = ranges.bank_world
+    original = world_ranges.build_directory
 
     def slow_build(scenario, stored_in):
         built.append(1)
         time.sleep(1.0)  # the other driver arrives while this one holds the lock
         return original(scenario, stored_in)
 
-    monkeypatch.setattr(ranges, "bank_world", slow_build)
+    monkeypatch.setattr(world_ranges, "build_directory", slow_build)
     with ThreadPoolExecutor(2) as pool:
         written = sorted(pool.map(lambda _: ensure_world(small_bank, store), range(2)))
     assert written[0] == 0 and written[1] > 0 and len(built) == 1
@@ -196,4 +199,4 @@ def test_the_stored_world_is_the_same_bytes_wherever_it_is_stored(small_bank, en
         ensure_world(scenario, store)
         found.append({p.name: p.read_bytes() for p in (tmp_path / name / "state" / "world").iterdir()})
         assert world_store.load_directory(store, scenario).scenario is scenario
-    assert found[0] == found[1] and len(found[0]) == 3
+    assert found[0] == found[1] and len(found[0]) == 4  # two ranges, the directory and the bank's totals

@@ -68,7 +68,7 @@ def bank_day_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, kind
                              f"{done.where}" + (f", attempt {done.attempt}" if (done.attempt or 1) > 1 else ""))
 
         started = time.perf_counter()
-        if stored := ensure_world(scenario, store):
+        if stored := ensure_world(scenario, store, executor, progress):
             context.log.info(f"bank: built the bank's world (habits, payees, trips, what each account paid before) "
                              f"once for this scenario in {time.perf_counter() - started:.1f} s and stored it by file "
                              f"range ({stored / 1e6:.1f} MB); every later run's workers read their ranges of it")
