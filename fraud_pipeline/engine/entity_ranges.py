@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 
 from fraud_pipeline.core import schemas
@@ -141,7 +142,8 @@ _FRAUDSTERS: dict[str, Callable[[Scenario], pa.Table]] = {"devices": fraudster_d
 _SHARED: dict[tuple[str, str], pa.Table] = {}  # per process: the shared tables of the scenario last read
 
 
-def _shared(store: ObjectStore, scenario: Scenario, name: str) -> pa.Table:
+def shared_table(store: ObjectStore, scenario: Scenario, name: str) -> pa.Table:
+    """Shared entity table `name` (merchants, beneficiaries) as stored, read once per process and scenario."""
     key = (scenario.content_hash, name)
     if key not in _SHARED:
         for old in [k for k in _SHARED if k[0] != scenario.content_hash]:
@@ -169,7 +171,7 @@ def run_entity_range(task: EntityTask) -> EntityResult:
     _, inputs = BY_BLOCK[task.name]
     referenced = {fk.table for fk in spec.foreign_keys} - {task.name}
     own = sorted((set(inputs) | referenced) - set(SHARED))
-    upstream: dict = {name: _shared(store, scenario, name)
+    upstream: dict = {name: shared_table(store, scenario, name)
                       for name in sorted((set(inputs) | referenced) & set(SHARED))}
     last = task.end == Layout.of(scenario).n_blocks
     for name in own:
@@ -186,9 +188,6 @@ def run_entity_range(task: EntityTask) -> EntityResult:
                        **{n: given[n] if n in given else next(upstream[n]) for n in referenced - set(SHARED)},
                        task.name: rows}
             found.append(entity_findings(spec, rows, against, expectations))
-            if not preview:
-                first_rows = rows.slice(0, PREVIEW_ROWS)
-                preview.append(first_rows.take(pa.array(range(first_rows.num_rows))))  # not a view of the block
             yield rows
         for name in referenced - set(inputs) - set(SHARED):  # what follows their blocks is checked once asked past
             next(upstream[name], None)
@@ -197,8 +196,16 @@ def run_entity_range(task: EntityTask) -> EntityResult:
             found.append(entity_findings(spec, rows, {task.name: rows}, expectations))
             yield rows
 
-    record = store.put_part(LAYER, task.name, None, part, row_groups(blocks()), spec.arrow_schema)
-    return EntityResult(record, merged(found), preview[0] if preview else spec.arrow_schema.empty_table())
+    def previewed(tables: Iterator[pa.Table]) -> Iterator[pa.Table]:
+        for rows in tables:
+            wanted = PREVIEW_ROWS - sum(t.num_rows for t in preview)
+            if wanted > 0:  # the part's first rows (a block may have none), copied: not views of the blocks
+                preview.append(rows.take(pa.array(np.arange(min(wanted, rows.num_rows)), pa.int64())))
+            yield rows
+
+    record = store.put_part(LAYER, task.name, None, part, row_groups(previewed(blocks())), spec.arrow_schema)
+    first_rows = pa.concat_tables(preview) if preview else spec.arrow_schema.empty_table()
+    return EntityResult(record, merged(found), first_rows)
 
 
 def _range_part(store: ObjectStore, name: str, part: str) -> ListedPart:

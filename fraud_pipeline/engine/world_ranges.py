@@ -22,19 +22,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fraud_pipeline.core import schemas
-from fraud_pipeline.core.columns import row_of
 from fraud_pipeline.engine.bank_day import file_ranges, range_name
-from fraud_pipeline.engine.entity_ranges import _shared, block_sizes, by_block
+from fraud_pipeline.engine.entity_ranges import block_sizes, by_block, shared_table
 from fraud_pipeline.engine.executors import ExecutorSettings, TaskDone, run_tasks
 from fraud_pipeline.io.parts import PartRecord, TableCorrupt
 from fraud_pipeline.io.storage import ObjectStore
 from fraud_pipeline.money.activity import NO_TOTALS, Totals, block_totals
 from fraud_pipeline.scenario import Scenario
-from fraud_pipeline.world.accounts import STATUS_NAMES
 from fraud_pipeline.engine import world_store
 from fraud_pipeline.engine.blocks import OWN_FIELDS
 from fraud_pipeline.engine.world_store import WORLD
-from fraud_pipeline.world.build import WORLD_COLUMNS, BlockPlace, World, _index, build_world, day_numbers
+from fraud_pipeline.world.build import WORLD_COLUMNS, BlockPlace, World, bank_rows, build_world
 from fraud_pipeline.world.devices import device_plan, own_device_offsets
 from fraud_pipeline.world.layout import Layout
 
@@ -160,14 +158,7 @@ def build_directory(scenario: Scenario, store: ObjectStore) -> World:
     plan = device_plan(scenario).of_customers(0, 0)
     first = dict(_first_block_entities(scenario, store), devices=read("devices", WORLD_COLUMNS["devices"]))
     world = build_world(scenario, first, BlockPlace(0, 0, 0, plan))
-    region = scenario.geography
-    cities = [city.name for p in region.provinces for city in p.cities]
-    rows = {"customer_id": customers["customer_id"].combine_chunks(),
-            "home_city": _index(customers["home_city"], cities),
-            "account_id": accounts["account_id"].combine_chunks(),
-            "account_customer": row_of(accounts["customer_id"], customers["customer_id"]),
-            "status": _index(accounts["status"], list(STATUS_NAMES)),
-            "closed_day": day_numbers(accounts["closed_date"])}
+    rows = bank_rows(scenario, customers, accounts)
     if len(rows["customer_id"]) != layout.customers:
         raise ValueError(f"{store.uri(LAYER, 'customers')} holds {len(rows['customer_id']):,} customers where the "
                          f"scenario has {layout.customers:,}: build the entities for this scenario")
@@ -197,7 +188,7 @@ def _range_blocks(scenario: Scenario, store: ObjectStore, first: int, end: int
         ends = layout.customer_ends() if owner == "customers" else layout.account_ends()
         streams[name] = by_owner_block(_range_rows(scenario, store, name, first, end), column, ends[first:end],
                                        _schema(name, list(WORLD_COLUMNS[name])))
-    shared = {name: _shared(store, scenario, name) for name in SHARED}
+    shared = {name: shared_table(store, scenario, name) for name in SHARED}
     none = {"devices": _schema("devices", list(WORLD_COLUMNS["devices"])).empty_table()}
     for block in range(first, end):
         yield block, {**{name: next(rows) for name, rows in streams.items()}, **shared, **none}
@@ -247,14 +238,9 @@ def _range_rows(scenario: Scenario, store: ObjectStore, name: str, first: int, e
     if named:
         return named[0].batches(columns)
     layout = Layout.of(scenario)
-    if name in BY_OWNER:
-        column, owner = BY_OWNER[name]
-        span = layout.customer_span if owner == "customers" else layout.account_span
-        low, high = span(first)[0], span(end - 1)[1]
-    else:
-        column = None
-        span = layout.customer_span if name == "customers" else layout.account_span
-        low, high = span(first)[0], span(end - 1)[1]
+    column, owner = BY_OWNER.get(name, (None, name))  # customers and accounts: by row
+    span = layout.customer_span if owner == "customers" else layout.account_span
+    low, high = span(first)[0], span(end - 1)[1]
     return _within((batch for part in parts for batch in part.batches(columns)), column, low, high)
 
 

@@ -256,6 +256,19 @@ def _labels(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return names[pc.fill_null(encoded.indices, len(names) - 1).to_numpy(zero_copy_only=False)]
 
 
+def bank_rows(scenario: Scenario, customers: pa.Table, accounts: pa.Table) -> dict[str, object]:
+    """What every block reads of the customers and accounts given (`engine.world_store.DIRECTORY_ROWS`): their ids,
+    the customers' home cities (index into the region's cities), each account's owner (row of `customers`), status
+    (index into STATUS_NAMES) and closed day (NEVER when open)."""
+    cities = [city.name for p in scenario.geography.provinces for city in p.cities]
+    return {"customer_id": customers["customer_id"].combine_chunks(),
+            "home_city": _index(customers["home_city"], cities),
+            "account_id": accounts["account_id"].combine_chunks(),
+            "account_customer": row_of(accounts["customer_id"], customers["customer_id"]),
+            "status": _index(accounts["status"], list(STATUS_NAMES)),
+            "closed_day": day_numbers(accounts["closed_date"])}
+
+
 def _index(values: pa.Array | pa.ChunkedArray, names: list[str]) -> np.ndarray:
     """Each value's position in `names`, -1 where absent."""
     return pc.fill_null(pc.index_in(values, pa.array(names)), -1).to_numpy(zero_copy_only=False).astype(np.int64)
@@ -288,11 +301,9 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table], place: BlockP
     age_group = np.searchsorted(AGE_BOUNDS, age, side="right")
     cities = [(i, city) for i, p in enumerate(region.provinces) for city in p.cities]
     city_names = [city.name for _, city in cities]
-    home_city = _index(customers["home_city"], city_names)
-
-    account_customer = row_of(accounts["customer_id"], customers["customer_id"])
-    status = _index(accounts["status"], list(STATUS_NAMES))
-    closed_day = day_numbers(accounts["closed_date"])
+    rows = bank_rows(scenario, customers, accounts)
+    home_city, account_customer, status, closed_day = (rows[name] for name in (
+        "home_city", "account_customer", "status", "closed_day"))
     salary = accounts["salary_account"].to_numpy(zero_copy_only=False).astype(bool)
     credit = accounts["credit_limit"].to_numpy() > 0
     limit = np.round((accounts["credit_limit"].to_numpy() + accounts["overdraft_limit"].to_numpy()) * CENTS).astype(np.int64)
@@ -368,7 +379,7 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table], place: BlockP
         ip = None  # the block's own, below (`ip_rows`)
     start = day_number(scenario.start_date)
     world = World(
-        scenario=scenario, customer_id=customers["customer_id"].combine_chunks(), age=age, age_group=age_group,
+        scenario=scenario, customer_id=rows["customer_id"], age=age, age_group=age_group,
         income=income, avg_spend=avg_spend,
         affluence=affluence, schedule=_index(customers["pay_schedule"], list(PAY_SCHEDULES)),
         home_lat=customers["home_lat"].to_numpy(), home_lon=customers["home_lon"].to_numpy(), home_city=home_city,
@@ -377,7 +388,7 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table], place: BlockP
         basket=spending.basket(scenario, affluence) / spending.basket_divisor(level),
         habits=habits(scenario, customers, merchants) if place is None else block_habits(
             scenario, place.block, customers, merchants),
-        account_id=accounts["account_id"].combine_chunks(), account_customer=account_customer, status=status,
+        account_id=rows["account_id"], account_customer=account_customer, status=status,
         closed_day=closed_day, salary=salary, credit=credit, limit=limit, opening=opening, activity=activity,
         salary_of=salary_of, buffer=np.round(np.where(salary, np.concatenate([
             salary_buffers(scenario, income[account_customer[first:end]], b)

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from fraud_pipeline.engine import ranges, world_ranges, world_store
+from fraud_pipeline.engine import entity_ranges, ranges, world_ranges, world_store
 from fraud_pipeline.engine.bank_day import file_ranges
 from fraud_pipeline.engine.blocks import block_world
 from fraud_pipeline.engine.executors import ExecutorSettings
@@ -22,7 +22,7 @@ from fraud_pipeline.life.genuine import volume_share
 from fraud_pipeline.money import budget
 from fraud_pipeline.money.activity import bank_totals, channel_weights
 from fraud_pipeline.world.build import build_world
-from fraud_pipeline.world.entities import entity_tables
+from fraud_pipeline.world.entities import BUILDERS, entity_tables
 from fraud_pipeline_tests.conftest import scaled
 from fraud_pipeline_tests.engine.test_ranges import assert_same
 
@@ -200,3 +200,38 @@ def test_the_stored_world_is_the_same_bytes_wherever_it_is_stored(small_bank, en
         found.append({p.name: p.read_bytes() for p in (tmp_path / name / "state" / "world").iterdir()})
         assert world_store.load_directory(store, scenario).scenario is scenario
     assert found[0] == found[1] and len(found[0]) == 4  # two ranges, the directory and the bank's totals
+
+
+def test_a_world_built_from_entities_stored_by_range_is_the_world_of_entities_stored_whole(small_bank, entities,
+                                                                                          tmp_path):
+    """Each range's task reads its own part of the per-customer tables (the entities assets write them by range) or,
+    from a table stored whole, its rows of it: the same blocks, the same directory."""
+    whole = _store(small_bank, entities, tmp_path / "whole")
+    by_range = ObjectStore(root_url=str(tmp_path / "by_range"))
+    for name in [n for n in BUILDERS if n in ENTITIES]:  # each after the tables it is built from
+        if name in entity_ranges.BY_BLOCK:
+            entity_ranges.write_entity_table(small_bank, by_range, name, ExecutorSettings("in_process"))
+        else:
+            by_range.write_table("entities", name, entities[name], small_bank.content_hash)
+    assert [p.name for p in by_range.listed_parts("entities", "cards")] == [
+        "part-b000000-b000001.parquet", "part-b000002-b000003.parquet"]
+    for store in (whole, by_range):
+        ensure_world(small_bank, store)
+    directories = [world_store.load_directory(store, small_bank) for store in (whole, by_range)]
+    assert_same(*directories, "directory")
+    assert directories[0].totals == directories[1].totals
+    for first, end in file_ranges(small_bank):
+        for one, other in zip(*(world_store.load_blocks(store, directory, first, end)
+                                for store, directory in zip((whole, by_range), directories))):
+            assert_same(one, other, f"blocks {first}–{end - 1}")
+
+
+def test_a_part_s_rows_are_cut_by_their_owner_s_block():
+    rows = pa.table({"account_id": ["A00000001", "A00000001", "A00000004", "A00000009"], "n": [0, 1, 2, 3]})
+    cut = list(world_ranges.by_owner_block(rows.to_batches(max_chunksize=3), "account_id", np.array([3, 5, 8, 10]),
+                                           rows.schema))
+    assert [t["n"].to_pylist() for t in cut] == [[0, 1], [2], [], [3]]
+    with pytest.raises(ValueError, match="out of block order"):
+        list(world_ranges.by_owner_block(rows.take([2, 0]).to_batches(), "account_id", np.array([3, 5]), rows.schema))
+    with pytest.raises(ValueError, match="beyond the part's blocks"):
+        list(world_ranges.by_owner_block(rows.to_batches(), "account_id", np.array([3, 5]), rows.schema))
