@@ -123,7 +123,7 @@ def run_world_range(task: WorldTask) -> WorldResult:
         card += entities["cards"].num_rows
         own = {name: getattr(world, name) for name in OWN_FIELDS}
         totals.append(block_totals(replace(directory, **own, caches={}, bank=directory)))
-        found[block] = {**own, "caches": {}}
+        found[block] = world_store.pack_block({**own, "caches": {}})
     record = store.put_part(*WORLD, None, world_store.blocks_name(task.first, task.end),
                             world_store.pack_blocks(found))
     return WorldResult(record, tuple(totals))

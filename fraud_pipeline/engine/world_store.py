@@ -60,10 +60,15 @@ def unpack_directory(payload: bytes, scenario: Scenario) -> World:
     return World(scenario=scenario, **{name: _unpacked(packed.pop(name)) for name in list(packed)})
 
 
-def pack_blocks(blocks: dict[int, dict]) -> bytes:
-    """A file range's blocks as stored: each block's own fields (`engine.blocks.OWN_FIELDS`), compressed block by
-    block, so a range is unpacked one block at a time."""
-    return pickle.dumps({block: _packed(_own(found)) for block, found in blocks.items()}, protocol=5)
+def pack_block(found: dict) -> bytes:
+    """A block's own fields (`engine.blocks.OWN_FIELDS`) compressed, as a range's file holds them (`pack_blocks`):
+    packed as each block is built, a range's task holds one block's world, not its range's."""
+    return _packed(_own(found))
+
+
+def pack_blocks(blocks: dict[int, bytes]) -> bytes:
+    """A file range's file: its blocks, each `pack_block`ed, so a range is unpacked one block at a time."""
+    return pickle.dumps(blocks, protocol=5)
 
 
 def stored(store: ObjectStore, scenario: Scenario) -> bool:

@@ -27,7 +27,7 @@ from fraud_pipeline.world import fraud_plan, spending
 from fraud_pipeline.world.accounts import STATUS_NAMES, card_weights, later_serial, replacement_slot, salary_buffers
 from fraud_pipeline.world.devices import NEVER, DevicePlan, block_plan_in_bank, day_number, device_plan
 from fraud_pipeline.world.habits import Habits, block_habits, category_rows, habits, merchant_rows
-from fraud_pipeline.world.layout import Layout
+from fraud_pipeline.world.layout import Layout, kept
 from fraud_pipeline.world.spatial import SpatialIndex
 
 CHANNEL_NAMES = ("pos", "online", "transfer", "atm")
@@ -292,7 +292,7 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table], place: BlockP
     other fields are a stand-in for the directory's (IP addresses: the block's own; the devices table: as given)."""
     customers, accounts, cards = entities["customers"], entities["accounts"], entities["cards"]
     merchants, devices = entities["merchants"], entities["devices"]
-    seed, region, c = scenario.seed, scenario.geography, scenario.card_transactions
+    seed, region = scenario.seed, scenario.geography
     n_customers, n_accounts = customers.num_rows, accounts.num_rows
 
     income = customers["monthly_income"].to_numpy()
@@ -300,7 +300,6 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table], place: BlockP
     age = customers["age"].to_numpy()
     age_group = np.searchsorted(AGE_BOUNDS, age, side="right")
     cities = [(i, city) for i, p in enumerate(region.provinces) for city in p.cities]
-    city_names = [city.name for _, city in cities]
     rows = bank_rows(scenario, customers, accounts)
     home_city, account_customer, status, closed_day = (rows[name] for name in (
         "home_city", "account_customer", "status", "closed_day"))
@@ -333,23 +332,14 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table], place: BlockP
     first_card[card_account[::-1]] = np.arange(len(card_account))[::-1]
     card_bin = np.array([int(first_number[i][:6]) for i in first_card], np.int64)
 
-    categories = list(scenario.merchants.categories)
-    country = region.country_code
-    shops = category_rows(merchants, merchant_rows(merchants, "pos", country), categories)
-    lat, lon = merchants["lat"].to_numpy(), merchants["lon"].to_numpy()
-    currencies = sorted({region.currency, *(d.currency for d in region.destinations)})
-    rates = {region.currency: 1.0, **{d.currency: d.rate for d in region.destinations}}
-    notes = {region.currency: int(c.atm.amount_step), **{d.currency: d.atm_note for d in region.destinations}}
-    destination_cities = [d.city.name for d in region.destinations]
-    merchant_city = merchants["city"].to_numpy(zero_copy_only=False)
-    abroad = merchants["country"].to_numpy(zero_copy_only=False) != country
-    terminal = merchants["terminal_type"].to_numpy(zero_copy_only=False)
-    atms = merchant_rows(merchants, "atm", country)
-    category_index = _index(merchants["category"], categories)
+    # what every block shares (merchants, cities, payees' kinds): the same for every block, so made once a process
+    shared = _shared_fields(scenario, merchants, entities["beneficiaries"]) if place is None else kept(
+        _SHARED, (scenario.content_hash, id(merchants), id(entities["beneficiaries"])),
+        lambda: _shared_fields(scenario, merchants, entities["beneficiaries"]), 2)
 
     payees = entities["account_beneficiaries"]
     link_account = row_of(payees["account_id"], accounts["account_id"])
-    payee_row = row_of(payees["beneficiary_id"], entities["beneficiaries"]["beneficiary_id"])
+    payee_row = row_of_id(payees["beneficiary_id"], shared["beneficiary_id"])
     added = payees["added_date"].to_numpy().astype("datetime64[D]").astype(np.int64)
     order = np.lexsort((added, link_account))
     link_account, payee_row, added = link_account[order], payee_row[order], added[order]
@@ -364,10 +354,9 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table], place: BlockP
     n_payees = entities["beneficiaries"].num_rows
     fraudsters = np.isin(link_account * n_payees + payee_row,
                          row_of(planned["account_id"], accounts["account_id"]) * n_payees
-                         + row_of(planned["beneficiary_id"], entities["beneficiaries"]["beneficiary_id"]))
+                         + row_of_id(planned["beneficiary_id"], shared["beneficiary_id"]))
     first_paid[fraudsters] = NEVER
-    business = pc.is_in(entities["beneficiaries"]["beneficiary_type"], pa.array(["merchant"])).to_numpy(
-        zero_copy_only=False)[payee_row]
+    business = shared["beneficiary_type"][payee_row] == "merchant"
     offsets = np.concatenate([[0], np.cumsum(np.bincount(link_account, minlength=n_accounts))])
 
     if place is None:
@@ -398,6 +387,54 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table], place: BlockP
         card_number=cards["card_number"].combine_chunks(), card_account=card_account,
         card_issue_day=cards["issued_date"].to_numpy().astype("datetime64[D]").astype(np.int64),
         card_expiry_month=expiry_month, card_bin=card_bin,
+        payee_offsets=offsets, payee=payee_row, payee_added=added, payee_first_paid=first_paid,
+        payee_is_business=business,
+        bills=_bills(scenario, blocks, account_ends, income, account_customer, salary, offsets, payee_row, added, start,
+                     np.isin(shared["beneficiary_type"][payee_row], ["merchant", "individual"])),
+        devices=plan, device_id=devices["device_id"].combine_chunks(),
+        device_vpn=devices["vpn_flag"].to_numpy(zero_copy_only=False).astype(bool),
+        device_risky=(devices["vpn_flag"].to_numpy(zero_copy_only=False) | devices["rooted_flag"].to_numpy(
+            zero_copy_only=False) | devices["emulator_flag"].to_numpy(zero_copy_only=False)).astype(bool),
+        home_ip=home_ip, ip_address=ip, mobile_ips=mobile, vpn_ips=vpn, foreign_ips=foreign, ring_ips=ring_ips,
+        computer_ip=computer_ips,
+        trips=_trips(scenario, affluence, home_city, [i for i, _ in cities]) if place is None else _block_trips(
+            scenario, place.block, affluence, home_city, [i for i, _ in cities]),
+        mules=fraud_plan.mules(scenario, entities["beneficiaries"]),
+        ato_plan=fraud_plan.ato_plan(scenario, accounts) if place is None else _local_accounts(
+            fraud_plan.ato_plan_of_block(scenario, place.block, accounts), first_account),
+        known_at_start=np.zeros(0, np.int64), **shared,
+        key_space=merchants.num_rows + entities["beneficiaries"].num_rows + layout.accounts,
+    )
+    world.known_at_start = _known_at_start(world, entities, start, first_account)
+    world.sweep_payee = _sweep_payees(world)
+    if place is not None:
+        world = _placed(world, place, first_account)
+    return world
+
+
+_SHARED: dict = {}  # per process: the shared fields of the last merchants and beneficiaries blocks were built with
+
+
+def _shared_fields(scenario: Scenario, merchants: pa.Table, beneficiaries: pa.Table) -> dict:
+    """The world's fields every block shares: the merchants' places, kinds and currencies with their spatial indexes,
+    the cities, the beneficiaries' ids, kinds and risk."""
+    region, c = scenario.geography, scenario.card_transactions
+    cities = [(i, city) for i, p in enumerate(region.provinces) for city in p.cities]
+    city_names = [city.name for _, city in cities]
+    categories = list(scenario.merchants.categories)
+    country = region.country_code
+    shops = category_rows(merchants, merchant_rows(merchants, "pos", country), categories)
+    lat, lon = merchants["lat"].to_numpy(), merchants["lon"].to_numpy()
+    currencies = sorted({region.currency, *(d.currency for d in region.destinations)})
+    rates = {region.currency: 1.0, **{d.currency: d.rate for d in region.destinations}}
+    notes = {region.currency: int(c.atm.amount_step), **{d.currency: d.atm_note for d in region.destinations}}
+    destination_cities = [d.city.name for d in region.destinations]
+    merchant_city = merchants["city"].to_numpy(zero_copy_only=False)
+    abroad = merchants["country"].to_numpy(zero_copy_only=False) != country
+    terminal = merchants["terminal_type"].to_numpy(zero_copy_only=False)
+    atms = merchant_rows(merchants, "atm", country)
+    category_index = _index(merchants["category"], categories)
+    return dict(
         merchant_id=merchants["merchant_id"].combine_chunks(), merchant_lat=lat, merchant_lon=lon,
         merchant_city=merchants["city"].combine_chunks(), merchant_province=merchants["province"].combine_chunks(),
         merchant_country=merchants["country"].combine_chunks(),
@@ -421,32 +458,9 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table], place: BlockP
         city_province=pa.array([region.provinces[i].name for i, _ in cities] + [None] * len(region.destinations),
                                pa.string()),
         city_country=pa.array([country] * len(cities) + [d.country_code for d in region.destinations]),
-        payee_offsets=offsets, payee=payee_row, payee_added=added, payee_first_paid=first_paid,
-        payee_is_business=business, beneficiary_id=entities["beneficiaries"]["beneficiary_id"].combine_chunks(),
-        beneficiary_type=_labels(entities["beneficiaries"]["beneficiary_type"]),
-        beneficiary_high_risk=entities["beneficiaries"]["is_high_risk"].to_numpy(zero_copy_only=False).astype(bool),
-        bills=_bills(scenario, blocks, account_ends, income, account_customer, salary, offsets, payee_row, added, start,
-                     np.isin(entities["beneficiaries"]["beneficiary_type"].to_numpy(zero_copy_only=False)[payee_row],
-                             ["merchant", "individual"])),
-        devices=plan, device_id=devices["device_id"].combine_chunks(),
-        device_vpn=devices["vpn_flag"].to_numpy(zero_copy_only=False).astype(bool),
-        device_risky=(devices["vpn_flag"].to_numpy(zero_copy_only=False) | devices["rooted_flag"].to_numpy(
-            zero_copy_only=False) | devices["emulator_flag"].to_numpy(zero_copy_only=False)).astype(bool),
-        home_ip=home_ip, ip_address=ip, mobile_ips=mobile, vpn_ips=vpn, foreign_ips=foreign, ring_ips=ring_ips,
-        computer_ip=computer_ips,
-        trips=_trips(scenario, affluence, home_city, [i for i, _ in cities]) if place is None else _block_trips(
-            scenario, place.block, affluence, home_city, [i for i, _ in cities]),
-        mules=fraud_plan.mules(scenario, entities["beneficiaries"]),
-        ato_plan=fraud_plan.ato_plan(scenario, accounts) if place is None else _local_accounts(
-            fraud_plan.ato_plan_of_block(scenario, place.block, accounts), first_account),
-        known_at_start=np.zeros(0, np.int64),
-        key_space=merchants.num_rows + entities["beneficiaries"].num_rows + layout.accounts,
-    )
-    world.known_at_start = _known_at_start(world, entities, start, first_account)
-    world.sweep_payee = _sweep_payees(world)
-    if place is not None:
-        world = _placed(world, place, first_account)
-    return world
+        beneficiary_id=beneficiaries["beneficiary_id"].combine_chunks(),
+        beneficiary_type=_labels(beneficiaries["beneficiary_type"]),
+        beneficiary_high_risk=beneficiaries["is_high_risk"].to_numpy(zero_copy_only=False).astype(bool))
 
 
 def _local_accounts(plan: pd.DataFrame, first_account: int) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""A bank day's memory, and the entities', follow a range of blocks, not the bank: the benchmark's steps, each in its
+"""A bank day's memory, the entities' and the world's build's follow a range of blocks, not the bank: the benchmark's steps, each in its
 own process, for two banks four times apart at the same block size and blocks per file."""
 
 import pytest
@@ -9,7 +9,7 @@ GROWTH_MB = 100  # what the directory (about 0.5 MB per thousand customers) and 
 
 
 @pytest.mark.slow
-def test_the_peak_memory_of_the_entities_and_of_a_bank_day_does_not_grow_with_the_bank(tmp_path):
+def test_the_peak_memory_of_the_entities_the_world_and_a_bank_day_does_not_grow_with_the_bank(tmp_path):
     found = {}
     for customers in (20_000, 80_000):
         root = str(tmp_path / str(customers))
@@ -21,5 +21,6 @@ def test_the_peak_memory_of_the_entities_and_of_a_bank_day_does_not_grow_with_th
     assert large_entities["peak_mb"] < small_entities["peak_mb"] + GROWTH_MB, (small_entities, large_entities)
     assert (small_day["ranges"], large_day["ranges"]) == (4, 16)
     assert large_world["bytes"] > 3 * small_world["bytes"]  # the bank's world grew with the bank …
+    assert large_world["peak_mb"] < small_world["peak_mb"] + GROWTH_MB, (small_world, large_world)  # … its build not
     assert large_day["payments"] > 3 * small_day["payments"]
     assert large_day["peak_mb"] < small_day["peak_mb"] + GROWTH_MB, (small_day, large_day)  # … a day's memory did not
