@@ -189,7 +189,8 @@ def _block_worlds(store: ObjectStore, directory: World, task: RangeTask) -> Iter
 
 
 def bank_world(scenario: Scenario, store: ObjectStore) -> World:
-    """The bank's whole world, built from the entity tables in `store` (memory that follows the bank)."""
+    """The bank's whole world, built from the entity tables in `store` (memory that follows the bank): what the
+    world built by range (`world_ranges.store_world`) is, block for block — the reference it is tested against."""
     return build_world(scenario, world_entities(store))
 
 
