@@ -17,12 +17,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from fraud_pipeline.core import schemas
 from fraud_pipeline.core.findings import Findings, merged, passed
 from fraud_pipeline.engine.bank_day import file_ranges, range_name
 from fraud_pipeline.engine.executors import ExecutorSettings, TaskDone, run_tasks
-from fraud_pipeline.io.parts import ListedPart, PartRecord, row_groups
+from fraud_pipeline.io.parts import PartRecord, row_groups
 from fraud_pipeline.io.storage import ObjectStore, WrittenTable
 from fraud_pipeline.scenario import Scenario
 from fraud_pipeline.world.accounts import account_beneficiaries, accounts_of_block, cards_of_block
@@ -69,10 +70,12 @@ def block_sizes(scenario: Scenario, name: str, first: int, end: int) -> list[int
     raise ValueError(f"{name!r} is not a table others are built from by block (customers, devices, accounts)")
 
 
-def by_block(batches: Iterable[pa.RecordBatch], sizes: list[int], trailing: int = 0) -> Iterator[pa.Table]:
+def by_block(batches: Iterable[pa.RecordBatch], sizes: list[int], trailing: int = 0,
+             schema: pa.Schema | None = None) -> Iterator[pa.Table]:
     """A part's rows, read as record batches, cut into consecutive tables of `sizes` rows (a block each), each made
     as its turn comes; then `trailing` rows no block owns (the devices' last part: the rings' and burners'), passed
-    over. Raises ValueError, once the blocks are taken, when the part holds other than sum(sizes) + trailing rows."""
+    over. `schema`: the rows' (an empty block before any batch is read has no other). Raises ValueError, once the
+    blocks are taken, when the part holds other than sum(sizes) + trailing rows."""
     pending: list[pa.RecordBatch] = []
     held = 0
     batches = iter(batches)
@@ -83,7 +86,9 @@ def by_block(batches: Iterable[pa.RecordBatch], sizes: list[int], trailing: int 
                 raise ValueError(f"the part ends after {held} of a block's {want} rows: it is not this layout's")
             pending.append(batch)
             held += batch.num_rows
-        joined = pa.Table.from_batches(pending)
+        if pending:
+            schema = pending[0].schema
+        joined = pa.Table.from_batches(pending, schema=schema)
         yield joined.slice(0, want)
         rest = joined.slice(want)
         pending, held = rest.to_batches(), rest.num_rows
@@ -139,14 +144,16 @@ PREVIEW_ROWS = 10
 _FRAUDSTERS: dict[str, Callable[[Scenario], pa.Table]] = {"devices": fraudster_devices}
 
 
-_SHARED: dict[tuple[str, str], pa.Table] = {}  # per process: the shared tables of the scenario last read
+_SHARED: dict[tuple, pa.Table] = {}  # per process: each shared table as last read, by its files' checksums
 
 
-def shared_table(store: ObjectStore, scenario: Scenario, name: str) -> pa.Table:
-    """Shared entity table `name` (merchants, beneficiaries) as stored, read once per process and scenario."""
-    key = (scenario.content_hash, name)
+def shared_table(store: ObjectStore, name: str) -> pa.Table:
+    """Shared entity table `name` (merchants, beneficiaries) as `store` holds it now, read once per process while
+    its files stay the same (a table written again is read again: its manifest's checksums name it)."""
+    manifest = store.read_manifest(LAYER, name)
+    key = (store.root_url, name, tuple(f["sha256"] for f in manifest["files"]) if manifest else None)
     if key not in _SHARED:
-        for old in [k for k in _SHARED if k[0] != scenario.content_hash]:
+        for old in [k for k in _SHARED if k[1] == name]:
             del _SHARED[old]
         _SHARED[key] = store.read_table(LAYER, name).combine_chunks()
     return _SHARED[key]
@@ -171,13 +178,14 @@ def run_entity_range(task: EntityTask) -> EntityResult:
     _, inputs = BY_BLOCK[task.name]
     referenced = {fk.table for fk in spec.foreign_keys} - {task.name}
     own = sorted((set(inputs) | referenced) - set(SHARED))
-    upstream: dict = {name: shared_table(store, scenario, name)
+    upstream: dict = {name: shared_table(store, name)
                       for name in sorted((set(inputs) | referenced) & set(SHARED))}
     last = task.end == Layout.of(scenario).n_blocks
     for name in own:
-        upstream[name] = by_block(_range_part(store, name, part).batches(),
+        upstream[name] = by_block(range_rows(scenario, store, name, task.first, task.end),
                                   block_sizes(scenario, name, task.first, task.end),
-                                  _FRAUDSTERS[name](scenario).num_rows if last and name in _FRAUDSTERS else 0)
+                                  _FRAUDSTERS[name](scenario).num_rows if last and name in _FRAUDSTERS else 0,
+                                  schemas.TABLES[name].arrow_schema)
     expectations = entity_expectations(scenario).get(task.name, {})
     found: list[Findings] = []
     preview: list[pa.Table] = []
@@ -208,13 +216,50 @@ def run_entity_range(task: EntityTask) -> EntityResult:
     return EntityResult(record, merged(found), first_rows)
 
 
-def _range_part(store: ObjectStore, name: str, part: str) -> ListedPart:
-    """The stored part `part` of entity table `name` (a per-customer table: one part per range)."""
-    found = [p for p in store.listed_parts(LAYER, name) if p.name == part]
-    if not found:
-        raise FileNotFoundError(f"{store.uri(LAYER, name)} lists no {part}: build {name} for this scenario and "
-                                "storage.blocks_per_file first")
-    return found[0]
+# Per-customer tables whose rows are placed by an owner's id (column, the owner's table); the others by row.
+OWNED_BY = {"cards": ("account_id", "accounts"), "account_beneficiaries": ("account_id", "accounts"),
+            "customer_merchants": ("customer_id", "customers")}
+
+
+def range_rows(scenario: Scenario, store: ObjectStore, name: str, first: int, end: int,
+               columns: list[str] | None = None) -> Iterable[pa.RecordBatch]:
+    """Blocks `first` … `end` − 1's rows of per-customer table `name` (`columns`, default all), as record batches,
+    as the range's part holds them: that part; or, of a table stored otherwise (whole, by an earlier release, or cut
+    by another `storage.blocks_per_file`, which the scenario's hash does not see), its rows of the range, read past
+    the others (what such a table costs: every range reads the rows before its own)."""
+    parts = store.listed_parts(LAYER, name)
+    named = [p for p in parts if p.name == f"part-{range_name(first, end)}.parquet"]
+    if named:
+        return named[0].batches(columns)
+    layout = Layout.of(scenario)
+    column, owner = OWNED_BY.get(name, (None, name))  # customers, accounts and devices: by row
+    if owner == "devices":
+        low, high = (sum(block_own_devices(scenario, b) for b in range(n)) for n in (first, end))
+        high += _FRAUDSTERS["devices"](scenario).num_rows if end == layout.n_blocks else 0
+    else:
+        span = layout.customer_span if owner == "customers" else layout.account_span
+        low, high = span(first)[0], span(end - 1)[1]
+    return _within((batch for part in parts for batch in part.batches(columns)), column, low, high)
+
+
+def _within(batches: Iterable[pa.RecordBatch], column: str | None, low: int, high: int) -> Iterator[pa.RecordBatch]:
+    """Rows `low` … `high` − 1 of the batches (`column` None: read no further), or the rows whose `column` id's
+    number is in that span."""
+    seen = 0
+    for batch in batches:
+        if column is None:
+            start, stop = max(low - seen, 0), min(high - seen, batch.num_rows)
+            seen += batch.num_rows
+            if stop > start:
+                yield batch.slice(start, stop - start)
+            if seen >= high:
+                return
+            continue
+        numbers = pc.cast(pc.utf8_slice_codeunits(batch[column], 1), pa.int64()).to_numpy(zero_copy_only=False)
+        mine = (numbers >= low) & (numbers < high)
+        if mine.any():
+            yield batch.filter(pa.array(mine))
+
 
 
 def write_entity_table(scenario: Scenario, store: ObjectStore, name: str, settings: ExecutorSettings,
@@ -229,4 +274,5 @@ def write_entity_table(scenario: Scenario, store: ObjectStore, name: str, settin
         results = run_tasks(run_entity_range, tasks, [t.label for t in tasks], settings, progress=progress)
         findings = merged([r.findings for r in results])
         blocking = {check: found for check, found in findings.items() if ENTITY_CHECKS[check][1]}
-        return batch.publish([r.record for r in results], publish=passed(blocking)), findings, results[0].preview
+        first_rows = pa.concat_tables([r.preview for r in results]).slice(0, PREVIEW_ROWS)  # a range may hold none
+        return batch.publish([r.record for r in results], publish=passed(blocking)), findings, first_rows

@@ -22,16 +22,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fraud_pipeline.core import schemas
+from fraud_pipeline.engine import world_store
 from fraud_pipeline.engine.bank_day import file_ranges, range_name
-from fraud_pipeline.engine.entity_ranges import block_sizes, by_block, shared_table
+from fraud_pipeline.engine.entity_ranges import OWNED_BY, block_sizes, by_block, range_rows, shared_table
 from fraud_pipeline.engine.executors import ExecutorSettings, TaskDone, run_tasks
 from fraud_pipeline.io.parts import PartRecord, TableCorrupt
 from fraud_pipeline.io.storage import ObjectStore
 from fraud_pipeline.money.activity import NO_TOTALS, Totals, block_totals
-from fraud_pipeline.scenario import Scenario
-from fraud_pipeline.engine import world_store
 from fraud_pipeline.engine.blocks import OWN_FIELDS
 from fraud_pipeline.engine.world_store import WORLD
+from fraud_pipeline.scenario import Scenario
 from fraud_pipeline.world.build import WORLD_COLUMNS, BlockPlace, World, bank_rows, build_world
 from fraud_pipeline.world.devices import device_plan, own_device_offsets
 from fraud_pipeline.world.layout import Layout
@@ -39,8 +39,7 @@ from fraud_pipeline.world.layout import Layout
 LAYER = "entities"
 # Per-customer tables a block's world is built from, and the column that places a row in its block: customers and
 # accounts are cut by the layout's sizes; cards and payees by their account, usual merchants by their customer.
-BY_OWNER = {"cards": ("account_id", "accounts"), "account_beneficiaries": ("account_id", "accounts"),
-            "customer_merchants": ("customer_id", "customers")}
+BY_OWNER = OWNED_BY
 SHARED = ("merchants", "beneficiaries")
 
 
@@ -182,13 +181,15 @@ def _range_blocks(scenario: Scenario, store: ObjectStore, first: int, end: int
     layout = Layout.of(scenario)
     streams: dict[str, Iterator[pa.Table]] = {}
     for name in ("customers", "accounts"):
-        streams[name] = by_block(_range_rows(scenario, store, name, first, end),
-                                 block_sizes(scenario, name, first, end))
+        columns = list(WORLD_COLUMNS[name])
+        streams[name] = by_block(range_rows(scenario, store, name, first, end, columns),
+                                 block_sizes(scenario, name, first, end), schema=_schema(name, columns))
     for name, (column, owner) in BY_OWNER.items():
         ends = layout.customer_ends() if owner == "customers" else layout.account_ends()
-        streams[name] = by_owner_block(_range_rows(scenario, store, name, first, end), column, ends[first:end],
-                                       _schema(name, list(WORLD_COLUMNS[name])))
-    shared = {name: shared_table(store, scenario, name) for name in SHARED}
+        columns = list(WORLD_COLUMNS[name])
+        streams[name] = by_owner_block(range_rows(scenario, store, name, first, end, columns), column,
+                                       ends[first:end], _schema(name, columns), np.r_[0, ends][first])
+    shared = {name: shared_table(store, name) for name in SHARED}
     none = {"devices": _schema("devices", list(WORLD_COLUMNS["devices"])).empty_table()}
     for block in range(first, end):
         yield block, {**{name: next(rows) for name, rows in streams.items()}, **shared, **none}
@@ -196,12 +197,13 @@ def _range_blocks(scenario: Scenario, store: ObjectStore, first: int, end: int
         next(rows, None)
 
 
-def by_owner_block(batches: Iterable[pa.RecordBatch], column: str, ends: np.ndarray,
-                   schema: pa.Schema) -> Iterator[pa.Table]:
+def by_owner_block(batches: Iterable[pa.RecordBatch], column: str, ends: np.ndarray, schema: pa.Schema,
+                   start: int = 0) -> Iterator[pa.Table]:
     """A block-major part's rows cut into one table per block, each made once its rows are read: a row's block is
     found from the number of its owner's id in `column` (an account's or a customer's: `A00000042` is number 42)
-    against `ends` (one past each block's last owner, one per block of the part); a block without rows is an empty
-    table of `schema`. Raises ValueError when rows are out of block order or lie beyond the part's blocks."""
+    against `ends` (one past each block's last owner, one per block of the part; `start`: its first block's first
+    owner); a block without rows is an empty table of `schema`. Raises ValueError when rows are out of block order or
+    lie outside the part's blocks."""
     n, current, held = len(ends), 0, []
     for batch in batches:
         table = pa.Table.from_batches([batch])
@@ -209,8 +211,8 @@ def by_owner_block(batches: Iterable[pa.RecordBatch], column: str, ends: np.ndar
         block = np.searchsorted(ends, numbers, side="right")
         if not len(block):
             continue
-        if np.any(np.diff(block) < 0) or block[0] < current or block[-1] >= n:
-            raise ValueError(f"{column}: rows out of block order, or beyond the part's blocks")
+        if np.any(np.diff(block) < 0) or block[0] < current or block[-1] >= n or numbers.min() < start:
+            raise ValueError(f"{column}: rows out of block order, or outside the part's blocks")
         cuts = np.searchsorted(block, np.arange(n + 1))
         for b in range(current, int(block[-1]) + 1):
             held.append(table.slice(int(cuts[b]), int(cuts[b + 1] - cuts[b])))
@@ -225,37 +227,3 @@ def by_owner_block(batches: Iterable[pa.RecordBatch], column: str, ends: np.ndar
 def _schema(name: str, columns: list[str]) -> pa.Schema:
     schema = schemas.TABLES[name].arrow_schema
     return pa.schema([schema.field(c) for c in columns])
-
-
-def _range_rows(scenario: Scenario, store: ObjectStore, name: str, first: int, end: int
-                ) -> Iterable[pa.RecordBatch]:
-    """The `WORLD_COLUMNS` of blocks `first` … `end` − 1's rows of entity table `name`, as record batches: the
-    range's part; or, of a table stored otherwise (whole, by an earlier release), its rows of the range, read past the
-    others (what a table stored whole costs: every range reads the rows before its own)."""
-    columns = list(WORLD_COLUMNS[name])
-    parts = store.listed_parts(LAYER, name)
-    named = [p for p in parts if p.name == f"part-{range_name(first, end)}.parquet"]
-    if named:
-        return named[0].batches(columns)
-    layout = Layout.of(scenario)
-    column, owner = BY_OWNER.get(name, (None, name))  # customers and accounts: by row
-    span = layout.customer_span if owner == "customers" else layout.account_span
-    low, high = span(first)[0], span(end - 1)[1]
-    return _within((batch for part in parts for batch in part.batches(columns)), column, low, high)
-
-
-def _within(batches: Iterable[pa.RecordBatch], column: str | None, low: int, high: int) -> Iterator[pa.RecordBatch]:
-    """Rows `low` … `high` − 1 of the batches (`column` None), or the rows whose `column` id's number is in that
-    span."""
-    seen = 0
-    for batch in batches:
-        if column is None:
-            start, stop = max(low - seen, 0), min(high - seen, batch.num_rows)
-            seen += batch.num_rows
-            if stop > start:
-                yield batch.slice(start, stop - start)
-            continue
-        numbers = pc.cast(pc.utf8_slice_codeunits(batch[column], 1), pa.int64()).to_numpy(zero_copy_only=False)
-        mine = (numbers >= low) & (numbers < high)
-        if mine.any():
-            yield batch.filter(pa.array(mine))

@@ -25,7 +25,7 @@ from fraud_pipeline.world.accounts import STATUS_NAMES, card_weights, later_seri
 from fraud_pipeline.world.devices import NEVER, DevicePlan, block_plan_in_bank, day_number, device_plan
 from fraud_pipeline.world.habits import Habits, block_habits, category_rows, habits, merchant_rows
 from fraud_pipeline.world.addresses import address_rows, address_text, addresses
-from fraud_pipeline.world.layout import Layout, kept
+from fraud_pipeline.world.layout import Layout
 from fraud_pipeline.world.spatial import SpatialIndex
 
 CHANNEL_NAMES = ("pos", "online", "transfer", "atm")
@@ -327,9 +327,8 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table], place: BlockP
     card_bin = np.array([int(first_number[i][:6]) for i in first_card], np.int64)
 
     # what every block shares (merchants, cities, payees' kinds): the same for every block, so made once a process
-    shared = _shared_fields(scenario, merchants, entities["beneficiaries"]) if place is None else kept(
-        _SHARED, (scenario.content_hash, id(merchants), id(entities["beneficiaries"])),
-        lambda: _shared_fields(scenario, merchants, entities["beneficiaries"]), 2)
+    shared = _shared_fields(scenario, merchants, entities["beneficiaries"]) if place is None else _kept_shared(
+        scenario, merchants, entities["beneficiaries"])
 
     payees = entities["account_beneficiaries"]
     link_account = row_of(payees["account_id"], accounts["account_id"])
@@ -406,7 +405,16 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table], place: BlockP
     return world
 
 
-_SHARED: dict = {}  # per process: the shared fields of the last merchants and beneficiaries blocks were built with
+_SHARED: list = []  # per process: [(merchants, beneficiaries, scenario hash, their shared fields)], the last
+
+
+def _kept_shared(scenario: Scenario, merchants: pa.Table, beneficiaries: pa.Table) -> dict:
+    """`_shared_fields` of these very tables (held, so never mistaken for others), made once while blocks are built."""
+    if not (_SHARED and _SHARED[0][0] is merchants and _SHARED[0][1] is beneficiaries
+            and _SHARED[0][2] == scenario.content_hash):
+        _SHARED[:] = [(merchants, beneficiaries, scenario.content_hash,
+                       _shared_fields(scenario, merchants, beneficiaries))]
+    return _SHARED[0][3]
 
 
 def _shared_fields(scenario: Scenario, merchants: pa.Table, beneficiaries: pa.Table) -> dict:

@@ -46,12 +46,17 @@ def _kept(what: str, scenario: Scenario, make):
     return kept(_KEPT, (what, scenario.content_hash), make, 8)
 
 
+_MULES: list = []  # per process: [(beneficiaries, scenario hash, mules)], the last table's (held: never another's)
+
+
 def mules(scenario: Scenario, beneficiaries: pa.Table) -> np.ndarray:
-    """(rings, mules.max) beneficiary rows: each ring's mule payees (individuals and crypto wallets). Kept per
-    scenario (the beneficiaries are the scenario's): every block's takeovers pay them. Read-only."""
-    found = _kept("mules", scenario, lambda: _mules(scenario, beneficiaries))
-    found.flags.writeable = False
-    return found
+    """(rings, mules.max) beneficiary rows: each ring's mule payees (individuals and crypto wallets). Kept for the
+    last beneficiaries table (every block's takeovers pay them). Read-only."""
+    if not (_MULES and _MULES[0][0] is beneficiaries and _MULES[0][1] == scenario.content_hash):
+        found = _mules(scenario, beneficiaries)
+        found.flags.writeable = False
+        _MULES[:] = [(beneficiaries, scenario.content_hash, found)]
+    return _MULES[0][2]
 
 
 def _mules(scenario: Scenario, beneficiaries: pa.Table) -> np.ndarray:

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from fraud_pipeline.engine.entity_ranges import BY_BLOCK, by_block, write_entity_table
+from fraud_pipeline.engine.entity_ranges import BY_BLOCK, by_block, shared_table, write_entity_table
 from fraud_pipeline.io import formats
 from fraud_pipeline.io.parts import row_groups
 from fraud_pipeline.engine.executors import ExecutorSettings
@@ -95,3 +95,45 @@ def test_a_bank_of_one_customer_without_payees_writes_its_entities(small_scenari
     assert entity_tables_of(one)["account_beneficiaries"].num_rows == 0
     _write(one, tmp_path, ExecutorSettings("in_process"))
     assert ObjectStore(root_url=str(tmp_path)).read_table("entities", "account_beneficiaries").num_rows == 0
+
+
+def test_an_upstream_table_stored_whole_or_cut_otherwise_still_feeds_a_table_by_range(bank, tmp_path):
+    """A root whose tables an earlier release wrote whole (or another `storage.blocks_per_file` cut: not in the
+    scenario's hash) can still build one table by range: each range reads its rows of the tables stored otherwise."""
+    store = ObjectStore(root_url=str(tmp_path))
+    expected = entity_tables_of(bank)
+    for name in ("customers", "devices", "accounts", "merchants", "beneficiaries"):
+        store.write_table("entities", name, expected[name], bank.content_hash)  # whole
+    for name in ("cards", "account_beneficiaries", "device_history", "customer_merchants"):
+        written, findings, preview = write_entity_table(bank, store, name, ExecutorSettings("in_process"))
+        assert all(f.passed for found in findings.values() for f in found), (name, findings)
+        stored = store.read_table("entities", name)
+        assert stored.equals(expected[name].cast(stored.schema)), name
+        assert preview.equals(stored.slice(0, 10)), name
+
+
+def test_a_shared_table_written_again_is_read_again(bank, tmp_path):
+    store = ObjectStore(root_url=str(tmp_path))
+    merchants = entity_tables_of(bank)["merchants"]
+    store.write_table("entities", "merchants", merchants, bank.content_hash)
+    assert shared_table(store, "merchants").equals(merchants)
+    assert shared_table(store, "merchants") is shared_table(store, "merchants")  # read once while it is the same
+    store.write_table("entities", "merchants", merchants.slice(1), bank.content_hash)
+    assert shared_table(store, "merchants").num_rows == merchants.num_rows - 1
+
+
+def test_an_empty_part_is_the_bytes_of_its_empty_table_written_whole(tmp_path):
+    empty = pa.table({"n": pa.array([], pa.int64())})
+    store = ObjectStore(root_url=str(tmp_path))
+    streamed = store.put_part("t", "streamed", None, "part.parquet", row_groups(iter([empty, empty])))
+    at_once = io.BytesIO()
+    pq.write_table(empty, at_once, **formats.PARQUET_OPTIONS)
+    assert streamed.sha256 == hashlib.sha256(at_once.getvalue()).hexdigest()
+
+
+def test_empty_blocks_anywhere_are_cut_as_empty_tables():
+    table = pa.table({"n": pa.array(range(6), pa.int64())})
+    for sizes in ([3, 0, 3], [0, 3, 3], [3, 3, 0], [0, 6]):
+        cut = list(by_block(table.to_batches(max_chunksize=3), sizes, schema=table.schema))
+        assert [t.num_rows for t in cut] == sizes and pa.concat_tables(cut).equals(table), sizes
+    assert [t.num_rows for t in by_block([], [0, 0], schema=table.schema)] == [0, 0]

@@ -8,6 +8,7 @@ from datetime import date
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from fraud_pipeline.engine import entity_ranges, ranges, world_ranges, world_store
@@ -233,5 +234,28 @@ def test_a_part_s_rows_are_cut_by_their_owner_s_block():
     assert [t["n"].to_pylist() for t in cut] == [[0, 1], [2], [], [3]]
     with pytest.raises(ValueError, match="out of block order"):
         list(world_ranges.by_owner_block(rows.take([2, 0]).to_batches(), "account_id", np.array([3, 5]), rows.schema))
-    with pytest.raises(ValueError, match="beyond the part's blocks"):
+    with pytest.raises(ValueError, match="outside the part's blocks"):
         list(world_ranges.by_owner_block(rows.to_batches(), "account_id", np.array([3, 5]), rows.schema))
+    with pytest.raises(ValueError, match="outside the part's blocks"):  # an earlier range's account
+        list(world_ranges.by_owner_block(rows.slice(0, 1).to_batches(), "account_id", np.array([7, 9]), rows.schema,
+                                         start=5))
+
+
+def test_a_world_built_again_in_the_same_process_reads_the_shared_tables_written_again(small_bank, entities,
+                                                                                      tmp_path):
+    """Merchants and beneficiaries written again under the same scenario: the process that built the world before
+    builds it from the new tables, not from the ones it read then (a reviewer's finding)."""
+    store = _store(small_bank, entities, tmp_path)
+    ensure_world(small_bank, store)
+    merchants, payees = entities["merchants"], entities["beneficiaries"]
+    store.write_table("entities", "merchants", merchants.set_column(
+        merchants.schema.get_field_index("lat"), "lat", pc.add(merchants["lat"], 0.5)), small_bank.content_hash)
+    store.write_table("entities", "beneficiaries", payees.set_column(
+        payees.schema.get_field_index("is_high_risk"), "is_high_risk", pc.invert(payees["is_high_risk"])),
+        small_bank.content_hash)
+    assert ensure_world(small_bank, store) > 0
+    bank = ranges.bank_world(small_bank, store)
+    directory = world_store.load_directory(store, small_bank)
+    assert_same(directory, world_store.directory_of(bank), "directory")
+    for block, loaded in zip(range(2), world_store.load_blocks(store, directory, 0, 2)):
+        assert_same(loaded, block_world(bank, block), f"block {block}")
