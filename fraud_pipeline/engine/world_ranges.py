@@ -64,6 +64,8 @@ class WorldTask:
 
 @dataclass(frozen=True)
 class WorldResult:
+    """What a range's task sends back (small): its part's record and its blocks' partial totals."""
+
     record: PartRecord
     totals: tuple[Totals, ...]  # per block of the range, in block order
 
