@@ -63,7 +63,8 @@ def bank_day_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, kind
         places: dict[str, int] = {}
 
         def progress(done: TaskDone) -> None:
-            places[done.where] = places.get(done.where, 0) + 1
+            if not done.label.startswith("world "):  # the days' tasks (the world's, once per scenario, are logged)
+                places[done.where] = places.get(done.where, 0) + 1
             context.log.info(f"bank {done.label}: done in {done.seconds:.1f} s ({done.cpu_seconds:.1f} CPU s) on "
                              f"{done.where}" + (f", attempt {done.attempt}" if (done.attempt or 1) > 1 else ""))
 
