@@ -2,15 +2,17 @@
 
 A worker used to build the whole bank's world (every customer's habits, payees, trips, the keys of what each account
 paid before) and slice its blocks from it: its memory and its start-up followed the bank. The world is a pure
-function of the scenario and the entities, so it is built once (`store_world`, by the first bank day that finds it
-missing) and stored as
+function of the scenario and the entities, so it is built once (`engine.world_ranges.store_world`, by range, by the
+first bank day that finds it missing) and stored as
 - `state/world/directory-<fingerprint>.pkl`: the bank minus its blocks' own rows — the shared part every block
   reads (merchants, ATMs, cities, beneficiaries, the device plan's counts; per account its id, owner, status and
   closed day, for transfers to other blocks), compressed field by field; the fingerprint names the code and the
   entities it was built from (`fingerprint`), so a stale world is never read. Neither the device plan's rows nor the
   IP addresses are in it (they are per customer): each block holds its customers' devices
   (`DevicePlan.of_customers`) and the addresses they can use, their homes' and computers' and the shared pools';
-- `state/world/blocks-bXXXXXX-bYYYYYY.pkl`: per file range, each block's own fields (`engine.blocks.block_fields`),
+- `state/world/totals-<fingerprint>.pkl`: the bank's totals its blocks' calibrations are shares of
+  (`money.activity.Totals`), the blocks' partials added in block order; loaded into the directory;
+- `state/world/blocks-bXXXXXX-bYYYYYY.pkl`: per file range, each block's own fields (`engine.blocks.OWN_FIELDS`),
   compressed block by block (a range is unpacked one block at a time).
 A block loaded from these equals the block sliced from the bank, field for field, so every output byte is the same.
 
