@@ -25,6 +25,15 @@ def test_distinct_values_by_a_sort_are_numpys(values, in_place):
         assert np.array_equal(array, np.array(values, np.int64))  # the caller's array is left as it was
 
 
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.integers(-10**12, 10**12), max_size=200), st.text("ABCTé", max_size=4), st.integers(1, 10))
+def test_ids_are_the_prefix_and_the_number_padded_to_the_width(numbers, prefix, width):
+    """The byte-matrix path (numbers that fit the width) and the formatting path (any others) give Python's text."""
+    found = ids(prefix, np.array(numbers, np.int64), width)
+    assert found.type == pa.string()
+    assert found.to_pylist() == [prefix + str(n).rjust(width, "0") for n in numbers]
+
+
 def test_rows_of_ids_are_read_from_their_numbers_and_foreign_ids_are_refused():
     keys = ids("C", np.arange(5_000), 6)
     values = pa.chunked_array([keys.take(pa.array([4_999, 0, 17])), keys.take(pa.array([17, 2_500]))])

@@ -22,17 +22,48 @@ def row_of_id(values: pa.ChunkedArray | pa.Array, keys: pa.ChunkedArray | pa.Arr
     the row its number names (not an id of `keys`)."""
     if values.null_count:
         raise ValueError(f"ids not of the keys' rows: {values.null_count} null")
-    try:
-        rows = pc.cast(pc.utf8_slice_codeunits(values, 1), pa.int64()).to_numpy(zero_copy_only=False).astype(np.int64)
-    except pa.ArrowInvalid as error:
-        raise ValueError(f"ids not of the keys' rows: {error}") from None
+    rows = id_numbers(values)
+    if (rows < 0).any():
+        raise ValueError(f"ids not of the keys' rows: {values.take(pa.array(np.flatnonzero(rows < 0)[:3])).to_pylist()}")
     if len(keys):
-        first = keys[0].as_py()[1:]
-        rows -= int(first) if first.isdecimal() else 0
+        rows -= max(int(id_numbers(keys.slice(0, 1))[0]), 0)
     inside = (rows >= 0) & (rows < len(keys))
     if not inside.all() or pc.any(pc.not_equal(values, keys.take(pa.array(rows)))).as_py():
         raise ValueError(f"ids not of the keys' rows: {values.slice(0, 3).to_pylist()} …")
     return rows
+
+
+def id_numbers(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Per id (a one-letter prefix and digits, as `ids` makes them: C00000042), its number (42); −1 for a value that
+    is not one (null, no digits, too long). Ids of one length (every id the project numbers) are read as a byte
+    matrix, ~20× faster than parsing each string."""
+    if isinstance(values, pa.ChunkedArray):
+        return np.concatenate([id_numbers(chunk) for chunk in values.chunks] or [np.zeros(0, np.int64)])
+    fixed = fixed_width(values)
+    width = fixed.dtype.itemsize if fixed is not None else 0
+    if 2 <= width <= 19:
+        digits = fixed.view(np.uint8).reshape(len(fixed), width)[:, 1:].astype(np.int64) - ord("0")
+        number = np.zeros(len(fixed), np.int64)
+        for column in digits.T:
+            number = number * 10 + column
+        return np.where(((digits >= 0) & (digits <= 9)).all(axis=1), number, -1)
+    digits = pc.utf8_slice_codeunits(values, 1)
+    numeric = pc.fill_null(pc.match_substring_regex(digits, r"^[0-9]{1,18}$"), False).to_numpy(zero_copy_only=False)
+    numbers = np.full(len(values), -1, np.int64)
+    if numeric.any():
+        numbers[numeric] = pc.cast(digits.filter(pa.array(numeric)), pa.int64()).to_numpy(zero_copy_only=False)
+    return numbers
+
+
+def fixed_width(values: pa.Array) -> np.ndarray | None:
+    """`values` as numpy bytes over their own buffer, if they are strings of one length without nulls; else None."""
+    if not pa.types.is_string(values.type) or values.null_count or not len(values):
+        return None
+    offsets = np.frombuffer(values.buffers()[1], np.int32, len(values) + 1, values.offset * 4)
+    width = int(offsets[1] - offsets[0])
+    if width == 0 or not np.all(np.diff(offsets) == width):
+        return None
+    return np.frombuffer(values.buffers()[2], f"S{width}", len(values), int(offsets[0]))
 
 
 def in_pools(pools: list[np.ndarray], which: np.ndarray, position: np.ndarray) -> np.ndarray:
@@ -79,9 +110,24 @@ def nullable(rows: np.ndarray) -> pa.Array:
 
 
 def ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
-    """Readable, sortable ids such as C00000042: the prefix and a zero-padded number."""
-    digits = pc.utf8_lpad(pc.cast(pa.array(numbers, pa.int64()), pa.string()), width=width, padding="0")
-    return pc.binary_join_element_wise(prefix, digits, "")
+    """Readable, sortable ids such as C00000042: the prefix and a zero-padded number (`width` digits at least).
+
+    Numbers that fit the width (nearly all) are written as a byte matrix, a digit a column: twice as fast as
+    formatting and padding each (the day's event ids are millions)."""
+    numbers = np.asarray(numbers, np.int64)
+    head = np.frombuffer(prefix.encode(), np.uint8)
+    size = len(head) + width
+    if len(numbers) == 0 or numbers.min() < 0 or numbers.max() >= 10**width or len(numbers) * size >= 2**31:
+        digits = pc.utf8_lpad(pc.cast(pa.array(numbers, pa.int64()), pa.string()), width=width, padding="0")
+        return pc.binary_join_element_wise(prefix, digits, "")
+    text = np.empty((len(numbers), size), np.uint8)
+    text[:, :len(head)] = head
+    rest = numbers.copy()
+    for column in range(size - 1, len(head) - 1, -1):
+        text[:, column] = rest % 10 + ord("0")
+        rest //= 10
+    offsets = np.arange(0, (len(numbers) + 1) * size, size, dtype=np.int32)
+    return pa.StringArray.from_buffers(len(numbers), pa.py_buffer(offsets), pa.py_buffer(text))
 
 
 def unused_numbers(rng: np.random.Generator, used: np.ndarray, n: int, space: int) -> np.ndarray:

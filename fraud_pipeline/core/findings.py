@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fraud_pipeline.core import schemas
+from fraud_pipeline.core.columns import fixed_width, id_numbers
 from fraud_pipeline.core.timeline import batch_of
 
 
@@ -120,25 +121,6 @@ def _key_codes(table: pa.Table, key: tuple[str, ...]) -> np.ndarray | None:
     return codes
 
 
-def _id_numbers(values: pa.Array) -> np.ndarray:
-    """Per value, the number after its one-letter prefix (C00000042: 42), or −1 when it has none. Ids of one length
-    (every id the project numbers) are read as a byte matrix, ~20× faster than parsing each string."""
-    fixed = _fixed_width(values)
-    width = fixed.dtype.itemsize if fixed is not None else 0
-    if 2 <= width <= 19:
-        digits = fixed.view(np.uint8).reshape(len(fixed), width)[:, 1:].astype(np.int64) - ord("0")
-        number = np.zeros(len(fixed), np.int64)
-        for column in digits.T:
-            number = number * 10 + column
-        return np.where(((digits >= 0) & (digits <= 9)).all(axis=1), number, -1)
-    digits = pc.utf8_slice_codeunits(values, 1)
-    numeric = pc.fill_null(pc.match_substring_regex(digits, r"^[0-9]{1,18}$"), False).to_numpy(zero_copy_only=False)
-    rows = np.full(len(values), -1, np.int64)
-    if numeric.any():
-        rows[numeric] = pc.cast(digits.filter(pa.array(numeric)), pa.int64()).to_numpy(zero_copy_only=False)
-    return rows
-
-
 def foreign_key_finding(values: pa.ChunkedArray, referenced: pa.ChunkedArray, rule: str) -> Finding:
     """The values not in `referenced`, counted, the first few distinct ones named. A value that is the id of the row
     its number names (`columns.ids`: C00000042 is row 42) is found by reading its number; only the others are looked
@@ -167,7 +149,7 @@ def _found_in_sorted(values: pa.Array, referenced: pa.Array) -> np.ndarray:
     """Per value: whether `referenced` holds it. Ids of one length (device ids, card numbers) are found in a sorted
     copy of `referenced` kept per process (every range's checks look up the same entity column: it is sorted once,
     not hashed per check and range); others by a hash (`pc.is_in`)."""
-    fixed, ids = _fixed_width(values), _sorted_ids(referenced)
+    fixed, ids = fixed_width(values), _sorted_ids(referenced)
     if fixed is None or ids is None or fixed.dtype != ids.dtype:
         return pc.fill_null(pc.is_in(values, referenced), False).to_numpy(zero_copy_only=False)
     at = np.minimum(np.searchsorted(ids, fixed), len(ids) - 1)
@@ -181,7 +163,7 @@ def _sorted_ids(referenced: pa.Array) -> np.ndarray | None:
     buffers = referenced.buffers() if pa.types.is_string(referenced.type) else [None] * 3
     key = tuple(b.address if b is not None else 0 for b in buffers[1:]) + (referenced.offset, len(referenced))
     if key not in _SORTED:
-        fixed = _fixed_width(referenced)
+        fixed = fixed_width(referenced)
         if fixed is None:
             return None
         while len(_SORTED) >= SORTED_KEPT:
@@ -195,28 +177,17 @@ def forget_sorted_ids() -> None:
     _SORTED.clear()
 
 
-def _fixed_width(values: pa.Array) -> np.ndarray | None:
-    """`values` as numpy bytes over their own buffer, if they are strings of one length without nulls; else None."""
-    if not pa.types.is_string(values.type) or values.null_count or not len(values):
-        return None
-    offsets = np.frombuffer(values.buffers()[1], np.int32, len(values) + 1, values.offset * 4)
-    width = int(offsets[1] - offsets[0])
-    if width == 0 or not np.all(np.diff(offsets) == width):
-        return None
-    return np.frombuffer(values.buffers()[2], f"S{width}", len(values), int(offsets[0]))
-
-
 def _found_by_number(values: pa.Array, referenced: pa.Array) -> np.ndarray:
     """Per value: whether it is `referenced`'s id at the row its number (the digits after a one-letter prefix)
     names, counted from the number of `referenced`'s first id (a block's customers start at the block's first).
     False says nothing (a card number, a foreign id): such values are looked up."""
-    rows = _id_numbers(values)
-    first = _id_numbers(referenced.slice(0, 1)) if len(referenced) else np.zeros(1, np.int64)
+    rows = id_numbers(values)
+    first = id_numbers(referenced.slice(0, 1)) if len(referenced) else np.zeros(1, np.int64)
     if first[0] > 0:
         rows = np.where(rows >= 0, rows - first[0], -1)
     at = np.flatnonzero((rows >= 0) & (rows < len(referenced)))
     found = np.zeros(len(values), bool)
-    fixed, names = _fixed_width(values), _fixed_width(referenced)
+    fixed, names = fixed_width(values), fixed_width(referenced)
     if len(at) and fixed is not None and names is not None and fixed.dtype == names.dtype:
         found[at] = fixed[at] == names[rows[at]]
     elif len(at):

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from fraud_pipeline.core import schemas
+from fraud_pipeline.core.columns import id_numbers
 from fraud_pipeline.core.findings import Findings, merged, passed
 from fraud_pipeline.engine.bank_day import file_ranges, range_name
 from fraud_pipeline.engine.executors import ExecutorSettings, TaskDone, run_tasks
@@ -255,7 +255,9 @@ def _within(batches: Iterable[pa.RecordBatch], column: str | None, low: int, hig
             if seen >= high:
                 return
             continue
-        numbers = pc.cast(pc.utf8_slice_codeunits(batch[column], 1), pa.int64()).to_numpy(zero_copy_only=False)
+        numbers = id_numbers(batch[column])
+        if (numbers < 0).any():
+            raise ValueError(f"{column}: values that are not ids, such as {batch[column][int(np.argmin(numbers))]}")
         mine = (numbers >= low) & (numbers < high)
         if mine.any():
             yield batch.filter(pa.array(mine))

@@ -19,9 +19,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from fraud_pipeline.core import schemas
+from fraud_pipeline.core.columns import id_numbers
 from fraud_pipeline.engine import world_store
 from fraud_pipeline.engine.bank_day import file_ranges, range_name
 from fraud_pipeline.engine.entity_ranges import OWNED_BY, block_sizes, by_block, range_rows, shared_table
@@ -104,8 +104,7 @@ def _first_cards(scenario: Scenario, store: ObjectStore) -> list[int]:
     parts = store.listed_parts(LAYER, "cards")
     if [p.name for p in parts] == [f"part-{range_name(first, end)}.parquet" for first, end in ranges]:
         return [int(sum(p.rows for p in parts[:position])) for position in range(len(ranges))]
-    account = pc.cast(pc.utf8_slice_codeunits(store.read_table(LAYER, "cards", columns=["account_id"])["account_id"],
-                                              1), pa.int64()).to_numpy(zero_copy_only=False)
+    account = id_numbers(store.read_table(LAYER, "cards", columns=["account_id"])["account_id"])
     layout = Layout.of(scenario)
     return [int(np.searchsorted(account, layout.account_span(first)[0])) for first, _ in ranges]
 
@@ -209,7 +208,7 @@ def by_owner_block(batches: Iterable[pa.RecordBatch], column: str, ends: np.ndar
     n, current, held = len(ends), 0, []
     for batch in batches:
         table = pa.Table.from_batches([batch])
-        numbers = pc.cast(pc.utf8_slice_codeunits(table[column], 1), pa.int64()).to_numpy(zero_copy_only=False)
+        numbers = id_numbers(table[column])
         block = np.searchsorted(ends, numbers, side="right")
         if not len(block):
             continue

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fraud_pipeline.core import schemas
-from fraud_pipeline.core.columns import ids, nullable
+from fraud_pipeline.core.columns import ids, nullable, spans
 from fraud_pipeline.core.keys import label_key, numbers_of_rows
 from fraud_pipeline.core.labels import SCENARIOS, episode_ids
 from fraud_pipeline.core.rows import ONLINE, PURCHASE, Rows
@@ -171,8 +171,15 @@ def customer_events(world, day: date, rows: Rows, transaction_ids: pa.Array) -> 
     numbers = numbers_of_rows(label_key(s.seed, "session_ids", day.isoformat()), world.block_number, world.n_blocks,
                               n_visits, SESSION_ID_SPACE)
     session_ids = ids(f"S{day:%Y%m%d}", numbers, 8)
-    # a visit's checkouts one after another (each starts after the one before: time order, ties kept in place)
-    order = np.lexsort((position, session, begin[session], visit[session], arrival[visit[session]]))
+    # a visit's checkouts one after another (each starts after the one before: time order, ties kept in place); a
+    # session's events stay together in order, so the sessions are sorted and their events follow
+    sessions_kept = np.flatnonzero(kept)
+    session_order = sessions_kept[np.lexsort((begin[sessions_kept], visit[sessions_kept],
+                                              arrival[visit[sessions_kept]]))]
+    events_kept = count[sessions_kept]
+    first_kept = np.zeros(n, np.int64)
+    first_kept[sessions_kept] = np.cumsum(events_kept) - events_kept
+    order = spans(first_kept[session_order], count[session_order])
     session, kind, product, cents, event_ms = (x[order] for x in (session, kind, product, cents, event_ms))
     transaction_row = np.where(kind == BUY, per_session(bought)[session], -1)
     scenario, episode = per_session(b.scenario)[session], per_session(b.episode)[session]

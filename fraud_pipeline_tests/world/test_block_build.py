@@ -1,7 +1,6 @@
 """A block's world built from its own entity rows (stage 4b, step 3) is the block sliced from the bank's world, field
 for field: what lets each file range build its blocks' worlds without the bank."""
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
