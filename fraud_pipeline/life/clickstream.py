@@ -22,6 +22,7 @@ a checkout after another); the two sessions of a visit across midnight never ove
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 
 import numpy as np
 import pyarrow as pa
@@ -273,8 +274,24 @@ def _joins(key: np.ndarray, begin: np.ndarray, end: np.ndarray, timeout_ms: int)
 
 
 def _products(rng: np.random.Generator, n: int, catalogue: int) -> np.ndarray:
-    """Product ranks by popularity (Zipf-like, 0 the best-seller), within the catalogue."""
-    return np.minimum(rng.zipf(POPULARITY, n) - 1, catalogue - 1)
+    """Product ranks by popularity (Zipf's law with exponent `POPULARITY`, 0 the best-seller), within the catalogue:
+    the ranks beyond it fall on its last product. Drawn by inverse CDF, one uniform each (numpy's `zipf` rejection
+    sampler costs ten times as much: a million-payment day draws about 7 million ranks)."""
+    return np.searchsorted(_popularity_cdf(catalogue), rng.random(n), side="right")
+
+
+@lru_cache(maxsize=8)
+def _popularity_cdf(catalogue: int) -> np.ndarray:
+    """P(rank ≤ j) for j = 0 … `catalogue` − 2 under Zipf's law (P(rank = j) = (j + 1)^−s / ζ(s), s = `POPULARITY`)."""
+    rank = np.arange(1, catalogue, dtype=float)
+    return np.cumsum(rank ** -POPULARITY) / _zeta(POPULARITY)
+
+
+def _zeta(s: float, terms: int = 1_000) -> float:
+    """Riemann's ζ(s) for s > 1: `terms` terms and the Euler–Maclaurin remainder (error below 1e-15 at s = 1.3)."""
+    head = float(np.sum(np.arange(1, terms, dtype=float) ** -s))
+    n = float(terms)
+    return head + n ** (1 - s) / (s - 1) + n ** -s / 2 + s * n ** (-s - 1) / 12 - s * (s + 1) * (s + 2) * n ** (-s - 3) / 720
 
 
 def _after_previous_purchase(account: np.ndarray, event_ms: np.ndarray, share: np.ndarray) -> np.ndarray:
