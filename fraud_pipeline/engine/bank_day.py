@@ -118,10 +118,15 @@ def stacked(per_block: Sequence[dict[str, pa.Table]], blocks: Sequence[int]) -> 
 
 
 def merge_blocks(name: str, tables: list[pa.Table]) -> pa.Table:
+    """A range's blocks' table `name` as one: in the order of `ORDER[name]` (stable: ties keep block order), or in
+    block order. A block's table is in that order already, so a range of one block is not gathered again."""
     merged = pa.concat_tables(tables)
     if name not in ORDER or merged.num_rows == 0:
         return merged
-    return merged.take(pc.sort_indices(merged, [(ORDER[name], "ascending")]))  # stable: ties keep block order
+    order = pc.sort_indices(merged, [(ORDER[name], "ascending")])
+    if np.array_equal(order.to_numpy(), np.arange(merged.num_rows)):
+        return merged
+    return merged.take(order)
 
 
 def _route(outboxes: list[Rows], worlds: list[World], bank: World) -> list[Rows]:

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from fraud_pipeline.engine.bank_day import BankState, initial_bank_state, simulate_bank_day
+from fraud_pipeline.engine.bank_day import ORDER, BankState, initial_bank_state, merge_blocks, simulate_bank_day
 from fraud_pipeline.engine.blocks import block_world
 from fraud_pipeline.engine.day import simulate_day
 from fraud_pipeline.fraud import scenarios as fraud
@@ -121,6 +121,23 @@ def test_a_block_alone_in_a_fresh_world_has_the_day_it_has_in_the_bank(bank, wal
         assert found.transactions.num_rows > 0
         state = found.state
         state.pending = walked[k].state.blocks[2].pending  # its own later rows and the credits other blocks sent
+
+
+def test_a_blocks_tables_are_in_merge_order_and_a_range_is_their_stable_merge(bank):
+    """Each block's day tables come in the order a range is merged by (so a range of one block is not gathered
+    again), and merging the blocks equals a stable sort of them in block order."""
+    days = [simulate_day(block_world(bank, b), s, FIRST) for b, s in enumerate(initial_bank_state(bank).blocks)]
+    for name, key in ORDER.items():
+        tables = [getattr(d, name) for d in days]
+        for table in tables:
+            times = table[key].to_numpy()
+            assert (np.diff(times.astype(np.int64)) >= 0).all(), name
+            assert merge_blocks(name, [table]).equals(table)
+        expected = pa.concat_tables(tables).to_pandas().sort_values(key, kind="stable").reset_index(drop=True)
+        merged = merge_blocks(name, tables)
+        pd.testing.assert_frame_equal(merged.to_pandas(), expected)
+        if name == "transactions":
+            assert merged.num_rows > 100 and not pa.concat_tables(tables).equals(merged)  # the blocks interleave
 
 
 def test_transfers_between_blocks_arrive_overnight_and_money_is_conserved(bank, walked):
