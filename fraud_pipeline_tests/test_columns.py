@@ -8,7 +8,7 @@ import pyarrow.compute as pc
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from fraud_pipeline.core.columns import ids, row_of, row_of_id, sorted_unique, spans
+from fraud_pipeline.core.columns import id_numbers, ids, row_of, row_of_id, sorted_unique, spans
 from fraud_pipeline.core import findings
 from fraud_pipeline.core.findings import foreign_key_finding
 from fraud_pipeline.quality.profile import QUANTILES, statistics
@@ -32,6 +32,29 @@ def test_ids_are_the_prefix_and_the_number_padded_to_the_width(numbers, prefix, 
     found = ids(prefix, np.array(numbers, np.int64), width)
     assert found.type == pa.string()
     assert found.to_pylist() == [prefix + str(n).rjust(width, "0") for n in numbers]
+
+
+@pytest.mark.parametrize("numbers", [np.array([2**63], np.uint64), np.array([2**64 - 1], np.uint64),
+                                     np.array([1.9, -0.5])])
+def test_ids_refuse_numbers_beyond_int64_and_fractions_as_pyarrows_cast_does(numbers):
+    with pytest.raises(pa.ArrowInvalid):
+        ids("C", numbers, 19)
+
+
+def test_ids_of_any_integer_type_and_of_no_width_are_the_formatted_ones():
+    for dtype in (np.int8, np.uint16, np.int32, np.uint32, np.uint64):
+        assert ids("A", np.array([0, 7, 99], dtype), 4).to_pylist() == ["A0000", "A0007", "A0099"]
+    assert ids("C", np.array([0, 12]), 0).to_pylist() == ["C0", "C12"]
+
+
+def test_id_numbers_read_a_prefix_of_several_bytes_and_nineteen_digits():
+    """The byte matrix takes the prefix for one byte; ids it cannot read there are read one at a time."""
+    assert id_numbers(pa.array(["é000003", "é000001"])).tolist() == [3, 1]
+    assert id_numbers(pa.array(["é123", "C124"])).tolist() == [123, 124]
+    assert id_numbers(ids("C", np.array([5, 10**18, 2**63 - 1]), 19)).tolist() == [5, 10**18, 2**63 - 1]
+    assert id_numbers(pa.array(["C9223372036854775808", "C", "C-5", None, "12"])).tolist() == [-1, -1, -1, -1, 2]
+    keys = pa.array([f"é{i:06d}" for i in range(5)])
+    assert row_of_id(pa.chunked_array([keys.slice(3, 1), keys.slice(1, 1)]), keys).tolist() == [3, 1]
 
 
 def test_rows_of_ids_are_read_from_their_numbers_and_foreign_ids_are_refused():

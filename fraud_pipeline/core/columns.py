@@ -46,9 +46,20 @@ def id_numbers(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
         number = np.zeros(len(fixed), np.int64)
         for column in digits.T:
             number = number * 10 + column
-        return np.where(((digits >= 0) & (digits <= 9)).all(axis=1), number, -1)
+        read = ((digits >= 0) & (digits <= 9)).all(axis=1)
+        if read.all():
+            return number
+        number[~read] = _parsed_numbers(values.filter(pa.array(~read)))  # a prefix of several bytes, say
+        return number
+    return _parsed_numbers(values)
+
+
+def _parsed_numbers(values: pa.Array) -> np.ndarray:
+    """`id_numbers` one string at a time (the prefix one character, up to 19 digits within int64); −1 for others."""
     digits = pc.utf8_slice_codeunits(values, 1)
-    numeric = pc.fill_null(pc.match_substring_regex(digits, r"^[0-9]{1,18}$"), False).to_numpy(zero_copy_only=False)
+    numeric = pc.and_(pc.match_substring_regex(digits, r"^[0-9]{1,19}$"),
+                      pc.or_(pc.less(pc.utf8_length(digits), 19), pc.less_equal(digits, str(2**63 - 1))))
+    numeric = pc.fill_null(numeric, False).to_numpy(zero_copy_only=False)
     numbers = np.full(len(values), -1, np.int64)
     if numeric.any():
         numbers[numeric] = pc.cast(digits.filter(pa.array(numeric)), pa.int64()).to_numpy(zero_copy_only=False)
@@ -114,12 +125,15 @@ def ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
 
     Numbers that fit the width (nearly all) are written as a byte matrix, a digit a column: twice as fast as
     formatting and padding each (the day's event ids are millions)."""
-    numbers = np.asarray(numbers, np.int64)
+    numbers = np.asarray(numbers)
     head = np.frombuffer(prefix.encode(), np.uint8)
     size = len(head) + width
-    if len(numbers) == 0 or numbers.min() < 0 or numbers.max() >= 10**width or len(numbers) * size >= 2**31:
+    if (not np.issubdtype(numbers.dtype, np.integer) or len(numbers) == 0 or width < 1 or numbers.min() < 0
+            or numbers.max() >= min(10**width, 2**63) or len(numbers) * size >= 2**31):  # formatted (a float or
+        # a number beyond int64 raises, as pyarrow's cast does)
         digits = pc.utf8_lpad(pc.cast(pa.array(numbers, pa.int64()), pa.string()), width=width, padding="0")
         return pc.binary_join_element_wise(prefix, digits, "")
+    numbers = numbers.astype(np.int64)  # below 10**width: fits
     text = np.empty((len(numbers), size), np.uint8)
     text[:, :len(head)] = head
     rest = numbers.copy()
