@@ -169,7 +169,10 @@ ACCOUNTS = TableSpec(
     (
         _c("account_id", S, "PK. Account id, A + number; numbered in the order accounts were opened.", "004"),
         _c("customer_id", S, "FK → customers. The account holder.", "004"),
-        _c("account_type", S, "retail | corporate | savings | current | business.", "004"),
+        _c("account_type", S, "The product: current (cheque account: a customer's first, or the one their income "
+                              "is paid into; debit card, may have an arranged overdraft) | savings (a later debit "
+                              "account: no overdraft, little card use) | credit_card (a credit limit, a monthly "
+                              "statement repaid from the salary account). Seed 004's names where they fit.", "004"),
         _c("status", S, "Status at the start: active | dormant (silent) | frozen (payments declined); account_balances "
                         "has each day's.", "design"),
         _c("avg_balance", F8, "The account's typical balance, scenario currency: a salary account's buffer plus half a "
@@ -181,7 +184,8 @@ ACCOUNTS = TableSpec(
         _c("trusted_device_id", S, "FK → devices. The holder's trusted phone at the start (device_history has later "
                                    "ones).", "000/004"),
         _c("salary_account", B, "Whether the holder's income is paid into this account.", "design"),
-        _c("overdraft_limit", F8, "Arranged overdraft of a debit account (0: none): how far below zero it may go.",
+        _c("overdraft_limit", F8, "Arranged overdraft of a current account (0: none; savings and credit-card "
+                                  "accounts have none): how far below zero it may go.",
            "design"),
         _c("credit_limit", F8, "Credit limit of a credit card account (0 for debit accounts).", "design"),
         _c("opening_balance", F8, "Balance at the start of the calendar's first day (negative: owed).", "design"),

@@ -136,12 +136,21 @@ class Closing(Section):
 
 
 class Accounts(Section):
-    account_type: Shares
     status: Annotated[Shares, AfterValidator(lambda s: _known_keys(s, ACCOUNT_STATUSES, "account status"))]
     closing: Closing
     buffer_months: FloatRange
     overdraft_share: Probability
     overdraft_of_income: FloatRange
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_account_type_shares(cls, values):
+        if isinstance(values, dict) and "account_type" in values:
+            raise ValueError("account_type is no longer drawn: an account's type follows its product (a customer's "
+                             "first account or the one their income is paid into: current; a later debit account: "
+                             "savings; a credit card's account: credit_card; cards.card_type sets the credit share). "
+                             "Delete accounts.account_type from the scenario")
+        return values
 
     @field_validator("buffer_months", "overdraft_of_income")
     @classmethod

@@ -33,6 +33,7 @@ FIRST_CARDS = SERIAL_SPACE // 2  # serials below: cards issued before the start;
 SCRAMBLE = 387_420_489  # 3**18: coprime with FIRST_CARDS, so later serials are a permutation with no visible order
 RENEWED_VALIDITY_MONTHS = 36
 STATUS_NAMES = ("active", "dormant", "frozen", "closed")  # an account's status; closed from its closing day
+PRODUCTS = ("current", "savings", "credit_card")  # `account_type`: seed 004's names where they fit (issue 24)
 
 
 def _log_uniform(rng: np.random.Generator, low: float, high: float, n: int) -> np.ndarray:
@@ -79,7 +80,8 @@ def accounts_of_block(scenario: Scenario, block: int, customers: pa.Table, devic
         0, config.closing.within_days, n).astype("timedelta64[D]")
     credit_limit = np.where(is_credit, np.round(income * rng("credit_limit").uniform(
         scenario.cards.credit_limit_of_income.min, scenario.cards.credit_limit_of_income.max, n), -2), 0.0)
-    has_overdraft = ~is_credit & (rng("overdraft").random(n) < config.overdraft_share)
+    product = account_products(first, salary, is_credit)
+    has_overdraft = (product == PRODUCTS.index("current")) & (rng("overdraft").random(n) < config.overdraft_share)
     overdraft = np.where(has_overdraft, np.round(income * rng("overdraft_size").uniform(
         config.overdraft_of_income.min, config.overdraft_of_income.max, n), -2), 0.0)
     # Opening balances, as the month's budget leaves them (`budget`): a salary account holds its buffer plus what
@@ -109,7 +111,7 @@ def accounts_of_block(scenario: Scenario, block: int, customers: pa.Table, devic
     return schemas.ACCOUNTS.build({
         "account_id": col.ids("A", first_account + np.arange(n), col.id_width(scenario.population.accounts)),
         "customer_id": customers["customer_id"].take(owner_index),
-        "account_type": categorical(rng("type"), config.account_type, n),
+        "account_type": pa.array(PRODUCTS).take(pa.array(product)),
         "status": status,
         "avg_balance": np.round(average, 2),
         "currency": pa.repeat(scenario.geography.currency, n),
@@ -155,6 +157,14 @@ def salary_buffers(scenario: Scenario, income: np.ndarray, block: int) -> np.nda
     months = scenario.accounts.buffer_months
     return np.asarray(income, float) * _log_uniform(stream(scenario.seed, "accounts", "buffer", block), months.min,
                                                     months.max, len(income))
+
+
+def account_products(first: np.ndarray, salary: np.ndarray, is_credit: np.ndarray) -> np.ndarray:
+    """Per account, its product (an index into `PRODUCTS`): a credit card's account; a cheque (current) account —
+    a customer's first, or the one their income is paid into; or a savings account — a later debit account. (Seed 004
+    drew the label on its own: a "savings" account with a credit limit.)"""
+    current = first | salary
+    return np.where(is_credit, 2, np.where(current, 0, 1)).astype(np.int64)
 
 
 def card_weights(scenario: Scenario, role: np.ndarray, status: np.ndarray) -> np.ndarray:

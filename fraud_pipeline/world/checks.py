@@ -13,11 +13,12 @@ import pyarrow.compute as pc
 
 from fraud_pipeline.core import schemas
 from fraud_pipeline.core.columns import luhn_valid
-from fraud_pipeline.core.findings import (Between, Expectation, Findings, Matches, OneOf, OrNull, Satisfies,
-                                          foreign_key_findings, key_findings, value_findings)
+from fraud_pipeline.core.findings import (SAMPLE, Between, Expectation, Finding, Findings, Matches, OneOf, OrNull,
+                                          Satisfies, foreign_key_findings, key_findings, value_findings)
 from fraud_pipeline.core.reserved import RESERVED_DOMAIN_PATTERN, TEST_CARD_BINS
 from fraud_pipeline.scenario import Scenario
 from fraud_pipeline.scenario.population import CARD_NETWORK_PREFIXES, PAY_SCHEDULES
+from fraud_pipeline.world.accounts import PRODUCTS
 
 
 def entity_expectations(scenario: Scenario) -> dict[str, dict[str, Expectation]]:
@@ -68,7 +69,7 @@ def entity_expectations(scenario: Scenario) -> dict[str, dict[str, Expectation]]
                            "trusted_from": Between(date(1900, 1, 1), scenario.horizon_end
                                                    + timedelta(days=d.new_phone_trust_days.max))},
         "accounts": {
-            "account_type": OneOf(tuple(a.account_type)),
+            "account_type": OneOf(PRODUCTS),
             "status": OneOf(tuple(a.status)),
             "currency": OneOf((region.currency,)),
             "opened_date": before_start,
@@ -120,4 +121,23 @@ def entity_findings(spec: schemas.TableSpec, table: pa.Table, referenced: dict[s
         findings["foreign_keys_valid"] = foreign_key_findings(spec, table, referenced)
     if expectations:
         findings["values_in_range"] = value_findings(table, expectations)
+    if spec.name == "accounts":
+        findings["values_in_range"] = findings.get("values_in_range", []) + product_findings(table)
+    return findings
+
+
+def product_findings(accounts: pa.Table) -> list[Finding]:
+    """An account's limits and role agree with its product (`account_type`): a credit limit exactly on credit-card
+    accounts, an overdraft and the holder's income only on current accounts."""
+    product = accounts["account_type"]
+    rules = (("credit_limit > 0 exactly on credit_card accounts",
+              pc.not_equal(pc.greater(accounts["credit_limit"], 0), pc.equal(product, "credit_card"))),
+             ("overdraft_limit > 0 only on current accounts",
+              pc.and_(pc.greater(accounts["overdraft_limit"], 0), pc.not_equal(product, "current"))),
+             ("salary_account only on current accounts",
+              pc.and_(accounts["salary_account"], pc.not_equal(product, "current"))))
+    findings = []
+    for rule, breaks in rules:
+        bad = accounts["account_id"].filter(pc.fill_null(breaks, True))
+        findings.append(Finding(rule, len(bad), bad.slice(0, SAMPLE).to_pylist()))
     return findings

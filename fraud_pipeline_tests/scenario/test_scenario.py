@@ -155,3 +155,10 @@ def test_the_plan_merges_entry_by_entry(tmp_path, scenario):
     assert plan["campaign_nulls"].share == 0.4 and plan["campaign_nulls"].column == "campaign_id"
     assert loaded.anomalies.landing_format == "csv" and loaded.anomalies.window_days == 7
     assert _error(tmp_path, "anomalies: {landing_format: xml}\n").count("anomalies.landing_format") == 1
+
+
+def test_account_type_shares_are_refused_with_what_replaced_them(tmp_path):
+    """An account's type follows its product (issue 24): a scenario of an earlier release that still draws it is
+    told where the field went, naming it."""
+    message = _error(tmp_path, "accounts:\n  account_type: {retail: 0.5, savings: 0.5}\n")
+    assert "accounts" in message and "account_type is no longer drawn" in message and "credit_card" in message

@@ -22,7 +22,7 @@ from fraud_pipeline.core.findings import foreign_key_finding, key_findings, valu
 from fraud_pipeline.world import entities as generate
 from fraud_pipeline.world.accounts import DENORMALISED_CUSTOMER_COLUMNS, _first_of_each
 from fraud_pipeline.world.build import build_world
-from fraud_pipeline.world.checks import entity_expectations
+from fraud_pipeline.world.checks import entity_expectations, product_findings
 from fraud_pipeline.world.fraud_plan import ato_payee_saves
 from fraud_pipeline.world.habits import _first_in_row, customer_merchants_of_block
 from fraud_pipeline.world.layout import Layout
@@ -287,11 +287,43 @@ def test_money_is_sized_on_income_and_each_customer_has_one_salary_account(world
     assert (accounts.loc[card, "opening_balance"] <= 0).all()
     assert (accounts.loc[credit, "opening_balance"] >= -accounts.loc[credit, "credit_limit"]).all()
     assert (salary.loc[salary["credit_limit"] == 0, "opening_balance"] > 0).all()
-    _assert_shares(accounts["account_type"], scenario.accounts.account_type)
+    # the type is the product: a credit card's account, a cheque account (a customer's first, opened the day they
+    # joined, or the one their income is paid into), or a later debit account for savings
+    product = accounts["account_type"]
+    assert set(product) == {"current", "savings", "credit_card"}
+    assert ((product == "credit_card") == credit).all()
+    assert (product[accounts["salary_account"]] == "current").all()
+    since = accounts["customer_id"].map(_frame(world, "customers").set_index("customer_id")["customer_since"])
+    on_joining = accounts["opened_date"] == since
+    assert accounts.loc[on_joining & (product == "current"), "customer_id"].nunique() == len(_frame(world, "customers"))
+    assert accounts.loc[~on_joining & (product == "current"), "salary_account"].all()
+    assert 0.05 < (product == "savings").mean() < 0.12  # 2,000 of 25,000: the later debit accounts
+    assert (accounts.loc[accounts["account_type"] != "current", "overdraft_limit"] == 0).all()
+    overdrawn = accounts.loc[accounts["account_type"] == "current", "overdraft_limit"] > 0
+    assert overdrawn.mean() == pytest.approx(scenario.accounts.overdraft_share, abs=0.02)
     closing = accounts["closed_date"].notna()
     others = (accounts["status"] == "active") & ~accounts["salary_account"]  # income keeps its account open
     assert not closing[accounts["salary_account"]].any()
     assert closing[others].mean() == pytest.approx(scenario.accounts.closing.share, abs=0.005)
+
+
+def test_the_accounts_check_names_an_account_whose_limits_or_income_disagree_with_its_product(world):
+    accounts = world["accounts"]
+    assert all(f.passed for f in product_findings(accounts))
+    product = accounts["account_type"].to_pylist()
+    savings, credit = product.index("savings"), product.index("credit_card")
+    broken = product[:]
+    broken[credit] = "savings"  # a "savings" account with a credit limit: seed 004's label drawn on its own
+    overdraft = accounts["overdraft_limit"].to_numpy().copy()
+    overdraft[savings] = 500.0
+    changed = accounts.set_column(accounts.schema.get_field_index("account_type"), "account_type", pa.array(broken))
+    changed = changed.set_column(changed.schema.get_field_index("overdraft_limit"), "overdraft_limit",
+                                 pa.array(overdraft))
+    found = {f.rule: f for f in product_findings(changed)}
+    ids = accounts["account_id"].to_pylist()
+    assert found["credit_limit > 0 exactly on credit_card accounts"].examples == [ids[credit]]
+    assert found["overdraft_limit > 0 only on current accounts"].examples == [ids[savings]]
+    assert found["salary_account only on current accounts"].passed
 
 
 # The published test card numbers the default BINs come from (Stripe's, Braintree's and PayPal Payflow's sandbox
