@@ -14,9 +14,9 @@ import pyarrow as pa
 
 CHANNELS = ("pos", "online", "transfer", "atm")
 POS, ONLINE, TRANSFER, ATM = range(4)
-TYPES = ("purchase", "withdrawal", "transfer", "bill_payment", "salary", "transfer_in", "refund")
-PURCHASE, WITHDRAWAL, TRANSFER_OUT, BILL, SALARY, TRANSFER_IN, REFUND = range(7)
-CREDIT_TYPES = (SALARY, TRANSFER_IN, REFUND)
+TYPES = ("purchase", "withdrawal", "transfer", "bill_payment", "salary", "transfer_in", "refund", "interest")
+PURCHASE, WITHDRAWAL, TRANSFER_OUT, BILL, SALARY, TRANSFER_IN, REFUND, INTEREST = range(8)
+CREDIT_TYPES = (SALARY, TRANSFER_IN, REFUND, INTEREST)
 NONE = -1
 TRANSACTION_ID_SPACE = 10**8  # transaction numbers per arrival day
 

@@ -19,8 +19,9 @@ from fraud_pipeline.core import schemas
 from fraud_pipeline.core.columns import earlier_equal, ids, nullable
 from fraud_pipeline.core.keys import label_key, numbers_of_rows
 from fraud_pipeline.core.labels import SCENARIOS, episode_ids
-from fraud_pipeline.core.rows import (ATM, CHANNELS, CREDIT_TYPES, NONE, PURCHASE, REFUND, TRANSACTION_ID_SPACE,
-                                      TRANSFER, TRANSFER_IN, TRANSFER_OUT, TYPES, Rows, concat, make)
+from fraud_pipeline.core.rows import (ATM, CHANNELS, CREDIT_TYPES, INTEREST, NONE, PURCHASE, REFUND,
+                                      TRANSACTION_ID_SPACE, TRANSFER, TRANSFER_IN, TRANSFER_OUT, TYPES, Rows, concat,
+                                      make)
 from fraud_pipeline.core.streams import stream
 from fraud_pipeline.core.timeline import MS_PER_DAY, arrival_lag_ms, batch_of, day_start_ms
 from fraud_pipeline.fraud import scenarios as fraud
@@ -60,7 +61,8 @@ def simulate_day(world: World, state: State, day: date) -> Day:
     end = day_start_ms(day) + MS_PER_DAY
     genuine = genuine_day(world, day)
     attempted = fraud.fraud_day(world, state, day, genuine)
-    others = concat([state.pending, genuine, repayments(world, state, day), sweeps(world, state, day)])
+    others = concat([state.pending, genuine, repayments(world, state, day), sweeps(world, state, day),
+                     interest(world, state, day)])
     # takeovers are sized on the day's other rows as they post (cards blocked today included); sizing may end an
     # episode earlier, and so its block
     attempted = fraud.size_takeovers(world, _apply_blocks(world, state, attempted.blocks, end)[0], day, others,
@@ -238,6 +240,24 @@ def sweeps(world: World, state: State, day: date) -> Rows:
                 cents=np.concatenate([top_up, excess]).astype(np.int64),
                 counterparty=np.concatenate([world.bank_accounts(funded), np.full(len(saver), NONE)]),
                 payee=np.concatenate([np.full(len(funded), NONE), world.sweep_payee[saver]]),
+                place=len(world.merchant_id) + world.home_city[world.account_customer[account]])
+
+
+def interest(world: World, state: State, day: date) -> Rows:
+    """On the month's last day, each open savings account's interest: `money.savings_interest` a year, a twelfth of
+    it on the day's opening balance (none on a balance at or below zero), credited in the day's first hour."""
+    if (day + timedelta(days=1)).month == day.month:
+        return make(0)
+    rate = world.scenario.money.savings_interest / 12
+    account = np.flatnonzero(world.savings & open_accounts(world, day) & (state.balance > 0))
+    cents = np.round(state.balance[account] * rate).astype(np.int64)
+    account, cents = account[cents > 0], cents[cents > 0]
+    n = len(account)
+    rng = stream(world.scenario.seed, "interest", day.isoformat(), *world.block_key)
+    event = day_start_ms(day) + rng.integers(0, SCHEDULED_HOURS[0] * 3_600_000, n)
+    delivery = world.scenario.card_transactions.arrival_lag_seconds
+    return make(n, account=account, channel=TRANSFER, kind=INTEREST, event_ms=event,
+                arrival_ms=event + arrival_lag_ms(rng, n, delivery.median, delivery.sigma, delivery.max), cents=cents,
                 place=len(world.merchant_id) + world.home_city[world.account_customer[account]])
 
 

@@ -21,6 +21,7 @@ class Money(Section):
     bills_share_of_income: Annotated[float, Field(ge=0, le=1)]
     least_left: Annotated[float, Field(ge=0, lt=1)]
     savings_sweep: Annotated[float, Field(gt=0, le=1)]
+    savings_interest: Annotated[float, Field(ge=0, le=1)]  # a year's rate on a savings account's balance
     refund_rate: Probability
     p2p_rate: Probability
 

@@ -37,8 +37,8 @@ PAIRS_AT_ONCE = 1_000_000  # customer–merchant pairs keyed at a time (bounds t
 WORLD_COLUMNS = {
     "customers": ("customer_id", "age", "avg_spend", "home_city", "home_lat", "home_lon", "monthly_income",
                   "pay_schedule"),
-    "accounts": ("account_id", "customer_id", "status", "closed_date", "salary_account", "credit_limit",
-                 "overdraft_limit", "opening_balance", "avg_balance"),
+    "accounts": ("account_id", "customer_id", "account_type", "status", "closed_date", "salary_account",
+                 "credit_limit", "overdraft_limit", "opening_balance", "avg_balance"),
     "cards": ("card_number", "account_id", "issued_date", "expiry"),
     "merchants": ("merchant_id", "terminal_type", "category", "mcc", "city", "province", "country", "currency", "lat",
                   "lon"),
@@ -94,6 +94,7 @@ class World:
     closed_day: np.ndarray  # day number, NEVER if it stays open
     salary: np.ndarray
     credit: np.ndarray
+    savings: np.ndarray  # a savings account (`account_type`): earns interest
     limit: np.ndarray  # cents: overdraft or credit limit
     opening: np.ndarray  # cents
     activity: np.ndarray  # relative card activity (genuine payments per day, before the day's noise)
@@ -299,6 +300,7 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table], place: BlockP
         "home_city", "account_customer", "status", "closed_day"))
     salary = accounts["salary_account"].to_numpy(zero_copy_only=False).astype(bool)
     credit = accounts["credit_limit"].to_numpy() > 0
+    savings = pc.equal(accounts["account_type"], "savings").to_numpy(zero_copy_only=False)
     limit = np.round((accounts["credit_limit"].to_numpy() + accounts["overdraft_limit"].to_numpy()) * CENTS).astype(np.int64)
     opening = np.round(accounts["opening_balance"].to_numpy() * CENTS).astype(np.int64)
     avg_spend = customers["avg_spend"].to_numpy()
@@ -371,7 +373,7 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table], place: BlockP
         habits=habits(scenario, customers, merchants) if place is None else block_habits(
             scenario, place.block, customers, merchants),
         account_id=rows["account_id"], account_customer=account_customer, status=status,
-        closed_day=closed_day, salary=salary, credit=credit, limit=limit, opening=opening, activity=activity,
+        closed_day=closed_day, salary=salary, credit=credit, savings=savings, limit=limit, opening=opening, activity=activity,
         salary_of=salary_of, buffer=np.round(np.where(salary, np.concatenate([
             salary_buffers(scenario, income[account_customer[first:end]], b)
             for b, (first, end) in zip(blocks, zip(np.r_[0, account_ends[:-1]], account_ends))]), 0) * CENTS).astype(

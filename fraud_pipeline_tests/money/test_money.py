@@ -210,3 +210,28 @@ def test_a_day_from_a_stored_state_equals_the_day_in_a_walk_from_the_start(small
         for name in ("transactions", "fraud_transactions", "fraud_episodes", "account_balances", "card_events"):
             assert getattr(resumed.day(day), name).equals(getattr(results[day], name)), (day, name)
     assert pa.concat_tables([walked.day(d).transactions for d in days]).num_rows > 1000
+
+
+def test_savings_accounts_earn_a_twelfth_of_the_years_interest_on_the_months_last_day(small_bank):
+    """Interest is credited on 31 January, not the day before, to every open savings account holding money at the
+    day's start, a twelfth of `money.savings_interest` of that balance; no other account earns it."""
+    bank = Bank(small_bank)
+    last = date(2026, 1, 31)
+    for offset in range((last - small_bank.start_date).days):
+        day = small_bank.start_date + timedelta(days=offset)
+        found = bank.day(day)
+        assert "interest" not in set(found.transactions["transaction_type"].to_pylist())
+    opening = found.account_balances.to_pandas().set_index("account_id")["balance"]  # 30 January's end
+    rows = bank.day(last).transactions.to_pandas()
+    paid = rows[rows["transaction_type"] == "interest"].set_index("account_id")
+    accounts = bank.entities["accounts"].to_pandas().set_index("account_id")
+    savings = accounts.index[(accounts["account_type"] == "savings") & (accounts["closed_date"].isna()
+                                                                         | (accounts["closed_date"] > last))]
+    due = opening.reindex(savings)
+    due = due[due > 0]
+    expected = pd.Series(np.round(_cents(due) * (small_bank.money.savings_interest / 12)), index=due.index)
+    expected = expected[expected > 0]
+    assert len(paid) > 0 and paid.index.is_unique
+    assert sorted(paid.index) == sorted(expected.index)
+    assert (_cents(paid["amount"]) == expected.reindex(paid.index)).all()
+    assert (paid["direction"] == "credit").all() and (paid["status"] == "approved").all()
