@@ -312,8 +312,8 @@ CARD_TRANSACTIONS = TableSpec(
         _c("account_id", S, "FK → accounts. The account debited or credited.", "004"),
         _c("customer_id", S, "FK → customers. The account holder.", "000"),
         _c("channel", S, "pos | online (card not present) | atm | transfer (digital banking, EFT).", "design"),
-        _c("transaction_type", S, "purchase | withdrawal | transfer | bill_payment | salary | transfer_in | refund | interest (a savings account's, on the month's last day).",
-           "design"),
+        _c("transaction_type", S, "purchase | withdrawal | transfer | bill_payment | salary | transfer_in | refund | "
+                                  "interest (a savings account's, on the month's last day).", "design"),
         _c("direction", S, "debit (money out) | credit (money in).", "design"),
         _c("merchant_id", S, "FK → merchants. The shop, web shop or ATM; null for transfers.", "003", nullable=True),
         _c("category", S, "The merchant's category (Cash Withdrawal at ATMs); null for transfers.", "003", nullable=True),

@@ -80,6 +80,7 @@ def accounts_of_block(scenario: Scenario, block: int, customers: pa.Table, devic
         0, config.closing.within_days, n).astype("timedelta64[D]")
     credit_limit = np.where(is_credit, np.round(income * rng("credit_limit").uniform(
         scenario.cards.credit_limit_of_income.min, scenario.cards.credit_limit_of_income.max, n), -2), 0.0)
+    is_credit &= credit_limit > 0  # a limit that rounds to nothing (the smallest incomes): a debit account
     product = account_products(first, salary, is_credit)
     has_overdraft = (product == PRODUCTS.index("current")) & (rng("overdraft").random(n) < config.overdraft_share)
     overdraft = np.where(has_overdraft, np.round(income * rng("overdraft_size").uniform(

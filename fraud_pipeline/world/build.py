@@ -373,7 +373,8 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table], place: BlockP
         habits=habits(scenario, customers, merchants) if place is None else block_habits(
             scenario, place.block, customers, merchants),
         account_id=rows["account_id"], account_customer=account_customer, status=status,
-        closed_day=closed_day, salary=salary, credit=credit, savings=savings, limit=limit, opening=opening, activity=activity,
+        closed_day=closed_day, salary=salary, credit=credit, savings=savings, limit=limit, opening=opening,
+        activity=activity,
         salary_of=salary_of, buffer=np.round(np.where(salary, np.concatenate([
             salary_buffers(scenario, income[account_customer[first:end]], b)
             for b, (first, end) in zip(blocks, zip(np.r_[0, account_ends[:-1]], account_ends))]), 0) * CENTS).astype(
