@@ -30,6 +30,7 @@ from fraud_pipeline.io.formats import PARQUET_OPTIONS
 from fraud_pipeline.io.storage import ObjectStore, in_chunks
 from fraud_pipeline.life.funnel import funnel_days
 from fraud_pipeline.life.genuine import genuine_day
+from fraud_pipeline.life.income import income_day
 from fraud_pipeline.quality.anomalies import landing_day
 from fraud_pipeline.quality.ground_truth import anomaly_manifest
 from fraud_pipeline.scenario import Scenario, load_scenario, with_overrides
@@ -85,7 +86,7 @@ def run(scenario: Scenario, days: int, root: str, first_day: int = 1) -> dict[st
     for day in calendar:
         measured = day >= calendar[-days]
         if measured:
-            totals[GENUINE]["generate"] += _timed(genuine_day, world, day)[1]
+            totals[GENUINE]["generate"] += _timed(genuine_day, world, day)[1] + _timed(income_day, world, day)[1]
         result, seconds = _timed(simulate_bank_day, world, state, day)
         state = result.state
         if not measured:  # the days before the window only build the state the window starts from

@@ -12,11 +12,13 @@ from dataclasses import dataclass, fields
 import numpy as np
 import pyarrow as pa
 
-CHANNELS = ("pos", "online", "transfer", "atm")
-POS, ONLINE, TRANSFER, ATM = range(4)
-TYPES = ("purchase", "withdrawal", "transfer", "bill_payment", "salary", "transfer_in", "refund", "interest")
-PURCHASE, WITHDRAWAL, TRANSFER_OUT, BILL, SALARY, TRANSFER_IN, REFUND, INTEREST = range(8)
-CREDIT_TYPES = (SALARY, TRANSFER_IN, REFUND, INTEREST)
+CHANNELS = ("pos", "online", "transfer", "atm", "branch")
+POS, ONLINE, TRANSFER, ATM, BRANCH = range(5)
+TYPES = ("purchase", "withdrawal", "transfer", "bill_payment", "salary", "transfer_in", "refund", "interest", "pension",
+         "grant", "client_payment", "cash_deposit")
+(PURCHASE, WITHDRAWAL, TRANSFER_OUT, BILL, SALARY, TRANSFER_IN, REFUND, INTEREST, PENSION, GRANT, CLIENT_PAYMENT,
+ CASH_DEPOSIT) = range(12)
+CREDIT_TYPES = (SALARY, TRANSFER_IN, REFUND, INTEREST, PENSION, GRANT, CLIENT_PAYMENT, CASH_DEPOSIT)
 NONE = -1
 TRANSACTION_ID_SPACE = 10**8  # transaction numbers per arrival day
 

@@ -307,19 +307,25 @@ CARD_TRANSACTIONS = TableSpec(
         _c("transaction_id", S, "PK. T + arrival date + a random 8-digit number: unique across days, no order.", "design"),
         *_timing("When the transaction happened (local time, millisecond precision)."),
         _c("card_number", S, "FK → cards (or a replacement in card_events). The card used, or the account's card for "
-                             "digital payments; null for money coming in without a card (salaries, transfers in).",
+                             "digital payments or an ATM deposit; null for money coming in without a card (income, "
+                             "transfers in, a deposit at a branch).",
            "002/003", nullable=True),
         _c("account_id", S, "FK → accounts. The account debited or credited.", "004"),
         _c("customer_id", S, "FK → customers. The account holder.", "000"),
-        _c("channel", S, "pos | online (card not present) | atm | transfer (digital banking, EFT).", "design"),
+        _c("channel", S, "pos | online (card not present) | atm | transfer (digital banking, EFT) | branch (a "
+                         "counter deposit).", "design"),
         _c("transaction_type", S, "purchase | withdrawal | transfer | bill_payment | salary | transfer_in | refund | "
-                                  "interest (a savings account's, on the month's last day).", "design"),
+                                  "interest (a savings account's, on the month's last day) | pension | grant (SASSA) | "
+                                  "client_payment (a self-employed customer's client) | cash_deposit (notes at an "
+                                  "ATM or a branch).", "design"),
         _c("direction", S, "debit (money out) | credit (money in).", "design"),
-        _c("merchant_id", S, "FK → merchants. The shop, web shop or ATM; null for transfers.", "003", nullable=True),
+        _c("merchant_id", S, "FK → merchants. The shop, web shop or ATM (an ATM deposit's too); null for transfers.",
+           "003", nullable=True),
         _c("category", S, "The merchant's category (Cash Withdrawal at ATMs); null for transfers.", "003", nullable=True),
         _c("mcc", S, "The merchant's category code; null for transfers.", "001/003", nullable=True),
-        _c("beneficiary_id", S, "FK → beneficiaries. The payee of a transfer or bill payment outside the bank.", "004",
-           nullable=True),
+        _c("beneficiary_id", S, "FK → beneficiaries. The party outside the bank: the payee of a transfer or bill "
+                                "payment, or the payer of a credit from another bank (a parent, a client, a buyer).",
+           "004", nullable=True),
         _c("counterparty_account_id", S, "FK → accounts. The account of this bank on the other side of a transfer "
                                          "(a payer's or a payee's, both ours); null otherwise.", "design",
            nullable=True),

@@ -1,4 +1,4 @@
-"""Genuine life on one day: what honest customers try to pay, and the money that comes in.
+"""Genuine life on one day: what honest customers try to pay (the money that comes in: `life.income`).
 
 Each account's activity is its budgeted level times the day's gamma noise (a gamma–Poisson count:
 most cards are idle most days, a few are busy) times its owner's payday lift. The channel volumes
@@ -6,8 +6,8 @@ follow the calendar (`calendar.channel_volume`); accounts share them by their we
 and affluence. Point-of-sale and online purchases come in sessions — several purchases minutes apart
 in one mall or one web session — at the customer's usual shops or web shops, sometimes new ones,
 and at the destination while they travel. ATM withdrawals run in seed 003's sequences at the
-customer's usual ATMs. Transfers go to saved payees and other customers of the bank; bills, salaries
-and savings sweeps follow the pay calendar.
+customer's usual ATMs. Transfers go to saved payees and other customers of the bank; bills follow the
+pay calendar.
 
 Every draw comes from a stream keyed by (seed, purpose, day), so a day is the same whenever it is
 generated. Nothing here depends on a balance: whether a payment is approved is decided afterwards
@@ -22,7 +22,7 @@ from datetime import date, timedelta
 import numpy as np
 
 from fraud_pipeline.core.columns import in_pools
-from fraud_pipeline.core.rows import (ATM, BILL, NONE, ONLINE, POS, PURCHASE, SALARY, TRANSFER, TRANSFER_OUT,
+from fraud_pipeline.core.rows import (ATM, BILL, NONE, ONLINE, POS, PURCHASE, TRANSFER, TRANSFER_OUT,
                                       WITHDRAWAL, Rows, concat, make)
 from fraud_pipeline.core.streams import stream
 from fraud_pipeline.core.timeline import MS_PER_DAY, MS_PER_HOUR, arrival_lag_ms, day_start_ms, times_in_hours
@@ -38,7 +38,6 @@ MS = 1000
 SCHEDULED_HOURS = (1, 5)  # debit orders, salaries and standing orders run in the bank's night batch
 NEARBY_SHOPS = 12  # a purchase away from the usual shops: one of this many nearest of the category
 MALL_SHOPS = 6  # a session's later purchases: one of this many shops nearest the first
-IRREGULAR_SIGMA = 0.3  # log-normal spread of an irregular earner's month around their income (assumption)
 
 
 def rng_for(world: World, day: date):
@@ -623,7 +622,7 @@ def first_payments(world: World, day: date) -> Rows:
                 ip=ip, card=True)
 
 
-def _scheduled_times(rng: np.random.Generator, n: int, day: date) -> np.ndarray:
+def scheduled_times(rng: np.random.Generator, n: int, day: date) -> np.ndarray:
     first, last = SCHEDULED_HOURS
     return day_start_ms(day) + rng.integers(first * MS_PER_HOUR, last * MS_PER_HOUR, n)
 
@@ -669,37 +668,6 @@ def due_today(world: World, day: date) -> np.ndarray:
     return due
 
 
-def income(world: World, day: date) -> Rows:
-    """Salaries and grants on their paydays; irregular earners' client payments on random business days."""
-    s, rng = world.scenario, rng_for(world, day)
-    salary_account = np.flatnonzero(world.salary & open_accounts(world, day))
-    customer = world.account_customer[salary_account]
-    paid = paid_today(world, day)[customer]
-    cents = np.round(world.income[customer] * 100).astype(np.int64)
-    account, amount = salary_account[paid], cents[paid]
-    irregular = world.schedule[customer] == PAY_SCHEDULES.index("irregular")
-    if irregular.any() and calendar.is_business_day(s, day):
-        month = stream(s.seed, "genuine", f"{day:%Y-%m}", "irregular", *world.block_key)
-        credits = s.customers.irregular_credits
-        count = month.integers(credits.min, credits.max + 1, len(salary_account))
-        business_days = [d for d in (day.replace(day=1) + timedelta(days=i) for i in range(31))
-                         if d.month == day.month and calendar.is_business_day(s, d)]
-        position = business_days.index(day)
-        chosen = month.random((len(salary_account), len(business_days))).argsort(axis=1) < count[:, None]
-        share = month.dirichlet(np.ones(credits.max), len(salary_account))
-        # a good month and a lean one: the month's total varies around the income (mean 1; assumption)
-        swing = month.lognormal(-IRREGULAR_SIGMA ** 2 / 2, IRREGULAR_SIGMA, len(salary_account))
-        today = irregular & chosen[:, position]
-        slot = chosen[:, :position + 1].sum(axis=1) - 1
-        part = share[np.arange(len(salary_account)), np.minimum(slot, credits.max - 1)]
-        part = part / np.take_along_axis(np.cumsum(share, axis=1), (count - 1)[:, None], 1)[:, 0]
-        account = np.concatenate([account, salary_account[today]])
-        amount = np.concatenate([amount, np.round(cents[today] * swing[today] * part[today]).astype(np.int64)])
-    n = len(account)
-    return make(n, account=account, channel=TRANSFER, kind=SALARY, event_ms=_scheduled_times(rng("income_time"), n, day),
-                cents=amount, place=city_place(world, world.home_city[world.account_customer[account]]))
-
-
 def bills(world: World, day: date) -> Rows:
     """Debit orders processed today: each salary account's bills, a fixed amount each month, some days after payday
     (on business days)."""
@@ -711,14 +679,15 @@ def bills(world: World, day: date) -> Rows:
     row = np.flatnonzero(due)
     n = len(row)
     return make(n, account=account[row], channel=TRANSFER, kind=BILL,
-                event_ms=_scheduled_times(rng("bill_time"), n, day), cents=b["cents"].to_numpy()[row],
+                event_ms=scheduled_times(rng("bill_time"), n, day), cents=b["cents"].to_numpy()[row],
                 payee=b["payee"].to_numpy()[row], place=city_place(world, world.home_city[world.account_customer[account[row]]]))
 
 
 def genuine_day(world: World, day: date) -> Rows:
-    """Every genuine attempt and credit that happens on `day` (event time), with its arrival time."""
+    """Every genuine attempt that happens on `day` (event time), with its arrival time (credits from outside:
+    `life.income.income_day`)."""
     parts = [purchases(world, day), online(world, day), withdrawals(world, day), trip_cash(world, day),
-             transfers(world, day), first_payments(world, day), bills(world, day), income(world, day)]
+             transfers(world, day), first_payments(world, day), bills(world, day)]
     rows = concat(parts)
     lag = world.scenario.card_transactions.arrival_lag_seconds
     rows.arrival_ms = rows.event_ms + arrival_lag_ms(rng_for(world, day)("lag"), len(rows), lag.median, lag.sigma,

@@ -32,10 +32,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fraud_pipeline.core.rows import CHANNELS
 from fraud_pipeline.money.activity import bank_totals, cash_tilt, channel_weights
 from fraud_pipeline.scenario import Scenario
-from fraud_pipeline.scenario.base import MONTH_DAYS
+from fraud_pipeline.scenario.base import CHANNELS, MONTH_DAYS  # CHANNELS: those with a volume
 from fraud_pipeline.world.accounts import STATUS_NAMES
 from fraud_pipeline.world.devices import NEVER, day_number
 

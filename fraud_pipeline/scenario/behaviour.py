@@ -53,6 +53,7 @@ class AccountWeight(Section):
     salary: Annotated[float, Field(ge=0, le=100)]
     credit: Annotated[float, Field(ge=0, le=100)]
     other: Annotated[float, Field(ge=0, le=100)]
+    savings: Annotated[float, Field(ge=0, le=100)]
 
 
 class Holiday(Section):

@@ -18,7 +18,7 @@ from fraud_pipeline.scenario.behaviour import CardTransactions, CustomerEvents
 from fraud_pipeline.scenario.detection import Detection
 from fraud_pipeline.scenario.fraud import Fraud
 from fraud_pipeline.scenario.funnel import WebFunnel
-from fraud_pipeline.scenario.money import Money, Travel
+from fraud_pipeline.scenario.money import Inflows, Money, Travel
 from fraud_pipeline.scenario.population import Accounts, Beneficiaries, Cards, Customers, Devices, Merchants, Population
 from fraud_pipeline.scenario.regions import REGIONS, Region
 from fraud_pipeline.scenario.storage import Storage
@@ -39,6 +39,7 @@ class Scenario(Section):
     card_transactions: CardTransactions
     customer_events: CustomerEvents
     money: Money
+    inflows: Inflows
     travel: Travel
     fraud: Fraud
     web_funnel: WebFunnel

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
-from fraud_pipeline.scenario.base import IntRange, Probability, Section
+from fraud_pipeline.scenario.base import IntRange, PositiveFloat, Probability, Section
 
 
 MAX_SPEND_SPREAD = 1.6  # the busiest customers spend at most this many times card_share_of_income on purchases
@@ -50,6 +50,43 @@ class Money(Section):
                              f"{busiest:.2f} exceeds 1 - least_left ({self.least_left}): lower them so the sum is at "
                              f"most {room:.2f}")
         return self
+
+
+class Lognormal(Section):
+    median: PositiveFloat
+    sigma: Annotated[float, Field(ge=0, le=3)]
+
+
+class SideHustle(Section):
+    share: Probability
+    payments_per_month: IntRange
+    amount: Lognormal
+
+
+class OneOff(Section):
+    per_customer_per_year: Annotated[float, Field(ge=0, le=12)]
+    amount: Lognormal
+    max: PositiveFloat
+
+
+class CashDeposits(Section):
+    atm_share: Probability
+    atm_note: PositiveFloat
+    atm_max: PositiveFloat
+
+    @model_validator(mode="after")
+    def _a_note_fits(self):
+        if self.atm_note > self.atm_max:
+            raise ValueError(f"atm_note ({self.atm_note}) must be at most atm_max ({self.atm_max})")
+        return self
+
+
+class Inflows(Section):
+    """Money from outside the bank besides income: side hustles, large one-offs, and how cash is banked."""
+
+    side_hustle: SideHustle
+    one_off: OneOff
+    cash_deposits: CashDeposits
 
 
 class CrossBorder(Section):

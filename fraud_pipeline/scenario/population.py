@@ -69,6 +69,9 @@ class Income(Section):
 
 
 PAY_SCHEDULES = ("day_25", "day_15", "first_week", "irregular")
+# How income arrives (`customers.income_kind`): a salary from an employer, a pension, a social grant (SASSA), money
+# from family at another bank, or client payments (some of which are cash the customer banks: `cash_takings`).
+INCOME_KINDS = ("salary", "pension", "grant", "family", "client_payment")
 
 
 class Customers(Section):
@@ -85,7 +88,10 @@ class Customers(Section):
     monthly_income: dict[str, Income]
     pay_schedule: dict[str, Literal["day_25", "day_15", "first_week", "irregular"]]
     irregular_credits: IntRange
+    income_kind: dict[str, Literal["salary", "pension", "grant", "family", "client_payment"]]
+    cash_takings: dict[str, Probability]
     income_factor: dict[str, Annotated[float, Field(ge=0, le=100)]]
+    income_cap: dict[str, PositiveFloat] = {}  # the most an occupation's monthly income can be (raw, as drawn)
     country_risk: Shares
     tenure_days: IntRange
 
@@ -121,6 +127,18 @@ class Customers(Section):
         if missing_schedule:
             raise ValueError(f"pay_schedule needs an entry for every occupation (missing {missing_schedule[0]!r}); "
                              f"allowed schedules: {', '.join(PAY_SCHEDULES)}")
+        missing_kind = [o for o in self.occupation if o not in self.income_kind]
+        if missing_kind:
+            raise ValueError(f"income_kind needs an entry for every occupation (missing {missing_kind[0]!r}); "
+                             f"allowed kinds: {', '.join(INCOME_KINDS)}")
+        unknown = [o for o in [*self.income_kind, *self.cash_takings, *self.income_cap] if o not in self.occupation]
+        if unknown:
+            raise ValueError(f"income_kind, cash_takings and income_cap: unknown occupation {unknown[0]!r}; allowed: "
+                             f"{', '.join(self.occupation)}")
+        not_clients = [o for o in self.cash_takings if self.income_kind.get(o) != "client_payment"]
+        if not_clients:
+            raise ValueError(f"cash_takings: {not_clients[0]!r} is paid by {self.income_kind[not_clients[0]]}, not "
+                             f"client_payment: only client payments can arrive as cash")
         covered = [b for b in self.age_pyramid if b.share > 0 and b.max_age >= self.age.min and b.min_age <= self.age.max]
         if not covered:
             raise ValueError(f"age_pyramid gives no weight to any age within age {self.age.min}–{self.age.max}")

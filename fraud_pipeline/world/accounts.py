@@ -99,7 +99,8 @@ def accounts_of_block(scenario: Scenario, block: int, customers: pa.Table, devic
     # the month's savings S settle at S × (1 / savings_sweep - 1) above it
     month_left += (1 - scenario.money.spent_share) * income * (1 / scenario.money.savings_sweep - 1)
     savings = income * _log_uniform(rng("savings"), 0.1, 6.0, n)  # months of income (assumption)
-    weight = card_weights(scenario, np.where(salary, 0, np.where(is_credit, 1, 2)), status.to_numpy(zero_copy_only=False))
+    weight = card_weights(scenario, card_roles(salary, is_credit, product == PRODUCTS.index("savings")),
+                          status.to_numpy(zero_copy_only=False))
     card_spend = scenario.money.card_share_of_income * income * weight / np.maximum(
         np.bincount(owner, weights=weight, minlength=n_customers)[owner], 1e-12)
     owed = np.minimum(rng("owed").uniform(0.5, 1.5, n) * card_spend, credit_limit)
@@ -168,11 +169,17 @@ def account_products(first: np.ndarray, salary: np.ndarray, is_credit: np.ndarra
     return np.where(is_credit, 2, np.where(current, 0, 1)).astype(np.int64)
 
 
+def card_roles(salary: np.ndarray, credit: np.ndarray, savings: np.ndarray) -> np.ndarray:
+    """Per account, its role in the customer's card activity (`card_weights`): 0 the salary account, 1 a credit
+    card, 3 a savings account, 2 any other (a current account the income is not paid into)."""
+    return np.where(salary, 0, np.where(credit, 1, np.where(savings, 3, 2)))
+
+
 def card_weights(scenario: Scenario, role: np.ndarray, status: np.ndarray) -> np.ndarray:
-    """How much of a customer's card activity each account carries (`account_weight`): role 0 salary, 1 credit,
-    2 other; dormant accounts carry none, frozen ones keep trying now and then (a tenth of theirs)."""
+    """How much of a customer's card activity each account carries (`account_weight`), by `card_roles`; dormant
+    accounts carry none, frozen ones keep trying now and then (a tenth of theirs)."""
     w = scenario.card_transactions.account_weight
-    weight = np.array([w.salary, w.credit, w.other])[role]
+    weight = np.array([w.salary, w.credit, w.other, w.savings])[role]
     return np.where(status == "dormant", 0.0, np.where(status == "frozen", 0.1 * weight, weight))
 
 

@@ -21,7 +21,8 @@ from fraud_pipeline.core.streams import stream
 from fraud_pipeline.scenario import Scenario
 from fraud_pipeline.scenario.population import PAY_SCHEDULES
 from fraud_pipeline.world import fraud_plan, spending
-from fraud_pipeline.world.accounts import STATUS_NAMES, card_weights, later_serial, replacement_slot, salary_buffers
+from fraud_pipeline.world.accounts import (STATUS_NAMES, card_roles, card_weights, later_serial, replacement_slot,
+                                          salary_buffers)
 from fraud_pipeline.world.devices import NEVER, DevicePlan, block_plan_in_bank, day_number, device_plan
 from fraud_pipeline.world.habits import Habits, block_habits, category_rows, habits, merchant_rows
 from fraud_pipeline.world.addresses import address_rows, address_text, addresses
@@ -36,7 +37,7 @@ PAIRS_AT_ONCE = 1_000_000  # customer–merchant pairs keyed at a time (bounds t
 # are most of the customers' bytes), and the customers' usual merchants as record batches (`UsualMerchants`).
 WORLD_COLUMNS = {
     "customers": ("customer_id", "age", "avg_spend", "home_city", "home_lat", "home_lon", "monthly_income",
-                  "pay_schedule"),
+                  "pay_schedule", "occupation"),
     "accounts": ("account_id", "customer_id", "account_type", "status", "closed_date", "salary_account",
                  "credit_limit", "overdraft_limit", "opening_balance", "avg_balance"),
     "cards": ("card_number", "account_id", "issued_date", "expiry"),
@@ -79,6 +80,7 @@ class World:
     income: np.ndarray
     affluence: np.ndarray
     schedule: np.ndarray  # index into PAY_SCHEDULES
+    occupation: np.ndarray  # index into the scenario's customers.occupation
     home_lat: np.ndarray
     home_lon: np.ndarray
     home_city: np.ndarray  # index into the region's city list
@@ -312,8 +314,9 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table], place: BlockP
     level = np.concatenate([spending.activity_level(scenario, b) for b in blocks])
     purchases = budget * level / spending.basket_divisor(level)  # avg_spend holds the divisor
     # a customer's accounts share their activity by weight (dormant ones are silent, frozen ones keep trying)
-    weight = card_weights(scenario, np.where(salary, 0, np.where(credit, 1, 2)), np.array(STATUS_NAMES)[status])
-    full = card_weights(scenario, np.where(salary, 0, np.where(credit, 1, 2)), np.full(n_accounts, "active"))
+    role = card_roles(salary, credit, savings)
+    weight = card_weights(scenario, role, np.array(STATUS_NAMES)[status])
+    full = card_weights(scenario, role, np.full(n_accounts, "active"))
     shared = np.bincount(account_customer, weights=np.where(status == STATUS_NAMES.index("dormant"), 0.0, full),
                          minlength=n_customers)
     activity = purchases[account_customer] * weight / np.maximum(shared[account_customer], 1e-12)
@@ -366,6 +369,7 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table], place: BlockP
         scenario=scenario, customer_id=rows["customer_id"], age=age, age_group=age_group,
         income=income, avg_spend=avg_spend,
         affluence=affluence, schedule=_index(customers["pay_schedule"], list(PAY_SCHEDULES)),
+        occupation=_index(customers["occupation"], list(scenario.customers.occupation)),
         home_lat=customers["home_lat"].to_numpy(), home_lon=customers["home_lon"].to_numpy(), home_city=home_city,
         home_province=np.array([cities[i][0] for i in home_city]),
         category_weights=spending.category_weights(scenario, affluence),

@@ -149,15 +149,17 @@ def _birthdates(rng: np.random.Generator, scenario: Scenario, n: int) -> np.ndar
 
 
 def _monthly_income(rng: np.random.Generator, scenario: Scenario, occupation: pa.Array, bracket: pa.Array) -> np.ndarray:
-    """Net monthly income before the volume scale: log-normal by bracket, times the occupation's factor."""
+    """Net monthly income before the volume scale: log-normal by bracket, times the occupation's factor, at most its
+    cap (`customers.income_cap`)."""
     c = scenario.customers
     names = list(c.income_bracket)
     index = pc.index_in(bracket, pa.array(names)).to_numpy()
     median = np.array([c.monthly_income[b].median for b in names])[index]
     sigma = np.array([c.monthly_income[b].sigma for b in names])[index]
-    factor = np.array([c.income_factor.get(o, 1.0) for o in c.occupation])[
-        pc.index_in(occupation, pa.array(list(c.occupation))).to_numpy()]
-    return median * factor * np.exp(sigma * rng.standard_normal(len(index)))
+    which = pc.index_in(occupation, pa.array(list(c.occupation))).to_numpy()
+    factor = np.array([c.income_factor.get(o, 1.0) for o in c.occupation])[which]
+    cap = np.array([c.income_cap.get(o, np.inf) for o in c.occupation])[which]
+    return np.minimum(median * factor * np.exp(sigma * rng.standard_normal(len(index))), cap)
 
 
 TIER_CALIBRATION = 100_000  # customers drawn to find the tiers' bounds: their quantiles within about 0.2 %

@@ -63,8 +63,8 @@ def volume_scale(scenario: Scenario) -> float:
     expected = 0.0
     for bracket, bracket_share in c.income_bracket.items():
         for occupation, occupation_share in c.occupation.items():
-            raw = c.monthly_income[bracket].median * c.income_factor.get(occupation, 1.0) * np.exp(
-                c.monthly_income[bracket].sigma * nodes)
+            raw = np.minimum(c.monthly_income[bracket].median * c.income_factor.get(occupation, 1.0) * np.exp(
+                c.monthly_income[bracket].sigma * nodes), c.income_cap.get(occupation, np.inf))
             purchases = raw / expected_purchase(scenario, np.maximum(raw, 1.0) / reference_income(scenario))
             expected += bracket_share * occupation_share * float((weights * purchases).sum())
     t = scenario.card_transactions

@@ -1,0 +1,196 @@
+"""Money that comes into the bank from outside: income by kind, side hustles, large one-offs, and cash banked.
+
+Income arrives as its kind (`customers.income_kind`, by occupation): a salary, a pension, a social grant, a
+parent's transfer from another bank (a student's allowance) or client payments (the self-employed's: several a
+month on business days, each from whoever the client is). A share of client payments is cash the customer banks
+(`customers.cash_takings`): notes at a deposit-taking ATM near home, or at a branch. Besides income, some
+customers are paid by many unrelated people through other banks (a side hustle) and a few receive a large
+one-off (a car sold, a bonus, an inheritance: `inflows`). These are the genuine twins of laundering's shapes
+(issue 24, `docs/aml-design.md` step 3): fan-in of unrelated payers, a sudden large credit, cash banked in notes.
+
+A credit's payer outside the bank is a beneficiary row (`beneficiary_id` of a credit names who sent it): parents
+are individuals, clients individuals or businesses. Salaries, pensions and grants name no payer yet (employers
+come with business customers, step 2). Everything lands in the customer's salary account, so the budget's sweep
+(`engine.day.sweeps`) carries what is left over out again and balances stay near their targets.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+
+from fraud_pipeline.core.rows import (ATM, BRANCH, CASH_DEPOSIT, CLIENT_PAYMENT, GRANT, NONE, PENSION, SALARY,
+                                      TRANSFER, TRANSFER_IN, Rows, concat, make)
+from fraud_pipeline.core.streams import stream
+from fraud_pipeline.core.timeline import MS_PER_HOUR, arrival_lag_ms, day_start_ms, times_in_hours
+from fraud_pipeline.scenario.base import MONTH_DAYS
+from fraud_pipeline.scenario.population import INCOME_KINDS, PAY_SCHEDULES
+from fraud_pipeline.world import calendar, spending
+from fraud_pipeline.world.build import STATUS_NAMES, World
+from fraud_pipeline.life.genuine import city_place, open_accounts, paid_today, rng_for, scheduled_times
+
+# the transaction type of each income kind (INCOME_KINDS order)
+KIND_TYPES = np.array([SALARY, PENSION, GRANT, TRANSFER_IN, CLIENT_PAYMENT])
+IRREGULAR_SIGMA = 0.3  # log-normal spread of an irregular earner's month around their income (assumption)
+BRANCH_HOURS = (9, 15)  # a branch's counter hours on a weekday (assumption: SA banks' usual 09:00–15:30)
+ATM_DEPOSIT_HOURS = np.r_[np.zeros(6), np.ones(4), np.full(8, 2.0), np.ones(4), np.zeros(2)]  # daytime, mostly
+# business hours (assumption)
+
+
+def income_day(world: World, day: date) -> Rows:
+    """Every credit from outside the bank that happens on `day` (event time), with its arrival time: income, side
+    hustles' payments and one-offs, in that order."""
+    rows = concat([income(world, day), side_hustles(world, day), one_offs(world, day)])
+    lag = world.scenario.card_transactions.arrival_lag_seconds
+    rows.arrival_ms = rows.event_ms + arrival_lag_ms(rng_for(world, day)("income_lag"), len(rows), lag.median,
+                                                     lag.sigma, lag.max)
+    return rows
+
+
+def income_kinds(world: World) -> np.ndarray:
+    """Per customer: how their income arrives, an index into INCOME_KINDS (from their occupation)."""
+    c = world.scenario.customers
+    return np.array([INCOME_KINDS.index(c.income_kind[o]) for o in c.occupation], np.int64)[world.occupation]
+
+
+def income(world: World, day: date) -> Rows:
+    """Incomes on their paydays, each as its kind; irregular earners' client payments on random business days, a
+    share of them cash banked the same day."""
+    s, rng = world.scenario, rng_for(world, day)
+    salary_account = np.flatnonzero(world.salary & open_accounts(world, day))
+    customer = world.account_customer[salary_account]
+    paid = paid_today(world, day)[customer]
+    cents = np.round(world.income[customer] * 100).astype(np.int64)
+    account, amount = salary_account[paid], cents[paid]
+    irregular = world.schedule[customer] == PAY_SCHEDULES.index("irregular")
+    if irregular.any() and calendar.is_business_day(s, day):
+        month = stream(s.seed, "genuine", f"{day:%Y-%m}", "irregular", *world.block_key)
+        credits = s.customers.irregular_credits
+        count = month.integers(credits.min, credits.max + 1, len(salary_account))
+        business_days = [d for d in (day.replace(day=1) + timedelta(days=i) for i in range(31))
+                         if d.month == day.month and calendar.is_business_day(s, d)]
+        position = business_days.index(day)
+        chosen = month.random((len(salary_account), len(business_days))).argsort(axis=1) < count[:, None]
+        share = month.dirichlet(np.ones(credits.max), len(salary_account))
+        # a good month and a lean one: the month's total varies around the income (mean 1; assumption)
+        swing = month.lognormal(-IRREGULAR_SIGMA ** 2 / 2, IRREGULAR_SIGMA, len(salary_account))
+        today = irregular & chosen[:, position]
+        slot = chosen[:, :position + 1].sum(axis=1) - 1
+        part = share[np.arange(len(salary_account)), np.minimum(slot, credits.max - 1)]
+        part = part / np.take_along_axis(np.cumsum(share, axis=1), (count - 1)[:, None], 1)[:, 0]
+        account = np.concatenate([account, salary_account[today]])
+        amount = np.concatenate([amount, np.round(cents[today] * swing[today] * part[today]).astype(np.int64)])
+    n = len(account)
+    customer = world.account_customer[account]
+    kind = KIND_TYPES[income_kinds(world)[customer]]
+    event = scheduled_times(rng("income_time"), n, day)
+    payer = np.full(n, NONE)
+    family = kind == TRANSFER_IN
+    payer[family] = parents(world)[customer[family]]
+    clients = np.flatnonzero(kind == CLIENT_PAYMENT)
+    payer[clients] = _outside_payers(world, rng("income_client"), len(clients), businesses=True)
+    rows = make(n, account=account, channel=TRANSFER, kind=kind, event_ms=event, cents=amount, payee=payer,
+                place=city_place(world, world.home_city[customer]))
+    takings = np.array([s.customers.cash_takings.get(o, 0.0) for o in s.customers.occupation])
+    banked = clients[rng("income_cash").random(len(clients)) < takings[world.occupation[customer[clients]]]]
+    return _as_cash(world, rng, rows, banked, day)
+
+
+def _as_cash(world: World, rng, rows: Rows, banked: np.ndarray, day: date) -> Rows:
+    """`rows` with those at `banked` turned into cash the customer banks that day: notes at their home ATM
+    (a whole number of `atm_note`, up to `atm_max`), or any amount at a branch in counter hours."""
+    c = world.scenario.inflows.cash_deposits
+    n = len(banked)
+    note = round(c.atm_note * 100)
+    cents = rows.cents[banked]
+    at_atm = (rng("cash_where").random(n) < c.atm_share) & (cents <= round(c.atm_max * 100)) & (cents >= note)
+    cents = np.where(at_atm, cents // note * note, np.round(cents, -2))  # notes at an ATM; rands at a counter
+    customer = world.account_customer[rows.account[banked]]
+    home_atm = world.habits.atms[customer, 0]
+    start = day_start_ms(day)
+    branch_time = start + rng("cash_branch_time").integers(BRANCH_HOURS[0] * MS_PER_HOUR, BRANCH_HOURS[1] * MS_PER_HOUR,
+                                                           n)
+    atm_time = times_in_hours(rng("cash_atm_time"), n, 0, ATM_DEPOSIT_HOURS, start)
+    rows.kind[banked] = CASH_DEPOSIT
+    rows.channel[banked] = np.where(at_atm, ATM, BRANCH)
+    rows.cents[banked] = cents
+    rows.original_cents[banked] = cents
+    rows.payee[banked] = NONE
+    rows.merchant[banked] = np.where(at_atm, home_atm, NONE)
+    rows.place[banked] = np.where(at_atm, home_atm, rows.place[banked])
+    rows.card[banked] = at_atm
+    rows.event_ms[banked] = np.where(at_atm, atm_time, branch_time)
+    return rows
+
+
+def side_hustles(world: World, day: date) -> Rows:
+    """Payments from other banks' customers to the `inflows.side_hustle.share` of customers who sell something:
+    each month's count drawn per seller, a day's count Poisson, each payment from an unrelated individual (a random
+    beneficiary row), in the day's transfer hours, typed as people type amounts."""
+    s, rng = world.scenario, rng_for(world, day)
+    h = s.inflows.side_hustle
+    static = stream(s.seed, "income", "side_hustle", *world.block_key)
+    seller = static.random(world.n_customers) < h.share
+    per_month = static.integers(h.payments_per_month.min, h.payments_per_month.max + 1, world.n_customers)
+    account = world.salary_of
+    seller &= account >= 0
+    seller[seller] &= _receives(world, day)[account[seller]]
+    count = rng("hustle_count").poisson(np.where(seller, per_month / MONTH_DAYS, 0.0))
+    customer = np.repeat(np.arange(world.n_customers), count)
+    n = len(customer)
+    cents = spending.typed_amount(rng("hustle_typed"), rng("hustle_amount").lognormal(np.log(h.amount.median * 100),
+                                                                                      h.amount.sigma, n))
+    event = times_in_hours(rng("hustle_time"), n, 0, s.card_transactions.hourly["transfer"], day_start_ms(day))
+    return make(n, account=account[customer], channel=TRANSFER, kind=TRANSFER_IN, event_ms=event, cents=cents,
+                payee=_outside_payers(world, rng("hustle_payer"), n, businesses=False),
+                place=city_place(world, world.home_city[customer]))
+
+
+def one_offs(world: World, day: date) -> Rows:
+    """Large credits from outside (`inflows.one_off`): each customer with a salary account here has
+    `per_customer_per_year` of them a year, lognormal amounts up to `max`, from an individual (a car's buyer) or a
+    business (an employer's bonus, an estate), in the night batch."""
+    s, rng = world.scenario, rng_for(world, day)
+    o = s.inflows.one_off
+    account = world.salary_of
+    eligible = (account >= 0) & _receives(world, day)[np.maximum(account, 0)]
+    customer = np.flatnonzero(eligible & (rng("one_off").random(world.n_customers) < o.per_customer_per_year / 365.25))
+    n = len(customer)
+    cents = np.minimum(rng("one_off_amount").lognormal(np.log(o.amount.median * 100), o.amount.sigma, n),
+                       o.max * 100)
+    cents = np.round(cents, -2).astype(np.int64)  # in whole rands
+    return make(n, account=account[customer], channel=TRANSFER, kind=TRANSFER_IN,
+                event_ms=scheduled_times(rng("one_off_time"), n, day), cents=cents,
+                payee=_outside_payers(world, rng("one_off_payer"), n, businesses=True),
+                place=city_place(world, world.home_city[customer]))
+
+
+def parents(world: World) -> np.ndarray:
+    """Per customer: the beneficiary row (an individual) who pays them if their income is family money — the same
+    parent every month."""
+    key = ("parents",)
+    if key not in world.caches:
+        people = _beneficiaries_of(world, ("individual",))
+        u = stream(world.scenario.seed, "income", "parents", *world.block_key).random(world.n_customers)
+        world.caches[key] = people[(u * len(people)).astype(np.int64)] if len(people) else np.full(
+            world.n_customers, NONE)
+    return world.caches[key]
+
+
+def _outside_payers(world: World, rng: np.random.Generator, n: int, businesses: bool) -> np.ndarray:
+    """`n` payers outside the bank: random individuals (and businesses too if `businesses`) of the beneficiaries."""
+    pool = _beneficiaries_of(world, ("individual", "merchant") if businesses else ("individual",))
+    return pool[rng.integers(0, len(pool), n)] if len(pool) else np.full(n, NONE)
+
+
+def _beneficiaries_of(world: World, kinds: tuple[str, ...]) -> np.ndarray:
+    key = ("beneficiaries_of", kinds)
+    if key not in world.caches:
+        world.caches[key] = np.flatnonzero(np.isin(world.beneficiary_type, kinds))
+    return world.caches[key]
+
+
+def _receives(world: World, day: date) -> np.ndarray:
+    """Per account: open and active (a dormant account is silent, a frozen one is not paid by people who know)."""
+    return open_accounts(world, day) & (world.status == STATUS_NAMES.index("active"))
