@@ -31,6 +31,7 @@ from fraud_pipeline.io.storage import ObjectStore, in_chunks
 from fraud_pipeline.life.funnel import funnel_days
 from fraud_pipeline.life.genuine import genuine_day
 from fraud_pipeline.life.income import income_day
+from fraud_pipeline.life.remittances import remittances
 from fraud_pipeline.quality.anomalies import landing_day
 from fraud_pipeline.quality.ground_truth import anomaly_manifest
 from fraud_pipeline.scenario import Scenario, load_scenario, with_overrides
@@ -86,7 +87,8 @@ def run(scenario: Scenario, days: int, root: str, first_day: int = 1) -> dict[st
     for day in calendar:
         measured = day >= calendar[-days]
         if measured:
-            totals[GENUINE]["generate"] += _timed(genuine_day, world, day)[1] + _timed(income_day, world, day)[1]
+            totals[GENUINE]["generate"] += sum(_timed(part, world, day)[1] for part in (genuine_day, income_day,
+                                                                                         remittances))
         result, seconds = _timed(simulate_bank_day, world, state, day)
         state = result.state
         if not measured:  # the days before the window only build the state the window starts from

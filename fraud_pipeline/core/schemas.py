@@ -232,7 +232,11 @@ BENEFICIARIES = TableSpec(
         _c("beneficiary_id", S, "PK. Beneficiary id, B + number.", "004"),
         _c("beneficiary_name", S, "A person, a company, a crypto venue wallet or an offshore entity.", "design"),
         _c("beneficiary_type", S, "individual | merchant | crypto | offshore.", "004"),
-        _c("country_risk", S, "Beneficiary jurisdiction risk: low | medium | high.", "004"),
+        _c("country", S, "ISO 3166-1 alpha-2: the region's country, a neighbouring one (migrant workers' families: "
+                         "beneficiaries.abroad_share of individuals) or an offshore centre (offshore entities).",
+           "design"),
+        _c("country_risk", S, "Beneficiary risk rating: low | medium | high (seed 004's label, drawn on its own: not "
+                              "derived from `country`).", "004"),
         _c("is_high_risk", B, "Crypto or offshore type, or high country risk: seed 004's exit-node pool.", "004"),
     ),
     primary_key=("beneficiary_id",),

@@ -27,6 +27,7 @@ from fraud_pipeline.core.timeline import MS_PER_DAY, arrival_lag_ms, batch_of, d
 from fraud_pipeline.fraud import scenarios as fraud
 from fraud_pipeline.life import clickstream
 from fraud_pipeline.life.income import income_day
+from fraud_pipeline.life.remittances import remittances
 from fraud_pipeline.life.genuine import (SCHEDULED_HOURS, days_after_payday, due_today, genuine_day, open_accounts,
                                          settles)
 from fraud_pipeline.money import budget
@@ -62,7 +63,7 @@ def simulate_day(world: World, state: State, day: date) -> Day:
     end = day_start_ms(day) + MS_PER_DAY
     genuine = genuine_day(world, day)
     attempted = fraud.fraud_day(world, state, day, genuine)
-    others = concat([state.pending, genuine, income_day(world, day), repayments(world, state, day), sweeps(world, state, day),
+    others = concat([state.pending, genuine, income_day(world, day), remittances(world, day), repayments(world, state, day), sweeps(world, state, day),
                      interest(world, state, day)])
     # takeovers are sized on the day's other rows as they post (cards blocked today included); sizing may end an
     # episode earlier, and so its block

@@ -21,31 +21,74 @@ from datetime import date, timedelta
 import numpy as np
 
 from fraud_pipeline.core.rows import (ATM, BRANCH, CASH_DEPOSIT, CLIENT_PAYMENT, GRANT, NONE, PENSION, SALARY,
-                                      TRANSFER, TRANSFER_IN, Rows, concat, make)
+                                      TRANSFER, TRANSFER_IN, TRANSFER_OUT, Rows, concat, make)
 from fraud_pipeline.core.streams import stream
-from fraud_pipeline.core.timeline import MS_PER_HOUR, arrival_lag_ms, day_start_ms, times_in_hours
+from fraud_pipeline.core.timeline import MS_PER_DAY, MS_PER_HOUR, arrival_lag_ms, day_start_ms, times_in_hours
 from fraud_pipeline.scenario.base import MONTH_DAYS
 from fraud_pipeline.scenario.population import INCOME_KINDS, PAY_SCHEDULES
 from fraud_pipeline.world import calendar, spending
 from fraud_pipeline.world.build import STATUS_NAMES, World
-from fraud_pipeline.life.genuine import city_place, open_accounts, paid_today, rng_for, scheduled_times
+from fraud_pipeline.life.genuine import (city_place, digital, open_accounts, paid_today, rng_for, scheduled_times,
+                                         session_city)
+from fraud_pipeline.world.devices import day_number
 
 # the transaction type of each income kind (INCOME_KINDS order)
 KIND_TYPES = np.array([SALARY, PENSION, GRANT, TRANSFER_IN, CLIENT_PAYMENT])
 IRREGULAR_SIGMA = 0.3  # log-normal spread of an irregular earner's month around their income (assumption)
 BRANCH_HOURS = (9, 15)  # a branch's counter hours on a weekday (assumption: SA banks' usual 09:00–15:30)
-ATM_DEPOSIT_HOURS = np.r_[np.zeros(6), np.ones(4), np.full(8, 2.0), np.ones(4), np.zeros(2)]  # daytime, mostly
-# business hours (assumption)
+# when notes are banked at an ATM, by hour: mostly by day, some in the evening and at night (assumption)
+ATM_DEPOSIT_HOURS = np.r_[np.full(6, 0.15), np.ones(4), np.full(8, 2.0), np.ones(4), np.full(2, 0.4)]
+ATM_DEPOSIT_DELAY_DAYS = 3  # takings reach an ATM the day they are paid or on one of the next two (weekends too)
+CLIENTS = (3, 8)  # a self-employed customer's regular clients (assumption): most payments come from them
+REGULAR_CLIENT_SHARE = 0.7  # ... the rest from one-off clients
+LEAST_CLIENT_PAYMENT = 5000  # cents: the smallest client payment (R50)
+LEAST_SPENT = 100_000  # cents: banked cash from R1,000 may pay a supplier soon after (`spent_soon`)
+PEOPLE_AND_BUSINESSES = ("individual", "merchant")
 
 
 def income_day(world: World, day: date) -> Rows:
     """Every credit from outside the bank that happens on `day` (event time), with its arrival time: income, side
-    hustles' payments and one-offs, in that order."""
-    rows = concat([income(world, day), side_hustles(world, day), one_offs(world, day)])
+    hustles' payments and one-offs, in that order; then what is soon paid out of one-offs and banked cash
+    (`spent_soon`: event times today or in the days after, which the bank's day carries until they arrive)."""
+    credits = concat([income(world, day), side_hustles(world, day)])
+    large = one_offs(world, day)
+    rows = concat([credits, large, spent_soon(world, day, credits, large)])
     lag = world.scenario.card_transactions.arrival_lag_seconds
     rows.arrival_ms = rows.event_ms + arrival_lag_ms(rng_for(world, day)("income_lag"), len(rows), lag.median,
                                                      lag.sigma, lag.max)
     return rows
+
+
+def spent_soon(world: World, day: date, credits: Rows, large: Rows) -> Rows:
+    """What people pay out of a large credit within days (`inflows.spent_soon`): a share of one-offs buys a car,
+    settles a debt or is invested, a share of banked cash pays a supplier — a transfer of `part` of the credit to
+    a business outside the bank, `days` after it (then a few hours later in the day), from the customer's device.
+    The genuine twin of deposit-and-send and of a mule's rapid exit: without it a credit followed by its own size
+    going out would be laundering's alone."""
+    s, rng = world.scenario, rng_for(world, day)
+    c = s.inflows.spent_soon
+    cash = np.flatnonzero((credits.kind == CASH_DEPOSIT) & (credits.cents >= LEAST_SPENT))
+    source = concat([credits.take(cash), large])
+    n_cash = len(cash)
+    share = np.r_[np.full(n_cash, c.cash_takings.share), np.full(len(large), c.one_off.share)]
+    chosen = np.flatnonzero(rng("spent").random(len(source)) < share)
+    cash_row = chosen < n_cash
+    spent = source.take(chosen)
+    n = len(chosen)
+    u = rng("spent_part").random(n)
+    part = np.where(cash_row, c.cash_takings.part.min + u * (c.cash_takings.part.max - c.cash_takings.part.min),
+                    c.one_off.part.min + u * (c.one_off.part.max - c.one_off.part.min))
+    v = rng("spent_days").random(n)
+    days = np.where(cash_row, c.cash_takings.days.min + (v * (c.cash_takings.days.max - c.cash_takings.days.min + 1)),
+                    c.one_off.days.min + (v * (c.one_off.days.max - c.one_off.days.min + 1))).astype(np.int64)
+    event = spent.event_ms + days * MS_PER_DAY + rng("spent_time").integers(MS_PER_HOUR, 8 * MS_PER_HOUR, n)
+    customer = world.account_customer[spent.account]
+    trip = world.trips.on(day_number(day), world.n_customers)
+    device, ip = digital(world, rng("spent_device"), day, customer, trip)
+    return make(n, account=spent.account, channel=TRANSFER, kind=TRANSFER_OUT, event_ms=event,
+                cents=spending.typed_amount(rng("spent_typed"), np.round(spent.cents * part)),
+                payee=_outside_payers(world, rng("spent_payee"), n, ("merchant",)),
+                place=city_place(world, session_city(world, customer, trip)), device=device, ip=ip, card=True)
 
 
 def income_kinds(world: World) -> np.ndarray:
@@ -89,7 +132,8 @@ def income(world: World, day: date) -> Rows:
     family = kind == TRANSFER_IN
     payer[family] = parents(world)[customer[family]]
     clients = np.flatnonzero(kind == CLIENT_PAYMENT)
-    payer[clients] = _outside_payers(world, rng("income_client"), len(clients), businesses=True)
+    payer[clients] = _client_payers(world, rng, customer[clients])
+    amount[clients] = np.maximum(amount[clients], LEAST_CLIENT_PAYMENT)
     rows = make(n, account=account, channel=TRANSFER, kind=kind, event_ms=event, cents=amount, payee=payer,
                 place=city_place(world, world.home_city[customer]))
     takings = np.array([s.customers.cash_takings.get(o, 0.0) for o in s.customers.occupation])
@@ -98,27 +142,37 @@ def income(world: World, day: date) -> Rows:
 
 
 def _as_cash(world: World, rng, rows: Rows, banked: np.ndarray, day: date) -> Rows:
-    """`rows` with those at `banked` turned into cash the customer banks that day: notes at their home ATM
-    (a whole number of `atm_note`, up to `atm_max`), or any amount at a branch in counter hours."""
+    """`rows` with those at `banked` turned into cash the customer banks: notes at one of their usual ATMs that day or
+    on one of the next two, at any hour (a whole number of `atm_note`, up to `atm_max`), or at a branch in counter
+    hours that day, in whole rands."""
     c = world.scenario.inflows.cash_deposits
     n = len(banked)
     note = round(c.atm_note * 100)
     cents = rows.cents[banked]
-    at_atm = (rng("cash_where").random(n) < c.atm_share) & (cents <= round(c.atm_max * 100)) & (cents >= note)
-    cents = np.where(at_atm, cents // note * note, np.round(cents, -2))  # notes at an ATM; rands at a counter
+    # branches count cash on business days; on other days the notes go into an ATM (at most its limit)
+    open_branch = calendar.is_business_day(world.scenario, day)
+    at_atm = ((rng("cash_where").random(n) < c.atm_share) & (cents <= round(c.atm_max * 100)) | ~open_branch) & (
+        cents >= note)
+    cents = np.where(at_atm, np.minimum(cents, round(c.atm_max * 100)) // note * note,
+                     np.maximum(np.round(cents, -2), 100))  # notes at an ATM; whole rands at a counter
     customer = world.account_customer[rows.account[banked]]
-    home_atm = world.habits.atms[customer, 0]
+    usual = world.habits.atms[customer]
+    slot = np.minimum((rng("cash_atm").random(n) ** 2 * np.maximum((usual >= 0).sum(axis=1), 1)).astype(np.int64),
+                      usual.shape[1] - 1)  # the home ATM most often, as for withdrawals
+    atm = usual[np.arange(n), slot]
+    atm = np.where(atm >= 0, atm, usual[:, 0])
     start = day_start_ms(day)
     branch_time = start + rng("cash_branch_time").integers(BRANCH_HOURS[0] * MS_PER_HOUR, BRANCH_HOURS[1] * MS_PER_HOUR,
                                                            n)
-    atm_time = times_in_hours(rng("cash_atm_time"), n, 0, ATM_DEPOSIT_HOURS, start)
+    atm_time = times_in_hours(rng("cash_atm_time"), n, 0, ATM_DEPOSIT_HOURS, start) + rng("cash_atm_day").integers(
+        0, ATM_DEPOSIT_DELAY_DAYS, n) * MS_PER_DAY
     rows.kind[banked] = CASH_DEPOSIT
     rows.channel[banked] = np.where(at_atm, ATM, BRANCH)
     rows.cents[banked] = cents
     rows.original_cents[banked] = cents
     rows.payee[banked] = NONE
-    rows.merchant[banked] = np.where(at_atm, home_atm, NONE)
-    rows.place[banked] = np.where(at_atm, home_atm, rows.place[banked])
+    rows.merchant[banked] = np.where(at_atm, atm, NONE)
+    rows.place[banked] = np.where(at_atm, atm, rows.place[banked])
     rows.card[banked] = at_atm
     rows.event_ms[banked] = np.where(at_atm, atm_time, branch_time)
     return rows
@@ -127,7 +181,8 @@ def _as_cash(world: World, rng, rows: Rows, banked: np.ndarray, day: date) -> Ro
 def side_hustles(world: World, day: date) -> Rows:
     """Payments from other banks' customers to the `inflows.side_hustle.share` of customers who sell something:
     each month's count drawn per seller, a day's count Poisson, each payment from an unrelated individual (a random
-    beneficiary row), in the day's transfer hours, typed as people type amounts."""
+    beneficiary row), in the day's transfer hours, typed as people type amounts; `cash_share` of them paid in notes
+    the seller banks (`_as_cash`)."""
     s, rng = world.scenario, rng_for(world, day)
     h = s.inflows.side_hustle
     static = stream(s.seed, "income", "side_hustle", *world.block_key)
@@ -142,9 +197,11 @@ def side_hustles(world: World, day: date) -> Rows:
     cents = spending.typed_amount(rng("hustle_typed"), rng("hustle_amount").lognormal(np.log(h.amount.median * 100),
                                                                                       h.amount.sigma, n))
     event = times_in_hours(rng("hustle_time"), n, 0, s.card_transactions.hourly["transfer"], day_start_ms(day))
-    return make(n, account=account[customer], channel=TRANSFER, kind=TRANSFER_IN, event_ms=event, cents=cents,
-                payee=_outside_payers(world, rng("hustle_payer"), n, businesses=False),
+    rows = make(n, account=account[customer], channel=TRANSFER, kind=TRANSFER_IN, event_ms=event, cents=cents,
+                payee=_outside_payers(world, rng("hustle_payer"), n, ("individual",)),
                 place=city_place(world, world.home_city[customer]))
+    cash = np.flatnonzero(rng("hustle_cash").random(n) < h.cash_share)  # paid in notes, banked later
+    return _as_cash(world, lambda purpose: rng(f"hustle_{purpose}"), rows, cash, day)
 
 
 def one_offs(world: World, day: date) -> Rows:
@@ -162,7 +219,7 @@ def one_offs(world: World, day: date) -> Rows:
     cents = np.round(cents, -2).astype(np.int64)  # in whole rands
     return make(n, account=account[customer], channel=TRANSFER, kind=TRANSFER_IN,
                 event_ms=scheduled_times(rng("one_off_time"), n, day), cents=cents,
-                payee=_outside_payers(world, rng("one_off_payer"), n, businesses=True),
+                payee=_outside_payers(world, rng("one_off_payer"), n, PEOPLE_AND_BUSINESSES),
                 place=city_place(world, world.home_city[customer]))
 
 
@@ -178,9 +235,26 @@ def parents(world: World) -> np.ndarray:
     return world.caches[key]
 
 
-def _outside_payers(world: World, rng: np.random.Generator, n: int, businesses: bool) -> np.ndarray:
-    """`n` payers outside the bank: random individuals (and businesses too if `businesses`) of the beneficiaries."""
-    pool = _beneficiaries_of(world, ("individual", "merchant") if businesses else ("individual",))
+def _client_payers(world: World, rng, customer: np.ndarray) -> np.ndarray:
+    """Who pays each client payment of `customer`: mostly one of the customer's regular clients (`CLIENTS`, the same
+    all year), else a one-off client."""
+    key = ("clients",)
+    if key not in world.caches:
+        static = stream(world.scenario.seed, "income", "clients", *world.block_key)
+        pool = _beneficiaries_of(world, PEOPLE_AND_BUSINESSES)
+        regular = pool[static.integers(0, max(len(pool), 1), (world.n_customers, CLIENTS[1]))] if len(pool) else \
+            np.full((world.n_customers, CLIENTS[1]), NONE)
+        world.caches[key] = (regular, static.integers(CLIENTS[0], CLIENTS[1] + 1, world.n_customers))
+    regular, count = world.caches[key]
+    n = len(customer)
+    which = (rng("client_slot").random(n) * count[customer]).astype(np.int64)
+    one_off = _outside_payers(world, rng("income_client"), n, PEOPLE_AND_BUSINESSES)
+    return np.where(rng("client_regular").random(n) < REGULAR_CLIENT_SHARE, regular[customer, which], one_off)
+
+
+def _outside_payers(world: World, rng: np.random.Generator, n: int, kinds: tuple[str, ...]) -> np.ndarray:
+    """`n` parties outside the bank: random beneficiaries of the types `kinds`."""
+    pool = _beneficiaries_of(world, kinds)
     return pool[rng.integers(0, len(pool), n)] if len(pool) else np.full(n, NONE)
 
 

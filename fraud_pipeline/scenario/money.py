@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
-from fraud_pipeline.scenario.base import IntRange, PositiveFloat, Probability, Section
+from fraud_pipeline.scenario.base import FloatRange, IntRange, PositiveFloat, Probability, Section
 
 
 MAX_SPEND_SPREAD = 1.6  # the busiest customers spend at most this many times card_share_of_income on purchases
@@ -59,6 +59,7 @@ class Lognormal(Section):
 
 class SideHustle(Section):
     share: Probability
+    cash_share: Probability
     payments_per_month: IntRange
     amount: Lognormal
 
@@ -81,12 +82,36 @@ class CashDeposits(Section):
         return self
 
 
+class Spending(Section):
+    share: Probability
+    days: IntRange
+    part: FloatRange
+
+
+class SpentSoon(Section):
+    one_off: Spending
+    cash_takings: Spending
+
+
 class Inflows(Section):
-    """Money from outside the bank besides income: side hustles, large one-offs, and how cash is banked."""
+    """Money from outside the bank besides income: side hustles, large one-offs, how cash is banked, and what is
+    soon paid out of a large credit."""
 
     side_hustle: SideHustle
     one_off: OneOff
     cash_deposits: CashDeposits
+    spent_soon: SpentSoon
+
+
+class Remittances(Section):
+    """Migrant workers' money home (the genuine twin of cross-border exits): the share of `cross_border` customers
+    who send it, what share of their income, and their larger payments home (school fees, a funeral, building)."""
+
+    share_of_cross_border: Probability
+    share_of_income: FloatRange
+    least: PositiveFloat
+    large_per_year: Annotated[float, Field(ge=0, le=12)]
+    large_amount: FloatRange
 
 
 class CrossBorder(Section):
@@ -107,6 +132,7 @@ class Travel(Section):
     abroad_trips_per_year: Annotated[float, Field(ge=0, le=52)]
     abroad_days: IntRange
     cross_border: CrossBorder
+    remittances: Remittances
     trip_cash: TripCash
     trip_activity: Probability
 

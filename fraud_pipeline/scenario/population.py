@@ -19,6 +19,8 @@ assert set(TEST_CARD_BINS) == set(CARD_NETWORK_PREFIXES)
 # High-risk beneficiary types are the exit nodes of seed 004's money flows.
 BENEFICIARY_TYPES = ("individual", "merchant", "crypto", "offshore")
 HIGH_RISK_BENEFICIARY_TYPES = ("crypto", "offshore")
+OFFSHORE_COUNTRIES = ("MU", "AE", "VG", "KY", "SC")  # where offshore payees are registered (assumption: common
+# offshore financial centres)
 
 
 class MerchantCategory(Section):
@@ -237,6 +239,7 @@ class Beneficiaries(Section):
     new_high_risk_share: Probability
     first_payment_days: IntRange
     once_off_share: Probability
+    abroad_share: Probability  # individuals living in a neighbouring country (`travel.cross_border.countries`)
 
 
 class Merchants(Section):

@@ -24,6 +24,7 @@ from fraud_pipeline.scenario.population import CARD_NETWORK_PREFIXES, PAY_SCHEDU
 from fraud_pipeline.world import calendar
 from fraud_pipeline.world.devices import block_device_plan, by_block, day_number
 from fraud_pipeline.world.layout import Layout
+from fraud_pipeline.world.remitters import cross_border_homes, family_abroad
 
 DENORMALISED_CUSTOMER_COLUMNS = ("kyc_level", "risk_rating", "pep_flag", "occupation", "industry",
                                  "income_bracket", "country_risk")
@@ -297,8 +298,9 @@ def _bank_bins(rng: np.random.Generator, networks: list[str]) -> np.ndarray:
 def account_beneficiaries(scenario: Scenario, block: int, accounts: pa.Table, beneficiaries: pa.Table,
                           planned: pa.Table | None = None) -> pa.Table:
     """The payees each of block `block`'s `accounts` saved before the start (per_account), and those it saves over
-    the horizon: new payees of its owner's life (new_per_month, a few high-risk for honest reasons), and `planned`
-    extra rows (account_id, beneficiary_id, added_date) that other plans add. `beneficiaries`: the bank's."""
+    the horizon: new payees of its owner's life (new_per_month, a few high-risk for honest reasons), a remitter's
+    family abroad (saved on the salary account when it opened), and `planned` extra rows (account_id,
+    beneficiary_id, added_date) that other plans add. `beneficiaries`: the bank's."""
     config, seed = scenario.beneficiaries, scenario.seed
     rng = lambda purpose: stream(seed, "account_beneficiaries", purpose, block)  # noqa: E731
     n_accounts, n_payees = accounts.num_rows, beneficiaries.num_rows
@@ -326,7 +328,8 @@ def account_beneficiaries(scenario: Scenario, block: int, accounts: pa.Table, be
                      one_of(np.flatnonzero(high_risk), "risky_pick"), one_of(np.flatnonzero(~high_risk), "ordinary_pick"))
     day = (start + rng("new_day").integers(0, last - start + 1, len(account))).astype("datetime64[D]")
     still_open = pd.isna(closed[account]) | (day < closed[account].astype("datetime64[D]"))
-    parts = [before, (account[still_open], payee[still_open], day[still_open])]
+    parts = [before, (account[still_open], payee[still_open], day[still_open]),
+             families_abroad(scenario, block, accounts, beneficiaries)]
     if planned is not None and planned.num_rows:
         parts.append((col.row_of(planned["account_id"], accounts["account_id"]),
                       col.row_of_id(planned["beneficiary_id"], beneficiaries["beneficiary_id"]),
@@ -342,6 +345,20 @@ def account_beneficiaries(scenario: Scenario, block: int, accounts: pa.Table, be
         "beneficiary_id": beneficiaries["beneficiary_id"].take(pa.array(payee)),
         "added_date": added.astype("datetime64[D]"),
     })
+
+
+def families_abroad(scenario: Scenario, block: int, accounts: pa.Table,
+                     beneficiaries: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(account row, beneficiary row, added date) of each remitter's family abroad (`remitters.family_abroad`): on
+    their salary account, saved when it opened."""
+    first, end = Layout.of(scenario).customer_span(block)
+    family = family_abroad(scenario, block, cross_border_homes(scenario, block, end - first),
+                           beneficiaries["country"].to_numpy(zero_copy_only=False),
+                           beneficiaries["beneficiary_type"].to_numpy(zero_copy_only=False))
+    salary = np.flatnonzero(accounts["salary_account"].to_numpy(zero_copy_only=False))
+    payee = family[col.id_numbers(accounts["customer_id"].take(pa.array(salary))) - first]
+    salary, payee = salary[payee >= 0], payee[payee >= 0]
+    return salary, payee, accounts["opened_date"].to_numpy()[salary].astype("datetime64[D]")
 
 
 def _first_of_each(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -27,6 +27,7 @@ from fraud_pipeline.world.devices import NEVER, DevicePlan, block_plan_in_bank, 
 from fraud_pipeline.world.habits import Habits, block_habits, category_rows, habits, merchant_rows
 from fraud_pipeline.world.addresses import address_rows, address_text, addresses
 from fraud_pipeline.world.layout import Layout
+from fraud_pipeline.world.remitters import cross_border_homes, family_abroad
 from fraud_pipeline.world.spatial import SpatialIndex
 
 CHANNEL_NAMES = ("pos", "online", "transfer", "atm")
@@ -44,7 +45,7 @@ WORLD_COLUMNS = {
     "merchants": ("merchant_id", "terminal_type", "category", "mcc", "city", "province", "country", "currency", "lat",
                   "lon"),
     "devices": ("device_id", "vpn_flag", "rooted_flag", "emulator_flag"),
-    "beneficiaries": ("beneficiary_id", "beneficiary_type", "is_high_risk"),
+    "beneficiaries": ("beneficiary_id", "beneficiary_type", "country", "is_high_risk"),
     "account_beneficiaries": ("account_id", "beneficiary_id", "added_date"),
     "customer_merchants": ("customer_id", "merchant_id"),
 }
@@ -81,6 +82,9 @@ class World:
     affluence: np.ndarray
     schedule: np.ndarray  # index into PAY_SCHEDULES
     occupation: np.ndarray  # index into the scenario's customers.occupation
+    home_country: np.ndarray  # a cross-border customer's neighbouring country (index into the region's destinations);
+    # -1 for everyone else
+    family_abroad: np.ndarray  # per customer: the beneficiary row a remitter sends money home to, -1 for none
     home_lat: np.ndarray
     home_lon: np.ndarray
     home_city: np.ndarray  # index into the region's city list
@@ -145,6 +149,7 @@ class World:
     payee_is_business: np.ndarray
     beneficiary_id: pa.Array
     beneficiary_type: np.ndarray
+    beneficiary_country: np.ndarray  # ISO 3166-1 alpha-2
     beneficiary_high_risk: np.ndarray
     bills: pd.DataFrame  # account, payee (beneficiary row), cents, offset (days after payday)
     # devices and addresses
@@ -311,6 +316,8 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table], place: BlockP
     blocks = range(layout.n_blocks) if place is None else [place.block]
     account_ends = layout.account_ends() if place is None else np.array([n_accounts])
     first_account = 0 if place is None else layout.account_span(place.block)[0]
+    customer_spans = [(b, layout.customer_span(b) if place is None else (0, n_customers)) for b in blocks]
+    home_country = np.concatenate([cross_border_homes(scenario, b, end - first) for b, (first, end) in customer_spans])
     level = np.concatenate([spending.activity_level(scenario, b) for b in blocks])
     purchases = budget * level / spending.basket_divisor(level)  # avg_spend holds the divisor
     # a customer's accounts share their activity by weight (dormant ones are silent, frozen ones keep trying)
@@ -370,6 +377,7 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table], place: BlockP
         income=income, avg_spend=avg_spend,
         affluence=affluence, schedule=_index(customers["pay_schedule"], list(PAY_SCHEDULES)),
         occupation=_index(customers["occupation"], list(scenario.customers.occupation)),
+        home_country=home_country, family_abroad=np.full(n_customers, -1),
         home_lat=customers["home_lat"].to_numpy(), home_lon=customers["home_lon"].to_numpy(), home_city=home_city,
         home_province=np.array([cities[i][0] for i in home_city]),
         category_weights=spending.category_weights(scenario, affluence),
@@ -390,7 +398,8 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table], place: BlockP
         payee_offsets=offsets, payee=payee_row, payee_added=added, payee_first_paid=first_paid,
         payee_is_business=business,
         bills=_bills(scenario, blocks, account_ends, income, account_customer, salary, offsets, payee_row, added, start,
-                     np.isin(shared["beneficiary_type"][payee_row], ["merchant", "individual"])),
+                     np.isin(shared["beneficiary_type"][payee_row], ["merchant", "individual"])
+                     & (shared["beneficiary_country"][payee_row] == scenario.geography.country_code)),
         devices=plan, device_id=devices["device_id"].combine_chunks(),
         device_vpn=devices["vpn_flag"].to_numpy(zero_copy_only=False).astype(bool),
         device_risky=(devices["vpn_flag"].to_numpy(zero_copy_only=False) | devices["rooted_flag"].to_numpy(
@@ -405,6 +414,8 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table], place: BlockP
         known_at_start=np.zeros(0, np.int64), **shared,
         key_space=merchants.num_rows + entities["beneficiaries"].num_rows + layout.accounts,
     )
+    world.family_abroad = np.concatenate([family_abroad(scenario, b, home_country[first:end], world.beneficiary_country,
+                                                        world.beneficiary_type) for b, (first, end) in customer_spans])
     world.known_at_start = _known_at_start(world, entities, start, first_account)
     world.sweep_payee = _sweep_payees(world)
     if place is not None:
@@ -469,6 +480,7 @@ def _shared_fields(scenario: Scenario, merchants: pa.Table, beneficiaries: pa.Ta
         city_country=pa.array([country] * len(cities) + [d.country_code for d in region.destinations]),
         beneficiary_id=beneficiaries["beneficiary_id"].combine_chunks(),
         beneficiary_type=_labels(beneficiaries["beneficiary_type"]),
+        beneficiary_country=_labels(beneficiaries["country"]),
         beneficiary_high_risk=beneficiaries["is_high_risk"].to_numpy(zero_copy_only=False).astype(bool))
 
 
@@ -500,12 +512,13 @@ def day_numbers(dates: pa.ChunkedArray | pa.Array) -> np.ndarray:
 
 def _sweep_payees(world: "World") -> np.ndarray:
     """Per salary account, where what is left of the month goes: its first payee saved before the start that is a
-    person (family) or a business (an investment) and not high-risk (never a crypto wallet or offshore account);
-    -1 for none."""
+    person (family) or a business (an investment) in the region's country and not high-risk (never a crypto wallet
+    or offshore account); -1 for none."""
     start = day_number(world.scenario.start_date)
     account = np.repeat(np.arange(world.n_accounts), np.diff(world.payee_offsets))
     ok = (world.payee_added < start) & np.isin(world.beneficiary_type[world.payee], ["individual", "merchant"])
     ok &= ~world.beneficiary_high_risk[world.payee]
+    ok &= world.beneficiary_country[world.payee] == world.scenario.geography.country_code  # never family abroad
     ok &= world.payee_first_paid < NEVER
     rows = np.flatnonzero(ok)
     found = np.full(world.n_accounts, -1)
@@ -516,8 +529,8 @@ def _sweep_payees(world: "World") -> np.ndarray:
 def _bills(scenario: Scenario, blocks, account_ends: np.ndarray, income: np.ndarray, account_customer: np.ndarray,
            salary: np.ndarray, offsets: np.ndarray, payee: np.ndarray, added: np.ndarray, start: int,
            billable: np.ndarray) -> pd.DataFrame:
-    """Debit orders of salary accounts: up to 1–4 saved payees that bill (businesses, landlords: never a crypto
-    wallet or an offshore account), each a fixed share of the bills budget, paid each month a few days after
+    """Debit orders of salary accounts: up to 1–4 saved payees that bill (businesses, landlords in the region: never a
+    crypto wallet, an offshore account or family abroad), each a fixed share of the bills budget, paid each month a few days after
     payday. `blocks`: the blocks whose accounts these are, ending at `account_ends`."""
     return pd.concat([_block_bills(scenario, b, first + np.flatnonzero(salary[first:end] & (
         np.diff(offsets[first:end + 1]) > 0)), income, account_customer, offsets, payee, added, start, billable)
@@ -589,11 +602,8 @@ def _block_trips(scenario: Scenario, block: int, affluence: np.ndarray, home_cit
         parts.append((customer, begin, begin + length - 1, np.full(len(customer), abroad), where))
     # cross-border customers: short, frequent trips home or to shop, to one neighbouring country each
     c = t.cross_border
-    codes = [d.country_code for d in region.destinations]
-    weights = np.array(list(c.countries.values()))
-    home_country = np.array([codes.index(code) for code in c.countries])[
-        rng("cross_border_country").choice(len(weights), n, p=weights / weights.sum())]
-    crosser = rng("cross_border").random(n) < c.share
+    home = cross_border_homes(scenario, block, n)  # the same draws as the world's `home_country`
+    home_country, crosser = np.maximum(home, 0), home >= 0
     count = rng("cross_border_count").poisson(c.trips_per_month * 12 * years) * crosser
     customer = np.repeat(np.arange(n), count)
     begin = first - c.days.max + rng("cross_border_start").integers(0, last - first + 1 + c.days.max, len(customer))

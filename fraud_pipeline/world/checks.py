@@ -17,7 +17,7 @@ from fraud_pipeline.core.findings import (SAMPLE, Between, Expectation, Finding,
                                           Satisfies, foreign_key_findings, key_findings, value_findings)
 from fraud_pipeline.core.reserved import RESERVED_DOMAIN_PATTERN, TEST_CARD_BINS
 from fraud_pipeline.scenario import Scenario
-from fraud_pipeline.scenario.population import CARD_NETWORK_PREFIXES, PAY_SCHEDULES
+from fraud_pipeline.scenario.population import CARD_NETWORK_PREFIXES, OFFSHORE_COUNTRIES, PAY_SCHEDULES
 from fraud_pipeline.world.accounts import PRODUCTS
 
 
@@ -89,6 +89,8 @@ def entity_expectations(scenario: Scenario) -> dict[str, dict[str, Expectation]]
         },
         "beneficiaries": {
             "beneficiary_type": OneOf(tuple(b.type)),
+            "country": OneOf((scenario.geography.country_code, *scenario.travel.cross_border.countries,
+                              *OFFSHORE_COUNTRIES)),
             "country_risk": OneOf(tuple(b.country_risk)),
         },
         "account_beneficiaries": {"added_date": within_horizon},

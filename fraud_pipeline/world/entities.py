@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 from fraud_pipeline.core import columns as col, keys, schemas
 from fraud_pipeline.core.streams import categorical, choose, stream
 from fraud_pipeline.scenario import Scenario
-from fraud_pipeline.scenario.population import HIGH_RISK_BENEFICIARY_TYPES
+from fraud_pipeline.scenario.population import HIGH_RISK_BENEFICIARY_TYPES, OFFSHORE_COUNTRIES
 from fraud_pipeline.world.accounts import account_beneficiaries, accounts, cards
 from fraud_pipeline.world.devices import device_history, devices
 from fraud_pipeline.world.fraud_plan import ato_payee_saves
@@ -71,6 +71,9 @@ def customers_of_block(scenario: Scenario, block: int) -> pa.Table:
     avg_spend = expected_purchase(scenario, np.maximum(raw, 1.0) / reference_income(scenario)) / basket_divisor(
         activity_level(scenario, block))
     income = np.round(raw * volume_scale(scenario), -1)
+    capped = np.array([config.income_cap.get(o, np.inf) for o in config.occupation])[
+        pc.index_in(occupation, pa.array(list(config.occupation))).to_numpy()]
+    income = np.minimum(income, np.floor(capped / 10) * 10)  # the cap in whole R10, as incomes are rounded
     # politically exposed persons are rated high risk at least, and high-risk customers get enhanced due diligence
     # (FICA's risk-based approach; FATF Recommendation 12)
     pep = rng("pep").random(n) < config.pep_rate
@@ -150,7 +153,7 @@ def _birthdates(rng: np.random.Generator, scenario: Scenario, n: int) -> np.ndar
 
 def _monthly_income(rng: np.random.Generator, scenario: Scenario, occupation: pa.Array, bracket: pa.Array) -> np.ndarray:
     """Net monthly income before the volume scale: log-normal by bracket, times the occupation's factor, at most its
-    cap (`customers.income_cap`)."""
+    cap (`customers.income_cap`, which caps the scaled income: here divided by the scale)."""
     c = scenario.customers
     names = list(c.income_bracket)
     index = pc.index_in(bracket, pa.array(names)).to_numpy()
@@ -158,7 +161,7 @@ def _monthly_income(rng: np.random.Generator, scenario: Scenario, occupation: pa
     sigma = np.array([c.monthly_income[b].sigma for b in names])[index]
     which = pc.index_in(occupation, pa.array(list(c.occupation))).to_numpy()
     factor = np.array([c.income_factor.get(o, 1.0) for o in c.occupation])[which]
-    cap = np.array([c.income_cap.get(o, np.inf) for o in c.occupation])[which]
+    cap = np.array([c.income_cap.get(o, np.inf) for o in c.occupation])[which] / volume_scale(scenario)
     return np.minimum(median * factor * np.exp(sigma * rng.standard_normal(len(index))), cap)
 
 
@@ -283,9 +286,25 @@ def beneficiaries(scenario: Scenario) -> pa.Table:
         "beneficiary_id": col.ids("B", np.arange(n), col.id_width(n)),
         "beneficiary_name": name,
         "beneficiary_type": kind,
+        "country": _beneficiary_countries(scenario, rng, kind),
         "country_risk": country_risk,
         "is_high_risk": high_risk,
     })
+
+
+def _beneficiary_countries(scenario: Scenario, rng, kind: pa.Array) -> pa.Array:
+    """Each beneficiary's country (ISO 3166-1 alpha-2): `abroad_share` of individuals in a neighbouring country
+    (`travel.cross_border.countries`, by weight: migrant workers' families), offshore entities in an offshore
+    centre, everyone else in the region's country."""
+    n = len(kind)
+    border = scenario.travel.cross_border.countries
+    weights = np.array(list(border.values()))
+    neighbour = np.array(list(border))[rng("neighbour").choice(len(weights), n, p=weights / weights.sum())]
+    offshore = np.array(OFFSHORE_COUNTRIES)[rng("offshore_country").integers(0, len(OFFSHORE_COUNTRIES), n)]
+    kind = np.asarray(kind.to_numpy(zero_copy_only=False))
+    abroad = (kind == "individual") & (rng("abroad").random(n) < scenario.beneficiaries.abroad_share)
+    return pa.array(np.where(abroad, neighbour, np.where(kind == "offshore", offshore,
+                                                         scenario.geography.country_code)))
 
 
 def merchants(scenario: Scenario) -> pa.Table:

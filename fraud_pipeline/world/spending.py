@@ -49,14 +49,26 @@ def reference_income(scenario: Scenario) -> float:
     return scenario.reference_income
 
 
+SCALE_STEPS = 30  # fixed-point steps of `volume_scale` (a cap moves it by a few percent: converged in a handful)
+
+
 def volume_scale(scenario: Scenario) -> float:
     """What incomes are multiplied by so that the population can afford the card purchases the scenario asks for.
 
     Each customer buys about card_share_of_income × income ÷ avg_spend a month; the purchase volume
     (per_day × the point-of-sale and online shares) fixes how many purchases there are in all. The
     expectation over the income distribution (brackets, occupations, log-normal spread) is taken by
-    Gauss–Hermite quadrature, so the scale is a number of the scenario alone. Near 1 for the defaults.
+    Gauss–Hermite quadrature, so the scale is a number of the scenario alone. Near 1.3 for the defaults.
+    `customers.income_cap` caps the scaled income, so the scale is the fixed point of the capped expectation.
     """
+    scale = 1.0
+    for _ in range(SCALE_STEPS if scenario.customers.income_cap else 1):
+        scale = _scale_given(scenario, scale)
+    return scale
+
+
+def _scale_given(scenario: Scenario, scale: float) -> float:
+    """The volume scale when incomes are capped at `income_cap` ÷ `scale` before scaling."""
     c = scenario.customers
     nodes, weights = np.polynomial.hermite_e.hermegauss(24)
     weights = weights / weights.sum()
@@ -64,7 +76,7 @@ def volume_scale(scenario: Scenario) -> float:
     for bracket, bracket_share in c.income_bracket.items():
         for occupation, occupation_share in c.occupation.items():
             raw = np.minimum(c.monthly_income[bracket].median * c.income_factor.get(occupation, 1.0) * np.exp(
-                c.monthly_income[bracket].sigma * nodes), c.income_cap.get(occupation, np.inf))
+                c.monthly_income[bracket].sigma * nodes), c.income_cap.get(occupation, np.inf) / scale)
             purchases = raw / expected_purchase(scenario, np.maximum(raw, 1.0) / reference_income(scenario))
             expected += bracket_share * occupation_share * float((weights * purchases).sum())
     t = scenario.card_transactions

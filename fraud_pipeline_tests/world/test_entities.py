@@ -20,7 +20,7 @@ from fraud_pipeline.core import schemas
 from fraud_pipeline.core.columns import luhn_check_digit, luhn_valid, whole_years_between
 from fraud_pipeline.core.findings import foreign_key_finding, key_findings, value_findings
 from fraud_pipeline.world import entities as generate
-from fraud_pipeline.world.accounts import DENORMALISED_CUSTOMER_COLUMNS, _first_of_each
+from fraud_pipeline.world.accounts import DENORMALISED_CUSTOMER_COLUMNS, _first_of_each, families_abroad
 from fraud_pipeline.world.build import build_world
 from fraud_pipeline.world.checks import entity_expectations, product_findings
 from fraud_pipeline.world.fraud_plan import ato_payee_saves
@@ -449,7 +449,21 @@ def test_accounts_save_payees_before_the_start_and_more_over_the_horizon(world, 
         mules.set_index(["account_id", "beneficiary_id"]).index)
     # takeovers save their mule (stealthy ones days before, some before the start; plain ones in the session)
     assert planted.sum() == len(mules.drop_duplicates(["account_id", "beneficiary_id"])) > 0
-    links = links[~planted]
+    # remitters save their family abroad on their salary account when it opens (`accounts.families_abroad`)
+    accounts, beneficiaries = world["accounts"], world["beneficiaries"]
+    family = []
+    for block, (first, end) in enumerate(Layout.of(scenario).account_spans()):
+        mine = accounts.slice(first, end - first)
+        account, payee, added = families_abroad(scenario, block, mine, beneficiaries)
+        family.append(pd.DataFrame({"account_id": mine["account_id"].to_numpy(zero_copy_only=False)[account],
+                                    "beneficiary_id": beneficiaries["beneficiary_id"].to_numpy(
+                                        zero_copy_only=False)[payee], "added_date": added}))
+    family = pd.concat(family)
+    assert len(family) > 300 and (family["added_date"] < start).all()
+    home = links.set_index(["account_id", "beneficiary_id"]).index.isin(
+        family.set_index(["account_id", "beneficiary_id"]).index)
+    assert home.sum() == len(family)
+    links = links[~planted & ~home]
     before = links[links["added_date"] < start]
     per_account = before.groupby("account_id").size()
     bounds = scenario.beneficiaries.per_account

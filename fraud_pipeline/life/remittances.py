@@ -1,0 +1,53 @@
+"""Money home: migrant workers' remittances to their families in neighbouring countries, the genuine twin of
+laundering's cross-border exits (issue 24, `docs/aml-design.md` step 3).
+
+A remitter (`world.remitters.family_abroad`: a share of the cross-border customers) sends `share_of_income` of
+their income home each month, the business day after payday, by a transfer from their salary account to the same
+family member in their home country, from their own device; and about `large_per_year` times a year a larger
+payment home — school fees, a funeral, a building project — of `large_amount`, below the R19,999.99 above which a
+cross-border transfer is reported to the FIC (IFTR). Remittances are not in the budget: they come out of what a
+salary account keeps beyond the month's payments (`money.least_left`), and the sweep after payday sends on less.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+
+from fraud_pipeline.core.rows import TRANSFER, TRANSFER_OUT, Rows, make
+from fraud_pipeline.core.streams import stream
+from fraud_pipeline.core.timeline import arrival_lag_ms, day_start_ms, times_in_hours
+from fraud_pipeline.life.genuine import city_place, digital, due_today, open_accounts, rng_for, session_city
+from fraud_pipeline.world import spending
+from fraud_pipeline.world.build import STATUS_NAMES, World
+from fraud_pipeline.world.devices import day_number
+
+
+def remittances(world: World, day: date) -> Rows:
+    """The day's payments home (event and arrival times): monthly ones the business day after payday, larger ones on
+    random days. Rows: transfers from the salary account to `world.family_abroad`."""
+    s, rng = world.scenario, rng_for(world, day)
+    r = s.travel.remittances
+    account = world.salary_of
+    ok = (world.family_abroad >= 0) & (account >= 0)
+    ok[ok] &= open_accounts(world, day)[account[ok]] & (world.status[account[ok]] == STATUS_NAMES.index("active"))
+    monthly = ok & due_today(world, day)[world.schedule, 1]
+    share = stream(s.seed, "remittances", "share", *world.block_key).uniform(r.share_of_income.min,
+                                                                           r.share_of_income.max, world.n_customers)
+    large = ok & (rng("remit_large").random(world.n_customers) < r.large_per_year / 365.25)
+    customer = np.r_[np.flatnonzero(monthly), np.flatnonzero(large)]
+    n_monthly, n = int(monthly.sum()), len(customer)
+    wanted = np.r_[np.maximum(share[customer[:n_monthly]] * world.income[customer[:n_monthly]], r.least),
+                   rng("remit_large_amount").uniform(r.large_amount.min, r.large_amount.max, n - n_monthly)]
+    cents = spending.typed_amount(rng("remit_typed"), np.round(wanted * 100))
+    cents = np.minimum(cents, round(r.large_amount.max * 100))  # every payment home below the reporting threshold
+    trip = world.trips.on(day_number(day), world.n_customers)
+    device, ip = digital(world, rng("remit_device"), day, customer, trip)
+    event = times_in_hours(rng("remit_time"), n, 0, s.card_transactions.hourly["transfer"], day_start_ms(day))
+    lag = s.card_transactions.arrival_lag_seconds
+    event_lag = arrival_lag_ms(rng("remit_lag"), n, lag.median, lag.sigma, lag.max)
+    return make(n, account=account[customer], channel=TRANSFER, kind=TRANSFER_OUT, event_ms=event,
+                arrival_ms=event + event_lag, cents=cents,
+                payee=world.family_abroad[customer], place=city_place(world, session_city(world, customer, trip)),
+                device=device, ip=ip, card=True)
