@@ -35,6 +35,7 @@ from fraud_pipeline.world.devices import day_number
 # the transaction type of each income kind (INCOME_KINDS order)
 KIND_TYPES = np.array([SALARY, PENSION, GRANT, TRANSFER_IN, CLIENT_PAYMENT])
 IRREGULAR_SIGMA = 0.3  # log-normal spread of an irregular earner's month around their income (assumption)
+PAY_SIGMA = 0.04  # log-normal spread of a month's net salary around the income (assumption: overtime, deductions)
 BRANCH_HOURS = (9, 15)  # a branch's counter hours on a weekday (assumption: SA banks' usual 09:00–15:30)
 # when notes are banked at an ATM, by hour: mostly by day, some in the evening and at night (assumption)
 ATM_DEPOSIT_HOURS = np.r_[np.full(6, 0.15), np.ones(4), np.full(8, 2.0), np.ones(4), np.full(2, 0.4)]
@@ -42,45 +43,34 @@ ATM_DEPOSIT_DELAY_DAYS = 3  # takings reach an ATM the day they are paid or on o
 CLIENTS = (3, 8)  # a self-employed customer's regular clients (assumption): most payments come from them
 REGULAR_CLIENT_SHARE = 0.7  # ... the rest from one-off clients
 LEAST_CLIENT_PAYMENT = 5000  # cents: the smallest client payment (R50)
-LEAST_SPENT = 100_000  # cents: banked cash from R1,000 may pay a supplier soon after (`spent_soon`)
 PEOPLE_AND_BUSINESSES = ("individual", "merchant")
 
 
 def income_day(world: World, day: date) -> Rows:
     """Every credit from outside the bank that happens on `day` (event time), with its arrival time: income, side
-    hustles' payments and one-offs, in that order; then what is soon paid out of one-offs and banked cash
-    (`spent_soon`: event times today or in the days after, which the bank's day carries until they arrive)."""
-    credits = concat([income(world, day), side_hustles(world, day)])
+    hustles' payments and one-offs; then what is soon paid out of banked cash and one-offs (`_supplier_money`,
+    `spent_soon`: event times today or in the days after, which the bank's day carries until they arrive)."""
+    earned, to_suppliers = income(world, day)
     large = one_offs(world, day)
-    rows = concat([credits, large, spent_soon(world, day, credits, large)])
+    rows = concat([earned, side_hustles(world, day), large, to_suppliers, spent_soon(world, day, large)])
     lag = world.scenario.card_transactions.arrival_lag_seconds
     rows.arrival_ms = rows.event_ms + arrival_lag_ms(rng_for(world, day)("income_lag"), len(rows), lag.median,
                                                      lag.sigma, lag.max)
     return rows
 
 
-def spent_soon(world: World, day: date, credits: Rows, large: Rows) -> Rows:
-    """What people pay out of a large credit within days (`inflows.spent_soon`): a share of one-offs buys a car,
-    settles a debt or is invested, a share of banked cash pays a supplier — a transfer of `part` of the credit to
-    a business outside the bank, `days` after it (then a few hours later in the day), from the customer's device.
-    The genuine twin of deposit-and-send and of a mule's rapid exit: without it a credit followed by its own size
-    going out would be laundering's alone."""
-    s, rng = world.scenario, rng_for(world, day)
-    c = s.inflows.spent_soon
-    cash = np.flatnonzero((credits.kind == CASH_DEPOSIT) & (credits.cents >= LEAST_SPENT))
-    source = concat([credits.take(cash), large])
-    n_cash = len(cash)
-    share = np.r_[np.full(n_cash, c.cash_takings.share), np.full(len(large), c.one_off.share)]
-    chosen = np.flatnonzero(rng("spent").random(len(source)) < share)
-    cash_row = chosen < n_cash
-    spent = source.take(chosen)
-    n = len(chosen)
-    u = rng("spent_part").random(n)
-    part = np.where(cash_row, c.cash_takings.part.min + u * (c.cash_takings.part.max - c.cash_takings.part.min),
-                    c.one_off.part.min + u * (c.one_off.part.max - c.one_off.part.min))
-    v = rng("spent_days").random(n)
-    days = np.where(cash_row, c.cash_takings.days.min + (v * (c.cash_takings.days.max - c.cash_takings.days.min + 1)),
-                    c.one_off.days.min + (v * (c.one_off.days.max - c.one_off.days.min + 1))).astype(np.int64)
+def spent_soon(world: World, day: date, large: Rows) -> Rows:
+    """What people pay out of a large credit within days (`inflows.spent_soon.one_off`): a share of the one-offs
+    `large` buys a car, settles a debt or is invested — a transfer of `part` of the credit to a business outside the
+    bank, `days` after it (then a few hours into the day), from the customer's device. With the suppliers paid from
+    banked cash (`_supplier_money`), the genuine twin of a mule's rapid exit: without it a credit followed by its
+    own size going out would be laundering's alone."""
+    rng = rng_for(world, day)
+    c = world.scenario.inflows.spent_soon.one_off
+    spent = large.take(np.flatnonzero(rng("spent").random(len(large)) < c.share))
+    n = len(spent)
+    part = rng("spent_part").uniform(c.part.min, c.part.max, n)
+    days = rng("spent_days").integers(c.days.min, c.days.max + 1, n)
     event = spent.event_ms + days * MS_PER_DAY + rng("spent_time").integers(MS_PER_HOUR, 8 * MS_PER_HOUR, n)
     customer = world.account_customer[spent.account]
     trip = world.trips.on(day_number(day), world.n_customers)
@@ -97,9 +87,10 @@ def income_kinds(world: World) -> np.ndarray:
     return np.array([INCOME_KINDS.index(c.income_kind[o]) for o in c.occupation], np.int64)[world.occupation]
 
 
-def income(world: World, day: date) -> Rows:
+def income(world: World, day: date) -> tuple[Rows, Rows]:
     """Incomes on their paydays, each as its kind; irregular earners' client payments on random business days, a
-    share of them cash banked the same day."""
+    share of them cash banked (`_as_cash`), and of those a share banked with a supplier's money, which is paid on
+    within days (`_supplier_money`). Returns (the credits, the payments to suppliers)."""
     s, rng = world.scenario, rng_for(world, day)
     salary_account = np.flatnonzero(world.salary & open_accounts(world, day))
     customer = world.account_customer[salary_account]
@@ -127,8 +118,16 @@ def income(world: World, day: date) -> Rows:
     n = len(account)
     customer = world.account_customer[account]
     kind = KIND_TYPES[income_kinds(world)[customer]]
+    # net pay moves a little from month to month (overtime, shifts, deductions), to the cent: mean the income
+    waged = kind == SALARY
+    amount[waged] = np.round(amount[waged] * rng("pay_variation").lognormal(
+        -PAY_SIGMA ** 2 / 2, PAY_SIGMA, int(waged.sum()))).astype(np.int64)
     event = scheduled_times(rng("income_time"), n, day)
     payer = np.full(n, NONE)
+    # a client pays when they pay (EFTs clear through the day), not in the bank's night batch
+    paid_by_client = kind == CLIENT_PAYMENT
+    event[paid_by_client] = times_in_hours(rng("client_time"), int(paid_by_client.sum()), 0,
+                                           s.card_transactions.hourly["transfer"], day_start_ms(day))
     family = kind == TRANSFER_IN
     payer[family] = parents(world)[customer[family]]
     clients = np.flatnonzero(kind == CLIENT_PAYMENT)
@@ -138,7 +137,33 @@ def income(world: World, day: date) -> Rows:
                 place=city_place(world, world.home_city[customer]))
     takings = np.array([s.customers.cash_takings.get(o, 0.0) for o in s.customers.occupation])
     banked = clients[rng("income_cash").random(len(clients)) < takings[world.occupation[customer[clients]]]]
-    return _as_cash(world, rng, rows, banked, day)
+    return _supplier_money(world, rng, rows, banked, day)
+
+
+def _supplier_money(world: World, rng, rows: Rows, banked: np.ndarray, day: date) -> tuple[Rows, Rows]:
+    """`rows` with those at `banked` banked as cash (`_as_cash`), a `supplier.share` of them together with stock
+    money (`stock` times the takings: what a trader collects to pay a wholesaler), and the payments of that money to
+    a supplier (`part` of it, `days` after the deposit, a few hours into the day, to a business outside the bank,
+    from the trader's device). The stock money comes in and goes out, so the budget is untouched: the genuine twin
+    of deposit-and-send (a deposit followed by most of it going out)."""
+    c = world.scenario.inflows.spent_soon.supplier
+    stock = banked[rng("stock").random(len(banked)) < c.share]
+    money = np.round(rows.cents[stock] * rng("stock_size").uniform(c.stock.min, c.stock.max, len(stock)))
+    rows.cents[stock] += money.astype(np.int64)
+    rows = _as_cash(world, rng, rows, banked, day)
+    n = len(stock)
+    part = rng("supplier_part").uniform(c.part.min, c.part.max, n)
+    days = rng("supplier_days").integers(c.days.min, c.days.max + 1, n)
+    event = rows.event_ms[stock] + days * MS_PER_DAY + rng("supplier_time").integers(MS_PER_HOUR, 8 * MS_PER_HOUR, n)
+    account = rows.account[stock]
+    customer = world.account_customer[account]
+    trip = world.trips.on(day_number(day), world.n_customers)
+    device, ip = digital(world, rng("supplier_device"), day, customer, trip)
+    paid = make(n, account=account, channel=TRANSFER, kind=TRANSFER_OUT, event_ms=event,
+                cents=spending.typed_amount(rng("supplier_typed"), np.round(money * part)),
+                payee=_outside_payers(world, rng("supplier_payee"), n, ("merchant",)),
+                place=city_place(world, session_city(world, customer, trip)), device=device, ip=ip, card=True)
+    return rows, paid
 
 
 def _as_cash(world: World, rng, rows: Rows, banked: np.ndarray, day: date) -> Rows:
@@ -206,18 +231,23 @@ def side_hustles(world: World, day: date) -> Rows:
 
 def one_offs(world: World, day: date) -> Rows:
     """Large credits from outside (`inflows.one_off`): each customer with a salary account here has
-    `per_customer_per_year` of them a year, lognormal amounts up to `max`, from an individual (a car's buyer) or a
-    business (an employer's bonus, an estate), in the night batch."""
+    `per_customer_per_year` of them a year, and each dormant account `dormant_per_year` (money parked in an old
+    account: the genuine twin of a dormant account's reactivation), lognormal amounts up to `max`, from an
+    individual (a car's buyer) or a business (an employer's bonus, an estate), in the night batch."""
     s, rng = world.scenario, rng_for(world, day)
     o = s.inflows.one_off
-    account = world.salary_of
-    eligible = (account >= 0) & _receives(world, day)[np.maximum(account, 0)]
+    salary = world.salary_of
+    eligible = (salary >= 0) & _receives(world, day)[np.maximum(salary, 0)]
     customer = np.flatnonzero(eligible & (rng("one_off").random(world.n_customers) < o.per_customer_per_year / 365.25))
-    n = len(customer)
+    dormant = open_accounts(world, day) & (world.status == STATUS_NAMES.index("dormant"))
+    woken = np.flatnonzero(dormant & (rng("one_off_dormant").random(world.n_accounts) < o.dormant_per_year / 365.25))
+    account = np.r_[salary[customer], woken]
+    customer = world.account_customer[account]
+    n = len(account)
     cents = np.minimum(rng("one_off_amount").lognormal(np.log(o.amount.median * 100), o.amount.sigma, n),
                        o.max * 100)
     cents = np.round(cents, -2).astype(np.int64)  # in whole rands
-    return make(n, account=account[customer], channel=TRANSFER, kind=TRANSFER_IN,
+    return make(n, account=account, channel=TRANSFER, kind=TRANSFER_IN,
                 event_ms=scheduled_times(rng("one_off_time"), n, day), cents=cents,
                 payee=_outside_payers(world, rng("one_off_payer"), n, PEOPLE_AND_BUSINESSES),
                 place=city_place(world, world.home_city[customer]))

@@ -5,8 +5,8 @@ A remitter (`world.remitters.family_abroad`: a share of the cross-border custome
 their income home each month, the business day after payday, by a transfer from their salary account to the same
 family member in their home country, from their own device; and about `large_per_year` times a year a larger
 payment home — school fees, a funeral, a building project — of `large_amount`, below the R19,999.99 above which a
-cross-border transfer is reported to the FIC (IFTR). Remittances are not in the budget: they come out of what a
-salary account keeps beyond the month's payments (`money.least_left`), and the sweep after payday sends on less.
+cross-border transfer is reported to the FIC (IFTR). The budget sets them aside (`world.remitters.sent_home`), so
+a remitter's other spending makes room for them.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from datetime import date
 import numpy as np
 
 from fraud_pipeline.core.rows import TRANSFER, TRANSFER_OUT, Rows, make
-from fraud_pipeline.core.streams import stream
 from fraud_pipeline.core.timeline import arrival_lag_ms, day_start_ms, times_in_hours
 from fraud_pipeline.life.genuine import city_place, digital, due_today, open_accounts, rng_for, session_city
 from fraud_pipeline.world import spending
@@ -33,8 +32,7 @@ def remittances(world: World, day: date) -> Rows:
     ok = (world.family_abroad >= 0) & (account >= 0)
     ok[ok] &= open_accounts(world, day)[account[ok]] & (world.status[account[ok]] == STATUS_NAMES.index("active"))
     monthly = ok & due_today(world, day)[world.schedule, 1]
-    share = stream(s.seed, "remittances", "share", *world.block_key).uniform(r.share_of_income.min,
-                                                                           r.share_of_income.max, world.n_customers)
+    share = world.remittance_share
     large = ok & (rng("remit_large").random(world.n_customers) < r.large_per_year / 365.25)
     customer = np.r_[np.flatnonzero(monthly), np.flatnonzero(large)]
     n_monthly, n = int(monthly.sum()), len(customer)

@@ -37,6 +37,7 @@ from fraud_pipeline.scenario import Scenario
 from fraud_pipeline.scenario.base import CHANNELS, MONTH_DAYS  # CHANNELS: those with a volume
 from fraud_pipeline.world.accounts import STATUS_NAMES
 from fraud_pipeline.world.devices import NEVER, day_number
+from fraud_pipeline.world.remitters import sent_home
 
 
 CENTS = 100
@@ -72,7 +73,7 @@ def expected_counts(volume_per_day: float, weight: np.ndarray, total: float) -> 
 def monthly_budget(scenario: Scenario, *, income: np.ndarray, account_customer: np.ndarray, spends: np.ndarray,
                    salary: np.ndarray, credit: np.ndarray, funded: np.ndarray, keep: np.ndarray,
                    counts: dict[str, np.ndarray], avg_spend: np.ndarray, cash_tilt: np.ndarray,
-                   first_payments: np.ndarray, bills: np.ndarray) -> Budget:
+                   first_payments: np.ndarray, bills: np.ndarray, sent_home: np.ndarray | None = None) -> Budget:
     """The budget of every account.
 
     Per customer: `income` (currency units a month), `avg_spend` (a purchase's expected amount), `cash_tilt` (how
@@ -80,7 +81,8 @@ def monthly_budget(scenario: Scenario, *, income: np.ndarray, account_customer: 
     can be approved: active), `salary`, `credit`, `funded` (a debit account the salary account tops up), `keep`
     (cents: a salary account's buffer; the least a funded account is topped up to — its opening savings),
     `counts` (expected rows a month per channel name), `first_payments` (expected first payments to new payees a
-    month), `bills` (cents a month of debit orders).
+    month), `bills` (cents a month of debit orders). Per customer, `sent_home` (cents a month a remitter sends home
+    from their salary account: a commitment like the bills; none by default).
     """
     m = scenario.money
     atm = scenario.card_transactions.atm
@@ -94,7 +96,8 @@ def monthly_budget(scenario: Scenario, *, income: np.ndarray, account_customer: 
     withdrawals = counts["atm"] * live
     transfers = (counts["transfer"] + first_payments) * live
     bills = np.asarray(bills, float) * live
-    spent = per_customer(purchases) + per_customer(bills)
+    home = np.zeros(n_customers) if sent_home is None else np.asarray(sent_home, float)
+    spent = per_customer(purchases) + per_customer(bills) + home
     cash = m.cash_share_of_income * income_cents * cash_tilt * (per_customer(withdrawals) > 0)
     sent = m.transfer_share_of_income * income_cents * (per_customer(transfers) > 0)
     # no customer is budgeted beyond their income less a margin: what is left each month absorbs a dearer month
@@ -105,7 +108,8 @@ def monthly_budget(scenario: Scenario, *, income: np.ndarray, account_customer: 
     # transfers come in at least one transfer (they save the rest)
     per_withdrawal = cash / np.maximum(per_customer(withdrawals), run_length / RUN_MONTHS)
     per_transfer = sent / np.maximum(per_customer(transfers), 1.0)
-    payments = purchases + withdrawals * per_withdrawal[c] + transfers * per_transfer[c] + bills
+    payments = purchases + withdrawals * per_withdrawal[c] + transfers * per_transfer[c] + bills + np.where(
+        salary, home[c], 0.0)
     # the salary account pays the statement of the customer's credit cards and tops up their other debit accounts
     credit_owed = per_customer(np.where(credit & ~salary, payments, 0.0))[c]
     topped_up = per_customer(np.where(funded, payments, 0.0))[c]
@@ -146,7 +150,7 @@ def of(world) -> Budget:
     found = monthly_budget(s, income=world.income, account_customer=world.account_customer, spends=spends,
                            salary=world.salary, credit=world.credit, funded=funded, keep=keep, counts=counts,
                            avg_spend=world.avg_spend, cash_tilt=cash_tilt(world), first_payments=first_payments,
-                           bills=bills)
+                           bills=bills, sent_home=sent_home(world))
     world.caches[key] = found
     return found
 

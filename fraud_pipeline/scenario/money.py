@@ -66,6 +66,7 @@ class SideHustle(Section):
 
 class OneOff(Section):
     per_customer_per_year: Annotated[float, Field(ge=0, le=12)]
+    dormant_per_year: Annotated[float, Field(ge=0, le=12)]
     amount: Lognormal
     max: PositiveFloat
 
@@ -88,9 +89,13 @@ class Spending(Section):
     part: FloatRange
 
 
+class Supplier(Spending):
+    stock: FloatRange  # the supplier's money banked with the takings, in multiples of the takings
+
+
 class SpentSoon(Section):
     one_off: Spending
-    cash_takings: Spending
+    supplier: Supplier
 
 
 class Inflows(Section):

@@ -27,7 +27,7 @@ from fraud_pipeline.world.devices import NEVER, DevicePlan, block_plan_in_bank, 
 from fraud_pipeline.world.habits import Habits, block_habits, category_rows, habits, merchant_rows
 from fraud_pipeline.world.addresses import address_rows, address_text, addresses
 from fraud_pipeline.world.layout import Layout
-from fraud_pipeline.world.remitters import cross_border_homes, family_abroad
+from fraud_pipeline.world.remitters import cross_border_homes, family_abroad, remittance_shares
 from fraud_pipeline.world.spatial import SpatialIndex
 
 CHANNEL_NAMES = ("pos", "online", "transfer", "atm")
@@ -85,6 +85,7 @@ class World:
     home_country: np.ndarray  # a cross-border customer's neighbouring country (index into the region's destinations);
     # -1 for everyone else
     family_abroad: np.ndarray  # per customer: the beneficiary row a remitter sends money home to, -1 for none
+    remittance_share: np.ndarray  # per customer: the share of income a remitter sends home monthly
     home_lat: np.ndarray
     home_lon: np.ndarray
     home_city: np.ndarray  # index into the region's city list
@@ -378,6 +379,8 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table], place: BlockP
         affluence=affluence, schedule=_index(customers["pay_schedule"], list(PAY_SCHEDULES)),
         occupation=_index(customers["occupation"], list(scenario.customers.occupation)),
         home_country=home_country, family_abroad=np.full(n_customers, -1),
+        remittance_share=np.concatenate([remittance_shares(scenario, b, end - first) for b, (first, end) in
+                                         customer_spans]),
         home_lat=customers["home_lat"].to_numpy(), home_lon=customers["home_lon"].to_numpy(), home_city=home_city,
         home_province=np.array([cities[i][0] for i in home_city]),
         category_weights=spending.category_weights(scenario, affluence),

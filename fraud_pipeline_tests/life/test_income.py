@@ -11,6 +11,7 @@ from fraud_pipeline.core.rows import TRANSFER_IN
 from fraud_pipeline.engine.bank import Bank
 from fraud_pipeline.life.income import BRANCH_HOURS, one_offs, side_hustles
 from fraud_pipeline.world import calendar
+from fraud_pipeline.world.build import STATUS_NAMES
 from fraud_pipeline.world.spending import volume_scale
 
 @pytest.fixture(scope="module")
@@ -114,18 +115,26 @@ def bank(scenario):
 
 
 def test_one_offs_are_rare_large_and_within_their_cap(scenario, bank):
-    """Over 120 days of the default bank: one-offs come at `per_customer_per_year` (within 4 Poisson standard
-    errors of the eligible customers' expectation), in whole rands, at most `max`, with a lognormal median near
+    """Over 120 days of the default bank: one-offs come at `per_customer_per_year` to salary accounts and at
+    `dormant_per_year` to dormant accounts (each within 4 Poisson standard errors of the expectation), in whole rands, at most `max`, with a lognormal median near
     `amount.median`; each names a payer outside the bank."""
     world = bank.world
     o = scenario.inflows.one_off
     days = [scenario.start_date + timedelta(days=i) for i in range(120)]
     rows = [one_offs(world, day) for day in days]
     cents = np.concatenate([r.cents for r in rows])
+    account = np.concatenate([r.account for r in rows])
     assert all((r.kind == TRANSFER_IN).all() and (r.payee >= 0).all() for r in rows)
+    dormant = world.status == STATUS_NAMES.index("dormant")
     eligible = (world.salary_of >= 0).sum()  # active accounts: most of them (bounds below allow for the rest)
     expected = eligible * o.per_customer_per_year * len(days) / 365.25
-    assert 0.85 * expected - 4 * np.sqrt(expected) < len(cents) < expected + 4 * np.sqrt(expected)
+    found = int((~dormant[account]).sum())
+    assert world.salary[account[~dormant[account]]].all()
+    assert 0.85 * expected - 4 * np.sqrt(expected) < found < expected + 4 * np.sqrt(expected)
+    # parked in dormant accounts (open ones: most of them)
+    expected = dormant.sum() * o.dormant_per_year * len(days) / 365.25
+    found = int(dormant[account].sum())
+    assert 0.9 * expected - 4 * np.sqrt(expected) < found < expected + 4 * np.sqrt(expected)
     assert (cents % 100 == 0).all() and cents.max() <= o.max * 100
     assert 0.7 * o.amount.median < np.median(cents) / 100 < 1.3 * o.amount.median
 
@@ -147,32 +156,59 @@ def test_side_hustle_payments_follow_the_configured_counts_and_amounts(scenario,
     assert abs(sellers / world.n_customers - h.share) < 0.25 * h.share
 
 
-def test_large_credits_and_banked_cash_are_soon_partly_paid_out(scenario, bank):
-    """`spent_soon` on 4,000 banked cash credits and 4,000 one-offs: the configured share of each is paid out (4
-    standard errors), `part` of the credit (within the typed rounding, R100), to a business outside the bank, from
-    the credited account, `days` after the credit and a few hours into the day; small cash (under R1,000) never."""
-    from fraud_pipeline.core.rows import CASH_DEPOSIT, TRANSFER_OUT, concat, make
+def test_one_offs_are_often_soon_partly_paid_out(scenario, bank):
+    """`spent_soon` on 4,000 one-offs: the configured share is paid out (4 standard errors), `part` of the credit
+    (within the typed rounding), to a business outside the bank, from the credited account, `days` after the
+    credit and a few hours into the day."""
+    from fraud_pipeline.core.rows import TRANSFER_OUT, make
     from fraud_pipeline.core.timeline import MS_PER_DAY, day_start_ms
     from fraud_pipeline.life.income import spent_soon
 
     world = bank.world
-    c = scenario.inflows.spent_soon
+    rule = scenario.inflows.spent_soon.one_off
     day = scenario.start_date + timedelta(days=40)
-    n = 4000
+    n, amount = 4000, 10_000_000
     start = day_start_ms(day) + 10 * 3_600_000
     account = np.arange(n) % world.n_accounts
-    cash = make(n, account=account, kind=CASH_DEPOSIT, event_ms=start, cents=np.full(n, 2_000_000))
-    small = make(n, account=account, kind=CASH_DEPOSIT, event_ms=start, cents=np.full(n, 99_900))
-    large = make(n, account=account, kind=TRANSFER_IN, event_ms=start, cents=np.full(n, 10_000_000))
-    out = spent_soon(world, day, concat([cash, small]), large)
+    out = spent_soon(world, day, make(n, account=account, kind=TRANSFER_IN, event_ms=start, cents=np.full(n, amount)))
     assert (out.kind == TRANSFER_OUT).all() and set(world.beneficiary_type[out.payee]) == {"merchant"}
-    from_cash = out.cents <= 2_000_000 * c.cash_takings.part.max + 10_000
-    for rule, rows, amount in ((c.cash_takings, out.take(np.flatnonzero(from_cash)), 2_000_000),
-                               (c.one_off, out.take(np.flatnonzero(~from_cash)), 10_000_000)):
-        share = len(rows) / n
-        assert abs(share - rule.share) < 4 * np.sqrt(rule.share * (1 - rule.share) / n)
-        part = rows.cents / amount
-        assert part.min() >= rule.part.min - 0.005 and part.max() <= rule.part.max + 0.005
-        delay = (rows.event_ms - start) / MS_PER_DAY
-        assert delay.min() > 0 and delay.max() < rule.days.max + 1 / 3
-        assert set(np.floor(delay).astype(int)) == set(range(rule.days.min, rule.days.max + 1))
+    assert np.isin(out.account, account).all()
+    assert abs(len(out) / n - rule.share) < 4 * np.sqrt(rule.share * (1 - rule.share) / n)
+    part = out.cents / amount
+    assert part.min() >= rule.part.min - 0.005 and part.max() <= rule.part.max + 0.005
+    delay = (out.event_ms - start) / MS_PER_DAY
+    assert delay.min() > 0 and delay.max() < rule.days.max + 1 / 3
+    assert set(np.floor(delay).astype(int)) == set(range(rule.days.min, rule.days.max + 1))
+
+
+def test_a_traders_deposit_with_a_suppliers_money_is_mostly_sent_on(scenario, bank):
+    """`_supplier_money` on 4,000 banked takings of R2,000: the configured share is banked with `stock` times as
+    much again and that money (`part` of it, typed) paid to a business outside the bank `days` later — so the
+    deposit-and-send ratio lies in [stock.min / (1 + stock.min) × part.min, part.max] — and the rest are banked as
+    they are; the budget is untouched (what comes in for the supplier goes out within 5 %)."""
+    from fraud_pipeline.core.rows import CASH_DEPOSIT, CLIENT_PAYMENT, make
+    from fraud_pipeline.core.streams import stream
+    from fraud_pipeline.core.timeline import MS_PER_DAY, day_start_ms
+    from fraud_pipeline.life.income import _supplier_money
+
+    world = bank.world
+    c = scenario.inflows.spent_soon.supplier
+    day = scenario.start_date + timedelta(days=40)  # a business day (Tuesday 10 February)
+    n, takings = 4000, 200_000
+    start = day_start_ms(day) + 10 * 3_600_000
+    account = np.flatnonzero(world.salary)[:n]
+    rows = make(n, account=account, kind=CLIENT_PAYMENT, event_ms=start, cents=np.full(n, takings))
+    rng = lambda purpose: stream(1, "test", purpose)  # noqa: E731
+    banked, paid = _supplier_money(world, rng, rows, np.arange(n), day)
+    assert (banked.kind == CASH_DEPOSIT).all()
+    with_stock = banked.cents > takings * 1.5
+    assert abs(with_stock.mean() - c.share) < 4 * np.sqrt(c.share * (1 - c.share) / n)
+    assert len(paid) == with_stock.sum() and set(world.beneficiary_type[paid.payee]) == {"merchant"}
+    deposit = banked.cents[with_stock]  # in the order the payments were made
+    ratio = paid.cents / deposit
+    low = c.stock.min / (1 + c.stock.min) * c.part.min
+    assert ratio.min() >= low - 0.01 and ratio.max() <= c.part.max + 0.01
+    stock = deposit - takings  # notes or rands: within a note of the money banked for the supplier
+    assert abs(paid.cents.sum() / stock.sum() - (c.part.min + c.part.max) / 2) < 0.05
+    delay = (paid.event_ms - banked.event_ms[with_stock]) / MS_PER_DAY
+    assert delay.min() > 0 and delay.max() < c.days.max + 1 / 3
