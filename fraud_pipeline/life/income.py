@@ -41,6 +41,7 @@ BRANCH_HOURS = (9, 15)  # a branch's counter hours on a weekday (assumption: SA 
 ATM_DEPOSIT_HOURS = np.r_[np.full(6, 0.15), np.ones(4), np.full(8, 2.0), np.ones(4), np.full(2, 0.4)]
 ATM_DEPOSIT_DELAY_DAYS = 3  # takings reach an ATM the day they are paid or on one of the next two (weekends too)
 CLIENTS = (3, 8)  # a self-employed customer's regular clients (assumption): most payments come from them
+SUPPLIERS = (1, 3)  # a trader's wholesalers (assumption)
 REGULAR_CLIENT_SHARE = 0.7  # ... the rest from one-off clients
 LEAST_CLIENT_PAYMENT = 5000  # cents: the smallest client payment (R50)
 PEOPLE_AND_BUSINESSES = ("individual", "merchant")
@@ -142,13 +143,14 @@ def income(world: World, day: date) -> tuple[Rows, Rows]:
 
 def _supplier_money(world: World, rng, rows: Rows, banked: np.ndarray, day: date) -> tuple[Rows, Rows]:
     """`rows` with those at `banked` banked as cash (`_as_cash`), a `supplier.share` of them together with stock
-    money (`stock` times the takings: what a trader collects to pay a wholesaler), and the payments of that money to
-    a supplier (`part` of it, `days` after the deposit, a few hours into the day, to a business outside the bank,
-    from the trader's device). The stock money comes in and goes out, so the budget is untouched: the genuine twin
+    money (`stock` times the trader's monthly income: what they collect to pay a wholesaler), and the payments of
+    that money to a supplier (`part` of it, `days` after the deposit, a few hours into the day, to one of the
+    trader's 1–3 wholesalers outside the bank, from the trader's device). The stock money comes in and goes out, so the budget is untouched: the genuine twin
     of deposit-and-send (a deposit followed by most of it going out)."""
     c = world.scenario.inflows.spent_soon.supplier
     stock = banked[rng("stock").random(len(banked)) < c.share]
-    money = np.round(rows.cents[stock] * rng("stock_size").uniform(c.stock.min, c.stock.max, len(stock)))
+    income = world.income[world.account_customer[rows.account[stock]]] * 100
+    money = np.round(income * rng("stock_size").uniform(c.stock.min, c.stock.max, len(stock)))
     rows.cents[stock] += money.astype(np.int64)
     rows = _as_cash(world, rng, rows, banked, day)
     n = len(stock)
@@ -161,7 +163,7 @@ def _supplier_money(world: World, rng, rows: Rows, banked: np.ndarray, day: date
     device, ip = digital(world, rng("supplier_device"), day, customer, trip)
     paid = make(n, account=account, channel=TRANSFER, kind=TRANSFER_OUT, event_ms=event,
                 cents=spending.typed_amount(rng("supplier_typed"), np.round(money * part)),
-                payee=_outside_payers(world, rng("supplier_payee"), n, ("merchant",)),
+                payee=_regular_parties(world, "suppliers", rng, customer, SUPPLIERS, ("merchant",), 1.0),
                 place=city_place(world, session_city(world, customer, trip)), device=device, ip=ip, card=True)
     return rows, paid
 
@@ -233,7 +235,7 @@ def one_offs(world: World, day: date) -> Rows:
     """Large credits from outside (`inflows.one_off`): each customer with a salary account here has
     `per_customer_per_year` of them a year, and each dormant account `dormant_per_year` (money parked in an old
     account: the genuine twin of a dormant account's reactivation), lognormal amounts up to `max`, from an
-    individual (a car's buyer) or a business (an employer's bonus, an estate), in the night batch."""
+    individual (a car's buyer) or a business (an employer's bonus, an estate), through the day."""
     s, rng = world.scenario, rng_for(world, day)
     o = s.inflows.one_off
     salary = world.salary_of
@@ -246,9 +248,9 @@ def one_offs(world: World, day: date) -> Rows:
     n = len(account)
     cents = np.minimum(rng("one_off_amount").lognormal(np.log(o.amount.median * 100), o.amount.sigma, n),
                        o.max * 100)
-    cents = np.round(cents, -2).astype(np.int64)  # in whole rands
-    return make(n, account=account, channel=TRANSFER, kind=TRANSFER_IN,
-                event_ms=scheduled_times(rng("one_off_time"), n, day), cents=cents,
+    cents = spending.typed_amount(rng("one_off_typed"), cents)  # as the payer typed it
+    event = times_in_hours(rng("one_off_time"), n, 0, s.card_transactions.hourly["transfer"], day_start_ms(day))
+    return make(n, account=account, channel=TRANSFER, kind=TRANSFER_IN, event_ms=event, cents=cents,
                 payee=_outside_payers(world, rng("one_off_payer"), n, PEOPLE_AND_BUSINESSES),
                 place=city_place(world, world.home_city[customer]))
 
@@ -268,18 +270,26 @@ def parents(world: World) -> np.ndarray:
 def _client_payers(world: World, rng, customer: np.ndarray) -> np.ndarray:
     """Who pays each client payment of `customer`: mostly one of the customer's regular clients (`CLIENTS`, the same
     all year), else a one-off client."""
-    key = ("clients",)
+    return _regular_parties(world, "clients", rng, customer, CLIENTS, PEOPLE_AND_BUSINESSES, REGULAR_CLIENT_SHARE)
+
+
+def _regular_parties(world: World, purpose: str, rng, customer: np.ndarray, count: tuple[int, int],
+                     kinds: tuple[str, ...], regular_share: float) -> np.ndarray:
+    """Per row of `customer`: one of the customer's `count` regular parties outside the bank (beneficiaries of the
+    types `kinds`, drawn once per customer for `purpose`, the same all year) with probability `regular_share`,
+    else a party of those types met once."""
+    key = ("regular", purpose)
     if key not in world.caches:
-        static = stream(world.scenario.seed, "income", "clients", *world.block_key)
-        pool = _beneficiaries_of(world, PEOPLE_AND_BUSINESSES)
-        regular = pool[static.integers(0, max(len(pool), 1), (world.n_customers, CLIENTS[1]))] if len(pool) else \
-            np.full((world.n_customers, CLIENTS[1]), NONE)
-        world.caches[key] = (regular, static.integers(CLIENTS[0], CLIENTS[1] + 1, world.n_customers))
-    regular, count = world.caches[key]
+        static = stream(world.scenario.seed, "income", purpose, *world.block_key)
+        pool = _beneficiaries_of(world, kinds)
+        regular = pool[static.integers(0, max(len(pool), 1), (world.n_customers, count[1]))] if len(pool) else \
+            np.full((world.n_customers, count[1]), NONE)
+        world.caches[key] = (regular, static.integers(count[0], count[1] + 1, world.n_customers))
+    regular, how_many = world.caches[key]
     n = len(customer)
-    which = (rng("client_slot").random(n) * count[customer]).astype(np.int64)
-    one_off = _outside_payers(world, rng("income_client"), n, PEOPLE_AND_BUSINESSES)
-    return np.where(rng("client_regular").random(n) < REGULAR_CLIENT_SHARE, regular[customer, which], one_off)
+    which = (rng(f"{purpose}_slot").random(n) * how_many[customer]).astype(np.int64)
+    once = _outside_payers(world, rng(f"{purpose}_once"), n, kinds)
+    return np.where(rng(f"{purpose}_regular").random(n) < regular_share, regular[customer, which], once)
 
 
 def _outside_payers(world: World, rng: np.random.Generator, n: int, kinds: tuple[str, ...]) -> np.ndarray:

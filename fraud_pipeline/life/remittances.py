@@ -39,7 +39,8 @@ def remittances(world: World, day: date) -> Rows:
     wanted = np.r_[np.maximum(share[customer[:n_monthly]] * world.income[customer[:n_monthly]], r.least),
                    rng("remit_large_amount").uniform(r.large_amount.min, r.large_amount.max, n - n_monthly)]
     cents = spending.typed_amount(rng("remit_typed"), np.round(wanted * 100))
-    cents = np.minimum(cents, round(r.large_amount.max * 100))  # every payment home below the reporting threshold
+    over = cents > round(r.large_amount.max * 100)  # rounded up past the largest: typed to the rand below it
+    cents[over] = np.floor(wanted[over].clip(max=r.large_amount.max)) * 100
     trip = world.trips.on(day_number(day), world.n_customers)
     device, ip = digital(world, rng("remit_device"), day, customer, trip)
     event = times_in_hours(rng("remit_time"), n, 0, s.card_transactions.hourly["transfer"], day_start_ms(day))

@@ -90,7 +90,7 @@ class Spending(Section):
 
 
 class Supplier(Spending):
-    stock: FloatRange  # the supplier's money banked with the takings, in multiples of the takings
+    stock: FloatRange  # the supplier's money banked with the takings, in months of the trader's income
 
 
 class SpentSoon(Section):

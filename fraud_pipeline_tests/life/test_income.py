@@ -116,7 +116,7 @@ def bank(scenario):
 
 def test_one_offs_are_rare_large_and_within_their_cap(scenario, bank):
     """Over 120 days of the default bank: one-offs come at `per_customer_per_year` to salary accounts and at
-    `dormant_per_year` to dormant accounts (each within 4 Poisson standard errors of the expectation), in whole rands, at most `max`, with a lognormal median near
+    `dormant_per_year` to dormant accounts (each within 4 Poisson standard errors of the expectation), typed as people type amounts, at most `max`, with a lognormal median near
     `amount.median`; each names a payer outside the bank."""
     world = bank.world
     o = scenario.inflows.one_off
@@ -135,7 +135,7 @@ def test_one_offs_are_rare_large_and_within_their_cap(scenario, bank):
     expected = dormant.sum() * o.dormant_per_year * len(days) / 365.25
     found = int(dormant[account].sum())
     assert 0.9 * expected - 4 * np.sqrt(expected) < found < expected + 4 * np.sqrt(expected)
-    assert (cents % 100 == 0).all() and cents.max() <= o.max * 100
+    assert cents.max() <= o.max * 100
     assert 0.7 * o.amount.median < np.median(cents) / 100 < 1.3 * o.amount.median
 
 
@@ -182,10 +182,10 @@ def test_one_offs_are_often_soon_partly_paid_out(scenario, bank):
 
 
 def test_a_traders_deposit_with_a_suppliers_money_is_mostly_sent_on(scenario, bank):
-    """`_supplier_money` on 4,000 banked takings of R2,000: the configured share is banked with `stock` times as
-    much again and that money (`part` of it, typed) paid to a business outside the bank `days` later — so the
-    deposit-and-send ratio lies in [stock.min / (1 + stock.min) × part.min, part.max] — and the rest are banked as
-    they are; the budget is untouched (what comes in for the supplier goes out within 5 %)."""
+    """`_supplier_money` on 4,000 banked takings of R2,000: the configured share is banked with `stock` months of the
+    trader's income and that money (`part` of it, typed to R100 at most) paid to a business outside the bank `days`
+    later; the rest are banked as they are; the budget is untouched (what comes in for the supplier goes out
+    within 5 %)."""
     from fraud_pipeline.core.rows import CASH_DEPOSIT, CLIENT_PAYMENT, make
     from fraud_pipeline.core.streams import stream
     from fraud_pipeline.core.timeline import MS_PER_DAY, day_start_ms
@@ -201,14 +201,14 @@ def test_a_traders_deposit_with_a_suppliers_money_is_mostly_sent_on(scenario, ba
     rng = lambda purpose: stream(1, "test", purpose)  # noqa: E731
     banked, paid = _supplier_money(world, rng, rows, np.arange(n), day)
     assert (banked.kind == CASH_DEPOSIT).all()
-    with_stock = banked.cents > takings * 1.5
+    with_stock = banked.cents > takings + 20_000
     assert abs(with_stock.mean() - c.share) < 4 * np.sqrt(c.share * (1 - c.share) / n)
     assert len(paid) == with_stock.sum() and set(world.beneficiary_type[paid.payee]) == {"merchant"}
     deposit = banked.cents[with_stock]  # in the order the payments were made
-    ratio = paid.cents / deposit
-    low = c.stock.min / (1 + c.stock.min) * c.part.min
-    assert ratio.min() >= low - 0.01 and ratio.max() <= c.part.max + 0.01
     stock = deposit - takings  # notes or rands: within a note of the money banked for the supplier
+    income = world.income[world.account_customer[paid.account]] * 100
+    assert (stock >= c.stock.min * income - 1_000).all() and (stock <= c.stock.max * income + 1_000).all()
+    assert (paid.cents <= stock * c.part.max + 10_000).all() and (paid.cents >= stock * c.part.min - 10_000).all()
     assert abs(paid.cents.sum() / stock.sum() - (c.part.min + c.part.max) / 2) < 0.05
     delay = (paid.event_ms - banked.event_ms[with_stock]) / MS_PER_DAY
     assert delay.min() > 0 and delay.max() < c.days.max + 1 / 3
