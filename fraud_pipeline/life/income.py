@@ -69,16 +69,24 @@ def spent_soon(world: World, day: date, large: Rows) -> Rows:
     rng = rng_for(world, day)
     c = world.scenario.inflows.spent_soon.one_off
     spent = large.take(np.flatnonzero(rng("spent").random(len(large)) < c.share))
-    n = len(spent)
-    part = rng("spent_part").uniform(c.part.min, c.part.max, n)
-    days = rng("spent_days").integers(c.days.min, c.days.max + 1, n)
-    event = spent.event_ms + days * MS_PER_DAY + rng("spent_time").integers(MS_PER_HOUR, 8 * MS_PER_HOUR, n)
-    customer = world.account_customer[spent.account]
+    return _paid_to_a_business(world, day, rng, "spent", spent.account, spent.event_ms, spent.cents, c,
+                               _outside_payers(world, rng("spent_payee"), len(spent), ("merchant",)))
+
+
+def _paid_to_a_business(world: World, day: date, rng, purpose: str, account: np.ndarray, after_ms: np.ndarray,
+                        cents: np.ndarray, rule, payee: np.ndarray) -> Rows:
+    """Transfers from `account` to the businesses `payee` outside the bank: `rule.part` of `cents`, typed, `rule.days`
+    after `after_ms` and a few hours into that day, from the customer's device (drawn on `day`); the draws are the
+    streams `purpose`_part, _days, _time, _device and _typed."""
+    n = len(account)
+    part = rng(f"{purpose}_part").uniform(rule.part.min, rule.part.max, n)
+    days = rng(f"{purpose}_days").integers(rule.days.min, rule.days.max + 1, n)
+    event = after_ms + days * MS_PER_DAY + rng(f"{purpose}_time").integers(MS_PER_HOUR, 8 * MS_PER_HOUR, n)
+    customer = world.account_customer[account]
     trip = world.trips.on(day_number(day), world.n_customers)
-    device, ip = digital(world, rng("spent_device"), day, customer, trip)
-    return make(n, account=spent.account, channel=TRANSFER, kind=TRANSFER_OUT, event_ms=event,
-                cents=spending.typed_amount(rng("spent_typed"), np.round(spent.cents * part)),
-                payee=_outside_payers(world, rng("spent_payee"), n, ("merchant",)),
+    device, ip = digital(world, rng(f"{purpose}_device"), day, customer, trip)
+    return make(n, account=account, channel=TRANSFER, kind=TRANSFER_OUT, event_ms=event,
+                cents=spending.typed_amount(rng(f"{purpose}_typed"), np.round(cents * part)), payee=payee,
                 place=city_place(world, session_city(world, customer, trip)), device=device, ip=ip, card=True)
 
 
@@ -153,19 +161,9 @@ def _supplier_money(world: World, rng, rows: Rows, banked: np.ndarray, day: date
     money = np.round(income * rng("stock_size").uniform(c.stock.min, c.stock.max, len(stock)))
     rows.cents[stock] += money.astype(np.int64)
     rows = _as_cash(world, rng, rows, banked, day)
-    n = len(stock)
-    part = rng("supplier_part").uniform(c.part.min, c.part.max, n)
-    days = rng("supplier_days").integers(c.days.min, c.days.max + 1, n)
-    event = rows.event_ms[stock] + days * MS_PER_DAY + rng("supplier_time").integers(MS_PER_HOUR, 8 * MS_PER_HOUR, n)
     account = rows.account[stock]
-    customer = world.account_customer[account]
-    trip = world.trips.on(day_number(day), world.n_customers)
-    device, ip = digital(world, rng("supplier_device"), day, customer, trip)
-    paid = make(n, account=account, channel=TRANSFER, kind=TRANSFER_OUT, event_ms=event,
-                cents=spending.typed_amount(rng("supplier_typed"), np.round(money * part)),
-                payee=_regular_parties(world, "suppliers", rng, customer, SUPPLIERS, ("merchant",), 1.0),
-                place=city_place(world, session_city(world, customer, trip)), device=device, ip=ip, card=True)
-    return rows, paid
+    payee = _regular_parties(world, "suppliers", rng, world.account_customer[account], SUPPLIERS, ("merchant",), 1.0)
+    return rows, _paid_to_a_business(world, day, rng, "supplier", account, rows.event_ms[stock], money, c, payee)
 
 
 def _as_cash(world: World, rng, rows: Rows, banked: np.ndarray, day: date) -> Rows:
