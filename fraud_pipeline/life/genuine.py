@@ -475,11 +475,7 @@ def withdrawals(world: World, day: date) -> Rows:
     u = np.concatenate([f["u"][p] for f, p in zip(found, picked)]).reshape(-1, 3)
     cash = np.concatenate([f["cash"][p] for f, p in zip(found, picked)])
     customer = world.account_customer[account]
-    usual = world.habits.atms[customer]
-    count = np.maximum((usual >= 0).sum(axis=1), 1)
-    slot = np.minimum((u[:, 0] ** 2 * count).astype(np.int64), usual.shape[1] - 1)  # the home ATM most often
-    merchant = usual[np.arange(len(account)), slot]
-    merchant = np.where(merchant >= 0, merchant, usual[:, 0])
+    merchant = usual_atm(world, customer, u[:, 0])
     out, out_lat, out_lon = outings(world, day)
     away_today = np.flatnonzero(out[customer])  # a day out of town: the ATM nearest the day's spot
     if len(away_today):
@@ -508,6 +504,16 @@ def withdrawals(world: World, day: date) -> Rows:
     return make(len(account), account=account, channel=ATM, kind=WITHDRAWAL, event_ms=event, cents=cents,
                 original_cents=original, currency=np.where(currency == home, NONE, currency), merchant=merchant,
                 place=merchant, card=True)
+
+
+def usual_atm(world: World, customer: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """One of each customer's usual ATMs (merchant rows), the home ATM most often: `u` uniform in [0, 1), one per
+    customer row (withdrawals, and cash deposits in `life.income`)."""
+    usual = world.habits.atms[customer]
+    count = np.maximum((usual >= 0).sum(axis=1), 1)
+    slot = np.minimum((u ** 2 * count).astype(np.int64), usual.shape[1] - 1)
+    found = usual[np.arange(len(customer)), slot]
+    return np.where(found >= 0, found, usual[:, 0])
 
 
 def trip_cash(world: World, day: date) -> Rows:

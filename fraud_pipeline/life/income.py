@@ -29,7 +29,7 @@ from fraud_pipeline.scenario.population import INCOME_KINDS, PAY_SCHEDULES
 from fraud_pipeline.world import calendar, spending
 from fraud_pipeline.world.build import STATUS_NAMES, World
 from fraud_pipeline.life.genuine import (city_place, digital, open_accounts, paid_today, rng_for, scheduled_times,
-                                         session_city)
+                                         session_city, usual_atm)
 from fraud_pipeline.world.devices import day_number
 
 # the transaction type of each income kind (INCOME_KINDS order)
@@ -153,8 +153,8 @@ def _supplier_money(world: World, rng, rows: Rows, banked: np.ndarray, day: date
     """`rows` with those at `banked` banked as cash (`_as_cash`), a `supplier.share` of them together with stock
     money (`stock` times the trader's monthly income: what they collect to pay a wholesaler), and the payments of
     that money to a supplier (`part` of it, `days` after the deposit, a few hours into the day, to one of the
-    trader's 1–3 wholesalers outside the bank, from the trader's device). The stock money comes in and goes out, so the budget is untouched: the genuine twin
-    of deposit-and-send (a deposit followed by most of it going out)."""
+    trader's 1–3 wholesalers outside the bank, from the trader's device). The stock money comes in and goes out, so
+    the budget is untouched: the genuine twin of deposit-and-send (a deposit followed by most of it going out)."""
     c = world.scenario.inflows.spent_soon.supplier
     stock = banked[rng("stock").random(len(banked)) < c.share]
     income = world.income[world.account_customer[rows.account[stock]]] * 100
@@ -181,11 +181,7 @@ def _as_cash(world: World, rng, rows: Rows, banked: np.ndarray, day: date) -> Ro
     cents = np.where(at_atm, np.minimum(cents, round(c.atm_max * 100)) // note * note,
                      np.maximum(np.round(cents, -2), 100))  # notes at an ATM; whole rands at a counter
     customer = world.account_customer[rows.account[banked]]
-    usual = world.habits.atms[customer]
-    slot = np.minimum((rng("cash_atm").random(n) ** 2 * np.maximum((usual >= 0).sum(axis=1), 1)).astype(np.int64),
-                      usual.shape[1] - 1)  # the home ATM most often, as for withdrawals
-    atm = usual[np.arange(n), slot]
-    atm = np.where(atm >= 0, atm, usual[:, 0])
+    atm = usual_atm(world, customer, rng("cash_atm").random(n))
     start = day_start_ms(day)
     branch_time = start + rng("cash_branch_time").integers(BRANCH_HOURS[0] * MS_PER_HOUR, BRANCH_HOURS[1] * MS_PER_HOUR,
                                                            n)
