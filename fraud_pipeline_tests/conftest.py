@@ -158,8 +158,14 @@ def run_resources(store: ObjectStore, executor: ExecutorSettings | None = None) 
     return {"store": store, "executor": executor or ExecutorSettings()}
 
 
+# laundering about a thousand times the default's rate: a few cases a day in a small bank (`aml`)
+BUSY_LAUNDERING = {"structuring": {"cases_per_10k_accounts_month": 1_000},
+                   "deposit_and_send": {"cases_per_10k_accounts_month": 1_000}}
+
+
 @pytest.fixture(scope="session")
 def small_bank(scenario) -> Scenario:
-    """Four blocks of 100 customers, two blocks a file: two ranges of blocks a day, busy transfers between blocks."""
+    """Four blocks of 100 customers, two blocks a file: two ranges of blocks a day, busy transfers between blocks,
+    busy laundering."""
     return scaled(scenario, population={**SMALL_POPULATION, "block_customers": 100}, storage={"blocks_per_file": 2},
-                  card_transactions={"per_day": 2_000}, money={"p2p_rate": 0.5})
+                  card_transactions={"per_day": 2_000}, money={"p2p_rate": 0.5}, aml=BUSY_LAUNDERING)

@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from fraud_pipeline.core.labels import SCENARIOS
+from fraud_pipeline.core.labels import AML_TYPOLOGIES, SCENARIOS
 
 Tallies = dict[str, float]
 
@@ -26,7 +26,8 @@ def tallies(name: str, table: pa.Table) -> Tallies:
         approved = table.filter(pc.equal(table["status"], "approved"))
         return {"rows": table.num_rows, "declined": _count(table, "status", "declined"),
                 "credits": _count(table, "direction", "credit"),
-                "approved_amount": float(pc.sum(approved["amount"]).as_py() or 0.0)}
+                "approved_amount": float(pc.sum(approved["amount"]).as_py() or 0.0),
+                "laundering_rows": table.num_rows - table["aml_case_id"].null_count}
     if name == "account_balances":
         return {"rows": table.num_rows,
                 "median_balance": float(pc.approximate_median(table["balance"]).as_py() or 0.0),
@@ -43,6 +44,8 @@ def tallies(name: str, table: pa.Table) -> Tallies:
                 **{f"rows.{s}": _count(table, "fraud_scenario", s) for s in SCENARIOS}}
     if name == "fraud_episodes":
         return {f"episodes.{s}": _count(table, "scenario", s) for s in SCENARIOS}
+    if name == "aml_cases":
+        return {f"cases.{t}": _count(table, "typology", t) for t in AML_TYPOLOGIES}
     raise ValueError(f"no tallies for {name!r}")
 
 
@@ -54,7 +57,7 @@ def day_metrics(name: str, parts: list[Tallies], genuine_rows: int = 0) -> dict:
     total = {key: sum(p[key] for p in parts) for key in parts[0]} if parts else {}
     if name == "card_transactions":
         return {"declined_share": round(total["declined"] / max(total["rows"], 1), 6), "credits": total["credits"],
-                "approved_amount": round(total["approved_amount"], 2)}
+                "approved_amount": round(total["approved_amount"], 2), "laundering_rows": total["laundering_rows"]}
     if name == "account_balances":
         return {"median_balance": round(_weighted_median([p["median_balance"] for p in parts],
                                                          [p["rows"] for p in parts]), 2),

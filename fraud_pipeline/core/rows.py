@@ -58,6 +58,8 @@ class Rows(Columns):
     scenario: np.ndarray  # fraud scenario index or NONE
     episode: np.ndarray  # global episode row or NONE
     label_ms: np.ndarray  # when the bank learns of the fraud, NONE for genuine rows
+    aml_case: np.ndarray  # global laundering case number (`core.labels.episode_numbers` of AML_TYPOLOGIES) or NONE
+    aml_role: np.ndarray  # the row's account's role in its case (index into `core.labels.AML_ROLES`) or NONE
 
     def __len__(self) -> int:
         return len(self.account)
@@ -85,7 +87,7 @@ def make(n: int, **columns) -> Rows:
                      for name, value in columns.items()})
     if "original_cents" not in columns:
         defaults["original_cents"] = defaults["cents"]
-    for name in ("channel", "kind"):
+    for name in ("channel", "kind", "aml_role"):
         defaults[name] = defaults[name].astype(np.int8)
     defaults["card"] = defaults["card"].astype(bool)
     return Rows(**defaults)

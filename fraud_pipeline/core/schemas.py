@@ -299,6 +299,12 @@ LABELS = (
        nullable=True),
     _c("label_available_at", TS, "When the bank learns the row was fraud (e.g. a chargeback); null if genuine.",
        "design", nullable=True),
+    _c("aml_typology", S, "structuring | deposit_and_send: the laundering typology of the row's case; null when the "
+                          "row is no laundering.", "design (issue 24)", nullable=True),
+    _c("aml_case_id", S, "FK → aml_cases: the laundering case the row belongs to; null when none.", "design (issue 24)",
+       nullable=True),
+    _c("aml_role", S, "The role in its case of the row's account (placer, mule, layer, …: aml_cases.role); null when "
+                      "none.", "design (issue 24)", nullable=True),
 )
 
 CARD_TRANSACTIONS = TableSpec(
@@ -415,6 +421,34 @@ FRAUD_EPISODES = TableSpec(
                   ForeignKey("account_id", "accounts", "account_id"),
                   ForeignKey("customer_id", "customers", "customer_id"),
                   ForeignKey("compromise_merchant_id", "merchants", "merchant_id")),
+)
+
+AML_CASES = TableSpec(
+    "aml_cases", "fraud",
+    "Laundering cases (issue 24): one row per case and member account, in the partition of the day the case starts "
+    "(its rows arrive that day or in the days after). What the bank does not know: it learns of a case only if it "
+    "reports it (label_available_at).",
+    (
+        _c("case_id", S, "{TYPOLOGY}-{start date, YYYYMMDD}-{block}-{number}: deterministic, unique across the "
+                         "calendar.", "design"),
+        _c("typology", S, "structuring | deposit_and_send (../shared/reference/aml-anchors.md §8.2 rows 1 and 3).",
+           "design"),
+        _c("account_id", S, "FK → accounts. A member account.", "design"),
+        _c("customer_id", S, "FK → customers. Its holder.", "design"),
+        _c("role", S, "The account's role: source | placer | mule | layer | consolidator | exit | front_business.",
+           "design"),
+        _c("start_time", TS, "The case's first row.", "design"),
+        _c("end_time", TS, "The case's last row.", "design"),
+        _c("proceeds", F8, "The criminal proceeds the case puts into the bank (cash placed), scenario currency.",
+           "design"),
+        _c("stealth", B, "Whether the case imitates its genuine twin (the typology's stealth share).", "design"),
+        _c("parameters", S, "What was drawn for the case, as JSON (deposits, days, branches, sends, …).", "design"),
+        _c("label_available_at", TS, "When the bank would file its report (an STR) and so know the case; null for a "
+                                     "case never reported.", "design", nullable=True),
+    ),
+    primary_key=("case_id", "account_id"),
+    foreign_keys=(ForeignKey("account_id", "accounts", "account_id"),
+                  ForeignKey("customer_id", "customers", "customer_id")),
 )
 
 ACCOUNT_BALANCES = TableSpec(
@@ -705,7 +739,7 @@ EVENT_TABLES = (CARD_TRANSACTIONS, CUSTOMER_EVENTS, *FUNNEL_TABLES)
 EVENT_TABLE_NAMES = tuple(spec.name for spec in EVENT_TABLES)  # the clean event tables: profiled, then landed
 LANDING_TABLES = {spec.name: landing(spec) for spec in EVENT_TABLES}  # by event table name
 TABLES: dict[str, TableSpec] = {t.name: t for t in (*ENTITY_TABLES, CARD_TRANSACTIONS, FRAUD_TRANSACTIONS,
-                                                   FRAUD_EPISODES, ACCOUNT_BALANCES, CARD_EVENTS, CUSTOMER_EVENTS,
+                                                   FRAUD_EPISODES, AML_CASES, ACCOUNT_BALANCES, CARD_EVENTS, CUSTOMER_EVENTS,
                                                    *FUNNEL_TABLES,
                                                    *LANDING_TABLES.values(),
                                                    BASELINE_PROFILE, ANOMALY_SCHEDULE, ANOMALY_MANIFEST,

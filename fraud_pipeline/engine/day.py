@@ -18,7 +18,8 @@ import pyarrow.compute as pc
 from fraud_pipeline.core import schemas
 from fraud_pipeline.core.columns import earlier_equal, ids, nullable
 from fraud_pipeline.core.keys import label_key, numbers_of_rows
-from fraud_pipeline.core.labels import SCENARIOS, episode_ids
+from fraud_pipeline.aml.cases import aml_day, case_ids, case_table
+from fraud_pipeline.core.labels import AML_ROLES, AML_TYPOLOGIES, SCENARIOS, episode_ids, episode_kind
 from fraud_pipeline.core.rows import (ATM, CHANNELS, CREDIT_TYPES, INTEREST, NONE, PURCHASE, REFUND,
                                       TRANSACTION_ID_SPACE, TRANSFER, TRANSFER_IN, TRANSFER_OUT, TYPES, Rows, concat,
                                       make)
@@ -49,6 +50,7 @@ class Day:
     transactions: pa.Table
     fraud_transactions: pa.Table
     fraud_episodes: pa.Table
+    aml_cases: pa.Table
     account_balances: pa.Table
     card_events: pa.Table
     customer_events: pa.Table
@@ -63,8 +65,9 @@ def simulate_day(world: World, state: State, day: date) -> Day:
     end = day_start_ms(day) + MS_PER_DAY
     genuine = genuine_day(world, day)
     attempted = fraud.fraud_day(world, state, day, genuine)
+    laundering = aml_day(world, day)
     others = concat([state.pending, genuine, income_day(world, day), remittances(world, day), repayments(world, state, day), sweeps(world, state, day),
-                     interest(world, state, day)])
+                     interest(world, state, day), laundering.rows])
     # takeovers are sized on the day's other rows as they post (cards blocked today included); sizing may end an
     # episode earlier, and so its block
     attempted = fraud.size_takeovers(world, _apply_blocks(world, state, attempted.blocks, end)[0], day, others,
@@ -101,6 +104,7 @@ def simulate_day(world: World, state: State, day: date) -> Day:
         transactions=_transactions(world, state, posted_rows, posted, day, row_ids, genuine),
         fraud_transactions=_transactions(world, state, posted_rows, posted, day, row_ids, fraudulent),
         fraud_episodes=fraud.episode_table(world, card_numbers(world, state), attempted.records),
+        aml_cases=case_table(world, laundering),
         account_balances=_balances(world, next_state, posted_rows, posted, day),
         card_events=_card_events(world, next_state, blocked_today, day),
         customer_events=events,
@@ -112,9 +116,10 @@ def _give_up(posted: Posted, limit: int) -> Posted:
     """The posted day without the genuine attempts a customer would not make: after `limit` declined attempts on an
     account in a day, its later declined genuine attempts are dropped (approved ones stay: a smaller purchase still
     goes through). Declined rows move no balance, so every balance_after stays as posted. Fraud attempts stay:
-    fraudsters do retry. Withdrawals stay too: at a machine people retry smaller amounts, and a withdrawal may be
+    fraudsters do retry; so do laundering's (a case's rows are all in `aml_cases`' count). Withdrawals stay too: at a machine people retry smaller amounts, and a withdrawal may be
     where a card was skimmed (the anchor of cash abroad)."""
-    declined = np.flatnonzero((posted.decline != APPROVED) & (posted.rows.scenario < 0) & (posted.rows.channel != ATM))
+    declined = np.flatnonzero((posted.decline != APPROVED) & (posted.rows.scenario < 0) & (posted.rows.aml_case < 0)
+                              & (posted.rows.channel != ATM))
     dropped = declined[earlier_equal(posted.rows.account[declined]) >= limit]  # rows are in arrival order
     if len(dropped) == 0:
         return posted
@@ -378,6 +383,9 @@ def _transactions(world: World, state: State, posted_rows: Rows, posted: Posted,
         "fraud_scenario": pa.array(SCENARIOS).take(nullable(r.scenario)),
         "fraud_episode_id": episode_id,
         "label_available_at": pa.array(r.label_ms, pa.timestamp("ms"), mask=r.label_ms < 0),
+        "aml_typology": pa.array(AML_TYPOLOGIES).take(nullable(episode_kind(r.aml_case))),
+        "aml_case_id": case_ids(r.aml_case),
+        "aml_role": pa.array(AML_ROLES).take(nullable(r.aml_role.astype(np.int64))),
     })
 
 

@@ -44,7 +44,8 @@ from fraud_pipeline.scenario import Scenario
 from fraud_pipeline.world.build import PAIRS_AT_ONCE, WORLD_COLUMNS, UsualMerchants, World, build_world
 
 DAY_TABLES = {("events", "card_transactions"): "transactions", ("fraud", "fraud_transactions"): "fraud_transactions",
-              ("fraud", "fraud_episodes"): "fraud_episodes", ("events", "account_balances"): "account_balances",
+              ("fraud", "fraud_episodes"): "fraud_episodes", ("fraud", "aml_cases"): "aml_cases",
+              ("events", "account_balances"): "account_balances",
               ("events", "card_events"): "card_events", ("events", "customer_events"): "customer_events"}
 STATE = ("state", "bank_state")
 OUTBOX = ("state", "outbox")
@@ -52,7 +53,7 @@ STATE_KINDS = ("accounts", "learned", "entity_cards", "cards", "pending", "pool"
 CHECK_KINDS = ("home_withdrawals", "episodes")  # what the next day's fraud checks read of this day's rows
 RUNS = "atm_runs"  # the withdrawal runs still to come (`life.run_state.pending_runs`): a block's next day starts warm
 CHECKED = {"card_transactions": ("card_transactions", "account_balances", "card_events"),
-           "customer_events": ("customer_events",), "fraud_transactions": ("fraud_transactions", "fraud_episodes")}
+           "customer_events": ("customer_events",), "fraud_transactions": ("fraud_transactions", "fraud_episodes", "aml_cases")}
 ENTITIES = tuple(WORLD_COLUMNS)  # what the World is built from
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from fraud_pipeline.core import schemas
+from fraud_pipeline.core.labels import AML_TYPOLOGIES
 from fraud_pipeline.core.reserved import TEST_CARD_BINS
 from fraud_pipeline.scenario import Scenario
 from fraud_pipeline.scenario.regions import REGIONS
@@ -122,6 +123,8 @@ def card(scenario: Scenario, stored: list[StoredTable]) -> str:
         *columns,
         "## Labels", _md(labels),
         "Fraud scenarios of this scenario:", _md(rates),
+        f"Laundering typologies of this scenario (cash threshold R{scenario.aml.cash_threshold:,.2f} since "
+        f"{scenario.aml.cash_threshold_since}):", _md(_typologies(scenario)),
         "## Anomaly plan",
         f"A {scenario.anomalies.window_days}-day window after the 14 baseline days; afterwards: "
         f"{scenario.anomalies.after_window}.", _md(plan),
@@ -141,3 +144,12 @@ def card(scenario: Scenario, stored: list[StoredTable]) -> str:
         "## Known limitations", "\n".join(f"- {item}" for item in LIMITATIONS),
     ]
     return "\n\n".join(sections) + "\n"
+
+
+def _typologies(scenario: Scenario) -> pd.DataFrame:
+    """Each laundering typology's switch, rate, stealth share and reporting (`aml`)."""
+    return pd.DataFrame([{"typology": f"`{name}`", "enabled": t.enabled,
+                          "cases per 10,000 active accounts per 30 days": t.cases_per_10k_accounts_month,
+                          "stealth": t.stealth, "reported": t.reported_share,
+                          "report after the last row (days)": f"{t.label_delay_days.min}–{t.label_delay_days.max}"}
+                         for name, t in ((n, getattr(scenario.aml, n)) for n in AML_TYPOLOGIES)])

@@ -70,7 +70,7 @@ def spent_soon(world: World, day: date, large: Rows) -> Rows:
     c = world.scenario.inflows.spent_soon.one_off
     spent = large.take(np.flatnonzero(rng("spent").random(len(large)) < c.share))
     return _paid_to_a_business(world, day, rng, "spent", spent.account, spent.event_ms, spent.cents, c,
-                               _outside_payers(world, rng("spent_payee"), len(spent), ("merchant",)))
+                               outside_parties(world, rng("spent_payee"), len(spent), ("merchant",)))
 
 
 def _paid_to_a_business(world: World, day: date, rng, purpose: str, account: np.ndarray, after_ms: np.ndarray,
@@ -82,11 +82,20 @@ def _paid_to_a_business(world: World, day: date, rng, purpose: str, account: np.
     part = rng(f"{purpose}_part").uniform(rule.part.min, rule.part.max, n)
     days = rng(f"{purpose}_days").integers(rule.days.min, rule.days.max + 1, n)
     event = after_ms + days * MS_PER_DAY + rng(f"{purpose}_time").integers(MS_PER_HOUR, 8 * MS_PER_HOUR, n)
+    return transfers_out(world, day, rng, purpose, account, event, np.round(cents * part), payee)
+
+
+def transfers_out(world: World, day: date, rng, purpose: str, account: np.ndarray, event_ms: np.ndarray,
+                  cents: np.ndarray, payee: np.ndarray) -> Rows:
+    """Transfers from `account` to the parties `payee` outside the bank at `event_ms`, of `cents` as people type
+    amounts, from the customer's device and where their session is (drawn on `day`: streams `purpose`_device and
+    _typed). One way for a customer to pay someone elsewhere out of money that came in: one-offs spent, suppliers
+    paid, laundering moved on (`aml.placement`)."""
     customer = world.account_customer[account]
     trip = world.trips.on(day_number(day), world.n_customers)
     device, ip = digital(world, rng(f"{purpose}_device"), day, customer, trip)
-    return make(n, account=account, channel=TRANSFER, kind=TRANSFER_OUT, event_ms=event,
-                cents=spending.typed_amount(rng(f"{purpose}_typed"), np.round(cents * part)), payee=payee,
+    return make(len(account), account=account, channel=TRANSFER, kind=TRANSFER_OUT, event_ms=event_ms,
+                cents=spending.typed_amount(rng(f"{purpose}_typed"), cents), payee=payee,
                 place=city_place(world, session_city(world, customer, trip)), device=device, ip=ip, card=True)
 
 
@@ -98,7 +107,7 @@ def income_kinds(world: World) -> np.ndarray:
 
 def income(world: World, day: date) -> tuple[Rows, Rows]:
     """Incomes on their paydays, each as its kind; irregular earners' client payments on random business days, a
-    share of them cash banked (`_as_cash`), and of those a share banked with a supplier's money, which is paid on
+    share of them cash banked (`bank_cash`), and of those a share banked with a supplier's money, which is paid on
     within days (`_supplier_money`). Returns (the credits, the payments to suppliers)."""
     s, rng = world.scenario, rng_for(world, day)
     salary_account = np.flatnonzero(world.salary & open_accounts(world, day))
@@ -150,7 +159,7 @@ def income(world: World, day: date) -> tuple[Rows, Rows]:
 
 
 def _supplier_money(world: World, rng, rows: Rows, banked: np.ndarray, day: date) -> tuple[Rows, Rows]:
-    """`rows` with those at `banked` banked as cash (`_as_cash`), a `supplier.share` of them together with stock
+    """`rows` with those at `banked` banked as cash (`bank_cash`), a `supplier.share` of them together with stock
     money (`stock` times the trader's monthly income: what they collect to pay a wholesaler), and the payments of
     that money to a supplier (`part` of it, `days` after the deposit, a few hours into the day, to one of the
     trader's 1–3 wholesalers outside the bank, from the trader's device). The stock money comes in and goes out, so
@@ -160,23 +169,26 @@ def _supplier_money(world: World, rng, rows: Rows, banked: np.ndarray, day: date
     income = world.income[world.account_customer[rows.account[stock]]] * 100
     money = np.round(income * rng("stock_size").uniform(c.stock.min, c.stock.max, len(stock)))
     rows.cents[stock] += money.astype(np.int64)
-    rows = _as_cash(world, rng, rows, banked, day)
+    rows = bank_cash(world, rng, rows, banked, day)
     account = rows.account[stock]
     payee = _regular_parties(world, "suppliers", rng, world.account_customer[account], SUPPLIERS, ("merchant",), 1.0)
     return rows, _paid_to_a_business(world, day, rng, "supplier", account, rows.event_ms[stock], money, c, payee)
 
 
-def _as_cash(world: World, rng, rows: Rows, banked: np.ndarray, day: date) -> Rows:
+def bank_cash(world: World, rng, rows: Rows, banked: np.ndarray, day: date, atm_share: float | None = None) -> Rows:
     """`rows` with those at `banked` turned into cash the customer banks: notes at one of their usual ATMs that day or
     on one of the next two, at any hour (a whole number of `atm_note`, up to `atm_max`), or at a branch in counter
-    hours that day, in whole rands."""
+    hours that day, in whole rands (at the row's `place`). `atm_share`: of the deposits that fit an ATM, the share
+    made at one (default `inflows.cash_deposits.atm_share`). Laundering's cash placement calls it too
+    (`aml.placement`): one way to bank notes."""
     c = world.scenario.inflows.cash_deposits
+    atm_share = c.atm_share if atm_share is None else atm_share
     n = len(banked)
     note = round(c.atm_note * 100)
     cents = rows.cents[banked]
     # branches count cash on business days; on other days the notes go into an ATM (at most its limit)
     open_branch = calendar.is_business_day(world.scenario, day)
-    at_atm = ((rng("cash_where").random(n) < c.atm_share) & (cents <= round(c.atm_max * 100)) | ~open_branch) & (
+    at_atm = ((rng("cash_where").random(n) < atm_share) & (cents <= round(c.atm_max * 100)) | ~open_branch) & (
         cents >= note)
     cents = np.where(at_atm, np.minimum(cents, round(c.atm_max * 100)) // note * note,
                      np.maximum(np.round(cents, -2), 100))  # notes at an ATM; whole rands at a counter
@@ -203,7 +215,7 @@ def side_hustles(world: World, day: date) -> Rows:
     """Payments from other banks' customers to the `inflows.side_hustle.share` of customers who sell something:
     each month's count drawn per seller, a day's count Poisson, each payment from an unrelated individual (a random
     beneficiary row), in the day's transfer hours, typed as people type amounts; `cash_share` of them paid in notes
-    the seller banks (`_as_cash`)."""
+    the seller banks (`bank_cash`)."""
     s, rng = world.scenario, rng_for(world, day)
     h = s.inflows.side_hustle
     static = stream(s.seed, "income", "side_hustle", *world.block_key)
@@ -219,10 +231,10 @@ def side_hustles(world: World, day: date) -> Rows:
                                                                                       h.amount.sigma, n))
     event = times_in_hours(rng("hustle_time"), n, 0, s.card_transactions.hourly["transfer"], day_start_ms(day))
     rows = make(n, account=account[customer], channel=TRANSFER, kind=TRANSFER_IN, event_ms=event, cents=cents,
-                payee=_outside_payers(world, rng("hustle_payer"), n, ("individual",)),
+                payee=outside_parties(world, rng("hustle_payer"), n, ("individual",)),
                 place=city_place(world, world.home_city[customer]))
     cash = np.flatnonzero(rng("hustle_cash").random(n) < h.cash_share)  # paid in notes, banked later
-    return _as_cash(world, lambda purpose: rng(f"hustle_{purpose}"), rows, cash, day)
+    return bank_cash(world, lambda purpose: rng(f"hustle_{purpose}"), rows, cash, day)
 
 
 def one_offs(world: World, day: date) -> Rows:
@@ -245,7 +257,7 @@ def one_offs(world: World, day: date) -> Rows:
     cents = spending.typed_amount(rng("one_off_typed"), cents)  # as the payer typed it
     event = times_in_hours(rng("one_off_time"), n, 0, s.card_transactions.hourly["transfer"], day_start_ms(day))
     return make(n, account=account, channel=TRANSFER, kind=TRANSFER_IN, event_ms=event, cents=cents,
-                payee=_outside_payers(world, rng("one_off_payer"), n, PEOPLE_AND_BUSINESSES),
+                payee=outside_parties(world, rng("one_off_payer"), n, PEOPLE_AND_BUSINESSES),
                 place=city_place(world, world.home_city[customer]))
 
 
@@ -282,11 +294,11 @@ def _regular_parties(world: World, purpose: str, rng, customer: np.ndarray, coun
     regular, how_many = world.caches[key]
     n = len(customer)
     which = (rng(f"{purpose}_slot").random(n) * how_many[customer]).astype(np.int64)
-    once = _outside_payers(world, rng(f"{purpose}_once"), n, kinds)
+    once = outside_parties(world, rng(f"{purpose}_once"), n, kinds)
     return np.where(rng(f"{purpose}_regular").random(n) < regular_share, regular[customer, which], once)
 
 
-def _outside_payers(world: World, rng: np.random.Generator, n: int, kinds: tuple[str, ...]) -> np.ndarray:
+def outside_parties(world: World, rng: np.random.Generator, n: int, kinds: tuple[str, ...]) -> np.ndarray:
     """`n` parties outside the bank: random beneficiaries of the types `kinds`."""
     pool = _beneficiaries_of(world, kinds)
     return pool[rng.integers(0, len(pool), n)] if len(pool) else np.full(n, NONE)

@@ -12,6 +12,7 @@ from typing import Annotated
 from pydantic import Field, field_validator, model_validator
 
 from fraud_pipeline.core.timeline import BASELINE_DAYS
+from fraud_pipeline.scenario.aml import Aml
 from fraud_pipeline.scenario.anomalies import Anomalies, ConversionDrop
 from fraud_pipeline.scenario.base import CHANNELS, HORIZON_DAYS, MONTH_DAYS, TYPED_LEAST, Section
 from fraud_pipeline.scenario.behaviour import CardTransactions, CustomerEvents
@@ -42,6 +43,7 @@ class Scenario(Section):
     inflows: Inflows
     travel: Travel
     fraud: Fraud
+    aml: Aml
     web_funnel: WebFunnel
     anomalies: Anomalies
     detection: Detection = Detection()  # a section with defaults: a file written before it existed still loads

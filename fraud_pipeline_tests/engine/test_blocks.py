@@ -17,7 +17,7 @@ from fraud_pipeline.money.state import initial_state
 from fraud_pipeline.world.build import build_world
 from fraud_pipeline.world.devices import day_number
 from fraud_pipeline.world.entities import entity_tables
-from fraud_pipeline_tests.conftest import SMALL_POPULATION, scaled
+from fraud_pipeline_tests.conftest import BUSY_LAUNDERING, SMALL_POPULATION, scaled
 
 FIRST = date(2026, 1, 1)
 DAYS = 3
@@ -27,7 +27,7 @@ DAYS = 3
 def bank(scenario):
     """A small bank of four blocks with busy transfers between customers."""
     small = scaled(scenario, population={**SMALL_POPULATION, "block_customers": 100},
-                   card_transactions={"per_day": 2_000}, money={"p2p_rate": 0.5})
+                   card_transactions={"per_day": 2_000}, money={"p2p_rate": 0.5}, aml=BUSY_LAUNDERING)
     return build_world(small, entity_tables(small))
 
 
@@ -118,6 +118,8 @@ def test_a_block_alone_in_a_fresh_world_has_the_day_it_has_in_the_bank(bank, wal
             merged = getattr(walked[k], table)
             mine = merged.filter(pc.is_in(merged["customer_id"], alone.customer_id))
             assert getattr(found, table).sort_by([("arrival_time", "ascending")]).equals(mine), (k, table)
+        cases = walked[k].aml_cases
+        assert found.aml_cases.equals(cases.filter(pc.is_in(cases["customer_id"], alone.customer_id))), k
         assert found.transactions.num_rows > 0
         state = found.state
         state.pending = walked[k].state.blocks[2].pending  # its own later rows and the credits other blocks sent

@@ -42,3 +42,12 @@ def test_the_card_says_what_the_card_numbers_are(scenario):
     assert "published test BINs (424242, 411111, 401288, 555555, 510510, 222300)" in card(scenario, [])
     realistic = card(scaled(scenario, cards={"bin_ranges": "realistic"}), [])
     assert "some may be issued cards' numbers" in realistic and "test BINs" not in realistic
+
+
+def test_the_card_lists_the_laundering_typologies_with_their_rates_and_the_threshold(scenario):
+    text = card(scaled(scenario, aml={"structuring": {"cases_per_10k_accounts_month": 7.5}}), [])
+    assert "cash threshold R49,999.99 since 2022-11-14" in text
+    rows = {line.split("|")[1].strip(): [cell.strip() for cell in line.split("|")[2:-1]]
+            for line in text.splitlines() if line.startswith("| `structuring`") or line.startswith("| `deposit_and")}
+    assert rows == {"`structuring`": ["True", "7.5", "0.5", "0.5", "20.0–60.0"],
+                    "`deposit_and_send`": ["True", "2.5", "0.5", "0.5", "20.0–60.0"]}

@@ -1,0 +1,233 @@
+"""Cash placement: criminal proceeds in notes put into the bank below the cash threshold, then moved on.
+
+Two typologies of `../shared/reference/aml-anchors.md` §8.2, each a case of one account of the block (the
+placer's salary account; what leaves goes to a party at another bank, so a case never waits on another block):
+
+- **structuring** (row 1): 3–6 deposits of R30,000–R49,999 counted at 2–5 branches by smurfs on business days,
+  or — stealthily — 11–20 deposits of R5,000–R20,000 in notes at the placer's own usual ATMs; each below
+  `aml.cash_threshold`, together above it, over 1–10 days; then, in most cases, moved on to someone elsewhere;
+- **deposit-and-send** (row 3): one deposit of R10,000–R49,999, then 1–3 transfers of 80–105 % of it within 1–72
+  hours — at a branch and to a person, or stealthily in notes at the usual ATM and to a business.
+
+Every row is made by the genuine code paths (`life.income.bank_cash` for notes, `life.income.transfers_out` for
+transfers): the same channels, places, devices and typed amounts as a trader banking takings or a customer
+paying a supplier, their genuine twins. Placers are drawn among active salary accounts, traders more often
+(their weight 1 + 4 × their occupation's `customers.cash_takings`: launderers use cash businesses' accounts, and
+a trader's large cash is the twin). Rows for later days are made on the case's first day and carried by the bank
+until they happen (`engine.day`), so a case is the same however days are split into runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+
+from fraud_pipeline.core.labels import AML_TYPOLOGIES, DEPOSIT_AND_SEND, PLACER, STRUCTURING, episode_numbers
+from fraud_pipeline.core.rows import NONE, TRANSFER_IN, Rows, concat, make
+from fraud_pipeline.core.streams import stream
+from fraud_pipeline.core.timeline import MS_PER_DAY, MS_PER_HOUR, arrival_lag_ms, day_start_ms
+from fraud_pipeline.life.genuine import city_place, draw, open_accounts
+from fraud_pipeline.life.income import bank_cash, outside_parties, transfers_out
+from fraud_pipeline.world import calendar
+from fraud_pipeline.world.build import STATUS_NAMES, World
+from fraud_pipeline.world.devices import day_number
+
+CENTS = 100
+MONTH_DAYS = 30  # §8.2's rates are per 30 days
+TRADER_WEIGHT = 4  # a placer's weight: 1 + this × their occupation's cash_takings share (assumption)
+OPEN_AHEAD_DAYS = 20  # a placer's account stays open this long after the case starts (longer than any case)
+MOVED_ON_HOURS = (1, 8)  # a transfer out happens this many hours into its day
+
+
+@dataclass
+class Cases:
+    """A block's laundering cases that start on a day, and every row they will make (today's and later days')."""
+
+    case: np.ndarray  # global case numbers (`core.labels.episode_numbers` over AML_TYPOLOGIES)
+    typology: np.ndarray  # index into AML_TYPOLOGIES
+    account: np.ndarray  # the placer's account row
+    stealth: np.ndarray
+    proceeds: np.ndarray  # cents placed
+    start_ms: np.ndarray  # the case's first row
+    end_ms: np.ndarray  # its last row
+    label_ms: np.ndarray  # when the bank would file its report, NONE for a case never reported
+    parameters: list[dict]
+    rows: Rows
+
+    @classmethod
+    def of(cls, parts: list["Cases"]) -> "Cases":
+        return cls(*(np.concatenate([getattr(p, name) for p in parts]) for name in
+                     ("case", "typology", "account", "stealth", "proceeds", "start_ms", "end_ms", "label_ms")),
+                   [x for p in parts for x in p.parameters], concat([p.rows for p in parts]))
+
+
+def placement_day(world: World, day: date) -> Cases:
+    """The block's structuring and deposit-and-send cases that start on `day`, with all their rows (arrival times
+    set; those of later days the bank carries). Counts are Poisson per block (they add up to the bank's at any
+    blocking), drawn from streams keyed by the block."""
+    return Cases.of([_structuring(world, day), _deposit_and_send(world, day)])
+
+
+def _rng(world: World, day: date, typology: str):
+    return lambda purpose: stream(world.scenario.seed, "aml", typology, day.isoformat(), purpose, *world.block_key)
+
+
+def _placers(world: World, day: date, rng, rate: float) -> np.ndarray:
+    """Today's placers' accounts: Poisson(rate per 10,000 active accounts per 30 days), drawn among salary accounts
+    active and open for the case's weeks, traders more often (TRADER_WEIGHT)."""
+    active = open_accounts(world, day) & (world.status == STATUS_NAMES.index("active"))
+    n = rng("count").poisson(rate * active.sum() / 10_000 / MONTH_DAYS)
+    c = world.scenario.customers
+    trader = np.array([c.cash_takings.get(o, 0.0) for o in c.occupation])[world.occupation[world.account_customer]]
+    eligible = active & world.salary & (world.closed_day > day_number(day) + OPEN_AHEAD_DAYS)
+    return draw(rng("placer"), np.where(eligible, 1 + TRADER_WEIGHT * trader, 0.0), n)
+
+
+def _numbers(world: World, day: date, typology: int, n: int) -> np.ndarray:
+    return episode_numbers(day_number(day), typology, world.block_number, n, AML_TYPOLOGIES)
+
+
+def _whole_rands(cents: np.ndarray, most: float) -> np.ndarray:
+    """Cash amounts in whole rands, at most `most` (scenario currency): what a counter or an ATM counts."""
+    return np.minimum(np.floor(cents / CENTS) * CENTS, np.floor(most) * CENTS).astype(np.int64)
+
+
+def _business_day_on_or_after(world: World, start: date, offset: np.ndarray) -> np.ndarray:
+    """Each offset (days from `start`) moved to the first business day on or after it."""
+    horizon = int(offset.max(initial=0)) + 15
+    business = np.array([calendar.is_business_day(world.scenario, start + timedelta(days=d)) for d in range(horizon)])
+    following = np.array([d + int(np.argmax(business[d:])) for d in range(horizon - 5)])
+    return following[offset]
+
+
+def _deposits(world: World, day: date, rng, account: np.ndarray, cents: np.ndarray, offset: np.ndarray,
+              place: np.ndarray, at_atm: np.ndarray) -> Rows:
+    """Cash deposits into `account` on `day` + `offset` days: in notes at the holder's usual ATMs where `at_atm`, else
+    counted at the branch `place` (`life.income.bank_cash`, one call per day and kind so branch hours are that
+    day's)."""
+    parts = []
+    for key in np.unique(offset * 2 + at_atm):
+        d, atm = divmod(int(key), 2)
+        on = np.flatnonzero(offset * 2 + at_atm == key)
+        rows = make(len(on), account=account[on], kind=TRANSFER_IN, cents=cents[on], place=place[on])
+        parts.append((on, bank_cash(world, lambda purpose, k=key: rng(f"{purpose}_{k}"), rows, np.arange(len(on)),
+                                    day + timedelta(days=d), atm_share=float(atm))))
+    order = np.concatenate([on for on, _ in parts]) if parts else np.zeros(0, np.int64)
+    rows = concat([r for _, r in parts])
+    return rows.take(np.argsort(order, kind="stable"))
+
+
+def _branches(world: World, rng, customer: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """(cases, max count) branch places per case: the holder's home city first, then other cities of its province,
+    each once while the province has them (smurfs go to several branches)."""
+    key = ("province_cities",)
+    if key not in world.caches:
+        province = np.asarray(world.city_province.to_pylist(), object)[:len(world.city_lat) - len(world.foreign_shops)]
+        world.caches[key] = province
+    province = world.caches[key]
+    home = world.home_city[customer]
+    width = int(count.max(initial=1))
+    cities = np.empty((len(customer), width), np.int64)
+    cities[:, 0] = home
+    u = rng("branch_city").random((len(customer), len(province)))
+    for i, h in enumerate(home):  # one province lookup per case: a handful a day
+        others = np.flatnonzero((province == province[h]) & (np.arange(len(province)) != h))
+        shuffled = others[np.argsort(u[i, others])] if len(others) else np.array([h])
+        cities[i, 1:] = shuffled[np.arange(width - 1) % len(shuffled)]
+    return city_place(world, cities)
+
+
+def _finish(world: World, day: date, rng, typology: int, account: np.ndarray, stealth: np.ndarray,
+            proceeds: np.ndarray, parameters: list[dict], case_of_row: np.ndarray, rows: Rows, config) -> Cases:
+    """Cases with their numbers, times, report dates and labelled rows (arrival lags drawn)."""
+    n = len(account)
+    case = _numbers(world, day, typology, n)
+    lag = world.scenario.card_transactions.arrival_lag_seconds
+    rows.arrival_ms = rows.event_ms + arrival_lag_ms(rng("lag"), len(rows), lag.median, lag.sigma, lag.max)
+    rows.aml_case = case[case_of_row]
+    rows.aml_role = np.full(len(rows), PLACER, np.int8)
+    start = np.full(n, np.iinfo(np.int64).max)
+    end = np.zeros(n, np.int64)
+    np.minimum.at(start, case_of_row, rows.event_ms)
+    np.maximum.at(end, case_of_row, rows.event_ms)
+    reported = rng("reported").random(n) < config.reported_share
+    delay = rng("label_delay").uniform(config.label_delay_days.min, config.label_delay_days.max, n)
+    label = np.where(reported, end + (delay * MS_PER_DAY).astype(np.int64), NONE)
+    return Cases(case=case, typology=np.full(n, typology), account=account, stealth=stealth, proceeds=proceeds,
+                 start_ms=start, end_ms=end, label_ms=label, parameters=parameters, rows=rows)
+
+
+def _structuring(world: World, day: date) -> Cases:
+    s = world.scenario
+    c = s.aml.structuring
+    rng = _rng(world, day, "structuring")
+    account = _placers(world, day, rng, c.cases_per_10k_accounts_month if c.enabled else 0.0)
+    n = len(account)
+    stealth = rng("stealth").random(n) < c.stealth
+    count = np.where(stealth, rng("stealth_deposits").integers(c.stealth_deposits.min, c.stealth_deposits.max + 1, n),
+                     rng("deposits").integers(c.deposits.min, c.deposits.max + 1, n))
+    case = np.repeat(np.arange(n), count)
+    low = np.where(stealth, c.stealth_amount.min, c.amount.min)[case]
+    high = np.where(stealth, c.stealth_amount.max, c.amount.max)[case]
+    cents = _whole_rands(rng("amount").uniform(low, high) * CENTS, s.aml.cash_threshold)
+    span = rng("days").integers(c.days.min, c.days.max + 1, n)
+    offset = np.floor(rng("day").random(len(case)) * span[case]).astype(np.int64)
+    # smurfs count notes at branches on business days; a stealthy placer feeds their own ATMs any day
+    offset = np.where(stealth[case], offset, _business_day_on_or_after(world, day, offset))
+    branches = rng("branches").integers(c.branches.min, c.branches.max + 1, n)
+    places = _branches(world, rng, world.account_customer[account], branches)
+    # the first deposits go to each branch in turn, the rest to any of them
+    turn = np.arange(len(case)) - np.repeat(np.cumsum(count) - count, count)
+    slot = np.where(turn < branches[case], turn, np.floor(rng("branch").random(len(case)) * branches[case])).astype(
+        np.int64)
+    deposits = _deposits(world, day, rng, account[case], cents, offset, places[case, slot], stealth[case])
+    placed = np.bincount(case, weights=deposits.cents, minlength=n).astype(np.int64)
+    last = np.zeros(n, np.int64)
+    np.maximum.at(last, case, deposits.event_ms)
+    m = c.moved_on
+    moves = np.flatnonzero(rng("moved_on").random(n) < m.share)
+    days = rng("moved_days").integers(m.days.min, m.days.max + 1, len(moves))
+    hours = rng("moved_hours").uniform(*MOVED_ON_HOURS, len(moves))
+    event = day_start_ms(day) + ((last[moves] - day_start_ms(day)) // MS_PER_DAY + days) * MS_PER_DAY + (
+        hours * MS_PER_HOUR).astype(np.int64)
+    payee = np.where(stealth[moves], outside_parties(world, rng("business"), len(moves), ("merchant",)),
+                     outside_parties(world, rng("person"), len(moves), ("individual",)))
+    part = rng("part").uniform(m.part.min, m.part.max, len(moves))
+    out = transfers_out(world, day, rng, "moved_on", account[moves], event, np.round(placed[moves] * part), payee)
+    parameters = [{"deposits": int(k), "days": int(d), "branches": int(b) if not x else 0, "stealth": bool(x),
+                   "moved_on": bool(mv)} for k, d, b, x, mv in zip(count, span, branches, stealth, np.isin(
+                       np.arange(n), moves))]
+    return _finish(world, day, rng, STRUCTURING, account, stealth, placed, parameters, np.r_[case, moves],
+                   concat([deposits, out]), c)
+
+
+def _deposit_and_send(world: World, day: date) -> Cases:
+    s = world.scenario
+    c = s.aml.deposit_and_send
+    rng = _rng(world, day, "deposit_and_send")
+    account = _placers(world, day, rng, c.cases_per_10k_accounts_month if c.enabled else 0.0)
+    n = len(account)
+    stealth = rng("stealth").random(n) < c.stealth
+    # notes at an ATM fit its limit; a counter takes more, on a business day
+    most = np.where(stealth, min(c.amount.max, s.inflows.cash_deposits.atm_max), c.amount.max)
+    cents = _whole_rands(rng("amount").uniform(c.amount.min, most) * CENTS, s.aml.cash_threshold)
+    offset = np.where(stealth, 0, _business_day_on_or_after(world, day, np.zeros(n, np.int64)))
+    home = city_place(world, world.home_city[world.account_customer[account]])
+    deposit = _deposits(world, day, rng, account, cents, offset, home, stealth)
+    sends = rng("sends").integers(c.sends.min, c.sends.max + 1, n)
+    case = np.repeat(np.arange(n), sends)
+    hours = rng("hours").uniform(c.hours.min, c.hours.max, len(case))
+    hours = hours[np.lexsort((hours, case))]  # in order within each case (`case` is sorted)
+    event = deposit.event_ms[case] + (hours * MS_PER_HOUR).astype(np.int64)
+    share = rng("share").uniform(0.5, 1.5, len(case))
+    share /= np.bincount(case, weights=share, minlength=n)[case]
+    total = np.round(deposit.cents * rng("part").uniform(c.part.min, c.part.max, n))
+    payee = np.where(stealth, outside_parties(world, rng("business"), n, ("merchant",)),
+                     outside_parties(world, rng("person"), n, ("individual",)))[case]
+    out = transfers_out(world, day, rng, "send", account[case], event, np.round(total[case] * share), payee)
+    parameters = [{"sends": int(k), "stealth": bool(x)} for k, x in zip(sends, stealth)]
+    return _finish(world, day, rng, DEPOSIT_AND_SEND, account, stealth, deposit.cents.astype(np.int64), parameters,
+                   np.r_[np.arange(n), case], concat([deposit, out]), c)
+

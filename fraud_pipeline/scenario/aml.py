@@ -1,0 +1,70 @@
+"""The laundering section (issue 24, `docs/aml-design.md`): the reporting thresholds and each typology's rate,
+stealth share and parameters. Sources: `../shared/reference/aml-anchors.md` §7 (South African thresholds) and
+§8.2 (structures, amounts and rates per typology).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from pydantic import Field, model_validator
+
+from fraud_pipeline.scenario.base import FloatRange, IntRange, Probability, Section
+
+NonNegative = Annotated[float, Field(ge=0)]
+
+
+class Typology(Section):
+    enabled: bool
+    cases_per_10k_accounts_month: NonNegative  # §8.2's unit: cases per 10,000 active accounts per 30 days
+    stealth: Probability
+    reported_share: Probability  # of cases the bank reports (an STR): the rest are never labelled as known
+    label_delay_days: FloatRange  # after the case's last row: an alert, its review, then the report
+
+
+class MovedOn(Section):
+    share: Probability
+    days: IntRange
+    part: FloatRange
+
+
+class Structuring(Typology):
+    deposits: IntRange  # near-threshold deposits per case (§8.2 row 1: at least 3)
+    amount: FloatRange  # each, scenario currency (§8.2: R30,000–R49,999.99)
+    stealth_deposits: IntRange  # many smaller deposits instead (§8.2: "or many R5,000–R20,000")
+    stealth_amount: FloatRange
+    days: IntRange  # the deposits spread over this many days (§8.2: 1–10)
+    branches: IntRange  # smurfs deposit at this many branches (§8.2: 2–5)
+    moved_on: MovedOn  # what the placer does with it: transferred out, `days` after the last deposit
+
+
+class DepositAndSend(Typology):
+    amount: FloatRange  # the cash deposit (§8.2 row 3: R10,000–R49,999.99)
+    sends: IntRange  # transfers out of it (§8.2: 1–3)
+    hours: FloatRange  # the first send this long after the deposit, the others within the same window (§8.2: 1–72)
+    part: FloatRange  # of the deposit sent in all (§8.2: 0.8–1.05)
+
+
+class Aml(Section):
+    cash_threshold: Annotated[float, Field(gt=0)]  # FIC Act s28 cash threshold report: cash above this is reported
+    cash_threshold_since: date
+    structuring: Structuring
+    deposit_and_send: DepositAndSend
+
+    @model_validator(mode="after")
+    def _below_and_above(self):
+        t = self.cash_threshold
+        s = self.structuring
+        for name, amount, count in (("amount", s.amount, s.deposits), ("stealth_amount", s.stealth_amount,
+                                                                         s.stealth_deposits)):
+            if amount.max > t:
+                raise ValueError(f"aml.structuring.{name}.max ({amount.max}) must be at most aml.cash_threshold ({t}): "
+                                 "structuring stays below it")
+            if amount.min * count.min <= t:
+                raise ValueError(f"aml.structuring: {name}.min × the fewest deposits ({amount.min} × {count.min}) must "
+                                 f"exceed aml.cash_threshold ({t}): the deposits together are above it")
+        if self.deposit_and_send.amount.max > t:
+            raise ValueError(f"aml.deposit_and_send.amount.max ({self.deposit_and_send.amount.max}) must be at most "
+                             f"aml.cash_threshold ({t})")
+        return self

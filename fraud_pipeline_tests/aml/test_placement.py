@@ -1,0 +1,138 @@
+"""Cash placement (issue 24, `aml.placement`): each typology's structural property, labels that agree with
+`aml_cases` across days, and the rate the scenario asks for — measured on a small bank with busy laundering."""
+
+import json
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from fraud_pipeline import api
+from fraud_pipeline.core.labels import AML_TYPOLOGIES
+from fraud_pipeline.scenario import ScenarioError
+from fraud_pipeline_tests.conftest import BUSY_LAUNDERING, scaled
+
+FIRST, DAYS = date(2026, 1, 1), 21
+THRESHOLD = 49_999.99
+
+
+@pytest.fixture(scope="module")
+def busy(scenario):
+    return scaled(scenario, population={"customers": 2_000, "accounts": 2_600, "devices": 2_400,
+                                        "beneficiaries": 3_000, "block_customers": 500},
+                  card_transactions={"per_day": 2_000}, aml=BUSY_LAUNDERING)
+
+
+@pytest.fixture(scope="module")
+def days(busy):
+    """21 days: every labelled row (genuine and fraud tables together) and every case."""
+    rows, cases, balances = [], [], []
+    for day, t in api.generate_days(FIRST, FIRST + timedelta(days=DAYS - 1), busy,
+                                    tables=("labelled_transactions", "aml_cases", "account_balances")):
+        rows.append(t["labelled_transactions"])
+        cases.append(t["aml_cases"].append_column("partition", pa.array([day] * t["aml_cases"].num_rows,
+                                                                        pa.date32())))
+    return pa.concat_tables(rows).to_pandas(), pa.concat_tables(cases).to_pandas()
+
+
+def _laundering(rows: pd.DataFrame) -> pd.DataFrame:
+    return rows[rows["aml_case_id"].notna()]
+
+
+def _cases_over(cases: pd.DataFrame) -> pd.DataFrame:
+    """Cases whose every row has arrived within the 21 days (their last row before the last day's last hour)."""
+    return cases[cases["end_time"] < pd.Timestamp(FIRST + timedelta(days=DAYS - 1)) + pd.Timedelta(hours=23)]
+
+
+def test_every_labelled_row_belongs_to_a_case_of_its_day_or_before_with_its_typology_and_role(days):
+    rows, cases = days
+    laundering = _laundering(rows)
+    assert len(laundering) > 100 and len(cases) > 20
+    merged = laundering.merge(cases, left_on=["aml_case_id", "account_id"], right_on=["case_id", "account_id"],
+                              how="left", validate="many_to_one")
+    assert merged["case_id"].notna().all()
+    assert (merged["aml_typology"] == merged["typology"]).all()
+    assert (merged["aml_role"] == merged["role"]).all()
+    assert (merged["event_time"] >= merged["start_time"]).all() and (merged["event_time"] <= merged["end_time"]).all()
+    assert (merged["arrival_time"].dt.normalize() >= pd.to_datetime(merged["partition"])).all()
+    assert set(laundering["aml_typology"]) == set(AML_TYPOLOGIES)
+    # no laundering row is fraud, and the labels are all null together
+    assert not laundering["is_fraud"].any()
+    genuine = rows[rows["aml_case_id"].isna()]
+    assert genuine["aml_typology"].isna().all() and genuine["aml_role"].isna().all()
+    # every case planned early enough has all its rows: as many deposits as it drew, its transfers out
+    done = _cases_over(cases)
+    per_case = laundering.groupby("aml_case_id").size()
+    assert per_case.reindex(done["case_id"]).notna().all()
+
+
+def test_structuring_stays_below_the_threshold_and_sums_above_it_at_two_branches_or_more(days):
+    rows, cases = days
+    done = _cases_over(cases)
+    structuring = done[done["typology"] == "structuring"]
+    assert len(structuring) >= 8
+    laundering = _laundering(rows)
+    deposits = laundering[laundering["transaction_type"] == "cash_deposit"]
+    assert (deposits["amount"] <= THRESHOLD).all() and (deposits["amount"] % 1 == 0).all()  # whole rands
+    for _, case in structuring.iterrows():
+        mine = deposits[deposits["aml_case_id"] == case["case_id"]]
+        drawn = json.loads(case["parameters"])
+        assert len(mine) == drawn["deposits"] >= 3
+        assert mine["amount"].sum() > THRESHOLD
+        assert mine["amount"].sum() == pytest.approx(case["proceeds"])
+        if drawn["stealth"]:  # notes at the placer's own ATMs
+            assert (mine["channel"] == "atm").all() and (mine["amount"] <= 20_000).all()
+        else:  # counted at branches by smurfs on business days
+            assert (mine["channel"] == "branch").all() and mine["amount"].min() >= 30_000
+            assert mine["city"].nunique() == min(drawn["branches"], drawn["deposits"]) >= 2  # a city per branch
+            assert (mine["event_time"].dt.day_of_week < 5).all()
+        out = laundering[(laundering["aml_case_id"] == case["case_id"])
+                         & (laundering["transaction_type"] == "transfer")]
+        assert len(out) == int(drawn["moved_on"])
+        if len(out):  # moved on after the last deposit: most of it, to a party elsewhere
+            assert out["event_time"].min() > mine["event_time"].max()
+            assert out["beneficiary_id"].notna().all() and out["counterparty_account_id"].isna().all()
+            assert 0.79 <= out["amount"].sum() / mine["amount"].sum() <= 1.01
+
+
+def test_deposit_and_send_sends_most_of_the_deposit_on_within_72_hours(days):
+    rows, cases = days
+    done = _cases_over(cases)
+    dns = done[done["typology"] == "deposit_and_send"]
+    assert len(dns) >= 8
+    laundering = _laundering(rows)
+    ratios = []
+    for _, case in dns.iterrows():
+        mine = laundering[laundering["aml_case_id"] == case["case_id"]].sort_values("event_time")
+        deposit, sends = mine.iloc[0], mine.iloc[1:]
+        assert deposit["transaction_type"] == "cash_deposit" and deposit["amount"] <= THRESHOLD
+        assert deposit["amount"] == case["proceeds"] >= 10_000
+        assert (sends["transaction_type"] == "transfer").all() and len(sends) == json.loads(case["parameters"])["sends"]
+        hours = (sends["event_time"] - deposit["event_time"]).dt.total_seconds() / 3600
+        assert hours.min() >= 1 and hours.max() <= 72
+        assert deposit["channel"] == ("atm" if case["stealth"] else "branch")
+        ratios.append(sends["amount"].sum() / deposit["amount"])
+    # typed amounts move each send by at most R50: the ratio stays within the drawn 0.8–1.05, give or take that
+    assert 0.79 <= min(ratios) and max(ratios) <= 1.06
+
+
+def test_cases_arrive_at_the_scenarios_rate_and_half_are_reported_weeks_after_they_end(days, busy):
+    _, cases = days
+    active = busy.population.accounts * busy.accounts.status["active"]  # the rate's denominator
+    for typology in AML_TYPOLOGIES:
+        found = (cases["typology"] == typology).sum()
+        expected = getattr(busy.aml, typology).cases_per_10k_accounts_month * active / 10_000 / 30 * DAYS
+        assert abs(found - expected) <= 4 * expected ** 0.5, (typology, found, expected)  # Poisson: 4 sd
+    reported = cases["label_available_at"].notna()
+    assert 0.3 <= reported.mean() <= 0.7
+    delay = (cases.loc[reported, "label_available_at"] - cases.loc[reported, "end_time"]).dt.total_seconds() / 86400
+    assert delay.min() >= 20 and delay.max() <= 60
+
+
+def test_a_structuring_amount_above_the_threshold_is_refused_naming_the_field(scenario):
+    with pytest.raises(ScenarioError, match=r"aml.structuring.amount.max .* at most aml.cash_threshold"):
+        scaled(scenario, aml={"structuring": {"amount": {"min": 30_000, "max": 60_000}}})
+    with pytest.raises(ScenarioError, match=r"exceed aml.cash_threshold"):
+        scaled(scenario, aml={"structuring": {"deposits": {"min": 1, "max": 3}}})
