@@ -159,8 +159,7 @@ def run_resources(store: ObjectStore, executor: ExecutorSettings | None = None) 
 
 
 # laundering about a thousand times the default's rate: a few cases a day in a small bank (`aml`)
-BUSY_LAUNDERING = {"structuring": {"cases_per_10k_accounts_month": 1_000},
-                   "deposit_and_send": {"cases_per_10k_accounts_month": 1_000}}
+BUSY_LAUNDERING = {name: {"cases_per_10k_accounts_month": 1_000} for name in ("structuring", "deposit_and_send", "mule")}
 
 
 @pytest.fixture(scope="session")

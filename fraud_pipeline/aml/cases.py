@@ -8,16 +8,17 @@ from datetime import date
 import numpy as np
 import pyarrow as pa
 
+from fraud_pipeline.aml.mules import mules_day
 from fraud_pipeline.aml.placement import Cases, placement_day
 from fraud_pipeline.core import schemas
-from fraud_pipeline.core.labels import AML_PREFIX, AML_ROLES, AML_TYPOLOGIES, PLACER, episode_ids
+from fraud_pipeline.core.labels import AML_PREFIX, AML_ROLES, AML_TYPOLOGIES, episode_ids
 from fraud_pipeline.world.build import World
 
 
 def aml_day(world: World, day: date) -> Cases:
     """The block's laundering cases that start on `day` and all their rows (`Cases.rows`; those of later days have
     later arrival times, which the bank's day carries until they arrive)."""
-    return placement_day(world, day)
+    return Cases.of([placement_day(world, day), mules_day(world, day)])
 
 
 def case_ids(case: np.ndarray) -> pa.Array:
@@ -26,8 +27,8 @@ def case_ids(case: np.ndarray) -> pa.Array:
 
 
 def case_table(world: World, cases: Cases) -> pa.Table:
-    """`cases` as `aml_cases` rows: one per case and member account (today every case has one, its placer), by
-    start time."""
+    """`cases` as `aml_cases` rows: one per case and member account (today every case has one: its placer or
+    mule), by start time."""
     order = np.lexsort((cases.case, cases.start_ms))
     account = cases.account[order]
     label = cases.label_ms[order]
@@ -36,7 +37,7 @@ def case_table(world: World, cases: Cases) -> pa.Table:
         "typology": pa.array(AML_TYPOLOGIES).take(pa.array(cases.typology[order].astype(np.int64))),
         "account_id": world.account_id.take(pa.array(account)),
         "customer_id": world.customer_id.take(pa.array(world.account_customer[account])),
-        "role": pa.repeat(AML_ROLES[PLACER], len(order)),
+        "role": pa.array(AML_ROLES).take(pa.array(cases.role[order].astype(np.int64))),
         "start_time": pa.array(cases.start_ms[order], pa.timestamp("ms")),
         "end_time": pa.array(cases.end_ms[order], pa.timestamp("ms")),
         "proceeds": cases.proceeds[order] / 100,

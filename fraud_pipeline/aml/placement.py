@@ -47,7 +47,8 @@ class Cases:
 
     case: np.ndarray  # global case numbers (`core.labels.episode_numbers` over AML_TYPOLOGIES)
     typology: np.ndarray  # index into AML_TYPOLOGIES
-    account: np.ndarray  # the placer's account row
+    role: np.ndarray  # the account's role, an index into AML_ROLES
+    account: np.ndarray  # the case's account row (its placer or mule)
     stealth: np.ndarray
     proceeds: np.ndarray  # cents placed
     start_ms: np.ndarray  # the case's first row
@@ -59,7 +60,8 @@ class Cases:
     @classmethod
     def of(cls, parts: list["Cases"]) -> "Cases":
         return cls(*(np.concatenate([getattr(p, name) for p in parts]) for name in
-                     ("case", "typology", "account", "stealth", "proceeds", "start_ms", "end_ms", "label_ms")),
+                     ("case", "typology", "role", "account", "stealth", "proceeds", "start_ms", "end_ms",
+                      "label_ms")),
                    [x for p in parts for x in p.parameters], concat([p.rows for p in parts]))
 
 
@@ -70,19 +72,24 @@ def placement_day(world: World, day: date) -> Cases:
     return Cases.of([_structuring(world, day), _deposit_and_send(world, day)])
 
 
-def _rng(world: World, day: date, typology: str):
+def rng_of(world: World, day: date, typology: str):
+    """The day's streams of a typology, one per purpose, keyed by the world's block."""
     return lambda purpose: stream(world.scenario.seed, "aml", typology, day.isoformat(), purpose, *world.block_key)
 
 
-def _placers(world: World, day: date, rng, rate: float) -> np.ndarray:
-    """Today's placers' accounts: Poisson(rate per 10,000 active accounts per 30 days), drawn among salary accounts
-    active and open for the case's weeks, traders more often (TRADER_WEIGHT)."""
+def placers(world: World, day: date, rng, rate: float, weight: np.ndarray) -> np.ndarray:
+    """Today's cases' accounts: Poisson(`rate` per 10,000 active accounts per 30 days), drawn among salary accounts
+    active and open for the case's weeks in proportion to their holder's `weight` (per customer)."""
     active = open_accounts(world, day) & (world.status == STATUS_NAMES.index("active"))
     n = rng("count").poisson(rate * active.sum() / 10_000 / MONTH_DAYS)
-    c = world.scenario.customers
-    trader = np.array([c.cash_takings.get(o, 0.0) for o in c.occupation])[world.occupation[world.account_customer]]
     eligible = active & world.salary & (world.closed_day > day_number(day) + OPEN_AHEAD_DAYS)
-    return draw(rng("placer"), np.where(eligible, 1 + TRADER_WEIGHT * trader, 0.0), n)
+    return draw(rng("placer"), np.where(eligible, weight[world.account_customer], 0.0), n)
+
+
+def _traders(world: World) -> np.ndarray:
+    """Per customer: a placer's weight, 1 + TRADER_WEIGHT × their occupation's `customers.cash_takings` share."""
+    c = world.scenario.customers
+    return 1 + TRADER_WEIGHT * np.array([c.cash_takings.get(o, 0.0) for o in c.occupation])[world.occupation]
 
 
 def _numbers(world: World, day: date, typology: int, n: int) -> np.ndarray:
@@ -139,15 +146,17 @@ def _branches(world: World, rng, customer: np.ndarray, count: np.ndarray) -> np.
     return city_place(world, cities)
 
 
-def _finish(world: World, day: date, rng, typology: int, account: np.ndarray, stealth: np.ndarray,
-            proceeds: np.ndarray, parameters: list[dict], case_of_row: np.ndarray, rows: Rows, config) -> Cases:
-    """Cases with their numbers, times, report dates and labelled rows (arrival lags drawn)."""
+def finish(world: World, day: date, rng, typology: int, account: np.ndarray, stealth: np.ndarray,
+           proceeds: np.ndarray, parameters: list[dict], case_of_row: np.ndarray, rows: Rows, config,
+           role: int = PLACER) -> Cases:
+    """Cases with their numbers, times, report dates and rows labelled (the account's `role`; arrival lags drawn):
+    `case_of_row` is each row's case (an index into `account`)."""
     n = len(account)
     case = _numbers(world, day, typology, n)
     lag = world.scenario.card_transactions.arrival_lag_seconds
     rows.arrival_ms = rows.event_ms + arrival_lag_ms(rng("lag"), len(rows), lag.median, lag.sigma, lag.max)
     rows.aml_case = case[case_of_row]
-    rows.aml_role = np.full(len(rows), PLACER, np.int8)
+    rows.aml_role = np.full(len(rows), role, np.int8)
     start = np.full(n, np.iinfo(np.int64).max)
     end = np.zeros(n, np.int64)
     np.minimum.at(start, case_of_row, rows.event_ms)
@@ -155,15 +164,15 @@ def _finish(world: World, day: date, rng, typology: int, account: np.ndarray, st
     reported = rng("reported").random(n) < config.reported_share
     delay = rng("label_delay").uniform(config.label_delay_days.min, config.label_delay_days.max, n)
     label = np.where(reported, end + (delay * MS_PER_DAY).astype(np.int64), NONE)
-    return Cases(case=case, typology=np.full(n, typology), account=account, stealth=stealth, proceeds=proceeds,
+    return Cases(case=case, typology=np.full(n, typology), role=np.full(n, role), account=account, stealth=stealth, proceeds=proceeds,
                  start_ms=start, end_ms=end, label_ms=label, parameters=parameters, rows=rows)
 
 
 def _structuring(world: World, day: date) -> Cases:
     s = world.scenario
     c = s.aml.structuring
-    rng = _rng(world, day, "structuring")
-    account = _placers(world, day, rng, c.cases_per_10k_accounts_month if c.enabled else 0.0)
+    rng = rng_of(world, day, "structuring")
+    account = placers(world, day, rng, c.cases_per_10k_accounts_month if c.enabled else 0.0, _traders(world))
     n = len(account)
     stealth = rng("stealth").random(n) < c.stealth
     count = np.where(stealth, rng("stealth_deposits").integers(c.stealth_deposits.min, c.stealth_deposits.max + 1, n),
@@ -199,15 +208,15 @@ def _structuring(world: World, day: date) -> Cases:
     parameters = [{"deposits": int(k), "days": int(d), "branches": int(b) if not x else 0, "stealth": bool(x),
                    "moved_on": bool(mv)} for k, d, b, x, mv in zip(count, span, branches, stealth, np.isin(
                        np.arange(n), moves))]
-    return _finish(world, day, rng, STRUCTURING, account, stealth, placed, parameters, np.r_[case, moves],
+    return finish(world, day, rng, STRUCTURING, account, stealth, placed, parameters, np.r_[case, moves],
                    concat([deposits, out]), c)
 
 
 def _deposit_and_send(world: World, day: date) -> Cases:
     s = world.scenario
     c = s.aml.deposit_and_send
-    rng = _rng(world, day, "deposit_and_send")
-    account = _placers(world, day, rng, c.cases_per_10k_accounts_month if c.enabled else 0.0)
+    rng = rng_of(world, day, "deposit_and_send")
+    account = placers(world, day, rng, c.cases_per_10k_accounts_month if c.enabled else 0.0, _traders(world))
     n = len(account)
     stealth = rng("stealth").random(n) < c.stealth
     # notes at an ATM fit its limit; a counter takes more, on a business day
@@ -228,6 +237,6 @@ def _deposit_and_send(world: World, day: date) -> Cases:
                      outside_parties(world, rng("person"), n, ("individual",)))[case]
     out = transfers_out(world, day, rng, "send", account[case], event, np.round(total[case] * share), payee)
     parameters = [{"sends": int(k), "stealth": bool(x)} for k, x in zip(sends, stealth)]
-    return _finish(world, day, rng, DEPOSIT_AND_SEND, account, stealth, deposit.cents.astype(np.int64), parameters,
+    return finish(world, day, rng, DEPOSIT_AND_SEND, account, stealth, deposit.cents.astype(np.int64), parameters,
                    np.r_[np.arange(n), case], concat([deposit, out]), c)
 

@@ -46,11 +46,45 @@ class DepositAndSend(Typology):
     part: FloatRange  # of the deposit sent in all (§8.2: 0.8–1.05)
 
 
+class Recruited(Section):
+    age: IntRange  # holders of this age ...
+    income_below: Annotated[float, Field(gt=0)]  # ... earning less than this a month ...
+    weight: Annotated[float, Field(ge=1)]  # ... are this many times likelier to be a mule
+
+
+class Mule(Typology):
+    senders: IntRange  # victims at other banks who pay the mule (§8.2 row 2: 2–20)
+    stealth_senders: IntRange
+    amount: FloatRange  # each victim's payment, scenario currency (authorised push payments)
+    arrive_hours: Annotated[float, Field(ge=0, le=48)]  # the victims' payments within this many hours of the first
+    keep: FloatRange  # the mule's cut (§8.2: 5–20 %)
+    cash_share: FloatRange  # of what is passed on, withdrawn in notes; the rest transferred to the next layer
+    withdrawal: FloatRange  # each withdrawal (§8.2: R1,000–R5,000 notes), at most the ATM's limit
+    cash_limit: Annotated[float, Field(gt=0)]  # a card's daily ATM limit: the most withdrawn in all
+    transfers: IntRange  # transfers to the next layer
+    out_hours: FloatRange  # what leaves does so this long after the last credit (§8.2: within 24–72 h)
+    stealth_out_hours: FloatRange
+    crypto_share: Probability  # of transfers on, to a crypto exchange rather than a person
+    recruited: Recruited
+
+    @model_validator(mode="after")
+    def _within_three_days(self):
+        for name in ("out_hours", "stealth_out_hours"):
+            hours = getattr(self, name)
+            if hours.min < 0 or hours.max > 72:
+                raise ValueError(f"aml.mule.{name} must lie within 0–72 hours (got {hours.min}–{hours.max}): a mule "
+                                 "passes money on within three days")
+        if self.withdrawal.min <= 0:
+            raise ValueError(f"aml.mule.withdrawal.min must be above 0 (got {self.withdrawal.min})")
+        return self
+
+
 class Aml(Section):
     cash_threshold: Annotated[float, Field(gt=0)]  # FIC Act s28 cash threshold report: cash above this is reported
     cash_threshold_since: date
     structuring: Structuring
     deposit_and_send: DepositAndSend
+    mule: Mule
 
     @model_validator(mode="after")
     def _below_and_above(self):

@@ -2,53 +2,21 @@
 `aml_cases` across days, and the rate the scenario asks for — measured on a small bank with busy laundering."""
 
 import json
-from datetime import date, timedelta
 
-import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
 
-from fraud_pipeline import api
 from fraud_pipeline.core.labels import AML_TYPOLOGIES
 from fraud_pipeline.scenario import ScenarioError
-from fraud_pipeline_tests.conftest import BUSY_LAUNDERING, scaled
+from fraud_pipeline_tests.aml.conftest import DAYS, cases_over, laundering_rows
+from fraud_pipeline_tests.conftest import scaled
 
-FIRST, DAYS = date(2026, 1, 1), 21
 THRESHOLD = 49_999.99
-
-
-@pytest.fixture(scope="module")
-def busy(scenario):
-    return scaled(scenario, population={"customers": 2_000, "accounts": 2_600, "devices": 2_400,
-                                        "beneficiaries": 3_000, "block_customers": 500},
-                  card_transactions={"per_day": 2_000}, aml=BUSY_LAUNDERING)
-
-
-@pytest.fixture(scope="module")
-def days(busy):
-    """21 days: every labelled row (genuine and fraud tables together) and every case."""
-    rows, cases, balances = [], [], []
-    for day, t in api.generate_days(FIRST, FIRST + timedelta(days=DAYS - 1), busy,
-                                    tables=("labelled_transactions", "aml_cases", "account_balances")):
-        rows.append(t["labelled_transactions"])
-        cases.append(t["aml_cases"].append_column("partition", pa.array([day] * t["aml_cases"].num_rows,
-                                                                        pa.date32())))
-    return pa.concat_tables(rows).to_pandas(), pa.concat_tables(cases).to_pandas()
-
-
-def _laundering(rows: pd.DataFrame) -> pd.DataFrame:
-    return rows[rows["aml_case_id"].notna()]
-
-
-def _cases_over(cases: pd.DataFrame) -> pd.DataFrame:
-    """Cases whose every row has arrived within the 21 days (their last row before the last day's last hour)."""
-    return cases[cases["end_time"] < pd.Timestamp(FIRST + timedelta(days=DAYS - 1)) + pd.Timedelta(hours=23)]
 
 
 def test_every_labelled_row_belongs_to_a_case_of_its_day_or_before_with_its_typology_and_role(days):
     rows, cases = days
-    laundering = _laundering(rows)
+    laundering = laundering_rows(rows)
     assert len(laundering) > 100 and len(cases) > 20
     merged = laundering.merge(cases, left_on=["aml_case_id", "account_id"], right_on=["case_id", "account_id"],
                               how="left", validate="many_to_one")
@@ -63,17 +31,17 @@ def test_every_labelled_row_belongs_to_a_case_of_its_day_or_before_with_its_typo
     genuine = rows[rows["aml_case_id"].isna()]
     assert genuine["aml_typology"].isna().all() and genuine["aml_role"].isna().all()
     # every case planned early enough has all its rows: as many deposits as it drew, its transfers out
-    done = _cases_over(cases)
+    done = cases_over(cases)
     per_case = laundering.groupby("aml_case_id").size()
     assert per_case.reindex(done["case_id"]).notna().all()
 
 
 def test_structuring_stays_below_the_threshold_and_sums_above_it_at_two_branches_or_more(days):
     rows, cases = days
-    done = _cases_over(cases)
+    done = cases_over(cases)
     structuring = done[done["typology"] == "structuring"]
     assert len(structuring) >= 8
-    laundering = _laundering(rows)
+    laundering = laundering_rows(rows)
     deposits = laundering[laundering["transaction_type"] == "cash_deposit"]
     assert (deposits["amount"] <= THRESHOLD).all() and (deposits["amount"] % 1 == 0).all()  # whole rands
     for _, case in structuring.iterrows():
@@ -99,10 +67,10 @@ def test_structuring_stays_below_the_threshold_and_sums_above_it_at_two_branches
 
 def test_deposit_and_send_sends_most_of_the_deposit_on_within_72_hours(days):
     rows, cases = days
-    done = _cases_over(cases)
+    done = cases_over(cases)
     dns = done[done["typology"] == "deposit_and_send"]
     assert len(dns) >= 8
-    laundering = _laundering(rows)
+    laundering = laundering_rows(rows)
     ratios = []
     for _, case in dns.iterrows():
         mine = laundering[laundering["aml_case_id"] == case["case_id"]].sort_values("event_time")
@@ -118,17 +86,18 @@ def test_deposit_and_send_sends_most_of_the_deposit_on_within_72_hours(days):
     assert 0.79 <= min(ratios) and max(ratios) <= 1.06
 
 
-def test_cases_arrive_at_the_scenarios_rate_and_half_are_reported_weeks_after_they_end(days, busy):
+def test_cases_arrive_at_the_scenarios_rate_and_a_share_are_reported_after_they_end(days, busy):
     _, cases = days
     active = busy.population.accounts * busy.accounts.status["active"]  # the rate's denominator
     for typology in AML_TYPOLOGIES:
-        found = (cases["typology"] == typology).sum()
-        expected = getattr(busy.aml, typology).cases_per_10k_accounts_month * active / 10_000 / 30 * DAYS
-        assert abs(found - expected) <= 4 * expected ** 0.5, (typology, found, expected)  # Poisson: 4 sd
-    reported = cases["label_available_at"].notna()
-    assert 0.3 <= reported.mean() <= 0.7
-    delay = (cases.loc[reported, "label_available_at"] - cases.loc[reported, "end_time"]).dt.total_seconds() / 86400
-    assert delay.min() >= 20 and delay.max() <= 60
+        config = getattr(busy.aml, typology)
+        mine = cases[cases["typology"] == typology]
+        expected = config.cases_per_10k_accounts_month * active / 10_000 / 30 * DAYS
+        assert abs(len(mine) - expected) <= 4 * expected ** 0.5, (typology, len(mine), expected)  # Poisson: 4 sd
+        reported = mine["label_available_at"].notna()
+        assert abs(reported.mean() - config.reported_share) <= 4 * (0.25 / len(mine)) ** 0.5, typology
+        delay = (mine.loc[reported, "label_available_at"] - mine.loc[reported, "end_time"]).dt.total_seconds() / 86400
+        assert config.label_delay_days.min <= delay.min() and delay.max() <= config.label_delay_days.max, typology
 
 
 def test_a_structuring_amount_above_the_threshold_is_refused_naming_the_field(scenario):

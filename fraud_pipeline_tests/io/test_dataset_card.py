@@ -48,6 +48,7 @@ def test_the_card_lists_the_laundering_typologies_with_their_rates_and_the_thres
     text = card(scaled(scenario, aml={"structuring": {"cases_per_10k_accounts_month": 7.5}}), [])
     assert "cash threshold R49,999.99 since 2022-11-14" in text
     rows = {line.split("|")[1].strip(): [cell.strip() for cell in line.split("|")[2:-1]]
-            for line in text.splitlines() if line.startswith("| `structuring`") or line.startswith("| `deposit_and")}
+            for line in text.splitlines() if line.startswith(("| `structuring`", "| `deposit_and", "| `mule`"))}
     assert rows == {"`structuring`": ["True", "7.5", "0.5", "0.5", "20.0–60.0"],
-                    "`deposit_and_send`": ["True", "2.5", "0.5", "0.5", "20.0–60.0"]}
+                    "`deposit_and_send`": ["True", "2.5", "0.5", "0.5", "20.0–60.0"],
+                    "`mule`": ["True", "4.0", "0.5", "0.7", "2.0–30.0"]}

@@ -1,0 +1,99 @@
+"""Money mules: the proceeds of scams on other banks' customers pass through an account of ours.
+
+`../shared/reference/aml-anchors.md` §8.2 row 2, fed from outside the bank (the product's own takeovers paying
+a mule inside the bank follow): 2–20 victims at other banks pay the mule within hours (authorised push payments:
+typed amounts of R1,000–R25,000), and within 1–24 hours of the last one (stealthily 24–72) the mule passes on all
+but 5–20 % — part in notes at ATMs (R1,000–R5,000 a withdrawal, at most the card's daily limit in all), the rest in
+1–3 transfers to the next layer elsewhere (people or a crypto exchange). Stealthy mules receive from 2–4 victims and withdraw at their
+usual ATMs. Mules are recruited among young, low-income customers (`aml.mule.recruited`), but any active salary
+account can be one (an account sold by its holder, an unwitting job-scam mule): age and income are signals, not the
+answer. Every row is made by the genuine code paths, as in `aml.placement`, and the case is one account of the
+block (its senders and the next layer are at other banks).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+
+from fraud_pipeline.aml.placement import CENTS, Cases, finish, placers, rng_of
+from fraud_pipeline.core.labels import MULE, MULES
+from fraud_pipeline.core.rows import ATM, TRANSFER, TRANSFER_IN, WITHDRAWAL, concat, make
+from fraud_pipeline.core.timeline import MS_PER_HOUR, day_start_ms, times_in_hours
+from fraud_pipeline.life.genuine import city_place, usual_atm
+from fraud_pipeline.life.income import outside_parties, transfers_out
+from fraud_pipeline.world import spending
+from fraud_pipeline.world.build import World
+
+
+def mules_day(world: World, day: date) -> Cases:
+    """The block's mule cases that start on `day`, with all their rows (arrival times set)."""
+    s = world.scenario
+    c = s.aml.mule
+    rng = rng_of(world, day, "mules")
+    r = c.recruited
+    young_and_poor = (world.age >= r.age.min) & (world.age <= r.age.max) & (world.income < r.income_below)
+    account = placers(world, day, rng, c.cases_per_10k_accounts_month if c.enabled else 0.0,
+                      np.where(young_and_poor, r.weight, 1.0))
+    n = len(account)
+    customer = world.account_customer[account]
+    stealth = rng("stealth").random(n) < c.stealth
+    senders = np.where(stealth, rng("stealth_senders").integers(c.stealth_senders.min, c.stealth_senders.max + 1, n),
+                       rng("senders").integers(c.senders.min, c.senders.max + 1, n))
+    case = np.repeat(np.arange(n), senders)
+    # the victims pay within hours of the first, in transfer hours
+    first = times_in_hours(rng("first"), n, 0, s.card_transactions.hourly["transfer"], day_start_ms(day))
+    after = rng("arrive").uniform(0, c.arrive_hours, len(case))
+    after = after[np.lexsort((after, case))]  # in order within each case (`case` is sorted)
+    credit_ms = first[case] + (after * MS_PER_HOUR).astype(np.int64)
+    cents = spending.typed_amount(rng("typed"), rng("amount").uniform(c.amount.min, c.amount.max, len(case)) * CENTS)
+    credits = make(len(case), account=account[case], channel=TRANSFER, kind=TRANSFER_IN, event_ms=credit_ms,
+                   cents=cents, payee=outside_parties(world, rng("victims"), len(case), ("individual",)),
+                   place=city_place(world, world.home_city[customer[case]]))
+    received = np.bincount(case, weights=cents, minlength=n)
+    last = np.zeros(n, np.int64)
+    np.maximum.at(last, case, credit_ms)
+    passed = np.round(received * (1 - rng("keep").uniform(c.keep.min, c.keep.max, n)))
+    cash = np.minimum(np.round(passed * rng("cash_share").uniform(c.cash_share.min, c.cash_share.max, n)),
+                      c.cash_limit * CENTS)
+    # everything leaves within the case's window after the last credit (hours), stealthily later
+    low = np.where(stealth, c.stealth_out_hours.min, c.out_hours.min)
+    high = np.where(stealth, c.stealth_out_hours.max, c.out_hours.max)
+    withdrawals, which = _withdrawals(world, rng, account, customer, cash, last, low, high, stealth)
+    onward = passed - np.bincount(which, weights=withdrawals.cents, minlength=n)
+    # what is left (at least R100) in 1–3 transfers to the next layer: people or a crypto exchange elsewhere
+    transfers = np.where(onward >= 100 * CENTS, rng("transfers").integers(c.transfers.min, c.transfers.max + 1, n), 0)
+    sending = np.repeat(np.arange(n), transfers)
+    share = rng("onward_split").uniform(0.5, 1.5, len(sending))
+    share /= np.bincount(sending, weights=share, minlength=n)[sending]
+    payee = np.where(rng("layer_kind").random(len(sending)) < c.crypto_share,
+                     outside_parties(world, rng("crypto"), len(sending), ("crypto",)),
+                     outside_parties(world, rng("layer"), len(sending), ("individual",)))
+    send_ms = last[sending] + (rng("onward_hours").uniform(low[sending], high[sending]) * MS_PER_HOUR).astype(np.int64)
+    sent = transfers_out(world, day, rng, "onward", account[sending], send_ms, np.round(onward[sending] * share), payee)
+    parameters = [{"senders": int(k), "stealth": bool(x), "received": round(float(v) / CENTS, 2),
+                   "kept": round(float(v - p) / CENTS, 2)} for k, x, v, p in zip(senders, stealth, received, passed)]
+    return finish(world, day, rng, MULES, account, stealth, received.astype(np.int64), parameters,
+                  np.r_[case, which, sending], concat([credits, withdrawals, sent]), c, MULE)
+
+
+def _withdrawals(world: World, rng, account: np.ndarray, customer: np.ndarray, cash: np.ndarray, last_ms: np.ndarray,
+                 low: np.ndarray, high: np.ndarray, stealth: np.ndarray):
+    """Each case's `cash` (cents) in withdrawals of about R2,500 (`aml.mule.withdrawal` bounds them; in the ATM's
+    steps, at most its limit), each `low`–`high` hours after the case's last credit: at the mule's usual ATMs if
+    stealthy, else all at their home ATM. Returns the rows and each row's case."""
+    s = world.scenario
+    w, atm = s.aml.mule.withdrawal, s.card_transactions.atm
+    step = atm.amount_step * CENTS
+    count = np.where(cash > 0, np.maximum(np.round(cash / ((w.min + w.max) / 2 * CENTS)), 1), 0).astype(np.int64)
+    case = np.repeat(np.arange(len(account)), count)
+    share = rng("cash_split").uniform(0.7, 1.3, len(case))
+    share /= np.bincount(case, weights=share, minlength=len(account))[case]
+    cents = np.clip(np.round(cash[case] * share / step) * step, w.min * CENTS, min(w.max, atm.max_amount) * CENTS)
+    hours = rng("cash_hours").uniform(low[case], high[case])
+    event = last_ms[case] + (np.sort(hours + case * 1e6) - case * 1e6) * MS_PER_HOUR  # in order within a case
+    machine = usual_atm(world, customer[case], np.where(stealth[case], rng("cash_atm").random(len(case)), 0.0))
+    rows = make(len(case), account=account[case], channel=ATM, kind=WITHDRAWAL, event_ms=event.astype(np.int64),
+                cents=cents.astype(np.int64), merchant=machine, place=machine, card=True)
+    return rows, case
