@@ -14,6 +14,7 @@ from functools import cached_property
 
 import pyarrow as pa
 
+from fraud_pipeline.aml.checks import aml_findings
 from fraud_pipeline.core import schemas
 from fraud_pipeline.core.findings import Findings
 from fraud_pipeline.core.timeline import baseline_days
@@ -172,6 +173,11 @@ class Bank:
         return fraud_findings(self.scenario, result.fraud_transactions, result.fraud_episodes,
                                            result.transactions, earlier.transactions if earlier else None,
                                            earlier.fraud_episodes if earlier else None, day, result.account_balances)
+
+    def aml_findings(self, day: date) -> Findings:
+        """The checks of a day's laundering, as the `aml_cases` asset computes them."""
+        result = self.day(day)
+        return aml_findings(self.scenario, result.transactions, result.aml_cases, day)
 
     def entity_findings(self) -> dict[str, Findings]:
         """Every entity table's checks, as the entity assets compute them."""

@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from fraud_pipeline.aml.checks import aml_findings
 from fraud_pipeline.core import partition_metrics, schemas
 from fraud_pipeline.core.findings import Findings, forget_sorted_ids, merged, passed
 from fraud_pipeline.core.rows import Rows, concat
@@ -53,7 +54,7 @@ STATE_KINDS = ("accounts", "learned", "entity_cards", "cards", "pending", "pool"
 CHECK_KINDS = ("home_withdrawals", "episodes")  # what the next day's fraud checks read of this day's rows
 RUNS = "atm_runs"  # the withdrawal runs still to come (`life.run_state.pending_runs`): a block's next day starts warm
 CHECKED = {"card_transactions": ("card_transactions", "account_balances", "card_events"),
-           "customer_events": ("customer_events",), "fraud_transactions": ("fraud_transactions", "fraud_episodes", "aml_cases")}
+           "customer_events": ("customer_events",), "fraud_transactions": ("fraud_transactions", "fraud_episodes"), "aml_cases": ("aml_cases",)}
 ENTITIES = tuple(WORLD_COLUMNS)  # what the World is built from
 
 
@@ -278,7 +279,8 @@ def _findings(task: RangeTask, entities: dict[str, pa.Table], accounts: pa.Table
             "fraud_transactions": part_findings(scenario, tables["fraud_transactions"], tables["fraud_episodes"],
                                                 tables["card_transactions"],
                                                 before["home_withdrawals"] if before else None,
-                                                before["episodes"] if before else None)}
+                                                before["episodes"] if before else None),
+            "aml_cases": aml_findings(scenario, tables["card_transactions"], tables["aml_cases"], task.day)}
 
 
 def _check_context(scenario: Scenario, tables: dict[str, pa.Table]) -> dict[str, pa.Table]:

@@ -2,13 +2,19 @@
 `aml_cases` across days, and the rate the scenario asks for — measured on a small bank with busy laundering."""
 
 import json
+from datetime import timedelta
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
+from fraud_pipeline.aml.checks import aml_findings
 from fraud_pipeline.core.labels import AML_TYPOLOGIES
+from fraud_pipeline.engine.bank import Bank
 from fraud_pipeline.scenario import ScenarioError
-from fraud_pipeline_tests.aml.conftest import DAYS, cases_over, laundering_rows
+from fraud_pipeline_tests.aml.conftest import DAYS, FIRST, cases_over, laundering_rows
 from fraud_pipeline_tests.conftest import scaled
 
 THRESHOLD = 49_999.99
@@ -105,3 +111,33 @@ def test_a_structuring_amount_above_the_threshold_is_refused_naming_the_field(sc
         scaled(scenario, aml={"structuring": {"amount": {"min": 30_000, "max": 60_000}}})
     with pytest.raises(ScenarioError, match=r"exceed aml.cash_threshold"):
         scaled(scenario, aml={"structuring": {"deposits": {"min": 1, "max": 3}}})
+
+
+def test_the_days_aml_checks_pass_on_busy_laundering_and_each_fails_when_broken(busy):
+    """The checks the `aml_cases` asset runs: they pass on a busy day, and each names what a broken day breaks."""
+    bank = Bank(busy)
+    day = FIRST + timedelta(days=3)
+    rows, cases = bank.day(day).transactions, bank.day(day).aml_cases
+    found = bank.aml_findings(day)
+    assert set(found) == {"aml_labels_together", "aml_rows_agree_with_cases", "structuring_below_threshold"}
+    assert all(f.passed for findings in found.values() for f in findings), found
+    case_id = rows["aml_case_id"].to_numpy(zero_copy_only=False)
+    started_today = np.array([c is not None and c[5:13] == f"{day:%Y%m%d}" for c in case_id])
+    earlier = np.flatnonzero(pd.notna(case_id) & ~started_today)
+    deposit = np.flatnonzero((rows["aml_typology"].to_numpy(zero_copy_only=False) == "structuring")
+                             & (rows["transaction_type"].to_numpy(zero_copy_only=False) == "cash_deposit"))
+    assert len(earlier) and len(deposit) and started_today.any()
+
+    def broken(column, index, value):
+        values = rows[column].to_pylist()
+        values[int(index)] = value
+        return rows.set_column(rows.schema.get_field_index(column), column, pa.array(values, rows[column].type))
+
+    def failing(table, cases_table=cases):
+        return {name for name, findings in aml_findings(busy, table, cases_table, day).items()
+                if not all(f.passed for f in findings)}
+
+    assert failing(broken("aml_role", earlier[0], None)) == {"aml_labels_together"}
+    assert failing(broken("amount", deposit[0], 50_000.0)) == {"structuring_below_threshold"}
+    unrecorded = case_id[started_today][0]
+    assert failing(rows, cases.filter(pc.not_equal(cases["case_id"], unrecorded))) == {"aml_rows_agree_with_cases"}

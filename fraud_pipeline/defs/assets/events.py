@@ -12,6 +12,7 @@ from datetime import date, timedelta
 import dagster as dg
 import pyarrow as pa
 
+from fraud_pipeline.aml.checks import AML_CHECKS
 from fraud_pipeline.core import schemas
 from fraud_pipeline.defs.assets.daily import (check_results, check_specs, partition_metadata, run_metadata,
                                                withheld, write_day)
@@ -34,7 +35,7 @@ WORLD_INPUTS = ("customers", "devices", "accounts", "cards", "beneficiaries", "a
 DAY_TABLES = {"card_transactions": GROUP, "account_balances": GROUP, "card_events": GROUP, "customer_events": GROUP,
               "fraud_transactions": FRAUD_GROUP, "fraud_episodes": FRAUD_GROUP, "aml_cases": FRAUD_GROUP}
 CHECKS = {"card_transactions": CARD_CHECKS, "customer_events": CLICKSTREAM_CHECKS,
-          "fraud_transactions": FRAUD_CHECKS}
+          "fraud_transactions": FRAUD_CHECKS, "aml_cases": AML_CHECKS}
 
 
 def bank_day_asset(scenario: Scenario, partitions: dg.PartitionsDefinition, kinds: set[str]):
