@@ -17,7 +17,7 @@ from datetime import date
 
 import numpy as np
 
-from fraud_pipeline.aml.placement import CENTS, Cases, finish, placers, rng_of
+from fraud_pipeline.aml.placement import CENTS, Cases, finish, in_hours, placers, rng_of
 from fraud_pipeline.core.labels import MULE, MULES
 from fraud_pipeline.core.rows import ATM, TRANSFER, TRANSFER_IN, WITHDRAWAL, concat, make
 from fraud_pipeline.core.timeline import MS_PER_HOUR, day_start_ms, times_in_hours
@@ -44,10 +44,13 @@ def mules_day(world: World, day: date) -> Cases:
     case = np.repeat(np.arange(n), senders)
     # the victims pay within hours of the first, in transfer hours
     first = times_in_hours(rng("first"), n, 0, s.card_transactions.hourly["transfer"], day_start_ms(day))
-    after = rng("arrive").uniform(0, c.arrive_hours, len(case))
-    after = after[np.lexsort((after, case))]  # in order within each case (`case` is sorted)
-    credit_ms = first[case] + (after * MS_PER_HOUR).astype(np.int64)
-    cents = spending.typed_amount(rng("typed"), rng("amount").uniform(c.amount.min, c.amount.max, len(case)) * CENTS)
+    after = (rng("arrive").uniform(0, c.arrive_hours, len(case)) * MS_PER_HOUR).astype(np.int64)
+    credit_ms = in_hours(world, rng, first[case] + after, first[case], first[case] + round(c.arrive_hours * MS_PER_HOUR),
+                         "transfer")
+    credit_ms = credit_ms[np.lexsort((credit_ms, case))]  # in order within each case (`case` is sorted)
+    # log-uniform: as many small scams (R500–R3,000 shopping and rental scams) as large ones
+    cents = spending.typed_amount(rng("typed"), np.exp(rng("amount").uniform(np.log(c.amount.min), np.log(c.amount.max),
+                                                                              len(case))) * CENTS)
     credits = make(len(case), account=account[case], channel=TRANSFER, kind=TRANSFER_IN, event_ms=credit_ms,
                    cents=cents, payee=outside_parties(world, rng("victims"), len(case), ("individual",)),
                    place=city_place(world, world.home_city[customer[case]]))
@@ -55,8 +58,9 @@ def mules_day(world: World, day: date) -> Cases:
     last = np.zeros(n, np.int64)
     np.maximum.at(last, case, credit_ms)
     passed = np.round(received * (1 - rng("keep").uniform(c.keep.min, c.keep.max, n)))
-    cash = np.minimum(np.round(passed * rng("cash_share").uniform(c.cash_share.min, c.cash_share.max, n)),
-                      c.cash_limit * CENTS)
+    limit = rng("cash_limit").uniform(c.cash_limit.min, c.cash_limit.max, n) * CENTS  # the card's daily limit
+    cash = np.minimum(np.round(passed * rng("cash_share").uniform(c.cash_share.min, c.cash_share.max, n)), limit)
+    cash = np.where(cash >= c.withdrawal.min * CENTS, cash, 0)  # less than a withdrawal's worth is sent on too
     # everything leaves within the case's window after the last credit (hours), stealthily later
     low = np.where(stealth, c.stealth_out_hours.min, c.out_hours.min)
     high = np.where(stealth, c.stealth_out_hours.max, c.out_hours.max)
@@ -70,7 +74,9 @@ def mules_day(world: World, day: date) -> Cases:
     payee = np.where(rng("layer_kind").random(len(sending)) < c.crypto_share,
                      outside_parties(world, rng("crypto"), len(sending), ("crypto",)),
                      outside_parties(world, rng("layer"), len(sending), ("individual",)))
-    send_ms = last[sending] + (rng("onward_hours").uniform(low[sending], high[sending]) * MS_PER_HOUR).astype(np.int64)
+    low_ms, high_ms = (last + (h * MS_PER_HOUR).astype(np.int64) for h in (low, high))
+    send_ms = in_hours(world, rng, low_ms[sending] + (rng("onward_hours").uniform(0, high - low)[sending] * MS_PER_HOUR
+                                                      ).astype(np.int64), low_ms[sending], high_ms[sending], "transfer")
     sent = transfers_out(world, day, rng, "onward", account[sending], send_ms, np.round(onward[sending] * share), payee)
     parameters = [{"senders": int(k), "stealth": bool(x), "received": round(float(v) / CENTS, 2),
                    "kept": round(float(v - p) / CENTS, 2)} for k, x, v, p in zip(senders, stealth, received, passed)]
@@ -91,9 +97,11 @@ def _withdrawals(world: World, rng, account: np.ndarray, customer: np.ndarray, c
     share = rng("cash_split").uniform(0.7, 1.3, len(case))
     share /= np.bincount(case, weights=share, minlength=len(account))[case]
     cents = np.clip(np.round(cash[case] * share / step) * step, w.min * CENTS, min(w.max, atm.max_amount) * CENTS)
-    hours = rng("cash_hours").uniform(low[case], high[case])
-    event = last_ms[case] + (np.sort(hours + case * 1e6) - case * 1e6) * MS_PER_HOUR  # in order within a case
+    low_ms, high_ms = (last_ms[case] + (h[case] * MS_PER_HOUR).astype(np.int64) for h in (low, high))
+    event = in_hours(world, rng, low_ms + (rng("cash_hours").uniform(0, (high - low)[case]) * MS_PER_HOUR).astype(
+        np.int64), low_ms, high_ms, "atm")
+    event = event[np.lexsort((event, case))]  # in order within a case (`case` is sorted)
     machine = usual_atm(world, customer[case], np.where(stealth[case], rng("cash_atm").random(len(case)), 0.0))
-    rows = make(len(case), account=account[case], channel=ATM, kind=WITHDRAWAL, event_ms=event.astype(np.int64),
+    rows = make(len(case), account=account[case], channel=ATM, kind=WITHDRAWAL, event_ms=event,
                 cents=cents.astype(np.int64), merchant=machine, place=machine, card=True)
     return rows, case

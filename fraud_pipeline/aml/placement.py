@@ -27,10 +27,10 @@ import numpy as np
 from fraud_pipeline.core.labels import AML_TYPOLOGIES, DEPOSIT_AND_SEND, PLACER, STRUCTURING, episode_numbers
 from fraud_pipeline.core.rows import NONE, TRANSFER_IN, Rows, concat, make
 from fraud_pipeline.core.streams import stream
-from fraud_pipeline.core.timeline import MS_PER_DAY, MS_PER_HOUR, arrival_lag_ms, day_start_ms
+from fraud_pipeline.core.timeline import MS_PER_DAY, MS_PER_HOUR, arrival_lag_ms
 from fraud_pipeline.life.genuine import city_place, draw, open_accounts
-from fraud_pipeline.life.income import bank_cash, outside_parties, transfers_out
-from fraud_pipeline.world import calendar
+from fraud_pipeline.life.income import bank_cash, other_towns, outside_parties, transfers_out
+from fraud_pipeline.world import calendar, spending
 from fraud_pipeline.world.build import STATUS_NAMES, World
 from fraud_pipeline.world.devices import day_number
 
@@ -38,7 +38,6 @@ CENTS = 100
 MONTH_DAYS = 30  # §8.2's rates are per 30 days
 TRADER_WEIGHT = 4  # a placer's weight: 1 + this × their occupation's cash_takings share (assumption)
 OPEN_AHEAD_DAYS = 20  # a placer's account stays open this long after the case starts (longer than any case)
-MOVED_ON_HOURS = (1, 8)  # a transfer out happens this many hours into its day
 
 
 @dataclass
@@ -96,11 +95,6 @@ def _numbers(world: World, day: date, typology: int, n: int) -> np.ndarray:
     return episode_numbers(day_number(day), typology, world.block_number, n, AML_TYPOLOGIES)
 
 
-def _whole_rands(cents: np.ndarray, most: float) -> np.ndarray:
-    """Cash amounts in whole rands, at most `most` (scenario currency): what a counter or an ATM counts."""
-    return np.minimum(np.floor(cents / CENTS) * CENTS, np.floor(most) * CENTS).astype(np.int64)
-
-
 def _business_day_on_or_after(world: World, start: date, offset: np.ndarray) -> np.ndarray:
     """Each offset (days from `start`) moved to the first business day on or after it."""
     horizon = int(offset.max(initial=0)) + 15
@@ -120,30 +114,30 @@ def _deposits(world: World, day: date, rng, account: np.ndarray, cents: np.ndarr
         on = np.flatnonzero(offset * 2 + at_atm == key)
         rows = make(len(on), account=account[on], kind=TRANSFER_IN, cents=cents[on], place=place[on])
         parts.append((on, bank_cash(world, lambda purpose, k=key: rng(f"{purpose}_{k}"), rows, np.arange(len(on)),
-                                    day + timedelta(days=d), atm_share=float(atm))))
+                                    day + timedelta(days=d), atm_share=float(atm), branch_elsewhere=0.0)))
     order = np.concatenate([on for on, _ in parts]) if parts else np.zeros(0, np.int64)
     rows = concat([r for _, r in parts])
     return rows.take(np.argsort(order, kind="stable"))
 
 
 def _branches(world: World, rng, customer: np.ndarray, count: np.ndarray) -> np.ndarray:
-    """(cases, max count) branch places per case: the holder's home city first, then other cities of its province,
-    each once while the province has them (smurfs go to several branches)."""
-    key = ("province_cities",)
-    if key not in world.caches:
-        province = np.asarray(world.city_province.to_pylist(), object)[:len(world.city_lat) - len(world.foreign_shops)]
-        world.caches[key] = province
-    province = world.caches[key]
+    """(cases, max count) branch places per case: the holder's home town first, then other towns of its province
+    (`life.income.other_towns`: smurfs go to several branches)."""
     home = world.home_city[customer]
     width = int(count.max(initial=1))
-    cities = np.empty((len(customer), width), np.int64)
-    cities[:, 0] = home
-    u = rng("branch_city").random((len(customer), len(province)))
-    for i, h in enumerate(home):  # one province lookup per case: a handful a day
-        others = np.flatnonzero((province == province[h]) & (np.arange(len(province)) != h))
-        shuffled = others[np.argsort(u[i, others])] if len(others) else np.array([h])
-        cities[i, 1:] = shuffled[np.arange(width - 1) % len(shuffled)]
-    return city_place(world, cities)
+    towns = np.c_[home, other_towns(world, rng("branch_town"), home, width - 1)] if width > 1 else home[:, None]
+    return city_place(world, towns)
+
+
+def in_hours(world: World, rng, ms: np.ndarray, low_ms: np.ndarray, high_ms: np.ndarray, channel: str) -> np.ndarray:
+    """Each instant `ms` moved to an hour of its day drawn from `channel`'s hourly profile (people pay and withdraw
+    by day), then by whole days back within [`low_ms`, `high_ms`] (clipped to it when it is shorter than a day)."""
+    profile = np.asarray(world.scenario.card_transactions.hourly[channel], float)
+    hour = rng(f"{channel}_hour").choice(24, size=len(ms), p=profile / profile.sum())
+    moved = ms // MS_PER_DAY * MS_PER_DAY + hour * MS_PER_HOUR + rng(f"{channel}_ms").integers(0, MS_PER_HOUR, len(ms))
+    moved = np.where(moved < low_ms, moved + MS_PER_DAY, moved)
+    moved = np.where(moved > high_ms, moved - MS_PER_DAY, moved)
+    return np.clip(moved, low_ms, high_ms)
 
 
 def finish(world: World, day: date, rng, typology: int, account: np.ndarray, stealth: np.ndarray,
@@ -180,11 +174,14 @@ def _structuring(world: World, day: date) -> Cases:
     case = np.repeat(np.arange(n), count)
     low = np.where(stealth, c.stealth_amount.min, c.amount.min)[case]
     high = np.where(stealth, c.stealth_amount.max, c.amount.max)[case]
-    cents = _whole_rands(rng("amount").uniform(low, high) * CENTS, s.aml.cash_threshold)
-    span = rng("days").integers(c.days.min, c.days.max + 1, n)
-    offset = np.floor(rng("day").random(len(case)) * span[case]).astype(np.int64)
-    # smurfs count notes at branches on business days; a stealthy placer feeds their own ATMs any day
-    offset = np.where(stealth[case], offset, _business_day_on_or_after(world, day, offset))
+    # notes as people count them out (mostly round), never above the threshold
+    cents = np.minimum(spending.typed_amount(rng("typed"), rng("amount").uniform(low, high) * CENTS),
+                       np.floor(s.aml.cash_threshold / 10) * 10 * CENTS).astype(np.int64)
+    # smurfs visit a branch a business day, each deposit on its own day; a stealthy placer feeds their own ATMs
+    # over weeks, at their usual pace of a few deposits a week
+    span = np.where(stealth, rng("stealth_days").integers(c.stealth_days.min, c.stealth_days.max + 1, n),
+                    rng("days").integers(c.days.min, c.days.max + 1, n))
+    offset = _deposit_days(world, day, rng("day"), span, count, stealth)
     branches = rng("branches").integers(c.branches.min, c.branches.max + 1, n)
     places = _branches(world, rng, world.account_customer[account], branches)
     # the first deposits go to each branch in turn, the rest to any of them
@@ -195,21 +192,43 @@ def _structuring(world: World, day: date) -> Cases:
     placed = np.bincount(case, weights=deposits.cents, minlength=n).astype(np.int64)
     last = np.zeros(n, np.int64)
     np.maximum.at(last, case, deposits.event_ms)
+    # moved on: `part` of it in 1–3 transfers on consecutive days from `days` after the last deposit, by day
     m = c.moved_on
-    moves = np.flatnonzero(rng("moved_on").random(n) < m.share)
-    days = rng("moved_days").integers(m.days.min, m.days.max + 1, len(moves))
-    hours = rng("moved_hours").uniform(*MOVED_ON_HOURS, len(moves))
-    event = day_start_ms(day) + ((last[moves] - day_start_ms(day)) // MS_PER_DAY + days) * MS_PER_DAY + (
-        hours * MS_PER_HOUR).astype(np.int64)
-    payee = np.where(stealth[moves], outside_parties(world, rng("business"), len(moves), ("merchant",)),
-                     outside_parties(world, rng("person"), len(moves), ("individual",)))
-    part = rng("part").uniform(m.part.min, m.part.max, len(moves))
-    out = transfers_out(world, day, rng, "moved_on", account[moves], event, np.round(placed[moves] * part), payee)
+    moving = rng("moved_on").random(n) < m.share
+    pieces = np.where(moving, rng("transfers").integers(m.transfers.min, m.transfers.max + 1, n), 0)
+    moves = np.repeat(np.arange(n), pieces)
+    k = np.arange(len(moves)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+    on = (last[moves] // MS_PER_DAY + rng("moved_days").integers(m.days.min, m.days.max + 1, n)[moves] + k) * MS_PER_DAY
+    event = in_hours(world, rng, on, on, on + MS_PER_DAY - 1, "transfer")  # by day, one a day
+    share = rng("move_split").uniform(0.5, 1.5, len(moves))
+    share /= np.bincount(moves, weights=share, minlength=n)[moves]
+    payee = np.where(stealth, outside_parties(world, rng("business"), n, ("merchant",)),
+                     outside_parties(world, rng("person"), n, ("individual",)))[moves]
+    part = rng("part").uniform(m.part.min, m.part.max, n)
+    out = transfers_out(world, day, rng, "moved_on", account[moves], event,
+                        np.round(placed[moves] * part[moves] * share), payee)
     parameters = [{"deposits": int(k), "days": int(d), "branches": int(b) if not x else 0, "stealth": bool(x),
-                   "moved_on": bool(mv)} for k, d, b, x, mv in zip(count, span, branches, stealth, np.isin(
-                       np.arange(n), moves))]
+                   "moved_on": int(p)} for k, d, b, x, p in zip(count, span, branches, stealth, pieces)]
     return finish(world, day, rng, STRUCTURING, account, stealth, placed, parameters, np.r_[case, moves],
-                   concat([deposits, out]), c)
+                  concat([deposits, out]), c)
+
+
+def _deposit_days(world: World, day: date, rng, span: np.ndarray, count: np.ndarray,
+                  stealth: np.ndarray) -> np.ndarray:
+    """Per deposit (cases' deposits in order), its day offset from `day`: for smurfs, distinct business days among
+    those in the case's `span` of days (more when the count needs them); stealthily, distinct days of the span
+    (weekends too). In order within a case."""
+    horizon = int(span.max(initial=0)) + 4 * int(count.max(initial=0)) + 15
+    business = np.flatnonzero([calendar.is_business_day(world.scenario, day + timedelta(days=d))
+                               for d in range(horizon)])
+    offsets = []
+    for days, k, free in zip(span, count, stealth):  # a handful of cases a day
+        if free:  # a day each while the span has them (notes reach the ATM up to two days later: a few a week)
+            offsets.append(np.sort(rng.choice(days, k, replace=False) if k <= days else rng.integers(0, days, k)))
+        else:
+            open_days = business[:max(int(np.searchsorted(business, days)), k)]
+            offsets.append(np.sort(rng.choice(open_days, k, replace=False)))
+    return np.concatenate(offsets).astype(np.int64) if offsets else np.zeros(0, np.int64)
 
 
 def _deposit_and_send(world: World, day: date) -> Cases:
@@ -221,15 +240,18 @@ def _deposit_and_send(world: World, day: date) -> Cases:
     stealth = rng("stealth").random(n) < c.stealth
     # notes at an ATM fit its limit; a counter takes more, on a business day
     most = np.where(stealth, min(c.amount.max, s.inflows.cash_deposits.atm_max), c.amount.max)
-    cents = _whole_rands(rng("amount").uniform(c.amount.min, most) * CENTS, s.aml.cash_threshold)
+    cents = np.minimum(spending.typed_amount(rng("typed"), rng("amount").uniform(c.amount.min, most) * CENTS),
+                       np.floor(np.minimum(most, s.aml.cash_threshold) / 10) * 10 * CENTS).astype(np.int64)
     offset = np.where(stealth, 0, _business_day_on_or_after(world, day, np.zeros(n, np.int64)))
     home = city_place(world, world.home_city[world.account_customer[account]])
     deposit = _deposits(world, day, rng, account, cents, offset, home, stealth)
     sends = rng("sends").integers(c.sends.min, c.sends.max + 1, n)
     case = np.repeat(np.arange(n), sends)
     hours = rng("hours").uniform(c.hours.min, c.hours.max, len(case))
-    hours = hours[np.lexsort((hours, case))]  # in order within each case (`case` is sorted)
-    event = deposit.event_ms[case] + (hours * MS_PER_HOUR).astype(np.int64)
+    first, latest = (deposit.event_ms[case] + round(h * MS_PER_HOUR) for h in (c.hours.min, c.hours.max))
+    event = in_hours(world, rng, deposit.event_ms[case] + (hours * MS_PER_HOUR).astype(np.int64), first, latest,
+                      "transfer")
+    event = event[np.lexsort((event, case))]  # in order within each case (`case` is sorted)
     share = rng("share").uniform(0.5, 1.5, len(case))
     share /= np.bincount(case, weights=share, minlength=n)[case]
     total = np.round(deposit.cents * rng("part").uniform(c.part.min, c.part.max, n))

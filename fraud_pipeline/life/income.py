@@ -175,21 +175,23 @@ def _supplier_money(world: World, rng, rows: Rows, banked: np.ndarray, day: date
     return rows, _paid_to_a_business(world, day, rng, "supplier", account, rows.event_ms[stock], money, c, payee)
 
 
-def bank_cash(world: World, rng, rows: Rows, banked: np.ndarray, day: date, atm_share: float | None = None) -> Rows:
+def bank_cash(world: World, rng, rows: Rows, banked: np.ndarray, day: date, atm_share: float | None = None,
+              branch_elsewhere: float | None = None) -> Rows:
     """`rows` with those at `banked` turned into cash the customer banks: notes at one of their usual ATMs that day or
     on one of the next two, at any hour (a whole number of `atm_note`, up to `atm_max`), or at a branch in counter
-    hours that day, in whole rands (at the row's `place`). `atm_share`: of the deposits that fit an ATM, the share
-    made at one (default `inflows.cash_deposits.atm_share`). Laundering's cash placement calls it too
+    hours that day, in whole rands (at the row's `place`, or for `branch_elsewhere` of them at a branch in another
+    town of the province). `atm_share`, `branch_elsewhere`: default `inflows.cash_deposits`' own. Laundering's cash placement calls it too
     (`aml.placement`): one way to bank notes."""
     c = world.scenario.inflows.cash_deposits
     atm_share = c.atm_share if atm_share is None else atm_share
+    branch_elsewhere = c.branch_elsewhere if branch_elsewhere is None else branch_elsewhere
     n = len(banked)
     note = round(c.atm_note * 100)
     cents = rows.cents[banked]
     # branches count cash on business days; on other days the notes go into an ATM (at most its limit)
     open_branch = calendar.is_business_day(world.scenario, day)
-    at_atm = ((rng("cash_where").random(n) < atm_share) & (cents <= round(c.atm_max * 100)) | ~open_branch) & (
-        cents >= note)
+    at_atm = ((rng("cash_where").random(n) < atm_share) & (cents <= round(c.atm_max * 100)) | (not open_branch)) & (
+        cents >= note)  # a boolean mask (`~` of Python's bool is an integer)
     cents = np.where(at_atm, np.minimum(cents, round(c.atm_max * 100)) // note * note,
                      np.maximum(np.round(cents, -2), 100))  # notes at an ATM; whole rands at a counter
     customer = world.account_customer[rows.account[banked]]
@@ -208,7 +210,27 @@ def bank_cash(world: World, rng, rows: Rows, banked: np.ndarray, day: date, atm_
     rows.place[banked] = np.where(at_atm, atm, rows.place[banked])
     rows.card[banked] = at_atm
     rows.event_ms[banked] = np.where(at_atm, atm_time, branch_time)
+    elsewhere = banked[~at_atm & (rng("cash_elsewhere").random(n) < branch_elsewhere)]
+    home = world.home_city[world.account_customer[rows.account[elsewhere]]]
+    rows.place[elsewhere] = city_place(world, other_towns(world, rng("cash_town"), home, 1)[:, 0])
     return rows
+
+
+def other_towns(world: World, rng: np.random.Generator, home: np.ndarray, k: int) -> np.ndarray:
+    """(len(home), k): for each row, `k` towns of its `home` city's province other than it, in a random order —
+    distinct while the province has them, then repeating (the home town itself in a province of one)."""
+    key = ("province_towns",)
+    if key not in world.caches:
+        n_cities = len(world.city_lat) - len(world.foreign_shops)
+        province = np.asarray(world.city_province.to_pylist()[:n_cities], object)
+        world.caches[key] = [np.flatnonzero((province == province[h]) & (np.arange(n_cities) != h))
+                             for h in range(n_cities)]
+    towns = world.caches[key]
+    found = np.empty((len(home), k), np.int64)
+    for i, h in enumerate(home):  # a handful of rows a day
+        others = towns[h] if len(towns[h]) else np.array([h])
+        found[i] = others[rng.permutation(len(others))][np.arange(k) % len(others)]
+    return found
 
 
 def side_hustles(world: World, day: date) -> Rows:

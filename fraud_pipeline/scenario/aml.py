@@ -27,6 +27,7 @@ class MovedOn(Section):
     share: Probability
     days: IntRange
     part: FloatRange
+    transfers: IntRange  # in this many transfers, on consecutive days
 
 
 class Structuring(Typology):
@@ -34,7 +35,8 @@ class Structuring(Typology):
     amount: FloatRange  # each, scenario currency (§8.2: R30,000–R49,999.99)
     stealth_deposits: IntRange  # many smaller deposits instead (§8.2: "or many R5,000–R20,000")
     stealth_amount: FloatRange
-    days: IntRange  # the deposits spread over this many days (§8.2: 1–10)
+    days: IntRange  # smurfs' deposits spread over this many days, one a business day (§8.2: 1–10)
+    stealth_days: IntRange  # a stealthy placer's over this many (at their own pace: a few deposits a week)
     branches: IntRange  # smurfs deposit at this many branches (§8.2: 2–5)
     moved_on: MovedOn  # what the placer does with it: transferred out, `days` after the last deposit
 
@@ -60,7 +62,7 @@ class Mule(Typology):
     keep: FloatRange  # the mule's cut (§8.2: 5–20 %)
     cash_share: FloatRange  # of what is passed on, withdrawn in notes; the rest transferred to the next layer
     withdrawal: FloatRange  # each withdrawal (§8.2: R1,000–R5,000 notes), at most the ATM's limit
-    cash_limit: Annotated[float, Field(gt=0)]  # a card's daily ATM limit: the most withdrawn in all
+    cash_limit: FloatRange  # a card's daily ATM limit, the most withdrawn in all (each mule's card its own)
     transfers: IntRange  # transfers to the next layer
     out_hours: FloatRange  # what leaves does so this long after the last credit (§8.2: within 24–72 h)
     stealth_out_hours: FloatRange
@@ -74,8 +76,9 @@ class Mule(Typology):
             if hours.min < 0 or hours.max > 72:
                 raise ValueError(f"aml.mule.{name} must lie within 0–72 hours (got {hours.min}–{hours.max}): a mule "
                                  "passes money on within three days")
-        if self.withdrawal.min <= 0:
-            raise ValueError(f"aml.mule.withdrawal.min must be above 0 (got {self.withdrawal.min})")
+        if self.withdrawal.min <= 0 or self.amount.min <= 0:
+            raise ValueError(f"aml.mule.withdrawal.min and amount.min must be above 0 (got {self.withdrawal.min} and "
+                             f"{self.amount.min})")
         return self
 
 

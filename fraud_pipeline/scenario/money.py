@@ -75,6 +75,7 @@ class CashDeposits(Section):
     atm_share: Probability
     atm_note: PositiveFloat
     atm_max: PositiveFloat
+    branch_elsewhere: Probability  # of branch deposits, at a branch in another town of the home province
 
     @model_validator(mode="after")
     def _a_note_fits(self):

@@ -27,7 +27,7 @@ def test_a_mule_receives_from_several_victims_and_passes_most_on_within_72_hours
         out = mine[mine["direction"] == "debit"]  # attempted: the ledger may decline one the mule spent meanwhile
         assert (credits["transaction_type"] == "transfer_in").all() and len(credits) == drawn["senders"] >= 2
         assert credits["beneficiary_id"].notna().all() and credits["beneficiary_id"].nunique() >= 2  # victims elsewhere
-        assert credits["amount"].between(1_000, 25_000).all()
+        assert credits["amount"].between(500, 25_000).all()
         assert credits["amount"].sum() == pytest.approx(case["proceeds"]) == drawn["received"]
         assert (mine["aml_role"] == "mule").all() and (case["role"] == "mule")
         # what leaves: after the last credit, within 72 hours of it (and the hour the withdrawals take), all but the
@@ -38,9 +38,10 @@ def test_a_mule_receives_from_several_victims_and_passes_most_on_within_72_hours
         assert abs(out["amount"].sum() - (drawn["received"] - drawn["kept"])) <= 150
         cash = out[out["transaction_type"] == "withdrawal"]
         assert (cash["channel"] == "atm").all() and cash["amount"].between(1_000, 5_000).all()
-        assert cash["amount"].sum() <= 10_000 + 1_000  # the card's daily limit (the last note step may pass it)
+        assert cash["amount"].sum() <= 20_000 + 1_000  # the card's daily limit (a note step may pass it)
         onward = out[out["transaction_type"] == "transfer"]
-        assert 1 <= len(onward) <= 3 and onward["event_time"].min() > credits["event_time"].max()
+        assert len(onward) <= 3 and len(onward) + len(cash) >= 1
+        assert (onward["event_time"] > credits["event_time"].max()).all()
         assert onward["beneficiary_id"].notna().all() and onward["counterparty_account_id"].isna().all()
 
 
