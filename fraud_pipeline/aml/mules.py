@@ -1,14 +1,15 @@
 """Money mules: the proceeds of scams on other banks' customers pass through an account of ours.
 
 `../shared/reference/aml-anchors.md` §8.2 row 2, fed from outside the bank (the product's own takeovers paying
-a mule inside the bank follow): 2–20 victims at other banks pay the mule within hours (authorised push payments:
-typed amounts of R1,000–R25,000), and within 1–24 hours of the last one (stealthily 24–72) the mule passes on all
-but 5–20 % — part in notes at ATMs (R1,000–R5,000 a withdrawal, at most the card's daily limit in all), the rest in
-1–3 transfers to the next layer elsewhere (people or a crypto exchange). Stealthy mules receive from 2–4 victims and withdraw at their
-usual ATMs. Mules are recruited among young, low-income customers (`aml.mule.recruited`), but any active salary
-account can be one (an account sold by its holder, an unwitting job-scam mule): age and income are signals, not the
-answer. Every row is made by the genuine code paths, as in `aml.placement`, and the case is one account of the
-block (its senders and the next layer are at other banks).
+a mule inside the bank follow): 2–20 victims at other banks pay the mule within hours (authorised push payments
+of R500–R25,000, typed), and within 1–24 hours of the last one (stealthily 24–72) the mule passes on all but
+5–20 % — up to 70 % of it in notes at ATMs (R1,000–R5,000 a withdrawal, at most the card's daily limit in all),
+the rest in 1–3 transfers to the next layer elsewhere (people or a crypto exchange). Stealthy mules receive from
+2–4 victims and withdraw at their usual ATMs. Mules are recruited among young, low-income customers
+(`aml.mule.recruited`), but any active salary account can be one (an account sold by its holder, an unwitting
+job-scam mule): age and income are signals, not the answer. Every row is made by the genuine code paths, as in
+`aml.placement`, at the hours people pay and withdraw, and the case is one account of the block (its senders and
+the next layer are at other banks).
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ def mules_day(world: World, day: date) -> Cases:
     # the victims pay within hours of the first, in transfer hours
     first = times_in_hours(rng("first"), n, 0, s.card_transactions.hourly["transfer"], day_start_ms(day))
     after = (rng("arrive").uniform(0, c.arrive_hours, len(case)) * MS_PER_HOUR).astype(np.int64)
-    credit_ms = in_hours(world, rng, first[case] + after, first[case], first[case] + round(c.arrive_hours * MS_PER_HOUR),
-                         "transfer")
+    window = round(c.arrive_hours * MS_PER_HOUR)
+    credit_ms = in_hours(world, rng, "victims", first[case] + after, first[case], first[case] + window, "transfer")
     credit_ms = credit_ms[np.lexsort((credit_ms, case))]  # in order within each case (`case` is sorted)
     # log-uniform: as many small scams (R500–R3,000 shopping and rental scams) as large ones
     cents = spending.typed_amount(rng("typed"), np.exp(rng("amount").uniform(np.log(c.amount.min), np.log(c.amount.max),
@@ -75,8 +76,8 @@ def mules_day(world: World, day: date) -> Cases:
                      outside_parties(world, rng("crypto"), len(sending), ("crypto",)),
                      outside_parties(world, rng("layer"), len(sending), ("individual",)))
     low_ms, high_ms = (last + (h * MS_PER_HOUR).astype(np.int64) for h in (low, high))
-    send_ms = in_hours(world, rng, low_ms[sending] + (rng("onward_hours").uniform(0, high - low)[sending] * MS_PER_HOUR
-                                                      ).astype(np.int64), low_ms[sending], high_ms[sending], "transfer")
+    planned = low_ms[sending] + (rng("onward_hours").uniform(0, high - low)[sending] * MS_PER_HOUR).astype(np.int64)
+    send_ms = in_hours(world, rng, "onward", planned, low_ms[sending], high_ms[sending], "transfer")
     sent = transfers_out(world, day, rng, "onward", account[sending], send_ms, np.round(onward[sending] * share), payee)
     parameters = [{"senders": int(k), "stealth": bool(x), "received": round(float(v) / CENTS, 2),
                    "kept": round(float(v - p) / CENTS, 2)} for k, x, v, p in zip(senders, stealth, received, passed)]
@@ -98,8 +99,8 @@ def _withdrawals(world: World, rng, account: np.ndarray, customer: np.ndarray, c
     share /= np.bincount(case, weights=share, minlength=len(account))[case]
     cents = np.clip(np.round(cash[case] * share / step) * step, w.min * CENTS, min(w.max, atm.max_amount) * CENTS)
     low_ms, high_ms = (last_ms[case] + (h[case] * MS_PER_HOUR).astype(np.int64) for h in (low, high))
-    event = in_hours(world, rng, low_ms + (rng("cash_hours").uniform(0, (high - low)[case]) * MS_PER_HOUR).astype(
-        np.int64), low_ms, high_ms, "atm")
+    planned = low_ms + (rng("cash_hours").uniform(0, (high - low)[case]) * MS_PER_HOUR).astype(np.int64)
+    event = in_hours(world, rng, "cash", planned, low_ms, high_ms, "atm")
     event = event[np.lexsort((event, case))]  # in order within a case (`case` is sorted)
     machine = usual_atm(world, customer[case], np.where(stealth[case], rng("cash_atm").random(len(case)), 0.0))
     rows = make(len(case), account=account[case], channel=ATM, kind=WITHDRAWAL, event_ms=event,

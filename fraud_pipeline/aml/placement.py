@@ -3,11 +3,14 @@
 Two typologies of `../shared/reference/aml-anchors.md` §8.2, each a case of one account of the block (the
 placer's salary account; what leaves goes to a party at another bank, so a case never waits on another block):
 
-- **structuring** (row 1): 3–6 deposits of R30,000–R49,999 counted at 2–5 branches by smurfs on business days,
-  or — stealthily — 11–20 deposits of R5,000–R20,000 in notes at the placer's own usual ATMs; each below
-  `aml.cash_threshold`, together above it, over 1–10 days; then, in most cases, moved on to someone elsewhere;
-- **deposit-and-send** (row 3): one deposit of R10,000–R49,999, then 1–3 transfers of 80–105 % of it within 1–72
+- **structuring** (row 1): 3–6 deposits of R30,000–R49,990 counted by smurfs at 2–5 branches in towns of the
+  placer's province, one a business day over 1–10 days, or — stealthily — 7–12 deposits of R8,000–R20,000 in
+  notes at the placer's own usual ATMs over 14–28 days; each below `aml.cash_threshold`, together above it; then,
+  in most cases, moved on to someone elsewhere in 1–3 transfers a day apart;
+- **deposit-and-send** (row 3): one deposit of R10,000–R49,990, then 1–3 transfers of 80–105 % of it within 1–72
   hours — at a branch and to a person, or stealthily in notes at the usual ATM and to a business.
+
+Amounts are counted notes (typed as people round them); transfers happen in the hours people pay.
 
 Every row is made by the genuine code paths (`life.income.bank_cash` for notes, `life.income.transfers_out` for
 transfers): the same channels, places, devices and typed amounts as a trader banking takings or a customer
@@ -129,12 +132,14 @@ def _branches(world: World, rng, customer: np.ndarray, count: np.ndarray) -> np.
     return city_place(world, towns)
 
 
-def in_hours(world: World, rng, ms: np.ndarray, low_ms: np.ndarray, high_ms: np.ndarray, channel: str) -> np.ndarray:
+def in_hours(world: World, rng, purpose: str, ms: np.ndarray, low_ms: np.ndarray, high_ms: np.ndarray,
+             channel: str) -> np.ndarray:
     """Each instant `ms` moved to an hour of its day drawn from `channel`'s hourly profile (people pay and withdraw
-    by day), then by whole days back within [`low_ms`, `high_ms`] (clipped to it when it is shorter than a day)."""
+    by day), then by whole days back within [`low_ms`, `high_ms`] (clipped to it when it is shorter than a day);
+    drawn from the streams `purpose`_hour and _ms."""
     profile = np.asarray(world.scenario.card_transactions.hourly[channel], float)
-    hour = rng(f"{channel}_hour").choice(24, size=len(ms), p=profile / profile.sum())
-    moved = ms // MS_PER_DAY * MS_PER_DAY + hour * MS_PER_HOUR + rng(f"{channel}_ms").integers(0, MS_PER_HOUR, len(ms))
+    hour = rng(f"{purpose}_hour").choice(24, size=len(ms), p=profile / profile.sum())
+    moved = ms // MS_PER_DAY * MS_PER_DAY + hour * MS_PER_HOUR + rng(f"{purpose}_ms").integers(0, MS_PER_HOUR, len(ms))
     moved = np.where(moved < low_ms, moved + MS_PER_DAY, moved)
     moved = np.where(moved > high_ms, moved - MS_PER_DAY, moved)
     return np.clip(moved, low_ms, high_ms)
@@ -158,8 +163,8 @@ def finish(world: World, day: date, rng, typology: int, account: np.ndarray, ste
     reported = rng("reported").random(n) < config.reported_share
     delay = rng("label_delay").uniform(config.label_delay_days.min, config.label_delay_days.max, n)
     label = np.where(reported, end + (delay * MS_PER_DAY).astype(np.int64), NONE)
-    return Cases(case=case, typology=np.full(n, typology), role=np.full(n, role), account=account, stealth=stealth, proceeds=proceeds,
-                 start_ms=start, end_ms=end, label_ms=label, parameters=parameters, rows=rows)
+    return Cases(case=case, typology=np.full(n, typology), role=np.full(n, role), account=account, stealth=stealth,
+                 proceeds=proceeds, start_ms=start, end_ms=end, label_ms=label, parameters=parameters, rows=rows)
 
 
 def _structuring(world: World, day: date) -> Cases:
@@ -199,7 +204,7 @@ def _structuring(world: World, day: date) -> Cases:
     moves = np.repeat(np.arange(n), pieces)
     k = np.arange(len(moves)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
     on = (last[moves] // MS_PER_DAY + rng("moved_days").integers(m.days.min, m.days.max + 1, n)[moves] + k) * MS_PER_DAY
-    event = in_hours(world, rng, on, on, on + MS_PER_DAY - 1, "transfer")  # by day, one a day
+    event = in_hours(world, rng, "moved_on", on, on, on + MS_PER_DAY - 1, "transfer")  # by day, one a day
     share = rng("move_split").uniform(0.5, 1.5, len(moves))
     share /= np.bincount(moves, weights=share, minlength=n)[moves]
     payee = np.where(stealth, outside_parties(world, rng("business"), n, ("merchant",)),
@@ -249,8 +254,8 @@ def _deposit_and_send(world: World, day: date) -> Cases:
     case = np.repeat(np.arange(n), sends)
     hours = rng("hours").uniform(c.hours.min, c.hours.max, len(case))
     first, latest = (deposit.event_ms[case] + round(h * MS_PER_HOUR) for h in (c.hours.min, c.hours.max))
-    event = in_hours(world, rng, deposit.event_ms[case] + (hours * MS_PER_HOUR).astype(np.int64), first, latest,
-                      "transfer")
+    event = in_hours(world, rng, "send", deposit.event_ms[case] + (hours * MS_PER_HOUR).astype(np.int64), first,
+                     latest, "transfer")
     event = event[np.lexsort((event, case))]  # in order within each case (`case` is sorted)
     share = rng("share").uniform(0.5, 1.5, len(case))
     share /= np.bincount(case, weights=share, minlength=n)[case]

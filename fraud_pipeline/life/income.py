@@ -180,8 +180,8 @@ def bank_cash(world: World, rng, rows: Rows, banked: np.ndarray, day: date, atm_
     """`rows` with those at `banked` turned into cash the customer banks: notes at one of their usual ATMs that day or
     on one of the next two, at any hour (a whole number of `atm_note`, up to `atm_max`), or at a branch in counter
     hours that day, in whole rands (at the row's `place`, or for `branch_elsewhere` of them at a branch in another
-    town of the province). `atm_share`, `branch_elsewhere`: default `inflows.cash_deposits`' own. Laundering's cash placement calls it too
-    (`aml.placement`): one way to bank notes."""
+    town of the province). `atm_share`, `branch_elsewhere`: default `inflows.cash_deposits`' own. Laundering's cash
+    placement calls it too (`aml.placement`): one way to bank notes."""
     c = world.scenario.inflows.cash_deposits
     atm_share = c.atm_share if atm_share is None else atm_share
     branch_elsewhere = c.branch_elsewhere if branch_elsewhere is None else branch_elsewhere
