@@ -98,14 +98,6 @@ def _numbers(world: World, day: date, typology: int, n: int) -> np.ndarray:
     return episode_numbers(day_number(day), typology, world.block_number, n, AML_TYPOLOGIES)
 
 
-def _business_day_on_or_after(world: World, start: date, offset: np.ndarray) -> np.ndarray:
-    """Each offset (days from `start`) moved to the first business day on or after it."""
-    horizon = int(offset.max(initial=0)) + 15
-    business = np.array([calendar.is_business_day(world.scenario, start + timedelta(days=d)) for d in range(horizon)])
-    following = np.array([d + int(np.argmax(business[d:])) for d in range(horizon - 5)])
-    return following[offset]
-
-
 def _deposits(world: World, day: date, rng, account: np.ndarray, cents: np.ndarray, offset: np.ndarray,
               place: np.ndarray, at_atm: np.ndarray) -> Rows:
     """Cash deposits into `account` on `day` + `offset` days: in notes at the holder's usual ATMs where `at_atm`, else
@@ -247,7 +239,7 @@ def _deposit_and_send(world: World, day: date) -> Cases:
     most = np.where(stealth, min(c.amount.max, s.inflows.cash_deposits.atm_max), c.amount.max)
     cents = np.minimum(spending.typed_amount(rng("typed"), rng("amount").uniform(c.amount.min, most) * CENTS),
                        np.floor(np.minimum(most, s.aml.cash_threshold) / 10) * 10 * CENTS).astype(np.int64)
-    offset = np.where(stealth, 0, _business_day_on_or_after(world, day, np.zeros(n, np.int64)))
+    offset = _deposit_days(world, day, rng("day"), np.ones(n, np.int64), np.ones(n, np.int64), stealth)  # ATM today
     home = city_place(world, world.home_city[world.account_customer[account]])
     deposit = _deposits(world, day, rng, account, cents, offset, home, stealth)
     sends = rng("sends").integers(c.sends.min, c.sends.max + 1, n)
