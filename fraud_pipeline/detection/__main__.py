@@ -5,6 +5,7 @@ code location reads it).
     python -m fraud_pipeline.detection --simulate     # simulate the days in memory first (writes nothing)
     python -m fraud_pipeline.detection --plot scorecard.png
     python -m fraud_pipeline.detection --simulate --from 2026-12-01   # three weeks later in the year
+    python -m fraud_pipeline.detection --aml --simulate --days 120     # the AML scorecard (the whole bank)
 
 Scores the scenario's sample of customers (detection.sample_share; a scenario file with `detection: {sample_share:
 1}` scores the whole bank). With --simulate the whole bank is simulated, then sampled.
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date
+from datetime import date, timedelta
 
 import pandas as pd
 import pyarrow as pa
@@ -44,7 +45,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--from", dest="first", type=date.fromisoformat, metavar="YYYY-MM-DD",
                         help="train on the 14 days from this day and test on the 7 after (with --simulate; default: "
                              "the calendar's start)")
+    parser.add_argument("--aml", action="store_true", help="the AML scorecard instead (detection.aml_test_share, "
+                        "detection.aml_alerts_per_100k_accounts_month): laundering needs weeks for its reports to "
+                        "come in, so give it months (--days)")
+    parser.add_argument("--days", type=int, default=None, metavar="N",
+                        help="with --aml: the days from --from (default the calendar's start) to score (default 21)")
     args = parser.parse_args(argv)
+    if args.days is not None and not args.aml:
+        parser.error("--days is for --aml (the card scorecard reads 14 days and tests 7)")
+    if args.days is not None and args.days < 2:
+        parser.error(f"--days: at least 2 (a day to train on and one to test), got {args.days}")
+    if args.aml:
+        return _aml(args, parser)
     if args.first is not None and not args.simulate:
         parser.error("--from needs --simulate (the stored scorecard's days are the calendar's first three weeks)")
     try:
@@ -66,6 +78,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.plot:
         with open(args.plot, "wb") as handle:
             handle.write(picture)
+    return 0
+
+
+def _aml(args, parser) -> int:
+    from fraud_pipeline.detection import aml_report
+
+    if args.plot:
+        parser.error("--plot draws the card scorecard; the AML scorecard prints a table")
+    try:
+        scenario = load_scenario()
+        first, days = args.first or scenario.start_date, args.days or 21
+        inputs = aml_report.simulated(scenario, first, days) if args.simulate else aml_report.stored(
+            ObjectStore(root_url=scenario.storage.url, endpoint_url=scenario.storage.endpoint_url), scenario, first,
+            days)
+        found, about = aml_report.run(scenario, *inputs, first, first + timedelta(days=days - 1))
+    except (ScenarioError, TableNotReady, ScenarioMismatch, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(aml_report.note(about) + "\n")
+    print(aml_report.markdown(found))
     return 0
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from fraud_pipeline.detection.windows import distinct_so_far, first_seen, previous, rolling
+from fraud_pipeline.detection.windows import codes, distinct_so_far, first_seen, previous, rolling, times_ms
 from fraud_pipeline.fraud.scenarios import km_between
 
 MS_PER_DAY = 86_400_000
@@ -60,23 +60,13 @@ def labelled_stream(transactions: pd.DataFrame, fraud: pd.DataFrame) -> pd.DataF
     return rows.sort_values(["event_time", "transaction_id"], kind="stable").reset_index(drop=True)
 
 
-def _ms(times: pd.Series) -> np.ndarray:
-    return times.to_numpy("datetime64[ms]").astype(np.int64)
-
-
-def _codes(values: pd.Series) -> np.ndarray:
-    """Integer codes of the values; nulls share one code of their own (after every value's)."""
-    codes = pd.factorize(values, use_na_sentinel=True)[0].astype(np.int64)
-    return np.where(codes < 0, codes.max(initial=-1) + 1, codes)
-
-
 def features(rows: pd.DataFrame, entities: dict[str, pd.DataFrame], country: str) -> pd.DataFrame:
     """One row of FEATURES per stream row (same index), from `rows` (a `labelled_stream`) and the entity tables
     customers, accounts, device_history, account_beneficiaries and beneficiaries. `country`: the region's ISO
     code (abroad). Merchant risk reads a fraud label only from its `label_available_at` on."""
-    t = _ms(rows["event_time"])
+    t = times_ms(rows["event_time"])
     day = rows["event_time"].dt.normalize()
-    account = _codes(rows["account_id"])
+    account = codes(rows["account_id"])
     amount = rows["amount"].to_numpy(float)
     hour = rows["event_time"].dt.hour.to_numpy()
     out = {"log_amount": np.log1p(amount), "hour": hour,
@@ -96,12 +86,13 @@ def features(rows: pd.DataFrame, entities: dict[str, pd.DataFrame], country: str
     out["amount_over_avg_balance"] = amount / np.maximum(rows["account_id"].map(accounts["avg_balance"]).to_numpy(float),
                                                          1.0)
 
-    merchant = _codes(rows["merchant_id"])
+    merchant = codes(rows["merchant_id"])
     at_merchant = rows["merchant_id"].notna().to_numpy()
     # a past fraud counts once its label is known: a row in a delayed window is at least 7 days old, so counting
     # the frauds whose label came within 7 days of them never reads a label before it exists
     labelled = rows["label_available_at"].notna().to_numpy()
-    known_by = np.where(labelled, _ms(rows["label_available_at"].fillna(rows["event_time"])), np.iinfo(np.int64).max)
+    known_by = np.where(labelled, times_ms(rows["label_available_at"].fillna(rows["event_time"])),
+                        np.iinfo(np.int64).max)
     delay = TERMINAL_DELAY_DAYS * MS_PER_DAY
     known_fraud = (rows["is_fraud"].to_numpy() & (known_by <= t + delay)).astype(float)
     for d in WINDOWS_DAYS:
@@ -123,7 +114,7 @@ def features(rows: pd.DataFrame, entities: dict[str, pd.DataFrame], country: str
     out["abroad"] = (rows["country"] != country).to_numpy()
 
     out["device_untrusted"] = _untrusted(rows, entities["device_history"])
-    device = _codes(rows["device_id"])
+    device = codes(rows["device_id"])
     digital = rows["device_id"].notna().to_numpy()
     out["device_first_use"] = digital & first_seen(account, device, t)
     out["device_accounts"] = np.where(digital, distinct_so_far(device, account, t), 0)

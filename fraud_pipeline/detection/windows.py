@@ -7,8 +7,21 @@ on a combined key, and its sums come from a cumulative sum — no per-row loop, 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 TIME_BITS = 40  # ms since the stream's first row: 2**40 ms is 34 years
+
+
+def times_ms(times: pd.Series) -> np.ndarray:
+    """Timestamps as integer milliseconds since the epoch."""
+    return times.to_numpy("datetime64[ms]").astype(np.int64)
+
+
+def codes(values: pd.Series) -> np.ndarray:
+    """Integer codes of the values (the groups `rolling` takes); nulls share one code of their own (after every
+    value's)."""
+    found = pd.factorize(values, use_na_sentinel=True)[0].astype(np.int64)
+    return np.where(found < 0, found.max(initial=-1) + 1, found)
 
 
 def _keys(group: np.ndarray, time_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -17,6 +17,13 @@ class Detection(Section):
     # ... but never fewer customers than this (a smaller bank is scored whole): their fraud is what the detectors
     # learn from, and a few dozen fraud cards are too few to train or rank.
     min_sample_customers: Annotated[int, Field(ge=0)] = 2000
+    # The AML scorecard (detection.aml_scorecard) tests the last share of its days and trains on the days before
+    # (AMLworld's protocol trains on 60 % and validates on 20 %; the threshold here is the test's best, so
+    # train and validation are one).
+    aml_test_share: Annotated[float, Field(gt=0, lt=1)] = 0.2
+    # The accounts its analysts review: AMLGentex's alert budget K, per 100,000 accounts per 30 days
+    # (../shared/reference/aml-anchors.md §8.3).
+    aml_alerts_per_100k_accounts_month: Annotated[float, Field(gt=0)] = 100
 
     def share(self, customers: int) -> float:
         """The share of a bank of `customers` the scorecard samples: sample_share, raised so the sample holds
