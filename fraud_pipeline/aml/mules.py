@@ -18,11 +18,12 @@ from datetime import date
 
 import numpy as np
 
-from fraud_pipeline.aml.placement import CENTS, Cases, finish, in_hours, placers, rng_of
+from fraud_pipeline.aml.placement import CENTS, Cases, finish, placers, rng_of
 from fraud_pipeline.core.labels import MULE, MULES
-from fraud_pipeline.core.rows import ATM, TRANSFER, TRANSFER_IN, WITHDRAWAL, concat, make
+from fraud_pipeline.core.rows import TRANSFER, TRANSFER_IN, concat, make
 from fraud_pipeline.core.timeline import MS_PER_HOUR, day_start_ms, times_in_hours
-from fraud_pipeline.life.genuine import city_place, usual_atm
+from fraud_pipeline.life.cash_out import atm_withdrawals, in_hours
+from fraud_pipeline.life.genuine import city_place
 from fraud_pipeline.life.income import outside_parties, transfers_out
 from fraud_pipeline.world import spending
 from fraud_pipeline.world.build import World
@@ -65,7 +66,7 @@ def mules_day(world: World, day: date) -> Cases:
     # everything leaves within the case's window after the last credit (hours), stealthily later
     low = np.where(stealth, c.stealth_out_hours.min, c.out_hours.min)
     high = np.where(stealth, c.stealth_out_hours.max, c.out_hours.max)
-    withdrawals, which = _withdrawals(world, rng, account, customer, cash, last, low, high, stealth)
+    withdrawals, which = atm_withdrawals(world, rng, account, customer, cash, last, low, high, stealth, c.withdrawal)
     onward = passed - np.bincount(which, weights=withdrawals.cents, minlength=n)
     # what is left (at least R100) in 1–3 transfers to the next layer: people or a crypto exchange elsewhere
     transfers = np.where(onward >= 100 * CENTS, rng("transfers").integers(c.transfers.min, c.transfers.max + 1, n), 0)
@@ -83,26 +84,3 @@ def mules_day(world: World, day: date) -> Cases:
                    "kept": round(float(v - p) / CENTS, 2)} for k, x, v, p in zip(senders, stealth, received, passed)]
     return finish(world, day, rng, MULES, account, stealth, received.astype(np.int64), parameters,
                   np.r_[case, which, sending], concat([credits, withdrawals, sent]), c, MULE)
-
-
-def _withdrawals(world: World, rng, account: np.ndarray, customer: np.ndarray, cash: np.ndarray, last_ms: np.ndarray,
-                 low: np.ndarray, high: np.ndarray, stealth: np.ndarray):
-    """Each case's `cash` (cents) in withdrawals of about R2,500 (`aml.mule.withdrawal` bounds them; in the ATM's
-    steps, at most its limit), each `low`–`high` hours after the case's last credit: at the mule's usual ATMs if
-    stealthy, else all at their home ATM. Returns the rows and each row's case."""
-    s = world.scenario
-    w, atm = s.aml.mule.withdrawal, s.card_transactions.atm
-    step = atm.amount_step * CENTS
-    count = np.where(cash > 0, np.maximum(np.round(cash / ((w.min + w.max) / 2 * CENTS)), 1), 0).astype(np.int64)
-    case = np.repeat(np.arange(len(account)), count)
-    share = rng("cash_split").uniform(0.7, 1.3, len(case))
-    share /= np.bincount(case, weights=share, minlength=len(account))[case]
-    cents = np.clip(np.round(cash[case] * share / step) * step, w.min * CENTS, min(w.max, atm.max_amount) * CENTS)
-    low_ms, high_ms = (last_ms[case] + (h[case] * MS_PER_HOUR).astype(np.int64) for h in (low, high))
-    planned = low_ms + (rng("cash_hours").uniform(0, (high - low)[case]) * MS_PER_HOUR).astype(np.int64)
-    event = in_hours(world, rng, "cash", planned, low_ms, high_ms, "atm")
-    event = event[np.lexsort((event, case))]  # in order within a case (`case` is sorted)
-    machine = usual_atm(world, customer[case], np.where(stealth[case], rng("cash_atm").random(len(case)), 0.0))
-    rows = make(len(case), account=account[case], channel=ATM, kind=WITHDRAWAL, event_ms=event,
-                cents=cents.astype(np.int64), merchant=machine, place=machine, card=True)
-    return rows, case

@@ -31,6 +31,7 @@ from fraud_pipeline.core.labels import AML_TYPOLOGIES, DEPOSIT_AND_SEND, PLACER,
 from fraud_pipeline.core.rows import NONE, TRANSFER_IN, Rows, concat, make
 from fraud_pipeline.core.streams import stream
 from fraud_pipeline.core.timeline import MS_PER_DAY, MS_PER_HOUR, arrival_lag_ms
+from fraud_pipeline.life.cash_out import in_hours
 from fraud_pipeline.life.genuine import city_place, draw, open_accounts
 from fraud_pipeline.life.income import bank_cash, other_towns, outside_parties, transfers_out
 from fraud_pipeline.world import calendar, spending
@@ -122,19 +123,6 @@ def _branches(world: World, rng, customer: np.ndarray, count: np.ndarray) -> np.
     width = int(count.max(initial=1))
     towns = np.c_[home, other_towns(world, rng("branch_town"), home, width - 1)] if width > 1 else home[:, None]
     return city_place(world, towns)
-
-
-def in_hours(world: World, rng, purpose: str, ms: np.ndarray, low_ms: np.ndarray, high_ms: np.ndarray,
-             channel: str) -> np.ndarray:
-    """Each instant `ms` moved to an hour of its day drawn from `channel`'s hourly profile (people pay and withdraw
-    by day), then by whole days back within [`low_ms`, `high_ms`] (clipped to it when it is shorter than a day);
-    drawn from the streams `purpose`_hour and _ms."""
-    profile = np.asarray(world.scenario.card_transactions.hourly[channel], float)
-    hour = rng(f"{purpose}_hour").choice(24, size=len(ms), p=profile / profile.sum())
-    moved = ms // MS_PER_DAY * MS_PER_DAY + hour * MS_PER_HOUR + rng(f"{purpose}_ms").integers(0, MS_PER_HOUR, len(ms))
-    moved = np.where(moved < low_ms, moved + MS_PER_DAY, moved)
-    moved = np.where(moved > high_ms, moved - MS_PER_DAY, moved)
-    return np.clip(moved, low_ms, high_ms)
 
 
 def finish(world: World, day: date, rng, typology: int, account: np.ndarray, stealth: np.ndarray,
