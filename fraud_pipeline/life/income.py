@@ -69,11 +69,11 @@ def spent_soon(world: World, day: date, large: Rows) -> Rows:
     rng = rng_for(world, day)
     c = world.scenario.inflows.spent_soon.one_off
     spent = large.take(np.flatnonzero(rng("spent").random(len(large)) < c.share))
-    return _paid_to_a_business(world, day, rng, "spent", spent.account, spent.event_ms, spent.cents, c,
+    return paid_to_a_business(world, day, rng, "spent", spent.account, spent.event_ms, spent.cents, c,
                                outside_parties(world, rng("spent_payee"), len(spent), ("merchant",)))
 
 
-def _paid_to_a_business(world: World, day: date, rng, purpose: str, account: np.ndarray, after_ms: np.ndarray,
+def paid_to_a_business(world: World, day: date, rng, purpose: str, account: np.ndarray, after_ms: np.ndarray,
                         cents: np.ndarray, rule, payee: np.ndarray) -> Rows:
     """Transfers from `account` to the businesses `payee` outside the bank: `rule.part` of `cents`, typed, `rule.days`
     after `after_ms` and a few hours into that day, from the customer's device (drawn on `day`); the draws are the
@@ -172,7 +172,7 @@ def _supplier_money(world: World, rng, rows: Rows, banked: np.ndarray, day: date
     rows = bank_cash(world, rng, rows, banked, day)
     account = rows.account[stock]
     payee = _regular_parties(world, "suppliers", rng, world.account_customer[account], SUPPLIERS, ("merchant",), 1.0)
-    return rows, _paid_to_a_business(world, day, rng, "supplier", account, rows.event_ms[stock], money, c, payee)
+    return rows, paid_to_a_business(world, day, rng, "supplier", account, rows.event_ms[stock], money, c, payee)
 
 
 def bank_cash(world: World, rng, rows: Rows, banked: np.ndarray, day: date, atm_share: float | None = None,
@@ -245,7 +245,7 @@ def side_hustles(world: World, day: date) -> Rows:
     per_month = static.integers(h.payments_per_month.min, h.payments_per_month.max + 1, world.n_customers)
     account = world.salary_of
     seller &= account >= 0
-    seller[seller] &= _receives(world, day)[account[seller]]
+    seller[seller] &= receives(world, day)[account[seller]]
     count = rng("hustle_count").poisson(np.where(seller, per_month / MONTH_DAYS, 0.0))
     customer = np.repeat(np.arange(world.n_customers), count)
     n = len(customer)
@@ -267,7 +267,7 @@ def one_offs(world: World, day: date) -> Rows:
     s, rng = world.scenario, rng_for(world, day)
     o = s.inflows.one_off
     salary = world.salary_of
-    eligible = (salary >= 0) & _receives(world, day)[np.maximum(salary, 0)]
+    eligible = (salary >= 0) & receives(world, day)[np.maximum(salary, 0)]
     customer = np.flatnonzero(eligible & (rng("one_off").random(world.n_customers) < o.per_customer_per_year / 365.25))
     dormant = open_accounts(world, day) & (world.status == STATUS_NAMES.index("dormant"))
     woken = np.flatnonzero(dormant & (rng("one_off_dormant").random(world.n_accounts) < o.dormant_per_year / 365.25))
@@ -333,6 +333,6 @@ def _beneficiaries_of(world: World, kinds: tuple[str, ...]) -> np.ndarray:
     return world.caches[key]
 
 
-def _receives(world: World, day: date) -> np.ndarray:
+def receives(world: World, day: date) -> np.ndarray:
     """Per account: open and active (a dormant account is silent, a frozen one is not paid by people who know)."""
     return open_accounts(world, day) & (world.status == STATUS_NAMES.index("active"))

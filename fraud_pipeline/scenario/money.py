@@ -94,6 +94,32 @@ class Supplier(Spending):
     stock: FloatRange  # the supplier's money banked with the takings, in months of the trader's income
 
 
+class Stokvel(Section):
+    """Rotating savings clubs (`life.stokvels`): who is in one, club sizes, when the pot is collected and over how
+    many days, contributions as a share of income (rand, in R50 steps, within least..most), and what leaves of a
+    pot: a share withdrawn in notes, a share of the pots spent at a business."""
+
+    share: Probability
+    members: IntRange
+    collection_day: IntRange
+    days: Annotated[int, Field(ge=1, le=7)]
+    share_of_income: FloatRange
+    least: PositiveFloat
+    most: PositiveFloat
+    cash_share: FloatRange
+    withdrawal: FloatRange
+    spent: Spending
+
+    @model_validator(mode="after")
+    def _sensible(self):
+        if self.members.min < 2 or not 1 <= self.collection_day.min <= self.collection_day.max <= 28:
+            raise ValueError(f"members.min must be at least 2 (got {self.members.min}) and collection_day within "
+                             f"1..28, a day every month has (got {self.collection_day.min}..{self.collection_day.max})")
+        if self.least > self.most or self.withdrawal.min <= 0:
+            raise ValueError(f"least ({self.least}) must be at most most ({self.most}), withdrawal.min above 0")
+        return self
+
+
 class SpentSoon(Section):
     one_off: Spending
     supplier: Supplier
@@ -104,6 +130,7 @@ class Inflows(Section):
     soon paid out of a large credit."""
 
     side_hustle: SideHustle
+    stokvel: Stokvel
     one_off: OneOff
     cash_deposits: CashDeposits
     spent_soon: SpentSoon
