@@ -50,5 +50,6 @@ def test_the_card_lists_the_laundering_typologies_with_their_rates_and_the_thres
     rows = {line.split("|")[1].strip(): [cell.strip() for cell in line.split("|")[2:-1]]
             for line in text.splitlines() if line.startswith(("| `structuring`", "| `deposit_and", "| `mule`"))}
     assert rows == {"`structuring`": ["True", "7.5", "0.5", "0.5", "20.0–60.0"],
-                    "`deposit_and_send`": ["True", "2.5", "0.5", "0.5", "20.0–60.0"],
-                    "`mule`": ["True", "4.0", "0.5", "0.7", "2.0–30.0"]}
+                    "`deposit_and_send`": ["True", str(scenario.aml.deposit_and_send.cases_per_10k_accounts_month),
+                                           "0.5", "0.5", "20.0–60.0"],
+                    "`mule`": ["True", str(scenario.aml.mule.cases_per_10k_accounts_month), "0.5", "0.7", "2.0–30.0"]}
