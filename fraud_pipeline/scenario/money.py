@@ -120,6 +120,27 @@ class Stokvel(Section):
         return self
 
 
+class Rent(Section):
+    """Backyard rent (`life.rent`): who lets rooms, how many tenants, their rent days of the month and rents
+    (rand, R100 steps), and the share of a month's rent the landlord withdraws in notes."""
+
+    share: Probability
+    tenants: IntRange
+    pay_day: IntRange
+    amount: FloatRange
+    cash_share: FloatRange
+    withdrawal: FloatRange
+
+    @model_validator(mode="after")
+    def _sensible(self):
+        if self.tenants.min < 1 or not 1 <= self.pay_day.min <= self.pay_day.max <= 28:
+            raise ValueError(f"tenants.min must be at least 1 (got {self.tenants.min}) and pay_day within 1..28, a "
+                             f"day every month has (got {self.pay_day.min}..{self.pay_day.max})")
+        if self.amount.min < 100 or self.withdrawal.min <= 0:
+            raise ValueError(f"amount.min must be at least 100 (got {self.amount.min}), withdrawal.min above 0")
+        return self
+
+
 class SpentSoon(Section):
     one_off: Spending
     supplier: Supplier
@@ -131,6 +152,7 @@ class Inflows(Section):
 
     side_hustle: SideHustle
     stokvel: Stokvel
+    rent: Rent
     one_off: OneOff
     cash_deposits: CashDeposits
     spent_soon: SpentSoon

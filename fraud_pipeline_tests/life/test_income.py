@@ -99,8 +99,8 @@ def test_client_payments_come_mostly_from_regular_clients(credits):
 
 def test_side_hustles_are_paid_by_many_unrelated_people(scenario, credits):
     """About `side_hustle.share` of customers are paid by three or more individuals outside the bank in four weeks
-    (the genuine fan-in), and the stokvel members whose turn it was (`life.stokvels`: a member's turn comes once
-    in a club's size in months); the customers with one or two such payers are the family-supported and the
+    (the genuine fan-in), the stokvel members whose turn it was (`life.stokvels`: a member's turn comes once in a
+    club's size in months) and the landlords with three or more tenants (`life.rent`); the customers with one or two such payers are the family-supported and the
     one-offs."""
     senders = credits[(credits["transaction_type"] == "transfer_in") & (credits["beneficiary_type"] == "individual")]
     fan_in = senders.groupby("customer_id")["beneficiary_id"].nunique()
@@ -108,8 +108,10 @@ def test_side_hustles_are_paid_by_many_unrelated_people(scenario, credits):
     h = scenario.inflows.side_hustle
     k = scenario.inflows.stokvel
     turns = k.share * np.mean(1 / np.arange(k.members.min, k.members.max + 1))  # pots a month per customer
+    r = scenario.inflows.rent
+    landlords = r.share * np.mean(np.arange(r.tenants.min, r.tenants.max + 1) >= 3)
     # a seller with a month's count c receives Poisson(c × 28 / 30.44) payments: most of them three or more
-    assert 0.6 * h.share < many < 1.05 * h.share + 1.2 * turns, many
+    assert 0.6 * h.share < many < 1.05 * h.share + 1.2 * (turns + landlords), many
     assert fan_in.max() >= 15
 
 
