@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from fraud_pipeline.detection.windows import codes, first_seen, previous, rolling, times_ms
+from fraud_pipeline.detection.windows import codes, distinct_so_far, first_seen, previous, rolling, times_ms
 
 MS_PER_HOUR = 3_600_000
 MS_PER_DAY = 24 * MS_PER_HOUR
@@ -119,9 +119,9 @@ def aml_features(rows: pd.DataFrame, entities: dict[str, pd.DataFrame], country:
     has_party = party >= 0
     sender = np.where(~debit & has_party, party, -1)
     payee = np.where(debit & has_party, party, -1)
-    out["senders_so_far"] = _distinct(account, sender, t)
-    out["payees_so_far"] = _distinct(account, payee, t)
-    first_from = _first_time(account, sender, t)
+    out["senders_so_far"] = distinct_so_far(account, sender, t, counted=sender >= 0)
+    out["payees_so_far"] = distinct_so_far(account, payee, t, counted=payee >= 0)
+    first_from = (sender >= 0) & first_seen(account, sender, t)
     out["new_senders_7d"] = rolling(account, t, first_from.astype(float), 7 * MS_PER_DAY)[1]
     out["two_cycle"] = _two_cycle(rows, t)
 
@@ -142,16 +142,6 @@ def aml_features(rows: pd.DataFrame, entities: dict[str, pd.DataFrame], country:
 def _party(rows: pd.DataFrame) -> np.ndarray:
     """Per row, a code for the party on the other side (a beneficiary or an account of the bank), −1 for none."""
     return pd.factorize(rows["beneficiary_id"].fillna(rows["counterparty_account_id"]), use_na_sentinel=True)[0]
-
-
-def _first_time(account: np.ndarray, party: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Whether each row is its account's first with `party` (False where party is −1)."""
-    return (party >= 0) & first_seen(account, party, t)
-
-
-def _distinct(account: np.ndarray, party: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Per row, how many distinct parties (not −1) its account has had up to and including the row."""
-    return rolling(account, t, _first_time(account, party, t).astype(float), window_ms=1 << 40)[1]
 
 
 def _two_cycle(rows: pd.DataFrame, t: np.ndarray) -> np.ndarray:

@@ -56,13 +56,15 @@ def stored(store: "ObjectStore", scenario: Scenario, first: date, days: int) -> 
     store.check_scenario(scenario.content_hash)
     dates = [(first + timedelta(days=i)).isoformat() for i in range(days)]
 
-    def read(layer: str, name: str, keep) -> pd.DataFrame:
-        return pa.concat_tables([keep(part) for day in dates for part in store.iter_parts(layer, name, day)],
+    def read(layer: str, name: str, keep, columns: list[str] | None = None) -> pd.DataFrame:
+        return pa.concat_tables([keep(part) for day in dates for part in store.iter_parts(layer, name, day, columns)],
                                 promote_options="default").to_pandas()
 
     entities = {name: pa.concat_tables(list(store.iter_parts("entities", name, columns=list(columns)))).to_pandas()
                 for name, columns in ENTITY_COLUMNS.items()}
-    return (read("events", "card_transactions", money_rows), read("fraud", "fraud_transactions", money_rows),
+    wanted = list(STREAM_COLUMNS)  # all money_rows keeps
+    return (read("events", "card_transactions", money_rows, wanted),
+            read("fraud", "fraud_transactions", money_rows, wanted),
             read("fraud", "aml_cases", lambda part: part), entities)
 
 

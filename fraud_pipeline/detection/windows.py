@@ -69,8 +69,11 @@ def first_seen(group: np.ndarray, item: np.ndarray, time_ms: np.ndarray) -> np.n
     return previous(pair, time_ms) < 0
 
 
-def distinct_so_far(group: np.ndarray, item: np.ndarray, time_ms: np.ndarray) -> np.ndarray:
+def distinct_so_far(group: np.ndarray, item: np.ndarray, time_ms: np.ndarray,
+                    counted: np.ndarray | None = None) -> np.ndarray:
     """For each row, how many distinct items its group has had up to and including it (e.g. the accounts a device
-    has served: a device shared by a ring's victims)."""
-    _, total = rolling(group, time_ms, first_seen(group, item, time_ms).astype(float), window_ms=1 << TIME_BITS)  # all time
+    has served: a device shared by a ring's victims); only rows where `counted` is true bring an item (rows without
+    one: a credit has no payee)."""
+    new = first_seen(group, item, time_ms) if counted is None else counted & first_seen(group, item, time_ms)
+    _, total = rolling(group, time_ms, new.astype(float), window_ms=1 << TIME_BITS)  # all time
     return total.astype(np.int64)

@@ -32,7 +32,7 @@ def rent_day(world: World, day: date) -> Rows:
     landlord's last rent day of the month, the withdrawals of a share of the month's rent (then or in the next
     three days)."""
     k = world.scenario.inflows.rent
-    landlord, tenants, pay_day, rent, tenant = _lettings(world)
+    landlord, tenants, pay_day, rent, tenant, last_day = _lettings(world)
     account = world.salary_of
     paying = (pay_day == day.day) & landlord[:, None] & (np.arange(pay_day.shape[1]) < tenants[:, None])
     paying &= (account >= 0)[:, None]
@@ -48,7 +48,6 @@ def rent_day(world: World, day: date) -> Rows:
                  cents=rent[customer, slot], payee=tenant[customer, slot],
                  place=city_place(world, world.home_city[customer]))]
     # the month's last rent today: a share of the month's rent withdrawn within 1–72 h of it
-    last_day = np.where(np.arange(pay_day.shape[1]) < tenants[:, None], pay_day, 0).max(axis=1)
     done = np.unique(customer[last_day[customer] == day.day])
     if len(done):
         month = np.where(np.arange(rent.shape[1]) < tenants[done, None], rent[done], 0).sum(axis=1)
@@ -69,7 +68,8 @@ def rent_day(world: World, day: date) -> Rows:
 
 def _lettings(world: World):
     """Per customer, drawn once: whether they let rooms, how many tenants, and per tenant (columns up to
-    `tenants.max`) their rent day of the month, their rent (cents) and who they are (a beneficiary row)."""
+    `tenants.max`) their rent day of the month, their rent (cents) and who they are (a beneficiary row); and the
+    landlord's last rent day of the month."""
     key = ("rent",)
     if key not in world.caches:
         k = world.scenario.inflows.rent
@@ -80,5 +80,6 @@ def _lettings(world: World):
         pay_day = static.integers(k.pay_day.min, k.pay_day.max + 1, (n, most))
         rent = (np.round(static.uniform(k.amount.min, k.amount.max, (n, most)) / STEP) * STEP * CENTS).astype(np.int64)
         tenant = outside_parties(world, static, n * most, ("individual",)).reshape(n, most)
-        world.caches[key] = (landlord, tenants, pay_day, rent, tenant)
+        last_day = np.where(np.arange(most) < tenants[:, None], pay_day, 0).max(axis=1)
+        world.caches[key] = (landlord, tenants, pay_day, rent, tenant, last_day)
     return world.caches[key]
