@@ -33,6 +33,7 @@ from fraud_pipeline.life.funnel import funnel_days
 from fraud_pipeline.life.genuine import genuine_day
 from fraud_pipeline.life.income import income_day
 from fraud_pipeline.life.remittances import remittances
+from fraud_pipeline.life.funerals import funerals_day
 from fraud_pipeline.life.rent import rent_day
 from fraud_pipeline.life.stokvels import stokvels_day
 from fraud_pipeline.quality.anomalies import landing_day
@@ -93,7 +94,8 @@ def run(scenario: Scenario, days: int, root: str, first_day: int = 1) -> dict[st
     for day in calendar:
         measured = day >= calendar[-days]
         if measured:
-            twins = sum(_timed(part, world, day)[1] for part in (income_day, remittances, stokvels_day, rent_day))
+            twins = sum(_timed(part, world, day)[1]
+                        for part in (income_day, remittances, stokvels_day, rent_day, funerals_day))
             totals[GENUINE]["generate"] += _timed(genuine_day, world, day)[1] + twins
             extra[TWINS] += twins
             extra[LAUNDERING] += _timed(aml_day, world, day)[1]
@@ -162,7 +164,7 @@ def report(totals: dict[str, dict[str, float]], days: int, per_day: int, first_d
                  f"writing genuine life ({int(bank['balance rows']):,} end-of-day balance rows)")
     day_cpu = bank["generate"] + bank["write"]
     lines.append(f"laundering's cases and rows take {bank[LAUNDERING]:.2f} s ({bank[LAUNDERING] / day_cpu:.1%} of the "
-                 f"bank day), with their genuine twins (money from outside, stokvels, rent and money home: {bank[TWINS]:.2f} s) "
+                 f"bank day), with their genuine twins (money from outside, stokvels, rent, funerals and money home: {bank[TWINS]:.2f} s) "
                  f"{(bank[LAUNDERING] + bank[TWINS]) / day_cpu:.1%} (issue 24's budget: at most 30 %)")
     events = sum(totals[name]["generate"] + totals[name]["write"] for name in (BANK, FUNNEL))
     landed = totals[LANDING]["generate"] + totals[LANDING]["write"]

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from moto.server import ThreadedMotoServer
 
+from fraud_pipeline.core.labels import AML_TYPOLOGIES
 from fraud_pipeline.engine.executors import ExecutorSettings
 from fraud_pipeline.io.storage import ObjectStore
 from fraud_pipeline.scenario import Scenario, load_scenario, with_overrides
@@ -159,7 +160,7 @@ def run_resources(store: ObjectStore, executor: ExecutorSettings | None = None) 
 
 
 # laundering about a thousand times the default's rate: a few cases a day in a small bank (`aml`)
-BUSY_LAUNDERING = {name: {"cases_per_10k_accounts_month": 1_000} for name in ("structuring", "deposit_and_send", "mule")}
+BUSY_LAUNDERING = {name: {"cases_per_10k_accounts_month": 1_000} for name in AML_TYPOLOGIES}
 
 
 @pytest.fixture(scope="session")

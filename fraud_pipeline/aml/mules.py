@@ -5,7 +5,8 @@ a mule inside the bank follow): 2–20 victims at other banks pay the mule withi
 of R500–R25,000, typed), and within 1–24 hours of the last one (stealthily 24–72) the mule passes on all but
 5–20 % — up to 70 % of it in notes at ATMs (R1,000–R5,000 a withdrawal, at most the card's daily limit in all),
 the rest in 1–3 transfers to the next layer elsewhere (people or a crypto exchange). Stealthy mules receive from
-2–4 victims and withdraw at their usual ATMs. Mules are recruited among young, low-income customers
+2–4 victims, in all what their holder earns in a month or two (a handler who keeps a mule under the bank's radar),
+and withdraw at their usual ATMs. Mules are recruited among young, low-income customers
 (`aml.mule.recruited`), but any active salary account can be one (an account sold by its holder, an unwitting
 job-scam mule): age and income are signals, not the answer. Every row is made by the genuine code paths, as in
 `aml.placement`, at the hours people pay and withdraw, and the case is one account of the block (its senders and
@@ -50,9 +51,15 @@ def mules_day(world: World, day: date) -> Cases:
     window = round(c.arrive_hours * MS_PER_HOUR)
     credit_ms = in_hours(world, rng, "victims", first[case] + after, first[case], first[case] + window, "transfer")
     credit_ms = credit_ms[np.lexsort((credit_ms, case))]  # in order within each case (`case` is sorted)
-    # log-uniform: as many small scams (R500–R3,000 shopping and rental scams) as large ones
-    cents = spending.typed_amount(rng("typed"), np.exp(rng("amount").uniform(np.log(c.amount.min), np.log(c.amount.max),
-                                                                              len(case))) * CENTS)
+    # log-uniform: as many small scams (R500–R3,000 shopping and rental scams) as large ones; a stealthy mule's
+    # handler keeps its takings to what its holder's income makes unremarkable, split among its victims
+    scams = np.exp(rng("amount").uniform(np.log(c.amount.min), np.log(c.amount.max), len(case))) * CENTS
+    sized = world.income[customer] * CENTS * rng("stealth_total").uniform(c.stealth_of_income.min,
+                                                                        c.stealth_of_income.max, n)
+    split = rng("stealth_split").uniform(0.5, 1.5, len(case))
+    split /= np.bincount(case, weights=split, minlength=n)[case]
+    sized = np.clip(sized[case] * split, c.amount.min * CENTS, c.amount.max * CENTS)
+    cents = spending.typed_amount(rng("typed"), np.where(stealth[case], sized, scams))
     credits = make(len(case), account=account[case], channel=TRANSFER, kind=TRANSFER_IN, event_ms=credit_ms,
                    cents=cents, payee=outside_parties(world, rng("victims"), len(case), ("individual",)),
                    place=city_place(world, world.home_city[customer[case]]))

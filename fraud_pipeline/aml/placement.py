@@ -30,10 +30,11 @@ import numpy as np
 from fraud_pipeline.core.labels import AML_TYPOLOGIES, DEPOSIT_AND_SEND, PLACER, STRUCTURING, episode_numbers
 from fraud_pipeline.core.rows import NONE, TRANSFER_IN, Rows, concat, make
 from fraud_pipeline.core.streams import stream
-from fraud_pipeline.core.timeline import MS_PER_DAY, MS_PER_HOUR, arrival_lag_ms
+from fraud_pipeline.core.timeline import MS_PER_DAY, MS_PER_HOUR, arrival_lag_ms, day_start_ms
 from fraud_pipeline.life.cash_out import in_hours
 from fraud_pipeline.life.genuine import city_place, draw, open_accounts
 from fraud_pipeline.life.income import bank_cash, other_towns, outside_parties, transfers_out
+from fraud_pipeline.scenario.aml import CASE_DAYS
 from fraud_pipeline.world import calendar, spending
 from fraud_pipeline.world.build import STATUS_NAMES, World
 from fraud_pipeline.world.devices import day_number
@@ -41,7 +42,6 @@ from fraud_pipeline.world.devices import day_number
 CENTS = 100
 MONTH_DAYS = 30  # §8.2's rates are per 30 days
 TRADER_WEIGHT = 4  # a placer's weight: 1 + this × their occupation's cash_takings share (assumption)
-OPEN_AHEAD_DAYS = 20  # a placer's account stays open this long after the case starts (longer than any case)
 
 
 @dataclass
@@ -85,7 +85,7 @@ def placers(world: World, day: date, rng, rate: float, weight: np.ndarray) -> np
     active and open for the case's weeks in proportion to their holder's `weight` (per customer)."""
     active = open_accounts(world, day) & (world.status == STATUS_NAMES.index("active"))
     n = rng("count").poisson(rate * active.sum() / 10_000 / MONTH_DAYS)
-    eligible = active & world.salary & (world.closed_day > day_number(day) + OPEN_AHEAD_DAYS)
+    eligible = active & world.salary & (world.closed_day > day_number(day) + CASE_DAYS)
     return draw(rng("placer"), np.where(eligible, weight[world.account_customer], 0.0), n)
 
 
@@ -166,7 +166,7 @@ def _structuring(world: World, day: date) -> Cases:
     # over weeks, at their usual pace of a few deposits a week
     span = np.where(stealth, rng("stealth_days").integers(c.stealth_days.min, c.stealth_days.max + 1, n),
                     rng("days").integers(c.days.min, c.days.max + 1, n))
-    offset = _deposit_days(world, day, rng("day"), span, count, stealth)
+    offset = case_days(world, day, rng("day"), span, count, stealth)
     branches = rng("branches").integers(c.branches.min, c.branches.max + 1, n)
     places = _branches(world, rng, world.account_customer[account], branches)
     # the first deposits go to each branch in turn, the rest to any of them
@@ -198,22 +198,34 @@ def _structuring(world: World, day: date) -> Cases:
                   concat([deposits, out]), c)
 
 
-def _deposit_days(world: World, day: date, rng, span: np.ndarray, count: np.ndarray,
-                  stealth: np.ndarray) -> np.ndarray:
-    """Per deposit (cases' deposits in order), its day offset from `day`: for smurfs, distinct business days among
-    those in the case's `span` of days (more when the count needs them); stealthily, distinct days of the span
-    (weekends too). In order within a case."""
+def case_days(world: World, day: date, rng, span: np.ndarray, count: np.ndarray,
+              any_day: np.ndarray) -> np.ndarray:
+    """Per event (the cases' `count` events in order), its day offset from `day`: distinct business days among
+    those in the case's `span` of days (more when the count needs them: a smurf's branch visits, a business's
+    client payments), or where `any_day`, distinct days of the span, weekends too (a placer's own ATM deposits).
+    In order within a case."""
     horizon = int(span.max(initial=0)) + 4 * int(count.max(initial=0)) + 15
     business = np.flatnonzero([calendar.is_business_day(world.scenario, day + timedelta(days=d))
                                for d in range(horizon)])
     offsets = []
-    for days, k, free in zip(span, count, stealth):  # a handful of cases a day
+    for days, k, free in zip(span, count, any_day):  # a handful of cases a day
         if free:  # a day each while the span has them (notes reach the ATM up to two days later: a few a week)
             offsets.append(np.sort(rng.choice(days, k, replace=False) if k <= days else rng.integers(0, days, k)))
         else:
             open_days = business[:max(int(np.searchsorted(business, days)), k)]
             offsets.append(np.sort(rng.choice(open_days, k, replace=False)))
     return np.concatenate(offsets).astype(np.int64) if offsets else np.zeros(0, np.int64)
+
+
+def transfers_on_case_days(world: World, day: date, rng, purpose: str, span: np.ndarray, count: np.ndarray,
+                           any_day: bool, after_days: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """`count` transfers per case on distinct days of its `span` (`case_days`: business days unless `any_day`),
+    `after_days` after `day`, each at an hour people pay. Returns (each transfer's case, its time in ms), in order
+    within each case; draws the streams day, `purpose`_hour and `purpose`_ms."""
+    case = np.repeat(np.arange(len(count)), count)
+    offset = case_days(world, day, rng("day"), span, count, np.full(len(count), any_day)) + after_days
+    on = day_start_ms(day) + offset * MS_PER_DAY
+    return case, in_hours(world, rng, purpose, on, on, on + MS_PER_DAY - 1, "transfer")
 
 
 def _deposit_and_send(world: World, day: date) -> Cases:
@@ -227,7 +239,7 @@ def _deposit_and_send(world: World, day: date) -> Cases:
     most = np.where(stealth, min(c.amount.max, s.inflows.cash_deposits.atm_max), c.amount.max)
     cents = np.minimum(spending.typed_amount(rng("typed"), rng("amount").uniform(c.amount.min, most) * CENTS),
                        np.floor(np.minimum(most, s.aml.cash_threshold) / 10) * 10 * CENTS).astype(np.int64)
-    offset = _deposit_days(world, day, rng("day"), np.ones(n, np.int64), np.ones(n, np.int64), stealth)  # ATM today
+    offset = case_days(world, day, rng("day"), np.ones(n, np.int64), np.ones(n, np.int64), stealth)  # ATM today
     home = city_place(world, world.home_city[world.account_customer[account]])
     deposit = _deposits(world, day, rng, account, cents, offset, home, stealth)
     sends = rng("sends").integers(c.sends.min, c.sends.max + 1, n)

@@ -171,7 +171,7 @@ def _supplier_money(world: World, rng, rows: Rows, banked: np.ndarray, day: date
     rows.cents[stock] += money.astype(np.int64)
     rows = bank_cash(world, rng, rows, banked, day)
     account = rows.account[stock]
-    payee = _regular_parties(world, "suppliers", rng, world.account_customer[account], SUPPLIERS, ("merchant",), 1.0)
+    payee = regular_parties(world, "suppliers", rng, world.account_customer[account], SUPPLIERS, ("merchant",), 1.0)
     return rows, paid_to_a_business(world, day, rng, "supplier", account, rows.event_ms[stock], money, c, payee)
 
 
@@ -298,10 +298,10 @@ def parents(world: World) -> np.ndarray:
 def _client_payers(world: World, rng, customer: np.ndarray) -> np.ndarray:
     """Who pays each client payment of `customer`: mostly one of the customer's regular clients (`CLIENTS`, the same
     all year), else a one-off client."""
-    return _regular_parties(world, "clients", rng, customer, CLIENTS, PEOPLE_AND_BUSINESSES, REGULAR_CLIENT_SHARE)
+    return regular_parties(world, "clients", rng, customer, CLIENTS, PEOPLE_AND_BUSINESSES, REGULAR_CLIENT_SHARE)
 
 
-def _regular_parties(world: World, purpose: str, rng, customer: np.ndarray, count: tuple[int, int],
+def regular_parties(world: World, purpose: str, rng, customer: np.ndarray, count: tuple[int, int],
                      kinds: tuple[str, ...], regular_share: float) -> np.ndarray:
     """Per row of `customer`: one of the customer's `count` regular parties outside the bank (beneficiaries of the
     types `kinds`, drawn once per customer for `purpose`, the same all year) with probability `regular_share`,

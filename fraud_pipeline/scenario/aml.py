@@ -13,6 +13,7 @@ from pydantic import Field, model_validator
 from fraud_pipeline.scenario.base import FloatRange, IntRange, Probability, Section
 
 NonNegative = Annotated[float, Field(ge=0)]
+CASE_DAYS = 45  # a case's rows all fall within this many days of its start (its account stays open that long)
 
 
 class Typology(Section):
@@ -58,6 +59,7 @@ class Mule(Typology):
     senders: IntRange  # victims at other banks who pay the mule (§8.2 row 2: 2–20)
     stealth_senders: IntRange
     amount: FloatRange  # each victim's payment, scenario currency (authorised push payments)
+    stealth_of_income: FloatRange  # a stealthy mule's victims pay this many months of its holder's income in all
     arrive_hours: Annotated[float, Field(ge=0, le=48)]  # the victims' payments within this many hours of the first
     keep: FloatRange  # the mule's cut (§8.2: 5–20 %)
     cash_share: FloatRange  # of what is passed on, withdrawn in notes; the rest transferred to the next layer
@@ -82,12 +84,38 @@ class Mule(Typology):
         return self
 
 
+class Untyped(Typology):
+    credits: IntRange  # the front's client payments (§8.2 row 7: a business's inflows, here by transfer)
+    days: IntRange  # over this many days, on distinct business days
+    of_income: FloatRange  # each, this share of the holder's monthly income (the size of their genuine ones)
+    least: Annotated[float, Field(gt=0)]  # and at least this (a genuine client payment's least, R50)
+    payments: IntRange  # the outgoings each payment is passed on in ...
+    paid_on: FloatRange  # ... this share of it in all ...
+    out_days: IntRange  # ... this many days after it
+    staff: IntRange  # people paid "wages"
+    wages_share: Probability  # of the outgoings, wages; the rest pays the case's "supplier"
+
+
+class CrossBorder(Typology):
+    countries: tuple[str, ...]  # where the exits go: ISO codes of neighbouring countries (§8.2 row 8)
+    cross_border_weight: Annotated[float, Field(ge=1)]  # cross-border customers are this many times likelier exits
+    credits: IntRange  # the proceeds come in in this many transfers from people elsewhere ...
+    in_days: Annotated[int, Field(ge=0, le=7)]  # ... within this many days of the start (then the exits begin)
+    payments: IntRange  # exits, one a day (§8.2: at least 3 in 30 days) ...
+    days: IntRange  # ... on distinct days over this many
+    amount: FloatRange  # each, below aml.cross_border_threshold (§8.2: R5,000–R19,999.99)
+    stealth_amount: FloatRange  # a large payment home's size
+
+
 class Aml(Section):
     cash_threshold: Annotated[float, Field(gt=0)]  # FIC Act s28 cash threshold report: cash above this is reported
     cash_threshold_since: date
+    cross_border_threshold: Annotated[float, Field(gt=0)]  # FIC Act s31: a cross-border transfer above it is reported
     structuring: Structuring
     deposit_and_send: DepositAndSend
     mule: Mule
+    untyped: Untyped
+    cross_border: CrossBorder
 
     @model_validator(mode="after")
     def _below_and_above(self):
@@ -101,6 +129,23 @@ class Aml(Section):
             if amount.min * count.min <= t:
                 raise ValueError(f"aml.structuring: {name}.min × the fewest deposits ({amount.min} × {count.min}) must "
                                  f"exceed aml.cash_threshold ({t}): the deposits together are above it")
+        m = s.moved_on
+        u = self.untyped
+        for name, days in (("structuring", s.stealth_days.max + m.days.max + m.transfers.max),
+                           ("untyped", u.days.max + u.credits.max + u.out_days.max),
+                           ("cross_border", self.cross_border.in_days + 1 + self.cross_border.days.max)):  # a span short of
+            # business days for its credits grows by as many
+            if days > CASE_DAYS:
+                raise ValueError(f"aml.{name}: its longest case lasts {days} days (its days, then what is paid on); "
+                                 f"at most {CASE_DAYS} fit (a case's account must stay open throughout)")
+        x = self.cross_border
+        for name in ("amount", "stealth_amount"):
+            if getattr(x, name).max > self.cross_border_threshold:
+                raise ValueError(f"aml.cross_border.{name}.max ({getattr(x, name).max}) must be at most "
+                                 f"aml.cross_border_threshold ({self.cross_border_threshold}): exits stay below it")
+        if x.payments.max > x.days.min:
+            raise ValueError(f"aml.cross_border.payments.max ({x.payments.max}) must be at most days.min "
+                             f"({x.days.min}): one exit a day")
         if self.deposit_and_send.amount.max > t:
             raise ValueError(f"aml.deposit_and_send.amount.max ({self.deposit_and_send.amount.max}) must be at most "
                              f"aml.cash_threshold ({t})")

@@ -141,6 +141,40 @@ class Rent(Section):
         return self
 
 
+class Policy(Section):
+    share: Probability  # of funerals with a funeral policy or burial society that pays out
+    amount: FloatRange  # its payout, rand (R1,000 steps)
+    days: IntRange  # this many days after the death
+
+
+class Funeral(Section):
+    """Funeral collections (`life.funerals`): how often a customer is the one a family's contributions are paid to,
+    how many contribute over how many days and how much (rand, R50 steps within least..most), a policy's payout,
+    and what leaves: the undertaker's share (`undertaker.part`, `undertaker.days` after the death) and a share in
+    notes within three days of the last contribution."""
+
+    per_customer_per_year: Annotated[float, Field(ge=0, le=1)]
+    contributors: IntRange
+    days: Annotated[int, Field(ge=1, le=7)]
+    amount: Lognormal
+    least: PositiveFloat
+    most: PositiveFloat
+    policy: Policy
+    undertaker: Spending
+    cash_share: FloatRange
+    withdrawal: FloatRange
+
+    @model_validator(mode="after")
+    def _sensible(self):
+        if self.contributors.min < 1 or self.least > self.most or self.withdrawal.min <= 0:
+            raise ValueError(f"contributors.min must be at least 1 (got {self.contributors.min}), least ({self.least}) "
+                             f"at most most ({self.most}) and withdrawal.min above 0 (got {self.withdrawal.min})")
+        if self.undertaker.part.max + self.cash_share.max > 1:
+            raise ValueError(f"undertaker.part.max + cash_share.max ({self.undertaker.part.max} + "
+                             f"{self.cash_share.max}) must be at most 1: no more leaves than came in")
+        return self
+
+
 class SpentSoon(Section):
     one_off: Spending
     supplier: Supplier
@@ -153,6 +187,7 @@ class Inflows(Section):
     side_hustle: SideHustle
     stokvel: Stokvel
     rent: Rent
+    funeral: Funeral
     one_off: OneOff
     cash_deposits: CashDeposits
     spent_soon: SpentSoon

@@ -18,8 +18,11 @@ def _mule_cases(days):
     return laundering_rows(rows), mules
 
 
-def test_a_mule_receives_from_several_victims_and_passes_most_on_within_72_hours(days):
+def test_a_mule_receives_from_several_victims_and_passes_most_on_within_72_hours(days, busy):
+    from fraud_pipeline.world.entities import entity_tables
     laundering, mules = _mule_cases(days)
+    incomes = entity_tables(busy)["customers"].to_pandas().set_index("customer_id")["monthly_income"]
+    assert busy.aml.mule.stealth_of_income.min == 0.5 and busy.aml.mule.stealth_of_income.max == 2.0
     for _, case in mules.iterrows():
         mine = laundering[laundering["aml_case_id"] == case["case_id"]]
         drawn = json.loads(case["parameters"])
@@ -28,6 +31,11 @@ def test_a_mule_receives_from_several_victims_and_passes_most_on_within_72_hours
         assert (credits["transaction_type"] == "transfer_in").all() and len(credits) == drawn["senders"] >= 2
         assert credits["beneficiary_id"].notna().all() and credits["beneficiary_id"].nunique() >= 2  # victims elsewhere
         assert credits["amount"].between(500, 25_000).all()
+        if case["stealth"]:  # its handler sizes the takings to the holder: a month or two of income (typed, clipped)
+            income = incomes[case["customer_id"]]
+            slack = 50 * len(credits)
+            assert min(0.5 * income, 25_000 * len(credits)) - slack <= credits["amount"].sum()
+            assert credits["amount"].sum() <= max(2.0 * income, 500 * len(credits)) + slack
         assert credits["amount"].sum() == pytest.approx(case["proceeds"]) == drawn["received"]
         assert (mine["aml_role"] == "mule").all() and (case["role"] == "mule")
         # what leaves: after the last credit, within 72 hours of it (and the hour the withdrawals take), all but the

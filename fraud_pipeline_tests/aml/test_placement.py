@@ -115,6 +115,13 @@ def test_a_structuring_amount_above_the_threshold_is_refused_naming_the_field(sc
         scaled(scenario, aml={"structuring": {"deposits": {"min": 1, "max": 3}}})
 
 
+def test_a_case_longer_than_its_account_is_kept_open_is_refused_naming_the_typology(scenario):
+    with pytest.raises(ScenarioError, match=r"aml.untyped: its longest case lasts 51 days .* at most 45"):
+        scaled(scenario, aml={"untyped": {"days": {"min": 7, "max": 38}}})
+    with pytest.raises(ScenarioError, match=r"aml.structuring: its longest case lasts 46 days"):
+        scaled(scenario, aml={"structuring": {"stealth_days": {"min": 14, "max": 38}}})
+
+
 def test_the_days_aml_checks_pass_on_busy_laundering_and_each_fails_when_broken(busy):
     """The checks the `aml_cases` asset runs: they pass on a busy day, and each names what a broken day breaks."""
     bank = Bank(busy)
