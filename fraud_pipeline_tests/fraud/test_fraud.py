@@ -20,6 +20,7 @@ from fraud_pipeline.fraud.scenarios import km_between, nearest_atm_km
 from fraud_pipeline.world.build import build_world
 from fraud_pipeline.world.fraud_plan import mean_episodes
 from fraud_pipeline_tests.conftest import SMALL_POPULATION, scaled, simulated_days
+from fraud_pipeline_tests.leakage import null_pattern, single_feature_auc
 
 SCENARIOS = ("card_fraud_chain", "atm_abroad", "high_velocity", "account_takeover")
 
@@ -346,31 +347,12 @@ NOT_FEATURES = {"transaction_id", "event_time", "arrival_time", "card_number", "
                 "is_fraud", "fraud_scenario", "fraud_episode_id", "label_available_at", "stealth"}  # keys and labels
 
 
-def _auc(y: np.ndarray, value: np.ndarray) -> float:
-    """Mann–Whitney ROC AUC, symmetrised (a feature may rank either way)."""
-    ranks = pd.Series(value).rank().to_numpy()
-    positive = y.sum()
-    auc = (ranks[y].sum() - positive * (positive + 1) / 2) / (positive * (len(y) - positive))
-    return max(auc, 1 - auc)
-
-
-def _encoded(values: pd.Series, y: np.ndarray) -> np.ndarray:
-    """A categorical column as its fraud rate, cross-fitted over two halves (no row sees its own label)."""
-    values = values.astype("string").fillna("<null>").to_numpy()
-    half = np.arange(len(values)) % 2 == 0
-    out = np.empty(len(values))
-    for fit, apply in ((half, ~half), (~half, half)):
-        rate = pd.Series(y[fit]).groupby(values[fit]).mean()
-        out[apply] = pd.Series(values[apply]).map(rate).fillna(y[fit].mean()).to_numpy()
-    return out
-
-
 def test_no_column_or_simple_feature_gives_a_scenario_away(scenario, month):
     rows = labelled_stream(month["transactions"], month["fraud"].drop(columns="stealth"))
     table = features(rows, month["entities"], "ZA")
     cents = np.round(rows["original_amount"] * 100).astype(np.int64) % 100
     columns = [c for c in rows.columns if c not in NOT_FEATURES]
-    nulls = rows[columns].isna().astype(int).astype(str).agg("".join, axis=1)
+    nulls = null_pattern(rows, columns)
     leaks = []
     for name in SCENARIOS:
         for channel in rows.loc[rows["fraud_scenario"] == name, "channel"].unique():
@@ -382,9 +364,7 @@ def test_no_column_or_simple_feature_gives_a_scenario_away(scenario, month):
             candidates.update({f: table.loc[part, f] for f in FEATURES})
             candidates.update({"amount_cents": cents[part], "null_pattern": nulls[part]})
             for feature, values in candidates.items():
-                values = pd.Series(values)
-                numeric = pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)
-                score = _auc(y, values.astype(float).to_numpy() if numeric else _encoded(values, y))
+                score = single_feature_auc(y, values)
                 if score > 0.90 and feature not in ALLOWED.get(name, set()):
                     leaks.append((name, channel, feature, round(score, 3)))
     assert leaks == []

@@ -1,0 +1,64 @@
+"""The AML leakage guard (issue 24): among rows of the same kind (channel and transaction type), no column of the
+stream and no documented AML feature separates a typology's rows from genuine ones on its own (ROC AUC above 0.9)
+beyond the typology's defining signals, allowed below with their reasons. Measured on the busy small bank."""
+
+import numpy as np
+
+from fraud_pipeline.core.labels import AML_TYPOLOGIES
+from fraud_pipeline.detection.aml_features import AML_FEATURES, aml_features, money_stream
+from fraud_pipeline.engine.bank import Bank
+from fraud_pipeline.detection import aml_report
+from fraud_pipeline_tests.leakage import null_pattern, single_feature_auc
+
+AMOUNT = {"amount", "original_amount", "log_amount", "amount_over_income", "amount_over_avg_balance"}
+ALLOWED = {
+    # §8.2 row 1: cash deposits each below the threshold that together pass it, then moved on — the deposits' size
+    # and sum, and the transfers of that sum, are what structuring is
+    "structuring": AMOUNT | {"cash_in_3d", "cash_in_count_3d", "cash_in_30d", "cash_in_count_30d", "credits_3d",
+                             "credits_30d", "debits_3d", "debits_30d", "pass_through_30d"},
+    # §8.2 row 3: a large cash deposit, then most of it sent within 72 h — the deposit and the cash behind a send
+    "deposit_and_send": AMOUNT | {"cash_in_3d", "cash_in_count_3d", "cash_in_30d", "cash_in_count_30d",
+                                  "credits_3d", "debits_3d"},
+    # §8.2 row 2: unrelated senders pay within hours, then notes of R1,000–R5,000 and transfers to a next layer the
+    # mule never paid before (the new-payee signal banks' mule rules use) — the fan-in, its size and the cash-out
+    "mule": AMOUNT | {"transfers_in_3d", "new_senders_7d", "senders_so_far", "credits_3d", "credits_30d",
+                      "debits_3d", "payee_new", "recipient_status", "log_seconds_since_previous"},
+    # §8.2 row 8: proceeds handed over by people elsewhere, then payments abroad just below the IFTR threshold —
+    # the payee abroad, the amounts, and the money that came in first
+    "cross_border": AMOUNT | {"cross_border", "transfers_in_3d", "credits_3d", "credits_30d", "senders_so_far"},
+    # fits no pattern: nothing may give it away
+    "untyped": set(),
+}
+KEYS_AND_LABELS = {"transaction_id", "event_time", "arrival_time", "card_number", "account_id", "customer_id",
+                   "merchant_id", "beneficiary_id", "counterparty_account_id", "device_id", "ip_address", "session_id",
+                   "is_fraud", "fraud_scenario", "fraud_episode_id", "label_available_at", "aml_typology",
+                   "aml_case_id", "aml_role", "laundering"}
+
+
+def test_no_column_or_simple_feature_gives_a_typology_away(busy, days):
+    rows, _ = days
+    stream = money_stream(rows, rows.iloc[:0])
+    entities = {name: Bank(busy).entities[name].select(list(columns)).to_pandas()
+                for name, columns in aml_report.ENTITY_COLUMNS.items()}
+    table = aml_features(stream, entities, busy.geography.country_code, busy.aml.cash_threshold)
+    columns = [c for c in stream.columns if c not in KEYS_AND_LABELS]
+    nulls = null_pattern(stream, columns)
+    cents = np.round(stream["amount"] * 100).astype(np.int64) % 100
+    kind = stream["channel"] + "/" + stream["transaction_type"]
+    leaks, measured = [], set()
+    for name in AML_TYPOLOGIES:
+        for k in kind[stream["aml_typology"] == name].unique():
+            part = (kind == k) & (~stream["laundering"] | (stream["aml_typology"] == name))
+            y = stream.loc[part, "laundering"].to_numpy()
+            if y.sum() < 20 or (~y).sum() < 20:
+                continue
+            measured.add(name)
+            candidates = {c: stream.loc[part, c] for c in columns}
+            candidates.update({f: table.loc[part, f] for f in AML_FEATURES})
+            candidates.update({"amount_cents": cents[part], "null_pattern": nulls[part]})
+            for feature, values in candidates.items():
+                score = single_feature_auc(y, values)
+                if score > 0.90 and feature not in ALLOWED[name]:
+                    leaks.append((name, k, feature, round(score, 3)))
+    assert measured == set(AML_TYPOLOGIES)  # every typology had enough rows of some kind to be measured
+    assert leaks == []
