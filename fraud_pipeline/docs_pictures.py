@@ -3,7 +3,10 @@
     python -m fraud_pipeline.docs_pictures [--days 28] [--balance-days 90] [--out docs]
 
 - genuine_behaviour.png: hourly profile per channel, weekly rhythm per channel, amount per category;
-- balances_a_year.png: the distribution of salary-account balances day by day over a year (no drift).
+- balances_a_year.png: the distribution of salary-account balances day by day over a year (no drift);
+- aml_cases.png (`--aml`, alone): one plain case of each laundering typology as a small graph — money in from the
+  left, the case's account in the middle, money out to the right — from 45 days of the default bank with every
+  typology ten times as frequent (`AML_PICTURE_RATE`), so each has a finished case to show.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from fraud_pipeline.core import plots
+from fraud_pipeline.core.labels import AML_TYPOLOGIES
 from fraud_pipeline.engine.bank import Bank
 from fraud_pipeline.scenario import load_scenario
 
@@ -76,12 +81,83 @@ def balance_distribution(balances: pd.DataFrame) -> bytes:
     return plots.png(fig)
 
 
+AML_PICTURE_RATE = 10  # the typologies' rates times this, for the picture alone
+IN_COLOUR, OUT_COLOUR = "#55a868", "#c44e52"
+
+
+def aml_case_graphs(rows: pd.DataFrame, cases: pd.DataFrame, countries: pd.Series) -> bytes:
+    """One panel per typology: its first finished plain case (by case id), its account in the middle, each party
+    that paid in on the left and each that was paid on the right, an arrow per party labelled with the amount, the
+    number of rows and the days since the case began. `rows`: the case's labelled rows (card_transactions'
+    columns); `cases`: aml_cases rows; `countries`: a beneficiary's country by beneficiary_id."""
+    typologies = [name for name in AML_TYPOLOGIES if (cases["typology"] == name).any()]
+    fig, axes = plots.figure(13, 3.3 * len(typologies), len(typologies), 1)
+    for ax, typology in zip(axes[:, 0], typologies):
+        mine = cases[(cases["typology"] == typology) & ~cases["stealth"]].sort_values("case_id")
+        case = mine.iloc[0]
+        case_rows = rows[rows["aml_case_id"] == case["case_id"]]
+        start = case_rows["event_time"].min().normalize()
+        party = np.where(case_rows["channel"].isin(["atm", "branch"]),
+                         np.where(case_rows["direction"] == "credit", "notes in at " + case_rows["channel"],
+                                  "notes out at " + case_rows["channel"]) + ", " + case_rows["city"],
+                         case_rows["beneficiary_id"].fillna("?").map(lambda b: f"{b} ({countries.get(b, '?')})"))
+        flows = case_rows.assign(party=party, day=(case_rows["event_time"] - start).dt.days).groupby(
+            ["direction", "party"], sort=True).agg(amount=("amount", "sum"), rows=("amount", "size"),
+                                                   first=("day", "min"), last=("day", "max")).reset_index()
+        ax.set(xlim=(-1.15, 1.15), ylim=(-1.1, 1.1), xticks=[], yticks=[])
+        ax.grid(False)
+        for side in ("left", "bottom"):
+            ax.spines[side].set_visible(False)
+        ax.set_title(f"{typology}: {case['case_id']} ({case['role']}; R{case['proceeds']:,.0f} in)", loc="left")
+        ax.text(0, 0, f"{case['account_id']}\n{case['role']}", ha="center", va="center",
+                bbox={"boxstyle": "round", "facecolor": "#f2f2f2", "edgecolor": "#555555"})
+        for direction, x, colour in (("credit", -0.8, IN_COLOUR), ("debit", 0.8, OUT_COLOUR)):
+            side = flows[flows["direction"] == direction]
+            for y, (_, flow) in zip(np.linspace(0.85, -0.85, len(side)) if len(side) > 1 else [0.0],
+                                    side.iterrows()):
+                days = f"day {flow['first']}" + (f"–{flow['last']}" if flow["last"] != flow["first"] else "")
+                ax.text(x, y, flow["party"], ha="right" if x < 0 else "left", va="center", fontsize=8)
+                ends = ((x + 0.02, y), (-0.12, 0.0)) if x < 0 else ((0.12, 0.0), (x - 0.02, y))
+                ax.annotate("", xy=ends[1], xytext=ends[0],
+                            arrowprops={"arrowstyle": "->", "color": colour, "linewidth": 1.2})
+                near = 0.3 if x < 0 else 0.7  # the label near the party's end, clear of the other arrows
+                ax.text(ends[0][0] + near * (ends[1][0] - ends[0][0]), ends[0][1] + near * (ends[1][1] - ends[0][1])
+                        + 0.07,
+                        f"R{flow['amount']:,.0f} ×{flow['rows']}, {days}", ha="center", fontsize=7, color=colour)
+    return plots.png(fig)
+
+
+def _aml_picture(out: Path) -> None:
+    """aml_cases.png from 45 days of the default bank with every typology AML_PICTURE_RATE times as frequent."""
+    from fraud_pipeline.scenario import with_overrides
+    base = load_scenario({})
+    scenario = with_overrides(base, {"aml": {name: {"cases_per_10k_accounts_month": AML_PICTURE_RATE * getattr(
+        base.aml, name).cases_per_10k_accounts_month} for name in AML_TYPOLOGIES}})
+    bank = Bank(scenario)
+    rows, cases = [], []
+    for offset in range(45):
+        found = bank.day(scenario.start_date + timedelta(days=offset))
+        table = found.transactions
+        rows.append(table.filter(pc.is_valid(table["aml_case_id"])))
+        cases.append(found.aml_cases)
+    rows, cases = pa.concat_tables(rows).to_pandas(), pa.concat_tables(cases).to_pandas()
+    last = rows["event_time"].max() - pd.Timedelta(days=1)
+    cases = cases[cases["end_time"] < last]  # finished within the days
+    beneficiaries = bank.entities["beneficiaries"].select(["beneficiary_id", "country"]).to_pandas()
+    (out / "aml_cases.png").write_bytes(aml_case_graphs(rows, cases, beneficiaries.set_index("beneficiary_id")[
+        "country"]))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=28)
     parser.add_argument("--balance-days", type=int, default=365)
     parser.add_argument("--out", default="docs")
+    parser.add_argument("--aml", action="store_true", help="draw aml_cases.png alone")
     args = parser.parse_args(argv)
+    if args.aml:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        return _aml_picture(Path(args.out))
     scenario = load_scenario({})
     bank = Bank(scenario)
     transactions, balances = [], []
