@@ -8,6 +8,7 @@ from datetime import date
 import numpy as np
 import pyarrow as pa
 
+from fraud_pipeline.aml.dormant import dormant_day
 from fraud_pipeline.aml.exits import cross_border_day
 from fraud_pipeline.aml.integration import untyped_day
 from fraud_pipeline.aml.mules import mules_day
@@ -21,7 +22,7 @@ def aml_day(world: World, day: date) -> Cases:
     """The block's laundering cases that start on `day` and all their rows (`Cases.rows`; those of later days have
     later arrival times, which the bank's day carries until they arrive)."""
     return Cases.of([placement_day(world, day), mules_day(world, day), untyped_day(world, day),
-                     cross_border_day(world, day)])
+                     cross_border_day(world, day), dormant_day(world, day)])
 
 
 def case_ids(case: np.ndarray) -> pa.Array:

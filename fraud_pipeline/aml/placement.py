@@ -80,12 +80,16 @@ def rng_of(world: World, day: date, typology: str):
     return lambda purpose: stream(world.scenario.seed, "aml", typology, day.isoformat(), purpose, *world.block_key)
 
 
-def placers(world: World, day: date, rng, rate: float, weight: np.ndarray) -> np.ndarray:
+def placers(world: World, day: date, rng, rate: float, weight: np.ndarray, status: str = "active") -> np.ndarray:
     """Today's cases' accounts: Poisson(`rate` per 10,000 active accounts per 30 days), drawn among salary accounts
-    active and open for the case's weeks in proportion to their holder's `weight` (per customer)."""
-    active = open_accounts(world, day) & (world.status == STATUS_NAMES.index("active"))
+    active and open for the case's weeks in proportion to their holder's `weight` (per customer) — or, with
+    `status="dormant"`, among dormant accounts open for the case's weeks."""
+    open_ = open_accounts(world, day)
+    active = open_ & (world.status == STATUS_NAMES.index("active"))
     n = rng("count").poisson(rate * active.sum() / 10_000 / MONTH_DAYS)
-    eligible = active & world.salary & (world.closed_day > day_number(day) + CASE_DAYS)
+    kept_open = open_ & (world.closed_day > day_number(day) + CASE_DAYS)
+    eligible = kept_open & (world.status == STATUS_NAMES.index("dormant")) if status == "dormant" else \
+        kept_open & active & world.salary
     return draw(rng("placer"), np.where(eligible, weight[world.account_customer], 0.0), n)
 
 

@@ -299,8 +299,9 @@ LABELS = (
        nullable=True),
     _c("label_available_at", TS, "When the bank learns the row was fraud (e.g. a chargeback); null if genuine.",
        "design", nullable=True),
-    _c("aml_typology", S, "structuring | deposit_and_send | mule | untyped: the laundering typology of the row's "
-                          "case (untyped: laundering that fits no pattern); null when the row is no laundering.",
+    _c("aml_typology", S, "structuring | deposit_and_send | mule | untyped | cross_border | dormant: the laundering "
+                          "typology of the row's case (untyped: laundering that fits no pattern); null when the row "
+                          "is no laundering.",
        "design (issue 24)", nullable=True),
     _c("aml_case_id", S, "FK → aml_cases: the laundering case the row belongs to; null when none.", "design (issue 24)",
        nullable=True),
@@ -432,8 +433,9 @@ AML_CASES = TableSpec(
     (
         _c("case_id", S, "{TYPOLOGY}-{start date, YYYYMMDD}-{block}-{number}: deterministic, unique across the "
                          "calendar.", "design"),
-        _c("typology", S, "structuring | deposit_and_send | mule | untyped (../shared/reference/aml-anchors.md §8.2 "
-                          "rows 1, 3 and 2; untyped: §8.1 rule 2, integration that fits no pattern).", "design"),
+        _c("typology", S, "structuring | deposit_and_send | mule | untyped | cross_border | dormant "
+                          "(../shared/reference/aml-anchors.md §8.2 rows 1, 3, 2, 8 and 9; untyped: §8.1 rule 2, "
+                          "integration that fits no pattern).", "design"),
         _c("account_id", S, "FK → accounts. A member account.", "design"),
         _c("customer_id", S, "FK → customers. Its holder.", "design"),
         _c("role", S, "The account's role: source | placer | mule | layer | consolidator | exit | front_business.",
@@ -441,7 +443,8 @@ AML_CASES = TableSpec(
         _c("start_time", TS, "The case's first row.", "design"),
         _c("end_time", TS, "The case's last row.", "design"),
         _c("proceeds", F8, "The criminal proceeds the case puts into the bank (cash placed, what a mule's victims paid, "
-                           "or what a front's client paid), scenario currency.", "design"),
+                           "what a front's client paid, or what was handed over or paid in to be moved on), scenario "
+                           "currency.", "design"),
         _c("stealth", B, "Whether the case imitates its genuine twin (the typology's stealth share).", "design"),
         _c("parameters", S, "What was drawn for the case, as JSON (deposits, days, branches, sends, …).", "design"),
         _c("label_available_at", TS, "When the bank would file its report (an STR) and so know the case; null for a "

@@ -107,6 +107,17 @@ class CrossBorder(Typology):
     stealth_amount: FloatRange  # a large payment home's size
 
 
+class Dormant(Typology):
+    credits: IntRange  # payments in from new counterparties (§8.2 row 9: at least 3) ...
+    stealth_credits: IntRange  # ... stealthily one or two, as a one-off is
+    days: IntRange  # ... on distinct days over this many (§8.2: within 14)
+    amount: FloatRange  # each, log-uniform, scenario currency
+    stealth_amount: FloatRange
+    out_days: IntRange  # the first transfer on this many days after the last credit ...
+    transfers: IntRange  # ... in this many, a day apart ...
+    part: FloatRange  # ... of this share of what came in
+
+
 class Aml(Section):
     cash_threshold: Annotated[float, Field(gt=0)]  # FIC Act s28 cash threshold report: cash above this is reported
     cash_threshold_since: date
@@ -116,6 +127,7 @@ class Aml(Section):
     mule: Mule
     untyped: Untyped
     cross_border: CrossBorder
+    dormant: Dormant
 
     @model_validator(mode="after")
     def _below_and_above(self):
@@ -133,7 +145,8 @@ class Aml(Section):
         u = self.untyped
         for name, days in (("structuring", s.stealth_days.max + m.days.max + m.transfers.max),
                            ("untyped", u.days.max + u.credits.max + u.out_days.max),
-                           ("cross_border", self.cross_border.in_days + 1 + self.cross_border.days.max)):  # a span short of
+                           ("cross_border", self.cross_border.in_days + 1 + self.cross_border.days.max),
+                           ("dormant", self.dormant.days.max + self.dormant.out_days.max + self.dormant.transfers.max)):  # a span short of
             # business days for its credits grows by as many
             if days > CASE_DAYS:
                 raise ValueError(f"aml.{name}: its longest case lasts {days} days (its days, then what is paid on); "

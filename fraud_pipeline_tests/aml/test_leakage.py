@@ -26,6 +26,10 @@ ALLOWED = {
     # §8.2 row 8: proceeds handed over by people elsewhere, then payments abroad just below the IFTR threshold —
     # the payee abroad, the amounts, and the money that came in first
     "cross_border": AMOUNT | {"cross_border", "transfers_in_3d", "credits_3d", "credits_30d", "senders_so_far"},
+    # §8.2 row 9: a silent account paid by new counterparties, then emptied — the inflows' size and their new
+    # senders, and the outflows of that money to people it never paid
+    "dormant": AMOUNT | {"transfers_in_3d", "credits_3d", "credits_30d", "debits_3d", "debits_30d", "senders_so_far",
+                         "new_senders_7d", "payee_new", "recipient_status"},
     # fits no pattern: nothing may give it away
     "untyped": set(),
 }

@@ -1,0 +1,71 @@
+"""Dormant reactivation: a silent account wakes to receive money from people it never dealt with, and passes it on.
+
+`../shared/reference/aml-anchors.md` §8.2 row 9: an account inactive for months (here a `dormant` one: it makes no
+payments of its own) is paid several times by new counterparties within two weeks, and the money then leaves. An
+old account draws less attention than a new one, and its holder may have sold it or never notice. Plainly 3–8
+payments of R5,000–R50,000 (log-uniform) from people and businesses at other banks over 1–14 days; stealthily one or
+two larger ones — a car sold, an estate paid out — as the genuine one-offs into dormant accounts are
+(`inflows.one_off.dormant_per_year`, and half of those soon paid out: the twin). 1–5 days after the last, 80–100 %
+of it leaves in 1–4 transfers to people elsewhere, a day apart, at the hours people pay. The account's role is
+`layer`: money passes through it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+
+from fraud_pipeline.aml.placement import CENTS, Cases, finish, placers, rng_of, transfers_on_case_days
+from fraud_pipeline.core.labels import DORMANT, LAYER
+from fraud_pipeline.core.rows import TRANSFER, TRANSFER_IN, concat, make
+from fraud_pipeline.core.timeline import MS_PER_DAY
+from fraud_pipeline.life.cash_out import in_hours
+from fraud_pipeline.life.genuine import city_place
+from fraud_pipeline.life.income import PEOPLE_AND_BUSINESSES, outside_parties, transfers_out
+from fraud_pipeline.world import spending
+from fraud_pipeline.world.build import World
+
+
+def dormant_day(world: World, day: date) -> Cases:
+    """The block's dormant-reactivation cases that start on `day`, with all their rows (those of later days the bank
+    carries). Cases are Poisson(`aml.dormant.cases_per_10k_accounts_month` per 10,000 active accounts per 30 days),
+    drawn among the dormant accounts open for the case's weeks."""
+    c = world.scenario.aml.dormant
+    rng = rng_of(world, day, "dormant")
+    account = placers(world, day, rng, c.cases_per_10k_accounts_month if c.enabled else 0.0,
+                      np.ones(world.n_customers), status="dormant")
+    n = len(account)
+    customer = world.account_customer[account]
+    stealth = rng("stealth").random(n) < c.stealth
+    count = np.where(stealth, rng("stealth_credits").integers(c.stealth_credits.min, c.stealth_credits.max + 1, n),
+                     rng("credits").integers(c.credits.min, c.credits.max + 1, n))
+    span = rng("days").integers(c.days.min, c.days.max + 1, n)
+    case, credit_ms = transfers_on_case_days(world, day, rng, "credit", np.maximum(span, count), count, True)
+    low = np.where(stealth, c.stealth_amount.min, c.amount.min)[case]
+    high = np.where(stealth, c.stealth_amount.max, c.amount.max)[case]
+    cents = spending.typed_amount(rng("typed"), np.exp(rng("amount").uniform(np.log(low), np.log(high))) * CENTS)
+    credits = make(len(case), account=account[case], channel=TRANSFER, kind=TRANSFER_IN, event_ms=credit_ms,
+                   cents=cents, payee=outside_parties(world, rng("senders"), len(case), PEOPLE_AND_BUSINESSES),
+                   place=city_place(world, world.home_city[customer[case]]))
+    received = np.bincount(case, weights=cents, minlength=n)
+    last = np.zeros(n, np.int64)
+    np.maximum.at(last, case, credit_ms)
+    # passed on: 1–4 transfers to people elsewhere, a day apart from `out_days` after the last credit
+    pieces = rng("transfers").integers(c.transfers.min, c.transfers.max + 1, n)
+    moves = np.repeat(np.arange(n), pieces)
+    k = np.arange(len(moves)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+    first = last // MS_PER_DAY + rng("out_days").integers(c.out_days.min, c.out_days.max + 1, n)
+    on = (first[moves] + k) * MS_PER_DAY
+    send_ms = in_hours(world, rng, "out", on, on, on + MS_PER_DAY - 1, "transfer")
+    share = rng("split").uniform(0.5, 1.5, len(moves))
+    share /= np.bincount(moves, weights=share, minlength=n)[moves]
+    part = rng("part").uniform(c.part.min, c.part.max, n)
+    payee = outside_parties(world, rng("payees"), len(moves), ("individual",))
+    out = transfers_out(world, day, rng, "out", account[moves], send_ms, np.round(received[moves] * part[moves] * share),
+                        payee)
+    parameters = [{"credits": int(m), "days": int(d), "transfers": int(p), "stealth": bool(x)}
+                  for m, d, p, x in zip(count, span, pieces, stealth)]
+    return finish(world, day, rng, DORMANT, account, stealth, received.astype(np.int64), parameters,
+                  np.r_[case, moves], concat([credits, out]), c, LAYER)
+
