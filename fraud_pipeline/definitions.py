@@ -8,7 +8,8 @@ import dagster as dg
 from fraud_pipeline.defs.assets.anomalies import anomaly_schedule_asset, anomaly_timeline_asset, landing_asset
 from fraud_pipeline.defs.assets.entities import entity_assets
 from fraud_pipeline.defs.assets.events import bank_day_asset, web_funnel_asset
-from fraud_pipeline.defs.assets.reports import baseline_profile_asset, dataset_card_asset, detection_scorecard_asset
+from fraud_pipeline.defs.assets.reports import (aml_scorecard_asset, baseline_profile_asset, dataset_card_asset,
+                                                detection_scorecard_asset)
 from fraud_pipeline.defs.automation import jobs_and_automation
 from fraud_pipeline.defs.partitions import daily_partitions
 from fraud_pipeline.defs.resources import ExecutorResource, StoreResource
@@ -28,7 +29,8 @@ def build_definitions(scenario: Scenario) -> dg.Definitions:
                   web_funnel_asset(scenario, days, kinds),
                   baseline_profile_asset(scenario, kinds), anomaly_schedule_asset(scenario, kinds),
                   landing_asset(scenario, days, kinds), anomaly_timeline_asset(scenario, kinds),
-                  detection_scorecard_asset(scenario, kinds), dataset_card_asset(scenario, kinds)]
+                  detection_scorecard_asset(scenario, kinds), aml_scorecard_asset(scenario, kinds),
+                  dataset_card_asset(scenario, kinds)]
     # A stored partition is stale when the generators' release or the scenario changed: the UI marks it unsynced.
     code_version = f"{version('fraud_pipeline')}-{scenario.content_hash}"
     assets = dg.map_asset_specs(lambda spec: spec.replace_attributes(code_version=code_version), assets)

@@ -736,6 +736,43 @@ DETECTION_SCORECARD = TableSpec(
     primary_key=("detector", "scenario"),
 )
 
+AML_SCORECARD = TableSpec(
+    "aml_scorecard", "reports",
+    "How reference AML detectors do on the bank's money movement (transfers, cash, income; every row of the whole "
+    "bank): a South African rule set and gradient boosting on 40 features of the row and its account's past, trained "
+    "on the days before the last detection.aml_test_share of the scenario's days with the labels known by then and "
+    "with all labels (AMLworld's protocol), overall and per typology — transaction-level F1 and PR-AUC beside "
+    "AMLworld's published F1, account-level precision and recall at an alert budget, recall at 1 % and 5 % false "
+    "positives, case recall. Empty when the days hold too little laundering to train and test on (the metadata says "
+    "why): a few weeks of the default bank hold a few dozen cases; `python -m fraud_pipeline.detection --aml "
+    "--simulate --days 120` scores a longer run.",
+    (
+        _c("detector", S, "rules | boosted_known_labels | boosted_all_labels.", "design"),
+        _c("typology", S, "all, or a typology (its laundering rows with every genuine row).", "design"),
+        _c("f1", F8, "Minority-class F1 at the best threshold over the test rows (the AMLworld/Multi-GNN metric).",
+           "aml-anchors §8.3"),
+        _c("pr_auc", F8, "Average precision over the test rows.", "aml-anchors §8.3"),
+        _c("precision_at_budget", F8, "Of the `alerts` accounts scoring highest over the test days, the share that "
+                                      "laundered (all typologies only).", "AMLGentex", nullable=True),
+        _c("recall_at_budget", F8, "Of the laundering accounts, the share among the alerts.", "AMLGentex"),
+        _c("recall_at_1pct_fpr", F8, "Recall of laundering accounts at 1 % of genuine accounts alerted.", "BAF"),
+        _c("recall_at_5pct_fpr", F8, "Recall of laundering accounts at 5 % of genuine accounts alerted.", "BAF"),
+        _c("case_recall_at_budget", F8, "Share of cases with an account among the alerts.", "aml-anchors §8.3"),
+        _c("test_rows", pa.int64(), "Rows scored on the test days (the typology's with every genuine row).",
+           "design"),
+        _c("test_laundering_rows", pa.int64(), "Of which laundering.", "design"),
+        _c("accounts", pa.int64(), "Accounts with a row on the test days.", "design"),
+        _c("laundering_accounts", pa.int64(), "Of which laundered.", "design"),
+        _c("cases", pa.int64(), "Cases with a row on the test days.", "design"),
+        _c("alerts", pa.int64(), "The alert budget: accounts reviewed over the test days "
+                                 "(detection.aml_alerts_per_100k_accounts_month).", "AMLGentex"),
+        _c("train_laundering_rows", pa.int64(), "Laundering rows on the training days.", "design"),
+        _c("train_known_rows", pa.int64(), "Of which their case's report (label_available_at) came before the first "
+                                           "test day.", "design"),
+    ),
+    primary_key=("detector", "typology"),
+)
+
 ENTITY_TABLES = (CUSTOMERS, DEVICES, DEVICE_HISTORY, ACCOUNTS, CARDS, BENEFICIARIES, ACCOUNT_BENEFICIARIES, MERCHANTS,
                  CUSTOMER_MERCHANTS, FEATURE_CATALOGUE)
 FUNNEL_TABLES = (WEB_VISITS, APPLICATIONS, NEW_ACCOUNTS, NEW_ACCOUNT_TRANSACTIONS)
@@ -747,4 +784,4 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in (*ENTITY_TABLES, CARD_TRANSAC
                                                    *FUNNEL_TABLES,
                                                    *LANDING_TABLES.values(),
                                                    BASELINE_PROFILE, ANOMALY_SCHEDULE, ANOMALY_MANIFEST,
-                                                   DETECTION_SCORECARD)}
+                                                   DETECTION_SCORECARD, AML_SCORECARD)}

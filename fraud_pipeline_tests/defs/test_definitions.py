@@ -41,7 +41,7 @@ def test_the_code_location_loads_with_every_entity_in_its_group():
                                                                    "applications", "new_accounts",
                                                                    "new_account_transactions")},
                       "anomaly_schedule": "landing", "anomaly_manifest": "landing", "anomaly_timeline": "reports",
-                      "detection_scorecard": "reports", "dataset_card": "reports"}
+                      "detection_scorecard": "reports", "aml_scorecard": "reports", "dataset_card": "reports"}
     # the collapsed graph reads left to right: no asset depends on an asset of a later group
     story = ["entities", "events", "fraud", "landing", "reports"]
     backwards = [(parent.to_user_string(), key.to_user_string()) for key in graph.get_all_asset_keys()

@@ -33,7 +33,7 @@ def _materialise(store: ObjectStore, scenario, landing_days: tuple[str, str], ev
     assert _run(definitions, store, dg.AssetSelection.groups("events", "fraud"), tags=_days(*event_days)).success
     if event_days[1] >= "2026-01-21":  # the baseline days and the scorecard's test days are there
         assert _run(definitions, store, dg.AssetSelection.assets("baseline_profile", "anomaly_schedule",
-                                                                 "detection_scorecard")).success
+                                                                 "detection_scorecard", "aml_scorecard")).success
     assert _run(definitions, store, landing, tags=_days(*landing_days)).success
     if event_days[1] >= "2026-01-21":
         assert _run(definitions, store, dg.AssetSelection.assets("anomaly_timeline", "dataset_card")).success

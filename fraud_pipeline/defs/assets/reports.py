@@ -1,15 +1,16 @@
 """What users score and calibrate against: the baseline profile (in the `landing` group, beside the anomalies
-measured against it) and the detection scorecard (`reports`)."""
+measured against it), the detection scorecard and the AML scorecard (`reports`)."""
 
 import base64
 
 import dagster as dg
+import pandas as pd
 import pyarrow.compute as pc
 
 from fraud_pipeline.core import schemas
 from fraud_pipeline.core.timeline import baseline_days
 from fraud_pipeline.defs.assets.metadata import definition_metadata, materialization_metadata
-from fraud_pipeline.detection import report
+from fraud_pipeline.detection import aml_report, report
 from fraud_pipeline.io import dataset_card
 from fraud_pipeline.io.storage import ObjectStore
 from fraud_pipeline.quality.profile import baseline_profile
@@ -83,6 +84,45 @@ def detection_scorecard_asset(scenario: Scenario, kinds: set[str]) -> dg.AssetsD
         for _, row in found.iterrows():
             if row["scenario"] == "all":
                 metadata[f"{row['detector']}_average_precision"] = float(row["average_precision"])
+        return dg.MaterializeResult(metadata=metadata)
+
+    return _asset
+
+
+def aml_scorecard_asset(scenario: Scenario, kinds: set[str]) -> dg.AssetsDefinition:
+    """The AML scorecard of the days the detection scorecard reads (`detection.aml_report`): written empty, with the
+    reason in its metadata, when those days hold too little laundering to train and test on."""
+    spec = schemas.AML_SCORECARD
+    p = report.protocol(scenario)
+    first, count = p.days[0], len(p.days)
+    keys = [day.isoformat() for day in p.days]
+    days = dg.SpecificPartitionsPartitionMapping(keys)
+
+    @dg.asset(name=spec.name, group_name=GROUP, kinds=kinds | {"sklearn"}, metadata=definition_metadata(spec),
+              backfill_policy=dg.BackfillPolicy.single_run(),
+              description=spec.description + f" Reads {keys[0]} … {keys[-1]}.",
+              deps=[*(dg.AssetDep(table, partition_mapping=days)
+                      for table in ("card_transactions", "fraud_transactions", "aml_cases")),
+                    *aml_report.ENTITY_COLUMNS])
+    def _asset(context: dg.AssetExecutionContext, store: dg.ResourceParam[ObjectStore]) -> dg.MaterializeResult:
+        store.check_scenario(scenario.content_hash)  # another scenario's root: stop before reading it
+        inputs = aml_report.stored(store, scenario, first, count)
+        try:
+            found, about = aml_report.run(scenario, *inputs, first, p.days[-1])
+            text = aml_report.note(about) + "\n\n" + aml_report.markdown(found)
+        except ValueError as too_little:  # too few cases on these days: say so, score nothing
+            found, about = pd.DataFrame(columns=[c.name for c in spec.columns]), {}
+            text = (f"Not scored: {too_little}. Score a longer run with `python -m fraud_pipeline.detection --aml "
+                    "--simulate --days 120`.")
+        table = spec.build({c.name: found[c.name].to_numpy() for c in spec.columns})
+        written = store.write_table(LAYER, spec.name, table, scenario.content_hash)
+        context.log.info(f"AML scorecard written to {written.uri}: {text.splitlines()[0]}")
+        metadata = materialization_metadata(table, written, scenario.content_hash)
+        metadata.pop("preview")
+        metadata["scorecard"] = dg.MetadataValue.md(text)
+        metadata["read"] = dg.MetadataValue.json(about)
+        for _, row in found[found["typology"] == "all"].iterrows():
+            metadata[f"{row['detector']}_f1"] = float(row["f1"])
         return dg.MaterializeResult(metadata=metadata)
 
     return _asset
