@@ -62,10 +62,9 @@ def dormant_day(world: World, day: date) -> Cases:
     share /= np.bincount(moves, weights=share, minlength=n)[moves]
     part = rng("part").uniform(c.part.min, c.part.max, n)
     payee = outside_parties(world, rng("payees"), len(moves), ("individual",))
-    out = transfers_out(world, day, rng, "out", account[moves], send_ms, np.round(received[moves] * part[moves] * share),
-                        payee)
+    passed_on = np.round(received[moves] * part[moves] * share)
+    out = transfers_out(world, day, rng, "out", account[moves], send_ms, passed_on, payee)
     parameters = [{"credits": int(m), "days": int(d), "transfers": int(p), "stealth": bool(x)}
                   for m, d, p, x in zip(count, span, pieces, stealth)]
     return finish(world, day, rng, DORMANT, account, stealth, received.astype(np.int64), parameters,
                   np.r_[case, moves], concat([credits, out]), c, LAYER)
-

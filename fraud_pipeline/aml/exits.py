@@ -69,8 +69,9 @@ def cross_border_day(world: World, day: date) -> Cases:
                          out.cents).astype(np.int64)  # typed up past the threshold: the rand below it, as people do
     parameters = [{"payments": int(k), "days": int(d), "credits": int(m), "stealth": bool(x),
                    "to_family": bool(x and f >= 0)} for k, d, m, x, f in zip(count, span, credits, stealth, family)]
-    return finish(world, day, rng, CROSS_BORDER, account, stealth, np.bincount(in_case, weights=paid_in.cents, minlength=n).astype(np.int64), parameters,
-                  np.r_[in_case, exit_case], concat([paid_in, out]), c, EXIT)
+    proceeds = np.bincount(in_case, weights=paid_in.cents, minlength=n).astype(np.int64)
+    return finish(world, day, rng, CROSS_BORDER, account, stealth, proceeds, parameters, np.r_[in_case, exit_case],
+                  concat([paid_in, out]), c, EXIT)
 
 
 def _people_in(world: World, countries: tuple[str, ...]) -> np.ndarray:

@@ -141,17 +141,15 @@ class Aml(Section):
             if amount.min * count.min <= t:
                 raise ValueError(f"aml.structuring: {name}.min × the fewest deposits ({amount.min} × {count.min}) must "
                                  f"exceed aml.cash_threshold ({t}): the deposits together are above it")
-        m = s.moved_on
-        u = self.untyped
+        m, u, x, d = s.moved_on, self.untyped, self.cross_border, self.dormant
+        # a case's days, then what is paid on (an untyped span short of business days grows by its credits)
         for name, days in (("structuring", s.stealth_days.max + m.days.max + m.transfers.max),
                            ("untyped", u.days.max + u.credits.max + u.out_days.max),
-                           ("cross_border", self.cross_border.in_days + 1 + self.cross_border.days.max),
-                           ("dormant", self.dormant.days.max + self.dormant.out_days.max + self.dormant.transfers.max)):  # a span short of
-            # business days for its credits grows by as many
+                           ("cross_border", x.in_days + 1 + x.days.max),
+                           ("dormant", d.days.max + d.out_days.max + d.transfers.max)):
             if days > CASE_DAYS:
                 raise ValueError(f"aml.{name}: its longest case lasts {days} days (its days, then what is paid on); "
                                  f"at most {CASE_DAYS} fit (a case's account must stay open throughout)")
-        x = self.cross_border
         for name in ("amount", "stealth_amount"):
             if getattr(x, name).max > self.cross_border_threshold:
                 raise ValueError(f"aml.cross_border.{name}.max ({getattr(x, name).max}) must be at most "
