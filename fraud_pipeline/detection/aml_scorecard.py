@@ -35,6 +35,10 @@ COLUMNS = ("detector", "typology", "f1", "pr_auc", "precision_at_budget", "recal
            "laundering_accounts", "cases", "alerts", "train_laundering_rows", "train_known_rows")
 
 
+class TooLittleLaundering(ValueError):
+    """The days hold no laundering to train on, or none to test on: nothing to score (a short run, few cases)."""
+
+
 @dataclass(frozen=True)
 class AmlProtocol:
     """The stream's first and last day and the first test day (the cut-off: labels known before it train)."""
@@ -83,13 +87,14 @@ def aml_scorecard(rows: pd.DataFrame, table: pd.DataFrame, cases: pd.DataFrame, 
     """Score `rows` (a `money_stream`) from `table` (its AML_FEATURES, same index) with the rule set and the boosted
     detector trained on known and on all labels. Returns the scorecard (COLUMNS; a row per detector and typology,
     `all` first) and each detector's test-row scores. `alerts`: the accounts reviewed over the test days
-    (`alert_budget`). Raises ValueError when the training days hold no laundering, or the test days none."""
+    (`alert_budget`). Raises TooLittleLaundering (a ValueError) when the training days hold no laundering, or the
+    test days none."""
     day = rows["event_time"].dt.normalize()
     train = (day < protocol.cutoff).to_numpy()
     test = ~train
     truth = rows["laundering"].to_numpy(bool)
     if not truth[train].any() or not truth[test].any():
-        raise ValueError(f"the AML scorecard needs laundering on the training days ({protocol.first} … "
+        raise TooLittleLaundering(f"the AML scorecard needs laundering on the training days ({protocol.first} … "
                          f"{protocol.test_first - timedelta(days=1)}) and on the test days ({protocol.test_first} … "
                          f"{protocol.last}); got {int(truth[train].sum())} and {int(truth[test].sum())} rows")
     known = known_at(rows, cases, protocol.cutoff)

@@ -36,6 +36,14 @@ def laundering_rows(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[rows["aml_case_id"].notna()]
 
 
+def finished(cases: pd.DataFrame, typology: str) -> pd.DataFrame:
+    """The typology's cases whose every row arrived within the 21 days: enough of them (8), plain and stealthy."""
+    mine = cases_over(cases)
+    mine = mine[mine["typology"] == typology]
+    assert len(mine) >= 8 and mine["stealth"].any() and (~mine["stealth"]).any(), typology
+    return mine
+
+
 def cases_over(cases: pd.DataFrame) -> pd.DataFrame:
     """Cases whose every row has arrived within the 21 days (their last row before the last day's last hour)."""
     return cases[cases["end_time"] < pd.Timestamp(FIRST + timedelta(days=DAYS - 1)) + pd.Timedelta(hours=23)]

@@ -7,15 +7,13 @@ import json
 import pandas as pd
 
 from fraud_pipeline.engine.bank import Bank
-from fraud_pipeline_tests.aml.conftest import cases_over, laundering_rows
+from fraud_pipeline_tests.aml.conftest import finished, laundering_rows
 
 
 def test_a_dormant_account_wakes_to_receive_from_strangers_and_is_emptied(days, busy):
     rows, cases = days
     c = busy.aml.dormant
-    woken = cases_over(cases)
-    woken = woken[woken["typology"] == "dormant"]
-    assert len(woken) >= 8 and woken["stealth"].any() and (~woken["stealth"]).any()
+    woken = finished(cases, "dormant")
     status = Bank(busy).entities["accounts"].select(["account_id", "status"]).to_pandas().set_index("account_id")
     assert (status.loc[woken["account_id"], "status"] == "dormant").all()
     laundering = laundering_rows(rows)

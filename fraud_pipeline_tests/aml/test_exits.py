@@ -7,15 +7,13 @@ import json
 import pandas as pd
 
 from fraud_pipeline.engine.bank import Bank
-from fraud_pipeline_tests.aml.conftest import cases_over, laundering_rows
+from fraud_pipeline_tests.aml.conftest import finished, laundering_rows
 
 
 def test_an_exit_sends_what_came_in_abroad_below_the_threshold_one_payment_a_day(days, busy):
     rows, cases = days
     c = busy.aml.cross_border
-    exits = cases_over(cases)
-    exits = exits[exits["typology"] == "cross_border"]
-    assert len(exits) >= 8 and exits["stealth"].any() and (~exits["stealth"]).any()
+    exits = finished(cases, "cross_border")
     laundering = laundering_rows(rows)
     world = Bank(busy).world
     country = pd.Series(world.beneficiary_country, index=world.beneficiary_id.to_pylist())

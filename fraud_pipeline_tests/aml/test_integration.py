@@ -9,15 +9,13 @@ import pytest
 
 from fraud_pipeline.world import calendar
 from fraud_pipeline.world.entities import entity_tables
-from fraud_pipeline_tests.aml.conftest import cases_over, laundering_rows
+from fraud_pipeline_tests.aml.conftest import finished, laundering_rows
 
 
 def test_an_untyped_case_is_paid_like_a_business_and_pays_most_of_it_on_as_outgoings(days, busy):
     rows, cases = days
     c = busy.aml.untyped
-    untyped = cases_over(cases)
-    untyped = untyped[untyped["typology"] == "untyped"]
-    assert len(untyped) >= 8 and untyped["stealth"].any() and (~untyped["stealth"]).any()
+    untyped = finished(cases, "untyped")
     laundering = laundering_rows(rows)
     customers = entity_tables(busy)["customers"].to_pandas().set_index("customer_id")
     paid_by_clients = {o for o, kind in busy.customers.income_kind.items() if kind == "client_payment"}

@@ -11,6 +11,7 @@ from fraud_pipeline.core import schemas
 from fraud_pipeline.core.timeline import baseline_days
 from fraud_pipeline.defs.assets.metadata import definition_metadata, materialization_metadata
 from fraud_pipeline.detection import aml_report, report
+from fraud_pipeline.detection.aml_scorecard import TooLittleLaundering
 from fraud_pipeline.io import dataset_card
 from fraud_pipeline.io.storage import ObjectStore
 from fraud_pipeline.quality.profile import baseline_profile
@@ -110,7 +111,7 @@ def aml_scorecard_asset(scenario: Scenario, kinds: set[str]) -> dg.AssetsDefinit
         try:
             found, about = aml_report.run(scenario, *inputs, first, p.days[-1])
             text = aml_report.note(about) + "\n\n" + aml_report.markdown(found)
-        except ValueError as too_little:  # too few cases on these days: say so, score nothing
+        except TooLittleLaundering as too_little:  # too few cases on these days: say so, score nothing
             found, about = pd.DataFrame(columns=[c.name for c in spec.columns]), {}
             text = (f"Not scored: {too_little}. Score a longer run with `python -m fraud_pipeline.detection --aml "
                     "--simulate --days 120`.")
