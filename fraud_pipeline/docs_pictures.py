@@ -86,17 +86,23 @@ IN_COLOUR, OUT_COLOUR = "#55a868", "#c44e52"
 
 
 def aml_case_graphs(rows: pd.DataFrame, cases: pd.DataFrame, countries: pd.Series) -> bytes:
-    """One panel per typology: its first finished plain case (by case id), its account in the middle, each party
+    """One panel per typology: its first finished plain case (by case id); a case of one account has it in the
+    middle, each party
     that paid in on the left and each that was paid on the right, an arrow per party labelled with the amount, the
-    number of rows and the days since the case began. `rows`: the case's labelled rows (card_transactions'
+    number of rows and the days since the case began; a case among our customers draws its accounts as nodes
+    and its transfers as arrows (`_network_panel`). `rows`: the case's labelled rows (card_transactions'
     columns); `cases`: aml_cases rows; `countries`: a beneficiary's country by beneficiary_id."""
     typologies = [name for name in AML_TYPOLOGIES if (cases["typology"] == name).any()]
     fig, axes = plots.figure(13, 3.3 * len(typologies), len(typologies), 1)
     for ax, typology in zip(axes[:, 0], typologies):
-        mine = cases[(cases["typology"] == typology) & ~cases["stealth"]].sort_values("case_id")
+        mine = cases[(cases["typology"] == typology) & ~cases["stealth"]].sort_values(["case_id", "account_id"])
         case = mine.iloc[0]
         case_rows = rows[rows["aml_case_id"] == case["case_id"]]
         start = case_rows["event_time"].min().normalize()
+        members = mine[mine["case_id"] == case["case_id"]]
+        if len(members) > 1:
+            _network_panel(ax, typology, case, members, case_rows, start)
+            continue
         party = np.where(case_rows["channel"].isin(["atm", "branch"]),
                          np.where(case_rows["direction"] == "credit", "notes in at " + case_rows["channel"],
                                   "notes out at " + case_rows["channel"]) + ", " + case_rows["city"],
@@ -125,6 +131,59 @@ def aml_case_graphs(rows: pd.DataFrame, cases: pd.DataFrame, countries: pd.Serie
                         + 0.07,
                         f"R{flow['amount']:,.0f} ×{flow['rows']}, {days}", ha="center", fontsize=7, color=colour)
     return plots.png(fig)
+
+
+def _network_panel(ax, typology: str, case: pd.Series, members: pd.DataFrame, rows: pd.DataFrame,
+                   start: pd.Timestamp) -> None:
+    """A case among our customers: its accounts as nodes in the order money reaches them (left to right), an arrow
+    per transfer between them (amount, day), and the money from and to elsewhere summed per account."""
+    approved = rows[rows["status"] == "approved"]
+    hops = approved[(approved["direction"] == "debit") & approved["counterparty_account_id"].notna()]
+    hops = hops.assign(day=(hops["event_time"] - start).dt.days).sort_values("event_time")
+    column = {a: 0 for a in members.loc[members["role"].isin(["placer", "source"]), "account_id"]}
+    for _, hop in hops.iterrows():  # in time order: a node sits right of whoever paid it first (a cycle's way back
+        to = hop["counterparty_account_id"]  # to its source leaves the source where it was)
+        if to not in column:
+            column[to] = column.get(hop["account_id"], 0) + 1
+    for account in members["account_id"]:
+        column.setdefault(account, 0)
+    width = max(column.values()) + 1
+    x = {a: -0.75 + 1.5 * c / max(width - 1, 1) for a, c in column.items()}
+    stacks: dict[int, list[str]] = {}
+    for a in sorted(column):
+        stacks.setdefault(column[a], []).append(a)
+    y = {a: (0.0 if len(stack) == 1 else 0.8 - 1.6 * i / (len(stack) - 1))
+         for stack in stacks.values() for i, a in enumerate(stack)}
+    role = dict(zip(members["account_id"], members["role"]))
+    ax.set(xlim=(-1.15, 1.15), ylim=(-1.1, 1.1), xticks=[], yticks=[])
+    ax.grid(False)
+    for side in ("left", "bottom"):
+        ax.spines[side].set_visible(False)
+    ax.set_title(f"{typology}: {case['case_id']} ({len(members)} of our accounts; R{case['proceeds']:,.0f} in)",
+                 loc="left")
+    for a in column:
+        ax.text(x[a], y[a], f"{a}\n{role[a]}", ha="center", va="center", fontsize=7,
+                bbox={"boxstyle": "round", "facecolor": "#f2f2f2", "edgecolor": "#555555"})
+    for _, hop in hops.iterrows():
+        a, b = hop["account_id"], hop["counterparty_account_id"]
+        bend = 0.35 if x[b] <= x[a] else 0.0  # a way back curves over the others
+        ax.annotate("", xy=(x[b], y[b]), xytext=(x[a], y[a]),
+                    arrowprops={"arrowstyle": "->", "color": "#4c72b0", "linewidth": 1.0, "shrinkA": 18,
+                                "shrinkB": 18, "connectionstyle": f"arc3,rad={bend}"})
+        ax.text((x[a] + x[b]) / 2, (y[a] + y[b]) / 2 + 0.06 + (0.5 if bend else 0.0),
+                f"R{hop['amount']:,.0f}, day {hop['day']}", ha="center", fontsize=6, color="#4c72b0")
+    outside = approved[approved["counterparty_account_id"].isna()]
+    for direction, dx, colour in (("credit", -0.3, IN_COLOUR), ("debit", 0.3, OUT_COLOUR)):
+        for a, flow in outside[outside["direction"] == direction].groupby("account_id"):
+            ax.annotate("", xy=(x[a], y[a]) if dx < 0 else (x[a] + dx, y[a] - 0.12),
+                        xytext=(x[a] + dx, y[a] - 0.12) if dx < 0 else (x[a], y[a]),
+                        arrowprops={"arrowstyle": "->", "color": colour, "linewidth": 1.0, "shrinkA": 4,
+                                    "shrinkB": 14})
+            days = (flow["event_time"] - start).dt.days
+            ax.text(x[a] + dx, y[a] - 0.2, f"R{flow['amount'].sum():,.0f} ×{len(flow)}\n"
+                    f"{'from' if dx < 0 else 'to'} elsewhere, day {days.min()}"
+                    + (f"–{days.max()}" if days.max() != days.min() else ""),
+                    ha="center", va="top", fontsize=6, color=colour)
 
 
 def _aml_picture(out: Path) -> None:

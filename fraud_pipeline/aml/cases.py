@@ -12,6 +12,7 @@ from fraud_pipeline.aml.dormant import dormant_day
 from fraud_pipeline.aml.exits import cross_border_day
 from fraud_pipeline.aml.integration import untyped_day
 from fraud_pipeline.aml.mules import mules_day
+from fraud_pipeline.aml.networks import networks_day
 from fraud_pipeline.aml.placement import Cases, placement_day
 from fraud_pipeline.core import schemas
 from fraud_pipeline.core.labels import AML_PREFIX, AML_ROLES, AML_TYPOLOGIES, episode_ids
@@ -22,7 +23,7 @@ def aml_day(world: World, day: date) -> Cases:
     """The block's laundering cases that start on `day` and all their rows (`Cases.rows`; those of later days have
     later arrival times, which the bank's day carries until they arrive)."""
     return Cases.of([placement_day(world, day), mules_day(world, day), untyped_day(world, day),
-                     cross_border_day(world, day), dormant_day(world, day)])
+                     cross_border_day(world, day), dormant_day(world, day), networks_day(world, day)])
 
 
 def case_ids(case: np.ndarray) -> pa.Array:
@@ -31,8 +32,8 @@ def case_ids(case: np.ndarray) -> pa.Array:
 
 
 def case_table(world: World, cases: Cases) -> pa.Table:
-    """`cases` as `aml_cases` rows: one per case and member account (today every case has one: its placer or
-    mule), by start time."""
+    """`cases` as `aml_cases` rows: one per case and member account of the world (a case among our customers has
+    several, in any blocks: each block writes its own), by start time."""
     order = np.lexsort((cases.case, cases.start_ms))
     account = cases.account[order]
     label = cases.label_ms[order]

@@ -15,9 +15,12 @@ PER_DAY = 10 * PER_SCENARIO  # room for ten scenarios
 
 
 # laundering (issue 24, `docs/aml-design.md`): typologies and the roles an account plays in a case
-AML_TYPOLOGIES = ("structuring", "deposit_and_send", "mule", "untyped", "cross_border", "dormant")
-STRUCTURING, DEPOSIT_AND_SEND, MULES, UNTYPED, CROSS_BORDER, DORMANT = range(6)
-AML_PREFIX = ("STRC", "DPSD", "MULE", "UNTP", "XBDR", "DRMT")
+AML_TYPOLOGIES = ("structuring", "deposit_and_send", "mule", "untyped", "cross_border", "dormant", "layering", "cycle",
+                  "scatter_gather", "gather_scatter")
+(STRUCTURING, DEPOSIT_AND_SEND, MULES, UNTYPED, CROSS_BORDER, DORMANT, LAYERING, CYCLE, SCATTER_GATHER,
+ GATHER_SCATTER) = range(10)
+NETWORK_TYPOLOGIES = (LAYERING, CYCLE, SCATTER_GATHER, GATHER_SCATTER)  # among our customers (`aml.networks`)
+AML_PREFIX = ("STRC", "DPSD", "MULE", "UNTP", "XBDR", "DRMT", "LAYR", "CYCL", "SCGA", "GASC")
 AML_ROLES = ("source", "placer", "mule", "layer", "consolidator", "exit", "front_business")
 SOURCE, PLACER, MULE, LAYER, CONSOLIDATOR, EXIT, FRONT_BUSINESS = range(7)
 

@@ -19,6 +19,7 @@ from fraud_pipeline.core import schemas
 from fraud_pipeline.core.columns import earlier_equal, ids, nullable
 from fraud_pipeline.core.keys import label_key, numbers_of_rows
 from fraud_pipeline.aml.cases import aml_day, case_ids, case_table
+from fraud_pipeline.aml.networks import receiver_roles
 from fraud_pipeline.core.labels import AML_ROLES, AML_TYPOLOGIES, SCENARIOS, episode_ids, episode_kind
 from fraud_pipeline.core.rows import (ATM, CHANNELS, CREDIT_TYPES, INTEREST, NONE, PURCHASE, REFUND,
                                       TRANSACTION_ID_SPACE, TRANSFER, TRANSFER_IN, TRANSFER_OUT, TYPES, Rows, concat,
@@ -275,7 +276,7 @@ def _internal_credits(world: World, rows: Rows, approved: np.ndarray, day: date)
     """The credit each approved transfer to one of our accounts makes on the payee's account: in the bank's
     overnight batch after the day (so a day's postings never wait on each other). The payee's account may be in
     another block: `account` is the bank's account number, and the bank's day routes each credit to its block
-    (`Day.outbox`)."""
+    (`Day.outbox`). A laundering transfer's credit is the case's, with the receiver's role in it."""
     source = np.flatnonzero(approved & (rows.counterparty >= 0) & ~np.isin(rows.kind, CREDIT_TYPES))
     s = rows.take(source)
     rng = stream(world.scenario.seed, "internal_credits", day.isoformat(), *world.block_key)
@@ -287,7 +288,8 @@ def _internal_credits(world: World, rows: Rows, approved: np.ndarray, day: date)
                 arrival_ms=event + arrival_lag_ms(rng, n, delivery.median, delivery.sigma, delivery.max),
                 cents=s.cents, counterparty=world.bank_accounts(s.account),
                 place=len(world.merchant_id) + bank.home_city[bank.account_customer[s.counterparty]],
-                scenario=s.scenario, episode=s.episode, label_ms=s.label_ms)
+                scenario=s.scenario, episode=s.episode, label_ms=s.label_ms, aml_case=s.aml_case,
+                aml_role=receiver_roles(world, s.aml_case, s.counterparty))
 
 
 def _refunds(world: World, rows: Rows, approved: np.ndarray, day: date) -> Rows:

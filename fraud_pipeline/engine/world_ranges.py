@@ -154,7 +154,7 @@ def build_directory(scenario: Scenario, store: ObjectStore) -> World:
     layout = Layout.of(scenario)
     read = lambda name, columns: store.read_table(LAYER, name, columns=list(columns))  # noqa: E731
     customers = read("customers", ("customer_id", "home_city"))
-    accounts = read("accounts", ("account_id", "customer_id", "status", "closed_date"))
+    accounts = read("accounts", ("account_id", "customer_id", "status", "closed_date", "salary_account"))
     plan = device_plan(scenario).of_customers(0, 0)
     first = dict(_first_block_entities(scenario, store), devices=read("devices", WORLD_COLUMNS["devices"]))
     world = build_world(scenario, first, BlockPlace(0, 0, 0, plan))

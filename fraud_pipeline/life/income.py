@@ -86,16 +86,19 @@ def paid_to_a_business(world: World, day: date, rng, purpose: str, account: np.n
 
 
 def transfers_out(world: World, day: date, rng, purpose: str, account: np.ndarray, event_ms: np.ndarray,
-                  cents: np.ndarray, payee: np.ndarray) -> Rows:
-    """Transfers from `account` to the parties `payee` outside the bank at `event_ms`, of `cents` as people type
-    amounts, from the customer's device and where their session is (drawn on `day`: streams `purpose`_device and
-    _typed). One way for a customer to pay someone elsewhere out of money that came in: one-offs spent, suppliers
-    paid, laundering moved on (`aml.placement`)."""
+                  cents: np.ndarray, payee: np.ndarray, counterparty: np.ndarray | None = None,
+                  typed: bool = True) -> Rows:
+    """Transfers from `account` to the parties `payee` outside the bank (or, where `payee` is NONE, to the bank's
+    accounts `counterparty`, which settle overnight) at `event_ms`, of `cents` as people type amounts (as given
+    unless `typed`), from the customer's device and where their session is (drawn on `day`: streams
+    `purpose`_device and _typed). One way for a customer to pay someone out of money that came in: one-offs spent,
+    suppliers paid, laundering moved on (`aml.placement`, `aml.networks`)."""
     customer = world.account_customer[account]
     trip = world.trips.on(day_number(day), world.n_customers)
     device, ip = digital(world, rng(f"{purpose}_device"), day, customer, trip)
     return make(len(account), account=account, channel=TRANSFER, kind=TRANSFER_OUT, event_ms=event_ms,
-                cents=spending.typed_amount(rng(f"{purpose}_typed"), cents), payee=payee,
+                cents=spending.typed_amount(rng(f"{purpose}_typed"), cents) if typed else np.asarray(cents, np.int64),
+                payee=payee, counterparty=NONE if counterparty is None else counterparty,
                 place=city_place(world, session_city(world, customer, trip)), device=device, ip=ip, card=True)
 
 

@@ -118,6 +118,24 @@ class Dormant(Typology):
     part: FloatRange  # ... of this share of what came in
 
 
+class Network(Typology):
+    """A case among the bank's own customers (`aml/networks.py`): proceeds come in from elsewhere, pass between our
+    accounts (each hop settles overnight, as every transfer between our customers does) and leave the bank."""
+    members: IntRange  # our accounts in the case (a chain's length, a cycle's accounts), or a fan's width
+    proceeds: FloatRange  # the criminal money that comes in, in all, log-uniform, scenario currency
+    stealth_proceeds: FloatRange
+    credits: IntRange  # it arrives in this many transfers from people and businesses elsewhere, per receiving account
+    shave: FloatRange  # each account keeps back this share of what it passes on (§8.2: 1–10 % a hop)
+    gap_days: IntRange  # an account passes money on this many days after it arrives (0: the morning it settles)
+    stealth_gap_days: IntRange
+    out: IntRange  # the last accounts pay it out of the bank in this many transfers each
+
+    def longest_days(self, layers: int) -> int:
+        """The most days a case of `layers` layers of accounts can last: the proceeds' day, a day to settle and the
+        gap at every later layer, then the payments out, one a day."""
+        return layers * (1 + max(self.gap_days.max, self.stealth_gap_days.max)) + self.out.max
+
+
 class Aml(Section):
     cash_threshold: Annotated[float, Field(gt=0)]  # FIC Act s28 cash threshold report: cash above this is reported
     cash_threshold_since: date
@@ -128,6 +146,10 @@ class Aml(Section):
     untyped: Untyped
     cross_border: CrossBorder
     dormant: Dormant
+    layering: Network  # §8.2 row 4: a chain placer → layers → exit
+    cycle: Network  # §8.2 row 5: round-tripping back to its source
+    scatter_gather: Network  # §8.2 row 6: a placer → mules → a consolidator
+    gather_scatter: Network  # §8.2 row 6: placers → a hub → exits
 
     @model_validator(mode="after")
     def _below_and_above(self):
@@ -146,7 +168,11 @@ class Aml(Section):
         for name, days in (("structuring", s.stealth_days.max + m.days.max + m.transfers.max),
                            ("untyped", u.days.max + u.credits.max + u.out_days.max),
                            ("cross_border", x.in_days + 1 + x.days.max),
-                           ("dormant", d.days.max + d.out_days.max + d.transfers.max)):
+                           ("dormant", d.days.max + d.out_days.max + d.transfers.max),
+                           ("layering", self.layering.longest_days(self.layering.members.max)),
+                           ("cycle", self.cycle.longest_days(self.cycle.members.max + 1)),
+                           ("scatter_gather", self.scatter_gather.longest_days(3)),
+                           ("gather_scatter", self.gather_scatter.longest_days(3))):
             if days > CASE_DAYS:
                 raise ValueError(f"aml.{name}: its longest case lasts {days} days (its days, then what is paid on); "
                                  f"at most {CASE_DAYS} fit (a case's account must stay open throughout)")
@@ -157,6 +183,11 @@ class Aml(Section):
         if x.payments.max > x.days.min:
             raise ValueError(f"aml.cross_border.payments.max ({x.payments.max}) must be at most days.min "
                              f"({x.days.min}): one exit a day")
+        for name in ("layering", "cycle", "scatter_gather", "gather_scatter"):
+            least = 3 if name in ("layering", "cycle") else 2  # §8.2: a path of at least 3; a fan of at least 2
+            if getattr(self, name).members.min < least:
+                raise ValueError(f"aml.{name}.members.min must be at least {least} (got "
+                                 f"{getattr(self, name).members.min}): §8.2's structure needs that many accounts")
         if self.deposit_and_send.amount.max > t:
             raise ValueError(f"aml.deposit_and_send.amount.max ({self.deposit_and_send.amount.max}) must be at most "
                              f"aml.cash_threshold ({t})")

@@ -262,14 +262,16 @@ def _labels(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
 def bank_rows(scenario: Scenario, customers: pa.Table, accounts: pa.Table) -> dict[str, object]:
     """What every block reads of the customers and accounts given (`engine.world_store.DIRECTORY_ROWS`): their ids,
     the customers' home cities (index into the region's cities), each account's owner (row of `customers`), status
-    (index into STATUS_NAMES) and closed day (NEVER when open)."""
+    (index into STATUS_NAMES), closed day (NEVER when open) and whether it is its holder's salary account (where
+    laundering among our customers is drawn: `aml.networks`)."""
     cities = [city.name for p in scenario.geography.provinces for city in p.cities]
     return {"customer_id": customers["customer_id"].combine_chunks(),
             "home_city": _index(customers["home_city"], cities),
             "account_id": accounts["account_id"].combine_chunks(),
             "account_customer": row_of(accounts["customer_id"], customers["customer_id"]),
             "status": _index(accounts["status"], list(STATUS_NAMES)),
-            "closed_day": day_numbers(accounts["closed_date"])}
+            "closed_day": day_numbers(accounts["closed_date"]),
+            "salary": accounts["salary_account"].to_numpy(zero_copy_only=False).astype(bool)}
 
 
 def _index(values: pa.Array | pa.ChunkedArray, names: list[str]) -> np.ndarray:
@@ -304,9 +306,8 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table], place: BlockP
     age_group = np.searchsorted(AGE_BOUNDS, age, side="right")
     cities = [(i, city) for i, p in enumerate(region.provinces) for city in p.cities]
     rows = bank_rows(scenario, customers, accounts)
-    home_city, account_customer, status, closed_day = (rows[name] for name in (
-        "home_city", "account_customer", "status", "closed_day"))
-    salary = accounts["salary_account"].to_numpy(zero_copy_only=False).astype(bool)
+    home_city, account_customer, status, closed_day, salary = (rows[name] for name in (
+        "home_city", "account_customer", "status", "closed_day", "salary"))
     credit = accounts["credit_limit"].to_numpy() > 0
     savings = pc.equal(accounts["account_type"], "savings").to_numpy(zero_copy_only=False)
     limit = np.round((accounts["credit_limit"].to_numpy() + accounts["overdraft_limit"].to_numpy()) * CENTS).astype(np.int64)

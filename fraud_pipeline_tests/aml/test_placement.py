@@ -99,7 +99,7 @@ def test_cases_arrive_at_the_scenarios_rate_and_a_share_are_reported_after_they_
     active = busy.population.accounts * busy.accounts.status["active"]  # the rate's denominator
     for typology in AML_TYPOLOGIES:
         config = getattr(busy.aml, typology)
-        mine = cases[cases["typology"] == typology]
+        mine = cases[cases["typology"] == typology].drop_duplicates("case_id")  # a row per case and member
         expected = config.cases_per_10k_accounts_month * active / 10_000 / 30 * DAYS
         assert abs(len(mine) - expected) <= 4 * expected ** 0.5, (typology, len(mine), expected)  # Poisson: 4 sd
         reported = mine["label_available_at"].notna()
@@ -120,6 +120,10 @@ def test_a_case_longer_than_its_account_is_kept_open_is_refused_naming_the_typol
         scaled(scenario, aml={"untyped": {"days": {"min": 7, "max": 38}}})
     with pytest.raises(ScenarioError, match=r"aml.structuring: its longest case lasts 46 days"):
         scaled(scenario, aml={"structuring": {"stealth_days": {"min": 14, "max": 38}}})
+    with pytest.raises(ScenarioError, match=r"aml.cycle: its longest case lasts 56 days"):  # 6 layers × 9 days + 2
+        scaled(scenario, aml={"cycle": {"stealth_gap_days": {"min": 1, "max": 8}}})
+    with pytest.raises(ScenarioError, match=r"aml.layering.members.min must be at least 3 \(got 2\)"):
+        scaled(scenario, aml={"layering": {"members": {"min": 2, "max": 6}}})
 
 
 def test_the_days_aml_checks_pass_on_busy_laundering_and_each_fails_when_broken(busy):
