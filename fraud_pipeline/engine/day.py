@@ -30,6 +30,7 @@ from fraud_pipeline.fraud import scenarios as fraud
 from fraud_pipeline.life import clickstream
 from fraud_pipeline.life.income import income_day
 from fraud_pipeline.life.remittances import remittances
+from fraud_pipeline.life.between_customers import between_customers_day
 from fraud_pipeline.life.funerals import funerals_day
 from fraud_pipeline.life.rent import rent_day
 from fraud_pipeline.life.stokvels import stokvels_day
@@ -70,7 +71,10 @@ def simulate_day(world: World, state: State, day: date) -> Day:
     genuine = genuine_day(world, day)
     attempted = fraud.fraud_day(world, state, day, genuine)
     laundering = aml_day(world, day)
-    others = concat([state.pending, genuine, income_day(world, day), remittances(world, day), stokvels_day(world, day), rent_day(world, day), funerals_day(world, day), repayments(world, state, day), sweeps(world, state, day),
+    others = concat([state.pending, genuine, income_day(world, day), remittances(world, day), stokvels_day(world, day),
+                     rent_day(world, day), funerals_day(world, day),
+                     between_customers_day(world, day, state.pending, state.balance), repayments(world, state, day),
+                     sweeps(world, state, day),
                      interest(world, state, day), laundering.rows])
     # takeovers are sized on the day's other rows as they post (cards blocked today included); sizing may end an
     # episode earlier, and so its block

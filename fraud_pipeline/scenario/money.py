@@ -13,6 +13,26 @@ from fraud_pipeline.scenario.base import FloatRange, IntRange, PositiveFloat, Pr
 MAX_SPEND_SPREAD = 1.6  # the busiest customers spend at most this many times card_share_of_income on purchases
 
 
+class PassedOn(Section):
+    share: Probability  # of credits of at least `least` from another of our customers ...
+    least: Annotated[float, Field(gt=0)]
+    part: FloatRange  # ... this share of it passed on to a third customer ...
+    days: IntRange  # ... this many days after it arrived (0: that morning)
+
+
+class LargePayments(Section):
+    per_customer_per_year: Annotated[float, Field(ge=0, le=1)]  # a customer pays another of ours a large sum ...
+    amount: FloatRange  # ... this much, log-uniform, when their balance covers it
+
+
+class BetweenCustomers(Section):
+    """Money between our customers beyond everyday transfers (`life.between_customers`): the genuine twins of
+    laundering that passes between them (`aml.networks`)."""
+
+    passed_on: PassedOn
+    large: LargePayments
+
+
 class Money(Section):
     card_share_of_income: Annotated[float, Field(gt=0, le=1)]
     cash_share_of_income: Annotated[float, Field(ge=0, le=1)]
@@ -24,6 +44,7 @@ class Money(Section):
     savings_interest: Annotated[float, Field(ge=0, le=1)]  # a year's rate on a savings account's balance
     refund_rate: Probability
     p2p_rate: Probability
+    between_customers: BetweenCustomers
 
     @property
     def spent_share(self) -> float:

@@ -1,0 +1,86 @@
+"""Money between our own customers beyond everyday transfers: family money passed on, and large private payments.
+
+The genuine twins of laundering among our customers (`aml.networks`, issue 24). A fresh AML analyst found that of
+45,052 genuine credits from another customer only 14 were passed on to a third customer, against half of the
+laundering ones, and that no genuine transfer between customers came near a layering hop's size. In life both
+happen: a family pools money for a parent's rent, school fees or a funeral and one of them pays it on; a car is sold
+privately, lobola is paid, a deposit on a house or a loan to family moves tens of thousands of rand from one account
+to another. The rates and amounts (`money.between_customers`) are stated assumptions.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+
+from fraud_pipeline.core.rows import NONE, TRANSFER_IN, Rows, concat
+from fraud_pipeline.core.timeline import MS_PER_DAY, arrival_lag_ms, day_start_ms, times_in_hours
+from fraud_pipeline.life.genuine import p2p_payees, rng_for
+from fraud_pipeline.life.income import receives, transfers_out
+from fraud_pipeline.world.build import World
+
+CENTS = 100
+MORNING = 3  # money from the overnight batch (00:30–02:00) is passed on from this hour
+
+
+def between_customers_day(world: World, day: date, arriving: Rows, balance: np.ndarray) -> Rows:
+    """The day's money passed on and large payments between our customers (event times today and in the next
+    days, with arrival times). `arriving`: the rows the day carries in (the overnight batch's credits are among
+    them); `balance`: each account's balance at the day's start, cents."""
+    rows = concat([_passed_on(world, day, arriving), _large(world, day, balance)])
+    lag = world.scenario.card_transactions.arrival_lag_seconds
+    rows.arrival_ms = rows.event_ms + arrival_lag_ms(rng_for(world, day)("between_customers_lag"), len(rows),
+                                                     lag.median, lag.sigma, lag.max)
+    return rows
+
+
+def _passed_on(world: World, day: date, arriving: Rows) -> Rows:
+    """A share of today's genuine credits of at least `least` from another of our customers is passed on to a third
+    customer: `part` of it, `days` later (from the morning it settles), typed as people type amounts."""
+    c = world.scenario.money.between_customers.passed_on
+    rng = rng_for(world, day)
+    start = day_start_ms(day)
+    credit = np.flatnonzero((arriving.kind == TRANSFER_IN) & (arriving.counterparty >= 0) & (arriving.aml_case < 0)
+                            & (arriving.scenario < 0) & (arriving.arrival_ms >= start)
+                            & (arriving.arrival_ms < start + MS_PER_DAY) & (arriving.cents >= c.least * CENTS))
+    credit = credit[rng("passed_on").random(len(credit)) < c.share]
+    credit = credit[receives(world, day)[arriving.account[credit]]]
+    return _to_others(world, day, rng, "passed_on", arriving.account[credit],
+                      rng("passed_on_days").integers(c.days.min, c.days.max + 1, len(credit)),
+                      arriving.cents[credit] * rng("passed_on_part").uniform(c.part.min, c.part.max, len(credit)),
+                      arriving.counterparty[credit])
+
+
+def _large(world: World, day: date, balance: np.ndarray) -> Rows:
+    """Large payments to another of our customers from salary accounts whose balance covers them (log-uniform
+    amounts, today)."""
+    c = world.scenario.money.between_customers.large
+    rng = rng_for(world, day)
+    account = world.salary_of
+    payer = np.flatnonzero((rng("large_payment").random(world.n_customers) < c.per_customer_per_year / 365.25)
+                           & (account >= 0))
+    account = account[payer]
+    cents = np.exp(rng("large_amount").uniform(np.log(c.amount.min), np.log(c.amount.max), len(account))) * CENTS
+    can = receives(world, day)[account] & (balance[account] >= cents)
+    return _to_others(world, day, rng, "large", account[can], np.zeros(int(can.sum()), np.int64), cents[can],
+                      np.full(int(can.sum()), NONE))
+
+
+def _to_others(world: World, day: date, rng, purpose: str, account: np.ndarray, after_days: np.ndarray,
+               cents: np.ndarray, not_to: np.ndarray) -> Rows:
+    """Transfers from `account` to other customers of the bank (drawn bank-wide, never the account itself nor
+    `not_to`, the bank's account the money came from), `after_days` after `day` at an hour people pay from the
+    morning on."""
+    others = p2p_payees(world.directory, day)
+    if len(others) == 0 or len(account) == 0:
+        return concat([])
+    payee = others[rng(f"{purpose}_payee").integers(0, len(others), len(account))]
+    for _ in range(2):  # the next payable account instead of the payer or the sender (never a self-transfer)
+        clash = (payee == world.bank_accounts(account)) | (payee == not_to)
+        payee = np.where(clash, others[(np.searchsorted(others, payee) + 1) % len(others)], payee)
+    hours = np.asarray(world.scenario.card_transactions.hourly["transfer"], float)[MORNING:]
+    event = times_in_hours(rng(f"{purpose}_time"), len(account), MORNING, hours, day_start_ms(day)) \
+        + after_days * MS_PER_DAY
+    return transfers_out(world, day, rng, purpose, account, event, cents, np.full(len(account), NONE), payee)
+
