@@ -46,7 +46,8 @@ WORLD = ("state", "world")
 CODEC = "zstd"
 # What other blocks read of the bank (everything else per customer, account or card is a block's own, and the
 # directory keeps it empty): ids and owners of accounts (transfers to them), their status and closed day (who may be
-# paid), the customers' ids (how many; the checks' foreign keys) and home cities (a credit's place).
+# paid), the customers' ids (how many; the checks' foreign keys) and home cities (a credit's place), and whether
+# each account is its holder's salary account (who laundering among our customers draws: `aml.networks`).
 DIRECTORY_ROWS = ("customer_id", "home_city", "account_id", "account_customer", "status", "closed_day", "salary")
 
 
