@@ -92,9 +92,9 @@ def networks_day(world: World, day: date) -> Cases:
     every row those accounts make (arrival times set; later days' rows the bank carries until they arrive)."""
     plan = plan_of(world, day)
     rng = rng_of(world, day, "networks")
-    member = _local(world, plan.member_account)
+    member = world.local_accounts(plan.member_account)
     mine = np.flatnonzero(member >= 0)
-    at = _local(world, plan.move_account)
+    at = world.local_accounts(plan.move_account)
     moves = np.flatnonzero(at >= 0)
     account, kind, party = at[moves], plan.move_kind[moves], plan.move_party[moves]
     customer = world.account_customer[account]
@@ -142,15 +142,6 @@ def receiver_roles(world: World, case: np.ndarray, account: np.ndarray) -> np.nd
                              f"{np.unique(case[here][~found])[:5]}")
         role[here] = plan.move_to_role[hop][order][at]
     return role
-
-
-def _local(world: World, account: np.ndarray) -> np.ndarray:
-    """The world's rows of the bank's accounts `account`, NONE for those of other blocks."""
-    if world.global_accounts is None:
-        return np.asarray(account, np.int64)
-    at = np.minimum(np.searchsorted(world.global_accounts, account), max(len(world.global_accounts) - 1, 0))
-    return np.where(world.global_accounts[at] == account, at, NONE) if len(world.global_accounts) else \
-        np.full(len(account), NONE)
 
 
 def _layers(typology: int, g: np.random.Generator, config) -> tuple[list[list[int]], list[int]]:

@@ -228,6 +228,17 @@ class World:
         account = np.asarray(account)
         return np.where(account >= 0, self.global_accounts[np.maximum(account, 0)], -1)
 
+    def local_accounts(self, account: np.ndarray) -> np.ndarray:
+        """This world's rows of the bank's accounts `account` (the inverse of `bank_accounts`); -1 for another
+        block's accounts and for -1."""
+        account = np.asarray(account, np.int64)
+        if self.global_accounts is None:
+            return account
+        if len(self.global_accounts) == 0:
+            return np.full(len(account), -1)
+        at = np.minimum(np.searchsorted(self.global_accounts, account), len(self.global_accounts) - 1)
+        return np.where((account >= 0) & (self.global_accounts[at] == account), at, -1)
+
     def ip_text(self, ip: np.ndarray) -> pa.Array:
         """The addresses of IP rows `ip` (the bank's numbering, as `home_ip`, the pools and the day's rows hold
         them; -1 gives a null). A block holds the addresses of its own rows only (`ip_rows`): the bank's home
