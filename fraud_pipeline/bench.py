@@ -19,6 +19,7 @@ import time
 from collections import defaultdict
 from datetime import timedelta
 
+import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
@@ -26,13 +27,15 @@ from fraud_pipeline import bench_scale
 from fraud_pipeline.aml.cases import aml_day
 from fraud_pipeline.core.timeline import BATCHES_PER_DAY
 from fraud_pipeline.defs.assets.anomalies import LandingSources
-from fraud_pipeline.engine.bank_day import initial_bank_state, simulate_bank_day
+from fraud_pipeline.core.rows import Rows, concat
+from fraud_pipeline.engine.bank_day import BankState, initial_bank_state, simulate_bank_day
 from fraud_pipeline.io.formats import PARQUET_OPTIONS
 from fraud_pipeline.io.storage import ObjectStore, in_chunks
 from fraud_pipeline.life.funnel import funnel_days
 from fraud_pipeline.life.genuine import genuine_day
 from fraud_pipeline.life.income import income_day
 from fraud_pipeline.life.remittances import remittances
+from fraud_pipeline.life.between_customers import between_customers_day
 from fraud_pipeline.life.funerals import funerals_day
 from fraud_pipeline.life.rent import rent_day
 from fraud_pipeline.life.stokvels import stokvels_day
@@ -40,12 +43,13 @@ from fraud_pipeline.quality.anomalies import landing_day
 from fraud_pipeline.quality.ground_truth import anomaly_manifest
 from fraud_pipeline.scenario import Scenario, load_scenario, with_overrides
 from fraud_pipeline.world.build import build_world
+from fraud_pipeline.world.layout import Layout
 from fraud_pipeline.world.entities import entity_tables
 
 ENTITIES = "entities"
 GENUINE = "genuine life"
 BANK = "bank day (7 tables)"
-TWINS = "twins"  # not a stage: money from outside and money home (life.income, life.remittances), generated alone
+TWINS = "twins"  # not a stage: money from outside, home and between customers (life.income, …), generated alone
 LAUNDERING = "laundering"  # not a stage: the laundering cases and their rows (aml.cases), generated alone
 FUNNEL = "web funnel (4 tables)"
 LANDING = "landing (6 tables)"
@@ -55,6 +59,18 @@ def _timed(function, *args, **kwargs):
     started = time.process_time()
     result = function(*args, **kwargs)
     return result, time.process_time() - started
+
+
+def _bank_wide(scenario: Scenario, state: BankState) -> tuple[Rows, np.ndarray]:
+    """The blocks' carried rows and balances as the bank's (accounts numbered as the bank numbers them), for what the
+    bank's world generates alone."""
+    firsts = [first for first, _ in Layout.of(scenario).account_spans()]
+    pending = []
+    for first, block in zip(firsts, state.blocks):
+        rows = block.pending.take(np.arange(len(block.pending)))
+        rows.account = rows.account + first
+        pending.append(rows)
+    return concat(pending), np.concatenate([block.balance for block in state.blocks])
 
 
 def run(scenario: Scenario, days: int, root: str, first_day: int = 1) -> dict[str, dict[str, float]]:
@@ -96,6 +112,7 @@ def run(scenario: Scenario, days: int, root: str, first_day: int = 1) -> dict[st
         if measured:
             twins = sum(_timed(part, world, day)[1]
                         for part in (income_day, remittances, stokvels_day, rent_day, funerals_day))
+            twins += _timed(between_customers_day, world, day, *_bank_wide(scenario, state))[1]
             totals[GENUINE]["generate"] += _timed(genuine_day, world, day)[1] + twins
             extra[TWINS] += twins
             extra[LAUNDERING] += _timed(aml_day, world, day)[1]
@@ -164,7 +181,7 @@ def report(totals: dict[str, dict[str, float]], days: int, per_day: int, first_d
                  f"writing genuine life ({int(bank['balance rows']):,} end-of-day balance rows)")
     day_cpu = bank["generate"] + bank["write"]
     lines.append(f"laundering's cases and rows take {bank[LAUNDERING]:.2f} s ({bank[LAUNDERING] / day_cpu:.1%} of the "
-                 f"bank day), with their genuine twins (money from outside, stokvels, rent, funerals and money home: {bank[TWINS]:.2f} s) "
+                 f"bank day), with their genuine twins (money from outside, stokvels, rent, funerals, money home and between customers: {bank[TWINS]:.2f} s) "
                  f"{(bank[LAUNDERING] + bank[TWINS]) / day_cpu:.1%} (issue 24's budget: at most 30 %)")
     events = sum(totals[name]["generate"] + totals[name]["write"] for name in (BANK, FUNNEL))
     landed = totals[LANDING]["generate"] + totals[LANDING]["write"]
