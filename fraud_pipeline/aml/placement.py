@@ -10,7 +10,8 @@ placer's salary account; what leaves goes to a party at another bank, so a case 
 - **deposit-and-send** (row 3): one deposit of R10,000–R49,990, then 1–3 transfers of 80–105 % of it within 1–72
   hours — at a branch and to a person, or stealthily in notes at the usual ATM and to a business.
 
-Amounts are counted notes (typed as people round them); transfers happen in the hours people pay.
+Deposits are counted notes, as every cash deposit is (whole R10s, no rounder than a trader's takings); transfers
+happen in the hours people pay.
 
 Every row is made by the genuine code paths (`life.income.bank_cash` for notes, `life.income.transfers_out` for
 transfers): the same channels, places, devices and typed amounts as a trader banking takings or a customer
@@ -35,7 +36,7 @@ from fraud_pipeline.life.cash_out import in_hours
 from fraud_pipeline.life.genuine import city_place, draw, open_accounts
 from fraud_pipeline.life.income import bank_cash, other_towns, outside_parties, transfers_out
 from fraud_pipeline.scenario.aml import CASE_DAYS
-from fraud_pipeline.world import calendar, spending
+from fraud_pipeline.world import calendar
 from fraud_pipeline.world.build import STATUS_NAMES, World
 from fraud_pipeline.world.devices import day_number
 
@@ -163,8 +164,8 @@ def _structuring(world: World, day: date) -> Cases:
     case = np.repeat(np.arange(n), count)
     low = np.where(stealth, c.stealth_amount.min, c.amount.min)[case]
     high = np.where(stealth, c.stealth_amount.max, c.amount.max)[case]
-    # notes as people count them out (mostly round), never above the threshold
-    cents = np.minimum(spending.typed_amount(rng("typed"), rng("amount").uniform(low, high) * CENTS),
+    # the notes the smurf was handed, never above the threshold (counted as every deposit's notes: `bank_cash`)
+    cents = np.minimum(rng("amount").uniform(low, high) * CENTS,
                        np.floor(s.aml.cash_threshold / 10) * 10 * CENTS).astype(np.int64)
     # smurfs visit a branch a business day, each deposit on its own day; a stealthy placer feeds their own ATMs
     # over weeks, at their usual pace of a few deposits a week
@@ -241,7 +242,7 @@ def _deposit_and_send(world: World, day: date) -> Cases:
     stealth = rng("stealth").random(n) < c.stealth
     # notes at an ATM fit its limit; a counter takes more, on a business day
     most = np.where(stealth, min(c.amount.max, s.inflows.cash_deposits.atm_max), c.amount.max)
-    cents = np.minimum(spending.typed_amount(rng("typed"), rng("amount").uniform(c.amount.min, most) * CENTS),
+    cents = np.minimum(rng("amount").uniform(c.amount.min, most) * CENTS,
                        np.floor(np.minimum(most, s.aml.cash_threshold) / 10) * 10 * CENTS).astype(np.int64)
     offset = case_days(world, day, rng("day"), np.ones(n, np.int64), np.ones(n, np.int64), stealth)  # ATM today
     home = city_place(world, world.home_city[world.account_customer[account]])

@@ -181,9 +181,10 @@ def _supplier_money(world: World, rng, rows: Rows, banked: np.ndarray, day: date
 def bank_cash(world: World, rng, rows: Rows, banked: np.ndarray, day: date, atm_share: float | None = None,
               branch_elsewhere: float | None = None) -> Rows:
     """`rows` with those at `banked` turned into cash the customer banks: notes at one of their usual ATMs that day or
-    on one of the next two, at any hour (a whole number of `atm_note`, up to `atm_max`), or at a branch in counter
-    hours that day, in whole rands (at the row's `place`, or for `branch_elsewhere` of them at a branch in another
-    town of the province). `atm_share`, `branch_elsewhere`: default `inflows.cash_deposits`' own. Laundering's cash
+    on one of the next two, at any hour (up to `atm_max`), or at a branch in counter hours that day (at the row's
+    `place`, or for `branch_elsewhere` of them at a branch in another
+    town of the province); in notes either way, a whole number of `atm_note` (the smallest). `atm_share`,
+    `branch_elsewhere`: default `inflows.cash_deposits`' own. Laundering's cash
     placement calls it too (`aml.placement`): one way to bank notes."""
     c = world.scenario.inflows.cash_deposits
     atm_share = c.atm_share if atm_share is None else atm_share
@@ -195,8 +196,9 @@ def bank_cash(world: World, rng, rows: Rows, banked: np.ndarray, day: date, atm_
     open_branch = calendar.is_business_day(world.scenario, day)
     at_atm = ((rng("cash_where").random(n) < atm_share) & (cents <= round(c.atm_max * 100)) | (not open_branch)) & (
         cents >= note)  # a boolean mask (`~` of Python's bool is an integer)
-    cents = np.where(at_atm, np.minimum(cents, round(c.atm_max * 100)) // note * note,
-                     np.maximum(np.round(cents, -2), 100))  # notes at an ATM; whole rands at a counter
+    # notes, whole numbers of the smallest, at an ATM (up to its limit) and at a counter alike (floored: what a
+    # teller counts never exceeds what was brought, so a deposit kept below a threshold stays below it)
+    cents = np.maximum(np.where(at_atm, np.minimum(cents, round(c.atm_max * 100)), cents) // note * note, note)
     customer = world.account_customer[rows.account[banked]]
     atm = usual_atm(world, customer, rng("cash_atm").random(n))
     start = day_start_ms(day)
