@@ -112,10 +112,11 @@ def run(scenario: Scenario, days: int, root: str, first_day: int = 1) -> dict[st
         if measured:
             twins = sum(_timed(part, world, day)[1]
                         for part in (income_day, remittances, stokvels_day, rent_day, funerals_day))
-            twins += _timed(between_customers_day, world, day, *_bank_wide(scenario, state))[1]
+            carried, balance = _bank_wide(scenario, state)
+            twins += _timed(between_customers_day, world, day, carried, balance)[1]
             totals[GENUINE]["generate"] += _timed(genuine_day, world, day)[1] + twins
             extra[TWINS] += twins
-            extra[LAUNDERING] += _timed(aml_day, world, day)[1]
+            extra[LAUNDERING] += _timed(aml_day, world, day, carried)[1]
         result, seconds = _timed(simulate_bank_day, world, state, day)
         state = result.state
         if not measured:  # the days before the window only build the state the window starts from

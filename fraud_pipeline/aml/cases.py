@@ -12,18 +12,25 @@ from fraud_pipeline.aml.dormant import dormant_day
 from fraud_pipeline.aml.exits import cross_border_day
 from fraud_pipeline.aml.integration import untyped_day
 from fraud_pipeline.aml.mules import mules_day
-from fraud_pipeline.aml.networks import networks_day
+from fraud_pipeline.aml.networks import networks_day, onward_day
 from fraud_pipeline.aml.placement import Cases, placement_day
 from fraud_pipeline.core import schemas
 from fraud_pipeline.core.labels import AML_PREFIX, AML_ROLES, AML_TYPOLOGIES, episode_ids
+from fraud_pipeline.core.rows import Rows, concat
 from fraud_pipeline.world.build import World
 
 
-def aml_day(world: World, day: date) -> Cases:
-    """The block's laundering cases that start on `day` and all their rows (`Cases.rows`; those of later days have
-    later arrival times, which the bank's day carries until they arrive)."""
-    return Cases.of([placement_day(world, day), mules_day(world, day), untyped_day(world, day),
-                     cross_border_day(world, day), dormant_day(world, day), networks_day(world, day)])
+def aml_day(world: World, day: date, arriving: Rows) -> tuple[Cases, Rows]:
+    """The block's laundering cases that start on `day` and their rows (`Cases.rows`; those of later days have
+    later arrival times, which the bank's day carries until they arrive), with the rows members of cases among our
+    customers make today because money reached them (`networks.onward_day`). `arriving`: the rows the day starts
+    with (accounts the world's); returned with the credits our own takeovers paid to mules of ours labelled as the
+    mules' cases (`mules.handed_over`)."""
+    mules, arriving = mules_day(world, day, arriving)
+    cases = Cases.of([placement_day(world, day), mules, untyped_day(world, day), cross_border_day(world, day),
+                      dormant_day(world, day), networks_day(world, day)])
+    cases.rows = concat([cases.rows, onward_day(world, day, arriving)])
+    return cases, arriving
 
 
 def case_ids(case: np.ndarray) -> pa.Array:

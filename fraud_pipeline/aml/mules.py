@@ -1,8 +1,12 @@
-"""Money mules: the proceeds of scams on other banks' customers pass through an account of ours.
+"""Money mules: the proceeds of fraud pass through an account of ours.
 
-`../shared/reference/aml-anchors.md` §8.2 row 2, fed from outside the bank (the product's own takeovers paying
-a mule inside the bank follow): 2–20 victims at other banks pay the mule within hours (authorised push payments
-of R500–R25,000, typed), and within 1–24 hours of the last one (stealthily 24–72) the mule passes on all but
+`../shared/reference/aml-anchors.md` §8.2 row 2, fed two ways. From outside the bank: 2–20 victims at other banks
+pay the mule within hours (authorised push payments of R500–R25,000, typed). And from the product's own takeovers:
+a ring's mule slot that is an account of ours this month (`aml.mule_accounts`) receives the drains of our own
+customers' accounts, which settle in the overnight batch; that day's credits are a case of their own, made by the
+mule's block (the credits keep the takeover's episode in the case's `fed_by`, and change their label from the fraud
+to the laundering that follows it: the victim's transfer is the fraud). Either way, within 1–24 hours of the last
+credit (stealthily 24–72) the mule passes on all but
 5–20 % — up to 70 % of it in notes at ATMs (R1,000–R5,000 a withdrawal, at most the card's daily limit in all),
 the rest in 1–3 transfers to the next layer elsewhere (people or a crypto exchange). Stealthy mules receive from
 2–4 victims, in all what their holder earns in a month or two (a handler who keeps a mule under the bank's radar),
@@ -15,14 +19,15 @@ the next layer are at other banks).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import numpy as np
 
 from fraud_pipeline.aml.placement import CENTS, Cases, finish, placers, rng_of
-from fraud_pipeline.core.labels import MULE, MULES
-from fraud_pipeline.core.rows import TRANSFER, TRANSFER_IN, concat, make
-from fraud_pipeline.core.timeline import MS_PER_HOUR, day_start_ms, times_in_hours
+from fraud_pipeline.core.labels import MULE, MULES, TAKEOVER, episode_ids
+from fraud_pipeline.core.rows import NONE, TRANSFER, TRANSFER_IN, Rows, concat, make
+from fraud_pipeline.core.timeline import MS_PER_DAY, MS_PER_HOUR, day_start_ms, times_in_hours
 from fraud_pipeline.life.cash_out import atm_withdrawals, in_hours
 from fraud_pipeline.life.genuine import city_place
 from fraud_pipeline.life.income import outside_parties, transfers_out
@@ -30,17 +35,20 @@ from fraud_pipeline.world import spending
 from fraud_pipeline.world.build import World
 
 
-def mules_day(world: World, day: date) -> Cases:
-    """The block's mule cases that start on `day`, with all their rows (arrival times set)."""
+def mules_day(world: World, day: date, arriving: Rows) -> tuple[Cases, Rows]:
+    """The block's mule cases that start on `day`, with all their rows (arrival times set): those fed by victims at
+    other banks, then those fed by our own takeovers' credits settling today among `arriving` (the rows the day
+    starts with; accounts the world's). Returns the cases and `arriving` with those credits labelled as their
+    cases' (new label columns; `arriving` is left as it is)."""
     s = world.scenario
     c = s.aml.mule
     rng = rng_of(world, day, "mules")
     r = c.recruited
     young_and_poor = (world.age >= r.age.min) & (world.age <= r.age.max) & (world.income < r.income_below)
-    account = placers(world, day, rng, c.cases_per_10k_accounts_month if c.enabled else 0.0,
+    scammed = placers(world, day, rng, c.cases_per_10k_accounts_month if c.enabled else 0.0,
                       np.where(young_and_poor, r.weight, 1.0))
-    n = len(account)
-    customer = world.account_customer[account]
+    n = len(scammed)
+    customer = world.account_customer[scammed]
     stealth = rng("stealth").random(n) < c.stealth
     senders = np.where(stealth, rng("stealth_senders").integers(c.stealth_senders.min, c.stealth_senders.max + 1, n),
                        rng("senders").integers(c.senders.min, c.senders.max + 1, n))
@@ -60,12 +68,58 @@ def mules_day(world: World, day: date) -> Cases:
     split /= np.bincount(case, weights=split, minlength=n)[case]
     sized = np.clip(sized[case] * split, c.amount.min * CENTS, c.amount.max * CENTS)
     cents = spending.typed_amount(rng("typed"), np.where(stealth[case], sized, scams))
-    credits = make(len(case), account=account[case], channel=TRANSFER, kind=TRANSFER_IN, event_ms=credit_ms,
+    credits = make(len(case), account=scammed[case], channel=TRANSFER, kind=TRANSFER_IN, event_ms=credit_ms,
                    cents=cents, payee=outside_parties(world, rng("victims"), len(case), ("individual",)),
                    place=city_place(world, world.home_city[customer[case]]))
-    received = np.bincount(case, weights=cents, minlength=n)
-    last = np.zeros(n, np.int64)
-    np.maximum.at(last, case, credit_ms)
+    # our own takeovers' drains that settled on a mule of ours today: a case per mule
+    start = day_start_ms(day)
+    fed = np.flatnonzero((arriving.scenario == TAKEOVER) & (arriving.kind == TRANSFER_IN) & (arriving.counterparty >= 0)
+                         & (arriving.event_ms >= start) & (arriving.event_ms < start + MS_PER_DAY))
+    drained, fed_case = np.unique(arriving.account[fed], return_inverse=True)
+    m = len(drained)
+    account = np.r_[scammed, drained]
+    stealth = np.r_[stealth, rng("fed_stealth").random(m) < c.stealth]
+    senders = np.r_[senders, np.bincount(fed_case, minlength=m)]
+    received = np.r_[np.bincount(case, weights=cents, minlength=n),
+                     np.bincount(fed_case, weights=arriving.cents[fed], minlength=m)]
+    last = np.zeros(n + m, np.int64)
+    np.maximum.at(last, np.r_[case, n + fed_case], np.r_[credit_ms, arriving.event_ms[fed]])
+    rows, row_case, passed = _passed_on(world, day, rng, account, stealth, received, last)
+    fed_by = [[] for _ in range(n + m)]
+    for k, episode in zip(fed_case, episode_ids(arriving.episode[fed]).to_pylist()):
+        fed_by[n + k].append(episode)
+    parameters = [{"senders": int(k), "stealth": bool(x), "received": round(float(v) / CENTS, 2),
+                   "kept": round(float(v - p) / CENTS, 2)} | ({"fed_by": sorted(set(f))} if f else {})
+                  for k, x, v, p, f in zip(senders, stealth, received, passed, fed_by)]
+    first_ms = np.full(n + m, np.iinfo(np.int64).max)
+    np.minimum.at(first_ms, n + fed_case, arriving.event_ms[fed])
+    cases = finish(world, day, rng, MULES, account, stealth, received.astype(np.int64), parameters,
+                   np.r_[case, row_case], concat([credits, rows]), c, MULE, came=(first_ms, last))
+    return cases, handed_over(arriving, fed, cases.case[n + fed_case])
+
+
+def handed_over(arriving: Rows, credits: np.ndarray, case: np.ndarray) -> Rows:
+    """`arriving` with the takeovers' `credits` (positions) labelled as the laundering `case` each starts, its
+    account a mule: new label columns, the rest shared."""
+    if len(credits) == 0:
+        return arriving
+    labels = {name: getattr(arriving, name).copy() for name in ("scenario", "episode", "label_ms", "aml_case",
+                                                                 "aml_role")}
+    for name in ("scenario", "episode", "label_ms"):
+        labels[name][credits] = NONE
+    labels["aml_case"][credits] = case
+    labels["aml_role"][credits] = MULE
+    return replace(arriving, **labels)
+
+
+def _passed_on(world: World, day: date, rng, account: np.ndarray, stealth: np.ndarray, received: np.ndarray,
+               last: np.ndarray) -> tuple[Rows, np.ndarray, np.ndarray]:
+    """What each mule (`account`) does with the cents it `received` by `last` (ms): all but its cut leaves within
+    its window, in notes at ATMs up to its card's limit and the rest in transfers to the next layer elsewhere.
+    Returns the rows, each row's mule (an index into `account`) and the cents each passed on."""
+    c = world.scenario.aml.mule
+    n = len(account)
+    customer = world.account_customer[account]
     passed = np.round(received * (1 - rng("keep").uniform(c.keep.min, c.keep.max, n)))
     limit = rng("cash_limit").uniform(c.cash_limit.min, c.cash_limit.max, n) * CENTS  # the card's daily limit
     cash = np.minimum(np.round(passed * rng("cash_share").uniform(c.cash_share.min, c.cash_share.max, n)), limit)
@@ -87,7 +141,4 @@ def mules_day(world: World, day: date) -> Cases:
     planned = low_ms[sending] + (rng("onward_hours").uniform(0, high - low)[sending] * MS_PER_HOUR).astype(np.int64)
     send_ms = in_hours(world, rng, "onward", planned, low_ms[sending], high_ms[sending], "transfer")
     sent = transfers_out(world, day, rng, "onward", account[sending], send_ms, np.round(onward[sending] * share), payee)
-    parameters = [{"senders": int(k), "stealth": bool(x), "received": round(float(v) / CENTS, 2),
-                   "kept": round(float(v - p) / CENTS, 2)} for k, x, v, p in zip(senders, stealth, received, passed)]
-    return finish(world, day, rng, MULES, account, stealth, received.astype(np.int64), parameters,
-                  np.r_[case, which, sending], concat([credits, withdrawals, sent]), c, MULE)
+    return concat([withdrawals, sent]), np.r_[which, sending], passed

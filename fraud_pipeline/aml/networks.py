@@ -9,7 +9,10 @@ account makes (when, how much, to whom), so amounts chain and no block waits on 
 - the proceeds come in to the first accounts from people and businesses at other banks on the case's first day;
 - each hop is a transfer between our customers, which settles in the overnight batch like every other
   (`engine.day._internal_credits` labels the credit with the receiver's role, `receiver_roles`); the receiver passes
-  it on `gap_days` later, from the morning it settles (03:00 on), keeping back `shave` of it;
+  it on `gap_days` later, from the morning it settles (03:00 on), keeping back `shave` of it — and only if it came:
+  a member's rows after its money arrives are made on the day it arrives (`onward_day`), so a hop that was declined
+  (the sender had spent the money) ends the case there, as a real network stalls, and no later member sends money
+  it never had;
 - the last accounts pay it out of the bank, to people or a crypto exchange; a cycle's source, its money back, buys
   something from businesses elsewhere.
 
@@ -29,8 +32,8 @@ import numpy as np
 from fraud_pipeline.aml.placement import CENTS, MONTH_DAYS, Cases, rng_of
 from fraud_pipeline.core.labels import (AML_TYPOLOGIES, CONSOLIDATOR, CYCLE, EXIT, LAYER, LAYERING, MULE,
                                         NETWORK_TYPOLOGIES, PER_BLOCK, PER_DAY, PER_SCENARIO, PLACER, SCATTER_GATHER,
-                                        SOURCE)
-from fraud_pipeline.core.rows import NONE, TRANSFER, TRANSFER_IN, concat, make
+                                        SOURCE, episode_kind)
+from fraud_pipeline.core.rows import NONE, TRANSFER, TRANSFER_IN, Rows, concat, make
 from fraud_pipeline.core.streams import stream
 from fraud_pipeline.core.timeline import MS_PER_DAY, MS_PER_HOUR, arrival_lag_ms, day_start_ms
 from fraud_pipeline.life.genuine import city_place
@@ -73,6 +76,7 @@ class Plan:
     move_party: np.ndarray  # IN and OUT: PERSON, BUSINESS or CRYPTO (the party elsewhere), else NONE
     move_ms: np.ndarray
     move_cents: np.ndarray
+    move_after: np.ndarray  # the day number the member's money arrives, which it makes the row on; NONE: the first
 
 
 def plan_of(world: World, day: date) -> Plan:
@@ -89,13 +93,46 @@ def plan_of(world: World, day: date) -> Plan:
 
 def networks_day(world: World, day: date) -> Cases:
     """The block's share of the network cases that start on `day`: a case row per member account of the block, and
-    every row those accounts make (arrival times set; later days' rows the bank carries until they arrive)."""
+    the rows its members make before any money reaches them from another member (the proceeds coming in, the first
+    hops; arrival times set, later days' carried until they arrive). The rest are `onward_day`'s."""
     plan = plan_of(world, day)
-    rng = rng_of(world, day, "networks")
     member = world.local_accounts(plan.member_account)
     mine = np.flatnonzero(member >= 0)
     at = world.local_accounts(plan.move_account)
-    moves = np.flatnonzero(at >= 0)
+    rows = _rows(world, day, plan, np.flatnonzero((at >= 0) & (plan.move_after == NONE)), at, "networks")
+    case = plan.member_case[mine]
+    return Cases(case=plan.number[case], typology=plan.typology[case], role=plan.member_role[mine],
+                 account=member[mine], stealth=plan.stealth[case], proceeds=plan.proceeds[case],
+                 start_ms=plan.start_ms[case], end_ms=plan.end_ms[case], label_ms=plan.label_ms[case],
+                 parameters=[plan.parameters[c] for c in case], rows=rows)
+
+
+def onward_day(world: World, day: date, arriving: Rows) -> Rows:
+    """The rows the block's members make once their case's money has reached them: on the day a member's last
+    planned credit from another member settles (`Plan.move_after`), if a credit of its case settled on its account
+    that day (`arriving`: the rows the day starts with, the overnight batch's credits among them) — every hop and
+    payment it makes after, from the plan. A member whose money never came (the hop to it was declined) makes
+    nothing more, and nor does anyone after it."""
+    start = day_start_ms(day)
+    came = np.flatnonzero((arriving.kind == TRANSFER_IN) & (arriving.counterparty >= 0) & (arriving.aml_case >= 0)
+                          & (arriving.event_ms >= start) & (arriving.event_ms < start + MS_PER_DAY))
+    came = came[np.isin(episode_kind(arriving.aml_case[came]), NETWORK_TYPOLOGIES)]
+    parts = []
+    for first in np.unique(arriving.aml_case[came] // PER_DAY):
+        plan = plan_of(world, _EPOCH + timedelta(days=int(first)))
+        credited = came[arriving.aml_case[came] // PER_DAY == first]
+        at = world.local_accounts(plan.move_account)
+        due = np.flatnonzero((plan.move_after == day_number(day)) & (at >= 0))
+        key = plan.number[plan.move_case[due]] % PER_DAY * world.n_accounts + at[due]
+        paid = arriving.aml_case[credited] % PER_DAY * world.n_accounts + arriving.account[credited]
+        parts.append(_rows(world, day, plan, due[np.isin(key, paid)], at, f"networks_onward_{first}"))
+    return concat(parts) if parts else make(0)
+
+
+def _rows(world: World, day: date, plan: Plan, moves: np.ndarray, at: np.ndarray, purpose: str) -> Rows:
+    """The plan's `moves` (positions) as the block's rows, on its accounts `at` (the world's rows of
+    `plan.move_account`): credits from outside, transfers to members, payments out; labelled with case and role."""
+    rng = rng_of(world, day, purpose)
     account, kind, party = at[moves], plan.move_kind[moves], plan.move_party[moves]
     customer = world.account_customer[account]
     payee = np.full(len(moves), NONE)
@@ -114,11 +151,7 @@ def networks_day(world: World, day: date) -> Cases:
     rows.aml_role = plan.move_role[moves][order].astype(np.int8)
     lag = world.scenario.card_transactions.arrival_lag_seconds
     rows.arrival_ms = rows.event_ms + arrival_lag_ms(rng("lag"), len(rows), lag.median, lag.sigma, lag.max)
-    case = plan.member_case[mine]
-    return Cases(case=plan.number[case], typology=plan.typology[case], role=plan.member_role[mine],
-                 account=member[mine], stealth=plan.stealth[case], proceeds=plan.proceeds[case],
-                 start_ms=plan.start_ms[case], end_ms=plan.end_ms[case], label_ms=plan.label_ms[case],
-                 parameters=[plan.parameters[c] for c in case], rows=rows)
+    return rows
 
 
 def receiver_roles(world: World, case: np.ndarray, account: np.ndarray) -> np.ndarray:
@@ -184,14 +217,14 @@ def _plan(bank: World, day: date) -> Plan:
             cases.append((typology, found))
             members += [(case, a, r) for a, r in zip(accounts, roles)]
             moves += [(case, kind, accounts[p], roles[p], NONE if to < 0 else accounts[to],
-                       NONE if to < 0 else roles[to], party, ms, cents)
-                      for kind, p, to, party, ms, cents in found["moves"]]
+                       NONE if to < 0 else roles[to], party, ms, cents, NONE if after == NONE else today + after)
+                      for kind, p, to, party, ms, cents, after in found["moves"]]
     return _assemble(bank, day, cases, members, moves)
 
 
 def _flows(day: date, g: np.random.Generator, c, layers: list[list[int]], hours: np.ndarray) -> dict:
-    """One case's rows: (kind, member position, receiving position or -1, party or NONE, ms, cents) each, and what
-    the case's table row records."""
+    """One case's rows: (kind, member position, receiving position or -1, party or NONE, ms, cents, the day offset
+    its member's money arrives — NONE before any does) each, and what the case's table row records."""
     stealth = bool(g.random() < c.stealth)
     bounds = c.stealth_proceeds if stealth else c.proceeds
     proceeds = np.exp(g.uniform(np.log(bounds.min), np.log(bounds.max))) * CENTS
@@ -220,28 +253,29 @@ def _flows(day: date, g: np.random.Generator, c, layers: list[list[int]], hours:
         pieces = int(g.integers(c.credits.min, c.credits.max + 1))
         cents = spending.typed_from(g.random(pieces), part * g.uniform(0.5, 1.5, pieces) / pieces)
         for x in cents:
-            moves.append((IN, p, -1, BUSINESS if g.random() < 0.5 else PERSON, at(0, 0), int(x)))
-        held[p] = (int(cents.sum()), 1)  # passed on from the next day
+            moves.append((IN, p, -1, BUSINESS if g.random() < 0.5 else PERSON, at(0, 0), int(x), NONE))
+        held[p] = (int(cents.sum()), 1, NONE)  # passed on from the next day, made on the first
     # each layer passes on what it holds to the next, which has it the morning after
     for nxt in layers[1:]:
         arriving: dict[int, list[int]] = {}
-        for p, (cents, ready) in held.items():
+        for p, (cents, ready, after) in held.items():
             send_day = ready + int(g.integers(gaps.min, gaps.max + 1))
             for to, x in zip(nxt, amounts(cents * (1 - g.uniform(c.shave.min, c.shave.max)), len(nxt))):
-                moves.append((HOP, p, to, NONE, at(send_day, SETTLED_HOUR), int(x)))
+                moves.append((HOP, p, to, NONE, at(send_day, SETTLED_HOUR), int(x), after))
                 total, last = arriving.get(to, [0, 0])
                 arriving[to] = [total + int(x), max(last, send_day + 1)]
-        held = {p: (total, ready) for p, (total, ready) in arriving.items()}
+        # a receiver's rows are made the day its last credit settles (`onward_day`)
+        held = {p: (total, ready, ready) for p, (total, ready) in arriving.items()}
     # the last accounts pay it out of the bank
-    for p, (cents, ready) in held.items():
+    for p, (cents, ready, after) in held.items():
         pieces = int(g.integers(c.out.min, c.out.max + 1))
         out_day = ready + int(g.integers(gaps.min, gaps.max + 1))
         paid = amounts(cents * (1 - g.uniform(c.shave.min, c.shave.max)), pieces)
         for i, x in enumerate(paid):
             party = BUSINESS if layers[0] == layers[-1] or (stealth and g.random() < 0.5) else \
                 CRYPTO if g.random() < CRYPTO_SHARE else PERSON
-            moves.append((OUT, p, -1, party, at(out_day + i, SETTLED_HOUR), int(x)))
-    came_in = sum(x for kind, *_, x in moves if kind == IN)
+            moves.append((OUT, p, -1, party, at(out_day + i, SETTLED_HOUR), int(x), after))
+    came_in = sum(x for kind, *_, x, _ in moves if kind == IN)
     reported = g.random() < c.reported_share
     delay = g.uniform(c.label_delay_days.min, c.label_delay_days.max)
     return {"moves": moves, "stealth": stealth, "proceeds": came_in, "reported": reported, "delay": delay,
@@ -267,7 +301,7 @@ def _assemble(bank: World, day: date, cases: list, members: list, moves: list) -
         raise ValueError(f"more than {PER_BLOCK:,} network cases of a typology start in a block on {day}")
     number = day_number(day) * PER_DAY + typology * PER_SCENARIO + block * PER_BLOCK + ordinal
     m = np.array(members, np.int64).reshape(-1, 3)
-    v = np.array(moves, np.int64).reshape(-1, 9)
+    v = np.array(moves, np.int64).reshape(-1, 10)
     case_of = v[:, 0]
     ms = v[:, 7]
     start = np.full(n, np.iinfo(np.int64).max)
@@ -281,4 +315,4 @@ def _assemble(bank: World, day: date, cases: list, members: list, moves: list) -
                 label_ms=label, parameters=[f["parameters"] for _, f in cases],
                 member_case=m[:, 0], member_account=m[:, 1], member_role=m[:, 2],
                 move_case=case_of, move_kind=v[:, 1], move_account=v[:, 2], move_role=v[:, 3], move_to=v[:, 4],
-                move_to_role=v[:, 5], move_party=v[:, 6], move_ms=ms, move_cents=v[:, 8])
+                move_to_role=v[:, 5], move_party=v[:, 6], move_ms=ms, move_cents=v[:, 8], move_after=v[:, 9])

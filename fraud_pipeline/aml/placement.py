@@ -47,7 +47,9 @@ TRADER_WEIGHT = 4  # a placer's weight: 1 + this × their occupation's cash_taki
 
 @dataclass
 class Cases:
-    """A block's laundering cases that start on a day, and every row they will make (today's and later days')."""
+    """A block's laundering cases that start on a day, and the rows made on it (today's and later days'): every row
+    of those cases, but for the rows of cases among our customers that wait for money to reach a member
+    (`networks.onward_day`), and with those of earlier cases' members that it reached today."""
 
     case: np.ndarray  # global case numbers (`core.labels.episode_numbers` over AML_TYPOLOGIES)
     typology: np.ndarray  # index into AML_TYPOLOGIES
@@ -132,17 +134,18 @@ def _branches(world: World, rng, customer: np.ndarray, count: np.ndarray) -> np.
 
 def finish(world: World, day: date, rng, typology: int, account: np.ndarray, stealth: np.ndarray,
            proceeds: np.ndarray, parameters: list[dict], case_of_row: np.ndarray, rows: Rows, config,
-           role: int = PLACER) -> Cases:
+           role: int = PLACER, came: tuple[np.ndarray, np.ndarray] | None = None) -> Cases:
     """Cases with their numbers, times, report dates and rows labelled (the account's `role`; arrival lags drawn):
-    `case_of_row` is each row's case (an index into `account`)."""
+    `case_of_row` is each row's case (an index into `account`); `came`: each case's first and last ms of rows made
+    elsewhere (money another block sent it), which its start and end take in."""
     n = len(account)
     case = _numbers(world, day, typology, n)
     lag = world.scenario.card_transactions.arrival_lag_seconds
     rows.arrival_ms = rows.event_ms + arrival_lag_ms(rng("lag"), len(rows), lag.median, lag.sigma, lag.max)
     rows.aml_case = case[case_of_row]
     rows.aml_role = np.full(len(rows), role, np.int8)
-    start = np.full(n, np.iinfo(np.int64).max)
-    end = np.zeros(n, np.int64)
+    start = np.full(n, np.iinfo(np.int64).max) if came is None else came[0].copy()
+    end = np.zeros(n, np.int64) if came is None else came[1].copy()
     np.minimum.at(start, case_of_row, rows.event_ms)
     np.maximum.at(end, case_of_row, rows.event_ms)
     reported = rng("reported").random(n) < config.reported_share

@@ -70,10 +70,10 @@ def simulate_day(world: World, state: State, day: date) -> Day:
     end = day_start_ms(day) + MS_PER_DAY
     genuine = genuine_day(world, day)
     attempted = fraud.fraud_day(world, state, day, genuine)
-    laundering = aml_day(world, day)
-    others = concat([state.pending, genuine, income_day(world, day), remittances(world, day), stokvels_day(world, day),
+    laundering, pending = aml_day(world, day, state.pending)  # the credits our takeovers paid our mules: theirs
+    others = concat([pending, genuine, income_day(world, day), remittances(world, day), stokvels_day(world, day),
                      rent_day(world, day), funerals_day(world, day),
-                     between_customers_day(world, day, state.pending, state.balance), repayments(world, state, day),
+                     between_customers_day(world, day, pending, state.balance), repayments(world, state, day),
                      sweeps(world, state, day),
                      interest(world, state, day), laundering.rows])
     # takeovers are sized on the day's other rows as they post (cards blocked today included); sizing may end an

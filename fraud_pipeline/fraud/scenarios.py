@@ -24,10 +24,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from fraud_pipeline.aml.mule_accounts import inside_mules
 from fraud_pipeline.core import schemas
 from fraud_pipeline.core.columns import in_pools, nullable, sorted_unique
 from fraud_pipeline.core.labels import ABROAD, CHAIN, SCENARIOS, TAKEOVER, VELOCITY, episode_ids, episode_numbers
-from fraud_pipeline.core.rows import ATM, ONLINE, POS, TRANSFER, TRANSFER_OUT, WITHDRAWAL, Rows, concat, make
+from fraud_pipeline.core.rows import ATM, NONE, ONLINE, POS, TRANSFER, TRANSFER_OUT, WITHDRAWAL, Rows, concat, make
 from fraud_pipeline.core.streams import stream
 from fraud_pipeline.core.timeline import MS_PER_DAY, MS_PER_HOUR, arrival_lag_ms, day_start_ms, times_in_hours
 from fraud_pipeline.life.genuine import (digital, draw, in_local_currency, purchase_rows, session_city, shops_near,
@@ -494,12 +495,19 @@ def _takeovers(world, state: State, day: date, rng: np.random.Generator, start_m
     risky = world.device_risky[ring_device]
     device = np.where(stealth, own_device, ring_device)
     ip = np.where(stealth, own_ip, ring_ip)
-    mule = world.mules[ring, today["mule_slot"].to_numpy(np.int64)]
+    slot = today["mule_slot"].to_numpy(np.int64)
+    # a plain takeover's mule, added in the session, may hold an account of ours (`aml.mule_accounts`): the drain is
+    # a transfer to it, which it launders once the money settles (`aml.mules`); never the victim's own. A stealthy
+    # one's was saved days before, as a payee elsewhere
+    ours = np.where(stealth, NONE, inside_mules(world, day)[ring, slot])
+    bank = world.directory
+    ours[bank.account_customer[np.maximum(ours, 0)] == bank.account_customer[world.bank_accounts(account)]] = NONE
+    mule = np.where(ours >= 0, NONE, world.mules[ring, slot])
     place = len(world.merchant_id) + np.where(stealth, session_city(world, customer, trip),
                                               rng.integers(0, len(world.city_lat), n))
     rows = make(len(episode), account=account[episode], channel=TRANSFER, kind=TRANSFER_OUT, event_ms=event,
-                cents=0, payee=mule[episode], place=place[episode], device=device[episode], ip=ip[episode],
-                card=True)
+                cents=0, payee=mule[episode], counterparty=ours[episode], place=place[episode],
+                device=device[episode], ip=ip[episode], card=True)
     parameters = [{"transfers": int(k), "stealth": bool(x), "risky_device": bool(r and not x)}
                   for k, x, r in zip(count, stealth, risky)]
     found = Episodes(TAKEOVER, account, stealth, ring, np.full(n, -1), _label(rows, episode), parameters)

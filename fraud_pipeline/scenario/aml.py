@@ -70,6 +70,7 @@ class Mule(Typology):
     stealth_out_hours: FloatRange
     crypto_share: Probability  # of transfers on, to a crypto exchange rather than a person
     recruited: Recruited
+    inside_share: Probability  # of the fraud rings' mule slots each month, accounts at this bank (`aml.mule_accounts`)
 
     @model_validator(mode="after")
     def _within_three_days(self):

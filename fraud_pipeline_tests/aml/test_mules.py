@@ -1,13 +1,15 @@
-"""Money mules (issue 24, `aml.mules`): several victims at other banks pay in within hours, and most of it leaves
-within hours to days, in notes and to the next layer; mules are recruited among young, low-income customers but
-not only. Measured on the same busy small bank as cash placement."""
+"""Money mules (issue 24, `aml.mules`): several victims at other banks — or our own customers, through the
+product's takeovers — pay in within hours, and most of it leaves within hours to days, in notes and to the next
+layer; mules are recruited among young, low-income customers but not only. Measured on the same busy small bank as
+cash placement."""
 
 import json
+from datetime import timedelta
 
 import pandas as pd
 import pytest
 
-from fraud_pipeline_tests.aml.conftest import cases_over, laundering_rows
+from fraud_pipeline_tests.aml.conftest import DAYS, FIRST, cases_over, laundering_rows
 
 
 def _mule_cases(days):
@@ -16,6 +18,11 @@ def _mule_cases(days):
     mules = done[done["typology"] == "mule"]
     assert len(mules) >= 8
     return laundering_rows(rows), mules
+
+
+def _fed(cases: pd.DataFrame) -> pd.Series:
+    """Whether each mule case was fed by our own takeovers (its parameters name their episodes)."""
+    return cases["parameters"].map(lambda p: "fed_by" in json.loads(p))
 
 
 def test_a_mule_receives_from_several_victims_and_passes_most_on_within_72_hours(days, busy):
@@ -28,10 +35,13 @@ def test_a_mule_receives_from_several_victims_and_passes_most_on_within_72_hours
         drawn = json.loads(case["parameters"])
         credits = mine[mine["direction"] == "credit"]
         out = mine[mine["direction"] == "debit"]  # attempted: the ledger may decline one the mule spent meanwhile
-        assert (credits["transaction_type"] == "transfer_in").all() and len(credits) == drawn["senders"] >= 2
-        assert credits["beneficiary_id"].notna().all() and credits["beneficiary_id"].nunique() >= 2  # victims elsewhere
-        assert credits["amount"].between(500, 25_000).all()
-        if case["stealth"]:  # its handler sizes the takings to the holder: a month or two of income (typed, clipped)
+        assert (credits["transaction_type"] == "transfer_in").all() and len(credits) == drawn["senders"]
+        if "fed_by" in drawn:  # our own customers' drained accounts (`test_our_takeovers_feed_our_mules`)
+            assert credits["counterparty_account_id"].notna().all() and credits["beneficiary_id"].isna().all()
+        else:  # victims elsewhere
+            assert credits["beneficiary_id"].notna().all() and credits["beneficiary_id"].nunique() >= 2
+            assert credits["amount"].between(500, 25_000).all() and len(credits) >= 2
+        if case["stealth"] and "fed_by" not in drawn:  # its handler sizes the takings to the holder: a month or two of income (typed, clipped)
             income = incomes[case["customer_id"]]
             slack = 50 * len(credits)
             assert min(0.5 * income, 25_000 * len(credits)) - slack <= credits["amount"].sum()
@@ -56,6 +66,7 @@ def test_a_mule_receives_from_several_victims_and_passes_most_on_within_72_hours
 def test_mules_are_mostly_young_and_poor_but_not_only(days, busy):
     from fraud_pipeline.world.entities import entity_tables
     _, mules = _mule_cases(days)
+    mules = mules[~_fed(mules)]  # a ring's mules of ours are any salary account (`aml.mule_accounts`)
     customers = entity_tables(busy)["customers"].to_pandas().set_index("customer_id")
     holders = customers.loc[mules["customer_id"]]
     young_and_poor = holders["age"].between(20, 39) & (holders["monthly_income"] < 10_000)
@@ -63,3 +74,31 @@ def test_mules_are_mostly_young_and_poor_but_not_only(days, busy):
     # recruited four times as often: their share of mules is well above their share of customers, yet below 1
     assert young_and_poor.mean() > 1.5 * everyone.mean()
     assert 0 < (~young_and_poor).sum()
+
+
+def test_our_takeovers_feed_our_mules(days, busy):
+    """A plain takeover's drain to a ring's mule of ours is a transfer between two of our customers; its credit settles
+    overnight on the mule, labelled as the mule's case (not as fraud), whose `fed_by` names the takeover. Stealthy
+    takeovers pay mules elsewhere (saved as payees days before). The share of plain drains that reach our accounts
+    is near `aml.mule.inside_share` of the rings' mule slots."""
+    rows, cases = days
+    takeover = rows[(rows["fraud_scenario"] == "account_takeover") & (rows["direction"] == "debit")]
+    ours = takeover[takeover["counterparty_account_id"].notna()]
+    assert takeover["beneficiary_id"].notna().sum() + len(ours) == len(takeover)
+    assert len(ours) >= 5 and ours["status"].eq("approved").any()
+    plain = takeover[~takeover["fraud_episode_id"].isin(ours["fraud_episode_id"])]
+    share = len(ours) / (len(ours) + len(plain))
+    assert 0.02 < share < 0.6  # a fifth of the slots, fewer drains (stealthy ones never; the rings' busiest slots)
+    credits = rows[(rows["direction"] == "credit") & rows["aml_typology"].eq("mule")
+                   & rows["counterparty_account_id"].notna()]
+    assert not credits["is_fraud"].any()
+    fed = cases[_fed(cases)]
+    named = {e: c for c, p in zip(fed["case_id"], fed["parameters"]) for e in json.loads(p)["fed_by"]}
+    settled = ours[ours["status"] == "approved"]
+    settled = settled[settled["event_time"] < pd.Timestamp(FIRST + timedelta(days=DAYS - 1))]  # credited in the days
+    pairs = settled.merge(credits, left_on=["account_id", "counterparty_account_id", "amount"],
+                          right_on=["counterparty_account_id", "account_id", "amount"], suffixes=("", "_in"))
+    assert len(pairs) == len(settled)
+    assert (pairs["event_time_in"].dt.normalize() == pairs["event_time"].dt.normalize() + pd.Timedelta(days=1)).all()
+    assert (pairs["aml_case_id_in"] == pairs["fraud_episode_id"].map(named)).all()
+    assert (pairs["aml_role_in"] == "mule").all()

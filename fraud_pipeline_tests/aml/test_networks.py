@@ -5,25 +5,36 @@ each member passes on after it receives, and the case's shape is its typology's.
 
 import json
 
+from datetime import timedelta
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from fraud_pipeline.aml import networks
 from fraud_pipeline.core.labels import AML_TYPOLOGIES, NETWORK_TYPOLOGIES
+from fraud_pipeline.core.rows import NONE, TRANSFER_IN, make
+from fraud_pipeline.core.timeline import MS_PER_DAY, MS_PER_HOUR
 from fraud_pipeline.engine.bank import Bank
 from fraud_pipeline.engine.blocks import block_world
 from fraud_pipeline.engine.world_store import directory_of
+from fraud_pipeline.scenario.aml import CASE_DAYS
 from fraud_pipeline_tests.aml.conftest import FIRST, finished, laundering_rows
 
 NETWORKS = [AML_TYPOLOGIES[t] for t in NETWORK_TYPOLOGIES]
 
 
 def _case_rows(days, typology):
+    """The typology's finished cases that ran to their end, and its rows. A member who spent the money before passing
+    it on is declined (`insufficient_funds`) and the case stops there (nobody after it sends money it never had):
+    rare, and those cases are left out."""
     rows, cases = days
     mine = finished(cases, typology)
     laundering = laundering_rows(rows)
-    return mine, laundering[laundering["aml_typology"] == typology]
+    laundering = laundering[laundering["aml_typology"] == typology]
+    declined = set(laundering.loc[laundering["status"] != "approved", "aml_case_id"])
+    assert len(declined & set(mine["case_id"])) <= 0.1 * mine["case_id"].nunique()
+    return mine[~mine["case_id"].isin(declined)], laundering
 
 
 @pytest.mark.parametrize("typology", NETWORKS)
@@ -31,11 +42,7 @@ def test_every_hop_settles_overnight_between_members_and_money_only_shrinks(days
     config = getattr(busy.aml, typology)
     cases, laundering = _case_rows(days, typology)
     holders = Bank(busy).entities["accounts"].select(["account_id", "customer_id"]).to_pandas()
-    declined = set(laundering.loc[laundering["status"] != "approved", "aml_case_id"])
-    # a member who spent the money before passing it on is declined (`insufficient_funds`) and its credit never
-    # comes: the rest of its case goes on as planned, from the members' own money. Rare; those cases are left out
-    assert len(declined & set(cases["case_id"])) <= 0.1 * cases["case_id"].nunique()
-    for case_id, members in cases[~cases["case_id"].isin(declined)].groupby("case_id"):
+    for case_id, members in cases.groupby("case_id"):
         mine = laundering[laundering["aml_case_id"] == case_id]
         role = dict(zip(members["account_id"], members["role"]))
         assert members["customer_id"].is_unique and len(members) >= 3  # no self-transfers
@@ -136,4 +143,39 @@ def test_the_bank_wide_plan_is_the_same_from_every_block_and_keyed_by_nothing_bu
         cases = networks.networks_day(block, day)
         made.append(np.sort(block.bank_accounts(cases.rows.account)))
         assert np.isin(block.bank_accounts(cases.account), whole.member_account).all()
-    assert np.array_equal(np.sort(np.concatenate(made)), np.sort(whole.move_account))
+    first = whole.move_after == NONE  # before any money reaches a member from another: the rest waits for it
+    assert first.any() and (~first).any()
+    assert np.array_equal(np.sort(np.concatenate(made)), np.sort(whole.move_account[first]))
+
+
+def test_a_member_passes_money_on_only_when_it_arrives_and_only_once(busy):
+    """`onward_day`: with every hop's credit settling the morning after it is sent, each block makes each of its
+    members' later rows exactly once, on the planned day; without the credit to one member (its sender's hop was
+    declined), that member makes none of them."""
+    bank = Bank(busy).world
+    plan = networks.plan_of(bank, FIRST)
+    hop = np.flatnonzero(plan.move_kind == networks.HOP)
+    settles = (plan.move_ms[hop] // MS_PER_DAY + 1) * MS_PER_DAY + MS_PER_HOUR  # 01:00, the overnight batch
+    credits = make(len(hop), account=plan.move_to[hop], kind=TRANSFER_IN, counterparty=plan.move_account[hop],
+                   event_ms=settles, arrival_ms=settles, cents=plan.move_cents[hop],
+                   aml_case=plan.number[plan.move_case[hop]])
+    later = np.flatnonzero(plan.move_after != NONE)
+
+    def made(credits):
+        rows = []
+        for b in range(bank.n_blocks):
+            block = block_world(bank, b)
+            arriving = credits.take(np.flatnonzero(block.local_accounts(credits.account) >= 0))
+            arriving.account = block.local_accounts(arriving.account)
+            for k in range(CASE_DAYS + 1):
+                found = networks.onward_day(block, FIRST + timedelta(days=k), arriving)
+                rows += list(zip(found.aml_case, block.bank_accounts(found.account), found.event_ms, found.cents))
+        return sorted(rows)
+
+    planned = sorted(zip(plan.number[plan.move_case[later]], plan.move_account[later], plan.move_ms[later],
+                         plan.move_cents[later]))
+    assert len(planned) and made(credits) == planned
+    silent = plan.move_to[hop[0]]  # the first hop's receiver never gets its money
+    without = made(credits.take(np.flatnonzero(credits.account != silent)))
+    case = plan.number[plan.move_case[hop[0]]]
+    assert without == [r for r in planned if not (r[0] == case and r[1] == silent)] != planned

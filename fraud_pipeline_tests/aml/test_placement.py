@@ -162,7 +162,7 @@ def test_a_days_laundering_rows_have_the_columns_and_types_of_every_other_row(bu
     from fraud_pipeline.aml.cases import aml_day
     from fraud_pipeline.core.rows import make
     world = Bank(busy).world
-    found = [aml_day(world, FIRST + timedelta(days=k)).rows for k in range(5)]
+    found = [aml_day(world, FIRST + timedelta(days=k), make(0))[0].rows for k in range(5)]
     assert sum(len(rows) for rows in found) > 50
     for rows in found:
         assert rows.to_table().schema == make(0).to_table().schema
