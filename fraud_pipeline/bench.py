@@ -36,6 +36,7 @@ from fraud_pipeline.life.genuine import genuine_day
 from fraud_pipeline.life.income import income_day
 from fraud_pipeline.life.remittances import remittances
 from fraud_pipeline.life.between_customers import between_customers_day
+from fraud_pipeline.life.lump_sums import lump_sums_day
 from fraud_pipeline.life.funerals import funerals_day
 from fraud_pipeline.life.rent import rent_day
 from fraud_pipeline.life.stokvels import stokvels_day
@@ -114,6 +115,7 @@ def run(scenario: Scenario, days: int, root: str, first_day: int = 1) -> dict[st
                         for part in (income_day, remittances, stokvels_day, rent_day, funerals_day))
             carried, balance = _bank_wide(scenario, state)
             twins += _timed(between_customers_day, world, day, carried, balance)[1]
+            twins += _timed(lump_sums_day, world, day, balance)[1]
             totals[GENUINE]["generate"] += _timed(genuine_day, world, day)[1] + twins
             extra[TWINS] += twins
             extra[LAUNDERING] += _timed(aml_day, world, day, carried)[1]

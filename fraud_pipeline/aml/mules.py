@@ -2,7 +2,7 @@
 
 `../shared/reference/aml-anchors.md` §8.2 row 2, fed two ways. From outside the bank: 2–20 victims at other banks
 pay the mule within hours (authorised push payments of R500–R25,000, typed). And from the product's own takeovers:
-a ring's mule slot that is an account of ours this month (`aml.mule_accounts`) receives the drains of our own
+a ring's mule slot that is an account of ours this month (`fraud.mule_accounts`) receives the drains of our own
 customers' accounts, which settle in the overnight batch; that day's credits are a case of their own, made by the
 mule's block (the credits keep the takeover's episode in the case's `fed_by`, and change their label from the fraud
 to the laundering that follows it: the victim's transfer is the fraud). Either way, within 1–24 hours of the last

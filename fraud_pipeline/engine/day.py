@@ -32,6 +32,7 @@ from fraud_pipeline.life.income import income_day
 from fraud_pipeline.life.remittances import remittances
 from fraud_pipeline.life.between_customers import between_customers_day
 from fraud_pipeline.life.funerals import funerals_day
+from fraud_pipeline.life.lump_sums import lump_sums_day
 from fraud_pipeline.life.rent import rent_day
 from fraud_pipeline.life.stokvels import stokvels_day
 from fraud_pipeline.life.genuine import (SCHEDULED_HOURS, days_after_payday, due_today, genuine_day, open_accounts,
@@ -73,9 +74,9 @@ def simulate_day(world: World, state: State, day: date) -> Day:
     laundering, pending = aml_day(world, day, state.pending)  # the credits our takeovers paid our mules: theirs
     others = concat([pending, genuine, income_day(world, day), remittances(world, day), stokvels_day(world, day),
                      rent_day(world, day), funerals_day(world, day),
-                     between_customers_day(world, day, pending, state.balance), repayments(world, state, day),
-                     sweeps(world, state, day),
-                     interest(world, state, day), laundering.rows])
+                     between_customers_day(world, day, pending, state.balance),
+                     lump_sums_day(world, day, state.balance), repayments(world, state, day),
+                     sweeps(world, state, day), interest(world, state, day), laundering.rows])
     # takeovers are sized on the day's other rows as they post (cards blocked today included); sizing may end an
     # episode earlier, and so its block
     attempted = fraud.size_takeovers(world, _apply_blocks(world, state, attempted.blocks, end)[0], day, others,

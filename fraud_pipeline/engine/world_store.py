@@ -165,7 +165,7 @@ def emptied_rows(world: World, keep: set[str]) -> dict:
 
 
 # a block's own fields that hold rows of customers, accounts, cards, payees or keys (see `blocks.block_fields`)
-_ROWS = ("customer_id", "age", "age_group", "income", "affluence", "schedule", "occupation", "home_country",
+_ROWS = ("customer_id", "age", "age_group", "income", "affluence", "schedule", "occupation", "pep", "home_country",
          "family_abroad", "remittance_share", "home_lat", "home_lon", "home_city", "home_province", "category_weights",
          "basket", "avg_spend", "home_ip", "habits", "account_id", "account_customer", "status", "closed_day", "salary",
          "credit", "savings", "limit", "opening", "activity", "salary_of", "buffer", "sweep_payee", "card_number",

@@ -24,13 +24,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from fraud_pipeline.aml.mule_accounts import inside_mules
 from fraud_pipeline.core import schemas
 from fraud_pipeline.core.columns import in_pools, nullable, sorted_unique
 from fraud_pipeline.core.labels import ABROAD, CHAIN, SCENARIOS, TAKEOVER, VELOCITY, episode_ids, episode_numbers
 from fraud_pipeline.core.rows import ATM, NONE, ONLINE, POS, TRANSFER, TRANSFER_OUT, WITHDRAWAL, Rows, concat, make
 from fraud_pipeline.core.streams import stream
 from fraud_pipeline.core.timeline import MS_PER_DAY, MS_PER_HOUR, arrival_lag_ms, day_start_ms, times_in_hours
+from fraud_pipeline.fraud.mule_accounts import inside_mules
 from fraud_pipeline.life.genuine import (digital, draw, in_local_currency, purchase_rows, session_city, shops_near,
                                          web_shop, weights)
 from fraud_pipeline.money import budget
@@ -496,7 +496,7 @@ def _takeovers(world, state: State, day: date, rng: np.random.Generator, start_m
     device = np.where(stealth, own_device, ring_device)
     ip = np.where(stealth, own_ip, ring_ip)
     slot = today["mule_slot"].to_numpy(np.int64)
-    # a plain takeover's mule, added in the session, may hold an account of ours (`aml.mule_accounts`): the drain is
+    # a plain takeover's mule, added in the session, may hold an account of ours (`fraud.mule_accounts`): the drain is
     # a transfer to it, which it launders once the money settles (`aml.mules`); never the victim's own. A stealthy
     # one's was saved days before, as a payee elsewhere
     ours = np.where(stealth, NONE, inside_mules(world, day)[ring, slot])

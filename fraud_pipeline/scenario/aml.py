@@ -70,7 +70,7 @@ class Mule(Typology):
     stealth_out_hours: FloatRange
     crypto_share: Probability  # of transfers on, to a crypto exchange rather than a person
     recruited: Recruited
-    inside_share: Probability  # of the fraud rings' mule slots each month, accounts at this bank (`aml.mule_accounts`)
+    inside_share: Probability  # of the fraud rings' mule slots each month, accounts at this bank (`fraud.mule_accounts`)
 
     @model_validator(mode="after")
     def _within_three_days(self):
@@ -119,6 +119,21 @@ class Dormant(Typology):
     part: FloatRange  # ... of this share of what came in
 
 
+class HighRisk(Typology):
+    """Proceeds of corruption on a politically exposed person's account, paid out to offshore and crypto payees
+    (`aml/high_risk.py`; issue 24's "flows to high-risk jurisdictions, crypto and offshore payees and on PEP
+    accounts")."""
+    pep_weight: Annotated[float, Field(ge=1)]  # PEPs are this many times likelier holders than other customers
+    credits: IntRange  # payments in from businesses at other banks ...
+    in_days: Annotated[int, Field(ge=0, le=21)]  # ... on distinct business days within this many of the start
+    amount: FloatRange  # each, log-uniform, scenario currency
+    stealth_amount: FloatRange
+    payments: IntRange  # then payments out to high-risk payees, one a day ...
+    days: IntRange  # ... on distinct days over this many, from the day after the last possible credit
+    part: FloatRange  # ... of this share of what came in
+    crypto_share: Probability  # of the payments out, to a crypto exchange rather than an offshore company
+
+
 class Network(Typology):
     """A case among the bank's own customers (`aml/networks.py`): proceeds come in from elsewhere, pass between our
     accounts (each hop settles overnight, as every transfer between our customers does) and leave the bank."""
@@ -151,6 +166,7 @@ class Aml(Section):
     cycle: Network  # §8.2 row 5: round-tripping back to its source
     scatter_gather: Network  # §8.2 row 6: a placer → mules → a consolidator
     gather_scatter: Network  # §8.2 row 6: placers → a hub → exits
+    high_risk: HighRisk  # corruption proceeds on PEP accounts, out to offshore and crypto payees
 
     @model_validator(mode="after")
     def _below_and_above(self):
@@ -173,7 +189,9 @@ class Aml(Section):
                            ("layering", self.layering.longest_days(self.layering.members.max)),
                            ("cycle", self.cycle.longest_days(self.cycle.members.max + 1)),
                            ("scatter_gather", self.scatter_gather.longest_days(3)),
-                           ("gather_scatter", self.gather_scatter.longest_days(3))):
+                           ("gather_scatter", self.gather_scatter.longest_days(3)),
+                           ("high_risk", self.high_risk.in_days + self.high_risk.credits.max + 1
+                            + self.high_risk.days.max)):
             if days > CASE_DAYS:
                 raise ValueError(f"aml.{name}: its longest case lasts {days} days (its days, then what is paid on); "
                                  f"at most {CASE_DAYS} fit (a case's account must stay open throughout)")
@@ -181,9 +199,10 @@ class Aml(Section):
             if getattr(x, name).max > self.cross_border_threshold:
                 raise ValueError(f"aml.cross_border.{name}.max ({getattr(x, name).max}) must be at most "
                                  f"aml.cross_border_threshold ({self.cross_border_threshold}): exits stay below it")
-        if x.payments.max > x.days.min:
-            raise ValueError(f"aml.cross_border.payments.max ({x.payments.max}) must be at most days.min "
-                             f"({x.days.min}): one exit a day")
+        for name, c in (("cross_border", x), ("high_risk", self.high_risk)):
+            if c.payments.max > c.days.min:
+                raise ValueError(f"aml.{name}.payments.max ({c.payments.max}) must be at most days.min "
+                                 f"({c.days.min}): one payment out a day")
         for name in ("layering", "cycle", "scatter_gather", "gather_scatter"):
             least = 3 if name in ("layering", "cycle") else 2  # §8.2: a path of at least 3; a fan of at least 2
             if getattr(self, name).members.min < least:

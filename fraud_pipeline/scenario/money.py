@@ -45,6 +45,7 @@ class Money(Section):
     refund_rate: Probability
     p2p_rate: Probability
     between_customers: BetweenCustomers
+    lump_sums: LargePayments  # into a saved crypto wallet or offshore payee (`life.lump_sums`): aml.high_risk's twin
 
     @property
     def spent_share(self) -> float:

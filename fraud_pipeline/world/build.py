@@ -38,7 +38,7 @@ PAIRS_AT_ONCE = 1_000_000  # customer–merchant pairs keyed at a time (bounds t
 # are most of the customers' bytes), and the customers' usual merchants as record batches (`UsualMerchants`).
 WORLD_COLUMNS = {
     "customers": ("customer_id", "age", "avg_spend", "home_city", "home_lat", "home_lon", "monthly_income",
-                  "pay_schedule", "occupation"),
+                  "pay_schedule", "occupation", "pep_flag"),
     "accounts": ("account_id", "customer_id", "account_type", "status", "closed_date", "salary_account",
                  "credit_limit", "overdraft_limit", "opening_balance", "avg_balance"),
     "cards": ("card_number", "account_id", "issued_date", "expiry"),
@@ -82,6 +82,7 @@ class World:
     affluence: np.ndarray
     schedule: np.ndarray  # index into PAY_SCHEDULES
     occupation: np.ndarray  # index into the scenario's customers.occupation
+    pep: np.ndarray  # per customer: a politically exposed person (seed 004's pep_flag)
     home_country: np.ndarray  # a cross-border customer's neighbouring country (index into the region's destinations);
     # -1 for everyone else
     family_abroad: np.ndarray  # per customer: the beneficiary row a remitter sends money home to, -1 for none
@@ -390,6 +391,7 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table], place: BlockP
         income=income, avg_spend=avg_spend,
         affluence=affluence, schedule=_index(customers["pay_schedule"], list(PAY_SCHEDULES)),
         occupation=_index(customers["occupation"], list(scenario.customers.occupation)),
+        pep=customers["pep_flag"].to_numpy(zero_copy_only=False).astype(bool),
         home_country=home_country, family_abroad=np.full(n_customers, -1),
         remittance_share=np.concatenate([remittance_shares(scenario, b, end - first) for b, (first, end) in
                                          customer_spans]),

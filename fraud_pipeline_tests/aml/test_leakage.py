@@ -40,6 +40,11 @@ ALLOWED = {
     # §8.2 row 6: the proceeds split among several accounts, so amounts are a fan's share — only the new payee
     "scatter_gather": {"payee_new", "recipient_status"},
     "gather_scatter": {"payee_new", "recipient_status"},
+    # corruption on a PEP's account paid out to offshore companies and crypto: the holder's PEP flag, the high-risk
+    # payee (stealthily the holder's own, saved long before), the fees' and payments' size — and so the balance a fee
+    # leaves on the holder's usual one — and the money that came in
+    "high_risk": AMOUNT | {"holder_pep", "payee_high_risk", "payee_new", "recipient_status", "credits_3d",
+                           "credits_30d", "transfers_in_3d", "debits_3d", "debits_30d", "balance_after"},
 }
 KEYS_AND_LABELS = {"transaction_id", "event_time", "arrival_time", "card_number", "account_id", "customer_id",
                    "merchant_id", "beneficiary_id", "counterparty_account_id", "device_id", "ip_address", "session_id",

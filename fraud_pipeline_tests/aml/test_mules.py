@@ -66,7 +66,7 @@ def test_a_mule_receives_from_several_victims_and_passes_most_on_within_72_hours
 def test_mules_are_mostly_young_and_poor_but_not_only(days, busy):
     from fraud_pipeline.world.entities import entity_tables
     _, mules = _mule_cases(days)
-    mules = mules[~_fed(mules)]  # a ring's mules of ours are any salary account (`aml.mule_accounts`)
+    mules = mules[~_fed(mules)]  # a ring's mules of ours are any salary account (`fraud.mule_accounts`)
     customers = entity_tables(busy)["customers"].to_pandas().set_index("customer_id")
     holders = customers.loc[mules["customer_id"]]
     young_and_poor = holders["age"].between(20, 39) & (holders["monthly_income"] < 10_000)

@@ -158,7 +158,7 @@ def test_takeovers_drain_to_mules_from_a_stranger_device_or_the_victims_own_phon
     saved = saved[~saved.index.duplicated()]
     history = month["entities"]["device_history"]
     phones = set(zip(history["customer_id"], history["device_id"]))
-    # to a mule elsewhere, or (plain ones only) to a ring's mule that holds an account of ours (`aml.mule_accounts`)
+    # to a mule elsewhere, or (plain ones only) to a ring's mule that holds an account of ours (`fraud.mule_accounts`)
     ours = plain["counterparty_account_id"].notna()
     assert stealthy["beneficiary_id"].notna().all() and (plain["beneficiary_id"].notna() != ours).all()
     assert 0 < ours.mean() < 0.5
