@@ -184,7 +184,8 @@ def report(totals: dict[str, dict[str, float]], days: int, per_day: int, first_d
                  f"writing genuine life ({int(bank['balance rows']):,} end-of-day balance rows)")
     day_cpu = bank["generate"] + bank["write"]
     lines.append(f"laundering's cases and rows take {bank[LAUNDERING]:.2f} s ({bank[LAUNDERING] / day_cpu:.1%} of the "
-                 f"bank day), with their genuine twins (money from outside, stokvels, rent, funerals, money home and between customers: {bank[TWINS]:.2f} s) "
+                 f"bank day), with their genuine twins (money from outside, stokvels, rent, funerals, money home, "
+                 f"between customers and lump sums: {bank[TWINS]:.2f} s) "
                  f"{(bank[LAUNDERING] + bank[TWINS]) / day_cpu:.1%} (issue 24's budget: at most 30 %)")
     events = sum(totals[name]["generate"] + totals[name]["write"] for name in (BANK, FUNNEL))
     landed = totals[LANDING]["generate"] + totals[LANDING]["write"]
