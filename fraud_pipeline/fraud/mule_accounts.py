@@ -2,9 +2,9 @@
 what they receive (`aml.mules`, `../shared/reference/aml-anchors.md` §8.2 row 2).
 
 A ring pays its victims' money to its mule slots (`World.mules`: payees at other banks, `world.fraud_plan.mules`).
-Each calendar month `aml.mule.inside_share` of the slots are instead accounts of ours (default 0.05: a quarter of
-a large bank's share of South Africa's accounts, as rings favour banks that open accounts online in minutes;
-assumption). They are drawn
+Each calendar month `aml.mule.inside_share` of the slots are instead accounts of ours (default 0.03: well below a
+large bank's share of South Africa's accounts, as rings favour banks that open accounts online in minutes and a
+ring's busiest slots take most of its victims; assumption). They are drawn
 uniformly among salary accounts active and open to the end of the next month, from a stream keyed by the seed and
 the month over the bank's directory — never by a block or a worker — so every block sees the same mules. A ring's
 mule serves its victims for the month; the next month the ring has moved on to others (mules are burnt in weeks).
