@@ -80,7 +80,7 @@ def test_our_takeovers_feed_our_mules(days, busy):
     """A plain takeover's drain to a ring's mule of ours is a transfer between two of our customers; its credit settles
     overnight on the mule, labelled as the mule's case (not as fraud), whose `fed_by` names the takeover. Stealthy
     takeovers pay mules elsewhere (saved as payees days before). The share of plain drains that reach our accounts
-    is near `aml.mule.inside_share` of the rings' mule slots."""
+    follows `aml.mule.inside_share` of the rings' mule slots (half of them on this bank)."""
     rows, cases = days
     takeover = rows[(rows["fraud_scenario"] == "account_takeover") & (rows["direction"] == "debit")]
     ours = takeover[takeover["counterparty_account_id"].notna()]
@@ -88,7 +88,7 @@ def test_our_takeovers_feed_our_mules(days, busy):
     assert len(ours) >= 5 and ours["status"].eq("approved").any()
     plain = takeover[~takeover["fraud_episode_id"].isin(ours["fraud_episode_id"])]
     share = len(ours) / (len(ours) + len(plain))
-    assert 0.02 < share < 0.6  # a fifth of the slots, fewer drains (stealthy ones never; the rings' busiest slots)
+    assert 0.05 < share < 0.6  # half the slots, fewer drains (stealthy ones never; the rings' busiest slots)
     credits = rows[(rows["direction"] == "credit") & rows["aml_typology"].eq("mule")
                    & rows["counterparty_account_id"].notna()]
     assert not credits["is_fraud"].any()
