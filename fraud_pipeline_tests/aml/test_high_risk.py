@@ -4,7 +4,6 @@ customer's own saved crypto wallet or offshore payee (`life.lump_sums`). On the 
 
 import json
 
-import pandas as pd
 
 from fraud_pipeline.engine.bank import Bank
 from fraud_pipeline_tests.aml.conftest import finished, laundering_rows
