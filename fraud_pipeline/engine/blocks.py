@@ -22,8 +22,8 @@ from fraud_pipeline.world.habits import Habits
 
 
 PER_CUSTOMER = ("customer_id", "age", "age_group", "income", "affluence", "schedule", "occupation", "pep",
-                "home_country", "family_abroad", "remittance_share", "home_lat", "home_lon", "home_city", "home_province",
-                "category_weights", "basket", "avg_spend", "home_ip")
+                "home_country", "family_abroad", "remittance_share", "home_lat", "home_lon", "home_city",
+                "home_province", "category_weights", "basket", "avg_spend", "home_ip")
 PER_ACCOUNT = ("account_id", "status", "closed_day", "salary", "credit", "savings", "limit", "opening", "activity",
                "buffer", "sweep_payee", "card_bin")
 PER_CARD = ("card_number", "card_issue_day", "card_expiry_month")

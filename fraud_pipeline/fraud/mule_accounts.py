@@ -4,10 +4,10 @@ what they receive (`aml.mules`, `../shared/reference/aml-anchors.md` §8.2 row 2
 A ring pays its victims' money to its mule slots (`World.mules`: payees at other banks, `world.fraud_plan.mules`).
 Each calendar month `aml.mule.inside_share` of the slots are instead accounts of ours (default 0.03: well below a
 large bank's share of South Africa's accounts, as rings favour banks that open accounts online in minutes and a
-ring's busiest slots take most of its victims; assumption). They are drawn
-uniformly among salary accounts active and open to the end of the next month, from a stream keyed by the seed and
-the month over the bank's directory — never by a block or a worker — so every block sees the same mules. A ring's
-mule serves its victims for the month; the next month the ring has moved on to others (mules are burnt in weeks).
+ring's busiest slots take most of its victims; assumption). They are drawn uniformly among salary accounts active
+and open to the end of the next month, from a stream keyed by the seed and the month over the bank's directory —
+never by a block or a worker — so every block sees the same mules. A ring's mule serves its victims for the month;
+the next month the ring has moved on to others (mules are burnt in weeks).
 """
 
 from __future__ import annotations
@@ -20,14 +20,15 @@ from fraud_pipeline.core.rows import NONE
 from fraud_pipeline.core.streams import stream
 from fraud_pipeline.world.build import STATUS_NAMES, World
 from fraud_pipeline.world.devices import day_number
+from fraud_pipeline.world.fraud_plan import inside_slots
 
 SERVED_DAYS = 62  # a month's mule stays open to the end of the next month: its last victims' money reaches it
 
 
 def inside_mules(world: World, day: date) -> np.ndarray:
-    """(`fraud.rings.count`, `fraud.rings.mules.max`) int64: the bank's account number of each ring's mule slot in
-    `day`'s month, NONE where the slot is a payee at another bank (all of them while `aml.mule` is off). Kept in the
-    directory's caches, a month a key."""
+    """(2, `fraud.rings.count`, `fraud.rings.mules.max`) int64: the bank's account number of each ring's mule slot in
+    `day`'s month, and another for a victim who holds the first; NONE where the slot is a payee at another bank
+    (`world.fraud_plan.inside_slots`). Kept in the directory's caches, a month a key."""
     bank = world.directory
     first = date(day.year, day.month, 1)
     key = ("inside_mules", first)
@@ -37,7 +38,7 @@ def inside_mules(world: World, day: date) -> np.ndarray:
         g = stream(s.seed, "aml", "inside_mules", first.isoformat())
         eligible = np.flatnonzero((bank.status == STATUS_NAMES.index("active")) & bank.salary
                                   & (bank.closed_day > day_number(first) + SERVED_DAYS))
-        inside = g.random((r.count, r.mules.max)) < (s.aml.mule.inside_share if s.aml.mule.enabled else 0.0)
-        chosen = eligible[g.integers(0, max(len(eligible), 1), (r.count, r.mules.max))] if len(eligible) else NONE
-        bank.caches[key] = np.where(inside, chosen, NONE).astype(np.int64)
+        shape = (2, r.count, r.mules.max)
+        chosen = eligible[g.integers(0, len(eligible), shape)] if len(eligible) else np.full(shape, NONE)
+        bank.caches[key] = np.where(inside_slots(s, first), chosen, NONE).astype(np.int64)
     return bank.caches[key]

@@ -497,11 +497,13 @@ def _takeovers(world, state: State, day: date, rng: np.random.Generator, start_m
     ip = np.where(stealth, own_ip, ring_ip)
     slot = today["mule_slot"].to_numpy(np.int64)
     # a plain takeover's mule, added in the session, may hold an account of ours (`fraud.mule_accounts`): the drain is
-    # a transfer to it, which it launders once the money settles (`aml.mules`); never the victim's own. A stealthy
-    # one's was saved days before, as a payee elsewhere
-    ours = np.where(stealth, NONE, inside_mules(world, day)[ring, slot])
+    # a transfer to it, which it launders once the money settles (`aml.mules`); another of ours for a victim who holds
+    # it. A stealthy one's was saved days before, as a payee elsewhere
     bank = world.directory
-    ours[bank.account_customer[np.maximum(ours, 0)] == bank.account_customer[world.bank_accounts(account)]] = NONE
+    first, other = inside_mules(world, day)[:, ring, slot]
+    victim = bank.account_customer[world.bank_accounts(account)]
+    ours = np.where(bank.account_customer[np.maximum(first, 0)] == victim, other, first)
+    ours = np.where(stealth | (bank.account_customer[np.maximum(ours, 0)] == victim), NONE, ours)
     mule = np.where(ours >= 0, NONE, world.mules[ring, slot])
     place = len(world.merchant_id) + np.where(stealth, session_city(world, customer, trip),
                                               rng.integers(0, len(world.city_lat), n))

@@ -111,12 +111,32 @@ def ato_plan_of_block(scenario: Scenario, block: int, accounts: pa.Table) -> pd.
                          "ring": ring, "mule_slot": slot, "saved_day": saved})
 
 
+def inside_slots(scenario: Scenario, day: date) -> np.ndarray:
+    """(`fraud.rings.count`, `fraud.rings.mules.max`) bool: which of the rings' mule slots hold an account of ours in
+    `day`'s month (`aml.mule.inside_share` of them, none while `aml.mule` is off; which accounts:
+    `fraud.mule_accounts`). From a stream keyed by the seed and the month alone, so the entities know it too."""
+    first = date(day.year, day.month, 1)
+    r = scenario.fraud.rings
+    share = scenario.aml.mule.inside_share if scenario.aml.mule.enabled else 0.0
+    g = stream(scenario.seed, "aml", "inside_mules", first.isoformat(), "slots")
+    return g.random((r.count, r.mules.max)) < share
+
+
 def ato_payee_saves(scenario: Scenario, accounts: pa.Table, beneficiaries: pa.Table, block: int | None = None
                     ) -> pa.Table:
     """The mule payees takeovers save (for account_beneficiaries): days before a stealthy one drains the account, in
-    the session of a plain one. Genuine activity never pays them (World marks them). `accounts`: the bank's, or
-    block `block`'s."""
+    the session of a plain one — but for a plain one whose mule holds an account of ours (`inside_slots`: it pays
+    that account, not a payee elsewhere). Genuine activity never pays them (World marks them). `accounts`: the
+    bank's, or block `block`'s."""
     plan = ato_plan(scenario, accounts) if block is None else ato_plan_of_block(scenario, block, accounts)
+    day = plan["day"].to_numpy(np.int64).astype("datetime64[D]")
+    month = day.astype("datetime64[M]")
+    ours = np.zeros(len(plan), bool)
+    for m in np.unique(month):  # a month of the calendar at a time
+        here = np.flatnonzero(month == m)
+        ours[here] = inside_slots(scenario, m.astype(date))[plan["ring"].to_numpy(np.int64)[here],
+                                                            plan["mule_slot"].to_numpy(np.int64)[here]]
+    plan = plan[~ours | plan["stealth"].to_numpy(bool)]
     first = 0 if block is None else Layout.of(scenario).account_span(block)[0]
     rings = mules(scenario, beneficiaries)
     return pa.table({"account_id": accounts["account_id"].take(pa.array(plan["account"].to_numpy(np.int64) - first)),

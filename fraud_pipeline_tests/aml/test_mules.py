@@ -6,9 +6,11 @@ cash placement."""
 import json
 from datetime import timedelta
 
+import numpy as np
 import pandas as pd
 import pytest
 
+from fraud_pipeline.engine.bank import Bank
 from fraud_pipeline_tests.aml.conftest import DAYS, FIRST, cases_over, laundering_rows
 
 
@@ -102,3 +104,10 @@ def test_our_takeovers_feed_our_mules(days, busy):
     assert (pairs["event_time_in"].dt.normalize() == pairs["event_time"].dt.normalize() + pd.Timedelta(days=1)).all()
     assert (pairs["aml_case_id_in"] == pairs["fraud_episode_id"].map(named)).all()
     assert (pairs["aml_role_in"] == "mule").all()
+    # the mule the session added is an account of ours, not a payee elsewhere: no ring's mule saved that day
+    bank = Bank(busy)
+    ids = bank.entities["beneficiaries"]["beneficiary_id"].to_numpy(zero_copy_only=False)
+    saved = bank.entities["account_beneficiaries"].to_pandas()
+    saved = saved[saved["beneficiary_id"].isin(ids[np.unique(bank.world.mules)])]
+    on_day = set(zip(saved["account_id"], pd.to_datetime(saved["added_date"])))
+    assert not any(pair in on_day for pair in zip(ours["account_id"], ours["event_time"].dt.normalize()))
