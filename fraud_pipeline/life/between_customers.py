@@ -18,6 +18,7 @@ from fraud_pipeline.core.rows import NONE, TRANSFER_IN, Rows, concat
 from fraud_pipeline.core.timeline import MS_PER_DAY, arrival_lag_ms, day_start_ms, times_in_hours
 from fraud_pipeline.life.genuine import p2p_payees, rng_for
 from fraud_pipeline.life.income import receives, transfers_out
+from fraud_pipeline.scenario.money import LargePayments
 from fraud_pipeline.world.build import World
 
 CENTS = 100
@@ -55,16 +56,25 @@ def _passed_on(world: World, day: date, arriving: Rows) -> Rows:
 def _large(world: World, day: date, balance: np.ndarray) -> Rows:
     """Large payments to another of our customers from salary accounts whose balance covers them (log-uniform
     amounts, today)."""
-    c = world.scenario.money.between_customers.large
     rng = rng_for(world, day)
+    account, cents = covered_sums(world, day, rng, world.scenario.money.between_customers.large, balance,
+                                  "large_payment", "large_amount")
+    return _to_others(world, day, rng, "large", account, np.zeros(len(account), np.int64), cents,
+                      np.full(len(account), NONE))
+
+
+def covered_sums(world: World, day: date, rng, config: LargePayments, balance: np.ndarray, chosen: str,
+                 amount: str) -> tuple[np.ndarray, np.ndarray]:
+    """Today's large sums: `config.per_customer_per_year` of customers a year (stream `chosen`) pay one from their
+    salary account, log-uniform in `config.amount` (stream `amount`), where the account is open and active and its
+    balance at the day's start (`balance`, cents) covers it. Returns the accounts and the cents (float)."""
     account = world.salary_of
-    payer = np.flatnonzero((rng("large_payment").random(world.n_customers) < c.per_customer_per_year / 365.25)
+    payer = np.flatnonzero((rng(chosen).random(world.n_customers) < config.per_customer_per_year / 365.25)
                            & (account >= 0))
     account = account[payer]
-    cents = np.exp(rng("large_amount").uniform(np.log(c.amount.min), np.log(c.amount.max), len(account))) * CENTS
+    cents = np.exp(rng(amount).uniform(np.log(config.amount.min), np.log(config.amount.max), len(account))) * CENTS
     can = receives(world, day)[account] & (balance[account] >= cents)
-    return _to_others(world, day, rng, "large", account[can], np.zeros(int(can.sum()), np.int64), cents[can],
-                      np.full(int(can.sum()), NONE))
+    return account[can], cents[can]
 
 
 def _to_others(world: World, day: date, rng, purpose: str, account: np.ndarray, after_days: np.ndarray,

@@ -15,27 +15,21 @@ import numpy as np
 
 from fraud_pipeline.core.rows import NONE, Rows
 from fraud_pipeline.core.timeline import arrival_lag_ms, day_start_ms, times_in_hours
+from fraud_pipeline.life.between_customers import covered_sums
 from fraud_pipeline.life.genuine import RISKY_PAYEES, rng_for
-from fraud_pipeline.life.income import receives, transfers_out
+from fraud_pipeline.life.income import transfers_out
 from fraud_pipeline.world.build import World
-
-CENTS = 100
 
 
 def lump_sums_day(world: World, day: date, balance: np.ndarray) -> Rows:
     """The day's lump sums (arrival times set): `money.lump_sums.per_customer_per_year` of customers a year, from
     their salary account to its first saved crypto wallet or offshore payee, log-uniform in `amount`, when the
     account's balance at the day's start (`balance`, cents) covers it."""
-    c = world.scenario.money.lump_sums
     rng = rng_for(world, day)
-    account = world.salary_of
-    chosen = np.flatnonzero((rng("lump_sum").random(world.n_customers) < c.per_customer_per_year / 365.25)
-                            & (account >= 0))
-    account = account[chosen]
+    account, cents = covered_sums(world, day, rng, world.scenario.money.lump_sums, balance, "lump_sum",
+                                  "lump_sum_amount")
     payee = risky_payee(world)[account]
-    cents = np.exp(rng("lump_sum_amount").uniform(np.log(c.amount.min), np.log(c.amount.max), len(account))) * CENTS
-    can = (payee >= 0) & receives(world, day)[account] & (balance[account] >= cents)
-    account, payee, cents = account[can], payee[can], cents[can]
+    account, payee, cents = account[payee >= 0], payee[payee >= 0], cents[payee >= 0]
     event = times_in_hours(rng("lump_sum_time"), len(account), 0,
                            world.scenario.card_transactions.hourly["transfer"], day_start_ms(day))
     rows = transfers_out(world, day, rng, "lump_sum", account, event, cents, payee)
