@@ -10,6 +10,7 @@ import pyarrow as pa
 
 from fraud_pipeline.aml.dormant import dormant_day
 from fraud_pipeline.aml.exits import cross_border_day
+from fraud_pipeline.aml.front_business import front_business_day
 from fraud_pipeline.aml.high_risk import high_risk_day
 from fraud_pipeline.aml.integration import untyped_day
 from fraud_pipeline.aml.mules import mules_day
@@ -29,7 +30,8 @@ def aml_day(world: World, day: date, arriving: Rows) -> tuple[Cases, Rows]:
     mules' cases (`mules.handed_over`)."""
     mules, arriving = mules_day(world, day, arriving)
     cases = Cases.of([placement_day(world, day), mules, untyped_day(world, day), cross_border_day(world, day),
-                      dormant_day(world, day), networks_day(world, day), high_risk_day(world, day)])
+                      dormant_day(world, day), networks_day(world, day), high_risk_day(world, day),
+                      front_business_day(world, day)])
     cases.rows = concat([cases.rows, onward_day(world, day, arriving)])
     return cases, arriving
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from fraud_pipeline.aml.placement import CENTS, Cases, finish, placers, rng_of, transfers_on_case_days
 from fraud_pipeline.core.labels import FRONT_BUSINESS, UNTYPED
-from fraud_pipeline.core.rows import CLIENT_PAYMENT, TRANSFER, concat, make
+from fraud_pipeline.core.rows import CLIENT_PAYMENT, TRANSFER, Rows, concat, make
 from fraud_pipeline.core.timeline import MS_PER_DAY
 from fraud_pipeline.life.cash_out import in_hours
 from fraud_pipeline.life.genuine import city_place
@@ -31,6 +31,34 @@ from fraud_pipeline.life.income import (CLIENTS, SUPPLIERS, income_kinds, outsid
                                         transfers_out)
 from fraud_pipeline.scenario.population import INCOME_KINDS
 from fraud_pipeline.world.build import World
+
+
+def outgoings(world: World, day: date, rng, c, account: np.ndarray, stealth: np.ndarray, case: np.ndarray,
+              credit_ms: np.ndarray, cents: np.ndarray) -> tuple[Rows, np.ndarray, np.ndarray]:
+    """A front's outgoings (§8.2 row 7: "salaries" and "suppliers" to linked persons): each credit (`case`, an index
+    into `account`; `credit_ms`, `cents`) passed on in `c.payments` transfers of `c.paid_on` of it in all,
+    `c.out_days` after it at an hour people pay, as wages to the case's 1–`c.staff` people or to its supplier (a
+    company elsewhere; where `stealth`, one of the holder's regular wholesalers), all elsewhere. `c`: an
+    `scenario.aml.Outgoings`. Returns (the transfers, each one's case, each case's number of staff)."""
+    n = len(account)
+    customer = world.account_customer[account]
+    pieces = rng("payments").integers(c.payments.min, c.payments.max + 1, len(case))
+    out = np.repeat(np.arange(len(case)), pieces)
+    share = rng("split").uniform(0.5, 1.5, len(out))
+    share /= np.bincount(out, weights=share, minlength=len(case))[out]
+    paid = np.round(cents * rng("paid_on").uniform(c.paid_on.min, c.paid_on.max, len(case)))
+    later = credit_ms[out] // MS_PER_DAY + rng("out_days").integers(c.out_days.min, c.out_days.max + 1, len(out))
+    send_ms = in_hours(world, rng, "out", later * MS_PER_DAY, later * MS_PER_DAY, later * MS_PER_DAY + MS_PER_DAY - 1,
+                       "transfer")
+    staff = rng("staff").integers(c.staff.min, c.staff.max + 1, n)
+    people = outside_parties(world, rng("people"), n * c.staff.max, ("individual",)).reshape(n, c.staff.max)
+    supplier = np.where(stealth, regular_parties(world, "suppliers", rng, customer, SUPPLIERS, ("merchant",), 1.0),
+                        outside_parties(world, rng("supplier"), n, ("merchant",)))
+    whose = case[out]
+    person = people[whose, (rng("person").random(len(out)) * staff[whose]).astype(np.int64)]
+    payee = np.where(rng("wages").random(len(out)) < c.wages_share, person, supplier[whose])
+    return transfers_out(world, day, rng, "out", account[whose], send_ms, np.round(paid[out] * share), payee), \
+        whose, staff
 
 
 def untyped_day(world: World, day: date) -> Cases:
@@ -56,23 +84,7 @@ def untyped_day(world: World, day: date) -> Cases:
                       outside_parties(world, rng("client"), n, ("merchant",)))
     credits = make(len(case), account=account[case], channel=TRANSFER, kind=CLIENT_PAYMENT, event_ms=credit_ms,
                    cents=cents, payee=client[case], place=city_place(world, world.home_city[customer[case]]))
-    # the outgoings: within days of each payment, most of it, as wages to the case's people or to its supplier
-    pieces = rng("payments").integers(c.payments.min, c.payments.max + 1, len(case))
-    out = np.repeat(np.arange(len(case)), pieces)
-    share = rng("split").uniform(0.5, 1.5, len(out))
-    share /= np.bincount(out, weights=share, minlength=len(case))[out]
-    paid = np.round(cents * rng("paid_on").uniform(c.paid_on.min, c.paid_on.max, len(case)))
-    later = credit_ms[out] // MS_PER_DAY + rng("out_days").integers(c.out_days.min, c.out_days.max + 1, len(out))
-    send_ms = in_hours(world, rng, "out", later * MS_PER_DAY, later * MS_PER_DAY, later * MS_PER_DAY + MS_PER_DAY - 1,
-                       "transfer")
-    staff = rng("staff").integers(c.staff.min, c.staff.max + 1, n)
-    people = outside_parties(world, rng("people"), n * c.staff.max, ("individual",)).reshape(n, c.staff.max)
-    supplier = np.where(stealth, regular_parties(world, "suppliers", rng, customer, SUPPLIERS, ("merchant",), 1.0),
-                        outside_parties(world, rng("supplier"), n, ("merchant",)))
-    whose = case[out]
-    person = people[whose, (rng("person").random(len(out)) * staff[whose]).astype(np.int64)]
-    payee = np.where(rng("wages").random(len(out)) < c.wages_share, person, supplier[whose])
-    sent = transfers_out(world, day, rng, "out", account[whose], send_ms, np.round(paid[out] * share), payee)
+    sent, whose, staff = outgoings(world, day, rng, c, account, stealth, case, credit_ms, cents)
     received = np.bincount(case, weights=cents, minlength=n).astype(np.int64)
     parameters = [{"credits": int(k), "days": int(d), "staff": int(p), "stealth": bool(x)}
                   for k, d, p, x in zip(count, span, staff, stealth)]

@@ -106,7 +106,7 @@ def _numbers(world: World, day: date, typology: int, n: int) -> np.ndarray:
     return episode_numbers(day_number(day), typology, world.block_number, n, AML_TYPOLOGIES)
 
 
-def _deposits(world: World, day: date, rng, account: np.ndarray, cents: np.ndarray, offset: np.ndarray,
+def counted_deposits(world: World, day: date, rng, account: np.ndarray, cents: np.ndarray, offset: np.ndarray,
               place: np.ndarray, at_atm: np.ndarray) -> Rows:
     """Cash deposits into `account` on `day` + `offset` days: in notes at the holder's usual ATMs where `at_atm`, else
     counted at the branch `place` (`life.income.bank_cash`, one call per day and kind so branch hours are that
@@ -181,7 +181,7 @@ def _structuring(world: World, day: date) -> Cases:
     turn = np.arange(len(case)) - np.repeat(np.cumsum(count) - count, count)
     slot = np.where(turn < branches[case], turn, np.floor(rng("branch").random(len(case)) * branches[case])).astype(
         np.int64)
-    deposits = _deposits(world, day, rng, account[case], cents, offset, places[case, slot], stealth[case])
+    deposits = counted_deposits(world, day, rng, account[case], cents, offset, places[case, slot], stealth[case])
     placed = np.bincount(case, weights=deposits.cents, minlength=n).astype(np.int64)
     last = np.zeros(n, np.int64)
     np.maximum.at(last, case, deposits.event_ms)
@@ -249,7 +249,7 @@ def _deposit_and_send(world: World, day: date) -> Cases:
                        np.floor(np.minimum(most, s.aml.cash_threshold) / 10) * 10 * CENTS).astype(np.int64)
     offset = case_days(world, day, rng("day"), np.ones(n, np.int64), np.ones(n, np.int64), stealth)  # ATM today
     home = city_place(world, world.home_city[world.account_customer[account]])
-    deposit = _deposits(world, day, rng, account, cents, offset, home, stealth)
+    deposit = counted_deposits(world, day, rng, account, cents, offset, home, stealth)
     sends = rng("sends").integers(c.sends.min, c.sends.max + 1, n)
     case = np.repeat(np.arange(n), sends)
     hours = rng("hours").uniform(c.hours.min, c.hours.max, len(case))

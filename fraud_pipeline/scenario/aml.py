@@ -85,16 +85,29 @@ class Mule(Typology):
         return self
 
 
-class Untyped(Typology):
-    credits: IntRange  # the front's client payments (§8.2 row 7: a business's inflows, here by transfer)
-    days: IntRange  # over this many days, on distinct business days
-    of_income: FloatRange  # each, this share of the holder's monthly income (the size of their genuine ones)
-    least: Annotated[float, Field(gt=0)]  # and at least this (a genuine client payment's least, R50)
-    payments: IntRange  # the outgoings each payment is passed on in ...
+class Outgoings(Typology):
+    """A front's outgoings (`aml.integration.outgoings`): each credit passed on as "wages" and "supplier" payments."""
+    payments: IntRange  # the outgoings each credit is passed on in ...
     paid_on: FloatRange  # ... this share of it in all ...
     out_days: IntRange  # ... this many days after it
     staff: IntRange  # people paid "wages"
     wages_share: Probability  # of the outgoings, wages; the rest pays the case's "supplier"
+
+
+class Untyped(Outgoings):
+    credits: IntRange  # the front's client payments (§8.2 row 7: a business's inflows, here by transfer)
+    days: IntRange  # over this many days, on distinct business days
+    of_income: FloatRange  # each, this share of the holder's monthly income (the size of their genuine ones)
+    least: Annotated[float, Field(gt=0)]  # and at least this (a genuine client payment's least, R50)
+
+
+class FrontBusiness(Outgoings):
+    """A cash business's takings swollen with criminal cash, banked as takings and paid out as wages and supplies
+    (`aml/front_business.py`, §8.2 row 7)."""
+    days: IntRange  # the case's weeks (§8.2: at least 4)
+    per_week: FloatRange  # extra deposits a week, on distinct business days
+    uplift: FloatRange  # the holder's inflow over the case is this many times its usual (§8.2: 1.5–4)
+    stealth_uplift: FloatRange
 
 
 class CrossBorder(Typology):
@@ -167,6 +180,7 @@ class Aml(Section):
     scatter_gather: Network  # §8.2 row 6: a placer → mules → a consolidator
     gather_scatter: Network  # §8.2 row 6: placers → a hub → exits
     high_risk: HighRisk  # corruption proceeds on PEP accounts, out to offshore and crypto payees
+    front_business: FrontBusiness  # §8.2 row 7: a cash business's takings swollen with criminal cash
 
     @model_validator(mode="after")
     def _below_and_above(self):
@@ -191,7 +205,8 @@ class Aml(Section):
                            ("scatter_gather", self.scatter_gather.longest_days(3)),
                            ("gather_scatter", self.gather_scatter.longest_days(3)),
                            ("high_risk", self.high_risk.in_days + self.high_risk.credits.max + 1
-                            + self.high_risk.days.max)):
+                            + self.high_risk.days.max),
+                           ("front_business", self.front_business.days.max + self.front_business.out_days.max)):
             if days > CASE_DAYS:
                 raise ValueError(f"aml.{name}: its longest case lasts {days} days (its days, then what is paid on); "
                                  f"at most {CASE_DAYS} fit (a case's account must stay open throughout)")

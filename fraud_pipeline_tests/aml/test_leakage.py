@@ -45,6 +45,10 @@ ALLOWED = {
     # leaves on the holder's usual one — and the money that came in
     "high_risk": AMOUNT | {"holder_pep", "payee_high_risk", "payee_new", "recipient_status", "credits_3d",
                            "credits_30d", "transfers_in_3d", "debits_3d", "debits_30d", "balance_after"},
+    # §8.2 row 7: a cash business's takings swollen 1.5–4 times for weeks — the cash that comes in, and so what
+    # it pays on and the balance it leaves
+    "front_business": AMOUNT | {"cash_in_3d", "cash_in_count_3d", "cash_in_30d", "cash_in_count_30d", "credits_3d",
+                                "credits_30d", "debits_3d", "debits_30d", "pass_through_30d", "balance_after"},
 }
 KEYS_AND_LABELS = {"transaction_id", "event_time", "arrival_time", "card_number", "account_id", "customer_id",
                    "merchant_id", "beneficiary_id", "counterparty_account_id", "device_id", "ip_address", "session_id",
