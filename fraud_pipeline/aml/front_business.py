@@ -3,8 +3,9 @@ as wages and supplies.
 
 `../shared/reference/aml-anchors.md` §8.2 row 7: a small business (a tavern, a car wash, a panel beater) receives
 extra cash 1.5–4 times its usual inflow for at least four weeks and pays "salaries" and "suppliers" to linked
-persons. Here the holder is a customer who banks cash takings (`customers.cash_takings`: traders and business owners
-most), weighted by that share. Over 4–5 weeks the front banks 2–4 extra deposits a week on distinct business days,
+persons. Here the holder is a customer who banks much of their income as cash takings (`customers.cash_takings` at
+least CASH_BUSINESS: traders and business owners), weighted by that share and their income (a front needs takings to
+hide in). Over 4–5 weeks the front banks 1–2 extra deposits a week on distinct business days,
 in notes at one of its usual ATMs or at its home branch as its genuine takings are banked (`life.income.bank_cash`,
 each below the cash threshold), that together lift its inflow over the case to 1.5–4 times its monthly income
 (stealthily 1.2–1.8 times: a good season's size). Within 1–3 days of each deposit most of it leaves as "wages" to
@@ -30,16 +31,20 @@ from fraud_pipeline.core.timeline import MS_PER_DAY
 from fraud_pipeline.life.genuine import city_place
 from fraud_pipeline.world.build import World
 
+CASH_BUSINESS = 0.3  # the least share of client payments banked in notes that makes a customer a cash business
+
 
 def front_business_day(world: World, day: date) -> Cases:
     """The block's front-business cases that start on `day`, with all their rows (those of later days the bank
     carries). Cases are Poisson(`aml.front_business.cases_per_10k_accounts_month` per 10,000 active accounts per
-    30 days), drawn among the salary accounts of customers who bank cash takings, in proportion to that share."""
+    30 days), drawn among the salary accounts of cash businesses, in proportion to their takings' share × income."""
     s = world.scenario
     c = s.aml.front_business
     rng = rng_of(world, day, "front_business")
+    # a front needs takings to hide in: customers who bank much of their income in notes, the bigger the likelier
     takings = np.array([s.customers.cash_takings.get(o, 0.0) for o in s.customers.occupation])[world.occupation]
-    account = placers(world, day, rng, c.cases_per_10k_accounts_month if c.enabled else 0.0, takings)
+    weight = np.where(takings >= CASH_BUSINESS, takings * world.income, 0.0)
+    account = placers(world, day, rng, c.cases_per_10k_accounts_month if c.enabled else 0.0, weight)
     n = len(account)
     customer = world.account_customer[account]
     stealth = rng("stealth").random(n) < c.stealth
@@ -49,7 +54,8 @@ def front_business_day(world: World, day: date) -> Cases:
     # the extra cash: (uplift − 1) months' income a month of the case, split unevenly among its deposits
     low = np.where(stealth, c.stealth_uplift.min, c.uplift.min)
     high = np.where(stealth, c.stealth_uplift.max, c.uplift.max)
-    extra = (rng("uplift").uniform(low, high) - 1) * world.income[customer] * CENTS * span / MONTH_DAYS
+    uplift = rng("uplift").uniform(low, high)
+    extra = (uplift - 1) * world.income[customer] * CENTS * span / MONTH_DAYS
     case = np.repeat(np.arange(n), count)
     share = rng("split").uniform(0.5, 1.5, len(case))
     share /= np.bincount(case, weights=share, minlength=n)[case]
@@ -63,7 +69,7 @@ def front_business_day(world: World, day: date) -> Cases:
     sent, whose, staff = outgoings(world, day, rng, c, account, stealth, case,
                                    (deposits.event_ms // MS_PER_DAY) * MS_PER_DAY, deposits.cents)
     banked = np.bincount(case, weights=deposits.cents, minlength=n).astype(np.int64)
-    parameters = [{"deposits": int(k), "days": int(d), "staff": int(p), "stealth": bool(x)}
-                  for k, d, p, x in zip(count, span, staff, stealth)]
+    parameters = [{"deposits": int(k), "days": int(d), "uplift": round(float(u), 3), "staff": int(p),
+                   "stealth": bool(x)} for k, d, u, p, x in zip(count, span, uplift, staff, stealth)]
     return finish(world, day, rng, FRONTS, account, stealth, banked, parameters, np.r_[case, whose],
                   concat([deposits, sent]), c, FRONT_BUSINESS)

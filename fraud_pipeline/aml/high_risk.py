@@ -4,7 +4,7 @@ companies and crypto exchanges.
 Issue 24's "flows to high-risk jurisdictions, crypto and offshore payees and on PEP accounts" (aml-anchors §7: FATF's
 2021 mutual evaluation names corruption and bribery among South Africa's main proceeds-generating crimes). 1–4
 "consulting fees" from companies at other banks (a contractor's kickback for a tender), R50,000–R500,000 each
-(log-uniform, to the cent as invoices are), come in on distinct business days within the first 10 days; then
+(log-uniform, typed as payments in are), come in on distinct business days within the first 10 days; then
 60–95 % of it leaves, one payment a day on distinct days over 1–4 weeks from the day after the last fee, to offshore
 companies (in an offshore centre) and crypto exchanges (30 %). Stealthily the fees are R10,000–R60,000 and the money
 goes to the holder's own saved crypto wallet or offshore payee where they have one (the genuine twin:
@@ -26,6 +26,7 @@ from fraud_pipeline.life.cash_out import in_hours
 from fraud_pipeline.life.genuine import city_place
 from fraud_pipeline.life.income import outside_parties, transfers_out
 from fraud_pipeline.life.lump_sums import risky_payee
+from fraud_pipeline.world import spending
 from fraud_pipeline.world.build import World
 
 
@@ -46,7 +47,8 @@ def high_risk_day(world: World, day: date) -> Cases:
     on = day_start_ms(day) + in_day * MS_PER_DAY
     low = np.where(stealth, c.stealth_amount.min, c.amount.min)[in_case]
     high = np.where(stealth, c.stealth_amount.max, c.amount.max)[in_case]
-    fees = np.round(np.exp(rng("amount").uniform(np.log(low), np.log(high))) * CENTS).astype(np.int64)
+    # typed as any payment in is (to the cent, as invoices are, they stood out among whole-rand credits)
+    fees = spending.typed_amount(rng("typed"), np.exp(rng("amount").uniform(np.log(low), np.log(high))) * CENTS)
     paid_in = make(len(in_case), account=account[in_case], channel=TRANSFER, kind=TRANSFER_IN,
                    event_ms=in_hours(world, rng, "in", on, on, on + MS_PER_DAY - 1, "transfer"), cents=fees,
                    payee=outside_parties(world, rng("in_who"), len(in_case), ("merchant",)),

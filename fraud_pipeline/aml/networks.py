@@ -16,8 +16,8 @@ account makes (when, how much, to whom), so amounts chain and no block waits on 
 - the last accounts pay it out of the bank, to people or a crypto exchange; a cycle's source, its money back, buys
   something from businesses elsewhere.
 
-Plainly the proceeds are large, hops follow the morning the money settles and amounts are round hundreds; stealthily
-the proceeds are smaller, days pass between hops and amounts are typed as people type them. Members are active
+Plainly the proceeds are large and hops follow the morning the money settles; stealthily the proceeds are smaller
+and days pass between hops. Amounts are typed as people type them either way. Members are active
 salary accounts open for the case's weeks, drawn uniformly bank-wide, all of different customers (no
 self-transfers). A declined hop is a declined row and its credit never comes (the ledger decides, as for any row).
 """
@@ -235,10 +235,10 @@ def _flows(day: date, g: np.random.Generator, c, layers: list[list[int]], hours:
     def amounts(total: float, pieces: int, least: int = 0) -> np.ndarray:
         share = g.uniform(0.5, 1.5, pieces)
         cents = total * share / share.sum()
-        # as people type them, or plainly in round hundreds; never more than the share (what is passed on was
-        # received): a share that would round up is paid to the cent
-        typed = spending.typed_from(g.random(pieces), cents) if stealth else \
-            np.floor(cents / (100 * CENTS)).astype(np.int64) * 100 * CENTS
+        # as people type them (round hundreds as often as genuine payments between customers are: a fresh analyst
+        # found plain cases' hops all round hundreds against half of genuine ones); never more than the share
+        # (what is passed on was received): a share that would round up is paid to the cent
+        typed = spending.typed_from(g.random(pieces), cents)
         return np.where((typed > cents) | (typed <= 0), np.floor(cents), typed).astype(np.int64)
 
     def at(offset: int, first_hour: int) -> int:

@@ -6,8 +6,10 @@ Each calendar month `aml.mule.inside_share` of the slots are instead accounts of
 large bank's share of South Africa's accounts, as rings favour banks that open accounts online in minutes and a
 ring's busiest slots take most of its victims; assumption). They are drawn uniformly among salary accounts active
 and open to the end of the next month, from a stream keyed by the seed and the month over the bank's directory —
-never by a block or a worker — so every block sees the same mules. A ring's mule serves its victims for the month;
-the next month the ring has moved on to others (mules are burnt in weeks).
+never by a block or a worker — so every block sees the same mules. A slot of ours is ours for the month, but its
+account serves the ring's victims for about a week (ROTATION_DAYS): then the ring has burnt it and moved on to
+another of ours (mules are burnt in days to weeks; a fresh analyst found one account of ours taking seven victims'
+cases in a month).
 """
 
 from __future__ import annotations
@@ -23,19 +25,21 @@ from fraud_pipeline.world.devices import day_number
 from fraud_pipeline.world.fraud_plan import inside_slots
 
 SERVED_DAYS = 62  # a month's mule stays open to the end of the next month: its last victims' money reaches it
+ROTATION_DAYS = 8  # a slot's account of ours serves this many days of the month (the 25th on: to its end)
 
 
 def inside_mules(world: World, day: date) -> np.ndarray:
     """(2, `fraud.rings.count`, `fraud.rings.mules.max`) int64: the bank's account number of each ring's mule slot in
-    `day`'s month, and another for a victim who holds the first; NONE where the slot is a payee at another bank
-    (`world.fraud_plan.inside_slots`). Kept in the directory's caches, a month a key."""
+    `day`'s month and period of ROTATION_DAYS, and another for a victim who holds the first; NONE where the slot is a
+    payee at another bank (`world.fraud_plan.inside_slots`). Kept in the directory's caches, a period a key."""
     bank = world.directory
     first = date(day.year, day.month, 1)
-    key = ("inside_mules", first)
+    period = (day.day - 1) // ROTATION_DAYS
+    key = ("inside_mules", first, period)
     if key not in bank.caches:
         s = bank.scenario
         r = s.fraud.rings
-        g = stream(s.seed, "aml", "inside_mules", first.isoformat())
+        g = stream(s.seed, "aml", "inside_mules", first.isoformat(), period)
         eligible = np.flatnonzero((bank.status == STATUS_NAMES.index("active")) & bank.salary
                                   & (bank.closed_day > day_number(first) + SERVED_DAYS))
         shape = (2, r.count, r.mules.max)

@@ -30,7 +30,7 @@ def test_fees_from_companies_leave_for_offshore_and_crypto_one_payment_a_day(day
         assert (own["aml_role"] == "exit").all() and len(fees) == drawn["credits"] and len(out) == drawn["payments"]
         assert (beneficiaries.loc[fees["beneficiary_id"], "beneficiary_type"] == "merchant").all()  # companies
         amount = c.stealth_amount if case["stealth"] else c.amount
-        assert fees["amount"].between(amount.min - 0.01, amount.max + 0.01).all()
+        assert fees["amount"].between(amount.min - 50, amount.max + 50).all()  # typed: to R100 at most
         assert round(fees["amount"].sum(), 2) == case["proceeds"]
         assert fees["event_time"].dt.normalize().is_unique and (fees["event_time"].dt.day_of_week < 5).all()
         # out after the last fee, one payment a day, to high-risk payees, part of what came in (typed: ±R50 each)

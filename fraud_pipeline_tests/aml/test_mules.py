@@ -40,13 +40,15 @@ def test_a_mule_receives_from_several_victims_and_passes_most_on_within_72_hours
         assert (credits["transaction_type"] == "transfer_in").all() and len(credits) == drawn["senders"]
         if "fed_by" in drawn:  # our own customers' drained accounts (`test_our_takeovers_feed_our_mules`)
             assert credits["counterparty_account_id"].notna().all() and credits["beneficiary_id"].isna().all()
-        else:  # victims elsewhere
-            assert credits["beneficiary_id"].notna().all() and credits["beneficiary_id"].nunique() >= 2
-            assert credits["amount"].between(500, 25_000).all() and len(credits) >= 2
+        else:  # victims elsewhere: several, or stealthily as few as one
+            assert credits["beneficiary_id"].notna().all() and credits["amount"].between(500, 25_000).all()
+            fewest = busy.aml.mule.stealth_senders.min if case["stealth"] else busy.aml.mule.senders.min
+            assert len(credits) >= fewest and credits["beneficiary_id"].nunique() >= min(len(credits), 2)
         if case["stealth"] and "fed_by" not in drawn:  # its handler sizes the takings to the holder: a month or two of income (typed, clipped)
             income = incomes[case["customer_id"]]
             slack = 50 * len(credits)
-            assert min(0.5 * income, 25_000 * len(credits)) - slack <= credits["amount"].sum()
+            # at least the half month, unless a victim's share was clipped at the largest scam (then at least that)
+            assert min(0.5 * income, 25_000) - slack <= credits["amount"].sum()
             assert credits["amount"].sum() <= max(2.0 * income, 500 * len(credits)) + slack
         assert credits["amount"].sum() == pytest.approx(case["proceeds"]) == drawn["received"]
         assert (mine["aml_role"] == "mule").all() and (case["role"] == "mule")
