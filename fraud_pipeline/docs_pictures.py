@@ -95,8 +95,8 @@ def aml_case_graphs(rows: pd.DataFrame, cases: pd.DataFrame, countries: pd.Serie
     typologies = [name for name in AML_TYPOLOGIES if (cases["typology"] == name).any()]
     fig, axes = plots.figure(13, 3.3 * len(typologies), len(typologies), 1)
     for ax, typology in zip(axes[:, 0], typologies):
-        mine = cases[(cases["typology"] == typology) & ~cases["stealth"]].sort_values(["case_id", "account_id"])
-        case = mine.iloc[0]
+        mine = cases[cases["typology"] == typology].sort_values(["stealth", "case_id", "account_id"])
+        case = mine.iloc[0]  # a plain case, or a stealthy one where the days hold no plain one
         case_rows = rows[rows["aml_case_id"] == case["case_id"]]
         start = case_rows["event_time"].min().normalize()
         members = mine[mine["case_id"] == case["case_id"]]
@@ -114,7 +114,8 @@ def aml_case_graphs(rows: pd.DataFrame, cases: pd.DataFrame, countries: pd.Serie
         ax.grid(False)
         for side in ("left", "bottom"):
             ax.spines[side].set_visible(False)
-        ax.set_title(f"{typology}: {case['case_id']} ({case['role']}; R{case['proceeds']:,.0f} in)", loc="left")
+        kind = "; stealthy" if case["stealth"] else ""
+        ax.set_title(f"{typology}: {case['case_id']} ({case['role']}{kind}; R{case['proceeds']:,.0f} in)", loc="left")
         ax.text(0, 0, f"{case['account_id']}\n{case['role']}", ha="center", va="center",
                 bbox={"boxstyle": "round", "facecolor": "#f2f2f2", "edgecolor": "#555555"})
         for direction, x, colour in (("credit", -0.8, IN_COLOUR), ("debit", 0.8, OUT_COLOUR)):
