@@ -223,6 +223,7 @@ class Remittances(Section):
     share_of_income: FloatRange
     least: PositiveFloat
     large_per_year: Annotated[float, Field(ge=0, le=12)]
+    instalments: IntRange  # a larger need is paid in this many instalments, a week apart
     large_amount: FloatRange
 
 

@@ -54,9 +54,10 @@ def remittance_shares(scenario: Scenario, block: int, n: int) -> np.ndarray:
 def sent_home(world) -> np.ndarray:
     """Per customer, cents a month: what a remitter with a salary account here sends home on average — the monthly
     payment (`World.remittance_share` of income, at least `least`) and the larger ones' expected share (`large_per_year`
-    payments of `large_amount`'s mean); 0 for everyone else. What the budget sets aside (`money.budget`)."""
+    needs of `instalments`' mean payments of `large_amount`'s mean); 0 for everyone else. What the budget sets aside (`money.budget`)."""
     r = world.scenario.travel.remittances
     remitter = (world.family_abroad >= 0) & (world.salary_of >= 0)
     monthly = np.maximum(world.remittance_share * world.income, r.least)
-    large = r.large_per_year / 12 * (r.large_amount.min + r.large_amount.max) / 2
+    large = r.large_per_year / 12 * (r.instalments.min + r.instalments.max) / 2 * (r.large_amount.min
+                                                                                  + r.large_amount.max) / 2
     return np.where(remitter, (monthly + large) * 100, 0.0)

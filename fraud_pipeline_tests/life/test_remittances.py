@@ -27,6 +27,7 @@ def home(scenario, world):
     return pd.DataFrame({"day": np.repeat([d for d, _ in rows], [len(r) for _, r in rows]), "customer": customer,
                          "payee": np.concatenate([r.payee for _, r in rows]),
                          "amount": np.concatenate([r.cents for _, r in rows]) / 100,
+                         "event_day": pd.to_datetime(np.concatenate([r.event_ms for _, r in rows]), unit="ms").normalize(),
                          "monthly_income": world.income[customer]})
 
 
@@ -59,13 +60,19 @@ def test_remitters_send_a_share_of_income_home_monthly_and_sometimes_more(scenar
     large = home["amount"].between(r.large_amount.min - 50, r.large_amount.max)
     assert (monthly | large).all()
     assert home["amount"].max() <= r.large_amount.max < 19_999.99 and home["amount"].min() >= r.least - 50
-    # two months: two monthly payments each (three where a payday falls twice), and the large ones at their rate
+    # two months: two monthly payments each (three where a payday falls twice), and the larger needs at their rate,
+    # each in 1–4 instalments a week apart (a need started in the 60 days brings all its instalments)
     per_customer = home.groupby("customer").size()
-    assert per_customer.median() == 2 and per_customer.max() <= 5
+    assert per_customer.median() == 2 and per_customer.max() <= 3 + 2 * r.instalments.max
     remitters = int(((world.family_abroad >= 0) & (world.salary_of >= 0)).sum())
-    expected = remitters * r.large_per_year * 60 / 365.25
+    needs = remitters * r.large_per_year * 60 / 365.25
+    expected = needs * (r.instalments.min + r.instalments.max) / 2
     extra = len(home) - 2 * home["customer"].nunique()
-    assert abs(extra - expected) < 4 * np.sqrt(expected) + 0.05 * home["customer"].nunique()
+    assert abs(extra - expected) < 4 * r.instalments.max * np.sqrt(needs) + 0.05 * home["customer"].nunique()
+    # a need's instalments, made on the day it starts: whole weeks after the first, at most `instalments.max` of them
+    needed = home[large & ~monthly & (home["amount"] >= r.large_amount.min)]
+    offset = (needed["event_day"] - pd.to_datetime(needed["day"])).dt.days
+    assert set(offset) <= {7 * k for k in range(r.instalments.max)} and (offset > 0).any()
 
 
 def test_payments_home_are_in_the_data_from_a_known_payee(world, default_month):
