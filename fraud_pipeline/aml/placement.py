@@ -107,7 +107,7 @@ def _numbers(world: World, day: date, typology: int, n: int) -> np.ndarray:
 
 
 def counted_deposits(world: World, day: date, rng, account: np.ndarray, cents: np.ndarray, offset: np.ndarray,
-              place: np.ndarray, at_atm: np.ndarray) -> Rows:
+                     place: np.ndarray, at_atm: np.ndarray) -> Rows:
     """Cash deposits into `account` on `day` + `offset` days: in notes at the holder's usual ATMs where `at_atm`, else
     counted at the branch `place` (`life.income.bank_cash`, one call per day and kind so branch hours are that
     day's)."""

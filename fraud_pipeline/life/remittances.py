@@ -4,11 +4,11 @@ laundering's cross-border exits (issue 24, `docs/aml-design.md` step 3).
 A remitter (`world.remitters.family_abroad`: a share of the cross-border customers) sends `share_of_income` of
 their income home each month, the business day after payday, by a transfer from their salary account to the same
 family member in their home country, from their own device; and `large_per_year` times a year a larger need at
-home — school fees, a funeral, a building project — paid in `instalments` a week apart, each of `large_amount`, below
-the R19,999.99 above which a cross-border transfer is reported to the FIC (IFTR): a burst of near-threshold payments
-abroad is not laundering's alone (a fresh analyst found genuine remitters made one large payment a year, so two or
-more R15,000–R19,999 payments abroad in four weeks found every plain cross-border exit). The budget sets them aside (`world.remitters.sent_home`), so
-a remitter's other spending makes room for them.
+home — school fees, a funeral, a building project — paid in `instalments` a week apart, each of `large_amount`,
+below the R19,999.99 above which a cross-border transfer is reported to the FIC (IFTR): a burst of near-threshold
+payments abroad is not laundering's alone (a fresh analyst found genuine remitters made one large payment a year, so
+two or more R15,000–R19,999 payments abroad in four weeks found every plain cross-border exit). The budget sets them
+aside (`world.remitters.sent_home`), so a remitter's other spending makes room for them.
 """
 
 from __future__ import annotations

@@ -53,8 +53,9 @@ def remittance_shares(scenario: Scenario, block: int, n: int) -> np.ndarray:
 
 def sent_home(world) -> np.ndarray:
     """Per customer, cents a month: what a remitter with a salary account here sends home on average — the monthly
-    payment (`World.remittance_share` of income, at least `least`) and the larger ones' expected share (`large_per_year`
-    needs of `instalments`' mean payments of `large_amount`'s mean); 0 for everyone else. What the budget sets aside (`money.budget`)."""
+    payment (`World.remittance_share` of income, at least `least`) and the larger ones' expected share
+    (`large_per_year` needs of `instalments`' mean payments of `large_amount`'s mean); 0 for everyone else. What the
+    budget sets aside (`money.budget`)."""
     r = world.scenario.travel.remittances
     remitter = (world.family_abroad >= 0) & (world.salary_of >= 0)
     monthly = np.maximum(world.remittance_share * world.income, r.least)

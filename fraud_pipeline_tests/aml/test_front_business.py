@@ -48,8 +48,8 @@ def test_a_front_banks_extra_takings_in_notes_and_pays_most_on_as_wages_and_supp
         assert extra <= meant + 0.01 * income
         if (deposits["amount"] < busy.aml.cash_threshold - note).all():  # none held at the threshold
             assert meant - note * len(deposits) - 0.01 * income <= extra
-        # the outgoings: 1–3 days after a deposit, 70–95 % of the deposits in all (give or take each amount's typing),
-        # all to the case's people and its supplier (§8.2: ≥ 30 % of the outflow to case members)
+        # the outgoings: 1–3 days after a deposit, 70–95 % of the deposits in all (give or take each amount's
+        # typing), all to the case's people and its supplier (§8.2: ≥ 30 % of the outflow to case members)
         assert (out["transaction_type"] == "transfer").all() and out["beneficiary_id"].notna().all()
         assert len(deposits) * c.payments.min <= len(out) <= len(deposits) * c.payments.max
         deposit_days = deposits["event_time"].dt.normalize().to_numpy()

@@ -27,7 +27,8 @@ def home(scenario, world):
     return pd.DataFrame({"day": np.repeat([d for d, _ in rows], [len(r) for _, r in rows]), "customer": customer,
                          "payee": np.concatenate([r.payee for _, r in rows]),
                          "amount": np.concatenate([r.cents for _, r in rows]) / 100,
-                         "event_day": pd.to_datetime(np.concatenate([r.event_ms for _, r in rows]), unit="ms").normalize(),
+                         "event_day": pd.to_datetime(np.concatenate([r.event_ms for _, r in rows]),
+                                                     unit="ms").normalize(),
                          "monthly_income": world.income[customer]})
 
 
