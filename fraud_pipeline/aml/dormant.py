@@ -17,6 +17,7 @@ from datetime import date
 import numpy as np
 
 from fraud_pipeline.aml.placement import CENTS, Cases, finish, placers, rng_of, transfers_on_case_days
+from fraud_pipeline.core.columns import positions
 from fraud_pipeline.core.labels import DORMANT, LAYER
 from fraud_pipeline.core.rows import TRANSFER, TRANSFER_IN, concat, make
 from fraud_pipeline.core.timeline import MS_PER_DAY
@@ -54,7 +55,7 @@ def dormant_day(world: World, day: date) -> Cases:
     # passed on: 1–4 transfers to people elsewhere, a day apart from `out_days` after the last credit
     pieces = rng("transfers").integers(c.transfers.min, c.transfers.max + 1, n)
     moves = np.repeat(np.arange(n), pieces)
-    k = np.arange(len(moves)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+    k = positions(pieces)
     first = last // MS_PER_DAY + rng("out_days").integers(c.out_days.min, c.out_days.max + 1, n)
     on = (first[moves] + k) * MS_PER_DAY
     send_ms = in_hours(world, rng, "out", on, on, on + MS_PER_DAY - 1, "transfer")

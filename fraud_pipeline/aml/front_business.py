@@ -29,6 +29,7 @@ from fraud_pipeline.core.labels import FRONT_BUSINESS, FRONTS
 from fraud_pipeline.core.rows import concat
 from fraud_pipeline.core.timeline import MS_PER_DAY
 from fraud_pipeline.life.genuine import city_place
+from fraud_pipeline.life.income import cash_takings
 from fraud_pipeline.world.build import World
 
 CASH_BUSINESS = 0.3  # the least share of client payments banked in notes that makes a customer a cash business
@@ -42,7 +43,7 @@ def front_business_day(world: World, day: date) -> Cases:
     c = s.aml.front_business
     rng = rng_of(world, day, "front_business")
     # a front needs takings to hide in: customers who bank much of their income in notes, the bigger the likelier
-    takings = np.array([s.customers.cash_takings.get(o, 0.0) for o in s.customers.occupation])[world.occupation]
+    takings = cash_takings(world)
     weight = np.where(takings >= CASH_BUSINESS, takings * world.income, 0.0)
     account = placers(world, day, rng, c.cases_per_10k_accounts_month if c.enabled else 0.0, weight)
     n = len(account)

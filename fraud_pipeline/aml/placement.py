@@ -28,13 +28,14 @@ from datetime import date, timedelta
 
 import numpy as np
 
+from fraud_pipeline.core.columns import positions
 from fraud_pipeline.core.labels import AML_TYPOLOGIES, DEPOSIT_AND_SEND, PLACER, STRUCTURING, episode_numbers
 from fraud_pipeline.core.rows import NONE, TRANSFER_IN, Rows, concat, make
 from fraud_pipeline.core.streams import stream
 from fraud_pipeline.core.timeline import MS_PER_DAY, MS_PER_HOUR, arrival_lag_ms, day_start_ms
 from fraud_pipeline.life.cash_out import in_hours
 from fraud_pipeline.life.genuine import city_place, draw, open_accounts
-from fraud_pipeline.life.income import bank_cash, other_towns, outside_parties, transfers_out
+from fraud_pipeline.life.income import bank_cash, cash_takings, other_towns, outside_parties, transfers_out
 from fraud_pipeline.scenario.aml import CASE_DAYS
 from fraud_pipeline.world import calendar
 from fraud_pipeline.world.build import STATUS_NAMES, World
@@ -98,8 +99,7 @@ def placers(world: World, day: date, rng, rate: float, weight: np.ndarray, statu
 
 def _traders(world: World) -> np.ndarray:
     """Per customer: a placer's weight, 1 + TRADER_WEIGHT × their occupation's `customers.cash_takings` share."""
-    c = world.scenario.customers
-    return 1 + TRADER_WEIGHT * np.array([c.cash_takings.get(o, 0.0) for o in c.occupation])[world.occupation]
+    return 1 + TRADER_WEIGHT * cash_takings(world)
 
 
 def _numbers(world: World, day: date, typology: int, n: int) -> np.ndarray:
@@ -178,7 +178,7 @@ def _structuring(world: World, day: date) -> Cases:
     branches = rng("branches").integers(c.branches.min, c.branches.max + 1, n)
     places = _branches(world, rng, world.account_customer[account], branches)
     # the first deposits go to each branch in turn, the rest to any of them
-    turn = np.arange(len(case)) - np.repeat(np.cumsum(count) - count, count)
+    turn = positions(count)
     slot = np.where(turn < branches[case], turn, np.floor(rng("branch").random(len(case)) * branches[case])).astype(
         np.int64)
     deposits = counted_deposits(world, day, rng, account[case], cents, offset, places[case, slot], stealth[case])
@@ -190,7 +190,7 @@ def _structuring(world: World, day: date) -> Cases:
     moving = rng("moved_on").random(n) < m.share
     pieces = np.where(moving, rng("transfers").integers(m.transfers.min, m.transfers.max + 1, n), 0)
     moves = np.repeat(np.arange(n), pieces)
-    k = np.arange(len(moves)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+    k = positions(pieces)
     on = (last[moves] // MS_PER_DAY + rng("moved_days").integers(m.days.min, m.days.max + 1, n)[moves] + k) * MS_PER_DAY
     event = in_hours(world, rng, "moved_on", on, on, on + MS_PER_DAY - 1, "transfer")  # by day, one a day
     share = rng("move_split").uniform(0.5, 1.5, len(moves))

@@ -105,6 +105,12 @@ def spans(first: np.ndarray, count: np.ndarray) -> np.ndarray:
     return np.repeat(first - (ends - count), count) + np.arange(ends[-1] if len(ends) else 0)
 
 
+def positions(count: np.ndarray) -> np.ndarray:
+    """0, 1, … within each group of rows laid out one group after another, `count` rows a group: (2, 3) gives
+    (0, 1, 0, 1, 2). `spans` from 0."""
+    return spans(np.zeros(len(count), np.int64), np.asarray(count, np.int64))
+
+
 def earlier_equal(values: np.ndarray) -> np.ndarray:
     """For each element, how many earlier elements equal it (0 for a value's first occurrence): a group's running
     count, in order."""

@@ -25,7 +25,7 @@ import pandas as pd
 import pyarrow as pa
 
 from fraud_pipeline.core import schemas
-from fraud_pipeline.core.columns import in_pools, nullable, sorted_unique
+from fraud_pipeline.core.columns import in_pools, nullable, positions, sorted_unique
 from fraud_pipeline.core.labels import ABROAD, CHAIN, SCENARIOS, TAKEOVER, VELOCITY, episode_ids, episode_numbers
 from fraud_pipeline.core.rows import ATM, NONE, ONLINE, POS, TRANSFER, TRANSFER_OUT, WITHDRAWAL, Rows, concat, make
 from fraud_pipeline.core.streams import stream
@@ -183,7 +183,7 @@ def _end_before_midnight(begin: np.ndarray, count: np.ndarray, gap: np.ndarray, 
     if len(count) == 0:
         return begin
     first = np.cumsum(count) - count
-    span = np.add.reduceat(np.where(_position(count) > 0, gap, 0), first)
+    span = np.add.reduceat(np.where(positions(count) > 0, gap, 0), first)
     latest = start_ms + MS_PER_DAY - 1 - span - int(lag_max_s * 1000)
     return np.where(where, np.minimum(begin, latest), begin)
 
@@ -482,11 +482,11 @@ def _takeovers(world, state: State, day: date, rng: np.random.Generator, start_m
     gap = np.where(slow, rng.uniform(c.stealth_gap_minutes.min, c.stealth_gap_minutes.max, count.sum()) * 60_000,
                    rng.uniform(c.gap_seconds.min, c.gap_seconds.max, count.sum()) * 1000).astype(np.int64)
     first = np.cumsum(count) - count
-    span = np.add.reduceat(np.where(_position(count) > 0, gap, 0), first) if n else np.zeros(0, np.int64)
+    span = np.add.reduceat(np.where(positions(count) > 0, gap, 0), first) if n else np.zeros(0, np.int64)
     latest = start_ms + MS_PER_DAY - 1 - span - int(s.card_transactions.arrival_lag_seconds.max * 1000)
     episode, event = _times(rng, np.minimum(begin, latest), count, gap)
     drain = rng.uniform(c.drain_share.min, c.drain_share.max, n)
-    split = rng.dirichlet(np.ones(max(c.transfers.max, c.stealth_transfers.max)), n)[episode, _position(count)]
+    split = rng.dirichlet(np.ones(max(c.transfers.max, c.stealth_transfers.max)), n)[episode, positions(count)]
     split /= np.bincount(episode, weights=split, minlength=n)[episode]
     customer = world.account_customer[account]
     trip = world.trips.on(day_number(day), world.n_customers)
@@ -550,7 +550,7 @@ def size_takeovers(world, state: State, day: date, others: Rows, attempted: "Att
     target = share * available[local] * np.minimum(1.0, limit / np.maximum(wanted, 1e-9))[local]  # ... within the limit
     # as many transfers of at least R100 as the drain holds, in the session's order
     position = np.empty(len(ato), np.int64)
-    position[np.lexsort((ato.event_ms, local))] = _position(np.bincount(local, minlength=len(number)))
+    position[np.lexsort((ato.event_ms, local))] = positions(np.bincount(local, minlength=len(number)))
     drained = np.bincount(local, weights=target, minlength=len(number))
     allowed = np.floor(drained / ATO_LEAST).astype(np.int64)
     keep = position < allowed[local]
@@ -575,10 +575,6 @@ def _at(values: np.ndarray, index: np.ndarray) -> np.ndarray:
     found = np.full(len(index), -1, np.int64)
     found[index >= 0] = values[index[index >= 0]]
     return found
-
-
-def _position(count: np.ndarray) -> np.ndarray:
-    return np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
 
 
 def fraud_day(world, state: State, day: date, genuine: Rows) -> Attempted:

@@ -102,6 +102,13 @@ def transfers_out(world: World, day: date, rng, purpose: str, account: np.ndarra
                 place=city_place(world, session_city(world, customer, trip)), device=device, ip=ip, card=True)
 
 
+def cash_takings(world: World) -> np.ndarray:
+    """Per customer: the share of their client payments they bank in notes (`customers.cash_takings` by occupation;
+    0 for occupations it does not name)."""
+    c = world.scenario.customers
+    return np.array([c.cash_takings.get(o, 0.0) for o in c.occupation])[world.occupation]
+
+
 def income_kinds(world: World) -> np.ndarray:
     """Per customer: how their income arrives, an index into INCOME_KINDS (from their occupation)."""
     c = world.scenario.customers
@@ -156,8 +163,7 @@ def income(world: World, day: date) -> tuple[Rows, Rows]:
     amount[clients] = np.maximum(amount[clients], LEAST_CLIENT_PAYMENT)
     rows = make(n, account=account, channel=TRANSFER, kind=kind, event_ms=event, cents=amount, payee=payer,
                 place=city_place(world, world.home_city[customer]))
-    takings = np.array([s.customers.cash_takings.get(o, 0.0) for o in s.customers.occupation])
-    banked = clients[rng("income_cash").random(len(clients)) < takings[world.occupation[customer[clients]]]]
+    banked = clients[rng("income_cash").random(len(clients)) < cash_takings(world)[customer[clients]]]
     return _supplier_money(world, rng, rows, banked, day)
 
 

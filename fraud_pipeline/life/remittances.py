@@ -17,6 +17,7 @@ from datetime import date
 
 import numpy as np
 
+from fraud_pipeline.core.columns import positions
 from fraud_pipeline.core.rows import TRANSFER, TRANSFER_OUT, Rows, make
 from fraud_pipeline.core.timeline import MS_PER_DAY, arrival_lag_ms, day_start_ms, times_in_hours
 from fraud_pipeline.life.genuine import city_place, digital, due_today, open_accounts, rng_for, session_city
@@ -45,8 +46,7 @@ def remittances(world: World, day: date) -> Rows:
     starting = np.flatnonzero(large)
     customer = np.r_[np.flatnonzero(monthly), np.repeat(starting, instalments[starting])]
     n_monthly, n = int(monthly.sum()), len(customer)
-    week = np.r_[np.zeros(n_monthly, np.int64), np.arange(n - n_monthly) - np.repeat(
-        np.cumsum(instalments[starting]) - instalments[starting], instalments[starting])]
+    nth = np.r_[np.zeros(n_monthly, np.int64), positions(instalments[starting])]  # a need's first instalment: 0
     wanted = np.r_[np.maximum(share[customer[:n_monthly]] * world.income[customer[:n_monthly]], r.least),
                    rng("remit_large_amount").uniform(r.large_amount.min, r.large_amount.max, n - n_monthly)]
     cents = spending.typed_amount(rng("remit_typed"), np.round(wanted * 100))
@@ -55,7 +55,7 @@ def remittances(world: World, day: date) -> Rows:
     trip = world.trips.on(day_number(day), world.n_customers)
     device, ip = digital(world, rng("remit_device"), day, customer, trip)
     event = times_in_hours(rng("remit_time"), n, 0, s.card_transactions.hourly["transfer"], day_start_ms(day)) + \
-        week * INSTALMENT_DAYS * MS_PER_DAY
+        nth * INSTALMENT_DAYS * MS_PER_DAY
     lag = s.card_transactions.arrival_lag_seconds
     event_lag = arrival_lag_ms(rng("remit_lag"), n, lag.median, lag.sigma, lag.max)
     return make(n, account=account[customer], channel=TRANSFER, kind=TRANSFER_OUT, event_ms=event,

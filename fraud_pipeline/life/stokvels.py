@@ -18,6 +18,7 @@ from datetime import date
 
 import numpy as np
 
+from fraud_pipeline.core.columns import positions
 from fraud_pipeline.core.rows import TRANSFER, TRANSFER_IN, Rows, concat, make
 from fraud_pipeline.core.streams import stream
 from fraud_pipeline.core.timeline import MS_PER_DAY, arrival_lag_ms, day_start_ms, times_in_hours
@@ -93,7 +94,7 @@ def _pots(world: World, day: date, rng, customer: np.ndarray, size: np.ndarray, 
     n = len(customer)
     payers = size[customer] - 1
     pot = np.repeat(np.arange(n), payers)
-    member = np.arange(len(pot)) - np.repeat(np.cumsum(payers) - payers, payers)  # 0.. within each pot
+    member = positions(payers)  # 0.. within each pot
     start = day_start_ms(day)
     planned = start + rng("stokvel_day").integers(0, k.days, len(pot)) * MS_PER_DAY
     event = in_hours(world, lambda p: rng(f"stokvel_{p}"), "in", planned, planned, planned + MS_PER_DAY - 1,

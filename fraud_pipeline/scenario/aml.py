@@ -109,6 +109,13 @@ class FrontBusiness(Outgoings):
     uplift: FloatRange  # the holder's inflow over the case is this many times its usual (§8.2: 1.5–4)
     stealth_uplift: FloatRange
 
+    @model_validator(mode="after")
+    def _a_business_day_each(self):
+        if self.per_week.max > 5:
+            raise ValueError(f"aml.front_business.per_week.max ({self.per_week.max}) must be at most 5: a deposit a "
+                             "business day at most")
+        return self
+
 
 class CrossBorder(Typology):
     countries: tuple[str, ...]  # where the exits go: ISO codes of neighbouring countries (§8.2 row 8)
@@ -206,7 +213,8 @@ class Aml(Section):
                            ("gather_scatter", self.gather_scatter.longest_days(3)),
                            ("high_risk", self.high_risk.in_days + self.high_risk.credits.max + 1
                             + self.high_risk.days.max),
-                           ("front_business", self.front_business.days.max + self.front_business.out_days.max)):
+                           # notes reach an ATM up to two days after they are banked
+                           ("front_business", self.front_business.days.max + 2 + self.front_business.out_days.max)):
             if days > CASE_DAYS:
                 raise ValueError(f"aml.{name}: its longest case lasts {days} days (its days, then what is paid on); "
                                  f"at most {CASE_DAYS} fit (a case's account must stay open throughout)")

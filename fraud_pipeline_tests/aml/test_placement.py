@@ -120,6 +120,10 @@ def test_a_case_longer_than_its_account_is_kept_open_is_refused_naming_the_typol
         scaled(scenario, aml={"untyped": {"days": {"min": 7, "max": 38}}})
     with pytest.raises(ScenarioError, match=r"aml.structuring: its longest case lasts 46 days"):
         scaled(scenario, aml={"structuring": {"stealth_days": {"min": 14, "max": 38}}})
+    with pytest.raises(ScenarioError, match=r"aml.front_business: its longest case lasts 46 days"):  # 41 + 2 + 3
+        scaled(scenario, aml={"front_business": {"days": {"min": 28, "max": 41}}})
+    with pytest.raises(ScenarioError, match=r"aml.front_business.per_week.max \(6.0\) must be at most 5"):
+        scaled(scenario, aml={"front_business": {"per_week": {"min": 1, "max": 6}}})
     with pytest.raises(ScenarioError, match=r"aml.cycle: its longest case lasts 56 days"):  # 6 layers × 9 days + 2
         scaled(scenario, aml={"cycle": {"stealth_gap_days": {"min": 1, "max": 8}}})
     with pytest.raises(ScenarioError, match=r"aml.layering.members.min must be at least 3 \(got 2\)"):
