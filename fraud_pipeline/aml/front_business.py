@@ -3,17 +3,19 @@ as wages and supplies.
 
 `../shared/reference/aml-anchors.md` §8.2 row 7: a small business (a tavern, a car wash, a panel beater) receives
 extra cash 1.5–4 times its usual inflow for at least four weeks and pays "salaries" and "suppliers" to linked
-persons. Here the holder is a customer who banks much of their income as cash takings (`customers.cash_takings` at
-least CASH_BUSINESS: traders and business owners), weighted by that share and their income (a front needs takings to
-hide in). Over 4–5 weeks the front banks 1–2 extra deposits a week on distinct business days,
-in notes at one of its usual ATMs or at its home branch as its genuine takings are banked (`life.income.bank_cash`,
-each below the cash threshold), that together lift its inflow over the case to 1.5–4 times its monthly income
-(stealthily 1.2–1.8 times: a good season's size). Within 1–3 days of each deposit most of it leaves as "wages" to
+persons. Here the holder is a customer who banks much of their takings in notes (`customers.cash_takings` at least
+CASH_BUSINESS: traders and business owners), weighted by that share and their monthly takings (a front needs takings
+to hide in: a business owner's business's turnover, `customers.monthly_turnover`, else the trader's income). Over 4–5
+weeks the front banks 1–2 extra deposits a week on distinct business days, in notes at one of its usual ATMs or at
+its home branch as its genuine takings are banked (`life.income.bank_cash`, each below the cash threshold), that
+together lift its inflow over the case to 1.5–4 times its monthly takings (stealthily 1.2–1.8 times: a good
+season's size). Within 1–3 days of each deposit most of it leaves as "wages" to
 1–4 people and payments to a "supplier" (`integration.outgoings`; stealthily one of its regular wholesalers).
 
-The genuine twins: traders' own takings banked with a wholesaler's stock money and paid on within days
-(`life.income`'s supplier money, up to 1.5 months' income at once), their good and lean months, and untyped
-laundering's client payments through the same books. The account's role is `front_business`.
+The genuine twins: businesses' takings, several times their owners' income, paid on to staff and wholesalers
+within days (`life.income.business_outgoings`); traders' takings banked with a wholesaler's stock money and paid on
+(`life.income`'s supplier money); their good and lean months; and untyped laundering's client payments through the
+same books. The account's role is `front_business`.
 """
 
 from __future__ import annotations
@@ -38,13 +40,14 @@ CASH_BUSINESS = 0.3  # the least share of client payments banked in notes that m
 def front_business_day(world: World, day: date) -> Cases:
     """The block's front-business cases that start on `day`, with all their rows (those of later days the bank
     carries). Cases are Poisson(`aml.front_business.cases_per_10k_accounts_month` per 10,000 active accounts per
-    30 days), drawn among the salary accounts of cash businesses, in proportion to their takings' share × income."""
+    30 days), drawn among the salary accounts of cash businesses, in proportion to their takings' share × their
+    monthly takings (`World.turnover`: a business's turnover, else the holder's income)."""
     s = world.scenario
     c = s.aml.front_business
     rng = rng_of(world, day, "front_business")
-    # a front needs takings to hide in: customers who bank much of their income in notes, the bigger the likelier
+    # a front needs takings to hide in: customers who bank much of their takings in notes, the bigger the likelier
     takings = cash_takings(world)
-    weight = np.where(takings >= CASH_BUSINESS, takings * world.income, 0.0)
+    weight = np.where(takings >= CASH_BUSINESS, takings * world.turnover, 0.0)
     account = placers(world, day, rng, c.cases_per_10k_accounts_month if c.enabled else 0.0, weight)
     n = len(account)
     customer = world.account_customer[account]
@@ -52,11 +55,11 @@ def front_business_day(world: World, day: date) -> Cases:
     span = rng("days").integers(c.days.min, c.days.max + 1, n)
     count = np.maximum(np.round(span / 7 * rng("per_week").uniform(c.per_week.min, c.per_week.max, n)), 1).astype(
         np.int64)
-    # the extra cash: (uplift − 1) months' income a month of the case, split unevenly among its deposits
+    # the extra cash: (uplift − 1) months' takings a month of the case, split unevenly among its deposits
     low = np.where(stealth, c.stealth_uplift.min, c.uplift.min)
     high = np.where(stealth, c.stealth_uplift.max, c.uplift.max)
     uplift = rng("uplift").uniform(low, high)
-    extra = (uplift - 1) * world.income[customer] * CENTS * span / MONTH_DAYS
+    extra = (uplift - 1) * world.turnover[customer] * CENTS * span / MONTH_DAYS
     case = np.repeat(np.arange(n), count)
     share = rng("split").uniform(0.5, 1.5, len(case))
     share /= np.bincount(case, weights=share, minlength=n)[case]

@@ -4,10 +4,11 @@
 of HI-Small's rows, 71 % of LI-Small's) — the integration stage, disguised as payroll and supplies — and models
 recall almost none of it. Here a self-employed customer (the holder earns by client payments: a trader, a business
 owner, a freelancer) is paid over 1–4 weeks by a "client" that is a criminal's company: 2–6 client payments, each
-the size of the holder's genuine ones (a share of a month's income, to the cent), on business days at the hours
-clients pay. Within a week of each, most of it leaves as the business's outgoings: "wages" to 1–4 people and
-"supplier" payments to a business, all elsewhere. Stealthily, the paying client is one of the holder's regular
-clients and the supplier one of their regular wholesalers (the criminal's company has long been on the books).
+the size of the holder's genuine ones (a share of a month's takings — a business's turnover, else the holder's
+income — to the cent), on business days at the hours clients pay. Within a week of each, most of it leaves as the
+business's outgoings: "wages" to 1–4 people and "supplier" payments to a business, all elsewhere. Stealthily, the
+paying client is one of the holder's regular clients and the supplier one of their regular wholesalers (the
+criminal's company has long been on the books).
 
 Every row is made by the genuine code paths: a client payment as `life.income` makes one (kind CLIENT_PAYMENT, no
 device, the payer a beneficiary), the outgoings by `life.income.transfers_out` (typed, from the holder's device).
@@ -72,12 +73,14 @@ def untyped_day(world: World, day: date) -> Cases:
     n = len(account)
     customer = world.account_customer[account]
     stealth = rng("stealth").random(n) < c.stealth
-    # the front's client payments: distinct business days of the case's weeks, each a share of a month's income
+    # the front's client payments: distinct business days of the case's weeks, each a share of a month's takings
+    # (`World.turnover`: a business's turnover, else the holder's income)
     count = rng("credits").integers(c.credits.min, c.credits.max + 1, n)
     span = rng("days").integers(c.days.min, c.days.max + 1, n)
     case, credit_ms = transfers_on_case_days(world, day, rng, "credit", span, count, False)
-    income = world.income[customer] * CENTS
-    cents = np.round(income[case] * rng("of_income").uniform(c.of_income.min, c.of_income.max, len(case)))
+    takings = world.turnover[customer] * CENTS
+    cents = np.round(takings[case] * rng("of_income").uniform(c.of_takings.min, c.of_takings.max,
+                                                                  len(case)))
     cents = np.maximum(cents, c.least * CENTS).astype(np.int64)
     client = np.where(stealth, regular_parties(world, "clients", rng, customer, CLIENTS, ("individual", "merchant"),
                                                1.0),

@@ -41,6 +41,11 @@ CUSTOMERS = TableSpec(
         _c("monthly_income", F8, "Net monthly income, scenario currency: log-normal by bracket, times the occupation's "
                                  "factor and the volume scale (what makes the card volume affordable; near 1).",
            "design"),
+        _c("monthly_turnover", F8, "A business owner's business's expected monthly turnover, scenario currency (whole "
+                                   "R100): what its clients pay into its business account, of which the owner keeps "
+                                   "monthly_income and pays the rest on as wages and to suppliers; a month's turnover "
+                                   "varies around it. Null for customers without a business.", "design (issue 24)",
+           nullable=True),
         _c("pay_schedule", S, "When income is paid: day_25 | day_15 | first_week | irregular (by occupation).",
            "design"),
         _c("country_risk", S, "Home jurisdiction risk: low | medium | high (FATF-aligned).", "004"),
@@ -90,7 +95,9 @@ ACCOUNTS = TableSpec(
         _c("account_type", S, "The product: current (cheque account: a customer's first, or the one their income "
                               "is paid into; debit card, may have an arranged overdraft) | savings (a later debit "
                               "account: no overdraft, little card use) | credit_card (a credit limit, a monthly "
-                              "statement repaid from the salary account). Seed 004's names where they fit.", "004"),
+                              "statement repaid from the salary account) | business (a business owner's account "
+                              "their clients pay: takings in, wages and suppliers out; debit card, may have an "
+                              "overdraft). Seed 004's names where they fit.", "004"),
         _c("status", S, "Status at the start: active | dormant (silent) | frozen (payments declined); account_balances "
                         "has each day's.", "design"),
         _c("avg_balance", F8, "The account's typical balance, scenario currency: a salary account's buffer plus half a "

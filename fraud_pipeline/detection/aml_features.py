@@ -39,6 +39,8 @@ AML_FEATURES = {
     "channel_atm": "at an ATM",
     "declined": "declined",
     "amount_over_income": "amount ÷ the holder's monthly income",
+    "amount_over_takings": "amount ÷ the holder's expected monthly takings (their business's monthly_turnover, else "
+                           "their monthly income: what a bank's KYC records for the account)",
     "amount_over_avg_balance": "amount ÷ the account's avg_balance (seed 004's ratio)",
     "near_threshold": "a cash deposit at 80 % or more of the cash reporting threshold",
     **{f"cash_in_{d}d": f"the account's cash deposits over {d} days, rand" for d in (3, 30)},
@@ -48,6 +50,7 @@ AML_FEATURES = {
     "transfers_in_3d": "transfers in over 3 days, rand (from other banks' accounts or the bank's)",
     "pass_through_3d": "money out ÷ money in over 3 days (near 1: passed on)",
     "pass_through_30d": "money out ÷ money in over 30 days",
+    "credits_30d_over_takings": "money in over 30 days ÷ the holder's expected monthly takings",
     "withdrawals_count_1d": "cash withdrawals over the day",
     "senders_so_far": "distinct parties that have paid the account (fan-in: in-degree)",
     "payees_so_far": "distinct parties the account has paid (fan-out: out-degree)",
@@ -76,9 +79,9 @@ def money_stream(transactions: pd.DataFrame, fraud: pd.DataFrame) -> pd.DataFram
 def aml_features(rows: pd.DataFrame, entities: dict[str, pd.DataFrame], country: str,
                  cash_threshold: float) -> pd.DataFrame:
     """One row of AML_FEATURES per stream row (same index, floats), from `rows` (a `money_stream`) and the entity
-    tables customers (customer_id, monthly_income, risk_rating, pep_flag), accounts (account_id, avg_balance,
-    opened_date) and beneficiaries (beneficiary_id, country, is_high_risk). `country`: the region's ISO code;
-    `cash_threshold`: the cash reporting threshold in rand (scenario aml.cash_threshold)."""
+    tables customers (customer_id, monthly_income, monthly_turnover, risk_rating, pep_flag), accounts (account_id,
+    avg_balance, opened_date) and beneficiaries (beneficiary_id, country, is_high_risk). `country`: the region's ISO
+    code; `cash_threshold`: the cash reporting threshold in rand (scenario aml.cash_threshold)."""
     t = times_ms(rows["event_time"])
     account = codes(rows["account_id"])
     amount = rows["amount"].to_numpy(float)
@@ -96,6 +99,9 @@ def aml_features(rows: pd.DataFrame, entities: dict[str, pd.DataFrame], country:
     accounts = entities["accounts"].set_index("account_id")
     income = rows["customer_id"].map(customers["monthly_income"]).to_numpy(float)
     out["amount_over_income"] = amount / np.maximum(income, 100.0)
+    takings = rows["customer_id"].map(customers["monthly_turnover"].fillna(customers["monthly_income"]))
+    takings = np.maximum(takings.to_numpy(float), 100.0)
+    out["amount_over_takings"] = amount / takings
     balance = rows["account_id"].map(accounts["avg_balance"]).to_numpy(float)
     out["amount_over_avg_balance"] = amount / np.maximum(balance, 1.0)
     cash_in = out["type_cash_deposit"] & approved
@@ -111,6 +117,7 @@ def aml_features(rows: pd.DataFrame, entities: dict[str, pd.DataFrame], country:
         debits = rolling(account, t, debit_amount, window)[1]
         out[f"credits_{d}d"], out[f"debits_{d}d"] = credits, debits
         out[f"pass_through_{d}d"] = debits / np.maximum(credits, 100.0)
+    out["credits_30d_over_takings"] = out["credits_30d"] / takings
     transfer_in = out["type_transfer_in"] & approved
     out["transfers_in_3d"] = rolling(account, t, np.where(transfer_in, amount, 0.0), 3 * MS_PER_DAY)[1]
     out["withdrawals_count_1d"] = rolling(account, t, out["type_withdrawal"].astype(float), MS_PER_DAY)[1]

@@ -232,7 +232,8 @@ def sweeps(world: World, state: State, day: date) -> Rows:
     """The business day after payday (`budget`): a salary account tops each of the customer's other debit accounts
     up to its target (a transfer between two of our accounts), then sends `money.savings_sweep` of what it still
     holds above its own target — what the months leave over — to the customer's savings payee. Sized on the day's
-    opening balances, so balances revert to their targets whatever earlier months did."""
+    opening balances less the payments already set for the coming days (a business's takings owed to its staff and
+    wholesalers, a one-off's spending), so balances revert to their targets whatever earlier months did."""
     plan = budget.of(world)
     due = due_today(world, day)[world.schedule[world.account_customer], 1] & open_accounts(world, day) & (
         world.status == STATUS_NAMES.index("active"))
@@ -243,7 +244,9 @@ def sweeps(world: World, state: State, day: date) -> Rows:
     top_up = plan.target[funded] - state.balance[funded]
     paid = np.bincount(payer[funded], weights=top_up, minlength=world.n_accounts).astype(np.int64)
     saver = np.flatnonzero(due & world.salary & (world.sweep_payee >= 0))
-    excess = np.round((state.balance[saver] - paid[saver] - plan.target[saver])
+    debit = np.flatnonzero(~np.isin(state.pending.kind, CREDIT_TYPES) & (state.pending.account >= 0))
+    owed = np.bincount(state.pending.account[debit], weights=state.pending.cents[debit], minlength=world.n_accounts)
+    excess = np.round((state.balance[saver] - paid[saver] - owed[saver] - plan.target[saver])
                       * world.scenario.money.savings_sweep).astype(np.int64)
     saver, excess = saver[excess > 0], excess[excess > 0]
     rng = stream(world.scenario.seed, "sweeps", day.isoformat(), *world.block_key)

@@ -165,13 +165,13 @@ def emptied_rows(world: World, keep: set[str]) -> dict:
 
 
 # a block's own fields that hold rows of customers, accounts, cards, payees or keys (see `blocks.block_fields`)
-_ROWS = ("customer_id", "age", "age_group", "income", "affluence", "schedule", "occupation", "pep", "home_country",
-         "family_abroad", "remittance_share", "home_lat", "home_lon", "home_city", "home_province", "category_weights",
-         "basket", "avg_spend", "home_ip", "habits", "account_id", "account_customer", "status", "closed_day", "salary",
-         "credit", "savings", "limit", "opening", "activity", "salary_of", "buffer", "sweep_payee", "card_number",
-         "card_account", "card_issue_day", "card_expiry_month", "card_bin", "payee_offsets", "payee", "payee_added",
-         "payee_first_paid", "payee_is_business", "bills", "trips", "ato_plan", "known_at_start", "ip_address",
-         "devices")
+_ROWS = ("customer_id", "age", "age_group", "income", "turnover", "affluence", "schedule", "occupation", "pep",
+         "home_country", "family_abroad", "remittance_share", "home_lat", "home_lon", "home_city", "home_province",
+         "category_weights", "basket", "avg_spend", "home_ip", "habits", "account_id", "account_customer", "status",
+         "closed_day", "salary", "credit", "savings", "business", "limit", "opening", "activity", "salary_of",
+         "buffer", "sweep_payee", "card_number", "card_account", "card_issue_day", "card_expiry_month", "card_bin",
+         "payee_offsets", "payee", "payee_added", "payee_first_paid", "payee_is_business", "bills", "trips", "ato_plan",
+         "known_at_start", "ip_address", "devices")
 
 
 def _empty(value):

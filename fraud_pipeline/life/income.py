@@ -28,6 +28,7 @@ from fraud_pipeline.scenario.base import MONTH_DAYS
 from fraud_pipeline.scenario.population import INCOME_KINDS, PAY_SCHEDULES
 from fraud_pipeline.world import calendar, spending
 from fraud_pipeline.world.build import STATUS_NAMES, World
+from fraud_pipeline.life.cash_out import in_hours
 from fraud_pipeline.life.genuine import (city_place, digital, open_accounts, paid_today, rng_for, scheduled_times,
                                          session_city, usual_atm)
 from fraud_pipeline.world.devices import day_number
@@ -161,10 +162,47 @@ def income(world: World, day: date) -> tuple[Rows, Rows]:
     clients = np.flatnonzero(kind == CLIENT_PAYMENT)
     payer[clients] = _client_payers(world, rng, customer[clients])
     amount[clients] = np.maximum(amount[clients], LEAST_CLIENT_PAYMENT)
+    # a business's clients pay its turnover: the owner keeps their income of it and pays the rest on
+    kept = amount[clients]
+    amount[clients] = np.round(kept * turnover_multiple(world)[customer[clients]]).astype(np.int64)
     rows = make(n, account=account, channel=TRANSFER, kind=kind, event_ms=event, cents=amount, payee=payer,
                 place=city_place(world, world.home_city[customer]))
     banked = clients[rng("income_cash").random(len(clients)) < cash_takings(world)[customer[clients]]]
-    return _supplier_money(world, rng, rows, banked, day)
+    owed = amount[clients] - kept  # before the cash is banked (`_supplier_money` adds stock money to `rows` in place)
+    rows, to_suppliers = _supplier_money(world, rng, rows, banked, day)
+    business = clients[owed > 0]
+    paid_on = business_outgoings(world, day, lambda purpose: rng(f"business_{purpose}"), rows.account[business],
+                                 rows.event_ms[business], owed[owed > 0])
+    return rows, concat([to_suppliers, paid_on])
+
+
+def turnover_multiple(world: World) -> np.ndarray:
+    """Per customer: what their clients pay a month over what they keep — their business's turnover over their
+    income (`customers.monthly_turnover`), 1 for customers without a business."""
+    return np.where(world.income > 0, world.turnover / np.maximum(world.income, 1e-9), 1.0)
+
+
+def business_outgoings(world: World, day: date, rng, account: np.ndarray, after_ms: np.ndarray,
+                       cents: np.ndarray) -> Rows:
+    """A business's payments out of its takings (`customers.business`): of each credit to `account` at `after_ms`,
+    `cents` (what its owner does not keep) leaves `paid_on` days later at an hour people pay — `wages_share` of
+    it to one of the business's staff, the rest to one of its wholesalers (the trader's suppliers of
+    `_supplier_money`) — typed, from the owner's device. The genuine twin of a front's and of untyped laundering's
+    outgoings: money many times the owner's income passing through to wages and suppliers within days."""
+    b = world.scenario.customers.business
+    customer = world.account_customer[account]
+    n = len(account)
+    later = (after_ms // MS_PER_DAY + rng("days").integers(b.paid_on.min, b.paid_on.max + 1, n)) * MS_PER_DAY
+    low, high = np.maximum(later, after_ms + MS_PER_HOUR // 6), later + MS_PER_DAY - 1
+    event = in_hours(world, rng, "paid", later, low, high, "transfer")
+    wages = np.round(cents * b.wages_share)
+    staff = regular_parties(world, "staff", rng, customer, (b.staff.min, b.staff.max), ("individual",), 1.0)
+    wholesaler = regular_parties(world, "suppliers", rng, customer, SUPPLIERS, ("merchant",), 1.0)
+    paid = wages >= LEAST_CLIENT_PAYMENT
+    wholesale_ms = in_hours(world, rng, "wholesale", later, low, high, "transfer")
+    return concat([transfers_out(world, day, rng, "wages", account[paid], event[paid], wages[paid], staff[paid]),
+                   transfers_out(world, day, rng, "wholesale", account, wholesale_ms,
+                                 np.where(paid, cents - wages, cents), wholesaler)])
 
 
 def _supplier_money(world: World, rng, rows: Rows, banked: np.ndarray, day: date) -> tuple[Rows, Rows]:

@@ -97,7 +97,7 @@ class Outgoings(Typology):
 class Untyped(Outgoings):
     credits: IntRange  # the front's client payments (§8.2 row 7: a business's inflows, here by transfer)
     days: IntRange  # over this many days, on distinct business days
-    of_income: FloatRange  # each, this share of the holder's monthly income (the size of their genuine ones)
+    of_takings: FloatRange  # each, this share of the holder's monthly takings (the size of their genuine ones)
     least: Annotated[float, Field(gt=0)]  # and at least this (a genuine client payment's least, R50)
 
 

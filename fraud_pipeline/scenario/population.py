@@ -76,6 +76,33 @@ PAY_SCHEDULES = ("day_25", "day_15", "first_week", "irregular")
 INCOME_KINDS = ("salary", "pension", "grant", "family", "client_payment")
 
 
+class TurnoverMultiple(Section):
+    median: Annotated[float, Field(ge=1)]
+    sigma: Annotated[float, Field(ge=0, le=2)]
+    min: Annotated[float, Field(ge=1)]
+    max: Annotated[float, Field(ge=1)]
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if not self.min <= self.median <= self.max:
+            raise ValueError(f"turnover_multiple: need min <= median <= max (got {self.min}, {self.median}, "
+                             f"{self.max})")
+        return self
+
+
+class Business(Section):
+    """Businesses of the bank's business owners (`life.income.business_outgoings`; issue 24 step 2): their clients
+    pay the business's turnover, `turnover_multiple` times the owner's income (log-normal, clipped), into a business
+    account; the owner keeps their income and the rest leaves within `paid_on` days, `wages_share` of it as wages to
+    one of the business's `staff`, the rest to one of its wholesalers."""
+
+    occupations: list[str]
+    turnover_multiple: TurnoverMultiple
+    wages_share: Probability
+    staff: IntRange
+    paid_on: IntRange
+
+
 class Customers(Section):
     age: IntRange
     age_pyramid: Annotated[list[Band], Field(min_length=1)]
@@ -92,6 +119,7 @@ class Customers(Section):
     irregular_credits: IntRange
     income_kind: dict[str, Literal["salary", "pension", "grant", "family", "client_payment"]]
     cash_takings: dict[str, Probability]
+    business: Business
     income_factor: dict[str, Annotated[float, Field(ge=0, le=100)]]
     income_cap: dict[str, PositiveFloat] = {}  # the most an occupation's monthly income can be (raw, as drawn)
     country_risk: Shares
@@ -141,6 +169,11 @@ class Customers(Section):
         if not_clients:
             raise ValueError(f"cash_takings: {not_clients[0]!r} is paid by {self.income_kind[not_clients[0]]}, not "
                              f"client_payment: only client payments can arrive as cash")
+        not_paid = [o for o in self.business.occupations if self.income_kind.get(o) != "client_payment"]
+        if not_paid:
+            raise ValueError(f"business.occupations: {not_paid[0]!r} is not an occupation paid by clients "
+                             f"(income_kind client_payment); allowed: "
+                             f"{', '.join(o for o, k in self.income_kind.items() if k == 'client_payment')}")
         covered = [b for b in self.age_pyramid if b.share > 0 and b.max_age >= self.age.min and b.min_age <= self.age.max]
         if not covered:
             raise ValueError(f"age_pyramid gives no weight to any age within age {self.age.min}–{self.age.max}")

@@ -34,7 +34,8 @@ FIRST_CARDS = SERIAL_SPACE // 2  # serials below: cards issued before the start;
 SCRAMBLE = 387_420_489  # 3**18: coprime with FIRST_CARDS, so later serials are a permutation with no visible order
 RENEWED_VALIDITY_MONTHS = 36
 STATUS_NAMES = ("active", "dormant", "frozen", "closed")  # an account's status; closed from its closing day
-PRODUCTS = ("current", "savings", "credit_card")  # `account_type`: seed 004's names where they fit (issue 24)
+PRODUCTS = ("current", "savings", "credit_card", "business")  # `account_type`: seed 004's names where they fit
+TRANSACTIONAL = (PRODUCTS.index("current"), PRODUCTS.index("business"))  # debit accounts income is paid into
 
 
 def _log_uniform(rng: np.random.Generator, low: float, high: float, n: int) -> np.ndarray:
@@ -82,8 +83,9 @@ def accounts_of_block(scenario: Scenario, block: int, customers: pa.Table, devic
     credit_limit = np.where(is_credit, np.round(income * rng("credit_limit").uniform(
         scenario.cards.credit_limit_of_income.min, scenario.cards.credit_limit_of_income.max, n), -2), 0.0)
     is_credit &= credit_limit > 0  # a limit that rounds to nothing (the smallest incomes): a debit account
-    product = account_products(first, salary, is_credit)
-    has_overdraft = (product == PRODUCTS.index("current")) & (rng("overdraft").random(n) < config.overdraft_share)
+    business = customers["monthly_turnover"].is_valid().to_numpy(zero_copy_only=False)[owner]
+    product = account_products(first, salary, is_credit, business)
+    has_overdraft = np.isin(product, TRANSACTIONAL) & (rng("overdraft").random(n) < config.overdraft_share)
     overdraft = np.where(has_overdraft, np.round(income * rng("overdraft_size").uniform(
         config.overdraft_of_income.min, config.overdraft_of_income.max, n), -2), 0.0)
     # Opening balances, as the month's budget leaves them (`budget`): a salary account holds its buffer plus what
@@ -162,12 +164,14 @@ def salary_buffers(scenario: Scenario, income: np.ndarray, block: int) -> np.nda
                                                     months.max, len(income))
 
 
-def account_products(first: np.ndarray, salary: np.ndarray, is_credit: np.ndarray) -> np.ndarray:
-    """Per account, its product (an index into `PRODUCTS`): a credit card's account; a cheque (current) account —
-    a customer's first, or the one their income is paid into; or a savings account — a later debit account. (Seed 004
-    drew the label on its own: a "savings" account with a credit limit.)"""
+def account_products(first: np.ndarray, salary: np.ndarray, is_credit: np.ndarray,
+                     business: np.ndarray) -> np.ndarray:
+    """Per account, its product (an index into `PRODUCTS`): a credit card's account; a business account — the one a
+    business owner's clients pay (`business`: the holder has a business); a cheque (current) account — a customer's
+    first, or the one their income is paid into; or a savings account — a later debit account. (Seed 004 drew the
+    label on its own: a "savings" account with a credit limit.)"""
     current = first | salary
-    return np.where(is_credit, 2, np.where(current, 0, 1)).astype(np.int64)
+    return np.where(is_credit, 2, np.where(salary & business, 3, np.where(current, 0, 1))).astype(np.int64)
 
 
 def card_roles(salary: np.ndarray, credit: np.ndarray, savings: np.ndarray) -> np.ndarray:

@@ -38,7 +38,7 @@ PAIRS_AT_ONCE = 1_000_000  # customer–merchant pairs keyed at a time (bounds t
 # are most of the customers' bytes), and the customers' usual merchants as record batches (`UsualMerchants`).
 WORLD_COLUMNS = {
     "customers": ("customer_id", "age", "avg_spend", "home_city", "home_lat", "home_lon", "monthly_income",
-                  "pay_schedule", "occupation", "pep_flag"),
+                  "monthly_turnover", "pay_schedule", "occupation", "pep_flag"),
     "accounts": ("account_id", "customer_id", "account_type", "status", "closed_date", "salary_account",
                  "credit_limit", "overdraft_limit", "opening_balance", "avg_balance"),
     "cards": ("card_number", "account_id", "issued_date", "expiry"),
@@ -79,6 +79,8 @@ class World:
     age: np.ndarray
     age_group: np.ndarray
     income: np.ndarray
+    turnover: np.ndarray  # per customer: what comes in a month, rands — their business's turnover
+    # (`customers.monthly_turnover`) if they own one, else their income
     affluence: np.ndarray
     schedule: np.ndarray  # index into PAY_SCHEDULES
     occupation: np.ndarray  # index into the scenario's customers.occupation
@@ -103,6 +105,7 @@ class World:
     salary: np.ndarray
     credit: np.ndarray
     savings: np.ndarray  # a savings account (`account_type`): earns interest
+    business: np.ndarray  # a business account (`account_type`): a business owner's, their clients pay it
     limit: np.ndarray  # cents: overdraft or credit limit
     opening: np.ndarray  # cents
     activity: np.ndarray  # relative card activity (genuine payments per day, before the day's noise)
@@ -313,6 +316,8 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table], place: BlockP
     n_customers, n_accounts = customers.num_rows, accounts.num_rows
 
     income = customers["monthly_income"].to_numpy()
+    turnover = customers["monthly_turnover"].fill_null(0.0).to_numpy()
+    turnover = np.where(customers["monthly_turnover"].is_valid().to_numpy(zero_copy_only=False), turnover, income)
     affluence = np.maximum(income / spending.volume_scale(scenario), 1.0) / spending.reference_income(scenario)
     age = customers["age"].to_numpy()
     age_group = np.searchsorted(AGE_BOUNDS, age, side="right")
@@ -322,6 +327,7 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table], place: BlockP
         "home_city", "account_customer", "status", "closed_day", "salary"))
     credit = accounts["credit_limit"].to_numpy() > 0
     savings = pc.equal(accounts["account_type"], "savings").to_numpy(zero_copy_only=False)
+    business_account = pc.equal(accounts["account_type"], "business").to_numpy(zero_copy_only=False)
     limit = np.round((accounts["credit_limit"].to_numpy() + accounts["overdraft_limit"].to_numpy()) * CENTS).astype(np.int64)
     opening = np.round(accounts["opening_balance"].to_numpy() * CENTS).astype(np.int64)
     avg_spend = customers["avg_spend"].to_numpy()
@@ -388,7 +394,7 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table], place: BlockP
     start = day_number(scenario.start_date)
     world = World(
         scenario=scenario, customer_id=rows["customer_id"], age=age, age_group=age_group,
-        income=income, avg_spend=avg_spend,
+        income=income, turnover=turnover, avg_spend=avg_spend,
         affluence=affluence, schedule=_index(customers["pay_schedule"], list(PAY_SCHEDULES)),
         occupation=_index(customers["occupation"], list(scenario.customers.occupation)),
         pep=customers["pep_flag"].to_numpy(zero_copy_only=False).astype(bool),
@@ -402,7 +408,8 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table], place: BlockP
         habits=habits(scenario, customers, merchants) if place is None else block_habits(
             scenario, place.block, customers, merchants),
         account_id=rows["account_id"], account_customer=account_customer, status=status,
-        closed_day=closed_day, salary=salary, credit=credit, savings=savings, limit=limit, opening=opening,
+        closed_day=closed_day, salary=salary, credit=credit, savings=savings,
+        business=business_account, limit=limit, opening=opening,
         activity=activity,
         salary_of=salary_of, buffer=np.round(np.where(salary, np.concatenate([
             salary_buffers(scenario, income[account_customer[first:end]], b)

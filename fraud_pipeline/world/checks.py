@@ -56,6 +56,7 @@ def entity_expectations(scenario: Scenario) -> dict[str, dict[str, Expectation]]
             "industry": OneOf(tuple(c.industry)),
             "income_bracket": OneOf(tuple(c.income_bracket)),
             "monthly_income": Between(0.0, float("inf")),
+            "monthly_turnover": OrNull(Between(0.0, float("inf"))),
             "pay_schedule": OneOf(PAY_SCHEDULES),
             "country_risk": OneOf(tuple(c.country_risk)),
             "customer_since": Between(start - timedelta(days=c.tenure_days.max), start - timedelta(days=c.tenure_days.min)),
@@ -130,14 +131,15 @@ def entity_findings(spec: schemas.TableSpec, table: pa.Table, referenced: dict[s
 
 def product_findings(accounts: pa.Table) -> list[Finding]:
     """An account's limits and role agree with its product (`account_type`): a credit limit exactly on credit-card
-    accounts, an overdraft and the holder's income only on current accounts."""
+    accounts, an overdraft and the holder's income only on current and business accounts."""
     product = accounts["account_type"]
+    transactional = pc.is_in(product, pa.array(["current", "business"]))
     rules = (("credit_limit > 0 exactly on credit_card accounts",
               pc.not_equal(pc.greater(accounts["credit_limit"], 0), pc.equal(product, "credit_card"))),
-             ("overdraft_limit > 0 only on current accounts",
-              pc.and_(pc.greater(accounts["overdraft_limit"], 0), pc.not_equal(product, "current"))),
-             ("salary_account only on current accounts",
-              pc.and_(accounts["salary_account"], pc.not_equal(product, "current"))))
+             ("overdraft_limit > 0 only on current and business accounts",
+              pc.and_(pc.greater(accounts["overdraft_limit"], 0), pc.invert(transactional))),
+             ("salary_account only on current and business accounts",
+              pc.and_(accounts["salary_account"], pc.invert(transactional))))
     findings = []
     for rule, breaks in rules:
         bad = accounts["account_id"].filter(pc.fill_null(breaks, True))

@@ -74,6 +74,7 @@ def customers_of_block(scenario: Scenario, block: int) -> pa.Table:
     capped = np.array([config.income_cap.get(o, np.inf) for o in config.occupation])[
         pc.index_in(occupation, pa.array(list(config.occupation))).to_numpy()]
     income = np.minimum(income, np.floor(capped / 10) * 10)  # the cap in whole R10, as incomes are rounded
+    turnover = business_turnover(rng("turnover"), scenario, occupation, income)
     # politically exposed persons are rated high risk at least, and high-risk customers get enhanced due diligence
     # (FICA's risk-based approach; FATF Recommendation 12)
     pep = rng("pep").random(n) < config.pep_rate
@@ -102,11 +103,24 @@ def customers_of_block(scenario: Scenario, block: int) -> pa.Table:
         "industry": categorical(rng("industry"), config.industry, n),
         "income_bracket": bracket,
         "monthly_income": income,
+        "monthly_turnover": pa.array(turnover, mask=np.isnan(turnover)),
         "pay_schedule": pa.array([config.pay_schedule[o] for o in config.occupation]).take(
             pc.index_in(occupation, pa.array(list(config.occupation)))),
         "country_risk": categorical(rng("country_risk"), config.country_risk, n),
         "customer_since": since,
     })
+
+
+def business_turnover(rng: np.random.Generator, scenario: Scenario, occupation: pa.Array,
+                      income: np.ndarray) -> np.ndarray:
+    """Per customer: their business's expected monthly turnover, scenario currency in whole R100 — the owner's
+    `income` times `customers.business.turnover_multiple` (log-normal, clipped; what the business keeps is the
+    owner's income) — for the occupations of `customers.business.occupations`; NaN for everyone else."""
+    b = scenario.customers.business
+    m = b.turnover_multiple
+    multiple = np.clip(rng.lognormal(np.log(m.median), m.sigma, len(income)), m.min, m.max)
+    owns = pc.is_in(occupation, pa.array(b.occupations, pa.string())).to_numpy(zero_copy_only=False)
+    return np.where(owns, np.round(income * multiple, -2), np.nan)
 
 
 ADULT_AGE = 18

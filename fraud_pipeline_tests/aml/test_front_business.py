@@ -27,7 +27,7 @@ def test_a_front_banks_extra_takings_in_notes_and_pays_most_on_as_wages_and_supp
     for _, case in fronts.iterrows():
         mine = laundering[laundering["aml_case_id"] == case["case_id"]]
         drawn = json.loads(case["parameters"])
-        income = customers.loc[case["customer_id"], "monthly_income"]
+        takings = customers["monthly_turnover"].fillna(customers["monthly_income"])[case["customer_id"]]
         deposits = mine[mine["direction"] == "credit"]
         out = mine[mine["direction"] == "debit"]
         assert (mine["aml_role"] == "front_business").all() and case["role"] == "front_business"
@@ -40,14 +40,15 @@ def test_a_front_banks_extra_takings_in_notes_and_pays_most_on_as_wages_and_supp
         counter = deposits[deposits["channel"] == "branch"]["event_time"].dt.date
         assert all(calendar.is_business_day(busy, d) for d in counter)
         assert deposits["amount"].sum() == pytest.approx(case["proceeds"])
-        # together (uplift − 1) months' income a month of the case, less each deposit's notes' rounding
+        # together (uplift − 1) months' takings (a business's turnover, else income) a month of the case, less each
+        # deposit's notes' rounding
         bounds = c.stealth_uplift if case["stealth"] else c.uplift
         assert bounds.min <= drawn["uplift"] <= bounds.max
         extra = deposits["amount"].sum()
-        meant = (drawn["uplift"] - 1) * income * drawn["days"] / 30
-        assert extra <= meant + 0.01 * income
+        meant = (drawn["uplift"] - 1) * takings * drawn["days"] / 30
+        assert extra <= meant + 0.01 * takings
         if (deposits["amount"] < busy.aml.cash_threshold - note).all():  # none held at the threshold
-            assert meant - note * len(deposits) - 0.01 * income <= extra
+            assert meant - note * len(deposits) - 0.01 * takings <= extra
         # the outgoings: 1–3 days after a deposit, 70–95 % of the deposits in all (give or take each amount's
         # typing), all to the case's people and its supplier (§8.2: ≥ 30 % of the outflow to case members)
         assert (out["transaction_type"] == "transfer").all() and out["beneficiary_id"].notna().all()

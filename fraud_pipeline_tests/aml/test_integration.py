@@ -23,19 +23,19 @@ def test_an_untyped_case_is_paid_like_a_business_and_pays_most_of_it_on_as_outgo
     for _, case in untyped.iterrows():
         mine = laundering[laundering["aml_case_id"] == case["case_id"]]
         drawn = json.loads(case["parameters"])
-        income = customers.loc[case["customer_id"], "monthly_income"]
+        takings = customers["monthly_turnover"].fillna(customers["monthly_income"])[case["customer_id"]]
         credits = mine[mine["direction"] == "credit"]
         out = mine[mine["direction"] == "debit"]
         assert (mine["aml_role"] == "front_business").all() and case["role"] == "front_business"
         # the client payments: as many as drawn, one a business day within the case's days, each a share of a
-        # month's income (to the cent, as genuine ones are), from one party elsewhere
+        # month's takings (to the cent, as genuine ones are), from one party elsewhere
         assert (credits["transaction_type"] == "client_payment").all() and len(credits) == drawn["credits"]
         assert credits["beneficiary_id"].nunique() == 1 and credits["counterparty_account_id"].isna().all()
         credit_days = credits["event_time"].dt.date
         assert credit_days.nunique() == len(credits)
         assert all(calendar.is_business_day(busy, d) for d in credit_days)
         assert (credit_days.max() - credit_days.min()).days < drawn["days"] + 2 * c.credits.max
-        low, high = max(c.of_income.min * income, c.least), c.of_income.max * income
+        low, high = max(c.of_takings.min * takings, c.least), c.of_takings.max * takings
         assert credits["amount"].between(low - 0.01, high + 0.01).all()
         assert credits["amount"].sum() == pytest.approx(case["proceeds"])
         # the outgoings: transfers elsewhere, each 1–7 days after a payment, 70–95 % of the payments in all (give

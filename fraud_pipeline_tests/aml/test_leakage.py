@@ -10,7 +10,8 @@ from fraud_pipeline.engine.bank import Bank
 from fraud_pipeline.detection import aml_report
 from fraud_pipeline_tests.leakage import null_pattern, single_feature_auc
 
-AMOUNT = {"amount", "original_amount", "log_amount", "amount_over_income", "amount_over_avg_balance"}
+AMOUNT = {"amount", "original_amount", "log_amount", "amount_over_income", "amount_over_takings",
+          "amount_over_avg_balance"}
 ALLOWED = {
     # §8.2 row 1: cash deposits each below the threshold that together pass it, then moved on — the deposits' size
     # and sum, and the transfers of that sum, are what structuring is
@@ -50,6 +51,9 @@ ALLOWED = {
     "front_business": AMOUNT | {"cash_in_3d", "cash_in_count_3d", "cash_in_30d", "cash_in_count_30d", "credits_3d",
                                 "credits_30d", "debits_3d", "debits_30d", "pass_through_30d", "balance_after"},
 }
+# the month's money in over the holder's expected takings is the month's money in, scaled: allowed where it is
+ALLOWED = {typology: found | ({"credits_30d_over_takings"} if "credits_30d" in found else set())
+           for typology, found in ALLOWED.items()}
 KEYS_AND_LABELS = {"transaction_id", "event_time", "arrival_time", "card_number", "account_id", "customer_id",
                    "merchant_id", "beneficiary_id", "counterparty_account_id", "device_id", "ip_address", "session_id",
                    "is_fraud", "fraud_scenario", "fraud_episode_id", "label_available_at", "aml_typology",

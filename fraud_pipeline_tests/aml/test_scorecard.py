@@ -30,7 +30,7 @@ def _row(time: str, account: str, kind: str, direction: str, amount: float, part
 
 def _entities(accounts: list[str]) -> dict[str, pd.DataFrame]:
     return {"customers": pd.DataFrame({"customer_id": ["C" + a[1:] for a in accounts], "monthly_income": 10_000.0,
-                                       "risk_rating": "low", "pep_flag": False}),
+                                       "monthly_turnover": None, "risk_rating": "low", "pep_flag": False}),
             "accounts": pd.DataFrame({"account_id": accounts, "avg_balance": 5_000.0,
                                       "opened_date": pd.Timestamp("2025-01-01")}),
             "beneficiaries": pd.DataFrame({"beneficiary_id": ["B1", "B2", "B3", "B4"],

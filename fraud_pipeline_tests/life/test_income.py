@@ -81,8 +81,9 @@ def test_cash_takings_are_banked_as_notes_at_an_atm_or_at_a_branch(scenario, cre
     hours = branch["event_time"].dt.hour
     assert hours.between(BRANCH_HOURS[0], BRANCH_HOURS[1] - 1).all()
     assert all(calendar.is_business_day(scenario, d) for d in set(branch["event_time"].dt.date))
-    # an ATM unless the amount is over its limit, or the day is not a business day (side hustles' cash)
-    atm_share = len(atm) / len(cash)
+    # an ATM unless the amount is over its limit (a business's takings), or the day is not a business day (side
+    # hustles' cash)
+    atm_share = len(atm) / (len(atm) + (branch["amount"] <= c.atm_max).sum())
     assert c.atm_share - 0.08 < atm_share <= c.atm_share + 0.1
 
 
@@ -218,3 +219,39 @@ def test_a_traders_deposit_with_a_suppliers_money_is_mostly_sent_on(scenario, ba
     assert abs(paid.cents.sum() / stock.sum() - (c.part.min + c.part.max) / 2) < 0.05
     delay = (paid.event_ms - banked.event_ms[with_stock]) / MS_PER_DAY
     assert delay.min() > 0 and delay.max() < c.days.max + 1 / 3
+
+
+def test_a_business_pays_what_its_owner_does_not_keep_on_to_its_staff_and_wholesalers(scenario, bank):
+    """`business_outgoings` on 4,000 credits of R10,000 to 40 business accounts, R6,000 of each owed: `wages_share` of
+    it to one of the business's 1–`staff.max` people, the rest to one of its 1–3 wholesalers (within the typing of
+    each amount, R100), 0–`paid_on.max` days after the credit and not before it, each day of that range seen. In a
+    day of `income`, wages leave business accounts only."""
+    from fraud_pipeline.core.streams import stream
+    from fraud_pipeline.core.timeline import MS_PER_DAY, day_start_ms
+    from fraud_pipeline.life.income import business_outgoings, income
+
+    world = bank.world
+    b = scenario.customers.business
+    day = scenario.start_date + timedelta(days=40)
+    n, owed = 4000, 600_000
+    start = day_start_ms(day) + 15 * 3_600_000
+    account = np.flatnonzero(world.business)[np.arange(n) % 40]  # 100 credits each of 40 businesses
+    rng = lambda purpose: stream(1, "test", purpose)  # noqa: E731
+    out = business_outgoings(world, day, rng, account, np.full(n, start), np.full(n, owed))
+    kind = world.beneficiary_type[out.payee]
+    wages, wholesale = out.cents[kind == "individual"], out.cents[kind == "merchant"]
+    assert len(wages) == len(wholesale) == n and set(kind) == {"individual", "merchant"}
+    assert np.abs(wages - owed * b.wages_share).max() <= 10_000 and np.abs(wholesale + wages - owed).max() <= 20_000
+    assert abs((wages.sum() + wholesale.sum()) / (n * owed) - 1) < 0.002
+    delay = (out.event_ms - start) / MS_PER_DAY
+    assert delay.min() >= 1 / 144 and delay.max() < b.paid_on.max + 1
+    assert set(((out.event_ms - day_start_ms(day)) // MS_PER_DAY).tolist()) == set(range(b.paid_on.min,
+                                                                                          b.paid_on.max + 1))
+    customer = world.account_customer[out.account]
+    people = {c: set(out.payee[(customer == c) & (kind == "individual")]) for c in np.unique(customer)}
+    suppliers = {c: set(out.payee[(customer == c) & (kind == "merchant")]) for c in np.unique(customer)}
+    assert max(map(len, people.values())) <= b.staff.max and max(map(len, suppliers.values())) <= 3
+    assert max(map(len, people.values())) == b.staff.max  # the same few people, however often it pays
+    _, paid_on = income(world, day)
+    to_people = world.beneficiary_type[paid_on.payee] == "individual"
+    assert to_people.sum() > 50 and world.business[paid_on.account[to_people]].all()

@@ -287,19 +287,25 @@ def test_money_is_sized_on_income_and_each_customer_has_one_salary_account(world
     assert (accounts.loc[card, "opening_balance"] <= 0).all()
     assert (accounts.loc[credit, "opening_balance"] >= -accounts.loc[credit, "credit_limit"]).all()
     assert (salary.loc[salary["credit_limit"] == 0, "opening_balance"] > 0).all()
-    # the type is the product: a credit card's account, a cheque account (a customer's first, opened the day they
-    # joined, or the one their income is paid into), or a later debit account for savings
+    # the type is the product: a credit card's account, a business owner's business account (the one their clients
+    # pay), a cheque account (a customer's first, opened the day they joined, or the one their income is paid into),
+    # or a later debit account for savings
     product = accounts["account_type"]
-    assert set(product) == {"current", "savings", "credit_card"}
+    assert set(product) == {"current", "savings", "credit_card", "business"}
     assert ((product == "credit_card") == credit).all()
-    assert (product[accounts["salary_account"]] == "current").all()
+    owners = _frame(world, "customers").set_index("customer_id")["monthly_turnover"].notna()
+    business_owner = accounts["customer_id"].map(owners)
+    salaried = accounts["salary_account"]
+    assert (product[salaried] == np.where(business_owner[salaried], "business", "current")).all()
+    assert ((product == "business") == (salaried & business_owner)).all()
     since = accounts["customer_id"].map(_frame(world, "customers").set_index("customer_id")["customer_since"])
     on_joining = accounts["opened_date"] == since
-    assert accounts.loc[on_joining & (product == "current"), "customer_id"].nunique() == len(_frame(world, "customers"))
-    assert accounts.loc[~on_joining & (product == "current"), "salary_account"].all()
+    transactional = product.isin(["current", "business"])
+    assert accounts.loc[on_joining & transactional, "customer_id"].nunique() == len(_frame(world, "customers"))
+    assert accounts.loc[~on_joining & transactional, "salary_account"].all()
     assert 0.05 < (product == "savings").mean() < 0.12  # 2,000 of 25,000: the later debit accounts
-    assert (accounts.loc[accounts["account_type"] != "current", "overdraft_limit"] == 0).all()
-    overdrawn = accounts.loc[accounts["account_type"] == "current", "overdraft_limit"] > 0
+    assert (accounts.loc[~transactional, "overdraft_limit"] == 0).all()
+    overdrawn = accounts.loc[transactional, "overdraft_limit"] > 0
     assert overdrawn.mean() == pytest.approx(scenario.accounts.overdraft_share, abs=0.02)
     closing = accounts["closed_date"].notna()
     others = (accounts["status"] == "active") & ~accounts["salary_account"]  # income keeps its account open
@@ -322,8 +328,8 @@ def test_the_accounts_check_names_an_account_whose_limits_or_income_disagree_wit
     found = {f.rule: f for f in product_findings(changed)}
     ids = accounts["account_id"].to_pylist()
     assert found["credit_limit > 0 exactly on credit_card accounts"].examples == [ids[credit]]
-    assert found["overdraft_limit > 0 only on current accounts"].examples == [ids[savings]]
-    assert found["salary_account only on current accounts"].passed
+    assert found["overdraft_limit > 0 only on current and business accounts"].examples == [ids[savings]]
+    assert found["salary_account only on current and business accounts"].passed
 
 
 # The published test card numbers the default BINs come from (Stripe's, Braintree's and PayPal Payflow's sandbox
