@@ -20,6 +20,7 @@ from datetime import date, timedelta
 
 import numpy as np
 
+from fraud_pipeline.core.columns import positions
 from fraud_pipeline.core.rows import (ATM, BRANCH, CASH_DEPOSIT, CLIENT_PAYMENT, GRANT, NONE, PENSION, SALARY,
                                       TRANSFER, TRANSFER_IN, TRANSFER_OUT, Rows, concat, make)
 from fraud_pipeline.core.streams import stream
@@ -312,7 +313,10 @@ def one_offs(world: World, day: date) -> Rows:
     """Large credits from outside (`inflows.one_off`): each customer with a salary account here has
     `per_customer_per_year` of them a year, and each dormant account `dormant_per_year` (money parked in an old
     account: the genuine twin of a dormant account's reactivation), lognormal amounts up to `max`, from an
-    individual (a car's buyer) or a business (an employer's bonus, an estate), through the day."""
+    individual (a car's buyer) or a business (an employer's bonus, an estate), through the day. A share of those
+    into dormant accounts come in parts (`dormant_tranches`: an estate or a policy paid out by several payers): the
+    first part that day, the others on later days within `days`, each from its own payer, the amount split unevenly
+    among them."""
     s, rng = world.scenario, rng_for(world, day)
     o = s.inflows.one_off
     salary = world.salary_of
@@ -327,9 +331,19 @@ def one_offs(world: World, day: date) -> Rows:
                        o.max * 100)
     cents = spending.typed_amount(rng("one_off_typed"), cents)  # as the payer typed it
     event = times_in_hours(rng("one_off_time"), n, 0, s.card_transactions.hourly["transfer"], day_start_ms(day))
-    return make(n, account=account, channel=TRANSFER, kind=TRANSFER_IN, event_ms=event, cents=cents,
-                payee=outside_parties(world, rng("one_off_payer"), n, PEOPLE_AND_BUSINESSES),
-                place=city_place(world, world.home_city[customer]))
+    t = o.dormant_tranches
+    estate = np.flatnonzero((np.arange(n) >= len(account) - len(woken)) & (rng("tranches").random(n) < t.share))
+    parts = rng("tranche_count").integers(t.count.min, t.count.max + 1, len(estate))
+    whose = np.repeat(estate, parts)
+    share = rng("tranche_share").uniform(0.5, 1.5, len(whose))
+    share /= np.bincount(whose, weights=share, minlength=n)[whose]
+    later = np.where(positions(parts) == 0, 0, rng("tranche_day").integers(1, t.days, len(whose)))
+    row = np.r_[np.setdiff1d(np.arange(n), estate), whose]
+    cents = np.r_[np.delete(cents, estate), spending.typed_amount(rng("tranche_typed"), cents[whose] * share)]
+    event = np.r_[np.delete(event, estate), event[whose] + later * MS_PER_DAY]
+    return make(len(row), account=account[row], channel=TRANSFER, kind=TRANSFER_IN, event_ms=event, cents=cents,
+                payee=outside_parties(world, rng("one_off_payer"), len(row), PEOPLE_AND_BUSINESSES),
+                place=city_place(world, world.home_city[customer[row]]))
 
 
 def parents(world: World) -> np.ndarray:

@@ -86,9 +86,25 @@ class SideHustle(Section):
     amount: Lognormal
 
 
+class Tranches(Section):
+    """A share of the one-offs into dormant accounts paid in `count` parts by as many payers over `days` days."""
+
+    share: Probability
+    count: IntRange
+    days: Annotated[int, Field(ge=1, le=60)]
+
+    @field_validator("count")
+    @classmethod
+    def _at_least_one(cls, count: IntRange) -> IntRange:
+        if count.min < 1:
+            raise ValueError(f"dormant_tranches.count: at least 1 part (got min={count.min})")
+        return count
+
+
 class OneOff(Section):
     per_customer_per_year: Annotated[float, Field(ge=0, le=12)]
     dormant_per_year: Annotated[float, Field(ge=0, le=12)]
+    dormant_tranches: Tranches
     amount: Lognormal
     max: PositiveFloat
 

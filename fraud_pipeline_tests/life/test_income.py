@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from fraud_pipeline.core.rows import TRANSFER_IN
+from fraud_pipeline.core.timeline import MS_PER_DAY, day_start_ms
 from fraud_pipeline.engine.bank import Bank
 from fraud_pipeline.life.income import BRANCH_HOURS, one_offs, side_hustles
 from fraud_pipeline.world import calendar
@@ -123,15 +124,18 @@ def bank(scenario):
 
 def test_one_offs_are_rare_large_and_within_their_cap(scenario, bank):
     """Over 120 days of the default bank: one-offs come at `per_customer_per_year` to salary accounts and at
-    `dormant_per_year` to dormant accounts (each within 4 Poisson standard errors of the expectation), typed as people type amounts, at most `max`, with a lognormal median near
-    `amount.median`; each names a payer outside the bank."""
+    `dormant_per_year` to dormant accounts (each within 4 Poisson standard errors of the expectation), typed as
+    people type amounts, at most `max`, with a lognormal median near `amount.median`; each names a payer outside the
+    bank; into dormant accounts, `dormant_tranches.share` of them in parts from distinct payers."""
     world = bank.world
     o = scenario.inflows.one_off
     days = [scenario.start_date + timedelta(days=i) for i in range(120)]
     rows = [one_offs(world, day) for day in days]
-    cents = np.concatenate([r.cents for r in rows])
-    account = np.concatenate([r.account for r in rows])
     assert all((r.kind == TRANSFER_IN).all() and (r.payee >= 0).all() for r in rows)
+    # a one-off paid in parts is one one-off: count each account's first part of a day (the day's own)
+    first = [r.take(np.flatnonzero(r.event_ms < day_start_ms(day) + MS_PER_DAY)) for r, day in zip(rows, days)]
+    cents = np.concatenate([r.cents for r in first])
+    account = np.concatenate([r.account for r in first])
     dormant = world.status == STATUS_NAMES.index("dormant")
     eligible = (world.salary_of >= 0).sum()  # active accounts: most of them (bounds below allow for the rest)
     expected = eligible * o.per_customer_per_year * len(days) / 365.25
@@ -143,7 +147,24 @@ def test_one_offs_are_rare_large_and_within_their_cap(scenario, bank):
     found = int(dormant[account].sum())
     assert 0.9 * expected - 4 * np.sqrt(expected) < found < expected + 4 * np.sqrt(expected)
     assert cents.max() <= o.max * 100
-    assert 0.7 * o.amount.median < np.median(cents) / 100 < 1.3 * o.amount.median
+    assert 0.7 * o.amount.median < np.median(cents[~dormant[account]]) / 100 < 1.3 * o.amount.median
+    # into dormant accounts, `dormant_tranches.share` of one-offs come in 2–5 parts from as many payers, the later
+    # ones within `days`
+    t = o.dormant_tranches
+    parts = np.concatenate([r.account for r in rows])
+    split = np.isin(account[dormant[account]], parts[np.bincount(parts, minlength=world.n_accounts)[parts] > 1])
+    assert abs(split.mean() - t.share) < 4 * np.sqrt(t.share * (1 - t.share) / len(split)), split.mean()
+    distinct_payers = []
+    for r, day in zip(rows, days):
+        woken = dormant[r.account]
+        counts = np.bincount(r.account[woken], minlength=world.n_accounts)
+        assert counts.max(initial=0) <= t.count.max
+        late = (r.event_ms - day_start_ms(day)) // MS_PER_DAY
+        assert late.max(initial=0) < t.days and (late[~woken] == 0).all()
+        for a in np.unique(r.account[woken & (counts[r.account] > 1)]):
+            mine = r.account == a
+            distinct_payers.append(len(set(r.payee[mine])) == mine.sum())
+    assert len(distinct_payers) > 10 and np.mean(distinct_payers) > 0.95  # payers drawn among thousands
 
 
 def test_side_hustle_payments_follow_the_configured_counts_and_amounts(scenario, bank):
