@@ -25,16 +25,13 @@ from datetime import date
 import numpy as np
 
 from fraud_pipeline.aml.integration import outgoings
-from fraud_pipeline.aml.placement import (CENTS, MONTH_DAYS, Cases, case_days, counted_deposits, finish, placers,
-                                         rng_of)
+from fraud_pipeline.aml.placement import (CENTS, MONTH_DAYS, Cases, case_days, cash_businesses, counted_deposits,
+                                         finish, placers, rng_of)
 from fraud_pipeline.core.labels import FRONT_BUSINESS, FRONTS
 from fraud_pipeline.core.rows import concat
 from fraud_pipeline.core.timeline import MS_PER_DAY
 from fraud_pipeline.life.genuine import city_place
-from fraud_pipeline.life.income import cash_takings
 from fraud_pipeline.world.build import World
-
-CASH_BUSINESS = 0.3  # the least share of client payments banked in notes that makes a customer a cash business
 
 
 def front_business_day(world: World, day: date) -> Cases:
@@ -46,9 +43,7 @@ def front_business_day(world: World, day: date) -> Cases:
     c = s.aml.front_business
     rng = rng_of(world, day, "front_business")
     # a front needs takings to hide in: customers who bank much of their takings in notes, the bigger the likelier
-    takings = cash_takings(world)
-    weight = np.where(takings >= CASH_BUSINESS, takings * world.turnover, 0.0)
-    account = placers(world, day, rng, c.cases_per_10k_accounts_month if c.enabled else 0.0, weight)
+    account = placers(world, day, rng, c.cases_per_10k_accounts_month if c.enabled else 0.0, cash_businesses(world))
     n = len(account)
     customer = world.account_customer[account]
     stealth = rng("stealth").random(n) < c.stealth

@@ -17,7 +17,8 @@ Every row is made by the genuine code paths (`life.income.bank_cash` for notes, 
 transfers): the same channels, places, devices and typed amounts as a trader banking takings or a customer
 paying a supplier, their genuine twins. Placers are drawn among active salary accounts, traders more often
 (their weight 1 + 4 × their occupation's `customers.cash_takings`: launderers use cash businesses' accounts, and
-a trader's large cash is the twin). Rows for later days are made on the case's first day and carried by the bank
+a trader's large cash is the twin); a stealthy structurer is a cash business, the likelier the more it takes
+(`cash_businesses`), whose deposits pass for its own takings. Rows for later days are made on the case's first day and carried by the bank
 until they happen (`engine.day`), so a case is the same however days are split into runs.
 """
 
@@ -44,6 +45,7 @@ from fraud_pipeline.world.devices import day_number
 CENTS = 100
 MONTH_DAYS = 30  # §8.2's rates are per 30 days
 TRADER_WEIGHT = 4  # a placer's weight: 1 + this × their occupation's cash_takings share (assumption)
+CASH_BUSINESS = 0.3  # the least share of client payments banked in notes that makes a customer a cash business
 
 
 @dataclass
@@ -95,6 +97,14 @@ def placers(world: World, day: date, rng, rate: float, weight: np.ndarray, statu
     eligible = kept_open & (world.status == STATUS_NAMES.index("dormant")) if status == "dormant" else \
         kept_open & active & world.salary
     return draw(rng("placer"), np.where(eligible, weight[world.account_customer], 0.0), n)
+
+
+def cash_businesses(world: World) -> np.ndarray:
+    """Per customer: a cash business's weight among placers who need takings to hide in — the share of its client
+    payments it banks in notes times its monthly takings (`World.turnover`), for customers who bank at least
+    CASH_BUSINESS of them in notes; 0 for everyone else."""
+    takings = cash_takings(world)
+    return np.where(takings >= CASH_BUSINESS, takings * world.turnover, 0.0)
 
 
 def _traders(world: World) -> np.ndarray:
@@ -159,9 +169,13 @@ def _structuring(world: World, day: date) -> Cases:
     s = world.scenario
     c = s.aml.structuring
     rng = rng_of(world, day, "structuring")
-    account = placers(world, day, rng, c.cases_per_10k_accounts_month if c.enabled else 0.0, _traders(world))
+    # smurfs place anyone's cash; a stealthy placer is a cash business whose own takings the deposits pass for
+    rate = c.cases_per_10k_accounts_month if c.enabled else 0.0
+    plain = placers(world, day, rng, rate * (1 - c.stealth), _traders(world))
+    hidden = placers(world, day, lambda purpose: rng(f"stealthy_{purpose}"), rate * c.stealth, cash_businesses(world))
+    account = np.r_[plain, hidden]
     n = len(account)
-    stealth = rng("stealth").random(n) < c.stealth
+    stealth = np.arange(n) >= len(plain)
     count = np.where(stealth, rng("stealth_deposits").integers(c.stealth_deposits.min, c.stealth_deposits.max + 1, n),
                      rng("deposits").integers(c.deposits.min, c.deposits.max + 1, n))
     case = np.repeat(np.arange(n), count)

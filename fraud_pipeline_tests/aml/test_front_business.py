@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from fraud_pipeline.aml.front_business import CASH_BUSINESS
+from fraud_pipeline.aml.placement import CASH_BUSINESS
 from fraud_pipeline.world import calendar
 from fraud_pipeline.world.entities import entity_tables
 from fraud_pipeline_tests.aml.conftest import finished, laundering_rows

@@ -11,9 +11,11 @@ import pyarrow.compute as pc
 import pytest
 
 from fraud_pipeline.aml.checks import aml_findings
+from fraud_pipeline.aml.placement import CASH_BUSINESS
 from fraud_pipeline.core.labels import AML_TYPOLOGIES
 from fraud_pipeline.engine.bank import Bank
 from fraud_pipeline.scenario import ScenarioError
+from fraud_pipeline.world.entities import entity_tables
 from fraud_pipeline_tests.aml.conftest import DAYS, FIRST, cases_over, laundering_rows
 from fraud_pipeline_tests.conftest import scaled
 
@@ -42,8 +44,10 @@ def test_every_labelled_row_belongs_to_a_case_of_its_day_or_before_with_its_typo
     assert per_case.reindex(done["case_id"]).notna().all()
 
 
-def test_structuring_stays_below_the_threshold_and_sums_above_it_at_two_branches_or_more(days):
+def test_structuring_stays_below_the_threshold_and_sums_above_it_at_two_branches_or_more(busy, days):
     rows, cases = days
+    occupation = entity_tables(busy)["customers"].to_pandas().set_index("customer_id")["occupation"]
+    cash_businesses = {o for o, share in busy.customers.cash_takings.items() if share >= CASH_BUSINESS}
     done = cases_over(cases)
     structuring = done[done["typology"] == "structuring"]
     assert len(structuring) >= 8
@@ -56,7 +60,8 @@ def test_structuring_stays_below_the_threshold_and_sums_above_it_at_two_branches
         assert len(mine) == drawn["deposits"] >= 3
         assert mine["amount"].sum() > THRESHOLD
         assert mine["amount"].sum() == pytest.approx(case["proceeds"])
-        if drawn["stealth"]:  # notes at the placer's own ATMs over weeks, a few a week (a busy trader's pace)
+        if drawn["stealth"]:  # a cash business's notes at its own ATMs over weeks, a few a week (a trader's pace)
+            assert occupation[case["customer_id"]] in cash_businesses
             assert (mine["channel"] == "atm").all() and (mine["amount"] <= 20_000).all()
             weekly = mine.set_index("event_time")["amount"].rolling("7D").count()
             assert weekly.max() <= 8 and drawn["days"] >= 14
