@@ -7,7 +7,8 @@ transfers over the first days: the proceeds handed over), and then leaves, one p
 over 1–4 weeks, to a person in one of `aml.cross_border.countries`. Stealthily the amounts are a large payment
 home's (R5,000–R12,000), and a migrant worker who sends money home pays it to their own family abroad (the
 genuine twin: `life.remittances`, whose larger payments home are R5,000–R19,999). Exits are drawn among active
-salary accounts, cross-border customers `cross_border_weight` times as often (their remittances are the cover).
+salary accounts, cross-border customers `cross_border_weight` times as often (their remittances are the cover);
+stealthy ones among the customers who send money home.
 Every row is made by the genuine code paths; the account's role is `exit`.
 """
 
@@ -34,11 +35,15 @@ def cross_border_day(world: World, day: date) -> Cases:
     c = world.scenario.aml.cross_border
     rng = rng_of(world, day, "cross_border")
     crosser = world.home_country >= 0
-    account = placers(world, day, rng, c.cases_per_10k_accounts_month if c.enabled else 0.0,
-                      np.where(crosser, c.cross_border_weight, 1.0))
+    rate = c.cases_per_10k_accounts_month if c.enabled else 0.0
+    # a stealthy exit is a migrant worker who sends money home: the payments pass for their larger needs there
+    plain = placers(world, day, rng, rate * (1 - c.stealth), np.where(crosser, c.cross_border_weight, 1.0))
+    hidden = placers(world, day, lambda purpose: rng(f"stealthy_{purpose}"), rate * c.stealth,
+                     (world.family_abroad >= 0).astype(float))
+    account = np.r_[plain, hidden]
     n = len(account)
     customer = world.account_customer[account]
-    stealth = rng("stealth").random(n) < c.stealth
+    stealth = np.arange(n) >= len(plain)
     # the exits: one a day on distinct days of the case's weeks, from the day after the money is in
     count = rng("payments").integers(c.payments.min, c.payments.max + 1, n)
     span = rng("days").integers(c.days.min, c.days.max + 1, n)
