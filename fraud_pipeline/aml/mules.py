@@ -8,9 +8,10 @@ mule's block (the credits keep the takeover's episode in the case's `fed_by`, an
 to the laundering that follows it: the victim's transfer is the fraud). Either way, within 1–24 hours of the last
 credit (stealthily 24–72) the mule passes on all but
 5–20 % — up to 70 % of it in notes at ATMs (R1,000–R5,000 a withdrawal, at most the card's daily limit in all),
-the rest in 1–3 transfers to the next layer elsewhere (people or a crypto exchange). Stealthy mules receive from
-2–4 victims, in all what their holder earns in a month or two (a handler who keeps a mule under the bank's radar),
-and withdraw at their usual ATMs. Mules are recruited among young, low-income customers
+the rest in 1–3 transfers to the next layer elsewhere (people or a crypto exchange). Stealthy mules are side
+hustlers (customers whom strangers already pay for what they sell), receive from 1–4 victims, in all what their
+holder earns in a month or two (a handler who keeps a mule under the bank's radar), and withdraw at their usual
+ATMs. Mules are recruited among young, low-income customers
 (`aml.mule.recruited`), but any active salary account can be one (an account sold by its holder, an unwitting
 job-scam mule): age and income are signals, not the answer. Every row is made by the genuine code paths, as in
 `aml.placement`, at the hours people pay and withdraw, and the case is one account of the block (its senders and
@@ -30,7 +31,7 @@ from fraud_pipeline.core.rows import NONE, TRANSFER, TRANSFER_IN, Rows, concat, 
 from fraud_pipeline.core.timeline import MS_PER_DAY, MS_PER_HOUR, day_start_ms, times_in_hours
 from fraud_pipeline.life.cash_out import atm_withdrawals, in_hours
 from fraud_pipeline.life.genuine import city_place
-from fraud_pipeline.life.income import outside_parties, transfers_out
+from fraud_pipeline.life.income import outside_parties, side_hustlers, transfers_out
 from fraud_pipeline.world import spending
 from fraud_pipeline.world.build import World
 
@@ -45,11 +46,17 @@ def mules_day(world: World, day: date, arriving: Rows) -> tuple[Cases, Rows]:
     rng = rng_of(world, day, "mules")
     r = c.recruited
     young_and_poor = (world.age >= r.age.min) & (world.age <= r.age.max) & (world.income < r.income_below)
-    scammed = placers(world, day, rng, c.cases_per_10k_accounts_month if c.enabled else 0.0,
-                      np.where(young_and_poor, r.weight, 1.0))
+    recruit = np.where(young_and_poor, r.weight, 1.0)
+    rate = c.cases_per_10k_accounts_month if c.enabled else 0.0
+    # a stealthy mule's handler uses an account that strangers already pay: a side hustler's, whose victims pass
+    # for buyers
+    plain = placers(world, day, rng, rate * (1 - c.stealth), recruit)
+    hidden = placers(world, day, lambda purpose: rng(f"stealthy_{purpose}"), rate * c.stealth,
+                     recruit * side_hustlers(world)[0])
+    scammed = np.r_[plain, hidden]
     n = len(scammed)
     customer = world.account_customer[scammed]
-    stealth = rng("stealth").random(n) < c.stealth
+    stealth = np.arange(n) >= len(plain)
     senders = np.where(stealth, rng("stealth_senders").integers(c.stealth_senders.min, c.stealth_senders.max + 1, n),
                        rng("senders").integers(c.senders.min, c.senders.max + 1, n))
     case = np.repeat(np.arange(n), senders)

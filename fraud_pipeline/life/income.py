@@ -290,9 +290,7 @@ def side_hustles(world: World, day: date) -> Rows:
     the seller banks (`bank_cash`)."""
     s, rng = world.scenario, rng_for(world, day)
     h = s.inflows.side_hustle
-    static = stream(s.seed, "income", "side_hustle", *world.block_key)
-    seller = static.random(world.n_customers) < h.share
-    per_month = static.integers(h.payments_per_month.min, h.payments_per_month.max + 1, world.n_customers)
+    seller, per_month = side_hustlers(world)
     account = world.salary_of
     seller &= account >= 0
     seller[seller] &= receives(world, day)[account[seller]]
@@ -307,6 +305,20 @@ def side_hustles(world: World, day: date) -> Rows:
                 place=city_place(world, world.home_city[customer]))
     cash = np.flatnonzero(rng("hustle_cash").random(n) < h.cash_share)  # paid in notes, banked later
     return bank_cash(world, lambda purpose: rng(f"hustle_{purpose}"), rows, cash, day)
+
+
+def side_hustlers(world: World) -> tuple[np.ndarray, np.ndarray]:
+    """Per customer: whether they sell something on the side (`inflows.side_hustle.share`), and how many payments a
+    month their buyers make (`payments_per_month`) — the same all year (copies: callers may change them)."""
+    key = ("side_hustlers",)
+    if key not in world.caches:
+        h = world.scenario.inflows.side_hustle
+        static = stream(world.scenario.seed, "income", "side_hustle", *world.block_key)
+        seller = static.random(world.n_customers) < h.share
+        world.caches[key] = (seller, static.integers(h.payments_per_month.min, h.payments_per_month.max + 1,
+                                                     world.n_customers))
+    seller, per_month = world.caches[key]
+    return seller.copy(), per_month
 
 
 def one_offs(world: World, day: date) -> Rows:

@@ -32,6 +32,10 @@ def test_a_mule_receives_from_several_victims_and_passes_most_on_within_72_hours
     laundering, mules = _mule_cases(days)
     incomes = entity_tables(busy)["customers"].to_pandas().set_index("customer_id")["monthly_income"]
     assert busy.aml.mule.stealth_of_income.min == 0.5 and busy.aml.mule.stealth_of_income.max == 2.0
+    rows = days[0]
+    genuine = rows[rows["aml_case_id"].isna() & (rows["transaction_type"] == "transfer_in")
+                   & rows["counterparty_account_id"].isna()]
+    stealthy_with_buyers = []
     for _, case in mules.iterrows():
         mine = laundering[laundering["aml_case_id"] == case["case_id"]]
         drawn = json.loads(case["parameters"])
@@ -45,6 +49,10 @@ def test_a_mule_receives_from_several_victims_and_passes_most_on_within_72_hours
             fewest = busy.aml.mule.stealth_senders.min if case["stealth"] else busy.aml.mule.senders.min
             assert len(credits) >= fewest and credits["beneficiary_id"].nunique() >= min(len(credits), 2)
         if case["stealth"] and "fed_by" not in drawn:  # its handler sizes the takings to the holder: a month or two of income (typed, clipped)
+            # a side hustler's account, which strangers pay for what it sells: in the 21 days, genuine payments in
+            # from individuals elsewhere too
+            theirs = genuine[genuine["account_id"] == case["account_id"]]
+            stealthy_with_buyers.append((theirs["beneficiary_id"].notna() & (theirs["amount"] < 5_000)).sum() >= 1)
             income = incomes[case["customer_id"]]
             slack = 50 * len(credits)
             # at least the half month, unless a victim's share was clipped at the largest scam (then at least that)
@@ -65,6 +73,8 @@ def test_a_mule_receives_from_several_victims_and_passes_most_on_within_72_hours
         assert len(onward) <= 3 and len(onward) + len(cash) >= 1
         assert (onward["event_time"] > credits["event_time"].max()).all()
         assert onward["beneficiary_id"].notna().all() and onward["counterparty_account_id"].isna().all()
+    # a side hustler's buyers pay 3–30 times a month: nearly every stealthy mule is seen paid by them in 21 days
+    assert len(stealthy_with_buyers) >= 3 and np.mean(stealthy_with_buyers) >= 0.75, stealthy_with_buyers
 
 
 def test_mules_are_mostly_young_and_poor_but_not_only(days, busy):
