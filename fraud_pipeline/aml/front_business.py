@@ -58,8 +58,9 @@ def front_business_day(world: World, day: date) -> Cases:
     case = np.repeat(np.arange(n), count)
     share = rng("split").uniform(0.5, 1.5, len(case))
     share /= np.bincount(case, weights=share, minlength=n)[case]
-    below = np.floor(s.aml.cash_threshold / s.inflows.cash_deposits.atm_note) * s.inflows.cash_deposits.atm_note
-    cents = np.minimum(np.round(extra[case] * share), below * CENTS).astype(np.int64)
+    # a deposit that would pass the threshold is kept below it by some margin, as a trader would (not all at R49,990)
+    below = s.aml.cash_threshold * rng("margin").uniform(0.8, 1.0, len(case))
+    cents = np.minimum(np.round(extra[case] * share), np.floor(below) * CENTS).astype(np.int64)
     offset = case_days(world, day, rng("day"), span, count, np.zeros(n, bool))
     at_atm = (rng("at_atm").random(len(case)) < s.inflows.cash_deposits.atm_share) & (
         cents <= round(s.inflows.cash_deposits.atm_max * CENTS))

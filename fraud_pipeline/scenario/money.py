@@ -239,7 +239,15 @@ class Remittances(Section):
     share_of_income: FloatRange
     least: PositiveFloat
     large_per_year: Annotated[float, Field(ge=0, le=12)]
-    instalments: IntRange  # a larger need is paid in this many instalments, a week apart
+    instalments: IntRange  # a larger need is paid in this many instalments ...
+    instalment_days: IntRange  # ... this many days apart (drawn per need)
+
+    @field_validator("instalment_days")
+    @classmethod
+    def _apart(cls, days: IntRange) -> IntRange:
+        if days.min < 1:
+            raise ValueError(f"remittances.instalment_days: instalments are at least a day apart (got min={days.min})")
+        return days
     large_amount: FloatRange
 
 

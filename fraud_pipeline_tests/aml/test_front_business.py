@@ -47,7 +47,8 @@ def test_a_front_banks_extra_takings_in_notes_and_pays_most_on_as_wages_and_supp
         extra = deposits["amount"].sum()
         meant = (drawn["uplift"] - 1) * takings * drawn["days"] / 30
         assert extra <= meant + 0.01 * takings
-        if (deposits["amount"] < busy.aml.cash_threshold - note).all():  # none held at the threshold
+        # none held below the threshold (a deposit that would pass it is kept 0–20 % below it)
+        if (deposits["amount"] < 0.8 * busy.aml.cash_threshold - note).all():
             assert meant - note * len(deposits) - 0.01 * takings <= extra
         # the outgoings: 1–3 days after a deposit, 70–95 % of the deposits in all (give or take each amount's
         # typing), all to the case's people and its supplier (§8.2: ≥ 30 % of the outflow to case members)
