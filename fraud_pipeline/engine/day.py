@@ -28,7 +28,7 @@ from fraud_pipeline.core.streams import stream
 from fraud_pipeline.core.timeline import MS_PER_DAY, arrival_lag_ms, batch_of, day_start_ms
 from fraud_pipeline.fraud import scenarios as fraud
 from fraud_pipeline.life import clickstream
-from fraud_pipeline.life.income import income_day
+from fraud_pipeline.life.income import income_day, payroll_of
 from fraud_pipeline.life.remittances import remittances
 from fraud_pipeline.life.between_customers import between_customers_day
 from fraud_pipeline.life.funerals import funerals_day
@@ -232,8 +232,9 @@ def sweeps(world: World, state: State, day: date) -> Rows:
     """The business day after payday (`budget`): a salary account tops each of the customer's other debit accounts
     up to its target (a transfer between two of our accounts), then sends `money.savings_sweep` of what it still
     holds above its own target — what the months leave over — to the customer's savings payee. Sized on the day's
-    opening balances less the payments already set for the coming days (a business's takings owed to its staff and
-    wholesalers, a one-off's spending), so balances revert to their targets whatever earlier months did."""
+    opening balances less the payments already set for the coming days (a business's takings owed to its
+    wholesalers, a one-off's spending) and a business's month's payroll, so balances revert to their targets
+    whatever earlier months did."""
     plan = budget.of(world)
     due = due_today(world, day)[world.schedule[world.account_customer], 1] & open_accounts(world, day) & (
         world.status == STATUS_NAMES.index("active"))
@@ -246,6 +247,8 @@ def sweeps(world: World, state: State, day: date) -> Rows:
     saver = np.flatnonzero(due & world.salary & (world.sweep_payee >= 0))
     debit = np.flatnonzero(~np.isin(state.pending.kind, CREDIT_TYPES) & (state.pending.account >= 0))
     owed = np.bincount(state.pending.account[debit], weights=state.pending.cents[debit], minlength=world.n_accounts)
+    staff, wage = payroll_of(world)  # a business keeps its month's payroll (paid on the 25th)
+    owed += np.where(world.business, (wage * staff[1])[world.account_customer], 0)
     excess = np.round((state.balance[saver] - paid[saver] - owed[saver] - plan.target[saver])
                       * world.scenario.money.savings_sweep).astype(np.int64)
     saver, excess = saver[excess > 0], excess[excess > 0]

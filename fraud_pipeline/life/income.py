@@ -55,7 +55,8 @@ def income_day(world: World, day: date) -> Rows:
     `spent_soon`: event times today or in the days after, which the bank's day carries until they arrive)."""
     earned, to_suppliers = income(world, day)
     large = one_offs(world, day)
-    rows = concat([earned, side_hustles(world, day), large, to_suppliers, spent_soon(world, day, large)])
+    rows = concat([earned, side_hustles(world, day), large, to_suppliers, spent_soon(world, day, large),
+                   payroll(world, day)])
     lag = world.scenario.card_transactions.arrival_lag_seconds
     rows.arrival_ms = rows.event_ms + arrival_lag_ms(rng_for(world, day)("income_lag"), len(rows), lag.median,
                                                      lag.sigma, lag.max)
@@ -143,6 +144,10 @@ def income(world: World, day: date) -> tuple[Rows, Rows]:
         slot = chosen[:, :position + 1].sum(axis=1) - 1
         part = share[np.arange(len(salary_account)), np.minimum(slot, credits.max - 1)]
         part = part / np.take_along_axis(np.cumsum(share, axis=1), (count - 1)[:, None], 1)[:, 0]
+        # a business is paid more often: `customers.business.credits` a month, at most one a business day
+        business = np.flatnonzero(irregular & world.business[salary_account])
+        if len(business):
+            today[business], part[business] = _business_credits(world, day, business_days, len(business))
         account = np.concatenate([account, salary_account[today]])
         amount = np.concatenate([amount, np.round(cents[today] * swing[today] * part[today]).astype(np.int64)])
     n = len(account)
@@ -177,6 +182,58 @@ def income(world: World, day: date) -> tuple[Rows, Rows]:
     return rows, concat([to_suppliers, paid_on])
 
 
+def _business_credits(world: World, day: date, business_days: list[date], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """For `n` businesses (in salary-account order) on `day`, one of the month's `business_days`: whether a client
+    pays today, and that payment's share of the month's takings (`customers.business.credits` payments a month on
+    distinct business days, their shares Dirichlet-drawn; drawn per month)."""
+    s = world.scenario
+    month = stream(s.seed, "genuine", f"{day:%Y-%m}", "business_credits", *world.block_key)
+    k = len(business_days)
+    credits = s.customers.business.credits
+    count = np.minimum(month.integers(credits.min, credits.max + 1, n), k)
+    chosen = month.random((n, k)).argsort(axis=1) < count[:, None]
+    share = month.dirichlet(np.ones(k), n)
+    position = business_days.index(day)
+    slot = chosen[:, :position + 1].sum(axis=1) - 1
+    part = share[np.arange(n), np.maximum(slot, 0)] / np.take_along_axis(np.cumsum(share, axis=1),
+                                                                          (count - 1)[:, None], 1)[:, 0]
+    return chosen[:, position], part
+
+
+def payroll(world: World, day: date) -> Rows:
+    """On the private sector's payday (`day_25`), each open, active business account pays its staff their fixed
+    monthly wages (`payroll_of`), from the business owner's device, through the day's transfer hours."""
+    if calendar.days_since_payday(world.scenario, "day_25", day) != 0:
+        return make(0)
+    rng = rng_for(world, day)
+    account = np.flatnonzero(world.business & open_accounts(world, day)
+                             & (world.status == STATUS_NAMES.index("active")))
+    staff, wage = payroll_of(world)
+    customer = world.account_customer[account]
+    count = (wage[customer] > 0) * staff[1][customer]
+    payer = np.repeat(account, count)
+    who = np.repeat(customer, count)
+    payee = staff[0][who, positions(count)]
+    start = np.full(len(payer), day_start_ms(day))
+    event = in_hours(world, rng, "payroll", start, start, start + MS_PER_DAY - 1, "transfer")
+    return transfers_out(world, day, rng, "payroll", payer, event, wage[who], payee, typed=False)
+
+
+def payroll_of(world: World) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """Per customer: their business's staff — ((customers, staff.max) beneficiary rows, how many are employed:
+    the month's wage bill at about `wage` each, within `staff`) — and each one's fixed monthly wage in cents: the
+    bill (`wages_share` of what the business pays on in a month, its turnover less the owner's income) split evenly,
+    in whole rand; 0 for customers without a business."""
+    key = ("payroll",)
+    if key not in world.caches:
+        b = world.scenario.customers.business
+        people = regular_pool(world, "staff", (b.staff.min, b.staff.max), ("individual",))[0]
+        bill = b.wages_share * np.maximum(world.turnover - world.income, 0.0)
+        employed = np.clip(np.ceil(bill / b.wage), b.staff.min, b.staff.max).astype(np.int64)
+        world.caches[key] = ((people, employed), (np.floor(bill / employed) * 100).astype(np.int64))
+    return world.caches[key]
+
+
 def turnover_multiple(world: World) -> np.ndarray:
     """Per customer: what their clients pay a month over what they keep — their business's turnover over their
     income (`customers.monthly_turnover`), 1 for customers without a business."""
@@ -185,25 +242,21 @@ def turnover_multiple(world: World) -> np.ndarray:
 
 def business_outgoings(world: World, day: date, rng, account: np.ndarray, after_ms: np.ndarray,
                        cents: np.ndarray) -> Rows:
-    """A business's payments out of its takings (`customers.business`): of each credit to `account` at `after_ms`,
-    `cents` (what its owner does not keep) leaves `paid_on` days later at an hour people pay — `wages_share` of
-    it to one of the business's staff, the rest to one of its wholesalers (the trader's suppliers of
-    `_supplier_money`) — typed, from the owner's device. The genuine twin of a front's and of untyped laundering's
-    outgoings: money many times the owner's income passing through to wages and suppliers within days."""
+    """A business's payments to its wholesalers out of its takings (`customers.business`): of each credit to
+    `account` at `after_ms`, of `cents` (what its owner does not keep) all but the `wages_share` set aside for the
+    month's payroll (`payroll`) leaves `paid_on` days later at an hour people pay, to one of the business's
+    wholesalers (the trader's suppliers of `_supplier_money`), typed, from the owner's device. With the payroll, the
+    genuine twin of a front's and of untyped laundering's outgoings: money many times the owner's income passing
+    through to suppliers and wages."""
     b = world.scenario.customers.business
-    customer = world.account_customer[account]
     n = len(account)
     later = (after_ms // MS_PER_DAY + rng("days").integers(b.paid_on.min, b.paid_on.max + 1, n)) * MS_PER_DAY
-    low, high = np.maximum(later, after_ms + MS_PER_HOUR // 6), later + MS_PER_DAY - 1
-    event = in_hours(world, rng, "paid", later, low, high, "transfer")
-    wages = np.round(cents * b.wages_share)
-    staff = regular_parties(world, "staff", rng, customer, (b.staff.min, b.staff.max), ("individual",), 1.0)
-    wholesaler = regular_parties(world, "suppliers", rng, customer, SUPPLIERS, ("merchant",), 1.0)
-    paid = wages >= LEAST_CLIENT_PAYMENT
-    wholesale_ms = in_hours(world, rng, "wholesale", later, low, high, "transfer")
-    return concat([transfers_out(world, day, rng, "wages", account[paid], event[paid], wages[paid], staff[paid]),
-                   transfers_out(world, day, rng, "wholesale", account, wholesale_ms,
-                                 np.where(paid, cents - wages, cents), wholesaler)])
+    event = in_hours(world, rng, "wholesale", later, np.maximum(later, after_ms + MS_PER_HOUR // 6),
+                     later + MS_PER_DAY - 1, "transfer")
+    wholesaler = regular_parties(world, "suppliers", rng, world.account_customer[account], SUPPLIERS, ("merchant",),
+                                 1.0)
+    return transfers_out(world, day, rng, "wholesale", account, event, np.round(cents * (1 - b.wages_share)),
+                         wholesaler)
 
 
 def _supplier_money(world: World, rng, rows: Rows, banked: np.ndarray, day: date) -> tuple[Rows, Rows]:
@@ -381,6 +434,17 @@ def regular_parties(world: World, purpose: str, rng, customer: np.ndarray, count
     """Per row of `customer`: one of the customer's `count` regular parties outside the bank (beneficiaries of the
     types `kinds`, drawn once per customer for `purpose`, the same all year) with probability `regular_share`,
     else a party of those types met once."""
+    regular, how_many = regular_pool(world, purpose, count, kinds)
+    n = len(customer)
+    which = (rng(f"{purpose}_slot").random(n) * how_many[customer]).astype(np.int64)
+    once = outside_parties(world, rng(f"{purpose}_once"), n, kinds)
+    return np.where(rng(f"{purpose}_regular").random(n) < regular_share, regular[customer, which], once)
+
+
+def regular_pool(world: World, purpose: str, count: tuple[int, int], kinds: tuple[str, ...]) -> tuple[np.ndarray,
+                                                                                                      np.ndarray]:
+    """Each customer's regular parties outside the bank for `purpose` — ((customers, count[1]) beneficiary rows of
+    the types `kinds`, how many of them each customer has, `count[0]`…`count[1]`) — drawn once, the same all year."""
     key = ("regular", purpose)
     if key not in world.caches:
         static = stream(world.scenario.seed, "income", purpose, *world.block_key)
@@ -388,11 +452,7 @@ def regular_parties(world: World, purpose: str, rng, customer: np.ndarray, count
         regular = pool[static.integers(0, max(len(pool), 1), (world.n_customers, count[1]))] if len(pool) else \
             np.full((world.n_customers, count[1]), NONE)
         world.caches[key] = (regular, static.integers(count[0], count[1] + 1, world.n_customers))
-    regular, how_many = world.caches[key]
-    n = len(customer)
-    which = (rng(f"{purpose}_slot").random(n) * how_many[customer]).astype(np.int64)
-    once = outside_parties(world, rng(f"{purpose}_once"), n, kinds)
-    return np.where(rng(f"{purpose}_regular").random(n) < regular_share, regular[customer, which], once)
+    return world.caches[key]
 
 
 def outside_parties(world: World, rng: np.random.Generator, n: int, kinds: tuple[str, ...]) -> np.ndarray:

@@ -91,16 +91,26 @@ class TurnoverMultiple(Section):
 
 
 class Business(Section):
-    """Businesses of the bank's business owners (`life.income.business_outgoings`; issue 24 step 2): their clients
-    pay the business's turnover, `turnover_multiple` times the owner's income (log-normal, clipped), into a business
-    account; the owner keeps their income and the rest leaves within `paid_on` days, `wages_share` of it as wages to
-    one of the business's `staff`, the rest to one of its wholesalers."""
+    """Businesses of the bank's business owners (`life.income`; issue 24 step 2): their clients pay the business's
+    turnover, `turnover_multiple` times the owner's income (log-normal, clipped), into a business account in
+    `credits` payments a month; the owner keeps their income, `wages_share` of the rest is the business's `staff`'s
+    monthly payroll (`payroll`, on the private sector's payday: as many staff as the bill pays at about `wage` each)
+    and the rest of each payment goes to one of its wholesalers within `paid_on` days (`business_outgoings`)."""
 
     occupations: list[str]
     turnover_multiple: TurnoverMultiple
+    credits: IntRange  # client payments and takings a month (not `irregular_credits`), at most one a business day
     wages_share: Probability
     staff: IntRange
+    wage: PositiveFloat  # a member of staff's usual monthly wage, rand: how many the wage bill employs
     paid_on: IntRange
+
+    @field_validator("credits", "staff")
+    @classmethod
+    def _at_least_one(cls, value: IntRange, info) -> IntRange:
+        if value.min < 1:
+            raise ValueError(f"business.{info.field_name}: at least 1 (got min={value.min})")
+        return value
 
 
 class Customers(Section):

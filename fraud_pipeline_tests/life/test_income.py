@@ -242,14 +242,19 @@ def test_a_traders_deposit_with_a_suppliers_money_is_mostly_sent_on(scenario, ba
     assert delay.min() > 0 and delay.max() < c.days.max + 1 / 3
 
 
-def test_a_business_pays_what_its_owner_does_not_keep_on_to_its_staff_and_wholesalers(scenario, bank):
-    """`business_outgoings` on 4,000 credits of R10,000 to 40 business accounts, R6,000 of each owed: `wages_share` of
-    it to one of the business's 1–`staff.max` people, the rest to one of its 1–3 wholesalers (within the typing of
-    each amount, R100), 0–`paid_on.max` days after the credit and not before it, each day of that range seen. In a
-    day of `income`, wages leave business accounts only."""
+def test_a_business_pays_its_wholesalers_within_days_and_its_staff_a_fixed_wage_on_payday(scenario, bank):
+    """`business_outgoings` on 4,000 credits to 40 business accounts, R6,000 of each owed: all but `wages_share` of
+    it to one of the business's 1–3 wholesalers (within the typing, R100), 0–`paid_on.max` days after the credit and
+    not before it, each day of that range seen. `payroll` on the 25th (Friday 23 January: the 25th is a Sunday):
+    every open, active business account pays each of its staff their fixed wage — the same every month — as many
+    staff as the wage bill pays at about `wage`, together `wages_share` of the turnover beyond the owner's income
+    (to the rand a member); on other days nothing."""
+    from datetime import date
+
     from fraud_pipeline.core.streams import stream
     from fraud_pipeline.core.timeline import MS_PER_DAY, day_start_ms
-    from fraud_pipeline.life.income import business_outgoings, income
+    from fraud_pipeline.life.genuine import open_accounts
+    from fraud_pipeline.life.income import business_outgoings, payroll
 
     world = bank.world
     b = scenario.customers.business
@@ -259,20 +264,29 @@ def test_a_business_pays_what_its_owner_does_not_keep_on_to_its_staff_and_wholes
     account = np.flatnonzero(world.business)[np.arange(n) % 40]  # 100 credits each of 40 businesses
     rng = lambda purpose: stream(1, "test", purpose)  # noqa: E731
     out = business_outgoings(world, day, rng, account, np.full(n, start), np.full(n, owed))
-    kind = world.beneficiary_type[out.payee]
-    wages, wholesale = out.cents[kind == "individual"], out.cents[kind == "merchant"]
-    assert len(wages) == len(wholesale) == n and set(kind) == {"individual", "merchant"}
-    assert np.abs(wages - owed * b.wages_share).max() <= 10_000 and np.abs(wholesale + wages - owed).max() <= 20_000
-    assert abs((wages.sum() + wholesale.sum()) / (n * owed) - 1) < 0.002
+    assert len(out) == n and set(world.beneficiary_type[out.payee]) == {"merchant"}
+    assert np.abs(out.cents - owed * (1 - b.wages_share)).max() <= 10_000
     delay = (out.event_ms - start) / MS_PER_DAY
     assert delay.min() >= 1 / 144 and delay.max() < b.paid_on.max + 1
     assert set(((out.event_ms - day_start_ms(day)) // MS_PER_DAY).tolist()) == set(range(b.paid_on.min,
                                                                                           b.paid_on.max + 1))
     customer = world.account_customer[out.account]
-    people = {c: set(out.payee[(customer == c) & (kind == "individual")]) for c in np.unique(customer)}
-    suppliers = {c: set(out.payee[(customer == c) & (kind == "merchant")]) for c in np.unique(customer)}
-    assert max(map(len, people.values())) <= b.staff.max and max(map(len, suppliers.values())) <= 3
-    assert max(map(len, people.values())) == b.staff.max  # the same few people, however often it pays
-    _, paid_on = income(world, day)
-    to_people = world.beneficiary_type[paid_on.payee] == "individual"
-    assert to_people.sum() > 50 and world.business[paid_on.account[to_people]].all()
+    assert max(len(set(out.payee[customer == c])) for c in np.unique(customer)) == 3  # the same 1–3 wholesalers
+
+    paydays = [date(2026, 1, 23), date(2026, 2, 25), date(2026, 3, 25)]
+    paid = [payroll(world, d) for d in paydays]
+    assert len(payroll(world, date(2026, 1, 22))) == len(payroll(world, date(2026, 1, 25))) == 0
+    first = paid[0]
+    businesses = np.flatnonzero(world.business & open_accounts(world, paydays[0])
+                                & (world.status == STATUS_NAMES.index("active")))
+    assert set(first.account) == set(businesses) and set(world.beneficiary_type[first.payee]) == {"individual"}
+    owner = world.account_customer[businesses]
+    bill = b.wages_share * (world.turnover[owner] - world.income[owner])
+    total = np.bincount(first.account, weights=first.cents, minlength=world.n_accounts)[businesses] / 100
+    staff = np.bincount(first.account, minlength=world.n_accounts)[businesses]
+    assert (np.abs(total - bill) <= staff).all()
+    assert (staff == np.clip(np.ceil(bill / b.wage), b.staff.min, b.staff.max)).all()
+    assert staff.max() > 5 and np.median(total / staff) <= b.wage
+    january = set(zip(first.account, first.payee, first.cents))
+    for later in paid[1:]:  # the same people, the same wages (of the businesses still open and active)
+        assert set(zip(later.account, later.payee, later.cents)) <= january and len(later) > 0.95 * len(first)
