@@ -62,6 +62,14 @@ def outgoings(world: World, day: date, rng, c, account: np.ndarray, stealth: np.
         whose, staff
 
 
+def payments_a_month(world: World, account: np.ndarray) -> np.ndarray:
+    """Per account of `account`: how many times a month its holder's clients pay, relative to an irregular
+    earner's (`customers.irregular_credits`' mean): a business's `customers.business.credits` mean over it, else 1."""
+    c = world.scenario.customers
+    usual = (c.irregular_credits.min + c.irregular_credits.max) / 2
+    return np.where(world.business[account], (c.business.credits.min + c.business.credits.max) / 2 / usual, 1.0)
+
+
 def untyped_day(world: World, day: date) -> Cases:
     """The block's untyped cases that start on `day`, with all their rows (those of later days the bank carries).
     Cases are Poisson(`aml.untyped.cases_per_10k_accounts_month` per 10,000 active accounts per 30 days), drawn
@@ -73,12 +81,13 @@ def untyped_day(world: World, day: date) -> Cases:
     n = len(account)
     customer = world.account_customer[account]
     stealth = rng("stealth").random(n) < c.stealth
-    # the front's client payments: distinct business days of the case's weeks, each a share of a month's takings
-    # (`World.turnover`: a business's turnover, else the holder's income)
+    # the front's client payments: distinct business days of the case's weeks, each the size of the holder's genuine
+    # ones — a share of a month's takings (`World.turnover`: a business's turnover, else the holder's income) for a
+    # holder paid `irregular_credits` times a month, smaller in proportion for a business paid more often
     count = rng("credits").integers(c.credits.min, c.credits.max + 1, n)
     span = rng("days").integers(c.days.min, c.days.max + 1, n)
     case, credit_ms = transfers_on_case_days(world, day, rng, "credit", span, count, False)
-    takings = world.turnover[customer] * CENTS
+    takings = world.turnover[customer] * CENTS / payments_a_month(world, account)
     cents = np.round(takings[case] * rng("of_income").uniform(c.of_takings.min, c.of_takings.max,
                                                                   len(case)))
     cents = np.maximum(cents, c.least * CENTS).astype(np.int64)

@@ -24,6 +24,9 @@ def test_an_untyped_case_is_paid_like_a_business_and_pays_most_of_it_on_as_outgo
         mine = laundering[laundering["aml_case_id"] == case["case_id"]]
         drawn = json.loads(case["parameters"])
         takings = customers["monthly_turnover"].fillna(customers["monthly_income"])[case["customer_id"]]
+        if pd.notna(customers["monthly_turnover"][case["customer_id"]]):  # a business, paid 8–20 times a month
+            irregular, business = busy.customers.irregular_credits, busy.customers.business.credits
+            takings *= (irregular.min + irregular.max) / (business.min + business.max)
         credits = mine[mine["direction"] == "credit"]
         out = mine[mine["direction"] == "debit"]
         assert (mine["aml_role"] == "front_business").all() and case["role"] == "front_business"
