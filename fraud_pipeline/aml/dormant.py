@@ -2,10 +2,10 @@
 
 `../shared/reference/aml-anchors.md` §8.2 row 9: an account inactive for months (here a `dormant` one: it makes no
 payments of its own) is paid several times by new counterparties within two weeks, and the money then leaves. An
-old account draws less attention than a new one, and its holder may have sold it or never notice. Plainly 3–8
+old account draws less attention than a new one, and its holder may have sold it or never notice. Plainly 3–6
 payments of R5,000–R50,000 (log-uniform) from people and businesses at other banks over 1–14 days; stealthily one or
 two larger ones — a car sold, an estate paid out — as the genuine one-offs into dormant accounts are
-(`inflows.one_off.dormant_per_year`: half of them an estate or a policy paid in 2–5 parts by as many payers
+(`inflows.one_off.dormant_per_year`: half of them an estate or a policy paid in 2–6 parts by as many payers
 within two weeks, half soon paid out — the twins). 1–5 days after the last, 80–100 %
 of it leaves in 1–4 transfers to people elsewhere, a day apart, at the hours people pay. The account's role is
 `layer`: money passes through it.

@@ -14,11 +14,11 @@ Deposits are counted notes, as every cash deposit is (whole R10s, no rounder tha
 happen in the hours people pay.
 
 Every row is made by the genuine code paths (`life.income.bank_cash` for notes, `life.income.transfers_out` for
-transfers): the same channels, places, devices and typed amounts as a trader banking takings or a customer
-paying a supplier, their genuine twins. Placers are drawn among active salary accounts, traders more often
-(their weight 1 + 4 × their occupation's `customers.cash_takings`: launderers use cash businesses' accounts, and
-a trader's large cash is the twin); a stealthy structurer is a cash business, the likelier the more it takes
-(`cash_businesses`), whose deposits pass for its own takings. Rows for later days are made on the case's first day and carried by the bank
+transfers): the same channels, places, devices and typed amounts as a trader banking takings or a customer paying a
+supplier, their genuine twins. Placers are drawn among active salary accounts, traders more often (their weight 1 +
+4 × their occupation's `customers.cash_takings`: launderers use cash businesses' accounts, and a trader's large cash
+is the twin); a stealthy structurer is a cash business, the likelier the more it takes (`cash_businesses`), whose
+deposits pass for its own takings. Rows for later days are made on the case's first day and carried by the bank
 until they happen (`engine.day`), so a case is the same however days are split into runs.
 """
 
