@@ -131,23 +131,19 @@ def income(world: World, day: date) -> tuple[Rows, Rows]:
     irregular = world.schedule[customer] == PAY_SCHEDULES.index("irregular")
     if irregular.any() and calendar.is_business_day(s, day):
         month = stream(s.seed, "genuine", f"{day:%Y-%m}", "irregular", *world.block_key)
-        credits = s.customers.irregular_credits
-        count = month.integers(credits.min, credits.max + 1, len(salary_account))
         business_days = [d for d in (day.replace(day=1) + timedelta(days=i) for i in range(31))
                          if d.month == day.month and calendar.is_business_day(s, d)]
-        position = business_days.index(day)
-        chosen = month.random((len(salary_account), len(business_days))).argsort(axis=1) < count[:, None]
-        share = month.dirichlet(np.ones(credits.max), len(salary_account))
+        credits = s.customers.irregular_credits
+        today, part = _credits_today(month, len(salary_account), credits, credits.max, business_days, day)
         # a good month and a lean one: the month's total varies around the income (mean 1; assumption)
         swing = month.lognormal(-IRREGULAR_SIGMA ** 2 / 2, IRREGULAR_SIGMA, len(salary_account))
-        today = irregular & chosen[:, position]
-        slot = chosen[:, :position + 1].sum(axis=1) - 1
-        part = share[np.arange(len(salary_account)), np.minimum(slot, credits.max - 1)]
-        part = part / np.take_along_axis(np.cumsum(share, axis=1), (count - 1)[:, None], 1)[:, 0]
+        today &= irregular
         # a business is paid more often: `customers.business.credits` a month, at most one a business day
         business = np.flatnonzero(irregular & world.business[salary_account])
         if len(business):
-            today[business], part[business] = _business_credits(world, day, business_days, len(business))
+            more = stream(s.seed, "genuine", f"{day:%Y-%m}", "business_credits", *world.block_key)
+            today[business], part[business] = _credits_today(more, len(business), s.customers.business.credits,
+                                                              len(business_days), business_days, day)
         account = np.concatenate([account, salary_account[today]])
         amount = np.concatenate([amount, np.round(cents[today] * swing[today] * part[today]).astype(np.int64)])
     n = len(account)
@@ -182,22 +178,19 @@ def income(world: World, day: date) -> tuple[Rows, Rows]:
     return rows, concat([to_suppliers, paid_on])
 
 
-def _business_credits(world: World, day: date, business_days: list[date], n: int) -> tuple[np.ndarray, np.ndarray]:
-    """For `n` businesses (in salary-account order) on `day`, one of the month's `business_days`: whether a client
-    pays today, and that payment's share of the month's takings (`customers.business.credits` payments a month on
-    distinct business days, their shares Dirichlet-drawn; drawn per month)."""
-    s = world.scenario
-    month = stream(s.seed, "genuine", f"{day:%Y-%m}", "business_credits", *world.block_key)
-    k = len(business_days)
-    credits = s.customers.business.credits
-    count = np.minimum(month.integers(credits.min, credits.max + 1, n), k)
-    chosen = month.random((n, k)).argsort(axis=1) < count[:, None]
-    share = month.dirichlet(np.ones(k), n)
+def _credits_today(month: np.random.Generator, n: int, credits, shares: int, business_days: list[date],
+                   day: date) -> tuple[np.ndarray, np.ndarray]:
+    """For `n` earners on `day`, one of the month's `business_days`: whether a client pays today, and that payment's
+    share of the month's takings — `credits` (an IntRange, at most one a business day) payments a month on distinct
+    business days, their shares the first of `shares` Dirichlet draws. Draws from `month` (the month's stream):
+    the counts, the days, then the shares."""
+    count = np.minimum(month.integers(credits.min, credits.max + 1, n), len(business_days))
+    chosen = month.random((n, len(business_days))).argsort(axis=1) < count[:, None]
+    share = month.dirichlet(np.ones(shares), n)
     position = business_days.index(day)
     slot = chosen[:, :position + 1].sum(axis=1) - 1
-    part = share[np.arange(n), np.maximum(slot, 0)] / np.take_along_axis(np.cumsum(share, axis=1),
-                                                                          (count - 1)[:, None], 1)[:, 0]
-    return chosen[:, position], part
+    part = share[np.arange(n), np.minimum(slot, shares - 1)]
+    return chosen[:, position], part / np.take_along_axis(np.cumsum(share, axis=1), (count - 1)[:, None], 1)[:, 0]
 
 
 def payroll(world: World, day: date) -> Rows:

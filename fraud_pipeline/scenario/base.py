@@ -58,6 +58,13 @@ class IntRange(_OrderedRange):
     max: Annotated[int, Field(ge=0)]
 
 
+class CountRange(IntRange):
+    """An IntRange of things that happen at least once (payments, parts, staff, days apart)."""
+
+    min: Annotated[int, Field(ge=1)]
+    max: Annotated[int, Field(ge=1)]
+
+
 class FloatRange(_OrderedRange):
     min: float
     max: float

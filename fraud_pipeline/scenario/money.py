@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
-from fraud_pipeline.scenario.base import FloatRange, IntRange, PositiveFloat, Probability, Section
+from fraud_pipeline.scenario.base import CountRange, FloatRange, IntRange, PositiveFloat, Probability, Section
 
 
 MAX_SPEND_SPREAD = 1.6  # the busiest customers spend at most this many times card_share_of_income on purchases
@@ -90,15 +90,8 @@ class Tranches(Section):
     """A share of the one-offs into dormant accounts paid in `count` parts by as many payers over `days` days."""
 
     share: Probability
-    count: IntRange
+    count: CountRange
     days: Annotated[int, Field(ge=1, le=60)]
-
-    @field_validator("count")
-    @classmethod
-    def _at_least_one(cls, count: IntRange) -> IntRange:
-        if count.min < 1:
-            raise ValueError(f"dormant_tranches.count: at least 1 part (got min={count.min})")
-        return count
 
 
 class OneOff(Section):
@@ -240,14 +233,7 @@ class Remittances(Section):
     least: PositiveFloat
     large_per_year: Annotated[float, Field(ge=0, le=12)]
     instalments: IntRange  # a larger need is paid in this many instalments ...
-    instalment_days: IntRange  # ... this many days apart (drawn per need)
-
-    @field_validator("instalment_days")
-    @classmethod
-    def _apart(cls, days: IntRange) -> IntRange:
-        if days.min < 1:
-            raise ValueError(f"remittances.instalment_days: instalments are at least a day apart (got min={days.min})")
-        return days
+    instalment_days: CountRange  # ... this many days apart (drawn per need)
     large_amount: FloatRange
 
 

@@ -8,8 +8,9 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, PositiveInt, field_validator, model_validator
 
 from fraud_pipeline.core.reserved import TEST_CARD_BINS
-from fraud_pipeline.scenario.base import (Band, FloatRange, IntRange, MerchantCategoryCode, PositiveFloat, Probability,
-                                          Section, Shares, _bands_in_order, _is_cents, _known_keys, _shares_sum_to_one)
+from fraud_pipeline.scenario.base import (Band, CountRange, FloatRange, IntRange, MerchantCategoryCode, PositiveFloat,
+                                          Probability, Section, Shares, _bands_in_order, _is_cents, _known_keys,
+                                          _shares_sum_to_one)
 
 
 # Card networks and their issuer prefixes (the first digits of a card number) for `cards.bin_ranges: realistic`; the
@@ -99,18 +100,11 @@ class Business(Section):
 
     occupations: list[str]
     turnover_multiple: TurnoverMultiple
-    credits: IntRange  # client payments and takings a month (not `irregular_credits`), at most one a business day
+    credits: CountRange  # client payments and takings a month (not `irregular_credits`), at most one a business day
     wages_share: Probability
-    staff: IntRange
+    staff: CountRange
     wage: PositiveFloat  # a member of staff's usual monthly wage, rand: how many the wage bill employs
     paid_on: IntRange
-
-    @field_validator("credits", "staff")
-    @classmethod
-    def _at_least_one(cls, value: IntRange, info) -> IntRange:
-        if value.min < 1:
-            raise ValueError(f"business.{info.field_name}: at least 1 (got min={value.min})")
-        return value
 
 
 class Customers(Section):
