@@ -112,6 +112,13 @@ def cash_takings(world: World) -> np.ndarray:
     return np.array([c.cash_takings.get(o, 0.0) for o in c.occupation])[world.occupation]
 
 
+def in_notes(world: World, cents: np.ndarray) -> np.ndarray:
+    """Per payment of `cents`: how likely it is to be paid in notes, relative to a small one — 1 up to
+    `inflows.cash_deposits.large`, falling as (large / amount)² above it, since large sums are paid by EFT."""
+    large = world.scenario.inflows.cash_deposits.large * 100
+    return np.minimum(1.0, (large / np.maximum(cents, 1)) ** 2)
+
+
 def income_kinds(world: World) -> np.ndarray:
     """Per customer: how their income arrives, an index into INCOME_KINDS (from their occupation)."""
     c = world.scenario.customers
@@ -169,7 +176,8 @@ def income(world: World, day: date) -> tuple[Rows, Rows]:
     amount[clients] = np.round(kept * turnover_multiple(world)[customer[clients]]).astype(np.int64)
     rows = make(n, account=account, channel=TRANSFER, kind=kind, event_ms=event, cents=amount, payee=payer,
                 place=city_place(world, world.home_city[customer]))
-    banked = clients[rng("income_cash").random(len(clients)) < cash_takings(world)[customer[clients]]]
+    banked = clients[rng("income_cash").random(len(clients))
+                     < cash_takings(world)[customer[clients]] * in_notes(world, amount[clients])]
     owed = amount[clients] - kept  # before the cash is banked (`_supplier_money` adds stock money to `rows` in place)
     rows, to_suppliers = _supplier_money(world, rng, rows, banked, day)
     business = clients[owed > 0]
@@ -259,9 +267,11 @@ def _supplier_money(world: World, rng, rows: Rows, banked: np.ndarray, day: date
     trader's 1–3 wholesalers outside the bank, from the trader's device). The stock money comes in and goes out, so
     the budget is untouched: the genuine twin of deposit-and-send (a deposit followed by most of it going out)."""
     c = world.scenario.inflows.spent_soon.supplier
-    stock = banked[rng("stock").random(len(banked)) < c.share]
-    income = world.income[world.account_customer[rows.account[stock]]] * 100
-    money = np.round(income * rng("stock_size").uniform(c.stock.min, c.stock.max, len(stock)))
+    income = world.income[world.account_customer[rows.account[banked]]] * 100
+    money = np.round(income * rng("stock_size").uniform(c.stock.min, c.stock.max, len(banked)))
+    # the more notes in all, the likelier the wholesaler is paid by EFT instead (`in_notes`)
+    with_stock = rng("stock").random(len(banked)) < c.share * in_notes(world, rows.cents[banked] + money)
+    stock, money = banked[with_stock], money[with_stock]
     rows.cents[stock] += money.astype(np.int64)
     rows = bank_cash(world, rng, rows, banked, day)
     account = rows.account[stock]

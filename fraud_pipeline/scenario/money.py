@@ -107,6 +107,7 @@ class CashDeposits(Section):
     atm_note: PositiveFloat
     atm_max: PositiveFloat
     branch_elsewhere: Probability  # of branch deposits, at a branch in another town of the home province
+    large: PositiveFloat  # rand: a payment larger than this is paid in notes less often, as (large / amount)²
 
     @model_validator(mode="after")
     def _a_note_fits(self):
