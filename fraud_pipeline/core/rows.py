@@ -15,10 +15,10 @@ import pyarrow as pa
 CHANNELS = ("pos", "online", "transfer", "atm", "branch")
 POS, ONLINE, TRANSFER, ATM, BRANCH = range(5)
 TYPES = ("purchase", "withdrawal", "transfer", "bill_payment", "salary", "transfer_in", "refund", "interest", "pension",
-         "grant", "client_payment", "cash_deposit")
+         "grant", "client_payment", "cash_deposit", "card_settlement")
 (PURCHASE, WITHDRAWAL, TRANSFER_OUT, BILL, SALARY, TRANSFER_IN, REFUND, INTEREST, PENSION, GRANT, CLIENT_PAYMENT,
- CASH_DEPOSIT) = range(12)
-CREDIT_TYPES = (SALARY, TRANSFER_IN, REFUND, INTEREST, PENSION, GRANT, CLIENT_PAYMENT, CASH_DEPOSIT)
+ CASH_DEPOSIT, CARD_SETTLEMENT) = range(13)
+CREDIT_TYPES = (SALARY, TRANSFER_IN, REFUND, INTEREST, PENSION, GRANT, CLIENT_PAYMENT, CASH_DEPOSIT, CARD_SETTLEMENT)
 NONE = -1
 TRANSACTION_ID_SPACE = 10**8  # transaction numbers per arrival day
 

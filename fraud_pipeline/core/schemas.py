@@ -254,9 +254,11 @@ CARD_TRANSACTIONS = TableSpec(
         _c("transaction_type", S, "purchase | withdrawal | transfer | bill_payment | salary | transfer_in | refund | "
                                   "interest (a savings account's, on the month's last day) | pension | grant (SASSA) | "
                                   "client_payment (a self-employed customer's client) | cash_deposit (notes at an "
-                                  "ATM or a branch).", "design"),
+                                  "ATM or a branch) | card_settlement (the acquirer paying a business its card sales "
+                                  "at its terminal, merchant_id).", "design"),
         _c("direction", S, "debit (money out) | credit (money in).", "design"),
-        _c("merchant_id", S, "FK → merchants. The shop, web shop or ATM (an ATM deposit's too); null for transfers.",
+        _c("merchant_id", S, "FK → merchants. The shop, web shop or ATM (an ATM deposit's too; a card settlement's "
+                             "terminal, the business's own); null for transfers.",
            "003", nullable=True),
         _c("category", S, "The merchant's category (Cash Withdrawal at ATMs); null for transfers.", "003", nullable=True),
         _c("mcc", S, "The merchant's category code; null for transfers.", "001/003", nullable=True),

@@ -19,7 +19,7 @@ from fraud_pipeline.detection.windows import codes, distinct_so_far, first_seen,
 MS_PER_HOUR = 3_600_000
 MS_PER_DAY = 24 * MS_PER_HOUR
 NOT_MONEY_MOVEMENT = ("purchase", "refund", "interest")  # the card scorecard's rows, and the bank's own interest
-INCOME = ("salary", "pension", "grant", "client_payment")
+INCOME = ("salary", "pension", "grant", "client_payment", "card_settlement")
 TYPES = ("transfer", "transfer_in", "bill_payment", "cash_deposit", "withdrawal")
 NEAR_THRESHOLD = 0.8  # a cash deposit at 80 %+ of the reporting threshold is "near" it (assumption; FIC guidance
 # names no figure)

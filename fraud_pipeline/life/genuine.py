@@ -31,7 +31,7 @@ from fraud_pipeline.money.activity import bank_totals, channel_weights
 from fraud_pipeline.money.budget import ARRIVAL_CASH, CASH_SIGMA, TRANSFER_SIGMA
 from fraud_pipeline.scenario.population import PAY_SCHEDULES
 from fraud_pipeline.world import calendar, spending
-from fraud_pipeline.world.build import World
+from fraud_pipeline.world.build import STATUS_NAMES, World
 from fraud_pipeline.world.devices import day_number
 
 MS = 1000
@@ -67,6 +67,11 @@ def payday_lifts(world: World, day: date, what: str) -> np.ndarray:
 
 def open_accounts(world: World, day: date) -> np.ndarray:
     return world.closed_day > day_number(day)
+
+
+def receives(world: World, day: date) -> np.ndarray:
+    """Per account: open and active (a dormant account is silent, a frozen one is not paid by people who know)."""
+    return open_accounts(world, day) & (world.status == STATUS_NAMES.index("active"))
 
 
 def settles(world: World, day: date) -> np.ndarray:

@@ -29,9 +29,10 @@ from fraud_pipeline.scenario.base import MONTH_DAYS
 from fraud_pipeline.scenario.population import INCOME_KINDS, PAY_SCHEDULES
 from fraud_pipeline.world import calendar, spending
 from fraud_pipeline.world.build import STATUS_NAMES, World
+from fraud_pipeline.life.card_takings import last_weeks_sales, settlements, terminals
 from fraud_pipeline.life.cash_out import in_hours
-from fraud_pipeline.life.genuine import (city_place, digital, open_accounts, paid_today, rng_for, scheduled_times,
-                                         session_city, usual_atm)
+from fraud_pipeline.life.genuine import (city_place, digital, open_accounts, paid_today, receives, rng_for,
+                                         scheduled_times, session_city, usual_atm)
 from fraud_pipeline.world.devices import day_number
 
 # the transaction type of each income kind (INCOME_KINDS order)
@@ -56,11 +57,23 @@ def income_day(world: World, day: date) -> Rows:
     earned, to_suppliers = income(world, day)
     large = one_offs(world, day)
     rows = concat([earned, side_hustles(world, day), large, to_suppliers, spent_soon(world, day, large),
-                   payroll(world, day)])
+                   payroll(world, day), settlements(world, day), wholesale_of_card_sales(world, day)])
     lag = world.scenario.card_transactions.arrival_lag_seconds
     rows.arrival_ms = rows.event_ms + arrival_lag_ms(rng_for(world, day)("income_lag"), len(rows), lag.median,
                                                      lag.sigma, lag.max)
     return rows
+
+
+def wholesale_of_card_sales(world: World, day: date) -> Rows:
+    """What businesses pay their wholesalers out of last week's card sales (`card_takings.last_weeks_sales`), on the
+    week's first business day: what the owner does not keep of the week's settlements, one payment per business
+    (`business_outgoings`, 0–3 days after the start of the day)."""
+    sales = last_weeks_sales(world, day)
+    keeps = np.round(sales.cents / turnover_multiple(world)[world.account_customer[sales.account]])
+    account, which = np.unique(sales.account, return_inverse=True)
+    owed = np.round(np.bincount(which, sales.cents - keeps, len(account))).astype(np.int64)
+    return business_outgoings(world, day, lambda purpose: rng_for(world, day)(f"card_wholesale_{purpose}"),
+                              account, np.full(len(account), day_start_ms(day)), owed)
 
 
 def spent_soon(world: World, day: date, large: Rows) -> Rows:
@@ -170,7 +183,9 @@ def income(world: World, day: date) -> tuple[Rows, Rows]:
     payer[family] = parents(world)[customer[family]]
     clients = np.flatnonzero(kind == CLIENT_PAYMENT)
     payer[clients] = _client_payers(world, rng, customer[clients])
-    amount[clients] = np.maximum(amount[clients], LEAST_CLIENT_PAYMENT)
+    # a business that takes cards is paid that part of its turnover by its acquirer (`card_takings.settlements`)
+    amount[clients] = np.maximum(np.round(amount[clients] * (1 - terminals(world)[1][customer[clients]])),
+                                 LEAST_CLIENT_PAYMENT)
     # a business's clients pay its turnover: the owner keeps their income of it and pays the rest on
     kept = amount[clients]
     amount[clients] = np.round(kept * turnover_multiple(world)[customer[clients]]).astype(np.int64)
@@ -469,8 +484,3 @@ def _beneficiaries_of(world: World, kinds: tuple[str, ...]) -> np.ndarray:
     if key not in world.caches:
         world.caches[key] = np.flatnonzero(np.isin(world.beneficiary_type, kinds))
     return world.caches[key]
-
-
-def receives(world: World, day: date) -> np.ndarray:
-    """Per account: open and active (a dormant account is silent, a frozen one is not paid by people who know)."""
-    return open_accounts(world, day) & (world.status == STATUS_NAMES.index("active"))

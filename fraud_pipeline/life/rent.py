@@ -20,8 +20,8 @@ from fraud_pipeline.core.rows import TRANSFER, TRANSFER_IN, Rows, concat, make
 from fraud_pipeline.core.streams import stream
 from fraud_pipeline.core.timeline import MS_PER_DAY, arrival_lag_ms, day_start_ms
 from fraud_pipeline.life.cash_out import CENTS, atm_withdrawals, in_hours
-from fraud_pipeline.life.genuine import city_place, rng_for
-from fraud_pipeline.life.income import outside_parties, receives
+from fraud_pipeline.life.genuine import city_place, receives, rng_for
+from fraud_pipeline.life.income import outside_parties
 from fraud_pipeline.world.build import World
 
 STEP = 100  # rand: rents are round amounts

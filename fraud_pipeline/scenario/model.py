@@ -101,7 +101,9 @@ class Scenario(Section):
         c = self.card_transactions
         for where, names in (("card_transactions.category_weekly", c.category_weekly),
                              ("card_transactions.category_hourly", c.category_hourly),
-                             ("card_transactions.holiday.category_multiplier", c.holiday.category_multiplier)):
+                             ("card_transactions.holiday.category_multiplier", c.holiday.category_multiplier),
+                             ("customers.business.card_takings.categories",
+                              self.customers.business.card_takings.categories)):
             unknown = [n for n in names if n not in self.merchants.categories]
             if unknown:
                 raise ValueError(f"{where}: unknown merchant category {unknown[0]!r}; allowed: "

@@ -91,12 +91,29 @@ class TurnoverMultiple(Section):
         return self
 
 
+class CardTakings(Section):
+    """Businesses whose card machine is one of the bank's merchants (`life.card_takings`): the acquirer settles
+    their card sales into the business account each business day."""
+
+    share: Probability  # of businesses, those taking cards at a terminal of theirs among the bank's merchants
+    part: FloatRange  # of the turnover, what is paid by card
+    categories: list[str]  # the merchant categories such a business can be (spaza shops, taverns, salons)
+
+    @field_validator("part")
+    @classmethod
+    def _a_part(cls, part: FloatRange) -> FloatRange:
+        if not 0 <= part.min <= part.max <= 1:
+            raise ValueError(f"part ({part.min}–{part.max}) must lie within 0–1: a share of the turnover")
+        return part
+
+
 class Business(Section):
     """Businesses of the bank's business owners (`life.income`; issue 24 step 2): their clients pay the business's
     turnover, `turnover_multiple` times the owner's income (log-normal, clipped), into a business account in
     `credits` payments a month; the owner keeps their income, `wages_share` of the rest is the business's `staff`'s
     monthly payroll (`payroll`, on the private sector's payday: as many staff as the bill pays at about `wage` each)
-    and the rest of each payment goes to one of its wholesalers within `paid_on` days (`business_outgoings`)."""
+    and the rest of each payment goes to one of its wholesalers within `paid_on` days (`business_outgoings`); some
+    take cards (`card_takings`), settled into the account each business day instead of part of the payments."""
 
     occupations: list[str]
     turnover_multiple: TurnoverMultiple
@@ -105,6 +122,7 @@ class Business(Section):
     staff: CountRange
     wage: PositiveFloat  # a member of staff's usual monthly wage, rand: how many the wage bill employs
     paid_on: IntRange
+    card_takings: CardTakings
 
 
 class Customers(Section):
