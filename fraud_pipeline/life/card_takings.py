@@ -5,8 +5,8 @@ the configured categories in the owner's home town — and the acquirer settles 
 each business day, in the early-morning batch, for the days since the last settlement. The rest of its turnover comes
 as client payments and banked notes (`life.income`). What the owner does not keep of a week's settlements is paid on
 like any takings from the next week's first business day (`last_weeks_sales`, `life.income.business_outgoings`;
-wholesalers are paid weekly, not after every settlement): the genuine twin of money many times the owner's income passing through, from
-one payer that is not a person.
+wholesalers are paid weekly, not after every settlement): the genuine twin of money many times the owner's income
+passing through, from one payer that is not a person.
 
 A merchant belongs to at most one business: block b draws terminals only among the merchants whose number is b
 modulo the bank's blocks, so blocks never draw the same one and a business's terminal does not depend on how the
@@ -18,6 +18,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import numpy as np
+import pyarrow.compute as pc
 
 from fraud_pipeline.core.rows import CARD_SETTLEMENT, NONE, TRANSFER, Rows, concat, make
 from fraud_pipeline.core.streams import stream
@@ -43,8 +44,7 @@ def terminals(world: World) -> tuple[np.ndarray, np.ndarray]:
         categories = list(world.scenario.merchants.categories)
         shops = np.sort(np.concatenate([world.shops[categories.index(c)] for c in t.categories]))
         shops = shops[shops % world.n_blocks == world.block_number]
-        city_of = {name: i for i, name in enumerate(world.city_name.to_pylist())}
-        shop_city = np.array([city_of[c] for c in world.merchant_city.take(shops).to_pylist()], np.int64)
+        shop_city = pc.index_in(world.merchant_city.take(shops), value_set=world.city_name).to_numpy().astype(np.int64)
         terminal = np.full(world.n_customers, NONE)
         who = np.flatnonzero(owner)
         # in each town, the k-th owner (in a random order) takes the k-th shop (in a random order)

@@ -480,7 +480,10 @@ def outside_parties(world: World, rng: np.random.Generator, n: int, kinds: tuple
 
 
 def _beneficiaries_of(world: World, kinds: tuple[str, ...]) -> np.ndarray:
+    """The beneficiary rows of the types `kinds`; every row in a world too small to have one of them (a tiny
+    scenario's few payees), so a payment out always has someone to go to."""
     key = ("beneficiaries_of", kinds)
     if key not in world.caches:
-        world.caches[key] = np.flatnonzero(np.isin(world.beneficiary_type, kinds))
+        rows = np.flatnonzero(np.isin(world.beneficiary_type, kinds))
+        world.caches[key] = rows if len(rows) else np.arange(len(world.beneficiary_type))
     return world.caches[key]

@@ -262,10 +262,11 @@ def money_problems(bank: Bank, days: list[date]) -> list[str]:
         moved = rows[rows["status"] == "approved"]
         debit, internal = moved["direction"] == "debit", moved["counterparty_account_id"].notna()
         nowhere = debit & ~internal & moved["merchant_id"].isna() & moved["beneficiary_id"].isna()
-        # from outside: income of any kind, banked cash, interest, a merchant's refund, a transfer from someone at
-        # another bank (named), or a card's repayment from another bank (its holder is paid there: no salary account
-        # here)
-        from_outside = ["salary", "pension", "grant", "client_payment", "cash_deposit", "interest", "refund"]
+        # from outside: income of any kind, banked cash, interest, a merchant's refund, a card acquirer's settlement,
+        # a transfer from someone at another bank (named), or a card's repayment from another bank (its holder is
+        # paid there: no salary account here)
+        from_outside = ["salary", "pension", "grant", "client_payment", "cash_deposit", "interest", "refund",
+                        "card_settlement"]
         unexplained = ~debit & ~internal & ~moved["transaction_type"].isin(from_outside) & ~(
             (moved["transaction_type"] == "transfer_in") & (moved["account_id"].isin(paid_elsewhere)
                                                              | moved["beneficiary_id"].notna()))

@@ -170,23 +170,23 @@ def test_income_arrives_on_the_pay_calendar(scenario, month):
     assert calendar.payday(scenario, "day_25", 2026, 1) == date(2026, 1, 23)  # the 25th is a Sunday
     assert calendar.payday(scenario, "first_week", 2026, 1) == date(2026, 1, 2)  # New Year's Day is a holiday
     # client payments, and the cash among them, go to irregular earners (everyone may bank a side hustle's cash)
-    irregular = t[t["transaction_type"].isin(["client_payment", "cash_deposit"])]
+    irregular = t[t["transaction_type"].isin(["client_payment", "cash_deposit", "card_settlement"])]
     irregular = irregular[irregular["customer_id"].map(customers["pay_schedule"]) == "irregular"]
     clients = t[t["transaction_type"] == "client_payment"]
     assert set(clients["customer_id"].map(customers["pay_schedule"])) == {"irregular"}
     assert all(calendar.is_business_day(scenario, d) for d in clients["event_time"].dt.date)  # cash: any day after
     # over the month, an irregular earner's client payments add up to about their income — or their business's
-    # turnover, of which the owner keeps their income
+    # turnover (with its card sales, settled by the acquirer), of which the owner keeps their income
     expected = customers["monthly_turnover"].fillna(customers["monthly_income"])
     paid = irregular.groupby("customer_id")["amount"].sum() / irregular["customer_id"].map(
         expected).groupby(irregular["customer_id"]).first()
     assert paid.median() == pytest.approx(1.0, abs=0.35)
     # money comes in as rows: income, refunds, transfers from other customers of the bank or from people at other
-    # banks (naming them) — and, to the credit card of a customer paid at another bank (no salary account here), its
-    # repayment from that bank, which names no payer
+    # banks (naming them), a business's card sales from its acquirer — and, to the credit card of a customer paid at
+    # another bank (no salary account here), its repayment from that bank, which names no payer
     credits = t[t["direction"] == "credit"]
     assert set(credits["transaction_type"]) == {"salary", "pension", "grant", "client_payment", "cash_deposit",
-                                                "refund", "transfer_in"}
+                                                "refund", "transfer_in", "card_settlement"}
     transfers_in = credits[credits["transaction_type"] == "transfer_in"]
     accounts = month["entities"]["accounts"].set_index("account_id")
     unnamed = transfers_in[transfers_in["counterparty_account_id"].isna() & transfers_in["beneficiary_id"].isna()]
