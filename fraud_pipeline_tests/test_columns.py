@@ -129,3 +129,19 @@ def test_a_foreign_key_of_numbers_is_looked_up():
     found = foreign_key_finding(pa.chunked_array([pa.array([1, 2, 7, 7])]), pa.chunked_array([pa.array([1, 2, 3])]),
                                 "rule")
     assert (found.failures, found.examples) == (2, [7])
+
+
+def test_the_data_dictionary_names_every_transaction_type_and_typology():
+    """The columns' descriptions (the feature catalogue a user reads) name every value the generators write:
+    each transaction type in `transaction_type`, each typology in `aml_typology` and `aml_cases.typology`."""
+    from fraud_pipeline.core import schemas
+    from fraud_pipeline.core.labels import AML_TYPOLOGIES
+    from fraud_pipeline.core.rows import TYPES
+
+    def described(table, name: str) -> set[str]:
+        text = next(c.description for c in table.columns if c.name == name)
+        return {word.strip(" .,:") for word in text.replace("|", " ").split()}
+
+    assert set(TYPES) <= described(schemas.CARD_TRANSACTIONS, "transaction_type")
+    assert set(AML_TYPOLOGIES) <= described(schemas.CARD_TRANSACTIONS, "aml_typology")
+    assert set(AML_TYPOLOGIES) <= described(schemas.AML_CASES, "typology")

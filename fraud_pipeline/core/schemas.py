@@ -224,7 +224,8 @@ LABELS = (
        nullable=True),
     _c("label_available_at", TS, "When the bank learns the row was fraud (e.g. a chargeback); null if genuine.",
        "design", nullable=True),
-    _c("aml_typology", S, "structuring | deposit_and_send | mule | untyped | cross_border | dormant: the laundering "
+    _c("aml_typology", S, "structuring | deposit_and_send | mule | untyped | cross_border | dormant | layering | "
+                          "cycle | scatter_gather | gather_scatter | high_risk | front_business: the laundering "
                           "typology of the row's case (untyped: laundering that fits no pattern); null when the row "
                           "is no laundering.",
        "design (issue 24)", nullable=True),
@@ -360,9 +361,11 @@ AML_CASES = TableSpec(
     (
         _c("case_id", S, "{TYPOLOGY}-{start date, YYYYMMDD}-{block}-{number}: deterministic, unique across the "
                          "calendar.", "design"),
-        _c("typology", S, "structuring | deposit_and_send | mule | untyped | cross_border | dormant "
-                          "(../shared/reference/aml-anchors.md §8.2 rows 1, 3, 2, 8 and 9; untyped: §8.1 rule 2, "
-                          "integration that fits no pattern).", "design"),
+        _c("typology", S, "structuring | deposit_and_send | mule | untyped | cross_border | dormant | layering | "
+                          "cycle | scatter_gather | gather_scatter | high_risk | front_business "
+                          "(../shared/reference/aml-anchors.md §8.2 rows 1, 3, 2, 8, 9, 4, 5, 6, 6 and 7; high_risk: "
+                          "flows to high-risk jurisdictions, crypto and offshore payees and on PEP accounts; untyped: "
+                          "§8.1 rule 2, integration that fits no pattern).", "design"),
         _c("account_id", S, "FK → accounts. A member account.", "design"),
         _c("customer_id", S, "FK → customers. Its holder.", "design"),
         _c("role", S, "The account's role: source | placer | mule | layer | consolidator | exit | front_business.",
