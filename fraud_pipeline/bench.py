@@ -33,6 +33,7 @@ from fraud_pipeline.io.formats import PARQUET_OPTIONS
 from fraud_pipeline.io.storage import ObjectStore, in_chunks
 from fraud_pipeline.life.funnel import funnel_days
 from fraud_pipeline.life.genuine import genuine_day
+from fraud_pipeline.life.business_costs import fixed_costs
 from fraud_pipeline.life.income import income_day
 from fraud_pipeline.life.remittances import remittances
 from fraud_pipeline.life.between_customers import between_customers_day
@@ -112,7 +113,7 @@ def run(scenario: Scenario, days: int, root: str, first_day: int = 1) -> dict[st
         measured = day >= calendar[-days]
         if measured:
             twins = sum(_timed(part, world, day)[1]
-                        for part in (income_day, remittances, stokvels_day, rent_day, funerals_day))
+                        for part in (income_day, fixed_costs, remittances, stokvels_day, rent_day, funerals_day))
             carried, balance = _bank_wide(scenario, state)
             twins += _timed(between_customers_day, world, day, carried, balance)[1]
             twins += _timed(lump_sums_day, world, day, balance)[1]
@@ -184,8 +185,8 @@ def report(totals: dict[str, dict[str, float]], days: int, per_day: int, first_d
                  f"writing genuine life ({int(bank['balance rows']):,} end-of-day balance rows)")
     day_cpu = bank["generate"] + bank["write"]
     lines.append(f"laundering's cases and rows take {bank[LAUNDERING]:.2f} s ({bank[LAUNDERING] / day_cpu:.1%} of the "
-                 f"bank day), with their genuine twins (money from outside, stokvels, rent, funerals, money home, "
-                 f"between customers and lump sums: {bank[TWINS]:.2f} s) "
+                 f"bank day), with their genuine twins (money from outside, businesses' fixed costs, stokvels, rent, "
+                 f"funerals, money home, between customers and lump sums: {bank[TWINS]:.2f} s) "
                  f"{(bank[LAUNDERING] + bank[TWINS]) / day_cpu:.1%} (issue 24's budget: at most 30 %)")
     events = sum(totals[name]["generate"] + totals[name]["write"] for name in (BANK, FUNNEL))
     landed = totals[LANDING]["generate"] + totals[LANDING]["write"]

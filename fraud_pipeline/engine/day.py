@@ -28,6 +28,7 @@ from fraud_pipeline.core.streams import stream
 from fraud_pipeline.core.timeline import MS_PER_DAY, arrival_lag_ms, batch_of, day_start_ms
 from fraud_pipeline.fraud import scenarios as fraud
 from fraud_pipeline.life import clickstream
+from fraud_pipeline.life.business_costs import fixed_costs, monthly_fixed_costs
 from fraud_pipeline.life.income import income_day, payroll_of
 from fraud_pipeline.life.remittances import remittances
 from fraud_pipeline.life.between_customers import between_customers_day
@@ -72,7 +73,8 @@ def simulate_day(world: World, state: State, day: date) -> Day:
     genuine = genuine_day(world, day)
     attempted = fraud.fraud_day(world, state, day, genuine)
     laundering, pending = aml_day(world, day, state.pending)  # the credits our takeovers paid our mules: theirs
-    others = concat([pending, genuine, income_day(world, day), remittances(world, day), stokvels_day(world, day),
+    others = concat([pending, genuine, income_day(world, day), fixed_costs(world, day), remittances(world, day),
+                     stokvels_day(world, day),
                      rent_day(world, day), funerals_day(world, day),
                      between_customers_day(world, day, pending, state.balance),
                      lump_sums_day(world, day, state.balance), repayments(world, state, day),
@@ -247,8 +249,8 @@ def sweeps(world: World, state: State, day: date) -> Rows:
     saver = np.flatnonzero(due & world.salary & (world.sweep_payee >= 0))
     debit = np.flatnonzero(~np.isin(state.pending.kind, CREDIT_TYPES) & (state.pending.account >= 0))
     owed = np.bincount(state.pending.account[debit], weights=state.pending.cents[debit], minlength=world.n_accounts)
-    staff, wage = payroll_of(world)  # a business keeps its month's payroll (paid on the 25th)
-    owed += np.where(world.business, (wage * staff[1])[world.account_customer], 0)
+    staff, wage = payroll_of(world)  # a business keeps its month's payroll (paid on the 25th) and fixed costs
+    owed += np.where(world.business, (wage * staff[1] + monthly_fixed_costs(world))[world.account_customer], 0)
     excess = np.round((state.balance[saver] - paid[saver] - owed[saver] - plan.target[saver])
                       * world.scenario.money.savings_sweep).astype(np.int64)
     saver, excess = saver[excess > 0], excess[excess > 0]

@@ -107,13 +107,24 @@ class CardTakings(Section):
         return part
 
 
+class FixedCost(Section):
+    """A business's fixed monthly cost (`life.business_costs`): `share` of what it pays on in a month (its turnover
+    less the owner's income), on a fixed schedule's day (`due`), varying from month to month by a log-normal `spread`
+    (0: the same amount every month)."""
+
+    share: Probability
+    due: Literal["day_25", "day_15", "first_week"]  # the fixed pay schedule whose day it is paid on
+    spread: Annotated[float, Field(ge=0, le=1)] = 0.0
+
+
 class Business(Section):
     """Businesses of the bank's business owners (`life.income`; issue 24 step 2): their clients pay the business's
     turnover, `turnover_multiple` times the owner's income (log-normal, clipped), into a business account in
     `credits` payments a month; the owner keeps their income, `wages_share` of the rest is the business's `staff`'s
     monthly payroll (`payroll`, on the private sector's payday: as many staff as the bill pays at about `wage` each)
-    and the rest of each payment goes to one of its wholesalers within `paid_on` days (`business_outgoings`); some
-    take cards (`card_takings`), settled into the account each business day instead of part of the payments."""
+    and `fixed_costs` (rent, utilities) are paid on their days; the rest of each payment goes to one of its
+    wholesalers within `paid_on` days (`business_outgoings`); some take cards (`card_takings`), settled into the
+    account each business day instead of part of the payments."""
 
     occupations: list[str]
     turnover_multiple: TurnoverMultiple
@@ -123,6 +134,16 @@ class Business(Section):
     wage: PositiveFloat  # a member of staff's usual monthly wage, rand: how many the wage bill employs
     paid_on: IntRange
     card_takings: CardTakings
+    fixed_costs: dict[str, FixedCost] = {}
+
+    @model_validator(mode="after")
+    def _costs_leave_the_wholesalers_something(self):
+        total = self.wages_share + sum(c.share for c in self.fixed_costs.values())
+        if total >= 1:
+            raise ValueError(f"wages_share ({self.wages_share}) and fixed_costs' shares "
+                             f"({', '.join(f'{k} {c.share}' for k, c in self.fixed_costs.items())}) must add up to "
+                             f"less than 1: the rest of what a business pays on goes to its wholesalers")
+        return self
 
 
 class Customers(Section):

@@ -75,7 +75,7 @@ def test_the_acquirer_settles_a_business_days_card_sales_into_the_business_accou
 
 def test_businesses_pay_their_wholesalers_weekly_out_of_last_weeks_card_sales(scenario, blocks):
     """On the first business day of a week each business that was settled the week before pays what its owner does
-    not keep of those settlements, less the payroll's share, in one payment to one of its wholesalers (within
+    not keep of those settlements, less the payroll's and the fixed costs' shares, in one payment to one of its wholesalers (within
     R100 of the typing); every settlement of the week is counted once and none of another week; on other days
     nothing is paid out of card sales."""
     world = blocks[1]
@@ -93,6 +93,6 @@ def test_businesses_pay_their_wholesalers_weekly_out_of_last_weeks_card_sales(sc
     multiple = world.turnover / np.maximum(world.income, 1e-9)
     owner = world.account_customer[sales.account]
     owed = np.bincount(sales.account, sales.cents - np.round(sales.cents / multiple[owner]), world.n_accounts)
-    expected = owed[paid.account] * (1 - b.wages_share)
+    expected = owed[paid.account] * (1 - b.wages_share - sum(cost.share for cost in b.fixed_costs.values()))
     assert np.abs(paid.cents - expected).max() <= 10_000
     assert set(world.beneficiary_type[paid.payee]) == {"merchant"}

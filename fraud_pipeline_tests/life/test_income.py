@@ -264,9 +264,9 @@ def test_a_traders_deposit_with_a_suppliers_money_is_mostly_sent_on(scenario, ba
 
 
 def test_a_business_pays_its_wholesalers_within_days_and_its_staff_a_fixed_wage_on_payday(scenario, bank):
-    """`business_outgoings` on 4,000 credits to 40 business accounts, R6,000 of each owed: all but `wages_share` of
-    it to one of the business's 1–3 wholesalers (within the typing, R100), 0–`paid_on.max` days after the credit and
-    not before it, each day of that range seen. `payroll` on the 25th (Friday 23 January: the 25th is a Sunday):
+    """`business_outgoings` on 4,000 credits to 40 business accounts, R6,000 of each owed: all but `wages_share` and
+    the fixed costs' shares of it to one of the business's 1–3 wholesalers (within the typing, R100),
+    0–`paid_on.max` days after the credit and not before it, each day of that range seen. `payroll` on the 25th (Friday 23 January: the 25th is a Sunday):
     every open, active business account pays each of its staff their fixed wage — the same every month — as many
     staff as the wage bill pays at about `wage`, together `wages_share` of the turnover beyond the owner's income
     (to the rand a member); on other days nothing."""
@@ -286,7 +286,8 @@ def test_a_business_pays_its_wholesalers_within_days_and_its_staff_a_fixed_wage_
     rng = lambda purpose: stream(1, "test", purpose)  # noqa: E731
     out = business_outgoings(world, day, rng, account, np.full(n, start), np.full(n, owed))
     assert len(out) == n and set(world.beneficiary_type[out.payee]) == {"merchant"}
-    assert np.abs(out.cents - owed * (1 - b.wages_share)).max() <= 10_000
+    left = 1 - b.wages_share - sum(cost.share for cost in b.fixed_costs.values())
+    assert np.abs(out.cents - owed * left).max() <= 10_000
     delay = (out.event_ms - start) / MS_PER_DAY
     assert delay.min() >= 1 / 144 and delay.max() < b.paid_on.max + 1
     assert set(((out.event_ms - day_start_ms(day)) // MS_PER_DAY).tolist()) == set(range(b.paid_on.min,

@@ -94,6 +94,14 @@ def test_the_shipped_defaults_are_the_file_itself(scenario):
     ("customers: {sex: {F: 0.5, X: 0.5}}", "customers.sex: unknown sex 'X'; allowed: F, M"),
     ("population: {beneficiaries: 3}", "(top level): beneficiaries.per_account.max (5) must not exceed "
                                        "population.beneficiaries (3)"),
+    ("customers: {business: {card_takings: {categories: [Spaza]}}}",
+     "customers.business.card_takings.categories: unknown merchant category 'Spaza'; allowed: Grocery"),
+    ("customers: {business: {card_takings: {part: {min: 0.5, max: 1.5}}}}",
+     "customers.business.card_takings.part: part (0.5–1.5) must lie within 0–1"),
+    ("customers: {business: {fixed_costs: {rent: {share: 0.8, due: first_week}}}}",
+     "customers.business: wages_share (0.3) and fixed_costs' shares (rent 0.8) must add up to less than 1"),
+    ("customers: {business: {fixed_costs: {rent: {share: 0.1, due: monthly}}}}",
+     "customers.business.fixed_costs.rent.due: Input should be 'day_25', 'day_15' or 'first_week'"),
 ])
 def test_each_class_of_bad_value_names_the_field_and_what_is_allowed(tmp_path, text, expected):
     assert expected in _error(tmp_path, text)
