@@ -260,9 +260,10 @@ def business_outgoings(world: World, day: date, rng, account: np.ndarray, after_
                        cents: np.ndarray) -> Rows:
     """A business's payments to its wholesalers out of its takings (`customers.business`): of each credit to
     `account` at `after_ms`, of `cents` (what its owner does not keep) all but the `wages_share` set aside for the
-    month's payroll (`payroll`) and the shares of its fixed costs (`life.business_costs`) leaves `paid_on` days
-    later at an hour people pay, to one of the business's wholesalers (the trader's suppliers of
-    `_supplier_money`), typed, from the owner's device. With the payroll, the genuine twin of a front's and of untyped laundering's outgoings: money many times the owner's income passing
+    month's payroll (`payroll`) and the shares of its fixed costs (`life.business_costs`; together `set_aside`)
+    leaves `paid_on` days later at an hour people pay, to one of the business's wholesalers (the trader's suppliers
+    of `_supplier_money`), typed, from the owner's device. With the payroll, the genuine twin of a front's and of
+    untyped laundering's outgoings: money many times the owner's income passing
     through to suppliers and wages."""
     b = world.scenario.customers.business
     n = len(account)
@@ -271,8 +272,8 @@ def business_outgoings(world: World, day: date, rng, account: np.ndarray, after_
                      later + MS_PER_DAY - 1, "transfer")
     wholesaler = regular_parties(world, "suppliers", rng, world.account_customer[account], SUPPLIERS, ("merchant",),
                                  1.0)
-    left = 1 - b.wages_share - sum(cost.share for cost in b.fixed_costs.values())
-    return transfers_out(world, day, rng, "wholesale", account, event, np.round(cents * left), wholesaler)
+    return transfers_out(world, day, rng, "wholesale", account, event, np.round(cents * (1 - b.set_aside)),
+                         wholesaler)
 
 
 def _supplier_money(world: World, rng, rows: Rows, banked: np.ndarray, day: date) -> tuple[Rows, Rows]:

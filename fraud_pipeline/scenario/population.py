@@ -136,10 +136,15 @@ class Business(Section):
     card_takings: CardTakings
     fixed_costs: dict[str, FixedCost] = {}
 
+    @property
+    def set_aside(self) -> float:
+        """Of what a business pays on, the share it sets aside for its monthly payroll and fixed costs (the rest goes
+        to its wholesalers as takings come in)."""
+        return self.wages_share + sum(cost.share for cost in self.fixed_costs.values())
+
     @model_validator(mode="after")
     def _costs_leave_the_wholesalers_something(self):
-        total = self.wages_share + sum(c.share for c in self.fixed_costs.values())
-        if total >= 1:
+        if self.set_aside >= 1:
             raise ValueError(f"wages_share ({self.wages_share}) and fixed_costs' shares "
                              f"({', '.join(f'{k} {c.share}' for k, c in self.fixed_costs.items())}) must add up to "
                              f"less than 1: the rest of what a business pays on goes to its wholesalers")

@@ -109,10 +109,9 @@ def accounts_of_block(scenario: Scenario, block: int, customers: pa.Table, devic
     owed = np.minimum(rng("owed").uniform(0.5, 1.5, n) * card_spend, credit_limit)
     # a business account also holds its working capital: a month of payroll and fixed costs, which the sweep leaves
     # it (`engine.day.sweeps`), so wages on the 25th and rent on the 1st are paid before the month's takings are in
-    b = scenario.customers.business
     turnover = customers["monthly_turnover"].fill_null(0.0).to_numpy()[owner]
-    capital = np.where(product == PRODUCTS.index("business"), (b.wages_share + sum(
-        cost.share for cost in b.fixed_costs.values())) * np.maximum(turnover - income, 0.0), 0.0)
+    capital = np.where(product == PRODUCTS.index("business"),
+                       scenario.customers.business.set_aside * np.maximum(turnover - income, 0.0), 0.0)
     opening = np.where(salary, buffer + month_left, np.where(is_credit, -owed, savings)) + capital
     average = np.where(salary, buffer + 0.5 * income * scenario.money.spent_share,
                        np.where(is_credit, -owed, savings)) + capital

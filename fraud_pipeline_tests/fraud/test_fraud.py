@@ -265,9 +265,12 @@ def test_the_bank_blocks_and_replaces_a_card_once_it_learns_of_its_fraud(scenari
     later = stream[stream["card_number"].isin(found.index)]
     later = later[later["arrival_time"] >= later["card_number"].map(found["event_time"])]
     assert len(later) > 0 and (later["status"] == "declined").all()
-    fraud_after = month["fraud"][month["fraud"]["card_number"].isin(found.index)]
+    # fraud on the card after it is blocked is declined as such; a takeover of the same account moves money from
+    # the app (transfers name the account's card but do not use it), as the customer's own transfers go on
+    fraud_after = month["fraud"][month["fraud"]["card_number"].isin(found.index)
+                                 & (month["fraud"]["channel"] != "transfer")]
     fraud_after = fraud_after[fraud_after["arrival_time"] >= fraud_after["card_number"].map(found["event_time"])]
-    assert (fraud_after["decline_reason"] == "card_blocked").all()
+    assert len(fraud_after) > 0 and (fraud_after["decline_reason"] == "card_blocked").all()
 
 
 def test_points_of_compromise_and_rings_agree_with_the_rows(scenario, month):

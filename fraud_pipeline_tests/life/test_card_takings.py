@@ -93,6 +93,6 @@ def test_businesses_pay_their_wholesalers_weekly_out_of_last_weeks_card_sales(sc
     multiple = world.turnover / np.maximum(world.income, 1e-9)
     owner = world.account_customer[sales.account]
     owed = np.bincount(sales.account, sales.cents - np.round(sales.cents / multiple[owner]), world.n_accounts)
-    expected = owed[paid.account] * (1 - b.wages_share - sum(cost.share for cost in b.fixed_costs.values()))
+    expected = owed[paid.account] * (1 - b.set_aside)
     assert np.abs(paid.cents - expected).max() <= 10_000
     assert set(world.beneficiary_type[paid.payee]) == {"merchant"}

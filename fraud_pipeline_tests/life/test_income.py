@@ -286,8 +286,8 @@ def test_a_business_pays_its_wholesalers_within_days_and_its_staff_a_fixed_wage_
     rng = lambda purpose: stream(1, "test", purpose)  # noqa: E731
     out = business_outgoings(world, day, rng, account, np.full(n, start), np.full(n, owed))
     assert len(out) == n and set(world.beneficiary_type[out.payee]) == {"merchant"}
-    left = 1 - b.wages_share - sum(cost.share for cost in b.fixed_costs.values())
-    assert np.abs(out.cents - owed * left).max() <= 10_000
+    assert b.set_aside == b.wages_share + sum(cost.share for cost in b.fixed_costs.values()) < 1
+    assert np.abs(out.cents - owed * (1 - b.set_aside)).max() <= 10_000
     delay = (out.event_ms - start) / MS_PER_DAY
     assert delay.min() >= 1 / 144 and delay.max() < b.paid_on.max + 1
     assert set(((out.event_ms - day_start_ms(day)) // MS_PER_DAY).tolist()) == set(range(b.paid_on.min,
