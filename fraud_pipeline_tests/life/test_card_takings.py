@@ -69,15 +69,15 @@ def test_the_acquirer_settles_a_business_days_card_sales_into_the_business_accou
     settled = rows.groupby("customer_id")["amount"].sum()
     turnover = e["customers"].set_index("customer_id")["monthly_turnover"][settled.index]
     part = settled / (turnover * 12 / 365.25 * 28)
-    t_ = scenario.customers.business.card_takings
-    assert t_.part.min < part.median() < t_.part.max and part.quantile(0.05) > 0.6 * t_.part.min, part.describe()
+    card = scenario.customers.business.card_takings
+    assert card.part.min < part.median() < card.part.max and part.quantile(0.05) > 0.6 * card.part.min, part.describe()
 
 
 def test_businesses_pay_their_wholesalers_weekly_out_of_last_weeks_card_sales(scenario, blocks):
     """On the first business day of a week each business that was settled the week before pays what its owner does
-    not keep of those settlements, less the payroll's and the fixed costs' shares, in one payment to one of its wholesalers (within
-    R100 of the typing); every settlement of the week is counted once and none of another week; on other days
-    nothing is paid out of card sales."""
+    not keep of those settlements, less the payroll's and the fixed costs' shares (`set_aside`), in one payment to
+    one of its wholesalers (within R100 of the typing); every settlement of the week is counted once and none of
+    another week; on other days nothing is paid out of card sales."""
     world = blocks[1]
     b = scenario.customers.business
     monday = date(2026, 2, 9)
