@@ -75,9 +75,7 @@ def settlements(world: World, day: date) -> Rows:
     account = world.salary_of
     customer = np.flatnonzero((terminal >= 0) & (account >= 0))
     customer = customer[receives(world, day)[account[customer]]]
-    days = 1
-    while not calendar.is_business_day(s, day - timedelta(days=days)):
-        days += 1
+    days = (day - calendar.previous_business_day(s, day)).days
     n = len(customer)
     mean = world.turnover[customer] * part[customer] * 12 / YEAR_DAYS * 100
     sales = rng("card_sales").lognormal(-SETTLEMENT_SIGMA ** 2 / 2, SETTLEMENT_SIGMA, (days, n)).sum(axis=0)
@@ -91,9 +89,7 @@ def last_weeks_sales(world: World, day: date) -> Rows:
     its days, as they were), one row per settlement; none on other days. Each settlement is in one week, so each
     is counted once."""
     s = world.scenario
-    previous = day - timedelta(days=1)
-    while not calendar.is_business_day(s, previous):
-        previous -= timedelta(days=1)
+    previous = calendar.previous_business_day(s, day)
     if not calendar.is_business_day(s, day) or previous.isocalendar()[:2] == day.isocalendar()[:2]:
         return make(0)
     monday = day - timedelta(days=day.weekday() + 7)

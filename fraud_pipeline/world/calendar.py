@@ -39,6 +39,14 @@ def rhythm_weekday(scenario: Scenario, day: date) -> int:
     return scenario.card_transactions.holiday.like_weekday if is_holiday(scenario, day) else day.weekday()
 
 
+def previous_business_day(scenario: Scenario, day: date) -> date:
+    """The latest business day before `day`."""
+    previous = day - timedelta(days=1)
+    while not is_business_day(scenario, previous):
+        previous -= timedelta(days=1)
+    return previous
+
+
 def payday(scenario: Scenario, schedule: str, year: int, month: int) -> date:
     """The pay date of a fixed schedule in a month: the 25th or 15th moved back to a business day, or the
     month's first business day."""
