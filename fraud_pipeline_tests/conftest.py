@@ -160,7 +160,8 @@ def run_resources(store: ObjectStore, executor: ExecutorSettings | None = None) 
 
 
 # laundering about a thousand times the default's rate: a few cases a day in a small bank (`aml`)
-BUSY_LAUNDERING = {name: {"cases_per_10k_accounts_month": 1_000} for name in AML_TYPOLOGIES}
+BUSY_LAUNDERING = {name: {"cases_per_10k_accounts_month": 1_000} for name in AML_TYPOLOGIES if name != "new_account"}
+BUSY_LAUNDERING["new_account"] = {"share_of_openings": 1.0}  # most debit accounts opening (the mule profile's all)
 BUSY_LAUNDERING["mule"]["inside_share"] = 0.5  # half the rings' mule slots ours: our own takeovers feed mules often
 BUSY_LAUNDERING["front_business"]["days"] = {"min": 7, "max": 12}  # fronts of a week or two: cases finish in 21 days
 

@@ -15,6 +15,7 @@ from fraud_pipeline.aml.high_risk import high_risk_day
 from fraud_pipeline.aml.integration import untyped_day
 from fraud_pipeline.aml.mules import mules_day
 from fraud_pipeline.aml.networks import networks_day, onward_day
+from fraud_pipeline.aml.new_accounts import new_account_day
 from fraud_pipeline.aml.placement import Cases, placement_day
 from fraud_pipeline.core import schemas
 from fraud_pipeline.core.labels import AML_PREFIX, AML_ROLES, AML_TYPOLOGIES, episode_ids
@@ -31,7 +32,7 @@ def aml_day(world: World, day: date, arriving: Rows) -> tuple[Cases, Rows]:
     mules, arriving = mules_day(world, day, arriving)
     cases = Cases.of([placement_day(world, day), mules, untyped_day(world, day), cross_border_day(world, day),
                       dormant_day(world, day), networks_day(world, day), high_risk_day(world, day),
-                      front_business_day(world, day)])
+                      front_business_day(world, day), new_account_day(world, day)])
     cases.rows = concat([cases.rows, onward_day(world, day, arriving)])
     return cases, arriving
 

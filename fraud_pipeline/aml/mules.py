@@ -55,29 +55,9 @@ def mules_day(world: World, day: date, arriving: Rows) -> tuple[Cases, Rows]:
                      recruit * side_hustlers(world)[0])
     scammed = np.r_[plain, hidden]
     n = len(scammed)
-    customer = world.account_customer[scammed]
     stealth = np.arange(n) >= len(plain)
-    senders = np.where(stealth, rng("stealth_senders").integers(c.stealth_senders.min, c.stealth_senders.max + 1, n),
-                       rng("senders").integers(c.senders.min, c.senders.max + 1, n))
-    case = np.repeat(np.arange(n), senders)
-    # the victims pay within hours of the first, in transfer hours
     first = times_in_hours(rng("first"), n, 0, s.card_transactions.hourly["transfer"], day_start_ms(day))
-    after = (rng("arrive").uniform(0, c.arrive_hours, len(case)) * MS_PER_HOUR).astype(np.int64)
-    window = round(c.arrive_hours * MS_PER_HOUR)
-    credit_ms = in_hours(world, rng, "victims", first[case] + after, first[case], first[case] + window, "transfer")
-    credit_ms = credit_ms[np.lexsort((credit_ms, case))]  # in order within each case (`case` is sorted)
-    # log-uniform: as many small scams (R500–R3,000 shopping and rental scams) as large ones; a stealthy mule's
-    # handler keeps its takings to what its holder's income makes unremarkable, split among its victims
-    scams = np.exp(rng("amount").uniform(np.log(c.amount.min), np.log(c.amount.max), len(case))) * CENTS
-    sized = world.income[customer] * CENTS * rng("stealth_total").uniform(c.stealth_of_income.min,
-                                                                        c.stealth_of_income.max, n)
-    split = rng("stealth_split").uniform(0.5, 1.5, len(case))
-    split /= np.bincount(case, weights=split, minlength=n)[case]
-    sized = np.clip(sized[case] * split, c.amount.min * CENTS, c.amount.max * CENTS)
-    cents = spending.typed_amount(rng("typed"), np.where(stealth[case], sized, scams))
-    credits = make(len(case), account=scammed[case], channel=TRANSFER, kind=TRANSFER_IN, event_ms=credit_ms,
-                   cents=cents, payee=outside_parties(world, rng("victims"), len(case), ("individual",)),
-                   place=city_place(world, world.home_city[customer[case]]))
+    senders, case, credit_ms, cents, credits = victims_pay(world, rng, scammed, stealth, first)
     # our own takeovers' drains that settled on a mule of ours today: a case per mule
     start = day_start_ms(day)
     fed = np.flatnonzero((arriving.scenario == TAKEOVER) & (arriving.kind == TRANSFER_IN) & (arriving.counterparty >= 0)
@@ -91,7 +71,7 @@ def mules_day(world: World, day: date, arriving: Rows) -> tuple[Cases, Rows]:
                      np.bincount(fed_case, weights=arriving.cents[fed], minlength=m)]
     last = np.zeros(n + m, np.int64)
     np.maximum.at(last, np.r_[case, n + fed_case], np.r_[credit_ms, arriving.event_ms[fed]])
-    rows, row_case, passed = _passed_on(world, day, rng, account, stealth, received, last)
+    rows, row_case, passed = passed_on(world, day, rng, account, stealth, received, last)
     fed_by = [[] for _ in range(n + m)]
     for k, episode in zip(fed_case, episode_ids(arriving.episode[fed]).to_pylist()):
         fed_by[n + k].append(episode)
@@ -103,6 +83,36 @@ def mules_day(world: World, day: date, arriving: Rows) -> tuple[Cases, Rows]:
     cases = finish(world, day, rng, MULES, account, stealth, received.astype(np.int64), parameters,
                    np.r_[case, row_case], concat([credits, rows]), c, MULE, came=(first_ms, last))
     return cases, handed_over(arriving, fed, cases.case[n + fed_case])
+
+
+def victims_pay(world: World, rng, account: np.ndarray, stealth: np.ndarray, first: np.ndarray) -> tuple:
+    """Scam victims at other banks paying each mule `account` from its `first` ms on: `aml.mule.senders` of them
+    (stealthily `stealth_senders`) within `arrive_hours`, in transfer hours. Returns per mule its senders, and per
+    credit its mule (an index into `account`, sorted), time, cents, and the credits' rows."""
+    c = world.scenario.aml.mule
+    n = len(account)
+    customer = world.account_customer[account]
+    senders = np.where(stealth, rng("stealth_senders").integers(c.stealth_senders.min, c.stealth_senders.max + 1, n),
+                       rng("senders").integers(c.senders.min, c.senders.max + 1, n))
+    case = np.repeat(np.arange(n), senders)
+    # the victims pay within hours of the first, in transfer hours
+    after = (rng("arrive").uniform(0, c.arrive_hours, len(case)) * MS_PER_HOUR).astype(np.int64)
+    window = round(c.arrive_hours * MS_PER_HOUR)
+    credit_ms = in_hours(world, rng, "victims", first[case] + after, first[case], first[case] + window, "transfer")
+    credit_ms = credit_ms[np.lexsort((credit_ms, case))]  # in order within each case (`case` is sorted)
+    # log-uniform: as many small scams (R500–R3,000 shopping and rental scams) as large ones; a stealthy mule's
+    # handler keeps its takings to what its holder's income makes unremarkable, split among its victims
+    scams = np.exp(rng("amount").uniform(np.log(c.amount.min), np.log(c.amount.max), len(case))) * CENTS
+    sized = world.income[customer] * CENTS * rng("stealth_total").uniform(c.stealth_of_income.min,
+                                                                        c.stealth_of_income.max, n)
+    split = rng("stealth_split").uniform(0.5, 1.5, len(case))
+    split /= np.bincount(case, weights=split, minlength=n)[case]
+    sized = np.clip(sized[case] * split, c.amount.min * CENTS, c.amount.max * CENTS)
+    cents = spending.typed_amount(rng("typed"), np.where(stealth[case], sized, scams))
+    credits = make(len(case), account=account[case], channel=TRANSFER, kind=TRANSFER_IN, event_ms=credit_ms,
+                   cents=cents, payee=outside_parties(world, rng("victims"), len(case), ("individual",)),
+                   place=city_place(world, world.home_city[customer[case]]))
+    return senders, case, credit_ms, cents, credits
 
 
 def handed_over(arriving: Rows, credits: np.ndarray, case: np.ndarray) -> Rows:
@@ -119,7 +129,7 @@ def handed_over(arriving: Rows, credits: np.ndarray, case: np.ndarray) -> Rows:
     return replace(arriving, **labels)
 
 
-def _passed_on(world: World, day: date, rng, account: np.ndarray, stealth: np.ndarray, received: np.ndarray,
+def passed_on(world: World, day: date, rng, account: np.ndarray, stealth: np.ndarray, received: np.ndarray,
                last: np.ndarray) -> tuple[Rows, np.ndarray, np.ndarray]:
     """What each mule (`account`) does with the cents it `received` by `last` (ms): all but its cut leaves within
     its window, in notes at ATMs up to its card's limit and the rest in transfers to the next layer elsewhere.

@@ -36,7 +36,7 @@ from fraud_pipeline.core.labels import (AML_TYPOLOGIES, CONSOLIDATOR, CYCLE, EXI
 from fraud_pipeline.core.rows import NONE, TRANSFER, TRANSFER_IN, Rows, concat, make
 from fraud_pipeline.core.streams import stream
 from fraud_pipeline.core.timeline import MS_PER_DAY, MS_PER_HOUR, arrival_lag_ms, day_start_ms
-from fraud_pipeline.life.genuine import city_place
+from fraud_pipeline.life.genuine import city_place, open_accounts
 from fraud_pipeline.life.income import outside_parties, transfers_out
 from fraud_pipeline.scenario.aml import CASE_DAYS
 from fraud_pipeline.world import spending
@@ -195,7 +195,7 @@ def _layers(typology: int, g: np.random.Generator, config) -> tuple[list[list[in
 def _plan(bank: World, day: date) -> Plan:
     s = bank.scenario
     today = day_number(day)
-    open_ = bank.closed_day > today
+    open_ = open_accounts(bank, day)
     active = open_ & (bank.status == STATUS_NAMES.index("active"))
     eligible = np.flatnonzero(active & bank.salary & (bank.closed_day > today + CASE_DAYS))
     hours = np.asarray(s.card_transactions.hourly["transfer"], float)

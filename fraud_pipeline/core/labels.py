@@ -16,11 +16,11 @@ PER_DAY = 20 * PER_SCENARIO  # room for twenty scenarios (or typologies)
 
 # laundering (issue 24, `docs/aml-design.md`): typologies and the roles an account plays in a case
 AML_TYPOLOGIES = ("structuring", "deposit_and_send", "mule", "untyped", "cross_border", "dormant", "layering", "cycle",
-                  "scatter_gather", "gather_scatter", "high_risk", "front_business")
+                  "scatter_gather", "gather_scatter", "high_risk", "front_business", "new_account")
 (STRUCTURING, DEPOSIT_AND_SEND, MULES, UNTYPED, CROSS_BORDER, DORMANT, LAYERING, CYCLE, SCATTER_GATHER,
- GATHER_SCATTER, HIGH_RISK, FRONTS) = range(12)
+ GATHER_SCATTER, HIGH_RISK, FRONTS, NEW_ACCOUNT) = range(13)
 NETWORK_TYPOLOGIES = (LAYERING, CYCLE, SCATTER_GATHER, GATHER_SCATTER)  # among our customers (`aml.networks`)
-AML_PREFIX = ("STRC", "DPSD", "MULE", "UNTP", "XBDR", "DRMT", "LAYR", "CYCL", "SCGA", "GASC", "HRSK", "FRNT")
+AML_PREFIX = ("STRC", "DPSD", "MULE", "UNTP", "XBDR", "DRMT", "LAYR", "CYCL", "SCGA", "GASC", "HRSK", "FRNT", "NACC")
 AML_ROLES = ("source", "placer", "mule", "layer", "consolidator", "exit", "front_business")
 SOURCE, PLACER, MULE, LAYER, CONSOLIDATOR, EXIT, FRONT_BUSINESS = range(7)
 

@@ -98,12 +98,14 @@ ACCOUNTS = TableSpec(
                               "statement repaid from the salary account) | business (a business owner's account "
                               "their clients pay: takings in, wages and suppliers out; debit card, may have an "
                               "overdraft). Seed 004's names where they fit.", "004"),
-        _c("status", S, "Status at the start: active | dormant (silent) | frozen (payments declined); account_balances "
-                        "has each day's.", "design"),
+        _c("status", S, "Status at the start — or, for an account that opens later, on opening (active): active | "
+                        "dormant (silent) | frozen (payments declined); account_balances has each day's.", "design"),
         _c("avg_balance", F8, "The account's typical balance, scenario currency: a salary account's buffer plus half a "
                               "month's pay; savings held; a credit account's amount owed (negative).", "004"),
         _c("currency", S, "ISO 4217 currency of the account (the region's).", "design"),
-        _c("opened_date", D, "Opening date: the customer's first account opens the day they join; others later.", "004"),
+        _c("opened_date", D, "Opening date: the customer's first account opens the day they join; others later — "
+                             "accounts.opening_later of them during the calendar, with nothing before (no balance "
+                             "row, no card, opening balance 0).", "004"),
         _c("closed_date", D, "The day the account closes, within the calendar; null if it stays open.", "design",
            nullable=True),
         _c("trusted_device_id", S, "FK → devices. The holder's trusted phone at the start (device_history has later "
@@ -225,7 +227,8 @@ LABELS = (
     _c("label_available_at", TS, "When the bank learns the row was fraud (e.g. a chargeback); null if genuine.",
        "design", nullable=True),
     _c("aml_typology", S, "structuring | deposit_and_send | mule | untyped | cross_border | dormant | layering | "
-                          "cycle | scatter_gather | gather_scatter | high_risk | front_business: the laundering "
+                          "cycle | scatter_gather | gather_scatter | high_risk | front_business | new_account: the "
+                          "laundering "
                           "typology of the row's case (untyped: laundering that fits no pattern); null when the row "
                           "is no laundering.",
        "design (issue 24)", nullable=True),
@@ -362,8 +365,9 @@ AML_CASES = TableSpec(
         _c("case_id", S, "{TYPOLOGY}-{start date, YYYYMMDD}-{block}-{number}: deterministic, unique across the "
                          "calendar.", "design"),
         _c("typology", S, "structuring | deposit_and_send | mule | untyped | cross_border | dormant | layering | "
-                          "cycle | scatter_gather | gather_scatter | high_risk | front_business "
-                          "(../shared/reference/aml-anchors.md §8.2 rows 1, 3, 2, 8, 9, 4, 5, 6, 6 and 7; high_risk: "
+                          "cycle | scatter_gather | gather_scatter | high_risk | front_business | new_account "
+                          "(../shared/reference/aml-anchors.md §8.2 rows 1, 3, 2, 8, 9, 4, 5, 6, 6, 7 and 10 — an "
+                          "account opened during the calendar to serve as a mule; high_risk: "
                           "flows to high-risk jurisdictions, crypto and offshore payees and on PEP accounts; untyped: "
                           "§8.1 rule 2, integration that fits no pattern).", "design"),
         _c("account_id", S, "FK → accounts. A member account.", "design"),
@@ -387,8 +391,8 @@ AML_CASES = TableSpec(
 
 ACCOUNT_BALANCES = TableSpec(
     "account_balances", "events",
-    "Each account at the end of each day: its balance (what the day's approved rows leave), what it may still "
-    "spend, its status and card. The next day starts from here.",
+    "Each account open at the end of each day (from the day it opens): its balance (what the day's approved rows "
+    "leave), what it may still spend, its status and card. The next day starts from here.",
     (
         _c("account_id", S, "PK with the partition's date. FK → accounts.", "design"),
         _c("balance", F8, "End-of-day balance, scenario currency (negative: overdrawn or owed on a credit card).",
@@ -420,7 +424,8 @@ CARD_EVENTS = TableSpec(
         _c("account_id", S, "FK → accounts.", "design"),
         _c("customer_id", S, "FK → customers.", "design"),
         _c("event", S, "issued | blocked | expired.", "design"),
-        _c("reason", S, "renewal | fraud_reported | expiry.", "design"),
+        _c("reason", S, "renewal | new_account (the first card of an account that opens during the calendar) | "
+                        "fraud_reported | expiry.", "design"),
         _c("replaces_card_number", S, "FK → cards (or a replacement in card_events). For issued: the card it "
                                       "replaces; null otherwise.", "design", nullable=True),
         _c("expiry", S, "For issued: the new card's expiry MM/YY; null otherwise.", "design", nullable=True),

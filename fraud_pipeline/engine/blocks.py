@@ -24,8 +24,8 @@ from fraud_pipeline.world.habits import Habits
 PER_CUSTOMER = ("customer_id", "age", "age_group", "income", "turnover", "affluence", "schedule", "occupation", "pep",
                 "home_country", "family_abroad", "remittance_share", "home_lat", "home_lon", "home_city",
                 "home_province", "category_weights", "basket", "avg_spend", "home_ip")
-PER_ACCOUNT = ("account_id", "status", "closed_day", "salary", "credit", "savings", "business", "limit", "opening",
-               "activity", "buffer", "sweep_payee", "card_bin")
+PER_ACCOUNT = ("account_id", "status", "opened_day", "closed_day", "salary", "credit", "savings", "business", "limit",
+               "opening", "activity", "buffer", "sweep_payee", "card_bin")
 PER_CARD = ("card_number", "card_issue_day", "card_expiry_month")
 PER_PAYEE = ("payee", "payee_added", "payee_first_paid", "payee_is_business")
 # What a block's world has of its own (`block_fields`, but the caches and the bank): every other field is the bank's.

@@ -119,7 +119,7 @@ def simulate_day(world: World, state: State, day: date) -> Day:
         account_balances=_balances(world, next_state, posted_rows, posted, day),
         card_events=_card_events(world, next_state, blocked_today, day),
         customer_events=events,
-        opening=pa.table({"account_id": world.account_id, "balance": state.balance / 100}),
+        opening=_opening(world, state, day),
         state=next_state, outbox=internal_later)
 
 
@@ -231,18 +231,20 @@ def repayments(world: World, state: State, day: date) -> Rows:
 
 
 def sweeps(world: World, state: State, day: date) -> Rows:
-    """The business day after payday (`budget`): a salary account tops each of the customer's other debit accounts
-    up to its target (a transfer between two of our accounts), then sends `money.savings_sweep` of what it still
-    holds above its own target — what the months leave over — to the customer's savings payee. Sized on the day's
-    opening balances less the payments already set for the coming days (a business's takings owed to its
-    wholesalers, a one-off's spending) and a business's month's payroll, so balances revert to their targets
-    whatever earlier months did."""
+    """The business day after payday (`budget`) — and on the day one opens, that one — a salary account tops each
+    of the customer's other debit accounts up to its target (a transfer between two of our accounts), then sends
+    `money.savings_sweep` of what it still holds above its own target — what the months leave over — to the
+    customer's savings payee. Sized on the day's opening balances less the payments already set for the coming days
+    (a business's takings owed to its wholesalers, a one-off's spending) and a business's month's payroll, so
+    balances revert to their targets whatever earlier months did."""
     plan = budget.of(world)
     due = due_today(world, day)[world.schedule[world.account_customer], 1] & open_accounts(world, day) & (
         world.status == STATUS_NAMES.index("active"))
     payer = world.salary_of[world.account_customer]
     payer_ok = (payer >= 0) & due[np.maximum(payer, 0)]
-    funded = np.flatnonzero(due & payer_ok & settles(world, day) & ~world.salary & ~world.credit
+    # an account that opens today is funded today, whatever the day: its holder moves money in to start it
+    opens = (world.opened_day == day_number(day)) & (payer >= 0)
+    funded = np.flatnonzero(((due & payer_ok) | opens) & settles(world, day) & ~world.salary & ~world.credit
                             & (plan.target > state.balance))
     top_up = plan.target[funded] - state.balance[funded]
     paid = np.bincount(payer[funded], weights=top_up, minlength=world.n_accounts).astype(np.int64)
@@ -412,33 +414,37 @@ def _labelled(names: tuple[str, str], flag: np.ndarray) -> pa.Array:
     return pa.array(names).take(pa.array(flag.astype(np.int8)))
 
 
+def _opening(world: World, state: State, day: date) -> pa.Table:
+    """Each account open on `day` (as `_balances` has them) at the day's start: account_id, balance."""
+    accounts = np.flatnonzero(world.opened_day <= day_number(day))
+    return pa.table({"account_id": world.account_id.take(pa.array(accounts)), "balance": state.balance[accounts] / 100})
+
+
 def _balances(world: World, state: State, r: Rows, posted: Posted, day: date) -> pa.Table:
-    """Each account at the end of the day (`state` is the next day's start)."""
+    """Each account open by the end of the day (`state` is the next day's start): none before the day it opens."""
     end = day_start_ms(day) + MS_PER_DAY - 1
-    accounts = np.arange(world.n_accounts)
-    status = status_on(world, day)
-    balance = state.balance
+    accounts = np.flatnonzero(world.opened_day <= day_number(day))
+    status = status_on(world, day)[accounts]
+    balance = state.balance[accounts]
     available = np.where(np.isin(status, [STATUS_NAMES.index("frozen"), STATUS_NAMES.index("closed")]), 0,
-                         np.maximum(balance + world.limit, 0))
-    card = card_in_use(world, state, accounts, np.full(world.n_accounts, end))
+                         np.maximum(balance + world.limit[accounts], 0))
+    card = card_in_use(world, state, accounts, np.full(len(accounts), end))
     _, _, expiry, blocked = card_catalogue(world, state)
     card_status = np.where(blocked[card] <= end, "blocked", np.where(expiry[card] <= end, "expired", "active"))
     approved = posted.decline == APPROVED
     credit = np.isin(r.kind, CREDIT_TYPES)
-    credits = np.bincount(r.account, weights=np.where(approved & credit, r.cents, 0), minlength=world.n_accounts)
-    debits = np.bincount(r.account, weights=np.where(approved & ~credit, r.cents, 0), minlength=world.n_accounts)
-    declined = np.bincount(r.account, weights=~approved, minlength=world.n_accounts)
+    per_account = lambda w: np.bincount(r.account, weights=w, minlength=world.n_accounts)[accounts]  # noqa: E731
     return schemas.ACCOUNT_BALANCES.build({
-        "account_id": world.account_id,
+        "account_id": world.account_id.take(pa.array(accounts)),
         "balance": balance / 100,
         "available": available / 100,
-        "statement_balance": pa.array(state.statement / 100, mask=~world.credit),
+        "statement_balance": pa.array(state.statement[accounts] / 100, mask=~world.credit[accounts]),
         "status": pa.array(STATUS_NAMES).take(pa.array(status)),
         "card_number": card_numbers(world, state).take(pa.array(card)),
         "card_status": card_status,
-        "credits": credits / 100,
-        "debits": debits / 100,
-        "declined": declined.astype(np.int32),
+        "credits": per_account(np.where(approved & credit, r.cents, 0)) / 100,
+        "debits": per_account(np.where(approved & ~credit, r.cents, 0)) / 100,
+        "declined": per_account(~approved).astype(np.int32),
     })
 
 
@@ -450,8 +456,9 @@ def _card_events(world: World, state: State, blocked: Blocks, day: date) -> pa.T
     n_entity = len(world.card_number)
     _, _, expiry, _ = card_catalogue(world, state)
     issued = np.flatnonzero((state.cards.active_ms >= start) & (state.cards.active_ms < start + MS_PER_DAY))
+    # entity cards issued today: renewals, and the first card of an account that opens today
     renewals = np.flatnonzero((world.card_issue_day == today) & (today > day_number(world.scenario.start_date) - 1))
-    renewals = renewals[_replaced(world)[renewals] >= 0]
+    first_card = _replaced(world)[renewals] < 0
     expired = np.flatnonzero(expiry == start)
     replacement = n_entity + issued
     card = np.concatenate([renewals, blocked.card, replacement, expired])
@@ -459,6 +466,7 @@ def _card_events(world: World, state: State, blocked: Blocks, day: date) -> pa.T
                                                                     len(expired)])
     reason = np.repeat(["renewal", "fraud_reported", "fraud_reported", "expiry"],
                        [len(renewals), len(blocked.card), len(issued), len(expired)])
+    reason[:len(renewals)][first_card] = "new_account"
     replaces = np.concatenate([np.full(len(renewals), -1), np.full(len(blocked.card), -1),
                                state.cards.replaces[issued], np.full(len(expired), -1)])
     replaces[:len(renewals)] = _replaced(world)[renewals]

@@ -1,13 +1,14 @@
 """The bank's world built by file range (stage 4b, step 3 of `docs/blocks-design.md`): no process holds the bank's.
 
-The driver builds the directory — what every block reads of the others: per account its id, owner, status and
-closed day, the customers' ids and home cities, the shared tables, the device plan's computers, rings and burners,
-the IP pools — from a few columns of the stored entity tables, and puts it. Each range's task then loads it, reads its
-range's parts of the per-customer tables as record batches a block at a time, builds each block's world from the
-block's own rows (`world.build.build_world` with a `BlockPlace`: field for field the block sliced from the bank's
-world, tested) and puts the range's blocks; it sends back each block's partial totals (`money.activity.Totals`). The
-driver adds them in block order — the bank's totals to the bit — puts them beside the directory, and publishes. A
-loaded block works out its calibrations (channel volumes, episodes, the budget) from its rows and these totals.
+The driver builds the directory — what every block reads of the others: per account its id, owner, status, opened
+and closed days, the customers' ids and home cities, the shared tables, the device plan's computers, rings and
+burners, the IP pools — from a few columns of the stored entity tables, and puts it. Each range's task then loads
+it, reads its range's parts of the per-customer tables as record batches a block at a time, builds each block's
+world from the block's own rows (`world.build.build_world` with a `BlockPlace`: field for field the block sliced
+from the bank's world, tested) and puts the range's blocks; it sends back each block's partial totals
+(`money.activity.Totals`). The driver adds them in block order — the bank's totals to the bit — puts them beside the
+directory, and publishes. A loaded block works out its calibrations (channel volumes, episodes, the budget) from its
+rows and these totals.
 """
 
 from __future__ import annotations
@@ -154,7 +155,7 @@ def build_directory(scenario: Scenario, store: ObjectStore) -> World:
     layout = Layout.of(scenario)
     read = lambda name, columns: store.read_table(LAYER, name, columns=list(columns))  # noqa: E731
     customers = read("customers", ("customer_id", "home_city"))
-    accounts = read("accounts", ("account_id", "customer_id", "status", "closed_date", "salary_account"))
+    accounts = read("accounts", ("account_id", "customer_id", "status", "opened_date", "closed_date", "salary_account"))
     plan = device_plan(scenario).of_customers(0, 0)
     first = dict(_first_block_entities(scenario, store), devices=read("devices", WORLD_COLUMNS["devices"]))
     world = build_world(scenario, first, BlockPlace(0, 0, 0, plan))

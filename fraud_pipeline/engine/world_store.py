@@ -5,10 +5,10 @@ paid before) and slice its blocks from it: its memory and its start-up followed 
 function of the scenario and the entities, so it is built once (`engine.world_ranges.store_world`, by range, by the
 first bank day that finds it missing) and stored as
 - `state/world/directory-<fingerprint>.pkl`: the bank minus its blocks' own rows — the shared part every block
-  reads (merchants, ATMs, cities, beneficiaries, the device plan's counts; per account its id, owner, status and
-  closed day, for transfers to other blocks), compressed field by field; the fingerprint names the code and the
-  entities it was built from (`fingerprint`), so a stale world is never read. Neither the device plan's rows nor the
-  IP addresses are in it (they are per customer): each block holds its customers' devices
+  reads (merchants, ATMs, cities, beneficiaries, the device plan's counts; per account its id, owner, status,
+  opened and closed days, for transfers to other blocks), compressed field by field; the fingerprint names the code
+  and the entities it was built from (`fingerprint`), so a stale world is never read. Neither the device plan's rows
+  nor the IP addresses are in it (they are per customer): each block holds its customers' devices
   (`DevicePlan.of_customers`) and the addresses they can use, their homes' and computers' and the shared pools';
 - `state/world/totals-<fingerprint>.pkl`: the bank's totals its blocks' calibrations are shares of
   (`money.activity.Totals`), the blocks' partials added in block order; loaded into the directory;
@@ -45,10 +45,11 @@ from fraud_pipeline.world.habits import Habits
 WORLD = ("state", "world")
 CODEC = "zstd"
 # What other blocks read of the bank (everything else per customer, account or card is a block's own, and the
-# directory keeps it empty): ids and owners of accounts (transfers to them), their status and closed day (who may be
-# paid), the customers' ids (how many; the checks' foreign keys) and home cities (a credit's place), and whether
-# each account is its holder's salary account (who laundering among our customers draws: `aml.networks`).
-DIRECTORY_ROWS = ("customer_id", "home_city", "account_id", "account_customer", "status", "closed_day", "salary")
+# directory keeps it empty): ids and owners of accounts (transfers to them), their status and opened and closed days
+# (who may be paid), the customers' ids (how many; the checks' foreign keys) and home cities (a credit's place), and
+# whether each account is its holder's salary account (who laundering among our customers draws: `aml.networks`).
+DIRECTORY_ROWS = ("customer_id", "home_city", "account_id", "account_customer", "status", "opened_day", "closed_day",
+                  "salary")
 
 
 def pack_directory(directory: World) -> bytes:
@@ -168,10 +169,10 @@ def emptied_rows(world: World, keep: set[str]) -> dict:
 _ROWS = ("customer_id", "age", "age_group", "income", "turnover", "affluence", "schedule", "occupation", "pep",
          "home_country", "family_abroad", "remittance_share", "home_lat", "home_lon", "home_city", "home_province",
          "category_weights", "basket", "avg_spend", "home_ip", "habits", "account_id", "account_customer", "status",
-         "closed_day", "salary", "credit", "savings", "business", "limit", "opening", "activity", "salary_of",
-         "buffer", "sweep_payee", "card_number", "card_account", "card_issue_day", "card_expiry_month", "card_bin",
-         "payee_offsets", "payee", "payee_added", "payee_first_paid", "payee_is_business", "bills", "trips", "ato_plan",
-         "known_at_start", "ip_address", "devices")
+         "opened_day", "closed_day", "salary", "credit", "savings", "business", "limit", "opening", "activity",
+         "salary_of", "buffer", "sweep_payee", "card_number", "card_account", "card_issue_day", "card_expiry_month",
+         "card_bin", "payee_offsets", "payee", "payee_added", "payee_first_paid", "payee_is_business", "bills", "trips",
+         "ato_plan", "known_at_start", "ip_address", "devices")
 
 
 def _empty(value):

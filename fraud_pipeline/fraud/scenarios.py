@@ -189,10 +189,13 @@ def _end_before_midnight(begin: np.ndarray, count: np.ndarray, gap: np.ndarray, 
 
 
 def _victims(world, state: State, rng: np.random.Generator, weight: np.ndarray, n: int, start_ms: int) -> np.ndarray:
-    """`n` accounts weighted by `weight`, whose card works at the day's start (not blocked, not closed)."""
+    """`n` accounts weighted by `weight`, whose card works at the day's start (issued, not blocked, the account
+    open)."""
     card = card_in_use(world, state, np.arange(world.n_accounts), np.full(world.n_accounts, start_ms))
     _, _, expiry, blocked = card_catalogue(world, state)
-    usable = (blocked[card] > start_ms) & (expiry[card] > start_ms) & (world.closed_day > start_ms // MS_PER_DAY)
+    today = start_ms // MS_PER_DAY
+    usable = (card >= 0) & (blocked[card] > start_ms) & (expiry[card] > start_ms) & (world.opened_day <= today) & (
+        world.closed_day > today)
     return draw(rng, weight * usable, n)
 
 

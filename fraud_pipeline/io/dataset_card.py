@@ -11,6 +11,7 @@ from fraud_pipeline.core import schemas
 from fraud_pipeline.core.labels import AML_TYPOLOGIES
 from fraud_pipeline.core.reserved import TEST_CARD_BINS
 from fraud_pipeline.scenario import Scenario
+from fraud_pipeline.scenario.aml import NewAccount, Typology
 from fraud_pipeline.scenario.regions import REGIONS
 
 SCENARIOS = ("card_fraud_chain", "atm_abroad", "high_velocity", "account_takeover")
@@ -31,7 +32,9 @@ LIMITATIONS = (
     "do), credit cards are repaid in full when the salary account can (little revolving credit), there is no "
     "seasonality (December, Black Friday), no raises or bonuses, and debit orders keep their amounts all year.",
     "Statuses are fixed at the start: no account is frozen, becomes dormant or is reactivated during the calendar; "
-    "1 % of accounts other than salary accounts close in the first 60 days, settled first.",
+    "1 % of accounts other than salary accounts close in the first 60 days, settled first. No new customer joins "
+    "during the calendar: the accounts that open then (accounts.opening_later) are existing customers' savings "
+    "accounts and credit cards, which take over part of what their holder paid from the salary account.",
     "`new_account_transactions` (the web funnel's new accounts) are a table of their own, outside the bank's "
     "ledger, balances and fraud.",
     "A customer's card-present day is at home or at one spot out of town, but ATM runs and shopping sessions are "
@@ -149,7 +152,15 @@ def card(scenario: Scenario, stored: list[StoredTable]) -> str:
 def _typologies(scenario: Scenario) -> pd.DataFrame:
     """Each laundering typology's switch, rate, stealth share and reporting (`aml`)."""
     return pd.DataFrame([{"typology": f"`{name}`", "enabled": t.enabled,
-                          "cases per 10,000 active accounts per 30 days": t.cases_per_10k_accounts_month,
+                          "cases per 10,000 active accounts per 30 days": _rate(t),
                           "stealth": t.stealth, "reported": t.reported_share,
                           "report after the last row (days)": f"{t.label_delay_days.min}–{t.label_delay_days.max}"}
                          for name, t in ((n, getattr(scenario.aml, n)) for n in AML_TYPOLOGIES)])
+
+
+def _rate(typology: Typology | NewAccount) -> float | str:
+    """A typology's rate as the scenario sets it: cases per 10,000 active accounts per 30 days, or for accounts opened
+    to launder the share of the debit accounts opening during the run."""
+    if isinstance(typology, NewAccount):
+        return f"{typology.share_of_openings:.0%} of the debit accounts that open during the run"
+    return typology.cases_per_10k_accounts_month

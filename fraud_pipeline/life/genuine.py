@@ -66,7 +66,15 @@ def payday_lifts(world: World, day: date, what: str) -> np.ndarray:
 
 
 def open_accounts(world: World, day: date) -> np.ndarray:
-    return world.closed_day > day_number(day)
+    """Per account: open on `day` — opened by then (one may open during the run) and not yet closed."""
+    today = day_number(day)
+    return (world.opened_day <= today) & (world.closed_day > today)
+
+
+def pays(world: World, day: date) -> np.ndarray:
+    """Per account: open on `day` and opened before it — its holder pays from it (the money moved into an account
+    on the day it opens arrives in the night batch, and its card works from the next day)."""
+    return open_accounts(world, day) & (world.opened_day < day_number(day))
 
 
 def receives(world: World, day: date) -> np.ndarray:
@@ -77,7 +85,8 @@ def receives(world: World, day: date) -> np.ndarray:
 def settles(world: World, day: date) -> np.ndarray:
     """Accounts a transfer from another of our accounts may go to on `day`: open that day and the next, when
     transfers between our accounts settle (so none bounces off a closing account)."""
-    return world.closed_day > day_number(day) + 1
+    today = day_number(day)
+    return (world.opened_day <= today) & (world.closed_day > today + 1)
 
 
 def p2p_payees(bank: World, day: date) -> np.ndarray:
@@ -98,8 +107,18 @@ def weights(world: World, day: date) -> dict[int, np.ndarray]:
     c = world.scenario.card_transactions
     noise = stream(world.scenario.seed, "genuine", day.isoformat(), "activity", *world.block_key).gamma(
         c.activity.day_shape, 1.0 / c.activity.day_shape, world.n_accounts)
-    today = noise * payday_lifts(world, day, "volume")[world.account_customer] * open_accounts(world, day)
-    found = {channel: weight * today for channel, weight in channel_weights(world).items()}
+    today = noise * payday_lifts(world, day, "volume")[world.account_customer] * pays(world, day)
+    # an account that opens later (or today) leaves its share of its holder's payments on their salary account until
+    # it `pays`, so the holder spends as much
+    waiting = np.flatnonzero(world.opened_day >= day_number(day))
+    carrier = world.salary_of[world.account_customer[waiting]]
+    found = {}
+    for channel, weight in channel_weights(world).items():
+        if len(waiting):
+            weight = weight.copy()
+            np.add.at(weight, carrier[carrier >= 0], weight[waiting[carrier >= 0]])
+            weight[waiting] = 0.0
+        found[channel] = weight * today
     # kept for the day and the day before (a day's own draws ask for it many times; the withdrawal runs of earlier
     # days are kept, not their weights — 4 channels × 8 bytes an account a day adds up over two months)
     world.caches = {k: v for k, v in world.caches.items() if not (k[0] == "weights" and k[1] < day - timedelta(days=1))}
@@ -619,7 +638,7 @@ def first_payments(world: World, day: date) -> Rows:
     start = day_number(s.start_date)
     row = np.flatnonzero((world.payee_first_paid == today) & (world.payee_added >= start))
     account = np.repeat(np.arange(world.n_accounts), np.diff(world.payee_offsets))[row]
-    row = row[open_accounts(world, day)[account] & (world.status[account] != 1)]
+    row = row[pays(world, day)[account] & (world.status[account] != 1)]
     account = np.repeat(np.arange(world.n_accounts), np.diff(world.payee_offsets))[row]
     customer = world.account_customer[account]
     n = len(row)

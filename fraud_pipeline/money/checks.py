@@ -23,7 +23,7 @@ CARD_CHECKS = {
     "times_in_partition_day": "Rows arrive on the partition's day, after they happen, in their batch.",
     "ledger_balances": "Each account's rows (genuine and fraud, in arrival order) chain from its opening balance to its "
                        "end-of-day balance; approved debits never take it below its overdraft or credit limit; declined "
-                       "rows carry a reason and leave the balance as it was.",
+                       "rows carry a reason and leave the balance as it was; no row is on an account before it opens.",
     "lifecycle_respected": "No approved debit on a frozen or closed account, and no approved card payment on a "
                            "blocked or expired card.",
 }
@@ -58,6 +58,7 @@ def ledger_findings(stream: pa.Table, balances: pa.Table, opening: pa.Table, acc
     group = np.cumsum(first) - 1
     ids = account.filter(pa.array(first))  # the accounts with rows, sorted
     start = _by_account(account, opening["account_id"], opening["balance"])
+    unopened = np.isnan(start)  # `opening` holds the accounts open on the day: none opens later with a row today
     limits = accounts["overdraft_limit"].to_numpy(zero_copy_only=False) + accounts["credit_limit"].to_numpy(
         zero_copy_only=False)
     floor = _by_account(account, accounts["account_id"], pa.array(-limits))
@@ -92,7 +93,9 @@ def ledger_findings(stream: pa.Table, balances: pa.Table, opening: pa.Table, acc
                     account.filter(pa.array(below)).slice(0, SAMPLE).to_pylist()),
             Finding("declined rows, and only they, carry a decline_reason", int(reasons.sum()), []),
             Finding("account_balances equals the opening balance plus the day's approved rows, and each account's "
-                    "last balance_after", len(wrong_end), wrong_end[:SAMPLE])]
+                    "last balance_after", len(wrong_end), wrong_end[:SAMPLE]),
+            Finding("no row is on an account before the day it opens", int(unopened.sum()),
+                    account.filter(pa.array(unopened)).slice(0, SAMPLE).to_pylist())]
 
 
 def _by_account(wanted: pa.Array, ids: pa.ChunkedArray | pa.Array, values: pa.ChunkedArray | pa.Array) -> np.ndarray:

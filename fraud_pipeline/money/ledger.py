@@ -75,8 +75,11 @@ def card_in_use(world: World, state: State, account: np.ndarray, at_ms: np.ndarr
 
 
 def status_on(world: World, day: date) -> np.ndarray:
-    """Each account's status on `day` (index into STATUS_NAMES): its start status, closed from its closing day."""
-    return np.where(world.closed_day <= day_number(day), STATUS_NAMES.index("closed"), world.status)
+    """Each account's status on `day` (index into STATUS_NAMES): its start status, closed from its closing day — and
+    before the day it opens, which no genuine path pays from or into (`life.genuine.open_accounts`)."""
+    today = day_number(day)
+    shut = (world.closed_day <= today) | (world.opened_day > today)
+    return np.where(shut, STATUS_NAMES.index("closed"), world.status)
 
 
 def post(world: World, state: State, rows: Rows, day: date) -> Posted:

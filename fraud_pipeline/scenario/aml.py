@@ -5,6 +5,7 @@ stealth share and parameters. Sources: `../shared/reference/aml-anchors.md` §7 
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from typing import Annotated
 
@@ -139,6 +140,21 @@ class Dormant(Typology):
     part: FloatRange  # ... of this share of what came in
 
 
+class NewAccount(Section):
+    """Accounts opened to launder (§8.2 row 10, part of row 2): a share of the debit accounts opened during the run
+    (`accounts.opening_later`) serve as mules within days of opening, for weeks, then fall silent
+    (`aml/new_accounts.py`). Each wave of victims and what leaves after it is sized as `aml.mule`'s are."""
+    enabled: bool
+    share_of_openings: Probability  # of the debit accounts that open during the run, those opened for this
+    stealth: Probability
+    first_days: IntRange  # the first wave starts this many days after the opening (§8.2: an inflow within 7) ...
+    used_days: IntRange  # ... the last wave this many days after the first (§8.2: used 2–6 weeks)
+    waves: IntRange  # waves of victims, the first on the first day
+    stealth_waves: IntRange
+    reported_share: Probability
+    label_delay_days: FloatRange
+
+
 class HighRisk(Typology):
     """Proceeds of corruption on a politically exposed person's account, paid out to offshore and crypto payees
     (`aml/high_risk.py`; issue 24's "flows to high-risk jurisdictions, crypto and offshore payees and on PEP
@@ -188,6 +204,7 @@ class Aml(Section):
     gather_scatter: Network  # §8.2 row 6: placers → a hub → exits
     high_risk: HighRisk  # corruption proceeds on PEP accounts, out to offshore and crypto payees
     front_business: FrontBusiness  # §8.2 row 7: a cash business's takings swollen with criminal cash
+    new_account: NewAccount  # §8.2 row 10: accounts opened to serve as mules, then abandoned
 
     @model_validator(mode="after")
     def _below_and_above(self):
@@ -214,7 +231,12 @@ class Aml(Section):
                            ("high_risk", self.high_risk.in_days + self.high_risk.credits.max + 1
                             + self.high_risk.days.max),
                            # notes reach an ATM up to two days after they are banked
-                           ("front_business", self.front_business.days.max + 2 + self.front_business.out_days.max)):
+                           ("front_business", self.front_business.days.max + 2 + self.front_business.out_days.max),
+                           # a wave starts in its day's hours, its victims pay within `arrive_hours`, and the money
+                           # leaves within its hours
+                           ("new_account", self.new_account.first_days.max + self.new_account.used_days.max
+                            + math.ceil((24 + self.mule.arrive_hours + max(self.mule.out_hours.max,
+                                                                           self.mule.stealth_out_hours.max)) / 24))):
             if days > CASE_DAYS:
                 raise ValueError(f"aml.{name}: its longest case lasts {days} days (its days, then what is paid on); "
                                  f"at most {CASE_DAYS} fit (a case's account must stay open throughout)")

@@ -239,6 +239,7 @@ class Closing(Section):
 class Accounts(Section):
     status: Annotated[Shares, AfterValidator(lambda s: _known_keys(s, ACCOUNT_STATUSES, "account status"))]
     closing: Closing
+    opening_later: Probability
     buffer_months: FloatRange
     overdraft_share: Probability
     overdraft_of_income: FloatRange

@@ -62,23 +62,32 @@ def accounts_of_block(scenario: Scenario, block: int, customers: pa.Table, devic
     first = np.arange(n) < n_customers
 
     since = customers["customer_since"].to_numpy()[owner].astype("datetime64[D]")
-    tenure = (np.datetime64(scenario.start_date, "D") - since).astype(int)
+    start = np.datetime64(scenario.start_date, "D")
+    tenure = (start - since).astype(int)
     later = (rng("opened").random(n) * tenure).astype(int)
     opened = since + np.where(first, 0, later).astype("timedelta64[D]")
+    status = categorical(rng("status"), config.status, n).to_numpy(zero_copy_only=False)
+    # `opening_later` of the further accounts of customers whose first account is active (their income is paid into
+    # it) open during the horizon instead, on a day drawn uniformly; an account opens active
+    horizon_days = (np.datetime64(scenario.horizon_end, "D") - start).astype(int) + 1
+    in_run = ~first & (status[owner] == "active") & (rng("opening_later").random(n) < config.opening_later)
+    opened = np.where(in_run, start + rng("opened_in_run").integers(0, horizon_days, n).astype("timedelta64[D]"),
+                      opened)
+    status = pa.array(np.where(in_run, "active", status))
     order = np.lexsort((rng("order").random(n), opened))
-    owner, opened, first = owner[order], opened[order], first[order]
-
-    status = categorical(rng("status"), config.status, n)
+    owner, opened, first, in_run = owner[order], opened[order], first[order], in_run[order]
+    status = status.take(pa.array(order))
     active = pc.equal(status, "active").to_numpy(zero_copy_only=False)
     income = customers["monthly_income"].to_numpy()[owner]
     # a customer's first account is a debit account (income needs a transactional account); later ones are credit
     # cards often enough that `card_type.credit` of all accounts are, where the population allows
     later_share = min(1.0, scenario.cards.card_type.get("credit", 0.0) * n / max(int((~first).sum()), 1))
     is_credit = ~first & (rng("card_type").random(n) < later_share)
+    # (never one opened during the run: its holder's first account, active, opened before it)
     salary = salary_accounts(owner, active, is_credit, n_customers)
-    # customers close other accounts than the one their income is paid into
-    closes = active & ~salary & (rng("closing").random(n) < config.closing.share)
-    closed = np.datetime64(scenario.start_date, "D") + rng("closed_day").integers(
+    # customers close other accounts than the one their income is paid into; one opened during the run stays open
+    closes = active & ~salary & ~in_run & (rng("closing").random(n) < config.closing.share)
+    closed = start + rng("closed_day").integers(
         0, config.closing.within_days, n).astype("timedelta64[D]")
     credit_limit = np.where(is_credit, np.round(income * rng("credit_limit").uniform(
         scenario.cards.credit_limit_of_income.min, scenario.cards.credit_limit_of_income.max, n), -2), 0.0)
@@ -112,7 +121,9 @@ def accounts_of_block(scenario: Scenario, block: int, customers: pa.Table, devic
     turnover = customers["monthly_turnover"].fill_null(0.0).to_numpy()[owner]
     capital = np.where(product == PRODUCTS.index("business"),
                        scenario.customers.business.set_aside * np.maximum(turnover - income, 0.0), 0.0)
-    opening = np.where(salary, buffer + month_left, np.where(is_credit, -owed, savings)) + capital
+    # an account that opens during the run holds nothing at the start: the salary account funds it on the day
+    opening = np.where(in_run, 0.0,
+                       np.where(salary, buffer + month_left, np.where(is_credit, -owed, savings)) + capital)
     average = np.where(salary, buffer + 0.5 * income * scenario.money.spent_share,
                        np.where(is_credit, -owed, savings)) + capital
 
@@ -222,10 +233,10 @@ def cards_of_block(scenario: Scenario, block: int, accounts: pa.Table) -> pa.Tab
     start_month = scenario.start_date.year * 12 + scenario.start_date.month - 1
     opened = accounts["opened_date"].to_numpy().astype("datetime64[D]")
     before_start = np.datetime64(scenario.start_date, "D") - np.timedelta64(1, "D")
-    # a card lasts three years: issued that long before its expiry — or, for an account younger than that, when
-    # the account opened, and then it expires three years after
+    # a card lasts three years: issued that long before its expiry — or, for an account younger than that (or one
+    # that opens during the run), when the account opened, and then it expires three years after
     opened_month = opened.astype("datetime64[M]").astype(np.int64) + 1970 * 12
-    young = opened_month > start_month + expiry_months - RENEWED_VALIDITY_MONTHS
+    young = (opened_month > start_month + expiry_months - RENEWED_VALIDITY_MONTHS) | (opened > before_start)
     expiry_months = np.where(young, opened_month + RENEWED_VALIDITY_MONTHS - start_month, expiry_months)
     issued = np.where(young, opened, np.minimum(_month_start(start_month + expiry_months - RENEWED_VALIDITY_MONTHS),
                                                 before_start))
@@ -320,8 +331,10 @@ def account_beneficiaries(scenario: Scenario, block: int, accounts: pa.Table, be
     account_index, _ = np.nonzero(keep)
     opened = accounts["opened_date"].to_numpy()[account_index].astype("datetime64[D]")
     open_days = (np.datetime64(scenario.start_date, "D") - opened).astype(int)
+    # saved while the account was open before the start (one that opens later saves its payees as it goes)
     added = opened + (rng("added").random(account_index.size) * open_days).astype("timedelta64[D]")
-    before = (account_index, picks[keep], added)
+    was_open = open_days > 0
+    before = (account_index[was_open], picks[keep][was_open], added[was_open])
 
     start, last = day_number(scenario.start_date), day_number(scenario.horizon_end)
     months = (last - start + 1) / (365.25 / 12)
@@ -337,7 +350,8 @@ def account_beneficiaries(scenario: Scenario, block: int, accounts: pa.Table, be
     payee = np.where(rng("new_risky").random(len(account)) < config.new_high_risk_share,
                      one_of(np.flatnonzero(high_risk), "risky_pick"), one_of(np.flatnonzero(~high_risk), "ordinary_pick"))
     day = (start + rng("new_day").integers(0, last - start + 1, len(account))).astype("datetime64[D]")
-    still_open = pd.isna(closed[account]) | (day < closed[account].astype("datetime64[D]"))
+    still_open = (pd.isna(closed[account]) | (day < closed[account].astype("datetime64[D]"))) & (
+        day >= accounts["opened_date"].to_numpy()[account].astype("datetime64[D]"))
     parts = [before, (account[still_open], payee[still_open], day[still_open]),
              families_abroad(scenario, block, accounts, beneficiaries)]
     if planned is not None and planned.num_rows:

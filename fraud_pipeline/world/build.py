@@ -39,7 +39,7 @@ PAIRS_AT_ONCE = 1_000_000  # customer–merchant pairs keyed at a time (bounds t
 WORLD_COLUMNS = {
     "customers": ("customer_id", "age", "avg_spend", "home_city", "home_lat", "home_lon", "monthly_income",
                   "monthly_turnover", "pay_schedule", "occupation", "pep_flag"),
-    "accounts": ("account_id", "customer_id", "account_type", "status", "closed_date", "salary_account",
+    "accounts": ("account_id", "customer_id", "account_type", "status", "opened_date", "closed_date", "salary_account",
                  "credit_limit", "overdraft_limit", "opening_balance", "avg_balance"),
     "cards": ("card_number", "account_id", "issued_date", "expiry"),
     "merchants": ("merchant_id", "terminal_type", "category", "mcc", "city", "province", "country", "currency", "lat",
@@ -101,6 +101,7 @@ class World:
     account_id: pa.Array
     account_customer: np.ndarray
     status: np.ndarray  # index into STATUS_NAMES at the start
+    opened_day: np.ndarray  # day number it opened (after the start for one that opens during the run)
     closed_day: np.ndarray  # day number, NEVER if it stays open
     salary: np.ndarray
     credit: np.ndarray
@@ -277,14 +278,15 @@ def _labels(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
 def bank_rows(scenario: Scenario, customers: pa.Table, accounts: pa.Table) -> dict[str, object]:
     """What every block reads of the customers and accounts given (`engine.world_store.DIRECTORY_ROWS`): their ids,
     the customers' home cities (index into the region's cities), each account's owner (row of `customers`), status
-    (index into STATUS_NAMES), closed day (NEVER when open) and whether it is its holder's salary account (where
-    laundering among our customers is drawn: `aml.networks`)."""
+    (index into STATUS_NAMES), opened and closed days (NEVER when it stays open) and whether it is its holder's
+    salary account (where laundering among our customers is drawn: `aml.networks`)."""
     cities = [city.name for p in scenario.geography.provinces for city in p.cities]
     return {"customer_id": customers["customer_id"].combine_chunks(),
             "home_city": _index(customers["home_city"], cities),
             "account_id": accounts["account_id"].combine_chunks(),
             "account_customer": row_of(accounts["customer_id"], customers["customer_id"]),
             "status": _index(accounts["status"], list(STATUS_NAMES)),
+            "opened_day": day_numbers(accounts["opened_date"]),
             "closed_day": day_numbers(accounts["closed_date"]),
             "salary": accounts["salary_account"].to_numpy(zero_copy_only=False).astype(bool)}
 
@@ -323,8 +325,8 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table], place: BlockP
     age_group = np.searchsorted(AGE_BOUNDS, age, side="right")
     cities = [(i, city) for i, p in enumerate(region.provinces) for city in p.cities]
     rows = bank_rows(scenario, customers, accounts)
-    home_city, account_customer, status, closed_day, salary = (rows[name] for name in (
-        "home_city", "account_customer", "status", "closed_day", "salary"))
+    home_city, account_customer, status, opened_day, closed_day, salary = (rows[name] for name in (
+        "home_city", "account_customer", "status", "opened_day", "closed_day", "salary"))
     credit = accounts["credit_limit"].to_numpy() > 0
     savings = pc.equal(accounts["account_type"], "savings").to_numpy(zero_copy_only=False)
     business_account = pc.equal(accounts["account_type"], "business").to_numpy(zero_copy_only=False)
@@ -408,7 +410,7 @@ def build_world(scenario: Scenario, entities: dict[str, pa.Table], place: BlockP
         habits=habits(scenario, customers, merchants) if place is None else block_habits(
             scenario, place.block, customers, merchants),
         account_id=rows["account_id"], account_customer=account_customer, status=status,
-        closed_day=closed_day, salary=salary, credit=credit, savings=savings,
+        opened_day=opened_day, closed_day=closed_day, salary=salary, credit=credit, savings=savings,
         business=business_account, limit=limit, opening=opening,
         activity=activity,
         salary_of=salary_of, buffer=np.round(np.where(salary, np.concatenate([

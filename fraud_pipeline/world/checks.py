@@ -73,7 +73,7 @@ def entity_expectations(scenario: Scenario) -> dict[str, dict[str, Expectation]]
             "account_type": OneOf(PRODUCTS),
             "status": OneOf(tuple(a.status)),
             "currency": OneOf((region.currency,)),
-            "opened_date": before_start,
+            "opened_date": within_horizon,  # before the start, or during the horizon (accounts.opening_later)
             "closed_date": OrNull(Between(start, start + timedelta(days=a.closing.within_days))),
             "overdraft_limit": Between(0.0, float("inf")),
             "credit_limit": Between(0.0, float("inf")),

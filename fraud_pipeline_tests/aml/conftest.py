@@ -16,7 +16,8 @@ FIRST, DAYS = date(2026, 1, 1), 21
 def busy(scenario):
     return scaled(scenario, population={"customers": 2_000, "accounts": 2_600, "devices": 2_400,
                                         "beneficiaries": 3_000, "block_customers": 500},
-                  card_transactions={"per_day": 2_000}, aml=BUSY_LAUNDERING)
+                  card_transactions={"per_day": 2_000}, aml=BUSY_LAUNDERING,
+                  accounts={"opening_later": 0.9})  # enough accounts opening in 21 days to be opened to launder
 
 
 @pytest.fixture(scope="package")

@@ -6,6 +6,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from fraud_pipeline.engine.bank_day import initial_bank_state, simulate_bank_day
@@ -37,9 +38,11 @@ def ledger_rules(stream: pa.Table, balances: pa.Table, opening: pa.Table, accoun
     expected = start.add(pd.Series(signed, index=rows.index).groupby(rows["account_id"]).sum(), fill_value=0)
     wrong_end = (list(expected.index[cents(end.reindex(expected.index)) != cents(expected)])
                  + list(last.index[cents(end.reindex(last.index)) != cents(last)]))
+    unopened = ~rows["account_id"].isin(start.index)
     return [(int(chain.sum()), rows.loc[chain, "account_id"].head(SAMPLE).tolist()),
             (int(below.sum()), rows.loc[below, "account_id"].head(SAMPLE).tolist()),
-            (int(reasons.sum()), []), (len(wrong_end), wrong_end[:SAMPLE])]
+            (int(reasons.sum()), []), (len(wrong_end), wrong_end[:SAMPLE]),
+            (int(unopened.sum()), rows.loc[unopened, "account_id"].head(SAMPLE).tolist())]
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +59,7 @@ def _found(stream, balances, opening, accounts) -> list:
 
 
 def test_a_clean_day_passes_every_ledger_rule(day):
-    assert _found(*day) == ledger_rules(*day) == [(0, []), (0, []), (0, []), (0, [])]
+    assert _found(*day) == ledger_rules(*day) == [(0, []), (0, []), (0, []), (0, []), (0, [])]
 
 
 def test_each_broken_rule_is_counted_and_named_as_the_rules_state_it(day):
@@ -75,11 +78,15 @@ def test_each_broken_rule_is_counted_and_named_as_the_rules_state_it(day):
     limits = accounts.to_pandas()
     limits[["overdraft_limit", "credit_limit"]] = 0.0  # no overdrafts: approved debits into the red break the floor
     limits = pa.Table.from_pandas(limits, schema=accounts.schema, preserve_index=False)
+    # an account with rows that had not opened (not among the day's opening balances)
+    unopened = rows.loc[approved[20], "account_id"]
+    opening = opening.filter(pc.not_equal(opening["account_id"], unopened))
 
     found = _found(broken, ends, opening, limits)
     assert found == ledger_rules(broken, ends, opening, limits)
     assert all(failures > 0 for failures, _ in found)
     assert found[2][0] == 2 and found[0][0] >= 4 and len(found[0][1]) == SAMPLE
+    assert found[4] == ((rows["account_id"] == unopened).sum(), [unopened] * SAMPLE)  # its rows, named by account
     assert found[3][1][0] in set(balances["account_id"].to_pylist())  # accounts named by id
     shuffled = broken.take(pa.array(np.random.default_rng(5).permutation(broken.num_rows)))
     assert _found(shuffled, ends, opening, limits) == found  # rows in any order: sorted by account, then time

@@ -241,7 +241,16 @@ def test_every_customer_holds_an_account_and_the_first_opens_when_they_join(worl
     first_open = accounts.groupby("customer_id")["opened_date"].min()
     joined = customers.set_index("customer_id")["customer_since"]
     assert (first_open.sort_index() == joined.sort_index()).all()
-    assert (accounts["opened_date"] < pd.Timestamp(scenario.start_date)).all()
+    # `accounts.opening_later` of the further accounts open during the horizon, none of them a customer's first,
+    # none closing early and none the one income is paid into; the others before the start
+    start, end = pd.Timestamp(scenario.start_date), pd.Timestamp(scenario.horizon_end)
+    later = accounts["opened_date"] >= start
+    further = accounts["opened_date"] > accounts["customer_id"].map(joined)
+    assert (accounts["opened_date"][later] <= end).all()
+    assert not (later & ~further).any()
+    assert later[further].mean() == pytest.approx(scenario.accounts.opening_later, abs=0.02)
+    assert not (later & (accounts["closed_date"].notna() | accounts["salary_account"])).any()
+    assert (accounts["opening_balance"][later] == 0).all() and (accounts["status"][later] == "active").all()
     # numbered in opening order within each block (a block's rows are its own), as banks number accounts
     layout = Layout.of(scenario)
     for b in range(layout.n_blocks):
@@ -426,9 +435,17 @@ def test_cards_belong_to_their_accounts_holder_and_renewals_replace_them_before_
     year = 2000 + cards["expiry"].str[3:].astype(int)
     months_after = (year - scenario.start_date.year) * 12 + month - scenario.start_date.month
     first = cards[cards["replaces_card_number"].isna()]
+    # an account's first card: issued before the start — or, for an account that opens later, on its opening day,
+    # valid three years to the end of the month
+    opened = pd.to_datetime(first["account_id"].map(accounts["opened_date"]))
+    later = opened >= pd.Timestamp(scenario.start_date)
+    assert later.sum() > 0
     bounds = scenario.cards.validity_months
-    assert months_after[first.index].between(bounds.min, bounds.max).all()
-    assert (first["issued_date"] < pd.Timestamp(scenario.start_date)).all()
+    assert months_after[first.index[~later]].between(bounds.min, bounds.max).all()
+    assert (first.loc[~later, "issued_date"] < pd.Timestamp(scenario.start_date)).all()
+    assert (pd.to_datetime(first.loc[later, "issued_date"]) == opened[later]).all()
+    assert (months_after[first.index[later]] == (opened[later].dt.year - scenario.start_date.year) * 12
+            + opened[later].dt.month - scenario.start_date.month + 36).all()
     renewals = cards[cards["replaces_card_number"].notna()]
     assert len(renewals) > 0.05 * len(first)  # a year's horizon renews cards expiring within it
     old = cards.set_index("card_number").loc[renewals["replaces_card_number"]]

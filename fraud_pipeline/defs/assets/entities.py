@@ -1,6 +1,8 @@
 """The `entities` group: one unpartitioned asset per entity table, in dependency order."""
 
 
+import json
+
 import dagster as dg
 
 from fraud_pipeline.core import schemas
@@ -73,8 +75,9 @@ def _entity_asset(scenario: Scenario, name: str, kinds: set[str],
             check_results=[dg.AssetCheckResult(check_name=check, passed=all(f.passed for f in found),
                                                severity=dg.AssetCheckSeverity.ERROR,
                                                description=summary(found),
-                                               metadata={f.rule: dg.MetadataValue.json(
-                                                   {"failing_rows": f.failures, "examples": f.examples})
+                                               metadata={f.rule: dg.MetadataValue.json(json.loads(json.dumps(
+                                                   {"failing_rows": f.failures, "examples": f.examples},
+                                                   default=str)))  # a failing date column's examples as text
                                                    for f in found})
                            for check, found in findings.items()])
 

@@ -1,0 +1,74 @@
+"""Accounts opened to launder: a new account serves as a mule within days of opening, for weeks, then falls silent.
+
+`../shared/reference/aml-anchors.md` §8.2 row 10 (part of row 2): an account opened with a borrowed or sold
+identity — here a customer of ours, recruited, opens a further account (`accounts.opening_later`) and hands it over
+— receives its first victims' money within 7 days, is used for 2–6 weeks, then abandoned. Of the debit accounts that
+open on the day, `aml.new_account.share_of_openings` are opened for this, holders of the mule profile
+(`aml.mule.recruited`) likelier. Each case is 3–6 waves (stealthily 2–3), the first `first_days` after the opening
+and the last `used_days` after the first; each wave is a mule case's: victims at other banks pay within hours
+(`mules.victims_pay`), and all but the mule's cut leaves within its hours in notes and transfers
+(`mules.passed_on`). Its genuine twins: the other accounts opened during the run — a new savings account topped up
+by the salary account, a new credit card — and the mules of older accounts. The account's role is `mule`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+
+from fraud_pipeline.aml.mules import passed_on, victims_pay
+from fraud_pipeline.aml.placement import Cases, finish, rng_of
+from fraud_pipeline.core.columns import positions
+from fraud_pipeline.core.labels import MULE, NEW_ACCOUNT
+from fraud_pipeline.core.rows import concat
+from fraud_pipeline.core.timeline import MS_PER_DAY, day_start_ms, times_in_hours
+from fraud_pipeline.life.genuine import receives
+from fraud_pipeline.world.build import World
+from fraud_pipeline.world.devices import day_number
+
+
+def new_account_day(world: World, day: date) -> Cases:
+    """The block's cases of accounts opened today to launder, with all their rows (those of later days the bank
+    carries): each debit account opening today is one with chance `share_of_openings` × its holder's mule weight
+    (`aml.mule.recruited`) ÷ the block's mean weight, at most 1."""
+    s = world.scenario
+    c, m = s.aml.new_account, s.aml.mule
+    rng = rng_of(world, day, "new_account")
+    r = m.recruited
+    recruit = np.where((world.age >= r.age.min) & (world.age <= r.age.max) & (world.income < r.income_below),
+                       r.weight, 1.0)
+    opening = np.flatnonzero((world.opened_day == day_number(day)) & ~world.credit & receives(world, day))
+    chance = c.share_of_openings * recruit[world.account_customer[opening]] / max(recruit.mean(), 1e-12)
+    account = opening[(rng("opened_for").random(len(opening)) < np.minimum(chance, 1.0)) & c.enabled]
+    n = len(account)
+    stealth = rng("stealth").random(n) < c.stealth
+    waves = np.where(stealth, rng("stealth_waves").integers(c.stealth_waves.min, c.stealth_waves.max + 1, n),
+                     rng("waves").integers(c.waves.min, c.waves.max + 1, n))
+    # the first wave `first_days` after the opening, the last `used_days` after it, the others on days between
+    wave_case = np.repeat(np.arange(n), waves)
+    k = positions(waves)
+    first = rng("first_days").integers(c.first_days.min, c.first_days.max + 1, n)
+    used = rng("used_days").integers(c.used_days.min, c.used_days.max + 1, n)
+    between = rng("between").integers(1, np.maximum(used[wave_case], 2))
+    offset = np.where(k == 0, 0, np.where(k == waves[wave_case] - 1, used[wave_case], between))
+    wave_day = first[wave_case] + offset[np.lexsort((offset, wave_case))]  # in order within each case
+    start = times_in_hours(rng("start"), len(wave_case), 0, s.card_transactions.hourly["transfer"],
+                           day_start_ms(day)) + wave_day * MS_PER_DAY
+    mule = account[wave_case]
+    senders, credit_wave, credit_ms, cents, credits = victims_pay(world, rng, mule, stealth[wave_case], start)
+    received = np.bincount(credit_wave, weights=cents, minlength=len(wave_case))
+    last = np.zeros(len(wave_case), np.int64)
+    np.maximum.at(last, credit_wave, credit_ms)
+    out, out_wave, passed = passed_on(world, day, rng, mule, stealth[wave_case], received, last)
+    proceeds = np.bincount(wave_case, weights=received, minlength=n)
+    kept = proceeds - np.bincount(wave_case, weights=passed, minlength=n)
+    last_day = np.zeros(n, np.int64)
+    np.maximum.at(last_day, wave_case, wave_day)
+    parameters = [{"waves": int(w), "first_day": int(f), "last_wave_day": int(d), "senders": int(v),
+                   "stealth": bool(x), "received": round(float(p) / 100, 2), "kept": round(float(q) / 100, 2)}
+                  for w, f, d, v, x, p, q in zip(waves, first, last_day, np.bincount(wave_case, weights=senders,
+                                                                                       minlength=n).astype(int),
+                                                    stealth, proceeds, kept)]
+    return finish(world, day, rng, NEW_ACCOUNT, account, stealth, proceeds.astype(np.int64), parameters,
+                  np.r_[wave_case[credit_wave], wave_case[out_wave]], concat([credits, out]), c, MULE)
