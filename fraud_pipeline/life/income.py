@@ -31,7 +31,7 @@ from fraud_pipeline.world import calendar, spending
 from fraud_pipeline.world.build import STATUS_NAMES, World
 from fraud_pipeline.life.card_takings import last_weeks_sales, settlements, terminals
 from fraud_pipeline.life.cash_out import in_hours
-from fraud_pipeline.life.genuine import (city_place, digital, open_accounts, paid_today, receives, rng_for,
+from fraud_pipeline.life.genuine import (city_place, digital, open_accounts, paid_today, pays, receives, rng_for,
                                          scheduled_times, session_city, usual_atm)
 from fraud_pipeline.world.devices import day_number
 
@@ -363,9 +363,13 @@ def side_hustles(world: World, day: date) -> Rows:
     s, rng = world.scenario, rng_for(world, day)
     h = s.inflows.side_hustle
     seller, per_month = side_hustlers(world)
-    account = world.salary_of
+    account = world.salary_of.copy()
+    # a customer who opened an account for it during the run is paid into that one, from the day after it opens
+    opened_for = np.flatnonzero(hustle_accounts(world) & pays(world, day))
+    seller[world.account_customer[opened_for]] = True
+    account[world.account_customer[opened_for]] = opened_for
     seller &= account >= 0
-    seller[seller] &= receives(world, day)[account[seller]]
+    seller[seller] &= receives(world, day)[np.maximum(account, 0)[seller]]
     count = rng("hustle_count").poisson(np.where(seller, per_month / MONTH_DAYS, 0.0))
     customer = np.repeat(np.arange(world.n_customers), count)
     n = len(customer)
@@ -377,6 +381,17 @@ def side_hustles(world: World, day: date) -> Rows:
                 place=city_place(world, world.home_city[customer]))
     cash = np.flatnonzero(rng("hustle_cash").random(n) < h.cash_share)  # paid in notes, banked later
     return bank_cash(world, lambda purpose: rng(f"hustle_{purpose}"), rows, cash, day)
+
+
+def hustle_accounts(world: World) -> np.ndarray:
+    """Per account: a debit account opened during the run for a side hustle (`inflows.side_hustle.opened_for` of
+    them), whose holder's buyers pay into it once it is open — whether or not they sold before."""
+    key = ("hustle_accounts",)
+    if key not in world.caches:
+        u = stream(world.scenario.seed, "income", "hustle_accounts", *world.block_key).random(world.n_accounts)
+        later = world.opened_day >= day_number(world.scenario.start_date)
+        world.caches[key] = later & ~world.credit & (u < world.scenario.inflows.side_hustle.opened_for)
+    return world.caches[key]
 
 
 def side_hustlers(world: World) -> tuple[np.ndarray, np.ndarray]:

@@ -81,6 +81,7 @@ class Lognormal(Section):
 
 class SideHustle(Section):
     share: Probability
+    opened_for: Probability  # of the debit accounts that open during the run, those opened to be paid into for it
     cash_share: Probability
     payments_per_month: IntRange
     amount: Lognormal

@@ -6,12 +6,15 @@ accounts opening then and a third of the debit ones opened to launder, with shor
 import json
 from datetime import date, timedelta
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
 
 from fraud_pipeline import api
 from fraud_pipeline.engine.bank import Bank
+from fraud_pipeline.engine.bank_day import blocks_of
+from fraud_pipeline.life.income import hustle_accounts
 from fraud_pipeline_tests.conftest import scaled
 
 FIRST, DAYS = date(2026, 1, 1), 21
@@ -114,3 +117,20 @@ def test_an_account_opened_to_launder_is_a_mule_within_days_for_weeks_then_left(
     genuine = later.index.difference(cases["account_id"])
     used = rows.loc[rows["account_id"].isin(genuine) & rows["aml_case_id"].isna(), "account_id"]
     assert used.nunique() > len(genuine) / 2
+
+
+def test_some_genuine_new_accounts_are_opened_for_a_side_hustle_and_paid_by_strangers(run, opening):
+    """The twin of an account opened to launder: `inflows.side_hustle.opened_for` of the debit accounts that open
+    are paid into by buyers at other banks from the day after they open."""
+    frames, accounts = run
+    flagged = pd.Index(np.concatenate([w.account_id.to_numpy(zero_copy_only=False)[hustle_accounts(w)]
+                                       for w in blocks_of(Bank(opening).world)]))  # drawn per block
+    later = accounts[(accounts["opened_date"] >= pd.Timestamp(FIRST)) & (accounts["account_type"] != "credit_card")]
+    assert flagged.isin(later.index).all()
+    share = opening.inflows.side_hustle.opened_for
+    assert abs(len(flagged) - share * len(later)) < 4 * (share * (1 - share) * len(later)) ** 0.5
+    rows = frames["labelled_transactions"]
+    paid = rows[rows["account_id"].isin(later.index) & rows["aml_case_id"].isna() & rows["beneficiary_id"].notna()
+                & (rows["transaction_type"] == "transfer_in")]
+    assert paid["account_id"].isin(flagged).all() and paid["account_id"].nunique() > 0.5 * len(flagged)
+    assert ((paid["event_time"].dt.normalize() - paid["account_id"].map(accounts["opened_date"])).dt.days >= 1).all()
