@@ -7,8 +7,9 @@ open on the day, `aml.new_account.share_of_openings` are opened for this, holder
 (`aml.mule.recruited`) likelier. Each case is 3–6 waves (stealthily 2–3), the first `first_days` after the opening
 and the last `used_days` after the first; each wave is a mule case's: victims at other banks pay within hours
 (`mules.victims_pay`), and all but the mule's cut leaves within its hours in notes and transfers
-(`mules.passed_on`). Its genuine twins: the other accounts opened during the run — a new savings account topped up
-by the salary account, a new credit card — and the mules of older accounts. The account's role is `mule`.
+(`mules.passed_on`). Its genuine twins: the other accounts opened during the run — a new savings account funded by
+the salary account, a new credit card, and an account opened for a side hustle, which strangers pay
+(`inflows.side_hustle.opened_for`) — and the mules of older accounts. The account's role is `mule`.
 """
 
 from __future__ import annotations
@@ -65,10 +66,9 @@ def new_account_day(world: World, day: date) -> Cases:
     kept = proceeds - np.bincount(wave_case, weights=passed, minlength=n)
     last_day = np.zeros(n, np.int64)
     np.maximum.at(last_day, wave_case, wave_day)
+    victims = np.bincount(wave_case, weights=senders, minlength=n).astype(int)
     parameters = [{"waves": int(w), "first_day": int(f), "last_wave_day": int(d), "senders": int(v),
                    "stealth": bool(x), "received": round(float(p) / 100, 2), "kept": round(float(q) / 100, 2)}
-                  for w, f, d, v, x, p, q in zip(waves, first, last_day, np.bincount(wave_case, weights=senders,
-                                                                                       minlength=n).astype(int),
-                                                    stealth, proceeds, kept)]
+                  for w, f, d, v, x, p, q in zip(waves, first, last_day, victims, stealth, proceeds, kept)]
     return finish(world, day, rng, NEW_ACCOUNT, account, stealth, proceeds.astype(np.int64), parameters,
                   np.r_[wave_case[credit_wave], wave_case[out_wave]], concat([credits, out]), c, MULE)
