@@ -44,9 +44,7 @@ def mules_day(world: World, day: date, arriving: Rows) -> tuple[Cases, Rows]:
     s = world.scenario
     c = s.aml.mule
     rng = rng_of(world, day, "mules")
-    r = c.recruited
-    young_and_poor = (world.age >= r.age.min) & (world.age <= r.age.max) & (world.income < r.income_below)
-    recruit = np.where(young_and_poor, r.weight, 1.0)
+    recruit = recruit_weights(world)
     rate = c.cases_per_10k_accounts_month if c.enabled else 0.0
     # a stealthy mule's handler uses an account that strangers already pay: a side hustler's, whose victims pass
     # for buyers
@@ -83,6 +81,14 @@ def mules_day(world: World, day: date, arriving: Rows) -> tuple[Cases, Rows]:
     cases = finish(world, day, rng, MULES, account, stealth, received.astype(np.int64), parameters,
                    np.r_[case, row_case], concat([credits, rows]), c, MULE, came=(first_ms, last))
     return cases, handed_over(arriving, fed, cases.case[n + fed_case])
+
+
+def recruit_weights(world: World) -> np.ndarray:
+    """Per customer: how likely a mule's recruiters pick them — `aml.mule.recruited.weight` for holders of the mule
+    profile (its ages, earning under `income_below`), 1 for everyone else."""
+    r = world.scenario.aml.mule.recruited
+    young_and_poor = (world.age >= r.age.min) & (world.age <= r.age.max) & (world.income < r.income_below)
+    return np.where(young_and_poor, r.weight, 1.0)
 
 
 def victims_pay(world: World, rng, account: np.ndarray, stealth: np.ndarray, first: np.ndarray) -> tuple:

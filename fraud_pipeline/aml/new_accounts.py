@@ -18,7 +18,7 @@ from datetime import date
 
 import numpy as np
 
-from fraud_pipeline.aml.mules import passed_on, victims_pay
+from fraud_pipeline.aml.mules import passed_on, recruit_weights, victims_pay
 from fraud_pipeline.aml.placement import Cases, finish, rng_of
 from fraud_pipeline.core.columns import positions
 from fraud_pipeline.core.labels import MULE, NEW_ACCOUNT
@@ -34,11 +34,9 @@ def new_account_day(world: World, day: date) -> Cases:
     carries): each debit account opening today is one with chance `share_of_openings` × its holder's mule weight
     (`aml.mule.recruited`) ÷ the block's mean weight, at most 1."""
     s = world.scenario
-    c, m = s.aml.new_account, s.aml.mule
+    c = s.aml.new_account
     rng = rng_of(world, day, "new_account")
-    r = m.recruited
-    recruit = np.where((world.age >= r.age.min) & (world.age <= r.age.max) & (world.income < r.income_below),
-                       r.weight, 1.0)
+    recruit = recruit_weights(world)
     opening = np.flatnonzero((world.opened_day == day_number(day)) & ~world.credit & receives(world, day))
     chance = c.share_of_openings * recruit[world.account_customer[opening]] / max(recruit.mean(), 1e-12)
     account = opening[(rng("opened_for").random(len(opening)) < np.minimum(chance, 1.0)) & c.enabled]

@@ -414,16 +414,21 @@ def _labelled(names: tuple[str, str], flag: np.ndarray) -> pa.Array:
     return pa.array(names).take(pa.array(flag.astype(np.int8)))
 
 
+def _opened(world: World, day: date) -> np.ndarray:
+    """The accounts opened by `day` (the day's opening balances and end-of-day balances hold these)."""
+    return np.flatnonzero(world.opened_day <= day_number(day))
+
+
 def _opening(world: World, state: State, day: date) -> pa.Table:
-    """Each account open on `day` (as `_balances` has them) at the day's start: account_id, balance."""
-    accounts = np.flatnonzero(world.opened_day <= day_number(day))
+    """Each account open on `day` at the day's start: account_id, balance."""
+    accounts = _opened(world, day)
     return pa.table({"account_id": world.account_id.take(pa.array(accounts)), "balance": state.balance[accounts] / 100})
 
 
 def _balances(world: World, state: State, r: Rows, posted: Posted, day: date) -> pa.Table:
     """Each account open by the end of the day (`state` is the next day's start): none before the day it opens."""
     end = day_start_ms(day) + MS_PER_DAY - 1
-    accounts = np.flatnonzero(world.opened_day <= day_number(day))
+    accounts = _opened(world, day)
     status = status_on(world, day)[accounts]
     balance = state.balance[accounts]
     available = np.where(np.isin(status, [STATUS_NAMES.index("frozen"), STATUS_NAMES.index("closed")]), 0,
