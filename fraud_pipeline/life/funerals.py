@@ -2,7 +2,10 @@
 funeral policy often pays out too, and within the week most of it leaves — to the undertaker and in notes for the
 catering, the tent and transport. Many unrelated senders, new to the account, paying several times the holder's
 income within three days, then a rapid cash-out: the genuine twin of a money mule (issue 24; the AML scorecard's
-mule model rested on exactly that fan-in).
+mule model rested on exactly that fan-in). Some families open an account for the collection and share its details
+the day it opens (`inflows.funeral.opened_for` of the debit accounts opened during the run): a new account paid by
+strangers from the next day and mostly emptied within the week — the twin of an account opened to launder
+(`aml.new_account`).
 
 South Africa registers about 600,000 deaths a year for 62 million people, and funerals are large, family-funded
 events (R15,000–R50,000 is commonly quoted); most households hold funeral cover or belong to a burial society
@@ -21,27 +24,33 @@ from fraud_pipeline.core.rows import TRANSFER, TRANSFER_IN, Rows, concat, make
 from fraud_pipeline.core.timeline import MS_PER_DAY, arrival_lag_ms, day_start_ms
 from fraud_pipeline.life.cash_out import CENTS, atm_withdrawals, in_hours
 from fraud_pipeline.life.genuine import city_place, receives, rng_for
-from fraud_pipeline.life.income import outside_parties, paid_to_a_business
+from fraud_pipeline.life.income import opened_for, outside_parties, paid_to_a_business
 from fraud_pipeline.world.build import World
+from fraud_pipeline.world.devices import day_number
 
 STEP = 50  # rand: contributions are round amounts
 POLICY_STEP = 1000  # rand: a policy pays a round sum
 
 
 def funerals_day(world: World, day: date) -> Rows:
-    """The rows of the funerals whose organiser learns of the death on `day` (event times today and in the week
-    after, with arrival times): the contributions and a policy's payout into the organiser's salary account, then
-    the undertaker's payment and the withdrawals."""
+    """The rows of the funerals whose collection starts on `day` (event times today and in the week after, with
+    arrival times): the contributions and a policy's payout into the organiser's salary account — or into the
+    account the family opened for it yesterday (`inflows.funeral.opened_for`, `life.income.opened_for`) — then the
+    undertaker's payment and the withdrawals."""
     k = world.scenario.inflows.funeral
     rng = rng_for(world, day)
     account = world.salary_of
     organiser = np.flatnonzero((rng("funeral").random(world.n_customers) < k.per_customer_per_year / 365.25)
                                & (account >= 0))
     organiser = organiser[receives(world, day)[account[organiser]]]
+    # and the families who opened an account for it yesterday and shared its details
+    opened = np.flatnonzero(opened_for(world, "funeral") & (world.opened_day == day_number(day) - 1)
+                            & receives(world, day))
+    mine = np.r_[account[organiser], opened]
+    organiser = np.r_[organiser, world.account_customer[opened]]
     if not len(organiser):
         return make(0)
     n = len(organiser)
-    mine = account[organiser]
     place = city_place(world, world.home_city[organiser])
     start = day_start_ms(day)
     # contributions over the first days, by transfer hours

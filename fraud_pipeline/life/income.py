@@ -365,9 +365,9 @@ def side_hustles(world: World, day: date) -> Rows:
     seller, per_month = side_hustlers(world)
     account = world.salary_of.copy()
     # a customer who opened an account for it during the run is paid into that one, from the day after it opens
-    opened_for = np.flatnonzero(hustle_accounts(world) & pays(world, day))
-    seller[world.account_customer[opened_for]] = True
-    account[world.account_customer[opened_for]] = opened_for
+    opened = np.flatnonzero(opened_for(world, "side_hustle") & pays(world, day))
+    seller[world.account_customer[opened]] = True
+    account[world.account_customer[opened]] = opened
     seller &= account >= 0
     seller[seller] &= receives(world, day)[np.maximum(account, 0)[seller]]
     count = rng("hustle_count").poisson(np.where(seller, per_month / MONTH_DAYS, 0.0))
@@ -383,15 +383,24 @@ def side_hustles(world: World, day: date) -> Rows:
     return bank_cash(world, lambda purpose: rng(f"hustle_{purpose}"), rows, cash, day)
 
 
-def hustle_accounts(world: World) -> np.ndarray:
-    """Per account: a debit account opened during the run for a side hustle (`inflows.side_hustle.opened_for` of
-    them), whose holder's buyers pay into it once it is open — whether or not they sold before."""
-    key = ("hustle_accounts",)
+# what a debit account opened during the run may be for besides saving, each `inflows.<purpose>.opened_for` of them
+OPENED_FOR = ("side_hustle", "funeral")
+
+
+def opened_for(world: World, purpose: str) -> np.ndarray:
+    """Per account: a debit account that opens during the run for `purpose` (one of `OPENED_FOR`):
+    `inflows.<purpose>.opened_for` of them, each for at most one — a side hustle's buyers pay into it once it is
+    open (`side_hustles`), a funeral's contributors from the day after it opens (`life.funerals`). Raises ValueError
+    for another purpose."""
+    if purpose not in OPENED_FOR:
+        raise ValueError(f"purpose must be one of {OPENED_FOR} (got {purpose!r})")
+    key = ("opened_for",)
     if key not in world.caches:
         u = stream(world.scenario.seed, "income", "hustle_accounts", *world.block_key).random(world.n_accounts)
-        later = world.opened_day >= day_number(world.scenario.start_date)
-        world.caches[key] = later & ~world.credit & (u < world.scenario.inflows.side_hustle.opened_for)
-    return world.caches[key]
+        later = (world.opened_day >= day_number(world.scenario.start_date)) & ~world.credit
+        shares = np.cumsum([getattr(world.scenario.inflows, p).opened_for for p in OPENED_FOR])
+        world.caches[key] = np.where(later, np.searchsorted(shares, u, side="right"), len(OPENED_FOR))
+    return world.caches[key] == OPENED_FOR.index(purpose)
 
 
 def side_hustlers(world: World) -> tuple[np.ndarray, np.ndarray]:

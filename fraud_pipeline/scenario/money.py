@@ -187,6 +187,7 @@ class Funeral(Section):
     notes within three days of the last contribution."""
 
     per_customer_per_year: Annotated[float, Field(ge=0, le=1)]
+    opened_for: Probability  # of the debit accounts that open during the run, those opened to collect a funeral's money
     contributors: IntRange
     days: Annotated[int, Field(ge=1, le=7)]
     amount: Lognormal
@@ -224,6 +225,13 @@ class Inflows(Section):
     one_off: OneOff
     cash_deposits: CashDeposits
     spent_soon: SpentSoon
+
+    @model_validator(mode="after")
+    def _one_purpose(self):
+        if self.side_hustle.opened_for + self.funeral.opened_for > 1:
+            raise ValueError(f"side_hustle.opened_for + funeral.opened_for ({self.side_hustle.opened_for} + "
+                             f"{self.funeral.opened_for}) must be at most 1: an account opens for one purpose")
+        return self
 
 
 class Remittances(Section):

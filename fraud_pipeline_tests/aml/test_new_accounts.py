@@ -1,7 +1,8 @@
 """Accounts that open during the run (`accounts.opening_later`) and those opened to launder (`aml.new_account`, §8.2
 row 10): nothing before the opening, a card issued on the day, and the laundering ones used as mules within days,
 for weeks, then left. A small bank whose calendar is 21 days, so every opening falls in it, half its further
-accounts opening then and a third of the debit ones opened to launder, with short cases that finish in it."""
+accounts opening then, a third of the debit ones opened to launder, with short cases that finish in it, and a fifth
+opened for a funeral's collection."""
 
 import json
 from datetime import date, timedelta
@@ -14,7 +15,7 @@ import pytest
 from fraud_pipeline import api
 from fraud_pipeline.engine.bank import Bank
 from fraud_pipeline.engine.bank_day import blocks_of
-from fraud_pipeline.life.income import hustle_accounts
+from fraud_pipeline.life.income import opened_for
 from fraud_pipeline_tests.conftest import scaled
 
 FIRST, DAYS = date(2026, 1, 1), 21
@@ -26,6 +27,7 @@ def opening(scenario):
                   population={"customers": 1_000, "accounts": 2_000, "devices": 1_200, "beneficiaries": 1_500,
                               "block_customers": 500},
                   card_transactions={"per_day": 1_000}, accounts={"opening_later": 0.5},
+                  inflows={"funeral": {"opened_for": 0.2}},
                   aml={"new_account": {"share_of_openings": 0.3, "first_days": {"min": 0, "max": 2},
                                        "used_days": {"min": 3, "max": 5}}})
 
@@ -119,18 +121,58 @@ def test_an_account_opened_to_launder_is_a_mule_within_days_for_weeks_then_left(
     assert used.nunique() > len(genuine) / 2
 
 
-def test_some_genuine_new_accounts_are_opened_for_a_side_hustle_and_paid_by_strangers(run, opening):
-    """The twin of an account opened to launder: `inflows.side_hustle.opened_for` of the debit accounts that open
-    are paid into by buyers at other banks from the day after they open."""
+def opened_for_(opening, purpose: str) -> pd.Index:
+    """The accounts `life.income.opened_for` flags for `purpose` (drawn per block)."""
+    return pd.Index(np.concatenate([w.account_id.to_numpy(zero_copy_only=False)[opened_for(w, purpose)]
+                                    for w in blocks_of(Bank(opening).world)]))
+
+
+def test_some_genuine_new_accounts_are_opened_for_a_side_hustle_or_a_funeral_and_paid_by_strangers(run, opening):
+    """The twins of an account opened to launder: `inflows.side_hustle.opened_for` and `inflows.funeral.opened_for` of
+    the debit accounts that open, each for one purpose, are paid into by strangers at other banks from the day after
+    they open; no other new account is."""
     frames, accounts = run
-    flagged = pd.Index(np.concatenate([w.account_id.to_numpy(zero_copy_only=False)[hustle_accounts(w)]
-                                       for w in blocks_of(Bank(opening).world)]))  # drawn per block
     later = accounts[(accounts["opened_date"] >= pd.Timestamp(FIRST)) & (accounts["account_type"] != "credit_card")]
-    assert flagged.isin(later.index).all()
-    share = opening.inflows.side_hustle.opened_for
-    assert abs(len(flagged) - share * len(later)) < 4 * (share * (1 - share) * len(later)) ** 0.5
+    hustle, funeral = opened_for_(opening, "side_hustle"), opened_for_(opening, "funeral")
+    assert hustle.isin(later.index).all() and funeral.isin(later.index).all() and not hustle.isin(funeral).any()
+    for flagged, share in ((hustle, opening.inflows.side_hustle.opened_for),
+                           (funeral, opening.inflows.funeral.opened_for)):
+        assert abs(len(flagged) - share * len(later)) < 4 * (share * (1 - share) * len(later)) ** 0.5
     rows = frames["labelled_transactions"]
     paid = rows[rows["account_id"].isin(later.index) & rows["aml_case_id"].isna() & rows["beneficiary_id"].notna()
                 & (rows["transaction_type"] == "transfer_in")]
-    assert paid["account_id"].isin(flagged).all() and paid["account_id"].nunique() > 0.5 * len(flagged)
+    assert paid["account_id"].isin(hustle.union(funeral)).all() and paid["account_id"].nunique() > 0.5 * len(hustle)
     assert ((paid["event_time"].dt.normalize() - paid["account_id"].map(accounts["opened_date"])).dt.days >= 1).all()
+
+
+def test_an_account_opened_for_a_funeral_is_paid_by_relatives_within_days_and_mostly_emptied(run, opening):
+    """A funeral's collection in the account the family opened for it: `contributors` relatives pay round sums
+    within `days` of the day after the opening, a policy may pay out, and what came in partly leaves within the week
+    — to the undertaker and in notes."""
+    frames, accounts = run
+    k = opening.inflows.funeral
+    last_day = pd.Timestamp(FIRST + timedelta(days=DAYS - 1))
+    funeral = opened_for_(opening, "funeral")
+    opened = accounts.loc[funeral, "opened_date"]
+    done = opened[opened <= last_day - pd.Timedelta(days=k.days + 7)].index  # collections finished in the calendar
+    assert len(done) >= 10
+    rows = frames["labelled_transactions"]
+    rows = rows[rows["account_id"].isin(funeral) & rows["aml_case_id"].isna()]
+    since = (rows["event_time"].dt.normalize() - rows["account_id"].map(opened)).dt.days
+    outside = rows[rows["beneficiary_id"].notna() & (rows["transaction_type"] == "transfer_in")]
+    gift = outside[outside["amount"] <= k.most]
+    policy = outside[outside["amount"] >= k.policy.amount.min]
+    assert len(gift) + len(policy) == len(outside)
+    assert (since[gift.index].between(1, k.days)).all() and (gift["amount"] % 50 == 0).all()
+    given = gift.groupby("account_id").size().reindex(done, fill_value=0)
+    assert given.between(k.contributors.min, k.contributors.max).all()
+    assert (since[policy.index].between(1 + k.policy.days.min, 1 + k.policy.days.max)).all()
+    assert (policy.groupby("account_id").size() == 1).all()
+    # within the week after the collection's first day: out goes at least the smaller of the undertaker's and the
+    # notes' least parts of what came in, for every finished collection big enough to be withdrawn
+    came = outside[outside["account_id"].isin(done)].groupby("account_id")["amount"].sum()
+    week = rows[(rows["direction"] == "debit") & since.between(1, 8) & rows["account_id"].isin(done)]
+    out = week.groupby("account_id")["amount"].sum().reindex(came.index, fill_value=0)
+    big = came >= k.withdrawal.min / k.cash_share.min
+    assert big.sum() >= 5
+    assert (out[big] >= min(k.cash_share.min, k.undertaker.part.min) * came[big] - 1).mean() > 0.9
