@@ -22,8 +22,8 @@ from fraud_pipeline.engine.bank import Bank
 from fraud_pipeline.life.funnel import STAGES
 from fraud_pipeline.scenario import SCENARIO_ENV, Scenario, load_scenario as _load_from_environment, with_overrides
 
-DAY_TABLES = ("card_transactions", "fraud_transactions", "fraud_episodes", "aml_cases", "account_balances", "card_events",
-              "customer_events", *STAGES)
+DAY_TABLES = ("card_transactions", "fraud_transactions", "fraud_episodes", "aml_cases", "aml_reports",
+              "account_balances", "card_events", "customer_events", *STAGES)
 LABELLED = "labelled_transactions"  # card_transactions and fraud_transactions together, in the order the bank posts
 
 
@@ -64,6 +64,7 @@ def generate_days(first: str | date, last: str | date,
         result = bank.day(day)
         every = {"card_transactions": result.transactions, "fraud_transactions": result.fraud_transactions,
                  "fraud_episodes": result.fraud_episodes, "aml_cases": result.aml_cases,
+                 "aml_reports": result.aml_reports,
                  "account_balances": result.account_balances,
                  "card_events": result.card_events, "customer_events": result.customer_events}
         if set(wanted) & set(STAGES):

@@ -131,7 +131,8 @@ def run(scenario: Scenario, days: int, root: str, first_day: int = 1) -> dict[st
                                    ("events", "customer_events", result.customer_events),
                                    ("fraud", "fraud_transactions", result.fraud_transactions),
                                    ("fraud", "fraud_episodes", result.fraud_episodes),
-                                   ("fraud", "aml_cases", result.aml_cases)):
+                                   ("fraud", "aml_cases", result.aml_cases),
+                                   ("fraud", "aml_reports", result.aml_reports)):
             write(BANK, layer, name, table, day.isoformat(), count=name != "account_balances")
         # genuine life as a table: the genuine attempts generated, the card transactions table written
         genuine = totals[GENUINE]

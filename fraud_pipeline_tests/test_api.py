@@ -14,7 +14,7 @@ from fraud_pipeline.io.storage import ObjectStore
 from fraud_pipeline.scenario import ScenarioError
 from fraud_pipeline_tests.engine.test_events import _range, _run, tiny  # noqa: F401 (the small scenario fixture)
 
-LAYERS = {"fraud_transactions": "fraud", "fraud_episodes": "fraud", "aml_cases": "fraud"}
+LAYERS = {"fraud_transactions": "fraud", "fraud_episodes": "fraud", "aml_cases": "fraud", "aml_reports": "fraud"}
 
 
 def test_a_day_from_the_api_equals_the_day_the_assets_store(tmp_path, tiny):

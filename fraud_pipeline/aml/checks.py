@@ -26,13 +26,17 @@ AML_CHECKS = {
                                  "every case of the day has a row by its end (or later days carry them).",
     "structuring_below_threshold": "Every structuring cash deposit is at most aml.cash_threshold, and every "
                                    "deposit-and-send deposit too.",
+    "aml_reports_follow_cases": "Every reported case of the day names each of its accounts in aml_reports at its "
+                                "label_available_at, over the case's start and end; every report is filed after "
+                                "the activity it reports.",
 }
 COLUMNS = ["aml_typology", "aml_case_id", "aml_role", "account_id", "event_time", "transaction_type", "amount"]
 
 
-def aml_findings(scenario: Scenario, transactions: pa.Table, cases: pa.Table, day: date) -> Findings:
-    """The AML checks of `transactions` (the day's genuine table, where laundering rows are) and `cases` (the
-    day's aml_cases)."""
+def aml_findings(scenario: Scenario, transactions: pa.Table, cases: pa.Table, reports: pa.Table,
+                 day: date) -> Findings:
+    """The AML checks of `transactions` (the day's genuine table, where laundering rows are), `cases` (the
+    day's aml_cases) and `reports` (the day's aml_reports)."""
     rows = transactions.select(COLUMNS).filter(transactions["aml_case_id"].is_valid()).to_pandas()
     set_ = transactions.select(["aml_typology", "aml_case_id", "aml_role"]).to_pandas().notna()
     partial = set_.any(axis=1) & ~set_.all(axis=1)
@@ -43,7 +47,21 @@ def aml_findings(scenario: Scenario, transactions: pa.Table, cases: pa.Table, da
                 Finding("the typology is the case id's", int(wrong_prefix.sum()),
                         rows.loc[wrong_prefix, "aml_case_id"].head(SAMPLE).tolist())],
             "aml_rows_agree_with_cases": _agree(scenario, rows, cases.to_pandas(), day),
-            "structuring_below_threshold": _below(scenario, rows)}
+            "structuring_below_threshold": _below(scenario, rows),
+            "aml_reports_follow_cases": _reported(cases.to_pandas(), reports.to_pandas())}
+
+
+def _reported(cases: pd.DataFrame, reports: pd.DataFrame) -> list[Finding]:
+    reported = cases[cases["label_available_at"].notna()]
+    joined = reported.merge(reports, on="account_id", how="left")
+    matches = ((joined["reported_at"] == joined["label_available_at"])
+               & (joined["activity_from"] == joined["start_time"]) & (joined["activity_to"] == joined["end_time"]))
+    named = matches.groupby([joined["case_id"], joined["account_id"]]).any()
+    missing = named[~named].index.get_level_values("case_id")
+    early = reports[reports["reported_at"] <= reports["activity_to"]]
+    return [Finding("every reported case's account is reported at its label time", len(missing),
+                    list(missing[:SAMPLE])),
+            Finding("a report is filed after its activity", len(early), early["report_id"].head(SAMPLE).tolist())]
 
 
 def _agree(scenario: Scenario, rows: pd.DataFrame, cases: pd.DataFrame, day: date) -> list[Finding]:

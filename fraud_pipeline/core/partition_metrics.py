@@ -46,6 +46,8 @@ def tallies(name: str, table: pa.Table) -> Tallies:
         return {f"episodes.{s}": _count(table, "scenario", s) for s in SCENARIOS}
     if name == "aml_cases":
         return {f"cases.{t}": _count(table, "typology", t) for t in AML_TYPOLOGIES}
+    if name == "aml_reports":
+        return {"reports": pc.count_distinct(table["report_id"]).as_py(), "accounts_named": table.num_rows}
     raise ValueError(f"no tallies for {name!r}")
 
 

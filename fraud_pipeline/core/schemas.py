@@ -389,6 +389,29 @@ AML_CASES = TableSpec(
                   ForeignKey("customer_id", "customers", "customer_id")),
 )
 
+AML_REPORTS = TableSpec(
+    "aml_reports", "fraud",
+    "The bank's suspicious transaction reports (issue 24): its observed label, true or not, beside the truth in "
+    "aml_cases. One row per report and account, in the partition of the day the reported activity starts. Noisy both "
+    "ways: cases never reported have none; a report names its customer's other accounts too; and a share of the "
+    "genuine accounts the bank's monitoring alerts on are reported (aml.observed). A report is true when aml_cases "
+    "names its account in a case overlapping activity_from..activity_to.",
+    (
+        _c("report_id", S, "STR-{YYYYMMDD of the activity's start}-{block}-{number}: deterministic, unique across the "
+                           "calendar.", "design"),
+        _c("account_id", S, "FK → accounts. The account reported.", "design"),
+        _c("customer_id", S, "FK → customers. Its holder.", "design"),
+        _c("reported_at", TS, "When the bank files the report and so has the label: a reported case's "
+                              "label_available_at; a day's alert delay_days after it.", "design"),
+        _c("activity_from", TS, "The start of the activity reported: the case's first row, or the alert's day.",
+           "design"),
+        _c("activity_to", TS, "Its end: the case's last row, or the end of the alert's day.", "design"),
+    ),
+    primary_key=("report_id", "account_id"),
+    foreign_keys=(ForeignKey("account_id", "accounts", "account_id"),
+                  ForeignKey("customer_id", "customers", "customer_id")),
+)
+
 ACCOUNT_BALANCES = TableSpec(
     "account_balances", "events",
     "Each account open at the end of each day (from the day it opens): its balance (what the day's approved rows "
@@ -682,7 +705,9 @@ AML_SCORECARD = TableSpec(
     "why): a few weeks of the default bank hold a few dozen cases; `python -m fraud_pipeline.detection --aml "
     "--simulate --days 120` scores a longer run.",
     (
-        _c("detector", S, "rules | boosted_known_labels | boosted_all_labels.", "design"),
+        _c("detector", S, "rules | boosted_known_labels | boosted_observed_labels | boosted_all_labels (trained on "
+                          "the truth known at the cut-off, on the bank's reports filed by then, on all the truth).",
+           "design"),
         _c("typology", S, "all, or a typology (its laundering rows with every genuine row).", "design"),
         _c("f1", F8, "Minority-class F1 at the best threshold over the test rows (the AMLworld/Multi-GNN metric).",
            "aml-anchors §8.3"),
@@ -715,7 +740,7 @@ EVENT_TABLES = (CARD_TRANSACTIONS, CUSTOMER_EVENTS, *FUNNEL_TABLES)
 EVENT_TABLE_NAMES = tuple(spec.name for spec in EVENT_TABLES)  # the clean event tables: profiled, then landed
 LANDING_TABLES = {spec.name: landing(spec) for spec in EVENT_TABLES}  # by event table name
 TABLES: dict[str, TableSpec] = {t.name: t for t in (*ENTITY_TABLES, CARD_TRANSACTIONS, FRAUD_TRANSACTIONS,
-                                                   FRAUD_EPISODES, AML_CASES, ACCOUNT_BALANCES, CARD_EVENTS, CUSTOMER_EVENTS,
+                                                   FRAUD_EPISODES, AML_CASES, AML_REPORTS, ACCOUNT_BALANCES, CARD_EVENTS, CUSTOMER_EVENTS,
                                                    *FUNNEL_TABLES,
                                                    *LANDING_TABLES.values(),
                                                    BASELINE_PROFILE, ANOMALY_SCHEDULE, ANOMALY_MANIFEST,

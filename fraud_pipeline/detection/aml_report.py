@@ -33,25 +33,26 @@ def money_rows(table: pa.Table) -> pa.Table:
 
 
 def simulated(scenario: Scenario, first: date, days: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame,
-                                                                      dict[str, pd.DataFrame]]:
-    """(transactions, fraud, aml_cases, entities) of `days` days from `first`, simulated in memory (writes nothing),
-    keeping only money-movement rows."""
+                                                                      pd.DataFrame, dict[str, pd.DataFrame]]:
+    """(transactions, fraud, aml_cases, aml_reports, entities) of `days` days from `first`, simulated in memory
+    (writes nothing), keeping only money-movement rows."""
     from fraud_pipeline.engine.bank import Bank
 
     bank = Bank(scenario)
-    kept, fraud, cases = [], [], []
+    kept, fraud, cases, reports = [], [], [], []
     for i in range(days):
         result = bank.day(first + timedelta(days=i))
         kept.append(money_rows(result.transactions))
         fraud.append(money_rows(result.fraud_transactions))
         cases.append(result.aml_cases)
+        reports.append(result.aml_reports)
     entities = {name: bank.entities[name].select(list(columns)).to_pandas() for name, columns in ENTITY_COLUMNS.items()}
     return (pa.concat_tables(kept).to_pandas(), pa.concat_tables(fraud).to_pandas(),
-            pa.concat_tables(cases).to_pandas(), entities)
+            pa.concat_tables(cases).to_pandas(), pa.concat_tables(reports).to_pandas(), entities)
 
 
 def stored(store: "ObjectStore", scenario: Scenario, first: date, days: int) -> tuple[
-        pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, pd.DataFrame]]:
+        pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, pd.DataFrame]]:
     """What `simulated` returns, read from `store` part file by part file. Raises TableNotReady naming the first
     table or day missing, ScenarioMismatch when the store holds another scenario."""
     store.check_scenario(scenario.content_hash)
@@ -66,11 +67,11 @@ def stored(store: "ObjectStore", scenario: Scenario, first: date, days: int) -> 
     wanted = list(STREAM_COLUMNS)  # all money_rows keeps
     return (read("events", "card_transactions", money_rows, wanted),
             read("fraud", "fraud_transactions", money_rows, wanted),
-            read("fraud", "aml_cases", lambda part: part), entities)
+            read("fraud", "aml_cases", lambda part: part), read("fraud", "aml_reports", lambda part: part), entities)
 
 
 def run(scenario: Scenario, transactions: pd.DataFrame, fraud: pd.DataFrame, cases: pd.DataFrame,
-        entities: dict[str, pd.DataFrame], first: date, last: date) -> tuple[pd.DataFrame, dict[str, float | int]]:
+        reports: pd.DataFrame, entities: dict[str, pd.DataFrame], first: date, last: date) -> tuple[pd.DataFrame, dict[str, float | int]]:
     """The AML scorecard (aml_scorecard.COLUMNS) of the days first..last and what it read (`about`). Raises
     aml_scorecard.TooLittleLaundering (a ValueError) when training or test days hold no laundering."""
     settings = scenario.detection
@@ -79,7 +80,8 @@ def run(scenario: Scenario, transactions: pd.DataFrame, fraud: pd.DataFrame, cas
     protocol = AmlProtocol.split(first, last, settings.aml_test_share)
     test_days = (protocol.last - protocol.test_first).days + 1
     alerts = alert_budget(len(entities["accounts"]), test_days, settings.aml_alerts_per_100k_accounts_month)
-    found, _ = aml_scorecard(rows, table, cases, protocol, scenario.seed, scenario.aml.cash_threshold, alerts)
+    found, _ = aml_scorecard(rows, table, cases, protocol, scenario.seed, scenario.aml.cash_threshold, alerts,
+                             reports)
     about = {"first": first.isoformat(), "test_first": protocol.test_first.isoformat(), "last": last.isoformat(),
              "rows": len(rows), "laundering_rows": int(rows["laundering"].sum()),
              "laundering_share": float(rows["laundering"].mean()), "cases": int(cases["case_id"].nunique()),

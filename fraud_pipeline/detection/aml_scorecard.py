@@ -4,9 +4,11 @@ transaction), and at the account and case level where analysts work (precision a
 and 5 % false-positive rate, case recall), per typology (`../shared/reference/aml-anchors.md` §8.3).
 
 Protocol: the stream's days are split by time: the last `test_share` of the days are tested, the days before
-trained on. Two trainings of the boosted detector: with the labels a bank has at the cut-off (the first test day:
-a case counts once its `label_available_at` is before it; most are reported weeks later, and many never), and with
-every training row's truth (AMLworld's protocol, whose labels are all known: the F1 to compare with its papers).
+trained on. Three trainings of the boosted detector: with the labels a bank has at the cut-off (the first test day:
+a case counts once its `label_available_at` is before it; most are reported weeks later, and many never); with the
+bank's own reports filed by then (`aml_reports`: also its false suspicions, and every row of a reported account in
+the activity reported); and with every training row's truth (AMLworld's protocol, whose labels are all known: the
+F1 to compare with its papers). Each is tested against the truth.
 The rule set is not trained. Transaction level: F1 at the threshold that maximises it on the test rows, and
 average precision (PR-AUC). Account level, over the test days: an account's score is its highest row's (the rule
 set's: the rules it fired), the alert budget the `alerts` highest accounts (AMLGentex's mode K: 100 per 30 days per
@@ -82,10 +84,25 @@ def known_at(rows: pd.DataFrame, cases: pd.DataFrame, cutoff: pd.Timestamp) -> n
     return (rows["laundering"] & known.fillna(False)).to_numpy(bool)
 
 
+def observed_at(rows: pd.DataFrame, reports: pd.DataFrame, cutoff: pd.Timestamp) -> np.ndarray:
+    """Whether each row is on an account the bank had reported before `cutoff`, within the activity reported
+    (`reports`: aml_reports) — the bank's own label, true or not: a reported case's genuine rows in its window too,
+    a false suspicion's day, a holder's other account."""
+    filed = reports.loc[reports["reported_at"] < cutoff, ["account_id", "activity_from", "activity_to"]]
+    on = pd.DataFrame({"account_id": rows["account_id"].to_numpy(), "event_time": rows["event_time"].to_numpy(),
+                       "row": np.arange(len(rows))}).merge(filed, on="account_id")
+    inside = on.loc[(on["event_time"] >= on["activity_from"]) & (on["event_time"] <= on["activity_to"]), "row"]
+    observed = np.zeros(len(rows), bool)
+    observed[inside.to_numpy()] = True
+    return observed
+
+
 def aml_scorecard(rows: pd.DataFrame, table: pd.DataFrame, cases: pd.DataFrame, protocol: AmlProtocol, seed: int,
-                  cash_threshold: float, alerts: int) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+                  cash_threshold: float, alerts: int,
+                  reports: pd.DataFrame | None = None) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Score `rows` (a `money_stream`) from `table` (its AML_FEATURES, same index) with the rule set and the boosted
-    detector trained on known and on all labels. Returns the scorecard (COLUMNS; a row per detector and typology,
+    detector trained on known and on all labels — and, given `reports` (aml_reports), on the bank's observed
+    labels at the cut-off (`observed_at`). Returns the scorecard (COLUMNS; a row per detector and typology,
     `all` first) and each detector's test-row scores. `alerts`: the accounts reviewed over the test days
     (`alert_budget`). Raises TooLittleLaundering (a ValueError) when the training days hold no laundering, or the
     test days none."""
@@ -101,7 +118,10 @@ def aml_scorecard(rows: pd.DataFrame, table: pd.DataFrame, cases: pd.DataFrame, 
     x = table[list(AML_FEATURES)].to_numpy(float)
     fired = rules(table[test], cash_threshold)
     scores = {"rules": np.sum(list(fired.values()), axis=0).astype(float)}
-    for name, labels in (("boosted_known_labels", known), ("boosted_all_labels", truth)):
+    trainings = [("boosted_known_labels", known), ("boosted_all_labels", truth)]
+    if reports is not None:
+        trainings.insert(1, ("boosted_observed_labels", observed_at(rows, reports, protocol.cutoff)))
+    for name, labels in trainings:
         if labels[train].any():
             scores[name] = boosted(seed).fit(x[train], labels[train]).predict_proba(x[test])[:, 1]
     tested = rows[test]

@@ -177,7 +177,7 @@ class Bank:
     def aml_findings(self, day: date) -> Findings:
         """The checks of a day's laundering, as the `aml_cases` asset computes them."""
         result = self.day(day)
-        return aml_findings(self.scenario, result.transactions, result.aml_cases, day)
+        return aml_findings(self.scenario, result.transactions, result.aml_cases, result.aml_reports, day)
 
     def entity_findings(self) -> dict[str, Findings]:
         """Every entity table's checks, as the entity assets compute them."""

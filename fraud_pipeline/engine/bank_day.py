@@ -27,7 +27,8 @@ from fraud_pipeline.world.build import World
 
 BLOCK = "block"  # the column that says which block a stored state row belongs to
 ORDER = {"transactions": "arrival_time", "fraud_transactions": "arrival_time", "customer_events": "arrival_time",
-         "fraud_episodes": "start_time", "aml_cases": "start_time", "card_events": "event_time"}  # the rest keep block order
+         "fraud_episodes": "start_time", "aml_cases": "start_time", "aml_reports": "activity_from",
+         "card_events": "event_time"}  # the rest keep block order
 
 
 @dataclass
@@ -58,6 +59,7 @@ class BankDay:
     fraud_transactions: pa.Table
     fraud_episodes: pa.Table
     aml_cases: pa.Table
+    aml_reports: pa.Table
     account_balances: pa.Table
     card_events: pa.Table
     customer_events: pa.Table

@@ -19,6 +19,7 @@ from fraud_pipeline.core import schemas
 from fraud_pipeline.core.columns import earlier_equal, ids, nullable
 from fraud_pipeline.core.keys import label_key, numbers_of_rows
 from fraud_pipeline.aml.cases import aml_day, case_ids, case_table
+from fraud_pipeline.aml.reports import report_table
 from fraud_pipeline.aml.networks import receiver_roles
 from fraud_pipeline.core.labels import AML_ROLES, AML_TYPOLOGIES, SCENARIOS, episode_ids, episode_kind
 from fraud_pipeline.core.rows import (ATM, CHANNELS, CREDIT_TYPES, INTEREST, NONE, PURCHASE, REFUND,
@@ -58,6 +59,7 @@ class Day:
     fraud_transactions: pa.Table
     fraud_episodes: pa.Table
     aml_cases: pa.Table
+    aml_reports: pa.Table
     account_balances: pa.Table
     card_events: pa.Table
     customer_events: pa.Table
@@ -116,6 +118,7 @@ def simulate_day(world: World, state: State, day: date) -> Day:
         fraud_transactions=_transactions(world, state, posted_rows, posted, day, row_ids, fraudulent),
         fraud_episodes=fraud.episode_table(world, card_numbers(world, state), attempted.records),
         aml_cases=case_table(world, laundering),
+        aml_reports=report_table(world, day, laundering, posted_rows, approved),
         account_balances=_balances(world, next_state, posted_rows, posted, day),
         card_events=_card_events(world, next_state, blocked_today, day),
         customer_events=events,

@@ -46,6 +46,7 @@ from fraud_pipeline.world.build import PAIRS_AT_ONCE, WORLD_COLUMNS, UsualMercha
 
 DAY_TABLES = {("events", "card_transactions"): "transactions", ("fraud", "fraud_transactions"): "fraud_transactions",
               ("fraud", "fraud_episodes"): "fraud_episodes", ("fraud", "aml_cases"): "aml_cases",
+              ("fraud", "aml_reports"): "aml_reports",
               ("events", "account_balances"): "account_balances",
               ("events", "card_events"): "card_events", ("events", "customer_events"): "customer_events"}
 STATE = ("state", "bank_state")
@@ -54,7 +55,7 @@ STATE_KINDS = ("accounts", "learned", "entity_cards", "cards", "pending", "pool"
 CHECK_KINDS = ("home_withdrawals", "episodes")  # what the next day's fraud checks read of this day's rows
 RUNS = "atm_runs"  # the withdrawal runs still to come (`life.run_state.pending_runs`): a block's next day starts warm
 CHECKED = {"card_transactions": ("card_transactions", "account_balances", "card_events"),
-           "customer_events": ("customer_events",), "fraud_transactions": ("fraud_transactions", "fraud_episodes"), "aml_cases": ("aml_cases",)}
+           "customer_events": ("customer_events",), "fraud_transactions": ("fraud_transactions", "fraud_episodes"), "aml_cases": ("aml_cases", "aml_reports")}
 ENTITIES = tuple(WORLD_COLUMNS)  # what the World is built from
 
 
@@ -280,7 +281,8 @@ def _findings(task: RangeTask, entities: dict[str, pa.Table], accounts: pa.Table
                                                 tables["card_transactions"],
                                                 before["home_withdrawals"] if before else None,
                                                 before["episodes"] if before else None),
-            "aml_cases": aml_findings(scenario, tables["card_transactions"], tables["aml_cases"], task.day)}
+            "aml_cases": aml_findings(scenario, tables["card_transactions"], tables["aml_cases"],
+                                      tables["aml_reports"], task.day)}
 
 
 def _check_context(scenario: Scenario, tables: dict[str, pa.Table]) -> dict[str, pa.Table]:

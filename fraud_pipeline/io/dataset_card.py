@@ -18,13 +18,15 @@ SCENARIOS = ("card_fraud_chain", "atm_abroad", "high_velocity", "account_takeove
 LIMITATIONS = (
     "One region (South Africa: its provinces, public holidays, pay calendar and currency); other regions are not "
     "modelled yet.",
-    "Money laundering typologies are not injected yet: `counterparty_account_id` links customers' transfers, "
-    "but no labelled AML pattern rides on them.",
+    "Laundering is labelled with its truth (`aml_typology`, `aml_case_id`, `aml_role`, `aml_cases`); the bank's own "
+    "view is `aml_reports`, its suspicious transaction reports: cases it never reports are missing there, a "
+    "report names the customer's other accounts too, and some genuine accounts its monitoring alerted on are "
+    "reported (`aml.observed`). Train on `aml_reports` for a bank's labels, score against the truth.",
     "The clickstream covers the bank's signed-in customers on web shops (no anonymous visitors, no search or "
     "category pages); a session is one device's visit to one shop until the timeout, cut at midnight (a visit "
     "across midnight is two sessions); no acquirer-side data (terminal risk, merchant onboarding).",
-    "Labels are complete ground truth: every injected row is labelled, and `label_available_at` models only the "
-    "delay before the bank learns of it — no mislabelled chargebacks, no friendly fraud.",
+    "Fraud labels are complete ground truth: every injected row is labelled, and `label_available_at` models only "
+    "the delay before the bank learns of it — no mislabelled chargebacks, no friendly fraud.",
     "Behavioural defaults are assumptions unless the README names a source; they are parameters of the scenario.",
     "Fraud is frequent by design, for training and testing detectors: about 1 % of payments and a quarter of cards "
     "blocked over a year, tens of times a real portfolio's rate; victims are not reimbursed (no chargeback credits).",

@@ -188,6 +188,21 @@ class Network(Typology):
         return layers * (1 + max(self.gap_days.max, self.stealth_gap_days.max)) + self.out.max
 
 
+class Observed(Section):
+    """The bank's own labels (`aml.reports`, the `aml_reports` table): which genuine accounts its monitoring alerts on
+    (`fan_in` senders at other banks in a day, outside credits of `large_credit_of_income` months of what the holder
+    takes in, or a cash deposit of `near_threshold` of the cash threshold), the share of those it reports anyway
+    (`alerted_share`) and how long after (`delay_days`); whether a report names the customer's other accounts too
+    (`holder_accounts`). Missed cases are each typology's `reported_share`."""
+
+    alerted_share: Probability
+    fan_in: Annotated[int, Field(ge=2)]
+    large_credit_of_income: Annotated[float, Field(gt=0)]
+    near_threshold: Annotated[float, Field(gt=0, le=1)]
+    holder_accounts: bool
+    delay_days: FloatRange
+
+
 class Aml(Section):
     cash_threshold: Annotated[float, Field(gt=0)]  # FIC Act s28 cash threshold report: cash above this is reported
     cash_threshold_since: date
@@ -205,6 +220,7 @@ class Aml(Section):
     high_risk: HighRisk  # corruption proceeds on PEP accounts, out to offshore and crypto payees
     front_business: FrontBusiness  # §8.2 row 7: a cash business's takings swollen with criminal cash
     new_account: NewAccount  # §8.2 row 10: accounts opened to serve as mules, then abandoned
+    observed: Observed  # the bank's reports, true or not (aml_reports): the observed label beside the truth
 
     @model_validator(mode="after")
     def _below_and_above(self):

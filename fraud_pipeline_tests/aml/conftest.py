@@ -16,20 +16,35 @@ FIRST, DAYS = date(2026, 1, 1), 21
 def busy(scenario):
     return scaled(scenario, population={"customers": 2_000, "accounts": 2_600, "devices": 2_400,
                                         "beneficiaries": 3_000, "block_customers": 500},
-                  card_transactions={"per_day": 2_000}, aml=BUSY_LAUNDERING,
+                  card_transactions={"per_day": 2_000},
+                  # most genuine accounts the bank's monitoring alerts on reported, and an alert from 3 senders:
+                  # enough false suspicions to count
+                  aml={**BUSY_LAUNDERING, "observed": {"alerted_share": 0.8, "fan_in": 3}},
                   accounts={"opening_later": 0.9})  # enough accounts opening in 21 days to be opened to launder
 
 
 @pytest.fixture(scope="package")
-def days(busy):
-    """21 days: every labelled row (genuine and fraud tables together) and every case."""
-    rows, cases = [], []
+def generated(busy):
+    """21 days: every labelled row (genuine and fraud tables together), the day each was posted, every case and
+    every report."""
+    rows, posted, cases, reports = [], [], [], []
     for day, t in api.generate_days(FIRST, FIRST + timedelta(days=DAYS - 1), busy,
-                                    tables=("labelled_transactions", "aml_cases")):
+                                    tables=("labelled_transactions", "aml_cases", "aml_reports")):
         rows.append(t["labelled_transactions"])
+        posted.append(pd.Series(pd.Timestamp(day), index=range(t["labelled_transactions"].num_rows)))
         cases.append(t["aml_cases"].append_column("partition", pa.array([day] * t["aml_cases"].num_rows,
                                                                         pa.date32())))
-    return pa.concat_tables(rows).to_pandas(), pa.concat_tables(cases).to_pandas()
+        reports.append(t["aml_reports"].append_column("partition", pa.array([day] * t["aml_reports"].num_rows,
+                                                                            pa.date32())))
+    return (pa.concat_tables(rows).to_pandas(), pd.concat(posted, ignore_index=True),
+            pa.concat_tables(cases).to_pandas(), pa.concat_tables(reports).to_pandas())
+
+
+@pytest.fixture(scope="package")
+def days(generated):
+    """21 days: every labelled row (genuine and fraud tables together) and every case."""
+    rows, _, cases, _ = generated
+    return rows, cases
 
 
 def laundering_rows(rows: pd.DataFrame) -> pd.DataFrame:

@@ -29,7 +29,8 @@ def test_the_asset_scores_the_stored_days_as_the_cli_does(tmp_path, busy):
     stored = store.read_table("reports", "aml_scorecard").to_pandas()
     days = protocol(busy).days
     expected, about = aml_report.run(busy, *aml_report.stored(store, busy, days[0], len(days)), days[0], days[-1])
-    assert len(stored) > 3 and set(stored["detector"]) == {"rules", "boosted_all_labels", "boosted_known_labels"}
+    assert len(stored) > 3 and set(stored["detector"]) == {"rules", "boosted_all_labels", "boosted_known_labels",
+                                                          "boosted_observed_labels"}
     pd.testing.assert_frame_equal(stored, expected[[c.name for c in schemas.AML_SCORECARD.columns]],
                                   check_dtype=False)
     metadata = result.asset_materializations_for_node("aml_scorecard")[0].metadata

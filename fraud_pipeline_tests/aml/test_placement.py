@@ -150,9 +150,10 @@ def test_the_days_aml_checks_pass_on_busy_laundering_and_each_fails_when_broken(
     """The checks the `aml_cases` asset runs: they pass on a busy day, and each names what a broken day breaks."""
     bank = Bank(busy)
     day = FIRST + timedelta(days=3)
-    rows, cases = bank.day(day).transactions, bank.day(day).aml_cases
+    rows, cases, reports = bank.day(day).transactions, bank.day(day).aml_cases, bank.day(day).aml_reports
     found = bank.aml_findings(day)
-    assert set(found) == {"aml_labels_together", "aml_rows_agree_with_cases", "structuring_below_threshold"}
+    assert set(found) == {"aml_labels_together", "aml_rows_agree_with_cases", "structuring_below_threshold",
+                          "aml_reports_follow_cases"}
     assert all(f.passed for findings in found.values() for f in findings), found
     case_id = rows["aml_case_id"].to_numpy(zero_copy_only=False)
     started_today = np.array([c is not None and c[5:13] == f"{day:%Y%m%d}" for c in case_id])
@@ -166,14 +167,20 @@ def test_the_days_aml_checks_pass_on_busy_laundering_and_each_fails_when_broken(
         values[int(index)] = value
         return rows.set_column(rows.schema.get_field_index(column), column, pa.array(values, rows[column].type))
 
-    def failing(table, cases_table=cases):
-        return {name for name, findings in aml_findings(busy, table, cases_table, day).items()
+    def failing(table, cases_table=cases, reports_table=reports):
+        return {name for name, findings in aml_findings(busy, table, cases_table, reports_table, day).items()
                 if not all(f.passed for f in findings)}
 
     assert failing(broken("aml_role", earlier[0], None)) == {"aml_labels_together"}
     assert failing(broken("amount", deposit[0], 50_000.0)) == {"structuring_below_threshold"}
     unrecorded = case_id[started_today][0]
     assert failing(rows, cases.filter(pc.not_equal(cases["case_id"], unrecorded))) == {"aml_rows_agree_with_cases"}
+    # a reported case whose report is lost, and a report filed before its activity ends
+    named = cases.filter(cases["label_available_at"].is_valid())["account_id"][0]
+    assert failing(rows, reports_table=reports.filter(pc.not_equal(reports["account_id"], named))) == {
+        "aml_reports_follow_cases"}
+    early = reports.set_column(reports.schema.get_field_index("reported_at"), "reported_at", reports["activity_from"])
+    assert failing(rows, reports_table=early) == {"aml_reports_follow_cases"}
 
 
 def test_a_days_laundering_rows_have_the_columns_and_types_of_every_other_row(busy):

@@ -110,8 +110,8 @@ def test_alert_budget_and_protocol():
 
 
 @pytest.fixture(scope="module")
-def scored(busy, days):
-    rows, cases = days
+def scored(busy, generated):
+    rows, _, cases, reports = generated
     entities = {name: Bank(busy).entities[name].select(list(columns)).to_pandas()
                 for name, columns in aml_report.ENTITY_COLUMNS.items()}
     stream = money_stream(rows, rows.iloc[:0])
@@ -121,7 +121,8 @@ def scored(busy, days):
     early = cases["case_id"].isin(cases["case_id"].drop_duplicates().iloc[::3])
     cases.loc[early, "label_available_at"] = pd.Timestamp(FIRST)
     protocol = AmlProtocol.split(FIRST, FIRST + timedelta(days=DAYS - 1), 0.25)
-    found, scores = aml_scorecard(stream, table, cases, protocol, busy.seed, busy.aml.cash_threshold, alerts=40)
+    found, scores = aml_scorecard(stream, table, cases, protocol, busy.seed, busy.aml.cash_threshold, alerts=40,
+                                  reports=reports)
     return stream, cases, protocol, found, scores
 
 
@@ -137,7 +138,7 @@ def _best_f1(y: np.ndarray, score: np.ndarray) -> float:
 
 def test_the_scorecard_recomputed_independently(scored):
     stream, cases, protocol, found, scores = scored
-    assert set(scores) == {"rules", "boosted_known_labels", "boosted_all_labels"}
+    assert set(scores) == {"rules", "boosted_known_labels", "boosted_observed_labels", "boosted_all_labels"}
     test = (stream["event_time"] >= pd.Timestamp(protocol.test_first)).to_numpy()
     tested = stream[test]
     typologies = sorted(tested.loc[tested["laundering"], "aml_typology"].unique())

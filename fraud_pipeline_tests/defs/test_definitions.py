@@ -37,6 +37,7 @@ def test_the_code_location_loads_with_every_entity_in_its_group():
                       "web_visits": "events", "applications": "events", "new_accounts": "events",
                       "new_account_transactions": "events", "baseline_profile": "landing",
                       "fraud_transactions": "fraud", "fraud_episodes": "fraud", "aml_cases": "fraud",
+                      "aml_reports": "fraud",
                       **{f"landing_{name}": "landing" for name in ("card_transactions", "customer_events", "web_visits",
                                                                    "applications", "new_accounts",
                                                                    "new_account_transactions")},

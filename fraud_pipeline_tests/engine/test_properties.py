@@ -188,8 +188,9 @@ def test_any_accepted_scenario_runs_with_every_check_passing(changes):
         assert run_pipeline(scenario) == []
 
 
-DAILY_TABLES = ("card_transactions", "fraud_transactions", "fraud_episodes", "aml_cases", "account_balances", "card_events",
-                "customer_events", "web_visits", "applications", "new_accounts", "new_account_transactions")
+DAILY_TABLES = ("card_transactions", "fraud_transactions", "fraud_episodes", "aml_cases", "aml_reports",
+                "account_balances", "card_events", "customer_events", "web_visits", "applications", "new_accounts",
+                "new_account_transactions")
 
 
 def stored_days(bank: Bank, days: list[date]) -> dict[date, dict[str, pa.Table]]:
@@ -199,7 +200,7 @@ def stored_days(bank: Bank, days: list[date]) -> dict[date, dict[str, pa.Table]]
         result = bank.day(day)
         found[day] = {"card_transactions": result.transactions, "fraud_transactions": result.fraud_transactions,
                       "fraud_episodes": result.fraud_episodes, "aml_cases": result.aml_cases,
-                      "account_balances": result.account_balances,
+                      "aml_reports": result.aml_reports, "account_balances": result.account_balances,
                       "card_events": result.card_events, "customer_events": result.customer_events,
                       **bank.funnel(day)}
     return found

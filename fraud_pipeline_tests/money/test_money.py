@@ -247,8 +247,8 @@ def test_a_day_from_a_stored_state_equals_the_day_in_a_walk_from_the_start(small
                                                                  results[days[2]].state.to_tables())}
     resumed = Bank(small_bank, stored_state=stored.get)
     for day in (days[5], days[3]):  # a gap after the stored state (day 4 is regenerated), then a day before it
-        for name in ("transactions", "fraud_transactions", "fraud_episodes", "aml_cases", "account_balances",
-                     "card_events"):
+        for name in ("transactions", "fraud_transactions", "fraud_episodes", "aml_cases", "aml_reports",
+                     "account_balances", "card_events"):
             assert getattr(resumed.day(day), name).equals(getattr(results[day], name)), (day, name)
     assert pa.concat_tables([walked.day(d).transactions for d in days]).num_rows > 1000
 

@@ -33,7 +33,8 @@ FRAUD_GROUP = "fraud"
 WORLD_INPUTS = ("customers", "devices", "accounts", "cards", "beneficiaries", "account_beneficiaries", "merchants",
                 "customer_merchants")
 DAY_TABLES = {"card_transactions": GROUP, "account_balances": GROUP, "card_events": GROUP, "customer_events": GROUP,
-              "fraud_transactions": FRAUD_GROUP, "fraud_episodes": FRAUD_GROUP, "aml_cases": FRAUD_GROUP}
+              "fraud_transactions": FRAUD_GROUP, "fraud_episodes": FRAUD_GROUP, "aml_cases": FRAUD_GROUP,
+              "aml_reports": FRAUD_GROUP}
 CHECKS = {"card_transactions": CARD_CHECKS, "customer_events": CLICKSTREAM_CHECKS,
           "fraud_transactions": FRAUD_CHECKS, "aml_cases": AML_CHECKS}
 
@@ -114,7 +115,7 @@ def _day_done(context: dg.AssetExecutionContext, scenario: Scenario, outcome: Da
                      f"({outcome.metrics['card_transactions']['declined_share']:.1%} declined), "
                      f"{rows['fraud_transactions']:,} fraud rows in {rows['fraud_episodes']:,} new episodes, "
                      f"{outcome.metrics['card_transactions']['laundering_rows']:,} laundering rows "
-                     f"({rows['aml_cases']:,} new cases), "
+                     f"({rows['aml_cases']:,} new cases, {rows['aml_reports']:,} report rows), "
                      f"{rows['card_events']:,} card events, {rows['customer_events']:,} clickstream events "
                      f"from {outcome.blocks} blocks in {outcome.ranges} file ranges ({counted})")
 

@@ -103,7 +103,7 @@ def aml_scorecard_asset(scenario: Scenario, kinds: set[str]) -> dg.AssetsDefinit
               backfill_policy=dg.BackfillPolicy.single_run(),
               description=spec.description + f" Reads {keys[0]} … {keys[-1]}.",
               deps=[*(dg.AssetDep(table, partition_mapping=days)
-                      for table in ("card_transactions", "fraud_transactions", "aml_cases")),
+                      for table in ("card_transactions", "fraud_transactions", "aml_cases", "aml_reports")),
                     *aml_report.ENTITY_COLUMNS])
     def _asset(context: dg.AssetExecutionContext, store: dg.ResourceParam[ObjectStore]) -> dg.MaterializeResult:
         store.check_scenario(scenario.content_hash)  # another scenario's root: stop before reading it
