@@ -27,8 +27,8 @@ AML_CHECKS = {
     "structuring_below_threshold": "Every structuring cash deposit is at most aml.cash_threshold, and every "
                                    "deposit-and-send deposit too.",
     "aml_reports_follow_cases": "Every reported case of the day names each of its accounts in aml_reports at its "
-                                "label_available_at, over the case's start and end; every report is filed after "
-                                "the activity it reports.",
+                                "label_available_at, over the whole days from the case's start to its end; every "
+                                "report is filed after the activity it reports.",
 }
 COLUMNS = ["aml_typology", "aml_case_id", "aml_role", "account_id", "event_time", "transaction_type", "amount"]
 
@@ -54,8 +54,9 @@ def aml_findings(scenario: Scenario, transactions: pa.Table, cases: pa.Table, re
 def _reported(cases: pd.DataFrame, reports: pd.DataFrame) -> list[Finding]:
     reported = cases[cases["label_available_at"].notna()]
     joined = reported.merge(reports, on="account_id", how="left")
+    whole_days = joined["end_time"].dt.floor("D") + pd.Timedelta(days=1) - pd.Timedelta(milliseconds=1)
     matches = ((joined["reported_at"] == joined["label_available_at"])
-               & (joined["activity_from"] == joined["start_time"]) & (joined["activity_to"] == joined["end_time"]))
+               & (joined["activity_from"] == joined["start_time"].dt.floor("D")) & (joined["activity_to"] == whole_days))
     named = matches.groupby([joined["case_id"], joined["account_id"]]).any()
     missing = named[~named].index.get_level_values("case_id")
     early = reports[reports["reported_at"] <= reports["activity_to"]]

@@ -10,12 +10,14 @@ observed label beside the truth, never into it):
   (`aml.observed.holder_accounts`);
 - **false suspicions**: genuine accounts that trip the bank's monitoring on a day — money from `fan_in` or more
   senders at other banks, outside credits of `large_credit_of_income` months of what the holder takes in, or a cash
-  deposit within `near_threshold` of the cash threshold — are reported with chance `alerted_share`, `delay_days`
-  later (a defensive filing: a funeral's collection, a stokvel's pot, a car sold, a trader's takings).
+  deposit of `near_threshold` of the cash threshold up to it — are reported with chance `alerted_share`, as long
+  after as a case's report comes (a defensive filing: a funeral's collection, a stokvel's pot, a car sold, a trader's
+  takings).
 
-Each report is in the partition of the day its activity starts (a case's start, an alert's day), as the cases are;
-`reported_at` says when the bank would know. Whether a report is true is what `aml_cases` says of its account in its
-activity's window: a user's join, as a bank's would be after the fact.
+Nothing in a report tells a true one from a false one — windows are whole days, numbers are drawn, delays come from
+the same ranges — except what `aml_cases` says of its account in its window: a user's join, as a bank's would be
+after the fact. Each report is in the partition of the day its activity was planned (a case's first day, or a day
+before it: a case's first rows can come days after it is planned; an alert's day), as the cases are.
 """
 
 from __future__ import annotations
@@ -28,35 +30,47 @@ import pyarrow as pa
 from fraud_pipeline.aml.placement import CENTS, Cases, rng_of
 from fraud_pipeline.core import schemas
 from fraud_pipeline.core.columns import ids, positions
+from fraud_pipeline.core.labels import AML_TYPOLOGIES
 from fraud_pipeline.core.rows import CASH_DEPOSIT, NONE, TRANSFER_IN, Rows
 from fraud_pipeline.core.timeline import MS_PER_DAY, day_start_ms
 from fraud_pipeline.world.build import World
 
 
 def report_table(world: World, day: date, cases: Cases, posted: Rows, approved: np.ndarray) -> pa.Table:
-    """The block's reports whose activity starts on `day`: the reported cases' accounts, then the day's false
-    suspicions among the `approved` rows of `posted` (the day's posted rows, accounts the world's), numbered in that
-    order (`STR-<YYYYMMDD>-<block>-<number>`). One row per report and account named — the account reported first,
-    then its holder's other accounts (`aml.observed.holder_accounts`) — by `activity_from`."""
+    """The block's reports of the activity planned on `day`: the reported cases' accounts and the day's false
+    suspicions among the `approved` rows of `posted` (the day's posted rows, accounts the world's), numbered in a
+    drawn order so that a report's number says nothing of its kind (`STR-<YYYYMMDD>-<block>-<number>`). Windows are
+    whole days: a case's first to last day; a suspicion's alerted day and the `lookback_days` before it, as an analyst
+    reviews the account's recent weeks. One row per report and account named — the account reported first, then its
+    holder's other accounts open in the window by the report (`aml.observed.holder_accounts`) — by
+    `activity_from`."""
     o = world.scenario.aml.observed
+    rng = rng_of(world, day, "observed")
     reported = np.flatnonzero(cases.label_ms >= 0)
-    suspect, suspect_ms = false_suspicions(world, day, posted, approved)
+    suspect, suspect_ms, looked = false_suspicions(world, day, posted, approved)
     first = day_start_ms(day)
     account = np.r_[cases.account[reported], suspect]
     reported_ms = np.r_[cases.label_ms[reported], suspect_ms]
-    start = np.r_[cases.start_ms[reported], np.full(len(suspect), first)]
-    end = np.r_[cases.end_ms[reported], np.full(len(suspect), first + MS_PER_DAY - 1)]
+    start = np.r_[_floor_day(cases.start_ms[reported]), first - looked * MS_PER_DAY]
+    end = np.r_[_floor_day(cases.end_ms[reported]), np.full(len(suspect), first)] + MS_PER_DAY - 1
+    number = rng("numbers").permutation(len(account))
     named, report = _with_holders_accounts(world, account) if o.holder_accounts else (account, np.arange(len(account)))
-    order = np.argsort(start[report], kind="stable")  # by activity_from, the order blocks are merged in
+    keep = _open_for(world, named, start[report], reported_ms[report])
+    named, report = named[keep], report[keep]
+    order = np.lexsort((number[report], start[report]))  # by activity_from, the order blocks are merged in
     named, report = named[order], report[order]
     return schemas.AML_REPORTS.build({
-        "report_id": ids(f"STR-{day:%Y%m%d}-{world.block_number:05d}-", report, 5),
+        "report_id": ids(f"STR-{day:%Y%m%d}-{world.block_number:05d}-", number[report], 5),
         "account_id": world.account_id.take(pa.array(named, pa.int64())),
         "customer_id": world.customer_id.take(pa.array(world.account_customer[named], pa.int64())),
         "reported_at": pa.array(reported_ms[report], pa.timestamp("ms")),
         "activity_from": pa.array(start[report], pa.timestamp("ms")),
         "activity_to": pa.array(end[report], pa.timestamp("ms")),
     })
+
+
+def _floor_day(ms: np.ndarray) -> np.ndarray:
+    return ms - ms % MS_PER_DAY
 
 
 def _with_holders_accounts(world: World, account: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -74,24 +88,41 @@ def _with_holders_accounts(world: World, account: np.ndarray) -> tuple[np.ndarra
     return named[keep], report[keep]
 
 
-def false_suspicions(world: World, day: date, posted: Rows, approved: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _open_for(world: World, account: np.ndarray, from_ms: np.ndarray, reported_ms: np.ndarray) -> np.ndarray:
+    """Whether each account was open some time between the window's start and the report: opened by the report's
+    day, not closed before the window (a report cannot name an account that does not exist yet)."""
+    return ((world.opened_day[account] <= reported_ms // MS_PER_DAY)
+            & (world.closed_day[account] > from_ms // MS_PER_DAY))
+
+
+def false_suspicions(world: World, day: date, posted: Rows,
+                     approved: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The genuine accounts reported for the day's activity: those the bank's monitoring alerts on (`alerted`) with
-    no laundering row today, each with chance `aml.observed.alerted_share`, reported `delay_days` after the day.
-    Returns the accounts (ascending) and their report times (ms)."""
-    o = world.scenario.aml.observed
+    no laundering row today, each with chance `aml.observed.alerted_share`, filed as long after the day as a case of
+    a typology drawn at random is after its last row (its `label_delay_days`: a false suspicion's delay says nothing
+    a true one's does not). Returns the accounts (ascending), their report times (ms) and their windows' days before
+    the alert (`lookback_days`)."""
+    s = world.scenario
+    o = s.aml.observed
     rng = rng_of(world, day, "observed")
     laundering = np.zeros(world.n_accounts, bool)
     laundering[posted.account[posted.aml_case >= 0]] = True
     candidates = np.flatnonzero(alerted(world, posted, approved) & ~laundering)
     chosen = candidates[rng("alerted").random(len(candidates)) < o.alerted_share]
-    delay = rng("delay").uniform(o.delay_days.min, o.delay_days.max, len(chosen))
-    return chosen, day_start_ms(day) + MS_PER_DAY + (delay * MS_PER_DAY).astype(np.int64)
+    n = len(chosen)
+    delays = np.array([[getattr(s.aml, t).label_delay_days.min, getattr(s.aml, t).label_delay_days.max]
+                       for t in AML_TYPOLOGIES])
+    like = delays[rng("like").integers(0, len(AML_TYPOLOGIES), n)]
+    delay = rng("delay").uniform(like[:, 0], like[:, 1])
+    looked = rng("lookback").integers(o.lookback_days.min, o.lookback_days.max + 1, n)
+    return chosen, day_start_ms(day) + MS_PER_DAY + (delay * MS_PER_DAY).astype(np.int64), looked
 
 
 def alerted(world: World, posted: Rows, approved: np.ndarray) -> np.ndarray:
     """Per account: whether its approved rows of the day trip the bank's monitoring (`aml.observed`): credits from
     `fan_in` or more different senders at other banks, outside credits summing to `large_credit_of_income` months of
-    what the holder's accounts take in (`World.turnover`: a business's turnover, else the income), or a cash deposit of at least `near_threshold` of `aml.cash_threshold`."""
+    what the holder's accounts take in (`World.turnover`: a business's turnover, else the income), or a cash deposit
+    of `near_threshold` of `aml.cash_threshold` up to it (above it is a routine cash threshold report)."""
     s = world.scenario
     o = s.aml.observed
     rows = posted.take(np.flatnonzero(approved))
@@ -102,5 +133,6 @@ def alerted(world: World, posted: Rows, approved: np.ndarray) -> np.ndarray:
     income = world.turnover[world.account_customer] * CENTS
     cash = rows.kind == CASH_DEPOSIT
     near = np.zeros(world.n_accounts, bool)
-    near[rows.account[cash & (rows.cents >= o.near_threshold * s.aml.cash_threshold * CENTS)]] = True
+    near[rows.account[cash & (rows.cents >= o.near_threshold * s.aml.cash_threshold * CENTS)
+                      & (rows.cents <= s.aml.cash_threshold * CENTS)]] = True
     return (senders >= o.fan_in) | (came >= o.large_credit_of_income * income) | near

@@ -392,20 +392,22 @@ AML_CASES = TableSpec(
 AML_REPORTS = TableSpec(
     "aml_reports", "fraud",
     "The bank's suspicious transaction reports (issue 24): its observed label, true or not, beside the truth in "
-    "aml_cases. One row per report and account, in the partition of the day the reported activity starts. Noisy both "
-    "ways: cases never reported have none; a report names its customer's other accounts too; and a share of the "
-    "genuine accounts the bank's monitoring alerts on are reported (aml.observed). A report is true when aml_cases "
-    "names its account in a case overlapping activity_from..activity_to.",
+    "aml_cases. One row per report and account, in the partition of the day the reported activity was planned (a "
+    "case's, as aml_cases; an alert's day). Noisy both ways: cases never reported have none; a report names its "
+    "customer's other accounts open by then; and a share of the genuine accounts the bank's monitoring alerts on are "
+    "reported (aml.observed). Nothing in a row says which: a report is true when aml_cases names its account in a "
+    "case overlapping activity_from..activity_to.",
     (
-        _c("report_id", S, "STR-{YYYYMMDD of the activity's start}-{block}-{number}: deterministic, unique across the "
-                           "calendar.", "design"),
+        _c("report_id", S, "STR-{YYYYMMDD of its partition}-{block}-{number, in a drawn order}: deterministic, "
+                           "unique across the calendar.", "design"),
         _c("account_id", S, "FK → accounts. The account reported.", "design"),
         _c("customer_id", S, "FK → customers. Its holder.", "design"),
         _c("reported_at", TS, "When the bank files the report and so has the label: a reported case's "
-                              "label_available_at; a day's alert delay_days after it.", "design"),
-        _c("activity_from", TS, "The start of the activity reported: the case's first row, or the alert's day.",
+                              "label_available_at; after an alert, as long as a case of a random typology.", "design"),
+        _c("activity_from", TS, "The start of the activity reported, a midnight: the case's first day, or "
+                                "lookback_days before the alert's day.", "design"),
+        _c("activity_to", TS, "Its end, the last millisecond of a day: the case's last day, or the alert's day.",
            "design"),
-        _c("activity_to", TS, "Its end: the case's last row, or the end of the alert's day.", "design"),
     ),
     primary_key=("report_id", "account_id"),
     foreign_keys=(ForeignKey("account_id", "accounts", "account_id"),

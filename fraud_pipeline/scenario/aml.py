@@ -191,16 +191,17 @@ class Network(Typology):
 class Observed(Section):
     """The bank's own labels (`aml.reports`, the `aml_reports` table): which genuine accounts its monitoring alerts on
     (`fan_in` senders at other banks in a day, outside credits of `large_credit_of_income` months of what the holder
-    takes in, or a cash deposit of `near_threshold` of the cash threshold), the share of those it reports anyway
-    (`alerted_share`) and how long after (`delay_days`); whether a report names the customer's other accounts too
-    (`holder_accounts`). Missed cases are each typology's `reported_share`."""
+    takes in, or a cash deposit of `near_threshold` of the cash threshold up to it), the share of those it reports
+    anyway (`alerted_share`: filed as long after as a random typology's report) over how many days before the alert
+    (`lookback_days`); whether a report names the customer's other accounts too (`holder_accounts`). Missed cases are
+    each typology's `reported_share`."""
 
     alerted_share: Probability
     fan_in: Annotated[int, Field(ge=2)]
     large_credit_of_income: Annotated[float, Field(gt=0)]
     near_threshold: Annotated[float, Field(gt=0, le=1)]
     holder_accounts: bool
-    delay_days: FloatRange
+    lookback_days: IntRange  # a false suspicion's window: its alerted day and this many days before it
 
 
 class Aml(Section):

@@ -6,58 +6,80 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fraud_pipeline.core.labels import AML_TYPOLOGIES
 from fraud_pipeline.detection.aml_scorecard import observed_at
 from fraud_pipeline.engine.bank import Bank
 
 
+DAY, MS = pd.Timedelta(days=1), pd.Timedelta(milliseconds=1)
+
+
 @pytest.fixture(scope="module")
 def holders(busy):
-    """accounts (account_id → customer_id) and what each customer takes in a month (turnover, else income)."""
+    """accounts (account_id → customer_id, opened and closed dates) and what each customer takes in a month
+    (turnover, else income)."""
     entities = Bank(busy).entities
-    accounts = entities["accounts"].select(["account_id", "customer_id"]).to_pandas().set_index("account_id")
+    accounts = entities["accounts"].select(["account_id", "customer_id", "opened_date", "closed_date"]).to_pandas()
     customers = entities["customers"].to_pandas().set_index("customer_id")
     takes = customers["monthly_turnover"].fillna(customers["monthly_income"])
-    return accounts["customer_id"], takes
+    return accounts, takes
 
 
 def test_every_reported_case_names_its_accounts_and_their_holders_others(generated, holders):
     _, _, cases, reports = generated
-    customer_of, _ = holders
+    accounts, _ = holders
     reported = cases[cases["label_available_at"].notna()]
     assert len(reported) > 50 and cases["label_available_at"].isna().any()  # some never reported: missed
-    # each reported case's account: a report at its label time over the case's rows, in the case's partition
+    # every window is whole days, and the report comes after it
+    assert (reports["activity_from"] == reports["activity_from"].dt.floor("D")).all()
+    assert (reports["activity_to"] + MS == (reports["activity_to"] + MS).dt.floor("D")).all()
+    assert (reports["reported_at"] > reports["activity_to"]).all()
+    # each reported case's account: a report at its label time over the case's days, in the case's partition
     joined = reported.merge(reports, on="account_id", suffixes=("", "_report"))
     joined = joined[(joined["reported_at"] == joined["label_available_at"])
-                    & (joined["activity_from"] == joined["start_time"]) & (joined["activity_to"] == joined["end_time"])
+                    & (joined["activity_from"] == joined["start_time"].dt.floor("D"))
+                    & (joined["activity_to"] == joined["end_time"].dt.floor("D") + DAY - MS)
                     & (joined["partition"] == joined["partition_report"])]
     assert len(joined[["case_id", "account_id"]].drop_duplicates()) == len(reported)
-    # a report names its customer's every account of the bank, and only theirs
-    named = reports.assign(customer=reports["account_id"].map(customer_of))
-    assert (named["customer"] == named["customer_id"]).all()
-    per_report = named.groupby("report_id").agg(customers=("customer_id", "nunique"), accounts=("account_id", "size"))
-    assert (per_report["customers"] == 1).all()
-    held = customer_of.value_counts()
-    first = named.groupby("report_id")["customer_id"].first()
-    assert (per_report["accounts"] == held[first].to_numpy()).all() and (per_report["accounts"] > 1).any()
+    # a report names its customer's accounts open some time from its window's start to its filing, and only those
+    first = reports[~reports.duplicated("report_id")]
+    expected = first.merge(accounts, on="customer_id", suffixes=("_reported", ""))
+    opened, closed = pd.to_datetime(expected["opened_date"]), pd.to_datetime(expected["closed_date"])
+    expected = expected[(opened <= expected["reported_at"].dt.floor("D"))
+                        & (closed.isna() | (closed > expected["activity_from"]))]
+    assert sorted(zip(expected["report_id"], expected["account_id"])) == sorted(zip(reports["report_id"],
+                                                                                    reports["account_id"]))
+    assert reports.groupby("report_id").size().max() > 1
     assert not reports.duplicated(["report_id", "account_id"]).any()
-    assert (reports["reported_at"] > reports["activity_to"]).all()
+    # a report's number says nothing of its kind: in some block's day a false suspicion is numbered before a case's
+    number = first["report_id"].str[-5:].astype(int)
+    block_day = first["report_id"].str[:19]
+    is_case = pd.MultiIndex.from_frame(first[["account_id", "reported_at"]]).isin(
+        pd.MultiIndex.from_frame(reported[["account_id", "label_available_at"]]))
+    lowest_false = number[~is_case].groupby(block_day[~is_case]).min()
+    highest_true = number[is_case].groupby(block_day[is_case]).max()
+    both = lowest_false.index.intersection(highest_true.index)
+    assert len(both) and (lowest_false[both] < highest_true[both]).any()
 
 
 def test_false_suspicions_are_genuine_accounts_the_monitoring_alerted_on(generated, holders, busy):
-    """A report that names no case is a holder's other account or a false suspicion: a whole day's activity of an
-    account that tripped an alert that day and had no laundering row, reported `delay_days` later. Each alerted
-    genuine account is reported with chance `alerted_share`: a binomial count, within four standard deviations."""
+    """A report that names no case is a holder's other account or a false suspicion: the activity of an account that
+    tripped an alert on a day and had no laundering row that day, over that day and up to `lookback_days` before,
+    filed within the typologies' label delays. Each alerted genuine account is reported with chance `alerted_share`:
+    a binomial count, within four standard deviations."""
     rows, posted, cases, reports = generated
-    customer_of, takes = holders
+    accounts, takes = holders
+    customer_of = accounts.set_index("account_id")["customer_id"]
     o = busy.aml.observed
     # the reports whose first account is not a reported case's at its label time
     reported = cases[cases["label_available_at"].notna()]
     of_cases = pd.MultiIndex.from_frame(reported[["account_id", "label_available_at"]])
     first_named = ~reports.duplicated("report_id")
     suspicions = reports[first_named & ~pd.MultiIndex.from_frame(reports[["account_id", "reported_at"]]).isin(of_cases)]
-    assert ((suspicions["activity_to"] - suspicions["activity_from"])
-            == pd.Timedelta(days=1) - pd.Timedelta(milliseconds=1)).all()
-    assert (suspicions["activity_from"] == suspicions["partition"].astype("datetime64[ns]")).all()
+    alert_day = suspicions["activity_to"].dt.floor("D")
+    assert (alert_day == suspicions["partition"].astype("datetime64[ns]")).all()
+    looked = (alert_day - suspicions["activity_from"]) / DAY
+    assert looked.between(o.lookback_days.min, o.lookback_days.max).all() and looked.nunique() > 5
     # the alerts, recomputed: approved rows posted that day
     approved = rows[rows["status"] == "approved"].assign(day=posted[rows["status"] == "approved"])
     outside = approved[(approved["transaction_type"] == "transfer_in") & approved["beneficiary_id"].notna()
@@ -67,18 +89,22 @@ def test_false_suspicions_are_genuine_accounts_the_monitoring_alerted_on(generat
     came = by["amount"].sum()
     limit = came.index.get_level_values("account_id").map(customer_of).map(takes) * o.large_credit_of_income
     cash = approved[(approved["transaction_type"] == "cash_deposit")
-                    & (approved["amount"] >= o.near_threshold * busy.aml.cash_threshold)]
+                    & (approved["amount"] >= o.near_threshold * busy.aml.cash_threshold)
+                    & (approved["amount"] <= busy.aml.cash_threshold)]
     alerted = (set(senders[senders >= o.fan_in].index) | set(came[came.to_numpy() >= limit.to_numpy()].index)
                | set(zip(cash["account_id"], cash["day"])))
     laundered = rows["aml_case_id"].notna()  # declined laundering rows too: the day is a case's
     laundering = set(zip(rows.loc[laundered, "account_id"], posted[laundered]))
     genuine_alerted = alerted - laundering
-    suspected = set(zip(suspicions["account_id"], suspicions["activity_from"]))
+    suspected = set(zip(suspicions["account_id"], alert_day))
     assert suspected <= genuine_alerted and len(suspected) >= 20
     n, p = len(genuine_alerted), o.alerted_share
     assert abs(len(suspected) - n * p) < 4 * (n * p * (1 - p)) ** 0.5
-    delay = (suspicions["reported_at"] - suspicions["activity_to"]) / pd.Timedelta(days=1)
-    assert delay.between(o.delay_days.min, o.delay_days.max + 1e-6).all()
+    # filed as long after as a case of some typology: within the typologies' label delays, and spread over them
+    delays = [getattr(busy.aml, t).label_delay_days for t in AML_TYPOLOGIES]
+    delay = (suspicions["reported_at"] - suspicions["activity_to"] - MS) / DAY
+    assert delay.between(min(d.min for d in delays), max(d.max for d in delays) + 1e-6).all()
+    assert delay.max() > 30 and delay.min() < 30
 
 
 def test_the_observed_label_marks_reported_accounts_rows_in_their_activity_before_the_cutoff():
