@@ -56,7 +56,8 @@ def _reported(cases: pd.DataFrame, reports: pd.DataFrame) -> list[Finding]:
     joined = reported.merge(reports, on="account_id", how="left")
     whole_days = joined["end_time"].dt.floor("D") + pd.Timedelta(days=1) - pd.Timedelta(milliseconds=1)
     matches = ((joined["reported_at"] == joined["label_available_at"])
-               & (joined["activity_from"] == joined["start_time"].dt.floor("D")) & (joined["activity_to"] == whole_days))
+               & (joined["activity_from"] == joined["start_time"].dt.floor("D"))
+               & (joined["activity_to"] == whole_days))
     named = matches.groupby([joined["case_id"], joined["account_id"]]).any()
     missing = named[~named].index.get_level_values("case_id")
     early = reports[reports["reported_at"] <= reports["activity_to"]]

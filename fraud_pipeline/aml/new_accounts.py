@@ -10,7 +10,8 @@ and the last `used_days` after the first; each wave is a mule case's: victims at
 (`mules.passed_on`). Its genuine twins: the other accounts opened during the run — a new savings account funded by
 the salary account, a new credit card, an account opened for a side hustle, which strangers pay
 (`inflows.side_hustle.opened_for`), and one a family opens to collect a funeral's money, paid by relatives within
-days and emptied within the week (`inflows.funeral.opened_for`) — and the mules of older accounts. The account's role is `mule`.
+days and emptied within the week (`inflows.funeral.opened_for`) — and the mules of older accounts. The account's
+role is `mule`.
 """
 
 from __future__ import annotations

@@ -742,7 +742,8 @@ EVENT_TABLES = (CARD_TRANSACTIONS, CUSTOMER_EVENTS, *FUNNEL_TABLES)
 EVENT_TABLE_NAMES = tuple(spec.name for spec in EVENT_TABLES)  # the clean event tables: profiled, then landed
 LANDING_TABLES = {spec.name: landing(spec) for spec in EVENT_TABLES}  # by event table name
 TABLES: dict[str, TableSpec] = {t.name: t for t in (*ENTITY_TABLES, CARD_TRANSACTIONS, FRAUD_TRANSACTIONS,
-                                                   FRAUD_EPISODES, AML_CASES, AML_REPORTS, ACCOUNT_BALANCES, CARD_EVENTS, CUSTOMER_EVENTS,
+                                                   FRAUD_EPISODES, AML_CASES, AML_REPORTS, ACCOUNT_BALANCES,
+                                                   CARD_EVENTS, CUSTOMER_EVENTS,
                                                    *FUNNEL_TABLES,
                                                    *LANDING_TABLES.values(),
                                                    BASELINE_PROFILE, ANOMALY_SCHEDULE, ANOMALY_MANIFEST,

@@ -71,7 +71,8 @@ def stored(store: "ObjectStore", scenario: Scenario, first: date, days: int) -> 
 
 
 def run(scenario: Scenario, transactions: pd.DataFrame, fraud: pd.DataFrame, cases: pd.DataFrame,
-        reports: pd.DataFrame, entities: dict[str, pd.DataFrame], first: date, last: date) -> tuple[pd.DataFrame, dict[str, float | int]]:
+        reports: pd.DataFrame, entities: dict[str, pd.DataFrame], first: date,
+        last: date) -> tuple[pd.DataFrame, dict[str, float | int]]:
     """The AML scorecard (aml_scorecard.COLUMNS) of the days first..last and what it read (`about`). Raises
     aml_scorecard.TooLittleLaundering (a ValueError) when training or test days hold no laundering."""
     settings = scenario.detection

@@ -55,7 +55,8 @@ STATE_KINDS = ("accounts", "learned", "entity_cards", "cards", "pending", "pool"
 CHECK_KINDS = ("home_withdrawals", "episodes")  # what the next day's fraud checks read of this day's rows
 RUNS = "atm_runs"  # the withdrawal runs still to come (`life.run_state.pending_runs`): a block's next day starts warm
 CHECKED = {"card_transactions": ("card_transactions", "account_balances", "card_events"),
-           "customer_events": ("customer_events",), "fraud_transactions": ("fraud_transactions", "fraud_episodes"), "aml_cases": ("aml_cases", "aml_reports")}
+           "customer_events": ("customer_events",), "fraud_transactions": ("fraud_transactions", "fraud_episodes"),
+           "aml_cases": ("aml_cases", "aml_reports")}
 ENTITIES = tuple(WORLD_COLUMNS)  # what the World is built from
 
 

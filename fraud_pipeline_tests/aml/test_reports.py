@@ -114,7 +114,9 @@ def test_the_observed_label_marks_reported_accounts_rows_in_their_activity_befor
                                                        "2026-01-02 12:00", "2026-01-02 12:00"])})
     reports = pd.DataFrame({"account_id": ["A", "B", "C"],
                             "reported_at": pd.to_datetime(["2026-01-08", "2026-01-09", "2026-01-20"]),
-                            "activity_from": pd.to_datetime(["2026-01-01 09:00", "2026-01-02 00:00", "2026-01-02 00:00"]),
-                            "activity_to": pd.to_datetime(["2026-01-02 11:00", "2026-01-02 23:59", "2026-01-02 23:59"])})
+                            "activity_from": pd.to_datetime(["2026-01-01 09:00", "2026-01-02 00:00",
+                                                             "2026-01-02 00:00"]),
+                            "activity_to": pd.to_datetime(["2026-01-02 11:00", "2026-01-02 23:59",
+                                                           "2026-01-02 23:59"])})
     observed = observed_at(rows, reports, pd.Timestamp("2026-01-10"))
     np.testing.assert_array_equal(observed, [True, True, False, True, False])  # C is reported after the cut-off

@@ -16,8 +16,8 @@ from fraud_pipeline_tests.engine.test_events import _run
 from fraud_pipeline_tests.quality.test_landing import TINY, _days
 
 DAILY_ASSETS = {"card_transactions", "account_balances", "card_events", "customer_events", "web_visits", "applications",
-                "new_accounts", "new_account_transactions", "fraud_transactions", "fraud_episodes", "aml_cases", "aml_reports",
-                "anomaly_manifest",
+                "new_accounts", "new_account_transactions", "fraud_transactions", "fraud_episodes", "aml_cases",
+                "aml_reports", "anomaly_manifest",
                 *(f"landing_{t}" for t in ("card_transactions", "customer_events", "web_visits", "applications",
                                            "new_accounts",
                                            "new_account_transactions"))}
