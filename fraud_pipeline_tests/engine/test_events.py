@@ -103,7 +103,7 @@ def test_fraud_in_one_run_equals_fraud_day_by_day_in_any_order(with_entities, ti
         assert _run(definitions, day_by_day, fraud, partition_key=day).success
 
     assert layer_tree(in_one_run, "fraud") == layer_tree(day_by_day, "fraud")
-    assert len(layer_tree(in_one_run, "fraud")) == 4 * 3 * 2  # four days of three tables, a file and a manifest each
+    assert len(layer_tree(in_one_run, "fraud")) == 4 * 4 * 2  # four days of four tables, a file and a manifest each
 
 
 def test_no_partition_holds_a_row_of_another_day(with_entities, tiny):
