@@ -221,11 +221,11 @@ def test_the_default_scenario_on_s3_is_file_for_file_a_local_run_and_reads_back_
     on_s3, on_disk = data_tree(remote), data_tree(local)
     assert sorted(on_s3) == sorted(on_disk)
     assert [path for path in on_s3 if on_s3[path] != on_disk[path]] == []
-    # the entities; the bank's world (stored once); 20 tables a day (8 events, 3 fraud — its rows, episodes and
-    # laundering cases —, 6 landing, the anomaly manifest, the carried state and the overnight credits between
-    # blocks); the baseline profile, the anomaly plan and the detection and AML scorecards; the timeline and
-    # scorecard pictures; and the record of the root's one scenario
-    assert sum(path.startswith("/_manifests/") for path in on_s3) == len(ENTITY_NAMES) + 1 + 21 * 20 + 4 + 2 + 1
+    # the entities; the bank's world (stored once); 21 tables a day (8 events, 4 fraud — its rows, episodes,
+    # laundering cases and the bank's reports —, 6 landing, the anomaly manifest, the carried state and the overnight
+    # credits between blocks); the baseline profile, the anomaly plan and the detection and AML scorecards; the
+    # timeline and scorecard pictures; and the record of the root's one scenario
+    assert sum(path.startswith("/_manifests/") for path in on_s3) == len(ENTITY_NAMES) + 1 + 21 * 21 + 4 + 2 + 1
     assert remote.stored_scenario() == load_scenario({}).content_hash
 
     for layer, table in [("events", "card_transactions"), ("landing", "web_visits")]:
