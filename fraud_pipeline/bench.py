@@ -39,6 +39,7 @@ from fraud_pipeline.life.remittances import remittances
 from fraud_pipeline.life.between_customers import between_customers_day
 from fraud_pipeline.life.lump_sums import lump_sums_day
 from fraud_pipeline.life.funerals import funerals_day
+from fraud_pipeline.life.orders import orders_day
 from fraud_pipeline.life.rent import rent_day
 from fraud_pipeline.life.stokvels import stokvels_day
 from fraud_pipeline.quality.anomalies import landing_day
@@ -113,7 +114,8 @@ def run(scenario: Scenario, days: int, root: str, first_day: int = 1) -> dict[st
         measured = day >= calendar[-days]
         if measured:
             twins = sum(_timed(part, world, day)[1]
-                        for part in (income_day, fixed_costs, remittances, stokvels_day, rent_day, funerals_day))
+                        for part in (income_day, fixed_costs, remittances, stokvels_day, rent_day, funerals_day,
+                                     orders_day))
             carried, balance = _bank_wide(scenario, state)
             twins += _timed(between_customers_day, world, day, carried, balance)[1]
             twins += _timed(lump_sums_day, world, day, balance)[1]
@@ -187,7 +189,7 @@ def report(totals: dict[str, dict[str, float]], days: int, per_day: int, first_d
     day_cpu = bank["generate"] + bank["write"]
     lines.append(f"laundering's cases and rows take {bank[LAUNDERING]:.2f} s ({bank[LAUNDERING] / day_cpu:.1%} of the "
                  f"bank day), with their genuine twins (money from outside, businesses' fixed costs, stokvels, rent, "
-                 f"funerals, money home, between customers and lump sums: {bank[TWINS]:.2f} s) "
+                 f"funerals, orders, money home, between customers and lump sums: {bank[TWINS]:.2f} s) "
                  f"{(bank[LAUNDERING] + bank[TWINS]) / day_cpu:.1%} (issue 24's budget: at most 30 %)")
     events = sum(totals[name]["generate"] + totals[name]["write"] for name in (BANK, FUNNEL))
     landed = totals[LANDING]["generate"] + totals[LANDING]["write"]

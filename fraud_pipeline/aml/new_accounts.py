@@ -9,9 +9,11 @@ and the last `used_days` after the first; each wave is a mule case's: victims at
 (`mules.victims_pay`), and all but the mule's cut leaves within its hours in notes and transfers
 (`mules.passed_on`). Its genuine twins: the other accounts opened during the run — a new savings account funded by
 the salary account, a new credit card, an account opened for a side hustle, which strangers pay
-(`inflows.side_hustle.opened_for`), and one a family opens to collect a funeral's money, paid by relatives within
-days and emptied within the week (`inflows.funeral.opened_for`) — and the mules of older accounts. The account's
-role is `mule`.
+(`inflows.side_hustle.opened_for`), one a family opens to collect a funeral's money, paid by relatives within
+days and emptied within the week (`inflows.funeral.opened_for`), and one a trader opens to take orders on, prepaid
+by strangers in rounds days apart and passed on to the supplier within hours each time, for a few weeks
+(`inflows.orders.opened_for`, `life.orders`: the closest) — and the mules of older accounts. The account's role is
+`mule`.
 """
 
 from __future__ import annotations

@@ -34,6 +34,7 @@ from fraud_pipeline.life.income import income_day, payroll_of
 from fraud_pipeline.life.remittances import remittances
 from fraud_pipeline.life.between_customers import between_customers_day
 from fraud_pipeline.life.funerals import funerals_day
+from fraud_pipeline.life.orders import orders_day
 from fraud_pipeline.life.lump_sums import lump_sums_day
 from fraud_pipeline.life.rent import rent_day
 from fraud_pipeline.life.stokvels import stokvels_day
@@ -77,7 +78,7 @@ def simulate_day(world: World, state: State, day: date) -> Day:
     laundering, pending = aml_day(world, day, state.pending)  # the credits our takeovers paid our mules: theirs
     others = concat([pending, genuine, income_day(world, day), fixed_costs(world, day), remittances(world, day),
                      stokvels_day(world, day),
-                     rent_day(world, day), funerals_day(world, day),
+                     rent_day(world, day), funerals_day(world, day), orders_day(world, day),
                      between_customers_day(world, day, pending, state.balance),
                      lump_sums_day(world, day, state.balance), repayments(world, state, day),
                      sweeps(world, state, day), interest(world, state, day), laundering.rows])

@@ -384,14 +384,14 @@ def side_hustles(world: World, day: date) -> Rows:
 
 
 # what a debit account opened during the run may be for besides saving, each `inflows.<purpose>.opened_for` of them
-OPENED_FOR = ("side_hustle", "funeral")
+OPENED_FOR = ("side_hustle", "funeral", "orders")
 
 
 def opened_for(world: World, purpose: str) -> np.ndarray:
     """Per account: a debit account that opens during the run for `purpose` (one of `OPENED_FOR`):
     `inflows.<purpose>.opened_for` of them, each for at most one — a side hustle's buyers pay into it once it is
-    open (`side_hustles`), a funeral's contributors from the day after it opens (`life.funerals`). Raises ValueError
-    for another purpose."""
+    open (`side_hustles`), a funeral's contributors from the day after it opens (`life.funerals`), a trader's
+    buyers in rounds from the day after it opens (`life.orders`). Raises ValueError for another purpose."""
     if purpose not in OPENED_FOR:
         raise ValueError(f"purpose must be one of {OPENED_FOR} (got {purpose!r})")
     key = ("opened_for",)

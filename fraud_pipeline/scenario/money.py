@@ -209,6 +209,39 @@ class Funeral(Section):
         return self
 
 
+class Orders(Section):
+    """Orders taken on an account opened for them (`life.orders`): a trader's rounds of orders (`rounds`, the first
+    `first_days` after the opening, `every_days` apart), in each `buyers` strangers prepaying (lognormal rand within
+    least..most) within `arrive_hours`, then the supplier paid `paid_hours` after the last of them — all but the
+    trader's `margin`, `cash_share` of it in notes, the rest in `transfers`, `to_people` of them to a person."""
+
+    opened_for: Probability  # of the debit accounts that open during the run, those opened to take orders on
+    rounds: CountRange
+    first_days: IntRange
+    every_days: CountRange
+    buyers: CountRange
+    arrive_hours: Annotated[float, Field(gt=0, le=72)]
+    amount: Lognormal
+    least: PositiveFloat
+    most: PositiveFloat
+    paid_hours: FloatRange
+    margin: FloatRange
+    cash_share: FloatRange
+    withdrawal: FloatRange
+    transfers: CountRange
+    to_people: Probability
+
+    @model_validator(mode="after")
+    def _sensible(self):
+        if self.least > self.most or self.withdrawal.min <= 0 or self.paid_hours.min < 0:
+            raise ValueError(f"least ({self.least}) must be at most most ({self.most}), withdrawal.min above 0 (got "
+                             f"{self.withdrawal.min}) and paid_hours.min at least 0 (got {self.paid_hours.min})")
+        if not (0 <= self.margin.min and self.margin.max < 1 and 0 <= self.cash_share.min and self.cash_share.max <= 1):
+            raise ValueError(f"margin ({self.margin.min}..{self.margin.max}) must lie in [0, 1) and cash_share "
+                             f"({self.cash_share.min}..{self.cash_share.max}) in [0, 1]: no more leaves than came in")
+        return self
+
+
 class SpentSoon(Section):
     one_off: Spending
     supplier: Supplier
@@ -222,15 +255,17 @@ class Inflows(Section):
     stokvel: Stokvel
     rent: Rent
     funeral: Funeral
+    orders: Orders
     one_off: OneOff
     cash_deposits: CashDeposits
     spent_soon: SpentSoon
 
     @model_validator(mode="after")
     def _one_purpose(self):
-        if self.side_hustle.opened_for + self.funeral.opened_for > 1:
-            raise ValueError(f"side_hustle.opened_for + funeral.opened_for ({self.side_hustle.opened_for} + "
-                             f"{self.funeral.opened_for}) must be at most 1: an account opens for one purpose")
+        shares = {p: getattr(self, p).opened_for for p in ("side_hustle", "funeral", "orders")}
+        if sum(shares.values()) > 1:
+            raise ValueError(f"the opened_for shares of {', '.join(shares)} ({' + '.join(map(str, shares.values()))})"
+                             " must sum to at most 1: an account opens for one purpose")
         return self
 
 

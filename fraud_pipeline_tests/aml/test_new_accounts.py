@@ -1,8 +1,8 @@
 """Accounts that open during the run (`accounts.opening_later`) and those opened to launder (`aml.new_account`, §8.2
 row 10): nothing before the opening, a card issued on the day, and the laundering ones used as mules within days,
 for weeks, then left. A small bank whose calendar is 21 days, so every opening falls in it, half its further
-accounts opening then, a third of the debit ones opened to launder, with short cases that finish in it, and a fifth
-opened for a funeral's collection."""
+accounts opening then, a third of the debit ones opened to launder, with short cases that finish in it, a fifth
+opened for a funeral's collection and a fifth to take orders on."""
 
 import json
 from datetime import date, timedelta
@@ -27,7 +27,7 @@ def opening(scenario):
                   population={"customers": 1_000, "accounts": 2_000, "devices": 1_200, "beneficiaries": 1_500,
                               "block_customers": 500},
                   card_transactions={"per_day": 1_000}, accounts={"opening_later": 0.5},
-                  inflows={"funeral": {"opened_for": 0.2}},
+                  inflows={"funeral": {"opened_for": 0.2}, "orders": {"opened_for": 0.2}},
                   aml={"new_account": {"share_of_openings": 0.3, "first_days": {"min": 0, "max": 2},
                                        "used_days": {"min": 3, "max": 5}}})
 
@@ -127,21 +127,23 @@ def opened_for_(opening, purpose: str) -> pd.Index:
                                     for w in blocks_of(Bank(opening).world)]))
 
 
-def test_some_genuine_new_accounts_are_opened_for_a_side_hustle_or_a_funeral_and_paid_by_strangers(run, opening):
-    """The twins of an account opened to launder: `inflows.side_hustle.opened_for` and `inflows.funeral.opened_for` of
-    the debit accounts that open, each for one purpose, are paid into by strangers at other banks from the day after
-    they open; no other new account is."""
+def test_some_genuine_new_accounts_are_opened_for_a_side_hustle_a_funeral_or_orders_and_paid_by_strangers(run, opening):
+    """The twins of an account opened to launder: `inflows.<purpose>.opened_for` of the debit accounts that open, for
+    a side hustle, a funeral's collection or orders, each for one purpose, are paid into by strangers at other banks
+    from the day after they open; no other new account is."""
     frames, accounts = run
     later = accounts[(accounts["opened_date"] >= pd.Timestamp(FIRST)) & (accounts["account_type"] != "credit_card")]
-    hustle, funeral = opened_for_(opening, "side_hustle"), opened_for_(opening, "funeral")
-    assert hustle.isin(later.index).all() and funeral.isin(later.index).all() and not hustle.isin(funeral).any()
-    for flagged, share in ((hustle, opening.inflows.side_hustle.opened_for),
-                           (funeral, opening.inflows.funeral.opened_for)):
-        assert abs(len(flagged) - share * len(later)) < 4 * (share * (1 - share) * len(later)) ** 0.5
+    flagged = {p: opened_for_(opening, p) for p in ("side_hustle", "funeral", "orders")}
+    every = flagged["side_hustle"].append([flagged["funeral"], flagged["orders"]])
+    assert every.isin(later.index).all() and every.is_unique
+    for purpose, accounts_for in flagged.items():
+        share = getattr(opening.inflows, purpose).opened_for
+        assert abs(len(accounts_for) - share * len(later)) < 4 * (share * (1 - share) * len(later)) ** 0.5
     rows = frames["labelled_transactions"]
     paid = rows[rows["account_id"].isin(later.index) & rows["aml_case_id"].isna() & rows["beneficiary_id"].notna()
                 & (rows["transaction_type"] == "transfer_in")]
-    assert paid["account_id"].isin(hustle.union(funeral)).all() and paid["account_id"].nunique() > 0.5 * len(hustle)
+    assert paid["account_id"].isin(every).all() and paid["account_id"].nunique() > 0.5 * len(every)
+    assert paid["account_id"].isin(flagged["orders"]).any()
     assert ((paid["event_time"].dt.normalize() - paid["account_id"].map(accounts["opened_date"])).dt.days >= 1).all()
 
 

@@ -1,0 +1,97 @@
+"""Orders taken on an account opened for them (`life.orders`), the genuine twin of an account opened to launder:
+strangers prepay in rounds from the day after the opening, and each round all but the trader's margin goes to the
+supplier within hours. A small bank over 40 days, half its further accounts opening then and half of the debit ones
+opened to take orders; exact properties per account, the count within a binomial tolerance."""
+
+from datetime import date, timedelta
+
+import numpy as np
+import pytest
+
+from fraud_pipeline.core.rows import ATM, TRANSFER_IN, TRANSFER_OUT, WITHDRAWAL, concat
+from fraud_pipeline.core.timeline import MS_PER_DAY, MS_PER_HOUR, day_start_ms
+from fraud_pipeline.engine.bank import Bank
+from fraud_pipeline.life.genuine import receives
+from fraud_pipeline.life.income import opened_for
+from fraud_pipeline.life.orders import orders_day
+from fraud_pipeline.scenario import ScenarioError
+from fraud_pipeline.world.devices import day_number
+from fraud_pipeline_tests.conftest import scaled
+
+FIRST, DAYS = date(2026, 1, 1), 40
+TYPING = 50 * 100  # cents: a typed amount, or a withdrawal in the ATM's steps, is within R50 of the one meant
+
+
+@pytest.fixture(scope="module")
+def orders(scenario):
+    s = scaled(scenario, end_date=FIRST + timedelta(days=DAYS - 1),
+               population={"customers": 2_000, "accounts": 4_000, "devices": 2_400, "beneficiaries": 3_000},
+               accounts={"opening_later": 0.5}, inflows={"orders": {"opened_for": 0.5}})
+    world = Bank(s).world
+    days = [FIRST + timedelta(days=i) for i in range(DAYS)]
+    return s, world, days, {day: orders_day(world, day) for day in days}
+
+
+def test_order_accounts_are_prepaid_by_strangers_in_rounds_and_pay_the_supplier_all_but_a_margin(orders):
+    s, world, days, by_day = orders
+    k = s.inflows.orders
+    kinds = world.beneficiary_type
+    flagged = opened_for(world, "orders")
+    traders = 0
+    for day, r in by_day.items():
+        opening = np.flatnonzero(flagged & (world.opened_day == day_number(day)) & receives(world, day))
+        assert np.array_equal(np.unique(r.account), opening)  # every order account opening today, and only those
+        traders += len(opening)
+        opened = day_start_ms(day)
+        for account in opening:
+            mine = r.account == account
+            credit, out = mine & (r.kind == TRANSFER_IN), mine & (r.kind != TRANSFER_IN)
+            # prepayments from people at other banks, from the day after the opening, typed within least..most
+            assert (kinds[r.payee[credit]] == "individual").all()
+            assert r.event_ms[credit].min() >= opened + k.first_days.min * MS_PER_DAY
+            assert credit.sum() >= k.rounds.min * k.buyers.min
+            assert (r.cents[credit] >= k.least * 100 - TYPING).all() and (r.cents[credit] <= k.most * 100 + TYPING).all()
+            # the last round starts within first_days + (rounds − 1) × every_days of the opening's next day
+            horizon = (1 + k.first_days.max + (k.rounds.max - 1) * k.every_days.max) * MS_PER_DAY
+            assert r.event_ms[credit].max() <= opened + horizon + k.arrive_hours * MS_PER_HOUR
+            assert r.event_ms[mine].max() <= opened + horizon + (k.arrive_hours + k.paid_hours.max) * MS_PER_HOUR
+            # the supplier: notes at ATMs or transfers to a person or a business, after the round's prepayments
+            cash, sent = mine & (r.kind == WITHDRAWAL), mine & (r.kind == TRANSFER_OUT)
+            assert (out == cash | sent).all() and (r.channel[cash] == ATM).all()
+            assert set(kinds[r.payee[sent]]) <= {"individual", "merchant"}
+            assert r.event_ms[out].min() >= r.event_ms[credit].min() + k.paid_hours.min * MS_PER_HOUR
+            received, paid = r.cents[credit].sum(), r.cents[out].sum()
+            # all but the margin, give or take each transfer's typing and each withdrawal's ATM step
+            assert (1 - k.margin.max) * received - TYPING * out.sum() <= paid
+            assert paid <= (1 - k.margin.min) * received + TYPING * out.sum()
+    # half of the debit accounts that open in the calendar and receive on the day (a binomial count)
+    opening = [np.flatnonzero((world.opened_day == day_number(d)) & ~world.credit & receives(world, d)) for d in days]
+    n = sum(map(len, opening))
+    assert abs(traders - 0.5 * n) < 4 * (0.25 * n) ** 0.5 and traders >= 30
+
+
+def test_an_order_round_is_a_wave_several_strangers_prepaying_within_hours_then_passed_on(orders):
+    """What makes it the twin of a mule's wave: every outflow comes `paid_hours` after a prepayment (its round's
+    last), and the prepayments of most accounts span days (rounds `every_days` apart)."""
+    s, world, _, by_day = orders
+    k = s.inflows.orders
+    rows = concat(list(by_day.values()))
+    spans = []
+    for account in np.unique(rows.account):
+        mine = rows.account == account
+        paid_in = np.sort(rows.event_ms[mine & (rows.kind == TRANSFER_IN)])
+        out = rows.event_ms[mine & (rows.kind != TRANSFER_IN)]
+        since = out[:, None] - paid_in[None, :]
+        low, high = k.paid_hours.min * MS_PER_HOUR, k.paid_hours.max * MS_PER_HOUR
+        assert ((since >= low) & (since <= high)).any(1).all()
+        spans.append((paid_in[-1] - paid_in[0]) / MS_PER_DAY)
+    # at least two rounds each, the next ≥ every_days.min − 1 days later (start hours are drawn within the day)
+    assert np.mean(np.array(spans) >= k.every_days.min - 1) > 0.9 and np.median(spans) >= 2 * k.every_days.min
+
+
+def test_opened_for_shares_above_one_or_a_margin_of_everything_are_refused_naming_the_fields(scenario):
+    with pytest.raises(ScenarioError, match=r"opened_for shares of side_hustle, funeral, orders \(0.25 \+ 0.05 \+ 0.8\) "
+                                            r"must sum to at most 1"):
+        scaled(scenario, inflows={"orders": {"opened_for": 0.8}})
+    with pytest.raises(ScenarioError, match=r"margin \(0.5..1.0\) must lie in \[0, 1\)"):
+        scaled(scenario, inflows={"orders": {"margin": {"min": 0.5, "max": 1.0}}})
