@@ -6,8 +6,9 @@ old account draws less attention than a new one, and its holder may have sold it
 payments of R5,000–R50,000 (log-uniform) from people and businesses at other banks over 1–14 days; stealthily one or
 two larger ones — a car sold, an estate paid out — as the genuine one-offs into dormant accounts are
 (`inflows.one_off.dormant_per_year`: half of them an estate or a policy paid in 2–6 parts by as many payers
-within two weeks, half soon paid out — the twins). 1–5 days after the last, 80–100 %
-of it leaves in 1–4 transfers to people elsewhere, a day apart, at the hours people pay. The account's role is
+within two weeks, half soon paid out — the twins). 1–5 days after the last, 80–100 % of it leaves in 1–4 transfers
+to people elsewhere, a day apart, at the hours people pay — as half the estates are shared among relatives
+(`life.estates`, whose `passed_on_a_day_apart` both use). The account's role is
 `layer`: money passes through it.
 """
 
@@ -18,13 +19,12 @@ from datetime import date
 import numpy as np
 
 from fraud_pipeline.aml.placement import CENTS, Cases, finish, placers, rng_of, transfers_on_case_days
-from fraud_pipeline.core.columns import positions
 from fraud_pipeline.core.labels import DORMANT, LAYER
 from fraud_pipeline.core.rows import TRANSFER, TRANSFER_IN, concat, make
-from fraud_pipeline.core.timeline import MS_PER_DAY
-from fraud_pipeline.life.cash_out import in_hours
+from fraud_pipeline.life.estates import passed_on_a_day_apart
 from fraud_pipeline.life.genuine import city_place
-from fraud_pipeline.life.income import PEOPLE_AND_BUSINESSES, outside_parties, transfers_out
+from fraud_pipeline.life.income import PEOPLE_AND_BUSINESSES
+from fraud_pipeline.life.payments import outside_parties
 from fraud_pipeline.world import spending
 from fraud_pipeline.world.build import World
 
@@ -53,19 +53,10 @@ def dormant_day(world: World, day: date) -> Cases:
     received = np.bincount(case, weights=cents, minlength=n)
     last = np.zeros(n, np.int64)
     np.maximum.at(last, case, credit_ms)
-    # passed on: 1–4 transfers to people elsewhere, a day apart from `out_days` after the last credit
-    pieces = rng("transfers").integers(c.transfers.min, c.transfers.max + 1, n)
-    moves = np.repeat(np.arange(n), pieces)
-    k = positions(pieces)
-    first = last // MS_PER_DAY + rng("out_days").integers(c.out_days.min, c.out_days.max + 1, n)
-    on = (first[moves] + k) * MS_PER_DAY
-    send_ms = in_hours(world, rng, "out", on, on, on + MS_PER_DAY - 1, "transfer")
-    share = rng("split").uniform(0.5, 1.5, len(moves))
-    share /= np.bincount(moves, weights=share, minlength=n)[moves]
-    part = rng("part").uniform(c.part.min, c.part.max, n)
-    payee = outside_parties(world, rng("payees"), len(moves), ("individual",))
-    passed_on = np.round(received[moves] * part[moves] * share)
-    out = transfers_out(world, day, rng, "out", account[moves], send_ms, passed_on, payee)
+    # passed on as an heir shares an estate: 1–4 transfers to people elsewhere, a day apart from `out_days` after the
+    # last credit
+    out, moves = passed_on_a_day_apart(world, day, rng, account, last, received, c)
+    pieces = np.bincount(moves, minlength=n)
     parameters = [{"credits": int(m), "days": int(d), "transfers": int(p), "stealth": bool(x)}
                   for m, d, p, x in zip(count, span, pieces, stealth)]
     return finish(world, day, rng, DORMANT, account, stealth, received.astype(np.int64), parameters,

@@ -24,7 +24,7 @@ from fraud_pipeline.core.rows import TRANSFER, TRANSFER_IN, concat, make
 from fraud_pipeline.core.timeline import MS_PER_DAY, day_start_ms
 from fraud_pipeline.life.cash_out import in_hours
 from fraud_pipeline.life.genuine import city_place
-from fraud_pipeline.life.income import outside_parties, transfers_out
+from fraud_pipeline.life.payments import outside_parties, transfers_out
 from fraud_pipeline.life.lump_sums import risky_payee
 from fraud_pipeline.world import spending
 from fraud_pipeline.world.build import World

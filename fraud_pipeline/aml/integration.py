@@ -28,8 +28,8 @@ from fraud_pipeline.core.rows import CLIENT_PAYMENT, TRANSFER, Rows, concat, mak
 from fraud_pipeline.core.timeline import MS_PER_DAY
 from fraud_pipeline.life.cash_out import in_hours
 from fraud_pipeline.life.genuine import city_place
-from fraud_pipeline.life.income import (CLIENTS, SUPPLIERS, income_kinds, outside_parties, regular_parties,
-                                        transfers_out)
+from fraud_pipeline.life.income import CLIENTS, SUPPLIERS, income_kinds, regular_parties
+from fraud_pipeline.life.payments import outside_parties, transfers_out
 from fraud_pipeline.scenario.population import INCOME_KINDS
 from fraud_pipeline.world.build import World
 

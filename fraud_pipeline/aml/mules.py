@@ -31,7 +31,8 @@ from fraud_pipeline.core.rows import NONE, TRANSFER, TRANSFER_IN, Rows, concat, 
 from fraud_pipeline.core.timeline import MS_PER_DAY, MS_PER_HOUR, day_start_ms, times_in_hours
 from fraud_pipeline.life.cash_out import atm_withdrawals, in_hours
 from fraud_pipeline.life.genuine import city_place
-from fraud_pipeline.life.income import outside_parties, side_hustlers, transfers_out
+from fraud_pipeline.life.income import side_hustlers
+from fraud_pipeline.life.payments import outside_parties, transfers_out
 from fraud_pipeline.world import spending
 from fraud_pipeline.world.build import World
 

@@ -37,7 +37,7 @@ from fraud_pipeline.core.rows import NONE, TRANSFER, TRANSFER_IN, Rows, concat, 
 from fraud_pipeline.core.streams import stream
 from fraud_pipeline.core.timeline import MS_PER_DAY, MS_PER_HOUR, arrival_lag_ms, day_start_ms
 from fraud_pipeline.life.genuine import city_place, open_accounts
-from fraud_pipeline.life.income import outside_parties, transfers_out
+from fraud_pipeline.life.payments import outside_parties, transfers_out
 from fraud_pipeline.scenario.aml import CASE_DAYS
 from fraud_pipeline.world import spending
 from fraud_pipeline.world.build import STATUS_NAMES, World

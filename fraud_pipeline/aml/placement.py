@@ -36,7 +36,8 @@ from fraud_pipeline.core.streams import stream
 from fraud_pipeline.core.timeline import MS_PER_DAY, MS_PER_HOUR, arrival_lag_ms, day_start_ms
 from fraud_pipeline.life.cash_out import in_hours
 from fraud_pipeline.life.genuine import city_place, draw, open_accounts
-from fraud_pipeline.life.income import bank_cash, cash_takings, other_towns, outside_parties, transfers_out
+from fraud_pipeline.life.income import bank_cash, cash_takings, other_towns
+from fraud_pipeline.life.payments import outside_parties, transfers_out
 from fraud_pipeline.scenario.aml import CASE_DAYS
 from fraud_pipeline.world import calendar
 from fraud_pipeline.world.build import STATUS_NAMES, World

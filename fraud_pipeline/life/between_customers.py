@@ -17,7 +17,7 @@ import numpy as np
 from fraud_pipeline.core.rows import NONE, TRANSFER_IN, Rows, concat
 from fraud_pipeline.core.timeline import MS_PER_DAY, arrival_lag_ms, day_start_ms, times_in_hours
 from fraud_pipeline.life.genuine import p2p_payees, receives, rng_for
-from fraud_pipeline.life.income import transfers_out
+from fraud_pipeline.life.payments import transfers_out
 from fraud_pipeline.scenario.money import LargePayments
 from fraud_pipeline.world.build import World
 

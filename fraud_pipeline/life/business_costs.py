@@ -19,7 +19,8 @@ from fraud_pipeline.core.rows import Rows, concat, make
 from fraud_pipeline.core.timeline import MS_PER_DAY, arrival_lag_ms, day_start_ms
 from fraud_pipeline.life.cash_out import in_hours
 from fraud_pipeline.life.genuine import receives, rng_for
-from fraud_pipeline.life.income import regular_parties, transfers_out
+from fraud_pipeline.life.income import regular_parties
+from fraud_pipeline.life.payments import transfers_out
 from fraud_pipeline.world import calendar
 from fraud_pipeline.world.build import World
 

@@ -24,7 +24,8 @@ from fraud_pipeline.core.rows import TRANSFER, TRANSFER_IN, Rows, concat, make
 from fraud_pipeline.core.timeline import MS_PER_DAY, arrival_lag_ms, day_start_ms
 from fraud_pipeline.life.cash_out import CENTS, atm_withdrawals, in_hours
 from fraud_pipeline.life.genuine import city_place, receives, rng_for
-from fraud_pipeline.life.income import opened_for, outside_parties, paid_to_a_business
+from fraud_pipeline.life.income import opened_for, paid_to_a_business
+from fraud_pipeline.life.payments import outside_parties
 from fraud_pipeline.world.build import World
 from fraud_pipeline.world.devices import day_number
 

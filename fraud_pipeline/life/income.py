@@ -22,7 +22,7 @@ import numpy as np
 
 from fraud_pipeline.core.columns import positions
 from fraud_pipeline.core.rows import (ATM, BRANCH, CASH_DEPOSIT, CLIENT_PAYMENT, GRANT, NONE, PENSION, SALARY,
-                                      TRANSFER, TRANSFER_IN, TRANSFER_OUT, Rows, concat, make)
+                                      TRANSFER, TRANSFER_IN, Rows, concat, make)
 from fraud_pipeline.core.streams import stream
 from fraud_pipeline.core.timeline import MS_PER_DAY, MS_PER_HOUR, arrival_lag_ms, day_start_ms, times_in_hours
 from fraud_pipeline.scenario.base import MONTH_DAYS
@@ -31,8 +31,10 @@ from fraud_pipeline.world import calendar, spending
 from fraud_pipeline.world.build import STATUS_NAMES, World
 from fraud_pipeline.life.card_takings import last_weeks_sales, settlements, terminals
 from fraud_pipeline.life.cash_out import in_hours
-from fraud_pipeline.life.genuine import (city_place, digital, open_accounts, paid_today, pays, receives, rng_for,
-                                         scheduled_times, session_city, usual_atm)
+from fraud_pipeline.life.estates import heirs_paid
+from fraud_pipeline.life.payments import beneficiaries_of, outside_parties, transfers_out
+from fraud_pipeline.life.genuine import (city_place, open_accounts, paid_today, pays, receives, rng_for,
+                                         scheduled_times, usual_atm)
 from fraud_pipeline.world.devices import day_number
 
 # the transaction type of each income kind (INCOME_KINDS order)
@@ -53,10 +55,12 @@ PEOPLE_AND_BUSINESSES = ("individual", "merchant")
 def income_day(world: World, day: date) -> Rows:
     """Every credit from outside the bank that happens on `day` (event time), with its arrival time: income, side
     hustles' payments and one-offs; then what is soon paid out of banked cash and one-offs (`_supplier_money`,
-    `spent_soon`: event times today or in the days after, which the bank's day carries until they arrive)."""
+    `spent_soon`, an estate shared among relatives `life.estates.heirs_paid`: event times today or in the days
+    after, which the bank's day carries until they arrive)."""
     earned, to_suppliers = income(world, day)
-    large = one_offs(world, day)
+    large, estates = one_offs(world, day)
     rows = concat([earned, side_hustles(world, day), large, to_suppliers, spent_soon(world, day, large),
+                   heirs_paid(world, day, rng_for(world, day), *estates),
                    payroll(world, day), settlements(world, day), wholesale_of_card_sales(world, day)])
     lag = world.scenario.card_transactions.arrival_lag_seconds
     rows.arrival_ms = rows.event_ms + arrival_lag_ms(rng_for(world, day)("income_lag"), len(rows), lag.median,
@@ -101,21 +105,6 @@ def paid_to_a_business(world: World, day: date, rng, purpose: str, account: np.n
     return transfers_out(world, day, rng, purpose, account, event, np.round(cents * part), payee)
 
 
-def transfers_out(world: World, day: date, rng, purpose: str, account: np.ndarray, event_ms: np.ndarray,
-                  cents: np.ndarray, payee: np.ndarray, counterparty: np.ndarray | None = None,
-                  typed: bool = True) -> Rows:
-    """Transfers from `account` to the parties `payee` outside the bank (or, where `payee` is NONE, to the bank's
-    accounts `counterparty`, which settle overnight) at `event_ms`, of `cents` as people type amounts (as given
-    unless `typed`), from the customer's device and where their session is (drawn on `day`: streams
-    `purpose`_device and _typed). One way for a customer to pay someone out of money that came in: one-offs spent,
-    suppliers paid, laundering moved on (`aml.placement`, `aml.networks`)."""
-    customer = world.account_customer[account]
-    trip = world.trips.on(day_number(day), world.n_customers)
-    device, ip = digital(world, rng(f"{purpose}_device"), day, customer, trip)
-    return make(len(account), account=account, channel=TRANSFER, kind=TRANSFER_OUT, event_ms=event_ms,
-                cents=spending.typed_amount(rng(f"{purpose}_typed"), cents) if typed else np.asarray(cents, np.int64),
-                payee=payee, counterparty=NONE if counterparty is None else counterparty,
-                place=city_place(world, session_city(world, customer, trip)), device=device, ip=ip, card=True)
 
 
 def cash_takings(world: World) -> np.ndarray:
@@ -417,14 +406,14 @@ def side_hustlers(world: World) -> tuple[np.ndarray, np.ndarray]:
     return seller.copy(), per_month
 
 
-def one_offs(world: World, day: date) -> Rows:
+def one_offs(world: World, day: date) -> tuple[Rows, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Large credits from outside (`inflows.one_off`): each customer with a salary account here has
     `per_customer_per_year` of them a year, and each dormant account `dormant_per_year` (money parked in an old
     account: the genuine twin of a dormant account's reactivation), lognormal amounts up to `max`, from an
     individual (a car's buyer) or a business (an employer's bonus, an estate), through the day. A share of those
     into dormant accounts come in parts (`dormant_tranches`: an estate or a policy paid out by several payers): the
     first part that day, the others on later days within `days`, each from its own payer, the amount split unevenly
-    among them."""
+    among them. Returns the credits, and per estate paid in parts its account, last part's time (ms) and cents."""
     s, rng = world.scenario, rng_for(world, day)
     o = s.inflows.one_off
     salary = world.salary_of
@@ -449,9 +438,14 @@ def one_offs(world: World, day: date) -> Rows:
     row = np.r_[np.setdiff1d(np.arange(n), estate), whose]
     cents = np.r_[np.delete(cents, estate), spending.typed_amount(rng("tranche_typed"), cents[whose] * share)]
     event = np.r_[np.delete(event, estate), event[whose] + later * MS_PER_DAY]
-    return make(len(row), account=account[row], channel=TRANSFER, kind=TRANSFER_IN, event_ms=event, cents=cents,
+    rows = make(len(row), account=account[row], channel=TRANSFER, kind=TRANSFER_IN, event_ms=event, cents=cents,
                 payee=outside_parties(world, rng("one_off_payer"), len(row), PEOPLE_AND_BUSINESSES),
                 place=city_place(world, world.home_city[customer[row]]))
+    part_of = np.repeat(np.arange(len(estate)), parts)  # the parts are the last rows, estate by estate
+    last = np.zeros(len(estate), np.int64)
+    np.maximum.at(last, part_of, event[len(row) - len(whose):])
+    paid = np.bincount(part_of, weights=cents[len(row) - len(whose):], minlength=len(estate))
+    return rows, (account[estate], last, paid)
 
 
 def parents(world: World) -> np.ndarray:
@@ -459,7 +453,7 @@ def parents(world: World) -> np.ndarray:
     parent every month."""
     key = ("parents",)
     if key not in world.caches:
-        people = _beneficiaries_of(world, ("individual",))
+        people = beneficiaries_of(world, ("individual",))
         u = stream(world.scenario.seed, "income", "parents", *world.block_key).random(world.n_customers)
         world.caches[key] = people[(u * len(people)).astype(np.int64)] if len(people) else np.full(
             world.n_customers, NONE)
@@ -491,24 +485,8 @@ def regular_pool(world: World, purpose: str, count: tuple[int, int], kinds: tupl
     key = ("regular", purpose)
     if key not in world.caches:
         static = stream(world.scenario.seed, "income", purpose, *world.block_key)
-        pool = _beneficiaries_of(world, kinds)
+        pool = beneficiaries_of(world, kinds)
         regular = pool[static.integers(0, max(len(pool), 1), (world.n_customers, count[1]))] if len(pool) else \
             np.full((world.n_customers, count[1]), NONE)
         world.caches[key] = (regular, static.integers(count[0], count[1] + 1, world.n_customers))
-    return world.caches[key]
-
-
-def outside_parties(world: World, rng: np.random.Generator, n: int, kinds: tuple[str, ...]) -> np.ndarray:
-    """`n` parties outside the bank: random beneficiaries of the types `kinds`."""
-    pool = _beneficiaries_of(world, kinds)
-    return pool[rng.integers(0, len(pool), n)] if len(pool) else np.full(n, NONE)
-
-
-def _beneficiaries_of(world: World, kinds: tuple[str, ...]) -> np.ndarray:
-    """The beneficiary rows of the types `kinds`; every row in a world too small to have one of them (a tiny
-    scenario's few payees), so a payment out always has someone to go to."""
-    key = ("beneficiaries_of", kinds)
-    if key not in world.caches:
-        rows = np.flatnonzero(np.isin(world.beneficiary_type, kinds))
-        world.caches[key] = rows if len(rows) else np.arange(len(world.beneficiary_type))
     return world.caches[key]

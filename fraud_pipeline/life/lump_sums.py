@@ -17,7 +17,7 @@ from fraud_pipeline.core.rows import NONE, Rows
 from fraud_pipeline.core.timeline import arrival_lag_ms, day_start_ms, times_in_hours
 from fraud_pipeline.life.between_customers import covered_sums
 from fraud_pipeline.life.genuine import RISKY_PAYEES, rng_for
-from fraud_pipeline.life.income import transfers_out
+from fraud_pipeline.life.payments import transfers_out
 from fraud_pipeline.world.build import World
 
 

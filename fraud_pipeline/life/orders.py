@@ -22,7 +22,8 @@ from fraud_pipeline.core.rows import TRANSFER, TRANSFER_IN, Rows, concat, make
 from fraud_pipeline.core.timeline import MS_PER_DAY, MS_PER_HOUR, arrival_lag_ms, day_start_ms, times_in_hours
 from fraud_pipeline.life.cash_out import CENTS, atm_withdrawals, in_hours
 from fraud_pipeline.life.genuine import city_place, receives, rng_for
-from fraud_pipeline.life.income import opened_for, outside_parties, transfers_out
+from fraud_pipeline.life.income import opened_for
+from fraud_pipeline.life.payments import outside_parties, transfers_out
 from fraud_pipeline.world import spending
 from fraud_pipeline.world.build import World
 from fraud_pipeline.world.devices import day_number

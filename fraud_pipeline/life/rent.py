@@ -21,7 +21,7 @@ from fraud_pipeline.core.streams import stream
 from fraud_pipeline.core.timeline import MS_PER_DAY, arrival_lag_ms, day_start_ms
 from fraud_pipeline.life.cash_out import CENTS, atm_withdrawals, in_hours
 from fraud_pipeline.life.genuine import city_place, receives, rng_for
-from fraud_pipeline.life.income import outside_parties
+from fraud_pipeline.life.payments import outside_parties
 from fraud_pipeline.world.build import World
 
 STEP = 100  # rand: rents are round amounts

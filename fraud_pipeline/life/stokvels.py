@@ -24,7 +24,8 @@ from fraud_pipeline.core.streams import stream
 from fraud_pipeline.core.timeline import MS_PER_DAY, arrival_lag_ms, day_start_ms, times_in_hours
 from fraud_pipeline.life.cash_out import CENTS, atm_withdrawals, in_hours
 from fraud_pipeline.life.genuine import city_place, receives, rng_for
-from fraud_pipeline.life.income import paid_to_a_business, outside_parties, transfers_out
+from fraud_pipeline.life.income import paid_to_a_business
+from fraud_pipeline.life.payments import outside_parties, transfers_out
 from fraud_pipeline.world.build import World
 
 STEP = 50  # rand: contributions are round amounts

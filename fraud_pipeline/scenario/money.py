@@ -87,12 +87,31 @@ class SideHustle(Section):
     amount: Lognormal
 
 
+class Shared(Section):
+    """Estates passed on to relatives (`life.estates`): `share` of those paid in parts, `part` of the money in
+    `transfers` transfers to people elsewhere, a day apart from `out_days` after the last part."""
+
+    share: Probability
+    out_days: IntRange
+    transfers: CountRange
+    part: FloatRange
+
+    @model_validator(mode="after")
+    def _sensible(self):
+        if not 0 <= self.part.min <= self.part.max <= 1:
+            raise ValueError(f"part ({self.part.min}..{self.part.max}) must lie within 0..1: no more leaves than "
+                             "came in")
+        return self
+
+
 class Tranches(Section):
-    """A share of the one-offs into dormant accounts paid in `count` parts by as many payers over `days` days."""
+    """A share of the one-offs into dormant accounts paid in `count` parts by as many payers over `days` days, and
+    `shared` of those passed on to relatives."""
 
     share: Probability
     count: CountRange
     days: Annotated[int, Field(ge=1, le=60)]
+    shared: Shared
 
 
 class OneOff(Section):

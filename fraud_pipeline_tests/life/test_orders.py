@@ -50,7 +50,8 @@ def test_order_accounts_are_prepaid_by_strangers_in_rounds_and_pay_the_supplier_
             assert (kinds[r.payee[credit]] == "individual").all()
             assert r.event_ms[credit].min() >= opened + k.first_days.min * MS_PER_DAY
             assert credit.sum() >= k.rounds.min * k.buyers.min
-            assert (r.cents[credit] >= k.least * 100 - TYPING).all() and (r.cents[credit] <= k.most * 100 + TYPING).all()
+            assert (r.cents[credit] >= k.least * 100 - TYPING).all()
+            assert (r.cents[credit] <= k.most * 100 + TYPING).all()
             # the last round starts within first_days + (rounds − 1) × every_days of the opening's next day
             horizon = (1 + k.first_days.max + (k.rounds.max - 1) * k.every_days.max) * MS_PER_DAY
             assert r.event_ms[credit].max() <= opened + horizon + k.arrive_hours * MS_PER_HOUR
@@ -90,8 +91,8 @@ def test_an_order_round_is_a_wave_several_strangers_prepaying_within_hours_then_
 
 
 def test_opened_for_shares_above_one_or_a_margin_of_everything_are_refused_naming_the_fields(scenario):
-    with pytest.raises(ScenarioError, match=r"opened_for shares of side_hustle, funeral, orders \(0.25 \+ 0.05 \+ 0.8\) "
-                                            r"must sum to at most 1"):
+    shares = r"opened_for shares of side_hustle, funeral, orders \(0.25 \+ 0.05 \+ 0.8\) must sum to at most 1"
+    with pytest.raises(ScenarioError, match=shares):
         scaled(scenario, inflows={"orders": {"opened_for": 0.8}})
     with pytest.raises(ScenarioError, match=r"margin \(0.5..1.0\) must lie in \[0, 1\)"):
         scaled(scenario, inflows={"orders": {"margin": {"min": 0.5, "max": 1.0}}})

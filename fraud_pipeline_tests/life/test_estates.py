@@ -1,0 +1,62 @@
+"""Estates shared among relatives (`life.estates`), the genuine twin of a dormant account's reactivation: an estate
+paid in parts into a dormant account is passed on to people elsewhere, a transfer a day, from days after the last
+part. Over 240 days of the default bank's one-offs (its ~1,200 dormant accounts); exact properties per estate, the
+share within a binomial tolerance."""
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+
+from fraud_pipeline.core.rows import TRANSFER_OUT
+from fraud_pipeline.core.timeline import MS_PER_DAY
+from fraud_pipeline.engine.bank import Bank
+from fraud_pipeline.life.estates import heirs_paid
+from fraud_pipeline.life.genuine import rng_for
+from fraud_pipeline.life.income import one_offs
+from fraud_pipeline.world.build import STATUS_NAMES
+
+TYPING = 50 * 100  # cents: a typed amount is within R50 of the one meant
+
+
+@pytest.fixture(scope="module")
+def estates(scenario):
+    world = Bank(scenario).world
+    days = [scenario.start_date + timedelta(days=i) for i in range(240)]
+    return world, days, {day: one_offs(world, day) for day in days}
+
+
+def test_an_estate_is_the_parts_paid_into_a_dormant_account_its_last_time_and_sum(estates):
+    world, _, by_day = estates
+    count = 0
+    for rows, (account, last, paid) in by_day.values():
+        assert (world.status[account] == STATUS_NAMES.index("dormant")).all()
+        for a, t, cents in zip(account, last, paid):
+            mine = rows.account == a
+            assert mine.sum() >= 2 and rows.event_ms[mine].max() == t and rows.cents[mine].sum() == cents
+            count += 1
+    assert count >= 20
+
+
+def test_half_the_estates_are_passed_on_to_relatives_a_transfer_a_day_from_days_after_the_last_part(scenario,
+                                                                                                 estates):
+    world, days, by_day = estates
+    rule = scenario.inflows.one_off.dormant_tranches.shared
+    shared = []
+    for day in days:
+        _, (account, last, paid) = by_day[day]
+        out = heirs_paid(world, day, rng_for(world, day), account, last, paid)
+        assert (out.kind == TRANSFER_OUT).all() and set(world.beneficiary_type[out.payee]) <= {"individual"}
+        assert np.isin(out.account, account).all()
+        for a, t, cents in zip(account, last, paid):
+            mine = np.sort(out.event_ms[out.account == a])
+            shared.append(len(mine) > 0)
+            if not len(mine):
+                continue
+            assert rule.transfers.min <= len(mine) <= rule.transfers.max
+            on = mine // MS_PER_DAY - t // MS_PER_DAY
+            assert rule.out_days.min <= on[0] <= rule.out_days.max and (np.diff(on) == 1).all()
+            sent = out.cents[out.account == a].sum()
+            assert rule.part.min * cents - TYPING * len(mine) <= sent <= rule.part.max * cents + TYPING * len(mine)
+    n = len(shared)
+    assert abs(np.mean(shared) - rule.share) < 4 * (rule.share * (1 - rule.share) / n) ** 0.5 and sum(shared) >= 10
