@@ -731,6 +731,10 @@ AML_SCORECARD = TableSpec(
         _c("train_laundering_rows", pa.int64(), "Laundering rows on the training days.", "design"),
         _c("train_known_rows", pa.int64(), "Of which their case's report (label_available_at) came before the first "
                                            "test day.", "design"),
+        _c("train_observed_rows", pa.int64(), "Rows on the training days the bank's reports (aml_reports) filed before "
+                                              "the first test day name: of the typology's laundering rows, or for "
+                                              "`all` every one, false suspicions included; null without the reports.",
+           "design"),
     ),
     primary_key=("detector", "typology"),
 )

@@ -103,7 +103,7 @@ def markdown(found: pd.DataFrame) -> str:
     """The scorecard as a Markdown table (rounded), and AMLworld's published F1 on the same metric."""
     shown = found[["detector", "typology", "f1", "pr_auc", "precision_at_budget", "recall_at_budget",
                    "recall_at_1pct_fpr", "recall_at_5pct_fpr", "case_recall_at_budget", "test_laundering_rows",
-                   "laundering_accounts", "cases", "train_known_rows"]].round(3)
+                   "laundering_accounts", "cases", "train_known_rows", "train_observed_rows"]].round(3)
     published = pd.DataFrame([{"AMLworld detector (Egressy et al. 2024)": name, "HI-Small F1": hi / 100,
                                "LI-Small F1": li / 100} for name, (hi, li) in AMLWORLD_F1.items()])
     return shown.to_markdown(index=False) + "\n\n" + published.to_markdown(index=False)

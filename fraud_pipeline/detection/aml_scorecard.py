@@ -34,7 +34,8 @@ ALL = "all"
 FALSE_POSITIVE_RATES = (0.01, 0.05)
 COLUMNS = ("detector", "typology", "f1", "pr_auc", "precision_at_budget", "recall_at_budget", "recall_at_1pct_fpr",
            "recall_at_5pct_fpr", "case_recall_at_budget", "test_rows", "test_laundering_rows", "accounts",
-           "laundering_accounts", "cases", "alerts", "train_laundering_rows", "train_known_rows")
+           "laundering_accounts", "cases", "alerts", "train_laundering_rows", "train_known_rows",
+           "train_observed_rows")
 
 
 class TooLittleLaundering(ValueError):
@@ -119,8 +120,9 @@ def aml_scorecard(rows: pd.DataFrame, table: pd.DataFrame, cases: pd.DataFrame, 
     fired = rules(table[test], cash_threshold)
     scores = {"rules": np.sum(list(fired.values()), axis=0).astype(float)}
     trainings = [("boosted_known_labels", known), ("boosted_all_labels", truth)]
-    if reports is not None:
-        trainings.insert(1, ("boosted_observed_labels", observed_at(rows, reports, protocol.cutoff)))
+    observed = None if reports is None else observed_at(rows, reports, protocol.cutoff)
+    if observed is not None:
+        trainings.insert(1, ("boosted_observed_labels", observed))
     for name, labels in trainings:
         if labels[train].any():
             scores[name] = boosted(seed).fit(x[train], labels[train]).predict_proba(x[test])[:, 1]
@@ -134,7 +136,9 @@ def aml_scorecard(rows: pd.DataFrame, table: pd.DataFrame, cases: pd.DataFrame, 
                             **_transaction_level(tested, score, typology),
                             **_account_level(tested, accounts, alerts, typology),
                             "train_laundering_rows": int(_of(rows[train], typology).sum()),
-                            "train_known_rows": int((known[train] & _of(rows[train], typology)).sum())})
+                            "train_known_rows": int((known[train] & _of(rows[train], typology)).sum()),
+                            "train_observed_rows": None if observed is None else int(
+                                (observed[train] & (typology == ALL or _of(rows[train], typology))).sum())})
     return pd.DataFrame(results, columns=list(COLUMNS)), scores
 
 

@@ -12,7 +12,7 @@ from fraud_pipeline.core.labels import AML_TYPOLOGIES
 from fraud_pipeline.detection import aml_report
 from fraud_pipeline.detection.aml_features import AML_FEATURES, aml_features, money_stream
 from fraud_pipeline.detection.aml_rules import rules
-from fraud_pipeline.detection.aml_scorecard import AmlProtocol, alert_budget, aml_scorecard, known_at
+from fraud_pipeline.detection.aml_scorecard import AmlProtocol, alert_budget, aml_scorecard, known_at, observed_at
 from fraud_pipeline.engine.bank import Bank
 from fraud_pipeline_tests.aml.conftest import DAYS, FIRST
 
@@ -136,7 +136,7 @@ def _best_f1(y: np.ndarray, score: np.ndarray) -> float:
     return best
 
 
-def test_the_scorecard_recomputed_independently(scored):
+def test_the_scorecard_recomputed_independently(scored, generated):
     stream, cases, protocol, found, scores = scored
     assert set(scores) == {"rules", "boosted_known_labels", "boosted_observed_labels", "boosted_all_labels"}
     test = (stream["event_time"] >= pd.Timestamp(protocol.test_first)).to_numpy()
@@ -176,6 +176,14 @@ def test_the_scorecard_recomputed_independently(scored):
     assert set(stream.loc[known, "aml_case_id"]) == reported & set(stream["aml_case_id"].dropna())
     assert found.loc[found["typology"] == "all", "train_known_rows"].iloc[1] == (
         known & ~test).sum() < found.loc[found["typology"] == "all", "train_laundering_rows"].iloc[1]
+    # what the bank's reports named by the cut-off, recomputed: every such row for `all`, a typology's own rows
+    _, _, _, reports = generated
+    observed = observed_at(stream, reports, protocol.cutoff) & ~test
+    rows = found.set_index(["detector", "typology"])["train_observed_rows"]
+    assert rows["boosted_observed_labels", "all"] == observed.sum() > 0
+    for typology in AML_TYPOLOGIES:
+        assert rows["rules", typology] == (observed & (stream["aml_typology"] == typology).to_numpy()).sum()
+    assert rows["boosted_observed_labels", "all"] > sum(rows["rules", t] for t in AML_TYPOLOGIES)  # false suspicions
 
 
 def test_the_scorecard_refuses_days_without_laundering_to_learn_from(scored):
