@@ -105,8 +105,6 @@ def paid_to_a_business(world: World, day: date, rng, purpose: str, account: np.n
     return transfers_out(world, day, rng, purpose, account, event, np.round(cents * part), payee)
 
 
-
-
 def cash_takings(world: World) -> np.ndarray:
     """Per customer: the share of their client payments they bank in notes (`customers.cash_takings` by occupation;
     0 for occupations it does not name)."""
