@@ -720,8 +720,7 @@ AML_SCORECARD = TableSpec(
         _c("recall_at_1pct_fpr", F8, "Recall of laundering accounts at 1 % of genuine accounts alerted.", "BAF"),
         _c("recall_at_5pct_fpr", F8, "Recall of laundering accounts at 5 % of genuine accounts alerted.", "BAF"),
         _c("case_recall_at_budget", F8, "Share of cases with an account among the alerts.", "aml-anchors §8.3"),
-        _c("test_rows", pa.int64(), "Rows scored on the test days (the typology's with every genuine row).",
-           "design"),
+        _c("test_rows", pa.int64(), "Rows scored on the test days (the typology's with every genuine row).", "design"),
         _c("test_laundering_rows", pa.int64(), "Of which laundering.", "design"),
         _c("accounts", pa.int64(), "Accounts with a row on the test days.", "design"),
         _c("laundering_accounts", pa.int64(), "Of which laundered.", "design"),
@@ -729,12 +728,9 @@ AML_SCORECARD = TableSpec(
         _c("alerts", pa.int64(), "The alert budget: accounts reviewed over the test days "
                                  "(detection.aml_alerts_per_100k_accounts_month).", "AMLGentex"),
         _c("train_laundering_rows", pa.int64(), "Laundering rows on the training days.", "design"),
-        _c("train_known_rows", pa.int64(), "Of which their case's report (label_available_at) came before the first "
-                                           "test day.", "design"),
-        _c("train_observed_rows", pa.int64(), "Rows on the training days the bank's reports (aml_reports) filed before "
-                                              "the first test day name: of the typology's laundering rows, or for "
-                                              "`all` every one, false suspicions included; null without the reports.",
-           "design"),
+        _c("train_known_rows", pa.int64(), "Of which reported (label_available_at) before the test days.", "design"),
+        _c("train_observed_rows", pa.int64(), "Training rows the bank's reports (aml_reports) filed by the cut-off "
+           "name (the typology's; for `all` all, false suspicions too).", "design", nullable=True),
     ),
     primary_key=("detector", "typology"),
 )
