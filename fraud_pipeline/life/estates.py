@@ -22,15 +22,17 @@ from fraud_pipeline.life.payments import outside_parties, transfers_out
 from fraud_pipeline.world.build import World
 
 
-def heirs_paid(world: World, day: date, rng, account: np.ndarray, last_ms: np.ndarray, cents: np.ndarray) -> Rows:
+def heirs_paid(world: World, day: date, rng, account: np.ndarray, last_ms: np.ndarray,
+               cents: np.ndarray) -> tuple[np.ndarray, Rows]:
     """Of the estates paid in parts that start on `day` — per estate its `account`, its last part's time (ms) and
     the `cents` paid — `dormant_tranches.shared.share` are passed on to relatives (`passed_on_a_day_apart` with
-    `shared`'s rule). Draws the streams estate_*."""
+    `shared`'s rule). Returns the shared estates' accounts (their parts are not also spent as one-offs) and the
+    transfers. Draws the streams estate_*."""
     rule = world.scenario.inflows.one_off.dormant_tranches.shared
     shared = np.flatnonzero(rng("estate_shared").random(len(account)) < rule.share)
     rows, _ = passed_on_a_day_apart(world, day, lambda p: rng(f"estate_{p}"), account[shared], last_ms[shared],
                                     cents[shared], rule)
-    return rows
+    return account[shared], rows
 
 
 def passed_on_a_day_apart(world: World, day: date, rng, account: np.ndarray, last_ms: np.ndarray,

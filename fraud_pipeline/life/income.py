@@ -59,8 +59,9 @@ def income_day(world: World, day: date) -> Rows:
     after, which the bank's day carries until they arrive)."""
     earned, to_suppliers = income(world, day)
     large, estates = one_offs(world, day)
-    rows = concat([earned, side_hustles(world, day), large, to_suppliers, spent_soon(world, day, large),
-                   heirs_paid(world, day, rng_for(world, day), *estates),
+    shared, heirs = heirs_paid(world, day, rng_for(world, day), *estates)
+    spendable = large.take(np.flatnonzero(~np.isin(large.account, shared)))  # a shared estate goes to the family
+    rows = concat([earned, side_hustles(world, day), large, to_suppliers, spent_soon(world, day, spendable), heirs,
                    payroll(world, day), settlements(world, day), wholesale_of_card_sales(world, day)])
     lag = world.scenario.card_transactions.arrival_lag_seconds
     rows.arrival_ms = rows.event_ms + arrival_lag_ms(rng_for(world, day)("income_lag"), len(rows), lag.median,
@@ -433,9 +434,12 @@ def one_offs(world: World, day: date) -> tuple[Rows, tuple[np.ndarray, np.ndarra
     share = rng("tranche_share").uniform(0.5, 1.5, len(whose))
     share /= np.bincount(whose, weights=share, minlength=n)[whose]
     later = np.where(positions(parts) == 0, 0, rng("tranche_day").integers(1, t.days, len(whose)))
+    # each later part at its own payer's hour of its day
+    hour = times_in_hours(rng("tranche_time"), len(whose), 0, s.card_transactions.hourly["transfer"],
+                          day_start_ms(day))
     row = np.r_[np.setdiff1d(np.arange(n), estate), whose]
     cents = np.r_[np.delete(cents, estate), spending.typed_amount(rng("tranche_typed"), cents[whose] * share)]
-    event = np.r_[np.delete(event, estate), event[whose] + later * MS_PER_DAY]
+    event = np.r_[np.delete(event, estate), np.where(later == 0, event[whose], hour + later * MS_PER_DAY)]
     rows = make(len(row), account=account[row], channel=TRANSFER, kind=TRANSFER_IN, event_ms=event, cents=cents,
                 payee=outside_parties(world, rng("one_off_payer"), len(row), PEOPLE_AND_BUSINESSES),
                 place=city_place(world, world.home_city[customer[row]]))

@@ -1,8 +1,9 @@
 """Orders taken on an account opened for them: a trader who buys stock to order — clothes, hair, phones, bulk
 groceries — opens an account for it and shares its details. In rounds a few days apart, buyers at other banks prepay
 within a day or two, and within hours to two days of the last of them the trader pays the supplier all but a
-margin, partly in notes at a market or a cash-and-carry, the rest by transfer to a business or to a person (an
-importer, a wholesaler's agent); after a few rounds most such ventures stop.
+margin, partly in notes at a market or a cash-and-carry, the rest by transfer to a business, to a person (an
+importer, a wholesaler's agent) or to a crypto exchange (importers pay suppliers abroad in stablecoins); after a few
+rounds most such ventures stop.
 
 Strangers paying a new account in waves, passed on within hours, for a few weeks, then silence: the genuine twin of
 an account opened to launder (`aml.new_account`, whose waves are a mule's), which its side-hustle and funeral twins
@@ -35,7 +36,8 @@ def orders_day(world: World, day: date) -> Rows:
     opening and each next `every_days` after the one before; in each, `buyers` prepayments from individuals at other
     banks within `arrive_hours` of the round's start, then `paid_hours` after the last of them all but the `margin`
     leaves — `cash_share` in withdrawals at the holder's ATMs, the rest in `transfers` to a supplier outside the bank
-    (`to_people` of them a person, else a business). Drawn from the day's genuine streams orders_*."""
+    (`crypto_share` of them through a crypto exchange, of the others `to_people` a person, else a business). Drawn
+    from the day's genuine streams orders_*."""
     k = world.scenario.inflows.orders
     rng = rng_for(world, day)
     trader = np.flatnonzero(opened_for(world, "orders") & (world.opened_day == day_number(day)) & receives(world, day))
@@ -87,6 +89,8 @@ def orders_day(world: World, day: date) -> Rows:
     person = rng("orders_to_people").random(len(sending)) < k.to_people
     supplier = np.where(person, outside_parties(world, rng("orders_person"), len(sending), ("individual",)),
                         outside_parties(world, rng("orders_business"), len(sending), ("merchant",)))
+    crypto = rng("orders_crypto").random(len(sending)) < k.crypto_share
+    supplier = np.where(crypto, outside_parties(world, rng("orders_exchange"), len(sending), ("crypto",)), supplier)
     low_ms, high_ms = (last + round(h * MS_PER_HOUR) for h in (k.paid_hours.min, k.paid_hours.max))
     planned = low_ms[sending] + (rng("orders_hours").uniform(0, 1, len(sending))
                                  * (high_ms - low_ms)[sending]).astype(np.int64)

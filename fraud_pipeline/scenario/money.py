@@ -232,7 +232,8 @@ class Orders(Section):
     """Orders taken on an account opened for them (`life.orders`): a trader's rounds of orders (`rounds`, the first
     `first_days` after the opening, `every_days` apart), in each `buyers` strangers prepaying (lognormal rand within
     least..most) within `arrive_hours`, then the supplier paid `paid_hours` after the last of them — all but the
-    trader's `margin`, `cash_share` of it in notes, the rest in `transfers`, `to_people` of them to a person."""
+    trader's `margin`, `cash_share` of it in notes, the rest in `transfers`: `crypto_share` of them to a crypto
+    exchange, of the others `to_people` to a person."""
 
     opened_for: Probability  # of the debit accounts that open during the run, those opened to take orders on
     rounds: CountRange
@@ -248,6 +249,7 @@ class Orders(Section):
     cash_share: FloatRange
     withdrawal: FloatRange
     transfers: CountRange
+    crypto_share: Probability
     to_people: Probability
 
     @model_validator(mode="after")

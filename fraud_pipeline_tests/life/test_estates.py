@@ -13,7 +13,7 @@ from fraud_pipeline.core.timeline import MS_PER_DAY
 from fraud_pipeline.engine.bank import Bank
 from fraud_pipeline.life.estates import heirs_paid
 from fraud_pipeline.life.genuine import rng_for
-from fraud_pipeline.life.income import one_offs
+from fraud_pipeline.life.income import income_day, one_offs
 from fraud_pipeline.world.build import STATUS_NAMES
 
 TYPING = 50 * 100  # cents: a typed amount is within R50 of the one meant
@@ -28,14 +28,17 @@ def estates(scenario):
 
 def test_an_estate_is_the_parts_paid_into_a_dormant_account_its_last_time_and_sum(estates):
     world, _, by_day = estates
-    count = 0
+    count, distinct = 0, []
     for rows, (account, last, paid) in by_day.values():
         assert (world.status[account] == STATUS_NAMES.index("dormant")).all()
         for a, t, cents in zip(account, last, paid):
             mine = rows.account == a
             assert mine.sum() >= 2 and rows.event_ms[mine].max() == t and rows.cents[mine].sum() == cents
+            # each part at its own payer's hour: not all at the first part's time of day
+            clock = rows.event_ms[mine] % MS_PER_DAY
+            distinct.append(len(np.unique(clock)) == len(clock))
             count += 1
-    assert count >= 20
+    assert count >= 20 and np.mean(distinct) > 0.95
 
 
 def test_half_the_estates_are_passed_on_to_relatives_a_transfer_a_day_from_days_after_the_last_part(scenario,
@@ -45,7 +48,8 @@ def test_half_the_estates_are_passed_on_to_relatives_a_transfer_a_day_from_days_
     shared = []
     for day in days:
         _, (account, last, paid) = by_day[day]
-        out = heirs_paid(world, day, rng_for(world, day), account, last, paid)
+        shared_accounts, out = heirs_paid(world, day, rng_for(world, day), account, last, paid)
+        assert set(shared_accounts) == set(out.account)
         assert (out.kind == TRANSFER_OUT).all() and set(world.beneficiary_type[out.payee]) <= {"individual"}
         assert np.isin(out.account, account).all()
         for a, t, cents in zip(account, last, paid):
@@ -60,3 +64,25 @@ def test_half_the_estates_are_passed_on_to_relatives_a_transfer_a_day_from_days_
             assert rule.part.min * cents - TYPING * len(mine) <= sent <= rule.part.max * cents + TYPING * len(mine)
     n = len(shared)
     assert abs(np.mean(shared) - rule.share) < 4 * (rule.share * (1 - rule.share) / n) ** 0.5 and sum(shared) >= 10
+
+
+def test_a_shared_estate_goes_to_the_family_and_is_not_also_spent_at_a_business(scenario, estates):
+    """`income_day` spends one-offs at businesses (`spent_soon`), but not a shared estate's parts: what leaves a
+    shared estate is its transfers to relatives, at most what came in."""
+    world, days, by_day = estates
+    rule = scenario.inflows.one_off.dormant_tranches.shared
+    checked = 0
+    for day in days:
+        _, (account, last, paid) = by_day[day]
+        shared, _ = heirs_paid(world, day, rng_for(world, day), account, last, paid)
+        if not len(shared):
+            continue
+        rows = income_day(world, day)
+        for a, cents in zip(account, paid):
+            if a not in shared:
+                continue
+            out = (rows.account == a) & (rows.kind == TRANSFER_OUT)
+            assert set(world.beneficiary_type[rows.payee[out]]) == {"individual"}
+            assert rows.cents[out].sum() <= rule.part.max * cents + TYPING * out.sum()
+            checked += 1
+    assert checked >= 10

@@ -59,7 +59,7 @@ def test_order_accounts_are_prepaid_by_strangers_in_rounds_and_pay_the_supplier_
             # the supplier: notes at ATMs or transfers to a person or a business, after the round's prepayments
             cash, sent = mine & (r.kind == WITHDRAWAL), mine & (r.kind == TRANSFER_OUT)
             assert (out == cash | sent).all() and (r.channel[cash] == ATM).all()
-            assert set(kinds[r.payee[sent]]) <= {"individual", "merchant"}
+            assert set(kinds[r.payee[sent]]) <= {"individual", "merchant", "crypto"}
             assert r.event_ms[out].min() >= r.event_ms[credit].min() + k.paid_hours.min * MS_PER_HOUR
             received, paid = r.cents[credit].sum(), r.cents[out].sum()
             # all but the margin, give or take each transfer's typing and each withdrawal's ATM step
