@@ -14,7 +14,8 @@ holder earns in a month or two (a handler who keeps a mule under the bank's rada
 ATMs. Mules are recruited among young, low-income customers
 (`aml.mule.recruited`), but any active salary account can be one (an account sold by its holder, an unwitting
 job-scam mule): age and income are signals, not the answer. Every row is made by the genuine code paths, as in
-`aml.placement`, at the hours people pay and withdraw, and the case is one account of the block (its senders and
+`aml.placement`, at the hours people pay and withdraw — the wave and its passing on by `life.waves`, as a trader's
+order rounds are — and the case is one account of the block (its senders and
 the next layer are at other banks).
 """
 
@@ -27,12 +28,11 @@ import numpy as np
 
 from fraud_pipeline.aml.placement import CENTS, Cases, finish, placers, rng_of
 from fraud_pipeline.core.labels import MULE, MULES, TAKEOVER, episode_ids
-from fraud_pipeline.core.rows import NONE, TRANSFER, TRANSFER_IN, Rows, concat, make
-from fraud_pipeline.core.timeline import MS_PER_DAY, MS_PER_HOUR, day_start_ms, times_in_hours
-from fraud_pipeline.life.cash_out import atm_withdrawals, in_hours
-from fraud_pipeline.life.genuine import city_place
+from fraud_pipeline.core.rows import NONE, TRANSFER_IN, Rows, concat
+from fraud_pipeline.core.timeline import MS_PER_DAY, day_start_ms, times_in_hours
 from fraud_pipeline.life.income import side_hustlers
-from fraud_pipeline.life.payments import outside_parties, transfers_out
+from fraud_pipeline.life.payments import outside_parties
+from fraud_pipeline.life.waves import pass_on, strangers_pay
 from fraud_pipeline.world import spending
 from fraud_pipeline.world.build import World
 
@@ -101,25 +101,20 @@ def victims_pay(world: World, rng, account: np.ndarray, stealth: np.ndarray, fir
     customer = world.account_customer[account]
     senders = np.where(stealth, rng("stealth_senders").integers(c.stealth_senders.min, c.stealth_senders.max + 1, n),
                        rng("senders").integers(c.senders.min, c.senders.max + 1, n))
-    case = np.repeat(np.arange(n), senders)
-    # the victims pay within hours of the first, in transfer hours
-    after = (rng("arrive").uniform(0, c.arrive_hours, len(case)) * MS_PER_HOUR).astype(np.int64)
-    window = round(c.arrive_hours * MS_PER_HOUR)
-    credit_ms = in_hours(world, rng, "victims", first[case] + after, first[case], first[case] + window, "transfer")
-    credit_ms = credit_ms[np.lexsort((credit_ms, case))]  # in order within each case (`case` is sorted)
     # log-uniform: as many small scams (R500–R3,000 shopping and rental scams) as large ones; a stealthy mule's
     # handler keeps its takings to what its holder's income makes unremarkable, split among its victims
-    scams = np.exp(rng("amount").uniform(np.log(c.amount.min), np.log(c.amount.max), len(case))) * CENTS
-    sized = world.income[customer] * CENTS * rng("stealth_total").uniform(c.stealth_of_income.min,
-                                                                        c.stealth_of_income.max, n)
-    split = rng("stealth_split").uniform(0.5, 1.5, len(case))
-    split /= np.bincount(case, weights=split, minlength=n)[case]
-    sized = np.clip(sized[case] * split, c.amount.min * CENTS, c.amount.max * CENTS)
-    cents = spending.typed_amount(rng("typed"), np.where(stealth[case], sized, scams))
-    credits = make(len(case), account=account[case], channel=TRANSFER, kind=TRANSFER_IN, event_ms=credit_ms,
-                   cents=cents, payee=outside_parties(world, rng("victims"), len(case), ("individual",)),
-                   place=city_place(world, world.home_city[customer[case]]))
-    return senders, case, credit_ms, cents, credits
+
+    def amounts(case: np.ndarray) -> np.ndarray:
+        scams = np.exp(rng("amount").uniform(np.log(c.amount.min), np.log(c.amount.max), len(case))) * CENTS
+        sized = world.income[customer] * CENTS * rng("stealth_total").uniform(c.stealth_of_income.min,
+                                                                            c.stealth_of_income.max, n)
+        split = rng("stealth_split").uniform(0.5, 1.5, len(case))
+        split /= np.bincount(case, weights=split, minlength=n)[case]
+        sized = np.clip(sized[case] * split, c.amount.min * CENTS, c.amount.max * CENTS)
+        return spending.typed_amount(rng("typed"), np.where(stealth[case], sized, scams))
+
+    case, credits = strangers_pay(world, rng, "victims", account, first, senders, c.arrive_hours, amounts)
+    return senders, case, credits.event_ms, credits.cents, credits
 
 
 def handed_over(arriving: Rows, credits: np.ndarray, case: np.ndarray) -> Rows:
@@ -143,7 +138,6 @@ def passed_on(world: World, day: date, rng, account: np.ndarray, stealth: np.nda
     Returns the rows, each row's mule (an index into `account`) and the cents each passed on."""
     c = world.scenario.aml.mule
     n = len(account)
-    customer = world.account_customer[account]
     passed = np.round(received * (1 - rng("keep").uniform(c.keep.min, c.keep.max, n)))
     limit = rng("cash_limit").uniform(c.cash_limit.min, c.cash_limit.max, n) * CENTS  # the card's daily limit
     cash = np.minimum(np.round(passed * rng("cash_share").uniform(c.cash_share.min, c.cash_share.max, n)), limit)
@@ -151,18 +145,12 @@ def passed_on(world: World, day: date, rng, account: np.ndarray, stealth: np.nda
     # everything leaves within the case's window after the last credit (hours), stealthily later
     low = np.where(stealth, c.stealth_out_hours.min, c.out_hours.min)
     high = np.where(stealth, c.stealth_out_hours.max, c.out_hours.max)
-    withdrawals, which = atm_withdrawals(world, rng, account, customer, cash, last, low, high, stealth, c.withdrawal)
-    onward = passed - np.bincount(which, weights=withdrawals.cents, minlength=n)
-    # what is left (at least R100) in 1–3 transfers to the next layer: people or a crypto exchange elsewhere
-    transfers = np.where(onward >= 100 * CENTS, rng("transfers").integers(c.transfers.min, c.transfers.max + 1, n), 0)
-    sending = np.repeat(np.arange(n), transfers)
-    share = rng("onward_split").uniform(0.5, 1.5, len(sending))
-    share /= np.bincount(sending, weights=share, minlength=n)[sending]
-    payee = np.where(rng("layer_kind").random(len(sending)) < c.crypto_share,
-                     outside_parties(world, rng("crypto"), len(sending), ("crypto",)),
-                     outside_parties(world, rng("layer"), len(sending), ("individual",)))
-    low_ms, high_ms = (last + (h * MS_PER_HOUR).astype(np.int64) for h in (low, high))
-    planned = low_ms[sending] + (rng("onward_hours").uniform(0, high - low)[sending] * MS_PER_HOUR).astype(np.int64)
-    send_ms = in_hours(world, rng, "onward", planned, low_ms[sending], high_ms[sending], "transfer")
-    sent = transfers_out(world, day, rng, "onward", account[sending], send_ms, np.round(onward[sending] * share), payee)
-    return concat([withdrawals, sent]), np.r_[which, sending], passed
+
+    def next_layer(sending: np.ndarray) -> np.ndarray:  # people or a crypto exchange elsewhere
+        return np.where(rng("layer_kind").random(len(sending)) < c.crypto_share,
+                        outside_parties(world, rng("crypto"), len(sending), ("crypto",)),
+                        outside_parties(world, rng("layer"), len(sending), ("individual",)))
+
+    rows, which = pass_on(world, day, rng, account, passed, cash, last, low, high, stealth, c.withdrawal, c.transfers,
+                          next_layer)
+    return rows, which, passed

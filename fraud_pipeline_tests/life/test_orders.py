@@ -73,11 +73,12 @@ def test_order_accounts_are_prepaid_by_strangers_in_rounds_and_pay_the_supplier_
 
 def test_an_order_round_is_a_wave_several_strangers_prepaying_within_hours_then_passed_on(orders):
     """What makes it the twin of a mule's wave: every outflow comes `paid_hours` after a prepayment (its round's
-    last), and the prepayments of most accounts span days (rounds `every_days` apart)."""
+    last), and the prepayments of most accounts span days (rounds `every_days` apart). Unlike a mule's next layer,
+    a trader's suppliers are the same every round."""
     s, world, _, by_day = orders
     k = s.inflows.orders
     rows = concat(list(by_day.values()))
-    spans = []
+    spans, repeat_custom = [], []
     for account in np.unique(rows.account):
         mine = rows.account == account
         paid_in = np.sort(rows.event_ms[mine & (rows.kind == TRANSFER_IN)])
@@ -86,8 +87,13 @@ def test_an_order_round_is_a_wave_several_strangers_prepaying_within_hours_then_
         low, high = k.paid_hours.min * MS_PER_HOUR, k.paid_hours.max * MS_PER_HOUR
         assert ((since >= low) & (since <= high)).any(1).all()
         spans.append((paid_in[-1] - paid_in[0]) / MS_PER_DAY)
+        # the trader pays the same suppliers every round: at most `transfers.max` of them over 2–8 rounds
+        suppliers = np.unique(rows.payee[mine & (rows.kind == TRANSFER_OUT)])
+        assert len(suppliers) <= k.transfers.max
+        repeat_custom.append((mine & (rows.kind == TRANSFER_OUT)).sum() > len(suppliers))
     # at least two rounds each, the next ≥ every_days.min − 1 days later (start hours are drawn within the day)
     assert np.mean(np.array(spans) >= k.every_days.min - 1) > 0.9 and np.median(spans) >= 2 * k.every_days.min
+    assert np.mean(repeat_custom) > 0.5  # most traders paid a supplier more than once
 
 
 def test_opened_for_shares_above_one_or_a_margin_of_everything_are_refused_naming_the_fields(scenario):
