@@ -3,10 +3,11 @@
 `../shared/reference/aml-anchors.md` §8.2 row 9: an account inactive for months (here a `dormant` one: it makes no
 payments of its own) is paid several times by new counterparties within two weeks, and the money then leaves. An
 old account draws less attention than a new one, and its holder may have sold it or never notice. Plainly 3–6
-payments of R5,000–R50,000 (log-uniform) from people and businesses at other banks over 1–14 days; stealthily one or
-two larger ones — a car sold, an estate paid out — as the genuine one-offs into dormant accounts are
-(`inflows.one_off.dormant_per_year`: half of them an estate or a policy paid in 2–6 parts by as many payers
-within two weeks, half soon paid out — the twins). 1–5 days after the last, 80–100 % of it leaves in 1–4 transfers
+payments of R5,000–R50,000 (log-uniform) from businesses (80 %: front companies, a 'trust account') and people at
+other banks over 1–14 days; stealthily one or two larger ones — a car sold, an estate paid out — as the genuine
+one-offs into dormant accounts are (`inflows.one_off.dormant_per_year`: half of them an estate or a policy paid in
+2–6 parts by as many payers, 80 % of them businesses, within two weeks, half soon paid out — the twins). 1–5 days
+after the last, 80–100 % of it leaves in 1–4 transfers
 to people elsewhere, a day apart, at the hours people pay — as half the estates are shared among relatives
 (`life.estates`, whose `passed_on_a_day_apart` both use). The account's role is
 `layer`: money passes through it.
@@ -24,7 +25,7 @@ from fraud_pipeline.core.rows import TRANSFER, TRANSFER_IN, concat, make
 from fraud_pipeline.life.estates import passed_on_a_day_apart
 from fraud_pipeline.life.genuine import city_place
 from fraud_pipeline.life.income import PEOPLE_AND_BUSINESSES
-from fraud_pipeline.life.payments import outside_parties
+from fraud_pipeline.life.payments import individuals_or_businesses, outside_parties
 from fraud_pipeline.world import spending
 from fraud_pipeline.world.build import World
 
@@ -47,8 +48,11 @@ def dormant_day(world: World, day: date) -> Cases:
     low = np.where(stealth, c.stealth_amount.min, c.amount.min)[case]
     high = np.where(stealth, c.stealth_amount.max, c.amount.max)[case]
     cents = spending.typed_amount(rng("typed"), np.exp(rng("amount").uniform(np.log(low), np.log(high))) * CENTS)
+    # plainly posing as an estate's payers (mostly businesses), stealthily as a one-off's (anyone)
+    payer = np.where(stealth[case], outside_parties(world, rng("senders"), len(case), PEOPLE_AND_BUSINESSES),
+                     individuals_or_businesses(world, lambda p: rng(f"senders_{p}"), len(case), c.from_businesses))
     credits = make(len(case), account=account[case], channel=TRANSFER, kind=TRANSFER_IN, event_ms=credit_ms,
-                   cents=cents, payee=outside_parties(world, rng("senders"), len(case), PEOPLE_AND_BUSINESSES),
+                   cents=cents, payee=payer,
                    place=city_place(world, world.home_city[customer[case]]))
     received = np.bincount(case, weights=cents, minlength=n)
     last = np.zeros(n, np.int64)

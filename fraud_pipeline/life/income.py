@@ -32,7 +32,7 @@ from fraud_pipeline.world.build import STATUS_NAMES, World
 from fraud_pipeline.life.card_takings import last_weeks_sales, settlements, terminals
 from fraud_pipeline.life.cash_out import in_hours
 from fraud_pipeline.life.estates import heirs_paid
-from fraud_pipeline.life.payments import beneficiaries_of, outside_parties, transfers_out
+from fraud_pipeline.life.payments import beneficiaries_of, individuals_or_businesses, outside_parties, transfers_out
 from fraud_pipeline.life.genuine import (city_place, open_accounts, paid_today, pays, receives, rng_for,
                                          scheduled_times, usual_atm)
 from fraud_pipeline.world.devices import day_number
@@ -97,12 +97,15 @@ def spent_soon(world: World, day: date, large: Rows) -> Rows:
 def paid_to_a_business(world: World, day: date, rng, purpose: str, account: np.ndarray, after_ms: np.ndarray,
                         cents: np.ndarray, rule, payee: np.ndarray) -> Rows:
     """Transfers from `account` to the businesses `payee` outside the bank: `rule.part` of `cents`, typed, `rule.days`
-    after `after_ms` and a few hours into that day, from the customer's device (drawn on `day`); the draws are the
-    streams `purpose`_part, _days, _time, _device and _typed."""
+    after `after_ms` and at least an hour after that, within the day following, at the hours people pay (a credit
+    late at night is paid on the next morning, not an hour later), from the customer's device (drawn on `day`); the
+    draws are the streams `purpose`_part, _days, _time, _hour, _ms, _device and _typed."""
     n = len(account)
     part = rng(f"{purpose}_part").uniform(rule.part.min, rule.part.max, n)
     days = rng(f"{purpose}_days").integers(rule.days.min, rule.days.max + 1, n)
-    event = after_ms + days * MS_PER_DAY + rng(f"{purpose}_time").integers(MS_PER_HOUR, 8 * MS_PER_HOUR, n)
+    earliest = after_ms + days * MS_PER_DAY + MS_PER_HOUR
+    planned = earliest + rng(f"{purpose}_time").integers(0, 7 * MS_PER_HOUR, n)
+    event = in_hours(world, rng, purpose, planned, earliest, earliest + MS_PER_DAY - 1, "transfer")
     return transfers_out(world, day, rng, purpose, account, event, np.round(cents * part), payee)
 
 
@@ -411,8 +414,9 @@ def one_offs(world: World, day: date) -> tuple[Rows, tuple[np.ndarray, np.ndarra
     account: the genuine twin of a dormant account's reactivation), lognormal amounts up to `max`, from an
     individual (a car's buyer) or a business (an employer's bonus, an estate), through the day. A share of those
     into dormant accounts come in parts (`dormant_tranches`: an estate or a policy paid out by several payers): the
-    first part that day, the others on later days within `days`, each from its own payer, the amount split unevenly
-    among them. Returns the credits, and per estate paid in parts its account, last part's time (ms) and cents."""
+    first part that day, the others on later days within `days`, each from its own payer (`from_businesses` of them
+    a business), the amount split unevenly among them. Returns the credits, and per estate paid in parts its account,
+    last part's time (ms) and cents."""
     s, rng = world.scenario, rng_for(world, day)
     o = s.inflows.one_off
     salary = world.salary_of
@@ -440,9 +444,11 @@ def one_offs(world: World, day: date) -> tuple[Rows, tuple[np.ndarray, np.ndarra
     row = np.r_[np.setdiff1d(np.arange(n), estate), whose]
     cents = np.r_[np.delete(cents, estate), spending.typed_amount(rng("tranche_typed"), cents[whose] * share)]
     event = np.r_[np.delete(event, estate), np.where(later == 0, event[whose], hour + later * MS_PER_DAY)]
+    # an estate's parts mostly from its attorney's trust account, an insurer or a fund; other one-offs from anyone
+    payer = np.r_[outside_parties(world, rng("one_off_payer"), len(row) - len(whose), PEOPLE_AND_BUSINESSES),
+                  individuals_or_businesses(world, lambda p: rng(f"tranche_{p}"), len(whose), t.from_businesses)]
     rows = make(len(row), account=account[row], channel=TRANSFER, kind=TRANSFER_IN, event_ms=event, cents=cents,
-                payee=outside_parties(world, rng("one_off_payer"), len(row), PEOPLE_AND_BUSINESSES),
-                place=city_place(world, world.home_city[customer[row]]))
+                payee=payer, place=city_place(world, world.home_city[customer[row]]))
     part_of = np.repeat(np.arange(len(estate)), parts)  # the parts are the last rows, estate by estate
     last = np.zeros(len(estate), np.int64)
     np.maximum.at(last, part_of, event[len(row) - len(whose):])

@@ -37,6 +37,14 @@ def outside_parties(world: World, rng: np.random.Generator, n: int, kinds: tuple
     return pool[rng.integers(0, len(pool), n)] if len(pool) else np.full(n, NONE)
 
 
+def individuals_or_businesses(world: World, rng, n: int, businesses: float | np.ndarray) -> np.ndarray:
+    """`n` parties outside the bank, each a business (a merchant-type beneficiary) with chance `businesses`, else an
+    individual. Draws the streams business, firm and person of `rng`."""
+    business = rng("business").random(n) < businesses
+    return np.where(business, outside_parties(world, rng("firm"), n, ("merchant",)),
+                    outside_parties(world, rng("person"), n, ("individual",)))
+
+
 def beneficiaries_of(world: World, kinds: tuple[str, ...]) -> np.ndarray:
     """The beneficiary rows of the types `kinds`; every row in a world too small to have one of them (a tiny
     scenario's few payees), so a payment out always has someone to go to."""

@@ -132,6 +132,7 @@ class CrossBorder(Typology):
 class Dormant(Typology):
     credits: IntRange  # payments in from new counterparties (§8.2 row 9: at least 3) ...
     stealth_credits: IntRange  # ... stealthily one or two, as a one-off is
+    from_businesses: Probability  # plainly, each credit's payer a business, else a person (as an estate's parts)
     days: IntRange  # ... on distinct days over this many (§8.2: within 14)
     amount: FloatRange  # each, log-uniform, scenario currency
     stealth_amount: FloatRange

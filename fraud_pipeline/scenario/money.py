@@ -111,6 +111,7 @@ class Tranches(Section):
     share: Probability
     count: CountRange
     days: Annotated[int, Field(ge=1, le=60)]
+    from_businesses: Probability  # each part's payer a business (an attorney's trust account, an insurer) or a person
     shared: Shared
 
 

@@ -14,9 +14,12 @@ def test_a_dormant_account_wakes_to_receive_from_strangers_and_is_emptied(days, 
     rows, cases = days
     c = busy.aml.dormant
     woken = finished(cases, "dormant")
-    status = Bank(busy).entities["accounts"].select(["account_id", "status"]).to_pandas().set_index("account_id")
+    entities = Bank(busy).entities
+    status = entities["accounts"].select(["account_id", "status"]).to_pandas().set_index("account_id")
+    kinds = entities["beneficiaries"].to_pandas().set_index("beneficiary_id")["beneficiary_type"]
     assert (status.loc[woken["account_id"], "status"] == "dormant").all()
     laundering = laundering_rows(rows)
+    plain_payers = []
     for _, case in woken.iterrows():
         mine = laundering[laundering["aml_case_id"] == case["case_id"]]
         drawn = json.loads(case["parameters"])
@@ -28,6 +31,10 @@ def test_a_dormant_account_wakes_to_receive_from_strangers_and_is_emptied(days, 
         assert bounds[0].min <= len(credits) <= bounds[0].max
         assert credits["amount"].between(bounds[1].min - 50, bounds[1].max + 50).all()  # typed: give or take R50
         assert credits["beneficiary_id"].notna().all() and credits["counterparty_account_id"].isna().all()
+        payers = kinds.loc[credits["beneficiary_id"]]
+        assert payers.isin(["individual", "merchant"]).all()
+        if not case["stealth"]:
+            plain_payers.extend(payers == "merchant")
         credit_days = credits["event_time"].dt.normalize()
         assert credit_days.nunique() == len(credits)
         assert (credit_days.max() - credit_days.min()).days < max(drawn["days"], len(credits))
@@ -38,3 +45,6 @@ def test_a_dormant_account_wakes_to_receive_from_strangers_and_is_emptied(days, 
         assert c.out_days.min <= (out_days.iloc[0] - credit_days.max()).days <= c.out_days.max
         received, tolerance = credits["amount"].sum(), 50 * len(out)
         assert c.part.min * received - tolerance <= out["amount"].sum() <= c.part.max * received + tolerance
+    # plainly posing as an estate's payers: `from_businesses` of them businesses (a binomial share, 4 sigma)
+    n, share = len(plain_payers), c.from_businesses
+    assert n >= 20 and abs(sum(plain_payers) / n - share) < 4 * (share * (1 - share) / n) ** 0.5

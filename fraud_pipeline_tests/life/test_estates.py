@@ -26,9 +26,11 @@ def estates(scenario):
     return world, days, {day: one_offs(world, day) for day in days}
 
 
-def test_an_estate_is_the_parts_paid_into_a_dormant_account_its_last_time_and_sum(estates):
+def test_an_estate_is_the_parts_paid_into_a_dormant_account_its_last_time_and_sum(scenario, estates):
+    """Each estate's parts: its account's, its last time and sum, each at its own hour, `from_businesses` of them
+    paid by a business (the estate's attorney, an insurer), the rest by people."""
     world, _, by_day = estates
-    count, distinct = 0, []
+    count, distinct, businesses = 0, [], []
     for rows, (account, last, paid) in by_day.values():
         assert (world.status[account] == STATUS_NAMES.index("dormant")).all()
         for a, t, cents in zip(account, last, paid):
@@ -37,8 +39,13 @@ def test_an_estate_is_the_parts_paid_into_a_dormant_account_its_last_time_and_su
             # each part at its own payer's hour: not all at the first part's time of day
             clock = rows.event_ms[mine] % MS_PER_DAY
             distinct.append(len(np.unique(clock)) == len(clock))
+            payers = world.beneficiary_type[rows.payee[mine]]
+            assert set(payers) <= {"individual", "merchant"}
+            businesses.extend(payers == "merchant")
             count += 1
     assert count >= 20 and np.mean(distinct) > 0.95
+    n, share = len(businesses), scenario.inflows.one_off.dormant_tranches.from_businesses
+    assert abs(np.mean(businesses) - share) < 4 * (share * (1 - share) / n) ** 0.5
 
 
 def test_half_the_estates_are_passed_on_to_relatives_a_transfer_a_day_from_days_after_the_last_part(scenario,
