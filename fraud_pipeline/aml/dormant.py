@@ -1,15 +1,15 @@
 """Dormant reactivation: a silent account wakes to receive money from people it never dealt with, and passes it on.
 
 `../shared/reference/aml-anchors.md` §8.2 row 9: an account inactive for months (here a `dormant` one: it makes no
-payments of its own) is paid several times by new counterparties within two weeks, and the money then leaves. An
-old account draws less attention than a new one, and its holder may have sold it or never notice. Plainly 3–6
-payments of R5,000–R50,000 (log-uniform) from businesses (80 %: front companies, a 'trust account') and people at
-other banks over 1–14 days; stealthily one or two larger ones — a car sold, an estate paid out — as the genuine
-one-offs into dormant accounts are (`inflows.one_off.dormant_per_year`: half of them an estate or a policy paid in
-2–6 parts by as many payers, 80 % of them businesses, within two weeks, half soon paid out — the twins). 1–5 days
-after the last, 80–100 % of it leaves in 1–4 transfers
-to people elsewhere, a day apart, at the hours people pay — as half the estates are shared among relatives
-(`life.estates`, whose `passed_on_a_day_apart` both use). The account's role is
+payments of its own) is paid several times by new counterparties within two weeks, and the money then leaves. An old
+account draws less attention than a new one, and its holder may have sold it or never notice. Plainly 3–6 payments
+of about R45,000 in all (lognormal, split unevenly) over a span of 1–14 days; stealthily one or two larger ones,
+R20,000–R150,000 each — a car sold, an estate paid out. Either way timed and paid as the genuine estates paid into
+dormant accounts are (`inflows.one_off.dormant_tranches`: half the one-offs into dormant accounts, in 1–6 parts, the
+first on the day and the others within the span, two sometimes on one day — `days_of_parts` is both's — 80 % of the
+payers businesses: front companies or a 'trust account' here, an attorney or an insurer there). 1–5 days after the
+last, 60–100 % of it leaves in 1–4 transfers to people elsewhere, a day apart, at the hours people pay — as half the
+estates are shared among relatives (`life.estates`, whose `passed_on_a_day_apart` both use). The account's role is
 `layer`: money passes through it.
 """
 
@@ -19,13 +19,14 @@ from datetime import date
 
 import numpy as np
 
-from fraud_pipeline.aml.placement import CENTS, Cases, finish, placers, rng_of, transfers_on_case_days
+from fraud_pipeline.aml.placement import CENTS, Cases, finish, placers, rng_of
 from fraud_pipeline.core.labels import DORMANT, LAYER
 from fraud_pipeline.core.rows import TRANSFER, TRANSFER_IN, concat, make
-from fraud_pipeline.life.estates import passed_on_a_day_apart
+from fraud_pipeline.core.timeline import MS_PER_DAY, day_start_ms
+from fraud_pipeline.life.cash_out import in_hours
+from fraud_pipeline.life.estates import days_of_parts, passed_on_a_day_apart
 from fraud_pipeline.life.genuine import city_place
-from fraud_pipeline.life.income import PEOPLE_AND_BUSINESSES
-from fraud_pipeline.life.payments import individuals_or_businesses, outside_parties
+from fraud_pipeline.life.payments import individuals_or_businesses
 from fraud_pipeline.world import spending
 from fraud_pipeline.world.build import World
 
@@ -43,17 +44,20 @@ def dormant_day(world: World, day: date) -> Cases:
     stealth = rng("stealth").random(n) < c.stealth
     count = np.where(stealth, rng("stealth_credits").integers(c.stealth_credits.min, c.stealth_credits.max + 1, n),
                      rng("credits").integers(c.credits.min, c.credits.max + 1, n))
+    # timed and paid as an estate's parts are: the first today, the others over the span, mostly from businesses
     span = rng("days").integers(c.days.min, c.days.max + 1, n)
-    case, credit_ms = transfers_on_case_days(world, day, rng, "credit", np.maximum(span, count), count, True)
-    low = np.where(stealth, c.stealth_amount.min, c.amount.min)[case]
-    high = np.where(stealth, c.stealth_amount.max, c.amount.max)[case]
-    cents = spending.typed_amount(rng("typed"), np.exp(rng("amount").uniform(np.log(low), np.log(high))) * CENTS)
-    # plainly posing as an estate's payers (mostly businesses), stealthily as a one-off's (anyone)
-    payer = np.where(stealth[case], outside_parties(world, rng("senders"), len(case), PEOPLE_AND_BUSINESSES),
-                     individuals_or_businesses(world, lambda p: rng(f"senders_{p}"), len(case), c.from_businesses))
+    case = np.repeat(np.arange(n), count)
+    on = day_start_ms(day) + days_of_parts(rng, count, span) * MS_PER_DAY
+    credit_ms = in_hours(world, rng, "credit", on, on, on + MS_PER_DAY - 1, "transfer")
+    payer = individuals_or_businesses(world, lambda p: rng(f"senders_{p}"), len(case), c.from_businesses)
+    # plainly a total as an estate's, split unevenly; stealthily each log-uniform as a one-off's
+    total = rng("total").lognormal(np.log(c.total.median), c.total.sigma, n)
+    split = rng("split").uniform(0.5, 1.5, len(case))
+    split /= np.bincount(case, weights=split, minlength=n)[case]
+    each = np.exp(rng("amount").uniform(np.log(c.stealth_amount.min), np.log(c.stealth_amount.max), len(case)))
+    cents = spending.typed_amount(rng("typed"), np.where(stealth[case], each, total[case] * split) * CENTS)
     credits = make(len(case), account=account[case], channel=TRANSFER, kind=TRANSFER_IN, event_ms=credit_ms,
-                   cents=cents, payee=payer,
-                   place=city_place(world, world.home_city[customer[case]]))
+                   cents=cents, payee=payer, place=city_place(world, world.home_city[customer[case]]))
     received = np.bincount(case, weights=cents, minlength=n)
     last = np.zeros(n, np.int64)
     np.maximum.at(last, case, credit_ms)

@@ -6,10 +6,9 @@ a ring's mule slot that is an account of ours this month (`fraud.mule_accounts`)
 customers' accounts, which settle in the overnight batch; that day's credits are a case of their own, made by the
 mule's block (the credits keep the takeover's episode in the case's `fed_by`, and change their label from the fraud
 to the laundering that follows it: the victim's transfer is the fraud). Either way, within 1–24 hours of the last
-credit (stealthily 24–72) the mule passes on all but
-5–20 % — up to 70 % of it in notes at ATMs (R1,000–R5,000 a withdrawal, at most the card's daily limit in all),
-the rest in 1–3 transfers to the next layer elsewhere (people or a crypto exchange). Stealthy mules are side
-hustlers (customers whom strangers already pay for what they sell), receive from 1–4 victims, in all what their
+credit (stealthily 24–72) the mule passes on all but 5–20 % — up to 70 % of it in notes at ATMs (R1,000–R5,000 a
+withdrawal, at most the card's daily limit in all), the rest in 1–3 transfers to the next layer elsewhere (people,
+a crypto exchange, a tenth to a business: a front's 'invoice'). Stealthy mules are side hustlers (customers whom strangers already pay for what they sell), receive from 1–4 victims, in all what their
 holder earns in a month or two (a handler who keeps a mule under the bank's radar), and withdraw at their usual
 ATMs. Mules are recruited among young, low-income customers
 (`aml.mule.recruited`), but any active salary account can be one (an account sold by its holder, an unwitting
@@ -132,9 +131,10 @@ def handed_over(arriving: Rows, credits: np.ndarray, case: np.ndarray) -> Rows:
 
 
 def passed_on(world: World, day: date, rng, account: np.ndarray, stealth: np.ndarray, received: np.ndarray,
-               last: np.ndarray) -> tuple[Rows, np.ndarray, np.ndarray]:
+              last: np.ndarray, payees=None) -> tuple[Rows, np.ndarray, np.ndarray]:
     """What each mule (`account`) does with the cents it `received` by `last` (ms): all but its cut leaves within
-    its window, in notes at ATMs up to its card's limit and the rest in transfers to the next layer elsewhere.
+    its window, in notes at ATMs up to its card's limit and the rest in transfers to the next layer elsewhere —
+    `payees(sending)` (`sending`: each transfer's index into `account`), by default new ones each (`next_layer`).
     Returns the rows, each row's mule (an index into `account`) and the cents each passed on."""
     c = world.scenario.aml.mule
     n = len(account)
@@ -145,12 +145,18 @@ def passed_on(world: World, day: date, rng, account: np.ndarray, stealth: np.nda
     # everything leaves within the case's window after the last credit (hours), stealthily later
     low = np.where(stealth, c.stealth_out_hours.min, c.out_hours.min)
     high = np.where(stealth, c.stealth_out_hours.max, c.out_hours.max)
-
-    def next_layer(sending: np.ndarray) -> np.ndarray:  # people or a crypto exchange elsewhere
-        return np.where(rng("layer_kind").random(len(sending)) < c.crypto_share,
-                        outside_parties(world, rng("crypto"), len(sending), ("crypto",)),
-                        outside_parties(world, rng("layer"), len(sending), ("individual",)))
-
     rows, which = pass_on(world, day, rng, account, passed, cash, last, low, high, stealth, c.withdrawal, c.transfers,
-                          next_layer)
+                          payees or (lambda sending: next_layer(world, rng, len(sending))))
     return rows, which, passed
+
+
+def next_layer(world: World, rng, n: int) -> np.ndarray:
+    """`n` parties a mule passes money on to, outside the bank: a crypto exchange for `aml.mule.crypto_share` of
+    them, a business for `business_share`, else a person. Draws the streams layer_kind, crypto, business and layer
+    of `rng`."""
+    c = world.scenario.aml.mule
+    kind = rng("layer_kind").random(n)
+    return np.select([kind < c.crypto_share, kind < c.crypto_share + c.business_share],
+                     [outside_parties(world, rng("crypto"), n, ("crypto",)),
+                      outside_parties(world, rng("business"), n, ("merchant",))],
+                     outside_parties(world, rng("layer"), n, ("individual",)))

@@ -35,6 +35,16 @@ def heirs_paid(world: World, day: date, rng, account: np.ndarray, last_ms: np.nd
     return account[shared], rows
 
 
+def days_of_parts(rng, count: np.ndarray, span: np.ndarray) -> np.ndarray:
+    """Per part (each estate's `count` parts in turn), its day offset from the first's: 0 for the first, the others
+    on days 1..`span`−1 (at least day 1), drawn with replacement (two payers may pay on one day) and in order within
+    each estate. Draws the stream part_day of `rng`; both an estate's parts and a dormant layer's credits are timed
+    so."""
+    later = rng("part_day").integers(1, np.maximum(np.repeat(span, count), 2))
+    offset = np.where(positions(count) == 0, 0, later)
+    return offset[np.lexsort((offset, np.repeat(np.arange(len(count)), count)))]
+
+
 def passed_on_a_day_apart(world: World, day: date, rng, account: np.ndarray, last_ms: np.ndarray,
                           received: np.ndarray, rule) -> tuple[Rows, np.ndarray]:
     """What each `account` passes on of the cents it `received` by `last_ms`: `rule.part` of it (a share, drawn per

@@ -31,7 +31,7 @@ from fraud_pipeline.world import calendar, spending
 from fraud_pipeline.world.build import STATUS_NAMES, World
 from fraud_pipeline.life.card_takings import last_weeks_sales, settlements, terminals
 from fraud_pipeline.life.cash_out import in_hours
-from fraud_pipeline.life.estates import heirs_paid
+from fraud_pipeline.life.estates import days_of_parts, heirs_paid
 from fraud_pipeline.life.payments import beneficiaries_of, individuals_or_businesses, outside_parties, transfers_out
 from fraud_pipeline.life.genuine import (city_place, open_accounts, paid_today, pays, receives, rng_for,
                                          scheduled_times, usual_atm)
@@ -414,7 +414,8 @@ def one_offs(world: World, day: date) -> tuple[Rows, tuple[np.ndarray, np.ndarra
     account: the genuine twin of a dormant account's reactivation), lognormal amounts up to `max`, from an
     individual (a car's buyer) or a business (an employer's bonus, an estate), through the day. A share of those
     into dormant accounts come in parts (`dormant_tranches`: an estate or a policy paid out by several payers): the
-    first part that day, the others on later days within `days`, each from its own payer (`from_businesses` of them
+    first part that day, the others on days after it within a span of 1..`days` days (as a dormant layer's credits,
+    `estates.days_of_parts`), each from its own payer (`from_businesses` of them
     a business), the amount split unevenly among them. Returns the credits, and per estate paid in parts its account,
     last part's time (ms) and cents."""
     s, rng = world.scenario, rng_for(world, day)
@@ -437,7 +438,8 @@ def one_offs(world: World, day: date) -> tuple[Rows, tuple[np.ndarray, np.ndarra
     whose = np.repeat(estate, parts)
     share = rng("tranche_share").uniform(0.5, 1.5, len(whose))
     share /= np.bincount(whose, weights=share, minlength=n)[whose]
-    later = np.where(positions(parts) == 0, 0, rng("tranche_day").integers(1, t.days, len(whose)))
+    span = rng("tranche_span").integers(1, t.days + 1, len(estate))
+    later = days_of_parts(lambda p: rng(f"tranche_{p}"), parts, span)
     # each later part at its own payer's hour of its day
     hour = times_in_hours(rng("tranche_time"), len(whose), 0, s.card_transactions.hourly["transfer"],
                           day_start_ms(day))

@@ -35,10 +35,10 @@ def orders_day(world: World, day: date) -> Rows:
     """All the rows of the order accounts opening on `day` (event times from the next day to weeks on, with arrival
     times; the bank carries those of later days): per account `rounds` rounds, the first `first_days` after the
     opening and each next `every_days` after the one before; in each, `buyers` prepayments from individuals at other
-    banks within `arrive_hours` of the round's start, then `paid_hours` after the last of them all but the `margin`
+    banks within `arrive_hours` of the round's start, about the trader's own median (`amount`, `trader_sigma`), then `paid_hours` after the last of them all but the `margin`
     leaves — `cash_share` in withdrawals at the holder's ATMs, the rest in `transfers` to the trader's suppliers
-    outside the bank, the same every round (`crypto_share` of them a crypto exchange, of the others `to_people` a
-    person, else a business); the wave and its passing on are `life.waves`', as a mule's are. Drawn from the day's
+    outside the bank, the same every round but for `new_supplier` of the transfers (`crypto_share` of them a crypto
+    exchange, of the others `to_people` a person, else a business); the wave and its passing on are `life.waves`', as a mule's are. Drawn from the day's
     genuine streams orders_*."""
     k = world.scenario.inflows.orders
     streams = rng_for(world, day)
@@ -61,10 +61,15 @@ def orders_day(world: World, day: date) -> Rows:
     start = times_in_hours(rng("start"), len(of), 0, hourly, day_start_ms(day)) + (first[of] + since) * MS_PER_DAY
     # the buyers' prepayments, within `arrive_hours` of the round's start, at the hours people pay
     buyers = rng("buyers").integers(k.buyers.min, k.buyers.max + 1, len(of))
+    median = rng("median").lognormal(np.log(k.amount.median), k.trader_sigma, n)  # what the trader sells
 
     def prepayments(paying: np.ndarray) -> np.ndarray:
-        wanted = rng("amount").lognormal(np.log(k.amount.median), k.amount.sigma, len(paying))
-        return spending.typed_amount(rng("typed"), np.clip(wanted, k.least, k.most) * CENTS)
+        # about the trader's median, drawn again (up to 7 times) where below `least` or above `most`
+        wanted = rng("amount").lognormal(0, k.amount.sigma, (8, len(paying))) * median[of[paying]]
+        fits = (wanted >= k.least) & (wanted <= k.most)
+        first = np.where(fits.any(0), fits.argmax(0), 0)
+        wanted = np.clip(wanted[first, np.arange(len(paying))], k.least, k.most)
+        return spending.typed_amount(rng("typed"), wanted * CENTS)
 
     account = trader[of]
     paying, prepaid = strangers_pay(world, rng, "buyer", account, start, buyers, k.arrive_hours, prepayments)
@@ -75,18 +80,16 @@ def orders_day(world: World, day: date) -> Rows:
     owed = np.round(received * (1 - rng("margin").uniform(k.margin.min, k.margin.max, len(of))))
     cash = np.round(owed * rng("cash").uniform(k.cash_share.min, k.cash_share.max, len(of)))
     cash = np.where(cash >= k.withdrawal.min * CENTS, cash, 0)  # less than a withdrawal's worth is transferred too
-    # each trader's suppliers, the same every round (the first transfer of a round to the first, and so on): a
-    # crypto exchange for `crypto_share` of them, of the others `to_people` a person, else a business
+    # each trader's suppliers, the same every round (the first transfer of a round to the first, and so on), but
+    # for `new_supplier` of the transfers
     suppliers = np.arange(n * k.transfers.max).reshape(n, k.transfers.max)
-    person = rng("to_people").random(suppliers.size) < k.to_people
-    supplier = np.where(person, outside_parties(world, rng("person"), suppliers.size, ("individual",)),
-                        outside_parties(world, rng("business"), suppliers.size, ("merchant",)))
-    supplier = np.where(rng("crypto").random(suppliers.size) < k.crypto_share,
-                        outside_parties(world, rng("exchange"), suppliers.size, ("crypto",)), supplier)
+    regular = _suppliers(world, lambda p: rng(f"regular_{p}"), suppliers.size, k)
 
     def to_suppliers(sending: np.ndarray) -> np.ndarray:
         nth = positions(np.bincount(sending, minlength=len(of)))  # each transfer's place in its round
-        return supplier[suppliers[of[sending], nth]]
+        new = rng("new_supplier").random(len(sending)) < k.new_supplier
+        return np.where(new, _suppliers(world, lambda p: rng(f"new_{p}"), len(sending), k),
+                        regular[suppliers[of[sending], nth]])
 
     low, high = np.full(len(of), k.paid_hours.min), np.full(len(of), k.paid_hours.max)
     paid, _ = pass_on(world, day, rng, account, owed, cash, last, low, high, np.ones(len(of), bool), k.withdrawal,
@@ -95,3 +98,13 @@ def orders_day(world: World, day: date) -> Rows:
     lag = world.scenario.card_transactions.arrival_lag_seconds
     rows.arrival_ms = rows.event_ms + arrival_lag_ms(rng("lag"), len(rows), lag.median, lag.sigma, lag.max)
     return rows
+
+
+def _suppliers(world: World, rng, n: int, k) -> np.ndarray:
+    """`n` suppliers outside the bank: a crypto exchange for `k.crypto_share` of them, of the others `k.to_people` a
+    person, else a business. Draws the streams to_people, person, business, crypto and exchange of `rng`."""
+    person = rng("to_people").random(n) < k.to_people
+    supplier = np.where(person, outside_parties(world, rng("person"), n, ("individual",)),
+                        outside_parties(world, rng("business"), n, ("merchant",)))
+    return np.where(rng("crypto").random(n) < k.crypto_share, outside_parties(world, rng("exchange"), n, ("crypto",)),
+                    supplier)

@@ -12,6 +12,7 @@ from typing import Annotated
 from pydantic import Field, model_validator
 
 from fraud_pipeline.scenario.base import FloatRange, IntRange, Probability, Section
+from fraud_pipeline.scenario.money import Lognormal
 
 NonNegative = Annotated[float, Field(ge=0)]
 CASE_DAYS = 45  # a case's rows all fall within this many days of its start (its account stays open that long)
@@ -69,7 +70,8 @@ class Mule(Typology):
     transfers: IntRange  # transfers to the next layer
     out_hours: FloatRange  # what leaves does so this long after the last credit (§8.2: within 24–72 h)
     stealth_out_hours: FloatRange
-    crypto_share: Probability  # of transfers on, to a crypto exchange rather than a person
+    crypto_share: Probability  # of transfers on, to a crypto exchange ...
+    business_share: Probability  # ... to a business; the rest to a person
     recruited: Recruited
     inside_share: Probability  # of the fraud rings' mule slots each month, accounts at this bank (`fraud.mule_accounts`)
 
@@ -83,6 +85,9 @@ class Mule(Typology):
         if self.withdrawal.min <= 0 or self.amount.min <= 0:
             raise ValueError(f"aml.mule.withdrawal.min and amount.min must be above 0 (got {self.withdrawal.min} and "
                              f"{self.amount.min})")
+        if self.crypto_share + self.business_share > 1:
+            raise ValueError(f"aml.mule.crypto_share + business_share must be at most 1 (got {self.crypto_share} + "
+                             f"{self.business_share})")
         return self
 
 
@@ -132,10 +137,10 @@ class CrossBorder(Typology):
 class Dormant(Typology):
     credits: IntRange  # payments in from new counterparties (§8.2 row 9: at least 3) ...
     stealth_credits: IntRange  # ... stealthily one or two, as a one-off is
-    from_businesses: Probability  # plainly, each credit's payer a business, else a person (as an estate's parts)
-    days: IntRange  # ... on distinct days over this many (§8.2: within 14)
-    amount: FloatRange  # each, log-uniform, scenario currency
-    stealth_amount: FloatRange
+    days: IntRange  # ... the first on the case's day, the others over a span of this many (§8.2: within 14) ...
+    from_businesses: Probability  # ... each from a business, else a person (as an estate's parts)
+    total: Lognormal  # plainly, all the credits together, scenario currency
+    stealth_amount: FloatRange  # stealthily each, log-uniform
     out_days: IntRange  # the first transfer on this many days after the last credit ...
     transfers: IntRange  # ... in this many, a day apart ...
     part: FloatRange  # ... of this share of what came in
@@ -146,14 +151,23 @@ class NewAccount(Section):
     (`accounts.opening_later`) serve as mules within days of opening, for weeks, then fall silent
     (`aml/new_accounts.py`). Each wave of victims and what leaves after it is sized as `aml.mule`'s are."""
     enabled: bool
-    share_of_openings: Probability  # of the debit accounts that open during the run, those opened for this
+    share_of_openings: Probability  # of the debit accounts opening during the run not opened for a genuine purpose
     stealth: Probability
     first_days: IntRange  # the first wave starts this many days after the opening (§8.2: an inflow within 7) ...
     used_days: IntRange  # ... the last wave this many days after the first (§8.2: used 2–6 weeks)
-    waves: IntRange  # waves of victims, the first on the first day
+    waves: IntRange  # waves of victims, the first on the first day, the others on distinct days up to the last
     stealth_waves: IntRange
+    next_layer_kept: Probability  # of the transfers on, to the case's own 1–3 parties (its handler's), else new ones
     reported_share: Probability
     label_delay_days: FloatRange
+
+    @model_validator(mode="after")
+    def _room_for_the_waves(self):
+        most = max(self.waves.max, self.stealth_waves.max)
+        if self.used_days.min < most - 1:
+            raise ValueError(f"aml.new_account.used_days.min ({self.used_days.min}) must be at least waves.max − 1 "
+                             f"({most - 1}): each wave on its own day")
+        return self
 
 
 class HighRisk(Typology):

@@ -105,8 +105,8 @@ class Shared(Section):
 
 
 class Tranches(Section):
-    """A share of the one-offs into dormant accounts paid in `count` parts by as many payers over `days` days, and
-    `shared` of those passed on to relatives."""
+    """A share of the one-offs into dormant accounts paid in `count` parts by as many payers over a span of 1..`days`
+    days, and `shared` of those passed on to relatives."""
 
     share: Probability
     count: CountRange
@@ -232,9 +232,10 @@ class Funeral(Section):
 class Orders(Section):
     """Orders taken on an account opened for them (`life.orders`): a trader's rounds of orders (`rounds`, the first
     `first_days` after the opening, `every_days` apart), in each `buyers` strangers prepaying (lognormal rand within
-    least..most) within `arrive_hours`, then the supplier paid `paid_hours` after the last of them — all but the
-    trader's `margin`, `cash_share` of it in notes, the rest in `transfers`: `crypto_share` of them to a crypto
-    exchange, of the others `to_people` to a person."""
+    least..most about the trader's own median, itself lognormal by `amount` and `trader_sigma`) within
+    `arrive_hours`, then the supplier paid `paid_hours` after the last of them — all but the trader's `margin`,
+    `cash_share` of it in notes, the rest in `transfers` to the trader's suppliers (`crypto_share` of them a crypto
+    exchange, of the others `to_people` a person), each to a new one with chance `new_supplier`."""
 
     opened_for: Probability  # of the debit accounts that open during the run, those opened to take orders on
     rounds: CountRange
@@ -243,6 +244,7 @@ class Orders(Section):
     buyers: CountRange
     arrive_hours: Annotated[float, Field(gt=0, le=72)]
     amount: Lognormal
+    trader_sigma: Annotated[float, Field(ge=0, le=3)]
     least: PositiveFloat
     most: PositiveFloat
     paid_hours: FloatRange
@@ -252,6 +254,7 @@ class Orders(Section):
     transfers: CountRange
     crypto_share: Probability
     to_people: Probability
+    new_supplier: Probability
 
     @model_validator(mode="after")
     def _sensible(self):

@@ -29,7 +29,7 @@ def opening(scenario):
                   card_transactions={"per_day": 1_000}, accounts={"opening_later": 0.5},
                   inflows={"funeral": {"opened_for": 0.2}, "orders": {"opened_for": 0.2}},
                   aml={"new_account": {"share_of_openings": 0.3, "first_days": {"min": 0, "max": 2},
-                                       "used_days": {"min": 3, "max": 5}}})
+                                       "used_days": {"min": 3, "max": 5}, "waves": {"min": 3, "max": 4}}})
 
 
 @pytest.fixture(scope="module")
@@ -89,10 +89,14 @@ def test_an_account_opened_to_launder_is_a_mule_within_days_for_weeks_then_left(
     finished = cases[cases["end_time"] < pd.Timestamp(FIRST + timedelta(days=DAYS - 1))]
     assert len(finished) >= 20 and finished["stealth"].any() and (~finished["stealth"]).any()
     later = accounts[(accounts["opened_date"] >= pd.Timestamp(FIRST)) & (accounts["account_type"] != "credit_card")]
-    # a third of the debit accounts opening: a binomial count, within four standard deviations
+    genuine = opened_for_(opening, "side_hustle").union(opened_for_(opening, "funeral")).union(
+        opened_for_(opening, "orders"))
+    free = later.index.difference(genuine)
+    # a third of the debit accounts opening not for a genuine purpose: a binomial count, within 4 standard deviations
     share = c.share_of_openings
-    assert abs(cases["account_id"].nunique() - share * len(later)) < 4 * (share * (1 - share) * len(later)) ** 0.5
-    assert cases["account_id"].isin(later.index).all() and (cases["role"] == "mule").all()
+    assert abs(cases["account_id"].nunique() - share * len(free)) < 4 * (share * (1 - share) * len(free)) ** 0.5
+    assert cases["account_id"].isin(free).all() and (cases["role"] == "mule").all()
+    sent_on, parties = 0, 0
     rows = frames["labelled_transactions"]
     for _, case in finished.iterrows():
         mine = rows[rows["aml_case_id"] == case["case_id"]]
@@ -115,6 +119,13 @@ def test_an_account_opened_to_launder_is_a_mule_within_days_for_weeks_then_left(
         received = credits["amount"].sum()
         assert (1 - m.keep.max) * received - 1 <= out["amount"].sum() <= (1 - m.keep.min) * received + 1
         assert drawn["received"] == pytest.approx(received, abs=0.01)
+        # the money sent on mostly to the case's own few parties
+        onward = out.loc[out["transaction_type"] == "transfer", "beneficiary_id"]
+        sent_on, parties = sent_on + len(onward), parties + onward.nunique()
+    # a new party for `1 − next_layer_kept` of the transfers on, besides the case's 1–3 (a binomial count, 4 sigma)
+    new = 1 - c.next_layer_kept
+    fixed = m.transfers.max * len(finished)
+    assert parties <= fixed + new * sent_on + 4 * (sent_on * new * c.next_layer_kept) ** 0.5 and sent_on > fixed
     # the twin: most accounts opened during the run are not laundering, and the genuine ones have rows too
     genuine = later.index.difference(cases["account_id"])
     used = rows.loc[rows["account_id"].isin(genuine) & rows["aml_case_id"].isna(), "account_id"]

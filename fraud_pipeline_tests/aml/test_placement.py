@@ -111,8 +111,8 @@ def test_cases_arrive_at_the_scenarios_rate_and_a_share_are_reported_after_they_
     for typology in AML_TYPOLOGIES:
         config = getattr(busy.aml, typology)
         mine = cases[cases["typology"] == typology].drop_duplicates("case_id")  # a row per case and member
-        if typology == "new_account":  # a share of the accounts opening, not a rate (`test_new_accounts` counts it)
-            assert len(mine) >= 5
+        if typology == "new_account":  # a share of the accounts opening not for a genuine purpose (half of them),
+            assert len(mine) >= 3      # not a rate (`test_new_accounts` counts it)
         else:
             expected = config.cases_per_10k_accounts_month * active / 10_000 / 30 * DAYS
             assert abs(len(mine) - expected) <= 4 * expected ** 0.5, (typology, len(mine), expected)  # Poisson: 4 sd
