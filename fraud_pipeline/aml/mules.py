@@ -1,21 +1,21 @@
 """Money mules: the proceeds of fraud pass through an account of ours.
 
 `../shared/reference/aml-anchors.md` §8.2 row 2, fed two ways. From outside the bank: 2–20 victims at other banks
-pay the mule within hours (authorised push payments of R500–R25,000, typed). And from the product's own takeovers:
-a ring's mule slot that is an account of ours this month (`fraud.mule_accounts`) receives the drains of our own
+pay the mule within hours (authorised push payments of R500–R25,000, typed). And from the product's own takeovers: a
+ring's mule slot that is an account of ours this month (`fraud.mule_accounts`) receives the drains of our own
 customers' accounts, which settle in the overnight batch; that day's credits are a case of their own, made by the
 mule's block (the credits keep the takeover's episode in the case's `fed_by`, and change their label from the fraud
 to the laundering that follows it: the victim's transfer is the fraud). Either way, within 1–24 hours of the last
 credit (stealthily 24–72) the mule passes on all but 5–20 % — up to 70 % of it in notes at ATMs (R1,000–R5,000 a
-withdrawal, at most the card's daily limit in all), the rest in 1–3 transfers to the next layer elsewhere (people,
-a crypto exchange, a tenth to a business: a front's 'invoice'). Stealthy mules are side hustlers (customers whom strangers already pay for what they sell), receive from 1–4 victims, in all what their
-holder earns in a month or two (a handler who keeps a mule under the bank's radar), and withdraw at their usual
-ATMs. Mules are recruited among young, low-income customers
-(`aml.mule.recruited`), but any active salary account can be one (an account sold by its holder, an unwitting
-job-scam mule): age and income are signals, not the answer. Every row is made by the genuine code paths, as in
-`aml.placement`, at the hours people pay and withdraw — the wave and its passing on by `life.waves`, as a trader's
-order rounds are — and the case is one account of the block (its senders and
-the next layer are at other banks).
+withdrawal, at most the card's daily limit in all), the rest in 1–3 transfers to the next layer elsewhere (people, a
+crypto exchange, a tenth to a business: a front's 'invoice'). Stealthy mules are side hustlers (customers whom
+strangers already pay for what they sell), receive from 1–4 victims, in all what their holder earns in a month or
+two (a handler who keeps a mule under the bank's radar), and withdraw at their usual ATMs. Mules are recruited among
+young, low-income customers (`aml.mule.recruited`), but any active salary account can be one (an account sold by its
+holder, an unwitting job-scam mule): age and income are signals, not the answer. Every row is made by the genuine
+code paths, as in `aml.placement`, at the hours people pay and withdraw — the wave and its passing on by
+`life.waves`, as a trader's order rounds are — and the case is one account of the block (its senders and the next
+layer are at other banks).
 """
 
 from __future__ import annotations

@@ -35,10 +35,11 @@ def orders_day(world: World, day: date) -> Rows:
     """All the rows of the order accounts opening on `day` (event times from the next day to weeks on, with arrival
     times; the bank carries those of later days): per account `rounds` rounds, the first `first_days` after the
     opening and each next `every_days` after the one before; in each, `buyers` prepayments from individuals at other
-    banks within `arrive_hours` of the round's start, about the trader's own median (`amount`, `trader_sigma`), then `paid_hours` after the last of them all but the `margin`
-    leaves — `cash_share` in withdrawals at the holder's ATMs, the rest in `transfers` to the trader's suppliers
-    outside the bank, the same every round but for `new_supplier` of the transfers (`crypto_share` of them a crypto
-    exchange, of the others `to_people` a person, else a business); the wave and its passing on are `life.waves`', as a mule's are. Drawn from the day's
+    banks within `arrive_hours` of the round's start, about the trader's own median (`amount`, `trader_sigma`), then
+    `paid_hours` after the last of them all but the `margin` leaves — `cash_share` in withdrawals at the holder's
+    ATMs, the rest in `transfers` to the trader's suppliers outside the bank, the same every round but for
+    `new_supplier` of the transfers (`crypto_share` of them a crypto exchange, of the others `to_people` a person,
+    else a business); the wave and its passing on are made by `life.waves`, as a mule's are. Drawn from the day's
     genuine streams orders_*."""
     k = world.scenario.inflows.orders
     streams = rng_for(world, day)
