@@ -11,12 +11,10 @@ import numpy as np
 
 from fraud_pipeline.core.rows import TRANSFER, TRANSFER_IN, Rows, concat, make
 from fraud_pipeline.core.timeline import MS_PER_HOUR
-from fraud_pipeline.life.cash_out import atm_withdrawals, in_hours
+from fraud_pipeline.life.cash_out import CENTS, atm_withdrawals, in_hours
 from fraud_pipeline.life.genuine import city_place
 from fraud_pipeline.life.payments import outside_parties, transfers_out
 from fraud_pipeline.world.build import World
-
-CENTS = 100
 
 
 def strangers_pay(world: World, rng, purpose: str, account: np.ndarray, first_ms: np.ndarray, count: np.ndarray,
