@@ -24,7 +24,7 @@ from fraud_pipeline.core.timeline import MS_PER_DAY, arrival_lag_ms, day_start_m
 from fraud_pipeline.life.cash_out import CENTS
 from fraud_pipeline.life.genuine import receives, rng_for
 from fraud_pipeline.life.income import opened_for
-from fraud_pipeline.life.payments import outside_parties
+from fraud_pipeline.life.payments import individuals_or_businesses, outside_parties
 from fraud_pipeline.life.waves import pass_on, strangers_pay
 from fraud_pipeline.world import spending
 from fraud_pipeline.world.build import World
@@ -103,9 +103,8 @@ def orders_day(world: World, day: date) -> Rows:
 
 def _suppliers(world: World, rng, n: int, k) -> np.ndarray:
     """`n` suppliers outside the bank: a crypto exchange for `k.crypto_share` of them, of the others `k.to_people` a
-    person, else a business. Draws the streams to_people, person, business, crypto and exchange of `rng`."""
-    person = rng("to_people").random(n) < k.to_people
-    supplier = np.where(person, outside_parties(world, rng("person"), n, ("individual",)),
-                        outside_parties(world, rng("business"), n, ("merchant",)))
+    person, else a business (`individuals_or_businesses`). Draws the streams crypto, exchange, business, firm and
+    person of `rng`."""
+    others = individuals_or_businesses(world, rng, n, 1 - k.to_people)
     return np.where(rng("crypto").random(n) < k.crypto_share, outside_parties(world, rng("exchange"), n, ("crypto",)),
-                    supplier)
+                    others)
