@@ -18,7 +18,7 @@ from fraud_pipeline.scenario import Scenario, load_scenario
 
 
 def build_definitions(scenario: Scenario) -> dg.Definitions:
-    store = ObjectStore(root_url=scenario.storage.url, endpoint_url=scenario.storage.endpoint_url)
+    store = ObjectStore.of(scenario.storage)
     kinds = {"parquet"} | ({"s3"} if store.is_s3 else set())
     days = daily_partitions(scenario)
     # Every asset, partitioned or not, has a single-run backfill policy (beta in 1.13, deliberate): any
@@ -37,7 +37,8 @@ def build_definitions(scenario: Scenario) -> dg.Definitions:
     jobs, schedules, sensors = jobs_and_automation(scenario, store)
     return dg.Definitions(
         assets=assets, jobs=jobs, schedules=schedules, sensors=sensors,
-        resources={"store": StoreResource(root_url=store.root_url, endpoint_url=store.endpoint_url),
+        resources={"store": StoreResource(root_url=store.root_url, endpoint_url=store.endpoint_url,
+                                                table_format=store.table_format),
                    "executor": ExecutorResource()},
         # Steps are short numpy work; a process per step (the default) costs more than the work. A day's
         # blocks of customers run in parallel inside the bank_day step, where the `executor` resource says.

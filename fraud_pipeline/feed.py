@@ -385,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
               + (f" to {scenario.end_date}" if scenario.end_date else ""), file=sys.stderr)
         return 2
     source = args.source or scenario.storage.url
-    store = ObjectStore(root_url=source, endpoint_url=scenario.storage.endpoint_url)
+    store = ObjectStore.of(scenario.storage, source)
     out = ObjectStore(root_url=args.out, endpoint_url=scenario.storage.endpoint_url)
     settings = Settings(args.first, args.last, args.window, args.format, source)
     # The scenario's own delivery bound when the days are that scenario's (it holds less in memory than the bound of

@@ -28,9 +28,11 @@ class StoreResource(dg.ConfigurableResource):
 
     root_url: str = Field(default="data", description="Local folder, or s3://bucket/prefix.")
     endpoint_url: str | None = Field(default=None, description="S3-compatible endpoint (else AWS_ENDPOINT_URL).")
+    table_format: str = Field(default="parquet", description="parquet, or delta: the curated tables also as Delta "
+                                                             "Lake tables (storage.table_format).")
 
     def create_resource(self, context: dg.InitResourceContext) -> ObjectStore:
-        return ObjectStore(root_url=self.root_url, endpoint_url=self.endpoint_url)
+        return ObjectStore(root_url=self.root_url, endpoint_url=self.endpoint_url, table_format=self.table_format)
 
 
 def _kind_from_environment() -> str:

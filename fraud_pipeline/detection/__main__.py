@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         scenario = load_scenario()
         inputs = simulated(scenario, args.first) if args.simulate else stored(
-            ObjectStore(root_url=scenario.storage.url, endpoint_url=scenario.storage.endpoint_url), scenario)
+            ObjectStore.of(scenario.storage), scenario)
         found, picture, about = run(scenario, *inputs, first=args.first)
     except (ScenarioError, TableNotReady, ScenarioMismatch, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
@@ -90,7 +90,7 @@ def _aml(args, parser) -> int:
         scenario = load_scenario()
         first, days = args.first or scenario.start_date, args.days or 21
         inputs = aml_report.simulated(scenario, first, days) if args.simulate else aml_report.stored(
-            ObjectStore(root_url=scenario.storage.url, endpoint_url=scenario.storage.endpoint_url), scenario, first,
+            ObjectStore.of(scenario.storage), scenario, first,
             days)
         found, about = aml_report.run(scenario, *inputs, first, first + timedelta(days=days - 1))
     except (ScenarioError, TableNotReady, ScenarioMismatch, ValueError) as error:

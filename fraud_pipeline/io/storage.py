@@ -37,6 +37,7 @@ delete this one.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import uuid
@@ -47,11 +48,12 @@ from urllib.parse import urlsplit
 import fsspec
 import pyarrow as pa
 from fsspec.asyn import sync
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from fraud_pipeline.io import formats, parts
+from fraud_pipeline.io import delta, formats, parts
 from fraud_pipeline.io.locks import local_lock, s3_lock
 from fraud_pipeline.io.retries import CLIENT_OPTIONS, S3FS_TRIES, retrying
+from fraud_pipeline.scenario.storage import Storage
 
 MANIFESTS = "_manifests"  # the parallel tree of manifests: <root>/_manifests/<layer>/<table>[/date=…].json
 SCENARIO_RECORD = f"{MANIFESTS}/_scenario.json"  # the one scenario the root holds
@@ -79,6 +81,7 @@ class WrittenTable:
     files: int
     bytes: int
     published: bool = True  # False: written without a manifest, because a blocking check failed
+    delta_version: int | None = None  # the Delta table's version this write committed (Delta mode's curated tables)
 
 
 def partition_dir(partition: str) -> str:
@@ -98,6 +101,19 @@ class ObjectStore(BaseModel):
 
     root_url: str = Field(default="data", description="Local folder, or s3://bucket/prefix.")
     endpoint_url: str | None = Field(default=None, description="S3-compatible endpoint (else AWS_ENDPOINT_URL).")
+    table_format: str = Field(default="parquet", description="parquet, or delta: the curated tables are also Delta "
+                                                             "tables, each write one transaction (`delta`).")
+
+    @field_validator("table_format")
+    @classmethod
+    def _known_format(cls, table_format: str) -> str:
+        return delta.check_format(table_format)
+
+    @classmethod
+    def of(cls, storage: Storage, root_url: str | None = None) -> ObjectStore:
+        """The store a scenario's `storage` section describes (`root_url` instead of its url, when given)."""
+        return cls(root_url=root_url or storage.url, endpoint_url=storage.endpoint_url,
+                   table_format=storage.table_format)
 
     @property
     def is_s3(self) -> bool:
@@ -216,6 +232,10 @@ class ObjectStore(BaseModel):
         directory = self.path(layer, table, partition)
         manifest_path = self.manifest_path(layer, table, partition)
         batch.still_ours()
+        in_delta = delta.is_delta(self.table_format, layer, table, batch.fmt)
+        if in_delta:  # each part under its content's name, so no earlier version's file is ever replaced
+            records = [self._content_addressed(fs, directory, r) for r in records]
+            names = [r.name for r in records]
         found = {entry["name"].rstrip("/").rsplit("/", 1)[-1]: entry
                  for entry in self._call(f"list {directory}", fs.ls, directory, detail=True)}
         missing = [r.name for r in records if r.name not in found or found[r.name].get("size") != r.bytes]
@@ -223,7 +243,7 @@ class ObjectStore(BaseModel):
             raise PartMissing(f"{self.uri(layer, table, partition)}: {missing} not in the folder as written; "
                               "nothing was published")
         for name, entry in found.items():
-            if name not in names:  # a killed writer's files, an old-layout manifest: we hold the lock
+            if name not in names and not (in_delta and delta.is_kept(name)):  # a killed writer's files: we hold the lock
                 with contextlib.suppress(FileNotFoundError):
                     self._call(f"delete {entry['name']}", fs.rm, entry["name"], recursive=True)
 
@@ -236,16 +256,37 @@ class ObjectStore(BaseModel):
                     "files": entries}
         if publish:
             batch.still_ours()
+            if in_delta:  # the Delta log first: the manifest still means the write is whole and checked
+                version = delta.commit(self._uri(self.path(layer, table)), self.delta_options(), table, partition,
+                             [(r.name, r.bytes, r.rows) for r in records], formats.schema_from_text(schema))
             self._call(f"create {manifest_path.rsplit('/', 1)[0]}", fs.makedirs, manifest_path.rsplit("/", 1)[0],
                        exist_ok=True)
             self._put(fs, manifest_path, json.dumps(manifest, indent=2).encode())
         return WrittenTable(uri=self.uri(layer, table, partition), rows=rows or 0, files=len(entries),
-                            bytes=sum(r.bytes for r in records), published=publish)
+                            bytes=sum(r.bytes for r in records), published=publish,
+                            delta_version=version if publish and in_delta else None)
+
+    def delta_options(self) -> dict[str, str]:
+        """delta-rs's storage options for this root (`delta.storage_options`; no credentials)."""
+        return delta.storage_options(self.endpoint_url, self.is_s3)
+
+    def _content_addressed(self, fs: fsspec.AbstractFileSystem, directory: str, record: PartRecord) -> PartRecord:
+        """The part renamed to its content-addressed name (`delta.content_addressed`); its record under that name."""
+        name = delta.content_addressed(record.name, record.sha256)
+        if self.is_s3:
+            self._call(f"rename {directory}/{record.name}", fs.mv, f"{directory}/{record.name}", f"{directory}/{name}")
+        else:
+            os.replace(f"{directory}/{record.name}", f"{directory}/{name}")
+        return dataclasses.replace(record, name=name)
 
     def stored_scenario(self) -> str | None:
         """The content hash of the scenario this root holds, or None when nothing was written to it yet."""
+        record = self._stored_record()
+        return record["scenario_hash"] if record is not None else None
+
+    def _stored_record(self) -> dict | None:
         payload = self.read_root_file(SCENARIO_RECORD)
-        return json.loads(payload)["scenario_hash"] if payload is not None else None
+        return json.loads(payload) if payload is not None else None
 
     def check_scenario(self, scenario_hash: str) -> None:
         """Raise `ScenarioMismatch` when the root holds another scenario than `scenario_hash`'s (a run calls it
@@ -255,14 +296,24 @@ class ObjectStore(BaseModel):
             raise ScenarioMismatch(self.mismatch(stored, scenario_hash))
 
     def claim(self, scenario_hash: str) -> None:
-        """Make sure the root holds `scenario_hash`'s scenario, recording it when the root holds none yet (created
-        only if absent: of two first writers of different scenarios, one wins and the other is refused)."""
-        stored = self.stored_scenario()
-        if stored is None:
-            self._create_once(SCENARIO_RECORD, json.dumps({"scenario_hash": scenario_hash}, indent=2).encode())
-            stored = self.stored_scenario()
-        if stored != scenario_hash:
-            raise ScenarioMismatch(self.mismatch(stored, scenario_hash))
+        """Make sure the root holds `scenario_hash`'s scenario in this store's table format, recording both when the
+        root holds none yet (created only if absent: of two first writers of different scenarios, one wins and the
+        other is refused). A Parquet root's record names only the scenario, as before Delta mode existed."""
+        record = self._stored_record()
+        if record is None:
+            mine = {"scenario_hash": scenario_hash} | ({"table_format": "delta"} if self.table_format == "delta"
+                                                       else {})
+            self._create_once(SCENARIO_RECORD, json.dumps(mine, indent=2).encode())
+            record = self._stored_record()
+        if record["scenario_hash"] != scenario_hash:
+            raise ScenarioMismatch(self.mismatch(record["scenario_hash"], scenario_hash))
+        stored_format = record.get("table_format", "parquet")
+        if stored_format != self.table_format:
+            root = self._uri(self._root())
+            raise ScenarioMismatch(f"{root} holds {stored_format} tables; this run writes storage.table_format "
+                                   f"{self.table_format}. A storage root holds one table format, so the run stops "
+                                   f"before writing anything: give this run another root, or set table_format back "
+                                   f"to {stored_format}.")
 
     def mismatch(self, stored: str, wanted: str) -> str:
         """What a user reads when this root holds scenario `stored` and a run of scenario `wanted` meets it."""

@@ -1,9 +1,9 @@
-"""The storage section: where tables go and the landing files' format.
+"""The storage section: where tables go, the landing files' format, and the curated tables' table format.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, PositiveInt, field_validator
@@ -18,6 +18,9 @@ class Storage(Section):
     # do not depend on how blocks are spread over workers (64 blocks of 5,000 customers: ~30 MB of card
     # transactions a day at 0.9 payments a customer)
     blocks_per_file: PositiveInt = 64
+    # parquet: Hive-layout Parquet with the product's manifests; delta: the same files, each curated table also a Delta
+    # Lake table (one transaction a write), for a catalog to register as it is (issue 25; `io.delta`)
+    table_format: Literal["parquet", "delta"] = "parquet"
 
     @field_validator("url")
     @classmethod

@@ -32,4 +32,10 @@ def materialization_metadata(table: pa.Table, written: WrittenTable, scenario_ha
         "files": written.files,
         "size_bytes": written.bytes,
         "scenario_hash": scenario_hash,
+        **delta_metadata(written),
     }
+
+
+def delta_metadata(written: WrittenTable) -> dict:
+    """The Delta table's version this write committed (Delta mode): what `DeltaTable(uri, version=…)` reads back."""
+    return {} if written.delta_version is None else {"delta_version": written.delta_version}
