@@ -121,6 +121,8 @@ def card(scenario: Scenario, stored: list[StoredTable]) -> str:
         f"- customer-initiated card payments a day: {scenario.card_transactions.per_day:,}; web visitors a day: "
         f"{scenario.web_funnel.visitors_per_day:,}\n"
         f"- landing format: {scenario.anomalies.landing_format}\n"
+        + ("- table format: delta (the curated tables are Delta Lake tables)\n"
+           if scenario.storage.table_format == "delta" else "") +
         f"- {_card_numbers(scenario)}",
         "## Tables", _md(tables),
         "Rows and partitions are those of complete tables (with a manifest in `_manifests/`) at the time of "
@@ -134,6 +136,7 @@ def card(scenario: Scenario, stored: list[StoredTable]) -> str:
         f"A {scenario.anomalies.window_days}-day window after the 14 baseline days; afterwards: "
         f"{scenario.anomalies.after_window}.", _md(plan),
         "## Reading it",
+        *_delta_reading(scenario, root_uri),
         "From the folder that holds `data/` (on S3: `s3://bucket/prefix` in place of `data`; polars takes an S3 "
         "folder as a prefix ending in `/`):",
         f"```python\nimport pandas as pd\nstream = pd.concat([pd.read_parquet(\"{root_uri}/events/card_transactions\"),\n"
@@ -149,6 +152,19 @@ def card(scenario: Scenario, stored: list[StoredTable]) -> str:
         "## Known limitations", "\n".join(f"- {item}" for item in LIMITATIONS),
     ]
     return "\n\n".join(sections) + "\n"
+
+
+def _delta_reading(scenario: Scenario, root_uri: str) -> list[str]:
+    """In Delta mode, how to read a curated table: through its log, since its folder keeps earlier versions' files
+    until `vacuum` (the folder reads below then apply to the landing files)."""
+    if scenario.storage.table_format != "delta":
+        return []
+    return ["The curated tables (entities, events, fraud, reports) are Delta tables: read them through their log, "
+            "since a folder keeps earlier versions' files until `vacuum` deletes them, and a folder read of a day "
+            "written twice by different releases would see both (the landing zone stays files, read as below):",
+            f"```python\nfrom deltalake import DeltaTable\nimport polars as pl\n"
+            f"stream = DeltaTable(\"{root_uri}/events/card_transactions\").to_pandas()\n"
+            f"stream = pl.scan_delta(\"{root_uri}/events/card_transactions\")\n```"]
 
 
 def _typologies(scenario: Scenario) -> pd.DataFrame:

@@ -27,6 +27,10 @@ the order given). `write_table`, `write_files` and `write_file` are that same wr
 take a table whole (`read_table`), file by file (`read_files`, `iter_parts`), or part by part in batches
 (`listed_parts`), always checked against the manifest's checksums.
 
+In Delta mode (`table_format="delta"`, `io.delta`) a curated table's write is the same, and publishing it renames
+each part to its content-addressed name and commits the parts to the table's Delta log — one transaction replacing
+the partition — before the manifest; files a Delta table's earlier versions list are left to `vacuum`.
+
 One root holds one scenario: the first write records the scenario's content hash in
 `_manifests/_scenario.json` (created only if absent, so of two first writers one wins), and a write — or a
 `check_scenario` — by another scenario raises `ScenarioMismatch` before anything changes. Tables of two
@@ -243,7 +247,8 @@ class ObjectStore(BaseModel):
             raise PartMissing(f"{self.uri(layer, table, partition)}: {missing} not in the folder as written; "
                               "nothing was published")
         for name, entry in found.items():
-            if name not in names and not (in_delta and delta.is_kept(name)):  # a killed writer's files: we hold the lock
+            # a killed writer's files (we hold the lock); a Delta table keeps its log and earlier versions' parts
+            if name not in names and not (in_delta and delta.is_kept(name)):
                 with contextlib.suppress(FileNotFoundError):
                     self._call(f"delete {entry['name']}", fs.rm, entry["name"], recursive=True)
 
@@ -258,7 +263,7 @@ class ObjectStore(BaseModel):
             batch.still_ours()
             if in_delta:  # the Delta log first: the manifest still means the write is whole and checked
                 version = delta.commit(self._uri(self.path(layer, table)), self.delta_options(), table, partition,
-                             [(r.name, r.bytes, r.rows) for r in records], formats.schema_from_text(schema))
+                                       [(r.name, r.bytes, r.rows) for r in records], formats.schema_from_text(schema))
             self._call(f"create {manifest_path.rsplit('/', 1)[0]}", fs.makedirs, manifest_path.rsplit("/", 1)[0],
                        exist_ok=True)
             self._put(fs, manifest_path, json.dumps(manifest, indent=2).encode())
