@@ -9,12 +9,13 @@ earlier version, until `vacuum` deletes them; so a Delta part's name carries its
 (`content_addressed`): a rerun that writes other bytes writes other files, and one that writes the same bytes
 (the same scenario, the same release) writes the same files again.
 
-Writers of one partition are serialised by the store's writer lock, held from opening a write to its commit:
-delta-rs's own conflict check lets two concurrent overwrites of one partition both commit (both sets of files
-listed; measured with deltalake 1.6.6), so the lock is what keeps one copy. The log itself is committed
-atomically — locally by a create-if-absent rename, on S3 by a conditional PUT (If-None-Match, which AWS S3 has
-supported since August 2024; delta-rs 1.x needs no DynamoDB lock) — so writers of different partitions of one
-table, which hold different locks, commit one after the other at consecutive versions.
+Writers of one partition are serialised by the store's writer lock, held from opening a write to its commit, and
+the commits to one table's log by its commit lock (`storage.COMMIT_LOCK`, held for the commit alone): delta-rs
+1.6.6's own conflict check let two concurrent overwrites of one partition both commit (both sets of files listed),
+and two first writes of different days each create the table (one day lost) — both measured. The log is written
+locally by a create-if-absent rename, on S3 by a conditional PUT (If-None-Match, which AWS S3 has supported since
+August 2024; delta-rs 1.x needs no DynamoDB lock). A commit is named in the log (`WRITE_KEY`), so the version a write
+reports is its own.
 
 Protocol: reader 3, writer 7, with the `timestampNtz` table feature, because the event times are timestamps
 without a time zone (South African local time, as the seeds write them). Databricks Runtime 13.3 LTS and later and
@@ -27,6 +28,7 @@ import json
 import os
 import re
 import time
+import uuid
 from collections.abc import Sequence
 
 import pyarrow as pa
@@ -37,6 +39,7 @@ TABLE_FORMATS = ("parquet", "delta")
 LAYERS = ("entities", "events", "fraud", "reports")  # the curated tables; landing files and the bank's state stay files
 PARTITION_COLUMN = "date"  # a daily table's partition column: the day of its `date=YYYY-MM-DD` folder
 LOG = "_delta_log"
+WRITE_KEY = "fraud_pipeline_write"  # the commit's custom metadata naming the write (its version is looked up by it)
 HASH_CHARACTERS = 16  # of the part's SHA-256 in its name: 64 bits, no two parts of one folder alike
 _ADDRESSED = re.compile(rf"-[0-9a-f]{{{HASH_CHARACTERS}}}\.parquet$")
 _SPECS = {name: spec for name, spec in schemas.TABLES.items() if spec.layer in LAYERS}  # the curated tables
@@ -104,7 +107,7 @@ def commit(uri: str, options: dict[str, str], table: str, partition: str | None,
     partition or table. Raises what delta-rs raises (nothing is committed then)."""
     from deltalake import DeltaTable, Schema
     from deltalake.exceptions import DeltaError, TableNotFoundError
-    from deltalake.transaction import AddAction, create_table_with_add_actions
+    from deltalake.transaction import AddAction, CommitProperties, create_table_with_add_actions
 
     described = table_schema(table, schema, partition is not None)
     now = int(time.time() * 1000)
@@ -113,17 +116,21 @@ def commit(uri: str, options: dict[str, str], table: str, partition: str | None,
     actions = [AddAction(f"{folder}{name}", size, values, now, True, json.dumps({"numRecords": rows}))
                for name, size, rows in parts]
     partition_by = [PARTITION_COLUMN] if partition is not None else None
+    write = uuid.uuid4().hex  # names this commit in the log: the version it got, whatever other writers committed
+    mine = CommitProperties(custom_metadata={WRITE_KEY: write})
     try:
         delta = DeltaTable(uri, storage_options=options)
     except TableNotFoundError:
         try:
             create_table_with_add_actions(uri, Schema.from_arrow(described), actions, mode="error",
                                           partition_by=partition_by, name=table, description=_SPECS[table].description,
-                                          storage_options=options)
+                                          storage_options=options, commit_properties=mine)
             return 0
         except DeltaError:  # another writer (of another partition) created it first: commit as a later version
             delta = DeltaTable(uri, storage_options=options)
     delta.create_write_transaction(actions, mode="overwrite", schema=described, partition_by=partition_by,
-                                   partition_filters=[(PARTITION_COLUMN, "=", partition)] if partition else None)
+                                   partition_filters=[(PARTITION_COLUMN, "=", partition)] if partition else None,
+                                   commit_properties=mine)
     delta.update_incremental()
-    return delta.version()
+    # not delta.version(): a writer of another day may have committed since (measured: two writes reported one version)
+    return next(entry["version"] for entry in delta.history() if entry.get(WRITE_KEY) == write)

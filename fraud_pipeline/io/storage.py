@@ -63,6 +63,9 @@ MANIFESTS = "_manifests"  # the parallel tree of manifests: <root>/_manifests/<l
 SCENARIO_RECORD = f"{MANIFESTS}/_scenario.json"  # the one scenario the root holds
 LOCKS = ".locks"
 TEMPORARY = ".tmp"  # local files being written, renamed into place when whole
+# a Delta table's commits, one at a time: delta-rs 1.6.6 let two concurrent first writes of different days each create
+# the table (one day lost) and two overwrites of one day both commit (`io.delta`)
+COMMIT_LOCK = "_delta_commit"
 CHUNK_ROWS = 1_000_000  # rows per Parquet file: each write holds a bounded amount in memory
 # A part's record, its reader, a write's handle and their errors live with the parts; importable from here too.
 PartRecord, ListedPart, Batch, TableCorrupt, PartMissing = (parts.PartRecord, parts.ListedPart, parts.Batch,
@@ -262,8 +265,10 @@ class ObjectStore(BaseModel):
         if publish:
             batch.still_ours()
             if in_delta:  # the Delta log first: the manifest still means the write is whole and checked
-                version = delta.commit(self._uri(self.path(layer, table)), self.delta_options(), table, partition,
-                                       [(r.name, r.bytes, r.rows) for r in records], formats.schema_from_text(schema))
+                with self._lock_at(layer, table, COMMIT_LOCK):  # one commit to the table's log at a time
+                    version = delta.commit(self._uri(self.path(layer, table)), self.delta_options(), table,
+                                           partition, [(r.name, r.bytes, r.rows) for r in records],
+                                           formats.schema_from_text(schema))
             self._call(f"create {manifest_path.rsplit('/', 1)[0]}", fs.makedirs, manifest_path.rsplit("/", 1)[0],
                        exist_ok=True)
             self._put(fs, manifest_path, json.dumps(manifest, indent=2).encode())
@@ -350,8 +355,13 @@ class ObjectStore(BaseModel):
 
     def _writer_lock(self, layer: str, table: str, partition: str | None):
         """One writer per table or partition; the lock lives in `<root>/.locks/`, outside the data."""
-        lock = "/".join([self._root(), LOCKS, layer, table, f"{partition_dir(partition) if partition else '_'}.lock"])
-        what = self.uri(layer, table, partition)
+        return self._lock_at(layer, table, partition_dir(partition) if partition else "_",
+                             self.uri(layer, table, partition))
+
+    def _lock_at(self, layer: str, table: str, name: str, what: str | None = None):
+        """The lock `<root>/.locks/<layer>/<table>/<name>.lock` (flock locally, a conditional-PUT lease on S3)."""
+        lock = "/".join([self._root(), LOCKS, layer, table, f"{name}.lock"])
+        what = what or f"{self.uri(layer, table)} ({name})"
         if self.is_s3:
             return s3_lock(self.filesystem(), lock, what)
         return local_lock(lock, what)
