@@ -103,8 +103,8 @@ def commit(uri: str, options: dict[str, str], table: str, partition: str | None,
            parts: Sequence[tuple[str, int, int]], schema: pa.Schema) -> int:
     """Make `parts` — (file name in the partition's folder, bytes, rows) — the whole of `partition` (a daily table's
     day) or of the table, in one Delta transaction at `uri`, creating the table with its description and column
-    comments on its first write; the table's version after the commit. The caller holds the writer lock of the
-    partition or table. Raises what delta-rs raises (nothing is committed then)."""
+    comments on its first write; the version this commit got. The caller holds the writer lock of the partition or
+    table and the table's commit lock. Raises what delta-rs raises (nothing is committed then)."""
     from deltalake import DeltaTable, Schema
     from deltalake.exceptions import DeltaError, TableNotFoundError
     from deltalake.transaction import AddAction, CommitProperties, create_table_with_add_actions
