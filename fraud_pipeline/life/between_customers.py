@@ -77,18 +77,29 @@ def covered_sums(world: World, day: date, rng, config: LargePayments, balance: n
     return account[can], cents[can]
 
 
+def other_customers(world: World, day: date, rng, purpose: str, account: np.ndarray,
+                    not_to: np.ndarray | int) -> np.ndarray:
+    """Per account of `account` (this world's rows): the bank's account of another customer it pays, drawn bank-wide
+    among the accounts payable on `day` (stream `purpose`_payee) — never the account itself nor `not_to` (the bank's
+    account the money came from, or NONE). All NONE when the bank has no payable account."""
+    others = p2p_payees(world.directory, day)
+    if len(others) == 0:
+        return np.full(len(account), NONE)
+    payee = others[rng(f"{purpose}_payee").integers(0, len(others), len(account))]
+    for _ in range(2):  # the next payable account instead of the payer or the sender (never a self-transfer)
+        clash = (payee == world.bank_accounts(account)) | (payee == not_to)
+        payee = np.where(clash, others[(np.searchsorted(others, payee) + 1) % len(others)], payee)
+    return payee
+
+
 def _to_others(world: World, day: date, rng, purpose: str, account: np.ndarray, after_days: np.ndarray,
                cents: np.ndarray, not_to: np.ndarray) -> Rows:
     """Transfers from `account` to other customers of the bank (drawn bank-wide, never the account itself nor
     `not_to`, the bank's account the money came from), `after_days` after `day` at an hour people pay from the
     morning on."""
-    others = p2p_payees(world.directory, day)
-    if len(others) == 0 or len(account) == 0:
+    payee = other_customers(world, day, rng, purpose, account, not_to)
+    if len(account) == 0 or (payee < 0).any():
         return concat([])
-    payee = others[rng(f"{purpose}_payee").integers(0, len(others), len(account))]
-    for _ in range(2):  # the next payable account instead of the payer or the sender (never a self-transfer)
-        clash = (payee == world.bank_accounts(account)) | (payee == not_to)
-        payee = np.where(clash, others[(np.searchsorted(others, payee) + 1) % len(others)], payee)
     hours = np.asarray(world.scenario.card_transactions.hourly["transfer"], float)[MORNING:]
     event = times_in_hours(rng(f"{purpose}_time"), len(account), MORNING, hours, day_start_ms(day)) \
         + after_days * MS_PER_DAY

@@ -31,6 +31,7 @@ from fraud_pipeline.world import calendar, spending
 from fraud_pipeline.world.build import STATUS_NAMES, World
 from fraud_pipeline.life.card_takings import last_weeks_sales, settlements, terminals
 from fraud_pipeline.life.cash_out import in_hours
+from fraud_pipeline.life.between_customers import other_customers
 from fraud_pipeline.life.estates import days_of_parts, heirs_paid
 from fraud_pipeline.life.payments import beneficiaries_of, individuals_or_businesses, outside_parties, transfers_out
 from fraud_pipeline.life.genuine import (city_place, open_accounts, paid_today, pays, receives, rng_for,
@@ -84,19 +85,24 @@ def wholesale_of_card_sales(world: World, day: date) -> Rows:
 def spent_soon(world: World, day: date, large: Rows) -> Rows:
     """What people pay out of a large credit within days (`inflows.spent_soon.one_off`): a share of the one-offs
     `large` buys a car, settles a debt or is invested — a transfer of `part` of the credit to a business outside the
-    bank, `days` after it (then a few hours into the day), from the customer's device. With the suppliers paid from
+    bank, or (`to_customers` of them) to another of our customers (a relative's house deposit, a private seller), `days`
+    after it (then a few hours into the day), from the customer's device. With the suppliers paid from
     banked cash (`_supplier_money`), the genuine twin of a mule's rapid exit: without it a credit followed by its
     own size going out would be laundering's alone."""
     rng = rng_for(world, day)
     c = world.scenario.inflows.spent_soon.one_off
     spent = large.take(np.flatnonzero(rng("spent").random(len(large)) < c.share))
+    ours = other_customers(world, day, rng, "spent_ours", spent.account, NONE)
+    ours = np.where(rng("spent_to_ours").random(len(spent)) < c.to_customers, ours, NONE)
+    business = outside_parties(world, rng("spent_payee"), len(spent), ("merchant",))
     return paid_to_a_business(world, day, rng, "spent", spent.account, spent.event_ms, spent.cents, c,
-                               outside_parties(world, rng("spent_payee"), len(spent), ("merchant",)))
+                              np.where(ours >= 0, NONE, business), ours)
 
 
 def paid_to_a_business(world: World, day: date, rng, purpose: str, account: np.ndarray, after_ms: np.ndarray,
-                        cents: np.ndarray, rule, payee: np.ndarray) -> Rows:
-    """Transfers from `account` to the businesses `payee` outside the bank: `rule.part` of `cents`, typed, `rule.days`
+                        cents: np.ndarray, rule, payee: np.ndarray, counterparty: np.ndarray | None = None) -> Rows:
+    """Transfers from `account` to the businesses `payee` outside the bank (or, where `payee` is NONE, to the bank's
+    accounts `counterparty`): `rule.part` of `cents`, typed, `rule.days`
     after `after_ms` and at least an hour after that, within the day following, at the hours people pay (a credit
     late at night is paid on the next morning, not an hour later), from the customer's device (drawn on `day`); the
     draws are the streams `purpose`_part, _days, _time, _hour, _ms, _device and _typed."""
@@ -106,7 +112,7 @@ def paid_to_a_business(world: World, day: date, rng, purpose: str, account: np.n
     earliest = after_ms + days * MS_PER_DAY + MS_PER_HOUR
     planned = earliest + rng(f"{purpose}_time").integers(0, 7 * MS_PER_HOUR, n)
     event = in_hours(world, rng, purpose, planned, earliest, earliest + MS_PER_DAY - 1, "transfer")
-    return transfers_out(world, day, rng, purpose, account, event, np.round(cents * part), payee)
+    return transfers_out(world, day, rng, purpose, account, event, np.round(cents * part), payee, counterparty)
 
 
 def cash_takings(world: World) -> np.ndarray:
@@ -412,7 +418,8 @@ def one_offs(world: World, day: date) -> tuple[Rows, tuple[np.ndarray, np.ndarra
     """Large credits from outside (`inflows.one_off`): each customer with a salary account here has
     `per_customer_per_year` of them a year, and each dormant account `dormant_per_year` (money parked in an old
     account: the genuine twin of a dormant account's reactivation), lognormal amounts up to `max`, from an
-    individual (a car's buyer) or a business (an employer's bonus, an estate), through the day. A share of those
+    individual (a car's buyer) or, `from_businesses` of them, a business (an employer's bonus, an insurer's claim,
+    a dealer, a tax refund), through the day. A share of those
     into dormant accounts come in parts (`dormant_tranches`: an estate or a policy paid out by several payers): the
     first part that day, the others on days after it within a span of 1..`days` days (as a dormant layer's credits,
     `estates.days_of_parts`), each from its own payer (`from_businesses` of them
@@ -447,7 +454,8 @@ def one_offs(world: World, day: date) -> tuple[Rows, tuple[np.ndarray, np.ndarra
     cents = np.r_[np.delete(cents, estate), spending.typed_amount(rng("tranche_typed"), cents[whose] * share)]
     event = np.r_[np.delete(event, estate), np.where(later == 0, event[whose], hour + later * MS_PER_DAY)]
     # an estate's parts mostly from its attorney's trust account, an insurer or a fund; other one-offs from anyone
-    payer = np.r_[outside_parties(world, rng("one_off_payer"), len(row) - len(whose), PEOPLE_AND_BUSINESSES),
+    payer = np.r_[individuals_or_businesses(world, lambda p: rng(f"one_off_{p}"), len(row) - len(whose),
+                                            o.from_businesses),
                   individuals_or_businesses(world, lambda p: rng(f"tranche_{p}"), len(whose), t.from_businesses)]
     rows = make(len(row), account=account[row], channel=TRANSFER, kind=TRANSFER_IN, event_ms=event, cents=cents,
                 payee=payer, place=city_place(world, world.home_city[customer[row]]))

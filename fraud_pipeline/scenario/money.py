@@ -119,6 +119,7 @@ class OneOff(Section):
     per_customer_per_year: Annotated[float, Field(ge=0, le=12)]
     dormant_per_year: Annotated[float, Field(ge=0, le=12)]
     dormant_tranches: Tranches
+    from_businesses: Probability  # of the other one-offs, paid by a business (a bonus, an insurer, a dealer, a refund)
     amount: Lognormal
     max: PositiveFloat
 
@@ -267,8 +268,12 @@ class Orders(Section):
         return self
 
 
+class OneOffSpent(Spending):
+    to_customers: Probability  # paid to another of our customers rather than a business outside the bank
+
+
 class SpentSoon(Section):
-    one_off: Spending
+    one_off: OneOffSpent
     supplier: Supplier
 
 

@@ -147,13 +147,18 @@ def test_one_offs_are_rare_large_and_within_their_cap(scenario, bank):
     """Over 240 days of the default bank (enough split one-offs into its ~1,200 dormant accounts): one-offs come at
     `per_customer_per_year` to salary accounts and at `dormant_per_year` to dormant accounts (each within 4 Poisson
     standard errors of the expectation), typed as people type amounts, at most `max`, with a lognormal median near
-    `amount.median`; each names a payer outside the bank; into dormant accounts, `dormant_tranches.share` of them in
+    `amount.median`; each names a payer outside the bank, `from_businesses` of them a business; into dormant accounts, `dormant_tranches.share` of them in
     parts from distinct payers."""
     world = bank.world
     o = scenario.inflows.one_off
     days = [scenario.start_date + timedelta(days=i) for i in range(240)]
     rows = [one_offs(world, day)[0] for day in days]
     assert all((r.kind == TRANSFER_IN).all() and (r.payee >= 0).all() for r in rows)
+    # the one-offs' payers (a day's own, not an estate's parts): `from_businesses` of them a business
+    own = np.concatenate([r.payee[~(world.status == STATUS_NAMES.index("dormant"))[r.account]] for r in rows])
+    business = world.beneficiary_type[own] == "merchant"
+    share = o.from_businesses
+    assert abs(business.mean() - share) < 4 * np.sqrt(share * (1 - share) / len(own)), business.mean()
     # a one-off paid in parts is one one-off: count each account's first part of a day (the day's own)
     first = [r.take(np.flatnonzero(r.event_ms < day_start_ms(day) + MS_PER_DAY)) for r, day in zip(rows, days)]
     cents = np.concatenate([r.cents for r in first])
@@ -208,7 +213,8 @@ def test_side_hustle_payments_follow_the_configured_counts_and_amounts(scenario,
 
 def test_one_offs_are_often_soon_partly_paid_out(scenario, bank):
     """`spent_soon` on 4,000 one-offs: the configured share is paid out (4 standard errors), `part` of the credit
-    (within the typed rounding), to a business outside the bank, from the credited account, `days` after the
+    (within the typed rounding), to a business outside the bank or (`to_customers` of them) to another of our
+    customers, from the credited account, `days` after the
     credit and at least an hour after it, within the day following, at the hours people pay: a credit at 22:00 is
     paid on mostly by day, not in the small hours."""
     from fraud_pipeline.core.rows import TRANSFER_OUT, make
@@ -222,7 +228,11 @@ def test_one_offs_are_often_soon_partly_paid_out(scenario, bank):
     start = day_start_ms(day) + 22 * 3_600_000
     account = np.arange(n) % world.n_accounts
     out = spent_soon(world, day, make(n, account=account, kind=TRANSFER_IN, event_ms=start, cents=np.full(n, amount)))
-    assert (out.kind == TRANSFER_OUT).all() and set(world.beneficiary_type[out.payee]) == {"merchant"}
+    ours = out.payee < 0
+    assert (out.kind == TRANSFER_OUT).all() and set(world.beneficiary_type[out.payee[~ours]]) == {"merchant"}
+    assert (out.counterparty[~ours] < 0).all() and (out.counterparty[ours] >= 0).all()
+    assert (out.counterparty[ours] != world.bank_accounts(out.account[ours])).all()  # never a self-transfer
+    assert abs(ours.mean() - rule.to_customers) < 4 * np.sqrt(rule.to_customers * (1 - rule.to_customers) / len(out))
     assert np.isin(out.account, account).all()
     assert abs(len(out) / n - rule.share) < 4 * np.sqrt(rule.share * (1 - rule.share) / n)
     part = out.cents / amount

@@ -91,7 +91,9 @@ def test_frozen_dormant_and_closed_accounts_follow_their_status(month, stream):
     assert len(parked) > 0 and set(parked["transaction_type"]) == {"transfer_in"}
     assert parked["beneficiary_id"].notna().all()
     paid = dormant[dormant["direction"] == "debit"]
-    assert set(paid["transaction_type"]) <= {"transfer"} and paid["beneficiary_id"].notna().all()
+    # to a party outside the bank or to another of our customers (`inflows.spent_soon.one_off.to_customers`)
+    assert set(paid["transaction_type"]) <= {"transfer"}
+    assert (paid["beneficiary_id"].notna() != paid["counterparty_account_id"].notna()).all()
     first_credit = parked.groupby("account_id")["event_time"].min()
     assert (paid["event_time"].to_numpy() > paid["account_id"].map(first_credit).to_numpy()).all()
     closed = accounts[accounts["closed_date"].notna()]
