@@ -3,6 +3,7 @@
     import fraud_pipeline
     day = fraud_pipeline.generate("2026-01-15")            # every table of the default scenario's day
     day["labelled_transactions"]                           # genuine and fraudulent rows, labelled, as posted
+    world = fraud_pipeline.entities()                      # customers, accounts, cards … the rows refer to
 
 The tables are the ones the assets store for that day, byte for byte the same data (the same `Bank`,
 the same generators, in the same order); nothing is written anywhere.
@@ -21,9 +22,11 @@ import pyarrow.compute as pc
 from fraud_pipeline.engine.bank import Bank
 from fraud_pipeline.life.funnel import STAGES
 from fraud_pipeline.scenario import SCENARIO_ENV, Scenario, load_scenario as _load_from_environment, with_overrides
+from fraud_pipeline.world.entities import BUILDERS
 
 DAY_TABLES = ("card_transactions", "fraud_transactions", "fraud_episodes", "aml_cases", "aml_reports",
               "account_balances", "card_events", "customer_events", *STAGES)
+ENTITY_TABLES = tuple(BUILDERS)  # in the order they are built: each refers only to tables before it
 LABELLED = "labelled_transactions"  # card_transactions and fraud_transactions together, in the order the bank posts
 
 
@@ -34,6 +37,20 @@ def load_scenario(source: str | Path | Mapping[str, Any] | None = None) -> Scena
     if source is None or isinstance(source, (str, Path)):
         return _load_from_environment({SCENARIO_ENV: str(source)} if source is not None else {})
     return with_overrides(_load_from_environment({}), source)
+
+
+def entities(scenario: Scenario | str | Path | Mapping[str, Any] | None = None, tables: tuple[str, ...] | None = None,
+             pandas: bool = False) -> dict[str, pa.Table | Any]:
+    """The scenario's entity tables (`ENTITY_TABLES`: customers, accounts, cards, devices, payees, merchants …, or
+    only `tables`), the world every day's rows refer to, as pyarrow tables or, with `pandas=True`, DataFrames — the
+    same data the `entities` assets store. Raises ValueError for an unknown table name."""
+    found = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    wanted = tables or ENTITY_TABLES
+    unknown = sorted(set(wanted) - set(ENTITY_TABLES))
+    if unknown:
+        raise ValueError(f"tables: unknown {unknown}; allowed: {list(ENTITY_TABLES)}")
+    every = Bank(found).entities
+    return {name: every[name].to_pandas() if pandas else every[name] for name in wanted}
 
 
 def generate(day: str | date, scenario: Scenario | str | Path | Mapping[str, Any] | None = None,
@@ -91,4 +108,4 @@ def _day(value: str | date) -> date:
         raise ValueError(f"day: {value!r} is not a date (YYYY-MM-DD)") from None
 
 
-__all__ = ["DAY_TABLES", "LABELLED", "generate", "generate_days", "load_scenario"]
+__all__ = ["DAY_TABLES", "ENTITY_TABLES", "LABELLED", "entities", "generate", "generate_days", "load_scenario"]

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 import fraud_pipeline
-from fraud_pipeline.api import DAY_TABLES, LABELLED
+from fraud_pipeline.api import DAY_TABLES, ENTITY_TABLES, LABELLED
 from fraud_pipeline.definitions import build_definitions
 from fraud_pipeline.io.storage import ObjectStore
 from fraud_pipeline.scenario import ScenarioError
@@ -22,6 +22,13 @@ def test_a_day_from_the_api_equals_the_day_the_assets_store(tmp_path, tiny):
     definitions = build_definitions(tiny)
     assert _run(definitions, store, dg.AssetSelection.groups("entities")).success
     assert _range(definitions, store, "2026-01-01", "2026-01-03", "events", "fraud").success
+
+    world = fraud_pipeline.entities(tiny)
+    assert list(world) == list(ENTITY_TABLES)
+    for name, table in world.items():
+        assert table.num_rows > 0 and table.equals(store.read_table("entities", name)), name
+    some = fraud_pipeline.entities(tiny, tables=("accounts",), pandas=True)
+    assert list(some) == ["accounts"] and some["accounts"].equals(world["accounts"].to_pandas())
 
     days = dict(fraud_pipeline.generate_days("2026-01-02", "2026-01-03", tiny))
     assert list(days) == [date(2026, 1, 2), date(2026, 1, 3)]
@@ -51,6 +58,7 @@ def test_scenarios_load_from_a_file_or_overrides_with_the_code_locations_validat
     (lambda: fraud_pipeline.generate("2025-12-31"), "start_date 2026-01-01"),
     (lambda: fraud_pipeline.generate("31/12/2026"), "not a date"),
     (lambda: fraud_pipeline.generate("2026-01-02", tables=("transactions",)), r"tables: unknown \['transactions'\]"),
+    (lambda: fraud_pipeline.entities(tables=("clients",)), r"tables: unknown \['clients'\]; allowed: \['customers'"),
 ])
 def test_bad_arguments_are_refused_naming_what_is_allowed(call, message):
     with pytest.raises(ValueError, match=message):

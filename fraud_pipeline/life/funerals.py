@@ -24,7 +24,7 @@ from fraud_pipeline.core.rows import TRANSFER, TRANSFER_IN, Rows, concat, make
 from fraud_pipeline.core.timeline import MS_PER_DAY, arrival_lag_ms, day_start_ms
 from fraud_pipeline.life.cash_out import CENTS, atm_withdrawals, in_hours
 from fraud_pipeline.life.genuine import city_place, receives, rng_for
-from fraud_pipeline.life.income import opened_for, paid_to_a_business
+from fraud_pipeline.life.income import opened_for, paid_on
 from fraud_pipeline.life.payments import outside_parties
 from fraud_pipeline.world.build import World
 from fraud_pipeline.world.devices import day_number
@@ -82,9 +82,9 @@ def funerals_day(world: World, day: date) -> Rows:
     last = np.full(n, start)
     np.maximum.at(last, funeral, event)
     paying = np.flatnonzero(rng("funeral_undertakes").random(n) < k.undertaker.share)
-    undertaker = paid_to_a_business(world, day, rng, "funeral_undertaker", mine[paying], np.full(len(paying), start),
-                                    received[paying], k.undertaker,
-                                    outside_parties(world, rng("funeral_undertaker"), len(paying), ("merchant",)))
+    undertaker = paid_on(world, day, rng, "funeral_undertaker", mine[paying], np.full(len(paying), start),
+                         received[paying], k.undertaker,
+                         outside_parties(world, rng("funeral_undertaker"), len(paying), ("merchant",)))
     cash = np.round(received * rng("funeral_cash").uniform(k.cash_share.min, k.cash_share.max, n))
     cash = np.where(cash >= k.withdrawal.min * CENTS, cash, 0)
     withdrawals, _ = atm_withdrawals(world, lambda x: rng(f"funeral_{x}"), mine, organiser, cash, last, np.ones(n),

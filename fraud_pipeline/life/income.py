@@ -95,11 +95,11 @@ def spent_soon(world: World, day: date, large: Rows) -> Rows:
     ours = other_customers(world, day, rng, "spent_ours", spent.account, NONE)
     ours = np.where(rng("spent_to_ours").random(len(spent)) < c.to_customers, ours, NONE)
     business = outside_parties(world, rng("spent_payee"), len(spent), ("merchant",))
-    return paid_to_a_business(world, day, rng, "spent", spent.account, spent.event_ms, spent.cents, c,
+    return paid_on(world, day, rng, "spent", spent.account, spent.event_ms, spent.cents, c,
                               np.where(ours >= 0, NONE, business), ours)
 
 
-def paid_to_a_business(world: World, day: date, rng, purpose: str, account: np.ndarray, after_ms: np.ndarray,
+def paid_on(world: World, day: date, rng, purpose: str, account: np.ndarray, after_ms: np.ndarray,
                         cents: np.ndarray, rule, payee: np.ndarray, counterparty: np.ndarray | None = None) -> Rows:
     """Transfers from `account` to the businesses `payee` outside the bank (or, where `payee` is NONE, to the bank's
     accounts `counterparty`): `rule.part` of `cents`, typed, `rule.days`
@@ -289,7 +289,7 @@ def _supplier_money(world: World, rng, rows: Rows, banked: np.ndarray, day: date
     rows = bank_cash(world, rng, rows, banked, day)
     account = rows.account[stock]
     payee = regular_parties(world, "suppliers", rng, world.account_customer[account], SUPPLIERS, ("merchant",), 1.0)
-    return rows, paid_to_a_business(world, day, rng, "supplier", account, rows.event_ms[stock], money, c, payee)
+    return rows, paid_on(world, day, rng, "supplier", account, rows.event_ms[stock], money, c, payee)
 
 
 def bank_cash(world: World, rng, rows: Rows, banked: np.ndarray, day: date, atm_share: float | None = None,

@@ -24,7 +24,7 @@ from fraud_pipeline.core.streams import stream
 from fraud_pipeline.core.timeline import MS_PER_DAY, arrival_lag_ms, day_start_ms, times_in_hours
 from fraud_pipeline.life.cash_out import CENTS, atm_withdrawals, in_hours
 from fraud_pipeline.life.genuine import city_place, receives, rng_for
-from fraud_pipeline.life.income import paid_to_a_business
+from fraud_pipeline.life.income import paid_on
 from fraud_pipeline.life.payments import outside_parties, transfers_out
 from fraud_pipeline.world.build import World
 
@@ -113,7 +113,7 @@ def _pots(world: World, day: date, rng, customer: np.ndarray, size: np.ndarray, 
     withdrawals, _ = atm_withdrawals(world, lambda p: rng(f"stokvel_{p}"), account, customer, cash, last, *hours,
                                      rng("stokvel_usual").random(n) < 0.5, k.withdrawal)
     spending = np.flatnonzero(rng("stokvel_spent").random(n) < k.spent.share)
-    spent = paid_to_a_business(world, day, rng, "stokvel_spent", account[spending], last[spending],
-                                received[spending], k.spent,
-                                outside_parties(world, rng("stokvel_shop"), len(spending), ("merchant",)))
+    spent = paid_on(world, day, rng, "stokvel_spent", account[spending], last[spending],
+                    received[spending], k.spent,
+                    outside_parties(world, rng("stokvel_shop"), len(spending), ("merchant",)))
     return concat([credits, withdrawals, spent])
