@@ -41,6 +41,7 @@ PARTITION_COLUMN = "date"  # a daily table's partition column: the day of its `d
 LOG = "_delta_log"
 WRITE_KEY = "fraud_pipeline_write"  # the commit's custom metadata naming the write (its version is looked up by it)
 HASH_CHARACTERS = 16  # of the part's SHA-256 in its name: 64 bits, no two parts of one folder alike
+RECENT_COMMITS = 8  # the commits read back to find this write's version
 _ADDRESSED = re.compile(rf"-[0-9a-f]{{{HASH_CHARACTERS}}}\.parquet$")
 _SPECS = {name: spec for name, spec in schemas.TABLES.items() if spec.layer in LAYERS}  # the curated tables
 
@@ -132,5 +133,11 @@ def commit(uri: str, options: dict[str, str], table: str, partition: str | None,
                                    partition_filters=[(PARTITION_COLUMN, "=", partition)] if partition else None,
                                    commit_properties=mine)
     delta.update_incremental()
-    # not delta.version(): a writer of another day may have committed since (measured: two writes reported one version)
-    return next(entry["version"] for entry in delta.history() if entry.get(WRITE_KEY) == write)
+    # not delta.version(): a writer of another day may have committed since (measured: two writes reported one version);
+    # commits go one at a time under the table's lock, so this one is among the latest: read a few commit files, not
+    # the whole log (a year's daily table has 365, each a GET on S3), unless a writer without the lock got in
+    for entries in (delta.history(limit=RECENT_COMMITS), delta.history()):
+        for entry in entries:
+            if entry.get(WRITE_KEY) == write:
+                return entry["version"]
+    raise RuntimeError(f"{uri}: the commit of write {write} is not in the table's log")
