@@ -22,6 +22,7 @@ import numpy as np
 from fraud_pipeline.aml.placement import CENTS, Cases, finish, placers, rng_of
 from fraud_pipeline.core.labels import DORMANT, LAYER
 from fraud_pipeline.core.rows import TRANSFER, TRANSFER_IN, concat, make
+from fraud_pipeline.core.splits import uneven_shares
 from fraud_pipeline.core.timeline import MS_PER_DAY, day_start_ms
 from fraud_pipeline.life.cash_out import in_hours
 from fraud_pipeline.life.estates import days_of_parts, passed_on_a_day_apart
@@ -52,8 +53,7 @@ def dormant_day(world: World, day: date) -> Cases:
     payer = individuals_or_businesses(world, lambda p: rng(f"senders_{p}"), len(case), c.from_businesses)
     # plainly a total as an estate's, split unevenly; stealthily each log-uniform as a one-off's
     total = rng("total").lognormal(np.log(c.total.median), c.total.sigma, n)
-    split = rng("split").uniform(0.5, 1.5, len(case))
-    split /= np.bincount(case, weights=split, minlength=n)[case]
+    split = uneven_shares(rng("split"), case)
     each = np.exp(rng("amount").uniform(np.log(c.stealth_amount.min), np.log(c.stealth_amount.max), len(case)))
     cents = spending.typed_amount(rng("typed"), np.where(stealth[case], each, total[case] * split) * CENTS)
     credits = make(len(case), account=account[case], channel=TRANSFER, kind=TRANSFER_IN, event_ms=credit_ms,

@@ -21,6 +21,7 @@ import numpy as np
 from fraud_pipeline.aml.placement import CENTS, Cases, finish, placers, rng_of, transfers_on_case_days
 from fraud_pipeline.core.labels import CROSS_BORDER, EXIT
 from fraud_pipeline.core.rows import TRANSFER, TRANSFER_IN, concat, make
+from fraud_pipeline.core.splits import uneven_shares
 from fraud_pipeline.core.timeline import MS_PER_DAY, day_start_ms
 from fraud_pipeline.life.cash_out import in_hours
 from fraud_pipeline.life.genuine import city_place
@@ -59,8 +60,7 @@ def cross_border_day(world: World, day: date) -> Cases:
     sent = np.bincount(exit_case, weights=wanted, minlength=n)
     credits = rng("credits").integers(c.credits.min, c.credits.max + 1, n)
     in_case = np.repeat(np.arange(n), credits)
-    share = rng("in_split").uniform(0.5, 1.5, len(in_case))
-    share /= np.bincount(in_case, weights=share, minlength=n)[in_case]
+    share = uneven_shares(rng("in_split"), in_case)
     handed = sent * rng("margin").uniform(1.0, 1.1, n)
     at = day_start_ms(day) + rng("in_day").integers(0, c.in_days + 1, len(in_case)) * MS_PER_DAY
     credit_ms = in_hours(world, rng, "in", at, at, at + MS_PER_DAY - 1, "transfer")

@@ -29,6 +29,7 @@ from fraud_pipeline.aml.placement import (CENTS, MONTH_DAYS, Cases, case_days, c
                                          finish, placers, rng_of)
 from fraud_pipeline.core.labels import FRONT_BUSINESS, FRONTS
 from fraud_pipeline.core.rows import concat
+from fraud_pipeline.core.splits import uneven_shares
 from fraud_pipeline.core.timeline import MS_PER_DAY
 from fraud_pipeline.life.genuine import city_place
 from fraud_pipeline.world.build import World
@@ -56,8 +57,7 @@ def front_business_day(world: World, day: date) -> Cases:
     uplift = rng("uplift").uniform(low, high)
     extra = (uplift - 1) * world.turnover[customer] * CENTS * span / MONTH_DAYS
     case = np.repeat(np.arange(n), count)
-    share = rng("split").uniform(0.5, 1.5, len(case))
-    share /= np.bincount(case, weights=share, minlength=n)[case]
+    share = uneven_shares(rng("split"), case)
     # a deposit that would pass the threshold is kept below it by some margin, as a trader would (not all at R49,990)
     below = s.aml.cash_threshold * rng("margin").uniform(0.8, 1.0, len(case))
     cents = np.minimum(np.round(extra[case] * share), np.floor(below) * CENTS).astype(np.int64)

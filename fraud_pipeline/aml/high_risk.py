@@ -21,6 +21,7 @@ import numpy as np
 from fraud_pipeline.aml.placement import CENTS, Cases, case_days, finish, placers, rng_of
 from fraud_pipeline.core.labels import EXIT, HIGH_RISK
 from fraud_pipeline.core.rows import TRANSFER, TRANSFER_IN, concat, make
+from fraud_pipeline.core.splits import uneven_shares
 from fraud_pipeline.core.timeline import MS_PER_DAY, day_start_ms
 from fraud_pipeline.life.cash_out import in_hours
 from fraud_pipeline.life.genuine import city_place
@@ -62,8 +63,7 @@ def high_risk_day(world: World, day: date) -> Cases:
     out_case = np.repeat(np.arange(n), payments)
     out_day = case_days(world, day, rng("out_day"), span, payments, np.ones(n, bool)) + (last + 1)[out_case]
     at = day_start_ms(day) + out_day * MS_PER_DAY
-    share = rng("out_split").uniform(0.5, 1.5, len(out_case))
-    share /= np.bincount(out_case, weights=share, minlength=n)[out_case]
+    share = uneven_shares(rng("out_split"), out_case)
     part = rng("part").uniform(c.part.min, c.part.max, n)
     own = risky_payee(world)[account]
     elsewhere = np.where(rng("out_kind").random(len(out_case)) < c.crypto_share,

@@ -25,6 +25,7 @@ import numpy as np
 from fraud_pipeline.aml.placement import CENTS, Cases, finish, placers, rng_of, transfers_on_case_days
 from fraud_pipeline.core.labels import FRONT_BUSINESS, UNTYPED
 from fraud_pipeline.core.rows import CLIENT_PAYMENT, TRANSFER, Rows, concat, make
+from fraud_pipeline.core.splits import uneven_shares
 from fraud_pipeline.core.timeline import MS_PER_DAY
 from fraud_pipeline.life.cash_out import in_hours
 from fraud_pipeline.life.genuine import city_place
@@ -45,8 +46,7 @@ def outgoings(world: World, day: date, rng, c, account: np.ndarray, stealth: np.
     customer = world.account_customer[account]
     pieces = rng("payments").integers(c.payments.min, c.payments.max + 1, len(case))
     out = np.repeat(np.arange(len(case)), pieces)
-    share = rng("split").uniform(0.5, 1.5, len(out))
-    share /= np.bincount(out, weights=share, minlength=len(case))[out]
+    share = uneven_shares(rng("split"), out)
     paid = np.round(cents * rng("paid_on").uniform(c.paid_on.min, c.paid_on.max, len(case)))
     later = credit_ms[out] // MS_PER_DAY + rng("out_days").integers(c.out_days.min, c.out_days.max + 1, len(out))
     send_ms = in_hours(world, rng, "out", later * MS_PER_DAY, later * MS_PER_DAY, later * MS_PER_DAY + MS_PER_DAY - 1,

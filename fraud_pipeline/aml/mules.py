@@ -28,6 +28,7 @@ import numpy as np
 from fraud_pipeline.aml.placement import CENTS, Cases, finish, placers, rng_of
 from fraud_pipeline.core.labels import MULE, MULES, TAKEOVER, episode_ids
 from fraud_pipeline.core.rows import NONE, TRANSFER_IN, Rows, concat
+from fraud_pipeline.core.splits import uneven_shares
 from fraud_pipeline.core.timeline import MS_PER_DAY, day_start_ms, times_in_hours
 from fraud_pipeline.life.income import side_hustlers
 from fraud_pipeline.life.payments import outside_parties
@@ -107,8 +108,7 @@ def victims_pay(world: World, rng, account: np.ndarray, stealth: np.ndarray, fir
         scams = np.exp(rng("amount").uniform(np.log(c.amount.min), np.log(c.amount.max), len(case))) * CENTS
         sized = world.income[customer] * CENTS * rng("stealth_total").uniform(c.stealth_of_income.min,
                                                                             c.stealth_of_income.max, n)
-        split = rng("stealth_split").uniform(0.5, 1.5, len(case))
-        split /= np.bincount(case, weights=split, minlength=n)[case]
+        split = uneven_shares(rng("stealth_split"), case)
         sized = np.clip(sized[case] * split, c.amount.min * CENTS, c.amount.max * CENTS)
         return spending.typed_amount(rng("typed"), np.where(stealth[case], sized, scams))
 

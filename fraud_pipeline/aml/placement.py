@@ -32,6 +32,7 @@ import numpy as np
 from fraud_pipeline.core.columns import positions
 from fraud_pipeline.core.labels import AML_TYPOLOGIES, DEPOSIT_AND_SEND, PLACER, STRUCTURING, episode_numbers
 from fraud_pipeline.core.rows import NONE, TRANSFER_IN, Rows, concat, make
+from fraud_pipeline.core.splits import uneven_shares
 from fraud_pipeline.core.streams import stream
 from fraud_pipeline.core.timeline import MS_PER_DAY, MS_PER_HOUR, arrival_lag_ms, day_start_ms
 from fraud_pipeline.life.cash_out import in_hours
@@ -208,8 +209,7 @@ def _structuring(world: World, day: date) -> Cases:
     k = positions(pieces)
     on = (last[moves] // MS_PER_DAY + rng("moved_days").integers(m.days.min, m.days.max + 1, n)[moves] + k) * MS_PER_DAY
     event = in_hours(world, rng, "moved_on", on, on, on + MS_PER_DAY - 1, "transfer")  # by day, one a day
-    share = rng("move_split").uniform(0.5, 1.5, len(moves))
-    share /= np.bincount(moves, weights=share, minlength=n)[moves]
+    share = uneven_shares(rng("move_split"), moves)
     payee = np.where(stealth, outside_parties(world, rng("business"), n, ("merchant",)),
                      outside_parties(world, rng("person"), n, ("individual",)))[moves]
     part = rng("part").uniform(m.part.min, m.part.max, n)
@@ -272,8 +272,7 @@ def _deposit_and_send(world: World, day: date) -> Cases:
     event = in_hours(world, rng, "send", deposit.event_ms[case] + (hours * MS_PER_HOUR).astype(np.int64), first,
                      latest, "transfer")
     event = event[np.lexsort((event, case))]  # in order within each case (`case` is sorted)
-    share = rng("share").uniform(0.5, 1.5, len(case))
-    share /= np.bincount(case, weights=share, minlength=n)[case]
+    share = uneven_shares(rng("share"), case)
     total = np.round(deposit.cents * rng("part").uniform(c.part.min, c.part.max, n))
     payee = np.where(stealth, outside_parties(world, rng("business"), n, ("merchant",)),
                      outside_parties(world, rng("person"), n, ("individual",)))[case]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from fraud_pipeline.core.rows import ATM, WITHDRAWAL, Rows, make
+from fraud_pipeline.core.splits import uneven_shares
 from fraud_pipeline.core.timeline import MS_PER_DAY, MS_PER_HOUR
 from fraud_pipeline.life.genuine import usual_atm
 from fraud_pipeline.world.build import World
@@ -37,8 +38,7 @@ def atm_withdrawals(world: World, rng, account: np.ndarray, customer: np.ndarray
     step = atm.amount_step * CENTS
     count = np.where(cash > 0, np.maximum(np.round(cash / ((bounds.min + bounds.max) / 2 * CENTS)), 1), 0)
     case = np.repeat(np.arange(len(account)), count.astype(np.int64))
-    share = rng("cash_split").uniform(0.7, 1.3, len(case))
-    share /= np.bincount(case, weights=share, minlength=len(account))[case]
+    share = uneven_shares(rng("cash_split"), case, 0.7, 1.3)
     cents = np.clip(np.round(cash[case] * share / step) * step, bounds.min * CENTS,
                     min(bounds.max, atm.max_amount) * CENTS)
     low_ms, high_ms = (last_ms[case] + (h[case] * MS_PER_HOUR).astype(np.int64) for h in (low, high))

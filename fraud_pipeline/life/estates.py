@@ -16,6 +16,7 @@ import numpy as np
 
 from fraud_pipeline.core.columns import positions
 from fraud_pipeline.core.rows import Rows
+from fraud_pipeline.core.splits import uneven_shares
 from fraud_pipeline.core.timeline import MS_PER_DAY
 from fraud_pipeline.life.cash_out import in_hours
 from fraud_pipeline.life.payments import outside_parties, transfers_out
@@ -59,8 +60,7 @@ def passed_on_a_day_apart(world: World, day: date, rng, account: np.ndarray, las
     first = last_ms // MS_PER_DAY + rng("out_days").integers(rule.out_days.min, rule.out_days.max + 1, n)
     on = (first[moves] + k) * MS_PER_DAY
     send_ms = in_hours(world, rng, "out", on, on, on + MS_PER_DAY - 1, "transfer")
-    share = rng("split").uniform(0.5, 1.5, len(moves))
-    share /= np.bincount(moves, weights=share, minlength=n)[moves]
+    share = uneven_shares(rng("split"), moves)
     part = rng("part").uniform(rule.part.min, rule.part.max, n)
     payee = outside_parties(world, rng("payees"), len(moves), ("individual",))
     passed_on = np.round(received[moves] * part[moves] * share)

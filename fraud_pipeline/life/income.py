@@ -23,6 +23,7 @@ import numpy as np
 from fraud_pipeline.core.columns import positions
 from fraud_pipeline.core.rows import (ATM, BRANCH, CASH_DEPOSIT, CLIENT_PAYMENT, GRANT, NONE, PENSION, SALARY,
                                       TRANSFER, TRANSFER_IN, Rows, concat, make)
+from fraud_pipeline.core.splits import uneven_shares
 from fraud_pipeline.core.streams import stream
 from fraud_pipeline.core.timeline import MS_PER_DAY, MS_PER_HOUR, arrival_lag_ms, day_start_ms, times_in_hours
 from fraud_pipeline.scenario.base import MONTH_DAYS
@@ -443,8 +444,7 @@ def one_offs(world: World, day: date) -> tuple[Rows, tuple[np.ndarray, np.ndarra
     estate = np.flatnonzero((np.arange(n) >= len(account) - len(woken)) & (rng("tranches").random(n) < t.share))
     parts = rng("tranche_count").integers(t.count.min, t.count.max + 1, len(estate))
     whose = np.repeat(estate, parts)
-    share = rng("tranche_share").uniform(0.5, 1.5, len(whose))
-    share /= np.bincount(whose, weights=share, minlength=n)[whose]
+    share = uneven_shares(rng("tranche_share"), whose)
     span = rng("tranche_span").integers(1, t.days + 1, len(estate))
     later = days_of_parts(lambda p: rng(f"tranche_{p}"), parts, span)
     # each later part at its own payer's hour of its day

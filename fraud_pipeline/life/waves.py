@@ -10,6 +10,7 @@ from typing import Callable
 import numpy as np
 
 from fraud_pipeline.core.rows import TRANSFER, TRANSFER_IN, Rows, concat, make
+from fraud_pipeline.core.splits import uneven_shares
 from fraud_pipeline.core.timeline import MS_PER_HOUR
 from fraud_pipeline.life.cash_out import CENTS, atm_withdrawals, in_hours
 from fraud_pipeline.life.genuine import city_place
@@ -51,8 +52,7 @@ def pass_on(world: World, day: date, rng, account: np.ndarray, passed: np.ndarra
     onward = passed - np.bincount(which, weights=withdrawals.cents, minlength=n)
     count = np.where(onward >= 100 * CENTS, rng("transfers").integers(transfers.min, transfers.max + 1, n), 0)
     sending = np.repeat(np.arange(n), count)
-    share = rng("onward_split").uniform(0.5, 1.5, len(sending))
-    share /= np.bincount(sending, weights=share, minlength=n)[sending]
+    share = uneven_shares(rng("onward_split"), sending)
     low_ms, high_ms = (last_ms + (h * MS_PER_HOUR).astype(np.int64) for h in (low, high))
     planned = low_ms[sending] + (rng("onward_hours").uniform(0, high - low)[sending] * MS_PER_HOUR).astype(np.int64)
     send_ms = in_hours(world, rng, "onward", planned, low_ms[sending], high_ms[sending], "transfer")
