@@ -97,11 +97,11 @@ def spent_soon(world: World, day: date, large: Rows) -> Rows:
     ours = np.where(rng("spent_to_ours").random(len(spent)) < c.to_customers, ours, NONE)
     business = outside_parties(world, rng("spent_payee"), len(spent), ("merchant",))
     return paid_on(world, day, rng, "spent", spent.account, spent.event_ms, spent.cents, c,
-                              np.where(ours >= 0, NONE, business), ours)
+                   np.where(ours >= 0, NONE, business), ours)
 
 
 def paid_on(world: World, day: date, rng, purpose: str, account: np.ndarray, after_ms: np.ndarray,
-                        cents: np.ndarray, rule, payee: np.ndarray, counterparty: np.ndarray | None = None) -> Rows:
+            cents: np.ndarray, rule, payee: np.ndarray, counterparty: np.ndarray | None = None) -> Rows:
     """Transfers from `account` to the businesses `payee` outside the bank (or, where `payee` is NONE, to the bank's
     accounts `counterparty`): `rule.part` of `cents`, typed, `rule.days`
     after `after_ms` and at least an hour after that, within the day following, at the hours people pay (a credit
@@ -453,7 +453,8 @@ def one_offs(world: World, day: date) -> tuple[Rows, tuple[np.ndarray, np.ndarra
     row = np.r_[np.setdiff1d(np.arange(n), estate), whose]
     cents = np.r_[np.delete(cents, estate), spending.typed_amount(rng("tranche_typed"), cents[whose] * share)]
     event = np.r_[np.delete(event, estate), np.where(later == 0, event[whose], hour + later * MS_PER_DAY)]
-    # an estate's parts mostly from its attorney's trust account, an insurer or a fund; other one-offs from anyone
+    # an estate's parts mostly from its attorney's trust account, an insurer or a fund; other one-offs from a business
+    # (`from_businesses`: a bonus, an insurer, a dealer, a refund) or a person
     payer = np.r_[individuals_or_businesses(world, lambda p: rng(f"one_off_{p}"), len(row) - len(whose),
                                             o.from_businesses),
                   individuals_or_businesses(world, lambda p: rng(f"tranche_{p}"), len(whose), t.from_businesses)]
