@@ -147,8 +147,8 @@ def test_one_offs_are_rare_large_and_within_their_cap(scenario, bank):
     """Over 240 days of the default bank (enough split one-offs into its ~1,200 dormant accounts): one-offs come at
     `per_customer_per_year` to salary accounts and at `dormant_per_year` to dormant accounts (each within 4 Poisson
     standard errors of the expectation), typed as people type amounts, at most `max`, with a lognormal median near
-    `amount.median`; each names a payer outside the bank, `from_businesses` of them a business; into dormant accounts, `dormant_tranches.share` of them in
-    parts from distinct payers."""
+    `amount.median`; each names a payer outside the bank, `from_businesses` of them a business; into dormant
+    accounts, `dormant_tranches.share` of them in parts from distinct payers."""
     world = bank.world
     o = scenario.inflows.one_off
     days = [scenario.start_date + timedelta(days=i) for i in range(240)]
