@@ -105,7 +105,8 @@ def commit(uri: str, options: dict[str, str], table: str, partition: str | None,
     """Make `parts` — (file name in the partition's folder, bytes, rows) — the whole of `partition` (a daily table's
     day) or of the table, in one Delta transaction at `uri`, creating the table with its description and column
     comments on its first write; the version this commit got. The caller holds the writer lock of the partition or
-    table and the table's commit lock. Raises what delta-rs raises (nothing is committed then)."""
+    table and the table's commit lock. Raises what delta-rs raises (nothing is committed then), and RuntimeError if
+    the commit is not found in the table's log after it."""
     from deltalake import DeltaTable, Schema
     from deltalake.exceptions import DeltaError, TableNotFoundError
     from deltalake.transaction import AddAction, CommitProperties, create_table_with_add_actions

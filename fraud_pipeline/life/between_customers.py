@@ -20,6 +20,7 @@ from fraud_pipeline.life.genuine import p2p_payees, receives, rng_for
 from fraud_pipeline.life.payments import transfers_out
 from fraud_pipeline.scenario.money import LargePayments
 from fraud_pipeline.world.build import World
+from fraud_pipeline.world.devices import day_number
 
 CENTS = 100
 MORNING = 3  # money from the overnight batch (00:30–02:00) is passed on from this hour
@@ -77,11 +78,13 @@ def covered_sums(world: World, day: date, rng, config: LargePayments, balance: n
     return account[can], cents[can]
 
 
-def other_customers(world: World, day: date, rng, purpose: str, account: np.ndarray,
-                    not_to: np.ndarray | int) -> np.ndarray:
+def other_customers(world: World, day: date, rng, purpose: str, account: np.ndarray, not_to: np.ndarray | int,
+                    settled_by: np.ndarray | int | None = None) -> np.ndarray:
     """Per account of `account` (this world's rows): the bank's account of another customer it pays, drawn bank-wide
     among the accounts payable on `day` (stream `purpose`_payee) — never the account itself nor `not_to` (the bank's
-    account the money came from, or NONE). All NONE when the bank has no payable account."""
+    account the money came from, or NONE), and open until the day number `settled_by` (per row; default the day
+    after `day`, when a transfer of `day` settles), so no credit bounces off a closed account and the money is
+    never lost. NONE where no account qualifies (a tiny bank, an account closing sooner)."""
     others = p2p_payees(world.directory, day)
     if len(others) == 0:
         return np.full(len(account), NONE)
@@ -89,19 +92,24 @@ def other_customers(world: World, day: date, rng, purpose: str, account: np.ndar
     for _ in range(2):  # the next payable account instead of the payer or the sender (never a self-transfer)
         clash = (payee == world.bank_accounts(account)) | (payee == not_to)
         payee = np.where(clash, others[(np.searchsorted(others, payee) + 1) % len(others)], payee)
-    return payee
+    clash = (payee == world.bank_accounts(account)) | (payee == not_to)  # a bank of one or two payable accounts
+    if settled_by is not None:
+        clash |= world.directory.closed_day[payee] <= settled_by
+    return np.where(clash, NONE, payee)
 
 
 def _to_others(world: World, day: date, rng, purpose: str, account: np.ndarray, after_days: np.ndarray,
                cents: np.ndarray, not_to: np.ndarray) -> Rows:
     """Transfers from `account` to other customers of the bank (drawn bank-wide, never the account itself nor
-    `not_to`, the bank's account the money came from), `after_days` after `day` at an hour people pay from the
-    morning on."""
-    payee = other_customers(world, day, rng, purpose, account, not_to)
-    if len(account) == 0 or (payee < 0).any():
+    `not_to`, the bank's account the money came from, and open until the transfer settles), `after_days` after
+    `day` at an hour people pay from the morning on."""
+    payee = other_customers(world, day, rng, purpose, account, not_to, day_number(day) + after_days + 1)
+    if len(account) == 0 or (payee < 0).all():
         return concat([])
     hours = np.asarray(world.scenario.card_transactions.hourly["transfer"], float)[MORNING:]
     event = times_in_hours(rng(f"{purpose}_time"), len(account), MORNING, hours, day_start_ms(day)) \
         + after_days * MS_PER_DAY
-    return transfers_out(world, day, rng, purpose, account, event, cents, np.full(len(account), NONE), payee)
+    paid = np.flatnonzero(payee >= 0)  # not where no payee stays open until it settles
+    return transfers_out(world, day, rng, purpose, account[paid], event[paid], cents[paid], np.full(len(paid), NONE),
+                         payee[paid])
 

@@ -93,7 +93,9 @@ def spent_soon(world: World, day: date, large: Rows) -> Rows:
     rng = rng_for(world, day)
     c = world.scenario.inflows.spent_soon.one_off
     spent = large.take(np.flatnonzero(rng("spent").random(len(large)) < c.share))
-    ours = other_customers(world, day, rng, "spent_ours", spent.account, NONE)
+    # open until the latest such transfer settles: `days` after a credit, within the day following, then overnight
+    ours = other_customers(world, day, rng, "spent_ours", spent.account, NONE,
+                           spent.event_ms // MS_PER_DAY + c.days.max + 2)
     ours = np.where(rng("spent_to_ours").random(len(spent)) < c.to_customers, ours, NONE)
     business = outside_parties(world, rng("spent_payee"), len(spent), ("merchant",))
     return paid_on(world, day, rng, "spent", spent.account, spent.event_ms, spent.cents, c,

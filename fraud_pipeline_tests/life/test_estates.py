@@ -76,8 +76,8 @@ def test_half_the_estates_are_passed_on_to_relatives_a_transfer_a_day_from_days_
 
 
 def test_a_shared_estate_goes_to_the_family_and_is_not_also_spent_at_a_business(scenario, estates):
-    """`income_day` spends one-offs at businesses (`spent_soon`), but not a shared estate's parts: what leaves a
-    shared estate is its transfers to relatives, at most what came in."""
+    """`income_day` spends one-offs (`spent_soon`, at businesses or on our customers), but not a shared estate's
+    parts: what leaves a shared estate is its transfers to relatives, at most what came in."""
     world, days, by_day = estates
     rule = scenario.inflows.one_off.dormant_tranches.shared
     checked = 0
@@ -91,6 +91,7 @@ def test_a_shared_estate_goes_to_the_family_and_is_not_also_spent_at_a_business(
             if a not in shared:
                 continue
             out = (rows.account == a) & (rows.kind == TRANSFER_OUT)
+            assert (rows.payee[out] >= 0).all() and (rows.counterparty[out] < 0).all()  # relatives at other banks
             assert set(world.beneficiary_type[rows.payee[out]]) == {"individual"}
             assert rows.cents[out].sum() <= rule.part.max * cents + TYPING * out.sum()
             checked += 1

@@ -232,6 +232,8 @@ def test_one_offs_are_often_soon_partly_paid_out(scenario, bank):
     assert (out.kind == TRANSFER_OUT).all() and set(world.beneficiary_type[out.payee[~ours]]) == {"merchant"}
     assert (out.counterparty[~ours] < 0).all() and (out.counterparty[ours] >= 0).all()
     assert (out.counterparty[ours] != world.bank_accounts(out.account[ours])).all()  # never a self-transfer
+    # the payee's account is open the day after the transfer, when it settles: no credit bounces, no money is lost
+    assert (world.directory.closed_day[out.counterparty[ours]] > out.event_ms[ours] // MS_PER_DAY + 1).all()
     assert abs(ours.mean() - rule.to_customers) < 4 * np.sqrt(rule.to_customers * (1 - rule.to_customers) / len(out))
     assert np.isin(out.account, account).all()
     assert abs(len(out) / n - rule.share) < 4 * np.sqrt(rule.share * (1 - rule.share) / n)
