@@ -80,7 +80,8 @@ def covered_sums(world: World, day: date, rng, config: LargePayments, balance: n
 
 def other_customers(world: World, day: date, rng, purpose: str, account: np.ndarray, not_to: np.ndarray | int,
                     settled_by: np.ndarray | int | None = None) -> np.ndarray:
-    """Per account of `account` (this world's rows): the bank's account of another customer it pays, drawn bank-wide
+    """Per account of `account` (this world's rows): the bank's account it pays (another customer's, now and then the
+    holder's own other account, as people move money between their accounts), drawn bank-wide
     among the accounts payable on `day` (stream `purpose`_payee) — never the account itself nor `not_to` (the bank's
     account the money came from, or NONE), and open until the day number `settled_by` (per row; default the day
     after `day`, when a transfer of `day` settles), so no credit bounces off a closed account and the money is
