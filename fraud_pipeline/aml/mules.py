@@ -30,11 +30,13 @@ from fraud_pipeline.core.labels import MULE, MULES, TAKEOVER, episode_ids
 from fraud_pipeline.core.rows import NONE, TRANSFER_IN, Rows, concat
 from fraud_pipeline.core.splits import uneven_shares
 from fraud_pipeline.core.timeline import MS_PER_DAY, day_start_ms, times_in_hours
+from fraud_pipeline.life.cash_out import within_daily_limit
 from fraud_pipeline.life.income import side_hustlers
 from fraud_pipeline.life.payments import outside_parties
 from fraud_pipeline.life.waves import pass_on, strangers_pay
 from fraud_pipeline.world import spending
 from fraud_pipeline.world.build import World
+from fraud_pipeline.world.profiles import profile_weights
 
 
 def mules_day(world: World, day: date, arriving: Rows) -> tuple[Cases, Rows]:
@@ -87,9 +89,7 @@ def mules_day(world: World, day: date, arriving: Rows) -> tuple[Cases, Rows]:
 def recruit_weights(world: World) -> np.ndarray:
     """Per customer: how likely a mule's recruiters pick them — `aml.mule.recruited.weight` for holders of the mule
     profile (its ages, earning under `income_below`), 1 for everyone else."""
-    r = world.scenario.aml.mule.recruited
-    young_and_poor = (world.age >= r.age.min) & (world.age <= r.age.max) & (world.income < r.income_below)
-    return np.where(young_and_poor, r.weight, 1.0)
+    return profile_weights(world, world.scenario.aml.mule.recruited)
 
 
 def victims_pay(world: World, rng, account: np.ndarray, stealth: np.ndarray, first: np.ndarray) -> tuple:
@@ -139,8 +139,8 @@ def passed_on(world: World, day: date, rng, account: np.ndarray, stealth: np.nda
     c = world.scenario.aml.mule
     n = len(account)
     passed = np.round(received * (1 - rng("keep").uniform(c.keep.min, c.keep.max, n)))
-    limit = rng("cash_limit").uniform(c.cash_limit.min, c.cash_limit.max, n) * CENTS  # the card's daily limit
-    cash = np.minimum(np.round(passed * rng("cash_share").uniform(c.cash_share.min, c.cash_share.max, n)), limit)
+    cash = within_daily_limit(rng, np.round(passed * rng("cash_share").uniform(c.cash_share.min, c.cash_share.max, n)),
+                              c.cash_limit)
     cash = np.where(cash >= c.withdrawal.min * CENTS, cash, 0)  # less than a withdrawal's worth is sent on too
     # everything leaves within the case's window after the last credit (hours), stealthily later
     low = np.where(stealth, c.stealth_out_hours.min, c.out_hours.min)

@@ -27,6 +27,12 @@ def in_hours(world: World, rng, purpose: str, ms: np.ndarray, low_ms: np.ndarray
     return np.clip(moved, low_ms, high_ms)
 
 
+def within_daily_limit(rng, cash: np.ndarray, limit) -> np.ndarray:
+    """Each of `cash` (cents) at most its card's daily ATM limit, drawn within `limit` (rand bounds: min and max), a
+    card its own. Draws the stream cash_limit of `rng`."""
+    return np.minimum(cash, rng("cash_limit").uniform(limit.min, limit.max, len(cash)) * CENTS)
+
+
 def atm_withdrawals(world: World, rng, account: np.ndarray, customer: np.ndarray, cash: np.ndarray,
                     last_ms: np.ndarray, low: np.ndarray, high: np.ndarray, usual: np.ndarray,
                     bounds) -> tuple[Rows, np.ndarray]:

@@ -38,6 +38,7 @@ from fraud_pipeline.life.payments import beneficiaries_of, individuals_or_busine
 from fraud_pipeline.life.genuine import (city_place, open_accounts, paid_today, pays, receives, rng_for,
                                          scheduled_times, usual_atm)
 from fraud_pipeline.world.devices import day_number
+from fraud_pipeline.world.profiles import profile_weights
 
 # the transaction type of each income kind (INCOME_KINDS order)
 KIND_TYPES = np.array([SALARY, PENSION, GRANT, TRANSFER_IN, CLIENT_PAYMENT])
@@ -391,15 +392,22 @@ def opened_for(world: World, purpose: str) -> np.ndarray:
     """Per account: a debit account that opens during the run for `purpose` (one of `OPENED_FOR`):
     `inflows.<purpose>.opened_for` of them, each for at most one — a side hustle's buyers pay into it once it is
     open (`side_hustles`), a funeral's contributors from the day after it opens (`life.funerals`), a trader's
-    buyers in rounds from the day after it opens (`life.orders`). Raises ValueError for another purpose."""
+    buyers in rounds from the day after it opens (`life.orders`), its holders of the traders' profile
+    (`inflows.orders.traders`) likelier, the share over all such accounts as set (but where a holder's chance would
+    pass what the other purposes leave). Raises ValueError for another purpose."""
     if purpose not in OPENED_FOR:
         raise ValueError(f"purpose must be one of {OPENED_FOR} (got {purpose!r})")
     key = ("opened_for",)
     if key not in world.caches:
+        inflows = world.scenario.inflows
         u = stream(world.scenario.seed, "income", "hustle_accounts", *world.block_key).random(world.n_accounts)
         later = (world.opened_day >= day_number(world.scenario.start_date)) & ~world.credit
-        shares = np.cumsum([getattr(world.scenario.inflows, p).opened_for for p in OPENED_FOR])
-        world.caches[key] = np.where(later, np.searchsorted(shares, u, side="right"), len(OPENED_FOR))
+        bounds = np.cumsum([getattr(inflows, p).opened_for for p in OPENED_FOR[:-1]])
+        weight = profile_weights(world, inflows.orders.traders)[world.account_customer]
+        orders = inflows.orders.opened_for * weight / max(float(weight[later].mean()) if later.any() else 1.0, 1e-12)
+        ends = np.c_[np.broadcast_to(bounds, (world.n_accounts, len(bounds))),
+                     bounds[-1] + np.minimum(orders, 1 - bounds[-1])]  # orders last: OPENED_FOR's order
+        world.caches[key] = np.where(later, (u[:, None] >= ends).sum(axis=1), len(OPENED_FOR))
     return world.caches[key] == OPENED_FOR.index(purpose)
 
 

@@ -21,7 +21,7 @@ import numpy as np
 from fraud_pipeline.core.columns import positions
 from fraud_pipeline.core.rows import Rows, concat, make
 from fraud_pipeline.core.timeline import MS_PER_DAY, arrival_lag_ms, day_start_ms, times_in_hours
-from fraud_pipeline.life.cash_out import CENTS
+from fraud_pipeline.life.cash_out import CENTS, within_daily_limit
 from fraud_pipeline.life.genuine import receives, rng_for
 from fraud_pipeline.life.income import opened_for
 from fraud_pipeline.life.payments import individuals_or_businesses, outside_parties
@@ -36,8 +36,9 @@ def orders_day(world: World, day: date) -> Rows:
     times; the bank carries those of later days): per account `rounds` rounds, the first `first_days` after the
     opening and each next `every_days` after the one before; in each, `buyers` prepayments from individuals at other
     banks within `arrive_hours` of the round's start, about the trader's own median (`amount`, `trader_sigma`), then
-    `paid_hours` after the last of them all but the `margin` leaves — `cash_share` in withdrawals at the holder's
-    ATMs, the rest in `transfers` to the trader's suppliers outside the bank, the same every round but for
+    `paid_hours` after the last of them all but the `margin` leaves — `cash_share` in withdrawals up to the card's
+    daily `cash_limit` (`home_atm` of the rounds all at the ATM nearest home, else at the usual ATMs), the rest in
+    `transfers` to the trader's suppliers outside the bank, the same every round but for
     `new_supplier` of the transfers (`crypto_share` of them a crypto exchange, of the others `to_people` a person,
     else a business); the wave and its passing on are made by `life.waves`, as a mule's are. Drawn from the day's
     genuine streams orders_*."""
@@ -79,7 +80,8 @@ def orders_day(world: World, day: date) -> Rows:
     last = start.copy()
     np.maximum.at(last, paying, prepaid.event_ms)
     owed = np.round(received * (1 - rng("margin").uniform(k.margin.min, k.margin.max, len(of))))
-    cash = np.round(owed * rng("cash").uniform(k.cash_share.min, k.cash_share.max, len(of)))
+    cash = within_daily_limit(rng, np.round(owed * rng("cash").uniform(k.cash_share.min, k.cash_share.max, len(of))),
+                              k.cash_limit)
     cash = np.where(cash >= k.withdrawal.min * CENTS, cash, 0)  # less than a withdrawal's worth is transferred too
     # each trader's suppliers, the same every round (the first transfer of a round to the first, and so on), but
     # for `new_supplier` of the transfers
@@ -93,8 +95,9 @@ def orders_day(world: World, day: date) -> Rows:
                         regular[suppliers[of[sending], nth]])
 
     low, high = np.full(len(of), k.paid_hours.min), np.full(len(of), k.paid_hours.max)
-    paid, _ = pass_on(world, day, rng, account, owed, cash, last, low, high, np.ones(len(of), bool), k.withdrawal,
-                      k.transfers, to_suppliers)
+    usual = rng("home_atm").random(len(of)) >= k.home_atm  # else all the round's notes at the ATM nearest home
+    paid, _ = pass_on(world, day, rng, account, owed, cash, last, low, high, usual, k.withdrawal, k.transfers,
+                      to_suppliers)
     rows = concat([prepaid, paid])
     lag = world.scenario.card_transactions.arrival_lag_seconds
     rows.arrival_ms = rows.event_ms + arrival_lag_ms(rng("lag"), len(rows), lag.median, lag.sigma, lag.max)

@@ -11,7 +11,7 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from fraud_pipeline.scenario.base import FloatRange, IntRange, Probability, Section
+from fraud_pipeline.scenario.base import FloatRange, HolderProfile, IntRange, Probability, Section
 from fraud_pipeline.scenario.money import Lognormal
 
 NonNegative = Annotated[float, Field(ge=0)]
@@ -51,12 +51,6 @@ class DepositAndSend(Typology):
     part: FloatRange  # of the deposit sent in all (§8.2: 0.8–1.05)
 
 
-class Recruited(Section):
-    age: IntRange  # holders of this age ...
-    income_below: Annotated[float, Field(gt=0)]  # ... earning less than this a month ...
-    weight: Annotated[float, Field(ge=1)]  # ... are this many times likelier to be a mule
-
-
 class Mule(Typology):
     senders: IntRange  # victims at other banks who pay the mule (§8.2 row 2: 2–20)
     stealth_senders: IntRange
@@ -72,7 +66,7 @@ class Mule(Typology):
     stealth_out_hours: FloatRange
     crypto_share: Probability  # of transfers on, to a crypto exchange ...
     business_share: Probability  # ... to a business; the rest to a person
-    recruited: Recruited
+    recruited: HolderProfile  # the mule profile: its holders this many times likelier to be a mule
     inside_share: Probability  # of the fraud rings' mule slots each month, accounts at this bank (`fraud.mule_accounts`)
 
     @model_validator(mode="after")

@@ -70,6 +70,14 @@ class FloatRange(_OrderedRange):
     max: float
 
 
+class HolderProfile(Section):
+    """Holders of an age and income drawn more often for something: `weight` times as likely as everyone else."""
+
+    age: IntRange  # holders of this age ...
+    income_below: Annotated[float, Field(gt=0)]  # ... earning less than this a month ...
+    weight: Annotated[float, Field(ge=1)]  # ... are this many times likelier
+
+
 class Band(Section):
     """A share of the population and the ages it covers."""
 

@@ -7,7 +7,8 @@ from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
-from fraud_pipeline.scenario.base import CountRange, FloatRange, IntRange, PositiveFloat, Probability, Section
+from fraud_pipeline.scenario.base import (CountRange, FloatRange, HolderProfile, IntRange, PositiveFloat, Probability,
+                                         Section)
 
 
 MAX_SPEND_SPREAD = 1.6  # the busiest customers spend at most this many times card_share_of_income on purchases
@@ -235,10 +236,12 @@ class Orders(Section):
     `first_days` after the opening, `every_days` apart), in each `buyers` strangers prepaying (lognormal rand within
     least..most about the trader's own median, itself lognormal by `amount` and `trader_sigma`) within
     `arrive_hours`, then the supplier paid `paid_hours` after the last of them — all but the trader's `margin`,
-    `cash_share` of it in notes, the rest in `transfers` to the trader's suppliers (`crypto_share` of them a crypto
+    `cash_share` of it in notes (at most the card's `cash_limit`; `home_atm` of the rounds all at the ATM nearest
+    home, else at the usual ATMs), the rest in `transfers` to the trader's suppliers (`crypto_share` of them a crypto
     exchange, of the others `to_people` a person), each to a new one with chance `new_supplier`."""
 
     opened_for: Probability  # of the debit accounts that open during the run, those opened to take orders on
+    traders: HolderProfile  # ... holders of this profile likelier (the share over all of them unchanged)
     rounds: CountRange
     first_days: IntRange
     every_days: CountRange
@@ -252,6 +255,8 @@ class Orders(Section):
     margin: FloatRange
     cash_share: FloatRange
     withdrawal: FloatRange
+    cash_limit: FloatRange  # the card's daily ATM limit: the most a round's notes come to (each trader's card its own)
+    home_atm: Probability  # of the rounds, those whose notes are all drawn at the ATM nearest home
     transfers: CountRange
     crypto_share: Probability
     to_people: Probability

@@ -16,6 +16,7 @@ from fraud_pipeline.life.income import opened_for
 from fraud_pipeline.life.orders import orders_day
 from fraud_pipeline.scenario import ScenarioError
 from fraud_pipeline.world.devices import day_number
+from fraud_pipeline.world.profiles import profile_weights
 from fraud_pipeline_tests.conftest import scaled
 
 FIRST, DAYS = date(2026, 1, 1), 40
@@ -65,10 +66,73 @@ def test_order_accounts_are_prepaid_by_strangers_in_rounds_and_pay_the_supplier_
             # all but the margin, give or take each transfer's typing and each withdrawal's ATM step
             assert (1 - k.margin.max) * received - TYPING * out.sum() <= paid
             assert paid <= (1 - k.margin.min) * received + TYPING * out.sum()
-    # half of the debit accounts that open in the calendar and receive on the day (a binomial count)
-    opening = [np.flatnonzero((world.opened_day == day_number(d)) & ~world.credit & receives(world, d)) for d in days]
-    n = sum(map(len, opening))
-    assert abs(traders - 0.5 * n) < 4 * (0.25 * n) ** 0.5 and traders >= 30
+    # of the debit accounts that open in the calendar and receive on the day, each with its chance: half on average,
+    # `traders.weight` times as likely for holders of the traders' profile, at most what the other purposes leave
+    # (a sum of Bernoulli counts, within 4 sigma)
+    opening = np.concatenate([np.flatnonzero((world.opened_day == day_number(d)) & ~world.credit & receives(world, d))
+                              for d in days])
+    chance = _chance(s, world)[opening]
+    expected, sigma = chance.sum(), (chance * (1 - chance)).sum() ** 0.5
+    assert abs(traders - expected) < 4 * sigma and traders >= 30
+
+
+def _chance(s, world) -> np.ndarray:
+    """Per account: its chance to be opened to take orders on (a debit account opening during the run)."""
+    k = s.inflows.orders
+    later = (world.opened_day >= day_number(s.start_date)) & ~world.credit
+    weight = profile_weights(world, k.traders)[world.account_customer]
+    others = s.inflows.side_hustle.opened_for + s.inflows.funeral.opened_for
+    return np.where(later, np.minimum(k.opened_for * weight / weight[later].mean(), 1 - others), 0.0)
+
+
+def test_traders_lean_to_the_profile_a_mules_recruiters_pick_so_it_does_not_tell_them_apart(scenario):
+    """Holders of `inflows.orders.traders`' profile (by default `aml.mule.recruited`'s) open an account for orders
+    `weight` times as often as the others, the share over all the accounts opening during the run as set."""
+    s = scaled(scenario, population={"customers": 20_000, "accounts": 40_000, "devices": 24_000,
+                                     "beneficiaries": 3_000}, accounts={"opening_later": 0.5})
+    world = Bank(s).world
+    k = s.inflows.orders
+    assert k.traders == s.aml.mule.recruited
+    later = (world.opened_day >= day_number(s.start_date)) & ~world.credit
+    trader = opened_for(world, "orders")[later]
+    profile = (profile_weights(world, k.traders)[world.account_customer] > 1)[later]
+    rate_in, rate_out = trader[profile].mean(), trader[~profile].mean()
+    n_in, n_out = profile.sum(), (~profile).sum()
+    assert min(n_in, n_out) > 1_000
+    # the rates' ratio within 4 sigma of `weight` (delta method on the two binomial rates)
+    ratio_sigma = k.traders.weight * ((1 - rate_in) / (rate_in * n_in) + (1 - rate_out) / (rate_out * n_out)) ** 0.5
+    assert abs(rate_in / rate_out - k.traders.weight) < 4 * ratio_sigma
+    share_sigma = (k.opened_for * (1 - k.opened_for) / len(trader)) ** 0.5
+    assert abs(trader.mean() - k.opened_for) < 4 * share_sigma
+
+
+def test_a_rounds_notes_stay_within_the_cards_daily_limit_at_one_atm_or_the_usual_ones(scenario):
+    """A round's withdrawals come to at most the card's daily limit (`cash_limit`); with `home_atm` 1 all of an
+    account's are at the ATM nearest home, with 0 spread over the holder's usual ATMs. Rounds 10–14 days apart and
+    paid within 2 hours, so a round's notes are the withdrawals within days of each other."""
+    base = {"end_date": FIRST + timedelta(days=DAYS - 1),
+            "population": {"customers": 2_000, "accounts": 4_000, "devices": 2_400, "beneficiaries": 3_000},
+            "accounts": {"opening_later": 0.5}}
+    orders = {"opened_for": 0.5, "cash_share": {"min": 1.0, "max": 1.0}, "every_days": {"min": 10, "max": 14},
+              "paid_hours": {"min": 1, "max": 2}, "cash_limit": {"min": 4000, "max": 6000}}
+    atms = {}
+    for home in (1.0, 0.0):
+        s = scaled(scenario, **base, inflows={"orders": {**orders, "home_atm": home}})
+        world = Bank(s).world
+        rows = concat([orders_day(world, FIRST + timedelta(days=i)) for i in range(DAYS)])
+        cash = rows.kind == WITHDRAWAL
+        atms[home] = []
+        for account in np.unique(rows.account[cash]):
+            mine = cash & (rows.account == account)
+            times, cents = rows.event_ms[mine], rows.cents[mine]
+            order = np.argsort(times)
+            round_of = np.cumsum(np.r_[0, np.diff(times[order]) > 5 * MS_PER_DAY])
+            assert np.bincount(round_of, weights=cents[order]).max() <= 6000 * 100
+            atms[home].append(len(np.unique(rows.merchant[mine])))
+            customer = world.account_customer[account]
+            assert set(rows.merchant[mine]) <= set(world.habits.atms[customer][world.habits.atms[customer] >= 0])
+    assert len(atms[1.0]) >= 20 and max(atms[1.0]) == 1
+    assert np.mean(np.array(atms[0.0]) > 1) > 0.3
 
 
 def test_an_order_round_is_a_wave_several_strangers_prepaying_within_hours_then_passed_on(orders):
