@@ -27,10 +27,13 @@ def in_hours(world: World, rng, purpose: str, ms: np.ndarray, low_ms: np.ndarray
     return np.clip(moved, low_ms, high_ms)
 
 
-def within_daily_limit(rng, cash: np.ndarray, limit) -> np.ndarray:
-    """Each of `cash` (cents) at most its card's daily ATM limit, drawn within `limit` (rand bounds: min and max), a
-    card its own. Draws the stream cash_limit of `rng`."""
-    return np.minimum(cash, rng("cash_limit").uniform(limit.min, limit.max, len(cash)) * CENTS)
+def within_daily_limit(rng, cash: np.ndarray, limit, card: np.ndarray | None = None) -> np.ndarray:
+    """Each of `cash` (cents) at most its card's daily ATM limit, drawn within `limit` (rand bounds: min and max):
+    `card[i]` is the index of cash[i]'s card (0..cards−1; by default each its own card). Draws the stream cash_limit
+    of `rng`, one limit per card."""
+    cards = len(cash) if card is None else int(card.max(initial=-1)) + 1
+    drawn = rng("cash_limit").uniform(limit.min, limit.max, cards) * CENTS
+    return np.minimum(cash, drawn if card is None else drawn[card])
 
 
 def atm_withdrawals(world: World, rng, account: np.ndarray, customer: np.ndarray, cash: np.ndarray,

@@ -81,7 +81,7 @@ def orders_day(world: World, day: date) -> Rows:
     np.maximum.at(last, paying, prepaid.event_ms)
     owed = np.round(received * (1 - rng("margin").uniform(k.margin.min, k.margin.max, len(of))))
     cash = within_daily_limit(rng, np.round(owed * rng("cash").uniform(k.cash_share.min, k.cash_share.max, len(of))),
-                              k.cash_limit)
+                              k.cash_limit, card=of)  # a trader's card, every round
     cash = np.where(cash >= k.withdrawal.min * CENTS, cash, 0)  # less than a withdrawal's worth is transferred too
     # each trader's suppliers, the same every round (the first transfer of a round to the first, and so on), but
     # for `new_supplier` of the transfers
