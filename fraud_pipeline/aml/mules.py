@@ -131,16 +131,17 @@ def handed_over(arriving: Rows, credits: np.ndarray, case: np.ndarray) -> Rows:
 
 
 def passed_on(world: World, day: date, rng, account: np.ndarray, stealth: np.ndarray, received: np.ndarray,
-              last: np.ndarray, payees=None) -> tuple[Rows, np.ndarray, np.ndarray]:
+              last: np.ndarray, payees=None, card: np.ndarray | None = None) -> tuple[Rows, np.ndarray, np.ndarray]:
     """What each mule (`account`) does with the cents it `received` by `last` (ms): all but its cut leaves within
     its window, in notes at ATMs up to its card's limit and the rest in transfers to the next layer elsewhere —
     `payees(sending)` (`sending`: each transfer's index into `account`), by default new ones each (`next_layer`).
-    Returns the rows, each row's mule (an index into `account`) and the cents each passed on."""
+    `card[i]`: the index of account[i]'s card, whose one daily limit caps each of its waves (by default each its
+    own). Returns the rows, each row's mule (an index into `account`) and the cents each passed on."""
     c = world.scenario.aml.mule
     n = len(account)
     passed = np.round(received * (1 - rng("keep").uniform(c.keep.min, c.keep.max, n)))
     cash = within_daily_limit(rng, np.round(passed * rng("cash_share").uniform(c.cash_share.min, c.cash_share.max, n)),
-                              c.cash_limit)
+                              c.cash_limit, card)
     cash = np.where(cash >= c.withdrawal.min * CENTS, cash, 0)  # less than a withdrawal's worth is sent on too
     # everything leaves within the case's window after the last credit (hours), stealthily later
     low = np.where(stealth, c.stealth_out_hours.min, c.out_hours.min)

@@ -80,7 +80,8 @@ def new_account_day(world: World, day: date) -> Cases:
         new = rng("new_layer").random(len(sending)) >= c.next_layer_kept
         return np.where(new, next_layer(world, lambda p: rng(f"new_{p}"), len(sending)), kept[wave_case[sending], nth])
 
-    out, out_wave, passed = passed_on(world, day, rng, mule, stealth[wave_case], received, last, to_layer)
+    out, out_wave, passed = passed_on(world, day, rng, mule, stealth[wave_case], received, last, to_layer,
+                                      card=wave_case)  # one card, one daily limit, every wave
     proceeds = np.bincount(wave_case, weights=received, minlength=n)
     kept = proceeds - np.bincount(wave_case, weights=passed, minlength=n)
     last_day = np.zeros(n, np.int64)

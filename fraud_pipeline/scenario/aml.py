@@ -60,7 +60,7 @@ class Mule(Typology):
     keep: FloatRange  # the mule's cut (§8.2: 5–20 %)
     cash_share: FloatRange  # of what is passed on, withdrawn in notes; the rest transferred to the next layer
     withdrawal: FloatRange  # each withdrawal (§8.2: R1,000–R5,000 notes), at most the ATM's limit
-    cash_limit: FloatRange  # a card's daily ATM limit, the most withdrawn in all (each mule's card its own)
+    cash_limit: FloatRange  # a card's daily ATM limit, the most a case's (a new account's: each wave's) notes come to
     transfers: IntRange  # transfers to the next layer
     out_hours: FloatRange  # what leaves does so this long after the last credit (§8.2: within 24–72 h)
     stealth_out_hours: FloatRange

@@ -255,7 +255,7 @@ class Orders(Section):
     margin: FloatRange
     cash_share: FloatRange
     withdrawal: FloatRange
-    cash_limit: FloatRange  # the card's daily ATM limit: the most a round's notes come to (each trader's card its own)
+    cash_limit: FloatRange  # the card's daily ATM limit: the most each round's notes come to (one card a trader)
     home_atm: Probability  # of the rounds, those whose notes are all drawn at the ATM nearest home
     transfers: CountRange
     crypto_share: Probability

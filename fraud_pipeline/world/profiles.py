@@ -1,6 +1,6 @@
 """Holders of a profile — an age band earning under an income — drawn more often for something: a mule's recruiters
-pick them (`aml.mule.recruited`), and they are most of the traders who take orders on an account opened for it
-(`inflows.orders.traders`), so the profile alone does not tell the two apart."""
+pick them (`aml.mule.recruited`), and a scenario may make them likelier to open an account to take orders on
+(`inflows.orders.traders`)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 row 10): nothing before the opening, a card issued on the day, and the laundering ones used as mules within days,
 for weeks, then left. A small bank whose calendar is 21 days, so every opening falls in it, half its further
 accounts opening then, a third of the debit ones opened to launder, with short cases that finish in it, a fifth
-opened for a funeral's collection and a fifth to take orders on (by anyone: not leaning to the mule profile)."""
+opened for a funeral's collection and a fifth to take orders on."""
 
 import json
 from datetime import date, timedelta
@@ -27,11 +27,7 @@ def opening(scenario):
                   population={"customers": 1_000, "accounts": 2_000, "devices": 1_200, "beneficiaries": 1_500,
                               "block_customers": 500},
                   card_transactions={"per_day": 1_000}, accounts={"opening_later": 0.5},
-                  # traders not leaning to the mule profile, so the accounts left to launder hold as many of its
-                  # holders as the bank does (the binomial count below; test_orders tests the leaning)
-                  inflows={"funeral": {"opened_for": 0.2},
-                           "orders": {"opened_for": 0.2, "traders": {"age": {"min": 20, "max": 39},
-                                                                     "income_below": 10000, "weight": 1}}},
+                  inflows={"funeral": {"opened_for": 0.2}, "orders": {"opened_for": 0.2}},
                   aml={"new_account": {"share_of_openings": 0.3, "first_days": {"min": 0, "max": 2},
                                        "used_days": {"min": 3, "max": 5}, "waves": {"min": 3, "max": 4}}})
 

@@ -85,14 +85,15 @@ def _chance(s, world) -> np.ndarray:
     return np.where(later, np.minimum(k.opened_for * weight / weight[later].mean(), 1 - others), 0.0)
 
 
-def test_traders_lean_to_the_profile_a_mules_recruiters_pick_so_it_does_not_tell_them_apart(scenario):
-    """Holders of `inflows.orders.traders`' profile (by default `aml.mule.recruited`'s) open an account for orders
-    `weight` times as often as the others, the share over all the accounts opening during the run as set."""
+def test_traders_may_lean_to_a_profile_the_share_over_all_openings_as_set(scenario):
+    """With `inflows.orders.traders.weight` 4, holders of its profile open an account for orders four times as often
+    as the others, the share over all the accounts opening during the run as set (the default's weight is 1)."""
     s = scaled(scenario, population={"customers": 20_000, "accounts": 40_000, "devices": 24_000,
-                                     "beneficiaries": 3_000}, accounts={"opening_later": 0.5})
+                                     "beneficiaries": 3_000}, accounts={"opening_later": 0.5},
+               inflows={"orders": {"traders": {"age": {"min": 20, "max": 39}, "income_below": 10000, "weight": 4}}})
     world = Bank(s).world
     k = s.inflows.orders
-    assert k.traders == s.aml.mule.recruited
+    assert k.traders.weight == 4 and scenario.inflows.orders.traders.weight == 1
     later = (world.opened_day >= day_number(s.start_date)) & ~world.credit
     trader = opened_for(world, "orders")[later]
     profile = (profile_weights(world, k.traders)[world.account_customer] > 1)[later]
