@@ -4,7 +4,8 @@
 — here a customer of ours, recruited, opens a further account (`accounts.opening_later`) and hands it over —
 receives its first victims' money within 7 days, is used for 2–6 weeks, then abandoned. Of the debit accounts that
 open on the day and are not opened for a genuine purpose (below), `aml.new_account.share_of_openings` are opened for
-this, holders of the mule profile (`aml.mule.recruited`) likelier. Each case is 3–6 waves (stealthily 2–3), the
+this, holders of the mule profile (`aml.mule.recruited`) likelier — drawn in one lottery with the accounts opened
+to take orders on (`world.openings`), so both lean alike and the profile does not tell them apart. Each case is 3–6 waves (stealthily 2–3), the
 first `first_days` after the opening, the last `used_days` after the first, the others on distinct days between;
 each wave is a mule case's: victims at other banks pay within hours (`mules.victims_pay`), and all but the mule's
 cut leaves within its hours in notes and transfers (`mules.passed_on`), 80 % of the transfers to the case's own 1–3
@@ -23,31 +24,28 @@ from datetime import date
 
 import numpy as np
 
-from fraud_pipeline.aml.mules import next_layer, passed_on, recruit_weights, victims_pay
+from fraud_pipeline.aml.mules import next_layer, passed_on, victims_pay
 from fraud_pipeline.aml.placement import Cases, finish, rng_of
 from fraud_pipeline.core.columns import positions
 from fraud_pipeline.core.labels import MULE, NEW_ACCOUNT
 from fraud_pipeline.core.rows import concat
 from fraud_pipeline.core.timeline import MS_PER_DAY, day_start_ms, times_in_hours
 from fraud_pipeline.life.genuine import receives
-from fraud_pipeline.life.income import OPENED_FOR, opened_for
 from fraud_pipeline.world.build import World
 from fraud_pipeline.world.devices import day_number
+from fraud_pipeline.world.openings import opened_for
 
 
 def new_account_day(world: World, day: date) -> Cases:
     """The block's cases of accounts opened today to launder, with all their rows (those of later days the bank
-    carries): each debit account opening today and not opened for a genuine purpose (`life.income.opened_for`) is
-    one with chance `share_of_openings` × its holder's mule weight (`aml.mule.recruited`) ÷ the block's mean weight,
-    at most 1. Its waves' money goes on to the case's own 1–3 parties (`next_layer_kept` of it), else to new ones."""
+    carries): the debit accounts opening today for laundering (`world.openings.opened_for`: drawn in one lottery
+    with the accounts opened to take orders on, holders of the mule profile likelier) whose holder is active. Its
+    waves' money goes on to the case's own 1–3 parties (`next_layer_kept` of it), else to new ones."""
     s = world.scenario
     c, m = s.aml.new_account, s.aml.mule
     rng = rng_of(world, day, "new_account")
-    recruit = recruit_weights(world)
-    genuine = np.logical_or.reduce([opened_for(world, purpose) for purpose in OPENED_FOR])
-    opening = np.flatnonzero((world.opened_day == day_number(day)) & ~world.credit & ~genuine & receives(world, day))
-    chance = c.share_of_openings * recruit[world.account_customer[opening]] / max(recruit.mean(), 1e-12)
-    account = opening[(rng("opened_for").random(len(opening)) < np.minimum(chance, 1.0)) & c.enabled]
+    account = np.flatnonzero(opened_for(world, "laundering") & (world.opened_day == day_number(day))
+                             & receives(world, day))
     n = len(account)
     stealth = rng("stealth").random(n) < c.stealth
     waves = np.where(stealth, rng("stealth_waves").integers(c.stealth_waves.min, c.stealth_waves.max + 1, n),

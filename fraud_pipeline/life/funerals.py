@@ -24,10 +24,11 @@ from fraud_pipeline.core.rows import TRANSFER, TRANSFER_IN, Rows, concat, make
 from fraud_pipeline.core.timeline import MS_PER_DAY, arrival_lag_ms, day_start_ms
 from fraud_pipeline.life.cash_out import CENTS, atm_withdrawals, in_hours
 from fraud_pipeline.life.genuine import city_place, receives, rng_for
-from fraud_pipeline.life.income import opened_for, paid_on
+from fraud_pipeline.life.income import paid_on
 from fraud_pipeline.life.payments import outside_parties
 from fraud_pipeline.world.build import World
 from fraud_pipeline.world.devices import day_number
+from fraud_pipeline.world.openings import opened_for
 
 STEP = 50  # rand: contributions are round amounts
 POLICY_STEP = 1000  # rand: a policy pays a round sum
@@ -36,7 +37,7 @@ POLICY_STEP = 1000  # rand: a policy pays a round sum
 def funerals_day(world: World, day: date) -> Rows:
     """The rows of the funerals whose collection starts on `day` (event times today and in the week after, with
     arrival times): the contributions and a policy's payout into the organiser's salary account — or into the
-    account the family opened for it yesterday (`inflows.funeral.opened_for`, `life.income.opened_for`) — then the
+    account the family opened for it yesterday (`inflows.funeral.opened_for`, `world.openings.opened_for`) — then the
     undertaker's payment and the withdrawals."""
     k = world.scenario.inflows.funeral
     rng = rng_for(world, day)

@@ -38,7 +38,7 @@ from fraud_pipeline.life.payments import beneficiaries_of, individuals_or_busine
 from fraud_pipeline.life.genuine import (city_place, open_accounts, paid_today, pays, receives, rng_for,
                                          scheduled_times, usual_atm)
 from fraud_pipeline.world.devices import day_number
-from fraud_pipeline.world.profiles import profile_weights
+from fraud_pipeline.world.openings import opened_for
 
 # the transaction type of each income kind (INCOME_KINDS order)
 KIND_TYPES = np.array([SALARY, PENSION, GRANT, TRANSFER_IN, CLIENT_PAYMENT])
@@ -382,33 +382,6 @@ def side_hustles(world: World, day: date) -> Rows:
                 place=city_place(world, world.home_city[customer]))
     cash = np.flatnonzero(rng("hustle_cash").random(n) < h.cash_share)  # paid in notes, banked later
     return bank_cash(world, lambda purpose: rng(f"hustle_{purpose}"), rows, cash, day)
-
-
-# what a debit account opened during the run may be for besides saving, each `inflows.<purpose>.opened_for` of them
-OPENED_FOR = ("side_hustle", "funeral", "orders")
-
-
-def opened_for(world: World, purpose: str) -> np.ndarray:
-    """Per account: a debit account that opens during the run for `purpose` (one of `OPENED_FOR`):
-    `inflows.<purpose>.opened_for` of them, each for at most one — a side hustle's buyers pay into it once it is
-    open (`side_hustles`), a funeral's contributors from the day after it opens (`life.funerals`), a trader's
-    buyers in rounds from the day after it opens (`life.orders`), its holders of the traders' profile
-    (`inflows.orders.traders`) likelier, the share over all such accounts as set (but where a holder's chance would
-    pass what the other purposes leave). Raises ValueError for another purpose."""
-    if purpose not in OPENED_FOR:
-        raise ValueError(f"purpose must be one of {OPENED_FOR} (got {purpose!r})")
-    key = ("opened_for",)
-    if key not in world.caches:
-        inflows = world.scenario.inflows
-        u = stream(world.scenario.seed, "income", "hustle_accounts", *world.block_key).random(world.n_accounts)
-        later = (world.opened_day >= day_number(world.scenario.start_date)) & ~world.credit
-        bounds = np.cumsum([getattr(inflows, p).opened_for for p in OPENED_FOR[:-1]])
-        weight = profile_weights(world, inflows.orders.traders)[world.account_customer]
-        orders = inflows.orders.opened_for * weight / max(float(weight[later].mean()) if later.any() else 1.0, 1e-12)
-        ends = np.c_[np.broadcast_to(bounds, (world.n_accounts, len(bounds))),
-                     bounds[-1] + np.minimum(orders, 1 - bounds[-1])]  # orders last: OPENED_FOR's order
-        world.caches[key] = np.where(later, (u[:, None] >= ends).sum(axis=1), len(OPENED_FOR))
-    return world.caches[key] == OPENED_FOR.index(purpose)
 
 
 def side_hustlers(world: World) -> tuple[np.ndarray, np.ndarray]:

@@ -8,7 +8,7 @@ rounds most such ventures stop.
 Strangers paying a new account in waves, passed on within hours, for a few weeks, then silence: the genuine twin of
 an account opened to launder (`aml.new_account`, whose waves are a mule's), which its side-hustle and funeral twins
 were not (a side hustle's buyers pay about R300, at random; a funeral is one wave). `inflows.orders.opened_for` of
-the debit accounts that open during the run are opened for it (`life.income.opened_for`). Its counts, days and
+the debit accounts that open during the run are opened for it (`world.openings.opened_for`). Its counts, days and
 amounts are stated assumptions in the scenario.
 """
 
@@ -23,12 +23,12 @@ from fraud_pipeline.core.rows import Rows, concat, make
 from fraud_pipeline.core.timeline import MS_PER_DAY, arrival_lag_ms, day_start_ms, times_in_hours
 from fraud_pipeline.life.cash_out import CENTS, within_daily_limit
 from fraud_pipeline.life.genuine import receives, rng_for
-from fraud_pipeline.life.income import opened_for
 from fraud_pipeline.life.payments import individuals_or_businesses, outside_parties
 from fraud_pipeline.life.waves import pass_on, strangers_pay
 from fraud_pipeline.world import spending
 from fraud_pipeline.world.build import World
 from fraud_pipeline.world.devices import day_number
+from fraud_pipeline.world.openings import opened_for
 
 
 def orders_day(world: World, day: date) -> Rows:

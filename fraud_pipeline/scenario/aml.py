@@ -11,7 +11,7 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from fraud_pipeline.scenario.base import FloatRange, HolderProfile, IntRange, Probability, Section
+from fraud_pipeline.scenario.base import FloatRange, HolderProfile, IntRange, PositiveRange, Probability, Section
 from fraud_pipeline.scenario.money import Lognormal
 
 NonNegative = Annotated[float, Field(ge=0)]
@@ -60,7 +60,8 @@ class Mule(Typology):
     keep: FloatRange  # the mule's cut (§8.2: 5–20 %)
     cash_share: FloatRange  # of what is passed on, withdrawn in notes; the rest transferred to the next layer
     withdrawal: FloatRange  # each withdrawal (§8.2: R1,000–R5,000 notes), at most the ATM's limit
-    cash_limit: FloatRange  # a card's daily ATM limit, the most a case's (a new account's: each wave's) notes come to
+    cash_limit: PositiveRange  # a card's daily ATM limit, the most a wave's notes come to (one limit a card: a new
+    # account's waves share theirs)
     transfers: IntRange  # transfers to the next layer
     out_hours: FloatRange  # what leaves does so this long after the last credit (§8.2: within 24–72 h)
     stealth_out_hours: FloatRange

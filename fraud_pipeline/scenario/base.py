@@ -70,6 +70,13 @@ class FloatRange(_OrderedRange):
     max: float
 
 
+class PositiveRange(FloatRange):
+    """A FloatRange of amounts above zero (a card's limit: at zero nothing could be drawn)."""
+
+    min: Annotated[float, Field(gt=0)]
+    max: Annotated[float, Field(gt=0)]
+
+
 class HolderProfile(Section):
     """Holders of an age and income drawn more often for something: `weight` times as likely as everyone else."""
 

@@ -7,8 +7,8 @@ from typing import Annotated
 
 from pydantic import Field, field_validator, model_validator
 
-from fraud_pipeline.scenario.base import (CountRange, FloatRange, HolderProfile, IntRange, PositiveFloat, Probability,
-                                         Section)
+from fraud_pipeline.scenario.base import (CountRange, FloatRange, IntRange, PositiveFloat, PositiveRange,
+                                         Probability, Section)
 
 
 MAX_SPEND_SPREAD = 1.6  # the busiest customers spend at most this many times card_share_of_income on purchases
@@ -240,8 +240,8 @@ class Orders(Section):
     home, else at the usual ATMs), the rest in `transfers` to the trader's suppliers (`crypto_share` of them a crypto
     exchange, of the others `to_people` a person), each to a new one with chance `new_supplier`."""
 
-    opened_for: Probability  # of the debit accounts that open during the run, those opened to take orders on
-    traders: HolderProfile  # ... holders of this profile likelier (the share over all of them unchanged)
+    opened_for: Probability  # of the debit accounts that open during the run, those opened to take orders on (drawn
+    # with those opened to launder, holders of the mule profile likelier: `world.openings`)
     rounds: CountRange
     first_days: IntRange
     every_days: CountRange
@@ -255,7 +255,7 @@ class Orders(Section):
     margin: FloatRange
     cash_share: FloatRange
     withdrawal: FloatRange
-    cash_limit: FloatRange  # the card's daily ATM limit: the most each round's notes come to (one card a trader)
+    cash_limit: PositiveRange  # the card's daily ATM limit: the most each round's notes come to (one card a trader)
     home_atm: Probability  # of the rounds, those whose notes are all drawn at the ATM nearest home
     transfers: CountRange
     crypto_share: Probability

@@ -1,6 +1,6 @@
 """Holders of a profile — an age band earning under an income — drawn more often for something: a mule's recruiters
-pick them (`aml.mule.recruited`), and a scenario may make them likelier to open an account to take orders on
-(`inflows.orders.traders`)."""
+pick them (`aml.mule.recruited`), and they open the accounts strangers pay in waves more often
+(`world.openings`)."""
 
 from __future__ import annotations
 

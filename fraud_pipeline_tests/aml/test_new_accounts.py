@@ -15,7 +15,7 @@ import pytest
 from fraud_pipeline import api
 from fraud_pipeline.engine.bank import Bank
 from fraud_pipeline.engine.bank_day import blocks_of
-from fraud_pipeline.life.income import opened_for
+from fraud_pipeline.world.openings import opened_for
 from fraud_pipeline_tests.conftest import scaled
 
 FIRST, DAYS = date(2026, 1, 1), 21
@@ -89,13 +89,12 @@ def test_an_account_opened_to_launder_is_a_mule_within_days_for_weeks_then_left(
     finished = cases[cases["end_time"] < pd.Timestamp(FIRST + timedelta(days=DAYS - 1))]
     assert len(finished) >= 20 and finished["stealth"].any() and (~finished["stealth"]).any()
     later = accounts[(accounts["opened_date"] >= pd.Timestamp(FIRST)) & (accounts["account_type"] != "credit_card")]
-    genuine = opened_for_(opening, "side_hustle").union(opened_for_(opening, "funeral")).union(
-        opened_for_(opening, "orders"))
-    free = later.index.difference(genuine)
-    # a third of the debit accounts opening not for a genuine purpose: a binomial count, within 4 standard deviations
-    share = c.share_of_openings
-    assert abs(cases["account_id"].nunique() - share * len(free)) < 4 * (share * (1 - share) * len(free)) ** 0.5
-    assert cases["account_id"].isin(free).all() and (cases["role"] == "mule").all()
+    # exactly the accounts opened for laundering (`world.openings`, drawn with the order accounts: test_orders)
+    # whose holder is active, every opening in the calendar
+    laundering = opened_for_(opening, "laundering")
+    active = accounts.loc[laundering, "status"] == "active"
+    assert set(cases["account_id"]) == set(laundering[active.to_numpy()]) and active.mean() > 0.8
+    assert (cases["role"] == "mule").all()
     sent_on, parties = 0, 0
     rows = frames["labelled_transactions"]
     for _, case in finished.iterrows():
@@ -133,7 +132,7 @@ def test_an_account_opened_to_launder_is_a_mule_within_days_for_weeks_then_left(
 
 
 def opened_for_(opening, purpose: str) -> pd.Index:
-    """The accounts `life.income.opened_for` flags for `purpose` (drawn per block)."""
+    """The accounts `world.openings.opened_for` flags for `purpose` (drawn per block)."""
     return pd.Index(np.concatenate([w.account_id.to_numpy(zero_copy_only=False)[opened_for(w, purpose)]
                                     for w in blocks_of(Bank(opening).world)]))
 

@@ -12,10 +12,10 @@ from fraud_pipeline.core.rows import ATM, TRANSFER_IN, TRANSFER_OUT, WITHDRAWAL,
 from fraud_pipeline.core.timeline import MS_PER_DAY, MS_PER_HOUR, day_start_ms
 from fraud_pipeline.engine.bank import Bank
 from fraud_pipeline.life.genuine import receives
-from fraud_pipeline.life.income import opened_for
 from fraud_pipeline.life.orders import orders_day
 from fraud_pipeline.scenario import ScenarioError
 from fraud_pipeline.world.devices import day_number
+from fraud_pipeline.world.openings import opened_for
 from fraud_pipeline.world.profiles import profile_weights
 from fraud_pipeline_tests.conftest import scaled
 
@@ -66,9 +66,8 @@ def test_order_accounts_are_prepaid_by_strangers_in_rounds_and_pay_the_supplier_
             # all but the margin, give or take each transfer's typing and each withdrawal's ATM step
             assert (1 - k.margin.max) * received - TYPING * out.sum() <= paid
             assert paid <= (1 - k.margin.min) * received + TYPING * out.sum()
-    # of the debit accounts that open in the calendar and receive on the day, each with its chance: half on average,
-    # `traders.weight` times as likely for holders of the traders' profile, at most what the other purposes leave
-    # (a sum of Bernoulli counts, within 4 sigma)
+    # of the debit accounts that open in the calendar and receive on the day, each with its chance (`_chance`; a sum
+    # of Bernoulli counts, within 4 sigma)
     opening = np.concatenate([np.flatnonzero((world.opened_day == day_number(d)) & ~world.credit & receives(world, d))
                               for d in days])
     chance = _chance(s, world)[opening]
@@ -77,34 +76,46 @@ def test_order_accounts_are_prepaid_by_strangers_in_rounds_and_pay_the_supplier_
 
 
 def _chance(s, world) -> np.ndarray:
-    """Per account: its chance to be opened to take orders on (a debit account opening during the run)."""
-    k = s.inflows.orders
+    """Per account: its chance to be opened to take orders on (a debit account opening during the run): drawn in one
+    lottery with the accounts opened to launder, `aml.mule.recruited.weight` times likelier for holders of the mule
+    profile (at most what side hustles and funerals leave), then the orders' share of the lottery's draws."""
+    k, new = s.inflows.orders, s.aml.new_account
     later = (world.opened_day >= day_number(s.start_date)) & ~world.credit
-    weight = profile_weights(world, k.traders)[world.account_customer]
     others = s.inflows.side_hustle.opened_for + s.inflows.funeral.opened_for
-    return np.where(later, np.minimum(k.opened_for * weight / weight[later].mean(), 1 - others), 0.0)
+    laundering = new.share_of_openings * (1 - others - k.opened_for) if new.enabled else 0.0
+    weight = profile_weights(world, s.aml.mule.recruited)[world.account_customer]
+    drawn = np.minimum((k.opened_for + laundering) * weight / weight[later].mean(), 1 - others)
+    return np.where(later, drawn * k.opened_for / (k.opened_for + laundering), 0.0)
 
 
-def test_traders_may_lean_to_a_profile_the_share_over_all_openings_as_set(scenario):
-    """With `inflows.orders.traders.weight` 4, holders of its profile open an account for orders four times as often
-    as the others, the share over all the accounts opening during the run as set (the default's weight is 1)."""
+def test_order_accounts_and_accounts_opened_to_launder_are_drawn_in_one_lottery_and_lean_alike(scenario):
+    """The default's shares on a bigger bank: accounts strangers pay in waves — a trader's for orders, one opened to
+    launder — are drawn together, holders of the mule profile likelier, so the profile's share is the same among
+    both (drawn in turn, it was half of one and a few per cent of the other: the profile told them apart), well
+    above its share of the other openings, and each purpose's count as its chances make it."""
     s = scaled(scenario, population={"customers": 20_000, "accounts": 40_000, "devices": 24_000,
-                                     "beneficiaries": 3_000}, accounts={"opening_later": 0.5},
-               inflows={"orders": {"traders": {"age": {"min": 20, "max": 39}, "income_below": 10000, "weight": 4}}})
+                                     "beneficiaries": 3_000}, accounts={"opening_later": 0.5})
     world = Bank(s).world
-    k = s.inflows.orders
-    assert k.traders.weight == 4 and scenario.inflows.orders.traders.weight == 1
     later = (world.opened_day >= day_number(s.start_date)) & ~world.credit
-    trader = opened_for(world, "orders")[later]
-    profile = (profile_weights(world, k.traders)[world.account_customer] > 1)[later]
-    rate_in, rate_out = trader[profile].mean(), trader[~profile].mean()
-    n_in, n_out = profile.sum(), (~profile).sum()
-    assert min(n_in, n_out) > 1_000
-    # the rates' ratio within 4 sigma of `weight` (delta method on the two binomial rates)
-    ratio_sigma = k.traders.weight * ((1 - rate_in) / (rate_in * n_in) + (1 - rate_out) / (rate_out * n_out)) ** 0.5
-    assert abs(rate_in / rate_out - k.traders.weight) < 4 * ratio_sigma
-    share_sigma = (k.opened_for * (1 - k.opened_for) / len(trader)) ** 0.5
-    assert abs(trader.mean() - k.opened_for) < 4 * share_sigma
+    profile = (profile_weights(world, s.aml.mule.recruited)[world.account_customer] > 1)[later]
+    orders, laundering = opened_for(world, "orders")[later], opened_for(world, "laundering")[later]
+    assert not (orders & laundering).any() and laundering.sum() > 300 and orders.sum() > 1_000
+    # the profile's share among the order accounts and the laundering ones: a two-proportion z within 4
+    a, b = profile[orders].mean(), profile[laundering].mean()
+    pooled = profile[orders | laundering].mean()
+    z = (a - b) / (pooled * (1 - pooled) * (1 / orders.sum() + 1 / laundering.sum())) ** 0.5
+    assert abs(z) < 4
+    assert min(a, b) > 1.5 * profile[~(orders | laundering)].mean()  # leaning: likelier among both than elsewhere
+    # the order count as the chances make it (a sum of Bernoulli counts, within 4 sigma); the laundering count the
+    # lottery's rest, as set against the orders
+    chance = _chance(s, world)[later]
+    assert abs(orders.sum() - chance.sum()) < 4 * (chance * (1 - chance)).sum() ** 0.5
+    k = s.inflows.orders
+    share = (s.aml.new_account.share_of_openings * (1 - k.opened_for - s.inflows.side_hustle.opened_for
+                                                    - s.inflows.funeral.opened_for)) / k.opened_for
+    drawn = orders.sum() + laundering.sum()
+    expected = share / (1 + share)
+    assert abs(laundering.sum() / drawn - expected) < 4 * (expected * (1 - expected) / drawn) ** 0.5
 
 
 def test_a_rounds_notes_stay_within_the_cards_daily_limit_at_one_atm_or_the_usual_ones(scenario):
@@ -173,3 +184,33 @@ def test_opened_for_shares_above_one_or_a_margin_of_everything_are_refused_namin
         scaled(scenario, inflows={"orders": {"opened_for": 0.8}})
     with pytest.raises(ScenarioError, match=r"margin \(0.5..1.0\) must lie in \[0, 1\)"):
         scaled(scenario, inflows={"orders": {"margin": {"min": 0.5, "max": 1.0}}})
+
+
+def test_the_daily_limit_is_one_per_card_and_caps_only_what_passes_it():
+    """`within_daily_limit`: cash of the same card meets the same limit (a trader's every round, a new account's
+    every wave), each card's drawn within the bounds; what is below it is left as it was."""
+    from types import SimpleNamespace
+
+    from fraud_pipeline.core.streams import stream
+    from fraud_pipeline.life.cash_out import within_daily_limit
+
+    bounds = SimpleNamespace(min=5_000, max=20_000)
+    card = np.repeat(np.arange(200), 5)
+    rng = lambda purpose: stream(1, "test", purpose)  # noqa: E731 — the callers' rng(purpose) shape
+    capped = within_daily_limit(rng, np.full(len(card), 10**9), bounds, card)
+    limit = capped.reshape(200, 5)
+    assert (limit == limit[:, :1]).all()  # one limit a card, however many rounds
+    assert (limit >= 5_000 * 100).all() and (limit <= 20_000 * 100).all() and len(np.unique(limit[:, 0])) == 200
+    small = np.arange(len(card)) * 500  # up to R4,995: below every limit, so as it was
+    assert np.array_equal(within_daily_limit(rng, small, bounds, card), small)
+    mixed = np.where(np.arange(len(card)) % 2, 10**9, small)  # the same cards' limits cap only the large ones
+    assert np.array_equal(within_daily_limit(rng, mixed, bounds, card), np.minimum(mixed, capped))
+    alone = within_daily_limit(rng, np.full(10, 10**9), bounds)  # without cards, each its own
+    assert len(np.unique(alone)) == 10
+
+
+def test_a_card_limit_of_zero_is_refused_naming_the_field(scenario):
+    with pytest.raises(ScenarioError, match=r"inflows\.orders\.cash_limit\.min"):
+        scaled(scenario, inflows={"orders": {"cash_limit": {"min": 0, "max": 5000}}})
+    with pytest.raises(ScenarioError, match=r"aml\.mule\.cash_limit\.min"):
+        scaled(scenario, aml={"mule": {"cash_limit": {"min": -1, "max": 5000}}})
