@@ -6,7 +6,11 @@ refunds and interest are the card-fraud scorecard's, not AML's): the rows AMLwor
 (Altman et al., 2023). The features are the account aggregates and graph features of the issue's boosted reference
 and of the Multi-GNN papers' LightGBM baseline (in/out degree, fan-in and fan-out, pass-through ratio, 2-cycles,
 counterparty risk), plus what a South African rule set reads (cash near the reporting threshold, cash banked then
-sent on). Every feature of a row is computed from rows up to and including it, of its own account.
+sent on). Every feature of a row is computed from rows up to and including it: of its own account, and for the graph
+features of the other party's too — how many of the bank's accounts a payee has been paid by, or a sender has paid
+(fan-in and fan-out seen from the other side: scatter-gather's and gather-scatter's hubs), and for a transfer
+between two of the bank's accounts the other account's state then (`COUNTERPARTY`: AMLworld's graph features, and
+what a layering hop's next account shows — money in, passed on, from new senders).
 """
 
 from __future__ import annotations
@@ -26,6 +30,10 @@ NEAR_THRESHOLD = 0.8  # a cash deposit at 80 %+ of the reporting threshold is "n
 STREAM_COLUMNS = ("transaction_id", "event_time", "account_id", "customer_id", "channel", "transaction_type",
                   "direction", "beneficiary_id", "counterparty_account_id", "amount", "recipient_status", "status",
                   "aml_typology", "aml_case_id", "aml_role")
+
+# the other account's state a transfer between two of the bank's accounts reads (AMLworld's counterparty features)
+COUNTERPARTY = ("pass_through_3d", "credits_3d", "senders_so_far", "payees_so_far", "new_senders_7d",
+                "account_age_days", "cash_in_30d")
 
 AML_FEATURES = {
     "log_amount": "log(1 + amount)",
@@ -55,6 +63,15 @@ AML_FEATURES = {
     "senders_so_far": "distinct parties that have paid the account (fan-in: in-degree)",
     "payees_so_far": "distinct parties the account has paid (fan-out: out-degree)",
     "new_senders_7d": "parties that paid the account for the first time in the last 7 days",
+    "new_payees_7d": "parties the account paid for the first time in the last 7 days (fan-out)",
+    "party_payers_so_far": "on money out: distinct accounts of the bank that have paid this payee so far (its "
+                           "fan-in: a collector many strangers pay)",
+    "party_payees_so_far": "on money in: distinct accounts of the bank this sender has paid so far (its fan-out: "
+                           "a source that scatters)",
+    "amount_over_credits_3d": "on money out: amount ÷ money in over 3 days (what came in, passed on)",
+    "log_seconds_since_credit": "log(1 + seconds since the account's last approved credit)",
+    **{f"counterparty_{f}": f"on a transfer with an account of the bank: that account's {f} at the row's time, "
+                            f"−1 for none (a counterparty that passes money on)" for f in COUNTERPARTY},
     "two_cycle": "a transfer with an account of the bank that has also paid this account, or been paid by it, "
                  "the other way (a 2-cycle)",
     "payee_new": "recipient_status is NEW_RECIPIENT",
@@ -130,6 +147,15 @@ def aml_features(rows: pd.DataFrame, entities: dict[str, pd.DataFrame], country:
     out["payees_so_far"] = distinct_so_far(account, payee, t, counted=payee >= 0)
     first_from = (sender >= 0) & first_seen(account, sender, t)
     out["new_senders_7d"] = rolling(account, t, first_from.astype(float), 7 * MS_PER_DAY)[1]
+    first_to = (payee >= 0) & first_seen(account, payee, t)
+    out["new_payees_7d"] = rolling(account, t, first_to.astype(float), 7 * MS_PER_DAY)[1]
+    by_party = np.where(has_party, party, party.max(initial=-1) + 1)
+    for name, side in (("party_payers_so_far", debit), ("party_payees_so_far", ~debit)):
+        counted = side & has_party
+        out[name] = np.where(counted, distinct_so_far(by_party, account, t, counted=counted), 0)
+    out["amount_over_credits_3d"] = np.where(debit, amount / np.maximum(out["credits_3d"], 100.0), 0.0)
+    since = t - _last(account, t, ~debit & approved)
+    out["log_seconds_since_credit"] = np.where(since < t, np.log1p(since / 1000), 20.0)
     out["two_cycle"] = _two_cycle(rows, t)
 
     out["payee_new"] = (rows["recipient_status"] == "NEW_RECIPIENT").to_numpy()
@@ -143,12 +169,41 @@ def aml_features(rows: pd.DataFrame, entities: dict[str, pd.DataFrame], country:
     out["log_seconds_since_previous"] = np.where(last >= 0, np.log1p((t - t[np.maximum(last, 0)]) / 1000), 20.0)
     out["holder_cdd_high"] = (rows["customer_id"].map(customers["risk_rating"]) == "high").to_numpy()
     out["holder_pep"] = rows["customer_id"].map(customers["pep_flag"]).fillna(False).to_numpy(bool)
+    out.update(_counterparty(rows, t, out))
     return pd.DataFrame(out, index=rows.index)[list(AML_FEATURES)].astype(float)
 
 
 def _party(rows: pd.DataFrame) -> np.ndarray:
     """Per row, a code for the party on the other side (a beneficiary or an account of the bank), −1 for none."""
     return pd.factorize(rows["beneficiary_id"].fillna(rows["counterparty_account_id"]), use_na_sentinel=True)[0]
+
+
+def _last(group: np.ndarray, t: np.ndarray, marked: np.ndarray) -> np.ndarray:
+    """Per row, the time (ms) of its group's latest marked row up to and including it, 0 for none."""
+    order = np.lexsort((t, group))
+    latest = pd.Series(np.where(marked, t, np.nan)[order]).groupby(group[order]).ffill().to_numpy()
+    found = np.empty(len(t))
+    found[order] = np.nan_to_num(latest, nan=0.0)
+    return found.astype(np.int64)
+
+
+def _counterparty(rows: pd.DataFrame, t: np.ndarray, features: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """COUNTERPARTY features of a transfer's other account of the bank: its latest row's at or before the row's
+    time (−1 where there is none, or the other party is outside the bank)."""
+    other = rows["counterparty_account_id"]
+    inside = np.flatnonzero(other.notna().to_numpy())
+    ask = pd.DataFrame({"t": t[inside], "account": other.to_numpy()[inside], "row": inside})
+    known = pd.DataFrame({"t": t, "account": rows["account_id"].to_numpy(),
+                          **{f: features[f] for f in COUNTERPARTY}})
+    # merge_asof needs both sides sorted by time; stable, so a time's rows keep the stream's order
+    found = pd.merge_asof(ask.iloc[np.argsort(ask["t"].to_numpy(), kind="stable")],
+                          known.iloc[np.argsort(t, kind="stable")], on="t", by="account")
+    out = {}
+    for f in COUNTERPARTY:
+        value = np.full(len(rows), -1.0)
+        value[found["row"].to_numpy()] = found[f].fillna(-1.0).to_numpy()
+        out[f"counterparty_{f}"] = value
+    return out
 
 
 def _two_cycle(rows: pd.DataFrame, t: np.ndarray) -> np.ndarray:

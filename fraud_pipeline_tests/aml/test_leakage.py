@@ -5,11 +5,12 @@ beyond the typology's defining signals, allowed below with their reasons. Measur
 import numpy as np
 
 from fraud_pipeline.core.labels import AML_TYPOLOGIES
-from fraud_pipeline.detection.aml_features import AML_FEATURES, aml_features, money_stream
+from fraud_pipeline.detection.aml_features import AML_FEATURES, COUNTERPARTY, aml_features, money_stream
 from fraud_pipeline.engine.bank import Bank
 from fraud_pipeline.detection import aml_report
 from fraud_pipeline_tests.leakage import null_pattern, single_feature_auc
 
+COUNTERPARTY_STATE = {f"counterparty_{f}" for f in COUNTERPARTY}  # −1 where the other party is not the bank's
 AMOUNT = {"amount", "original_amount", "log_amount", "amount_over_income", "amount_over_takings",
           "amount_over_avg_balance"}
 ALLOWED = {
@@ -38,8 +39,10 @@ ALLOWED = {
     # use) — the amounts, the money that came in before, and the new payee
     "layering": AMOUNT | {"transfers_in_3d", "credits_3d", "debits_3d", "payee_new", "recipient_status"},
     "cycle": AMOUNT | {"transfers_in_3d", "credits_3d", "debits_3d", "payee_new", "recipient_status"},
-    # §8.2 row 6: the proceeds split among several accounts, so amounts are a fan's share — only the new payee
-    "scatter_gather": {"payee_new", "recipient_status"},
+    # §8.2 row 6: the proceeds split among several accounts, so amounts are a fan's share — only the new payee, and
+    # for the scatter, that its accounts are the bank's (the typology is a placer scattering to our customers, who
+    # gather: most genuine transfers leave the bank), so the other account's state is known where it seldom is
+    "scatter_gather": {"payee_new", "recipient_status"} | COUNTERPARTY_STATE,
     "gather_scatter": {"payee_new", "recipient_status"},
     # corruption on a PEP's account paid out to offshore companies and crypto: the holder's PEP flag, the high-risk
     # payee (stealthily the holder's own, saved long before), the fees' and payments' size — and so the balance a fee

@@ -79,6 +79,20 @@ def test_aml_features_count_only_the_past_of_the_rows_own_account(hand_made):
     assert table.loc[at[("A2", "2026-01-03 01:00:00", "debit")], "two_cycle"] == 0
     assert table.loc[at[("A1", "2026-01-04 01:00:00", "debit")], "two_cycle"] == 1
     assert table.loc[at[("A2", "2026-01-04 01:00:00", "credit")], "two_cycle"] == 1
+    # fan-out, and each party's fan from the bank's side: B1 paid A2 (a sender's fan-out) and A1 paid B1 (a payee's
+    # fan-in), one account each, the directions apart
+    assert table.loc[last_out, "new_payees_7d"] == 3  # A2, B3, B1
+    assert table.loc[last_out, "party_payers_so_far"] == 1 and table.loc[last_out, "party_payees_so_far"] == 0
+    assert table.loc[at[("A2", "2026-01-02 08:00:00", "credit")], "party_payees_so_far"] == 1
+    # passed on: 19,000 of the 20,000 that came in over 3 days, 25 hours after the last credit
+    assert table.loc[abroad, "amount_over_credits_3d"] == pytest.approx(19_000 / 20_000)
+    assert table.loc[abroad, "log_seconds_since_credit"] == pytest.approx(np.log1p(25 * 3600))
+    # the other account of a transfer inside the bank, as it stood then: A1 had 45,000 and A2's 1,000 in 3 days
+    to_a1 = at[("A2", "2026-01-03 01:00:00", "debit")]
+    assert table.loc[to_a1, "counterparty_credits_3d"] == 46_000
+    assert table.loc[to_a1, "counterparty_senders_so_far"] == 1
+    assert table.loc[to_a1, "counterparty_account_age_days"] == pytest.approx(367 + 1 / 24)
+    assert (table.loc[rows["counterparty_account_id"].isna(), "counterparty_pass_through_3d"] == -1).all()
     assert list(table.columns) == list(AML_FEATURES) and not table.isna().any().any()
 
 
