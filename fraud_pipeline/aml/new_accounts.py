@@ -4,18 +4,19 @@
 — here a customer of ours, recruited, opens a further account (`accounts.opening_later`) and hands it over —
 receives its first victims' money within 7 days, is used for 2–6 weeks, then abandoned. Of the debit accounts that
 open on the day and are not opened for a genuine purpose (below), `aml.new_account.share_of_openings` are opened for
-this, holders of the mule profile (`aml.mule.recruited`) likelier — drawn in one lottery with the accounts opened
-to take orders on (`world.openings`), so both lean alike and the profile does not tell them apart. Each case is 3–6 waves (stealthily 2–3), the
-first `first_days` after the opening, the last `used_days` after the first, the others on distinct days between;
-each wave is a mule case's: victims at other banks pay within hours (`mules.victims_pay`), and all but the mule's
-cut leaves within its hours in notes and transfers (`mules.passed_on`), 80 % of the transfers to the case's own 1–3
-parties (`next_layer_kept`: the handler's accounts and wallet), as a trader pays the same suppliers. Its genuine
-twins: the other accounts opened during the run — a new savings account funded by the salary account, a new credit
-card, an account opened for a side hustle, which strangers pay (`inflows.side_hustle.opened_for`), one a family
-opens to collect a funeral's money, paid by relatives within days and emptied within the week
-(`inflows.funeral.opened_for`), and one a trader opens to take orders on, prepaid by strangers in rounds days apart
-and passed on to the supplier within hours each time, for a few weeks (`inflows.orders.opened_for`, `life.orders`:
-the closest) — and the mules of older accounts. The account's role is `mule`.
+this, holders of the mule profile (`aml.mule.recruited`) likelier — drawn in one lottery with the accounts opened to
+take orders on (`world.openings`), so both lean alike and the profile does not tell them apart. Each case is 3–6
+waves (stealthily 2–3), the first `first_days` after the opening, the last `used_days` after the first, the others
+on distinct days between; each wave is a mule case's: victims at other banks pay within hours (`mules.victims_pay`),
+and all but the mule's cut leaves within its hours in notes and transfers (`mules.passed_on`), 80 % of the transfers
+to the case's own 1–3 parties (`next_layer_kept`: the handler's accounts and wallet), as a trader pays the same
+suppliers. Its genuine twins: the other accounts opened during the run — a new savings account funded by the salary
+account, a new credit card, an account opened for a side hustle, which strangers pay
+(`inflows.side_hustle.opened_for`), one a family opens to collect a funeral's money, paid by relatives within days
+and emptied within the week (`inflows.funeral.opened_for`), and one a trader opens to take orders on, prepaid by
+strangers in rounds days apart and passed on to the supplier within hours each time, for a few weeks
+(`inflows.orders.opened_for`, `life.orders`: the closest) — and the mules of older accounts. The account's role is
+`mule`.
 """
 
 from __future__ import annotations

@@ -4,13 +4,16 @@ supplier within hours. A small bank over 40 days, half its further accounts open
 opened to take orders; exact properties per account, the count within a binomial tolerance."""
 
 from datetime import date, timedelta
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from fraud_pipeline.core.rows import ATM, TRANSFER_IN, TRANSFER_OUT, WITHDRAWAL, concat
+from fraud_pipeline.core.streams import stream
 from fraud_pipeline.core.timeline import MS_PER_DAY, MS_PER_HOUR, day_start_ms
 from fraud_pipeline.engine.bank import Bank
+from fraud_pipeline.life.cash_out import within_daily_limit
 from fraud_pipeline.life.genuine import receives
 from fraud_pipeline.life.orders import orders_day
 from fraud_pipeline.scenario import ScenarioError
@@ -189,11 +192,6 @@ def test_opened_for_shares_above_one_or_a_margin_of_everything_are_refused_namin
 def test_the_daily_limit_is_one_per_card_and_caps_only_what_passes_it():
     """`within_daily_limit`: cash of the same card meets the same limit (a trader's every round, a new account's
     every wave), each card's drawn within the bounds; what is below it is left as it was."""
-    from types import SimpleNamespace
-
-    from fraud_pipeline.core.streams import stream
-    from fraud_pipeline.life.cash_out import within_daily_limit
-
     bounds = SimpleNamespace(min=5_000, max=20_000)
     card = np.repeat(np.arange(200), 5)
     rng = lambda purpose: stream(1, "test", purpose)  # noqa: E731 — the callers' rng(purpose) shape
