@@ -32,8 +32,7 @@ STREAM_COLUMNS = ("transaction_id", "event_time", "account_id", "customer_id", "
                   "aml_typology", "aml_case_id", "aml_role")
 
 # the other account's state a transfer between two of the bank's accounts reads (AMLworld's counterparty features)
-COUNTERPARTY = ("pass_through_3d", "credits_3d", "senders_so_far", "payees_so_far", "new_senders_7d",
-                "account_age_days", "cash_in_30d")
+COUNTERPARTY = ("pass_through_3d", "credits_3d", "senders_so_far", "payees_so_far", "new_senders_7d", "cash_in_30d")
 
 AML_FEATURES = {
     "log_amount": "log(1 + amount)",
@@ -70,8 +69,11 @@ AML_FEATURES = {
                            "a source that scatters)",
     "amount_over_credits_3d": "on money out: amount ÷ money in over 3 days (what came in, passed on)",
     "log_seconds_since_credit": "log(1 + seconds since the account's last approved credit)",
-    **{f"counterparty_{f}": f"on a transfer with an account of the bank: that account's {f} at the row's time, "
-                            f"−1 for none (a counterparty that passes money on)" for f in COUNTERPARTY},
+    **{f"counterparty_{f}": f"on a transfer with an account of the bank: that account's {f} as of its latest row at "
+                            f"or before the row's time (0 before its first), −1 outside the bank (a counterparty "
+                            f"that passes money on)" for f in COUNTERPARTY},
+    "counterparty_account_age_days": "on a transfer with an account of the bank: days since that account opened, −1 "
+                                     "outside the bank",
     "two_cycle": "a transfer with an account of the bank that has also paid this account, or been paid by it, "
                  "the other way (a 2-cycle)",
     "payee_new": "recipient_status is NEW_RECIPIENT",
@@ -152,7 +154,10 @@ def aml_features(rows: pd.DataFrame, entities: dict[str, pd.DataFrame], country:
     by_party = np.where(has_party, party, party.max(initial=-1) + 1)
     for name, side in (("party_payers_so_far", debit), ("party_payees_so_far", ~debit)):
         counted = side & has_party
-        out[name] = np.where(counted, distinct_so_far(by_party, account, t, counted=counted), 0)
+        # an account counts from its first row of this direction (one that was paid by the party before and now
+        # pays it is a new payer)
+        out[name] = np.where(counted, distinct_so_far(by_party, np.where(counted, account, -1), t, counted=counted),
+                             0)
     out["amount_over_credits_3d"] = np.where(debit, amount / np.maximum(out["credits_3d"], 100.0), 0.0)
     since = t - _last(account, t, ~debit & approved)
     out["log_seconds_since_credit"] = np.where(since < t, np.log1p(since / 1000), 20.0)
@@ -170,6 +175,10 @@ def aml_features(rows: pd.DataFrame, entities: dict[str, pd.DataFrame], country:
     out["holder_cdd_high"] = (rows["customer_id"].map(customers["risk_rating"]) == "high").to_numpy()
     out["holder_pep"] = rows["customer_id"].map(customers["pep_flag"]).fillna(False).to_numpy(bool)
     out.update(_counterparty(rows, t, out))
+    other_opened = rows["counterparty_account_id"].map(pd.to_datetime(accounts["opened_date"])).astype("datetime64[ms]")
+    out["counterparty_account_age_days"] = np.where(other_opened.notna().to_numpy(),
+                                                    (t - times_ms(other_opened.fillna(rows["event_time"]))) / MS_PER_DAY,
+                                                    -1.0)
     return pd.DataFrame(out, index=rows.index)[list(AML_FEATURES)].astype(float)
 
 
@@ -188,21 +197,24 @@ def _last(group: np.ndarray, t: np.ndarray, marked: np.ndarray) -> np.ndarray:
 
 
 def _counterparty(rows: pd.DataFrame, t: np.ndarray, features: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """COUNTERPARTY features of a transfer's other account of the bank: its latest row's at or before the row's
-    time (−1 where there is none, or the other party is outside the bank)."""
+    """COUNTERPARTY features of a transfer's other account of the bank, as of that account's latest row at or
+    before the row's time (its last movement: a window's sum then, not now), 0 before its first row, −1 where the
+    other party is outside the bank."""
     other = rows["counterparty_account_id"]
     inside = np.flatnonzero(other.notna().to_numpy())
-    ask = pd.DataFrame({"t": t[inside], "account": other.to_numpy()[inside], "row": inside})
-    known = pd.DataFrame({"t": t, "account": rows["account_id"].to_numpy(),
-                          **{f: features[f] for f in COUNTERPARTY}})
-    # merge_asof needs both sides sorted by time; stable, so a time's rows keep the stream's order
+    out = {f"counterparty_{f}": np.full(len(rows), -1.0) for f in COUNTERPARTY}
+    if not len(inside):
+        return out
+    # integer codes of the accounts on both sides, so the two keys always have one type
+    code = codes(pd.concat([rows["account_id"], other.iloc[inside]], ignore_index=True))
+    ask = pd.DataFrame({"t": t[inside], "account": code[len(rows):], "row": inside})
+    known = pd.DataFrame({"t": t, "account": code[:len(rows)], **{f: features[f] for f in COUNTERPARTY}})
+    # merge_asof needs both sides sorted by time; at the same millisecond the other account's last row is taken,
+    # before or after this one in the stream (both are at the row's time)
     found = pd.merge_asof(ask.iloc[np.argsort(ask["t"].to_numpy(), kind="stable")],
                           known.iloc[np.argsort(t, kind="stable")], on="t", by="account")
-    out = {}
     for f in COUNTERPARTY:
-        value = np.full(len(rows), -1.0)
-        value[found["row"].to_numpy()] = found[f].fillna(-1.0).to_numpy()
-        out[f"counterparty_{f}"] = value
+        out[f"counterparty_{f}"][found["row"].to_numpy()] = found[f].fillna(0.0).to_numpy()
     return out
 
 

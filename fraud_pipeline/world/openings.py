@@ -29,8 +29,9 @@ def opened_for(world: World, purpose: str) -> np.ndarray:
     PURPOSES, each for at most one — `inflows.side_hustle.opened_for` and `inflows.funeral.opened_for` of them for a
     side hustle and a funeral; then, in one lottery, `inflows.orders.opened_for` of them for orders and
     `aml.new_account.share_of_openings` of those left for laundering (none when disabled), their holders of the mule
-    profile `aml.mule.recruited.weight` times likelier (but where a holder's chance would pass what the side hustles
-    and funerals leave), the lottery's draws split between the two by their shares. Drawn per block.
+    profile `aml.mule.recruited.weight` times likelier, the lottery's draws split between the two by their shares.
+    A holder's chance stops at what the side hustles and funerals leave, the excess not handed back: where that
+    binds, both shares come out below what is set (not at the default's shares). Drawn per block.
     Raises ValueError for another purpose."""
     if purpose not in PURPOSES:
         raise ValueError(f"purpose must be one of {PURPOSES} (got {purpose!r})")

@@ -84,6 +84,10 @@ def test_aml_features_count_only_the_past_of_the_rows_own_account(hand_made):
     assert table.loc[last_out, "new_payees_7d"] == 3  # A2, B3, B1
     assert table.loc[last_out, "party_payers_so_far"] == 1 and table.loc[last_out, "party_payees_so_far"] == 0
     assert table.loc[at[("A2", "2026-01-02 08:00:00", "credit")], "party_payees_so_far"] == 1
+    # A2 paid A1 on 3 Jan and A1 paid A2 back on 4 Jan: A1 is then A2's first payer, and A1 the first account the
+    # sender A1 paid (a pair's rows of the other direction do not count)
+    assert table.loc[at[("A1", "2026-01-04 01:00:00", "debit")], "party_payers_so_far"] == 1
+    assert table.loc[at[("A2", "2026-01-04 01:00:00", "credit")], "party_payees_so_far"] == 1
     # passed on: 19,000 of the 20,000 that came in over 3 days, 25 hours after the last credit
     assert table.loc[abroad, "amount_over_credits_3d"] == pytest.approx(19_000 / 20_000)
     assert table.loc[abroad, "log_seconds_since_credit"] == pytest.approx(np.log1p(25 * 3600))
@@ -94,6 +98,21 @@ def test_aml_features_count_only_the_past_of_the_rows_own_account(hand_made):
     assert table.loc[to_a1, "counterparty_account_age_days"] == pytest.approx(367 + 1 / 24)
     assert (table.loc[rows["counterparty_account_id"].isna(), "counterparty_pass_through_3d"] == -1).all()
     assert list(table.columns) == list(AML_FEATURES) and not table.isna().any().any()
+
+
+def test_the_other_accounts_state_is_nothing_before_its_first_row_and_absent_outside_the_bank():
+    """A transfer to an account of the bank with no row yet (its credit posted later) reads its empty state and its
+    age; a stream with no transfer between the bank's accounts reads −1 everywhere."""
+    other = [c for c in AML_FEATURES if c.startswith("counterparty_")]
+    stream = pd.DataFrame([_row("2026-01-02 08:00", "A1", "transfer_in", "credit", 2_000, party="B1"),
+                           _row("2026-01-03 09:00", "A1", "transfer", "debit", 1_500, inside="A2")])
+    rows = money_stream(stream, stream.iloc[:0])
+    table = aml_features(rows, _entities(["A1", "A2"]), "ZA", THRESHOLD)
+    sent = table.iloc[1]
+    assert (sent[[c for c in other if c != "counterparty_account_age_days"]] == 0).all()
+    assert sent["counterparty_account_age_days"] == pytest.approx(367 + 9 / 24)  # opened 1 Jan 2025
+    outside = money_stream(stream.iloc[:1], stream.iloc[:0])
+    assert (aml_features(outside, _entities(["A1"]), "ZA", THRESHOLD)[other] == -1).all().all()
 
 
 def test_rules_fire_on_the_row_that_completes_their_pattern(hand_made):

@@ -13,6 +13,7 @@ from fraud_pipeline.core.rows import ATM, TRANSFER_IN, TRANSFER_OUT, WITHDRAWAL,
 from fraud_pipeline.core.streams import stream
 from fraud_pipeline.core.timeline import MS_PER_DAY, MS_PER_HOUR, day_start_ms
 from fraud_pipeline.engine.bank import Bank
+from fraud_pipeline.engine.bank_day import blocks_of
 from fraud_pipeline.life.cash_out import within_daily_limit
 from fraud_pipeline.life.genuine import receives
 from fraud_pipeline.life.orders import orders_day
@@ -95,30 +96,30 @@ def test_order_accounts_and_accounts_opened_to_launder_are_drawn_in_one_lottery_
     """The default's shares on a bigger bank: accounts strangers pay in waves — a trader's for orders, one opened to
     launder — are drawn together, holders of the mule profile likelier, so the profile's share is the same among
     both (drawn in turn, it was half of one and a few per cent of the other: the profile told them apart), well
-    above its share of the other openings, and each purpose's count as its chances make it."""
+    above its share of the other openings, and each purpose's share of the openings as set."""
     s = scaled(scenario, population={"customers": 20_000, "accounts": 40_000, "devices": 24_000,
-                                     "beneficiaries": 3_000}, accounts={"opening_later": 0.5})
-    world = Bank(s).world
-    later = (world.opened_day >= day_number(s.start_date)) & ~world.credit
-    profile = (profile_weights(world, s.aml.mule.recruited)[world.account_customer] > 1)[later]
-    orders, laundering = opened_for(world, "orders")[later], opened_for(world, "laundering")[later]
-    assert not (orders & laundering).any() and laundering.sum() > 300 and orders.sum() > 1_000
+                                     "beneficiaries": 3_000, "block_customers": 5_000}, accounts={"opening_later": 0.5})
+    blocks = blocks_of(Bank(s).world)  # drawn per block, as a run draws them
+
+    def joined(per_block) -> np.ndarray:
+        return np.concatenate([per_block(w) for w in blocks])
+
+    later = joined(lambda w: (w.opened_day >= day_number(s.start_date)) & ~w.credit)
+    profile = joined(lambda w: profile_weights(w, s.aml.mule.recruited)[w.account_customer] > 1)[later]
+    orders, laundering = (joined(lambda w: opened_for(w, p))[later] for p in ("orders", "laundering"))
+    assert len(blocks) == 4 and not (orders & laundering).any() and laundering.sum() > 300 and orders.sum() > 1_000
+    # the shares as set (the default's chances stay below what side hustles and funerals leave, so each block's
+    # weights average out): orders `opened_for` of the openings, laundering `share_of_openings` of the rest
+    k, others = s.inflows.orders, s.inflows.side_hustle.opened_for + s.inflows.funeral.opened_for
+    for drawn, share in ((orders, k.opened_for),
+                         (laundering, s.aml.new_account.share_of_openings * (1 - others - k.opened_for))):
+        assert abs(drawn.mean() - share) < 4 * (share * (1 - share) / len(drawn)) ** 0.5
     # the profile's share among the order accounts and the laundering ones: a two-proportion z within 4
     a, b = profile[orders].mean(), profile[laundering].mean()
     pooled = profile[orders | laundering].mean()
     z = (a - b) / (pooled * (1 - pooled) * (1 / orders.sum() + 1 / laundering.sum())) ** 0.5
     assert abs(z) < 4
     assert min(a, b) > 1.5 * profile[~(orders | laundering)].mean()  # leaning: likelier among both than elsewhere
-    # the order count as the chances make it (a sum of Bernoulli counts, within 4 sigma); the laundering count the
-    # lottery's rest, as set against the orders
-    chance = _chance(s, world)[later]
-    assert abs(orders.sum() - chance.sum()) < 4 * (chance * (1 - chance)).sum() ** 0.5
-    k = s.inflows.orders
-    share = (s.aml.new_account.share_of_openings * (1 - k.opened_for - s.inflows.side_hustle.opened_for
-                                                    - s.inflows.funeral.opened_for)) / k.opened_for
-    drawn = orders.sum() + laundering.sum()
-    expected = share / (1 + share)
-    assert abs(laundering.sum() / drawn - expected) < 4 * (expected * (1 - expected) / drawn) ** 0.5
 
 
 def test_a_rounds_notes_stay_within_the_cards_daily_limit_at_one_atm_or_the_usual_ones(scenario):
