@@ -176,9 +176,8 @@ def aml_features(rows: pd.DataFrame, entities: dict[str, pd.DataFrame], country:
     out["holder_pep"] = rows["customer_id"].map(customers["pep_flag"]).fillna(False).to_numpy(bool)
     out.update(_counterparty(rows, t, out))
     other_opened = rows["counterparty_account_id"].map(pd.to_datetime(accounts["opened_date"])).astype("datetime64[ms]")
-    out["counterparty_account_age_days"] = np.where(other_opened.notna().to_numpy(),
-                                                    (t - times_ms(other_opened.fillna(rows["event_time"]))) / MS_PER_DAY,
-                                                    -1.0)
+    other_age = (t - times_ms(other_opened.fillna(rows["event_time"]))) / MS_PER_DAY
+    out["counterparty_account_age_days"] = np.where(other_opened.notna().to_numpy(), other_age, -1.0)
     return pd.DataFrame(out, index=rows.index)[list(AML_FEATURES)].astype(float)
 
 
