@@ -20,8 +20,7 @@ from fraud_pipeline.world.profiles import profile_weights
 
 # what a debit account opened during the run may be for besides saving: the genuine purposes (each
 # `inflows.<purpose>.opened_for` of them), then laundering (`aml.new_account.share_of_openings` of the rest)
-OPENED_FOR = ("side_hustle", "funeral", "orders")
-PURPOSES = (*OPENED_FOR, "laundering")
+PURPOSES = ("side_hustle", "funeral", "orders", "laundering")
 
 
 def opened_for(world: World, purpose: str) -> np.ndarray:
