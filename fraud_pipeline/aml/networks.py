@@ -14,12 +14,19 @@ account makes (when, how much, to whom), so amounts chain and no block waits on 
   (the sender had spent the money) ends the case there, as a real network stalls, and no later member sends money
   it never had;
 - the last accounts pay it out of the bank, to people or a crypto exchange; a cycle's source, its money back, buys
-  something from businesses elsewhere.
+  something from businesses elsewhere;
+- a member after the first is at another bank with chance `elsewhere_share` (the first, whose block numbers the case,
+  is always ours): the bank sees a hop to it as a payment out to a person and its hop on as a payment in from that
+  person (one beneficiary for both, as a bank sees another bank's account), and nothing it does in between, nor what
+  it pays out of its own bank. It passes on what it was sent whether or not the payment reached it (the bank cannot
+  know), so a member of ours after it still has the money; its own keep-back and gap are drawn as a member's of ours.
 
 Plainly the proceeds are large and hops follow the morning the money settles; stealthily the proceeds are smaller
 and days pass between hops. Amounts are typed as people type them either way. Members are active
 salary accounts open for the case's weeks, drawn uniformly bank-wide, all of different customers (no
 self-transfers). A declined hop is a declined row and its credit never comes (the ledger decides, as for any row).
+Members at other banks keep the typologies' shapes among the bank's accounts from being a shortcut: most genuine
+transfers leave the bank, and a case whose every hop stayed inside told itself by its counterparties alone.
 """
 
 from __future__ import annotations
@@ -43,9 +50,9 @@ from fraud_pipeline.world import spending
 from fraud_pipeline.world.build import STATUS_NAMES, World
 from fraud_pipeline.world.devices import day_number
 
-IN, HOP, OUT = range(3)  # a move: proceeds in from elsewhere, a transfer to another member, a payment out
+IN, HOP, OUT = range(3)  # a move: money in from elsewhere, a transfer to another member of ours, a payment out
 PARTIES = (("individual",), ("merchant",), ("crypto",))  # who is paid or pays outside the bank (`Plan.party`)
-PERSON, BUSINESS, CRYPTO = range(3)
+PERSON, BUSINESS, CRYPTO, MEMBER = range(4)  # MEMBER: a member at another bank (`Plan.move_payee`)
 SETTLED_HOUR = 3  # hops leave from this hour: the overnight batch (00:30–02:00) and its arrival lag are over
 CRYPTO_SHARE = 0.3  # of a plain exit's payments out, to a crypto exchange (as `aml.mule.crypto_share`; assumption)
 _EPOCH = date(1970, 1, 1)
@@ -65,7 +72,7 @@ class Plan:
     label_ms: np.ndarray  # NONE: never reported
     parameters: list[dict]
     member_case: np.ndarray  # index into the cases
-    member_account: np.ndarray  # the bank's account number
+    member_account: np.ndarray  # the bank's account number (members at other banks are not members here)
     member_role: np.ndarray  # index into AML_ROLES
     move_case: np.ndarray
     move_kind: np.ndarray  # IN, HOP or OUT
@@ -73,7 +80,8 @@ class Plan:
     move_role: np.ndarray  # that account's role
     move_to: np.ndarray  # a hop's receiving account (the bank's), else NONE
     move_to_role: np.ndarray  # its role, else NONE
-    move_party: np.ndarray  # IN and OUT: PERSON, BUSINESS or CRYPTO (the party elsewhere), else NONE
+    move_party: np.ndarray  # IN and OUT: PERSON, BUSINESS, CRYPTO or MEMBER (the party elsewhere), else NONE
+    move_payee: np.ndarray  # MEMBER: the beneficiary row of the member at another bank, else NONE
     move_ms: np.ndarray
     move_cents: np.ndarray
     move_after: np.ndarray  # the day number the member's money arrives, which it makes the row on; NONE: the first
@@ -139,6 +147,7 @@ def _rows(world: World, day: date, plan: Plan, moves: np.ndarray, at: np.ndarray
     for k, kinds in enumerate(PARTIES):
         where = np.flatnonzero(party == k)
         payee[where] = outside_parties(world, rng(f"party_{k}"), len(where), kinds)
+    payee = np.where(party == MEMBER, plan.move_payee[moves], payee)
     came_in = kind == IN
     rows = concat([
         make(int(came_in.sum()), account=account[came_in], channel=TRANSFER, kind=TRANSFER_IN,
@@ -212,19 +221,30 @@ def _plan(bank: World, day: date) -> Plan:
             if len(roles) > len(eligible):
                 continue
             accounts = eligible[g.choice(len(eligible), len(roles), replace=False)]
+            # which members are at other banks, and who they are there: a stream of their own, so the rest of the
+            # case is drawn as it would be with every member ours
+            there = stream(*key, "elsewhere", k)
+            away = (there.random(len(roles)) < c.elsewhere_share) & (np.arange(len(roles)) > 0)
+            beneficiary = outside_parties(bank, there, len(roles), ("individual",))
             case = len(cases)
-            found = _flows(day, g, c, layers, hours)
+            found = _flows(day, g, c, layers, hours, away)
+            found["parameters"]["elsewhere_payees"] = [bank.beneficiary_id[int(b)].as_py()
+                                                       for b in beneficiary[away]]
             cases.append((typology, found))
-            members += [(case, a, r) for a, r in zip(accounts, roles)]
+            members += [(case, a, r) for a, r, there in zip(accounts, roles, away) if not there]
             moves += [(case, kind, accounts[p], roles[p], NONE if to < 0 else accounts[to],
-                       NONE if to < 0 else roles[to], party, ms, cents, NONE if after == NONE else today + after)
-                      for kind, p, to, party, ms, cents, after in found["moves"]]
+                       NONE if to < 0 else roles[to], party, NONE if via < 0 else beneficiary[via], ms, cents,
+                       NONE if after == NONE else today + after)
+                      for kind, p, to, party, via, ms, cents, after in found["moves"]]
     return _assemble(bank, day, cases, members, moves)
 
 
-def _flows(day: date, g: np.random.Generator, c, layers: list[list[int]], hours: np.ndarray) -> dict:
-    """One case's rows: (kind, member position, receiving position or -1, party or NONE, ms, cents, the day offset
-    its member's money arrives — NONE before any does) each, and what the case's table row records."""
+def _flows(day: date, g: np.random.Generator, c, layers: list[list[int]], hours: np.ndarray,
+           away: np.ndarray) -> dict:
+    """One case's rows: (kind, member position, receiving position or -1, party or NONE, the position of the member
+    at another bank the row pays or is paid by or -1, ms, cents, the day offset its member's money arrives from
+    another member of ours — NONE before any does) each, and what the case's table row records. The money is drawn
+    as if every member were ours; members `away` (at other banks) make no rows, and rows between two of them none."""
     stealth = bool(g.random() < c.stealth)
     bounds = c.stealth_proceeds if stealth else c.proceeds
     proceeds = np.exp(g.uniform(np.log(bounds.min), np.log(bounds.max))) * CENTS
@@ -253,7 +273,9 @@ def _flows(day: date, g: np.random.Generator, c, layers: list[list[int]], hours:
         pieces = int(g.integers(c.credits.min, c.credits.max + 1))
         cents = spending.typed_from(g.random(pieces), part * g.uniform(0.5, 1.5, pieces) / pieces)
         for x in cents:
-            moves.append((IN, p, -1, BUSINESS if g.random() < 0.5 else PERSON, at(0, 0), int(x), NONE))
+            party, ms = BUSINESS if g.random() < 0.5 else PERSON, at(0, 0)
+            if not away[p]:
+                moves.append((IN, p, -1, party, -1, ms, int(x), NONE))
         held[p] = (int(cents.sum()), 1, NONE)  # passed on from the next day, made on the first
     # each layer passes on what it holds to the next, which has it the morning after
     for nxt in layers[1:]:
@@ -261,11 +283,19 @@ def _flows(day: date, g: np.random.Generator, c, layers: list[list[int]], hours:
         for p, (cents, ready, after) in held.items():
             send_day = ready + int(g.integers(gaps.min, gaps.max + 1))
             for to, x in zip(nxt, amounts(cents * (1 - g.uniform(c.shave.min, c.shave.max)), len(nxt))):
-                moves.append((HOP, p, to, NONE, at(send_day, SETTLED_HOUR), int(x), after))
-                total, last = arriving.get(to, [0, 0])
-                arriving[to] = [total + int(x), max(last, send_day + 1)]
-        # a receiver's rows are made the day its last credit settles (`onward_day`)
-        held = {p: (total, ready, ready) for p, (total, ready) in arriving.items()}
+                ms = at(send_day, SETTLED_HOUR)
+                if not (away[p] or away[to]):
+                    moves.append((HOP, p, to, NONE, -1, ms, int(x), after))
+                elif not away[p]:  # paid out to the member at another bank
+                    moves.append((OUT, p, -1, MEMBER, to, ms, int(x), after))
+                elif not away[to]:  # paid in by it, whenever its own money came
+                    moves.append((IN, to, -1, MEMBER, p, ms, int(x), NONE))
+                total, last, ours = arriving.get(to, [0, 0, NONE])
+                ours = max(ours, send_day + 1) if not (away[p] or away[to]) else ours
+                arriving[to] = [total + int(x), max(last, send_day + 1), ours]
+        # a receiver's rows are made the day its last credit from a member of ours settles (`onward_day`), or on the
+        # case's first day when none comes from one
+        held = {p: (total, ready, ours) for p, (total, ready, ours) in arriving.items()}
     # the last accounts pay it out of the bank
     for p, (cents, ready, after) in held.items():
         pieces = int(g.integers(c.out.min, c.out.max + 1))
@@ -274,13 +304,16 @@ def _flows(day: date, g: np.random.Generator, c, layers: list[list[int]], hours:
         for i, x in enumerate(paid):
             party = BUSINESS if layers[0] == layers[-1] or (stealth and g.random() < 0.5) else \
                 CRYPTO if g.random() < CRYPTO_SHARE else PERSON
-            moves.append((OUT, p, -1, party, at(out_day + i, SETTLED_HOUR), int(x), after))
-    came_in = sum(x for kind, *_, x, _ in moves if kind == IN)
+            ms = at(out_day + i, SETTLED_HOUR)
+            if not away[p]:
+                moves.append((OUT, p, -1, party, -1, ms, int(x), after))
+    came_in = sum(x for kind, _, _, party, _, _, x, _ in moves if kind == IN and party != MEMBER)
     reported = g.random() < c.reported_share
     delay = g.uniform(c.label_delay_days.min, c.label_delay_days.max)
     return {"moves": moves, "stealth": stealth, "proceeds": came_in, "reported": reported, "delay": delay,
             "parameters": {"members": len({p for layer in layers for p in layer}), "stealth": stealth,
-                           "hops": sum(kind == HOP for kind, *_ in moves), "layers": len(layers)}}
+                           "hops": sum(kind == HOP for kind, *_ in moves), "layers": len(layers),
+                           "elsewhere": int(away.sum())}}
 
 
 def _assemble(bank: World, day: date, cases: list, members: list, moves: list) -> Plan:
@@ -301,9 +334,9 @@ def _assemble(bank: World, day: date, cases: list, members: list, moves: list) -
         raise ValueError(f"more than {PER_BLOCK:,} network cases of a typology start in a block on {day}")
     number = day_number(day) * PER_DAY + typology * PER_SCENARIO + block * PER_BLOCK + ordinal
     m = np.array(members, np.int64).reshape(-1, 3)
-    v = np.array(moves, np.int64).reshape(-1, 10)
+    v = np.array(moves, np.int64).reshape(-1, 11)
     case_of = v[:, 0]
-    ms = v[:, 7]
+    ms = v[:, 8]
     start = np.full(n, np.iinfo(np.int64).max)
     end = np.zeros(n, np.int64)
     np.minimum.at(start, case_of, ms)
@@ -315,4 +348,5 @@ def _assemble(bank: World, day: date, cases: list, members: list, moves: list) -
                 label_ms=label, parameters=[f["parameters"] for _, f in cases],
                 member_case=m[:, 0], member_account=m[:, 1], member_role=m[:, 2],
                 move_case=case_of, move_kind=v[:, 1], move_account=v[:, 2], move_role=v[:, 3], move_to=v[:, 4],
-                move_to_role=v[:, 5], move_party=v[:, 6], move_ms=ms, move_cents=v[:, 8], move_after=v[:, 9])
+                move_to_role=v[:, 5], move_party=v[:, 6], move_payee=v[:, 7], move_ms=ms, move_cents=v[:, 9],
+                move_after=v[:, 10])

@@ -181,9 +181,12 @@ class HighRisk(Typology):
 
 
 class Network(Typology):
-    """A case among the bank's own customers (`aml/networks.py`): proceeds come in from elsewhere, pass between our
-    accounts (each hop settles overnight, as every transfer between our customers does) and leave the bank."""
-    members: IntRange  # our accounts in the case (a chain's length, a cycle's accounts), or a fan's width
+    """A case among the bank's own customers and others' (`aml/networks.py`): proceeds come in from elsewhere, pass
+    between the case's accounts (a hop between two of ours settles overnight, as every transfer between our customers
+    does; one to or from an account at another bank is a payment out or in) and leave the bank."""
+    members: IntRange  # the accounts in the case (a chain's length, a cycle's accounts), or a fan's width
+    elsewhere_share: Probability  # of its accounts after the first, each at another bank: the bank sees the money go
+    # out to it and come back from it, as a payee and a payer, and nothing between
     proceeds: FloatRange  # the criminal money that comes in, in all, log-uniform, scenario currency
     stealth_proceeds: FloatRange
     credits: IntRange  # it arrives in this many transfers from people and businesses elsewhere, per receiving account

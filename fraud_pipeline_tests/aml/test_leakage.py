@@ -36,18 +36,13 @@ ALLOWED = {
     "untyped": set(),
     # §8.2 rows 4–5: the proceeds pass whole from account to account (1–10 % shaved a hop), and each hop pays an
     # account its sender never paid (the members are strangers until the case, the new-payee signal banks' rules
-    # use) — the amounts, the money that came in before, and the new payee
-    # — and, as for the two below, that the hops' accounts are the bank's (the four typologies move money among our
-    # customers, where most genuine transfers leave the bank), so the other account's state is known where it
-    # seldom is (a shortcut: README, The AML scorecard)
-    "layering": AMOUNT | {"transfers_in_3d", "credits_3d", "debits_3d", "payee_new", "recipient_status"}
-    | COUNTERPARTY_STATE,
-    "cycle": AMOUNT | {"transfers_in_3d", "credits_3d", "debits_3d", "payee_new", "recipient_status"}
-    | COUNTERPARTY_STATE,
-    # §8.2 row 6: the proceeds split among several accounts, so amounts are a fan's share — only the new payee, and
-    # that the fan's accounts are the bank's
-    "scatter_gather": {"payee_new", "recipient_status"} | COUNTERPARTY_STATE,
-    "gather_scatter": {"payee_new", "recipient_status"} | COUNTERPARTY_STATE,
+    # use) — the amounts, the money that came in before, and the new payee (half the members at other banks, as
+    # most genuine transfers leave the bank: the other account's state is no shortcut)
+    "layering": AMOUNT | {"transfers_in_3d", "credits_3d", "debits_3d", "payee_new", "recipient_status"},
+    "cycle": AMOUNT | {"transfers_in_3d", "credits_3d", "debits_3d", "payee_new", "recipient_status"},
+    # §8.2 row 6: the proceeds split among several accounts, so amounts are a fan's share — only the new payee
+    "scatter_gather": {"payee_new", "recipient_status"},
+    "gather_scatter": {"payee_new", "recipient_status"},
     # corruption on a PEP's account paid out to offshore companies and crypto: the holder's PEP flag, the high-risk
     # payee (stealthily the holder's own, saved long before), the fees' and payments' size — and so the balance a fee
     # leaves on the holder's usual one — and the money that came in

@@ -1,7 +1,8 @@
 """Laundering among our own customers (issue 24, `aml.networks`): layering chains, round-tripping cycles,
 scatter-gather and gather-scatter. Their structure (§8.2 rows 4–6) over whole cases on the busy small bank: every hop
-is a transfer between two members that settles overnight for the same amount, money only shrinks as it passes,
-each member passes on after it receives, and the case's shape is its typology's."""
+between two members of ours is a transfer that settles overnight for the same amount, one to or from a member at
+another bank a payment out to or in from that member, money only shrinks as it passes, each member passes on after
+it receives, and the case's shape is its typology's (followed whole where every member is ours)."""
 
 import json
 
@@ -24,12 +25,15 @@ from fraud_pipeline_tests.aml.conftest import FIRST, finished, laundering_rows
 NETWORKS = [AML_TYPOLOGIES[t] for t in NETWORK_TYPOLOGIES]
 
 
-def _case_rows(days, typology):
-    """The typology's finished cases that ran to their end, and its rows. A member who spent the money before passing
-    it on is declined (`insufficient_funds`) and the case stops there (nobody after it sends money it never had):
-    rare, and those cases are left out."""
+def _case_rows(days, typology, all_ours=False):
+    """The typology's finished cases that ran to their end (`all_ours`: only those whose every member is ours), and
+    its rows. A member who spent the money before passing it on is declined (`insufficient_funds`) and the case stops
+    there (nobody after it sends money it never had): rare, and those cases are left out."""
     rows, cases = days
     mine = finished(cases, typology)
+    if all_ours:
+        mine = mine[mine["parameters"].map(lambda p: json.loads(p)["elsewhere"] == 0)]
+        assert mine["case_id"].nunique() >= 4, typology
     laundering = laundering_rows(rows)
     laundering = laundering[laundering["aml_typology"] == typology]
     declined = set(laundering.loc[laundering["status"] != "approved", "aml_case_id"])
@@ -42,10 +46,14 @@ def test_every_hop_settles_overnight_between_members_and_money_only_shrinks(days
     config = getattr(busy.aml, typology)
     cases, laundering = _case_rows(days, typology)
     holders = Bank(busy).entities["accounts"].select(["account_id", "customer_id"]).to_pandas()
+    away_seen = 0
     for case_id, members in cases.groupby("case_id"):
         mine = laundering[laundering["aml_case_id"] == case_id]
         role = dict(zip(members["account_id"], members["role"]))
-        assert members["customer_id"].is_unique and len(members) >= 3  # no self-transfers
+        drawn = json.loads(members["parameters"].iloc[0])
+        elsewhere = set(drawn["elsewhere_payees"])  # the members at other banks, as the bank sees them: payees
+        assert members["customer_id"].is_unique  # no self-transfers
+        assert len(members) + drawn["elsewhere"] == drawn["members"] == len(role) + len(elsewhere)
         assert set(holders.set_index("account_id").loc[list(role), "customer_id"]) == set(members["customer_id"])
         assert (mine["aml_role"] == mine["account_id"].map(role)).all()  # every row's role is its account's
         assert mine["event_time"].between(members["start_time"].iloc[0], members["end_time"].iloc[0]).all()
@@ -61,16 +69,28 @@ def test_every_hop_settles_overnight_between_members_and_money_only_shrinks(days
         overnight = (next_day + pd.Timedelta(minutes=30), next_day + pd.Timedelta(hours=2))
         assert pairs["event_time_in"].between(*overnight).all()
         # money enters from elsewhere, moves between members and leaves to elsewhere: never more out than in
-        came_in = approved[(approved["direction"] == "credit") & approved["beneficiary_id"].notna()]
+        outside = approved["beneficiary_id"].notna() & ~approved["beneficiary_id"].isin(elsewhere)
+        came_in = approved[(approved["direction"] == "credit") & outside]
         paid_out = approved[(approved["direction"] == "debit") & approved["beneficiary_id"].notna()]
-        assert len(came_in) and len(paid_out) and abs(came_in["amount"].sum() - members["proceeds"].iloc[0]) < 0.01
-        assert paid_out["amount"].sum() <= came_in["amount"].sum()
+        assert len(came_in) and abs(came_in["amount"].sum() - members["proceeds"].iloc[0]) < 0.01
+        assert paid_out["amount"].sum() <= approved.loc[approved["direction"] == "credit", "amount"].sum()
+        # a member at another bank pays on after everything it was paid, and (where it has one payer, and the bank
+        # sees it) less than it was paid
+        via = approved[approved["beneficiary_id"].isin(elsewhere)]
+        for member, seen in via.groupby("beneficiary_id"):
+            to, back = seen[seen["direction"] == "debit"], seen[seen["direction"] == "credit"]
+            if len(to) and len(back):
+                away_seen += 1
+                assert back["event_time"].min() > to["event_time"].max()
+                if typology != "gather_scatter":  # a hub elsewhere is paid by placers elsewhere too
+                    assert back["amount"].sum() <= to["amount"].sum() * (1 - config.shave.min) + 1
         for account, own in approved.groupby("account_id"):
             got, gave = own[own["direction"] == "credit"], own[own["direction"] == "debit"]
             assert gave["amount"].sum() <= got["amount"].sum() * (1 - config.shave.min) + 1  # each keeps some back
             assert gave["event_time"].min() > got["event_time"].min()  # it passes on what it received
         if not members["stealth"].iloc[0]:  # plainly the morning it settles or the day after
             assert (pairs["event_time"].dt.hour >= networks.SETTLED_HOUR).all()
+    assert away_seen >= 3  # money followed out to members at other banks and back
 
 
 def _shape(mine: pd.DataFrame, members: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
@@ -79,7 +99,7 @@ def _shape(mine: pd.DataFrame, members: pd.DataFrame) -> tuple[pd.DataFrame, dic
 
 
 def test_a_layering_chain_is_a_path_from_its_placer_to_its_exit(days):
-    cases, laundering = _case_rows(days, "layering")
+    cases, laundering = _case_rows(days, "layering", all_ours=True)
     for case_id, members in cases.groupby("case_id"):
         hops, role = _shape(laundering[laundering["aml_case_id"] == case_id], members)
         drawn = json.loads(members["parameters"].iloc[0])
@@ -94,7 +114,7 @@ def test_a_layering_chain_is_a_path_from_its_placer_to_its_exit(days):
 
 def test_a_cycle_brings_the_money_back_to_its_source_which_then_spends_it(days, busy):
     c = busy.aml.cycle
-    cases, laundering = _case_rows(days, "cycle")
+    cases, laundering = _case_rows(days, "cycle", all_ours=True)
     for case_id, members in cases.groupby("case_id"):
         mine = laundering[laundering["aml_case_id"] == case_id]
         hops, role = _shape(mine, members)
@@ -111,19 +131,36 @@ def test_a_cycle_brings_the_money_back_to_its_source_which_then_spends_it(days, 
 
 
 def test_scatter_gather_and_gather_scatter_fan_out_and_in_through_their_hub(days):
-    for typology, fan, hub in (("scatter_gather", "mule", "consolidator"), ("gather_scatter", "exit", "consolidator")):
+    """Over every finished case whose hub is ours: its payers and payees are the fan's members, ours by account and
+    those at other banks by the payee the bank sees (a member elsewhere paid by another elsewhere shows as a payer
+    only, which the hub's credits still name)."""
+    for typology in ("scatter_gather", "gather_scatter"):
         cases, laundering = _case_rows(days, typology)
+        hubs = 0
         for case_id, members in cases.groupby("case_id"):
-            hops, role = _shape(laundering[laundering["aml_case_id"] == case_id], members)
-            middle = [a for a, r in role.items() if r == hub]
-            assert len(middle) == 1 and sum(r == fan for r in role.values()) >= 2
-            into, out_of = hops[hops["counterparty_account_id"] == middle[0]], hops[hops["account_id"] == middle[0]]
+            mine = laundering[laundering["aml_case_id"] == case_id]
+            role = dict(zip(members["account_id"], members["role"]))
+            middle = [a for a, r in role.items() if r == "consolidator"]
+            if not middle:
+                continue  # the hub is at another bank
+            hubs += 1
+            drawn = json.loads(members["parameters"].iloc[0])
+            elsewhere = set(drawn["elsewhere_payees"])
+            at_hub = mine[mine["account_id"] == middle[0]]
+            ours_in = mine[(mine["counterparty_account_id"] == middle[0]) & (mine["direction"] == "debit")]
+            away_in = at_hub[(at_hub["direction"] == "credit") & at_hub["beneficiary_id"].isin(elsewhere)]
+            payers = set(ours_in["account_id"]) | set(away_in["beneficiary_id"])
             if typology == "scatter_gather":  # placer → mules → consolidator, each mule passing on what it got
-                assert set(into["account_id"]) == {a for a, r in role.items() if r == "mule"} and out_of.empty
+                assert payers >= {a for a, r in role.items() if r == "mule"} and len(payers) == drawn["members"] - 2
+                assert not at_hub.loc[at_hub["direction"] == "debit", "beneficiary_id"].isin(elsewhere).any()
             else:  # placers → hub → exits: the hub pays each exit once, after its last placer paid it
-                assert set(into["account_id"]) == {a for a, r in role.items() if r == "placer"}
-                assert set(out_of["counterparty_account_id"]) == {a for a, r in role.items() if r == "exit"}
-                assert out_of["event_time"].min() > into["event_time"].max()
+                out_of = at_hub[at_hub["direction"] == "debit"]
+                payees = set(out_of["counterparty_account_id"].dropna()) | set(out_of["beneficiary_id"].dropna())
+                assert payers >= {a for a, r in role.items() if r == "placer"}
+                assert payees == {a for a, r in role.items() if r == "exit"} | (elsewhere - payers)
+                assert len(payers) + len(payees) == drawn["members"] - 1
+                assert out_of["event_time"].min() > at_hub.loc[at_hub["direction"] == "credit", "event_time"].max()
+        assert hubs >= 4, typology
 
 
 def test_the_bank_wide_plan_is_the_same_from_every_block_and_keyed_by_nothing_but_the_day(busy):
