@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from fraud_pipeline.aml import networks
@@ -21,6 +22,7 @@ from fraud_pipeline.engine.blocks import block_world
 from fraud_pipeline.engine.world_store import directory_of
 from fraud_pipeline.scenario.aml import CASE_DAYS
 from fraud_pipeline_tests.aml.conftest import FIRST, finished, laundering_rows
+from fraud_pipeline_tests.conftest import scaled
 
 NETWORKS = [AML_TYPOLOGIES[t] for t in NETWORK_TYPOLOGIES]
 
@@ -215,3 +217,30 @@ def test_a_member_passes_money_on_only_when_it_arrives_and_only_once(busy):
     without = made(credits.take(np.flatnonzero(credits.account != silent)))
     case = plan.number[plan.move_case[hop[0]]]
     assert without == [r for r in planned if not (r[0] == case and r[1] == silent)] != planned
+
+
+def test_members_after_the_first_are_at_other_banks_at_the_scenario_s_share(busy):
+    """Each member after a case's first is at another bank with chance `elsewhere_share` (the first always ours): over
+    a week of plans, the share is the scenario's within 4 standard errors; a member elsewhere is no member of ours,
+    and the rows that pay it or are paid by it name it as the case's parameters do. At share 1 no hop stays inside
+    the bank: a case is its first account, paid in, paying the next member out."""
+    drawn = later = 0
+    bank = Bank(busy).world
+    for k in range(7):
+        plan = networks.plan_of(bank, FIRST + timedelta(days=k))
+        for case, parameters in enumerate(plan.parameters):
+            assert (plan.member_case == case).sum() == parameters["members"] - parameters["elsewhere"]
+            drawn, later = drawn + parameters["elsewhere"], later + parameters["members"] - 1
+            via = plan.move_payee[(plan.move_case == case) & (plan.move_party == networks.MEMBER)]
+            names = set(bank.beneficiary_id.take(pa.array(via)).to_pylist())
+            assert names <= set(parameters["elsewhere_payees"]) and len(set(parameters["elsewhere_payees"])) == \
+                parameters["elsewhere"]
+        assert ((plan.move_party == networks.MEMBER) == (plan.move_payee != NONE)).all()
+    share = busy.aml.layering.elsewhere_share
+    assert abs(drawn / later - share) <= 4 * np.sqrt(share * (1 - share) / later) and later > 500
+    away = scaled(busy, aml={name: {"elsewhere_share": 1.0} for name in NETWORKS})
+    plan = networks.plan_of(Bank(away).world, FIRST)
+    assert len(plan.number) and (np.bincount(plan.member_case) == 1).all() and not (plan.move_kind == networks.HOP).any()
+    assert set(AML_TYPOLOGIES[t] for t in plan.typology) == set(NETWORKS)
+    first_out = (plan.move_kind == networks.OUT) & (plan.move_party == networks.MEMBER)
+    assert set(plan.move_case[first_out]) == set(range(len(plan.number)))  # each first member pays the next one out
