@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fraud_pipeline.core import plots
-from fraud_pipeline.core.labels import AML_TYPOLOGIES
+from fraud_pipeline.core.labels import AML_TYPOLOGIES, NETWORK_TYPOLOGIES
 from fraud_pipeline.engine.bank import Bank
 from fraud_pipeline.scenario import load_scenario
 
@@ -82,6 +83,7 @@ def balance_distribution(balances: pd.DataFrame) -> bytes:
 
 
 AML_PICTURE_RATE = 10  # the typologies' rates times this, for the picture alone
+NETWORKS = {AML_TYPOLOGIES[t] for t in NETWORK_TYPOLOGIES}  # cases among our customers and other banks': drawn as graphs
 IN_COLOUR, OUT_COLOUR = "#55a868", "#c44e52"
 
 
@@ -95,12 +97,16 @@ def aml_case_graphs(rows: pd.DataFrame, cases: pd.DataFrame, countries: pd.Serie
     typologies = [name for name in AML_TYPOLOGIES if (cases["typology"] == name).any()]
     fig, axes = plots.figure(13, 3.3 * len(typologies), len(typologies), 1)
     for ax, typology in zip(axes[:, 0], typologies):
-        mine = cases[cases["typology"] == typology].sort_values(["stealth", "case_id", "account_id"])
+        mine = cases[cases["typology"] == typology]
+        # among our customers, a case with two of ours and one elsewhere shows both kinds of hop where there is one
+        both = mine["case_id"].map(mine.groupby("case_id").size()).ge(2) & mine["parameters"].map(
+            lambda p: json.loads(p).get("elsewhere", 0) > 0)
+        mine = mine.assign(both=~both).sort_values(["stealth", "both", "case_id", "account_id"])
         case = mine.iloc[0]  # a plain case, or a stealthy one where the days hold no plain one
         case_rows = rows[rows["aml_case_id"] == case["case_id"]]
         start = case_rows["event_time"].min().normalize()
         members = mine[mine["case_id"] == case["case_id"]]
-        if len(members) > 1:
+        if typology in NETWORKS:
             _network_panel(ax, typology, case, members, case_rows, start)
             continue
         party = np.where(case_rows["channel"].isin(["atm", "branch"]),
@@ -136,14 +142,30 @@ def aml_case_graphs(rows: pd.DataFrame, cases: pd.DataFrame, countries: pd.Serie
 
 def _network_panel(ax, typology: str, case: pd.Series, members: pd.DataFrame, rows: pd.DataFrame,
                    start: pd.Timestamp) -> None:
-    """A case among our customers: its accounts as nodes in the order money reaches them (left to right), an arrow
-    per transfer between them (amount, day), and the money from and to elsewhere summed per account."""
+    """A case among our customers and others': its accounts as nodes in the order money reaches them (left to
+    right; a member at another bank, as the bank sees it, in a dashed box), an arrow per hop between them (amount,
+    day), and the money from and to elsewhere summed per account."""
     approved = rows[rows["status"] == "approved"]
-    hops = approved[(approved["direction"] == "debit") & approved["counterparty_account_id"].notna()]
-    hops = hops.assign(day=(hops["event_time"] - start).dt.days).sort_values("event_time")
+    away = set(json.loads(case["parameters"])["elsewhere_payees"])
+    internal = approved[(approved["direction"] == "debit") & approved["counterparty_account_id"].notna()]
+    paid_away = approved[(approved["direction"] == "debit") & approved["beneficiary_id"].isin(away)]
+    from_away = approved[(approved["direction"] == "credit") & approved["beneficiary_id"].isin(away)]
+    hops = pd.concat([
+        pd.DataFrame({"account_id": internal["account_id"], "counterparty_account_id":
+                      internal["counterparty_account_id"], "amount": internal["amount"],
+                      "event_time": internal["event_time"]}),
+        pd.DataFrame({"account_id": paid_away["account_id"], "counterparty_account_id": paid_away["beneficiary_id"],
+                      "amount": paid_away["amount"], "event_time": paid_away["event_time"]}),
+        pd.DataFrame({"account_id": from_away["beneficiary_id"], "counterparty_account_id": from_away["account_id"],
+                      "amount": from_away["amount"], "event_time": from_away["event_time"]})])
+    hops = hops.assign(day=(hops["event_time"] - start).dt.days).sort_values(
+        ["event_time", "account_id", "counterparty_account_id"])
     column = {a: 0 for a in members.loc[members["role"].isin(["placer", "source"]), "account_id"]}
     for _, hop in hops.iterrows():  # in time order: a node sits right of whoever paid it first (a cycle's way back
         to = hop["counterparty_account_id"]  # to its source leaves the source where it was)
+        if hop["account_id"] not in column:  # a member elsewhere seen first paying: left of whom it pays, or next
+            left = column.get(to, 0) - 1  # (a cycle's way back to its source: the last on the right)
+            column[hop["account_id"]] = left if left >= 0 else max(column.values(), default=-1) + 1
         if to not in column:
             column[to] = column.get(hop["account_id"], 0) + 1
     for account in members["account_id"]:
@@ -155,16 +177,17 @@ def _network_panel(ax, typology: str, case: pd.Series, members: pd.DataFrame, ro
         stacks.setdefault(column[a], []).append(a)
     y = {a: (0.0 if len(stack) == 1 else 0.8 - 1.6 * i / (len(stack) - 1))
          for stack in stacks.values() for i, a in enumerate(stack)}
-    role = dict(zip(members["account_id"], members["role"]))
+    role = dict(zip(members["account_id"], members["role"])) | {b: "at another bank" for b in away}
     ax.set(xlim=(-1.15, 1.15), ylim=(-1.1, 1.1), xticks=[], yticks=[])
     ax.grid(False)
     for side in ("left", "bottom"):
         ax.spines[side].set_visible(False)
-    ax.set_title(f"{typology}: {case['case_id']} ({len(members)} of our accounts; R{case['proceeds']:,.0f} in)",
-                 loc="left")
+    ax.set_title(f"{typology}: {case['case_id']} ({len(members)} of our accounts, {len(away)} at other banks; "
+                 f"R{case['proceeds']:,.0f} in)", loc="left")
     for a in column:
         ax.text(x[a], y[a], f"{a}\n{role[a]}", ha="center", va="center", fontsize=7,
-                bbox={"boxstyle": "round", "facecolor": "#f2f2f2", "edgecolor": "#555555"})
+                bbox={"boxstyle": "round", "facecolor": "white" if a in away else "#f2f2f2", "edgecolor": "#555555",
+                      "linestyle": "--" if a in away else "-"})
     for _, hop in hops.iterrows():
         a, b = hop["account_id"], hop["counterparty_account_id"]
         bend = 0.35 if x[b] <= x[a] else 0.0  # a way back curves over the others
@@ -173,7 +196,7 @@ def _network_panel(ax, typology: str, case: pd.Series, members: pd.DataFrame, ro
                                 "shrinkB": 18, "connectionstyle": f"arc3,rad={bend}"})
         ax.text((x[a] + x[b]) / 2, (y[a] + y[b]) / 2 + 0.06 + (0.5 if bend else 0.0),
                 f"R{hop['amount']:,.0f}, day {hop['day']}", ha="center", fontsize=6, color="#4c72b0")
-    outside = approved[approved["counterparty_account_id"].isna()]
+    outside = approved[approved["counterparty_account_id"].isna() & ~approved["beneficiary_id"].isin(away)]
     for direction, dx, colour in (("credit", -0.3, IN_COLOUR), ("debit", 0.3, OUT_COLOUR)):
         for a, flow in outside[outside["direction"] == direction].groupby("account_id"):
             ax.annotate("", xy=(x[a], y[a]) if dx < 0 else (x[a] + dx, y[a] - 0.12),
@@ -191,8 +214,9 @@ def _aml_picture(out: Path) -> None:
     """aml_cases.png from 45 days of the default bank with every typology AML_PICTURE_RATE times as frequent."""
     from fraud_pipeline.scenario import with_overrides
     base = load_scenario({})
+    # accounts opened to launder come at their share of the openings (`aml.new_account` has no rate to multiply)
     scenario = with_overrides(base, {"aml": {name: {"cases_per_10k_accounts_month": AML_PICTURE_RATE * getattr(
-        base.aml, name).cases_per_10k_accounts_month} for name in AML_TYPOLOGIES}})
+        base.aml, name).cases_per_10k_accounts_month} for name in AML_TYPOLOGIES if name != "new_account"}})
     bank = Bank(scenario)
     rows, cases = [], []
     for offset in range(45):
