@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from fraud_pipeline.core import plots
 from fraud_pipeline.core.labels import AML_TYPOLOGIES, NETWORK_TYPOLOGIES
 from fraud_pipeline.engine.bank import Bank
-from fraud_pipeline.scenario import load_scenario
+from fraud_pipeline.scenario import Scenario, load_scenario, with_overrides
 
 CHANNEL_COLOURS = {"pos": "#4c72b0", "online": "#dd8452", "transfer": "#55a868", "atm": "#c44e52"}
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
@@ -210,13 +210,16 @@ def _network_panel(ax, typology: str, case: pd.Series, members: pd.DataFrame, ro
                     ha="center", va="top", fontsize=6, color=colour)
 
 
+def aml_picture_scenario(base: Scenario) -> Scenario:
+    """`base` with every typology AML_PICTURE_RATE times as frequent; accounts opened to launder come at their share
+    of the openings (`aml.new_account` has no rate to multiply)."""
+    return with_overrides(base, {"aml": {name: {"cases_per_10k_accounts_month": AML_PICTURE_RATE * getattr(
+        base.aml, name).cases_per_10k_accounts_month} for name in AML_TYPOLOGIES if name != "new_account"}})
+
+
 def _aml_picture(out: Path) -> None:
     """aml_cases.png from 45 days of the default bank with every typology AML_PICTURE_RATE times as frequent."""
-    from fraud_pipeline.scenario import with_overrides
-    base = load_scenario({})
-    # accounts opened to launder come at their share of the openings (`aml.new_account` has no rate to multiply)
-    scenario = with_overrides(base, {"aml": {name: {"cases_per_10k_accounts_month": AML_PICTURE_RATE * getattr(
-        base.aml, name).cases_per_10k_accounts_month} for name in AML_TYPOLOGIES if name != "new_account"}})
+    scenario = aml_picture_scenario(load_scenario({}))
     bank = Bank(scenario)
     rows, cases = [], []
     for offset in range(45):
