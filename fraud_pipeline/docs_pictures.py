@@ -83,7 +83,7 @@ def balance_distribution(balances: pd.DataFrame) -> bytes:
 
 
 AML_PICTURE_RATE = 10  # the typologies' rates times this, for the picture alone
-NETWORKS = {AML_TYPOLOGIES[t] for t in NETWORK_TYPOLOGIES}  # cases among our customers and other banks': drawn as graphs
+NETWORKS = {AML_TYPOLOGIES[t] for t in NETWORK_TYPOLOGIES}  # among our customers and other banks': drawn as graphs
 IN_COLOUR, OUT_COLOUR = "#55a868", "#c44e52"
 
 
