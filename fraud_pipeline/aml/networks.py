@@ -17,9 +17,10 @@ account makes (when, how much, to whom), so amounts chain and no block waits on 
   something from businesses elsewhere;
 - a member after the first is at another bank with chance `elsewhere_share` (the first, whose block numbers the case,
   is always ours): the bank sees a hop to it as a payment out to a person and its hop on as a payment in from that
-  person (one beneficiary for both, as a bank sees another bank's account), and nothing it does in between, nor what
-  it pays out of its own bank. It passes on what it was sent whether or not the payment reached it (the bank cannot
-  know), so a member of ours after it still has the money; its own keep-back and gap are drawn as a member's of ours.
+  person (one beneficiary for both, as a bank sees another bank's account; a person each), and nothing it does in
+  between, nor what it pays out of its own bank. It pays on as planned whether or not it was paid (a block does not
+  wait on another to learn whether a member of ours paid it: a stall does not pass a member elsewhere), at any hour
+  (its bank's batch is not ours); its own keep-back and gap are drawn as a member's of ours.
 
 Plainly the proceeds are large and hops follow the morning the money settles; stealthily the proceeds are smaller
 and days pass between hops. Amounts are typed as people type them either way. Members are active
@@ -44,7 +45,7 @@ from fraud_pipeline.core.rows import NONE, TRANSFER, TRANSFER_IN, Rows, concat, 
 from fraud_pipeline.core.streams import stream
 from fraud_pipeline.core.timeline import MS_PER_DAY, MS_PER_HOUR, arrival_lag_ms, day_start_ms
 from fraud_pipeline.life.genuine import city_place, open_accounts
-from fraud_pipeline.life.payments import outside_parties, transfers_out
+from fraud_pipeline.life.payments import beneficiaries_of, outside_parties, transfers_out
 from fraud_pipeline.scenario.aml import CASE_DAYS
 from fraud_pipeline.world import spending
 from fraud_pipeline.world.build import STATUS_NAMES, World
@@ -225,13 +226,14 @@ def _plan(bank: World, day: date) -> Plan:
             # case is drawn as it would be with every member ours
             there = stream(*key, "elsewhere", k)
             away = (there.random(len(roles)) < c.elsewhere_share) & (np.arange(len(roles)) > 0)
-            beneficiary = outside_parties(bank, there, len(roles), ("individual",))
+            people = beneficiaries_of(bank, ("individual",))  # a person each, no two members one
+            beneficiary = people[there.choice(len(people), len(roles), replace=len(people) < len(roles))]
             case = len(cases)
-            found = _flows(day, g, c, layers, hours, away)
+            found = _flows(day, g, c, layers, hours, away, there)
             found["parameters"]["elsewhere_payees"] = [bank.beneficiary_id[int(b)].as_py()
                                                        for b in beneficiary[away]]
             cases.append((typology, found))
-            members += [(case, a, r) for a, r, there in zip(accounts, roles, away) if not there]
+            members += [(case, a, r) for a, r, gone in zip(accounts, roles, away) if not gone]
             moves += [(case, kind, accounts[p], roles[p], NONE if to < 0 else accounts[to],
                        NONE if to < 0 else roles[to], party, NONE if via < 0 else beneficiary[via], ms, cents,
                        NONE if after == NONE else today + after)
@@ -240,11 +242,12 @@ def _plan(bank: World, day: date) -> Plan:
 
 
 def _flows(day: date, g: np.random.Generator, c, layers: list[list[int]], hours: np.ndarray,
-           away: np.ndarray) -> dict:
+           away: np.ndarray, there: np.random.Generator) -> dict:
     """One case's rows: (kind, member position, receiving position or -1, party or NONE, the position of the member
     at another bank the row pays or is paid by or -1, ms, cents, the day offset its member's money arrives from
     another member of ours — NONE before any does) each, and what the case's table row records. The money is drawn
-    as if every member were ours; members `away` (at other banks) make no rows, and rows between two of them none."""
+    as if every member were ours (`g`); members `away` (at other banks) make no rows, and rows between two of them
+    none; a payment in from one of them comes at any hour (`there`: the stream of the members elsewhere)."""
     stealth = bool(g.random() < c.stealth)
     bounds = c.stealth_proceeds if stealth else c.proceeds
     proceeds = np.exp(g.uniform(np.log(bounds.min), np.log(bounds.max))) * CENTS
@@ -288,8 +291,9 @@ def _flows(day: date, g: np.random.Generator, c, layers: list[list[int]], hours:
                     moves.append((HOP, p, to, NONE, -1, ms, int(x), after))
                 elif not away[p]:  # paid out to the member at another bank
                     moves.append((OUT, p, -1, MEMBER, to, ms, int(x), after))
-                elif not away[to]:  # paid in by it, whenever its own money came
-                    moves.append((IN, to, -1, MEMBER, p, ms, int(x), NONE))
+                elif not away[to]:  # paid in by it, at any hour (its bank's batch is not ours)
+                    moves.append((IN, to, -1, MEMBER, p, start + (ms - start) // MS_PER_DAY * MS_PER_DAY
+                                  + _any_hour(there, hours), int(x), NONE))
                 total, last, ours = arriving.get(to, [0, 0, NONE])
                 ours = max(ours, send_day + 1) if not (away[p] or away[to]) else ours
                 arriving[to] = [total + int(x), max(last, send_day + 1), ours]
@@ -314,6 +318,12 @@ def _flows(day: date, g: np.random.Generator, c, layers: list[list[int]], hours:
             "parameters": {"members": len({p for layer in layers for p in layer}), "stealth": stealth,
                            "hops": sum(kind == HOP for kind, *_ in moves), "layers": len(layers),
                            "elsewhere": int(away.sum())}}
+
+
+def _any_hour(g: np.random.Generator, hours: np.ndarray) -> int:
+    """A time of day in ms, its hour by the transfer channel's hourly profile."""
+    p = hours / hours.sum()
+    return int(g.choice(len(p), p=p)) * MS_PER_HOUR + int(g.integers(0, MS_PER_HOUR))
 
 
 def _assemble(bank: World, day: date, cases: list, members: list, moves: list) -> Plan:
