@@ -98,10 +98,13 @@ def aml_case_graphs(rows: pd.DataFrame, cases: pd.DataFrame, countries: pd.Serie
     fig, axes = plots.figure(13, 3.3 * len(typologies), len(typologies), 1)
     for ax, typology in zip(axes[:, 0], typologies):
         mine = cases[cases["typology"] == typology]
-        # among our customers, a case with two of ours and one elsewhere shows both kinds of hop where there is one
+        # among our customers, a case with two of ours and one elsewhere shows both kinds of hop where there is one;
+        # a case none of whose rows was declined (a declined hop leaves a member with nothing) where there is one
         both = mine["case_id"].map(mine.groupby("case_id").size()).ge(2) & mine["parameters"].map(
             lambda p: json.loads(p).get("elsewhere", 0) > 0)
-        mine = mine.assign(both=~both).sort_values(["stealth", "both", "case_id", "account_id"])
+        declined = mine["case_id"].isin(rows.loc[rows["status"] != "approved", "aml_case_id"])
+        mine = mine.assign(both=~both, declined=declined).sort_values(["stealth", "declined", "both", "case_id",
+                                                                       "account_id"])
         case = mine.iloc[0]  # a plain case, or a stealthy one where the days hold no plain one
         case_rows = rows[rows["aml_case_id"] == case["case_id"]]
         start = case_rows["event_time"].min().normalize()
