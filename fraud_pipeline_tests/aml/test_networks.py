@@ -256,3 +256,16 @@ def test_members_after_the_first_are_at_other_banks_at_the_scenario_s_share(busy
     assert set(AML_TYPOLOGIES[t] for t in plan.typology) == set(NETWORKS)
     first_out = (plan.move_kind == networks.OUT) & (plan.move_party == networks.MEMBER)
     assert set(plan.move_case[first_out]) == set(range(len(plan.number)))  # each first member pays the next one out
+
+
+def test_hops_are_typed_as_genuine_transfers_are(days):
+    """A hop is typed as people type transfers and rounded down (never more than was received): the four typologies'
+    transfers out are whole rands as often as genuine customers' within 0.05 (a fourth analyst found 32–53 % against
+    81 %, where a share that would round up was paid to the cent)."""
+    rows, _ = days
+    typed = rows[(rows["transaction_type"] == "transfer") & rows["device_id"].notna()]
+    whole = np.round(typed["amount"] * 100) % 100 == 0
+    genuine = typed["aml_typology"].isna() & typed["fraud_scenario"].isna()
+    for typology in NETWORKS:
+        mine = typed["aml_typology"] == typology
+        assert mine.sum() >= 200 and abs(whole[mine].mean() - whole[genuine].mean()) <= 0.05, typology
