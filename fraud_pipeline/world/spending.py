@@ -192,15 +192,16 @@ def typed_amount(rng: np.random.Generator, cents: np.ndarray, least: int = round
 
 def typed_from(u: np.ndarray, cents: np.ndarray, least: int = round(TYPED_LEAST * CENTS)) -> np.ndarray:
     """`typed_amount` with the draw that picks each amount's rounding given (`u`, uniform in [0, 1))."""
-    rounded = np.round(np.asarray(cents, float) / _step(u)) * _step(u)
+    step = _step(u)
+    rounded = np.round(np.asarray(cents, float) / step) * step
     return np.maximum(rounded, least).astype(np.int64)
 
 
 def typed_at_most(u: np.ndarray, cents: np.ndarray) -> np.ndarray:
     """`typed_from`'s rounding taken down, so an amount typed is never more than `cents` (what is passed on was
     received): round as often as `typed_from`'s; an amount below its step is paid to the cent (int64 cents)."""
-    cents = np.asarray(cents, float)
-    down = np.floor(cents / _step(u)) * _step(u)
+    cents, step = np.asarray(cents, float), _step(u)
+    down = np.floor(cents / step) * step
     return np.where(down > 0, down, np.floor(cents)).astype(np.int64)
 
 
